@@ -1,0 +1,7 @@
+//! Switchboard engine: the sans-IO core of the switch.
+//!
+//! Everything here takes bytes, time and seeds and returns bytes, events and deadlines. No
+//! sockets, clocks, threads, actix or sled: the `switchboard-actors` crate drives these
+//! machines. See `ARCHITECTURE.md` at the repository root for the map.
+
+pub mod sip;
