@@ -4,4 +4,11 @@
 //! sockets, clocks, threads, actix or sled: the `switchboard-actors` crate drives these
 //! machines. See `ARCHITECTURE.md` at the repository root for the map.
 
+pub mod auth;
+pub mod entropy;
+pub mod flow;
+pub mod numbering;
+pub mod registrar;
 pub mod sip;
+pub mod store;
+pub mod txn;

@@ -480,6 +480,16 @@ impl Message {
         self.from().and_then(|f| f.tag())
     }
 
+    /// The message bytes as a shared buffer (no copy when the message spans its buffer).
+    pub fn as_bytes_shared(&self) -> Bytes {
+        let range = self.start_line_span().start as usize..self.body_span().end as usize;
+        if range.start == 0 && range.end == self.raw().len() {
+            self.raw().clone()
+        } else {
+            self.raw().slice(range)
+        }
+    }
+
     fn str(&self, s: Span) -> &str {
         str_of(&self.raw, s.start as usize, s.end as usize)
     }

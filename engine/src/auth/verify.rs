@@ -1,0 +1,240 @@
+//! The digest decision for one request.
+
+use super::nonce::{NonceCheck, Nonces, ReplayWindow};
+use crate::sip::digest::{write_challenge, Algorithm, Credentials};
+use crate::store::AccountRecord;
+
+/// What to do with a request after looking at its credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// The credentials are right; `username` is the name they were made for.
+    Authenticated { username: String },
+    /// Send a challenge (no credentials, a nonce we did not issue, or a stale one).
+    Challenge { stale: bool },
+    /// Wrong credentials, unknown user or a replay: the same answer for all of them.
+    Forbidden,
+}
+
+/// Checks `creds` for `method` against `account` (`None` when the user is unknown). The
+/// work done is the same whether or not the account exists, so timing does not tell them
+/// apart either.
+pub fn verify(
+    creds: Option<&Credentials<'_>>,
+    method: &str,
+    realm: &str,
+    account: Option<&AccountRecord>,
+    nonces: &Nonces,
+    replay: &mut ReplayWindow,
+    now: u64,
+) -> AuthOutcome {
+    let Some(c) = creds else {
+        return AuthOutcome::Challenge { stale: false };
+    };
+    if c.realm != realm {
+        return AuthOutcome::Challenge { stale: false };
+    }
+    let issued_at = match nonces.check(c.nonce, now) {
+        NonceCheck::Forged => return AuthOutcome::Challenge { stale: false },
+        NonceCheck::Stale => None,
+        NonceCheck::Fresh { issued_at } => Some(issued_at),
+    };
+    let cred = account
+        .filter(|a| a.realm == realm)
+        .and_then(|a| a.credential(c.username));
+    let dummy = [0u8; 32];
+    let ha1: &[u8] = match (cred, c.algorithm) {
+        (Some(cr), Algorithm::Md5) => &cr.md5,
+        (Some(cr), Algorithm::Sha256) => &cr.sha256,
+        (None, alg) => &dummy[..alg.len()],
+    };
+    let digest_ok = c.verify(method, ha1) && cred.is_some();
+    let Some(issued_at) = issued_at else {
+        // RFC 7616 §3.3: stale only when the digest itself was valid
+        return if digest_ok {
+            AuthOutcome::Challenge { stale: true }
+        } else {
+            AuthOutcome::Forbidden
+        };
+    };
+    if !digest_ok {
+        return AuthOutcome::Forbidden;
+    }
+    if c.qop_auth {
+        let (Some(cnonce), Some(nc)) = (c.cnonce, c.nc) else {
+            return AuthOutcome::Forbidden;
+        };
+        if !replay.accept(c.nonce, cnonce, nc, issued_at) {
+            return AuthOutcome::Forbidden;
+        }
+    } else {
+        // without qop there is no nonce count; accept each nonce once per user
+        if !replay.accept(c.nonce, "", 1, issued_at) {
+            return AuthOutcome::Challenge { stale: true };
+        }
+    }
+    AuthOutcome::Authenticated {
+        username: c.username.to_owned(),
+    }
+}
+
+/// The two challenge values to send, SHA-256 first, MD5 for older phones (RFC 8760 §2.4).
+pub fn challenge_values(realm: &str, nonce: &str, stale: bool) -> [String; 2] {
+    let mut sha = String::with_capacity(128);
+    write_challenge(&mut sha, realm, nonce, Algorithm::Sha256, stale);
+    let mut md5 = String::with_capacity(128);
+    write_challenge(&mut md5, realm, nonce, Algorithm::Md5, stale);
+    [sha, md5]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::digest::{ha1, Challenge};
+    use crate::store::Credential;
+    use std::time::Duration;
+
+    const REALM: &str = "switchboard";
+
+    fn account(password: &str) -> AccountRecord {
+        let md5 = ha1(Algorithm::Md5, "1001", REALM, password);
+        let sha = ha1(Algorithm::Sha256, "1001", REALM, password);
+        AccountRecord {
+            realm: REALM.into(),
+            credentials: vec![Credential {
+                username: "1001".into(),
+                md5: md5.try_into().unwrap(),
+                sha256: sha.try_into().unwrap(),
+            }],
+            created_unix: 0,
+        }
+    }
+
+    fn answer(nonce: &str, alg_index: usize, password: &str, nc: u32) -> String {
+        let ch = &challenge_values(REALM, nonce, false)[alg_index];
+        Challenge::parse(ch)
+            .unwrap()
+            .answer("REGISTER", "sip:sb", "1001", password, "cn", nc)
+    }
+
+    #[test]
+    fn right_password_authenticates_with_either_algorithm() {
+        let nonces = Nonces::new([1; 32], Duration::from_secs(300));
+        let nonce = nonces.issue(100);
+        for alg in 0..2 {
+            let mut w = ReplayWindow::default();
+            let v = answer(&nonce, alg, "secret", 1);
+            let c = Credentials::parse(&v).unwrap();
+            let out = verify(
+                Some(&c),
+                "REGISTER",
+                REALM,
+                Some(&account("secret")),
+                &nonces,
+                &mut w,
+                101,
+            );
+            assert_eq!(
+                out,
+                AuthOutcome::Authenticated {
+                    username: "1001".into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_password_unknown_user_and_replay_all_look_the_same() {
+        let nonces = Nonces::new([1; 32], Duration::from_secs(300));
+        let nonce = nonces.issue(100);
+        let mut w = ReplayWindow::default();
+        let v = answer(&nonce, 0, "wrong", 1);
+        let c = Credentials::parse(&v).unwrap();
+        let acc = account("secret");
+        let wrong = verify(
+            Some(&c),
+            "REGISTER",
+            REALM,
+            Some(&acc),
+            &nonces,
+            &mut w,
+            101,
+        );
+        let unknown = verify(Some(&c), "REGISTER", REALM, None, &nonces, &mut w, 101);
+        let v = answer(&nonce, 0, "secret", 1);
+        let c = Credentials::parse(&v).unwrap();
+        assert!(matches!(
+            verify(
+                Some(&c),
+                "REGISTER",
+                REALM,
+                Some(&acc),
+                &nonces,
+                &mut w,
+                101
+            ),
+            AuthOutcome::Authenticated { .. }
+        ));
+        let replay = verify(
+            Some(&c),
+            "REGISTER",
+            REALM,
+            Some(&acc),
+            &nonces,
+            &mut w,
+            102,
+        );
+        assert_eq!(wrong, AuthOutcome::Forbidden);
+        assert_eq!(unknown, AuthOutcome::Forbidden);
+        assert_eq!(replay, AuthOutcome::Forbidden);
+    }
+
+    #[test]
+    fn expired_nonce_with_right_digest_asks_again_with_stale() {
+        let nonces = Nonces::new([1; 32], Duration::from_secs(300));
+        let nonce = nonces.issue(100);
+        let mut w = ReplayWindow::default();
+        let v = answer(&nonce, 0, "secret", 1);
+        let c = Credentials::parse(&v).unwrap();
+        let out = verify(
+            Some(&c),
+            "REGISTER",
+            REALM,
+            Some(&account("secret")),
+            &nonces,
+            &mut w,
+            1000,
+        );
+        assert_eq!(out, AuthOutcome::Challenge { stale: true });
+    }
+
+    #[test]
+    fn no_credentials_or_foreign_nonce_get_a_challenge() {
+        let nonces = Nonces::new([1; 32], Duration::from_secs(300));
+        let mut w = ReplayWindow::default();
+        assert_eq!(
+            verify(None, "REGISTER", REALM, None, &nonces, &mut w, 1),
+            AuthOutcome::Challenge { stale: false }
+        );
+        let v = answer("bogus", 0, "secret", 1);
+        let c = Credentials::parse(&v).unwrap();
+        assert_eq!(
+            verify(
+                Some(&c),
+                "REGISTER",
+                REALM,
+                Some(&account("secret")),
+                &nonces,
+                &mut w,
+                1
+            ),
+            AuthOutcome::Challenge { stale: false }
+        );
+    }
+
+    #[test]
+    fn challenges_offer_sha256_first() {
+        let [a, b] = challenge_values(REALM, "n1", true);
+        assert!(a.contains("algorithm=SHA-256") && a.ends_with("stale=true"));
+        assert!(b.contains("algorithm=MD5"));
+    }
+}

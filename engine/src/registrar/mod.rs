@@ -1,0 +1,473 @@
+//! Registrar processing of REGISTER (RFC 3261 §10.3, instance matching from RFC 5626).
+//!
+//! Pure functions over an address's bindings: `apply` validates a REGISTER completely before
+//! changing anything (a request either applies in full or not at all), `contact_values`
+//! renders the current bindings for the 200 OK. Time is seconds since the Unix epoch, because
+//! bindings outlive the process.
+
+use crate::flow::Flow;
+use crate::sip::message::parse_delta_seconds;
+use crate::sip::{HeaderName, Message, NameAddr, Uri};
+use crate::store::BindingRecord;
+
+/// Registrar limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Shortest accepted registration (423 below it, with Min-Expires).
+    pub min_expires: u32,
+    /// Longer requests are shortened to this.
+    pub max_expires: u32,
+    /// Used when neither the contact nor the request says.
+    pub default_expires: u32,
+    /// Most bindings per address; the binding closest to expiry makes room for a new one.
+    pub max_contacts: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            min_expires: 60,
+            max_expires: 7200,
+            default_expires: 3600,
+            max_contacts: 10,
+        }
+    }
+}
+
+/// Why a REGISTER was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegisterError {
+    #[error("interval too brief, minimum {min}")]
+    TooBrief { min: u32 },
+    #[error("{0}")]
+    Invalid(&'static str),
+    #[error("cseq not higher than the stored binding's")]
+    OutOfOrder,
+}
+
+impl RegisterError {
+    /// Status code and reason phrase for the response.
+    pub fn status(&self) -> (u16, &'static str) {
+        match self {
+            RegisterError::TooBrief { .. } => (423, "Interval Too Brief"),
+            RegisterError::Invalid(reason) => (400, reason),
+            RegisterError::OutOfOrder => (500, "Out Of Order CSeq"),
+        }
+    }
+}
+
+/// Applies a REGISTER to `bindings`. Returns whether anything changed (a store write is
+/// needed). Expired bindings are dropped on the way.
+pub fn apply(
+    req: &Message,
+    bindings: &mut Vec<BindingRecord>,
+    now: u64,
+    policy: &Policy,
+    source: &Flow,
+) -> Result<bool, RegisterError> {
+    let before = bindings.len();
+    bindings.retain(|b| b.expires_at > now);
+    let mut changed = bindings.len() != before;
+    let call_id = req
+        .call_id()
+        .ok_or(RegisterError::Invalid("Missing Call-ID"))?;
+    let cseq = req
+        .cseq()
+        .ok_or(RegisterError::Invalid("Malformed CSeq"))?
+        .seq;
+    let header_expires = match req.header(HeaderName::Expires) {
+        Some(v) => Some(parse_delta_seconds(v).ok_or(RegisterError::Invalid("Malformed Expires"))?),
+        None => None,
+    };
+    let values: Vec<&str> = req.header_values(HeaderName::Contact).collect();
+    if values.is_empty() {
+        return Ok(changed); // a query: answer with the current bindings
+    }
+    if values.contains(&"*") {
+        if values.len() != 1 || header_expires != Some(0) {
+            return Err(RegisterError::Invalid(
+                "Wildcard Contact needs Expires: 0 alone",
+            ));
+        }
+        for b in bindings.iter() {
+            if b.call_id == call_id && cseq <= b.cseq {
+                return Err(RegisterError::OutOfOrder);
+            }
+        }
+        changed |= !bindings.is_empty();
+        bindings.clear();
+        return Ok(changed);
+    }
+
+    let mut next = bindings.clone();
+    for v in values {
+        let na = NameAddr::parse(v).map_err(|_| RegisterError::Invalid("Malformed Contact"))?;
+        let uri = na.uri();
+        if !matches!(
+            uri.scheme(),
+            crate::sip::Scheme::Sip | crate::sip::Scheme::Sips
+        ) {
+            return Err(RegisterError::Invalid("Contact must be a SIP URI"));
+        }
+        let expires = match na.param("expires") {
+            Some(e) => parse_delta_seconds(e).ok_or(RegisterError::Invalid("Malformed expires"))?,
+            None => header_expires.unwrap_or(policy.default_expires),
+        };
+        if expires != 0 && expires < policy.min_expires {
+            return Err(RegisterError::TooBrief {
+                min: policy.min_expires,
+            });
+        }
+        let expires = expires.min(policy.max_expires);
+        let instance = na
+            .param("+sip.instance")
+            .map(|s| crate::sip::lex::unquote(s).to_owned());
+        let reg_id = na.param("reg-id").and_then(|r| r.parse().ok());
+        let q = na.param("q").and_then(parse_q);
+        let existing = next.iter().position(|b| match (&b.instance, &instance) {
+            (Some(a), Some(i)) => a == i && b.reg_id == reg_id,
+            _ => Uri::parse(&b.uri).is_ok_and(|bu| uri_eq(&bu, uri)),
+        });
+        match existing {
+            Some(i) => {
+                if next[i].call_id == call_id && cseq <= next[i].cseq {
+                    return Err(RegisterError::OutOfOrder);
+                }
+                if expires == 0 {
+                    next.remove(i);
+                } else {
+                    let b = &mut next[i];
+                    b.uri = uri.as_str().to_owned();
+                    b.q = q;
+                    b.expires_at = now + expires as u64;
+                    b.call_id = call_id.to_owned();
+                    b.cseq = cseq;
+                    b.instance = instance;
+                    b.reg_id = reg_id;
+                    b.transport = source.transport;
+                    b.source = source.remote;
+                    b.conn = source.conn.map(|c| c.0);
+                }
+            }
+            None if expires == 0 => {}
+            None => next.push(BindingRecord {
+                uri: uri.as_str().to_owned(),
+                q,
+                expires_at: now + expires as u64,
+                call_id: call_id.to_owned(),
+                cseq,
+                instance,
+                reg_id,
+                transport: source.transport,
+                source: source.remote,
+                conn: source.conn.map(|c| c.0),
+            }),
+        }
+    }
+    while next.len() > policy.max_contacts {
+        // make room: the binding closest to expiry goes
+        let i = next
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, b)| b.expires_at)
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        next.remove(i);
+    }
+    *bindings = next;
+    Ok(true)
+}
+
+/// Contact header values for a 200 OK: every live binding with its remaining time.
+pub fn contact_values(bindings: &[BindingRecord], now: u64) -> Vec<String> {
+    bindings
+        .iter()
+        .filter(|b| b.expires_at > now)
+        .map(|b| {
+            let mut v = format!("<{}>;expires={}", b.uri, b.expires_at - now);
+            if let Some(q) = b.q {
+                v.push_str(&format!(";q={}.{:03}", q / 1000, q % 1000));
+            }
+            if let Some(i) = &b.instance {
+                v.push_str(&format!(";+sip.instance=\"{i}\""));
+            }
+            if let Some(r) = b.reg_id {
+                v.push_str(&format!(";reg-id={r}"));
+            }
+            v
+        })
+        .collect()
+}
+
+/// Live bindings ordered for forking: highest q first, then most recently refreshed.
+pub fn targets(bindings: &[BindingRecord], now: u64) -> Vec<&BindingRecord> {
+    let mut live: Vec<&BindingRecord> = bindings.iter().filter(|b| b.expires_at > now).collect();
+    live.sort_by(|a, b| {
+        b.q.unwrap_or(1000)
+            .cmp(&a.q.unwrap_or(1000))
+            .then(b.expires_at.cmp(&a.expires_at))
+    });
+    live
+}
+
+/// q-value `0.5` → 500 (RFC 3261 §20.10: 0 to 1 with up to three decimals).
+fn parse_q(s: &str) -> Option<u16> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if frac.len() > 3 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let i: u16 = int.parse().ok()?;
+    let mut f: u16 = 0;
+    for (k, c) in frac.bytes().enumerate() {
+        f += (c - b'0') as u16 * [100, 10, 1][k];
+    }
+    let q = i * 1000 + f;
+    (q <= 1000).then_some(q)
+}
+
+/// URI equality for bindings (RFC 3261 §19.1.4, the parts that matter for contacts).
+pub fn uri_eq(a: &Uri<'_>, b: &Uri<'_>) -> bool {
+    a.scheme() == b.scheme()
+        && a.user_unescaped() == b.user_unescaped()
+        && a.password() == b.password()
+        && a.host().eq_ignore_ascii_case(b.host())
+        && a.port() == b.port()
+        && eq_ci(a.transport(), b.transport())
+        && eq_ci(a.param("maddr"), b.param("maddr"))
+}
+
+fn eq_ci(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn flow() -> Flow {
+        Flow::udp("192.0.2.10:5062".parse().unwrap())
+    }
+
+    fn register(cseq: u32, call_id: &str, contacts: &[&str], expires: Option<u32>) -> Message {
+        let mut s = format!(
+            "REGISTER sip:sb SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK{cseq}\r\n\
+To: <sip:1001@sb>\r\nFrom: <sip:1001@sb>;tag=a\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\n"
+        );
+        for c in contacts {
+            s.push_str(&format!("Contact: {c}\r\n"));
+        }
+        if let Some(e) = expires {
+            s.push_str(&format!("Expires: {e}\r\n"));
+        }
+        s.push_str("Content-Length: 0\r\n\r\n");
+        Message::parse(Bytes::from(s)).unwrap()
+    }
+
+    #[test]
+    fn register_adds_refreshes_and_removes_a_binding() {
+        let p = Policy::default();
+        let mut b = Vec::new();
+        let r = register(1, "c1", &["<sip:1001@192.0.2.10:5062>"], Some(600));
+        assert_eq!(apply(&r, &mut b, 1000, &p, &flow()), Ok(true));
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].expires_at, 1600);
+        assert_eq!(
+            contact_values(&b, 1100),
+            ["<sip:1001@192.0.2.10:5062>;expires=500"]
+        );
+        let r = register(2, "c1", &["<sip:1001@192.0.2.10:5062>"], Some(900));
+        apply(&r, &mut b, 1200, &p, &flow()).unwrap();
+        assert_eq!(
+            (b.len(), b[0].expires_at),
+            (1, 2100),
+            "refresh replaces, not adds"
+        );
+        let r = register(3, "c1", &["<sip:1001@192.0.2.10:5062>"], Some(0));
+        apply(&r, &mut b, 1300, &p, &flow()).unwrap();
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn several_devices_keep_separate_bindings() {
+        let p = Policy::default();
+        let mut b = Vec::new();
+        apply(
+            &register(1, "phone", &["<sip:1001@192.0.2.10:5062>"], None),
+            &mut b,
+            0,
+            &p,
+            &flow(),
+        )
+        .unwrap();
+        apply(
+            &register(1, "laptop", &["<sip:1001@192.0.2.11:5060>;q=0.5"], None),
+            &mut b,
+            0,
+            &p,
+            &flow(),
+        )
+        .unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[1].q, Some(500));
+        assert_eq!(
+            targets(&b, 10)[0].uri,
+            "sip:1001@192.0.2.10:5062",
+            "q=1 first"
+        );
+    }
+
+    #[test]
+    fn wildcard_removes_everything_only_with_expires_zero() {
+        let p = Policy::default();
+        let mut b = Vec::new();
+        apply(
+            &register(1, "a", &["<sip:x@h1>", "<sip:x@h2>"], None),
+            &mut b,
+            0,
+            &p,
+            &flow(),
+        )
+        .unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            apply(&register(2, "a", &["*"], None), &mut b, 0, &p, &flow()),
+            Err(RegisterError::Invalid(
+                "Wildcard Contact needs Expires: 0 alone"
+            ))
+        );
+        assert_eq!(
+            apply(&register(2, "a", &["*"], Some(0)), &mut b, 0, &p, &flow()),
+            Ok(true)
+        );
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn too_brief_intervals_get_423_with_the_minimum() {
+        let p = Policy::default();
+        let mut b = Vec::new();
+        let e = apply(
+            &register(1, "a", &["<sip:x@h>"], Some(30)),
+            &mut b,
+            0,
+            &p,
+            &flow(),
+        )
+        .unwrap_err();
+        assert_eq!(e, RegisterError::TooBrief { min: 60 });
+        assert_eq!(e.status().0, 423);
+        assert!(b.is_empty(), "nothing applied");
+        apply(
+            &register(1, "a", &["<sip:x@h>;expires=99999"], Some(30)),
+            &mut b,
+            0,
+            &p,
+            &flow(),
+        )
+        .unwrap();
+        assert_eq!(b[0].expires_at, 7200, "contact expires wins and is capped");
+    }
+
+    #[test]
+    fn stale_cseq_from_the_same_call_id_is_refused() {
+        let p = Policy::default();
+        let mut b = Vec::new();
+        apply(
+            &register(5, "a", &["<sip:x@h>"], None),
+            &mut b,
+            0,
+            &p,
+            &flow(),
+        )
+        .unwrap();
+        let e = apply(
+            &register(4, "a", &["<sip:x@h>"], None),
+            &mut b,
+            0,
+            &p,
+            &flow(),
+        );
+        assert_eq!(e, Err(RegisterError::OutOfOrder));
+        assert_eq!(
+            apply(
+                &register(1, "other", &["<sip:x@h>"], None),
+                &mut b,
+                0,
+                &p,
+                &flow()
+            ),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn expired_bindings_disappear_and_the_contact_limit_holds() {
+        let p = Policy {
+            max_contacts: 2,
+            ..Policy::default()
+        };
+        let mut b = Vec::new();
+        for (i, host) in ["h1", "h2", "h3"].iter().enumerate() {
+            let c = format!("<sip:x@{host}>");
+            apply(
+                &register(1, host, &[&c], Some(100 + i as u32 * 100)),
+                &mut b,
+                0,
+                &p,
+                &flow(),
+            )
+            .unwrap();
+        }
+        let uris: Vec<_> = b.iter().map(|x| x.uri.as_str()).collect();
+        assert_eq!(
+            uris,
+            ["sip:x@h2", "sip:x@h3"],
+            "the one closest to expiry made room"
+        );
+        apply(&register(1, "q", &[], None), &mut b, 250, &p, &flow()).unwrap();
+        assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn instance_ids_identify_a_device_across_address_changes() {
+        let p = Policy::default();
+        let mut b = Vec::new();
+        let inst = "+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\";reg-id=1";
+        apply(
+            &register(1, "a", &[&format!("<sip:x@192.0.2.1>;{inst}")], None),
+            &mut b,
+            0,
+            &p,
+            &flow(),
+        )
+        .unwrap();
+        apply(
+            &register(2, "a", &[&format!("<sip:x@192.0.2.2>;{inst}")], None),
+            &mut b,
+            0,
+            &p,
+            &flow(),
+        )
+        .unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].uri, "sip:x@192.0.2.2");
+    }
+
+    #[test]
+    fn uri_comparison_ignores_host_case_and_escapes() {
+        let a = Uri::parse("sip:%61lice@EXAMPLE.com;transport=TCP").unwrap();
+        let b = Uri::parse("sip:alice@example.com;transport=tcp").unwrap();
+        assert!(uri_eq(&a, &b));
+        let c = Uri::parse("sip:alice@example.com:5060;transport=tcp").unwrap();
+        assert!(
+            !uri_eq(&b, &c),
+            "explicit port differs from default (§19.1.4)"
+        );
+    }
+}

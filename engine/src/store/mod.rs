@@ -1,0 +1,104 @@
+//! Record formats and keys of the durable store.
+//!
+//! Only the actors open the database; this module says what the bytes are. Every value is one
+//! version byte followed by bincode with one configuration store-wide (big-endian, fixed-width
+//! integers) so records stay readable across releases: a reader refuses versions it does not
+//! know instead of misreading them.
+
+pub mod records;
+
+pub use records::{AccountRecord, BindingRecord, BindingsRecord, Credential};
+
+/// Version byte written before every record.
+pub const RECORD_VERSION: u8 = 1;
+
+/// Tree holding accounts, keyed by canonical address.
+pub const ACCOUNTS_TREE: &str = "accounts";
+/// Tree holding registrar bindings, keyed by canonical address.
+pub const BINDINGS_TREE: &str = "bindings";
+
+/// Why stored bytes could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    #[error("empty record")]
+    Empty,
+    #[error("unknown record version {0}")]
+    Version(u8),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard()
+        .with_big_endian()
+        .with_fixed_int_encoding()
+}
+
+/// Encodes a record with its version byte.
+pub fn encode<T: bincode::Encode>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.push(RECORD_VERSION);
+    // encoding into a Vec cannot fail for these plain data types
+    let body = bincode::encode_to_vec(value, config()).unwrap_or_default();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Decodes a record written by `encode`.
+pub fn decode<T: bincode::Decode<()>>(bytes: &[u8]) -> Result<T, RecordError> {
+    let (&version, body) = bytes.split_first().ok_or(RecordError::Empty)?;
+    if version != RECORD_VERSION {
+        return Err(RecordError::Version(version));
+    }
+    let (value, used) = bincode::decode_from_slice(body, config())
+        .map_err(|e| RecordError::Corrupt(e.to_string()))?;
+    if used != body.len() {
+        return Err(RecordError::Corrupt(format!(
+            "{} trailing bytes",
+            body.len() - used
+        )));
+    }
+    Ok(value)
+}
+
+/// The key of an address in the accounts and bindings trees.
+pub fn aor_key(aor: &crate::numbering::Aor) -> &[u8] {
+    aor.as_str().as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_with_their_version() {
+        let acc = AccountRecord {
+            realm: "switchboard".into(),
+            credentials: vec![Credential {
+                username: "+82111234567".into(),
+                md5: [1; 16],
+                sha256: [2; 32],
+            }],
+            created_unix: 1_700_000_000,
+        };
+        let bytes = encode(&acc);
+        assert_eq!(bytes[0], RECORD_VERSION);
+        assert_eq!(decode::<AccountRecord>(&bytes).unwrap(), acc);
+    }
+
+    #[test]
+    fn unknown_versions_and_corruption_are_refused() {
+        let mut bytes = encode(&BindingsRecord::default());
+        bytes[0] = 9;
+        assert_eq!(
+            decode::<BindingsRecord>(&bytes),
+            Err(RecordError::Version(9))
+        );
+        assert_eq!(decode::<BindingsRecord>(&[]), Err(RecordError::Empty));
+        assert!(matches!(
+            decode::<AccountRecord>(&[RECORD_VERSION, 0, 0]),
+            Err(RecordError::Corrupt(_))
+        ));
+    }
+}

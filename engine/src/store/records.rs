@@ -1,0 +1,56 @@
+//! The stored records: accounts (digest HA1 values, never passwords) and registrar bindings.
+
+use std::net::SocketAddr;
+
+use crate::flow::Transport;
+
+/// A subscriber account. Only HA1 values are kept, one per user-name spelling a phone may use.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct AccountRecord {
+    /// The realm the HA1 values were computed for.
+    pub realm: String,
+    pub credentials: Vec<Credential>,
+    pub created_unix: u64,
+}
+
+/// HA1 = H(username:realm:password) for one user-name spelling, in MD5 and SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct Credential {
+    pub username: String,
+    pub md5: [u8; 16],
+    pub sha256: [u8; 32],
+}
+
+impl AccountRecord {
+    /// The credential for a user name exactly as the phone sent it.
+    pub fn credential(&self, username: &str) -> Option<&Credential> {
+        self.credentials.iter().find(|c| c.username == username)
+    }
+}
+
+/// All bindings of one address of record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct BindingsRecord {
+    pub bindings: Vec<BindingRecord>,
+}
+
+/// One registered contact (RFC 3261 §10.3).
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct BindingRecord {
+    /// Contact URI as registered (without angle brackets).
+    pub uri: String,
+    /// q-value times 1000, when given.
+    pub q: Option<u16>,
+    /// Absolute expiry, seconds since the Unix epoch.
+    pub expires_at: u64,
+    pub call_id: String,
+    pub cseq: u32,
+    /// `+sip.instance` (RFC 5626), when given.
+    pub instance: Option<String>,
+    pub reg_id: Option<u32>,
+    /// How the REGISTER arrived, to reach the device through the same flow.
+    pub transport: Transport,
+    pub source: SocketAddr,
+    /// Stream connection the REGISTER arrived on (valid only while this process runs).
+    pub conn: Option<u64>,
+}
