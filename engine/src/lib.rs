@@ -8,6 +8,7 @@ pub mod auth;
 pub mod entropy;
 pub mod flow;
 pub mod numbering;
+pub mod proxy;
 pub mod registrar;
 pub mod sip;
 pub mod store;

@@ -1,0 +1,692 @@
+//! The response context of a stateful proxy (RFC 3261 §16.5–§16.10).
+//!
+//! One `ProxyContext` owns the server transaction of a received request and a client
+//! transaction per branch it forwards to. It forwards provisional responses upstream, sends
+//! the first 2xx at once and CANCELs the other branches, holds non-2xx finals until every
+//! branch has answered and then sends the best one (§16.7), answers and propagates CANCEL
+//! (§16.10), and runs Timer C for INVITE branches (§16.6 step 11).
+//!
+//! Drive it like a transaction: `handle_*` with `now`, then drain `poll_output` and arm a
+//! timer at `poll_timeout`. Upstream sends go to the flow the request came from; downstream
+//! sends name the branch, whose address the owner chose in `add_branch`.
+//!
+//! Invariant: exactly one final response per request goes upstream except further 2xx to an
+//! INVITE (forked answers), and `ContextEvent::Terminated` is emitted once, last.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::best;
+use super::branch;
+use super::local::Local;
+use crate::entropy::Entropy;
+use crate::flow::Transport;
+use crate::sip::builder::cancel_for;
+use crate::sip::{reason_phrase, Forward, HeaderName, Message, Method, ResponseBuilder, ViaFix};
+use crate::txn::{self, ClientInvite, ClientKey, ClientNonInvite, ServerInvite, ServerNonInvite};
+
+/// Index of a branch within its context.
+pub type BranchId = usize;
+
+/// Tunables of a response context.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextConfig {
+    pub timers: txn::Timers,
+    /// Timer C: how long an INVITE branch may ring (reset by each provisional).
+    pub ring_timeout: Duration,
+}
+
+impl Default for ContextConfig {
+    fn default() -> Self {
+        ContextConfig {
+            timers: txn::Timers::default(),
+            ring_timeout: Duration::from_secs(180),
+        }
+    }
+}
+
+/// How to forward the request on one branch.
+#[derive(Debug, Clone, Copy)]
+pub struct BranchSpec<'a> {
+    /// New Request-URI (a registered contact); `None` keeps the request's.
+    pub request_uri: Option<&'a str>,
+    /// Transport of the branch (Via, Record-Route and retransmission rules follow it).
+    pub transport: Transport,
+    /// Insert Record-Route (dialog-creating requests).
+    pub record_route: bool,
+    /// Remove the first Route value, which names us.
+    pub pop_route: bool,
+}
+
+/// What the context asks its owner to do.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Send to the requester.
+    Upstream(Bytes),
+    /// Send to a branch's destination.
+    Downstream {
+        branch: BranchId,
+        bytes: Bytes,
+    },
+    Event(ContextEvent),
+}
+
+/// Call-level events.
+#[derive(Debug, Clone)]
+pub enum ContextEvent {
+    /// A 180/183 came from a branch and went upstream.
+    Provisional { branch: BranchId, code: u16 },
+    /// A 2xx from a branch went upstream.
+    Answered { branch: BranchId, response: Message },
+    /// The first final response went upstream with this code.
+    Finished { code: u16 },
+    /// Every transaction of the context ended; nothing more will be emitted.
+    Terminated,
+}
+
+enum Server {
+    Invite(ServerInvite),
+    NonInvite(ServerNonInvite),
+}
+
+enum Client {
+    Invite(ClientInvite),
+    NonInvite(ClientNonInvite),
+}
+
+struct Branch {
+    key: ClientKey,
+    cancel_key: ClientKey,
+    client: Client,
+    cancel: Option<ClientNonInvite>,
+    cancel_wanted: bool,
+    final_code: Option<u16>,
+    got_provisional: bool,
+    timer_c: Option<Instant>,
+    ring_timed_out: bool,
+}
+
+enum Best {
+    Response(Message),
+    Local(u16),
+}
+
+impl Best {
+    fn code(&self) -> u16 {
+        match self {
+            Best::Response(m) => m.status().unwrap_or(500),
+            Best::Local(c) => *c,
+        }
+    }
+}
+
+/// A stateful proxy response context.
+pub struct ProxyContext {
+    request: Message,
+    method: Method,
+    upstream: Transport,
+    via_fix: Option<ViaFix>,
+    local: Arc<Local>,
+    entropy: Entropy,
+    config: ContextConfig,
+    server: Server,
+    cancel_server: Option<ServerNonInvite>,
+    branches: Vec<Branch>,
+    best: Option<Best>,
+    challenges: Vec<(HeaderName, String)>,
+    finished: bool,
+    sealed: bool,
+    canceled: bool,
+    terminated: bool,
+    to_tag: String,
+    out: VecDeque<Output>,
+}
+
+impl ProxyContext {
+    /// Takes over a received request (already validated). An INVITE gets 100 Trying at once.
+    pub fn new(
+        now: Instant,
+        request: Message,
+        upstream: Transport,
+        via_fix: Option<ViaFix>,
+        local: Arc<Local>,
+        mut entropy: Entropy,
+        config: ContextConfig,
+    ) -> ProxyContext {
+        let method = request.method().unwrap_or(Method::Other);
+        let reliable = upstream.is_reliable();
+        let server = if method == Method::Invite {
+            Server::Invite(ServerInvite::new(now, reliable, config.timers))
+        } else {
+            Server::NonInvite(ServerNonInvite::new(now, reliable, config.timers))
+        };
+        let to_tag = entropy.token(10);
+        let mut ctx = ProxyContext {
+            request,
+            method,
+            upstream,
+            via_fix,
+            local,
+            entropy,
+            config,
+            server,
+            cancel_server: None,
+            branches: Vec::new(),
+            best: None,
+            challenges: Vec::new(),
+            finished: false,
+            sealed: false,
+            canceled: false,
+            terminated: false,
+            to_tag,
+            out: VecDeque::new(),
+        };
+        if method == Method::Invite {
+            let trying = ResponseBuilder::new(&ctx.request, 100, "Trying")
+                .via_fix(via_fix)
+                .build();
+            ctx.server_respond(now, 100, trying);
+        }
+        ctx
+    }
+
+    /// The request as received.
+    pub fn request(&self) -> &Message {
+        &self.request
+    }
+
+    /// The To tag this context uses for responses it generates itself.
+    pub fn to_tag(&self) -> &str {
+        &self.to_tag
+    }
+
+    /// Whether a final response went upstream.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    pub fn is_terminated(&self) -> bool {
+        self.terminated
+    }
+
+    pub fn branch_count(&self) -> usize {
+        self.branches.len()
+    }
+
+    /// Answers the request itself (404, 480, 407 with a challenge, ...). `extra` holds
+    /// complete header lines, each ending in CRLF. A provisional code sends a provisional.
+    pub fn respond(&mut self, now: Instant, code: u16, reason: &str, extra: &[(&str, &str)]) {
+        if self.finished && code >= 200 {
+            return;
+        }
+        let mut b = ResponseBuilder::new(&self.request, code, reason)
+            .to_tag(&self.to_tag)
+            .via_fix(self.via_fix);
+        for (n, v) in extra {
+            b = b.header(n, v);
+        }
+        let bytes = b.build();
+        if code >= 200 {
+            self.finished = true;
+            self.sealed = true;
+            self.cancel_all(now);
+            self.out
+                .push_back(Output::Event(ContextEvent::Finished { code }));
+        }
+        self.server_respond(now, code, bytes);
+        self.check_terminated();
+    }
+
+    /// Forwards the request on a new branch and returns its id.
+    pub fn add_branch(&mut self, now: Instant, spec: BranchSpec<'_>) -> BranchId {
+        let id = self.branches.len();
+        let branch_param = branch::generate(&mut self.entropy, &self.request);
+        let via = self.local.via(spec.transport, &branch_param);
+        let rr_down = self.local.record_route(spec.transport);
+        let rr_up = self.local.record_route(self.upstream);
+        let mut fwd = Forward::request().push_via(&via).fix_via(self.via_fix);
+        if let Some(uri) = spec.request_uri {
+            fwd = fwd.request_uri(uri);
+        }
+        if spec.pop_route {
+            fwd = fwd.pop_route();
+        }
+        if spec.record_route {
+            // RFC 5658 double record-routing when the transport changes: the top value faces
+            // the callee, the lower one the caller
+            fwd = fwd.record_route(&rr_down);
+            if spec.transport != self.upstream {
+                fwd = fwd.record_route(&rr_up);
+            }
+        }
+        let bytes = fwd.to_bytes(&self.request);
+        // the forwarded request is built from a validated one, so it parses
+        let forwarded = Message::parse(bytes).expect("forwarded request parses");
+        let method_str = self.request.method_str().unwrap_or("INVITE");
+        let key = ClientKey::new(&branch_param, method_str);
+        let cancel_key = ClientKey::new(&branch_param, "CANCEL");
+        let reliable = spec.transport.is_reliable();
+        let client = if self.method == Method::Invite {
+            Client::Invite(ClientInvite::new(
+                now,
+                forwarded,
+                reliable,
+                self.config.timers,
+            ))
+        } else {
+            Client::NonInvite(ClientNonInvite::new(
+                now,
+                forwarded,
+                reliable,
+                self.config.timers,
+            ))
+        };
+        let timer_c = (self.method == Method::Invite).then(|| now + self.config.ring_timeout);
+        self.branches.push(Branch {
+            key,
+            cancel_key,
+            client,
+            cancel: None,
+            cancel_wanted: false,
+            final_code: None,
+            got_provisional: false,
+            timer_c,
+            ring_timed_out: false,
+        });
+        self.drain_branch(now, id);
+        id
+    }
+
+    /// No more branches will be added: once they have all answered, the best final goes
+    /// upstream. With no branches at all the caller gets 480.
+    pub fn seal(&mut self, now: Instant) {
+        self.sealed = true;
+        if self.branches.is_empty() && !self.finished {
+            self.respond(now, 480, "Temporarily Unavailable", &[]);
+        }
+        self.maybe_finish(now);
+    }
+
+    /// A request matching the server transaction: a retransmission or the ACK for a non-2xx.
+    pub fn handle_request(&mut self, now: Instant, req: &Message) {
+        match &mut self.server {
+            Server::Invite(s) => {
+                let _ = s.handle_request(now, req);
+            }
+            Server::NonInvite(s) => {
+                let _ = s.handle_request(now);
+            }
+        }
+        self.drain_server();
+        self.check_terminated();
+    }
+
+    /// A CANCEL for this (INVITE) request: answered with 200, and every pending branch is
+    /// cancelled (§16.10). Retransmitted CANCELs get the same 200.
+    pub fn handle_cancel(&mut self, now: Instant, cancel: &Message) {
+        if let Some(s) = &mut self.cancel_server {
+            let _ = s.handle_request(now);
+        } else {
+            let mut s = ServerNonInvite::new(now, self.upstream.is_reliable(), self.config.timers);
+            let ok = ResponseBuilder::new(cancel, 200, "OK")
+                .to_tag(&self.to_tag)
+                .via_fix(self.via_fix)
+                .build();
+            let _ = s.respond(now, 200, ok);
+            self.cancel_server = Some(s);
+            if !self.finished {
+                self.canceled = true;
+                self.cancel_all(now);
+            }
+        }
+        if let Some(s) = &mut self.cancel_server {
+            while let Some(o) = s.poll_output() {
+                if let txn::Output::Transmit(b) = o {
+                    self.out.push_back(Output::Upstream(b));
+                }
+            }
+        }
+        self.maybe_finish(now);
+        self.check_terminated();
+    }
+
+    /// A response from downstream. Returns `false` when it matches no branch of this context.
+    pub fn handle_response(&mut self, now: Instant, resp: Message) -> bool {
+        let Some(key) = ClientKey::from_response(&resp) else {
+            return false;
+        };
+        let Some(i) = self
+            .branches
+            .iter()
+            .position(|b| b.key == key || b.cancel_key == key)
+        else {
+            return false;
+        };
+        if self.branches[i].cancel_key == key {
+            if let Some(c) = &mut self.branches[i].cancel {
+                let _ = c.handle_response(now, resp);
+                while c.poll_output().is_some() {}
+            }
+        } else {
+            let b = &mut self.branches[i];
+            let _ = match &mut b.client {
+                Client::Invite(c) => c.handle_response(now, resp),
+                Client::NonInvite(c) => c.handle_response(now, resp),
+            };
+            self.drain_branch(now, i);
+        }
+        self.maybe_finish(now);
+        self.check_terminated();
+        true
+    }
+
+    /// Fires whatever is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match &mut self.server {
+            Server::Invite(s) => s.handle_timeout(now),
+            Server::NonInvite(s) => s.handle_timeout(now),
+        }
+        self.drain_server();
+        if let Some(s) = &mut self.cancel_server {
+            s.handle_timeout(now);
+            while s.poll_output().is_some() {}
+        }
+        for i in 0..self.branches.len() {
+            let b = &mut self.branches[i];
+            match &mut b.client {
+                Client::Invite(c) => c.handle_timeout(now),
+                Client::NonInvite(c) => c.handle_timeout(now),
+            }
+            if let Some(c) = &mut b.cancel {
+                c.handle_timeout(now);
+                while let Some(o) = c.poll_output() {
+                    if let txn::Output::Transmit(bytes) = o {
+                        self.out.push_back(Output::Downstream { branch: i, bytes });
+                    }
+                }
+            }
+            let b = &mut self.branches[i];
+            if b.timer_c.is_some_and(|t| t <= now) {
+                b.timer_c = None;
+                if b.final_code.is_none() {
+                    b.ring_timed_out = true;
+                    if b.got_provisional {
+                        self.cancel_branch(now, i);
+                    } else if let Client::Invite(c) = &mut b.client {
+                        // §16.8: no provisional yet, so behave as if a 408 arrived
+                        c.terminate();
+                        b.final_code = Some(408);
+                        self.consider(Best::Local(408));
+                    }
+                }
+            }
+            self.drain_branch(now, i);
+        }
+        self.maybe_finish(now);
+        self.check_terminated();
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = match &self.server {
+            Server::Invite(s) => s.poll_timeout(),
+            Server::NonInvite(s) => s.poll_timeout(),
+        };
+        let mut consider = |d: Option<Instant>| {
+            if let Some(d) = d {
+                t = Some(t.map_or(d, |x| x.min(d)));
+            }
+        };
+        consider(self.cancel_server.as_ref().and_then(|s| s.poll_timeout()));
+        for b in &self.branches {
+            consider(match &b.client {
+                Client::Invite(c) => c.poll_timeout(),
+                Client::NonInvite(c) => c.poll_timeout(),
+            });
+            consider(b.cancel.as_ref().and_then(|c| c.poll_timeout()));
+            consider(b.timer_c);
+        }
+        t
+    }
+
+    /// Moves a branch's transaction outputs to ours and acts on its events.
+    fn drain_branch(&mut self, now: Instant, i: BranchId) {
+        let mut events = Vec::new();
+        loop {
+            let o = match &mut self.branches[i].client {
+                Client::Invite(c) => c.poll_output(),
+                Client::NonInvite(c) => c.poll_output(),
+            };
+            match o {
+                Some(txn::Output::Transmit(bytes)) => {
+                    self.out.push_back(Output::Downstream { branch: i, bytes })
+                }
+                Some(txn::Output::Event(e)) => events.push(e),
+                None => break,
+            }
+        }
+        for e in events {
+            match e {
+                txn::Event::Response(r) => self.on_branch_response(now, i, r),
+                txn::Event::Timeout => {
+                    let b = &mut self.branches[i];
+                    if b.final_code.is_none() {
+                        b.final_code = Some(408);
+                        self.consider(Best::Local(408));
+                    }
+                }
+                txn::Event::Acked | txn::Event::Terminated => {}
+            }
+        }
+    }
+
+    fn on_branch_response(&mut self, now: Instant, i: BranchId, r: Message) {
+        let code = r.status().unwrap_or(500);
+        let b = &mut self.branches[i];
+        if code < 200 {
+            b.got_provisional = true;
+            if b.final_code.is_none() && self.method == Method::Invite {
+                b.timer_c = Some(now + self.config.ring_timeout);
+            }
+            if b.cancel_wanted && b.cancel.is_none() {
+                self.cancel_branch(now, i);
+            }
+            if code > 100 && !self.finished {
+                let bytes = Forward::response().to_bytes(&r);
+                self.server_respond(now, code, bytes);
+                self.out
+                    .push_back(Output::Event(ContextEvent::Provisional { branch: i, code }));
+            }
+            return;
+        }
+        let first_final = b.final_code.is_none();
+        b.final_code = Some(code);
+        b.timer_c = None;
+        if (200..300).contains(&code) {
+            if self.method != Method::Invite && (self.finished || !first_final) {
+                return; // only one final per non-INVITE request
+            }
+            let bytes = Forward::response().to_bytes(&r);
+            self.server_respond(now, code, bytes);
+            self.out.push_back(Output::Event(ContextEvent::Answered {
+                branch: i,
+                response: r,
+            }));
+            if !self.finished {
+                self.finished = true;
+                self.out
+                    .push_back(Output::Event(ContextEvent::Finished { code }));
+            }
+            self.cancel_all(now);
+            return;
+        }
+        if !first_final {
+            return;
+        }
+        if code == 401 || code == 407 {
+            let name = if code == 401 {
+                HeaderName::WwwAuthenticate
+            } else {
+                HeaderName::ProxyAuthenticate
+            };
+            for v in r.header_lines(name) {
+                self.challenges.push((name, v.to_owned()));
+            }
+        }
+        if code >= 600 {
+            self.cancel_all(now);
+        }
+        let b = &self.branches[i];
+        let candidate = if b.ring_timed_out {
+            Best::Local(480)
+        } else {
+            Best::Response(r)
+        };
+        self.consider(candidate);
+    }
+
+    fn consider(&mut self, candidate: Best) {
+        let replace = match &self.best {
+            None => true,
+            Some(cur) => best::better(candidate.code(), cur.code()),
+        };
+        if replace {
+            self.best = Some(candidate);
+        }
+    }
+
+    /// Sends the best final once every branch has one (and no 2xx went up).
+    fn maybe_finish(&mut self, now: Instant) {
+        if self.finished || !self.sealed || self.branches.iter().any(|b| b.final_code.is_none()) {
+            return;
+        }
+        let Some(best) = self.best.take() else { return };
+        let code = match &best {
+            Best::Local(408) if self.canceled => 487,
+            b => best::upstream_code(b.code()),
+        };
+        let bytes = match best {
+            Best::Response(m) if m.status() == Some(code) => {
+                let own: Vec<&str> = m
+                    .header_lines(HeaderName::WwwAuthenticate)
+                    .chain(m.header_lines(HeaderName::ProxyAuthenticate))
+                    .collect();
+                let mut extra = String::new();
+                for (name, v) in &self.challenges {
+                    if !own.contains(&v.as_str()) {
+                        extra.push_str(name.as_str());
+                        extra.push_str(": ");
+                        extra.push_str(v);
+                        extra.push_str("\r\n");
+                    }
+                }
+                Forward::response().extra_headers(&extra).to_bytes(&m)
+            }
+            _ => {
+                let reason = if code == 480 {
+                    "No Answer"
+                } else {
+                    reason_phrase(code)
+                };
+                ResponseBuilder::new(&self.request, code, reason)
+                    .to_tag(&self.to_tag)
+                    .via_fix(self.via_fix)
+                    .build()
+            }
+        };
+        self.finished = true;
+        self.out
+            .push_back(Output::Event(ContextEvent::Finished { code }));
+        self.server_respond(now, code, bytes);
+    }
+
+    /// CANCELs every branch still ringing.
+    fn cancel_all(&mut self, now: Instant) {
+        if self.method != Method::Invite {
+            return;
+        }
+        for i in 0..self.branches.len() {
+            if self.branches[i].final_code.is_none() {
+                self.cancel_branch(now, i);
+            }
+        }
+    }
+
+    /// CANCELs one branch, or marks it to be cancelled once it sends a provisional (§9.1).
+    fn cancel_branch(&mut self, now: Instant, i: BranchId) {
+        let b = &mut self.branches[i];
+        if b.cancel.is_some() || b.final_code.is_some() {
+            return;
+        }
+        if !b.got_provisional {
+            b.cancel_wanted = true;
+            return;
+        }
+        let Client::Invite(c) = &b.client else { return };
+        let cancel = Message::parse(cancel_for(c.request())).expect("generated CANCEL parses");
+        let reliable = c.request().top_via().is_some_and(|v| v.is_reliable());
+        let mut tx = ClientNonInvite::new(now, cancel, reliable, self.config.timers);
+        while let Some(o) = tx.poll_output() {
+            if let txn::Output::Transmit(bytes) = o {
+                self.out.push_back(Output::Downstream { branch: i, bytes });
+            }
+        }
+        b.cancel = Some(tx);
+    }
+
+    fn server_respond(&mut self, now: Instant, code: u16, bytes: Bytes) {
+        let _ = match &mut self.server {
+            Server::Invite(s) => s.respond(now, code, bytes),
+            Server::NonInvite(s) => s.respond(now, code, bytes),
+        };
+        self.drain_server();
+    }
+
+    fn drain_server(&mut self) {
+        loop {
+            let o = match &mut self.server {
+                Server::Invite(s) => s.poll_output(),
+                Server::NonInvite(s) => s.poll_output(),
+            };
+            match o {
+                Some(txn::Output::Transmit(b)) => self.out.push_back(Output::Upstream(b)),
+                Some(txn::Output::Event(_)) => {}
+                None => break,
+            }
+        }
+    }
+
+    fn check_terminated(&mut self) {
+        if self.terminated || !self.finished {
+            return;
+        }
+        let server_done = match &self.server {
+            Server::Invite(s) => s.is_terminated(),
+            Server::NonInvite(s) => s.is_terminated(),
+        };
+        let cancel_done = self
+            .cancel_server
+            .as_ref()
+            .is_none_or(|s| s.is_terminated());
+        let branches_done = self.branches.iter().all(|b| {
+            let c = match &b.client {
+                Client::Invite(c) => c.is_terminated(),
+                Client::NonInvite(c) => c.is_terminated(),
+            };
+            c && b.cancel.as_ref().is_none_or(|x| x.is_terminated())
+        });
+        if server_done && cancel_done && branches_done {
+            self.terminated = true;
+            self.out.push_back(Output::Event(ContextEvent::Terminated));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

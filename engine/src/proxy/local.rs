@@ -1,0 +1,93 @@
+//! This switch as it appears in Via, Record-Route and Route headers.
+
+use std::fmt::Write as _;
+
+use crate::flow::Transport;
+use crate::sip::Uri;
+
+/// The addresses Switchboard listens on and the domain it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Local {
+    /// Host written in Via and Record-Route (an IP literal, IPv6 in brackets).
+    pub host: String,
+    pub port: u16,
+    /// The SIP domain (realm, and a name Route headers may use for us).
+    pub domain: String,
+}
+
+impl Local {
+    pub fn new(host: impl Into<String>, port: u16, domain: impl Into<String>) -> Local {
+        Local {
+            host: host.into(),
+            port,
+            domain: domain.into(),
+        }
+    }
+
+    /// Our Via value for `transport` with `branch`; `rport` asks the next hop to record our
+    /// source port (RFC 3581).
+    pub fn via(&self, transport: Transport, branch: &str) -> String {
+        let mut s = String::with_capacity(64 + branch.len());
+        let _ = write!(
+            s,
+            "SIP/2.0/{} {}:{};branch={};rport",
+            transport, self.host, self.port, branch
+        );
+        s
+    }
+
+    /// Our Record-Route value for the side of the call that uses `transport`.
+    pub fn record_route(&self, transport: Transport) -> String {
+        match transport {
+            Transport::Udp => format!("<sip:{}:{};lr>", self.host, self.port),
+            t => format!(
+                "<sip:{}:{};transport={};lr>",
+                self.host,
+                self.port,
+                t.param()
+            ),
+        }
+    }
+
+    /// Whether a Route or Request-URI names this switch.
+    pub fn is_us(&self, uri: &Uri<'_>) -> bool {
+        let port = uri.port().unwrap_or(5060);
+        port == self.port
+            && (uri.host().eq_ignore_ascii_case(&self.host)
+                || uri.host().eq_ignore_ascii_case(&self.domain))
+    }
+
+    /// Whether a Via sent-by is ours.
+    pub fn is_our_sent_by(&self, host: &str, port: Option<u16>) -> bool {
+        port.unwrap_or(5060) == self.port && host.eq_ignore_ascii_case(&self.host)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_naming_our_address_or_domain_are_ours() {
+        let l = Local::new("127.0.0.1", 5060, "sb.example");
+        assert!(l.is_us(&Uri::parse("sip:127.0.0.1;lr").unwrap()));
+        assert!(l.is_us(&Uri::parse("sip:127.0.0.1:5060;transport=tcp;lr").unwrap()));
+        assert!(l.is_us(&Uri::parse("sip:SB.example;lr").unwrap()));
+        assert!(!l.is_us(&Uri::parse("sip:127.0.0.1:5070;lr").unwrap()));
+        assert!(!l.is_us(&Uri::parse("sip:10.0.0.1;lr").unwrap()));
+    }
+
+    #[test]
+    fn record_route_names_the_transport_except_udp() {
+        let l = Local::new("127.0.0.1", 5080, "sb");
+        assert_eq!(l.record_route(Transport::Udp), "<sip:127.0.0.1:5080;lr>");
+        assert_eq!(
+            l.record_route(Transport::Tcp),
+            "<sip:127.0.0.1:5080;transport=tcp;lr>"
+        );
+        assert_eq!(
+            l.via(Transport::Tcp, "z9hG4bKx"),
+            "SIP/2.0/TCP 127.0.0.1:5080;branch=z9hG4bKx;rport"
+        );
+    }
+}
