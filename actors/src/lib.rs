@@ -1,1 +1,30 @@
-//! Actors.
+//! Switchboard actors: the actix shells around the engine that own sockets, timers, the
+//! store and the HTTP and control endpoints.
+//!
+//! - `worker`: one signalling worker per arbiter (UDP socket, ingress, local answers)
+//! - `call_leg`: one actor per call running the proxy response contexts
+//! - `directory` / `extension`: one actor per active address of record (registrations,
+//!   digest replay windows), started on demand and retired when idle
+//! - `store` / `store_actor`: the durable store behind one interface, written by one actor
+//! - `transport`: UDP and TCP, ingress checks and the send handle
+//! - `server`: start-up and graceful shutdown
+
+pub mod accounts;
+pub mod call_leg;
+pub mod config;
+pub mod control;
+pub mod directory;
+pub mod extension;
+pub mod http;
+pub mod limits;
+pub mod metrics;
+pub mod server;
+pub mod shared;
+pub mod stateless;
+pub mod store;
+pub mod store_actor;
+pub mod transport;
+pub mod worker;
+
+pub use config::Config;
+pub use server::{run, ServeError};

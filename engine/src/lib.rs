@@ -10,6 +10,7 @@ pub mod flow;
 pub mod numbering;
 pub mod proxy;
 pub mod registrar;
+pub mod routing;
 pub mod sip;
 pub mod store;
 pub mod txn;

@@ -138,6 +138,7 @@ pub struct ProxyContext {
     best: Option<Best>,
     challenges: Vec<(HeaderName, String)>,
     finished: bool,
+    final_code: Option<u16>,
     sealed: bool,
     canceled: bool,
     terminated: bool,
@@ -178,6 +179,7 @@ impl ProxyContext {
             best: None,
             challenges: Vec::new(),
             finished: false,
+            final_code: None,
             sealed: false,
             canceled: false,
             terminated: false,
@@ -208,6 +210,11 @@ impl ProxyContext {
         self.finished
     }
 
+    /// The first final response that went upstream.
+    pub fn final_code(&self) -> Option<u16> {
+        self.final_code
+    }
+
     pub fn is_terminated(&self) -> bool {
         self.terminated
     }
@@ -233,15 +240,18 @@ impl ProxyContext {
             self.finished = true;
             self.sealed = true;
             self.cancel_all(now);
-            self.out
-                .push_back(Output::Event(ContextEvent::Finished { code }));
+            self.emit_finished(code);
         }
         self.server_respond(now, code, bytes);
         self.check_terminated();
     }
 
-    /// Forwards the request on a new branch and returns its id.
-    pub fn add_branch(&mut self, now: Instant, spec: BranchSpec<'_>) -> BranchId {
+    /// Forwards the request on a new branch and returns its id; `None` when a final response
+    /// already went upstream (the caller cancelled, or the owner answered itself).
+    pub fn add_branch(&mut self, now: Instant, spec: BranchSpec<'_>) -> Option<BranchId> {
+        if self.finished {
+            return None;
+        }
         let id = self.branches.len();
         let branch_param = branch::generate(&mut self.entropy, &self.request);
         let via = self.local.via(spec.transport, &branch_param);
@@ -297,7 +307,7 @@ impl ProxyContext {
             ring_timed_out: false,
         });
         self.drain_branch(now, id);
-        id
+        Some(id)
     }
 
     /// No more branches will be added: once they have all answered, the best final goes
@@ -327,26 +337,30 @@ impl ProxyContext {
     /// A CANCEL for this (INVITE) request: answered with 200, and every pending branch is
     /// cancelled (§16.10). Retransmitted CANCELs get the same 200.
     pub fn handle_cancel(&mut self, now: Instant, cancel: &Message) {
-        if let Some(s) = &mut self.cancel_server {
-            let _ = s.handle_request(now);
-        } else {
-            let mut s = ServerNonInvite::new(now, self.upstream.is_reliable(), self.config.timers);
+        let first = self.cancel_server.is_none();
+        let server = self.cancel_server.get_or_insert_with(|| {
+            ServerNonInvite::new(now, self.upstream.is_reliable(), self.config.timers)
+        });
+        if first {
             let ok = ResponseBuilder::new(cancel, 200, "OK")
                 .to_tag(&self.to_tag)
                 .via_fix(self.via_fix)
                 .build();
-            let _ = s.respond(now, 200, ok);
-            self.cancel_server = Some(s);
-            if !self.finished {
-                self.canceled = true;
-                self.cancel_all(now);
+            let _ = server.respond(now, 200, ok);
+        } else {
+            let _ = server.handle_request(now);
+        }
+        while let Some(o) = server.poll_output() {
+            if let txn::Output::Transmit(b) = o {
+                self.out.push_back(Output::Upstream(b));
             }
         }
-        if let Some(s) = &mut self.cancel_server {
-            while let Some(o) = s.poll_output() {
-                if let txn::Output::Transmit(b) = o {
-                    self.out.push_back(Output::Upstream(b));
-                }
+        if first && !self.finished {
+            self.canceled = true;
+            self.cancel_all(now);
+            if self.branches.is_empty() {
+                // cancelled before any branch was forked: nothing will answer 487 for us
+                self.respond(now, 487, "Request Terminated", &[]);
             }
         }
         self.maybe_finish(now);
@@ -381,6 +395,18 @@ impl ProxyContext {
         self.maybe_finish(now);
         self.check_terminated();
         true
+    }
+
+    /// Whether a response with this key belongs to one of this context's branches.
+    pub fn owns(&self, key: &ClientKey) -> bool {
+        self.branches
+            .iter()
+            .any(|b| &b.key == key || &b.cancel_key == key)
+    }
+
+    /// Whether the caller cancelled the request.
+    pub fn is_canceled(&self) -> bool {
+        self.canceled
     }
 
     /// Fires whatever is due at `now`.
@@ -520,8 +546,7 @@ impl ProxyContext {
             }));
             if !self.finished {
                 self.finished = true;
-                self.out
-                    .push_back(Output::Event(ContextEvent::Finished { code }));
+                self.emit_finished(code);
             }
             self.cancel_all(now);
             return;
@@ -549,6 +574,12 @@ impl ProxyContext {
             Best::Response(r)
         };
         self.consider(candidate);
+    }
+
+    fn emit_finished(&mut self, code: u16) {
+        self.final_code = Some(code);
+        self.out
+            .push_back(Output::Event(ContextEvent::Finished { code }));
     }
 
     fn consider(&mut self, candidate: Best) {
@@ -601,8 +632,7 @@ impl ProxyContext {
             }
         };
         self.finished = true;
-        self.out
-            .push_back(Output::Event(ContextEvent::Finished { code }));
+        self.emit_finished(code);
         self.server_respond(now, code, bytes);
     }
 

@@ -326,6 +326,22 @@ fn local_answers_end_the_request_without_branches() {
 }
 
 #[test]
+fn cancel_before_any_branch_answers_487_and_blocks_new_branches() {
+    let mut r = Run::new(INVITE);
+    let cancel = Message::parse(crate::sip::builder::cancel_for(r.ctx.request())).unwrap();
+    r.ctx.handle_cancel(r.now, &cancel);
+    r.drain();
+    assert_eq!(r.up_codes(), [100, 200, 487]);
+    let spec = BranchSpec {
+        request_uri: None,
+        transport: Transport::Udp,
+        record_route: true,
+        pop_route: false,
+    };
+    assert_eq!(r.ctx.add_branch(r.now, spec), None);
+}
+
+#[test]
 fn sealing_without_branches_answers_480() {
     let mut r = Run::new(INVITE);
     r.ctx.seal(r.now);

@@ -1,0 +1,325 @@
+//! Configuration: embedded defaults, an optional TOML file over them, flags over both.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The embedded default configuration.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub sip: Sip,
+    pub http: Http,
+    pub data: Data,
+    pub auth: Auth,
+    pub numbering: Numbering,
+    pub registrar: Registrar,
+    pub calls: Calls,
+    pub tcp: Tcp,
+    pub limits: Limits,
+    pub extension: Extension,
+    pub store: Store,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sip {
+    pub listen: SocketAddr,
+    pub domain: String,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Data {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    pub enabled: bool,
+    pub nonce_lifetime_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Numbering {
+    pub default_country: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registrar {
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+    pub max_contacts: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calls {
+    pub ring_timeout_secs: u64,
+    pub max_idle_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tcp {
+    pub max_connections: usize,
+    pub max_per_source: usize,
+    pub idle_timeout_secs: u64,
+    pub max_message_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub per_source_rate: u32,
+    pub per_source_burst: u32,
+    pub exempt: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    pub idle_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    pub flush_every_ms: u64,
+    pub cache_capacity_mb: u64,
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("invalid config value {key}: {message}")]
+    Value { key: &'static str, message: String },
+}
+
+impl Config {
+    /// The embedded defaults, optionally overlaid with a TOML file.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut base: toml::Table =
+            DEFAULT_TOML
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    origin: "embedded defaults".into(),
+                    message: e.to_string(),
+                })?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let over: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::Parse {
+                        origin: path.display().to_string(),
+                        message: e.to_string(),
+                    })?;
+            merge(&mut base, over);
+        }
+        let origin = file.map_or("embedded defaults".to_owned(), |p| p.display().to_string());
+        let config: Config =
+            toml::Value::Table(base)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    origin,
+                    message: e.to_string(),
+                })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let r = &self.registrar;
+        if r.min_expires == 0 || r.min_expires > r.max_expires {
+            return Err(ConfigError::Value {
+                key: "registrar.min_expires",
+                message: "must be at least 1 and at most max_expires".into(),
+            });
+        }
+        if r.max_contacts == 0 {
+            return Err(ConfigError::Value {
+                key: "registrar.max_contacts",
+                message: "must be at least 1".into(),
+            });
+        }
+        if switchboard_engine::numbering::NumberingPlan::new(&self.numbering.default_country)
+            .is_err()
+        {
+            return Err(ConfigError::Value {
+                key: "numbering.default_country",
+                message: format!("unknown country {:?}", self.numbering.default_country),
+            });
+        }
+        if self.sip.domain.is_empty() || self.sip.domain.contains(['"', ' ', '<', '>']) {
+            return Err(ConfigError::Value {
+                key: "sip.domain",
+                message: "must be a host name".into(),
+            });
+        }
+        for net in &self.limits.exempt {
+            parse_cidr(net).ok_or_else(|| ConfigError::Value {
+                key: "limits.exempt",
+                message: format!("{net:?} is not an address/prefix"),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Signalling workers to run.
+    pub fn worker_count(&self) -> usize {
+        if self.sip.workers > 0 {
+            self.sip.workers
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+
+    pub fn nonce_lifetime(&self) -> Duration {
+        Duration::from_secs(self.auth.nonce_lifetime_secs)
+    }
+
+    pub fn policy(&self) -> switchboard_engine::registrar::Policy {
+        switchboard_engine::registrar::Policy {
+            min_expires: self.registrar.min_expires,
+            max_expires: self.registrar.max_expires,
+            default_expires: self.registrar.default_expires,
+            max_contacts: self.registrar.max_contacts,
+        }
+    }
+}
+
+/// Overlays `over` onto `base`, table by table.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// `a.b.c.d/n` or `x::y/n` (a bare address is a /32 or /128).
+pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let ip: IpAddr = addr.trim().parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(l) => l.trim().parse::<u8>().ok().filter(|&l| l <= max)?,
+        None => max,
+    };
+    Some((ip, len))
+}
+
+/// Whether `ip` is inside `net`.
+pub fn cidr_contains(net: (IpAddr, u8), ip: IpAddr) -> bool {
+    match (net.0, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let mask = if net.1 == 0 {
+                0
+            } else {
+                u32::MAX << (32 - net.1)
+            };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let mask = if net.1 == 0 {
+                0
+            } else {
+                u128::MAX << (128 - net.1)
+            };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_load_and_validate() {
+        let c = Config::load(None).unwrap();
+        assert_eq!(c.sip.listen, "127.0.0.1:5060".parse().unwrap());
+        assert!(c.auth.enabled);
+        assert!(c.worker_count() >= 1);
+    }
+
+    #[test]
+    fn a_file_overrides_only_what_it_names() {
+        let dir = std::env::temp_dir().join(format!("sb-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c.toml");
+        std::fs::write(
+            &f,
+            "[sip]\nlisten = \"127.0.0.1:5999\"\n[registrar]\nmin_expires = 30\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert_eq!(c.sip.listen.port(), 5999);
+        assert_eq!(c.sip.domain, "switchboard.local");
+        assert_eq!(c.registrar.min_expires, 30);
+        assert_eq!(c.registrar.max_expires, 7200);
+    }
+
+    #[test]
+    fn bad_files_name_the_problem() {
+        let dir = std::env::temp_dir().join(format!("sb-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c.toml");
+        std::fs::write(&f, "[sip]\nlisen = \"x\"\n").unwrap();
+        let e = Config::load(Some(&f)).unwrap_err().to_string();
+        assert!(e.contains("lisen"), "{e}");
+        std::fs::write(&f, "[numbering]\ndefault_country = \"ZZ\"\n").unwrap();
+        let e = Config::load(Some(&f)).unwrap_err().to_string();
+        assert!(e.contains("numbering.default_country"), "{e}");
+        let e = Config::load(Some(&dir.join("missing.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("cannot read config file"), "{e}");
+    }
+
+    #[test]
+    fn cidr_matching() {
+        let net = parse_cidr("127.0.0.0/8").unwrap();
+        assert!(cidr_contains(net, "127.1.2.3".parse().unwrap()));
+        assert!(!cidr_contains(net, "10.0.0.1".parse().unwrap()));
+        assert!(cidr_contains(
+            parse_cidr("::1").unwrap(),
+            "::1".parse().unwrap()
+        ));
+        assert!(parse_cidr("1.2.3.4/33").is_none());
+    }
+}

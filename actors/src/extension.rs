@@ -1,0 +1,284 @@
+//! The Extension actor: one per address of record while it is active. It is the single
+//! writer of its registrations and the keeper of its digest replay window; its durable state
+//! is in the store, so it can stop when idle and start again on the next request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, WrapFuture,
+};
+use switchboard_engine::auth::{self, AuthOutcome, ReplayWindow};
+use switchboard_engine::flow::Flow;
+use switchboard_engine::numbering::Aor;
+use switchboard_engine::registrar;
+use switchboard_engine::sip::digest::Credentials;
+use switchboard_engine::sip::{HeaderName, Message as SipMessage};
+use switchboard_engine::store::{AccountRecord, BindingRecord};
+use tokio::sync::oneshot;
+use tracing::{debug, warn};
+
+use crate::directory::{Directory, Retire};
+use crate::shared::{now, unix_now, Shared};
+use crate::store_actor::{Load, LoadAccount, PutBindings};
+
+/// The answer to a REGISTER.
+#[derive(Debug)]
+pub enum RegisterReply {
+    /// Applied; the current bindings as Contact values.
+    Ok {
+        contacts: Vec<String>,
+    },
+    Challenge {
+        stale: bool,
+    },
+    Forbidden,
+    Error {
+        code: u16,
+        reason: &'static str,
+        min_expires: Option<u32>,
+    },
+}
+
+/// What a call needs to ring this address.
+#[derive(Debug)]
+pub struct Located {
+    pub account: bool,
+    pub bindings: Vec<BindingRecord>,
+}
+
+/// Commands an Extension carries out; each carries the channel for its answer.
+pub enum ExtCommand {
+    Register {
+        req: SipMessage,
+        flow: Flow,
+        reply: oneshot::Sender<RegisterReply>,
+    },
+    Locate {
+        reply: oneshot::Sender<Located>,
+    },
+    /// Verifies the Proxy-Authorization of a request from this subscriber.
+    Authenticate {
+        req: SipMessage,
+        reply: oneshot::Sender<AuthOutcome>,
+    },
+    AccountChanged,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Command(pub ExtCommand);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+pub struct Extension {
+    aor: Aor,
+    id: u64,
+    shared: Arc<Shared>,
+    directory: Addr<Directory>,
+    account: Option<AccountRecord>,
+    bindings: Vec<BindingRecord>,
+    replay: ReplayWindow,
+    processed: u64,
+    last_active: Instant,
+}
+
+impl Extension {
+    pub fn new(aor: Aor, id: u64, shared: Arc<Shared>, directory: Addr<Directory>) -> Extension {
+        Extension {
+            aor,
+            id,
+            shared,
+            directory,
+            account: None,
+            bindings: Vec::new(),
+            replay: ReplayWindow::default(),
+            processed: 0,
+            last_active: now(),
+        }
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        let configured = Duration::from_secs(self.shared.config.extension.idle_timeout_secs);
+        configured.max(self.shared.nonces.lifetime())
+    }
+
+    /// Nothing worth keeping in memory: unknown number without registrations.
+    fn is_empty(&self) -> bool {
+        self.account.is_none() && self.bindings.is_empty()
+    }
+
+    fn retire_if(&self, cond: bool) {
+        if cond {
+            self.directory.do_send(Retire {
+                aor: self.aor.clone(),
+                id: self.id,
+                processed: self.processed,
+            });
+        }
+    }
+
+    fn register(&mut self, req: SipMessage, flow: Flow) -> RegisterReply {
+        let now_unix = unix_now();
+        if self.shared.auth_enabled() {
+            let outcome = self.verify(&req, HeaderName::Authorization, now_unix);
+            match outcome {
+                AuthOutcome::Authenticated { .. } => {}
+                AuthOutcome::Challenge { stale } => return RegisterReply::Challenge { stale },
+                AuthOutcome::Forbidden => return RegisterReply::Forbidden,
+            }
+        }
+        let before = self.bindings.clone();
+        match registrar::apply(
+            &req,
+            &mut self.bindings,
+            now_unix,
+            &self.shared.policy,
+            &flow,
+        ) {
+            Ok(changed) => {
+                if changed || before.len() != self.bindings.len() {
+                    self.shared.store.do_send(PutBindings {
+                        aor: self.aor.clone(),
+                        bindings: self.bindings.clone(),
+                    });
+                }
+                RegisterReply::Ok {
+                    contacts: registrar::contact_values(&self.bindings, now_unix),
+                }
+            }
+            Err(e) => {
+                let (code, reason) = e.status();
+                let min_expires = match e {
+                    registrar::RegisterError::TooBrief { min } => Some(min),
+                    _ => None,
+                };
+                RegisterReply::Error {
+                    code,
+                    reason,
+                    min_expires,
+                }
+            }
+        }
+    }
+
+    /// Digest check of `header` in `req`; the credentials must be for this address.
+    fn verify(&mut self, req: &SipMessage, header: HeaderName, now_unix: u64) -> AuthOutcome {
+        let value = req.header(header);
+        let creds = value.and_then(|v| Credentials::parse(v).ok());
+        if let Some(c) = &creds {
+            let same = self
+                .shared
+                .plan
+                .canonical(c.username)
+                .is_ok_and(|a| a == self.aor);
+            if !same {
+                return AuthOutcome::Forbidden;
+            }
+        }
+        self.replay.prune(now_unix, self.shared.nonces.lifetime());
+        auth::verify(
+            creds.as_ref(),
+            req.method_str().unwrap_or(""),
+            &self.shared.realm,
+            self.account.as_ref(),
+            &self.shared.nonces,
+            &mut self.replay,
+            now_unix,
+        )
+    }
+}
+
+impl Actor for Extension {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.shared.metrics.extensions_active.inc();
+        // commands wait until the durable state is loaded
+        ctx.wait(
+            self.shared
+                .store
+                .send(Load(self.aor.clone()))
+                .into_actor(self)
+                .map(|res, act, ctx| match res {
+                    Ok(Ok((account, bindings))) => {
+                        act.account = account;
+                        act.bindings = bindings;
+                    }
+                    Ok(Err(e)) => {
+                        warn!(error = %e, "extension load failed");
+                        ctx.stop();
+                    }
+                    Err(_) => ctx.stop(),
+                }),
+        );
+        let tick =
+            (self.idle_timeout() / 4).clamp(Duration::from_millis(500), Duration::from_secs(30));
+        ctx.run_interval(tick, |act, _| {
+            let idle = now().saturating_duration_since(act.last_active) >= act.idle_timeout();
+            act.retire_if(idle || act.is_empty());
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.shared.metrics.extensions_active.dec();
+    }
+}
+
+impl Handler<Command> for Extension {
+    type Result = ();
+
+    fn handle(&mut self, Command(cmd): Command, ctx: &mut Context<Self>) {
+        self.processed += 1;
+        self.last_active = now();
+        match cmd {
+            ExtCommand::Register { req, flow, reply } => {
+                let r = self.register(req, flow);
+                debug!(aor = %self.aor.redacted(), reply = ?std::mem::discriminant(&r), "register");
+                let _ = reply.send(r);
+            }
+            ExtCommand::Locate { reply } => {
+                let now_unix = unix_now();
+                let live = self
+                    .bindings
+                    .iter()
+                    .filter(|b| b.expires_at > now_unix)
+                    .cloned()
+                    .collect();
+                let _ = reply.send(Located {
+                    account: self.account.is_some(),
+                    bindings: live,
+                });
+            }
+            ExtCommand::Authenticate { req, reply } => {
+                let out = self.verify(&req, HeaderName::ProxyAuthorization, unix_now());
+                let _ = reply.send(out);
+            }
+            ExtCommand::AccountChanged => {
+                ctx.wait(
+                    self.shared
+                        .store
+                        .send(LoadAccount(self.aor.clone()))
+                        .into_actor(self)
+                        .map(|res, act, _| {
+                            if let Ok(Ok(acc)) = res {
+                                act.account = acc;
+                                act.replay = ReplayWindow::default();
+                            }
+                        }),
+                );
+            }
+        }
+        // unknown numbers do not keep an actor alive
+        self.retire_if(self.is_empty());
+    }
+}
+
+impl Handler<Stop> for Extension {
+    type Result = ();
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,218 @@
+//! Prometheus metrics: registrations, calls, SIP traffic by method and status code.
+//!
+//! Counters are lock-free atomics; families take a read lock only to find an existing label
+//! set. `/metrics` renders the OpenMetrics text format through `prometheus-client`.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabel {
+    pub method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    pub code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
+/// Every metric of the switch.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub requests_received: Family<MethodLabel, Counter>,
+    pub responses_received: Family<CodeLabel, Counter>,
+    pub responses_sent: Family<CodeLabel, Counter>,
+    /// Stored registrar bindings (contacts).
+    pub registrations: Gauge,
+    pub register_requests: Family<OutcomeLabel, Counter>,
+    pub active_calls: Gauge,
+    pub calls: Family<OutcomeLabel, Counter>,
+    pub extensions_active: Gauge,
+    pub tcp_connections: Gauge,
+    pub drops: Family<ReasonLabel, Counter>,
+    pub call_failures: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let m = Metrics {
+            registry: Mutex::new(Registry::with_prefix("switchboard")),
+            requests_received: Family::default(),
+            responses_received: Family::default(),
+            responses_sent: Family::default(),
+            registrations: Gauge::default(),
+            register_requests: Family::default(),
+            active_calls: Gauge::default(),
+            calls: Family::default(),
+            extensions_active: Gauge::default(),
+            tcp_connections: Gauge::default(),
+            drops: Family::default(),
+            call_failures: Counter::default(),
+        };
+        {
+            let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
+            r.register(
+                "sip_requests_received",
+                "SIP requests received, by method",
+                m.requests_received.clone(),
+            );
+            r.register(
+                "sip_responses_received",
+                "SIP responses received, by status code",
+                m.responses_received.clone(),
+            );
+            r.register(
+                "sip_responses_sent",
+                "SIP responses sent, by status code",
+                m.responses_sent.clone(),
+            );
+            r.register(
+                "registrations",
+                "Registered contacts (bindings) held",
+                m.registrations.clone(),
+            );
+            r.register(
+                "register_requests",
+                "REGISTER requests by outcome",
+                m.register_requests.clone(),
+            );
+            r.register(
+                "active_calls",
+                "Calls being set up or in progress",
+                m.active_calls.clone(),
+            );
+            r.register(
+                "calls",
+                "Finished call attempts by outcome",
+                m.calls.clone(),
+            );
+            r.register(
+                "extensions_active",
+                "Extension actors running",
+                m.extensions_active.clone(),
+            );
+            r.register(
+                "tcp_connections",
+                "Open SIP TCP connections",
+                m.tcp_connections.clone(),
+            );
+            r.register(
+                "sip_dropped",
+                "SIP messages dropped, by reason",
+                m.drops.clone(),
+            );
+            r.register(
+                "call_failures",
+                "Calls ended by an internal failure (answered 500)",
+                m.call_failures.clone(),
+            );
+        }
+        m
+    }
+
+    /// Registers a gauge read from elsewhere (plugin versions and the like in later work).
+    pub fn register_gauge(&self, name: &str, help: &str, g: Gauge) {
+        self.registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .register(name, help, g);
+    }
+
+    pub fn request(&self, method: switchboard_engine::sip::Method) {
+        self.requests_received
+            .get_or_create(&MethodLabel {
+                method: method.as_str(),
+            })
+            .inc();
+    }
+
+    pub fn dropped(&self, reason: &'static str) {
+        self.drops.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// Counts a response on its way out (cheap: reads the status digits).
+    pub fn sent(&self, bytes: &[u8]) {
+        if bytes.len() > 12 && bytes.starts_with(b"SIP/2.0 ") {
+            let d = &bytes[8..11];
+            if d.iter().all(u8::is_ascii_digit) {
+                let code =
+                    (d[0] - b'0') as u16 * 100 + (d[1] - b'0') as u16 * 10 + (d[2] - b'0') as u16;
+                self.responses_sent.get_or_create(&CodeLabel { code }).inc();
+            }
+        }
+    }
+
+    /// The exposition text.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = prometheus_client::encoding::text::encode(&mut out, &r);
+        out
+    }
+}
+
+/// How a call attempt ended, for the `calls` counter.
+pub fn call_outcome(code: u16, canceled: bool) -> &'static str {
+    match code {
+        200..=299 => "answered",
+        _ if canceled => "canceled",
+        486 | 600 => "busy",
+        480 | 408 => "no_answer",
+        404 | 604 => "not_found",
+        407 | 401 | 403 => "unauthorized",
+        487 => "canceled",
+        500..=599 => "failed",
+        _ => "rejected",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_the_counters_with_labels() {
+        let m = Metrics::new();
+        m.request(switchboard_engine::sip::Method::Invite);
+        m.sent(b"SIP/2.0 486 Busy Here\r\n");
+        m.calls
+            .get_or_create(&OutcomeLabel { outcome: "busy" })
+            .inc();
+        m.active_calls.set(3);
+        let text = m.encode();
+        assert!(
+            text.contains("switchboard_sip_requests_received_total{method=\"INVITE\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchboard_sip_responses_sent_total{code=\"486\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchboard_calls_total{outcome=\"busy\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("switchboard_active_calls 3"), "{text}");
+    }
+}

@@ -1,0 +1,240 @@
+//! Start-up and shutdown of the switch: store, sockets, arbiters, actors, HTTP, control
+//! socket, signals. Everything that can fail for an operator reason (a port in use, a locked
+//! or unreadable data directory) fails here, before anything runs, with one clear line.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use actix::{Actor, Arbiter, SyncArbiter};
+use switchboard_engine::auth::Nonces;
+use switchboard_engine::numbering::NumberingPlan;
+use switchboard_engine::proxy::Local;
+use switchboard_engine::routing::PlainRouter;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::metrics::Metrics;
+use crate::shared::Shared;
+use crate::store::{Store, StoreError};
+use crate::store_actor::{Flush, StoreActor, Sweep};
+use crate::transport::tcp::{self, TcpHub, TcpLimits};
+use crate::transport::{udp, Ingress};
+use crate::worker::Worker;
+use crate::{control, http};
+
+/// Why the switch could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen for SIP/{proto} on {addr}: {source}")]
+    Sip {
+        proto: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot listen for HTTP on {addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start: {0}")]
+    Runtime(String),
+}
+
+/// Runs the switch until SIGTERM or SIGINT.
+pub fn run(config: Config) -> Result<(), ServeError> {
+    let store = Store::open(
+        &config.data.dir,
+        config.store.flush_every_ms,
+        config.store.cache_capacity_mb,
+    )?;
+    let realm = store.realm(&config.sip.domain)?;
+    if realm != config.sip.domain {
+        warn!(realm, domain = config.sip.domain, "data directory realm differs from the configured domain; accounts authenticate in the data directory's realm");
+    }
+    let n = config.worker_count();
+    let sip = config.sip.listen;
+    let udp_sockets = udp::bind_shared(sip, n).map_err(|source| ServeError::Sip {
+        proto: "UDP",
+        addr: sip,
+        source,
+    })?;
+    let tcp_listener = tcp::bind_listener(sip).map_err(|source| ServeError::Sip {
+        proto: "TCP",
+        addr: sip,
+        source,
+    })?;
+    let http_listener =
+        std::net::TcpListener::bind(config.http.listen).map_err(|source| ServeError::Http {
+            addr: config.http.listen,
+            source,
+        })?;
+    if !config.auth.enabled {
+        warn!("AUTHENTICATION IS OFF: anyone can register and call any name. Lab benchmarks only.");
+        eprintln!("WARNING: authentication is off (--auth off); anyone can register and call. Lab use only.");
+    }
+
+    let system = actix::System::new();
+    let result = system.block_on(async move {
+        start(
+            config,
+            store,
+            realm,
+            udp_sockets,
+            tcp_listener,
+            http_listener,
+        )
+        .await
+    });
+    result
+}
+
+async fn start(
+    config: Config,
+    store: Store,
+    realm: String,
+    udp_sockets: Vec<std::net::UdpSocket>,
+    tcp_listener: std::net::TcpListener,
+    http_listener: std::net::TcpListener,
+) -> Result<(), ServeError> {
+    let metrics = Arc::new(Metrics::new());
+    metrics.registrations.set(store.count_bindings()? as i64);
+    let plan = NumberingPlan::new(&config.numbering.default_country)
+        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    let store_actor = {
+        let (s, m, p, r) = (store.clone(), metrics.clone(), plan.clone(), realm.clone());
+        SyncArbiter::start(1, move || {
+            StoreActor::new(s.clone(), m.clone(), p.clone(), r.clone())
+        })
+    };
+    let ingress = Arc::new(Ingress::default());
+    let tcp_hub = TcpHub::new(
+        TcpLimits {
+            max_connections: config.tcp.max_connections,
+            max_per_source: config.tcp.max_per_source,
+            idle_timeout: Duration::from_secs(config.tcp.idle_timeout_secs),
+            max_message: config.tcp.max_message_bytes,
+        },
+        metrics.clone(),
+        ingress.clone(),
+    );
+    let sip = config.sip.listen;
+    let local = Arc::new(Local::new(
+        sip.ip().to_string(),
+        sip.port(),
+        config.sip.domain.clone(),
+    ));
+    let mut key = [0u8; 32];
+    rand::Rng::fill(&mut rand::rngs::OsRng, &mut key);
+    let shared = Arc::new(Shared {
+        context: Shared::context_config(&config),
+        policy: config.policy(),
+        nonces: Nonces::new(key, config.nonce_lifetime()),
+        router: Arc::new(PlainRouter::new(plan.clone())),
+        local,
+        realm,
+        plan,
+        metrics: metrics.clone(),
+        ingress: ingress.clone(),
+        tcp: tcp_hub.clone(),
+        store: store_actor.clone(),
+        directories: OnceLock::new(),
+        config: config.clone(),
+    });
+
+    let mut arbiters = Vec::new();
+    let mut workers = Vec::new();
+    let mut directories = Vec::new();
+    for (shard, sock) in udp_sockets.into_iter().enumerate() {
+        let arb = Arbiter::new();
+        let handle = arb.handle();
+        let s = shared.clone();
+        directories.push(Directory::start_in_arbiter(&handle, move |_| {
+            Directory::new(s)
+        }));
+        let s = shared.clone();
+        let seed: u64 = rand::random();
+        workers.push(Worker::start_in_arbiter(&handle, move |_| {
+            Worker::new(shard, s, sock, seed)
+        }));
+        arbiters.push(arb);
+    }
+    let _ = shared.directories.set(directories);
+    ingress.set_workers(workers);
+    let handles: Vec<_> = arbiters.iter().map(|a| a.handle()).collect();
+    actix_rt::spawn(tcp::accept_loop(tcp_listener, tcp_hub, handles));
+
+    let http = http::start(http_listener, metrics.clone()).map_err(|source| ServeError::Http {
+        addr: config.http.listen,
+        source,
+    })?;
+    let http_handle = http.handle();
+    actix_rt::spawn(http);
+
+    let sock_path = control::socket_path(&config.data.dir);
+    actix_rt::spawn(control::serve(
+        sock_path.clone(),
+        store_actor.clone(),
+        shared.clone(),
+    ));
+
+    let sweeper = store_actor.clone();
+    actix_rt::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            sweeper.do_send(Sweep);
+        }
+    });
+
+    info!(
+        sip = %sip,
+        http = %config.http.listen,
+        workers = arbiters.len(),
+        auth = config.auth.enabled,
+        data = %config.data.dir.display(),
+        "switchboard running"
+    );
+
+    wait_for_signal().await;
+    info!("shutting down");
+    http_handle.stop(true).await;
+    match store_actor.send(Flush).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => error!(error = %e, "final flush failed"),
+        Err(e) => error!(error = %e, "store actor gone at shutdown"),
+    }
+    let _ = std::fs::remove_file(&sock_path);
+    for a in &arbiters {
+        a.stop();
+    }
+    actix::System::current().stop();
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        let mut int = match signal(SignalKind::interrupt()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,85 @@
+//! State every signalling actor reads: configuration, identity, policy and the addresses of
+//! the other actors. Built once at start-up; nothing in it is mutated on the hot path.
+
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix::Addr;
+use switchboard_engine::auth::Nonces;
+use switchboard_engine::numbering::{Aor, NumberingPlan};
+use switchboard_engine::proxy::{ContextConfig, Local};
+use switchboard_engine::registrar::Policy;
+use switchboard_engine::routing::Router;
+use switchboard_engine::txn::Timers;
+
+use crate::config::Config;
+use crate::directory::{Directory, ToExtension};
+use crate::extension::ExtCommand;
+use crate::metrics::Metrics;
+use crate::store_actor::StoreActor;
+use crate::transport::{shard_of, Ingress, TcpHub};
+
+pub struct Shared {
+    pub config: Config,
+    pub local: Arc<Local>,
+    pub realm: String,
+    pub plan: NumberingPlan,
+    pub router: Arc<dyn Router>,
+    pub nonces: Nonces,
+    pub metrics: Arc<Metrics>,
+    pub ingress: Arc<Ingress>,
+    pub tcp: Arc<TcpHub>,
+    pub store: Addr<StoreActor>,
+    pub directories: OnceLock<Vec<Addr<Directory>>>,
+    pub context: ContextConfig,
+    pub policy: Policy,
+}
+
+impl Shared {
+    pub fn auth_enabled(&self) -> bool {
+        self.config.auth.enabled
+    }
+
+    /// Sends a command to the Extension actor of `aor` (started on demand by its directory).
+    pub fn to_extension(&self, aor: Aor, cmd: ExtCommand) {
+        if let Some(dirs) = self.directories.get() {
+            let shard = shard_of(aor.as_str(), dirs.len());
+            dirs[shard].do_send(ToExtension { aor, cmd });
+        }
+    }
+
+    /// Whether a From host names this switch (its domain, address or a loopback), so the
+    /// caller must be one of our subscribers and authenticate.
+    pub fn is_our_host(&self, host: &str) -> bool {
+        let h = host.trim_start_matches('[').trim_end_matches(']');
+        if h.eq_ignore_ascii_case(&self.local.domain)
+            || h.eq_ignore_ascii_case(&self.local.host)
+            || h.eq_ignore_ascii_case("localhost")
+        {
+            return true;
+        }
+        // any IP literal is treated as ours: phones configured with the switch's address put
+        // it in From; only a foreign domain name marks a call from another provider
+        h.parse::<IpAddr>().is_ok()
+    }
+
+    pub fn context_config(config: &Config) -> ContextConfig {
+        ContextConfig {
+            timers: Timers::default(),
+            ring_timeout: Duration::from_secs(config.calls.ring_timeout_secs),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch (bindings outlive the process, so they use wall time).
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The current instant on the actor clock (tokio's, so paused-clock tests work).
+pub fn now() -> std::time::Instant {
+    actix::clock::Instant::now().into_std()
+}

@@ -1,0 +1,99 @@
+//! Stateless forwarding (RFC 3261 §16.11): the ACK for a 2xx and stray 2xx retransmissions,
+//! which belong to no transaction of this switch.
+
+use std::net::{IpAddr, SocketAddr};
+
+use switchboard_engine::flow::{Flow, Transport};
+use switchboard_engine::proxy::{branch, route, Local};
+use switchboard_engine::sip::{Forward, Message, Uri, ViaFix};
+
+use crate::transport::Transports;
+
+/// Where a URI resolves to, when its host is an IP literal (the common case for contacts and
+/// Record-Route values); host names are resolved with `resolve`.
+pub fn flow_for_uri(uri: &Uri<'_>) -> Option<Flow> {
+    let (host, port, transport) = route::destination(uri);
+    let ip: IpAddr = host.parse().ok()?;
+    Some(Flow {
+        transport,
+        remote: SocketAddr::new(ip, port),
+        conn: None,
+    })
+}
+
+/// Resolves a URI's host with the system resolver.
+pub async fn resolve(uri_text: String) -> Option<Flow> {
+    let uri = Uri::parse(&uri_text).ok()?;
+    if let Some(f) = flow_for_uri(&uri) {
+        return Some(f);
+    }
+    let (host, port, transport) = route::destination(&uri);
+    let mut addrs = tokio::net::lookup_host((host.as_str(), port)).await.ok()?;
+    addrs.next().map(|remote| Flow {
+        transport,
+        remote,
+        conn: None,
+    })
+}
+
+/// Forwards an ACK (for a 2xx) along its route.
+pub fn forward_ack(ack: &Message, local: &Local, transports: &Transports, fix: Option<ViaFix>) {
+    let Some(hop) = route::next_hop(ack, local) else {
+        return;
+    };
+    if !hop.pop_route && ack.request_uri().is_some_and(|u| local.is_us(&u)) {
+        return; // addressed to us and routed nowhere: nothing to forward
+    }
+    let Ok(uri) = Uri::parse(&hop.uri) else {
+        return;
+    };
+    let (_, _, transport) = route::destination(&uri);
+    let via = local.via(transport, &branch::stateless(ack));
+    let mut fwd = Forward::request().push_via(&via).fix_via(fix);
+    if hop.pop_route {
+        fwd = fwd.pop_route();
+    }
+    let bytes = fwd.to_bytes(ack);
+    match flow_for_uri(&uri) {
+        Some(flow) => transports.send(&flow, bytes),
+        None => {
+            let t = transports.clone();
+            actix_rt::spawn(async move {
+                if let Some(flow) = resolve(hop.uri).await {
+                    t.send(&flow, bytes);
+                }
+            });
+        }
+    }
+}
+
+/// Forwards a response that matches no transaction (a 2xx retransmission after the INVITE
+/// transaction ended) to the next Via, never to a broadcast or multicast address
+/// (RFC 4475 §3.3.11).
+pub fn forward_response(resp: &Message, local: &Local, transports: &Transports) {
+    let mut vias = resp.vias();
+    let Some(top) = vias.next() else { return };
+    if !local.is_our_sent_by(top.host(), top.port()) {
+        return;
+    }
+    let Some(next) = vias.next() else { return };
+    let ip = next
+        .received()
+        .or_else(|| next.host().trim_matches(['[', ']']).parse().ok());
+    let Some(ip) = ip else { return };
+    let unsafe_target = match ip {
+        IpAddr::V4(v4) => v4.is_broadcast() || v4.is_multicast() || v4.is_unspecified(),
+        IpAddr::V6(v6) => v6.is_multicast() || v6.is_unspecified(),
+    };
+    if unsafe_target {
+        return;
+    }
+    let port = next.rport().flatten().or(next.port()).unwrap_or(5060);
+    let transport = Transport::parse(next.transport()).unwrap_or(Transport::Udp);
+    let flow = Flow {
+        transport,
+        remote: SocketAddr::new(ip, port),
+        conn: None,
+    };
+    transports.send(&flow, Forward::response().to_bytes(resp));
+}

@@ -1,0 +1,274 @@
+//! The durable store: one interface over sled for accounts, bindings and metadata.
+//!
+//! Callers see typed records (`switchboard_engine::store`) and never sled itself, so the
+//! backend could change here alone. Writes are applied in order by the store actor
+//! (`store_actor`), which is the only writer while the switch runs; the CLI opens the store
+//! directly only when no switch holds it.
+
+use std::path::{Path, PathBuf};
+
+use switchboard_engine::numbering::Aor;
+use switchboard_engine::store::{
+    self, aor_key, AccountRecord, BindingRecord, BindingsRecord, RecordError,
+};
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("data directory {path} is in use by a running switch")]
+    Locked { path: PathBuf },
+    #[error("cannot open data directory {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("store i/o error: {0}")]
+    Io(String),
+    #[error("stored record for {key}: {source}")]
+    Record { key: String, source: RecordError },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Io(e.to_string())
+    }
+}
+
+/// The durable store of one data directory.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    accounts: sled::Tree,
+    bindings: sled::Tree,
+    meta: sled::Tree,
+}
+
+/// Metadata key of the digest realm the accounts were made for.
+const REALM_KEY: &[u8] = b"realm";
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path, flush_every_ms: u64, cache_mb: u64) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: dir.to_owned(),
+            message: e.to_string(),
+        })?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .flush_every_ms(Some(flush_every_ms.max(1)))
+            .cache_capacity(cache_mb * 1024 * 1024)
+            .mode(sled::Mode::LowSpace)
+            .open()
+            .map_err(|e| match &e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    StoreError::Locked {
+                        path: dir.to_owned(),
+                    }
+                }
+                _ => StoreError::Open {
+                    path: dir.to_owned(),
+                    message: e.to_string(),
+                },
+            })?;
+        Ok(Store {
+            accounts: db.open_tree(store::ACCOUNTS_TREE)?,
+            bindings: db.open_tree(store::BINDINGS_TREE)?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    /// The realm of this data directory: fixed by the first use, `default` if new.
+    pub fn realm(&self, default: &str) -> Result<String, StoreError> {
+        match self.meta.get(REALM_KEY)? {
+            Some(v) => Ok(String::from_utf8_lossy(&v).into_owned()),
+            None => {
+                self.meta.insert(REALM_KEY, default.as_bytes())?;
+                Ok(default.to_owned())
+            }
+        }
+    }
+
+    pub fn account(&self, aor: &Aor) -> Result<Option<AccountRecord>, StoreError> {
+        match self.accounts.get(aor_key(aor))? {
+            Some(v) => Ok(Some(decode(aor.as_str(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put_account(&self, aor: &Aor, rec: &AccountRecord) -> Result<(), StoreError> {
+        self.accounts.insert(aor_key(aor), store::encode(rec))?;
+        Ok(())
+    }
+
+    /// Removes an account and its bindings; `false` if there was none.
+    pub fn remove_account(&self, aor: &Aor) -> Result<bool, StoreError> {
+        let existed = self.accounts.remove(aor_key(aor))?.is_some();
+        self.bindings.remove(aor_key(aor))?;
+        Ok(existed)
+    }
+
+    /// Every account in key order.
+    pub fn accounts(&self) -> Result<Vec<(Aor, AccountRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.accounts.iter() {
+            let (k, v) = item?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let rec = decode(&key, &v)?;
+            out.push((Aor::from_canonical(&key), rec));
+        }
+        Ok(out)
+    }
+
+    pub fn bindings(&self, aor: &Aor) -> Result<Vec<BindingRecord>, StoreError> {
+        match self.bindings.get(aor_key(aor))? {
+            Some(v) => Ok(decode::<BindingsRecord>(aor.as_str(), &v)?.bindings),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Replaces an address's bindings; returns the change in the number of stored bindings.
+    pub fn put_bindings(&self, aor: &Aor, bindings: &[BindingRecord]) -> Result<i64, StoreError> {
+        let old = if bindings.is_empty() {
+            self.bindings.remove(aor_key(aor))?
+        } else {
+            let rec = BindingsRecord {
+                bindings: bindings.to_vec(),
+            };
+            self.bindings.insert(aor_key(aor), store::encode(&rec))?
+        };
+        let old_len = match old {
+            Some(v) => decode::<BindingsRecord>(aor.as_str(), &v).map_or(0, |r| r.bindings.len()),
+            None => 0,
+        };
+        Ok(bindings.len() as i64 - old_len as i64)
+    }
+
+    /// Removes expired bindings of every address (compare-and-swap, so a concurrent refresh
+    /// wins). Returns how many bindings were removed.
+    pub fn sweep_expired(&self, now: u64) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for item in self.bindings.iter() {
+            let (k, v) = item?;
+            let Ok(rec) = store::decode::<BindingsRecord>(&v) else {
+                continue;
+            };
+            let live: Vec<BindingRecord> = rec
+                .bindings
+                .iter()
+                .filter(|b| b.expires_at > now)
+                .cloned()
+                .collect();
+            if live.len() == rec.bindings.len() {
+                continue;
+            }
+            let new = if live.is_empty() {
+                None
+            } else {
+                Some(store::encode(&BindingsRecord {
+                    bindings: live.clone(),
+                }))
+            };
+            if self.bindings.compare_and_swap(&k, Some(v), new)?.is_ok() {
+                removed += (rec.bindings.len() - live.len()) as u64;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Number of stored bindings (a scan; used at start-up for the gauge).
+    pub fn count_bindings(&self) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for item in self.bindings.iter() {
+            let (_, v) = item?;
+            if let Ok(rec) = store::decode::<BindingsRecord>(&v) {
+                n += rec.bindings.len() as u64;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Writes everything to disk (fsync).
+    pub fn flush(&self) -> Result<usize, StoreError> {
+        Ok(self.db.flush()?)
+    }
+}
+
+fn decode<T: bincode::Decode<()>>(key: &str, v: &[u8]) -> Result<T, StoreError> {
+    store::decode(v).map_err(|source| StoreError::Record {
+        key: key.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+    use switchboard_engine::flow::Transport;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sb-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn binding(uri: &str, expires_at: u64) -> BindingRecord {
+        BindingRecord {
+            uri: uri.into(),
+            q: None,
+            expires_at,
+            call_id: "c".into(),
+            cseq: 1,
+            instance: None,
+            reg_id: None,
+            transport: Transport::Udp,
+            source: "127.0.0.1:5062".parse::<SocketAddr>().unwrap(),
+            conn: None,
+        }
+    }
+
+    #[test]
+    fn bindings_survive_reopening_and_sweep_removes_expired() {
+        let dir = tmp("reopen");
+        let aor = Aor::from_canonical("1001");
+        {
+            let s = Store::open(&dir, 100, 8).unwrap();
+            assert_eq!(
+                s.put_bindings(&aor, &[binding("sip:a@h", 100), binding("sip:b@h", 300)])
+                    .unwrap(),
+                2
+            );
+            assert_eq!(
+                s.put_bindings(&aor, &[binding("sip:b@h", 300)]).unwrap(),
+                -1
+            );
+            s.flush().unwrap();
+        }
+        let s = Store::open(&dir, 100, 8).unwrap();
+        assert_eq!(s.bindings(&aor).unwrap().len(), 1);
+        assert_eq!(s.count_bindings().unwrap(), 1);
+        assert_eq!(s.sweep_expired(400).unwrap(), 1);
+        assert!(s.bindings(&aor).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_directory_reports_it_is_in_use() {
+        let dir = tmp("lock");
+        let _s = Store::open(&dir, 100, 8).unwrap();
+        match Store::open(&dir, 100, 8) {
+            Err(StoreError::Locked { .. }) => {}
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("opened twice"),
+        }
+    }
+
+    #[test]
+    fn the_realm_is_fixed_by_first_use() {
+        let dir = tmp("realm");
+        let s = Store::open(&dir, 100, 8).unwrap();
+        assert_eq!(s.realm("first").unwrap(), "first");
+        assert_eq!(s.realm("second").unwrap(), "first");
+    }
+}

@@ -1,0 +1,509 @@
+//! The signalling worker: one per arbiter (CPU core). It owns a UDP socket on the shared SIP
+//! address, checks what arrives, hands each message to the worker that owns its Call-ID, and
+//! on its own shard answers what it answers itself (REGISTER, OPTIONS, errors) and passes
+//! calls to their `CallLeg` actors, which run on the same arbiter.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, StreamHandler, WrapFuture,
+};
+use switchboard_engine::auth::challenge_values;
+use switchboard_engine::entropy::Entropy;
+use switchboard_engine::flow::Flow;
+use switchboard_engine::sip::digest::Credentials;
+use switchboard_engine::sip::{
+    reason_phrase, HeaderName, Message as SipMessage, Method, ResponseBuilder,
+};
+use switchboard_engine::txn::{self, ServerKey, ServerNonInvite};
+use tokio::sync::oneshot;
+use tracing::trace;
+
+use crate::call_leg::{CallLeg, FromNetwork};
+use crate::extension::{ExtCommand, RegisterReply};
+use crate::limits::Limiter;
+use crate::metrics::OutcomeLabel;
+use crate::shared::{now, unix_now, Shared};
+use crate::stateless;
+use crate::transport::udp::{Datagram, Receiver};
+use crate::transport::{ingest, response_flow, shard_of, via_fix, Ingested, Transports};
+
+/// Methods this switch handles, for Allow headers.
+pub const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, REFER, NOTIFY, MESSAGE";
+
+/// A valid message for the worker that owns its Call-ID.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Inbound {
+    pub msg: SipMessage,
+    pub flow: Flow,
+}
+
+/// A CallLeg stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LegEnded {
+    pub call_id: Box<str>,
+    pub leg: u64,
+}
+
+/// Server transactions of requests the worker answers itself.
+#[derive(Default)]
+struct LocalTxns {
+    map: HashMap<ServerKey, (ServerNonInvite, Flow)>,
+    expiry: BinaryHeap<Reverse<(Instant, u64)>>,
+    keys: HashMap<u64, ServerKey>,
+    seq: u64,
+}
+
+impl LocalTxns {
+    fn track(&mut self, key: &ServerKey, at: Instant) {
+        self.seq += 1;
+        self.keys.insert(self.seq, key.clone());
+        self.expiry.push(Reverse((at, self.seq)));
+    }
+
+    /// Runs Timer J of every transaction due and forgets the terminated ones.
+    fn expire(&mut self, now: Instant) {
+        while let Some(Reverse((at, seq))) = self.expiry.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.expiry.pop();
+            let Some(key) = self.keys.remove(&seq) else {
+                continue;
+            };
+            if let Some((t, _)) = self.map.get_mut(&key) {
+                t.handle_timeout(now);
+                while t.poll_output().is_some() {}
+                if t.is_terminated() {
+                    self.map.remove(&key);
+                } else if let Some(next) = t.poll_timeout() {
+                    self.track(&key, next);
+                } else if t.is_completed() {
+                    self.map.remove(&key);
+                } else {
+                    // still waiting for an asynchronous answer: check again later
+                    self.track(&key, now + Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+pub struct Worker {
+    shard: usize,
+    shared: Arc<Shared>,
+    socket: Option<std::net::UdpSocket>,
+    transports: Option<Transports>,
+    txns: LocalTxns,
+    calls: HashMap<Box<str>, (u64, Addr<CallLeg>)>,
+    next_leg: u64,
+    limiter: Limiter,
+    entropy: Entropy,
+}
+
+impl Worker {
+    pub fn new(
+        shard: usize,
+        shared: Arc<Shared>,
+        socket: std::net::UdpSocket,
+        seed: u64,
+    ) -> Worker {
+        let limiter = Limiter::new(&shared.config.limits);
+        Worker {
+            shard,
+            shared,
+            socket: Some(socket),
+            transports: None,
+            txns: LocalTxns::default(),
+            calls: HashMap::new(),
+            next_leg: 1,
+            limiter,
+            entropy: Entropy::seeded(seed),
+        }
+    }
+
+    fn transports(&self) -> &Transports {
+        // set in `started`, before any message can arrive
+        self.transports.as_ref().expect("worker transports")
+    }
+
+    fn on_datagram(&mut self, d: Datagram, ctx: &mut Context<Self>) {
+        let t = now();
+        if !self.limiter.allow(d.from.ip(), t) {
+            self.shared.metrics.dropped("flood limit");
+            return;
+        }
+        let flow = Flow::udp(d.from);
+        match ingest(d.bytes) {
+            Ingested::Message(m) => {
+                let workers = self.shared.ingress.workers();
+                let shard = shard_of(m.call_id().unwrap_or(""), workers.len().max(1));
+                if shard == self.shard || workers.is_empty() {
+                    self.on_message(m, flow, ctx);
+                } else {
+                    workers[shard].do_send(Inbound { msg: m, flow });
+                }
+            }
+            Ingested::Reply(r) => self.transports().send(&flow, r),
+            Ingested::Dropped(why) => self.shared.metrics.dropped(why),
+        }
+    }
+
+    fn on_message(&mut self, m: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
+        trace!(call_id = m.call_id(), %flow, "sip in");
+        if let Some(code) = m.status() {
+            self.shared
+                .metrics
+                .responses_received
+                .get_or_create(&crate::metrics::CodeLabel { code })
+                .inc();
+            if let Some(leg) = self.leg(m.call_id().unwrap_or("")) {
+                leg.do_send(FromNetwork { msg: m, flow });
+            } else if (200..300).contains(&code)
+                && m.cseq().is_some_and(|c| c.method == Method::Invite)
+            {
+                stateless::forward_response(&m, &self.shared.local, self.transports());
+            }
+            return;
+        }
+        let method = m.method().unwrap_or(Method::Other);
+        self.shared.metrics.request(method);
+        let in_dialog = m.to_tag().is_some();
+        match method {
+            Method::Register => self.on_register(m, flow, ctx),
+            Method::Options
+                if !in_dialog && m.request_uri().is_some_and(|u| u.user().is_none()) =>
+            {
+                let extra = [("Allow", ALLOW), ("Accept", "application/sdp")];
+                self.answer(&m, &flow, 200, "OK", &extra);
+            }
+            Method::Ack | Method::Cancel => match self.leg(m.call_id().unwrap_or("")) {
+                Some(leg) => leg.do_send(FromNetwork { msg: m, flow }),
+                None if method == Method::Ack => stateless::forward_ack(
+                    &m,
+                    &self.shared.local,
+                    self.transports(),
+                    via_fix(&flow),
+                ),
+                None => self.answer(&m, &flow, 481, reason_phrase(481), &[]),
+            },
+            _ if in_dialog => self.to_leg(m, flow, ctx),
+            Method::Invite | Method::Options | Method::Message => self.to_leg(m, flow, ctx),
+            Method::Subscribe | Method::Publish | Method::Notify | Method::Refer => {
+                self.answer(&m, &flow, 405, reason_phrase(405), &[("Allow", ALLOW)])
+            }
+            Method::Bye | Method::Info | Method::Update | Method::Prack => {
+                self.answer(&m, &flow, 481, reason_phrase(481), &[])
+            }
+            _ => self.answer(&m, &flow, 501, reason_phrase(501), &[("Allow", ALLOW)]),
+        }
+    }
+
+    /// The live CallLeg of a Call-ID.
+    fn leg(&mut self, call_id: &str) -> Option<Addr<CallLeg>> {
+        match self.calls.get(call_id) {
+            Some((_, addr)) if addr.connected() => Some(addr.clone()),
+            Some(_) => {
+                self.calls.remove(call_id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Passes a request to its call's CallLeg, starting one for a new call.
+    fn to_leg(&mut self, m: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
+        let call_id: Box<str> = m.call_id().unwrap_or("").into();
+        if let Some(leg) = self.leg(&call_id) {
+            leg.do_send(FromNetwork { msg: m, flow });
+            return;
+        }
+        let id = self.next_leg;
+        self.next_leg += 1;
+        let leg = CallLeg::new(
+            id,
+            call_id.clone(),
+            self.shared.clone(),
+            self.transports().clone(),
+            ctx.address(),
+            self.entropy.next_u64(),
+        )
+        .start();
+        leg.do_send(FromNetwork { msg: m, flow });
+        self.calls.insert(call_id, (id, leg));
+    }
+
+    /// Answers a request itself through a server transaction (retransmissions get the same
+    /// answer).
+    fn answer(
+        &mut self,
+        req: &SipMessage,
+        flow: &Flow,
+        code: u16,
+        reason: &str,
+        extra: &[(&str, &str)],
+    ) {
+        let Some(key) = ServerKey::from_request(req) else {
+            return;
+        };
+        let t = now();
+        let to = response_flow(req, flow);
+        if let Some((txn, to)) = self.txns.map.get_mut(&key) {
+            let _ = txn.handle_request(t);
+            let to = *to;
+            self.drain_txn(&key, &to);
+            return;
+        }
+        let mut txn = ServerNonInvite::new(t, flow.transport.is_reliable(), txn::Timers::default());
+        let tag = self.entropy.token(10);
+        let mut b = ResponseBuilder::new(req, code, reason)
+            .to_tag(&tag)
+            .via_fix(via_fix(flow));
+        for (n, v) in extra {
+            b = b.header(n, v);
+        }
+        let _ = txn.respond(t, code, b.build());
+        let deadline = txn.poll_timeout();
+        self.txns.map.insert(key.clone(), (txn, to));
+        self.drain_txn(&key, &to);
+        if let Some(d) = deadline {
+            self.txns.track(&key, d);
+        } else {
+            self.txns.map.remove(&key);
+        }
+    }
+
+    fn drain_txn(&mut self, key: &ServerKey, to: &Flow) {
+        let Some((txn, _)) = self.txns.map.get_mut(key) else {
+            return;
+        };
+        let mut sends = Vec::new();
+        while let Some(o) = txn.poll_output() {
+            if let txn::Output::Transmit(b) = o {
+                sends.push(b);
+            }
+        }
+        for b in sends {
+            self.transports().send(to, b);
+        }
+    }
+
+    fn on_register(&mut self, req: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
+        let Some(key) = ServerKey::from_request(&req) else {
+            return;
+        };
+        let t = now();
+        if let Some((txn, to)) = self.txns.map.get_mut(&key) {
+            // a retransmission: absorbed, or answered again once answered
+            let _ = txn.handle_request(t);
+            let to = *to;
+            self.drain_txn(&key, &to);
+            return;
+        }
+        let aor = req
+            .to()
+            .and_then(|to| to.uri().user_unescaped().map(|u| u.into_owned()))
+            .and_then(|u| self.shared.plan.canonical(&u).ok());
+        let Some(aor) = aor else {
+            self.count_register("invalid");
+            return self.answer(&req, &flow, 404, "Not Found", &[]);
+        };
+        if self.shared.auth_enabled() {
+            let ours = req
+                .header(HeaderName::Authorization)
+                .and_then(|v| Credentials::parse(v).ok())
+                .is_some_and(|c| c.realm == self.shared.realm);
+            if !ours {
+                // the same challenge whoever asks: no account lookup before credentials
+                self.count_register("challenged");
+                return self.challenge(&req, &flow, false);
+            }
+        }
+        let to = response_flow(&req, &flow);
+        let txn = ServerNonInvite::new(t, flow.transport.is_reliable(), txn::Timers::default());
+        self.txns.map.insert(key.clone(), (txn, to));
+        self.txns.track(&key, t + Duration::from_secs(5));
+        let (tx, rx) = oneshot::channel();
+        self.shared.to_extension(
+            aor,
+            ExtCommand::Register {
+                req: req.clone(),
+                flow,
+                reply: tx,
+            },
+        );
+        ctx.spawn(rx.into_actor(self).map(move |res, act, _| {
+            let reply = res.unwrap_or(RegisterReply::Error {
+                code: 500,
+                reason: "Server Internal Error",
+                min_expires: None,
+            });
+            act.finish_register(key, req, flow, reply);
+        }));
+    }
+
+    fn challenge(&mut self, req: &SipMessage, flow: &Flow, stale: bool) {
+        let nonce = self.shared.nonces.issue(unix_now());
+        let [sha, md5] = challenge_values(&self.shared.realm, &nonce, stale);
+        let extra = [
+            ("WWW-Authenticate", sha.as_str()),
+            ("WWW-Authenticate", md5.as_str()),
+        ];
+        self.answer(req, flow, 401, "Unauthorized", &extra);
+    }
+
+    fn finish_register(
+        &mut self,
+        key: ServerKey,
+        req: SipMessage,
+        flow: Flow,
+        reply: RegisterReply,
+    ) {
+        // the placeholder transaction is replaced by one that holds the answer
+        self.txns.map.remove(&key);
+        match reply {
+            RegisterReply::Ok { contacts } => {
+                self.count_register("ok");
+                let values: Vec<(&str, &str)> =
+                    contacts.iter().map(|c| ("Contact", c.as_str())).collect();
+                let date = httpdate(unix_now());
+                let mut extra = values;
+                extra.push(("Date", &date));
+                self.answer(&req, &flow, 200, "OK", &extra);
+            }
+            RegisterReply::Challenge { stale } => {
+                self.count_register("challenged");
+                self.challenge(&req, &flow, stale);
+            }
+            RegisterReply::Forbidden => {
+                self.count_register("forbidden");
+                self.answer(&req, &flow, 403, "Forbidden", &[]);
+            }
+            RegisterReply::Error {
+                code,
+                reason,
+                min_expires,
+            } => {
+                self.count_register("error");
+                let min = min_expires.map(|m| m.to_string());
+                let extra: Vec<(&str, &str)> =
+                    min.iter().map(|m| ("Min-Expires", m.as_str())).collect();
+                self.answer(&req, &flow, code, reason, &extra);
+            }
+        }
+    }
+
+    fn count_register(&self, outcome: &'static str) {
+        self.shared
+            .metrics
+            .register_requests
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+}
+
+impl Actor for Worker {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(usize::MAX);
+        let Some(std_sock) = self.socket.take() else {
+            return;
+        };
+        let sock = match tokio::net::UdpSocket::from_std(std_sock) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot register udp socket");
+                return;
+            }
+        };
+        self.transports = Some(Transports::new(
+            sock.clone(),
+            self.shared.tcp.clone(),
+            self.shared.metrics.clone(),
+        ));
+        ctx.add_stream(Receiver::new(sock));
+        ctx.run_interval(Duration::from_millis(500), |act, _| {
+            let t = now();
+            act.txns.expire(t);
+            act.limiter.prune(t);
+        });
+    }
+}
+
+impl StreamHandler<Datagram> for Worker {
+    fn handle(&mut self, d: Datagram, ctx: &mut Context<Self>) {
+        self.on_datagram(d, ctx);
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // the socket stream never ends while the worker runs
+    }
+}
+
+impl Handler<Inbound> for Worker {
+    type Result = ();
+    fn handle(&mut self, m: Inbound, ctx: &mut Context<Self>) {
+        self.on_message(m.msg, m.flow, ctx);
+    }
+}
+
+impl Handler<LegEnded> for Worker {
+    type Result = ();
+    fn handle(&mut self, m: LegEnded, _: &mut Context<Self>) {
+        if self
+            .calls
+            .get(&m.call_id)
+            .is_some_and(|(id, _)| *id == m.leg)
+        {
+            self.calls.remove(&m.call_id);
+        }
+    }
+}
+
+/// An HTTP-date (RFC 7231 §7.1.1.1) for the Date header of REGISTER responses.
+pub fn httpdate(unix: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    // civil-from-days (Howard Hinnant's algorithm)
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::httpdate;
+
+    #[test]
+    fn http_dates_are_rfc_7231() {
+        assert_eq!(httpdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(httpdate(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+    }
+}
