@@ -1,0 +1,250 @@
+//! Test harness: a real `switchboard` process on a loopback address of its own, and a small
+//! SIP user agent (`ua`) built on the engine's message layer.
+//!
+//! Every switch gets a fresh 127.x.y.z address, so tests run in parallel without port
+//! clashes, and a fresh data directory. Dropping a `Switch` stops it with SIGTERM.
+
+#![allow(dead_code)]
+
+pub mod ua;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+static NEXT: AtomicU32 = AtomicU32::new(1);
+
+/// A loopback address no other test of this run uses.
+pub fn fresh_ip() -> IpAddr {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    IpAddr::V4(Ipv4Addr::new(127, (pid % 200 + 20) as u8, (pid / 200 % 250) as u8, (n % 250 + 2) as u8))
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("sb-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running switch.
+pub struct Switch {
+    pub child: Option<Child>,
+    pub sip: SocketAddr,
+    pub http: SocketAddr,
+    pub data: PathBuf,
+    pub config: Option<PathBuf>,
+    pub extra_args: Vec<String>,
+    _dir: Option<TempDir>,
+}
+
+/// How to start a switch.
+#[derive(Default, Clone)]
+pub struct Options {
+    pub auth_off: bool,
+    /// Extra TOML appended to the generated config file.
+    pub config: String,
+    pub args: Vec<String>,
+}
+
+impl Switch {
+    pub fn start() -> Switch {
+        Self::with(Options::default())
+    }
+
+    pub fn with(opts: Options) -> Switch {
+        let dir = TempDir::new("switch");
+        let ip = fresh_ip();
+        let sip = SocketAddr::new(ip, 5060);
+        let http = SocketAddr::new(ip, 8080);
+        let data = dir.0.join("data");
+        let config = dir.0.join("switchboard.toml");
+        std::fs::write(&config, &opts.config).unwrap();
+        let mut args = opts.args.clone();
+        if opts.auth_off {
+            args.extend(["--auth".into(), "off".into()]);
+        }
+        let mut s = Switch {
+            child: None,
+            sip,
+            http,
+            data,
+            config: Some(config),
+            extra_args: args,
+            _dir: Some(dir),
+        };
+        s.spawn();
+        s
+    }
+
+    /// Starts the process (again) with the same address and data directory.
+    pub fn spawn(&mut self) {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .arg("--sip")
+            .arg(self.sip.to_string())
+            .arg("--http")
+            .arg(self.http.to_string())
+            .arg("--data")
+            .arg(&self.data)
+            .arg("--workers")
+            .arg("2")
+            .args(&self.extra_args)
+            .env("RUST_LOG", std::env::var("SB_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(if std::env::var("SB_TEST_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() });
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        self.child = Some(cmd.spawn().expect("start switchboard"));
+        self.wait_ready();
+    }
+
+    /// Waits until the switch answers OPTIONS over UDP.
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if options_ping(self.sip, Duration::from_millis(200)) == Some(200) {
+                return;
+            }
+        }
+        panic!("switch on {} did not start", self.sip);
+    }
+
+    /// Adds an account through the CLI (works while the switch runs).
+    pub fn add_account(&self, number: &str, password: &str) {
+        let out = Command::new(BIN)
+            .args(["account", "add", number, "--password", password, "--data"])
+            .arg(&self.data)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "account add: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Graceful stop (SIGTERM); returns the exit status code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    /// Crash stop (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The /metrics text.
+    pub fn metrics(&self) -> String {
+        http_get(self.http, "/metrics")
+    }
+
+    /// Value of one metric line (`name{labels}`), 0 when absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        metric_value(&self.metrics(), series)
+    }
+}
+
+impl Drop for Switch {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|r| r.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Minimal HTTP/1.1 GET over loopback.
+pub fn http_get(addr: SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_once("\r\n\r\n").map(|x| x.1.to_owned()).unwrap_or(out)
+}
+
+/// Sends OPTIONS over UDP and returns the status of the answer.
+pub fn options_ping(to: SocketAddr, wait: Duration) -> Option<u16> {
+    let s = UdpSocket::bind(SocketAddr::new(to.ip(), 0)).ok()?;
+    s.set_read_timeout(Some(wait)).ok()?;
+    let port = s.local_addr().ok()?.port();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let msg = format!(
+        "OPTIONS sip:{to} SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:{port};branch=z9hG4bKping{n};rport\r\n\
+From: <sip:ping@{ip}>;tag=p{n}\r\nTo: <sip:{to}>\r\nCall-ID: ping-{n}-{pid}\r\nCSeq: 1 OPTIONS\r\n\
+Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        ip = to.ip(),
+        pid = std::process::id()
+    );
+    s.send_to(msg.as_bytes(), to).ok()?;
+    let mut buf = [0u8; 4096];
+    let (len, _) = s.recv_from(&mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..len]).ok()?;
+    text.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
+}
+
+/// Runs the CLI and returns (exit code, stdout, stderr).
+pub fn cli(args: &[&str], data: Option<&Path>) -> (i32, String, String) {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    if let Some(d) = data {
+        c.arg("--data").arg(d);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Polls `f` until it returns true or `wait` passes.
+pub fn eventually(wait: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,171 @@
+//! Registration end to end: digest auth, wrong passwords, refresh, several devices, removal,
+//! Min-Expires, uniform challenges, user-name spellings, TCP.
+
+mod common;
+
+use common::ua::{Proto, Ua};
+use common::Switch;
+use switchboard_engine::sip::{HeaderName, Message};
+
+fn contacts(m: &Message) -> Vec<String> {
+    m.contacts().map(|c| c.uri().as_str().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn register_with_digest_then_refresh_then_unregister() {
+    let sw = Switch::start();
+    sw.add_account("1001", "secret-1001");
+    let mut ua = Ua::new(sw.sip, "1001", "secret-1001", Proto::Udp).await;
+    let ok = ua.register(600).await;
+    assert_eq!(ok.status(), Some(200));
+    assert_eq!(contacts(&ok), [ua.contact()]);
+    let expires = ok.contacts().next().unwrap().param("expires").unwrap().parse::<u32>().unwrap();
+    assert!((590..=600).contains(&expires), "{expires}");
+    assert!(ok.header(HeaderName::Date).is_some());
+
+    let refreshed = ua.register(1200).await;
+    assert_eq!(refreshed.status(), Some(200));
+    assert_eq!(contacts(&refreshed).len(), 1, "a refresh does not add a binding");
+    assert!(sw.metric("switchboard_registrations") >= 1.0);
+
+    let gone = ua.register(0).await;
+    assert_eq!(gone.status(), Some(200));
+    assert!(contacts(&gone).is_empty());
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_and_binds_nothing() {
+    let sw = Switch::start();
+    sw.add_account("1001", "right-password");
+    let mut bad = Ua::new(sw.sip, "1001", "wrong-password", Proto::Udp).await;
+    assert_eq!(bad.register(600).await.status(), Some(403));
+    let mut good = Ua::new(sw.sip, "1001", "right-password", Proto::Udp).await;
+    let ok = good.register(600).await;
+    assert_eq!(contacts(&ok), [good.contact()], "the failed attempt left no binding");
+}
+
+#[tokio::test]
+async fn unknown_and_known_numbers_get_identical_challenges_and_answers() {
+    let sw = Switch::start();
+    sw.add_account("1001", "pw-1001");
+    let mut known = Ua::new(sw.sip, "1001", "guess", Proto::Udp).await;
+    let mut unknown = Ua::new(sw.sip, "1999", "guess", Proto::Udp).await;
+    // the first REGISTER of each is challenged; compare the challenge headers
+    let mut pair = None;
+    for _ in 0..5 {
+        let a = challenge_of(&mut known).await;
+        let b = challenge_of(&mut unknown).await;
+        if a == b {
+            pair = Some(a);
+            break;
+        }
+        // a second boundary passed between the two; the nonce carries the time
+    }
+    let headers = pair.expect("challenges for a known and an unknown number are byte-identical");
+    assert_eq!(headers.len(), 2);
+    assert!(headers[0].contains("algorithm=SHA-256"), "SHA-256 offered first");
+    assert!(headers[1].contains("algorithm=MD5"));
+    // and wrong credentials get the same answer for both
+    assert_eq!(known.register(600).await.status(), Some(403));
+    assert_eq!(unknown.register(600).await.status(), Some(403));
+}
+
+async fn challenge_of(ua: &mut Ua) -> Vec<String> {
+    let contact = format!("<{}>", ua.contact());
+    let t = ua.token();
+    // a REGISTER without credentials: answered 401 without looking the number up
+    let raw = format!(
+        "REGISTER sip:{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bK{t};rport\r\nMax-Forwards: 70\r\n\
+From: <sip:{u}@{ip}>;tag={t}\r\nTo: <sip:{u}@{ip}>\r\nCall-ID: ch-{t}\r\nCSeq: 1 REGISTER\r\nContact: {contact}\r\n\
+Content-Length: 0\r\n\r\n",
+        srv = ua.server,
+        l = ua.local,
+        u = ua.user,
+        ip = ua.server.ip()
+    );
+    let call_id = raw.split("Call-ID: ").nth(1).unwrap().split("\r\n").next().unwrap().to_owned();
+    ua.send(bytes::Bytes::from(raw));
+    let r = ua.final_response(&call_id, "REGISTER").await;
+    assert_eq!(r.status(), Some(401));
+    r.header_lines(HeaderName::WwwAuthenticate).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn two_devices_hold_two_bindings_and_star_removes_both() {
+    let sw = Switch::start();
+    sw.add_account("1001", "pw-1234");
+    let mut phone = Ua::new(sw.sip, "1001", "pw-1234", Proto::Udp).await;
+    let mut laptop = Ua::new(sw.sip, "1001", "pw-1234", Proto::Udp).await;
+    phone.register(600).await;
+    let both = laptop.register(600).await;
+    let mut got = contacts(&both);
+    got.sort();
+    let mut want = vec![phone.contact(), laptop.contact()];
+    want.sort();
+    assert_eq!(got, want);
+    let r = laptop.register_contact("*", Some(0)).await;
+    assert_eq!(r.status(), Some(200));
+    assert!(contacts(&r).is_empty());
+    let q = phone.register_contact("", None).await;
+    assert!(contacts(&q).is_empty(), "a query shows no bindings left");
+}
+
+#[tokio::test]
+async fn too_short_an_interval_gets_423_with_min_expires() {
+    let sw = Switch::start();
+    sw.add_account("1001", "pw-1234");
+    let mut ua = Ua::new(sw.sip, "1001", "pw-1234", Proto::Udp).await;
+    let r = ua.register(10).await;
+    assert_eq!(r.status(), Some(423));
+    assert_eq!(r.header(HeaderName::MinExpires), Some("60"));
+}
+
+#[tokio::test]
+async fn the_national_spelling_of_a_number_authenticates_too() {
+    let sw = Switch::start();
+    sw.add_account("+82 11 123 4567", "pw-kr");
+    let mut ua = Ua::new(sw.sip, "0111234567", "pw-kr", Proto::Udp).await;
+    assert_eq!(ua.register(600).await.status(), Some(200));
+    let mut e164 = Ua::new(sw.sip, "+82111234567", "pw-kr", Proto::Udp).await;
+    let r = e164.register(600).await;
+    assert_eq!(r.status(), Some(200));
+    assert_eq!(contacts(&r).len(), 2, "both spellings bind to one subscriber");
+}
+
+#[tokio::test]
+async fn registration_over_tcp_works_and_is_answered_on_the_same_connection() {
+    let sw = Switch::start();
+    sw.add_account("1001", "pw-1234");
+    let mut ua = Ua::new(sw.sip, "1001", "pw-1234", Proto::Tcp).await;
+    let r = ua.register(600).await;
+    assert_eq!(r.status(), Some(200));
+    assert_eq!(contacts(&r), [ua.contact()]);
+}
+
+#[tokio::test]
+async fn auth_off_lets_any_name_register() {
+    let sw = Switch::with(common::Options { auth_off: true, ..Default::default() });
+    let mut ua = Ua::new(sw.sip, "anyone", "", Proto::Udp).await;
+    assert_eq!(ua.register(600).await.status(), Some(200));
+}
+
+#[tokio::test]
+async fn retransmitted_register_gets_the_same_answer_without_a_second_processing() {
+    let sw = Switch::with(common::Options { auth_off: true, ..Default::default() });
+    let mut ua = Ua::new(sw.sip, "u1", "", Proto::Udp).await;
+    let raw = format!(
+        "REGISTER sip:{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKretrans1;rport\r\nMax-Forwards: 70\r\n\
+From: <sip:u1@{ip}>;tag=x\r\nTo: <sip:u1@{ip}>\r\nCall-ID: retrans-reg\r\nCSeq: 7 REGISTER\r\nContact: <sip:u1@{l}>\r\n\
+Expires: 300\r\nContent-Length: 0\r\n\r\n",
+        srv = ua.server,
+        l = ua.local,
+        ip = ua.server.ip()
+    );
+    ua.send(bytes::Bytes::from(raw.clone()));
+    let first = ua.final_response("retrans-reg", "REGISTER").await;
+    ua.send(bytes::Bytes::from(raw));
+    let second = ua.final_response("retrans-reg", "REGISTER").await;
+    assert_eq!(first.status(), Some(200));
+    assert_eq!(first.as_bytes(), second.as_bytes(), "the transaction repeats its answer");
+    assert_eq!(sw.metric("switchboard_register_requests_total{outcome=\"ok\"}"), 1.0);
+}
