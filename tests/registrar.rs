@@ -19,13 +19,24 @@ async fn register_with_digest_then_refresh_then_unregister() {
     let ok = ua.register(600).await;
     assert_eq!(ok.status(), Some(200));
     assert_eq!(contacts(&ok), [ua.contact()]);
-    let expires = ok.contacts().next().unwrap().param("expires").unwrap().parse::<u32>().unwrap();
+    let expires = ok
+        .contacts()
+        .next()
+        .unwrap()
+        .param("expires")
+        .unwrap()
+        .parse::<u32>()
+        .unwrap();
     assert!((590..=600).contains(&expires), "{expires}");
     assert!(ok.header(HeaderName::Date).is_some());
 
     let refreshed = ua.register(1200).await;
     assert_eq!(refreshed.status(), Some(200));
-    assert_eq!(contacts(&refreshed).len(), 1, "a refresh does not add a binding");
+    assert_eq!(
+        contacts(&refreshed).len(),
+        1,
+        "a refresh does not add a binding"
+    );
     assert!(sw.metric("switchboard_registrations") >= 1.0);
 
     let gone = ua.register(0).await;
@@ -41,7 +52,11 @@ async fn wrong_password_is_refused_and_binds_nothing() {
     assert_eq!(bad.register(600).await.status(), Some(403));
     let mut good = Ua::new(sw.sip, "1001", "right-password", Proto::Udp).await;
     let ok = good.register(600).await;
-    assert_eq!(contacts(&ok), [good.contact()], "the failed attempt left no binding");
+    assert_eq!(
+        contacts(&ok),
+        [good.contact()],
+        "the failed attempt left no binding"
+    );
 }
 
 #[tokio::test]
@@ -63,7 +78,10 @@ async fn unknown_and_known_numbers_get_identical_challenges_and_answers() {
     }
     let headers = pair.expect("challenges for a known and an unknown number are byte-identical");
     assert_eq!(headers.len(), 2);
-    assert!(headers[0].contains("algorithm=SHA-256"), "SHA-256 offered first");
+    assert!(
+        headers[0].contains("algorithm=SHA-256"),
+        "SHA-256 offered first"
+    );
     assert!(headers[1].contains("algorithm=MD5"));
     // and wrong credentials get the same answer for both
     assert_eq!(known.register(600).await.status(), Some(403));
@@ -83,11 +101,20 @@ Content-Length: 0\r\n\r\n",
         u = ua.user,
         ip = ua.server.ip()
     );
-    let call_id = raw.split("Call-ID: ").nth(1).unwrap().split("\r\n").next().unwrap().to_owned();
+    let call_id = raw
+        .split("Call-ID: ")
+        .nth(1)
+        .unwrap()
+        .split("\r\n")
+        .next()
+        .unwrap()
+        .to_owned();
     ua.send(bytes::Bytes::from(raw));
     let r = ua.final_response(&call_id, "REGISTER").await;
     assert_eq!(r.status(), Some(401));
-    r.header_lines(HeaderName::WwwAuthenticate).map(str::to_owned).collect()
+    r.header_lines(HeaderName::WwwAuthenticate)
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test]
@@ -129,7 +156,11 @@ async fn the_national_spelling_of_a_number_authenticates_too() {
     let mut e164 = Ua::new(sw.sip, "+82111234567", "pw-kr", Proto::Udp).await;
     let r = e164.register(600).await;
     assert_eq!(r.status(), Some(200));
-    assert_eq!(contacts(&r).len(), 2, "both spellings bind to one subscriber");
+    assert_eq!(
+        contacts(&r).len(),
+        2,
+        "both spellings bind to one subscriber"
+    );
 }
 
 #[tokio::test]
@@ -144,14 +175,20 @@ async fn registration_over_tcp_works_and_is_answered_on_the_same_connection() {
 
 #[tokio::test]
 async fn auth_off_lets_any_name_register() {
-    let sw = Switch::with(common::Options { auth_off: true, ..Default::default() });
+    let sw = Switch::with(common::Options {
+        auth_off: true,
+        ..Default::default()
+    });
     let mut ua = Ua::new(sw.sip, "anyone", "", Proto::Udp).await;
     assert_eq!(ua.register(600).await.status(), Some(200));
 }
 
 #[tokio::test]
 async fn retransmitted_register_gets_the_same_answer_without_a_second_processing() {
-    let sw = Switch::with(common::Options { auth_off: true, ..Default::default() });
+    let sw = Switch::with(common::Options {
+        auth_off: true,
+        ..Default::default()
+    });
     let mut ua = Ua::new(sw.sip, "u1", "", Proto::Udp).await;
     let raw = format!(
         "REGISTER sip:{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKretrans1;rport\r\nMax-Forwards: 70\r\n\
@@ -166,6 +203,13 @@ Expires: 300\r\nContent-Length: 0\r\n\r\n",
     ua.send(bytes::Bytes::from(raw));
     let second = ua.final_response("retrans-reg", "REGISTER").await;
     assert_eq!(first.status(), Some(200));
-    assert_eq!(first.as_bytes(), second.as_bytes(), "the transaction repeats its answer");
-    assert_eq!(sw.metric("switchboard_register_requests_total{outcome=\"ok\"}"), 1.0);
+    assert_eq!(
+        first.as_bytes(),
+        second.as_bytes(),
+        "the transaction repeats its answer"
+    );
+    assert_eq!(
+        sw.metric("switchboard_register_requests_total{outcome=\"ok\"}"),
+        1.0
+    );
 }

@@ -412,7 +412,6 @@ impl Actor for Worker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX);
         let Some(std_sock) = self.socket.take() else {
             return;
         };

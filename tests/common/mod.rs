@@ -22,7 +22,12 @@ static NEXT: AtomicU32 = AtomicU32::new(1);
 pub fn fresh_ip() -> IpAddr {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let pid = std::process::id();
-    IpAddr::V4(Ipv4Addr::new(127, (pid % 200 + 20) as u8, (pid / 200 % 250) as u8, (n % 250 + 2) as u8))
+    IpAddr::V4(Ipv4Addr::new(
+        127,
+        (pid % 200 + 20) as u8,
+        (pid / 200 % 250) as u8,
+        (n % 250 + 2) as u8,
+    ))
 }
 
 /// A temporary directory removed on drop.
@@ -107,10 +112,17 @@ impl Switch {
             .arg("--workers")
             .arg("2")
             .args(&self.extra_args)
-            .env("RUST_LOG", std::env::var("SB_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("SB_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(if std::env::var("SB_TEST_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() });
+            .stderr(if std::env::var("SB_TEST_LOG").is_ok() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
         if let Some(c) = &self.config {
             cmd.arg("--config").arg(c);
         }
@@ -136,7 +148,11 @@ impl Switch {
             .arg(&self.data)
             .output()
             .unwrap();
-        assert!(out.status.success(), "account add: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "account add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Graceful stop (SIGTERM); returns the exit status code.
@@ -194,10 +210,16 @@ pub fn http_get(addr: SocketAddr, path: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    out.split_once("\r\n\r\n").map(|x| x.1.to_owned()).unwrap_or(out)
+    out.split_once("\r\n\r\n")
+        .map(|x| x.1.to_owned())
+        .unwrap_or(out)
 }
 
 /// Sends OPTIONS over UDP and returns the status of the answer.

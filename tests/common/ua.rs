@@ -69,7 +69,11 @@ impl Ua {
         let seed = rand::random();
         let (tx, local) = match proto {
             Proto::Udp => {
-                let s = Arc::new(UdpSocket::bind(SocketAddr::new(server.ip(), 0)).await.unwrap());
+                let s = Arc::new(
+                    UdpSocket::bind(SocketAddr::new(server.ip(), 0))
+                        .await
+                        .unwrap(),
+                );
                 let local = s.local_addr().unwrap();
                 let r = s.clone();
                 tokio::spawn(async move {
@@ -182,11 +186,20 @@ impl Ua {
     }
 
     fn via(&mut self) -> String {
-        format!("SIP/2.0/{} {};branch=z9hG4bK{};rport", self.transport(), self.local, self.e.token(14))
+        format!(
+            "SIP/2.0/{} {};branch=z9hG4bK{};rport",
+            self.transport(),
+            self.local,
+            self.e.token(14)
+        )
     }
 
     /// Next message matching `pred` within `wait`; others stay queued for later calls.
-    pub async fn recv_where(&mut self, wait: Duration, pred: impl Fn(&Message) -> bool) -> Option<Message> {
+    pub async fn recv_where(
+        &mut self,
+        wait: Duration,
+        pred: impl Fn(&Message) -> bool,
+    ) -> Option<Message> {
         if let Some(i) = self.backlog.iter().position(&pred) {
             return self.backlog.remove(i);
         }
@@ -227,8 +240,10 @@ impl Ua {
     /// The next response with `code` for this call.
     pub async fn response(&mut self, call_id: &str, code: u16) -> Option<Message> {
         let c = call_id.to_owned();
-        self.recv_where(Duration::from_secs(5), move |m| m.status() == Some(code) && m.call_id() == Some(c.as_str()))
-            .await
+        self.recv_where(Duration::from_secs(5), move |m| {
+            m.status() == Some(code) && m.call_id() == Some(c.as_str())
+        })
+        .await
     }
 
     /// Registers this agent's contact for `expires` seconds, answering a challenge.
@@ -263,21 +278,39 @@ impl Ua {
             self.send(b.build(None));
             let cid = self.reg_call_id.clone();
             let resp = self.final_response(&cid, "REGISTER").await;
-            if resp.status() != Some(401) || auth.as_ref().is_some_and(|_| !is_stale(&resp, HeaderName::WwwAuthenticate)) {
+            if resp.status() != Some(401)
+                || auth
+                    .as_ref()
+                    .is_some_and(|_| !is_stale(&resp, HeaderName::WwwAuthenticate))
+            {
                 return resp;
             }
-            auth = Some(self.answer_challenge(&resp, HeaderName::WwwAuthenticate, "REGISTER", &uri));
+            auth =
+                Some(self.answer_challenge(&resp, HeaderName::WwwAuthenticate, "REGISTER", &uri));
         }
         panic!("registration kept being challenged");
     }
 
     /// Credentials for the first challenge of `header` in `resp`, for our user and password.
-    pub fn answer_challenge(&mut self, resp: &Message, header: HeaderName, method: &str, uri: &str) -> String {
+    pub fn answer_challenge(
+        &mut self,
+        resp: &Message,
+        header: HeaderName,
+        method: &str,
+        uri: &str,
+    ) -> String {
         let v = resp.header(header).expect("challenge present");
         let ch = Challenge::parse(v).unwrap();
         self.nc += 1;
         let cnonce = self.e.token(12);
-        ch.answer(method, uri, &self.user.clone(), &self.password.clone(), &cnonce, self.nc)
+        ch.answer(
+            method,
+            uri,
+            &self.user.clone(),
+            &self.password.clone(),
+            &cnonce,
+            self.nc,
+        )
     }
 
     /// Starts a call to `target_user` (Request-URI user part) and returns it once the INVITE
@@ -307,7 +340,10 @@ impl Ua {
             let mut b = RequestBuilder::new("INVITE", &uri)
                 .header("Via", &via)
                 .header("Max-Forwards", "70")
-                .header("From", &format!("<{}>;tag={}", call.local_uri, call.local_tag))
+                .header(
+                    "From",
+                    &format!("<{}>;tag={}", call.local_uri, call.local_tag),
+                )
                 .header("To", &format!("<{uri}>"))
                 .header("Call-ID", &call_id)
                 .header("CSeq", &format!("{} INVITE", call.cseq))
@@ -334,7 +370,8 @@ impl Ua {
                 return call;
             }
             self.send(ack_for(&call.invite, &first));
-            auth = Some(self.answer_challenge(&first, HeaderName::ProxyAuthenticate, "INVITE", &uri));
+            auth =
+                Some(self.answer_challenge(&first, HeaderName::ProxyAuthenticate, "INVITE", &uri));
             call.cseq += 1;
         }
     }
@@ -344,7 +381,10 @@ impl Ua {
         let resp = self.final_response(&call.call_id.clone(), "INVITE").await;
         if resp.status().is_some_and(|s| (200..300).contains(&s)) {
             call.remote_tag = resp.to_tag().map(str::to_owned);
-            call.route = resp.record_routes().map(|r| format!("<{}>", r.uri())).collect();
+            call.route = resp
+                .record_routes()
+                .map(|r| format!("<{}>", r.uri()))
+                .collect();
             call.route.reverse();
             if let Some(c) = resp.contacts().next() {
                 call.remote_target = c.uri().as_str().to_owned();
@@ -361,16 +401,29 @@ impl Ua {
     }
 
     /// Builds a request inside the dialog (ACK keeps the INVITE's CSeq number).
-    pub fn in_dialog_request(&mut self, call: &mut Call, method: &str, body: Option<(&str, &[u8])>, extra_cseq: bool) -> Bytes {
+    pub fn in_dialog_request(
+        &mut self,
+        call: &mut Call,
+        method: &str,
+        body: Option<(&str, &[u8])>,
+        extra_cseq: bool,
+    ) -> Bytes {
         if method != "ACK" && extra_cseq {
             call.cseq += 1;
         }
-        let seq = if method == "ACK" { call.invite.cseq().map_or(call.cseq, |c| c.seq) } else { call.cseq };
+        let seq = if method == "ACK" {
+            call.invite.cseq().map_or(call.cseq, |c| c.seq)
+        } else {
+            call.cseq
+        };
         let via = self.via();
         let mut b = RequestBuilder::new(method, &call.remote_target.clone())
             .header("Via", &via)
             .header("Max-Forwards", "70")
-            .header("From", &format!("<{}>;tag={}", call.local_uri, call.local_tag))
+            .header(
+                "From",
+                &format!("<{}>;tag={}", call.local_uri, call.local_tag),
+            )
             .header(
                 "To",
                 &match &call.remote_tag {
@@ -388,7 +441,12 @@ impl Ua {
     }
 
     /// Sends a request in the dialog and returns its final response.
-    pub async fn request_in_dialog(&mut self, call: &mut Call, method: &str, body: Option<(&str, &[u8])>) -> Message {
+    pub async fn request_in_dialog(
+        &mut self,
+        call: &mut Call,
+        method: &str,
+        body: Option<(&str, &[u8])>,
+    ) -> Message {
         let req = self.in_dialog_request(call, method, body, true);
         self.send(req);
         let cid = call.call_id.clone();
@@ -412,7 +470,10 @@ impl Ua {
             local_tag: tag.to_owned(),
             remote_uri: invite.from().unwrap().uri().as_str().to_owned(),
             remote_tag: invite.from_tag().map(str::to_owned),
-            route: invite.record_routes().map(|r| format!("<{}>", r.uri())).collect(),
+            route: invite
+                .record_routes()
+                .map(|r| format!("<{}>", r.uri()))
+                .collect(),
             remote_target: invite.contacts().next().unwrap().uri().as_str().to_owned(),
             cseq: 100,
             invite: invite.clone(),
@@ -427,7 +488,8 @@ impl Ua {
 
     pub fn reply_tagged(&self, req: &Message, code: u16, tag: &str, body: Option<(&str, &[u8])>) {
         let contact = format!("<{}>", self.contact());
-        let mut b = ResponseBuilder::new(req, code, switchboard_engine::sip::reason_phrase(code)).to_tag(tag);
+        let mut b = ResponseBuilder::new(req, code, switchboard_engine::sip::reason_phrase(code))
+            .to_tag(tag);
         if (101..300).contains(&code) {
             b = b.record_route().header("Contact", &contact);
         }
@@ -439,5 +501,7 @@ impl Ua {
 }
 
 fn is_stale(resp: &Message, header: HeaderName) -> bool {
-    resp.header(header).and_then(|v| Challenge::parse(v).ok()).is_some_and(|c| c.stale)
+    resp.header(header)
+        .and_then(|v| Challenge::parse(v).ok())
+        .is_some_and(|c| c.stale)
 }
