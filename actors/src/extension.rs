@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use crate::directory::{Directory, Retire};
-use crate::shared::{now, unix_now, Shared};
+use crate::shared::{guarded, now, unix_now, Shared};
 use crate::store_actor::{Load, LoadAccount, PutBindings};
 
 /// The answer to a REGISTER.
@@ -231,6 +231,16 @@ impl Handler<Command> for Extension {
     type Result = ();
 
     fn handle(&mut self, Command(cmd): Command, ctx: &mut Context<Self>) {
+        let metrics = self.shared.metrics.clone();
+        // a failure drops the command's reply channel, so its requester answers 500
+        if guarded("extension command", &metrics, || self.command(cmd, ctx)).is_none() {
+            ctx.stop();
+        }
+    }
+}
+
+impl Extension {
+    fn command(&mut self, cmd: ExtCommand, ctx: &mut Context<Self>) {
         self.processed += 1;
         self.last_active = now();
         match cmd {

@@ -83,3 +83,16 @@ pub fn unix_now() -> u64 {
 pub fn now() -> std::time::Instant {
     actix::clock::Instant::now().into_std()
 }
+
+/// Runs `f`, turning a panic into a logged, counted failure so one bad message cannot take
+/// down the arbiter that handles thousands of others. Returns `None` after a panic.
+pub fn guarded<R>(what: &'static str, metrics: &crate::metrics::Metrics, f: impl FnOnce() -> R) -> Option<R> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => Some(r),
+        Err(_) => {
+            tracing::error!(what, "internal failure while handling a message; it was dropped");
+            metrics.dropped("internal failure");
+            None
+        }
+    }
+}

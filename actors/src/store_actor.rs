@@ -154,7 +154,11 @@ impl Handler<Admin> for StoreActor {
                     .map_err(|e| e.to_string())
             }
         };
-        res.map(|number| AdminReply::Account { number })
-            .map_err(|e| e.to_string())
+        let res = res.map(|number| AdminReply::Account { number }).map_err(|e| e.to_string());
+        // administrative changes are rare and must survive a crash: write them through
+        if res.is_ok() {
+            self.store.flush().map_err(|e| e.to_string())?;
+        }
+        res
     }
 }

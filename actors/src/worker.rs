@@ -26,7 +26,7 @@ use crate::call_leg::{CallLeg, FromNetwork};
 use crate::extension::{ExtCommand, RegisterReply};
 use crate::limits::Limiter;
 use crate::metrics::OutcomeLabel;
-use crate::shared::{now, unix_now, Shared};
+use crate::shared::{guarded, now, unix_now, Shared};
 use crate::stateless;
 use crate::transport::udp::{Datagram, Receiver};
 use crate::transport::{ingest, response_flow, shard_of, via_fix, Ingested, Transports};
@@ -438,7 +438,8 @@ impl Actor for Worker {
 
 impl StreamHandler<Datagram> for Worker {
     fn handle(&mut self, d: Datagram, ctx: &mut Context<Self>) {
-        self.on_datagram(d, ctx);
+        let metrics = self.shared.metrics.clone();
+        guarded("datagram", &metrics, || self.on_datagram(d, ctx));
     }
 
     fn finished(&mut self, _: &mut Context<Self>) {
@@ -449,7 +450,8 @@ impl StreamHandler<Datagram> for Worker {
 impl Handler<Inbound> for Worker {
     type Result = ();
     fn handle(&mut self, m: Inbound, ctx: &mut Context<Self>) {
-        self.on_message(m.msg, m.flow, ctx);
+        let metrics = self.shared.metrics.clone();
+        guarded("inbound message", &metrics, || self.on_message(m.msg, m.flow, ctx));
     }
 }
 

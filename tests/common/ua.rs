@@ -316,7 +316,9 @@ impl Ua {
     /// Starts a call to `target_user` (Request-URI user part) and returns it once the INVITE
     /// went out; a 407 is answered with credentials automatically.
     pub async fn invite(&mut self, target_user: &str) -> Call {
-        self.invite_with(target_user, SDP, true).await
+        // an agent without a password talks to a switch without authentication
+        let expect_challenge = !self.password.is_empty();
+        self.invite_with(target_user, SDP, expect_challenge).await
     }
 
     pub async fn invite_with(&mut self, target_user: &str, sdp: &[u8], answer_407: bool) -> Call {
