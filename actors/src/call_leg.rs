@@ -35,7 +35,7 @@ use crate::metrics::{call_outcome, OutcomeLabel};
 use crate::shared::{now, unix_now, Shared};
 use crate::stateless;
 use crate::transport::{response_flow, via_fix, Transports};
-use crate::worker::{LegEnded, Worker};
+use crate::worker::{required_extensions, LegEnded, Worker};
 
 /// A message of this call from the network.
 #[derive(Message)]
@@ -213,8 +213,16 @@ impl CallLeg {
         }
         let i = self.new_txn(msg, flow, initial);
         let req = self.txns[i].ctx.request().clone();
+        #[cfg(debug_assertions)]
+        if req.header_by_name("X-Switchboard-Fault") == Some("panic") {
+            // fault injection for the supervision test; compiled out of release builds
+            panic!("injected fault");
+        }
         if req.max_forwards() == Some(0) {
             return self.txns[i].ctx.respond(t, 483, reason_phrase(483), &[]);
+        }
+        if let Some(tags) = required_extensions(&req, HeaderName::ProxyRequire) {
+            return self.txns[i].ctx.respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
         }
         if branch::is_loop(&req, &self.shared.local) {
             return self.txns[i].ctx.respond(t, 482, reason_phrase(482), &[]);
@@ -339,6 +347,9 @@ impl CallLeg {
         let req = self.txns[i].ctx.request().clone();
         if req.max_forwards() == Some(0) {
             return self.txns[i].ctx.respond(t, 483, reason_phrase(483), &[]);
+        }
+        if let Some(tags) = required_extensions(&req, HeaderName::ProxyRequire) {
+            return self.txns[i].ctx.respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
         }
         let Some(hop) = route::next_hop(&req, &self.shared.local) else {
             return;

@@ -16,7 +16,7 @@ use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::sip::digest::Credentials;
 use switchboard_engine::sip::{
-    reason_phrase, HeaderName, Message as SipMessage, Method, ResponseBuilder,
+    reason_phrase, HeaderName, Message as SipMessage, Method, ResponseBuilder, Scheme,
 };
 use switchboard_engine::txn::{self, ServerKey, ServerNonInvite};
 use tokio::sync::oneshot;
@@ -174,7 +174,20 @@ impl Worker {
         }
         let method = m.method().unwrap_or(Method::Other);
         self.shared.metrics.request(method);
+        if method == Method::Ack {
+            // never answered; handled below
+        } else if !m.request_uri().is_some_and(|u| matches!(u.scheme(), Scheme::Sip | Scheme::Sips | Scheme::Tel)) {
+            return self.answer(&m, &flow, 416, reason_phrase(416), &[]);
+        }
         let in_dialog = m.to_tag().is_some();
+        let local = method == Method::Register
+            || (method == Method::Options && !in_dialog && m.request_uri().is_some_and(|u| u.user().is_none()));
+        if local && method != Method::Ack {
+            // we are the UAS of these: we support no extensions a request may require
+            if let Some(unsupported) = required_extensions(&m, HeaderName::Require) {
+                return self.answer(&m, &flow, 420, reason_phrase(420), &[("Unsupported", &unsupported)]);
+            }
+        }
         match method {
             Method::Register => self.on_register(m, flow, ctx),
             Method::Options
@@ -466,6 +479,13 @@ impl Handler<LegEnded> for Worker {
             self.calls.remove(&m.call_id);
         }
     }
+}
+
+/// The option tags a request lists in `header` (Require or Proxy-Require), comma-joined, when
+/// there are any: Switchboard implements no option tag a request may insist on yet.
+pub fn required_extensions(m: &SipMessage, header: HeaderName) -> Option<String> {
+    let tags: Vec<&str> = m.header_values(header).filter(|t| !t.is_empty()).collect();
+    (!tags.is_empty()).then(|| tags.join(", "))
 }
 
 /// An HTTP-date (RFC 7231 §7.1.1.1) for the Date header of REGISTER responses.
