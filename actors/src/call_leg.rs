@@ -14,7 +14,7 @@ use actix::{
     Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message,
     SpawnHandle, WrapFuture,
 };
-use switchboard_engine::auth::{challenge_values, AuthOutcome};
+use switchboard_engine::auth::AuthOutcome;
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::{ConnId, Flow, Transport};
 use switchboard_engine::numbering::Aor;
@@ -35,7 +35,7 @@ use crate::metrics::{call_outcome, OutcomeLabel};
 use crate::shared::{now, unix_now, Shared};
 use crate::stateless;
 use crate::transport::{response_flow, via_fix, Transports};
-use crate::worker::{required_extensions, LegEnded, Worker};
+use crate::worker::{required_extensions, LegEnded, LegIdle, Worker};
 
 /// A message of this call from the network.
 #[derive(Message)]
@@ -44,6 +44,11 @@ pub struct FromNetwork {
     pub msg: SipMessage,
     pub flow: Flow,
 }
+
+/// The worker retires this leg: every message it sent has been handled.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopLeg;
 
 /// One transaction of the call being proxied.
 struct Txn {
@@ -73,6 +78,9 @@ pub struct CallLeg {
     timer: Option<SpawnHandle>,
     last_activity: Instant,
     span: tracing::Span,
+    /// Messages handled, for race-free retirement (`LegIdle`).
+    processed: u64,
+    retiring: bool,
 }
 
 impl CallLeg {
@@ -101,6 +109,8 @@ impl CallLeg {
             timer: None,
             last_activity: now(),
             span,
+            processed: 0,
+            retiring: false,
         }
     }
 
@@ -267,12 +277,8 @@ impl CallLeg {
     }
 
     fn challenge(&mut self, i: usize, stale: bool) {
-        let nonce = self.shared.nonces.issue(unix_now());
-        let [sha, md5] = challenge_values(&self.shared.realm, &nonce, stale);
-        let extra = [
-            ("Proxy-Authenticate", sha.as_str()),
-            ("Proxy-Authenticate", md5.as_str()),
-        ];
+        let values = self.shared.challenge(stale);
+        let extra: Vec<(&str, &str)> = values.iter().map(|v| ("Proxy-Authenticate", v.as_str())).collect();
         self.txns[i]
             .ctx
             .respond(now(), 407, reason_phrase(407), &extra);
@@ -421,7 +427,7 @@ impl CallLeg {
         }
         // a call lives until it ends; a leg that only relayed requests, until they are done
         if self.txns.is_empty() && (self.ended || self.initial.is_none()) {
-            ctx.stop();
+            self.retire();
             return;
         }
         let wait = at.saturating_duration_since(now());
@@ -480,6 +486,18 @@ impl CallLeg {
         }
     }
 
+    /// Asks the worker to stop this leg once every message sent to it is handled.
+    fn retire(&mut self) {
+        if !self.retiring {
+            self.retiring = true;
+            self.worker.do_send(LegIdle {
+                call_id: self.call_id.clone(),
+                leg: self.id,
+                processed: self.processed,
+            });
+        }
+    }
+
     fn end_call(&mut self) {
         self.ended = true;
         if self.active {
@@ -496,7 +514,7 @@ impl CallLeg {
         {
             debug!("call idle, forgetting it");
             self.end_call();
-            ctx.stop();
+            self.retire();
             return;
         }
         let r = catch_unwind(AssertUnwindSafe(|| {
@@ -532,8 +550,13 @@ impl CallLeg {
     }
 }
 
-/// Where to send a request for a registered contact: the connection or address the REGISTER
-/// came from when the contact is not directly reachable (TCP, or a contact behind NAT).
+/// Where to send a request for a registered contact (RFC 3261 §10, with the flow reuse of
+/// RFC 5626 when the device asked for it or is evidently behind NAT):
+/// - a device that registered with `reg-id` (outbound), or whose contact is exactly the
+///   address it registered from, is reached through that flow (its connection, for TCP);
+/// - a contact on the same host as the REGISTER but another port is reached as written (a
+///   TCP phone listens on another port than it connected from);
+/// - a contact on another address (a private one behind NAT) is reached through the flow.
 pub fn flow_for_binding(b: &BindingRecord) -> Flow {
     let uri = Uri::parse(&b.uri).ok();
     let transport = uri
@@ -541,25 +564,13 @@ pub fn flow_for_binding(b: &BindingRecord) -> Flow {
         .and_then(|u| u.transport())
         .and_then(Transport::parse)
         .unwrap_or(b.transport);
-    if transport == Transport::Tcp && b.transport == Transport::Tcp {
-        return Flow::tcp(b.source, b.conn.map(ConnId));
-    }
-    match uri.as_ref().and_then(stateless::flow_for_uri) {
-        // a contact on the address the REGISTER came from is reachable as written
-        Some(f) if f.remote.ip() == b.source.ip() => Flow { transport, ..f },
-        // a contact with another address (behind NAT) or a host name: reach the device
-        // through the address its REGISTER came from
-        _ if transport == b.transport => Flow {
-            transport,
-            remote: b.source,
-            conn: None,
-        },
-        Some(f) => Flow { transport, ..f },
-        None => Flow {
-            transport,
-            remote: b.source,
-            conn: None,
-        },
+    let via_flow = Flow { transport: b.transport, remote: b.source, conn: b.conn.map(ConnId) };
+    let direct = uri.as_ref().and_then(stateless::flow_for_uri).map(|f| Flow { transport, ..f });
+    match direct {
+        _ if b.reg_id.is_some() => via_flow,
+        Some(d) if d.remote == b.source && transport == b.transport => via_flow,
+        Some(d) if d.remote.ip() == b.source.ip() => d,
+        _ => via_flow,
     }
 }
 
@@ -584,11 +595,20 @@ impl Handler<FromNetwork> for CallLeg {
     fn handle(&mut self, m: FromNetwork, ctx: &mut Context<Self>) {
         let span = self.span.clone();
         let _g = span.enter();
+        self.processed += 1;
+        self.retiring = false;
         self.last_activity = now();
         let r = catch_unwind(AssertUnwindSafe(|| self.on_network(m.msg, m.flow, ctx)));
         if r.is_err() {
             return self.fail(ctx);
         }
         self.after(ctx);
+    }
+}
+
+impl Handler<StopLeg> for CallLeg {
+    type Result = ();
+    fn handle(&mut self, _: StopLeg, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }

@@ -50,6 +50,7 @@ pub struct Data {
 pub struct Auth {
     pub enabled: bool,
     pub nonce_lifetime_secs: u64,
+    pub algorithms: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -183,6 +184,12 @@ impl Config {
                 message: "must be a host name".into(),
             });
         }
+        if self.algorithms().is_empty() || self.algorithms().len() != self.auth.algorithms.len() {
+            return Err(ConfigError::Value {
+                key: "auth.algorithms",
+                message: "must list \"SHA-256\" and/or \"MD5\"".into(),
+            });
+        }
         for net in &self.limits.exempt {
             parse_cidr(net).ok_or_else(|| ConfigError::Value {
                 key: "limits.exempt",
@@ -199,6 +206,15 @@ impl Config {
         } else {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         }
+    }
+
+    /// The configured digest algorithms, in order of preference.
+    pub fn algorithms(&self) -> Vec<switchboard_engine::sip::digest::Algorithm> {
+        self.auth
+            .algorithms
+            .iter()
+            .filter_map(|a| switchboard_engine::sip::digest::Algorithm::parse(Some(a)))
+            .collect()
     }
 
     pub fn nonce_lifetime(&self) -> Duration {

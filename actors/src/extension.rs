@@ -183,6 +183,7 @@ impl Extension {
             creds.as_ref(),
             req.method_str().unwrap_or(""),
             &self.shared.realm,
+            &self.shared.algorithms,
             self.account.as_ref(),
             &self.shared.nonces,
             &mut self.replay,

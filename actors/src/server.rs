@@ -133,6 +133,7 @@ async fn start(
     let shared = Arc::new(Shared {
         context: Shared::context_config(&config),
         policy: config.policy(),
+        algorithms: config.algorithms(),
         nonces: Nonces::new(key, config.nonce_lifetime()),
         router: Arc::new(PlainRouter::new(plan.clone())),
         local,

@@ -6,7 +6,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::Addr;
-use switchboard_engine::auth::Nonces;
+use switchboard_engine::auth::{challenge_values, Nonces};
+use switchboard_engine::sip::digest::Algorithm;
 use switchboard_engine::numbering::{Aor, NumberingPlan};
 use switchboard_engine::proxy::{ContextConfig, Local};
 use switchboard_engine::registrar::Policy;
@@ -34,6 +35,7 @@ pub struct Shared {
     pub directories: OnceLock<Vec<Addr<Directory>>>,
     pub context: ContextConfig,
     pub policy: Policy,
+    pub algorithms: Vec<Algorithm>,
 }
 
 impl Shared {
@@ -62,6 +64,12 @@ impl Shared {
         // any IP literal is treated as ours: phones configured with the switch's address put
         // it in From; only a foreign domain name marks a call from another provider
         h.parse::<IpAddr>().is_ok()
+    }
+
+    /// Challenge header values with a fresh nonce (the same for every user at a given time).
+    pub fn challenge(&self, stale: bool) -> Vec<String> {
+        let nonce = self.nonces.issue(unix_now());
+        challenge_values(&self.realm, &nonce, stale, &self.algorithms)
     }
 
     pub fn context_config(config: &Config) -> ContextConfig {

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, StreamHandler, WrapFuture,
 };
-use switchboard_engine::auth::challenge_values;
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::sip::digest::Credentials;
@@ -22,7 +21,7 @@ use switchboard_engine::txn::{self, ServerKey, ServerNonInvite};
 use tokio::sync::oneshot;
 use tracing::trace;
 
-use crate::call_leg::{CallLeg, FromNetwork};
+use crate::call_leg::{CallLeg, FromNetwork, StopLeg};
 use crate::extension::{ExtCommand, RegisterReply};
 use crate::limits::Limiter;
 use crate::metrics::OutcomeLabel;
@@ -49,6 +48,22 @@ pub struct Inbound {
 pub struct LegEnded {
     pub call_id: Box<str>,
     pub leg: u64,
+}
+
+/// A CallLeg has nothing left to do after `processed` messages. The worker retires it only
+/// if it sent no more than that, so no message is ever lost to a stopping leg.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LegIdle {
+    pub call_id: Box<str>,
+    pub leg: u64,
+    pub processed: u64,
+}
+
+struct LegEntry {
+    id: u64,
+    addr: Addr<CallLeg>,
+    sent: u64,
 }
 
 /// Server transactions of requests the worker answers itself.
@@ -101,7 +116,7 @@ pub struct Worker {
     socket: Option<std::net::UdpSocket>,
     transports: Option<Transports>,
     txns: LocalTxns,
-    calls: HashMap<Box<str>, (u64, Addr<CallLeg>)>,
+    calls: HashMap<Box<str>, LegEntry>,
     next_leg: u64,
     limiter: Limiter,
     entropy: Entropy,
@@ -163,11 +178,8 @@ impl Worker {
                 .responses_received
                 .get_or_create(&crate::metrics::CodeLabel { code })
                 .inc();
-            if let Some(leg) = self.leg(m.call_id().unwrap_or("")) {
-                leg.do_send(FromNetwork { msg: m, flow });
-            } else if (200..300).contains(&code)
-                && m.cseq().is_some_and(|c| c.method == Method::Invite)
-            {
+            let Some((m, _)) = self.to_existing_leg(m, flow) else { return };
+            if (200..300).contains(&code) && m.cseq().is_some_and(|c| c.method == Method::Invite) {
                 stateless::forward_response(&m, &self.shared.local, self.transports());
             }
             return;
@@ -196,15 +208,15 @@ impl Worker {
                 let extra = [("Allow", ALLOW), ("Accept", "application/sdp")];
                 self.answer(&m, &flow, 200, "OK", &extra);
             }
-            Method::Ack | Method::Cancel => match self.leg(m.call_id().unwrap_or("")) {
-                Some(leg) => leg.do_send(FromNetwork { msg: m, flow }),
-                None if method == Method::Ack => stateless::forward_ack(
+            Method::Ack | Method::Cancel => match self.to_existing_leg(m, flow) {
+                None => {}
+                Some((m, flow)) if method == Method::Ack => stateless::forward_ack(
                     &m,
                     &self.shared.local,
                     self.transports(),
                     via_fix(&flow),
                 ),
-                None => self.answer(&m, &flow, 481, reason_phrase(481), &[]),
+                Some((m, flow)) => self.answer(&m, &flow, 481, reason_phrase(481), &[]),
             },
             _ if in_dialog => self.to_leg(m, flow, ctx),
             Method::Invite | Method::Options | Method::Message => self.to_leg(m, flow, ctx),
@@ -218,25 +230,27 @@ impl Worker {
         }
     }
 
-    /// The live CallLeg of a Call-ID.
-    fn leg(&mut self, call_id: &str) -> Option<Addr<CallLeg>> {
-        match self.calls.get(call_id) {
-            Some((_, addr)) if addr.connected() => Some(addr.clone()),
-            Some(_) => {
-                self.calls.remove(call_id);
+    /// Delivers a message to the live CallLeg of its Call-ID; gives it back if there is none.
+    fn to_existing_leg(&mut self, m: SipMessage, flow: Flow) -> Option<(SipMessage, Flow)> {
+        let call_id = m.call_id().unwrap_or("");
+        match self.calls.get_mut(call_id) {
+            Some(e) if e.addr.connected() => {
+                e.sent += 1;
+                e.addr.do_send(FromNetwork { msg: m, flow });
                 None
             }
-            None => None,
+            Some(_) => {
+                self.calls.remove(call_id);
+                Some((m, flow))
+            }
+            None => Some((m, flow)),
         }
     }
 
     /// Passes a request to its call's CallLeg, starting one for a new call.
     fn to_leg(&mut self, m: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
+        let Some((m, flow)) = self.to_existing_leg(m, flow) else { return };
         let call_id: Box<str> = m.call_id().unwrap_or("").into();
-        if let Some(leg) = self.leg(&call_id) {
-            leg.do_send(FromNetwork { msg: m, flow });
-            return;
-        }
         let id = self.next_leg;
         self.next_leg += 1;
         let leg = CallLeg::new(
@@ -249,7 +263,7 @@ impl Worker {
         )
         .start();
         leg.do_send(FromNetwork { msg: m, flow });
-        self.calls.insert(call_id, (id, leg));
+        self.calls.insert(call_id, LegEntry { id, addr: leg, sent: 1 });
     }
 
     /// Answers a request itself through a server transaction (retransmissions get the same
@@ -362,12 +376,8 @@ impl Worker {
     }
 
     fn challenge(&mut self, req: &SipMessage, flow: &Flow, stale: bool) {
-        let nonce = self.shared.nonces.issue(unix_now());
-        let [sha, md5] = challenge_values(&self.shared.realm, &nonce, stale);
-        let extra = [
-            ("WWW-Authenticate", sha.as_str()),
-            ("WWW-Authenticate", md5.as_str()),
-        ];
+        let values = self.shared.challenge(stale);
+        let extra: Vec<(&str, &str)> = values.iter().map(|v| ("WWW-Authenticate", v.as_str())).collect();
         self.answer(req, flow, 401, "Unauthorized", &extra);
     }
 
@@ -471,12 +481,20 @@ impl Handler<Inbound> for Worker {
 impl Handler<LegEnded> for Worker {
     type Result = ();
     fn handle(&mut self, m: LegEnded, _: &mut Context<Self>) {
-        if self
-            .calls
-            .get(&m.call_id)
-            .is_some_and(|(id, _)| *id == m.leg)
-        {
+        if self.calls.get(&m.call_id).is_some_and(|e| e.id == m.leg) {
             self.calls.remove(&m.call_id);
+        }
+    }
+}
+
+impl Handler<LegIdle> for Worker {
+    type Result = ();
+    fn handle(&mut self, m: LegIdle, _: &mut Context<Self>) {
+        let idle = self.calls.get(&m.call_id).is_some_and(|e| e.id == m.leg && e.sent == m.processed);
+        if idle {
+            if let Some(e) = self.calls.remove(&m.call_id) {
+                e.addr.do_send(StopLeg);
+            }
         }
     }
 }

@@ -18,10 +18,12 @@ pub enum AuthOutcome {
 /// Checks `creds` for `method` against `account` (`None` when the user is unknown). The
 /// work done is the same whether or not the account exists, so timing does not tell them
 /// apart either.
+#[allow(clippy::too_many_arguments)]
 pub fn verify(
     creds: Option<&Credentials<'_>>,
     method: &str,
     realm: &str,
+    algorithms: &[Algorithm],
     account: Option<&AccountRecord>,
     nonces: &Nonces,
     replay: &mut ReplayWindow,
@@ -30,7 +32,7 @@ pub fn verify(
     let Some(c) = creds else {
         return AuthOutcome::Challenge { stale: false };
     };
-    if c.realm != realm {
+    if c.realm != realm || !algorithms.contains(&c.algorithm) {
         return AuthOutcome::Challenge { stale: false };
     }
     let issued_at = match nonces.check(c.nonce, now) {
@@ -77,13 +79,17 @@ pub fn verify(
     }
 }
 
-/// The two challenge values to send, SHA-256 first, MD5 for older phones (RFC 8760 §2.4).
-pub fn challenge_values(realm: &str, nonce: &str, stale: bool) -> [String; 2] {
-    let mut sha = String::with_capacity(128);
-    write_challenge(&mut sha, realm, nonce, Algorithm::Sha256, stale);
-    let mut md5 = String::with_capacity(128);
-    write_challenge(&mut md5, realm, nonce, Algorithm::Md5, stale);
-    [sha, md5]
+/// The challenge values to send, one per algorithm in order of preference (RFC 8760 §2.4:
+/// SHA-256 first, MD5 for older phones).
+pub fn challenge_values(realm: &str, nonce: &str, stale: bool, algorithms: &[Algorithm]) -> Vec<String> {
+    algorithms
+        .iter()
+        .map(|&alg| {
+            let mut v = String::with_capacity(128);
+            write_challenge(&mut v, realm, nonce, alg, stale);
+            v
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -94,6 +100,7 @@ mod tests {
     use std::time::Duration;
 
     const REALM: &str = "switchboard";
+    const BOTH: [Algorithm; 2] = [Algorithm::Sha256, Algorithm::Md5];
 
     fn account(password: &str) -> AccountRecord {
         let md5 = ha1(Algorithm::Md5, "1001", REALM, password);
@@ -110,7 +117,7 @@ mod tests {
     }
 
     fn answer(nonce: &str, alg_index: usize, password: &str, nc: u32) -> String {
-        let ch = &challenge_values(REALM, nonce, false)[alg_index];
+        let ch = &challenge_values(REALM, nonce, false, &BOTH)[alg_index];
         Challenge::parse(ch)
             .unwrap()
             .answer("REGISTER", "sip:sb", "1001", password, "cn", nc)
@@ -128,6 +135,7 @@ mod tests {
                 Some(&c),
                 "REGISTER",
                 REALM,
+                &BOTH,
                 Some(&account("secret")),
                 &nonces,
                 &mut w,
@@ -154,12 +162,13 @@ mod tests {
             Some(&c),
             "REGISTER",
             REALM,
+            &BOTH,
             Some(&acc),
             &nonces,
             &mut w,
             101,
         );
-        let unknown = verify(Some(&c), "REGISTER", REALM, None, &nonces, &mut w, 101);
+        let unknown = verify(Some(&c), "REGISTER", REALM, &BOTH, None, &nonces, &mut w, 101);
         let v = answer(&nonce, 0, "secret", 1);
         let c = Credentials::parse(&v).unwrap();
         assert!(matches!(
@@ -167,6 +176,7 @@ mod tests {
                 Some(&c),
                 "REGISTER",
                 REALM,
+                &BOTH,
                 Some(&acc),
                 &nonces,
                 &mut w,
@@ -178,6 +188,7 @@ mod tests {
             Some(&c),
             "REGISTER",
             REALM,
+            &BOTH,
             Some(&acc),
             &nonces,
             &mut w,
@@ -199,6 +210,7 @@ mod tests {
             Some(&c),
             "REGISTER",
             REALM,
+            &BOTH,
             Some(&account("secret")),
             &nonces,
             &mut w,
@@ -212,7 +224,7 @@ mod tests {
         let nonces = Nonces::new([1; 32], Duration::from_secs(300));
         let mut w = ReplayWindow::default();
         assert_eq!(
-            verify(None, "REGISTER", REALM, None, &nonces, &mut w, 1),
+            verify(None, "REGISTER", REALM, &BOTH, None, &nonces, &mut w, 1),
             AuthOutcome::Challenge { stale: false }
         );
         let v = answer("bogus", 0, "secret", 1);
@@ -222,6 +234,7 @@ mod tests {
                 Some(&c),
                 "REGISTER",
                 REALM,
+                &BOTH,
                 Some(&account("secret")),
                 &nonces,
                 &mut w,
@@ -232,8 +245,22 @@ mod tests {
     }
 
     #[test]
+    fn an_algorithm_the_operator_turned_off_is_not_accepted() {
+        let nonces = Nonces::new([1; 32], Duration::from_secs(300));
+        let nonce = nonces.issue(100);
+        let mut w = ReplayWindow::default();
+        let v = answer(&nonce, 1, "secret", 1);
+        let c = Credentials::parse(&v).unwrap();
+        let sha_only = [Algorithm::Sha256];
+        let acc = account("secret");
+        let out = verify(Some(&c), "REGISTER", REALM, &sha_only, Some(&acc), &nonces, &mut w, 101);
+        assert_eq!(out, AuthOutcome::Challenge { stale: false });
+    }
+
+    #[test]
     fn challenges_offer_sha256_first() {
-        let [a, b] = challenge_values(REALM, "n1", true);
+        let v = challenge_values(REALM, "n1", true, &BOTH);
+        let (a, b) = (&v[0], &v[1]);
         assert!(a.contains("algorithm=SHA-256") && a.ends_with("stale=true"));
         assert!(b.contains("algorithm=MD5"));
     }
