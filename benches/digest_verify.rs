@@ -7,9 +7,18 @@ use switchboard_engine::sip::digest::{ha1, write_challenge, Algorithm, Challenge
 fn verify(c: &mut Criterion) {
     let mut g = c.benchmark_group("digest_verify");
     g.throughput(Throughput::Elements(1));
-    for (name, alg) in [("digest_verify_md5", Algorithm::Md5), ("digest_verify_sha256", Algorithm::Sha256)] {
+    for (name, alg) in [
+        ("digest_verify_md5", Algorithm::Md5),
+        ("digest_verify_sha256", Algorithm::Sha256),
+    ] {
         let mut ch = String::new();
-        write_challenge(&mut ch, "switchboard.example", "AAAAAGsEk1JGhDtvrsOR8rbZwvo", alg, false);
+        write_challenge(
+            &mut ch,
+            "switchboard.example",
+            "AAAAAGsEk1JGhDtvrsOR8rbZwvo",
+            alg,
+            false,
+        );
         let header = Challenge::parse(&ch).unwrap().answer(
             "REGISTER",
             "sip:switchboard.example",

@@ -39,17 +39,51 @@ Call-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 314160 BYE\r\nContent-Length: 
         b.iter(|| {
             seed += 1;
             let t = Instant::now();
-            let mut ctx = ProxyContext::new(t, black_box(inv.clone()), Transport::Udp, None, local.clone(), Entropy::seeded(seed), ContextConfig::default());
-            ctx.add_branch(t, BranchSpec { request_uri: Some("sip:+82111234567@192.0.2.20:5060"), transport: Transport::Udp, record_route: true, pop_route: false });
+            let mut ctx = ProxyContext::new(
+                t,
+                black_box(inv.clone()),
+                Transport::Udp,
+                None,
+                local.clone(),
+                Entropy::seeded(seed),
+                ContextConfig::default(),
+            );
+            ctx.add_branch(
+                t,
+                BranchSpec {
+                    request_uri: Some("sip:+82111234567@192.0.2.20:5060"),
+                    transport: Transport::Udp,
+                    record_route: true,
+                    pop_route: false,
+                },
+            );
             ctx.seal(t);
             let fwd = downstream(&mut ctx).unwrap();
             for code in [180, 200] {
-                let r = ResponseBuilder::new(&fwd, code, "X").to_tag("callee").build();
+                let r = ResponseBuilder::new(&fwd, code, "X")
+                    .to_tag("callee")
+                    .build();
                 ctx.handle_response(t, Message::parse(r).unwrap());
                 downstream(&mut ctx);
             }
-            let mut bctx = ProxyContext::new(t, bye.clone(), Transport::Udp, None, local.clone(), Entropy::seeded(seed), ContextConfig::default());
-            bctx.add_branch(t, BranchSpec { request_uri: None, transport: Transport::Udp, record_route: false, pop_route: true });
+            let mut bctx = ProxyContext::new(
+                t,
+                bye.clone(),
+                Transport::Udp,
+                None,
+                local.clone(),
+                Entropy::seeded(seed),
+                ContextConfig::default(),
+            );
+            bctx.add_branch(
+                t,
+                BranchSpec {
+                    request_uri: None,
+                    transport: Transport::Udp,
+                    record_route: false,
+                    pop_route: true,
+                },
+            );
             bctx.seal(t);
             let fb = downstream(&mut bctx).unwrap();
             let ok = ResponseBuilder::new(&fb, 200, "OK").build();

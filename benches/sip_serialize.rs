@@ -12,7 +12,10 @@ mod common;
 fn serialize(c: &mut Criterion) {
     let inv = Message::parse(Bytes::from_static(common::INVITE.as_bytes())).unwrap();
     let reg = Message::parse(Bytes::from_static(common::REGISTER.as_bytes())).unwrap();
-    let fix = ViaFix { source_ip: "192.0.2.10".parse().unwrap(), source_port: 5062 };
+    let fix = ViaFix {
+        source_ip: "192.0.2.10".parse().unwrap(),
+        source_port: 5062,
+    };
     let mut g = c.benchmark_group("sip_serialize");
     g.throughput(Throughput::Elements(1));
     let mut buf = Vec::with_capacity(2048);

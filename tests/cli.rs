@@ -12,18 +12,39 @@ use common::{cli, fresh_ip, Switch, TempDir, BIN};
 fn accounts_are_added_listed_changed_and_removed_on_a_stopped_switch() {
     let dir = TempDir::new("cli");
     let data = dir.0.join("data");
-    let (code, out, _) = cli(&["account", "add", "011-123-4567", "--password", "first-pw"], Some(&data));
+    let (code, out, _) = cli(
+        &["account", "add", "011-123-4567", "--password", "first-pw"],
+        Some(&data),
+    );
     assert_eq!(code, 0);
     assert_eq!(out.trim(), "added +82111234567");
-    let (code, _, err) = cli(&["account", "add", "+82 11 123 4567", "--password", "other-pw"], Some(&data));
-    assert_eq!(code, 1, "the same subscriber in another spelling already exists");
+    let (code, _, err) = cli(
+        &[
+            "account",
+            "add",
+            "+82 11 123 4567",
+            "--password",
+            "other-pw",
+        ],
+        Some(&data),
+    );
+    assert_eq!(
+        code, 1,
+        "the same subscriber in another spelling already exists"
+    );
     assert!(err.contains("already exists"), "{err}");
     let (code, out, _) = cli(&["account", "list", "--json"], Some(&data));
     assert_eq!(code, 0);
     let list: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(list[0]["number"], "+82111234567");
-    assert!(!out.contains("first-pw"), "passwords are never shown or stored");
-    let (code, _, _) = cli(&["account", "passwd", "0111234567", "--password", "second-pw"], Some(&data));
+    assert!(
+        !out.contains("first-pw"),
+        "passwords are never shown or stored"
+    );
+    let (code, _, _) = cli(
+        &["account", "passwd", "0111234567", "--password", "second-pw"],
+        Some(&data),
+    );
     assert_eq!(code, 0);
     let (code, out, _) = cli(&["account", "remove", "0111234567"], Some(&data));
     assert_eq!((code, out.trim()), (0, "removed +82111234567"));
@@ -36,7 +57,10 @@ fn accounts_are_added_listed_changed_and_removed_on_a_stopped_switch() {
 fn bad_account_input_is_refused_with_a_reason() {
     let dir = TempDir::new("cli-bad");
     let data = dir.0.join("data");
-    let (code, _, err) = cli(&["account", "add", "not a number!", "--password", "abcdef"], Some(&data));
+    let (code, _, err) = cli(
+        &["account", "add", "not a number!", "--password", "abcdef"],
+        Some(&data),
+    );
     assert_eq!(code, 1);
     assert!(err.contains("not a phone number or name"), "{err}");
     let (code, _, err) = cli(&["account", "add", "1001", "--password", "ab"], Some(&data));
@@ -58,14 +82,22 @@ fn the_password_can_come_from_stdin() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"piped-secret\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"piped-secret\n")
+        .unwrap();
     assert!(child.wait().unwrap().success());
 }
 
 #[test]
 fn account_commands_reach_a_running_switch_through_its_control_socket() {
     let sw = Switch::start();
-    let (code, out, err) = cli(&["account", "add", "1001", "--password", "live-pw"], Some(&sw.data));
+    let (code, out, err) = cli(
+        &["account", "add", "1001", "--password", "live-pw"],
+        Some(&sw.data),
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "added 1001");
     let (code, out, _) = cli(&["account", "list"], Some(&sw.data));
@@ -76,7 +108,11 @@ fn account_commands_reach_a_running_switch_through_its_control_socket() {
 fn serve_fails(args: &[&str]) -> (i32, String, Duration) {
     let t = Instant::now();
     let out = Command::new(BIN).arg("serve").args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned(), t.elapsed())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        t.elapsed(),
+    )
 }
 
 #[test]
@@ -94,7 +130,10 @@ fn a_port_in_use_is_reported_in_one_line() {
     ]);
     assert_eq!(code, 1);
     let line = err.lines().last().unwrap_or("");
-    assert!(line.starts_with("switchboard: cannot listen for SIP/TCP on"), "{err}");
+    assert!(
+        line.starts_with("switchboard: cannot listen for SIP/TCP on"),
+        "{err}"
+    );
     assert!(took < Duration::from_secs(5));
 }
 
@@ -103,7 +142,11 @@ fn an_unreadable_config_or_data_directory_is_reported_in_one_line() {
     let dir = TempDir::new("cli-cfg");
     let (code, err, _) = serve_fails(&["--config", dir.0.join("nope.toml").to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(err.trim().starts_with("switchboard: cannot read config file"), "{err}");
+    assert!(
+        err.trim()
+            .starts_with("switchboard: cannot read config file"),
+        "{err}"
+    );
 
     std::fs::write(dir.0.join("bad.toml"), "[sip]\nlisten = 5\n").unwrap();
     let (code, err, _) = serve_fails(&["--config", dir.0.join("bad.toml").to_str().unwrap()]);
@@ -122,7 +165,11 @@ fn an_unreadable_config_or_data_directory_is_reported_in_one_line() {
         &format!("{ip}:8080"),
     ]);
     assert_eq!(code, 1);
-    assert!(err.trim().starts_with("switchboard: cannot open data directory"), "{err}");
+    assert!(
+        err.trim()
+            .starts_with("switchboard: cannot open data directory"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -143,14 +190,22 @@ fn a_second_switch_on_the_same_data_directory_is_refused() {
 
 #[test]
 fn auth_off_warns_loudly() {
-    let mut sw = Switch::with(common::Options { auth_off: true, ..Default::default() });
+    let mut sw = Switch::with(common::Options {
+        auth_off: true,
+        ..Default::default()
+    });
     // the warning goes to stderr at start; restart capturing it
     sw.stop();
     let ip = fresh_ip();
     let mut child = Command::new(BIN)
         .args(["serve", "--auth", "off", "--data"])
         .arg(&sw.data)
-        .args(["--sip", &format!("{ip}:5060"), "--http", &format!("{ip}:8080")])
+        .args([
+            "--sip",
+            &format!("{ip}:5060"),
+            "--http",
+            &format!("{ip}:8080"),
+        ])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -162,5 +217,8 @@ fn auth_off_warns_loudly() {
     let _ = child.kill();
     let _ = child.wait();
     let text = String::from_utf8_lossy(&buf[..n]);
-    assert!(text.contains("authentication is off") || text.contains("AUTHENTICATION IS OFF"), "{text}");
+    assert!(
+        text.contains("authentication is off") || text.contains("AUTHENTICATION IS OFF"),
+        "{text}"
+    );
 }

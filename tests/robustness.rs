@@ -39,7 +39,9 @@ fn garbage_and_truncated_messages_leave_the_switch_answering() {
         let _ = udp.send_to(&msg, sw.sip);
     }
     for i in 0..30 {
-        let Ok(mut tcp) = TcpStream::connect(sw.sip) else { continue };
+        let Ok(mut tcp) = TcpStream::connect(sw.sip) else {
+            continue;
+        };
         let msg: Vec<u8> = match i % 3 {
             0 => (0..rng.gen_range(1..4000)).map(|_| rng.gen()).collect(),
             1 => INVITE.as_bytes()[..rng.gen_range(1..INVITE.len())].to_vec(),
@@ -48,7 +50,11 @@ fn garbage_and_truncated_messages_leave_the_switch_answering() {
         let _ = tcp.write_all(&msg);
     }
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(options_ping(sw.sip, Duration::from_secs(2)), Some(200), "still answering over UDP");
+    assert_eq!(
+        options_ping(sw.sip, Duration::from_secs(2)),
+        Some(200),
+        "still answering over UDP"
+    );
     let mut tcp = TcpStream::connect(sw.sip).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     let opt = format!(
@@ -61,7 +67,10 @@ To: <sip:{s}>\r\nCall-ID: tcp-ok\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n
     tcp.write_all(opt.as_bytes()).unwrap();
     let mut buf = [0u8; 2048];
     let n = tcp.read(&mut buf).unwrap();
-    assert!(buf[..n].starts_with(b"SIP/2.0 200"), "still answering over TCP");
+    assert!(
+        buf[..n].starts_with(b"SIP/2.0 200"),
+        "still answering over TCP"
+    );
     assert!(sw.metric("switchboard_sip_dropped_total{reason=\"unparseable\"}") > 100.0);
 }
 
@@ -71,7 +80,10 @@ fn react(sw: &Switch, sock: &UdpSocket, raw: &[u8]) -> Option<u16> {
     let text = String::from_utf8_lossy(raw);
     // an answer carries the request's branch (or, for RFC 2543 requests, its Call-ID)
     let branch = text.split("branch=").nth(1).map(|b| {
-        b.split(|c: char| c == ';' || c == ',' || c.is_whitespace()).next().unwrap_or("").to_owned()
+        b.split(|c: char| c == ';' || c == ',' || c.is_whitespace())
+            .next()
+            .unwrap_or("")
+            .to_owned()
     });
     let call_id = branch.filter(|b| !b.is_empty()).unwrap_or_else(|| {
         text.lines()
@@ -89,7 +101,9 @@ fn react(sw: &Switch, sock: &UdpSocket, raw: &[u8]) -> Option<u16> {
             if call_id.is_empty() || !resp.contains(call_id.as_str()) {
                 continue;
             }
-            let Some(code) = resp.get(8..11).and_then(|c| c.parse::<u16>().ok()) else { continue };
+            let Some(code) = resp.get(8..11).and_then(|c| c.parse::<u16>().ok()) else {
+                continue;
+            };
             if code >= 200 {
                 return Some(code);
             }
@@ -102,7 +116,8 @@ fn react(sw: &Switch, sock: &UdpSocket, raw: &[u8]) -> Option<u16> {
 fn the_running_switch_reacts_to_every_torture_message_as_its_rfc_expects() {
     let sw = Switch::start();
     let sock = UdpSocket::bind(SocketAddr::new(fresh_ip(), 5060)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("engine/testdata");
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
     let mut failures = Vec::new();
@@ -145,7 +160,8 @@ fn a_flood_from_one_source_is_cut_and_counted_then_the_source_recovers() {
         ..Default::default()
     });
     let sock = UdpSocket::bind(SocketAddr::new(sw.sip.ip(), 0)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let port = sock.local_addr().unwrap().port();
     for i in 0..400 {
         let m = format!(
@@ -161,10 +177,17 @@ From: <sip:f@{ip}>;tag=f\r\nTo: <sip:{s}>\r\nCall-ID: flood-{i}\r\nCSeq: 1 OPTIO
     while sock.recv_from(&mut buf).is_ok() {
         answered += 1;
     }
-    assert!(answered >= 15 && answered <= 60, "only about the burst is answered: {answered}");
+    assert!(
+        answered >= 15 && answered <= 60,
+        "only about the burst is answered: {answered}"
+    );
     assert!(sw.metric("switchboard_sip_dropped_total{reason=\"flood limit\"}") >= 300.0);
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(options_ping(sw.sip, Duration::from_secs(1)), Some(200), "other sources were never limited");
+    assert_eq!(
+        options_ping(sw.sip, Duration::from_secs(1)),
+        Some(200),
+        "other sources were never limited"
+    );
 }
 
 #[test]
@@ -173,29 +196,43 @@ fn tcp_connections_are_capped_per_source_and_idle_ones_are_closed() {
         config: "[tcp]\nmax_per_source = 3\nidle_timeout_secs = 1\n".into(),
         ..Default::default()
     });
-    let conns: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(sw.sip).unwrap()).collect();
+    let conns: Vec<TcpStream> = (0..5)
+        .map(|_| TcpStream::connect(sw.sip).unwrap())
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
     let mut closed_early = 0;
     for c in &conns {
-        c.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         let mut b = [0u8; 1];
         if matches!((&*c).read(&mut b), Ok(0)) {
             closed_early += 1;
         }
     }
-    assert_eq!(closed_early, 2, "connections beyond 3 from one source are refused");
+    assert_eq!(
+        closed_early, 2,
+        "connections beyond 3 from one source are refused"
+    );
     std::thread::sleep(Duration::from_millis(1500));
     for c in &conns {
         c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let mut b = [0u8; 1];
-        assert!(matches!((&*c).read(&mut b), Ok(0) | Err(_)), "idle connection closed");
+        assert!(
+            matches!((&*c).read(&mut b), Ok(0) | Err(_)),
+            "idle connection closed"
+        );
     }
-    assert!(common::eventually(Duration::from_secs(3), || sw.metric("switchboard_tcp_connections") == 0.0));
+    assert!(common::eventually(Duration::from_secs(3), || sw
+        .metric("switchboard_tcp_connections")
+        == 0.0));
 }
 
 #[tokio::test]
 async fn an_internal_failure_in_one_call_answers_500_and_spares_the_others() {
-    let sw = Switch::with(Options { auth_off: true, ..Default::default() });
+    let sw = Switch::with(Options {
+        auth_off: true,
+        ..Default::default()
+    });
     let mut callee = Ua::new(sw.sip, "bob", "", Proto::Udp).await;
     callee.register(600).await;
     let mut caller = Ua::new(sw.sip, "alice", "", Proto::Udp).await;
@@ -213,7 +250,9 @@ Contact: <sip:alice@{l}>\r\nX-Switchboard-Fault: panic\r\nContent-Length: 0\r\n\
     // the same worker still switches calls
     for _ in 0..4 {
         let mut call = caller.invite("bob").await;
-        let inv = callee.expect_request(switchboard_engine::sip::Method::Invite).await;
+        let inv = callee
+            .expect_request(switchboard_engine::sip::Method::Invite)
+            .await;
         callee.reply(&inv, 486);
         assert_eq!(caller.invite_outcome(&mut call).await.status(), Some(486));
     }

@@ -15,8 +15,15 @@ fn scenarios() -> PathBuf {
 }
 
 fn sipp() -> Command {
-    let found = Command::new("sipp").arg("-v").stdout(Stdio::null()).stderr(Stdio::null()).status();
-    assert!(found.is_ok(), "SIPp is required for this test (Debian package sip-tester)");
+    let found = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    assert!(
+        found.is_ok(),
+        "SIPp is required for this test (Debian package sip-tester)"
+    );
     Command::new("sipp")
 }
 
@@ -29,7 +36,10 @@ impl Drop for Bg {
 }
 
 fn run_calls(transport: &str) {
-    let sw = Switch::with(Options { config: "[auth]\nalgorithms = [\"MD5\"]\n".into(), ..Default::default() });
+    let sw = Switch::with(Options {
+        config: "[auth]\nalgorithms = [\"MD5\"]\n".into(),
+        ..Default::default()
+    });
     sw.add_account("sippuas", "sippuas-pw");
     sw.add_account("sippuac", "sippuac-pw");
     let work = TempDir::new("sipp");
@@ -43,7 +53,16 @@ fn run_calls(transport: &str) {
         .current_dir(&work.0)
         .args(["-sf"])
         .arg(scenarios().join("uas_call.xml"))
-        .args(["-t", t, "-i", &uas_ip.to_string(), "-p", "5070", "-nostdin", "-bg"])
+        .args([
+            "-t",
+            t,
+            "-i",
+            &uas_ip.to_string(),
+            "-p",
+            "5070",
+            "-nostdin",
+            "-bg",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -51,14 +70,39 @@ fn run_calls(transport: &str) {
     std::thread::sleep(Duration::from_millis(300));
 
     // registered as subscriber "sippuas" with its address as contact
-    std::fs::write(work.0.join("uas.csv"), "SEQUENTIAL\nsippuas;[authentication username=sippuas password=sippuas-pw];\n").unwrap();
+    std::fs::write(
+        work.0.join("uas.csv"),
+        "SEQUENTIAL\nsippuas;[authentication username=sippuas password=sippuas-pw];\n",
+    )
+    .unwrap();
     let reg = sipp()
         .current_dir(&work.0)
         .arg(&target)
         .arg("-sf")
         .arg(scenarios().join("register_auth.xml"))
-        .args(["-inf", "uas.csv", "-key", "contact_host", &uas_ip.to_string(), "-key", "contact_port", "5070"])
-        .args(["-key", "expires", "600", "-m", "1", "-t", t, "-i", &uas_ip.to_string(), "-p", "5071"])
+        .args([
+            "-inf",
+            "uas.csv",
+            "-key",
+            "contact_host",
+            &uas_ip.to_string(),
+            "-key",
+            "contact_port",
+            "5070",
+        ])
+        .args([
+            "-key",
+            "expires",
+            "600",
+            "-m",
+            "1",
+            "-t",
+            t,
+            "-i",
+            &uas_ip.to_string(),
+            "-p",
+            "5071",
+        ])
         .args(["-nostdin", "-timeout", "10s", "-timeout_error"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -77,16 +121,36 @@ fn run_calls(transport: &str) {
         .arg(&target)
         .arg("-sf")
         .arg(scenarios().join("uac_call_auth.xml"))
-        .args(["-inf", "uac.csv", "-r", "100", "-m", "500", "-d", "500", "-t", t])
-        .args(["-i", &uac_ip.to_string(), "-p", "5072", "-nostdin", "-timeout", "60s", "-timeout_error"])
+        .args([
+            "-inf", "uac.csv", "-r", "100", "-m", "500", "-d", "500", "-t", t,
+        ])
+        .args([
+            "-i",
+            &uac_ip.to_string(),
+            "-p",
+            "5072",
+            "-nostdin",
+            "-timeout",
+            "60s",
+            "-timeout_error",
+        ])
         .args(["-trace_err", "-error_file", "uac-errors.log"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let errors = std::fs::read_to_string(work.0.join("uac-errors.log")).unwrap_or_default();
-    assert!(out.status.success(), "SIPp UAC reported failed calls ({transport}):\n{stdout}\n{errors}");
-    let ok_line = stdout.lines().find(|l| l.contains("Successful call")).unwrap_or("");
-    assert!(ok_line.trim_end().ends_with("500"), "500 successful calls: {ok_line}");
+    assert!(
+        out.status.success(),
+        "SIPp UAC reported failed calls ({transport}):\n{stdout}\n{errors}"
+    );
+    let ok_line = stdout
+        .lines()
+        .find(|l| l.contains("Successful call"))
+        .unwrap_or("");
+    assert!(
+        ok_line.trim_end().ends_with("500"),
+        "500 successful calls: {ok_line}"
+    );
     assert!(common::eventually(Duration::from_secs(3), || {
         sw.metric("switchboard_calls_total{outcome=\"answered\"}") == 500.0
     }));

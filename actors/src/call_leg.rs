@@ -232,7 +232,9 @@ impl CallLeg {
             return self.txns[i].ctx.respond(t, 483, reason_phrase(483), &[]);
         }
         if let Some(tags) = required_extensions(&req, HeaderName::ProxyRequire) {
-            return self.txns[i].ctx.respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
+            return self.txns[i]
+                .ctx
+                .respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
         }
         if branch::is_loop(&req, &self.shared.local) {
             return self.txns[i].ctx.respond(t, 482, reason_phrase(482), &[]);
@@ -278,7 +280,10 @@ impl CallLeg {
 
     fn challenge(&mut self, i: usize, stale: bool) {
         let values = self.shared.challenge(stale);
-        let extra: Vec<(&str, &str)> = values.iter().map(|v| ("Proxy-Authenticate", v.as_str())).collect();
+        let extra: Vec<(&str, &str)> = values
+            .iter()
+            .map(|v| ("Proxy-Authenticate", v.as_str()))
+            .collect();
         self.txns[i]
             .ctx
             .respond(now(), 407, reason_phrase(407), &extra);
@@ -355,7 +360,9 @@ impl CallLeg {
             return self.txns[i].ctx.respond(t, 483, reason_phrase(483), &[]);
         }
         if let Some(tags) = required_extensions(&req, HeaderName::ProxyRequire) {
-            return self.txns[i].ctx.respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
+            return self.txns[i]
+                .ctx
+                .respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
         }
         let Some(hop) = route::next_hop(&req, &self.shared.local) else {
             return;
@@ -564,8 +571,15 @@ pub fn flow_for_binding(b: &BindingRecord) -> Flow {
         .and_then(|u| u.transport())
         .and_then(Transport::parse)
         .unwrap_or(b.transport);
-    let via_flow = Flow { transport: b.transport, remote: b.source, conn: b.conn.map(ConnId) };
-    let direct = uri.as_ref().and_then(stateless::flow_for_uri).map(|f| Flow { transport, ..f });
+    let via_flow = Flow {
+        transport: b.transport,
+        remote: b.source,
+        conn: b.conn.map(ConnId),
+    };
+    let direct = uri
+        .as_ref()
+        .and_then(stateless::flow_for_uri)
+        .map(|f| Flow { transport, ..f });
     match direct {
         _ if b.reg_id.is_some() => via_flow,
         Some(d) if d.remote == b.source && transport == b.transport => via_flow,

@@ -5,9 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{
-    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, WrapFuture,
-};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
 use switchboard_engine::auth::{self, AuthOutcome, ReplayWindow};
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::Aor;
@@ -20,7 +18,6 @@ use tracing::{debug, warn};
 
 use crate::directory::{Directory, Retire};
 use crate::shared::{guarded, now, unix_now, Shared};
-use crate::store_actor::{Load, LoadAccount, PutBindings};
 
 /// The answer to a REGISTER.
 #[derive(Debug)]
@@ -130,7 +127,6 @@ impl Extension {
                 AuthOutcome::Forbidden => return RegisterReply::Forbidden,
             }
         }
-        let before = self.bindings.clone();
         match registrar::apply(
             &req,
             &mut self.bindings,
@@ -139,11 +135,20 @@ impl Extension {
             &flow,
         ) {
             Ok(changed) => {
-                if changed || before.len() != self.bindings.len() {
-                    self.shared.store.do_send(PutBindings {
-                        aor: self.aor.clone(),
-                        bindings: self.bindings.clone(),
-                    });
+                if changed {
+                    // written behind: sled applies it in memory and its flusher makes it
+                    // durable within store.flush_every_ms
+                    match self.shared.db.put_bindings(&self.aor, &self.bindings) {
+                        Ok(delta) => self.shared.metrics.registrations.inc_by(delta),
+                        Err(e) => {
+                            warn!(error = %e, "binding write failed");
+                            return RegisterReply::Error {
+                                code: 500,
+                                reason: "Server Internal Error",
+                                min_expires: None,
+                            };
+                        }
+                    };
                 }
                 RegisterReply::Ok {
                     contacts: registrar::contact_values(&self.bindings, now_unix),
@@ -197,24 +202,24 @@ impl Actor for Extension {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.shared.metrics.extensions_active.inc();
-        // commands wait until the durable state is loaded
-        ctx.wait(
-            self.shared
-                .store
-                .send(Load(self.aor.clone()))
-                .into_actor(self)
-                .map(|res, act, ctx| match res {
-                    Ok(Ok((account, bindings))) => {
-                        act.account = account;
-                        act.bindings = bindings;
-                    }
-                    Ok(Err(e)) => {
-                        warn!(error = %e, "extension load failed");
-                        ctx.stop();
-                    }
-                    Err(_) => ctx.stop(),
-                }),
-        );
+        // the durable state, read before any command is handled (a memory read for anything
+        // the store touched recently)
+        let loaded = self
+            .shared
+            .db
+            .account(&self.aor)
+            .and_then(|a| Ok((a, self.shared.db.bindings(&self.aor)?)));
+        match loaded {
+            Ok((account, bindings)) => {
+                self.account = account;
+                self.bindings = bindings;
+            }
+            Err(e) => {
+                warn!(error = %e, "extension load failed");
+                ctx.stop();
+                return;
+            }
+        }
         let tick =
             (self.idle_timeout() / 4).clamp(Duration::from_millis(500), Duration::from_secs(30));
         ctx.run_interval(tick, |act, _| {
@@ -234,14 +239,14 @@ impl Handler<Command> for Extension {
     fn handle(&mut self, Command(cmd): Command, ctx: &mut Context<Self>) {
         let metrics = self.shared.metrics.clone();
         // a failure drops the command's reply channel, so its requester answers 500
-        if guarded("extension command", &metrics, || self.command(cmd, ctx)).is_none() {
+        if guarded("extension command", &metrics, || self.command(cmd)).is_none() {
             ctx.stop();
         }
     }
 }
 
 impl Extension {
-    fn command(&mut self, cmd: ExtCommand, ctx: &mut Context<Self>) {
+    fn command(&mut self, cmd: ExtCommand) {
         self.processed += 1;
         self.last_active = now();
         match cmd {
@@ -267,20 +272,13 @@ impl Extension {
                 let out = self.verify(&req, HeaderName::ProxyAuthorization, unix_now());
                 let _ = reply.send(out);
             }
-            ExtCommand::AccountChanged => {
-                ctx.wait(
-                    self.shared
-                        .store
-                        .send(LoadAccount(self.aor.clone()))
-                        .into_actor(self)
-                        .map(|res, act, _| {
-                            if let Ok(Ok(acc)) = res {
-                                act.account = acc;
-                                act.replay = ReplayWindow::default();
-                            }
-                        }),
-                );
-            }
+            ExtCommand::AccountChanged => match self.shared.db.account(&self.aor) {
+                Ok(acc) => {
+                    self.account = acc;
+                    self.replay = ReplayWindow::default();
+                }
+                Err(e) => warn!(error = %e, "account reload failed"),
+            },
         }
         // unknown numbers do not keep an actor alive
         self.retire_if(self.is_empty());

@@ -111,7 +111,7 @@ async fn start(
             StoreActor::new(s.clone(), m.clone(), p.clone(), r.clone())
         })
     };
-    let ingress = Arc::new(Ingress::default());
+    let ingress = Arc::new(Ingress::new(plan.clone()));
     let tcp_hub = TcpHub::new(
         TcpLimits {
             max_connections: config.tcp.max_connections,
@@ -143,6 +143,7 @@ async fn start(
         ingress: ingress.clone(),
         tcp: tcp_hub.clone(),
         store: store_actor.clone(),
+        db: store.clone(),
         directories: OnceLock::new(),
         config: config.clone(),
     });

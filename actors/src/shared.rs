@@ -7,17 +7,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::Addr;
 use switchboard_engine::auth::{challenge_values, Nonces};
-use switchboard_engine::sip::digest::Algorithm;
 use switchboard_engine::numbering::{Aor, NumberingPlan};
 use switchboard_engine::proxy::{ContextConfig, Local};
 use switchboard_engine::registrar::Policy;
 use switchboard_engine::routing::Router;
+use switchboard_engine::sip::digest::Algorithm;
 use switchboard_engine::txn::Timers;
 
 use crate::config::Config;
 use crate::directory::{Directory, ToExtension};
 use crate::extension::ExtCommand;
 use crate::metrics::Metrics;
+use crate::store::Store;
 use crate::store_actor::StoreActor;
 use crate::transport::{shard_of, Ingress, TcpHub};
 
@@ -31,7 +32,11 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub ingress: Arc<Ingress>,
     pub tcp: Arc<TcpHub>,
+    /// Administrative and blocking store work (flush, sweeps, account changes).
     pub store: Addr<StoreActor>,
+    /// Direct store access for Extensions: reads and written-behind inserts, which sled
+    /// serves from memory without blocking (its own thread fsyncs).
+    pub db: Store,
     pub directories: OnceLock<Vec<Addr<Directory>>>,
     pub context: ContextConfig,
     pub policy: Policy,
@@ -94,11 +99,18 @@ pub fn now() -> std::time::Instant {
 
 /// Runs `f`, turning a panic into a logged, counted failure so one bad message cannot take
 /// down the arbiter that handles thousands of others. Returns `None` after a panic.
-pub fn guarded<R>(what: &'static str, metrics: &crate::metrics::Metrics, f: impl FnOnce() -> R) -> Option<R> {
+pub fn guarded<R>(
+    what: &'static str,
+    metrics: &crate::metrics::Metrics,
+    f: impl FnOnce() -> R,
+) -> Option<R> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => Some(r),
         Err(_) => {
-            tracing::error!(what, "internal failure while handling a message; it was dropped");
+            tracing::error!(
+                what,
+                "internal failure while handling a message; it was dropped"
+            );
             metrics.dropped("internal failure");
             None
         }

@@ -138,10 +138,9 @@ impl Store {
             };
             self.bindings.insert(aor_key(aor), store::encode(&rec))?
         };
-        let old_len = match old {
-            Some(v) => decode::<BindingsRecord>(aor.as_str(), &v).map_or(0, |r| r.bindings.len()),
-            None => 0,
-        };
+        let old_len = old
+            .and_then(|v| BindingsRecord::count_encoded(&v))
+            .unwrap_or(0);
         Ok(bindings.len() as i64 - old_len as i64)
     }
 

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use actix::{Actor, Handler, Message, SyncContext};
 use serde::{Deserialize, Serialize};
-use switchboard_engine::numbering::{Aor, NumberingPlan};
-use switchboard_engine::store::{AccountRecord, BindingRecord};
+use switchboard_engine::numbering::NumberingPlan;
 use tracing::{info, warn};
 
 use crate::accounts::{self, AccountSummary};
@@ -34,52 +33,6 @@ impl StoreActor {
 
 impl Actor for StoreActor {
     type Context = SyncContext<Self>;
-}
-
-/// Loads what an Extension needs: its account and bindings.
-#[derive(Message)]
-#[rtype(result = "Result<(Option<AccountRecord>, Vec<BindingRecord>), String>")]
-pub struct Load(pub Aor);
-
-impl Handler<Load> for StoreActor {
-    type Result = Result<(Option<AccountRecord>, Vec<BindingRecord>), String>;
-    fn handle(&mut self, m: Load, _: &mut SyncContext<Self>) -> Self::Result {
-        let account = self.store.account(&m.0).map_err(|e| e.to_string())?;
-        let bindings = self.store.bindings(&m.0).map_err(|e| e.to_string())?;
-        Ok((account, bindings))
-    }
-}
-
-/// Reloads an account after an administrative change.
-#[derive(Message)]
-#[rtype(result = "Result<Option<AccountRecord>, String>")]
-pub struct LoadAccount(pub Aor);
-
-impl Handler<LoadAccount> for StoreActor {
-    type Result = Result<Option<AccountRecord>, String>;
-    fn handle(&mut self, m: LoadAccount, _: &mut SyncContext<Self>) -> Self::Result {
-        self.store.account(&m.0).map_err(|e| e.to_string())
-    }
-}
-
-/// Replaces an address's bindings (written behind; flushed by the store's flush interval).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct PutBindings {
-    pub aor: Aor,
-    pub bindings: Vec<BindingRecord>,
-}
-
-impl Handler<PutBindings> for StoreActor {
-    type Result = ();
-    fn handle(&mut self, m: PutBindings, _: &mut SyncContext<Self>) {
-        match self.store.put_bindings(&m.aor, &m.bindings) {
-            Ok(delta) => {
-                self.metrics.registrations.inc_by(delta);
-            }
-            Err(e) => warn!(error = %e, "binding write failed"),
-        }
-    }
 }
 
 /// Removes expired bindings.
@@ -154,7 +107,9 @@ impl Handler<Admin> for StoreActor {
                     .map_err(|e| e.to_string())
             }
         };
-        let res = res.map(|number| AdminReply::Account { number }).map_err(|e| e.to_string());
+        let res = res
+            .map(|number| AdminReply::Account { number })
+            .map_err(|e| e.to_string());
         // administrative changes are rare and must survive a crash: write them through
         if res.is_ok() {
             self.store.flush().map_err(|e| e.to_string())?;

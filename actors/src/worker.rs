@@ -3,8 +3,7 @@
 //! on its own shard answers what it answers itself (REGISTER, OPTIONS, errors) and passes
 //! calls to their `CallLeg` actors, which run on the same arbiter.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use actix::{
 };
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
+use switchboard_engine::numbering::Aor;
 use switchboard_engine::sip::digest::Credentials;
 use switchboard_engine::sip::{
     reason_phrase, HeaderName, Message as SipMessage, Method, ResponseBuilder, Scheme,
@@ -28,7 +28,7 @@ use crate::metrics::OutcomeLabel;
 use crate::shared::{guarded, now, unix_now, Shared};
 use crate::stateless;
 use crate::transport::udp::{Datagram, Receiver};
-use crate::transport::{ingest, response_flow, shard_of, via_fix, Ingested, Transports};
+use crate::transport::{ingest, register_aor, response_flow, route, via_fix, Ingested, Transports};
 
 /// Methods this switch handles, for Allow headers.
 pub const ALLOW: &str =
@@ -40,6 +40,8 @@ pub const ALLOW: &str =
 pub struct Inbound {
     pub msg: SipMessage,
     pub flow: Flow,
+    /// The address of record of a REGISTER, computed once at ingress.
+    pub aor: Option<Aor>,
 }
 
 /// A CallLeg stopped.
@@ -66,45 +68,33 @@ struct LegEntry {
     sent: u64,
 }
 
-/// Server transactions of requests the worker answers itself.
+/// Server transactions of requests the worker answers itself. Their deadlines (Timer J, or a
+/// recheck while an Extension answers) go in a FIFO: every transaction gets the same Timer J,
+/// so deadlines arrive in order and no heap is needed.
 #[derive(Default)]
 struct LocalTxns {
     map: HashMap<ServerKey, (ServerNonInvite, Flow)>,
-    expiry: BinaryHeap<Reverse<(Instant, u64)>>,
-    keys: HashMap<u64, ServerKey>,
-    seq: u64,
+    fifo: VecDeque<(Instant, ServerKey)>,
 }
 
 impl LocalTxns {
-    fn track(&mut self, key: &ServerKey, at: Instant) {
-        self.seq += 1;
-        self.keys.insert(self.seq, key.clone());
-        self.expiry.push(Reverse((at, self.seq)));
-    }
-
     /// Runs Timer J of every transaction due and forgets the terminated ones.
     fn expire(&mut self, now: Instant) {
-        while let Some(Reverse((at, seq))) = self.expiry.peek().copied() {
-            if at > now {
+        while self.fifo.front().is_some_and(|(at, _)| *at <= now) {
+            let Some((_, key)) = self.fifo.pop_front() else {
                 break;
-            }
-            self.expiry.pop();
-            let Some(key) = self.keys.remove(&seq) else {
+            };
+            let Some((t, _)) = self.map.get_mut(&key) else {
                 continue;
             };
-            if let Some((t, _)) = self.map.get_mut(&key) {
-                t.handle_timeout(now);
-                while t.poll_output().is_some() {}
-                if t.is_terminated() {
-                    self.map.remove(&key);
-                } else if let Some(next) = t.poll_timeout() {
-                    self.track(&key, next);
-                } else if t.is_completed() {
-                    self.map.remove(&key);
-                } else {
-                    // still waiting for an asynchronous answer: check again later
-                    self.track(&key, now + Duration::from_secs(5));
-                }
+            t.handle_timeout(now);
+            while t.poll_output().is_some() {}
+            if t.is_terminated() || (t.is_completed() && t.poll_timeout().is_none()) {
+                self.map.remove(&key);
+            } else {
+                // not yet due (a late placeholder), or still waiting for an Extension's answer
+                let next = t.poll_timeout().unwrap_or(now + Duration::from_secs(5));
+                self.fifo.push_back((next, key));
             }
         }
     }
@@ -158,11 +148,11 @@ impl Worker {
         match ingest(d.bytes) {
             Ingested::Message(m) => {
                 let workers = self.shared.ingress.workers();
-                let shard = shard_of(m.call_id().unwrap_or(""), workers.len().max(1));
+                let (shard, aor) = route(&m, &self.shared.plan, workers.len().max(1));
                 if shard == self.shard || workers.is_empty() {
-                    self.on_message(m, flow, ctx);
+                    self.on_message(m, flow, aor, ctx);
                 } else {
-                    workers[shard].do_send(Inbound { msg: m, flow });
+                    workers[shard].do_send(Inbound { msg: m, flow, aor });
                 }
             }
             Ingested::Reply(r) => self.transports().send(&flow, r),
@@ -170,7 +160,7 @@ impl Worker {
         }
     }
 
-    fn on_message(&mut self, m: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
+    fn on_message(&mut self, m: SipMessage, flow: Flow, aor: Option<Aor>, ctx: &mut Context<Self>) {
         trace!(call_id = m.call_id(), %flow, "sip in");
         if let Some(code) = m.status() {
             self.shared
@@ -178,7 +168,9 @@ impl Worker {
                 .responses_received
                 .get_or_create(&crate::metrics::CodeLabel { code })
                 .inc();
-            let Some((m, _)) = self.to_existing_leg(m, flow) else { return };
+            let Some((m, _)) = self.to_existing_leg(m, flow) else {
+                return;
+            };
             if (200..300).contains(&code) && m.cseq().is_some_and(|c| c.method == Method::Invite) {
                 stateless::forward_response(&m, &self.shared.local, self.transports());
             }
@@ -186,25 +178,33 @@ impl Worker {
         }
         let method = m.method().unwrap_or(Method::Other);
         self.shared.metrics.request(method);
-        if method == Method::Ack {
-            // never answered; handled below
-        } else if !m.request_uri().is_some_and(|u| matches!(u.scheme(), Scheme::Sip | Scheme::Sips | Scheme::Tel)) {
+        let (scheme_ok, no_user) = match m.request_uri() {
+            Some(u) => (
+                matches!(u.scheme(), Scheme::Sip | Scheme::Sips | Scheme::Tel),
+                u.user().is_none(),
+            ),
+            None => (false, false),
+        };
+        if !scheme_ok && method != Method::Ack {
             return self.answer(&m, &flow, 416, reason_phrase(416), &[]);
         }
         let in_dialog = m.to_tag().is_some();
-        let local = method == Method::Register
-            || (method == Method::Options && !in_dialog && m.request_uri().is_some_and(|u| u.user().is_none()));
-        if local && method != Method::Ack {
+        let options_to_us = method == Method::Options && !in_dialog && no_user;
+        if method == Method::Register || options_to_us {
             // we are the UAS of these: we support no extensions a request may require
             if let Some(unsupported) = required_extensions(&m, HeaderName::Require) {
-                return self.answer(&m, &flow, 420, reason_phrase(420), &[("Unsupported", &unsupported)]);
+                return self.answer(
+                    &m,
+                    &flow,
+                    420,
+                    reason_phrase(420),
+                    &[("Unsupported", &unsupported)],
+                );
             }
         }
         match method {
-            Method::Register => self.on_register(m, flow, ctx),
-            Method::Options
-                if !in_dialog && m.request_uri().is_some_and(|u| u.user().is_none()) =>
-            {
+            Method::Register => self.on_register(m, flow, aor, ctx),
+            Method::Options if options_to_us => {
                 let extra = [("Allow", ALLOW), ("Accept", "application/sdp")];
                 self.answer(&m, &flow, 200, "OK", &extra);
             }
@@ -249,7 +249,9 @@ impl Worker {
 
     /// Passes a request to its call's CallLeg, starting one for a new call.
     fn to_leg(&mut self, m: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
-        let Some((m, flow)) = self.to_existing_leg(m, flow) else { return };
+        let Some((m, flow)) = self.to_existing_leg(m, flow) else {
+            return;
+        };
         let call_id: Box<str> = m.call_id().unwrap_or("").into();
         let id = self.next_leg;
         self.next_leg += 1;
@@ -263,7 +265,14 @@ impl Worker {
         )
         .start();
         leg.do_send(FromNetwork { msg: m, flow });
-        self.calls.insert(call_id, LegEntry { id, addr: leg, sent: 1 });
+        self.calls.insert(
+            call_id,
+            LegEntry {
+                id,
+                addr: leg,
+                sent: 1,
+            },
+        );
     }
 
     /// Answers a request itself through a server transaction (retransmissions get the same
@@ -276,17 +285,36 @@ impl Worker {
         reason: &str,
         extra: &[(&str, &str)],
     ) {
-        let Some(key) = ServerKey::from_request(req) else {
-            return;
+        if let Some(key) = self.new_transaction(req) {
+            self.respond(key, req, flow, code, reason, extra);
+        }
+    }
+
+    /// The key of a request's new server transaction, or `None` when it is a retransmission
+    /// of one this worker already has (absorbed, or answered again).
+    fn new_transaction(&mut self, req: &SipMessage) -> Option<ServerKey> {
+        let key = ServerKey::from_request(req)?;
+        let Some((txn, to)) = self.txns.map.get_mut(&key) else {
+            return Some(key);
         };
+        let _ = txn.handle_request(now());
+        let to = *to;
+        self.drain_txn(&key, &to);
+        None
+    }
+
+    /// Sends the final answer of a request through a new server transaction.
+    fn respond(
+        &mut self,
+        key: ServerKey,
+        req: &SipMessage,
+        flow: &Flow,
+        code: u16,
+        reason: &str,
+        extra: &[(&str, &str)],
+    ) {
         let t = now();
         let to = response_flow(req, flow);
-        if let Some((txn, to)) = self.txns.map.get_mut(&key) {
-            let _ = txn.handle_request(t);
-            let to = *to;
-            self.drain_txn(&key, &to);
-            return;
-        }
         let mut txn = ServerNonInvite::new(t, flow.transport.is_reliable(), txn::Timers::default());
         let tag = self.entropy.token(10);
         let mut b = ResponseBuilder::new(req, code, reason)
@@ -296,13 +324,15 @@ impl Worker {
             b = b.header(n, v);
         }
         let _ = txn.respond(t, code, b.build());
-        let deadline = txn.poll_timeout();
-        self.txns.map.insert(key.clone(), (txn, to));
-        self.drain_txn(&key, &to);
-        if let Some(d) = deadline {
-            self.txns.track(&key, d);
-        } else {
-            self.txns.map.remove(&key);
+        while let Some(o) = txn.poll_output() {
+            if let txn::Output::Transmit(bytes) = o {
+                self.transports().send(&to, bytes);
+            }
+        }
+        // reliable transports need no Timer J: nothing to keep
+        if let Some(deadline) = txn.poll_timeout() {
+            self.txns.fifo.push_back((deadline, key.clone()));
+            self.txns.map.insert(key, (txn, to));
         }
     }
 
@@ -321,25 +351,20 @@ impl Worker {
         }
     }
 
-    fn on_register(&mut self, req: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
-        let Some(key) = ServerKey::from_request(&req) else {
+    fn on_register(
+        &mut self,
+        req: SipMessage,
+        flow: Flow,
+        aor: Option<Aor>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(key) = self.new_transaction(&req) else {
             return;
         };
-        let t = now();
-        if let Some((txn, to)) = self.txns.map.get_mut(&key) {
-            // a retransmission: absorbed, or answered again once answered
-            let _ = txn.handle_request(t);
-            let to = *to;
-            self.drain_txn(&key, &to);
-            return;
-        }
-        let aor = req
-            .to()
-            .and_then(|to| to.uri().user_unescaped().map(|u| u.into_owned()))
-            .and_then(|u| self.shared.plan.canonical(&u).ok());
+        let aor = aor.or_else(|| register_aor(&self.shared.plan, &req));
         let Some(aor) = aor else {
             self.count_register("invalid");
-            return self.answer(&req, &flow, 404, "Not Found", &[]);
+            return self.respond(key, &req, &flow, 404, "Not Found", &[]);
         };
         if self.shared.auth_enabled() {
             let ours = req
@@ -349,13 +374,17 @@ impl Worker {
             if !ours {
                 // the same challenge whoever asks: no account lookup before credentials
                 self.count_register("challenged");
-                return self.challenge(&req, &flow, false);
+                return self.challenge(key, &req, &flow, false);
             }
         }
+        // a placeholder absorbs retransmissions while the Extension works
+        let t = now();
         let to = response_flow(&req, &flow);
         let txn = ServerNonInvite::new(t, flow.transport.is_reliable(), txn::Timers::default());
+        self.txns
+            .fifo
+            .push_back((t + Duration::from_secs(5), key.clone()));
         self.txns.map.insert(key.clone(), (txn, to));
-        self.txns.track(&key, t + Duration::from_secs(5));
         let (tx, rx) = oneshot::channel();
         self.shared.to_extension(
             aor,
@@ -375,10 +404,13 @@ impl Worker {
         }));
     }
 
-    fn challenge(&mut self, req: &SipMessage, flow: &Flow, stale: bool) {
+    fn challenge(&mut self, key: ServerKey, req: &SipMessage, flow: &Flow, stale: bool) {
         let values = self.shared.challenge(stale);
-        let extra: Vec<(&str, &str)> = values.iter().map(|v| ("WWW-Authenticate", v.as_str())).collect();
-        self.answer(req, flow, 401, "Unauthorized", &extra);
+        let extra: Vec<(&str, &str)> = values
+            .iter()
+            .map(|v| ("WWW-Authenticate", v.as_str()))
+            .collect();
+        self.respond(key, req, flow, 401, "Unauthorized", &extra);
     }
 
     fn finish_register(
@@ -388,25 +420,24 @@ impl Worker {
         flow: Flow,
         reply: RegisterReply,
     ) {
-        // the placeholder transaction is replaced by one that holds the answer
+        // the placeholder is replaced by the transaction that holds the answer
         self.txns.map.remove(&key);
         match reply {
             RegisterReply::Ok { contacts } => {
                 self.count_register("ok");
-                let values: Vec<(&str, &str)> =
-                    contacts.iter().map(|c| ("Contact", c.as_str())).collect();
                 let date = httpdate(unix_now());
-                let mut extra = values;
+                let mut extra: Vec<(&str, &str)> =
+                    contacts.iter().map(|c| ("Contact", c.as_str())).collect();
                 extra.push(("Date", &date));
-                self.answer(&req, &flow, 200, "OK", &extra);
+                self.respond(key, &req, &flow, 200, "OK", &extra);
             }
             RegisterReply::Challenge { stale } => {
                 self.count_register("challenged");
-                self.challenge(&req, &flow, stale);
+                self.challenge(key, &req, &flow, stale);
             }
             RegisterReply::Forbidden => {
                 self.count_register("forbidden");
-                self.answer(&req, &flow, 403, "Forbidden", &[]);
+                self.respond(key, &req, &flow, 403, "Forbidden", &[]);
             }
             RegisterReply::Error {
                 code,
@@ -417,7 +448,7 @@ impl Worker {
                 let min = min_expires.map(|m| m.to_string());
                 let extra: Vec<(&str, &str)> =
                     min.iter().map(|m| ("Min-Expires", m.as_str())).collect();
-                self.answer(&req, &flow, code, reason, &extra);
+                self.respond(key, &req, &flow, code, reason, &extra);
             }
         }
     }
@@ -474,7 +505,9 @@ impl Handler<Inbound> for Worker {
     type Result = ();
     fn handle(&mut self, m: Inbound, ctx: &mut Context<Self>) {
         let metrics = self.shared.metrics.clone();
-        guarded("inbound message", &metrics, || self.on_message(m.msg, m.flow, ctx));
+        guarded("inbound message", &metrics, || {
+            self.on_message(m.msg, m.flow, m.aor, ctx)
+        });
     }
 }
 
@@ -490,7 +523,10 @@ impl Handler<LegEnded> for Worker {
 impl Handler<LegIdle> for Worker {
     type Result = ();
     fn handle(&mut self, m: LegIdle, _: &mut Context<Self>) {
-        let idle = self.calls.get(&m.call_id).is_some_and(|e| e.id == m.leg && e.sent == m.processed);
+        let idle = self
+            .calls
+            .get(&m.call_id)
+            .is_some_and(|e| e.id == m.leg && e.sent == m.processed);
         if idle {
             if let Some(e) = self.calls.remove(&m.call_id) {
                 e.addr.do_send(StopLeg);

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use actix::Addr;
 use bytes::Bytes;
 use switchboard_engine::flow::{Flow, Transport};
+use switchboard_engine::numbering::{Aor, NumberingPlan};
 use switchboard_engine::sip::{malformed, validate, Message, ResponseBuilder, ViaFix};
 
 use crate::metrics::Metrics;
@@ -81,13 +82,42 @@ pub fn shard_of(call_id: &str, shards: usize) -> usize {
     (h % shards.max(1) as u64) as usize
 }
 
-/// Delivers valid messages to the worker that owns their Call-ID.
-#[derive(Default)]
+/// The address of record a REGISTER is for (its To URI's user, canonical).
+pub fn register_aor(plan: &NumberingPlan, req: &Message) -> Option<Aor> {
+    let to = req.to()?;
+    let user = to.uri().user_unescaped()?;
+    plan.canonical(&user).ok()
+}
+
+/// The worker that handles a message, and for a REGISTER its address of record.
+///
+/// Every message of a call goes to the worker owning its Call-ID. A REGISTER goes to the
+/// worker owning its address of record instead: that address's Extension lives on the same
+/// arbiter, so registering costs no further thread hop, and retransmissions (same address)
+/// meet their transaction there.
+pub fn route(m: &Message, plan: &NumberingPlan, shards: usize) -> (usize, Option<Aor>) {
+    if m.method() == Some(switchboard_engine::sip::Method::Register) {
+        if let Some(aor) = register_aor(plan, m) {
+            return (shard_of(aor.as_str(), shards), Some(aor));
+        }
+    }
+    (shard_of(m.call_id().unwrap_or(""), shards), None)
+}
+
+/// Delivers valid messages to the worker that owns them (see `route`).
 pub struct Ingress {
     workers: OnceLock<Vec<Addr<Worker>>>,
+    plan: NumberingPlan,
 }
 
 impl Ingress {
+    pub fn new(plan: NumberingPlan) -> Ingress {
+        Ingress {
+            workers: OnceLock::new(),
+            plan,
+        }
+    }
+
     pub fn set_workers(&self, w: Vec<Addr<Worker>>) {
         let _ = self.workers.set(w);
     }
@@ -101,8 +131,8 @@ impl Ingress {
         if workers.is_empty() {
             return;
         }
-        let shard = shard_of(msg.call_id().unwrap_or(""), workers.len());
-        workers[shard].do_send(Inbound { msg, flow });
+        let (shard, aor) = route(&msg, &self.plan, workers.len());
+        workers[shard].do_send(Inbound { msg, flow, aor });
     }
 }
 

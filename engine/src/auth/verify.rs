@@ -81,7 +81,12 @@ pub fn verify(
 
 /// The challenge values to send, one per algorithm in order of preference (RFC 8760 §2.4:
 /// SHA-256 first, MD5 for older phones).
-pub fn challenge_values(realm: &str, nonce: &str, stale: bool, algorithms: &[Algorithm]) -> Vec<String> {
+pub fn challenge_values(
+    realm: &str,
+    nonce: &str,
+    stale: bool,
+    algorithms: &[Algorithm],
+) -> Vec<String> {
     algorithms
         .iter()
         .map(|&alg| {
@@ -168,7 +173,16 @@ mod tests {
             &mut w,
             101,
         );
-        let unknown = verify(Some(&c), "REGISTER", REALM, &BOTH, None, &nonces, &mut w, 101);
+        let unknown = verify(
+            Some(&c),
+            "REGISTER",
+            REALM,
+            &BOTH,
+            None,
+            &nonces,
+            &mut w,
+            101,
+        );
         let v = answer(&nonce, 0, "secret", 1);
         let c = Credentials::parse(&v).unwrap();
         assert!(matches!(
@@ -253,7 +267,16 @@ mod tests {
         let c = Credentials::parse(&v).unwrap();
         let sha_only = [Algorithm::Sha256];
         let acc = account("secret");
-        let out = verify(Some(&c), "REGISTER", REALM, &sha_only, Some(&acc), &nonces, &mut w, 101);
+        let out = verify(
+            Some(&c),
+            "REGISTER",
+            REALM,
+            &sha_only,
+            Some(&acc),
+            &nonces,
+            &mut w,
+            101,
+        );
         assert_eq!(out, AuthOutcome::Challenge { stale: false });
     }
 

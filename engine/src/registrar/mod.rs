@@ -110,7 +110,21 @@ pub fn apply(
         ) {
             return Err(RegisterError::Invalid("Contact must be a SIP URI"));
         }
-        let expires = match na.param("expires") {
+        // one pass over the contact's parameters
+        let (mut expires_param, mut instance, mut reg_id, mut q) = (None, None, None, None);
+        let _ = crate::sip::lex::parse_params(na.params(), |p| {
+            let v = p.value.unwrap_or("");
+            if p.name.eq_ignore_ascii_case("expires") {
+                expires_param = Some(v);
+            } else if p.name.eq_ignore_ascii_case("+sip.instance") {
+                instance = Some(crate::sip::lex::unquote(v).to_owned());
+            } else if p.name.eq_ignore_ascii_case("reg-id") {
+                reg_id = v.parse().ok();
+            } else if p.name.eq_ignore_ascii_case("q") {
+                q = parse_q(v);
+            }
+        });
+        let expires = match expires_param {
             Some(e) => parse_delta_seconds(e).ok_or(RegisterError::Invalid("Malformed expires"))?,
             None => header_expires.unwrap_or(policy.default_expires),
         };
@@ -120,14 +134,10 @@ pub fn apply(
             });
         }
         let expires = expires.min(policy.max_expires);
-        let instance = na
-            .param("+sip.instance")
-            .map(|s| crate::sip::lex::unquote(s).to_owned());
-        let reg_id = na.param("reg-id").and_then(|r| r.parse().ok());
-        let q = na.param("q").and_then(parse_q);
         let existing = next.iter().position(|b| match (&b.instance, &instance) {
             (Some(a), Some(i)) => a == i && b.reg_id == reg_id,
-            _ => Uri::parse(&b.uri).is_ok_and(|bu| uri_eq(&bu, uri)),
+            // the same text is the same URI; otherwise compare per §19.1.4
+            _ => b.uri == uri.as_str() || Uri::parse(&b.uri).is_ok_and(|bu| uri_eq(&bu, uri)),
         });
         match existing {
             Some(i) => {

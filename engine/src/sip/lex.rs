@@ -4,6 +4,12 @@
 //! linear white space (LWS) is just spaces and tabs here. Every helper is a pure function over
 //! `&str`; none allocates.
 
+/// Position of the first `b` in `s` (memchr: a byte scan, much cheaper than a char search).
+#[inline]
+pub fn find_byte(s: &str, b: u8) -> Option<usize> {
+    memchr::memchr(b, s.as_bytes())
+}
+
 /// `token` characters (RFC 3261 §25.1): alphanumerics and `-.!%*_+`'~`.
 pub fn is_token_char(c: u8) -> bool {
     c.is_ascii_alphanumeric()

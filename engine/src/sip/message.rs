@@ -471,13 +471,16 @@ impl Message {
         self.head_end as usize
     }
 
-    /// To tag, if any (in-dialog requests and most responses carry one).
+    /// To tag, if any (in-dialog requests and most responses carry one). Reads only the
+    /// header parameters: ingress validation has checked the whole value.
     pub fn to_tag(&self) -> Option<&str> {
-        self.to().and_then(|t| t.tag())
+        self.header(HeaderName::To)
+            .and_then(super::name_addr::tag_of)
     }
 
     pub fn from_tag(&self) -> Option<&str> {
-        self.from().and_then(|f| f.tag())
+        self.header(HeaderName::From)
+            .and_then(super::name_addr::tag_of)
     }
 
     /// The message bytes as a shared buffer (no copy when the message spans its buffer).

@@ -56,7 +56,7 @@ impl<'a> Uri<'a> {
     /// Parses an absolute URI. `sip:`/`sips:` and `tel:` are parsed fully; other schemes are
     /// accepted when their characters are legal and kept opaque.
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
-        let colon = s.find(':').ok_or(UriError::Scheme)?;
+        let colon = lex::find_byte(s, b':').ok_or(UriError::Scheme)?;
         let scheme_str = &s[..colon];
         if scheme_str.is_empty()
             || !scheme_str.as_bytes()[0].is_ascii_alphabetic()
@@ -99,10 +99,10 @@ impl<'a> Uri<'a> {
 
     fn parse_sip(raw: &'a str, scheme: Scheme, rest: &'a str) -> Result<Uri<'a>, UriError> {
         // '@' never appears unescaped in the host part, so the first one ends the userinfo
-        let (user, password, hostpart) = match rest.find('@') {
+        let (user, password, hostpart) = match lex::find_byte(rest, b'@') {
             Some(at) => {
                 let userinfo = &rest[..at];
-                let (user, password) = match userinfo.find(':') {
+                let (user, password) = match lex::find_byte(userinfo, b':') {
                     Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                     None => (userinfo, None),
                 };
@@ -156,7 +156,7 @@ impl<'a> Uri<'a> {
     }
 
     fn parse_tel(raw: &'a str, rest: &'a str) -> Result<Uri<'a>, UriError> {
-        let (number, params) = match rest.find(';') {
+        let (number, params) = match lex::find_byte(rest, b';') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
@@ -282,12 +282,12 @@ impl fmt::Display for Uri<'_> {
 
 /// Splits `host[:port][;params][?headers]` into its three parts (params keep their `;`).
 fn split_hostport(s: &str) -> (&str, &str, &str) {
-    let (before_q, headers) = match s.find('?') {
+    let (before_q, headers) = match lex::find_byte(s, b'?') {
         Some(i) => (&s[..i], &s[i + 1..]),
         None => (s, ""),
     };
     // an IPv6 reference holds ':' but never ';'
-    match before_q.find(';') {
+    match lex::find_byte(before_q, b';') {
         Some(i) => (&before_q[..i], &before_q[i..], headers),
         None => (before_q, "", headers),
     }
@@ -296,7 +296,7 @@ fn split_hostport(s: &str) -> (&str, &str, &str) {
 /// Parses `host [":" port]` (RFC 3261 hostport).
 pub fn parse_hostport(s: &str) -> Result<(&str, Option<u16>), UriError> {
     let (host, port) = if s.starts_with('[') {
-        let close = s.find(']').ok_or(UriError::Host)?;
+        let close = lex::find_byte(s, b']').ok_or(UriError::Host)?;
         let host = &s[..=close];
         let rest = &s[close + 1..];
         let port = match rest.strip_prefix(':') {
@@ -306,7 +306,7 @@ pub fn parse_hostport(s: &str) -> Result<(&str, Option<u16>), UriError> {
         };
         (host, port)
     } else {
-        match s.find(':') {
+        match lex::find_byte(s, b':') {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         }

@@ -88,6 +88,27 @@ mod tests {
     }
 
     #[test]
+    fn the_binding_count_is_read_from_the_length_prefix() {
+        let b = BindingRecord {
+            uri: "sip:a@b".into(),
+            q: None,
+            expires_at: 1,
+            call_id: "c".into(),
+            cseq: 1,
+            instance: None,
+            reg_id: None,
+            transport: crate::flow::Transport::Udp,
+            source: "127.0.0.1:5060".parse().unwrap(),
+            conn: None,
+        };
+        let rec = BindingsRecord {
+            bindings: vec![b.clone(), b.clone(), b],
+        };
+        assert_eq!(BindingsRecord::count_encoded(&encode(&rec)), Some(3));
+        assert_eq!(BindingsRecord::count_encoded(&[9, 0]), None);
+    }
+
+    #[test]
     fn unknown_versions_and_corruption_are_refused() {
         let mut bytes = encode(&BindingsRecord::default());
         bytes[0] = 9;

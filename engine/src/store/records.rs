@@ -34,6 +34,16 @@ pub struct BindingsRecord {
     pub bindings: Vec<BindingRecord>,
 }
 
+impl BindingsRecord {
+    /// How many bindings an encoded record holds, read from its length prefix without decoding
+    /// the bindings (the store keeps a gauge of bindings on every write).
+    pub fn count_encoded(bytes: &[u8]) -> Option<usize> {
+        // version byte, then the Vec length as a fixed-width big-endian u64
+        let len: [u8; 8] = bytes.get(1..9)?.try_into().ok()?;
+        (bytes.first() == Some(&super::RECORD_VERSION)).then(|| u64::from_be_bytes(len) as usize)
+    }
+}
+
 /// One registered contact (RFC 3261 §10.3).
 #[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct BindingRecord {
