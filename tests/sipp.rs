@@ -60,8 +60,8 @@ fn run_calls(transport: &str) {
             &uas_ip.to_string(),
             "-p",
             "5070",
+            // in the foreground, so dropping the child stops it (-bg would detach it)
             "-nostdin",
-            "-bg",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -90,6 +90,7 @@ impl Handler<Retire> for Directory {
             if let Some(e) = self.extensions.remove(&m.aor) {
                 e.addr.do_send(Stop);
             }
+            crate::worker::shrink(&mut self.extensions);
         }
     }
 }

@@ -486,6 +486,12 @@ impl Actor for Worker {
             let t = now();
             act.txns.expire(t);
             act.limiter.prune(t);
+            // give back what a burst grew: idle memory stays proportional to what is live
+            shrink(&mut act.txns.map);
+            shrink(&mut act.calls);
+            if act.txns.fifo.capacity() > 4 * act.txns.fifo.len() + 1024 {
+                act.txns.fifo.shrink_to(2 * act.txns.fifo.len());
+            }
         });
     }
 }
@@ -532,6 +538,13 @@ impl Handler<LegIdle> for Worker {
                 e.addr.do_send(StopLeg);
             }
         }
+    }
+}
+
+/// Shrinks a map that holds far less than it has room for.
+pub fn shrink<K: std::hash::Hash + Eq, V>(m: &mut HashMap<K, V>) {
+    if m.capacity() > 4 * m.len() + 1024 {
+        m.shrink_to(2 * m.len());
     }
 }
 

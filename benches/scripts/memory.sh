@@ -16,6 +16,8 @@ work=$(mktemp -d /tmp/sb-mem.XXXXXX)
 cat >"$work/mem.toml" <<TOML
 [auth]
 nonce_lifetime_secs = 1
+[store]
+cache_capacity_mb = ${SB_CACHE_MB:-64}
 [extension]
 idle_timeout_secs = 1
 TOML
@@ -41,4 +43,14 @@ after=$(rss)
 regs=$(metric switchboard_registrations)
 echo "registrations=$regs extensions_active=$(metric switchboard_extensions_active)"
 echo "rss_kib_before=$base rss_kib_after=$after"
-awk -v a="$after" -v b="$base" -v n="$regs" 'BEGIN { printf "bytes_per_idle_registration=%.0f\n", (a-b)*1024/n }'
+awk -v a="$after" -v b="$base" -v n="$regs" 'BEGIN { printf "bytes_per_idle_registration=%.0f (RSS growth of the process that took the registrations)\n", (a-b)*1024/n }'
+# the same data in a fresh process: what is held for the registrations themselves, without
+# what the allocator kept from the burst of transactions that created them
+kill -TERM $pid; wait $pid 2>/dev/null || true
+"$bin" serve --config "$work/mem.toml" --sip 127.0.0.1:5090 --http 127.0.0.1:8090 --auth off \
+	--data "$work/data" >"$work/switch2.log" 2>&1 &
+pid=$!
+sleep 5
+held=$(rss)
+echo "rss_kib_fresh_process_with_bindings=$held registrations=$(metric switchboard_registrations)"
+awk -v a="$held" -v b="$base" -v n="$regs" 'BEGIN { printf "bytes_held_per_registration=%.0f (fresh process, every binding loaded)\n", (a-b)*1024/n }'
