@@ -178,7 +178,7 @@ From: <sip:f@{ip}>;tag=f\r\nTo: <sip:{s}>\r\nCall-ID: flood-{i}\r\nCSeq: 1 OPTIO
         answered += 1;
     }
     assert!(
-        answered >= 15 && answered <= 60,
+        (15..=60).contains(&answered),
         "only about the burst is answered: {answered}"
     );
     assert!(sw.metric("switchboard_sip_dropped_total{reason=\"flood limit\"}") >= 300.0);

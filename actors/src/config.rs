@@ -31,6 +31,7 @@ pub struct Sip {
     pub listen: SocketAddr,
     pub domain: String,
     pub workers: usize,
+    pub receive_batch: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

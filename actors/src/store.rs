@@ -55,7 +55,7 @@ impl Store {
             .path(dir.join("db"))
             .flush_every_ms(Some(flush_every_ms.max(1)))
             .cache_capacity(cache_mb * 1024 * 1024)
-            .mode(sled::Mode::LowSpace)
+            .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| match &e {
                 sled::Error::Io(io)

@@ -168,7 +168,7 @@ impl Worker {
                 .responses_received
                 .get_or_create(&crate::metrics::CodeLabel { code })
                 .inc();
-            let Some((m, _)) = self.to_existing_leg(m, flow) else {
+            let Some((m, _)) = self.deliver_to_leg(m, flow) else {
                 return;
             };
             if (200..300).contains(&code) && m.cseq().is_some_and(|c| c.method == Method::Invite) {
@@ -208,7 +208,7 @@ impl Worker {
                 let extra = [("Allow", ALLOW), ("Accept", "application/sdp")];
                 self.answer(&m, &flow, 200, "OK", &extra);
             }
-            Method::Ack | Method::Cancel => match self.to_existing_leg(m, flow) {
+            Method::Ack | Method::Cancel => match self.deliver_to_leg(m, flow) {
                 None => {}
                 Some((m, flow)) if method == Method::Ack => stateless::forward_ack(
                     &m,
@@ -218,8 +218,8 @@ impl Worker {
                 ),
                 Some((m, flow)) => self.answer(&m, &flow, 481, reason_phrase(481), &[]),
             },
-            _ if in_dialog => self.to_leg(m, flow, ctx),
-            Method::Invite | Method::Options | Method::Message => self.to_leg(m, flow, ctx),
+            _ if in_dialog => self.route_to_leg(m, flow, ctx),
+            Method::Invite | Method::Options | Method::Message => self.route_to_leg(m, flow, ctx),
             Method::Subscribe | Method::Publish | Method::Notify | Method::Refer => {
                 self.answer(&m, &flow, 405, reason_phrase(405), &[("Allow", ALLOW)])
             }
@@ -231,7 +231,7 @@ impl Worker {
     }
 
     /// Delivers a message to the live CallLeg of its Call-ID; gives it back if there is none.
-    fn to_existing_leg(&mut self, m: SipMessage, flow: Flow) -> Option<(SipMessage, Flow)> {
+    fn deliver_to_leg(&mut self, m: SipMessage, flow: Flow) -> Option<(SipMessage, Flow)> {
         let call_id = m.call_id().unwrap_or("");
         match self.calls.get_mut(call_id) {
             Some(e) if e.addr.connected() => {
@@ -248,8 +248,8 @@ impl Worker {
     }
 
     /// Passes a request to its call's CallLeg, starting one for a new call.
-    fn to_leg(&mut self, m: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
-        let Some((m, flow)) = self.to_existing_leg(m, flow) else {
+    fn route_to_leg(&mut self, m: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
+        let Some((m, flow)) = self.deliver_to_leg(m, flow) else {
             return;
         };
         let call_id: Box<str> = m.call_id().unwrap_or("").into();
@@ -481,7 +481,7 @@ impl Actor for Worker {
             self.shared.tcp.clone(),
             self.shared.metrics.clone(),
         ));
-        ctx.add_stream(Receiver::new(sock));
+        ctx.add_stream(Receiver::new(sock, self.shared.config.sip.receive_batch));
         ctx.run_interval(Duration::from_millis(500), |act, _| {
             let t = now();
             act.txns.expire(t);

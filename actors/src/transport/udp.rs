@@ -41,36 +41,41 @@ pub struct Datagram {
     pub from: SocketAddr,
 }
 
-/// The datagrams arriving on one socket, as a stream.
+/// The datagrams arriving on one socket, as a stream. With `batch` > 1 (Linux), one
+/// `recvmmsg` call takes up to that many datagrams per wakeup instead of one `recvfrom` each.
 pub struct Receiver {
     socket: Arc<UdpSocket>,
     buf: Vec<u8>,
+    batch: usize,
+    ready: std::collections::VecDeque<Datagram>,
 }
 
 impl Receiver {
-    pub fn new(socket: Arc<UdpSocket>) -> Receiver {
+    pub fn new(socket: Arc<UdpSocket>, batch: usize) -> Receiver {
+        let batch = if cfg!(target_os = "linux") {
+            batch.clamp(1, 64)
+        } else {
+            1
+        };
         Receiver {
             socket,
-            buf: vec![0; MAX_DATAGRAM],
+            buf: vec![0; MAX_DATAGRAM * batch],
+            batch,
+            ready: std::collections::VecDeque::with_capacity(batch),
         }
     }
-}
 
-impl futures_core::Stream for Receiver {
-    type Item = Datagram;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Datagram>> {
-        let this = self.get_mut();
+    fn poll_single(&mut self, cx: &mut Context<'_>) -> Poll<Option<Datagram>> {
         loop {
-            let mut rb = ReadBuf::new(&mut this.buf);
-            match this.socket.poll_recv_from(cx, &mut rb) {
+            let mut rb = ReadBuf::new(&mut self.buf[..MAX_DATAGRAM]);
+            match self.socket.poll_recv_from(cx, &mut rb) {
                 Poll::Ready(Ok(from)) => {
                     let n = rb.filled().len();
                     if n == 0 {
                         continue;
                     }
                     return Poll::Ready(Some(Datagram {
-                        bytes: Bytes::copy_from_slice(&this.buf[..n]),
+                        bytes: Bytes::copy_from_slice(&self.buf[..n]),
                         from,
                     }));
                 }
@@ -80,6 +85,94 @@ impl futures_core::Stream for Receiver {
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Datagram>> {
+        loop {
+            if let Some(d) = self.ready.pop_front() {
+                return Poll::Ready(Some(d));
+            }
+            match self.socket.poll_recv_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(_)) => continue,
+                Poll::Ready(Ok(())) => {}
+            }
+            let (batch, buf, ready) = (self.batch, &mut self.buf, &mut self.ready);
+            let sock = &self.socket;
+            // try_io clears the readiness when the socket would block
+            let _ = sock.try_io(tokio::io::Interest::READABLE, || {
+                recv_many(sock, buf, batch, ready)
+            });
+        }
+    }
+}
+
+/// One `recvmmsg` into `batch` slots of `buf`; received datagrams are appended to `out`.
+#[cfg(target_os = "linux")]
+fn recv_many(
+    sock: &UdpSocket,
+    buf: &mut [u8],
+    batch: usize,
+    out: &mut std::collections::VecDeque<Datagram>,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: every pointer handed to the kernel points into `buf`, `iov` or `addrs`, which
+    // outlive the call and are sized for `batch` entries; the kernel writes at most
+    // `iov_len` bytes per slot and `msg_namelen` bytes per address.
+    unsafe {
+        let mut addrs: Vec<libc::sockaddr_storage> = vec![std::mem::zeroed(); batch];
+        let mut iov: Vec<libc::iovec> = (0..batch)
+            .map(|i| libc::iovec {
+                iov_base: buf.as_mut_ptr().add(i * MAX_DATAGRAM) as *mut libc::c_void,
+                iov_len: MAX_DATAGRAM,
+            })
+            .collect();
+        let mut hdrs: Vec<libc::mmsghdr> = (0..batch)
+            .map(|i| {
+                let mut h: libc::mmsghdr = std::mem::zeroed();
+                h.msg_hdr.msg_name = addrs.as_mut_ptr().add(i) as *mut libc::c_void;
+                h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
+                h.msg_hdr.msg_iov = iov.as_mut_ptr().add(i);
+                h.msg_hdr.msg_iovlen = 1;
+                h
+            })
+            .collect();
+        let n = libc::recvmmsg(
+            sock.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            batch as u32,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        );
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for (i, h) in hdrs.iter().take(n as usize).enumerate() {
+            let len = h.msg_len as usize;
+            let sa = socket2::SockAddr::new(addrs[i], h.msg_hdr.msg_namelen);
+            if let (Some(from), true) = (sa.as_socket(), len > 0) {
+                let start = i * MAX_DATAGRAM;
+                out.push_back(Datagram {
+                    bytes: Bytes::copy_from_slice(&buf[start..start + len]),
+                    from,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl futures_core::Stream for Receiver {
+    type Item = Datagram;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Datagram>> {
+        let this = self.get_mut();
+        #[cfg(target_os = "linux")]
+        if this.batch > 1 {
+            return this.poll_batch(cx);
+        }
+        this.poll_single(cx)
     }
 }
 

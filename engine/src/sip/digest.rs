@@ -38,6 +38,7 @@ impl Algorithm {
     }
 
     /// Hash output length in bytes.
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(self) -> usize {
         match self {
             Algorithm::Md5 => 16,

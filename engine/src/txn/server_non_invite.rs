@@ -131,7 +131,7 @@ mod tests {
         assert!(drain(|| tx.poll_output()).0.is_empty());
         let ok = crate::sip::ResponseBuilder::new(&request("REGISTER"), 200, "OK").build();
         tx.respond(t0, 200, ok.clone()).unwrap();
-        assert_eq!(drain(|| tx.poll_output()).0, [ok.clone()]);
+        assert_eq!(drain(|| tx.poll_output()).0, std::slice::from_ref(&ok));
         tx.handle_request(t0 + Duration::from_secs(1)).unwrap();
         assert_eq!(drain(|| tx.poll_output()).0, [ok]);
         let j = tx.poll_timeout().unwrap();
