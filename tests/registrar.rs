@@ -213,3 +213,110 @@ Expires: 300\r\nContent-Length: 0\r\n\r\n",
         1.0
     );
 }
+
+/// Builds an authenticated REGISTER by hand so a test can reuse a nonce or a nonce count.
+fn signed_register(
+    ua: &Ua,
+    branch: &str,
+    cseq: u32,
+    challenge: &switchboard_engine::sip::Message,
+    nc: u32,
+) -> bytes::Bytes {
+    let uri = format!("sip:{}", ua.server);
+    let v = challenge.header(HeaderName::WwwAuthenticate).unwrap();
+    let ch = switchboard_engine::sip::digest::Challenge::parse(v).unwrap();
+    let auth = ch.answer("REGISTER", &uri, &ua.user, &ua.password, "fixed-cnonce", nc);
+    let raw = format!(
+        "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch={branch};rport\r\nMax-Forwards: 70\r\n\
+From: <sip:{u}@{ip}>;tag=r\r\nTo: <sip:{u}@{ip}>\r\nCall-ID: signed-{u}\r\nCSeq: {cseq} REGISTER\r\n\
+Contact: <sip:{u}@{l}>\r\nExpires: 600\r\nAuthorization: {auth}\r\nContent-Length: 0\r\n\r\n",
+        l = ua.local,
+        u = ua.user,
+        ip = ua.server.ip()
+    );
+    bytes::Bytes::from(raw)
+}
+
+async fn first_challenge(ua: &mut Ua) -> switchboard_engine::sip::Message {
+    let raw = format!(
+        "REGISTER sip:{s} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKfirst;rport\r\nMax-Forwards: 70\r\n\
+From: <sip:{u}@{ip}>;tag=r\r\nTo: <sip:{u}@{ip}>\r\nCall-ID: signed-{u}\r\nCSeq: 1 REGISTER\r\n\
+Contact: <sip:{u}@{l}>\r\nContent-Length: 0\r\n\r\n",
+        s = ua.server,
+        l = ua.local,
+        u = ua.user,
+        ip = ua.server.ip()
+    );
+    ua.send(bytes::Bytes::from(raw));
+    let cid = format!("signed-{}", ua.user);
+    let r = ua.final_response(&cid, "REGISTER").await;
+    assert_eq!(r.status(), Some(401));
+    r
+}
+
+#[tokio::test]
+async fn a_replayed_nonce_count_is_refused() {
+    let sw = Switch::start();
+    sw.add_account("1001", "pw-1234");
+    let mut ua = Ua::new(sw.sip, "1001", "pw-1234", Proto::Udp).await;
+    let ch = first_challenge(&mut ua).await;
+    ua.send(signed_register(&ua, "z9hG4bKsigned1", 2, &ch, 1));
+    assert_eq!(
+        ua.final_response("signed-1001", "REGISTER").await.status(),
+        Some(200)
+    );
+    // the same credentials again (a new transaction, so not a retransmission)
+    ua.send(signed_register(&ua, "z9hG4bKsigned2", 3, &ch, 1));
+    assert_eq!(
+        ua.final_response("signed-1001", "REGISTER").await.status(),
+        Some(403),
+        "nc=1 reused"
+    );
+    ua.send(signed_register(&ua, "z9hG4bKsigned3", 4, &ch, 2));
+    assert_eq!(
+        ua.final_response("signed-1001", "REGISTER").await.status(),
+        Some(200),
+        "nc=2 is fresh"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_nonce_with_a_good_digest_is_challenged_again_with_stale() {
+    let sw = Switch::with(common::Options {
+        config: "[auth]\nnonce_lifetime_secs = 1\n".into(),
+        ..Default::default()
+    });
+    sw.add_account("1001", "pw-1234");
+    let mut ua = Ua::new(sw.sip, "1001", "pw-1234", Proto::Udp).await;
+    let ch = first_challenge(&mut ua).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    ua.send(signed_register(&ua, "z9hG4bKstale1", 2, &ch, 1));
+    let r = ua.final_response("signed-1001", "REGISTER").await;
+    assert_eq!(r.status(), Some(401));
+    let v = r.header(HeaderName::WwwAuthenticate).unwrap();
+    assert!(v.contains("stale=true"), "{v}");
+    // the phone answers the fresh challenge without asking its user again
+    ua.send(signed_register(&ua, "z9hG4bKstale2", 3, &r, 1));
+    assert_eq!(
+        ua.final_response("signed-1001", "REGISTER").await.status(),
+        Some(200)
+    );
+}
+
+#[tokio::test]
+async fn an_expired_binding_no_longer_rings() {
+    let sw = Switch::with(common::Options {
+        config: "[registrar]\nmin_expires = 1\n".into(),
+        ..Default::default()
+    });
+    sw.add_account("1001", "pw-1234");
+    sw.add_account("1002", "pw-1234");
+    let mut callee = Ua::new(sw.sip, "1001", "pw-1234", Proto::Udp).await;
+    assert_eq!(callee.register(1).await.status(), Some(200));
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let q = callee.register_contact("", None).await;
+    assert!(contacts(&q).is_empty(), "the binding expired");
+    let mut caller = Ua::new(sw.sip, "1002", "pw-1234", Proto::Udp).await;
+    let mut call = caller.invite("1001").await;
+    assert_eq!(caller.invite_outcome(&mut call).await.status(), Some(480));
+}

@@ -17,15 +17,19 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
 static NEXT: AtomicU32 = AtomicU32::new(1);
+static NEXT_IP: AtomicU32 = AtomicU32::new(0);
 
-/// A loopback address no other test of this run uses.
+/// A loopback address no other test of this run uses: the second and third octets come from
+/// the process id (test binaries and nextest processes differ), the last from a counter of
+/// its own, carrying into the third octet so it never wraps onto an address in use.
 pub fn fresh_ip() -> IpAddr {
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let n = NEXT_IP.fetch_add(1, Ordering::Relaxed);
     let pid = std::process::id();
+    let third = (pid / 200 + n / 250) % 250;
     IpAddr::V4(Ipv4Addr::new(
         127,
         (pid % 200 + 20) as u8,
-        (pid / 200 % 250) as u8,
+        third as u8,
         (n % 250 + 2) as u8,
     ))
 }
@@ -130,10 +134,18 @@ impl Switch {
         self.wait_ready();
     }
 
-    /// Waits until the switch answers OPTIONS over UDP.
-    pub fn wait_ready(&self) {
+    /// Waits until the switch answers OPTIONS over UDP; fails if the process exited (an
+    /// answer could otherwise come from some other switch on the address).
+    pub fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("switch on {} exited at start: {status}", self.sip);
+            }
             if options_ping(self.sip, Duration::from_millis(200)) == Some(200) {
                 return;
             }
