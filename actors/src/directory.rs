@@ -5,7 +5,7 @@
 //! directory retires it only if that equals what it sent, so no command is ever in flight to
 //! a stopping actor. The next command starts a fresh Extension that reloads from the store.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
@@ -39,7 +39,7 @@ struct Entry {
 
 pub struct Directory {
     shared: Arc<Shared>,
-    extensions: HashMap<Aor, Entry>,
+    extensions: FxHashMap<Aor, Entry>,
     next_id: u64,
 }
 
@@ -47,7 +47,7 @@ impl Directory {
     pub fn new(shared: Arc<Shared>) -> Directory {
         Directory {
             shared,
-            extensions: HashMap::new(),
+            extensions: FxHashMap::default(),
             next_id: 1,
         }
     }

@@ -3,9 +3,10 @@
 //! Each worker keeps its own buckets (no shared lock on the receive path). Excess messages are
 //! dropped and counted, never answered, so a flood cannot be turned into a reflection attack.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
 
 use crate::config::{cidr_contains, parse_cidr, Limits};
 
@@ -14,7 +15,7 @@ pub struct Limiter {
     rate: f64,
     burst: f64,
     exempt: Vec<(IpAddr, u8)>,
-    buckets: HashMap<IpAddr, Bucket>,
+    buckets: FxHashMap<IpAddr, Bucket>,
     last_prune: Option<Instant>,
 }
 
@@ -30,7 +31,7 @@ impl Limiter {
             rate: cfg.per_source_rate as f64,
             burst: cfg.per_source_burst.max(1) as f64,
             exempt: cfg.exempt.iter().filter_map(|s| parse_cidr(s)).collect(),
-            buckets: HashMap::new(),
+            buckets: FxHashMap::default(),
             last_prune: None,
         }
     }

@@ -4,6 +4,8 @@
 //! calls to their `CallLeg` actors, which run on the same arbiter.
 
 use std::collections::{HashMap, VecDeque};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,7 +75,7 @@ struct LegEntry {
 /// so deadlines arrive in order and no heap is needed.
 #[derive(Default)]
 struct LocalTxns {
-    map: HashMap<ServerKey, (ServerNonInvite, Flow)>,
+    map: FxHashMap<ServerKey, (ServerNonInvite, Flow)>,
     fifo: VecDeque<(Instant, ServerKey)>,
 }
 
@@ -106,7 +108,7 @@ pub struct Worker {
     socket: Option<std::net::UdpSocket>,
     transports: Option<Transports>,
     txns: LocalTxns,
-    calls: HashMap<Box<str>, LegEntry>,
+    calls: FxHashMap<Box<str>, LegEntry>,
     next_leg: u64,
     limiter: Limiter,
     entropy: Entropy,
@@ -126,7 +128,7 @@ impl Worker {
             socket: Some(socket),
             transports: None,
             txns: LocalTxns::default(),
-            calls: HashMap::new(),
+            calls: FxHashMap::default(),
             next_leg: 1,
             limiter,
             entropy: Entropy::seeded(seed),
@@ -542,7 +544,7 @@ impl Handler<LegIdle> for Worker {
 }
 
 /// Shrinks a map that holds far less than it has room for.
-pub fn shrink<K: std::hash::Hash + Eq, V>(m: &mut HashMap<K, V>) {
+pub fn shrink<K: std::hash::Hash + Eq, V, S: std::hash::BuildHasher>(m: &mut HashMap<K, V, S>) {
     if m.capacity() > 4 * m.len() + 1024 {
         m.shrink_to(2 * m.len());
     }

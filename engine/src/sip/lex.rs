@@ -82,28 +82,41 @@ impl<'a> Iterator for CommaSplit<'a> {
         let b = s.as_bytes();
         let mut i = 0;
         let mut angle = false;
-        while i < b.len() {
-            match b[i] {
-                b'"' if !angle => match quoted_len(&s[i..]) {
-                    Some(n) => {
-                        i += n;
-                        continue;
-                    }
-                    // unterminated: the rest is one element; its own parser reports the error
-                    None => i = b.len(),
-                },
-                b'<' => angle = true,
-                b'>' => angle = false,
-                b',' if !angle => {
-                    self.rest = Some(&s[i + 1..]);
-                    return Some(trim(&s[..i]));
+        loop {
+            // jump straight to the next byte that matters
+            let hit = if angle {
+                memchr::memchr(b'>', &b[i..])
+            } else {
+                memchr::memchr3(b',', b'"', b'<', &b[i..])
+            };
+            let Some(off) = hit else {
+                self.rest = None;
+                return Some(trim(s));
+            };
+            let j = i + off;
+            match b[j] {
+                b',' => {
+                    self.rest = Some(&s[j + 1..]);
+                    return Some(trim(&s[..j]));
                 }
-                _ => {}
+                b'"' => match quoted_len(&s[j..]) {
+                    Some(n) => i = j + n,
+                    // unterminated: the rest is one element; its own parser reports the error
+                    None => {
+                        self.rest = None;
+                        return Some(trim(s));
+                    }
+                },
+                b'<' => {
+                    angle = true;
+                    i = j + 1;
+                }
+                _ => {
+                    angle = false;
+                    i = j + 1;
+                }
             }
-            i += 1;
         }
-        self.rest = None;
-        Some(trim(s))
     }
 }
 

@@ -1,16 +1,18 @@
 //! Transaction matching (RFC 3261 §17.1.3 client side, §17.2.3 server side).
 //!
-//! A key is one owned byte string, so a lookup costs one hash of a short buffer and building a
-//! key costs one allocation. Server keys use the branch and sent-by when the branch carries
+//! A key is one shared byte string, so a lookup costs one hash of a short buffer, building a
+//! key costs one allocation and cloning it (a table and its expiry queue) none. Server keys use the branch and sent-by when the branch carries
 //! the magic cookie, and fall back to the RFC 2543 rule (Request-URI, From tag, Call-ID,
 //! CSeq number, top Via) otherwise. ACK maps to its INVITE; CANCEL has transactions of its
 //! own and `cancel_target` finds the INVITE it refers to.
+
+use std::sync::Arc;
 
 use crate::sip::{Message, Method, Via};
 
 /// Identifies a client transaction: the branch Switchboard generated and the CSeq method.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ClientKey(Box<[u8]>);
+pub struct ClientKey(Arc<[u8]>);
 
 impl ClientKey {
     pub fn new(branch: &str, method: &str) -> ClientKey {
@@ -18,7 +20,7 @@ impl ClientKey {
         k.extend_from_slice(branch.as_bytes());
         k.push(0);
         k.extend_from_slice(method.as_bytes());
-        ClientKey(k.into_boxed_slice())
+        ClientKey(Arc::from(k))
     }
 
     /// The key a response belongs to: its top Via branch and CSeq method.
@@ -37,7 +39,7 @@ impl ClientKey {
 
 /// Identifies a server transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ServerKey(Box<[u8]>);
+pub struct ServerKey(Arc<[u8]>);
 
 impl ServerKey {
     /// The key of the transaction a request belongs to (ACK → its INVITE).
@@ -86,7 +88,7 @@ impl ServerKey {
         }
         k.push(0);
         k.extend_from_slice(method.as_bytes());
-        Some(ServerKey(k.into_boxed_slice()))
+        Some(ServerKey(Arc::from(k)))
     }
 }
 

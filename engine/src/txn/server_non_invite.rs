@@ -8,9 +8,12 @@
 //! that, so a REGISTER or BYE is processed once however often it arrives.
 //!
 //! Invariant: nothing is emitted after `Event::Terminated`.
+//!
+//! Kept small (about 100 bytes and its response): a registrar holds one per REGISTER for
+//! Timer J, tens of thousands at load. Its outputs are at most the response and the
+//! Terminated event, so they wait in two fields instead of a queue.
 
-use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -29,10 +32,14 @@ enum State {
 pub struct ServerNonInvite {
     state: State,
     reliable: bool,
-    timers: Timers,
+    /// Timer J's duration for an unreliable transport (64*T1).
+    timer_j: Duration,
     last: Option<Bytes>,
     j: Deadline,
-    out: VecDeque<Output>,
+    /// The response waiting to be sent (a second retransmission before the owner drained
+    /// would be the same bytes, so one slot suffices).
+    pending: Option<Bytes>,
+    terminated_event: bool,
 }
 
 impl ServerNonInvite {
@@ -40,10 +47,11 @@ impl ServerNonInvite {
         ServerNonInvite {
             state: State::Trying,
             reliable,
-            timers,
+            timer_j: timers.timeout(),
             last: None,
             j: Deadline::default(),
-            out: VecDeque::with_capacity(1),
+            pending: None,
+            terminated_event: false,
         }
     }
 
@@ -63,7 +71,7 @@ impl ServerNonInvite {
             State::Trying => Ok(()),
             State::Proceeding | State::Completed => {
                 if let Some(last) = &self.last {
-                    self.out.push_back(Output::Transmit(last.clone()));
+                    self.pending = Some(last.clone());
                 }
                 Ok(())
             }
@@ -79,7 +87,7 @@ impl ServerNonInvite {
         if !(100..700).contains(&code) {
             return Err(TxnError::Status(code));
         }
-        self.out.push_back(Output::Transmit(bytes.clone()));
+        self.pending = Some(bytes.clone());
         self.last = Some(bytes);
         if code < 200 {
             self.state = State::Proceeding;
@@ -88,7 +96,7 @@ impl ServerNonInvite {
             if self.reliable {
                 self.terminate();
             } else {
-                self.j.set(now + self.timers.timeout());
+                self.j.set(now + self.timer_j);
             }
         }
         Ok(())
@@ -104,12 +112,18 @@ impl ServerNonInvite {
         if self.state != State::Terminated {
             self.state = State::Terminated;
             self.j.clear();
-            self.out.push_back(Output::Event(Event::Terminated));
+            self.terminated_event = true;
         }
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        if let Some(b) = self.pending.take() {
+            return Some(Output::Transmit(b));
+        }
+        if std::mem::take(&mut self.terminated_event) {
+            return Some(Output::Event(Event::Terminated));
+        }
+        None
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -148,6 +162,15 @@ mod tests {
         tx.respond(t0, 200, ok).unwrap();
         let (_, ev) = drain(|| tx.poll_output());
         assert!(matches!(ev[..], [Event::Terminated]));
+    }
+
+    #[test]
+    fn an_answered_transaction_stays_small() {
+        assert!(
+            std::mem::size_of::<ServerNonInvite>() <= 112,
+            "{}",
+            std::mem::size_of::<ServerNonInvite>()
+        );
     }
 
     #[test]
