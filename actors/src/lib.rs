@@ -17,6 +17,7 @@ pub mod directory;
 pub mod extension;
 pub mod http;
 pub mod limits;
+pub mod local_txns;
 pub mod metrics;
 pub mod server;
 pub mod shared;

@@ -3,12 +3,13 @@
 //! on its own shard answers what it answers itself (REGISTER, OPTIONS, errors) and passes
 //! calls to their `CallLeg` actors, which run on the same arbiter.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::local_txns::LocalTxns;
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, StreamHandler, WrapFuture,
 };
@@ -68,38 +69,6 @@ struct LegEntry {
     id: u64,
     addr: Addr<CallLeg>,
     sent: u64,
-}
-
-/// Server transactions of requests the worker answers itself. Their deadlines (Timer J, or a
-/// recheck while an Extension answers) go in a FIFO: every transaction gets the same Timer J,
-/// so deadlines arrive in order and no heap is needed.
-#[derive(Default)]
-struct LocalTxns {
-    map: FxHashMap<ServerKey, (ServerNonInvite, Flow)>,
-    fifo: VecDeque<(Instant, ServerKey)>,
-}
-
-impl LocalTxns {
-    /// Runs Timer J of every transaction due and forgets the terminated ones.
-    fn expire(&mut self, now: Instant) {
-        while self.fifo.front().is_some_and(|(at, _)| *at <= now) {
-            let Some((_, key)) = self.fifo.pop_front() else {
-                break;
-            };
-            let Some((t, _)) = self.map.get_mut(&key) else {
-                continue;
-            };
-            t.handle_timeout(now);
-            while t.poll_output().is_some() {}
-            if t.is_terminated() || (t.is_completed() && t.poll_timeout().is_none()) {
-                self.map.remove(&key);
-            } else {
-                // not yet due (a late placeholder), or still waiting for an Extension's answer
-                let next = t.poll_timeout().unwrap_or(now + Duration::from_secs(5));
-                self.fifo.push_back((next, key));
-            }
-        }
-    }
 }
 
 pub struct Worker {
@@ -296,7 +265,7 @@ impl Worker {
     /// of one this worker already has (absorbed, or answered again).
     fn new_transaction(&mut self, req: &SipMessage) -> Option<ServerKey> {
         let key = ServerKey::from_request(req)?;
-        let Some((txn, to)) = self.txns.map.get_mut(&key) else {
+        let Some((txn, to)) = self.txns.get_mut(&key) else {
             return Some(key);
         };
         let _ = txn.handle_request(now());
@@ -333,13 +302,13 @@ impl Worker {
         }
         // reliable transports need no Timer J: nothing to keep
         if let Some(deadline) = txn.poll_timeout() {
-            self.txns.fifo.push_back((deadline, key.clone()));
-            self.txns.map.insert(key, (txn, to));
+            self.txns.wake_at(deadline, key.clone());
+            self.txns.insert(key, (txn, to));
         }
     }
 
     fn drain_txn(&mut self, key: &ServerKey, to: &Flow) {
-        let Some((txn, _)) = self.txns.map.get_mut(key) else {
+        let Some((txn, _)) = self.txns.get_mut(key) else {
             return;
         };
         let mut sends = Vec::new();
@@ -383,10 +352,8 @@ impl Worker {
         let t = now();
         let to = response_flow(&req, &flow);
         let txn = ServerNonInvite::new(t, flow.transport.is_reliable(), txn::Timers::default());
-        self.txns
-            .fifo
-            .push_back((t + Duration::from_secs(5), key.clone()));
-        self.txns.map.insert(key.clone(), (txn, to));
+        self.txns.wake_at(t + Duration::from_secs(5), key.clone());
+        self.txns.insert(key.clone(), (txn, to));
         let (tx, rx) = oneshot::channel();
         self.shared.to_extension(
             aor,
@@ -423,7 +390,7 @@ impl Worker {
         reply: RegisterReply,
     ) {
         // the placeholder is replaced by the transaction that holds the answer
-        self.txns.map.remove(&key);
+        self.txns.remove(&key);
         match reply {
             RegisterReply::Ok { contacts } => {
                 self.count_register("ok");
@@ -489,11 +456,8 @@ impl Actor for Worker {
             act.txns.expire(t);
             act.limiter.prune(t);
             // give back what a burst grew: idle memory stays proportional to what is live
-            shrink(&mut act.txns.map);
+            act.txns.shrink();
             shrink(&mut act.calls);
-            if act.txns.fifo.capacity() > 4 * act.txns.fifo.len() + 1024 {
-                act.txns.fifo.shrink_to(2 * act.txns.fifo.len());
-            }
         });
     }
 }
