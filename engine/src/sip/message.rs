@@ -16,10 +16,13 @@ use std::fmt;
 
 use bytes::Bytes;
 
+pub use super::cseq::{parse_delta_seconds, CSeq, CSeqError};
 use super::header::HeaderName;
 use super::lex;
 use super::method::Method;
 use super::name_addr::NameAddr;
+use super::start_line::parse_start_line;
+pub use super::start_line::StartLine;
 use super::uri::Uri;
 use super::via::Via;
 
@@ -34,7 +37,7 @@ pub struct Span {
 }
 
 impl Span {
-    fn new(start: usize, end: usize) -> Span {
+    pub(super) fn new(start: usize, end: usize) -> Span {
         Span {
             start: start as u32,
             end: end as u32,
@@ -52,20 +55,6 @@ impl Span {
     pub fn is_empty(self) -> bool {
         self.end == self.start
     }
-}
-
-/// The first line of a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartLine {
-    Request {
-        method: Method,
-        method_span: Span,
-        uri: Span,
-    },
-    Response {
-        code: u16,
-        reason: Span,
-    },
 }
 
 /// One header line (possibly folded over several physical lines).
@@ -511,47 +500,6 @@ impl fmt::Debug for Message {
     }
 }
 
-/// A CSeq value (RFC 3261 §20.16).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CSeq<'a> {
-    pub seq: u32,
-    pub method: Method,
-    pub method_str: &'a str,
-}
-
-/// Why a CSeq value was rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("invalid cseq")]
-pub struct CSeqError;
-
-impl<'a> CSeq<'a> {
-    /// Parses `1*DIGIT LWS Method`; the number must be below 2^31 (RFC 3261 §8.1.1.5).
-    pub fn parse(v: &'a str) -> Result<CSeq<'a>, CSeqError> {
-        let v = lex::trim(v);
-        let n = v.bytes().take_while(u8::is_ascii_digit).count();
-        let seq = lex::parse_decimal(&v[..n], (1 << 31) - 1).ok_or(CSeqError)? as u32;
-        let rest = &v[n..];
-        let m = lex::skip_ws(rest);
-        if m.len() == rest.len() || !lex::is_token(m) {
-            return Err(CSeqError);
-        }
-        Ok(CSeq {
-            seq,
-            method: Method::parse(m.as_bytes()),
-            method_str: m,
-        })
-    }
-}
-
-/// delta-seconds, saturating at 2^32-1 (RFC 3261 §20.19 and RFC 4475 §3.1.2.4).
-pub fn parse_delta_seconds(v: &str) -> Option<u32> {
-    let v = lex::trim(v);
-    if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    Some(lex::parse_decimal(v, u64::MAX).map_or(u32::MAX, |n| n.min(u32::MAX as u64) as u32))
-}
-
 /// Returns (end of header section, start of body): the offset of the empty line and the offset
 /// just after it. Accepts CRLF and bare LF terminators.
 fn find_head_end(b: &[u8], from: usize) -> Option<(usize, usize)> {
@@ -587,81 +535,6 @@ fn line_end(b: &[u8], from: usize, limit: usize) -> (usize, usize) {
         }
         None => (limit, limit),
     }
-}
-
-fn parse_start_line(b: &[u8], from: usize, end: usize) -> Result<StartLine, ParseError> {
-    let line = &b[from..end];
-    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
-        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
-        let sp = memchr::memchr(b' ', line).ok_or(ParseError::StartLine)?;
-        check_version(&line[..sp])?;
-        let rest = &line[sp + 1..];
-        let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits != 3 || (rest.len() > 3 && rest[3] != b' ') {
-            return Err(ParseError::StatusCode);
-        }
-        let code =
-            (rest[0] - b'0') as u16 * 100 + (rest[1] - b'0') as u16 * 10 + (rest[2] - b'0') as u16;
-        if !(100..=699).contains(&code) {
-            return Err(ParseError::StatusCode);
-        }
-        let rstart = from + sp + 1 + (rest.len().min(4));
-        return Ok(StartLine::Response {
-            code,
-            reason: Span::new(rstart.min(end), end),
-        });
-    }
-    // Request-Line = Method SP Request-URI SP SIP-Version; trailing white space tolerated
-    let mut trimmed = line.len();
-    while trimmed > 0 && (line[trimmed - 1] == b' ' || line[trimmed - 1] == b'\t') {
-        trimmed -= 1;
-    }
-    let line = &line[..trimmed];
-    let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::StartLine)?;
-    let sp2 = memchr::memrchr(b' ', line).ok_or(ParseError::StartLine)?;
-    if sp1 == sp2 || sp1 == 0 {
-        return Err(ParseError::StartLine);
-    }
-    let method = &line[..sp1];
-    if !method.iter().all(|&c| lex::is_token_char(c)) {
-        return Err(ParseError::StartLine);
-    }
-    let uri = &line[sp1 + 1..sp2];
-    if uri.is_empty() || uri.iter().any(|&c| c == b' ' || c == b'\t') {
-        return Err(ParseError::StartLine);
-    }
-    let version = &line[sp2 + 1..];
-    check_version(version)?;
-    // the header section was checked to be UTF-8 before this is called
-    let uri_str = std::str::from_utf8(uri).map_err(|_| ParseError::RequestUri)?;
-    let parsed = Uri::parse(uri_str).map_err(|_| ParseError::RequestUri)?;
-    if !parsed.headers().is_empty() {
-        // headers are not allowed in a Request-URI (RFC 3261 §19.1.1 table 1)
-        return Err(ParseError::RequestUri);
-    }
-    Ok(StartLine::Request {
-        method: Method::parse(method),
-        method_span: Span::new(from, from + sp1),
-        uri: Span::new(from + sp1 + 1, from + sp2),
-    })
-}
-
-fn check_version(v: &[u8]) -> Result<(), ParseError> {
-    if v.eq_ignore_ascii_case(b"SIP/2.0") {
-        return Ok(());
-    }
-    // a well-formed but foreign version gets 505; anything else is a bad start line
-    let well_formed = v.len() > 4
-        && v[..4].eq_ignore_ascii_case(b"SIP/")
-        && v[4..].split(|&c| c == b'.').count() == 2
-        && v[4..]
-            .split(|&c| c == b'.')
-            .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
-    Err(if well_formed {
-        ParseError::Version
-    } else {
-        ParseError::StartLine
-    })
 }
 
 fn skip_lws(b: &[u8], mut i: usize, end: usize) -> usize {

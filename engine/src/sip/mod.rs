@@ -2,6 +2,7 @@
 //! forwarding (RFC 3261 §7, §8, §16, §18, §19, §20, §25).
 
 pub mod builder;
+pub mod cseq;
 pub mod digest;
 pub mod forward;
 pub mod framing;
@@ -11,6 +12,7 @@ pub mod malformed;
 pub mod message;
 pub mod method;
 pub mod name_addr;
+pub mod start_line;
 pub mod uri;
 pub mod validate;
 pub mod via;
