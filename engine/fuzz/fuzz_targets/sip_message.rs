@@ -7,7 +7,9 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use switchboard_engine::sip::digest::{Challenge, Credentials};
-use switchboard_engine::sip::{framing, malformed, validate, Forward, Message, NameAddr, ResponseBuilder, Uri, Via};
+use switchboard_engine::sip::{
+    framing, malformed, validate, Forward, Message, NameAddr, ResponseBuilder, Uri, Via,
+};
 
 fuzz_target!(|data: &[u8]| {
     let _ = framing::next_frame(data, 65_535);
@@ -19,10 +21,25 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Ok(m) => {
-            let _ = (m.cseq(), m.top_via(), m.from(), m.to(), m.request_uri(), m.max_forwards(), m.expires());
-            let _ = (m.contacts().count(), m.routes().count(), m.record_routes().count(), m.vias().count());
+            let _ = (
+                m.cseq(),
+                m.top_via(),
+                m.from(),
+                m.to(),
+                m.request_uri(),
+                m.max_forwards(),
+                m.expires(),
+            );
+            let _ = (
+                m.contacts().count(),
+                m.routes().count(),
+                m.record_routes().count(),
+                m.vias().count(),
+            );
             if m.is_request() && validate::request(&m).is_ok() {
-                let resp = ResponseBuilder::new(&m, 486, "Busy Here").to_tag("fz").build();
+                let resp = ResponseBuilder::new(&m, 486, "Busy Here")
+                    .to_tag("fz")
+                    .build();
                 let r = Message::parse(resp).expect("a response we build parses");
                 assert!(validate::response(&r), "a response we build validates");
                 let fwd = Forward::request()

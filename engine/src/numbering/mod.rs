@@ -3,9 +3,14 @@
 //! `011-123-4567`, `0111234567`, `+82 11 123 4567` and `tel:+82-11-123-4567` are the same
 //! subscriber: phone numbers become E.164 through the `phonenumber` crate with a configurable
 //! default country. Short private extensions (`1001`) and alphanumeric names (`alice`) are
-//! accepted too. The full classification of the numbering plan builds on this.
+//! accepted too. `classify` reads any dialed string into a typed destination of the plan.
 
 use std::fmt;
+
+mod classify;
+pub use classify::{
+    ClassifyError, Destination, Feature, ForwardKind, NumberFormat, Provider, MAX_DIALED,
+};
 
 use phonenumber::country::Id as CountryId;
 use phonenumber::Mode;
@@ -74,6 +79,10 @@ pub struct NumberingPlan {
     country: CountryId,
     /// Digit strings up to this length without a leading 0 or + are private extensions.
     extension_max_len: usize,
+    /// E.164 prefixes of our own number ranges; empty: every number is ours.
+    own: Vec<String>,
+    /// Other providers' ranges, checked after ours.
+    providers: Vec<Provider>,
 }
 
 impl NumberingPlan {
@@ -86,6 +95,8 @@ impl NumberingPlan {
         Ok(NumberingPlan {
             country: id,
             extension_max_len: 6,
+            own: Vec::new(),
+            providers: Vec::new(),
         })
     }
 
