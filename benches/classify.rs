@@ -2,7 +2,7 @@
 //! routing plugin's input). Goal: under 1 µs.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use switchboard_engine::numbering::{NumberFormat, NumberingPlan, Provider};
+use switchboard_engine::numbering::{ClassifyCache, NumberFormat, NumberingPlan, Provider};
 
 fn classify(c: &mut Criterion) {
     let plan = NumberingPlan::new("KR")
@@ -29,6 +29,17 @@ fn classify(c: &mut Criterion) {
     ] {
         g.bench_function(name, |b| {
             b.iter(|| plan.classify(black_box(input)).unwrap())
+        });
+    }
+    // the per-arbiter memo, warm: the same number dialed again
+    let mut cache = ClassifyCache::new(4096);
+    for (name, input) in [
+        ("classify_cached_national_subscriber", "011-123-4567"),
+        ("classify_cached_e164_pstn", "+1 212 555 1234"),
+    ] {
+        cache.classify(&plan, input).unwrap();
+        g.bench_function(name, |b| {
+            b.iter(|| cache.classify(&plan, black_box(input)).unwrap())
         });
     }
     g.finish();

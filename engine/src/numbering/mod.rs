@@ -7,7 +7,9 @@
 
 use std::fmt;
 
+mod cache;
 mod classify;
+pub use cache::ClassifyCache;
 pub use classify::{
     ClassifyError, Destination, Feature, ForwardKind, NumberFormat, Provider, MAX_DIALED,
 };
