@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use switchboard_engine::forwarding::ForwardingRecord;
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::store::{
     self, aor_key, AccountRecord, BindingRecord, BindingsRecord, RecordError,
@@ -38,6 +39,7 @@ pub struct Store {
     db: sled::Db,
     accounts: sled::Tree,
     bindings: sled::Tree,
+    forwarding: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -74,6 +76,7 @@ impl Store {
         Ok(Store {
             accounts: db.open_tree(store::ACCOUNTS_TREE)?,
             bindings: db.open_tree(store::BINDINGS_TREE)?,
+            forwarding: db.open_tree(store::FORWARDING_TREE)?,
             meta: db.open_tree("meta")?,
             db,
         })
@@ -102,11 +105,30 @@ impl Store {
         Ok(())
     }
 
-    /// Removes an account and its bindings; `false` if there was none.
+    /// Removes an account, its bindings and its forwarding; `false` if there was none.
     pub fn remove_account(&self, aor: &Aor) -> Result<bool, StoreError> {
         let existed = self.accounts.remove(aor_key(aor))?.is_some();
         self.bindings.remove(aor_key(aor))?;
+        self.forwarding.remove(aor_key(aor))?;
         Ok(existed)
+    }
+
+    /// A subscriber's forwarding settings (empty when none were set).
+    pub fn forwarding(&self, aor: &Aor) -> Result<ForwardingRecord, StoreError> {
+        match self.forwarding.get(aor_key(aor))? {
+            Some(v) => decode(aor.as_str(), &v),
+            None => Ok(ForwardingRecord::default()),
+        }
+    }
+
+    /// Replaces a subscriber's forwarding settings; empty settings remove the record.
+    pub fn put_forwarding(&self, aor: &Aor, rec: &ForwardingRecord) -> Result<(), StoreError> {
+        if rec.is_empty() {
+            self.forwarding.remove(aor_key(aor))?;
+        } else {
+            self.forwarding.insert(aor_key(aor), store::encode(rec))?;
+        }
+        Ok(())
     }
 
     /// Every account in key order.
@@ -283,5 +305,34 @@ mod tests {
         let s = Store::open(&dir, 100, 8).unwrap();
         assert_eq!(s.realm("first").unwrap(), "first");
         assert_eq!(s.realm("second").unwrap(), "first");
+    }
+
+    #[test]
+    fn forwarding_survives_reopening_and_leaves_with_the_account() {
+        use switchboard_engine::forwarding::NoAnswer;
+        let dir = tmp("forwarding");
+        let aor = Aor::from_canonical("1001");
+        let rec = ForwardingRecord {
+            always: Some("+82111234567".into()),
+            no_answer: Some(NoAnswer {
+                target: "1002".into(),
+                ring_secs: 12,
+            }),
+            ..Default::default()
+        };
+        {
+            let s = Store::open(&dir, 100, 8).unwrap();
+            assert!(s.forwarding(&aor).unwrap().is_empty());
+            s.put_forwarding(&aor, &rec).unwrap();
+            s.flush().unwrap();
+        }
+        let s = reopen(&dir);
+        assert_eq!(s.forwarding(&aor).unwrap(), rec);
+        s.put_forwarding(&aor, &ForwardingRecord::default())
+            .unwrap();
+        assert!(s.forwarding.is_empty(), "empty settings leave no record");
+        s.put_forwarding(&aor, &rec).unwrap();
+        s.remove_account(&aor).unwrap();
+        assert!(s.forwarding(&aor).unwrap().is_empty());
     }
 }

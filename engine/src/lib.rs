@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod entropy;
 pub mod flow;
+pub mod forwarding;
 pub mod numbering;
 pub mod proxy;
 pub mod registrar;

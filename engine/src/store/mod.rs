@@ -16,6 +16,9 @@ pub const RECORD_VERSION: u8 = 1;
 pub const ACCOUNTS_TREE: &str = "accounts";
 /// Tree holding registrar bindings, keyed by canonical address.
 pub const BINDINGS_TREE: &str = "bindings";
+/// Tree holding forwarding settings (`forwarding::ForwardingRecord`), keyed by canonical
+/// address.
+pub const FORWARDING_TREE: &str = "forwarding";
 
 /// Why stored bytes could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

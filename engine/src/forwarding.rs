@@ -1,0 +1,286 @@
+//! Call forwarding kept on the server: a subscriber's settings, how feature codes change them,
+//! and how a call follows them (unconditional chains with loop protection and a hop limit;
+//! busy, no answer and unreachable decided when the call's outcome is known).
+//!
+//! Targets are stored as the canonical text the numbering plan produced (`+82111234567`,
+//! `1001`, `alice`, `kim@acme.example`) and classified again when a call uses them, so a
+//! change of the plan applies to stored forwards too.
+
+use crate::numbering::{Destination, Feature, ForwardKind};
+
+/// Seconds a phone rings before no-answer forwarding takes the call, unless set otherwise.
+pub const DEFAULT_RING_SECS: u16 = 20;
+
+/// Most forwarding hops one call follows.
+pub const MAX_HOPS: usize = 5;
+
+/// One subscriber's forwarding settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct ForwardingRecord {
+    /// Every call goes here.
+    pub always: Option<String>,
+    /// Calls the subscriber's phones answer busy go here.
+    pub busy: Option<String>,
+    /// Calls not answered within `ring_secs` go here.
+    pub no_answer: Option<NoAnswer>,
+    /// Calls while no phone is registered go here.
+    pub unreachable: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct NoAnswer {
+    pub target: String,
+    pub ring_secs: u16,
+}
+
+/// How a call to the subscriber ended, for the conditional forwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Busy,
+    NoAnswer,
+    Unreachable,
+}
+
+/// Why a forwarding chain was not followed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ForwardError {
+    #[error("forwarding loops back to a number already on the chain")]
+    Loop,
+    #[error("more than {MAX_HOPS} forwarding hops")]
+    TooManyHops,
+    #[error("the feature code does not change forwarding")]
+    NotForwarding,
+    #[error("a forwarding target must be a subscriber, a number or an address")]
+    BadTarget,
+}
+
+/// The canonical text a destination is stored as, when it can be a forwarding target.
+pub fn target_text(d: &Destination) -> Option<String> {
+    match d {
+        Destination::Subscriber(a) | Destination::Pstn(a) => Some(a.as_str().to_owned()),
+        Destination::Personal { e164, .. } | Destination::Provider { e164, .. } => {
+            Some(e164.as_str().to_owned())
+        }
+        Destination::Directory {
+            user: Some(u),
+            domain,
+        } => Some(format!("{u}@{domain}")),
+        Destination::Directory { user: None, domain } => Some(domain.clone()),
+        Destination::Enterprise { .. } | Destination::Feature(_) => None,
+    }
+}
+
+impl ForwardingRecord {
+    /// The settings after a forwarding feature code (`*72 <target>`, `*73`, ...).
+    pub fn apply(&self, feature: &Feature) -> Result<ForwardingRecord, ForwardError> {
+        let mut next = self.clone();
+        match feature {
+            Feature::SetForward { kind, target } => {
+                let t = target_text(target).ok_or(ForwardError::BadTarget)?;
+                match kind {
+                    ForwardKind::Always => next.always = Some(t),
+                    ForwardKind::Busy => next.busy = Some(t),
+                    ForwardKind::NoAnswer => {
+                        let ring_secs = self
+                            .no_answer
+                            .as_ref()
+                            .map_or(DEFAULT_RING_SECS, |n| n.ring_secs);
+                        next.no_answer = Some(NoAnswer {
+                            target: t,
+                            ring_secs,
+                        })
+                    }
+                }
+            }
+            Feature::ClearForward(kind) => match kind {
+                ForwardKind::Always => next.always = None,
+                ForwardKind::Busy => next.busy = None,
+                ForwardKind::NoAnswer => next.no_answer = None,
+            },
+            Feature::Voicemail => return Err(ForwardError::NotForwarding),
+        }
+        Ok(next)
+    }
+
+    /// Where a call goes after `outcome`, when a conditional forward is set for it.
+    pub fn after(&self, outcome: Outcome) -> Option<&str> {
+        match outcome {
+            Outcome::Busy => self.busy.as_deref(),
+            Outcome::NoAnswer => self.no_answer.as_ref().map(|n| n.target.as_str()),
+            Outcome::Unreachable => self.unreachable.as_deref(),
+        }
+    }
+
+    /// How long the phones ring before no-answer forwarding, when it is set.
+    pub fn ring_secs(&self) -> Option<u16> {
+        self.no_answer.as_ref().map(|n| n.ring_secs)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self == &ForwardingRecord::default()
+    }
+}
+
+/// Follows unconditional forwarding from `first` (the number dialed, or the target of a
+/// conditional forward). `settings` looks a subscriber's record up; targets that are not
+/// subscribers (or have no record) end the chain. Returns every address on the chain, the
+/// first included: the last one takes the call, the others are its history (History-Info,
+/// Diversion).
+pub fn follow<'a>(
+    first: &str,
+    settings: impl Fn(&str) -> Option<&'a ForwardingRecord>,
+) -> Result<Vec<String>, ForwardError> {
+    let mut chain = vec![first.to_owned()];
+    loop {
+        let last = chain.last().map(String::as_str).unwrap_or(first);
+        let Some(next) = settings(last).and_then(|r| r.always.as_deref()) else {
+            return Ok(chain);
+        };
+        if chain.iter().any(|c| c == next) {
+            return Err(ForwardError::Loop);
+        }
+        if chain.len() > MAX_HOPS {
+            return Err(ForwardError::TooManyHops);
+        }
+        chain.push(next.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::numbering::{Aor, NumberingPlan};
+    use std::collections::HashMap;
+
+    fn feature(plan: &NumberingPlan, dialed: &str) -> Feature {
+        match plan.classify(dialed) {
+            Ok(Destination::Feature(f)) => f,
+            other => panic!("{dialed}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn feature_codes_set_and_clear_each_kind() {
+        let plan = NumberingPlan::new("KR").unwrap();
+        let r = ForwardingRecord::default();
+        let r = r.apply(&feature(&plan, "*720111234567")).unwrap();
+        assert_eq!(r.always.as_deref(), Some("+82111234567"));
+        let r = r.apply(&feature(&plan, "*901001")).unwrap();
+        assert_eq!(r.after(Outcome::Busy), Some("1001"));
+        let r = r.apply(&feature(&plan, "*92alice")).unwrap();
+        assert_eq!(r.after(Outcome::NoAnswer), Some("alice"));
+        assert_eq!(r.ring_secs(), Some(DEFAULT_RING_SECS));
+        assert_eq!(r.after(Outcome::Unreachable), None);
+
+        let r = r.apply(&feature(&plan, "*73")).unwrap();
+        assert_eq!(r.always, None);
+        let r = r.apply(&feature(&plan, "*91")).unwrap();
+        let r = r.apply(&feature(&plan, "*93")).unwrap();
+        assert!(r.is_empty());
+        assert_eq!(
+            r.apply(&feature(&plan, "*97")),
+            Err(ForwardError::NotForwarding)
+        );
+    }
+
+    #[test]
+    fn a_changed_no_answer_target_keeps_its_ring_time() {
+        let plan = NumberingPlan::new("KR").unwrap();
+        let r = ForwardingRecord {
+            no_answer: Some(NoAnswer {
+                target: "1001".into(),
+                ring_secs: 8,
+            }),
+            ..Default::default()
+        };
+        let r = r.apply(&feature(&plan, "*921002")).unwrap();
+        assert_eq!(
+            r.no_answer,
+            Some(NoAnswer {
+                target: "1002".into(),
+                ring_secs: 8
+            })
+        );
+    }
+
+    #[test]
+    fn enterprise_numbers_are_not_forwarding_targets() {
+        let enterprise = Feature::SetForward {
+            kind: ForwardKind::Always,
+            target: Box::new(Destination::Enterprise {
+                local: "62006200".into(),
+                country: 82,
+            }),
+        };
+        assert_eq!(
+            ForwardingRecord::default().apply(&enterprise),
+            Err(ForwardError::BadTarget)
+        );
+        let pstn = Destination::Pstn(Aor::from_canonical("+12125551234"));
+        assert_eq!(target_text(&pstn).as_deref(), Some("+12125551234"));
+    }
+
+    fn always(to: &str) -> ForwardingRecord {
+        ForwardingRecord {
+            always: Some(to.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn chains_are_followed_and_recorded() {
+        let mut db = HashMap::new();
+        db.insert("1001", always("1002"));
+        db.insert("1002", always("+12125551234"));
+        db.insert("1003", ForwardingRecord::default());
+        let look = |a: &str| db.get(a);
+        assert_eq!(
+            follow("1001", look),
+            Ok(vec!["1001".into(), "1002".into(), "+12125551234".into()])
+        );
+        assert_eq!(follow("1003", look), Ok(vec!["1003".into()]));
+        assert_eq!(follow("9999", look), Ok(vec!["9999".into()]));
+    }
+
+    #[test]
+    fn loops_and_long_chains_are_refused() {
+        let mut db = HashMap::new();
+        db.insert("1001", always("1002"));
+        db.insert("1002", always("1003"));
+        db.insert("1003", always("1001"));
+        db.insert("self", always("self"));
+        assert_eq!(follow("1001", |a| db.get(a)), Err(ForwardError::Loop));
+        assert_eq!(follow("self", |a| db.get(a)), Err(ForwardError::Loop));
+
+        let mut long = HashMap::new();
+        let names: Vec<String> = (0..=MAX_HOPS + 1).map(|i| format!("n{i}")).collect();
+        for w in names.windows(2) {
+            long.insert(w[0].clone(), always(&w[1]));
+        }
+        assert_eq!(
+            follow("n0", |a| long.get(a)),
+            Err(ForwardError::TooManyHops)
+        );
+        // exactly MAX_HOPS hops is allowed
+        let mut ok = HashMap::new();
+        for w in names[..=MAX_HOPS].windows(2) {
+            ok.insert(w[0].clone(), always(&w[1]));
+        }
+        assert_eq!(follow("n0", |a| ok.get(a)).unwrap().len(), MAX_HOPS + 1);
+    }
+
+    #[test]
+    fn records_round_trip_through_the_store_encoding() {
+        let r = ForwardingRecord {
+            always: None,
+            busy: Some("1001".into()),
+            no_answer: Some(NoAnswer {
+                target: "kim@acme.example".into(),
+                ring_secs: 15,
+            }),
+            unreachable: Some("+12125551234".into()),
+        };
+        let bytes = crate::store::encode(&r);
+        assert_eq!(crate::store::decode::<ForwardingRecord>(&bytes).unwrap(), r);
+    }
+}
