@@ -23,7 +23,6 @@ use switchboard_actors::config::Config;
 use switchboard_actors::control;
 use switchboard_actors::store::{Store, StoreError};
 use switchboard_actors::store_actor::{Admin, AdminReply};
-use switchboard_engine::numbering::NumberingPlan;
 
 #[derive(Parser)]
 #[command(
@@ -236,8 +235,7 @@ fn administer(common: &Common, admin: Admin) -> Result<AdminReply, String> {
     let dir = &config.data.dir;
     match Store::open(dir, config.store.flush_every_ms, 8) {
         Ok(store) => {
-            let plan =
-                NumberingPlan::new(&config.numbering.default_country).map_err(|e| e.to_string())?;
+            let plan = config.numbering_plan().map_err(|e| e.to_string())?;
             let realm = store.realm(&config.sip.domain).map_err(|e| e.to_string())?;
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use actix::{Actor, Arbiter, SyncArbiter};
 use switchboard_engine::auth::Nonces;
-use switchboard_engine::numbering::NumberingPlan;
 use switchboard_engine::proxy::Local;
 use switchboard_engine::routing::PlainRouter;
 use tracing::{error, info, warn};
@@ -103,7 +102,8 @@ async fn start(
 ) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::new());
     metrics.registrations.set(store.count_bindings()? as i64);
-    let plan = NumberingPlan::new(&config.numbering.default_country)
+    let plan = config
+        .numbering_plan()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
     let store_actor = {
         let (s, m, p, r) = (store.clone(), metrics.clone(), plan.clone(), realm.clone());
