@@ -7,9 +7,12 @@
 //! switchboard account passwd <number> --password <pw>
 //! switchboard account remove <number>
 //! switchboard account list [--json]
+//! switchboard forward show <number> [--json]
+//! switchboard forward set <number> always|busy|no-answer|unreachable <target> [--ring-secs N]
+//! switchboard forward clear <number> always|busy|no-answer|unreachable|all
 //! ```
-//! Flags override the config file, which overrides the embedded defaults. Account commands
-//! work on a stopped switch (opening the data directory) and on a running one (through its
+//! Flags override the config file, which overrides the embedded defaults. Account and forward
+//! commands work on a stopped switch (opening the data directory) and on a running one (through its
 //! control socket). Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.
 
 use std::io::Read;
@@ -18,11 +21,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use switchboard_actors::accounts::{self, AccountSummary};
+use switchboard_actors::accounts::AccountSummary;
 use switchboard_actors::config::Config;
 use switchboard_actors::control;
+use switchboard_actors::forwarding::{ForwardingSummary, Kind};
 use switchboard_actors::store::{Store, StoreError};
-use switchboard_actors::store_actor::{Admin, AdminReply};
+use switchboard_actors::store_actor::{self, Admin, AdminReply};
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +46,43 @@ enum Command {
     /// Administer subscriber accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Show and change subscribers' call forwarding.
+    #[command(subcommand)]
+    Forward(ForwardCommand),
+}
+
+#[derive(Subcommand)]
+enum ForwardCommand {
+    /// Show a subscriber's forwarding.
+    Show {
+        number: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Forward calls: always, when busy, when not answered, or when no phone is registered.
+    Set {
+        number: String,
+        /// always, busy, no-answer or unreachable.
+        kind: Kind,
+        /// Where calls go: a number in any spelling, a name or an address.
+        target: String,
+        /// Seconds the phones ring before no-answer forwarding (5 to 300, default 20).
+        #[arg(long)]
+        ring_secs: Option<u16>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Stop forwarding of one kind, or all.
+    Clear {
+        number: String,
+        /// always, busy, no-answer, unreachable or all.
+        kind: Kind,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Args)]
@@ -133,6 +174,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(a) => serve(a),
         Command::Account(a) => account(a),
+        Command::Forward(f) => forward(f),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -207,12 +249,64 @@ fn account(cmd: AccountCommand) -> Result<(), String> {
         Admin::AccountAdd { .. } => "added",
         Admin::AccountPasswd { .. } => "password changed for",
         Admin::AccountRemove { .. } => "removed",
-        Admin::AccountList => "",
+        _ => "",
     };
     if let AdminReply::Account { number } = administer(&common, admin)? {
         println!("{verb} {number}");
     }
     Ok(())
+}
+
+fn forward(cmd: ForwardCommand) -> Result<(), String> {
+    let (common, admin, json) = match cmd {
+        ForwardCommand::Show {
+            number,
+            json,
+            common,
+        } => (common, Admin::ForwardShow { number }, json),
+        ForwardCommand::Set {
+            number,
+            kind,
+            target,
+            ring_secs,
+            common,
+        } => (
+            common,
+            Admin::ForwardSet {
+                number,
+                kind,
+                target,
+                ring_secs,
+            },
+            false,
+        ),
+        ForwardCommand::Clear {
+            number,
+            kind,
+            common,
+        } => (common, Admin::ForwardClear { number, kind }, false),
+    };
+    if let AdminReply::Forwarding { number, forwarding } = administer(&common, admin)? {
+        print_forwarding(&number, &forwarding, json);
+    }
+    Ok(())
+}
+
+fn print_forwarding(number: &str, f: &ForwardingSummary, json: bool) {
+    if json {
+        let v = serde_json::json!({ "number": number, "forwarding": f });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return;
+    }
+    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    println!("{number}");
+    println!("always\t{}", show(&f.always));
+    println!("busy\t{}", show(&f.busy));
+    match f.ring_secs {
+        Some(s) => println!("no-answer\t{} after {s} s", show(&f.no_answer)),
+        None => println!("no-answer\t-"),
+    }
+    println!("unreachable\t{}", show(&f.unreachable));
 }
 
 fn password(p: &PasswordArgs) -> Result<String, String> {
@@ -240,33 +334,7 @@ fn administer(common: &Common, admin: Admin) -> Result<AdminReply, String> {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            let reply = match admin {
-                Admin::AccountAdd { number, password } => {
-                    accounts::add(&store, &plan, &realm, &number, &password, now).map(|a| {
-                        AdminReply::Account {
-                            number: a.to_string(),
-                        }
-                    })
-                }
-                Admin::AccountPasswd { number, password } => {
-                    accounts::passwd(&store, &plan, &realm, &number, &password).map(|a| {
-                        AdminReply::Account {
-                            number: a.to_string(),
-                        }
-                    })
-                }
-                Admin::AccountRemove { number } => {
-                    accounts::remove(&store, &plan, &number).map(|a| AdminReply::Account {
-                        number: a.to_string(),
-                    })
-                }
-                Admin::AccountList => {
-                    accounts::list(&store).map(|accounts| AdminReply::Accounts { accounts })
-                }
-            }
-            .map_err(|e| e.to_string())?;
-            store.flush().map_err(|e| e.to_string())?;
-            Ok(reply)
+            store_actor::administer(&store, &plan, &realm, admin, now)
         }
         Err(StoreError::Locked { .. }) => control::request(&control::socket_path(dir), &admin),
         Err(e) => Err(e.to_string()),

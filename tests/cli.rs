@@ -105,6 +105,80 @@ fn account_commands_reach_a_running_switch_through_its_control_socket() {
     assert!(out.starts_with("1001\t"), "{out}");
 }
 
+#[test]
+fn forwarding_is_set_shown_and_cleared_on_a_stopped_switch() {
+    let dir = TempDir::new("cli-fwd");
+    let data = dir.0.join("data");
+    let (code, _, _) = cli(
+        &["account", "add", "1001", "--password", "pw-1001"],
+        Some(&data),
+    );
+    assert_eq!(code, 0);
+    let (code, out, err) = cli(
+        &["forward", "set", "1001", "always", "011-123-4567"],
+        Some(&data),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("always\t+82111234567"), "{out}");
+    let (code, _, err) = cli(
+        &[
+            "forward",
+            "set",
+            "1001",
+            "no-answer",
+            "alice",
+            "--ring-secs",
+            "12",
+        ],
+        Some(&data),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = cli(&["forward", "show", "1001", "--json"], Some(&data));
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["forwarding"]["always"], "+82111234567");
+    assert_eq!(v["forwarding"]["no_answer"], "alice");
+    assert_eq!(v["forwarding"]["ring_secs"], 12);
+    let (code, out, _) = cli(&["forward", "clear", "1001", "all"], Some(&data));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("always\t-") && out.contains("no-answer\t-"),
+        "{out}"
+    );
+
+    // errors: one line, exit 1; bad usage: exit 2
+    let (code, _, err) = cli(&["forward", "set", "1001", "always", "1001"], Some(&data));
+    assert_eq!(code, 1);
+    assert!(err.contains("itself"), "{err}");
+    let (code, _, err) = cli(&["forward", "set", "1002", "busy", "1001"], Some(&data));
+    assert_eq!(code, 1);
+    assert!(err.contains("no account 1002"), "{err}");
+    let (code, _, err) = cli(&["forward", "set", "1001", "busy", "1002;lr"], Some(&data));
+    assert_eq!(code, 1);
+    assert!(err.contains("to forward to"), "{err}");
+    let (code, _, _) = cli(
+        &["forward", "set", "1001", "sometimes", "1002"],
+        Some(&data),
+    );
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn forwarding_commands_reach_a_running_switch() {
+    let sw = Switch::start();
+    let (code, _, err) = cli(
+        &["account", "add", "1001", "--password", "live-pw"],
+        Some(&sw.data),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = cli(&["forward", "set", "1001", "busy", "1002"], Some(&sw.data));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("busy\t1002"), "{out}");
+    let (code, out, _) = cli(&["forward", "show", "1001"], Some(&sw.data));
+    assert_eq!(code, 0);
+    assert!(out.contains("busy\t1002"), "{out}");
+}
+
 fn serve_fails(args: &[&str]) -> (i32, String, Duration) {
     let t = Instant::now();
     let out = Command::new(BIN).arg("serve").args(args).output().unwrap();

@@ -15,6 +15,7 @@ pub mod config;
 pub mod control;
 pub mod directory;
 pub mod extension;
+pub mod forwarding;
 pub mod http;
 pub mod limits;
 pub mod local_txns;

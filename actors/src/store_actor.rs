@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use actix::{Actor, Handler, Message, SyncContext};
 use serde::{Deserialize, Serialize};
-use switchboard_engine::numbering::NumberingPlan;
+use switchboard_engine::numbering::{Aor, NumberingPlan};
 use tracing::{info, warn};
 
 use crate::accounts::{self, AccountSummary};
+use crate::forwarding;
 use crate::metrics::Metrics;
 use crate::shared::unix_now;
 use crate::store::Store;
@@ -73,47 +74,101 @@ impl Handler<Flush> for StoreActor {
 #[rtype(result = "Result<AdminReply, String>")]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Admin {
-    AccountAdd { number: String, password: String },
-    AccountPasswd { number: String, password: String },
-    AccountRemove { number: String },
+    AccountAdd {
+        number: String,
+        password: String,
+    },
+    AccountPasswd {
+        number: String,
+        password: String,
+    },
+    AccountRemove {
+        number: String,
+    },
     AccountList,
+    ForwardShow {
+        number: String,
+    },
+    ForwardSet {
+        number: String,
+        kind: forwarding::Kind,
+        target: String,
+        ring_secs: Option<u16>,
+    },
+    ForwardClear {
+        number: String,
+        kind: forwarding::Kind,
+    },
 }
 
 /// What an administrative operation produced.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum AdminReply {
-    Account { number: String },
-    Accounts { accounts: Vec<AccountSummary> },
+    Account {
+        number: String,
+    },
+    Accounts {
+        accounts: Vec<AccountSummary>,
+    },
+    Forwarding {
+        number: String,
+        forwarding: forwarding::ForwardingSummary,
+    },
+}
+
+/// Carries out an administrative operation on the store: the one implementation behind the
+/// CLI on a stopped switch and the control socket of a running one. Writes are flushed
+/// before it returns: administrative changes are rare and must survive a crash.
+pub fn administer(
+    store: &Store,
+    plan: &NumberingPlan,
+    realm: &str,
+    m: Admin,
+    now: u64,
+) -> Result<AdminReply, String> {
+    let account = |r: Result<Aor, accounts::AccountError>| {
+        r.map(|a| AdminReply::Account {
+            number: a.to_string(),
+        })
+        .map_err(|e| e.to_string())
+    };
+    let fwd = |r: Result<(Aor, forwarding::ForwardingSummary), forwarding::ForwardingError>| {
+        r.map(|(a, f)| AdminReply::Forwarding {
+            number: a.to_string(),
+            forwarding: f,
+        })
+        .map_err(|e| e.to_string())
+    };
+    let res = match m {
+        Admin::AccountAdd { number, password } => {
+            account(accounts::add(store, plan, realm, &number, &password, now))
+        }
+        Admin::AccountPasswd { number, password } => {
+            account(accounts::passwd(store, plan, realm, &number, &password))
+        }
+        Admin::AccountRemove { number } => account(accounts::remove(store, plan, &number)),
+        Admin::AccountList => accounts::list(store)
+            .map(|accounts| AdminReply::Accounts { accounts })
+            .map_err(|e| e.to_string()),
+        Admin::ForwardShow { number } => fwd(forwarding::show(store, plan, &number)),
+        Admin::ForwardSet {
+            number,
+            kind,
+            target,
+            ring_secs,
+        } => fwd(forwarding::set(
+            store, plan, &number, kind, &target, ring_secs,
+        )),
+        Admin::ForwardClear { number, kind } => fwd(forwarding::clear(store, plan, &number, kind)),
+    }?;
+    store.flush().map_err(|e| e.to_string())?;
+    Ok(res)
 }
 
 impl Handler<Admin> for StoreActor {
     type Result = Result<AdminReply, String>;
     fn handle(&mut self, m: Admin, _: &mut SyncContext<Self>) -> Self::Result {
-        let (s, p, r) = (&self.store, &self.plan, self.realm.as_str());
-        let res = match m {
-            Admin::AccountAdd { number, password } => {
-                accounts::add(s, p, r, &number, &password, unix_now()).map(|a| a.to_string())
-            }
-            Admin::AccountPasswd { number, password } => {
-                accounts::passwd(s, p, r, &number, &password).map(|a| a.to_string())
-            }
-            Admin::AccountRemove { number } => {
-                accounts::remove(s, p, &number).map(|a| a.to_string())
-            }
-            Admin::AccountList => {
-                return accounts::list(s)
-                    .map(|accounts| AdminReply::Accounts { accounts })
-                    .map_err(|e| e.to_string())
-            }
-        };
-        let res = res
-            .map(|number| AdminReply::Account { number })
-            .map_err(|e| e.to_string());
-        // administrative changes are rare and must survive a crash: write them through
-        if res.is_ok() {
-            self.store.flush().map_err(|e| e.to_string())?;
-        }
-        res
+        administer(&self.store, &self.plan, &self.realm, m, unix_now())
     }
 }

@@ -1,0 +1,207 @@
+//! Forwarding administration: show, set and clear a subscriber's forwarding from the CLI
+//! (stopped switch) or the control socket (running switch).
+//!
+//! Targets typed by an operator go through the numbering plan like a dialed number, and are
+//! stored in the canonical form it gives.
+
+use serde::{Deserialize, Serialize};
+use switchboard_engine::forwarding::{target_text, ForwardingRecord, NoAnswer, DEFAULT_RING_SECS};
+use switchboard_engine::numbering::{Aor, NumberingPlan};
+
+use crate::accounts::{canonical, AccountError};
+use crate::store::Store;
+
+/// Which forwarding an operation names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Always,
+    Busy,
+    NoAnswer,
+    Unreachable,
+    /// Every kind (clear only).
+    All,
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Kind, String> {
+        Ok(match s {
+            "always" => Kind::Always,
+            "busy" => Kind::Busy,
+            "no-answer" => Kind::NoAnswer,
+            "unreachable" => Kind::Unreachable,
+            "all" => Kind::All,
+            _ => return Err("one of always, busy, no-answer, unreachable, all".into()),
+        })
+    }
+}
+
+/// A subscriber's forwarding as shown to operators.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardingSummary {
+    pub always: Option<String>,
+    pub busy: Option<String>,
+    pub no_answer: Option<String>,
+    pub ring_secs: Option<u16>,
+    pub unreachable: Option<String>,
+}
+
+impl From<&ForwardingRecord> for ForwardingSummary {
+    fn from(r: &ForwardingRecord) -> Self {
+        ForwardingSummary {
+            always: r.always.clone(),
+            busy: r.busy.clone(),
+            no_answer: r.no_answer.as_ref().map(|n| n.target.clone()),
+            ring_secs: r.ring_secs(),
+            unreachable: r.unreachable.clone(),
+        }
+    }
+}
+
+/// Forwarding failures beyond the account's own.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardingError {
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error("{0:?} is not a number, name or address to forward to")]
+    Target(String),
+    #[error("a subscriber cannot forward to itself")]
+    ToSelf,
+    #[error("ring time must be 5 to 300 seconds")]
+    RingSecs,
+    #[error("\"all\" can only be cleared")]
+    SetAll,
+}
+
+fn subscriber(store: &Store, plan: &NumberingPlan, number: &str) -> Result<Aor, ForwardingError> {
+    let aor = canonical(plan, number)?;
+    if store.account(&aor).map_err(AccountError::from)?.is_none() {
+        return Err(AccountError::Missing(aor.to_string()).into());
+    }
+    Ok(aor)
+}
+
+pub fn show(
+    store: &Store,
+    plan: &NumberingPlan,
+    number: &str,
+) -> Result<(Aor, ForwardingSummary), ForwardingError> {
+    let aor = subscriber(store, plan, number)?;
+    let rec = store.forwarding(&aor).map_err(AccountError::from)?;
+    Ok((aor, (&rec).into()))
+}
+
+pub fn set(
+    store: &Store,
+    plan: &NumberingPlan,
+    number: &str,
+    kind: Kind,
+    target: &str,
+    ring_secs: Option<u16>,
+) -> Result<(Aor, ForwardingSummary), ForwardingError> {
+    let aor = subscriber(store, plan, number)?;
+    let dest = plan
+        .classify(target)
+        .map_err(|_| ForwardingError::Target(target.to_owned()))?;
+    let t = target_text(&dest).ok_or_else(|| ForwardingError::Target(target.to_owned()))?;
+    if t == aor.as_str() {
+        return Err(ForwardingError::ToSelf);
+    }
+    if ring_secs.is_some_and(|s| !(5..=300).contains(&s)) {
+        return Err(ForwardingError::RingSecs);
+    }
+    let mut rec = store.forwarding(&aor).map_err(AccountError::from)?;
+    match kind {
+        Kind::Always => rec.always = Some(t),
+        Kind::Busy => rec.busy = Some(t),
+        Kind::Unreachable => rec.unreachable = Some(t),
+        Kind::NoAnswer => {
+            let ring_secs = ring_secs.or(rec.ring_secs()).unwrap_or(DEFAULT_RING_SECS);
+            rec.no_answer = Some(NoAnswer {
+                target: t,
+                ring_secs,
+            });
+        }
+        Kind::All => return Err(ForwardingError::SetAll),
+    }
+    store
+        .put_forwarding(&aor, &rec)
+        .map_err(AccountError::from)?;
+    Ok((aor, (&rec).into()))
+}
+
+pub fn clear(
+    store: &Store,
+    plan: &NumberingPlan,
+    number: &str,
+    kind: Kind,
+) -> Result<(Aor, ForwardingSummary), ForwardingError> {
+    let aor = subscriber(store, plan, number)?;
+    let mut rec = store.forwarding(&aor).map_err(AccountError::from)?;
+    match kind {
+        Kind::Always => rec.always = None,
+        Kind::Busy => rec.busy = None,
+        Kind::NoAnswer => rec.no_answer = None,
+        Kind::Unreachable => rec.unreachable = None,
+        Kind::All => rec = ForwardingRecord::default(),
+    }
+    store
+        .put_forwarding(&aor, &rec)
+        .map_err(AccountError::from)?;
+    Ok((aor, (&rec).into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(name: &str) -> (Store, NumberingPlan) {
+        let d = std::env::temp_dir().join(format!("sb-fwd-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let s = Store::open(&d, 100, 8).unwrap();
+        let p = NumberingPlan::new("KR").unwrap();
+        crate::accounts::add(&s, &p, "sb", "1001", "pw-1001", 1).unwrap();
+        (s, p)
+    }
+
+    #[test]
+    fn set_show_and_clear_each_kind() {
+        let (s, p) = setup("kinds");
+        let (aor, f) = set(&s, &p, "1001", Kind::Always, "011-123-4567", None).unwrap();
+        assert_eq!(aor.as_str(), "1001");
+        assert_eq!(f.always.as_deref(), Some("+82111234567"));
+        set(&s, &p, "1001", Kind::NoAnswer, "alice", Some(12)).unwrap();
+        set(&s, &p, "1001", Kind::Busy, "kim@acme.example", None).unwrap();
+        let (_, f) = set(&s, &p, "1001", Kind::Unreachable, "1002", None).unwrap();
+        assert_eq!(
+            f,
+            ForwardingSummary {
+                always: Some("+82111234567".into()),
+                busy: Some("kim@acme.example".into()),
+                no_answer: Some("alice".into()),
+                ring_secs: Some(12),
+                unreachable: Some("1002".into()),
+            }
+        );
+        assert_eq!(show(&s, &p, "1001").unwrap().1, f);
+        let (_, f) = clear(&s, &p, "1001", Kind::Busy).unwrap();
+        assert_eq!(f.busy, None);
+        assert!(f.always.is_some());
+        let (_, f) = clear(&s, &p, "1001", Kind::All).unwrap();
+        assert_eq!(f, ForwardingSummary::default());
+    }
+
+    #[test]
+    fn bad_requests_are_refused_with_a_reason() {
+        let (s, p) = setup("bad");
+        let e = |r: Result<(Aor, ForwardingSummary), ForwardingError>| r.unwrap_err().to_string();
+        assert!(e(set(&s, &p, "1009", Kind::Always, "1002", None)).contains("no account 1009"));
+        assert!(e(set(&s, &p, "1001", Kind::Always, "1001", None)).contains("itself"));
+        assert!(e(set(&s, &p, "1001", Kind::Always, "*73", None)).contains("to forward to"));
+        assert!(e(set(&s, &p, "1001", Kind::Always, "6200#082", None)).contains("to forward to"));
+        assert!(e(set(&s, &p, "1001", Kind::NoAnswer, "1002", Some(1))).contains("ring time"));
+        assert!(e(set(&s, &p, "1001", Kind::All, "1002", None)).contains("only be cleared"));
+        assert!(show(&s, &p, "1001").unwrap().1 == ForwardingSummary::default());
+    }
+}
