@@ -5,7 +5,7 @@
 //! stored in the canonical form it gives.
 
 use serde::{Deserialize, Serialize};
-use switchboard_engine::forwarding::{target_text, ForwardingRecord, NoAnswer, DEFAULT_RING_SECS};
+use switchboard_engine::forwarding::{target_text, Condition, ForwardingRecord};
 use switchboard_engine::numbering::{Aor, NumberingPlan};
 
 use crate::accounts::{canonical, AccountError};
@@ -34,6 +34,19 @@ impl std::str::FromStr for Kind {
             "all" => Kind::All,
             _ => return Err("one of always, busy, no-answer, unreachable, all".into()),
         })
+    }
+}
+
+impl Kind {
+    /// The condition this kind names; `None` for all of them.
+    fn condition(self) -> Option<Condition> {
+        match self {
+            Kind::Always => Some(Condition::Always),
+            Kind::Busy => Some(Condition::Busy),
+            Kind::NoAnswer => Some(Condition::NoAnswer),
+            Kind::Unreachable => Some(Condition::Unreachable),
+            Kind::All => None,
+        }
     }
 }
 
@@ -100,6 +113,7 @@ pub fn set(
     target: &str,
     ring_secs: Option<u16>,
 ) -> Result<(Aor, ForwardingSummary), ForwardingError> {
+    let when = kind.condition().ok_or(ForwardingError::SetAll)?;
     let aor = subscriber(store, plan, number)?;
     let dest = plan
         .classify(target)
@@ -112,19 +126,7 @@ pub fn set(
         return Err(ForwardingError::RingSecs);
     }
     let mut rec = store.forwarding(&aor).map_err(AccountError::from)?;
-    match kind {
-        Kind::Always => rec.always = Some(t),
-        Kind::Busy => rec.busy = Some(t),
-        Kind::Unreachable => rec.unreachable = Some(t),
-        Kind::NoAnswer => {
-            let ring_secs = ring_secs.or(rec.ring_secs()).unwrap_or(DEFAULT_RING_SECS);
-            rec.no_answer = Some(NoAnswer {
-                target: t,
-                ring_secs,
-            });
-        }
-        Kind::All => return Err(ForwardingError::SetAll),
-    }
+    rec.set(when, t, ring_secs);
     store
         .put_forwarding(&aor, &rec)
         .map_err(AccountError::from)?;
@@ -139,12 +141,9 @@ pub fn clear(
 ) -> Result<(Aor, ForwardingSummary), ForwardingError> {
     let aor = subscriber(store, plan, number)?;
     let mut rec = store.forwarding(&aor).map_err(AccountError::from)?;
-    match kind {
-        Kind::Always => rec.always = None,
-        Kind::Busy => rec.busy = None,
-        Kind::NoAnswer => rec.no_answer = None,
-        Kind::Unreachable => rec.unreachable = None,
-        Kind::All => rec = ForwardingRecord::default(),
+    match kind.condition() {
+        Some(when) => rec.clear(when),
+        None => rec = ForwardingRecord::default(),
     }
     store
         .put_forwarding(&aor, &rec)

@@ -118,7 +118,7 @@ pub enum AdminReply {
 }
 
 /// Carries out an administrative operation on the store: the one implementation behind the
-/// CLI on a stopped switch and the control socket of a running one. Writes are flushed
+/// CLI on a stopped switch and the control socket of a running one. Changes are flushed
 /// before it returns: administrative changes are rare and must survive a crash.
 pub fn administer(
     store: &Store,
@@ -140,6 +140,7 @@ pub fn administer(
         })
         .map_err(|e| e.to_string())
     };
+    let writes = !matches!(m, Admin::AccountList | Admin::ForwardShow { .. });
     let res = match m {
         Admin::AccountAdd { number, password } => {
             account(accounts::add(store, plan, realm, &number, &password, now))
@@ -162,7 +163,9 @@ pub fn administer(
         )),
         Admin::ForwardClear { number, kind } => fwd(forwarding::clear(store, plan, &number, kind)),
     }?;
-    store.flush().map_err(|e| e.to_string())?;
+    if writes {
+        store.flush().map_err(|e| e.to_string())?;
+    }
     Ok(res)
 }
 

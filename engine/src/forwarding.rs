@@ -33,12 +33,23 @@ pub struct NoAnswer {
     pub ring_secs: u16,
 }
 
-/// How a call to the subscriber ended, for the conditional forwards.
+/// When a forward takes the call: always, or after the call's outcome at the subscriber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Condition {
+    Always,
     Busy,
     NoAnswer,
     Unreachable,
+}
+
+impl From<ForwardKind> for Condition {
+    fn from(k: ForwardKind) -> Condition {
+        match k {
+            ForwardKind::Always => Condition::Always,
+            ForwardKind::Busy => Condition::Busy,
+            ForwardKind::NoAnswer => Condition::NoAnswer,
+        }
+    }
 }
 
 /// Why a forwarding chain was not followed.
@@ -77,37 +88,44 @@ impl ForwardingRecord {
         match feature {
             Feature::SetForward { kind, target } => {
                 let t = target_text(target).ok_or(ForwardError::BadTarget)?;
-                match kind {
-                    ForwardKind::Always => next.always = Some(t),
-                    ForwardKind::Busy => next.busy = Some(t),
-                    ForwardKind::NoAnswer => {
-                        let ring_secs = self
-                            .no_answer
-                            .as_ref()
-                            .map_or(DEFAULT_RING_SECS, |n| n.ring_secs);
-                        next.no_answer = Some(NoAnswer {
-                            target: t,
-                            ring_secs,
-                        })
-                    }
-                }
+                next.set((*kind).into(), t, None);
             }
-            Feature::ClearForward(kind) => match kind {
-                ForwardKind::Always => next.always = None,
-                ForwardKind::Busy => next.busy = None,
-                ForwardKind::NoAnswer => next.no_answer = None,
-            },
+            Feature::ClearForward(kind) => next.clear((*kind).into()),
             Feature::Voicemail => return Err(ForwardError::NotForwarding),
         }
         Ok(next)
     }
 
-    /// Where a call goes after `outcome`, when a conditional forward is set for it.
-    pub fn after(&self, outcome: Outcome) -> Option<&str> {
-        match outcome {
-            Outcome::Busy => self.busy.as_deref(),
-            Outcome::NoAnswer => self.no_answer.as_ref().map(|n| n.target.as_str()),
-            Outcome::Unreachable => self.unreachable.as_deref(),
+    /// Forwards calls to `target` under `when`. A no-answer forward keeps its ring time
+    /// unless `ring_secs` gives a new one.
+    pub fn set(&mut self, when: Condition, target: String, ring_secs: Option<u16>) {
+        match when {
+            Condition::Always => self.always = Some(target),
+            Condition::Busy => self.busy = Some(target),
+            Condition::Unreachable => self.unreachable = Some(target),
+            Condition::NoAnswer => {
+                let ring_secs = ring_secs.or(self.ring_secs()).unwrap_or(DEFAULT_RING_SECS);
+                self.no_answer = Some(NoAnswer { target, ring_secs });
+            }
+        }
+    }
+
+    pub fn clear(&mut self, when: Condition) {
+        match when {
+            Condition::Always => self.always = None,
+            Condition::Busy => self.busy = None,
+            Condition::NoAnswer => self.no_answer = None,
+            Condition::Unreachable => self.unreachable = None,
+        }
+    }
+
+    /// Where a call goes under `when`, when a forward is set for it.
+    pub fn after(&self, when: Condition) -> Option<&str> {
+        match when {
+            Condition::Always => self.always.as_deref(),
+            Condition::Busy => self.busy.as_deref(),
+            Condition::NoAnswer => self.no_answer.as_ref().map(|n| n.target.as_str()),
+            Condition::Unreachable => self.unreachable.as_deref(),
         }
     }
 
@@ -166,11 +184,11 @@ mod tests {
         let r = r.apply(&feature(&plan, "*720111234567")).unwrap();
         assert_eq!(r.always.as_deref(), Some("+82111234567"));
         let r = r.apply(&feature(&plan, "*901001")).unwrap();
-        assert_eq!(r.after(Outcome::Busy), Some("1001"));
+        assert_eq!(r.after(Condition::Busy), Some("1001"));
         let r = r.apply(&feature(&plan, "*92alice")).unwrap();
-        assert_eq!(r.after(Outcome::NoAnswer), Some("alice"));
+        assert_eq!(r.after(Condition::NoAnswer), Some("alice"));
         assert_eq!(r.ring_secs(), Some(DEFAULT_RING_SECS));
-        assert_eq!(r.after(Outcome::Unreachable), None);
+        assert_eq!(r.after(Condition::Unreachable), None);
 
         let r = r.apply(&feature(&plan, "*73")).unwrap();
         assert_eq!(r.always, None);
