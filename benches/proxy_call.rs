@@ -55,6 +55,8 @@ Call-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 314160 BYE\r\nContent-Length: 
                     transport: Transport::Udp,
                     record_route: true,
                     pop_route: false,
+                    extra_headers: "",
+                    no_response: None,
                 },
             );
             ctx.seal(t);
@@ -82,6 +84,8 @@ Call-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 314160 BYE\r\nContent-Length: 
                     transport: Transport::Udp,
                     record_route: false,
                     pop_route: true,
+                    extra_headers: "",
+                    no_response: None,
                 },
             );
             bctx.seal(t);

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! switchboard serve [--config FILE] [--sip ADDR] [--http ADDR] [--data DIR] [--domain NAME]
-//!                   [--auth on|off] [--workers N]
+//!                   [--auth on|off] [--workers N] [--plugins DIR] [--router lua|plain]
 //! switchboard account add <number> --password <pw> [--data DIR] [--config FILE]
 //! switchboard account passwd <number> --password <pw>
 //! switchboard account remove <number>
@@ -10,6 +10,8 @@
 //! switchboard forward show <number> [--json]
 //! switchboard forward set <number> always|busy|no-answer|unreachable <target> [--ring-secs N]
 //! switchboard forward clear <number> always|busy|no-answer|unreachable|all
+//! switchboard reload [--data DIR]          reload the routing plugins of a running switch
+//! switchboard plugin check FILE [--config FILE]
 //! ```
 //! Flags override the config file, which overrides the embedded defaults. Account and forward
 //! commands work on a stopped switch (opening the data directory) and on a running one (through its
@@ -49,6 +51,31 @@ enum Command {
     /// Show and change subscribers' call forwarding.
     #[command(subcommand)]
     Forward(ForwardCommand),
+    /// Reload the routing plugins of the running switch (exit 1 if the new ones are refused).
+    Reload {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Routing plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Compile a plugin and run its tests table, as a reload would (the numbering plan comes
+    /// from the configuration).
+    Check {
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RouterArg {
+    Lua,
+    Plain,
 }
 
 #[derive(Subcommand)]
@@ -120,6 +147,12 @@ struct ServeArgs {
     /// Signalling workers (default: one per CPU core).
     #[arg(long)]
     workers: Option<usize>,
+    /// Directory of the routing plugins (default ./plugins; none there: the embedded default).
+    #[arg(long)]
+    plugins: Option<PathBuf>,
+    /// `plain`: the built-in routing without the Lua interpreter.
+    #[arg(long, value_enum)]
+    router: Option<RouterArg>,
 }
 
 #[derive(Subcommand)]
@@ -175,6 +208,8 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve(a),
         Command::Account(a) => account(a),
         Command::Forward(f) => forward(f),
+        Command::Reload { common } => reload(&common),
+        Command::Plugin(PluginCommand::Check { file, common }) => plugin_check(&file, &common),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -209,6 +244,15 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     }
     if let Some(w) = a.workers {
         config.sip.workers = w;
+    }
+    if let Some(p) = a.plugins {
+        config.plugins.dir = p;
+    }
+    if let Some(r) = a.router {
+        config.plugins.router = match r {
+            RouterArg::Lua => "lua".into(),
+            RouterArg::Plain => "plain".into(),
+        };
     }
     config.validate().map_err(|e| e.to_string())?;
     switchboard_actors::run(config).map_err(|e| e.to_string())
@@ -289,6 +333,44 @@ fn forward(cmd: ForwardCommand) -> Result<(), String> {
     if let AdminReply::Forwarding { number, forwarding } = administer(&common, admin)? {
         print_forwarding(&number, &forwarding, json);
     }
+    Ok(())
+}
+
+fn reload(common: &Common) -> Result<(), String> {
+    let config = load_config(common)?;
+    let path = control::socket_path(&config.data.dir);
+    match control::request(&path, &Admin::PluginsReload)? {
+        AdminReply::Plugins { report } => {
+            println!(
+                "routing plugins version {} ({}): {} ({} tests passed)",
+                report.version,
+                report.digest,
+                report.files.join(", "),
+                report.tests
+            );
+            Ok(())
+        }
+        _ => Err("unexpected answer".into()),
+    }
+}
+
+fn plugin_check(file: &std::path::Path, common: &Common) -> Result<(), String> {
+    let config = load_config(common)?;
+    let plan = config.numbering_plan().map_err(|e| e.to_string())?;
+    let sip = config.sip.listen;
+    let local = std::sync::Arc::new(switchboard_engine::proxy::Local::new(
+        sip.ip().to_string(),
+        sip.port(),
+        config.sip.domain.clone(),
+    ));
+    let report =
+        switchboard_actors::plugin::check_file(file, &plan, &local, config.plugin_limits())
+            .map_err(|e| e.to_string())?;
+    println!(
+        "{}: compiles, {} tests passed",
+        report.files.join(", "),
+        report.tests
+    );
     Ok(())
 }
 

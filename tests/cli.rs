@@ -285,12 +285,28 @@ fn auth_off_warns_loudly() {
         .spawn()
         .unwrap();
     let mut stderr = child.stderr.take().unwrap();
-    let mut buf = vec![0u8; 4096];
-    use std::io::Read;
-    let n = stderr.read(&mut buf).unwrap();
+    // read what the switch says at start, until the warning shows or 10 s pass
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = vec![0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !text.to_lowercase().contains("authentication is off") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            Err(_) => break,
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
-    let text = String::from_utf8_lossy(&buf[..n]);
     assert!(
         text.contains("authentication is off") || text.contains("AUTHENTICATION IS OFF"),
         "{text}"

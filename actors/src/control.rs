@@ -1,5 +1,6 @@
 //! The control socket: a Unix socket in the data directory through which the CLI administers
-//! a running switch (the store is locked by the switch, so the CLI cannot open it itself).
+//! a running switch (the store is locked by the switch, so the CLI cannot open it itself) and
+//! reloads its routing plugins.
 //!
 //! One JSON request per line, one JSON answer per line. The socket is created with mode 0600:
 //! whoever may read the data directory may administer the switch, nobody else.
@@ -66,6 +67,29 @@ pub async fn serve(path: PathBuf, store: Addr<StoreActor>, shared: Arc<Shared>) 
                         reply: None,
                         error: Some(format!("bad request: {e}")),
                     },
+                    Ok(Admin::PluginsReload) => {
+                        let host = shared.plugins.clone();
+                        match tokio::task::spawn_blocking(move || host.reload()).await {
+                            Ok(Ok(report)) => Answer {
+                                ok: true,
+                                reply: Some(AdminReply::Plugins { report }),
+                                error: None,
+                            },
+                            Ok(Err(e)) => Answer {
+                                ok: false,
+                                reply: None,
+                                error: Some(format!(
+                                    "plugins rejected, version {} keeps running: {e}",
+                                    shared.plugins.report().version
+                                )),
+                            },
+                            Err(e) => Answer {
+                                ok: false,
+                                reply: None,
+                                error: Some(e.to_string()),
+                            },
+                        }
+                    }
                     Ok(req) => match store.send(req).await {
                         Ok(Ok(reply)) => {
                             if let AdminReply::Account { number } = &reply {

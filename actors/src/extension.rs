@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
 use switchboard_engine::auth::{self, AuthOutcome, ReplayWindow};
 use switchboard_engine::flow::Flow;
+use switchboard_engine::forwarding::ForwardingRecord;
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::registrar;
 use switchboard_engine::sip::digest::Credentials;
@@ -38,10 +39,11 @@ pub enum RegisterReply {
 }
 
 /// What a call needs to ring this address.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Located {
     pub account: bool,
     pub bindings: Vec<BindingRecord>,
+    pub forwarding: ForwardingRecord,
 }
 
 /// Commands an Extension carries out; each carries the channel for its answer.
@@ -263,9 +265,19 @@ impl Extension {
                     .filter(|b| b.expires_at > now_unix)
                     .cloned()
                     .collect();
+                // forwarding is read where it is kept (written through by the store actor, a
+                // memory read for anything recent), so a change applies to the next call
+                let forwarding = match self.account {
+                    Some(_) => self.shared.db.forwarding(&self.aor).unwrap_or_else(|e| {
+                        warn!(error = %e, "forwarding read failed");
+                        ForwardingRecord::default()
+                    }),
+                    None => ForwardingRecord::default(),
+                };
                 let _ = reply.send(Located {
                     account: self.account.is_some(),
                     bindings: live,
+                    forwarding,
                 });
             }
             ExtCommand::Authenticate { req, reply } => {

@@ -5,8 +5,8 @@
 //! stored in the canonical form it gives.
 
 use serde::{Deserialize, Serialize};
-use switchboard_engine::forwarding::{target_text, Condition, ForwardingRecord};
-use switchboard_engine::numbering::{Aor, NumberingPlan};
+use switchboard_engine::forwarding::{target_text, Condition, ForwardError, ForwardingRecord};
+use switchboard_engine::numbering::{Aor, Feature, NumberingPlan};
 
 use crate::accounts::{canonical, AccountError};
 use crate::store::Store;
@@ -85,6 +85,8 @@ pub enum ForwardingError {
     RingSecs,
     #[error("\"all\" can only be cleared")]
     SetAll,
+    #[error("that feature code does not change forwarding")]
+    NotForwarding,
 }
 
 fn subscriber(store: &Store, plan: &NumberingPlan, number: &str) -> Result<Aor, ForwardingError> {
@@ -151,6 +153,70 @@ pub fn clear(
     Ok((aor, (&rec).into()))
 }
 
+/// A feature code dialed by the subscriber `aor` (`*72 1002`, `*73`, ...), applied to its
+/// settings.
+pub fn apply_feature(
+    store: &Store,
+    aor: &Aor,
+    feature: &Feature,
+) -> Result<ForwardingSummary, ForwardingError> {
+    if store.account(aor).map_err(AccountError::from)?.is_none() {
+        return Err(AccountError::Missing(aor.to_string()).into());
+    }
+    if let Feature::SetForward { target, .. } = feature {
+        if target_text(target).as_deref() == Some(aor.as_str()) {
+            return Err(ForwardingError::ToSelf);
+        }
+    }
+    let rec = store.forwarding(aor).map_err(AccountError::from)?;
+    let next = rec.apply(feature).map_err(|e| match e {
+        ForwardError::NotForwarding => ForwardingError::NotForwarding,
+        _ => ForwardingError::Target("the dialed target".into()),
+    })?;
+    store
+        .put_forwarding(aor, &next)
+        .map_err(AccountError::from)?;
+    Ok((&next).into())
+}
+
+/// Replaces all of a subscriber's forwarding at once (HTTP `PUT`); every target is checked
+/// before anything is written.
+pub fn replace(
+    store: &Store,
+    plan: &NumberingPlan,
+    number: &str,
+    want: &ForwardingSummary,
+) -> Result<(Aor, ForwardingSummary), ForwardingError> {
+    let aor = subscriber(store, plan, number)?;
+    let check = |t: &Option<String>| -> Result<Option<String>, ForwardingError> {
+        let Some(t) = t else { return Ok(None) };
+        let dest = plan
+            .classify(t)
+            .map_err(|_| ForwardingError::Target(t.clone()))?;
+        let text = target_text(&dest).ok_or_else(|| ForwardingError::Target(t.clone()))?;
+        if text == aor.as_str() {
+            return Err(ForwardingError::ToSelf);
+        }
+        Ok(Some(text))
+    };
+    if want.ring_secs.is_some_and(|s| !(5..=300).contains(&s)) {
+        return Err(ForwardingError::RingSecs);
+    }
+    let mut rec = ForwardingRecord {
+        always: check(&want.always)?,
+        busy: check(&want.busy)?,
+        unreachable: check(&want.unreachable)?,
+        no_answer: None,
+    };
+    if let Some(t) = check(&want.no_answer)? {
+        rec.set(Condition::NoAnswer, t, want.ring_secs);
+    }
+    store
+        .put_forwarding(&aor, &rec)
+        .map_err(AccountError::from)?;
+    Ok((aor, (&rec).into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +255,49 @@ mod tests {
         assert!(f.always.is_some());
         let (_, f) = clear(&s, &p, "1001", Kind::All).unwrap();
         assert_eq!(f, ForwardingSummary::default());
+    }
+
+    #[test]
+    fn feature_codes_and_replacement_change_the_stored_settings() {
+        let (s, p) = setup("feature");
+        let aor = Aor::from_canonical("1001");
+        let feature = |d: &str| match p.classify(d).unwrap() {
+            switchboard_engine::numbering::Destination::Feature(f) => f,
+            other => panic!("{other:?}"),
+        };
+        let f = apply_feature(&s, &aor, &feature("*72 011-123-4567")).unwrap();
+        assert_eq!(f.always.as_deref(), Some("+82111234567"));
+        assert!(matches!(
+            apply_feature(&s, &aor, &feature("*721001")),
+            Err(ForwardingError::ToSelf)
+        ));
+        let f = apply_feature(&s, &aor, &feature("*73")).unwrap();
+        assert_eq!(f, ForwardingSummary::default());
+        assert!(apply_feature(&s, &Aor::from_canonical("1009"), &feature("*73")).is_err());
+
+        let want = ForwardingSummary {
+            busy: Some("alice".into()),
+            no_answer: Some("0111234567".into()),
+            ring_secs: Some(9),
+            ..Default::default()
+        };
+        let (_, got) = replace(&s, &p, "1001", &want).unwrap();
+        assert_eq!(got.no_answer.as_deref(), Some("+82111234567"));
+        assert_eq!(got.ring_secs, Some(9));
+        assert_eq!(show(&s, &p, "1001").unwrap().1, got);
+        let bad = ForwardingSummary {
+            always: Some("1001".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            replace(&s, &p, "1001", &bad),
+            Err(ForwardingError::ToSelf)
+        ));
+        assert_eq!(
+            show(&s, &p, "1001").unwrap().1,
+            got,
+            "nothing written on error"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - `directory` / `extension`: one actor per active address of record (registrations,
 //!   digest replay windows), started on demand and retired when idle
 //! - `store` / `store_actor`: the durable store behind one interface, written by one actor
+//! - `plugin`: the routing plugin host (sandboxed Lua, versions, hot reload)
 //! - `transport`: UDP and TCP, ingress checks and the send handle
 //! - `server`: start-up and graceful shutdown
 
@@ -20,6 +21,7 @@ pub mod http;
 pub mod limits;
 pub mod local_txns;
 pub mod metrics;
+pub mod plugin;
 pub mod server;
 pub mod shared;
 pub mod stateless;

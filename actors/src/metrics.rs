@@ -27,6 +27,16 @@ pub struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VersionLabel {
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: &'static str,
 }
@@ -46,6 +56,22 @@ pub struct Metrics {
     pub tcp_connections: Gauge,
     pub drops: Family<ReasonLabel, Counter>,
     pub call_failures: Counter,
+    /// The routing plugin version new calls start on.
+    pub plugin_version: Gauge,
+    pub plugin_reloads: Family<OutcomeLabel, Counter>,
+    pub plugin_failures: Family<KindLabel, Counter>,
+    /// Requests routed, by the plugin version that routed them.
+    pub plugin_routed: Family<VersionLabel, Counter>,
+    /// Forwarding hops taken by calls and messages, by reason.
+    pub forwards: Family<KindLabel, Counter>,
+    /// Trunk attempts by trunk name and outcome.
+    pub trunk_attempts: Family<TrunkLabel, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TrunkLabel {
+    pub trunk: String,
+    pub outcome: &'static str,
 }
 
 impl Default for Metrics {
@@ -69,6 +95,12 @@ impl Metrics {
             tcp_connections: Gauge::default(),
             drops: Family::default(),
             call_failures: Counter::default(),
+            plugin_version: Gauge::default(),
+            plugin_reloads: Family::default(),
+            plugin_failures: Family::default(),
+            plugin_routed: Family::default(),
+            forwards: Family::default(),
+            trunk_attempts: Family::default(),
         };
         {
             let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -126,6 +158,36 @@ impl Metrics {
                 "call_failures",
                 "Calls ended by an internal failure (answered 500)",
                 m.call_failures.clone(),
+            );
+            r.register(
+                "plugin_version",
+                "Routing plugin version new calls start on",
+                m.plugin_version.clone(),
+            );
+            r.register(
+                "plugin_reloads",
+                "Routing plugin reloads by outcome (accepted, rejected)",
+                m.plugin_reloads.clone(),
+            );
+            r.register(
+                "plugin_failures",
+                "Requests failed by the routing plugin, by kind (error, timeout, memory, bad_decision)",
+                m.plugin_failures.clone(),
+            );
+            r.register(
+                "plugin_routed",
+                "Requests routed, by the routing plugin version that routed them",
+                m.plugin_routed.clone(),
+            );
+            r.register(
+                "forwards",
+                "Forwarding hops taken, by reason",
+                m.forwards.clone(),
+            );
+            r.register(
+                "trunk_attempts",
+                "Requests sent to trunks, by trunk and outcome",
+                m.trunk_attempts.clone(),
             );
         }
         m

@@ -9,12 +9,12 @@ use std::time::Duration;
 use actix::{Actor, Arbiter, SyncArbiter};
 use switchboard_engine::auth::Nonces;
 use switchboard_engine::proxy::Local;
-use switchboard_engine::routing::PlainRouter;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::metrics::Metrics;
+use crate::plugin::{self, PluginHost};
 use crate::shared::Shared;
 use crate::store::{Store, StoreError};
 use crate::store_actor::{Flush, StoreActor, Sweep};
@@ -40,6 +40,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("routing plugins: {0}")]
+    Plugins(#[from] crate::plugin::PluginError),
     #[error("cannot start: {0}")]
     Runtime(String),
 }
@@ -57,6 +59,25 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     }
     let n = config.worker_count();
     let sip = config.sip.listen;
+    let local = Arc::new(Local::new(
+        sip.ip().to_string(),
+        sip.port(),
+        config.sip.domain.clone(),
+    ));
+    let metrics = Arc::new(Metrics::new());
+    let plan = config
+        .numbering_plan()
+        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    // a plugin that does not load or fails its tests stops the start: there is no older
+    // version to keep running
+    let plugins = Arc::new(PluginHost::start(
+        Some(config.plugins.dir.clone()),
+        plan,
+        local.clone(),
+        config.plugin_limits(),
+        config.router_mode(),
+        metrics.clone(),
+    )?);
     let udp_sockets = udp::bind_shared(sip, n).map_err(|source| ServeError::Sip {
         proto: "UDP",
         addr: sip,
@@ -81,8 +102,13 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let result = system.block_on(async move {
         start(
             config,
-            store,
-            realm,
+            Started {
+                store,
+                realm,
+                local,
+                metrics,
+                plugins,
+            },
             udp_sockets,
             tcp_listener,
             http_listener,
@@ -92,18 +118,35 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     result
 }
 
-async fn start(
-    config: Config,
+/// What `run` prepared before the actor system started.
+struct Started {
     store: Store,
     realm: String,
+    local: Arc<Local>,
+    metrics: Arc<Metrics>,
+    plugins: Arc<PluginHost>,
+}
+
+async fn start(
+    config: Config,
+    started: Started,
     udp_sockets: Vec<std::net::UdpSocket>,
     tcp_listener: std::net::TcpListener,
     http_listener: std::net::TcpListener,
 ) -> Result<(), ServeError> {
-    let metrics = Arc::new(Metrics::new());
+    let Started {
+        store,
+        realm,
+        local,
+        metrics,
+        plugins,
+    } = started;
     metrics.registrations.set(store.count_bindings()? as i64);
     let plan = config
         .numbering_plan()
+        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    let trunks = config
+        .trunks()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
     let store_actor = {
         let (s, m, p, r) = (store.clone(), metrics.clone(), plan.clone(), realm.clone());
@@ -123,11 +166,6 @@ async fn start(
         ingress.clone(),
     );
     let sip = config.sip.listen;
-    let local = Arc::new(Local::new(
-        sip.ip().to_string(),
-        sip.port(),
-        config.sip.domain.clone(),
-    ));
     let mut key = [0u8; 32];
     rand::Rng::fill(&mut rand::rngs::OsRng, &mut key);
     let shared = Arc::new(Shared {
@@ -135,7 +173,8 @@ async fn start(
         policy: config.policy(),
         algorithms: config.algorithms(),
         nonces: Nonces::new(key, config.nonce_lifetime()),
-        router: Arc::new(PlainRouter::new(plan.clone())),
+        plugins: plugins.clone(),
+        trunks,
         local,
         realm,
         plan,
@@ -170,7 +209,7 @@ async fn start(
     let handles: Vec<_> = arbiters.iter().map(|a| a.handle()).collect();
     actix_rt::spawn(tcp::accept_loop(tcp_listener, tcp_hub, handles));
 
-    let http = http::start(http_listener, metrics.clone()).map_err(|source| ServeError::Http {
+    let http = http::start(http_listener, shared.clone()).map_err(|source| ServeError::Http {
         addr: config.http.listen,
         source,
     })?;
@@ -193,6 +232,12 @@ async fn start(
         }
     });
 
+    let _watcher = if config.plugins.watch {
+        plugin::watch(plugins.clone())
+    } else {
+        None
+    };
+
     info!(
         sip = %sip,
         http = %config.http.listen,
@@ -202,7 +247,7 @@ async fn start(
         "switchboard running"
     );
 
-    wait_for_signal().await;
+    wait_for_signal(plugins).await;
     info!("shutting down");
     http_handle.stop(true).await;
     match store_actor.send(Flush).await {
@@ -218,25 +263,34 @@ async fn start(
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGTERM or SIGINT; SIGHUP reloads the routing plugins meanwhile.
+async fn wait_for_signal(plugins: Arc<PluginHost>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return std::future::pending().await;
         };
-        let mut int = match signal(SignalKind::interrupt()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+        loop {
+            tokio::select! {
+                _ = term.recv() => return,
+                _ = int.recv() => return,
+                _ = hup.recv() => {
+                    info!("SIGHUP: reloading routing plugins");
+                    let p = plugins.clone();
+                    // compiling and testing takes milliseconds: off the main thread
+                    let _ = tokio::task::spawn_blocking(move || p.reload()).await;
+                }
+            }
         }
     }
     #[cfg(not(unix))]
     {
+        let _ = plugins;
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -1,7 +1,6 @@
 //! State every signalling actor reads: configuration, identity, policy and the addresses of
 //! the other actors. Built once at start-up; nothing in it is mutated on the hot path.
 
-use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,14 +9,15 @@ use switchboard_engine::auth::{challenge_values, Nonces};
 use switchboard_engine::numbering::{Aor, NumberingPlan};
 use switchboard_engine::proxy::{ContextConfig, Local};
 use switchboard_engine::registrar::Policy;
-use switchboard_engine::routing::Router;
 use switchboard_engine::sip::digest::Algorithm;
+use switchboard_engine::trunk::Trunks;
 use switchboard_engine::txn::Timers;
 
 use crate::config::Config;
 use crate::directory::{Directory, ToExtension};
 use crate::extension::ExtCommand;
 use crate::metrics::Metrics;
+use crate::plugin::PluginHost;
 use crate::store::Store;
 use crate::store_actor::StoreActor;
 use crate::transport::{shard_of, Ingress, TcpHub};
@@ -27,7 +27,9 @@ pub struct Shared {
     pub local: Arc<Local>,
     pub realm: String,
     pub plan: NumberingPlan,
-    pub router: Arc<dyn Router>,
+    /// The routing plugins; each arbiter takes its router from here.
+    pub plugins: Arc<PluginHost>,
+    pub trunks: Trunks,
     pub nonces: Nonces,
     pub metrics: Arc<Metrics>,
     pub ingress: Arc<Ingress>,
@@ -56,19 +58,10 @@ impl Shared {
         }
     }
 
-    /// Whether a From host names this switch (its domain, address or a loopback), so the
-    /// caller must be one of our subscribers and authenticate.
+    /// Whether a From host names this switch, so the caller must be one of our subscribers
+    /// and authenticate.
     pub fn is_our_host(&self, host: &str) -> bool {
-        let h = host.trim_start_matches('[').trim_end_matches(']');
-        if h.eq_ignore_ascii_case(&self.local.domain)
-            || h.eq_ignore_ascii_case(&self.local.host)
-            || h.eq_ignore_ascii_case("localhost")
-        {
-            return true;
-        }
-        // any IP literal is treated as ours: phones configured with the switch's address put
-        // it in From; only a foreign domain name marks a call from another provider
-        h.parse::<IpAddr>().is_ok()
+        self.local.is_our_host(host)
     }
 
     /// Challenge header values with a fresh nonce (the same for every user at a given time).

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix::{Actor, Handler, Message, SyncContext};
 use serde::{Deserialize, Serialize};
-use switchboard_engine::numbering::{Aor, NumberingPlan};
+use switchboard_engine::numbering::{Aor, Feature, NumberingPlan};
 use tracing::{info, warn};
 
 use crate::accounts::{self, AccountSummary};
@@ -69,6 +69,38 @@ impl Handler<Flush> for StoreActor {
     }
 }
 
+/// A forwarding feature code dialed by a subscriber; flushed before it is confirmed.
+/// Refusals are the status and reason phrase the phone is answered with.
+#[derive(Message)]
+#[rtype(result = "Result<forwarding::ForwardingSummary, (u16, &'static str)>")]
+pub struct ApplyFeature {
+    pub aor: Aor,
+    pub feature: Feature,
+}
+
+impl Handler<ApplyFeature> for StoreActor {
+    type Result = Result<forwarding::ForwardingSummary, (u16, &'static str)>;
+    fn handle(&mut self, m: ApplyFeature, _: &mut SyncContext<Self>) -> Self::Result {
+        use forwarding::ForwardingError as E;
+        let r =
+            forwarding::apply_feature(&self.store, &m.aor, &m.feature).map_err(|e| match e {
+                E::ToSelf => (403, "Cannot Forward To Yourself"),
+                E::Target(_) => (484, "Forwarding Target Not Allowed"),
+                E::Account(accounts::AccountError::Missing(_)) => (403, "Not A Subscriber"),
+                E::NotForwarding => (404, "Not Found"),
+                other => {
+                    warn!(error = %other, "feature code not applied");
+                    (500, "Server Internal Error")
+                }
+            })?;
+        self.store.flush().map_err(|e| {
+            warn!(error = %e, "flush after a feature code failed");
+            (500, "Server Internal Error")
+        })?;
+        Ok(r)
+    }
+}
+
 /// Account administration requested over the control socket of a running switch.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "Result<AdminReply, String>")]
@@ -99,6 +131,13 @@ pub enum Admin {
         number: String,
         kind: forwarding::Kind,
     },
+    /// Replaces every forwarding setting (HTTP `PUT`).
+    ForwardReplace {
+        number: String,
+        forwarding: forwarding::ForwardingSummary,
+    },
+    /// Reloads the routing plugins (handled by the control socket, not the store).
+    PluginsReload,
 }
 
 /// What an administrative operation produced.
@@ -114,6 +153,9 @@ pub enum AdminReply {
     Forwarding {
         number: String,
         forwarding: forwarding::ForwardingSummary,
+    },
+    Plugins {
+        report: crate::plugin::PluginReport,
     },
 }
 
@@ -140,7 +182,10 @@ pub fn administer(
         })
         .map_err(|e| e.to_string())
     };
-    let writes = !matches!(m, Admin::AccountList | Admin::ForwardShow { .. });
+    let writes = !matches!(
+        m,
+        Admin::AccountList | Admin::ForwardShow { .. } | Admin::PluginsReload
+    );
     let res = match m {
         Admin::AccountAdd { number, password } => {
             account(accounts::add(store, plan, realm, &number, &password, now))
@@ -162,6 +207,10 @@ pub fn administer(
             store, plan, &number, kind, &target, ring_secs,
         )),
         Admin::ForwardClear { number, kind } => fwd(forwarding::clear(store, plan, &number, kind)),
+        Admin::ForwardReplace { number, forwarding } => {
+            fwd(forwarding::replace(store, plan, &number, &forwarding))
+        }
+        Admin::PluginsReload => Err("plugins are reloaded by a running switch".to_owned()),
     }?;
     if writes {
         store.flush().map_err(|e| e.to_string())?;

@@ -1,6 +1,7 @@
-//! Call forwarding kept on the server: a subscriber's settings, how feature codes change them,
-//! and how a call follows them (unconditional chains with loop protection and a hop limit;
-//! busy, no answer and unreachable decided when the call's outcome is known).
+//! Call forwarding kept on the server: a subscriber's settings and how feature codes change
+//! them. Calls follow them through the router (`routing::PlainRouter` turns them into a
+//! forward or a delivery's fallbacks) and `routing::RouteSequence` (chains hop by hop, with
+//! loop protection and at most `MAX_HOPS` forwards).
 //!
 //! Targets are stored as the canonical text the numbering plan produced (`+82111234567`,
 //! `1001`, `alice`, `kim@acme.example`) and classified again when a call uses them, so a
@@ -139,36 +140,10 @@ impl ForwardingRecord {
     }
 }
 
-/// Follows unconditional forwarding from `first` (the number dialed, or the target of a
-/// conditional forward). `settings` looks a subscriber's record up; targets that are not
-/// subscribers (or have no record) end the chain. Returns every address on the chain, the
-/// first included: the last one takes the call, the others are its history (History-Info,
-/// Diversion).
-pub fn follow<'a>(
-    first: &str,
-    settings: impl Fn(&str) -> Option<&'a ForwardingRecord>,
-) -> Result<Vec<String>, ForwardError> {
-    let mut chain = vec![first.to_owned()];
-    loop {
-        let last = chain.last().map(String::as_str).unwrap_or(first);
-        let Some(next) = settings(last).and_then(|r| r.always.as_deref()) else {
-            return Ok(chain);
-        };
-        if chain.iter().any(|c| c == next) {
-            return Err(ForwardError::Loop);
-        }
-        if chain.len() > MAX_HOPS {
-            return Err(ForwardError::TooManyHops);
-        }
-        chain.push(next.to_owned());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::numbering::{Aor, NumberingPlan};
-    use std::collections::HashMap;
 
     fn feature(plan: &NumberingPlan, dialed: &str) -> Feature {
         match plan.classify(dialed) {
@@ -236,55 +211,6 @@ mod tests {
         );
         let pstn = Destination::Pstn(Aor::from_canonical("+12125551234"));
         assert_eq!(target_text(&pstn).as_deref(), Some("+12125551234"));
-    }
-
-    fn always(to: &str) -> ForwardingRecord {
-        ForwardingRecord {
-            always: Some(to.into()),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn chains_are_followed_and_recorded() {
-        let mut db = HashMap::new();
-        db.insert("1001", always("1002"));
-        db.insert("1002", always("+12125551234"));
-        db.insert("1003", ForwardingRecord::default());
-        let look = |a: &str| db.get(a);
-        assert_eq!(
-            follow("1001", look),
-            Ok(vec!["1001".into(), "1002".into(), "+12125551234".into()])
-        );
-        assert_eq!(follow("1003", look), Ok(vec!["1003".into()]));
-        assert_eq!(follow("9999", look), Ok(vec!["9999".into()]));
-    }
-
-    #[test]
-    fn loops_and_long_chains_are_refused() {
-        let mut db = HashMap::new();
-        db.insert("1001", always("1002"));
-        db.insert("1002", always("1003"));
-        db.insert("1003", always("1001"));
-        db.insert("self", always("self"));
-        assert_eq!(follow("1001", |a| db.get(a)), Err(ForwardError::Loop));
-        assert_eq!(follow("self", |a| db.get(a)), Err(ForwardError::Loop));
-
-        let mut long = HashMap::new();
-        let names: Vec<String> = (0..=MAX_HOPS + 1).map(|i| format!("n{i}")).collect();
-        for w in names.windows(2) {
-            long.insert(w[0].clone(), always(&w[1]));
-        }
-        assert_eq!(
-            follow("n0", |a| long.get(a)),
-            Err(ForwardError::TooManyHops)
-        );
-        // exactly MAX_HOPS hops is allowed
-        let mut ok = HashMap::new();
-        for w in names[..=MAX_HOPS].windows(2) {
-            ok.insert(w[0].clone(), always(&w[1]));
-        }
-        assert_eq!(follow("n0", |a| ok.get(a)).unwrap().len(), MAX_HOPS + 1);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! machines. See `ARCHITECTURE.md` at the repository root for the map.
 
 pub mod auth;
+pub mod dialog;
 pub mod entropy;
 pub mod flow;
 pub mod forwarding;
@@ -14,4 +15,5 @@ pub mod registrar;
 pub mod routing;
 pub mod sip;
 pub mod store;
+pub mod trunk;
 pub mod txn;

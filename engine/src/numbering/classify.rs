@@ -122,7 +122,8 @@ pub struct NumberFormat {
 }
 
 impl NumberFormat {
-    fn apply(&self, e164: &str) -> String {
+    /// The digits to send for an E.164 number.
+    pub fn apply(&self, e164: &str) -> String {
         let body = if self.national {
             national_digits(e164).unwrap_or_else(|| e164.trim_start_matches('+').to_owned())
         } else if self.strip_plus {
@@ -334,7 +335,7 @@ impl NumberingPlan {
             }
             return Err(ClassifyError::Invalid);
         };
-        if self.own.iter().any(|p| e164.starts_with(p.as_str())) {
+        if !self.own.is_empty() && self.is_own(&e164) {
             return Ok(Destination::Subscriber(Aor(e164)));
         }
         for p in &self.providers {

@@ -9,10 +9,12 @@ use std::fmt;
 
 mod cache;
 mod classify;
+mod tables;
 pub use cache::ClassifyCache;
 pub use classify::{
     ClassifyError, Destination, Feature, ForwardKind, NumberFormat, Provider, MAX_DIALED,
 };
+pub use tables::{is_trunk_name, Branch, TableError};
 
 use phonenumber::country::Id as CountryId;
 use phonenumber::Mode;
@@ -85,6 +87,8 @@ pub struct NumberingPlan {
     own: Vec<String>,
     /// Other providers' ranges, checked after ours.
     providers: Vec<Provider>,
+    /// The directory and the enterprise branches.
+    tables: tables::Tables,
 }
 
 impl NumberingPlan {
@@ -99,7 +103,13 @@ impl NumberingPlan {
             extension_max_len: 6,
             own: Vec::new(),
             providers: Vec::new(),
+            tables: tables::Tables::default(),
         })
+    }
+
+    /// The ISO 3166 country numbers without a country code are read in.
+    pub fn country(&self) -> &str {
+        self.country.as_ref()
     }
 
     /// The canonical address for a dialed string or URI user part (already unescaped).

@@ -10,6 +10,11 @@
 //! timer at `poll_timeout`. Upstream sends go to the flow the request came from; downstream
 //! sends name the branch, whose address the owner chose in `add_branch`.
 //!
+//! Attempts in sequence (forwarding on busy or no answer, trunk failover): until the owner
+//! seals the context, a set of branches that all failed is reported as
+//! `ContextEvent::Exhausted` instead of answered; the owner then starts a `new_stage` and adds
+//! the next branches, or seals, and the best answer of the last stage goes upstream.
+//!
 //! Invariant: exactly one final response per request goes upstream except further 2xx to an
 //! INVITE (forked answers), and `ContextEvent::Terminated` is emitted once, last.
 
@@ -59,6 +64,12 @@ pub struct BranchSpec<'a> {
     pub record_route: bool,
     /// Remove the first Route value, which names us.
     pub pop_route: bool,
+    /// Header lines (each ending in CRLF) added to this branch's request: History-Info,
+    /// Diversion, credentials for a trunk.
+    pub extra_headers: &'a str,
+    /// How long the branch may stay silent (no provisional, no final) before it counts as a
+    /// 408; `None`: the ring timeout (Timer C) alone.
+    pub no_response: Option<Duration>,
 }
 
 /// What the context asks its owner to do.
@@ -83,6 +94,10 @@ pub enum ContextEvent {
     Answered { branch: BranchId, response: Message },
     /// The first final response went upstream with this code.
     Finished { code: u16 },
+    /// Every branch of the current stage ended without a 2xx, and the context is not
+    /// sealed: add the next stage's branches (after `new_stage`) or `seal`. `code` is the
+    /// stage's best.
+    Exhausted { code: u16 },
     /// Every transaction of the context ended; nothing more will be emitted.
     Terminated,
 }
@@ -140,6 +155,8 @@ pub struct ProxyContext {
     finished: bool,
     final_code: Option<u16>,
     sealed: bool,
+    /// The current stage was reported `Exhausted`.
+    exhausted: bool,
     canceled: bool,
     terminated: bool,
     to_tag: String,
@@ -181,6 +198,7 @@ impl ProxyContext {
             finished: false,
             final_code: None,
             sealed: false,
+            exhausted: false,
             canceled: false,
             terminated: false,
             to_tag,
@@ -246,6 +264,20 @@ impl ProxyContext {
         self.check_terminated();
     }
 
+    /// Sends a final response the owner built itself (the 2xx of a dialog the switch answers
+    /// as a user agent, with its own Contact and body). Nothing else goes upstream after it.
+    pub fn respond_with(&mut self, now: Instant, code: u16, bytes: Bytes) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.sealed = true;
+        self.cancel_all(now);
+        self.emit_finished(code);
+        self.server_respond(now, code, bytes);
+        self.check_terminated();
+    }
+
     /// Forwards the request on a new branch and returns its id; `None` when a final response
     /// already went upstream (the caller cancelled, or the owner answered itself).
     pub fn add_branch(&mut self, now: Instant, spec: BranchSpec<'_>) -> Option<BranchId> {
@@ -263,6 +295,9 @@ impl ProxyContext {
         }
         if spec.pop_route {
             fwd = fwd.pop_route();
+        }
+        if !spec.extra_headers.is_empty() {
+            fwd = fwd.extra_headers(spec.extra_headers);
         }
         if spec.record_route {
             // RFC 5658 double record-routing when the transport changes: the top value faces
@@ -294,7 +329,10 @@ impl ProxyContext {
                 self.config.timers,
             ))
         };
-        let timer_c = (self.method == Method::Invite).then(|| now + self.config.ring_timeout);
+        let timer_c = match spec.no_response {
+            Some(d) => Some(now + d.min(self.config.ring_timeout)),
+            None => (self.method == Method::Invite).then(|| now + self.config.ring_timeout),
+        };
         self.branches.push(Branch {
             key,
             cancel_key,
@@ -318,6 +356,25 @@ impl ProxyContext {
             self.respond(now, 480, "Temporarily Unavailable", &[]);
         }
         self.maybe_finish(now);
+    }
+
+    /// Starts the next stage of attempts after `Exhausted`: the best answer so far is
+    /// forgotten, so the caller hears how the new attempts end.
+    pub fn new_stage(&mut self) {
+        self.best = None;
+        self.challenges.clear();
+        self.exhausted = false;
+    }
+
+    /// CANCELs every branch still ringing, without answering upstream (no-answer forwarding:
+    /// the branches end with 487 and the stage is reported `Exhausted`).
+    pub fn cancel_pending(&mut self, now: Instant) {
+        self.cancel_all(now);
+    }
+
+    /// The first challenge (WWW- or Proxy-Authenticate) of the current stage's 401/407s.
+    pub fn challenge(&self) -> Option<(HeaderName, &str)> {
+        self.challenges.first().map(|(n, v)| (*n, v.as_str()))
     }
 
     /// A request matching the server transaction: a retransmission or the ACK for a non-2xx.
@@ -357,6 +414,8 @@ impl ProxyContext {
         }
         if first && !self.finished {
             self.canceled = true;
+            // the caller gave up: no further stage starts
+            self.sealed = true;
             self.cancel_all(now);
             if self.branches.is_empty() {
                 // cancelled before any branch was forked: nothing will answer 487 for us
@@ -439,13 +498,17 @@ impl ProxyContext {
                 b.timer_c = None;
                 if b.final_code.is_none() {
                     b.ring_timed_out = true;
-                    if b.got_provisional {
-                        self.cancel_branch(now, i);
-                    } else if let Client::Invite(c) = &mut b.client {
-                        // §16.8: no provisional yet, so behave as if a 408 arrived
-                        c.terminate();
-                        b.final_code = Some(408);
-                        self.consider(Best::Local(408));
+                    match &mut b.client {
+                        Client::Invite(_) if b.got_provisional => self.cancel_branch(now, i),
+                        client => {
+                            // §16.8: no provisional yet, so behave as if a 408 arrived
+                            match client {
+                                Client::Invite(c) => c.terminate(),
+                                Client::NonInvite(c) => c.terminate(),
+                            }
+                            b.final_code = Some(408);
+                            self.consider(Best::Local(408));
+                        }
                     }
                 }
             }
@@ -592,9 +655,19 @@ impl ProxyContext {
         }
     }
 
-    /// Sends the best final once every branch has one (and no 2xx went up).
+    /// Sends the best final once every branch has one (and no 2xx went up); before the seal,
+    /// reports the stage exhausted instead.
     fn maybe_finish(&mut self, now: Instant) {
-        if self.finished || !self.sealed || self.branches.iter().any(|b| b.final_code.is_none()) {
+        if self.finished || self.branches.iter().any(|b| b.final_code.is_none()) {
+            return;
+        }
+        if !self.sealed {
+            if !self.exhausted && !self.branches.is_empty() {
+                self.exhausted = true;
+                let code = self.best.as_ref().map_or(408, Best::code);
+                self.out
+                    .push_back(Output::Event(ContextEvent::Exhausted { code }));
+            }
             return;
         }
         let Some(best) = self.best.take() else { return };

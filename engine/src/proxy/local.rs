@@ -57,6 +57,17 @@ impl Local {
                 || uri.host().eq_ignore_ascii_case(&self.domain))
     }
 
+    /// Whether a host in a From or Request-URI names this switch: its domain, its address, a
+    /// loopback name, or any IP literal (phones configured with the switch's address put it
+    /// there; only a foreign domain name marks another provider's user).
+    pub fn is_our_host(&self, host: &str) -> bool {
+        let h = host.trim_start_matches('[').trim_end_matches(']');
+        h.eq_ignore_ascii_case(&self.domain)
+            || h.eq_ignore_ascii_case(&self.host)
+            || h.eq_ignore_ascii_case("localhost")
+            || h.parse::<std::net::IpAddr>().is_ok()
+    }
+
     /// Whether a Via sent-by is ours.
     pub fn is_our_sent_by(&self, host: &str, port: Option<u16>) -> bool {
         port.unwrap_or(5060) == self.port && host.eq_ignore_ascii_case(&self.host)
@@ -66,6 +77,22 @@ impl Local {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn our_hosts_are_the_domain_the_address_and_ip_literals() {
+        let l = Local::new("127.0.0.1", 5060, "sb.example");
+        for h in [
+            "sb.example",
+            "SB.EXAMPLE",
+            "127.0.0.1",
+            "localhost",
+            "[::1]",
+            "192.0.2.9",
+        ] {
+            assert!(l.is_our_host(h), "{h}");
+        }
+        assert!(!l.is_our_host("other.example"));
+    }
 
     #[test]
     fn routes_naming_our_address_or_domain_are_ours() {

@@ -5,7 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use switchboard_engine::numbering::{NumberFormat, NumberingPlan, Provider};
+
+mod numbering;
+mod trunks;
+
+pub use numbering::{BranchConfig, Numbering, ProviderConfig};
+pub use trunks::TrunkConfig;
 
 /// The embedded default configuration.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -24,6 +29,23 @@ pub struct Config {
     pub limits: Limits,
     pub extension: Extension,
     pub store: Store,
+    pub plugins: Plugins,
+    /// SIP trunks (PSTN gateways, other providers), tried in this order within a group.
+    #[serde(default)]
+    pub trunks: Vec<TrunkConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plugins {
+    /// Directory of the routing plugins (`*.lua`); none there: the embedded default.
+    pub dir: PathBuf,
+    /// `lua`, or `plain` for the built-in routing without an interpreter.
+    pub router: String,
+    pub max_instructions: u64,
+    pub max_memory_mb: u64,
+    /// Reload when a file in the directory changes.
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +61,9 @@ pub struct Sip {
 #[serde(deny_unknown_fields)]
 pub struct Http {
     pub listen: SocketAddr,
+    /// Bearer token for the admin endpoints; empty: only loopback clients may use them.
+    #[serde(default)]
+    pub admin_token: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,32 +78,6 @@ pub struct Auth {
     pub enabled: bool,
     pub nonce_lifetime_secs: u64,
     pub algorithms: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Numbering {
-    pub default_country: String,
-    /// E.164 prefixes of our own number ranges; empty: every number is ours.
-    #[serde(default)]
-    pub own_ranges: Vec<String>,
-    /// Other providers' number ranges.
-    #[serde(default)]
-    pub providers: Vec<ProviderConfig>,
-}
-
-/// `[[numbering.providers]]`: another provider's ranges and how it wants numbers written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderConfig {
-    pub name: String,
-    pub prefixes: Vec<String>,
-    #[serde(default)]
-    pub national: bool,
-    #[serde(default)]
-    pub strip_plus: bool,
-    #[serde(default)]
-    pub prefix: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -143,61 +142,6 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// The numbering plan the `[numbering]` section describes.
-    pub fn numbering_plan(&self) -> Result<NumberingPlan, ConfigError> {
-        let n = &self.numbering;
-        let plan = NumberingPlan::new(&n.default_country).map_err(|_| ConfigError::Value {
-            key: "numbering.default_country",
-            message: format!("unknown country {:?}", n.default_country),
-        })?;
-        let e164_prefix = |p: &String| {
-            p.strip_prefix('+').is_some_and(|d| {
-                (1..=15).contains(&d.len()) && d.bytes().all(|c| c.is_ascii_digit())
-            })
-        };
-        if let Some(bad) = n.own_ranges.iter().find(|p| !e164_prefix(p)) {
-            return Err(ConfigError::Value {
-                key: "numbering.own_ranges",
-                message: format!("{bad:?} is not an E.164 prefix such as \"+8211\""),
-            });
-        }
-        let mut plan = plan.with_own_ranges(n.own_ranges.clone());
-        for p in &n.providers {
-            let name_ok = !p.name.is_empty()
-                && p.name
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_'));
-            if !name_ok {
-                return Err(ConfigError::Value {
-                    key: "numbering.providers.name",
-                    message: format!("{:?} must be letters, digits, - and _", p.name),
-                });
-            }
-            if p.prefixes.is_empty() || !p.prefixes.iter().all(e164_prefix) {
-                return Err(ConfigError::Value {
-                    key: "numbering.providers.prefixes",
-                    message: format!("provider {}: E.164 prefixes such as \"+8270\"", p.name),
-                });
-            }
-            if !p.prefix.bytes().all(|c| c.is_ascii_digit()) {
-                return Err(ConfigError::Value {
-                    key: "numbering.providers.prefix",
-                    message: format!("provider {}: digits only", p.name),
-                });
-            }
-            plan = plan.with_provider(Provider {
-                name: p.name.clone(),
-                prefixes: p.prefixes.clone(),
-                format: NumberFormat {
-                    national: p.national,
-                    strip_plus: p.strip_plus,
-                    prefix: p.prefix.clone(),
-                },
-            });
-        }
-        Ok(plan)
-    }
-
     /// The embedded defaults, optionally overlaid with a TOML file.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         let mut base: toml::Table =
@@ -260,6 +204,19 @@ impl Config {
                 message: "must list \"SHA-256\" and/or \"MD5\"".into(),
             });
         }
+        self.trunks()?;
+        if !matches!(self.plugins.router.as_str(), "lua" | "plain") {
+            return Err(ConfigError::Value {
+                key: "plugins.router",
+                message: "must be \"lua\" or \"plain\"".into(),
+            });
+        }
+        if self.plugins.max_instructions < 1000 || self.plugins.max_memory_mb == 0 {
+            return Err(ConfigError::Value {
+                key: "plugins.max_instructions",
+                message: "at least 1000 instructions and 1 MB".into(),
+            });
+        }
         for net in &self.limits.exempt {
             parse_cidr(net).ok_or_else(|| ConfigError::Value {
                 key: "limits.exempt",
@@ -285,6 +242,22 @@ impl Config {
             .iter()
             .filter_map(|a| switchboard_engine::sip::digest::Algorithm::parse(Some(a)))
             .collect()
+    }
+
+    /// The plugin host's limits.
+    pub fn plugin_limits(&self) -> crate::plugin::Limits {
+        crate::plugin::Limits {
+            max_instructions: self.plugins.max_instructions,
+            max_memory: (self.plugins.max_memory_mb as usize) << 20,
+        }
+    }
+
+    pub fn router_mode(&self) -> crate::plugin::RouterMode {
+        if self.plugins.router == "plain" {
+            crate::plugin::RouterMode::Plain
+        } else {
+            crate::plugin::RouterMode::Lua
+        }
     }
 
     pub fn nonce_lifetime(&self) -> Duration {
@@ -407,55 +380,5 @@ mod tests {
             "::1".parse().unwrap()
         ));
         assert!(parse_cidr("1.2.3.4/33").is_none());
-    }
-
-    #[test]
-    fn the_numbering_plan_reads_own_ranges_and_providers() {
-        use switchboard_engine::numbering::{Aor, Destination};
-        let dir = std::env::temp_dir().join(format!("sb-config-plan-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("plan.toml");
-        std::fs::write(
-            &f,
-            "[numbering]\nown_ranges = [\"+8211\"]\n\
-             [[numbering.providers]]\nname = \"kt\"\nprefixes = [\"+8270\"]\nstrip_plus = true\nprefix = \"9\"\n",
-        )
-        .unwrap();
-        let plan = Config::load(Some(&f)).unwrap().numbering_plan().unwrap();
-        assert_eq!(
-            plan.classify("011-123-4567"),
-            Ok(Destination::Subscriber(Aor::from_canonical("+82111234567")))
-        );
-        assert_eq!(
-            plan.classify("02-6200-6200"),
-            Ok(Destination::Pstn(Aor::from_canonical("+82262006200")))
-        );
-        assert!(matches!(
-            plan.classify("070-1234-5678"),
-            Ok(Destination::Provider { dial, .. }) if dial == "9827012345678"
-        ));
-
-        for (text, key) in [
-            (
-                "[numbering]\nown_ranges = [\"8211\"]\n",
-                "numbering.own_ranges",
-            ),
-            (
-                "[[numbering.providers]]\nname = \"k t\"\nprefixes = [\"+8270\"]\n",
-                "numbering.providers.name",
-            ),
-            (
-                "[[numbering.providers]]\nname = \"kt\"\nprefixes = []\n",
-                "numbering.providers.prefixes",
-            ),
-            (
-                "[[numbering.providers]]\nname = \"kt\"\nprefixes = [\"+8270\"]\nprefix = \"#9\"\n",
-                "numbering.providers.prefix",
-            ),
-        ] {
-            std::fs::write(&f, text).unwrap();
-            let e = Config::load(Some(&f)).unwrap_err().to_string();
-            assert!(e.contains(key), "{text}: {e}");
-        }
     }
 }

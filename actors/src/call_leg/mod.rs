@@ -1,10 +1,15 @@
 //! The CallLeg actor: one per call (Call-ID) on the worker that owns it. It runs the proxy
 //! response contexts of the call's transactions (the initial INVITE, then re-INVITE, BYE,
 //! UPDATE, INFO, REFER, NOTIFY... following the Record-Route it inserted), authenticates the
-//! caller, asks the router and the callee's Extension where to ring, and relays the rest.
+//! caller, routes the call (`setup`: numbering plan, routing plugin, forwarding, trunks) and
+//! relays the rest. A feature code dialed from a phone is answered by the switch itself
+//! (`feature`).
 //!
 //! A panic while handling one call answers 500 (if the call was not answered yet) and ends
 //! that call only; the arbiter and every other call keep running.
+
+mod feature;
+mod setup;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -17,22 +22,19 @@ use actix::{
 use switchboard_engine::auth::AuthOutcome;
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::{ConnId, Flow, Transport};
-use switchboard_engine::numbering::Aor;
 use switchboard_engine::proxy::{branch, route, BranchSpec, ContextEvent, Output, ProxyContext};
-use switchboard_engine::registrar;
-use switchboard_engine::routing::{Decision, RouteRequest};
 use switchboard_engine::sip::digest::Credentials;
 use switchboard_engine::sip::{
-    reason_phrase, HeaderName, Message as SipMessage, Method, ResponseBuilder, Uri,
+    reason_phrase, HeaderName, Message as SipMessage, Method, ResponseBuilder, Uri, ViaFix,
 };
 use switchboard_engine::store::BindingRecord;
 use switchboard_engine::txn::{ClientKey, ServerKey};
 use tokio::sync::oneshot;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use crate::extension::{ExtCommand, Located};
+use crate::extension::ExtCommand;
 use crate::metrics::{call_outcome, OutcomeLabel};
-use crate::shared::{now, unix_now, Shared};
+use crate::shared::{now, Shared};
 use crate::stateless;
 use crate::transport::{response_flow, via_fix, Transports};
 use crate::worker::{required_extensions, LegEnded, LegIdle, Worker};
@@ -55,9 +57,19 @@ struct Txn {
     key: ServerKey,
     ctx: ProxyContext,
     upstream: Flow,
+    via_fix: Option<ViaFix>,
+    /// Where each branch goes, in branch order.
     branches: Vec<Flow>,
     initial: bool,
     bye: bool,
+    /// How a request outside any dialog is being routed (none for in-dialog relays).
+    setup: Option<Box<setup::Setup>>,
+}
+
+/// What the proxy machines reported that the leg acts on after draining them.
+enum Reported {
+    Exhausted(u16),
+    Answered,
 }
 
 pub struct CallLeg {
@@ -71,6 +83,8 @@ pub struct CallLeg {
     /// The initial request and where it came from, kept apart from the machines so a 500 can
     /// still be built after a panic.
     initial: Option<(SipMessage, Flow)>,
+    /// The switch answered this call itself (a feature code).
+    confirm: Option<feature::Confirm>,
     answered: bool,
     finished_initial: bool,
     ended: bool,
@@ -102,6 +116,7 @@ impl CallLeg {
             entropy: Entropy::seeded(seed),
             txns: Vec::new(),
             initial: None,
+            confirm: None,
             answered: false,
             finished_initial: false,
             ended: false,
@@ -125,6 +140,10 @@ impl CallLeg {
                     x.ctx.handle_response(t, msg);
                 }
                 None => {
+                    if let Some(c) = self.confirm.as_mut().filter(|c| c.owns_response(&msg)) {
+                        c.dialog.handle_response(t, msg);
+                        return;
+                    }
                     let is_invite_2xx = msg.status().is_some_and(|c| (200..300).contains(&c))
                         && msg.cseq().is_some_and(|c| c.method == Method::Invite);
                     if is_invite_2xx {
@@ -133,6 +152,11 @@ impl CallLeg {
                 }
             }
             return;
+        }
+        if let Some(c) = self.confirm.as_mut() {
+            if c.take(&msg, t) {
+                return;
+            }
         }
         match msg.method() {
             Some(Method::Ack) => {
@@ -158,7 +182,12 @@ impl CallLeg {
                     .iter_mut()
                     .find(|x| Some(&x.key) == target.as_ref())
                 {
-                    Some(x) => x.ctx.handle_cancel(t, &msg),
+                    Some(x) => {
+                        x.ctx.handle_cancel(t, &msg);
+                        if let Some(s) = x.setup.as_mut() {
+                            s.canceled();
+                        }
+                    }
                     None => {
                         let i = self.new_txn(msg, flow, false);
                         self.txns[i].ctx.respond(t, 481, reason_phrase(481), &[]);
@@ -182,11 +211,12 @@ impl CallLeg {
         let key = ServerKey::from_request(&msg).expect("validated requests have a Via");
         let upstream = response_flow(&msg, &flow);
         let bye = msg.method() == Some(Method::Bye);
+        let fix = via_fix(&flow);
         let ctx = ProxyContext::new(
             now(),
             msg,
             flow.transport,
-            via_fix(&flow),
+            fix,
             self.shared.local.clone(),
             Entropy::seeded(self.entropy.next_u64()),
             self.shared.context,
@@ -195,9 +225,11 @@ impl CallLeg {
             key,
             ctx,
             upstream,
+            via_fix: fix,
             branches: Vec::new(),
             initial,
             bye,
+            setup: None,
         });
         self.txns.len() - 1
     }
@@ -221,6 +253,7 @@ impl CallLeg {
                 self.shared.metrics.active_calls.inc();
             }
         }
+        let from_trunk = self.shared.trunks.by_source(flow.remote).is_some();
         let i = self.new_txn(msg, flow, initial);
         let req = self.txns[i].ctx.request().clone();
         #[cfg(debug_assertions)]
@@ -242,11 +275,21 @@ impl CallLeg {
         let from_here = req
             .from()
             .is_some_and(|f| self.shared.is_our_host(f.uri().host()));
+        // a configured trunk is trusted by its address: the gateway's callers are not ours
         let needs_auth = self.shared.auth_enabled()
             && from_here
+            && !from_trunk
             && matches!(method, Method::Invite | Method::Message);
         if !needs_auth {
-            return self.route(i, None, ctx);
+            let caller = if self.shared.auth_enabled() || from_trunk {
+                None
+            } else {
+                // lab mode without authentication: the caller is who From says
+                req.from()
+                    .and_then(|f| f.uri().user_unescaped())
+                    .and_then(|u| self.shared.plan.canonical(&u).ok())
+            };
+            return self.start_routing(i, caller, ctx);
         }
         let creds = req
             .header(HeaderName::ProxyAuthorization)
@@ -270,7 +313,7 @@ impl CallLeg {
         ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
             let Some(i) = act.index_of(&key) else { return };
             match res.unwrap_or(AuthOutcome::Forbidden) {
-                AuthOutcome::Authenticated { .. } => act.route(i, Some(caller), ctx),
+                AuthOutcome::Authenticated { .. } => act.start_routing(i, Some(caller), ctx),
                 AuthOutcome::Challenge { stale } => act.challenge(i, stale),
                 AuthOutcome::Forbidden => act.txns[i].ctx.respond(now(), 403, "Forbidden", &[]),
             }
@@ -287,68 +330,6 @@ impl CallLeg {
         self.txns[i]
             .ctx
             .respond(now(), 407, reason_phrase(407), &extra);
-    }
-
-    /// Asks the router, then the callee's Extension, and forks to every registered device.
-    fn route(&mut self, i: usize, caller: Option<Aor>, ctx: &mut Context<Self>) {
-        let t = now();
-        let req = self.txns[i].ctx.request().clone();
-        let Some(uri) = req.request_uri() else { return };
-        let decision = self.shared.router.route(&RouteRequest {
-            method: req.method().unwrap_or(Method::Other),
-            request_uri: &uri,
-            caller: caller.as_ref(),
-        });
-        let aor = match decision {
-            Decision::Deliver(aor) => aor,
-            Decision::Reject { code, reason } => {
-                return self.txns[i].ctx.respond(t, code, reason, &[]);
-            }
-        };
-        debug!(callee = %aor.redacted(), "routing");
-        let (tx, rx) = oneshot::channel();
-        self.shared
-            .to_extension(aor, ExtCommand::Locate { reply: tx });
-        let key = self.txns[i].key.clone();
-        ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
-            if let Some(i) = act.index_of(&key) {
-                match res {
-                    Ok(located) => act.fork(i, located),
-                    Err(_) => act.txns[i]
-                        .ctx
-                        .respond(now(), 500, "Server Internal Error", &[]),
-                }
-            }
-            act.after(ctx);
-        }));
-    }
-
-    fn fork(&mut self, i: usize, located: Located) {
-        let t = now();
-        let x = &mut self.txns[i];
-        if located.bindings.is_empty() {
-            let (code, reason) = if located.account {
-                (480, "Temporarily Unavailable")
-            } else {
-                (404, "Not Found")
-            };
-            return x.ctx.respond(t, code, reason, &[]);
-        }
-        let record_route = x.ctx.request().method() == Some(Method::Invite);
-        let pop_route = route::first_route_is_us(x.ctx.request(), &self.shared.local);
-        for b in registrar::targets(&located.bindings, unix_now()) {
-            let flow = flow_for_binding(b);
-            let spec = BranchSpec {
-                request_uri: Some(&b.uri),
-                transport: flow.transport,
-                record_route,
-                pop_route,
-            };
-            if x.ctx.add_branch(t, spec).is_some() {
-                x.branches.push(flow);
-            }
-        }
-        x.ctx.seal(t);
     }
 
     /// A request inside a dialog: relayed along its Route set (§16.12).
@@ -409,6 +390,8 @@ impl CallLeg {
             transport: dest.transport,
             record_route: false,
             pop_route: true,
+            extra_headers: "",
+            no_response: None,
         };
         if x.ctx.add_branch(t, spec).is_some() {
             x.branches.push(dest);
@@ -416,9 +399,24 @@ impl CallLeg {
         x.ctx.seal(t);
     }
 
-    /// Sends what the machines produced, acts on their events and re-arms the timer.
+    /// Sends what the machines produced, acts on what they reported and re-arms the timer.
     fn after(&mut self, ctx: &mut Context<Self>) {
-        let r = catch_unwind(AssertUnwindSafe(|| self.drain()));
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            // acting on a report (the next stage of a forwarded call) produces more output
+            loop {
+                let reported = self.drain();
+                if reported.is_empty() {
+                    break;
+                }
+                for (key, r) in reported {
+                    match r {
+                        Reported::Exhausted(code) => self.on_exhausted(&key, code, ctx),
+                        Reported::Answered => self.on_answered(&key),
+                    }
+                }
+            }
+            self.drain_confirm();
+        }));
         if r.is_err() {
             return self.fail(ctx);
         }
@@ -428,12 +426,22 @@ impl CallLeg {
         let idle = Duration::from_secs(self.shared.config.calls.max_idle_secs);
         let mut at = self.last_activity + idle;
         for x in &self.txns {
-            if let Some(d) = x.ctx.poll_timeout() {
+            for d in [
+                x.ctx.poll_timeout(),
+                x.setup.as_ref().and_then(|s| s.poll_timeout()),
+            ]
+            .into_iter()
+            .flatten()
+            {
                 at = at.min(d);
             }
         }
+        if let Some(d) = self.confirm.as_ref().and_then(|c| c.dialog.poll_timeout()) {
+            at = at.min(d);
+        }
         // a call lives until it ends; a leg that only relayed requests, until they are done
-        if self.txns.is_empty() && (self.ended || self.initial.is_none()) {
+        let idle_now = self.txns.is_empty() && self.confirm.is_none();
+        if idle_now && (self.ended || self.initial.is_none()) {
             self.retire();
             return;
         }
@@ -441,7 +449,8 @@ impl CallLeg {
         self.timer = Some(ctx.run_later(wait, |act, ctx| act.on_timer(ctx)));
     }
 
-    fn drain(&mut self) {
+    fn drain(&mut self) -> Vec<(ServerKey, Reported)> {
+        let mut reported = Vec::new();
         let mut i = 0;
         while i < self.txns.len() {
             let mut terminated = false;
@@ -458,6 +467,12 @@ impl CallLeg {
                         if x.initial {
                             self.answered = true;
                         }
+                        if x.setup.is_some() {
+                            reported.push((x.key.clone(), Reported::Answered));
+                        }
+                    }
+                    Output::Event(ContextEvent::Exhausted { code }) => {
+                        reported.push((x.key.clone(), Reported::Exhausted(code)));
                     }
                     Output::Event(ContextEvent::Finished { code }) => {
                         let (initial, bye, canceled) = (x.initial, x.bye, x.ctx.is_canceled());
@@ -465,13 +480,23 @@ impl CallLeg {
                             self.finished_initial = true;
                             // a challenge is a step of the call, not its outcome
                             if code != 401 && code != 407 {
-                                let outcome = call_outcome(code, canceled);
+                                let outcome = if self.confirm.is_some() {
+                                    "feature"
+                                } else {
+                                    call_outcome(code, canceled)
+                                };
                                 self.shared
                                     .metrics
                                     .calls
                                     .get_or_create(&OutcomeLabel { outcome })
                                     .inc();
-                                info!(code, outcome, "call setup finished");
+                                let version = x.setup.as_ref().map(|s| s.version());
+                                info!(
+                                    code,
+                                    outcome,
+                                    plugin_version = version,
+                                    "call setup finished"
+                                );
                             }
                             if code >= 300 {
                                 self.end_call();
@@ -491,6 +516,7 @@ impl CallLeg {
                 i += 1;
             }
         }
+        reported
     }
 
     /// Asks the worker to stop this leg once every message sent to it is handled.
@@ -519,7 +545,7 @@ impl CallLeg {
         if t.saturating_duration_since(self.last_activity)
             >= Duration::from_secs(self.shared.config.calls.max_idle_secs)
         {
-            debug!("call idle, forgetting it");
+            tracing::debug!("call idle, forgetting it");
             self.end_call();
             self.retire();
             return;
@@ -530,6 +556,12 @@ impl CallLeg {
                     x.ctx.handle_timeout(t);
                 }
             }
+            if let Some(c) = self.confirm.as_mut() {
+                if c.dialog.poll_timeout().is_some_and(|d| d <= t) {
+                    c.dialog.handle_timeout(t);
+                }
+            }
+            self.setup_timers(t, ctx);
         }));
         if r.is_err() {
             return self.fail(ctx);
@@ -552,6 +584,7 @@ impl CallLeg {
             }
         }
         self.txns.clear();
+        self.confirm = None;
         self.end_call();
         ctx.stop();
     }

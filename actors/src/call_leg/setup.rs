@@ -1,0 +1,542 @@
+//! Routing a call (or a MESSAGE, OPTIONS) outside any dialog: what was dialed, through the
+//! routing plugin, to the devices, forwards and trunks it ends at.
+//!
+//! The Request-URI's user is rewritten by the plugins' `classify` hooks, classified by the
+//! numbering plan (a feature code goes to `feature`), a directory address is resolved to its
+//! owner, and the `RouteSequence` of the engine takes over: for each address on the way the
+//! leg looks the subscriber up (registered devices, forwarding settings), asks the router of
+//! the call's plugin version, and carries out the step the sequence returns: ring the devices,
+//! try a trunk (with credentials when it challenges), forward with 181 and History-Info, fail
+//! over, answer. The call keeps the router it started with, so a reload never changes a call
+//! in progress.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
+use switchboard_engine::forwarding::MAX_HOPS;
+use switchboard_engine::numbering::{Aor, ClassifyError, Destination};
+use switchboard_engine::proxy::{route, BranchSpec};
+use switchboard_engine::registrar;
+use switchboard_engine::routing::{
+    destination_key, CalleeState, RouteRequest, RouteSequence, Router, Step,
+};
+use switchboard_engine::sip::digest::Challenge;
+use switchboard_engine::sip::{HeaderName, Method, Scheme, Uri};
+use switchboard_engine::trunk::TrunkId;
+use switchboard_engine::txn::ServerKey;
+use tokio::sync::oneshot;
+use tracing::{debug, warn};
+
+use super::CallLeg;
+use crate::extension::{ExtCommand, Located};
+use crate::metrics::{KindLabel, TrunkLabel, VersionLabel};
+use crate::shared::{now, unix_now};
+use crate::stateless;
+
+/// The routing state of one request.
+pub(super) struct Setup {
+    router: Rc<dyn Router>,
+    seq: RouteSequence,
+    caller: Option<Aor>,
+    dialed: String,
+    method: Method,
+    /// The subscriber looked up last and what was found.
+    located: Option<(Aor, Located)>,
+    /// The trunk of the current attempt.
+    trunk: Option<TrunkId>,
+    /// Nonce count of our answers to trunk challenges.
+    nc: u32,
+}
+
+impl Setup {
+    pub(super) fn canceled(&mut self) {
+        self.seq.canceled();
+    }
+
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.seq.poll_timeout()
+    }
+
+    /// The plugin version routing this request.
+    pub(super) fn version(&self) -> u64 {
+        self.router.version()
+    }
+}
+
+/// After the lookup of a subscriber: route its address, or ring its devices.
+enum Then {
+    Decide(Destination),
+    Ring,
+}
+
+impl CallLeg {
+    /// Routes the request of transaction `i` (checks and caller authentication done).
+    pub(super) fn start_routing(&mut self, i: usize, caller: Option<Aor>, ctx: &mut Context<Self>) {
+        let t = now();
+        let req = self.txns[i].ctx.request().clone();
+        let key = self.txns[i].key.clone();
+        let method = req.method().unwrap_or(Method::Other);
+        let Some(uri) = req.request_uri() else { return };
+        let router = self.shared.plugins.router();
+        let local = self.shared.local.clone();
+        let plan = &self.shared.plan;
+        let ours = uri.scheme() == Scheme::Tel || local.is_our_host(uri.host());
+        let classified = if ours {
+            let Some(user) = uri.user_unescaped() else {
+                return self.txns[i].ctx.respond(t, 404, "Not Found", &[]);
+            };
+            let user = user.into_owned();
+            let dialed = match router.rewrite(&user, caller.as_ref()) {
+                Ok(r) => r.unwrap_or(user),
+                Err(e) => return self.plugin_failed(i, &e),
+            };
+            let d = plan.classify(&dialed);
+            (dialed, d)
+        } else {
+            let dialed = match uri.user() {
+                Some(u) => format!("{u}@{}", uri.host()),
+                None => uri.host().to_owned(),
+            };
+            let d = plan.classify_uri(&uri, |h| local.is_our_host(h));
+            (dialed, d)
+        };
+        let (dialed, dest) = match classified {
+            (d, Ok(dest)) => (d, dest),
+            (_, Err(e)) => {
+                let (code, reason) = match e {
+                    ClassifyError::FeatureTarget => (484, "Address Incomplete"),
+                    _ => (404, "Not Found"),
+                };
+                return self.txns[i].ctx.respond(t, code, reason, &[]);
+            }
+        };
+        if let Destination::Feature(f) = dest {
+            return self.feature(i, method, caller, f, ctx);
+        }
+        if !matches!(uri.scheme(), Scheme::Sip | Scheme::Sips | Scheme::Tel) {
+            return self.txns[i]
+                .ctx
+                .respond(t, 416, "Unsupported URI Scheme", &[]);
+        }
+        let dest = plan.resolve(dest);
+        self.shared
+            .metrics
+            .plugin_routed
+            .get_or_create(&VersionLabel {
+                version: router.version(),
+            })
+            .inc();
+        let seq = RouteSequence::new(method == Method::Invite, destination_key(&dest), MAX_HOPS);
+        self.txns[i].setup = Some(Box::new(Setup {
+            router,
+            seq,
+            caller,
+            dialed,
+            method,
+            located: None,
+            trunk: None,
+            nc: 0,
+        }));
+        self.run(
+            &key,
+            Step::Route {
+                destination: dest,
+                announce: false,
+            },
+            ctx,
+        );
+    }
+
+    /// Carries out steps until one waits for the network or a lookup.
+    fn run(&mut self, key: &ServerKey, mut step: Step, ctx: &mut Context<Self>) {
+        loop {
+            let Some(i) = self.index_of(key) else { return };
+            let t = now();
+            step = match step {
+                Step::Route {
+                    destination,
+                    announce,
+                } => {
+                    if announce {
+                        self.announce(i);
+                    }
+                    match self.shared.plan.subscriber_of(&destination) {
+                        Some(aor) => {
+                            return self.locate(key.clone(), aor, Then::Decide(destination), ctx)
+                        }
+                        None => self.decide(i, &destination, None),
+                    }
+                }
+                Step::Locate { aor } => {
+                    let cached = self.txns[i]
+                        .setup
+                        .as_ref()
+                        .and_then(|s| s.located.as_ref())
+                        .filter(|(a, _)| *a == aor)
+                        .map(|(_, l)| (l.account, devices(l)));
+                    match cached {
+                        Some((account, n)) => match self.txns[i].setup.as_mut() {
+                            Some(s) => s.seq.located(t, account, n),
+                            None => Step::Wait,
+                        },
+                        None => return self.locate(key.clone(), aor, Then::Ring, ctx),
+                    }
+                }
+                Step::Fork => {
+                    self.fork(i);
+                    Step::Wait
+                }
+                Step::Trunk {
+                    trunk,
+                    request_uri,
+                    authenticate,
+                } => {
+                    self.send_to_trunk(i, trunk, &request_uri, authenticate);
+                    Step::Wait
+                }
+                Step::External { uri, announce } => {
+                    if announce {
+                        self.announce(i);
+                    }
+                    return self.external(key.clone(), uri, ctx);
+                }
+                Step::Cancel => {
+                    self.txns[i].ctx.cancel_pending(t);
+                    Step::Wait
+                }
+                Step::Respond { code, reason } => {
+                    self.txns[i].ctx.respond(t, code, &reason, &[]);
+                    Step::Wait
+                }
+                Step::Seal => {
+                    self.txns[i].ctx.seal(t);
+                    Step::Wait
+                }
+                Step::Wait => return,
+            };
+        }
+    }
+
+    /// 181 Call Is Being Forwarded, for calls; counted by the reason of the hop.
+    fn announce(&mut self, i: usize) {
+        let x = &mut self.txns[i];
+        let Some(s) = x.setup.as_ref() else { return };
+        if let Some(h) = s.seq.history().last() {
+            self.shared
+                .metrics
+                .forwards
+                .get_or_create(&KindLabel {
+                    kind: h.reason.as_str(),
+                })
+                .inc();
+        }
+        if s.method == Method::Invite {
+            x.ctx.respond(now(), 181, "Call Is Being Forwarded", &[]);
+        }
+    }
+
+    /// Asks the router about `destination` and returns the sequence's next step.
+    fn decide(
+        &mut self,
+        i: usize,
+        destination: &Destination,
+        callee: Option<&CalleeState>,
+    ) -> Step {
+        let trunks = &self.shared.trunks;
+        let Some(s) = self.txns[i].setup.as_mut() else {
+            return Step::Wait;
+        };
+        let decided = {
+            let req = RouteRequest {
+                method: s.method,
+                dialed: &s.dialed,
+                destination,
+                caller: s.caller.as_ref(),
+                time: unix_now(),
+                callee,
+                history: s.seq.history(),
+            };
+            s.router.route(&req)
+        };
+        match decided {
+            Ok(d) => {
+                debug!(decision = ?std::mem::discriminant(&d), "routed");
+                s.seq.decided(d, trunks)
+            }
+            Err(e) => {
+                self.shared.plugins.count_failure(&e);
+                warn!(kind = %e.kind, error = %e.message, version = s.router.version(), "routing plugin failed; this request fails alone");
+                let (code, reason) = e.status();
+                Step::Respond {
+                    code,
+                    reason: reason.into(),
+                }
+            }
+        }
+    }
+
+    fn plugin_failed(&mut self, i: usize, e: &switchboard_engine::routing::RouteError) {
+        self.shared.plugins.count_failure(e);
+        warn!(kind = %e.kind, error = %e.message, "routing plugin classify hook failed; this request fails alone");
+        let (code, reason) = e.status();
+        self.txns[i].ctx.respond(now(), code, reason, &[]);
+    }
+
+    /// Looks a subscriber up in its Extension, then continues with `then`.
+    fn locate(&mut self, key: ServerKey, aor: Aor, then: Then, ctx: &mut Context<Self>) {
+        let (tx, rx) = oneshot::channel();
+        self.shared
+            .to_extension(aor.clone(), ExtCommand::Locate { reply: tx });
+        ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
+            let Some(i) = act.index_of(&key) else { return };
+            let Ok(located) = res else {
+                act.txns[i]
+                    .ctx
+                    .respond(now(), 500, "Server Internal Error", &[]);
+                return act.after(ctx);
+            };
+            let (account, n) = (located.account, devices(&located));
+            let state = CalleeState {
+                aor: Some(aor.clone()),
+                account,
+                devices: n,
+                forwarding: located.forwarding.clone(),
+            };
+            if let Some(s) = act.txns[i].setup.as_mut() {
+                s.located = Some((aor, located));
+            }
+            let step = match then {
+                Then::Decide(d) => act.decide(i, &d, Some(&state)),
+                Then::Ring => match act.txns[i].setup.as_mut() {
+                    Some(s) => s.seq.located(now(), account, n),
+                    None => Step::Wait,
+                },
+            };
+            act.run(&key, step, ctx);
+            act.after(ctx);
+        }));
+    }
+
+    /// Rings every registered device of the subscriber just located.
+    fn fork(&mut self, i: usize) {
+        let t = now();
+        let local = &self.shared.local;
+        let x = &mut self.txns[i];
+        let Some(s) = x.setup.as_ref() else { return };
+        let Some((_, located)) = &s.located else {
+            return;
+        };
+        let headers = s.seq.history_headers(&local.domain);
+        x.ctx.new_stage();
+        let record_route = s.method == Method::Invite;
+        let pop_route = route::first_route_is_us(x.ctx.request(), local);
+        for b in registrar::targets(&located.bindings, unix_now()) {
+            let flow = super::flow_for_binding(b);
+            let spec = BranchSpec {
+                request_uri: Some(&b.uri),
+                transport: flow.transport,
+                record_route,
+                pop_route,
+                extra_headers: &headers,
+                no_response: None,
+            };
+            if x.ctx.add_branch(t, spec).is_some() {
+                x.branches.push(flow);
+            }
+        }
+    }
+
+    /// Sends the request out through a trunk.
+    fn send_to_trunk(&mut self, i: usize, id: TrunkId, request_uri: &str, authenticate: bool) {
+        let t = now();
+        let local = &self.shared.local;
+        let trunk = self.shared.trunks.get(id);
+        let x = &mut self.txns[i];
+        let Some(s) = x.setup.as_mut() else { return };
+        let mut extra = s.seq.history_headers(&local.domain);
+        if authenticate {
+            let answer = x.ctx.challenge().and_then(|(name, value)| {
+                let creds = trunk.credentials.as_ref()?;
+                let ch = Challenge::parse(value).ok()?;
+                s.nc += 1;
+                let cnonce = self.entropy.token(12);
+                let header = if name == HeaderName::WwwAuthenticate {
+                    "Authorization"
+                } else {
+                    "Proxy-Authorization"
+                };
+                let method = x.ctx.request().method_str().unwrap_or("INVITE");
+                let v = ch.answer(
+                    method,
+                    request_uri,
+                    &creds.username,
+                    &creds.password,
+                    &cnonce,
+                    s.nc,
+                );
+                Some(format!("{header}: {v}\r\n"))
+            });
+            match answer {
+                Some(line) => extra.push_str(&line),
+                // a challenge we cannot read: the attempt fails like the challenge did
+                None => return x.ctx.seal(t),
+            }
+        }
+        s.trunk = Some(id);
+        x.ctx.new_stage();
+        let flow = switchboard_engine::flow::Flow {
+            transport: trunk.transport,
+            remote: trunk.remote,
+            conn: None,
+        };
+        let spec = BranchSpec {
+            request_uri: Some(request_uri),
+            transport: trunk.transport,
+            record_route: s.method == Method::Invite,
+            pop_route: route::first_route_is_us(x.ctx.request(), local),
+            extra_headers: &extra,
+            no_response: Some(trunk.no_response),
+        };
+        if x.ctx.add_branch(t, spec).is_some() {
+            x.branches.push(flow);
+            self.shared
+                .metrics
+                .trunk_attempts
+                .get_or_create(&TrunkLabel {
+                    trunk: trunk.name.clone(),
+                    outcome: "sent",
+                })
+                .inc();
+        }
+    }
+
+    /// Forwards to a URI of another domain.
+    fn external(&mut self, key: ServerKey, uri: String, ctx: &mut Context<Self>) {
+        let direct = Uri::parse(&uri)
+            .ok()
+            .and_then(|u| stateless::flow_for_uri(&u));
+        match direct {
+            Some(flow) => {
+                if let Some(i) = self.index_of(&key) {
+                    self.send_external(i, &uri, flow);
+                }
+            }
+            None => {
+                ctx.spawn(stateless::resolve(uri.clone()).into_actor(self).map(
+                    move |dest, act, ctx| {
+                        if let Some(i) = act.index_of(&key) {
+                            match dest {
+                                Some(flow) => act.send_external(i, &uri, flow),
+                                None => act.txns[i].ctx.respond(
+                                    now(),
+                                    404,
+                                    "Forwarding Target Not Resolvable",
+                                    &[],
+                                ),
+                            }
+                        }
+                        act.after(ctx);
+                    },
+                ));
+            }
+        }
+    }
+
+    fn send_external(&mut self, i: usize, uri: &str, flow: switchboard_engine::flow::Flow) {
+        let t = now();
+        let local = &self.shared.local;
+        let x = &mut self.txns[i];
+        let Some(s) = x.setup.as_ref() else { return };
+        let extra = s.seq.history_headers(&local.domain);
+        x.ctx.new_stage();
+        let spec = BranchSpec {
+            request_uri: Some(uri),
+            transport: flow.transport,
+            record_route: s.method == Method::Invite,
+            pop_route: route::first_route_is_us(x.ctx.request(), local),
+            extra_headers: &extra,
+            no_response: None,
+        };
+        if x.ctx.add_branch(t, spec).is_some() {
+            x.branches.push(flow);
+        }
+    }
+
+    /// Every branch of the current attempt failed: the sequence says what comes next.
+    pub(super) fn on_exhausted(&mut self, key: &ServerKey, code: u16, ctx: &mut Context<Self>) {
+        let Some(i) = self.index_of(key) else { return };
+        let trunks = &self.shared.trunks;
+        let x = &mut self.txns[i];
+        let Some(s) = x.setup.as_mut() else {
+            return x.ctx.seal(now());
+        };
+        if let Some(id) = s.trunk {
+            let outcome = if code == 401 || code == 407 {
+                "challenged"
+            } else if switchboard_engine::trunk::fails_over(code) {
+                "failed"
+            } else {
+                "rejected"
+            };
+            self.shared
+                .metrics
+                .trunk_attempts
+                .get_or_create(&TrunkLabel {
+                    trunk: trunks.get(id).name.clone(),
+                    outcome,
+                })
+                .inc();
+        }
+        let step = s.seq.failed(code, trunks);
+        self.run(key, step, ctx);
+    }
+
+    pub(super) fn on_answered(&mut self, key: &ServerKey) {
+        let Some(i) = self.index_of(key) else { return };
+        let Some(s) = self.txns[i].setup.as_mut() else {
+            return;
+        };
+        s.seq.answered();
+        if let Some(id) = s.trunk.take() {
+            self.shared
+                .metrics
+                .trunk_attempts
+                .get_or_create(&TrunkLabel {
+                    trunk: self.shared.trunks.get(id).name.clone(),
+                    outcome: "answered",
+                })
+                .inc();
+        }
+    }
+
+    /// No-answer timers of the calls' sequences.
+    pub(super) fn setup_timers(&mut self, t: Instant, ctx: &mut Context<Self>) {
+        let due: Vec<ServerKey> = self
+            .txns
+            .iter()
+            .filter(|x| {
+                x.setup
+                    .as_ref()
+                    .and_then(|s| s.poll_timeout())
+                    .is_some_and(|d| d <= t)
+            })
+            .map(|x| x.key.clone())
+            .collect();
+        for key in due {
+            let Some(i) = self.index_of(&key) else {
+                continue;
+            };
+            let Some(s) = self.txns[i].setup.as_mut() else {
+                continue;
+            };
+            let step = s.seq.handle_timeout(t);
+            self.run(&key, step, ctx);
+        }
+    }
+}
+
+/// Devices a call would ring now.
+fn devices(l: &Located) -> usize {
+    registrar::targets(&l.bindings, unix_now()).len()
+}

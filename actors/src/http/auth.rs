@@ -1,0 +1,142 @@
+//! Who may call an HTTP endpoint: the operator (a bearer token, or loopback when no token is
+//! configured) or a subscriber (HTTP Basic with the number and the SIP password, checked
+//! against the stored HA1 like a digest response would be).
+//!
+//! A subscriber check answers the same 401 for an unknown number, a wrong password and
+//! another subscriber's number, so the API tells nobody which numbers have accounts.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use base64::Engine as _;
+use switchboard_engine::numbering::Aor;
+use switchboard_engine::sip::digest::{ha1, Algorithm};
+
+use super::error;
+use crate::shared::Shared;
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Admin,
+    Subscriber(Aor),
+}
+
+/// The operator, or the 401/403 to answer.
+pub fn admin(req: &HttpRequest, s: &Shared) -> Result<(), Box<HttpResponse>> {
+    let token = &s.config.http.admin_token;
+    if token.is_empty() {
+        let local = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+        return if local {
+            Ok(())
+        } else {
+            Err(Box::new(error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "admin endpoints are open to loopback clients only (set http.admin_token)",
+            )))
+        };
+    }
+    let given = bearer(req);
+    if given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(Box::new(
+            error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "admin token required",
+            )
+            .customize_bearer(),
+        ))
+    }
+}
+
+/// The operator, or the subscriber `aor` itself.
+pub fn admin_or_subscriber(
+    req: &HttpRequest,
+    s: &Shared,
+    aor: &Aor,
+) -> Result<Caller, Box<HttpResponse>> {
+    if let Some((user, password)) = basic(req) {
+        if subscriber_ok(s, aor, &user, &password) {
+            return Ok(Caller::Subscriber(aor.clone()));
+        }
+        return Err(Box::new(unauthorized()));
+    }
+    if !s.config.http.admin_token.is_empty() && bearer(req).is_none() {
+        return Err(Box::new(unauthorized()));
+    }
+    admin(req, s).map(|_| Caller::Admin)
+}
+
+fn subscriber_ok(s: &Shared, aor: &Aor, user: &str, password: &str) -> bool {
+    // the user name must be this very subscriber, in a spelling its account knows
+    if s.plan.canonical(user).ok().as_ref() != Some(aor) {
+        // still hash, so a wrong number costs the same as a wrong password
+        let _ = ha1(Algorithm::Md5, user, &s.realm, password);
+        return false;
+    }
+    let Ok(Some(account)) = s.db.account(aor) else {
+        let _ = ha1(Algorithm::Md5, user, &s.realm, password);
+        return false;
+    };
+    let Some(c) = account.credential(user) else {
+        let _ = ha1(Algorithm::Md5, user, &s.realm, password);
+        return false;
+    };
+    same(&ha1(Algorithm::Md5, user, &account.realm, password), &c.md5)
+}
+
+fn unauthorized() -> HttpResponse {
+    HttpResponse::build(StatusCode::UNAUTHORIZED)
+        .insert_header(("WWW-Authenticate", "Basic realm=\"switchboard\""))
+        .json(super::ApiError {
+            code: "unauthorized",
+            message: "credentials required".into(),
+        })
+}
+
+trait Bearer {
+    fn customize_bearer(self) -> HttpResponse;
+}
+
+impl Bearer for HttpResponse {
+    fn customize_bearer(mut self) -> HttpResponse {
+        self.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            actix_web::http::header::HeaderValue::from_static("Bearer"),
+        );
+        self
+    }
+}
+
+fn authorization(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let v = authorization(req)?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn basic(req: &HttpRequest) -> Option<(String, String)> {
+    let v = authorization(req)?;
+    let (scheme, b64) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+/// Constant-time equality.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,99 @@
+//! `GET/PUT /v1/accounts/{number}/forwarding`: a subscriber's forwarding, as the CLI and the
+//! feature codes change it.
+//!
+//! ```json
+//! {"number": "+82111234567",
+//!  "forwarding": {"always": null, "busy": "1002", "no_answer": "alice", "ring_secs": 15,
+//!                 "unreachable": null}}
+//! ```
+//!
+//! `PUT` takes the `forwarding` object and replaces every setting (a missing field clears
+//! it); targets are any spelling the numbering plan reads and come back canonical.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{auth, error};
+use crate::forwarding::ForwardingSummary;
+use crate::shared::Shared;
+use crate::store_actor::{Admin, AdminReply};
+
+pub async fn show(
+    req: HttpRequest,
+    number: web::Path<String>,
+    s: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    let Some(aor) = target(&s, &number) else {
+        return bad_number(&req, &s);
+    };
+    if let Err(r) = auth::admin_or_subscriber(&req, &s, &aor) {
+        return *r;
+    }
+    answer(
+        &s,
+        Admin::ForwardShow {
+            number: aor.to_string(),
+        },
+    )
+    .await
+}
+
+pub async fn replace(
+    req: HttpRequest,
+    number: web::Path<String>,
+    body: web::Json<ForwardingSummary>,
+    s: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    let Some(aor) = target(&s, &number) else {
+        return bad_number(&req, &s);
+    };
+    if let Err(r) = auth::admin_or_subscriber(&req, &s, &aor) {
+        return *r;
+    }
+    answer(
+        &s,
+        Admin::ForwardReplace {
+            number: aor.to_string(),
+            forwarding: body.into_inner(),
+        },
+    )
+    .await
+}
+
+fn target(s: &Shared, number: &str) -> Option<switchboard_engine::numbering::Aor> {
+    s.plan.canonical(number).ok()
+}
+
+/// A number that cannot be an account: the same answer an unauthorized caller gets, unless
+/// the caller is the operator.
+fn bad_number(req: &HttpRequest, s: &Shared) -> HttpResponse {
+    match auth::admin(req, s) {
+        Ok(()) => error(
+            StatusCode::BAD_REQUEST,
+            "bad_number",
+            "not a phone number or name",
+        ),
+        Err(r) => *r,
+    }
+}
+
+async fn answer(s: &Shared, op: Admin) -> HttpResponse {
+    match s.store.send(op).await {
+        Ok(Ok(AdminReply::Forwarding { number, forwarding })) => HttpResponse::Ok()
+            .json(serde_json::json!({ "number": number, "forwarding": forwarding })),
+        Ok(Ok(_)) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "unexpected reply",
+        ),
+        Ok(Err(e)) if e.starts_with("no account") => error(StatusCode::NOT_FOUND, "not_found", e),
+        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, "bad_forwarding", e),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        ),
+    }
+}

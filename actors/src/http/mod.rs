@@ -1,0 +1,135 @@
+//! The HTTP side (actix-web): health, Prometheus metrics, plugin reload and the forwarding
+//! API. Errors are JSON: `{"code": "...", "message": "..."}`.
+//!
+//! | method and path | who | what |
+//! |---|---|---|
+//! | `GET /healthz` | anyone | `{"status":"ok"}` |
+//! | `GET /metrics` | anyone | OpenMetrics text |
+//! | `GET /admin/plugins` | admin | the running plugin version |
+//! | `POST /admin/plugins/reload` | admin | reload; 200 with the new version, 422 with the error |
+//! | `GET /v1/accounts/{number}/forwarding` | admin or the subscriber | the settings |
+//! | `PUT /v1/accounts/{number}/forwarding` | admin or the subscriber | replace them |
+//!
+//! Admin: `Authorization: Bearer <http.admin_token>`, or any client on a loopback address
+//! when no token is configured. The subscriber: `Authorization: Basic` with the number and
+//! the SIP password.
+
+mod auth;
+mod forwarding;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde::Serialize;
+
+use crate::shared::Shared;
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body("{\"status\":\"ok\"}")
+}
+
+async fn metrics(s: web::Data<Arc<Shared>>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(s.metrics.encode())
+}
+
+/// A JSON error.
+#[derive(Serialize)]
+pub(crate) struct ApiError<'a> {
+    code: &'a str,
+    message: String,
+}
+
+pub(crate) fn error(
+    status: actix_web::http::StatusCode,
+    code: &str,
+    message: impl Into<String>,
+) -> HttpResponse {
+    HttpResponse::build(status).json(ApiError {
+        code,
+        message: message.into(),
+    })
+}
+
+async fn plugins(req: HttpRequest, s: web::Data<Arc<Shared>>) -> HttpResponse {
+    if let Err(r) = auth::admin(&req, &s) {
+        return *r;
+    }
+    HttpResponse::Ok().json(s.plugins.report())
+}
+
+async fn reload(req: HttpRequest, s: web::Data<Arc<Shared>>) -> HttpResponse {
+    if let Err(r) = auth::admin(&req, &s) {
+        return *r;
+    }
+    let host = s.plugins.clone();
+    match web::block(move || host.reload()).await {
+        Ok(Ok(report)) => HttpResponse::Ok().json(report),
+        Ok(Err(e)) => {
+            let running = s.plugins.report();
+            HttpResponse::UnprocessableEntity().json(serde_json::json!({
+                "code": "plugin_rejected",
+                "message": e.to_string(),
+                "running": running,
+            }))
+        }
+        Err(e) => error(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            e.to_string(),
+        ),
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    error(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint",
+    )
+}
+
+/// Starts the HTTP server on an already bound listener.
+pub fn start(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+) -> std::io::Result<actix_web::dev::Server> {
+    let data = web::Data::new(shared);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(16 * 1024)
+                    .error_handler(|e, _| {
+                        let resp = error(
+                            actix_web::http::StatusCode::BAD_REQUEST,
+                            "bad_request",
+                            e.to_string(),
+                        );
+                        actix_web::error::InternalError::from_response(e, resp).into()
+                    }),
+            )
+            .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(metrics))
+            .route("/admin/plugins", web::get().to(plugins))
+            .route("/admin/plugins/reload", web::post().to(reload))
+            .route(
+                "/v1/accounts/{number}/forwarding",
+                web::get().to(forwarding::show),
+            )
+            .route(
+                "/v1/accounts/{number}/forwarding",
+                web::put().to(forwarding::replace),
+            )
+            .default_service(web::to(not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run())
+}

@@ -1,0 +1,518 @@
+//! The routing plugin host: operators' Lua 5.4 scripts deciding where calls and messages go,
+//! reloaded while the switch carries traffic.
+//!
+//! - `PluginHost` owns the published version: the plugin files (every `*.lua` of the plugin
+//!   directory in name order, or the embedded `default.lua` when there are none), a version
+//!   number and a digest. `reload` reads the files again, compiles them in a fresh sandbox and
+//!   runs every plugin's `tests` table; only a set that passes replaces the running one, so a
+//!   broken file keeps the old version routing.
+//! - Each signalling arbiter keeps its own interpreter of the published version (`router`):
+//!   the first request after a reload compiles it on that thread. A call holds the `Rc` of the
+//!   router it started with for its whole life, so calls in progress finish on their version.
+//! - `LuaRouter` chains the plugins: the first `route(req)` that returns a decision wins;
+//!   `nil` or `pass()` hands the request to the next plugin, and after the last one the
+//!   built-in routing (`PlainRouter`) decides. `classify(dialed, req)` hooks rewrite the dialed
+//!   string before the plan classifies it.
+//!
+//! See `plugins/README.md` for the API plugin authors write against.
+
+mod check;
+mod convert;
+mod sandbox;
+mod watch;
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use mlua::{Function, Value};
+use sha2::{Digest, Sha256};
+use switchboard_engine::numbering::{Aor, NumberingPlan};
+use switchboard_engine::proxy::Local;
+use switchboard_engine::routing::{
+    Decision, PlainRouter, RouteError, RouteErrorKind, RouteRequest, Router,
+};
+use tracing::{error, info, warn};
+
+pub use check::describe;
+pub use sandbox::Limits;
+pub use watch::watch;
+
+use crate::metrics::{Metrics, OutcomeLabel};
+use sandbox::Sandbox;
+
+/// The plugin shipped with the switch, used when the plugin directory holds no `*.lua` file.
+pub const DEFAULT_PLUGIN: &str = include_str!("../../../plugins/default.lua");
+/// The name the embedded plugin goes by.
+pub const DEFAULT_NAME: &str = "default.lua (embedded)";
+
+/// Which router decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouterMode {
+    /// The Lua plugins (falling back to the built-in routing).
+    Lua,
+    /// The built-in routing alone, without an interpreter (for comparison).
+    Plain,
+}
+
+/// One plugin file's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginFile {
+    pub name: String,
+    pub source: String,
+}
+
+/// A published set of plugins.
+#[derive(Debug)]
+pub struct PluginSet {
+    pub version: u64,
+    /// First 12 hex digits of the SHA-256 over the files' names and texts.
+    pub digest: String,
+    pub files: Vec<PluginFile>,
+    /// Tests the set passed.
+    pub tests: usize,
+}
+
+/// What a reload or a check reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PluginReport {
+    pub version: u64,
+    pub digest: String,
+    pub files: Vec<String>,
+    pub tests: usize,
+}
+
+/// Why plugins could not be (re)loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PluginError {
+    #[error("cannot read plugins in {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{0}")]
+    Compile(String),
+    #[error("{0}")]
+    Test(String),
+}
+
+static NEXT_HOST: AtomicUsize = AtomicUsize::new(1);
+
+/// One thread's router of one host.
+struct ThreadRouter {
+    host: usize,
+    version: u64,
+    router: Rc<dyn Router>,
+}
+
+thread_local! {
+    static ROUTERS: RefCell<Vec<ThreadRouter>> = const { RefCell::new(Vec::new()) };
+}
+
+pub struct PluginHost {
+    id: usize,
+    dir: Option<PathBuf>,
+    plan: NumberingPlan,
+    local: Arc<Local>,
+    limits: Limits,
+    mode: RouterMode,
+    current: RwLock<Arc<PluginSet>>,
+    version: AtomicU64,
+    reloading: Mutex<()>,
+    metrics: Arc<Metrics>,
+}
+
+impl PluginHost {
+    /// Loads and checks the plugins of `dir` (or the embedded default); fails when they do
+    /// not compile or pass their tests. The first version is 1.
+    pub fn start(
+        dir: Option<PathBuf>,
+        plan: NumberingPlan,
+        local: Arc<Local>,
+        limits: Limits,
+        mode: RouterMode,
+        metrics: Arc<Metrics>,
+    ) -> Result<PluginHost, PluginError> {
+        let files = read_files(dir.as_deref())?;
+        let tests = validate(&files, &plan, &local, limits)?;
+        let set = Arc::new(PluginSet {
+            version: 1,
+            digest: digest(&files),
+            files,
+            tests,
+        });
+        metrics.plugin_version.set(1);
+        info!(
+            version = 1,
+            digest = %set.digest,
+            files = ?names(&set.files),
+            tests,
+            mode = ?mode,
+            "routing plugins loaded"
+        );
+        Ok(PluginHost {
+            id: NEXT_HOST.fetch_add(1, Ordering::Relaxed),
+            dir,
+            plan,
+            local,
+            limits,
+            mode,
+            current: RwLock::new(set),
+            version: AtomicU64::new(1),
+            reloading: Mutex::new(()),
+            metrics,
+        })
+    }
+
+    pub fn mode(&self) -> RouterMode {
+        self.mode
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// The published set.
+    pub fn current(&self) -> Arc<PluginSet> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn report(&self) -> PluginReport {
+        report(&self.current())
+    }
+
+    /// Reads, compiles and tests the plugins again; publishes them as the next version only
+    /// if all of that succeeds. On failure the running version stays and the error says why.
+    pub fn reload(&self) -> Result<PluginReport, PluginError> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        let outcome = read_files(self.dir.as_deref()).and_then(|files| {
+            let tests = validate(&files, &self.plan, &self.local, self.limits)?;
+            Ok((files, tests))
+        });
+        let (files, tests) = match outcome {
+            Ok(x) => x,
+            Err(e) => {
+                self.metrics
+                    .plugin_reloads
+                    .get_or_create(&OutcomeLabel {
+                        outcome: "rejected",
+                    })
+                    .inc();
+                warn!(error = %e, running = self.version.load(Ordering::Acquire), "plugin reload rejected; the running version stays");
+                return Err(e);
+            }
+        };
+        let version = self.version.load(Ordering::Acquire) + 1;
+        let set = Arc::new(PluginSet {
+            version,
+            digest: digest(&files),
+            files,
+            tests,
+        });
+        let rep = report(&set);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = set;
+        self.version.store(version, Ordering::Release);
+        self.metrics.plugin_version.set(version as i64);
+        self.metrics
+            .plugin_reloads
+            .get_or_create(&OutcomeLabel {
+                outcome: "accepted",
+            })
+            .inc();
+        info!(version, digest = %rep.digest, files = ?rep.files, tests, "routing plugins reloaded");
+        Ok(rep)
+    }
+
+    /// This thread's router for the published version (compiled here on first use). Hold the
+    /// returned `Rc` for the life of a call: it stays valid across reloads.
+    pub fn router(&self) -> Rc<dyn Router> {
+        let want = self.version.load(Ordering::Acquire);
+        ROUTERS.with(|cell| {
+            let mut routers = cell.borrow_mut();
+            let slot = routers.iter().position(|r| r.host == self.id);
+            if let Some(i) = slot {
+                if routers[i].version == want {
+                    return routers[i].router.clone();
+                }
+            }
+            let set = self.current();
+            let built: Result<Rc<dyn Router>, PluginError> = match self.mode {
+                RouterMode::Plain => Ok(Rc::new(PlainRouter::new(self.plan.clone()))),
+                RouterMode::Lua => LuaRouter::build(&set, &self.plan, &self.local, self.limits)
+                    .map(|r| Rc::new(r) as Rc<dyn Router>),
+            };
+            match built {
+                Ok(r) => {
+                    let entry = ThreadRouter {
+                        host: self.id,
+                        version: set.version,
+                        router: r.clone(),
+                    };
+                    match slot {
+                        Some(i) => routers[i] = entry,
+                        None => routers.push(entry),
+                    }
+                    r
+                }
+                Err(e) => {
+                    // the set compiled when it was published; failing here means this thread
+                    // could not get the memory for it: keep what it had
+                    error!(error = %e, version = set.version, "routing plugins failed to compile on a signalling thread");
+                    match slot {
+                        Some(i) => routers[i].router.clone(),
+                        None => Rc::new(PlainRouter::new(self.plan.clone())),
+                    }
+                }
+            }
+        })
+    }
+
+    /// Counts a routing failure (plugin error or timeout) for `/metrics`.
+    pub fn count_failure(&self, e: &RouteError) {
+        self.metrics
+            .plugin_failures
+            .get_or_create(&crate::metrics::KindLabel {
+                kind: e.kind.as_str(),
+            })
+            .inc();
+    }
+}
+
+/// Checks one plugin file offline: compiles it and runs its tests, as a reload would.
+pub fn check_file(
+    path: &Path,
+    plan: &NumberingPlan,
+    local: &Arc<Local>,
+    limits: Limits,
+) -> Result<PluginReport, PluginError> {
+    let source = std::fs::read_to_string(path).map_err(|e| PluginError::Read {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let files = vec![PluginFile { name, source }];
+    let tests = validate(&files, plan, local, limits)?;
+    Ok(PluginReport {
+        version: 0,
+        digest: digest(&files),
+        files: names(&files),
+        tests,
+    })
+}
+
+/// The plugins of one version, compiled in one interpreter.
+pub struct LuaRouter {
+    sandbox: Sandbox,
+    plain: PlainRouter,
+    local: Arc<Local>,
+    version: u64,
+}
+
+impl LuaRouter {
+    pub fn build(
+        set: &PluginSet,
+        plan: &NumberingPlan,
+        local: &Arc<Local>,
+        limits: Limits,
+    ) -> Result<LuaRouter, PluginError> {
+        let mut sandbox = Sandbox::new(limits).map_err(|e| PluginError::Compile(e.message))?;
+        for f in &set.files {
+            sandbox
+                .load(&f.name, &f.source)
+                .map_err(|e| PluginError::Compile(compile_message(&f.name, &e)))?;
+        }
+        Ok(LuaRouter {
+            sandbox,
+            plain: PlainRouter::new(plan.clone()),
+            local: local.clone(),
+            version: set.version,
+        })
+    }
+
+    fn call_route(
+        &self,
+        f: &Function,
+        plugin: &str,
+        req: &RouteRequest<'_>,
+        plan: &NumberingPlan,
+    ) -> Result<Option<Decision>, RouteError> {
+        let lua = self.sandbox.lua();
+        let v: Value = self.sandbox.enter(|| {
+            let t = convert::request(lua, plan, req)?;
+            f.call(t)
+        })?;
+        convert::decision(plan, &|h| self.local.is_our_host(h), v)
+            .map_err(|e| RouteError::new(RouteErrorKind::BadDecision, format!("{plugin}: {e}")))
+    }
+
+    fn rewrite_with(
+        &self,
+        f: &Function,
+        dialed: &str,
+        caller: Option<&Aor>,
+    ) -> Result<Option<String>, String> {
+        let lua = self.sandbox.lua();
+        let v: Value = self
+            .sandbox
+            .enter(|| {
+                let req = lua.create_table()?;
+                if let Some(c) = caller {
+                    req.raw_set("caller", c.as_str())?;
+                }
+                f.call((dialed, req))
+            })
+            .map_err(|e| e.to_string())?;
+        match v {
+            Value::Nil => Ok(None),
+            Value::String(s) => Ok(Some(
+                s.to_str()
+                    .map_err(|_| "classify returned text that is not UTF-8")?
+                    .to_owned(),
+            )),
+            other => Err(format!(
+                "classify must return a string or nil, not a {}",
+                other.type_name()
+            )),
+        }
+    }
+}
+
+impl Router for LuaRouter {
+    fn rewrite(&self, dialed: &str, caller: Option<&Aor>) -> Result<Option<String>, RouteError> {
+        let mut current: Option<String> = None;
+        for p in &self.sandbox.plugins {
+            let Some(f) = &p.classify else { continue };
+            let input = current.as_deref().unwrap_or(dialed);
+            match self.rewrite_with(f, input, caller) {
+                Ok(Some(s)) => current = Some(s),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(RouteError::new(
+                        RouteErrorKind::BadDecision,
+                        format!("{}: {e}", p.name),
+                    ))
+                }
+            }
+        }
+        Ok(current)
+    }
+
+    fn route(&self, req: &RouteRequest<'_>) -> Result<Decision, RouteError> {
+        for p in &self.sandbox.plugins {
+            let Some(f) = &p.route else { continue };
+            if let Some(d) = self.call_route(f, &p.name, req, self.plain.plan())? {
+                return Ok(d);
+            }
+        }
+        Ok(self.plain.decide(req))
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+/// Compiles `files` and runs their tests; the number of tests that passed.
+fn validate(
+    files: &[PluginFile],
+    plan: &NumberingPlan,
+    local: &Arc<Local>,
+    limits: Limits,
+) -> Result<usize, PluginError> {
+    let set = PluginSet {
+        version: 0,
+        digest: String::new(),
+        files: files.to_vec(),
+        tests: 0,
+    };
+    let router = LuaRouter::build(&set, plan, local, limits)?;
+    check::run(&router).map_err(PluginError::Test)
+}
+
+fn compile_message(file: &str, e: &RouteError) -> String {
+    if e.message.starts_with(file) {
+        e.message.clone()
+    } else {
+        format!("{file}: {}", e.message)
+    }
+}
+
+/// The `*.lua` files of `dir` in name order; the embedded default when there are none (or
+/// no directory).
+fn read_files(dir: Option<&Path>) -> Result<Vec<PluginFile>, PluginError> {
+    let embedded = || {
+        vec![PluginFile {
+            name: DEFAULT_NAME.into(),
+            source: DEFAULT_PLUGIN.into(),
+        }]
+    };
+    let Some(dir) = dir else {
+        return Ok(embedded());
+    };
+    let err = |e: std::io::Error| PluginError::Read {
+        path: dir.to_owned(),
+        message: e.to_string(),
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(embedded()),
+        Err(e) => return Err(err(e)),
+    };
+    let mut paths = Vec::new();
+    for e in entries {
+        let p = e.map_err(err)?.path();
+        if p.extension().is_some_and(|x| x == "lua") && p.is_file() {
+            paths.push(p);
+        }
+    }
+    paths.sort();
+    if paths.is_empty() {
+        return Ok(embedded());
+    }
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        let source = std::fs::read_to_string(&p).map_err(|e| PluginError::Read {
+            path: p.clone(),
+            message: e.to_string(),
+        })?;
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        files.push(PluginFile { name, source });
+    }
+    Ok(files)
+}
+
+fn digest(files: &[PluginFile]) -> String {
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(f.name.as_bytes());
+        h.update([0]);
+        h.update(f.source.as_bytes());
+        h.update([0]);
+    }
+    let d = h.finalize();
+    d.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+fn names(files: &[PluginFile]) -> Vec<String> {
+    files.iter().map(|f| f.name.clone()).collect()
+}
+
+fn report(set: &PluginSet) -> PluginReport {
+    PluginReport {
+        version: set.version,
+        digest: set.digest.clone(),
+        files: names(&set.files),
+        tests: set.tests,
+    }
+}
+
+#[cfg(test)]
+mod tests;
