@@ -59,11 +59,10 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     }
     let n = config.worker_count();
     let sip = config.sip.listen;
-    let local = Arc::new(Local::new(
-        sip.ip().to_string(),
-        sip.port(),
-        config.sip.domain.clone(),
-    ));
+    let local = Arc::new(
+        Local::new(sip.ip().to_string(), sip.port(), config.sip.domain.clone())
+            .with_realm(realm.clone()),
+    );
     let metrics = Arc::new(Metrics::new());
     let plan = config
         .numbering_plan()

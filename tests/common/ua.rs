@@ -65,15 +65,33 @@ pub struct Call {
 
 impl Ua {
     pub async fn new(server: SocketAddr, user: &str, password: &str, proto: Proto) -> Ua {
+        Self::bound(
+            server,
+            SocketAddr::new(server.ip(), 0),
+            user,
+            password,
+            proto,
+        )
+        .await
+    }
+
+    /// An agent on a given local address (UDP): a gateway the switch's config names.
+    pub async fn at(server: SocketAddr, local: SocketAddr, user: &str) -> Ua {
+        Self::bound(server, local, user, "", Proto::Udp).await
+    }
+
+    async fn bound(
+        server: SocketAddr,
+        local_addr: SocketAddr,
+        user: &str,
+        password: &str,
+        proto: Proto,
+    ) -> Ua {
         let (txq, rx) = mpsc::unbounded_channel();
         let seed = rand::random();
         let (tx, local) = match proto {
             Proto::Udp => {
-                let s = Arc::new(
-                    UdpSocket::bind(SocketAddr::new(server.ip(), 0))
-                        .await
-                        .unwrap(),
-                );
+                let s = Arc::new(UdpSocket::bind(local_addr).await.unwrap());
                 let local = s.local_addr().unwrap();
                 let r = s.clone();
                 tokio::spawn(async move {

@@ -289,7 +289,10 @@ impl ProxyContext {
         let via = self.local.via(spec.transport, &branch_param);
         let rr_down = self.local.record_route(spec.transport);
         let rr_up = self.local.record_route(self.upstream);
-        let mut fwd = Forward::request().push_via(&via).fix_via(self.via_fix);
+        let mut fwd = Forward::request()
+            .push_via(&via)
+            .fix_via(self.via_fix)
+            .drop_credentials(&self.local.realm);
         if let Some(uri) = spec.request_uri {
             fwd = fwd.request_uri(uri);
         }

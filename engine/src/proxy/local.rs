@@ -11,17 +11,27 @@ pub struct Local {
     /// Host written in Via and Record-Route (an IP literal, IPv6 in brackets).
     pub host: String,
     pub port: u16,
-    /// The SIP domain (realm, and a name Route headers may use for us).
+    /// The SIP domain (a name Route headers and From hosts may use for us).
     pub domain: String,
+    /// The digest realm our subscribers authenticate in.
+    pub realm: String,
 }
 
 impl Local {
+    /// Our identity; the realm is the domain until `with_realm` says otherwise.
     pub fn new(host: impl Into<String>, port: u16, domain: impl Into<String>) -> Local {
+        let domain = domain.into();
         Local {
             host: host.into(),
             port,
-            domain: domain.into(),
+            realm: domain.clone(),
+            domain,
         }
+    }
+
+    pub fn with_realm(mut self, realm: impl Into<String>) -> Local {
+        self.realm = realm.into();
+        self
     }
 
     /// Our Via value for `transport` with `branch`; `rport` asks the next hop to record our

@@ -24,6 +24,7 @@ pub struct Forward<'a> {
     decrement_max_forwards: bool,
     record_route: [Option<&'a str>; 2],
     extra: Option<&'a str>,
+    consumed_realm: Option<&'a str>,
 }
 
 impl<'a> Forward<'a> {
@@ -75,6 +76,13 @@ impl<'a> Forward<'a> {
         } else {
             self.record_route[1] = Some(rr);
         }
+        self
+    }
+
+    /// Leaves out Proxy-Authorization credentials for `realm`: this proxy consumed them, and
+    /// nobody downstream (a trunk, another provider) may see a subscriber's digest (§22.3).
+    pub fn drop_credentials(mut self, realm: &'a str) -> Self {
+        self.consumed_realm = Some(realm);
         self
     }
 
@@ -130,6 +138,10 @@ impl<'a> Forward<'a> {
                     first_route = false;
                     write_rest_of_list(m, h, "Route", out);
                 }
+                HeaderName::ProxyAuthorization
+                    if self.consumed_realm.is_some_and(|r| {
+                        super::digest::Credentials::parse(m.value_of(h)).is_ok_and(|c| c.realm == r)
+                    }) => {}
                 HeaderName::MaxForwards if self.decrement_max_forwards => {
                     saw_max_forwards = true;
                     let n = lex::parse_decimal(m.value_of(h), 255).unwrap_or(70);
@@ -250,6 +262,23 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(vias, ["pc33.atlanta.com"]);
         assert_eq!(f.status(), Some(180));
         assert_eq!(f.to_tag(), Some("a6c85cf"));
+    }
+
+    #[test]
+    fn credentials_for_our_realm_are_not_forwarded() {
+        let m = parse(
+            INVITE
+                .replace(
+                    "X-Odd",
+                    "Proxy-Authorization: Digest username=\"1001\", realm=\"sb\", nonce=\"n\", uri=\"sip:x\", response=\"r\"\r\n\
+Proxy-Authorization: Digest username=\"a\", realm=\"next\", nonce=\"n\", uri=\"sip:x\", response=\"r\"\r\nX-Odd",
+                )
+                .as_bytes(),
+        );
+        let f = parse(&Forward::request().drop_credentials("sb").to_bytes(&m));
+        let left: Vec<&str> = f.header_lines(HeaderName::ProxyAuthorization).collect();
+        assert_eq!(left.len(), 1);
+        assert!(left[0].contains("realm=\"next\""), "{left:?}");
     }
 
     #[test]
