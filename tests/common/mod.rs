@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod sipp;
 pub mod ua;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};

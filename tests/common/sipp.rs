@@ -1,0 +1,198 @@
+//! Running SIPp (Debian's `sip-tester`) against a switch: a UAS in the background, a UAS
+//! registered as a subscriber, a UAC placing calls, each in its own work directory.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// `scenarios/sipp` of the repository.
+pub fn scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sipp")
+}
+
+/// A `sipp` command; fails the test with a clear message when SIPp is not installed.
+pub fn sipp() -> Command {
+    let found = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    assert!(
+        found.is_ok(),
+        "SIPp is required for this test (Debian package sip-tester)"
+    );
+    Command::new("sipp")
+}
+
+/// A SIPp process stopped when dropped.
+pub struct Bg(pub Child);
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Bg {
+    /// Waits for the process to end by itself (`-m` calls done); `None` after `wait`.
+    pub fn finish(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(s)) = self.0.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+/// `t1` for TCP (one connection), `u1` for UDP.
+pub fn transport_flag(transport: &str) -> &'static str {
+    if transport == "tcp" {
+        "t1"
+    } else {
+        "u1"
+    }
+}
+
+/// A SIPp UAS running `scenario` on ip:port, in the foreground so dropping it stops it.
+pub fn uas(
+    work: &Path,
+    scenario: &str,
+    ip: IpAddr,
+    port: u16,
+    transport: &str,
+    extra: &[&str],
+) -> Bg {
+    let bg = Bg(sipp()
+        .current_dir(work)
+        .arg("-sf")
+        .arg(scenarios().join(scenario))
+        .args(["-t", transport_flag(transport), "-i", &ip.to_string()])
+        .args(["-p", &port.to_string(), "-nostdin"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    std::thread::sleep(Duration::from_millis(300));
+    bg
+}
+
+/// Registers `user` (password `password`) with the switch at `target`, contact ip:port.
+pub fn register(
+    work: &Path,
+    target: &str,
+    user: &str,
+    password: &str,
+    ip: IpAddr,
+    port: u16,
+    transport: &str,
+) {
+    let csv = work.join(format!("reg-{user}.csv"));
+    std::fs::write(
+        &csv,
+        format!("SEQUENTIAL\n{user};[authentication username={user} password={password}];\n"),
+    )
+    .unwrap();
+    let ok = sipp()
+        .current_dir(work)
+        .arg(target)
+        .arg("-sf")
+        .arg(scenarios().join("register_auth.xml"))
+        .arg("-inf")
+        .arg(&csv)
+        .args([
+            "-key",
+            "contact_host",
+            &ip.to_string(),
+            "-key",
+            "contact_port",
+            &port.to_string(),
+        ])
+        .args([
+            "-key",
+            "expires",
+            "600",
+            "-m",
+            "1",
+            "-t",
+            transport_flag(transport),
+        ])
+        .args(["-i", &ip.to_string(), "-p", &(port + 1).to_string()])
+        .args(["-nostdin", "-timeout", "10s", "-timeout_error"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "SIPp registered {user}");
+}
+
+/// A SIPp UAC placing `calls` authenticated calls from `caller` to `callee` at `rate`/s,
+/// holding each `hold_ms`; returns its output. Errors go to `uac-errors.log` in `work`.
+#[allow(clippy::too_many_arguments)]
+pub fn calls(
+    work: &Path,
+    target: &str,
+    caller: (&str, &str),
+    callee: &str,
+    ip: IpAddr,
+    transport: &str,
+    calls: u32,
+    rate: u32,
+    hold_ms: u32,
+) -> Output {
+    let csv = work.join("uac.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "SEQUENTIAL\n{u};[authentication username={u} password={p}];{callee};\n",
+            u = caller.0,
+            p = caller.1
+        ),
+    )
+    .unwrap();
+    sipp()
+        .current_dir(work)
+        .arg(target)
+        .arg("-sf")
+        .arg(scenarios().join("uac_call_auth.xml"))
+        .arg("-inf")
+        .arg(&csv)
+        .args([
+            "-r",
+            &rate.to_string(),
+            "-m",
+            &calls.to_string(),
+            "-d",
+            &hold_ms.to_string(),
+        ])
+        .args([
+            "-t",
+            transport_flag(transport),
+            "-i",
+            &ip.to_string(),
+            "-p",
+            "5072",
+        ])
+        .args(["-nostdin", "-timeout", "120s", "-timeout_error"])
+        .args(["-trace_err", "-error_file", "uac-errors.log"])
+        .output()
+        .unwrap()
+}
+
+/// The number of successful calls SIPp reported, and the whole report for messages.
+pub fn successful(out: &Output, work: &Path) -> (u64, String) {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let errors = std::fs::read_to_string(work.join("uac-errors.log")).unwrap_or_default();
+    let n = stdout
+        .lines()
+        .find(|l| l.contains("Successful call"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    (n, format!("{stdout}\n{errors}"))
+}
