@@ -8,36 +8,32 @@
 //! A panic while handling one call answers 500 (if the call was not answered yet) and ends
 //! that call only; the arbiter and every other call keep running.
 
+mod caller;
+mod dialog;
 mod feature;
 mod setup;
+
+pub use dialog::flow_for_binding;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{
-    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message,
-    SpawnHandle, WrapFuture,
-};
-use switchboard_engine::auth::AuthOutcome;
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
 use switchboard_engine::entropy::Entropy;
-use switchboard_engine::flow::{ConnId, Flow, Transport};
-use switchboard_engine::proxy::{branch, route, BranchSpec, ContextEvent, Output, ProxyContext};
-use switchboard_engine::sip::digest::Credentials;
+use switchboard_engine::flow::Flow;
+use switchboard_engine::proxy::{ContextEvent, Output, ProxyContext};
 use switchboard_engine::sip::{
-    reason_phrase, HeaderName, Message as SipMessage, Method, ResponseBuilder, Uri, ViaFix,
+    reason_phrase, Message as SipMessage, Method, ResponseBuilder, ViaFix,
 };
-use switchboard_engine::store::BindingRecord;
 use switchboard_engine::txn::{ClientKey, ServerKey};
-use tokio::sync::oneshot;
 use tracing::{info, warn};
 
-use crate::extension::ExtCommand;
 use crate::metrics::{call_outcome, OutcomeLabel};
 use crate::shared::{now, Shared};
 use crate::stateless;
 use crate::transport::{response_flow, via_fix, Transports};
-use crate::worker::{required_extensions, LegEnded, LegIdle, Worker};
+use crate::worker::{LegEnded, LegIdle, Worker};
 
 /// A message of this call from the network.
 #[derive(Message)]
@@ -238,167 +234,6 @@ impl CallLeg {
         self.txns.iter().position(|x| &x.key == key)
     }
 
-    /// A request outside any dialog: INVITE (a new call), or OPTIONS/MESSAGE to a subscriber.
-    fn new_request(&mut self, msg: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
-        let t = now();
-        let method = msg.method().unwrap_or(Method::Other);
-        let initial = method == Method::Invite;
-        if initial {
-            // a new call attempt (the first INVITE, or the one re-sent with credentials)
-            self.initial = Some((msg.clone(), flow));
-            self.finished_initial = false;
-            self.ended = false;
-            if !self.active {
-                self.active = true;
-                self.shared.metrics.active_calls.inc();
-            }
-        }
-        let from_trunk = self.shared.trunks.by_source(flow.remote).is_some();
-        let i = self.new_txn(msg, flow, initial);
-        let req = self.txns[i].ctx.request().clone();
-        #[cfg(debug_assertions)]
-        if req.header_by_name("X-Switchboard-Fault") == Some("panic") {
-            // fault injection for the supervision test; compiled out of release builds
-            panic!("injected fault");
-        }
-        if req.max_forwards() == Some(0) {
-            return self.txns[i].ctx.respond(t, 483, reason_phrase(483), &[]);
-        }
-        if let Some(tags) = required_extensions(&req, HeaderName::ProxyRequire) {
-            return self.txns[i]
-                .ctx
-                .respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
-        }
-        if branch::is_loop(&req, &self.shared.local) {
-            return self.txns[i].ctx.respond(t, 482, reason_phrase(482), &[]);
-        }
-        let from_here = req
-            .from()
-            .is_some_and(|f| self.shared.is_our_host(f.uri().host()));
-        // a configured trunk is trusted by its address: the gateway's callers are not ours
-        let needs_auth = self.shared.auth_enabled()
-            && from_here
-            && !from_trunk
-            && matches!(method, Method::Invite | Method::Message);
-        if !needs_auth {
-            let caller = if self.shared.auth_enabled() || from_trunk {
-                None
-            } else {
-                // lab mode without authentication: the caller is who From says
-                req.from()
-                    .and_then(|f| f.uri().user_unescaped())
-                    .and_then(|u| self.shared.plan.canonical(&u).ok())
-            };
-            return self.start_routing(i, caller, ctx);
-        }
-        let creds = req
-            .header(HeaderName::ProxyAuthorization)
-            .and_then(|v| Credentials::parse(v).ok())
-            .filter(|c| c.realm == self.shared.realm);
-        let Some(creds) = creds else {
-            return self.challenge(i, false);
-        };
-        let Ok(caller) = self.shared.plan.canonical(creds.username) else {
-            return self.txns[i].ctx.respond(t, 403, "Forbidden", &[]);
-        };
-        let (tx, rx) = oneshot::channel();
-        self.shared.to_extension(
-            caller.clone(),
-            ExtCommand::Authenticate {
-                req: req.clone(),
-                reply: tx,
-            },
-        );
-        let key = self.txns[i].key.clone();
-        ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
-            let Some(i) = act.index_of(&key) else { return };
-            match res.unwrap_or(AuthOutcome::Forbidden) {
-                AuthOutcome::Authenticated { .. } => act.start_routing(i, Some(caller), ctx),
-                AuthOutcome::Challenge { stale } => act.challenge(i, stale),
-                AuthOutcome::Forbidden => act.txns[i].ctx.respond(now(), 403, "Forbidden", &[]),
-            }
-            act.after(ctx);
-        }));
-    }
-
-    fn challenge(&mut self, i: usize, stale: bool) {
-        let values = self.shared.challenge(stale);
-        let extra: Vec<(&str, &str)> = values
-            .iter()
-            .map(|v| ("Proxy-Authenticate", v.as_str()))
-            .collect();
-        self.txns[i]
-            .ctx
-            .respond(now(), 407, reason_phrase(407), &extra);
-    }
-
-    /// A request inside a dialog: relayed along its Route set (§16.12).
-    fn in_dialog(&mut self, msg: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
-        let t = now();
-        let i = self.new_txn(msg, flow, false);
-        let req = self.txns[i].ctx.request().clone();
-        if req.max_forwards() == Some(0) {
-            return self.txns[i].ctx.respond(t, 483, reason_phrase(483), &[]);
-        }
-        if let Some(tags) = required_extensions(&req, HeaderName::ProxyRequire) {
-            return self.txns[i]
-                .ctx
-                .respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
-        }
-        let Some(hop) = route::next_hop(&req, &self.shared.local) else {
-            return;
-        };
-        if !hop.pop_route {
-            // not routed through us: we are not part of this dialog
-            return self.txns[i].ctx.respond(t, 481, reason_phrase(481), &[]);
-        }
-        if self.txns[i].bye {
-            self.end_call();
-        }
-        match Uri::parse(&hop.uri)
-            .ok()
-            .and_then(|u| stateless::flow_for_uri(&u))
-        {
-            Some(dest) => self.relay(i, dest),
-            None => {
-                let key = self.txns[i].key.clone();
-                ctx.spawn(stateless::resolve(hop.uri).into_actor(self).map(
-                    move |dest, act, ctx| {
-                        if let Some(i) = act.index_of(&key) {
-                            match dest {
-                                Some(d) => act.relay(i, d),
-                                None => act.txns[i].ctx.respond(
-                                    now(),
-                                    404,
-                                    "Next Hop Not Resolvable",
-                                    &[],
-                                ),
-                            }
-                        }
-                        act.after(ctx);
-                    },
-                ));
-            }
-        }
-    }
-
-    fn relay(&mut self, i: usize, dest: Flow) {
-        let t = now();
-        let x = &mut self.txns[i];
-        let spec = BranchSpec {
-            request_uri: None,
-            transport: dest.transport,
-            record_route: false,
-            pop_route: true,
-            extra_headers: "",
-            no_response: None,
-        };
-        if x.ctx.add_branch(t, spec).is_some() {
-            x.branches.push(dest);
-        }
-        x.ctx.seal(t);
-    }
-
     /// Sends what the machines produced, acts on what they reported and re-arms the timer.
     fn after(&mut self, ctx: &mut Context<Self>) {
         let r = catch_unwind(AssertUnwindSafe(|| {
@@ -587,37 +422,6 @@ impl CallLeg {
         self.confirm = None;
         self.end_call();
         ctx.stop();
-    }
-}
-
-/// Where to send a request for a registered contact (RFC 3261 §10, with the flow reuse of
-/// RFC 5626 when the device asked for it or is evidently behind NAT):
-/// - a device that registered with `reg-id` (outbound), or whose contact is exactly the
-///   address it registered from, is reached through that flow (its connection, for TCP);
-/// - a contact on the same host as the REGISTER but another port is reached as written (a
-///   TCP phone listens on another port than it connected from);
-/// - a contact on another address (a private one behind NAT) is reached through the flow.
-pub fn flow_for_binding(b: &BindingRecord) -> Flow {
-    let uri = Uri::parse(&b.uri).ok();
-    let transport = uri
-        .as_ref()
-        .and_then(|u| u.transport())
-        .and_then(Transport::parse)
-        .unwrap_or(b.transport);
-    let via_flow = Flow {
-        transport: b.transport,
-        remote: b.source,
-        conn: b.conn.map(ConnId),
-    };
-    let direct = uri
-        .as_ref()
-        .and_then(stateless::flow_for_uri)
-        .map(|f| Flow { transport, ..f });
-    match direct {
-        _ if b.reg_id.is_some() => via_flow,
-        Some(d) if d.remote == b.source && transport == b.transport => via_flow,
-        Some(d) if d.remote.ip() == b.source.ip() => d,
-        _ => via_flow,
     }
 }
 

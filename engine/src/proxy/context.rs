@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use self::branches::{Branch, Client};
 use super::best;
 use super::branch;
 use super::local::Local;
 use crate::entropy::Entropy;
 use crate::flow::Transport;
-use crate::sip::builder::cancel_for;
 use crate::sip::{reason_phrase, Forward, HeaderName, Message, Method, ResponseBuilder, ViaFix};
 use crate::txn::{self, ClientInvite, ClientKey, ClientNonInvite, ServerInvite, ServerNonInvite};
 
@@ -105,23 +105,6 @@ pub enum ContextEvent {
 enum Server {
     Invite(ServerInvite),
     NonInvite(ServerNonInvite),
-}
-
-enum Client {
-    Invite(ClientInvite),
-    NonInvite(ClientNonInvite),
-}
-
-struct Branch {
-    key: ClientKey,
-    cancel_key: ClientKey,
-    client: Client,
-    cancel: Option<ClientNonInvite>,
-    cancel_wanted: bool,
-    final_code: Option<u16>,
-    got_provisional: bool,
-    timer_c: Option<Instant>,
-    ring_timed_out: bool,
 }
 
 enum Best {
@@ -547,101 +530,6 @@ impl ProxyContext {
         t
     }
 
-    /// Moves a branch's transaction outputs to ours and acts on its events.
-    fn drain_branch(&mut self, now: Instant, i: BranchId) {
-        let mut events = Vec::new();
-        loop {
-            let o = match &mut self.branches[i].client {
-                Client::Invite(c) => c.poll_output(),
-                Client::NonInvite(c) => c.poll_output(),
-            };
-            match o {
-                Some(txn::Output::Transmit(bytes)) => {
-                    self.out.push_back(Output::Downstream { branch: i, bytes })
-                }
-                Some(txn::Output::Event(e)) => events.push(e),
-                None => break,
-            }
-        }
-        for e in events {
-            match e {
-                txn::Event::Response(r) => self.on_branch_response(now, i, r),
-                txn::Event::Timeout => {
-                    let b = &mut self.branches[i];
-                    if b.final_code.is_none() {
-                        b.final_code = Some(408);
-                        self.consider(Best::Local(408));
-                    }
-                }
-                txn::Event::Acked | txn::Event::Terminated => {}
-            }
-        }
-    }
-
-    fn on_branch_response(&mut self, now: Instant, i: BranchId, r: Message) {
-        let code = r.status().unwrap_or(500);
-        let b = &mut self.branches[i];
-        if code < 200 {
-            b.got_provisional = true;
-            if b.final_code.is_none() && self.method == Method::Invite {
-                b.timer_c = Some(now + self.config.ring_timeout);
-            }
-            if b.cancel_wanted && b.cancel.is_none() {
-                self.cancel_branch(now, i);
-            }
-            if code > 100 && !self.finished {
-                let bytes = Forward::response().to_bytes(&r);
-                self.server_respond(now, code, bytes);
-                self.out
-                    .push_back(Output::Event(ContextEvent::Provisional { branch: i, code }));
-            }
-            return;
-        }
-        let first_final = b.final_code.is_none();
-        b.final_code = Some(code);
-        b.timer_c = None;
-        if (200..300).contains(&code) {
-            if self.method != Method::Invite && (self.finished || !first_final) {
-                return; // only one final per non-INVITE request
-            }
-            let bytes = Forward::response().to_bytes(&r);
-            self.server_respond(now, code, bytes);
-            self.out.push_back(Output::Event(ContextEvent::Answered {
-                branch: i,
-                response: r,
-            }));
-            if !self.finished {
-                self.finished = true;
-                self.emit_finished(code);
-            }
-            self.cancel_all(now);
-            return;
-        }
-        if !first_final {
-            return;
-        }
-        if code == 401 || code == 407 {
-            let name = if code == 401 {
-                HeaderName::WwwAuthenticate
-            } else {
-                HeaderName::ProxyAuthenticate
-            };
-            for v in r.header_lines(name) {
-                self.challenges.push((name, v.to_owned()));
-            }
-        }
-        if code >= 600 {
-            self.cancel_all(now);
-        }
-        let b = &self.branches[i];
-        let candidate = if b.ring_timed_out {
-            Best::Local(480)
-        } else {
-            Best::Response(r)
-        };
-        self.consider(candidate);
-    }
-
     fn emit_finished(&mut self, code: u16) {
         self.final_code = Some(code);
         self.out
@@ -712,40 +600,6 @@ impl ProxyContext {
         self.server_respond(now, code, bytes);
     }
 
-    /// CANCELs every branch still ringing.
-    fn cancel_all(&mut self, now: Instant) {
-        if self.method != Method::Invite {
-            return;
-        }
-        for i in 0..self.branches.len() {
-            if self.branches[i].final_code.is_none() {
-                self.cancel_branch(now, i);
-            }
-        }
-    }
-
-    /// CANCELs one branch, or marks it to be cancelled once it sends a provisional (§9.1).
-    fn cancel_branch(&mut self, now: Instant, i: BranchId) {
-        let b = &mut self.branches[i];
-        if b.cancel.is_some() || b.final_code.is_some() {
-            return;
-        }
-        if !b.got_provisional {
-            b.cancel_wanted = true;
-            return;
-        }
-        let Client::Invite(c) = &b.client else { return };
-        let cancel = Message::parse(cancel_for(c.request())).expect("generated CANCEL parses");
-        let reliable = c.request().top_via().is_some_and(|v| v.is_reliable());
-        let mut tx = ClientNonInvite::new(now, cancel, reliable, self.config.timers);
-        while let Some(o) = tx.poll_output() {
-            if let txn::Output::Transmit(bytes) = o {
-                self.out.push_back(Output::Downstream { branch: i, bytes });
-            }
-        }
-        b.cancel = Some(tx);
-    }
-
     fn server_respond(&mut self, now: Instant, code: u16, bytes: Bytes) {
         let _ = match &mut self.server {
             Server::Invite(s) => s.respond(now, code, bytes),
@@ -794,5 +648,6 @@ impl ProxyContext {
     }
 }
 
+mod branches;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,114 @@
+//! Requests inside a dialog the switch record-routed (re-INVITE, BYE, UPDATE, INFO, REFER,
+//! NOTIFY, ...): relayed along their Route set (RFC 3261 §16.12), and where a registered
+//! contact is reached.
+
+use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
+use switchboard_engine::flow::{ConnId, Flow, Transport};
+use switchboard_engine::proxy::{route, BranchSpec};
+use switchboard_engine::sip::{reason_phrase, HeaderName, Message as SipMessage, Uri};
+use switchboard_engine::store::BindingRecord;
+
+use super::CallLeg;
+use crate::shared::now;
+use crate::stateless;
+use crate::worker::required_extensions;
+
+impl CallLeg {
+    /// A request inside a dialog: relayed along its Route set (§16.12).
+    pub(super) fn in_dialog(&mut self, msg: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
+        let t = now();
+        let i = self.new_txn(msg, flow, false);
+        let req = self.txns[i].ctx.request().clone();
+        if req.max_forwards() == Some(0) {
+            return self.txns[i].ctx.respond(t, 483, reason_phrase(483), &[]);
+        }
+        if let Some(tags) = required_extensions(&req, HeaderName::ProxyRequire) {
+            return self.txns[i]
+                .ctx
+                .respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
+        }
+        let Some(hop) = route::next_hop(&req, &self.shared.local) else {
+            return;
+        };
+        if !hop.pop_route {
+            // not routed through us: we are not part of this dialog
+            return self.txns[i].ctx.respond(t, 481, reason_phrase(481), &[]);
+        }
+        if self.txns[i].bye {
+            self.end_call();
+        }
+        match Uri::parse(&hop.uri)
+            .ok()
+            .and_then(|u| stateless::flow_for_uri(&u))
+        {
+            Some(dest) => self.relay(i, dest),
+            None => {
+                let key = self.txns[i].key.clone();
+                ctx.spawn(stateless::resolve(hop.uri).into_actor(self).map(
+                    move |dest, act, ctx| {
+                        if let Some(i) = act.index_of(&key) {
+                            match dest {
+                                Some(d) => act.relay(i, d),
+                                None => act.txns[i].ctx.respond(
+                                    now(),
+                                    404,
+                                    "Next Hop Not Resolvable",
+                                    &[],
+                                ),
+                            }
+                        }
+                        act.after(ctx);
+                    },
+                ));
+            }
+        }
+    }
+
+    fn relay(&mut self, i: usize, dest: Flow) {
+        let t = now();
+        let x = &mut self.txns[i];
+        let spec = BranchSpec {
+            request_uri: None,
+            transport: dest.transport,
+            record_route: false,
+            pop_route: true,
+            extra_headers: "",
+            no_response: None,
+        };
+        if x.ctx.add_branch(t, spec).is_some() {
+            x.branches.push(dest);
+        }
+        x.ctx.seal(t);
+    }
+}
+
+/// Where to send a request for a registered contact (RFC 3261 §10, with the flow reuse of
+/// RFC 5626 when the device asked for it or is evidently behind NAT):
+/// - a device that registered with `reg-id` (outbound), or whose contact is exactly the
+///   address it registered from, is reached through that flow (its connection, for TCP);
+/// - a contact on the same host as the REGISTER but another port is reached as written (a
+///   TCP phone listens on another port than it connected from);
+/// - a contact on another address (a private one behind NAT) is reached through the flow.
+pub fn flow_for_binding(b: &BindingRecord) -> Flow {
+    let uri = Uri::parse(&b.uri).ok();
+    let transport = uri
+        .as_ref()
+        .and_then(|u| u.transport())
+        .and_then(Transport::parse)
+        .unwrap_or(b.transport);
+    let via_flow = Flow {
+        transport: b.transport,
+        remote: b.source,
+        conn: b.conn.map(ConnId),
+    };
+    let direct = uri
+        .as_ref()
+        .and_then(stateless::flow_for_uri)
+        .map(|f| Flow { transport, ..f });
+    match direct {
+        _ if b.reg_id.is_some() => via_flow,
+        Some(d) if d.remote == b.source && transport == b.transport => via_flow,
+        Some(d) if d.remote.ip() == b.source.ip() => d,
+        _ => via_flow,
+    }
+}
