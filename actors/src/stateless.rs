@@ -48,7 +48,7 @@ pub fn forward_ack(ack: &Message, local: &Local, transports: &Transports, fix: O
         return;
     };
     let (_, _, transport) = route::destination(&uri);
-    let via = local.via(transport, &branch::stateless(ack));
+    let via = local.via(transport, &branch::stateless(ack, &local.realm));
     let mut fwd = Forward::request().push_via(&via).fix_via(fix);
     if hop.pop_route {
         fwd = fwd.pop_route();

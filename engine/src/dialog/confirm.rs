@@ -252,7 +252,7 @@ fn bye_for(
         .map(|c| c.uri().as_str().to_owned())
         .or_else(|| invite.from().map(|f| f.uri().as_str().to_owned()))
         .unwrap_or_default();
-    let branch = branch::generate(entropy, invite);
+    let branch = branch::generate(entropy, invite, &local.realm);
     let mut b = RequestBuilder::new("BYE", &target)
         .header("Via", &local.via(transport, &branch))
         .header("Max-Forwards", "70");

@@ -4,7 +4,9 @@
 //! covers the fields that identify the request as received (Request-URI, From and To tags,
 //! Call-ID, CSeq number, Proxy-Require, Proxy-Authorization). A request arriving with one of
 //! our Via values whose hash equals the hash of the request itself has looped; a different
-//! hash means it spiralled (for example after the Request-URI was retargeted).
+//! hash means it spiralled (for example after the Request-URI was retargeted). Credentials for
+//! our own realm are left out of the hash: the switch consumes them and does not forward
+//! them, so a looped request arrives without them.
 
 use crate::entropy::Entropy;
 use crate::sip::{HeaderName, Message};
@@ -15,18 +17,18 @@ use super::local::Local;
 pub const PREFIX: &str = "z9hG4bKsb";
 
 /// A fresh branch for forwarding `req` (as received).
-pub fn generate(entropy: &mut Entropy, req: &Message) -> String {
+pub fn generate(entropy: &mut Entropy, req: &Message, realm: &str) -> String {
     let mut b = String::with_capacity(PREFIX.len() + 21);
     b.push_str(PREFIX);
     entropy.push_token(&mut b, 12);
     b.push('.');
-    b.push_str(&format!("{:08x}", loop_hash(req)));
+    b.push_str(&format!("{:08x}", loop_hash(req, realm)));
     b
 }
 
 /// The branch for forwarding an ACK for 2xx (or any request) statelessly: derived from the
 /// incoming branch so retransmissions get the same one (§16.11).
-pub fn stateless(req: &Message) -> String {
+pub fn stateless(req: &Message, realm: &str) -> String {
     let incoming = req
         .top_via()
         .and_then(|v| v.branch().map(str::to_owned))
@@ -34,11 +36,11 @@ pub fn stateless(req: &Message) -> String {
     let mut h = Fnv::new();
     h.write(incoming.as_bytes());
     h.write(req.call_id().unwrap_or("").as_bytes());
-    format!("{PREFIX}{:016x}.{:08x}", h.finish(), loop_hash(req))
+    format!("{PREFIX}{:016x}.{:08x}", h.finish(), loop_hash(req, realm))
 }
 
-/// Hash of the identity of a request for loop detection.
-pub fn loop_hash(req: &Message) -> u32 {
+/// Hash of the identity of a request for loop detection (credentials for `realm` left out).
+pub fn loop_hash(req: &Message, realm: &str) -> u32 {
     let mut h = Fnv::new();
     h.write(req.request_uri_str().unwrap_or("").as_bytes());
     h.write(b"\0");
@@ -55,8 +57,12 @@ pub fn loop_hash(req: &Message) -> u32 {
             .to_be_bytes()
             .as_slice(),
     );
-    for name in [HeaderName::ProxyRequire, HeaderName::ProxyAuthorization] {
-        for v in req.header_lines(name) {
+    for v in req.header_lines(HeaderName::ProxyRequire) {
+        h.write(v.as_bytes());
+    }
+    for v in req.header_lines(HeaderName::ProxyAuthorization) {
+        let ours = crate::sip::digest::Credentials::parse(v).is_ok_and(|c| c.realm == realm);
+        if !ours {
             h.write(v.as_bytes());
         }
     }
@@ -79,7 +85,8 @@ pub fn is_loop(req: &Message, local: &Local) -> bool {
         else {
             continue;
         };
-        let h: &String = hash.get_or_insert_with(|| format!("{:08x}", loop_hash(req)));
+        let h: &String =
+            hash.get_or_insert_with(|| format!("{:08x}", loop_hash(req, &local.realm)));
         if suffix == h.as_str() {
             return true;
         }
@@ -126,7 +133,7 @@ To: <sip:1001@sb>\r\nFrom: <sip:1002@sb>;tag=f\r\nCall-ID: c\r\nCSeq: 1 INVITE\r
         let mut e = Entropy::seeded(1);
         let inv = invite("sip:1001@sb");
         assert!(!is_loop(&inv, &local));
-        let b = generate(&mut e, &inv);
+        let b = generate(&mut e, &inv, "sb");
         let fwd = Forward::request()
             .push_via(&local.via(Transport::Udp, &b))
             .to_bytes(&inv);
@@ -135,11 +142,31 @@ To: <sip:1001@sb>\r\nFrom: <sip:1002@sb>;tag=f\r\nCall-ID: c\r\nCSeq: 1 INVITE\r
     }
 
     #[test]
+    fn a_loop_is_found_after_our_credentials_were_dropped() {
+        let local = Local::new("127.0.0.1", 5060, "sb");
+        let mut e = Entropy::seeded(1);
+        let raw = String::from_utf8(invite("sip:1001@sb").as_bytes().to_vec()).unwrap().replacen(
+            "\r\n",
+            "\r\nProxy-Authorization: Digest username=\"1002\", realm=\"sb\", nonce=\"n\", uri=\"sip:1001@sb\", response=\"r\"\r\n",
+            1,
+        );
+        let inv = Message::parse(Bytes::from(raw)).unwrap();
+        let b = generate(&mut e, &inv, "sb");
+        let fwd = Forward::request()
+            .push_via(&local.via(Transport::Udp, &b))
+            .drop_credentials("sb")
+            .to_bytes(&inv);
+        let back = Message::parse(fwd).unwrap();
+        assert!(back.header(HeaderName::ProxyAuthorization).is_none());
+        assert!(is_loop(&back, &local));
+    }
+
+    #[test]
     fn a_retargeted_request_spirals_instead() {
         let local = Local::new("127.0.0.1", 5060, "sb");
         let mut e = Entropy::seeded(1);
         let inv = invite("sip:1001@sb");
-        let b = generate(&mut e, &inv);
+        let b = generate(&mut e, &inv, "sb");
         let fwd = Forward::request()
             .request_uri("sip:1001@192.0.2.9")
             .push_via(&local.via(Transport::Udp, &b))
@@ -151,8 +178,8 @@ To: <sip:1001@sb>\r\nFrom: <sip:1002@sb>;tag=f\r\nCall-ID: c\r\nCSeq: 1 INVITE\r
     fn branches_are_unique_and_stateless_ones_repeat() {
         let inv = invite("sip:1001@sb");
         let mut e = Entropy::seeded(1);
-        assert_ne!(generate(&mut e, &inv), generate(&mut e, &inv));
-        assert!(generate(&mut e, &inv).starts_with("z9hG4bK"));
-        assert_eq!(stateless(&inv), stateless(&inv));
+        assert_ne!(generate(&mut e, &inv, "sb"), generate(&mut e, &inv, "sb"));
+        assert!(generate(&mut e, &inv, "sb").starts_with("z9hG4bK"));
+        assert_eq!(stateless(&inv, "sb"), stateless(&inv, "sb"));
     }
 }

@@ -268,7 +268,7 @@ impl ProxyContext {
             return None;
         }
         let id = self.branches.len();
-        let branch_param = branch::generate(&mut self.entropy, &self.request);
+        let branch_param = branch::generate(&mut self.entropy, &self.request, &self.local.realm);
         let via = self.local.via(spec.transport, &branch_param);
         let rr_down = self.local.record_route(spec.transport);
         let rr_up = self.local.record_route(self.upstream);
