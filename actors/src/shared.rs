@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::Addr;
 use switchboard_engine::auth::{challenge_values, Nonces};
-use switchboard_engine::numbering::{Aor, NumberingPlan};
+use switchboard_engine::numbering::{
+    Aor, ClassifyCache, ClassifyError, Destination, NumberingPlan,
+};
 use switchboard_engine::proxy::{ContextConfig, Local};
 use switchboard_engine::registrar::Policy;
 use switchboard_engine::sip::digest::Algorithm;
@@ -62,6 +64,17 @@ impl Shared {
     /// and authenticate.
     pub fn is_our_host(&self, host: &str) -> bool {
         self.local.is_our_host(host)
+    }
+
+    /// `plan.classify(input)` through this thread's memo: callers dial the same numbers over
+    /// and over, and a phone-number parse costs microseconds. The switch has one plan for its
+    /// whole life, so one memo per signalling thread serves it.
+    pub fn classify(&self, input: &str) -> Result<Destination, ClassifyError> {
+        thread_local! {
+            static MEMO: std::cell::RefCell<ClassifyCache> =
+                std::cell::RefCell::new(ClassifyCache::new(16_384));
+        }
+        MEMO.with(|m| m.borrow_mut().classify(&self.plan, input))
     }
 
     /// Challenge header values with a fresh nonce (the same for every user at a given time).

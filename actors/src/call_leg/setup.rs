@@ -91,7 +91,7 @@ impl CallLeg {
                 Ok(r) => r.unwrap_or(user),
                 Err(e) => return self.plugin_failed(i, &e),
             };
-            let d = plan.classify(&dialed);
+            let d = self.shared.classify(&dialed);
             (dialed, d)
         } else {
             let dialed = match uri.user() {

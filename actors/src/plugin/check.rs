@@ -94,7 +94,11 @@ fn run_one(router: &LuaRouter, plugin: usize, case: &Table) -> Result<(), String
     if expect_value.is_nil() {
         return Err("`expect` is missing (use pass() for no decision)".into());
     }
-    let expect = convert::decision(plan, &|h| router.local.is_our_host(h), expect_value)
+    let expect_parts = router
+        .sandbox
+        .enter(|| router.sandbox.entry.parts(expect_value))
+        .map_err(|e| format!("expect: {}", e.message))?;
+    let expect = convert::decision(plan, &|h| router.local.is_our_host(h), expect_parts)
         .map_err(|e| format!("expect: {}", field(e)))?;
 
     let p = &router.sandbox.plugins[plugin];

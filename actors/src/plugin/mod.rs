@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use mlua::{Function, Value};
 use sha2::{Digest, Sha256};
-use switchboard_engine::numbering::{Aor, NumberingPlan};
+use switchboard_engine::numbering::{Aor, Classifier, NumberingPlan};
 use switchboard_engine::proxy::Local;
 use switchboard_engine::routing::{
     Decision, PlainRouter, RouteError, RouteErrorKind, RouteRequest, Router,
@@ -339,14 +339,19 @@ impl LuaRouter {
         f: &Function,
         plugin: &str,
         req: &RouteRequest<'_>,
-        plan: &NumberingPlan,
+        plan: &dyn Classifier,
     ) -> Result<Option<Decision>, RouteError> {
         let lua = self.sandbox.lua();
-        let v: Value = self.sandbox.enter(|| {
-            let t = convert::request(lua, plan, req)?;
-            f.call(t)
-        })?;
-        convert::decision(plan, &|h| self.local.is_our_host(h), v)
+        let parts = self
+            .sandbox
+            .enter(|| self.sandbox.entry.route(lua, plan.plan(), f, req))
+            .map_err(|mut e| {
+                if e.kind == RouteErrorKind::BadDecision {
+                    e.message = format!("{plugin}: {}", e.message);
+                }
+                e
+            })?;
+        convert::decision(plan, &|h| self.local.is_our_host(h), parts)
             .map_err(|e| RouteError::new(RouteErrorKind::BadDecision, format!("{plugin}: {e}")))
     }
 
@@ -405,7 +410,7 @@ impl Router for LuaRouter {
     fn route(&self, req: &RouteRequest<'_>) -> Result<Decision, RouteError> {
         for p in &self.sandbox.plugins {
             let Some(f) = &p.route else { continue };
-            if let Some(d) = self.call_route(f, &p.name, req, self.plain.plan())? {
+            if let Some(d) = self.call_route(f, &p.name, req, self.plain.classifier())? {
                 return Ok(d);
             }
         }

@@ -95,6 +95,8 @@ pub struct Sandbox {
     budget: Rc<Cell<u64>>,
     exhausted: Rc<Cell<bool>>,
     limits: Limits,
+    /// The trusted functions that build requests and read decisions.
+    pub entry: super::convert::Entry,
     pub plugins: Vec<Loaded>,
 }
 
@@ -132,11 +134,17 @@ impl Sandbox {
             .set_name("prelude")
             .exec()
             .map_err(failed)?;
+        lua.load(super::convert::PRELUDE)
+            .set_name("prelude")
+            .exec()
+            .map_err(failed)?;
+        let entry = super::convert::Entry::new(&lua).map_err(failed)?;
         let mut sb = Sandbox {
             lua,
             budget,
             exhausted,
             limits,
+            entry,
             plugins: Vec::new(),
         };
         // limits apply from here: the prelude is ours
@@ -224,7 +232,11 @@ impl Sandbox {
                         ),
                     )
                 } else {
-                    RouteError::new(RouteErrorKind::Failed, message(&e))
+                    let m = message(&e);
+                    match m.strip_prefix(super::convert::BAD_DECISION) {
+                        Some(rest) => RouteError::new(RouteErrorKind::BadDecision, rest),
+                        None => RouteError::new(RouteErrorKind::Failed, m),
+                    }
                 };
                 if err.kind == RouteErrorKind::Memory {
                     // give the memory back so the next request starts clean

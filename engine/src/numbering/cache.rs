@@ -6,12 +6,64 @@
 //! one fills up, the old one is dropped and the young one becomes old, so hot strings survive
 //! and memory stays at most twice `capacity` entries. Owned by one thread: no lock.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::{ClassifyError, Destination, NumberingPlan};
 
+/// Something that classifies dialed strings for a plan: the plan itself, or a plan with a
+/// memo of its answers (`MemoPlan`).
+pub trait Classifier {
+    fn plan(&self) -> &NumberingPlan;
+
+    fn classify(&self, input: &str) -> Result<Destination, ClassifyError> {
+        self.plan().classify(input)
+    }
+}
+
+impl Classifier for NumberingPlan {
+    fn plan(&self) -> &NumberingPlan {
+        self
+    }
+}
+
+/// A plan and a memo of its classifications, owned by one thread (a router on one signalling
+/// arbiter). Numbers a router returns again and again (the same subscribers, the same
+/// forwarding targets) cost a hash lookup instead of a phone-number parse.
+#[derive(Debug)]
+pub struct MemoPlan {
+    plan: NumberingPlan,
+    memo: RefCell<ClassifyCache>,
+}
+
+impl MemoPlan {
+    pub fn new(plan: NumberingPlan, capacity: usize) -> MemoPlan {
+        MemoPlan {
+            plan,
+            memo: RefCell::new(ClassifyCache::new(capacity)),
+        }
+    }
+}
+
+impl Clone for MemoPlan {
+    fn clone(&self) -> MemoPlan {
+        MemoPlan::new(self.plan.clone(), self.memo.borrow().capacity)
+    }
+}
+
+impl Classifier for MemoPlan {
+    fn plan(&self) -> &NumberingPlan {
+        &self.plan
+    }
+
+    fn classify(&self, input: &str) -> Result<Destination, ClassifyError> {
+        self.memo.borrow_mut().classify(&self.plan, input)
+    }
+}
+
 type Answer = Result<Destination, ClassifyError>;
 
+#[derive(Debug)]
 pub struct ClassifyCache {
     young: HashMap<Box<str>, Answer>,
     old: HashMap<Box<str>, Answer>,

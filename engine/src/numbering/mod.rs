@@ -10,7 +10,7 @@ use std::fmt;
 mod cache;
 mod classify;
 mod tables;
-pub use cache::ClassifyCache;
+pub use cache::{Classifier, ClassifyCache, MemoPlan};
 pub use classify::{
     ClassifyError, Destination, Feature, ForwardKind, NumberFormat, Provider, MAX_DIALED,
 };

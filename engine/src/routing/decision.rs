@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::numbering::{is_trunk_name, Aor, Destination, NumberingPlan};
+use crate::numbering::{is_trunk_name, Aor, Classifier, Destination};
 use crate::sip::{uri, Scheme, Uri};
 
 /// What to do with a request.
@@ -97,12 +97,13 @@ pub enum DecisionError {
 
 impl Decision {
     /// `deliver(number)`: `number` must reach one of our subscribers.
-    pub fn deliver(plan: &NumberingPlan, number: &str) -> Result<Decision, DecisionError> {
+    pub fn deliver(plan: &dyn Classifier, number: &str) -> Result<Decision, DecisionError> {
         let d = plan
             .classify(number)
             .map_err(|_| DecisionError::NotSubscriber)?;
         let aor = plan
-            .subscriber_of(&plan.resolve(d))
+            .plan()
+            .subscriber_of(&plan.plan().resolve(d))
             .ok_or(DecisionError::NotSubscriber)?;
         Ok(Decision::Deliver {
             aor,
@@ -156,7 +157,7 @@ impl Target {
     /// SIP URI whose host is ours (`ours`) is the address its user part names. `field` names
     /// the decision field in errors.
     pub fn parse(
-        plan: &NumberingPlan,
+        plan: &dyn Classifier,
         text: &str,
         ours: &dyn Fn(&str) -> bool,
         field: &'static str,
@@ -169,7 +170,7 @@ impl Target {
         if !is_uri {
             return match plan.classify(text) {
                 Ok(Destination::Feature(_)) | Err(_) => Err(bad()),
-                Ok(d) => Ok(Target::Address(plan.resolve(d))),
+                Ok(d) => Ok(Target::Address(plan.plan().resolve(d))),
             };
         }
         let u = Uri::parse(text).map_err(|_| bad())?;
@@ -302,6 +303,8 @@ impl DiversionReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::numbering::NumberingPlan;
 
     fn plan() -> NumberingPlan {
         NumberingPlan::new("KR")

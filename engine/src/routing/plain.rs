@@ -13,7 +13,7 @@
 //! `plugins/default.lua` implements the same routing in Lua.
 
 use crate::forwarding::ForwardingRecord;
-use crate::numbering::{Aor, Branch, Destination, NumberingPlan};
+use crate::numbering::{Aor, Branch, Classifier, Destination, MemoPlan, NumberingPlan};
 use crate::sip::Method;
 
 use super::{ring_time, Decision, DiversionReason, Fallbacks, RouteRequest, Target};
@@ -21,17 +21,27 @@ use super::{ring_time, Decision, DiversionReason, Fallbacks, RouteRequest, Targe
 /// Trunk group of the PSTN gateway(s).
 pub const PSTN_GROUP: &str = "pstn";
 
+/// Entries of the router's memo of classified numbers (stored forwarding targets).
+const MEMO: usize = 4096;
+
 #[derive(Debug, Clone)]
 pub struct PlainRouter {
-    plan: NumberingPlan,
+    plan: MemoPlan,
 }
 
 impl PlainRouter {
     pub fn new(plan: NumberingPlan) -> PlainRouter {
-        PlainRouter { plan }
+        PlainRouter {
+            plan: MemoPlan::new(plan, MEMO),
+        }
     }
 
     pub fn plan(&self) -> &NumberingPlan {
+        self.plan.plan()
+    }
+
+    /// The plan with this router's memo: what decisions are read with.
+    pub fn classifier(&self) -> &MemoPlan {
         &self.plan
     }
 
@@ -45,16 +55,17 @@ impl PlainRouter {
             group: group.to_owned(),
             number: number.to_owned(),
         };
+        let plan = self.plan.plan();
         match req.destination {
             Destination::Subscriber(a) => self.subscriber(a, req),
-            Destination::Personal { e164, .. } if self.plan.is_own(e164.as_str()) => {
+            Destination::Personal { e164, .. } if plan.is_own(e164.as_str()) => {
                 self.subscriber(e164, req)
             }
             Destination::Personal { e164, .. } | Destination::Pstn(e164) => {
                 trunk(PSTN_GROUP, e164.as_str())
             }
             Destination::Provider { provider, dial, .. } => trunk(provider, dial),
-            Destination::Enterprise { local, country } => match self.plan.branch(local, *country) {
+            Destination::Enterprise { local, country } => match plan.branch(local, *country) {
                 Some(Branch::Subscriber(a)) => self.subscriber(a, req),
                 Some(Branch::Trunk(t)) => trunk(t, local),
                 None => not_found(),
@@ -140,7 +151,7 @@ mod tests {
     }
 
     fn decide(r: &PlainRouter, dialed: &str, callee: Option<&CalleeState>) -> Decision {
-        let d = r.plan.resolve(r.plan.classify(dialed).unwrap());
+        let d = r.plan().resolve(r.plan().classify(dialed).unwrap());
         r.decide(&RouteRequest {
             method: Method::Invite,
             dialed,
