@@ -351,3 +351,62 @@ async fn the_forwarding_api_needs_the_subscriber_or_the_operator() {
     );
     assert_eq!(code, 200);
 }
+
+#[tokio::test]
+async fn a_call_ringing_across_a_reload_is_forwarded_by_the_version_it_started_on() {
+    let dir = TempDir::new("plugins-inflight");
+    let a = r#"function route(req) return pass() end
+tests = { { dialed = "1002", expect = pass() } }
+"#;
+    let b = r#"function route(req)
+  if req.dest.number == "1002" then return reject(480, "Version B") end
+end
+tests = { { dialed = "1002", expect = reject(480, "Version B") } }
+"#;
+    std::fs::write(dir.0.join("route.lua"), a).unwrap();
+    let sw = switch_with_plugins(&dir.0, "");
+    sw.add_account("1002", PW);
+    let (code, _, err) = cli(
+        &[
+            "forward",
+            "set",
+            "1001",
+            "no-answer",
+            "1002",
+            "--ring-secs",
+            "5",
+        ],
+        Some(&sw.data),
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut c = caller(&sw).await;
+    let mut alice = Ua::new(sw.sip, "1001", PW, Proto::Udp).await;
+    assert_eq!(alice.register(600).await.status(), Some(200));
+    let mut bob = Ua::new(sw.sip, "1002", PW, Proto::Udp).await;
+    assert_eq!(bob.register(600).await.status(), Some(200));
+
+    let mut out = c.invite("1001").await;
+    let inv = alice.expect_request(Method::Invite).await;
+    let tag = alice.token();
+    alice.reply_tagged(&inv, 180, &tag, None);
+    // version 2 arrives while 1001 rings
+    std::fs::write(dir.0.join("route.lua"), b).unwrap();
+    let (code, _, err) = cli(&["reload"], Some(&sw.data));
+    assert_eq!(code, 0, "{err}");
+    let cancel = alice
+        .recv_where(Duration::from_secs(10), |m| {
+            m.method() == Some(Method::Cancel)
+        })
+        .await
+        .expect("no answer within 5 s");
+    alice.reply(&cancel, 200);
+    alice.reply_tagged(&inv, 487, &tag, None);
+    // the forward to 1002 is routed by version 1, which lets it ring
+    let inv2 = bob.expect_request(Method::Invite).await;
+    bob.accept(&inv2).await;
+    assert_eq!(c.invite_outcome(&mut out).await.status(), Some(200));
+    // a new call to 1002 is routed by version 2
+    let mut out = c.invite("1002").await;
+    let r = c.invite_outcome(&mut out).await;
+    assert_eq!((r.status(), r.reason()), (Some(480), Some("Version B")));
+}

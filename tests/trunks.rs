@@ -237,3 +237,54 @@ async fn calls_from_a_trunk_are_trusted_by_its_address() {
     sub.accept(&inv).await;
     assert_eq!(gateway.invite_outcome(&mut out).await.status(), Some(200));
 }
+
+#[tokio::test]
+async fn messages_to_pstn_numbers_leave_through_the_trunk_too() {
+    use switchboard_engine::sip::RequestBuilder;
+    let gw = gateway_addr();
+    let sw = Switch::with(Options {
+        config: format!("{CARRIER}{}", trunk("gw", "pstn", gw, "strip_plus = true")),
+        ..Default::default()
+    });
+    sw.add_account("1003", PW);
+    let mut sender = registered(&sw, "1003").await;
+    let mut gateway = Ua::at(sw.sip, gw, "sms-gw").await;
+    let uri = format!("sip:+12125551234@{}", sw.sip);
+    let call_id = format!("msg-{}", sender.token());
+    let message = |cseq: u32, auth: Option<&str>, ua: &mut Ua| {
+        let (local, token) = (ua.local, ua.token());
+        let mut b = RequestBuilder::new("MESSAGE", &uri)
+            .header(
+                "Via",
+                &format!("SIP/2.0/UDP {local};branch=z9hG4bKm{cseq}{token};rport"),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", &format!("<{}>;tag=m1", ua.aor()))
+            .header("To", &format!("<{uri}>"))
+            .header("Call-ID", &call_id)
+            .header("CSeq", &format!("{cseq} MESSAGE"));
+        if let Some(a) = auth {
+            b = b.header("Proxy-Authorization", a);
+        }
+        b.build(Some(("text/plain", b"hello from the switch")))
+    };
+    let first = message(1, None, &mut sender);
+    sender.send(first);
+    let challenge = sender.final_response(&call_id, "MESSAGE").await;
+    assert_eq!(challenge.status(), Some(407));
+    let auth = sender.answer_challenge(&challenge, HeaderName::ProxyAuthenticate, "MESSAGE", &uri);
+    let second = message(2, Some(&auth), &mut sender);
+    sender.send(second);
+    let m = gateway.expect_request(Method::Message).await;
+    assert_eq!(
+        m.request_uri_str(),
+        Some(format!("sip:12125551234@{gw};user=phone").as_str())
+    );
+    assert_eq!(m.body(), b"hello from the switch");
+    assert!(m.header(HeaderName::ProxyAuthorization).is_none());
+    gateway.reply(&m, 202);
+    assert_eq!(
+        sender.final_response(&call_id, "MESSAGE").await.status(),
+        Some(202)
+    );
+}

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Fields of a test: `dialed` (required), `expect` (required: a decision, or `pass()` when the
-//! plugin must leave the request to the next one), `name`, `method` (`INVITE`), `caller`,
+//! plugin must leave the request to the next one), `rewritten` (what the plugin's `classify`
+//! hook must turn `dialed` into), `name`, `method` (`INVITE`), `caller`,
 //! `time` (0), `callee` (`{ account = true, devices = 1, forwarding = {...} }` by default when
 //! the destination is one of our subscribers), `plan` (a numbering plan of the test's own, see
 //! `plan_from`; without one the configured plan is used). The dialed string goes through the
@@ -67,7 +68,15 @@ fn run_one(router: &LuaRouter, plugin: usize, case: &Table) -> Result<(), String
         let (k, _) = pair.map_err(|e| e.to_string())?;
         let known = matches!(&k, Value::String(s) if matches!(
             s.to_string_lossy().as_str(),
-            "name" | "dialed" | "expect" | "method" | "caller" | "time" | "callee" | "plan"
+            "name"
+                | "dialed"
+                | "expect"
+                | "rewritten"
+                | "method"
+                | "caller"
+                | "time"
+                | "callee"
+                | "plan"
         ));
         if !known {
             return Err(format!("unknown test field {}", describe_key(&k)));
@@ -107,6 +116,13 @@ fn run_one(router: &LuaRouter, plugin: usize, case: &Table) -> Result<(), String
         None => None,
     };
     let dialed_now = rewritten.as_deref().unwrap_or(&dialed);
+    if let Some(want) = get_str("rewritten")? {
+        if dialed_now != want {
+            return Err(format!(
+                "expected classify to give {want:?}, got {dialed_now:?}"
+            ));
+        }
+    }
     let dest = plan
         .classify(dialed_now)
         .map_err(|e| format!("dialed: {e}"))?;

@@ -367,3 +367,31 @@ fn the_plain_mode_needs_no_interpreter() {
     assert_eq!(r.version(), 0);
     assert_eq!(route(&*r, "1001", None).unwrap(), deliver("1001"));
 }
+
+#[test]
+fn the_example_plugins_pass_their_tests() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/examples");
+    let mut checked = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "lua") {
+            let rep = check_file(&path, &plan(), &local(), Limits::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(rep.tests >= 2, "{}: has tests", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "examples found: {checked}");
+    // and together with the default plugin, in one directory, they still load
+    let d = Dir::new("examples");
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = format!("50-{}", path.file_name().unwrap().to_string_lossy());
+        std::fs::copy(&path, d.0.join(name)).unwrap();
+    }
+    std::fs::write(d.0.join("90-default.lua"), DEFAULT_PLUGIN).unwrap();
+    let h = host(Some(&d)).unwrap();
+    let r = h.router();
+    let speed = r.rewrite("*1", None).unwrap();
+    assert_eq!(speed.as_deref(), Some("1001"));
+}
