@@ -80,3 +80,59 @@ async fn an_account_added_to_a_running_switch_survives_a_crash() {
     let mut ua = Ua::new(sw.sip, "2001", PW, Proto::Udp).await;
     assert_eq!(ua.register(600).await.status(), Some(200));
 }
+
+/// Forwarding set from a phone is on disk before the phone hears the confirmation: a crash
+/// right after the 200 keeps it, for 20 subscribers set at once, and so does a change made
+/// over HTTP.
+#[tokio::test]
+async fn forwarding_confirmed_to_a_phone_survives_a_crash() {
+    let mut sw = Switch::start();
+    sw.add_account("3000", PW);
+    let mut phones = Vec::new();
+    for i in 0..20 {
+        let n = format!("30{:02}", i + 1);
+        sw.add_account(&n, PW);
+        let mut ua = Ua::new(sw.sip, &n, PW, Proto::Udp).await;
+        assert_eq!(ua.register(600).await.status(), Some(200));
+        phones.push(ua);
+    }
+    for ua in phones.iter_mut() {
+        let mut call = ua.invite("*723000").await;
+        let ok = ua.invite_outcome(&mut call).await;
+        assert_eq!(ok.status(), Some(200));
+    }
+    let auth = common::basic("3000", PW);
+    let (code, body) = common::http(
+        sw.http,
+        "PUT",
+        "/v1/accounts/3000/forwarding",
+        &[("Authorization", &auth)],
+        Some(r#"{"busy": "3001"}"#),
+    );
+    assert_eq!(code, 200, "{body}");
+    // no waiting for a flush interval: SIGKILL at once
+    sw.kill();
+    let mut kept = 0;
+    for i in 0..20 {
+        let n = format!("30{:02}", i + 1);
+        let (code, out, err) = common::cli(&["forward", "show", &n, "--json"], Some(&sw.data));
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        if v["forwarding"]["always"] == "3000" {
+            kept += 1;
+        }
+    }
+    assert_eq!(kept, 20, "every confirmed forward survived SIGKILL");
+    let (_, out, _) = common::cli(&["forward", "show", "3000", "--json"], Some(&sw.data));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["forwarding"]["busy"], "3001");
+
+    // and calls follow them after the restart
+    sw.spawn();
+    let mut target = Ua::new(sw.sip, "3000", PW, Proto::Udp).await;
+    assert_eq!(target.register(600).await.status(), Some(200));
+    let caller = &mut phones[5];
+    let _call = caller.invite("3010").await;
+    let inv = target.expect_request(Method::Invite).await;
+    assert!(inv.header_by_name("Diversion").is_some());
+}

@@ -403,8 +403,9 @@ impl ProxyContext {
             // the caller gave up: no further stage starts
             self.sealed = true;
             self.cancel_all(now);
-            if self.branches.is_empty() {
-                // cancelled before any branch was forked: nothing will answer 487 for us
+            if self.branches.iter().all(|b| b.final_code.is_some()) {
+                // cancelled before any branch was forked, or between two stages of a
+                // sequence: nothing will answer 487 for us
                 self.respond(now, 487, "Request Terminated", &[]);
             }
         }

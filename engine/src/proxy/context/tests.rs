@@ -564,3 +564,31 @@ fn challenges_of_the_stage_are_kept_for_the_owner() {
     r.ctx.new_stage();
     assert_eq!(r.ctx.challenge(), None);
 }
+
+#[test]
+fn a_cancel_between_two_stages_is_answered_487() {
+    let mut r = Run::new(INVITE);
+    let a = r.branch("sip:1001@192.0.2.10", "", None);
+    r.answer(a, 486);
+    assert_eq!(r.exhausted(), [486]);
+    // the owner is looking the forward target up when the caller gives up
+    let cancel = Message::parse(crate::sip::builder::cancel_for(r.ctx.request())).unwrap();
+    r.ctx.handle_cancel(r.now, &cancel);
+    r.drain();
+    assert_eq!(r.up_codes(), [100, 200, 487]);
+    assert_eq!(r.finished(), [487]);
+    assert!(r
+        .ctx
+        .add_branch(
+            r.now,
+            BranchSpec {
+                request_uri: Some("sip:1002@192.0.2.11"),
+                transport: Transport::Udp,
+                record_route: true,
+                pop_route: false,
+                extra_headers: "",
+                no_response: None,
+            }
+        )
+        .is_none());
+}
