@@ -17,6 +17,23 @@ use crate::shared::now;
 use crate::worker::required_extensions;
 
 impl CallLeg {
+    /// The checks every proxied request passes (§16.3): Max-Forwards left, and no
+    /// Proxy-Require extension we lack. `true` when the request was answered instead.
+    pub(super) fn refused_hop(&mut self, i: usize, req: &SipMessage) -> bool {
+        let t = now();
+        if req.max_forwards() == Some(0) {
+            self.txns[i].ctx.respond(t, 483, reason_phrase(483), &[]);
+            return true;
+        }
+        if let Some(tags) = required_extensions(req, HeaderName::ProxyRequire) {
+            self.txns[i]
+                .ctx
+                .respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
+            return true;
+        }
+        false
+    }
+
     /// A request outside any dialog: INVITE (a new call), or OPTIONS/MESSAGE to a subscriber.
     pub(super) fn new_request(&mut self, msg: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
         let t = now();
@@ -40,13 +57,8 @@ impl CallLeg {
             // fault injection for the supervision test; compiled out of release builds
             panic!("injected fault");
         }
-        if req.max_forwards() == Some(0) {
-            return self.txns[i].ctx.respond(t, 483, reason_phrase(483), &[]);
-        }
-        if let Some(tags) = required_extensions(&req, HeaderName::ProxyRequire) {
-            return self.txns[i]
-                .ctx
-                .respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
+        if self.refused_hop(i, &req) {
+            return;
         }
         if branch::is_loop(&req, &self.shared.local) {
             return self.txns[i].ctx.respond(t, 482, reason_phrase(482), &[]);

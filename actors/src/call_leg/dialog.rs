@@ -5,13 +5,12 @@
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::flow::{ConnId, Flow, Transport};
 use switchboard_engine::proxy::{route, BranchSpec};
-use switchboard_engine::sip::{reason_phrase, HeaderName, Message as SipMessage, Uri};
+use switchboard_engine::sip::{reason_phrase, Message as SipMessage, Uri};
 use switchboard_engine::store::BindingRecord;
 
 use super::CallLeg;
 use crate::shared::now;
 use crate::stateless;
-use crate::worker::required_extensions;
 
 impl CallLeg {
     /// A request inside a dialog: relayed along its Route set (§16.12).
@@ -19,13 +18,8 @@ impl CallLeg {
         let t = now();
         let i = self.new_txn(msg, flow, false);
         let req = self.txns[i].ctx.request().clone();
-        if req.max_forwards() == Some(0) {
-            return self.txns[i].ctx.respond(t, 483, reason_phrase(483), &[]);
-        }
-        if let Some(tags) = required_extensions(&req, HeaderName::ProxyRequire) {
-            return self.txns[i]
-                .ctx
-                .respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
+        if self.refused_hop(i, &req) {
+            return;
         }
         let Some(hop) = route::next_hop(&req, &self.shared.local) else {
             return;

@@ -25,19 +25,10 @@ pub async fn show(
     number: web::Path<String>,
     s: web::Data<Arc<Shared>>,
 ) -> HttpResponse {
-    let Some(aor) = target(&s, &number) else {
-        return bad_number(&req, &s);
-    };
-    if let Err(r) = auth::admin_or_subscriber(&req, &s, &aor) {
-        return *r;
+    match allowed(&req, &s, &number) {
+        Ok(aor) => answer(&s, Admin::ForwardShow { number: aor }).await,
+        Err(r) => *r,
     }
-    answer(
-        &s,
-        Admin::ForwardShow {
-            number: aor.to_string(),
-        },
-    )
-    .await
 }
 
 pub async fn replace(
@@ -46,20 +37,29 @@ pub async fn replace(
     body: web::Json<ForwardingSummary>,
     s: web::Data<Arc<Shared>>,
 ) -> HttpResponse {
-    let Some(aor) = target(&s, &number) else {
-        return bad_number(&req, &s);
-    };
-    if let Err(r) = auth::admin_or_subscriber(&req, &s, &aor) {
-        return *r;
+    match allowed(&req, &s, &number) {
+        Ok(aor) => {
+            let forwarding = body.into_inner();
+            answer(
+                &s,
+                Admin::ForwardReplace {
+                    number: aor,
+                    forwarding,
+                },
+            )
+            .await
+        }
+        Err(r) => *r,
     }
-    answer(
-        &s,
-        Admin::ForwardReplace {
-            number: aor.to_string(),
-            forwarding: body.into_inner(),
-        },
-    )
-    .await
+}
+
+/// The canonical number of the path when the caller may see its forwarding, else the answer.
+fn allowed(req: &HttpRequest, s: &Shared, number: &str) -> Result<String, Box<HttpResponse>> {
+    let Some(aor) = target(s, number) else {
+        return Err(Box::new(bad_number(req, s)));
+    };
+    auth::admin_or_subscriber(req, s, &aor)?;
+    Ok(aor.to_string())
 }
 
 fn target(s: &Shared, number: &str) -> Option<switchboard_engine::numbering::Aor> {
