@@ -57,6 +57,7 @@ Call-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 314160 BYE\r\nContent-Length: 
                     pop_route: false,
                     extra_headers: "",
                     no_response: None,
+                    drop_history: false,
                 },
             );
             ctx.seal(t);
@@ -86,6 +87,7 @@ Call-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 314160 BYE\r\nContent-Length: 
                     pop_route: true,
                     extra_headers: "",
                     no_response: None,
+                    drop_history: false,
                 },
             );
             bctx.seal(t);

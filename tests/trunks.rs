@@ -288,3 +288,80 @@ async fn messages_to_pstn_numbers_leave_through_the_trunk_too() {
         Some(202)
     );
 }
+
+/// An INVITE from `from` (any URI) to `target` at the switch, with extra header lines.
+fn foreign_invite(ua: &mut Ua, from: &str, target: &str, extra: &str) -> (String, bytes::Bytes) {
+    let call_id = format!("foreign-{}", ua.token());
+    let uri = format!("sip:{target}@{}", ua.server);
+    let (local, branch) = (ua.local, ua.token());
+    let text = format!(
+        "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{branch};rport\r\n\
+         Max-Forwards: 70\r\nFrom: <{from}>;tag=f1\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:x@{local}>\r\n{extra}Content-Length: 0\r\n\r\n"
+    );
+    (call_id, bytes::Bytes::from(text))
+}
+
+#[tokio::test]
+async fn the_switch_is_no_open_relay_to_its_trunks() {
+    let gw = gateway_addr();
+    let sw = Switch::with(Options {
+        config: format!("{CARRIER}{}", trunk("gw", "pstn", gw, "")),
+        ..Default::default()
+    });
+    sw.add_account("+82111234567", PW);
+    let mut stranger = Ua::new(sw.sip, "stranger", "", Proto::Udp).await;
+    let mut gateway = Ua::at(sw.sip, gw, "gw").await;
+
+    // nobody's caller, straight to the PSTN: refused, and the gateway never sees it
+    let (call_id, inv) = foreign_invite(&mut stranger, "sip:x@evil.example", "+19005550100", "");
+    stranger.send(inv);
+    let r = stranger.final_response(&call_id, "INVITE").await;
+    assert_eq!(
+        (r.status(), r.reason()),
+        (Some(403), Some("Off-Net Calls Need A Subscriber"))
+    );
+    // trunk-to-trunk transit is refused too (calls.trunk_transit = false)
+    let mut from_gw = gateway
+        .invite_with("+19005550100", common::ua::SDP, false)
+        .await;
+    let r = gateway.invite_outcome(&mut from_gw).await;
+    assert_eq!(r.status(), Some(403));
+    assert!(gateway
+        .maybe_request(Method::Invite, Duration::from_millis(300))
+        .await
+        .is_none());
+
+    // but a subscriber's own forwarding to the PSTN is followed for any caller
+    let (code, _, err) = common::cli(
+        &[
+            "forward",
+            "set",
+            "011-123-4567",
+            "always",
+            "+1 212 555 1234",
+        ],
+        Some(&sw.data),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (call_id, inv) = foreign_invite(
+        &mut stranger,
+        "sip:x@evil.example",
+        "0111234567",
+        "Diversion: <sip:+19005550199@evil.example>;reason=unconditional\r\n",
+    );
+    stranger.send(inv);
+    let out = gateway.expect_request(Method::Invite).await;
+    assert_eq!(out.call_id(), Some(call_id.as_str()));
+    let div = out.header_by_name("Diversion").unwrap();
+    assert!(
+        !div.contains("evil.example"),
+        "the caller's claim was dropped: {div}"
+    );
+    assert!(div.contains("+82111234567"), "ours is there: {div}");
+    gateway.reply(&out, 486);
+    assert_eq!(
+        stranger.final_response(&call_id, "INVITE").await.status(),
+        Some(486)
+    );
+}

@@ -80,7 +80,7 @@ impl CallLeg {
                     .and_then(|f| f.uri().user_unescaped())
                     .and_then(|u| self.shared.plan.canonical(&u).ok())
             };
-            return self.start_routing(i, caller, ctx);
+            return self.start_routing(i, caller, from_trunk, ctx);
         }
         let creds = req
             .header(HeaderName::ProxyAuthorization)
@@ -104,7 +104,7 @@ impl CallLeg {
         ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
             let Some(i) = act.index_of(&key) else { return };
             match res.unwrap_or(AuthOutcome::Forbidden) {
-                AuthOutcome::Authenticated { .. } => act.start_routing(i, Some(caller), ctx),
+                AuthOutcome::Authenticated { .. } => act.start_routing(i, Some(caller), false, ctx),
                 AuthOutcome::Challenge { stale } => act.challenge(i, stale),
                 AuthOutcome::Forbidden => act.txns[i].ctx.respond(now(), 403, "Forbidden", &[]),
             }

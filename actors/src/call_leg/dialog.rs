@@ -68,6 +68,7 @@ impl CallLeg {
             pop_route: true,
             extra_headers: "",
             no_response: None,
+            drop_history: false,
         };
         if x.ctx.add_branch(t, spec).is_some() {
             x.branches.push(dest);

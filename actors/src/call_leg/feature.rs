@@ -105,6 +105,10 @@ impl CallLeg {
     fn confirm(&mut self, i: usize, reason: &str) {
         let t = now();
         let x = &mut self.txns[i];
+        if x.ctx.is_finished() {
+            // the caller hung up (CANCEL, 487) while the change was written
+            return;
+        }
         let mut dialog = ConfirmDialog::new(
             t,
             x.ctx.request(),

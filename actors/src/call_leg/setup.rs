@@ -45,8 +45,8 @@ pub(super) struct Setup {
     located: Option<(Aor, Located)>,
     /// The trunk of the current attempt.
     trunk: Option<TrunkId>,
-    /// Nonce count of our answers to trunk challenges.
-    nc: u32,
+    /// The request came from one of our trunks.
+    from_trunk: bool,
 }
 
 impl Setup {
@@ -62,6 +62,13 @@ impl Setup {
     pub(super) fn version(&self) -> u64 {
         self.router.version()
     }
+
+    /// Whether the request's own History-Info and Diversion are left out: always when we
+    /// write ours (a forwarded request), and for anything not from a trunk, whose claims
+    /// about where a call came from a carrier must not take on trust.
+    fn drop_history(&self) -> bool {
+        !self.from_trunk || !self.seq.history().is_empty()
+    }
 }
 
 /// After the lookup of a subscriber: route its address, or ring its devices.
@@ -72,7 +79,13 @@ enum Then {
 
 impl CallLeg {
     /// Routes the request of transaction `i` (checks and caller authentication done).
-    pub(super) fn start_routing(&mut self, i: usize, caller: Option<Aor>, ctx: &mut Context<Self>) {
+    pub(super) fn start_routing(
+        &mut self,
+        i: usize,
+        caller: Option<Aor>,
+        from_trunk: bool,
+        ctx: &mut Context<Self>,
+    ) {
         let t = now();
         let req = self.txns[i].ctx.request().clone();
         let key = self.txns[i].key.clone();
@@ -136,7 +149,7 @@ impl CallLeg {
             method,
             located: None,
             trunk: None,
-            nc: 0,
+            from_trunk,
         }));
         self.run(
             &key,
@@ -183,18 +196,20 @@ impl CallLeg {
                         None => return self.locate(key.clone(), aor, Then::Ring, ctx),
                     }
                 }
-                Step::Fork => {
-                    self.fork(i);
-                    Step::Wait
+                Step::Fork => self.fork(i),
+                Step::Trunk { .. } | Step::External { .. } if !self.may_leave(i) => {
+                    // no open relay: off-net only for our subscribers, or for a call one of
+                    // them forwarded there
+                    Step::Respond {
+                        code: 403,
+                        reason: "Off-Net Calls Need A Subscriber".into(),
+                    }
                 }
                 Step::Trunk {
                     trunk,
                     request_uri,
                     authenticate,
-                } => {
-                    self.send_to_trunk(i, trunk, &request_uri, authenticate);
-                    Step::Wait
-                }
+                } => self.send_to_trunk(i, trunk, &request_uri, authenticate),
                 Step::External { uri, announce } => {
                     if announce {
                         self.announce(i);
@@ -318,16 +333,31 @@ impl CallLeg {
         }));
     }
 
-    /// Rings every registered device of the subscriber just located.
-    fn fork(&mut self, i: usize) {
+    /// Whether this request may leave the switch (a trunk, another domain): it comes from one
+    /// of our subscribers, or one of them forwarded it, or it is trunk-to-trunk transit and
+    /// the operator allowed that.
+    fn may_leave(&self, i: usize) -> bool {
+        self.txns[i].setup.as_ref().is_some_and(|s| {
+            s.caller.is_some()
+                || !s.seq.history().is_empty()
+                || (s.from_trunk && self.shared.config.calls.trunk_transit)
+        })
+    }
+
+    /// Rings every registered device of the subscriber just located; when none can be rung
+    /// after all (a binding expired meanwhile), the subscriber is unreachable.
+    fn fork(&mut self, i: usize) -> Step {
         let t = now();
         let local = &self.shared.local;
         let x = &mut self.txns[i];
-        let Some(s) = x.setup.as_ref() else { return };
+        let Some(s) = x.setup.as_mut() else {
+            return Step::Wait;
+        };
         let Some((_, located)) = &s.located else {
-            return;
+            return Step::Wait;
         };
         let headers = s.seq.history_headers(&local.domain);
+        let drop_history = s.drop_history();
         x.ctx.new_stage();
         let record_route = s.method == Method::Invite;
         let pop_route = route::first_route_is_us(x.ctx.request(), local);
@@ -340,26 +370,44 @@ impl CallLeg {
                 pop_route,
                 extra_headers: &headers,
                 no_response: None,
+                drop_history,
             };
             if x.ctx.add_branch(t, spec).is_some() {
                 x.branches.push(flow);
             }
         }
+        if x.ctx.stage_is_empty() && !x.ctx.is_finished() {
+            let account = located.account;
+            return s.seq.located(t, account, 0);
+        }
+        Step::Wait
     }
 
-    /// Sends the request out through a trunk.
-    fn send_to_trunk(&mut self, i: usize, id: TrunkId, request_uri: &str, authenticate: bool) {
+    /// Sends the request out through a trunk; the step that follows when it cannot.
+    fn send_to_trunk(
+        &mut self,
+        i: usize,
+        id: TrunkId,
+        request_uri: &str,
+        authenticate: bool,
+    ) -> Step {
         let t = now();
         let local = &self.shared.local;
-        let trunk = self.shared.trunks.get(id);
+        let trunks = &self.shared.trunks;
+        let trunk = trunks.get(id);
         let x = &mut self.txns[i];
-        let Some(s) = x.setup.as_mut() else { return };
+        let Some(s) = x.setup.as_mut() else {
+            return Step::Wait;
+        };
         let mut extra = s.seq.history_headers(&local.domain);
         if authenticate {
+            let code = match x.ctx.challenge() {
+                Some((HeaderName::ProxyAuthenticate, _)) => 407,
+                _ => 401,
+            };
             let answer = x.ctx.challenge().and_then(|(name, value)| {
                 let creds = trunk.credentials.as_ref()?;
                 let ch = Challenge::parse(value).ok()?;
-                s.nc += 1;
                 let cnonce = self.entropy.token(12);
                 let header = if name == HeaderName::WwwAuthenticate {
                     "Authorization"
@@ -373,14 +421,16 @@ impl CallLeg {
                     &creds.username,
                     &creds.password,
                     &cnonce,
-                    s.nc,
+                    // a fresh nonce per challenge, used once
+                    1,
                 );
                 Some(format!("{header}: {v}\r\n"))
             });
             match answer {
                 Some(line) => extra.push_str(&line),
-                // a challenge we cannot read: the attempt fails like the challenge did
-                None => return x.ctx.seal(t),
+                // a challenge we cannot read: as if our credentials were refused (the next
+                // trunk, or 500); the caller never sees the trunk's challenge
+                None => return s.seq.failed(code, trunks),
             }
         }
         s.trunk = Some(id);
@@ -397,6 +447,7 @@ impl CallLeg {
             pop_route: route::first_route_is_us(x.ctx.request(), local),
             extra_headers: &extra,
             no_response: Some(trunk.no_response),
+            drop_history: s.drop_history(),
         };
         if x.ctx.add_branch(t, spec).is_some() {
             x.branches.push(flow);
@@ -409,6 +460,7 @@ impl CallLeg {
                 })
                 .inc();
         }
+        Step::Wait
     }
 
     /// Forwards to a URI of another domain.
@@ -457,6 +509,7 @@ impl CallLeg {
             pop_route: route::first_route_is_us(x.ctx.request(), local),
             extra_headers: &extra,
             no_response: None,
+            drop_history: s.drop_history(),
         };
         if x.ctx.add_branch(t, spec).is_some() {
             x.branches.push(flow);

@@ -94,6 +94,9 @@ pub struct Registrar {
 pub struct Calls {
     pub ring_timeout_secs: u64,
     pub max_idle_secs: u64,
+    /// Let calls from one trunk leave through another (carrier transit).
+    #[serde(default)]
+    pub trunk_transit: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,7 +3,14 @@
 //! against the stored HA1 like a digest response would be).
 //!
 //! A subscriber check answers the same 401 for an unknown number, a wrong password and
-//! another subscriber's number, so the API tells nobody which numbers have accounts.
+//! another subscriber's number, so the API tells nobody which numbers have accounts. A source
+//! that fails `MAX_FAILURES` times within `WINDOW` gets 429 for every credential it tries
+//! until the window has passed, so passwords cannot be guessed at network speed.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
@@ -13,6 +20,48 @@ use switchboard_engine::sip::digest::{ha1, Algorithm};
 
 use super::error;
 use crate::shared::Shared;
+
+/// Failed attempts a source may make per window.
+const MAX_FAILURES: u32 = 10;
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// Failed credential checks per source address.
+static FAILURES: Mutex<Option<HashMap<IpAddr, (u32, Instant)>>> = Mutex::new(None);
+
+/// Whether `ip` has used up its failures for the window.
+fn blocked(ip: Option<IpAddr>) -> bool {
+    let Some(ip) = ip else { return false };
+    let guard = FAILURES.lock().unwrap_or_else(|p| p.into_inner());
+    guard
+        .as_ref()
+        .and_then(|m| m.get(&ip))
+        .is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < WINDOW)
+}
+
+fn failed(ip: Option<IpAddr>) {
+    let Some(ip) = ip else { return };
+    let mut guard = FAILURES.lock().unwrap_or_else(|p| p.into_inner());
+    let m = guard.get_or_insert_with(HashMap::new);
+    if m.len() > 100_000 {
+        m.retain(|_, (_, since)| since.elapsed() < WINDOW);
+    }
+    let e = m.entry(ip).or_insert((0, Instant::now()));
+    if e.1.elapsed() >= WINDOW {
+        *e = (0, Instant::now());
+    }
+    e.0 += 1;
+}
+
+fn too_many() -> Box<HttpResponse> {
+    Box::new(
+        HttpResponse::build(StatusCode::TOO_MANY_REQUESTS)
+            .insert_header(("Retry-After", WINDOW.as_secs().to_string()))
+            .json(super::ApiError {
+                code: "too_many_attempts",
+                message: "too many failed attempts from this address; try again later".into(),
+            }),
+    )
+}
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,10 +85,17 @@ pub fn admin(req: &HttpRequest, s: &Shared) -> Result<(), Box<HttpResponse>> {
             )))
         };
     }
+    let ip = req.peer_addr().map(|a| a.ip());
+    if blocked(ip) {
+        return Err(too_many());
+    }
     let given = bearer(req);
     if given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
         Ok(())
     } else {
+        if given.is_some() {
+            failed(ip);
+        }
         Err(Box::new(
             error(
                 StatusCode::UNAUTHORIZED,
@@ -58,9 +114,14 @@ pub fn admin_or_subscriber(
     aor: &Aor,
 ) -> Result<Caller, Box<HttpResponse>> {
     if let Some((user, password)) = basic(req) {
+        let ip = req.peer_addr().map(|a| a.ip());
+        if blocked(ip) {
+            return Err(too_many());
+        }
         if subscriber_ok(s, aor, &user, &password) {
             return Ok(Caller::Subscriber(aor.clone()));
         }
+        failed(ip);
         return Err(Box::new(unauthorized()));
     }
     if !s.config.http.admin_token.is_empty() && bearer(req).is_none() {

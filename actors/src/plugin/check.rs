@@ -107,7 +107,7 @@ fn run_one(router: &LuaRouter, plugin: usize, case: &Table) -> Result<(), String
         .sandbox
         .enter(|| router.sandbox.entry.parts(expect_value))
         .map_err(|e| format!("expect: {}", e.message))?;
-    let expect = convert::decision(plan, &|h| router.local.is_our_host(h), expect_parts)
+    let expect = convert::decision(plan, &|h| router.local.names_us(h), expect_parts)
         .map_err(|e| format!("expect: {}", field(e)))?;
 
     let p = &router.sandbox.plugins[plugin];

@@ -87,11 +87,13 @@ local function parts(d)
   return a
 end
 __switchboard_parts = parts
-function __switchboard_route(route, method, dialed, caller, time, kind, a, b, c, d, history)
+function __switchboard_route(route, method, dialed, caller, time, kind, a, b, c, d, history, with_callee)
+  local callee = nil
+  if with_callee then callee = callee_next end
+  callee_next = nil
   local req = { method = method, dialed = dialed, caller = caller, time = time,
     clock = { hour = time // 3600 % 24, minute = time // 60 % 60, weekday = (time // 86400 + 4) % 7 + 1 },
-    dest = dest(kind, a, b, c, d), callee = callee_next, history = history or {} }
-  callee_next = nil
+    dest = dest(kind, a, b, c, d), callee = callee, history = history or {} }
   return parts(route(req))
 end
 "#;
@@ -137,6 +139,20 @@ impl Entry {
         f: &Function,
         req: &RouteRequest<'_>,
     ) -> mlua::Result<Parts> {
+        let history = if req.history.is_empty() {
+            Value::Nil
+        } else {
+            let h = lua.create_table_with_capacity(req.history.len(), 0)?;
+            for (i, hop) in req.history.iter().enumerate() {
+                let e = lua.create_table_with_capacity(0, 2)?;
+                e.raw_set("number", hop.address.as_str())?;
+                e.raw_set("reason", hop.reason.as_str())?;
+                h.raw_set(i + 1, e)?;
+            }
+            Value::Table(h)
+        };
+        // the callee last before the call: nothing can fail between it and the route call,
+        // which takes it, so it never lingers into another request
         if let Some(c) = req.callee {
             let fw = &c.forwarding;
             self.callee.call::<()>((
@@ -150,20 +166,15 @@ impl Entry {
                 fw.unreachable.as_deref(),
             ))?;
         }
-        let history = if req.history.is_empty() {
-            Value::Nil
-        } else {
-            let h = lua.create_table_with_capacity(req.history.len(), 0)?;
-            for (i, hop) in req.history.iter().enumerate() {
-                let e = lua.create_table_with_capacity(0, 2)?;
-                e.raw_set("number", hop.address.as_str())?;
-                e.raw_set("reason", hop.reason.as_str())?;
-                h.raw_set(i + 1, e)?;
-            }
-            Value::Table(h)
-        };
         let caller = req.caller.map(|c| c.as_str());
-        let head = (f, req.method.as_str(), req.dialed, caller, req.time);
+        let head = (
+            f,
+            req.method.as_str(),
+            req.dialed,
+            caller,
+            req.time,
+            req.callee.is_some(),
+        );
         match req.destination {
             Destination::Subscriber(a) | Destination::Pstn(a) => {
                 let kind = if matches!(req.destination, Destination::Pstn(_)) {
@@ -233,7 +244,7 @@ impl Entry {
 
     fn call<A, B, C, D>(
         &self,
-        head: (&Function, &str, &str, Option<&str>, u64),
+        head: (&Function, &str, &str, Option<&str>, u64, bool),
         dest: (&str, A, B, C, D),
         history: Value,
     ) -> mlua::Result<Parts>
@@ -243,10 +254,22 @@ impl Entry {
         C: mlua::IntoLua,
         D: mlua::IntoLua,
     {
-        let (f, method, dialed, caller, time) = head;
+        let (f, method, dialed, caller, time, with_callee) = head;
         let (kind, a, b, c, d) = dest;
-        self.route
-            .call((f, method, dialed, caller, time, kind, a, b, c, d, history))
+        self.route.call((
+            f,
+            method,
+            dialed,
+            caller,
+            time,
+            kind,
+            a,
+            b,
+            c,
+            d,
+            history,
+            with_callee,
+        ))
     }
 
     /// The parts of a decision value (a test's `expect`).

@@ -351,7 +351,7 @@ impl LuaRouter {
                 }
                 e
             })?;
-        convert::decision(plan, &|h| self.local.is_our_host(h), parts)
+        convert::decision(plan, &|h| self.local.names_us(h), parts)
             .map_err(|e| RouteError::new(RouteErrorKind::BadDecision, format!("{plugin}: {e}")))
     }
 

@@ -63,6 +63,16 @@ function forward(target, reason) return { action = "forward", target = target, r
 function trunk(name, number) return { action = "trunk", name = name, number = number } end
 function reject(code, reason) return { action = "reject", code = code, reason = reason } end
 function pass() return { action = "pass" } end
+-- pcall and xpcall that do not swallow the end of the instruction budget: a plugin may catch
+-- its own errors, never the switch's decision to stop it
+local raw_pcall, raw_xpcall, exhausted = pcall, xpcall, __switchboard_exhausted
+__switchboard_exhausted = nil
+local function rethrow(ok, ...)
+  if not ok and exhausted() then error((...), 0) end
+  return ok, ...
+end
+function __switchboard_pcall(f, ...) return rethrow(raw_pcall(f, ...)) end
+function __switchboard_xpcall(f, h, ...) return rethrow(raw_xpcall(f, h, ...)) end
 "#;
 
 /// Base functions a plugin keeps.
@@ -129,6 +139,13 @@ impl Sandbox {
         string_mt.raw_set("__metatable", false).map_err(failed)?;
         if let Ok(s) = g.get::<Table>("string") {
             s.raw_set("dump", Value::Nil).map_err(failed)?;
+        }
+        {
+            let e = exhausted.clone();
+            let f = lua
+                .create_function(move |_, ()| Ok(e.get()))
+                .map_err(failed)?;
+            g.raw_set("__switchboard_exhausted", f).map_err(failed)?;
         }
         lua.load(PRELUDE)
             .set_name("prelude")
@@ -255,6 +272,8 @@ impl Sandbox {
         for k in BASE.iter().chain(HELPERS) {
             env.raw_set(*k, g.raw_get::<Value>(*k)?)?;
         }
+        env.raw_set("pcall", g.raw_get::<Value>("__switchboard_pcall")?)?;
+        env.raw_set("xpcall", g.raw_get::<Value>("__switchboard_xpcall")?)?;
         for lib in LIBS {
             let src: Table = g.raw_get(*lib)?;
             let copy = self.lua.create_table()?;
@@ -382,6 +401,28 @@ mod tests {
         assert_eq!(e.kind, RouteErrorKind::Timeout);
         let v: i64 = sb.enter(|| f.call(Value::Nil)).unwrap();
         assert_eq!(v, 1);
+    }
+
+    #[test]
+    fn pcall_cannot_catch_the_end_of_the_budget() {
+        let mut sb = sandbox();
+        sb.load(
+            "catch.lua",
+            "function route(req)\n\
+               if req == 1 then while true do pcall(function() while true do end end) end end\n\
+               if req == 2 then while true do xpcall(function() while true do end end, function(e) return e end) end end\n\
+               local ok, e = pcall(error, 'mine')\n\
+               return (not ok) and e == 'mine'\n\
+             end",
+        )
+        .unwrap();
+        let f = sb.plugins[0].route.clone().unwrap();
+        for which in [1, 2] {
+            let e = sb.enter(|| f.call::<Value>(which)).unwrap_err();
+            assert_eq!(e.kind, RouteErrorKind::Timeout, "{which}: {}", e.message);
+        }
+        let own: bool = sb.enter(|| f.call(3)).unwrap();
+        assert!(own, "a plugin still catches its own errors");
     }
 
     #[test]

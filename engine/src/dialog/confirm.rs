@@ -71,16 +71,18 @@ impl ConfirmDialog {
         let timers = Timers::default();
         let to_tag = entropy.token(10);
         let contact = format!("<sip:{}:{}>", local.host, local.port);
-        let sdp = inactive_sdp(&local.host, entropy.next_u64() % 1_000_000_000);
-        let mut b = ResponseBuilder::new(invite, 200, reason)
+        let sdp = declining_sdp(
+            invite.body(),
+            &local.host,
+            entropy.next_u64() % 1_000_000_000,
+        );
+        let ok = ResponseBuilder::new(invite, 200, reason)
             .to_tag(&to_tag)
             .via_fix(via_fix)
             .record_route()
-            .header("Contact", &contact);
-        if !invite.body().is_empty() {
-            b = b.body("application/sdp", sdp.as_bytes());
-        }
-        let ok = b.build();
+            .header("Contact", &contact)
+            .body("application/sdp", sdp.as_bytes())
+            .build();
         let bye = bye_for(invite, &to_tag, upstream, local, entropy);
         let mut d = ConfirmDialog {
             call_id: invite.call_id().unwrap_or("").to_owned(),
@@ -227,14 +229,43 @@ impl ConfirmDialog {
     }
 }
 
-/// An SDP answer declining media: one inactive PCMU stream on the discard port.
-fn inactive_sdp(host: &str, session: u64) -> String {
+/// SDP declining media (RFC 3264): an answer rejecting every stream of the offer (port 0,
+/// one per offered `m=` line, in order, as §6 requires), or, for an INVITE without an offer,
+/// an offer of one inactive PCMU stream on the discard port (the 2xx must then carry one,
+/// RFC 3261 §13.2.1).
+fn declining_sdp(offer: &[u8], host: &str, session: u64) -> String {
     let ip = if host.contains(':') { "IP6" } else { "IP4" };
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    format!(
-        "v=0\r\no=switchboard {session} {session} IN {ip} {host}\r\ns=-\r\nc=IN {ip} {host}\r\n\
-         t=0 0\r\nm=audio 9 RTP/AVP 0\r\na=inactive\r\n"
-    )
+    let mut out = format!(
+        "v=0\r\no=switchboard {session} {session} IN {ip} {host}\r\ns=-\r\nc=IN {ip} {host}\r\nt=0 0\r\n"
+    );
+    let offered: Vec<&str> = std::str::from_utf8(offer)
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("m="))
+        .collect();
+    if offer.is_empty() {
+        out.push_str("m=audio 9 RTP/AVP 0\r\na=inactive\r\n");
+        return out;
+    }
+    for m in offered {
+        // media port proto fmt...: keep media, proto and the first format, port 0
+        let mut parts = m.split_whitespace();
+        let media = parts.next().unwrap_or("audio");
+        let _port = parts.next();
+        let proto = parts.next().unwrap_or("RTP/AVP");
+        let fmt = parts.next().unwrap_or("0");
+        let ok = |s: &str| {
+            s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"/._-".contains(&c))
+        };
+        if ok(media) && ok(proto) && ok(fmt) {
+            let _ = write!(out, "m={media} 0 {proto} {fmt}\r\n");
+        } else {
+            out.push_str("m=audio 0 RTP/AVP 0\r\n");
+        }
+    }
+    out
 }
 
 /// Our BYE in the dialog the 200 creates (§12.2.1.1): to the caller's Contact, along the
@@ -314,7 +345,11 @@ Content-Length: 4\r\n\r\nv=0\n";
         let ok = sent(&mut d).remove(0);
         assert_eq!(ok.status(), Some(200));
         assert_eq!(ok.reason(), Some("Forwarding Set"));
-        assert!(ok.body().windows(10).any(|w| w == b"a=inactive"));
+        assert!(ok.body().starts_with(b"v=0"), "an answer to the offer");
+        assert!(
+            !ok.body().windows(2).any(|w| w == b"m="),
+            "an offer without streams is answered without streams"
+        );
         let tag = ok.to_tag().unwrap().to_owned();
 
         // lost 200: retransmitted after T1, then 2*T1
@@ -344,6 +379,23 @@ Call-ID: feature-1\r\nCSeq: 7 ACK\r\nContent-Length: 0\r\n\r\n"
         assert_eq!(out, [ConfirmOutput::Done]);
         assert!(d.is_done());
         assert_eq!(d.poll_timeout(), None);
+    }
+
+    #[test]
+    fn every_offered_stream_is_declined_and_a_missing_offer_gets_one() {
+        let offer = b"v=0\r\no=a 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+m=audio 40000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\nm=video 40002 RTP/AVP 96\r\n";
+        let answer = declining_sdp(offer, "127.0.0.1", 7);
+        let m: Vec<&str> = answer.lines().filter(|l| l.starts_with("m=")).collect();
+        assert_eq!(m, ["m=audio 0 RTP/AVP 8", "m=video 0 RTP/AVP 96"]);
+        let none = declining_sdp(b"", "127.0.0.1", 7);
+        assert!(none.contains("m=audio 9 RTP/AVP 0\r\na=inactive"), "{none}");
+        let hostile = declining_sdp(
+            b"m=audio 1 RTP/AVP 0\r\nX\r\n\r\nm=a<b 1 x y\r\n",
+            "127.0.0.1",
+            7,
+        );
+        assert!(!hostile.contains('<'), "{hostile}");
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub struct BranchSpec<'a> {
     /// How long the branch may stay silent (no provisional, no final) before it counts as a
     /// 408; `None`: the ring timeout (Timer C) alone.
     pub no_response: Option<Duration>,
+    /// Leave out the request's History-Info and Diversion (ours, if any, are in
+    /// `extra_headers`).
+    pub drop_history: bool,
 }
 
 /// What the context asks its owner to do.
@@ -140,6 +143,8 @@ pub struct ProxyContext {
     sealed: bool,
     /// The current stage was reported `Exhausted`.
     exhausted: bool,
+    /// Index of the current stage's first branch.
+    stage_start: usize,
     canceled: bool,
     terminated: bool,
     to_tag: String,
@@ -182,6 +187,7 @@ impl ProxyContext {
             final_code: None,
             sealed: false,
             exhausted: false,
+            stage_start: 0,
             canceled: false,
             terminated: false,
             to_tag,
@@ -285,6 +291,9 @@ impl ProxyContext {
         if !spec.extra_headers.is_empty() {
             fwd = fwd.extra_headers(spec.extra_headers);
         }
+        if spec.drop_history {
+            fwd = fwd.drop_history();
+        }
         if spec.record_route {
             // RFC 5658 double record-routing when the transport changes: the top value faces
             // the callee, the lower one the caller
@@ -350,12 +359,34 @@ impl ProxyContext {
         self.best = None;
         self.challenges.clear();
         self.exhausted = false;
+        self.stage_start = self.branches.len();
     }
 
     /// CANCELs every branch still ringing, without answering upstream (no-answer forwarding:
-    /// the branches end with 487 and the stage is reported `Exhausted`).
+    /// the branches end with 487 and the stage is reported `Exhausted`). A branch that never
+    /// sent a provisional cannot be cancelled yet (§9.1); it ends at once as a 408, as Timer C
+    /// would end it (§16.8), so the next stage does not wait for Timer B.
     pub fn cancel_pending(&mut self, now: Instant) {
-        self.cancel_all(now);
+        if self.finished {
+            return;
+        }
+        for i in 0..self.branches.len() {
+            if self.branches[i].final_code.is_some() {
+                continue;
+            }
+            if self.branches[i].got_provisional {
+                self.cancel_branch(now, i);
+            } else {
+                self.give_up_branch(i);
+            }
+        }
+        self.maybe_finish(now);
+        self.check_terminated();
+    }
+
+    /// Whether the current stage has no branch at all (nothing could be forked).
+    pub fn stage_is_empty(&self) -> bool {
+        self.branches.len() == self.stage_start
     }
 
     /// The first challenge (WWW- or Proxy-Authenticate) of the current stage's 401/407s.
@@ -485,17 +516,11 @@ impl ProxyContext {
                 b.timer_c = None;
                 if b.final_code.is_none() {
                     b.ring_timed_out = true;
-                    match &mut b.client {
-                        Client::Invite(_) if b.got_provisional => self.cancel_branch(now, i),
-                        client => {
-                            // §16.8: no provisional yet, so behave as if a 408 arrived
-                            match client {
-                                Client::Invite(c) => c.terminate(),
-                                Client::NonInvite(c) => c.terminate(),
-                            }
-                            b.final_code = Some(408);
-                            self.consider(Best::Local(408));
-                        }
+                    if b.got_provisional && matches!(b.client, Client::Invite(_)) {
+                        self.cancel_branch(now, i);
+                    } else {
+                        // §16.8: no provisional yet, so behave as if a 408 arrived
+                        self.give_up_branch(i);
                     }
                 }
             }

@@ -78,6 +78,15 @@ impl Local {
             || h.parse::<std::net::IpAddr>().is_ok()
     }
 
+    /// Whether a host names this switch exactly: its domain, its own address, `localhost`.
+    /// For addresses a routing decision gives, where another IP literal is another switch.
+    pub fn names_us(&self, host: &str) -> bool {
+        let h = host.trim_start_matches('[').trim_end_matches(']');
+        h.eq_ignore_ascii_case(&self.domain)
+            || h.eq_ignore_ascii_case(&self.host)
+            || h.eq_ignore_ascii_case("localhost")
+    }
+
     /// Whether a Via sent-by is ours.
     pub fn is_our_sent_by(&self, host: &str, port: Option<u16>) -> bool {
         port.unwrap_or(5060) == self.port && host.eq_ignore_ascii_case(&self.host)
@@ -102,6 +111,11 @@ mod tests {
             assert!(l.is_our_host(h), "{h}");
         }
         assert!(!l.is_our_host("other.example"));
+        assert!(l.names_us("127.0.0.1") && l.names_us("SB.example"));
+        assert!(
+            !l.names_us("10.1.2.3"),
+            "another switch's address is not us"
+        );
     }
 
     #[test]

@@ -164,13 +164,15 @@ impl RouteSequence {
         self.no_answer_at = None;
         match &mut self.stage {
             Stage::Ringing { otherwise, .. } => {
+                // once the ring time ran out, whatever the cancelled devices answered (487,
+                // or a 486/488 crossing our CANCEL) the call goes to the no-answer target
                 let (target, reason) = match code {
-                    486 | 600 | 603 => (otherwise.busy.take(), DiversionReason::UserBusy),
-                    408 | 480 => (
+                    _ if self.no_answer_fired => (
                         otherwise.no_answer.take().map(|n| n.0),
                         DiversionReason::NoAnswer,
                     ),
-                    487 if self.no_answer_fired => (
+                    486 | 600 | 603 => (otherwise.busy.take(), DiversionReason::UserBusy),
+                    408 | 480 => (
                         otherwise.no_answer.take().map(|n| n.0),
                         DiversionReason::NoAnswer,
                     ),

@@ -25,6 +25,7 @@ pub struct Forward<'a> {
     record_route: [Option<&'a str>; 2],
     extra: Option<&'a str>,
     consumed_realm: Option<&'a str>,
+    drop_history: bool,
 }
 
 impl<'a> Forward<'a> {
@@ -86,6 +87,14 @@ impl<'a> Forward<'a> {
         self
     }
 
+    /// Leaves out History-Info and Diversion: the request's history is rewritten by us, or
+    /// came from a source whose claims about it are not to be passed on (a phone could claim
+    /// any redirecting number to a carrier).
+    pub fn drop_history(mut self) -> Self {
+        self.drop_history = true;
+        self
+    }
+
     /// Extra header lines (each terminated by CRLF) added after the copied headers.
     pub fn extra_headers(mut self, lines: &'a str) -> Self {
         self.extra = Some(lines);
@@ -142,6 +151,12 @@ impl<'a> Forward<'a> {
                     if self.consumed_realm.is_some_and(|r| {
                         super::digest::Credentials::parse(m.value_of(h)).is_ok_and(|c| c.realm == r)
                     }) => {}
+                HeaderName::Other
+                    if self.drop_history && {
+                        let n = m.name_of(h);
+                        n.eq_ignore_ascii_case("History-Info")
+                            || n.eq_ignore_ascii_case("Diversion")
+                    } => {}
                 HeaderName::MaxForwards if self.decrement_max_forwards => {
                     saw_max_forwards = true;
                     let n = lex::parse_decimal(m.value_of(h), 255).unwrap_or(70);
@@ -279,6 +294,25 @@ Proxy-Authorization: Digest username=\"a\", realm=\"next\", nonce=\"n\", uri=\"s
         let left: Vec<&str> = f.header_lines(HeaderName::ProxyAuthorization).collect();
         assert_eq!(left.len(), 1);
         assert!(left[0].contains("realm=\"next\""), "{left:?}");
+    }
+
+    #[test]
+    fn history_claims_can_be_left_out() {
+        let m = parse(
+            INVITE
+                .replace(
+                    "X-Odd",
+                    "Diversion: <sip:+19005550100@evil.example>;reason=unconditional\r\n\
+history-info: <sip:x@evil.example>;index=1\r\nX-Odd",
+                )
+                .as_bytes(),
+        );
+        let kept = parse(&Forward::request().to_bytes(&m));
+        assert!(kept.header_by_name("Diversion").is_some());
+        let f = parse(&Forward::request().drop_history().to_bytes(&m));
+        assert!(f.header_by_name("Diversion").is_none());
+        assert!(f.header_by_name("History-Info").is_none());
+        assert!(f.header_by_name("X-Odd").is_some());
     }
 
     #[test]

@@ -26,6 +26,18 @@ pub(super) struct Branch {
 }
 
 impl ProxyContext {
+    /// Ends a branch that never answered as if a 408 had come (§16.8).
+    pub(super) fn give_up_branch(&mut self, i: BranchId) {
+        let b = &mut self.branches[i];
+        match &mut b.client {
+            Client::Invite(c) => c.terminate(),
+            Client::NonInvite(c) => c.terminate(),
+        }
+        b.timer_c = None;
+        b.final_code = Some(408);
+        self.consider(Best::Local(408));
+    }
+
     /// Moves a branch's transaction outputs to ours and acts on its events.
     pub(super) fn drain_branch(&mut self, now: Instant, i: BranchId) {
         let mut events = Vec::new();

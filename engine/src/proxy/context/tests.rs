@@ -78,6 +78,7 @@ impl Run {
                     pop_route: false,
                     extra_headers: "",
                     no_response: None,
+                    drop_history: false,
                 },
             );
         }
@@ -341,6 +342,7 @@ fn cancel_before_any_branch_answers_487_and_blocks_new_branches() {
         pop_route: false,
         extra_headers: "",
         no_response: None,
+        drop_history: false,
     };
     assert_eq!(r.ctx.add_branch(r.now, spec), None);
 }
@@ -375,6 +377,7 @@ Content-Length: 0\r\n\r\n";
             pop_route: true,
             extra_headers: "",
             no_response: None,
+            drop_history: false,
         },
     );
     r.ctx.seal(r.now);
@@ -435,6 +438,7 @@ impl Run {
                     pop_route: false,
                     extra_headers: extra,
                     no_response,
+                    drop_history: false,
                 },
             )
             .unwrap();
@@ -588,7 +592,35 @@ fn a_cancel_between_two_stages_is_answered_487() {
                 pop_route: false,
                 extra_headers: "",
                 no_response: None,
+                drop_history: false,
             }
         )
         .is_none());
+}
+
+#[test]
+fn a_silent_branch_is_given_up_at_once_when_pending_branches_are_cancelled() {
+    let mut r = Run::new(INVITE);
+    let a = r.branch("sip:1001@192.0.2.10", "", None);
+    let b = r.branch("sip:1001@192.0.2.11", "", None);
+    r.answer(a, 180);
+    assert!(!r.ctx.stage_is_empty());
+    r.ctx.cancel_pending(r.now);
+    r.drain();
+    r.sent(a, "CANCEL");
+    assert!(
+        r.down
+            .iter()
+            .all(|(br, m)| *br != b || m.method_str() != Some("CANCEL")),
+        "no CANCEL before a provisional (9.1)"
+    );
+    r.answer_cancel(a);
+    r.answer(a, 487);
+    assert_eq!(
+        r.exhausted().len(),
+        1,
+        "the silent branch did not hold the stage up"
+    );
+    r.ctx.new_stage();
+    assert!(r.ctx.stage_is_empty());
 }

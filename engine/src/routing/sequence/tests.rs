@@ -426,3 +426,20 @@ fn messages_are_not_announced_and_have_no_ring_timer() {
     s.located(t0, true, 1);
     assert_eq!(s.poll_timeout(), None);
 }
+
+#[test]
+fn after_the_ring_time_any_answer_of_the_cancelled_devices_goes_to_the_no_answer_target() {
+    let t0 = Instant::now();
+    for code in [487, 486, 488, 403] {
+        let mut s = seq("1001");
+        let fb = Fallbacks {
+            busy: Some(addr("1009")),
+            no_answer: Some((addr("1003"), Duration::from_secs(10))),
+            ..Default::default()
+        };
+        s.decided(deliver("1001", fb), &trunks());
+        s.located(t0, true, 2);
+        assert_eq!(s.handle_timeout(t0 + Duration::from_secs(10)), Step::Cancel);
+        assert_eq!(s.failed(code, &trunks()), route_to("1003"), "{code}");
+    }
+}
