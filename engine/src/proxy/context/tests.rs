@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::flow::Transport;
+use crate::sip::reason_phrase;
 
 const INVITE: &str = "INVITE sip:1001@sb.example SIP/2.0\r\n\
 Via: SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKcaller1;rport\r\n\
