@@ -365,3 +365,45 @@ async fn the_switch_is_no_open_relay_to_its_trunks() {
         Some(486)
     );
 }
+
+#[tokio::test]
+async fn a_stale_nonce_from_the_trunk_is_answered_once_more() {
+    let gw = gateway_addr();
+    let sw = Switch::with(Options {
+        config: format!(
+            "{CARRIER}{}",
+            trunk(
+                "carrier",
+                "pstn",
+                gw,
+                "username = \"switchboard\"\npassword = \"trunk-secret\""
+            )
+        ),
+        ..Default::default()
+    });
+    sw.add_account("1003", PW);
+    let mut caller = registered(&sw, "1003").await;
+    let mut carrier = Ua::at(sw.sip, gw, "carrier").await;
+    let mut out = caller.invite("+12125551234").await;
+    let mut nonces = Vec::new();
+    for (n, stale) in [("n1", false), ("n2", true)] {
+        let inv = carrier.expect_request(Method::Invite).await;
+        if let Some(v) = inv.header(HeaderName::Authorization) {
+            nonces.push(Credentials::parse(v).unwrap().nonce.to_owned());
+        }
+        let tag = carrier.token();
+        let challenge = format!(
+            "SIP/2.0 401 Unauthorized\r\n{}WWW-Authenticate: Digest realm=\"carrier\", nonce=\"{n}\", algorithm=MD5{}\r\nContent-Length: 0\r\n\r\n",
+            copy_dialog_headers(&inv, &tag),
+            if stale { ", stale=true" } else { "" }
+        );
+        carrier.send(bytes::Bytes::from(challenge));
+        carrier.expect_request(Method::Ack).await;
+    }
+    let inv = carrier.expect_request(Method::Invite).await;
+    let creds = Credentials::parse(inv.header(HeaderName::Authorization).unwrap()).unwrap();
+    nonces.push(creds.nonce.to_owned());
+    assert_eq!(nonces, ["n1", "n2"], "credentials for each fresh nonce");
+    carrier.accept(&inv).await;
+    assert_eq!(caller.invite_outcome(&mut out).await.status(), Some(200));
+}

@@ -541,7 +541,16 @@ impl CallLeg {
                 })
                 .inc();
         }
-        let step = s.seq.failed(code, trunks);
+        let stale = (code == 401 || code == 407)
+            && x.ctx
+                .challenge()
+                .and_then(|(_, v)| Challenge::parse(v).ok())
+                .is_some_and(|c| c.stale);
+        let step = if stale {
+            s.seq.stale(code, trunks)
+        } else {
+            s.seq.failed(code, trunks)
+        };
         self.run(key, step, ctx);
     }
 

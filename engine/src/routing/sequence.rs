@@ -60,6 +60,8 @@ enum Stage {
         at: usize,
         number: String,
         authenticated: bool,
+        /// A `stale=true` challenge after our credentials was answered again.
+        stale_retried: bool,
     },
     External,
     Done,
@@ -128,6 +130,7 @@ impl RouteSequence {
                     at: 0,
                     number,
                     authenticated: false,
+                    stale_retried: false,
                 };
                 Step::Trunk {
                     trunk: first,
@@ -188,6 +191,7 @@ impl RouteSequence {
                 at,
                 number,
                 authenticated,
+                stale_retried,
             } => {
                 let trunk = members[*at];
                 let challenged = code == 401 || code == 407;
@@ -203,6 +207,7 @@ impl RouteSequence {
                 if (fails_over(code) || challenged) && next < members.len() {
                     *at = next;
                     *authenticated = false;
+                    *stale_retried = false;
                     let trunk = members[next];
                     return Step::Trunk {
                         trunk,
@@ -219,6 +224,31 @@ impl RouteSequence {
             Stage::External => self.seal(),
             Stage::Routing | Stage::Done => Step::Wait,
         }
+    }
+
+    /// The trunk challenged our credentials again, saying only that its nonce went stale
+    /// (RFC 7616 §3.3): they are sent once more with the new nonce; a second stale answer is
+    /// a refusal like any other.
+    pub fn stale(&mut self, code: u16, trunks: &Trunks) -> Step {
+        if let Stage::Trunks {
+            members,
+            at,
+            number,
+            authenticated: true,
+            stale_retried,
+        } = &mut self.stage
+        {
+            if !*stale_retried {
+                *stale_retried = true;
+                let trunk = members[*at];
+                return Step::Trunk {
+                    trunk,
+                    request_uri: trunks.request_uri(trunk, number),
+                    authenticate: true,
+                };
+            }
+        }
+        self.failed(code, trunks)
     }
 
     /// A device or the far end answered: no more attempts.

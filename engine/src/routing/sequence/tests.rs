@@ -443,3 +443,41 @@ fn after_the_ring_time_any_answer_of_the_cancelled_devices_goes_to_the_no_answer
         assert_eq!(s.failed(code, &trunks()), route_to("1003"), "{code}");
     }
 }
+
+#[test]
+fn a_stale_nonce_gets_the_credentials_once_more() {
+    let t = trunks();
+    let mut s = seq("+12125551234");
+    s.decided(
+        Decision::Trunk {
+            group: "gw-a".into(),
+            number: "+12125551234".into(),
+        },
+        &t,
+    );
+    // before any credentials were sent, stale means nothing special
+    assert!(matches!(
+        s.stale(401, &t),
+        Step::Trunk {
+            trunk: TrunkId(0),
+            authenticate: true,
+            ..
+        }
+    ));
+    assert!(matches!(
+        s.stale(401, &t),
+        Step::Trunk {
+            trunk: TrunkId(0),
+            authenticate: true,
+            ..
+        }
+    ));
+    assert_eq!(
+        s.stale(401, &t),
+        Step::Respond {
+            code: 500,
+            reason: "Trunk Authentication Failed".into()
+        },
+        "a second stale answer is a refusal"
+    );
+}
