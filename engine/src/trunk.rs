@@ -65,14 +65,6 @@ impl Trunks {
         &self.list[id.0]
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &Trunk> {
-        self.list.iter()
-    }
-
     /// The members of a failover group in the order they are tried; a name that is no group
     /// but a trunk's own name is that trunk alone.
     pub fn group(&self, name: &str) -> Vec<TrunkId> {

@@ -163,10 +163,6 @@ impl PluginHost {
         })
     }
 
-    pub fn mode(&self) -> RouterMode {
-        self.mode
-    }
-
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
     }
