@@ -11,6 +11,7 @@
 mod caller;
 mod dialog;
 mod feature;
+mod offnet;
 mod setup;
 
 pub use dialog::flow_for_binding;

@@ -22,7 +22,7 @@ use switchboard_engine::routing::{
     destination_key, CalleeState, RouteRequest, RouteSequence, Router, Step,
 };
 use switchboard_engine::sip::digest::Challenge;
-use switchboard_engine::sip::{HeaderName, Method, Scheme, Uri};
+use switchboard_engine::sip::{Method, Scheme};
 use switchboard_engine::trunk::TrunkId;
 use switchboard_engine::txn::ServerKey;
 use tokio::sync::oneshot;
@@ -32,21 +32,20 @@ use super::CallLeg;
 use crate::extension::{ExtCommand, Located};
 use crate::metrics::{KindLabel, TrunkLabel, VersionLabel};
 use crate::shared::{now, unix_now};
-use crate::stateless;
 
 /// The routing state of one request.
 pub(super) struct Setup {
-    router: Rc<dyn Router>,
-    seq: RouteSequence,
-    caller: Option<Aor>,
-    dialed: String,
-    method: Method,
+    pub(super) router: Rc<dyn Router>,
+    pub(super) seq: RouteSequence,
+    pub(super) caller: Option<Aor>,
+    pub(super) dialed: String,
+    pub(super) method: Method,
     /// The subscriber looked up last and what was found.
-    located: Option<(Aor, Located)>,
+    pub(super) located: Option<(Aor, Located)>,
     /// The trunk of the current attempt.
-    trunk: Option<TrunkId>,
+    pub(super) trunk: Option<TrunkId>,
     /// The request came from one of our trunks.
-    from_trunk: bool,
+    pub(super) from_trunk: bool,
 }
 
 impl Setup {
@@ -66,7 +65,7 @@ impl Setup {
     /// Whether the request's own History-Info and Diversion are left out: always when we
     /// write ours (a forwarded request), and for anything not from a trunk, whose claims
     /// about where a call came from a carrier must not take on trust.
-    fn drop_history(&self) -> bool {
+    pub(super) fn drop_history(&self) -> bool {
         !self.from_trunk || !self.seq.history().is_empty()
     }
 }
@@ -333,17 +332,6 @@ impl CallLeg {
         }));
     }
 
-    /// Whether this request may leave the switch (a trunk, another domain): it comes from one
-    /// of our subscribers, or one of them forwarded it, or it is trunk-to-trunk transit and
-    /// the operator allowed that.
-    fn may_leave(&self, i: usize) -> bool {
-        self.txns[i].setup.as_ref().is_some_and(|s| {
-            s.caller.is_some()
-                || !s.seq.history().is_empty()
-                || (s.from_trunk && self.shared.config.calls.trunk_transit)
-        })
-    }
-
     /// Rings every registered device of the subscriber just located; when none can be rung
     /// after all (a binding expired meanwhile), the subscriber is unreachable.
     fn fork(&mut self, i: usize) -> Step {
@@ -381,139 +369,6 @@ impl CallLeg {
             return s.seq.located(t, account, 0);
         }
         Step::Wait
-    }
-
-    /// Sends the request out through a trunk; the step that follows when it cannot.
-    fn send_to_trunk(
-        &mut self,
-        i: usize,
-        id: TrunkId,
-        request_uri: &str,
-        authenticate: bool,
-    ) -> Step {
-        let t = now();
-        let local = &self.shared.local;
-        let trunks = &self.shared.trunks;
-        let trunk = trunks.get(id);
-        let x = &mut self.txns[i];
-        let Some(s) = x.setup.as_mut() else {
-            return Step::Wait;
-        };
-        let mut extra = s.seq.history_headers(&local.domain);
-        if authenticate {
-            let code = match x.ctx.challenge() {
-                Some((HeaderName::ProxyAuthenticate, _)) => 407,
-                _ => 401,
-            };
-            let answer = x.ctx.challenge().and_then(|(name, value)| {
-                let creds = trunk.credentials.as_ref()?;
-                let ch = Challenge::parse(value).ok()?;
-                let cnonce = self.entropy.token(12);
-                let header = if name == HeaderName::WwwAuthenticate {
-                    "Authorization"
-                } else {
-                    "Proxy-Authorization"
-                };
-                let method = x.ctx.request().method_str().unwrap_or("INVITE");
-                let v = ch.answer(
-                    method,
-                    request_uri,
-                    &creds.username,
-                    &creds.password,
-                    &cnonce,
-                    // a fresh nonce per challenge, used once
-                    1,
-                );
-                Some(format!("{header}: {v}\r\n"))
-            });
-            match answer {
-                Some(line) => extra.push_str(&line),
-                // a challenge we cannot read: as if our credentials were refused (the next
-                // trunk, or 500); the caller never sees the trunk's challenge
-                None => return s.seq.failed(code, trunks),
-            }
-        }
-        s.trunk = Some(id);
-        x.ctx.new_stage();
-        let flow = switchboard_engine::flow::Flow {
-            transport: trunk.transport,
-            remote: trunk.remote,
-            conn: None,
-        };
-        let spec = BranchSpec {
-            request_uri: Some(request_uri),
-            transport: trunk.transport,
-            record_route: s.method == Method::Invite,
-            pop_route: route::first_route_is_us(x.ctx.request(), local),
-            extra_headers: &extra,
-            no_response: Some(trunk.no_response),
-            drop_history: s.drop_history(),
-        };
-        if x.ctx.add_branch(t, spec).is_some() {
-            x.branches.push(flow);
-            self.shared
-                .metrics
-                .trunk_attempts
-                .get_or_create(&TrunkLabel {
-                    trunk: trunk.name.clone(),
-                    outcome: "sent",
-                })
-                .inc();
-        }
-        Step::Wait
-    }
-
-    /// Forwards to a URI of another domain.
-    fn external(&mut self, key: ServerKey, uri: String, ctx: &mut Context<Self>) {
-        let direct = Uri::parse(&uri)
-            .ok()
-            .and_then(|u| stateless::flow_for_uri(&u));
-        match direct {
-            Some(flow) => {
-                if let Some(i) = self.index_of(&key) {
-                    self.send_external(i, &uri, flow);
-                }
-            }
-            None => {
-                ctx.spawn(stateless::resolve(uri.clone()).into_actor(self).map(
-                    move |dest, act, ctx| {
-                        if let Some(i) = act.index_of(&key) {
-                            match dest {
-                                Some(flow) => act.send_external(i, &uri, flow),
-                                None => act.txns[i].ctx.respond(
-                                    now(),
-                                    404,
-                                    "Forwarding Target Not Resolvable",
-                                    &[],
-                                ),
-                            }
-                        }
-                        act.after(ctx);
-                    },
-                ));
-            }
-        }
-    }
-
-    fn send_external(&mut self, i: usize, uri: &str, flow: switchboard_engine::flow::Flow) {
-        let t = now();
-        let local = &self.shared.local;
-        let x = &mut self.txns[i];
-        let Some(s) = x.setup.as_ref() else { return };
-        let extra = s.seq.history_headers(&local.domain);
-        x.ctx.new_stage();
-        let spec = BranchSpec {
-            request_uri: Some(uri),
-            transport: flow.transport,
-            record_route: s.method == Method::Invite,
-            pop_route: route::first_route_is_us(x.ctx.request(), local),
-            extra_headers: &extra,
-            no_response: None,
-            drop_history: s.drop_history(),
-        };
-        if x.ctx.add_branch(t, spec).is_some() {
-            x.branches.push(flow);
-        }
     }
 
     /// Every branch of the current attempt failed: the sequence says what comes next.
