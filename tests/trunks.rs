@@ -146,8 +146,8 @@ async fn pstn_calls_fail_over_from_a_503_and_from_silence() {
         .is_none());
 }
 
-#[tokio::test]
-async fn a_challenging_trunk_gets_the_configured_credentials() {
+/// A switch whose PSTN trunk has credentials, a registered caller and the carrier's gateway.
+async fn with_carrier() -> (Switch, Ua, Ua) {
     let gw = gateway_addr();
     let sw = Switch::with(Options {
         config: format!(
@@ -162,8 +162,14 @@ async fn a_challenging_trunk_gets_the_configured_credentials() {
         ..Default::default()
     });
     sw.add_account("1003", PW);
-    let mut caller = registered(&sw, "1003").await;
-    let mut carrier = Ua::at(sw.sip, gw, "carrier").await;
+    let caller = registered(&sw, "1003").await;
+    let carrier = Ua::at(sw.sip, gw, "carrier").await;
+    (sw, caller, carrier)
+}
+
+#[tokio::test]
+async fn a_challenging_trunk_gets_the_configured_credentials() {
+    let (sw, mut caller, mut carrier) = with_carrier().await;
     let mut out = caller.invite("+12125551234").await;
     let inv = carrier.expect_request(Method::Invite).await;
     assert!(inv.header(HeaderName::ProxyAuthorization).is_none());
@@ -368,22 +374,7 @@ async fn the_switch_is_no_open_relay_to_its_trunks() {
 
 #[tokio::test]
 async fn a_stale_nonce_from_the_trunk_is_answered_once_more() {
-    let gw = gateway_addr();
-    let sw = Switch::with(Options {
-        config: format!(
-            "{CARRIER}{}",
-            trunk(
-                "carrier",
-                "pstn",
-                gw,
-                "username = \"switchboard\"\npassword = \"trunk-secret\""
-            )
-        ),
-        ..Default::default()
-    });
-    sw.add_account("1003", PW);
-    let mut caller = registered(&sw, "1003").await;
-    let mut carrier = Ua::at(sw.sip, gw, "carrier").await;
+    let (_sw, mut caller, mut carrier) = with_carrier().await;
     let mut out = caller.invite("+12125551234").await;
     let mut nonces = Vec::new();
     for (n, stale) in [("n1", false), ("n2", true)] {
