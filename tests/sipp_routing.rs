@@ -25,6 +25,24 @@ fn switch(config: &str, args: &[&str]) -> Switch {
     sw
 }
 
+/// `n` authenticated SIPp calls to +1 212 555 1234 at 10/s; every one must succeed.
+fn pstn_calls(sw: &Switch, work: &TempDir, n: u32) {
+    let target = sw.sip.to_string();
+    let out = sipp::calls(
+        &work.0,
+        &target,
+        CALLER,
+        "+12125551234",
+        fresh_ip(),
+        "udp",
+        n,
+        10,
+        100,
+    );
+    let (ok, report) = sipp::successful(&out, &work.0);
+    assert!(out.status.success() && ok == u64::from(n), "{report}");
+}
+
 fn trunk(name: &str, addr: SocketAddr, extra: &str) -> String {
     format!("[[trunks]]\nname = \"{name}\"\ngroup = \"pstn\"\naddress = \"{addr}\"\n{extra}\n")
 }
@@ -42,19 +60,7 @@ fn pstn_calls_reach_the_sipp_gateway_with_the_converted_number() {
         "udp",
         &["-trace_msg", "-message_file", "gw-messages.log"],
     );
-    let out = sipp::calls(
-        &work.0,
-        &sw.sip.to_string(),
-        CALLER,
-        "+12125551234",
-        fresh_ip(),
-        "udp",
-        20,
-        10,
-        100,
-    );
-    let (ok, report) = sipp::successful(&out, &work.0);
-    assert!(out.status.success() && ok == 20, "{report}");
+    pstn_calls(&sw, &work, 20);
     let log = std::fs::read_to_string(work.0.join("gw-messages.log")).unwrap();
     let invites = log
         .matches(&format!("INVITE sip:912125551234@{gw};user=phone SIP/2.0"))
@@ -79,19 +85,7 @@ fn a_sipp_gateway_answering_503_fails_over_to_the_second_trunk() {
     let work = TempDir::new("sipp-failover");
     let _down = sipp::uas(&work.0, "uas_unavailable.xml", a.ip(), a.port(), "udp", &[]);
     let _up = sipp::uas(&work.0, "uas_call.xml", b.ip(), b.port(), "udp", &[]);
-    let out = sipp::calls(
-        &work.0,
-        &sw.sip.to_string(),
-        CALLER,
-        "+12125551234",
-        fresh_ip(),
-        "udp",
-        20,
-        10,
-        100,
-    );
-    let (ok, report) = sipp::successful(&out, &work.0);
-    assert!(out.status.success() && ok == 20, "{report}");
+    pstn_calls(&sw, &work, 20);
     assert!(common::eventually(Duration::from_secs(3), || {
         sw.metric("switchboard_trunk_attempts_total{trunk=\"gw-a\",outcome=\"failed\"}") == 20.0
             && sw.metric("switchboard_trunk_attempts_total{trunk=\"gw-b\",outcome=\"answered\"}")
@@ -119,19 +113,7 @@ fn a_sipp_gateway_checking_digest_accepts_the_trunk_credentials() {
         "udp",
         &["-m", "10"],
     );
-    let out = sipp::calls(
-        &work.0,
-        &sw.sip.to_string(),
-        CALLER,
-        "+12125551234",
-        fresh_ip(),
-        "udp",
-        10,
-        10,
-        100,
-    );
-    let (ok, report) = sipp::successful(&out, &work.0);
-    assert!(out.status.success() && ok == 10, "{report}");
+    pstn_calls(&sw, &work, 10);
     let status = gateway
         .finish(Duration::from_secs(10))
         .expect("the gateway took its 10 calls");

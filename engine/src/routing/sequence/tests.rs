@@ -44,6 +44,13 @@ fn trunks() -> Trunks {
     Trunks::new(vec![t("gw-a", 5080, true), t("gw-b", 5081, false)])
 }
 
+fn to_trunk(group: &str) -> Decision {
+    Decision::Trunk {
+        group: group.into(),
+        number: "+12125551234".into(),
+    }
+}
+
 fn seq(first: &str) -> RouteSequence {
     RouteSequence::new(true, first.into(), crate::forwarding::MAX_HOPS)
 }
@@ -267,10 +274,7 @@ fn at_most_max_hops_forwards() {
 fn trunks_fail_over_on_timeouts_and_server_errors_only() {
     let t = trunks();
     let mut s = seq("+12125551234");
-    let d = Decision::Trunk {
-        group: "pstn".into(),
-        number: "+12125551234".into(),
-    };
+    let d = to_trunk("pstn");
     assert_eq!(
         s.decided(d.clone(), &t),
         Step::Trunk {
@@ -307,13 +311,7 @@ fn trunks_fail_over_on_timeouts_and_server_errors_only() {
 fn a_challenging_trunk_gets_credentials_once() {
     let t = trunks();
     let mut s = seq("+12125551234");
-    s.decided(
-        Decision::Trunk {
-            group: "gw-a".into(),
-            number: "+12125551234".into(),
-        },
-        &t,
-    );
+    s.decided(to_trunk("gw-a"), &t);
     assert!(matches!(
         s.failed(407, &t),
         Step::Trunk {
@@ -331,13 +329,7 @@ fn a_challenging_trunk_gets_credentials_once() {
     );
     // a trunk without credentials cannot answer: the next one is tried
     let mut s = seq("+12125551234");
-    s.decided(
-        Decision::Trunk {
-            group: "pstn".into(),
-            number: "+12125551234".into(),
-        },
-        &t,
-    );
+    s.decided(to_trunk("pstn"), &t);
     assert!(matches!(
         s.failed(401, &t),
         Step::Trunk {
@@ -448,13 +440,7 @@ fn after_the_ring_time_any_answer_of_the_cancelled_devices_goes_to_the_no_answer
 fn a_stale_nonce_gets_the_credentials_once_more() {
     let t = trunks();
     let mut s = seq("+12125551234");
-    s.decided(
-        Decision::Trunk {
-            group: "gw-a".into(),
-            number: "+12125551234".into(),
-        },
-        &t,
-    );
+    s.decided(to_trunk("gw-a"), &t);
     // before any credentials were sent, stale means nothing special
     assert!(matches!(
         s.stale(401, &t),
