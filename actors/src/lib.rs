@@ -21,6 +21,7 @@ pub mod http;
 pub mod limits;
 pub mod local_txns;
 pub mod metrics;
+pub mod notifier;
 pub mod plugin;
 pub mod server;
 pub mod shared;

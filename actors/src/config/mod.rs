@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod messaging;
 mod numbering;
 mod trunks;
 
+pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
 pub use trunks::TrunkConfig;
 
@@ -30,6 +32,9 @@ pub struct Config {
     pub extension: Extension,
     pub store: Store,
     pub plugins: Plugins,
+    pub messaging: Messaging,
+    pub accounts: Accounts,
+    pub notify: Notify,
     /// SIP trunks (PSTN gateways, other providers), tried in this order within a group.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -220,6 +225,7 @@ impl Config {
                 message: "at least 1000 instructions and 1 MB".into(),
             });
         }
+        self.validate_messaging()?;
         for net in &self.limits.exempt {
             parse_cidr(net).ok_or_else(|| ConfigError::Value {
                 key: "limits.exempt",
