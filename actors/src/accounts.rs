@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use switchboard_engine::numbering::{Aor, NumberingPlan};
 use switchboard_engine::sip::digest::{ha1, Algorithm};
-use switchboard_engine::store::{AccountRecord, Credential};
+use switchboard_engine::store::{AccountRecord, Credential, OtpPurpose, OtpRecord};
 
 use crate::store::{Store, StoreError};
 
@@ -33,6 +33,9 @@ pub struct AccountSummary {
     pub number: String,
     pub usernames: Vec<String>,
     pub created_unix: u64,
+    /// Made by the switch and not claimed by its owner yet.
+    #[serde(default)]
+    pub dynamic: bool,
 }
 
 /// Canonicalizes a number or name given by an operator.
@@ -90,10 +93,13 @@ pub fn add(
 ) -> Result<Aor, AccountError> {
     check_password(password)?;
     let aor = canonical(plan, number)?;
-    if store.account(&aor)?.is_some() {
+    // a dynamic account nobody claimed is the operator's to give a password to
+    if store.account(&aor)?.is_some() && store.dynamic(&aor)?.is_none() {
         return Err(AccountError::Exists(aor.to_string()));
     }
     store.put_account(&aor, &record(plan, &aor, realm, password, now))?;
+    store.claim(&aor)?;
+    store.remove_otp(&aor)?;
     Ok(aor)
 }
 
@@ -111,7 +117,55 @@ pub fn passwd(
         .account(&aor)?
         .ok_or_else(|| AccountError::Missing(aor.to_string()))?;
     store.put_account(&aor, &record(plan, &aor, realm, password, old.created_unix))?;
+    // a password of one's own: one-time passwords end, a dynamic account is claimed
+    store.claim(&aor)?;
+    store.remove_otp(&aor)?;
     Ok(aor)
+}
+
+/// A fresh one-time password of `digits` digits from the operating system's random source.
+pub fn fresh_otp(digits: u8) -> String {
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    (0..digits)
+        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+        .collect()
+}
+
+/// Issues a one-time password (see `store_actor::IssueOtp`), flushed before it is returned.
+#[allow(clippy::too_many_arguments)]
+pub fn issue_otp(
+    store: &Store,
+    plan: &NumberingPlan,
+    realm: &str,
+    aor: &Aor,
+    purpose: OtpPurpose,
+    digits: u8,
+    reset_valid_secs: u64,
+    now: u64,
+) -> Result<Option<String>, AccountError> {
+    if store.account(aor)?.is_none() {
+        return Ok(None);
+    }
+    let expires_unix = match purpose {
+        OtpPurpose::SignIn => match store.dynamic(aor)? {
+            Some(d) => d.expires_unix,
+            None => return Ok(None),
+        },
+        OtpPurpose::Reset => now + reset_valid_secs,
+    };
+    let code = fresh_otp(digits);
+    let credentials = record(plan, aor, realm, &code, now).credentials;
+    store.put_otp(
+        aor,
+        &OtpRecord {
+            credentials,
+            purpose,
+            expires_unix,
+        },
+    )?;
+    store.flush()?;
+    Ok(Some(code))
 }
 
 /// Removes an account and its registrations.
@@ -128,6 +182,7 @@ pub fn list(store: &Store) -> Result<Vec<AccountSummary>, AccountError> {
         .accounts()?
         .into_iter()
         .map(|(aor, rec)| AccountSummary {
+            dynamic: store.dynamic(&aor).ok().flatten().is_some(),
             number: aor.to_string(),
             usernames: rec.credentials.iter().map(|c| c.username.clone()).collect(),
             created_unix: rec.created_unix,
@@ -197,6 +252,38 @@ mod tests {
         assert!(matches!(
             add(&s, &p, "sb", "1001", "ab", 1),
             Err(AccountError::Password)
+        ));
+    }
+
+    #[test]
+    fn one_time_passwords_go_to_unclaimed_dynamic_accounts_and_resets_to_any() {
+        let (s, p) = setup("otp");
+        let aor = canonical(&p, "010-1234-5678").unwrap();
+        let issue = |purpose| issue_otp(&s, &p, "sb", &aor, purpose, 6, 600, 100).unwrap();
+        assert_eq!(issue(OtpPurpose::SignIn), None, "no account, no password");
+        assert!(s.create_dynamic(&aor, "sb", 100, 1000).unwrap());
+        let code = issue(OtpPurpose::SignIn).unwrap();
+        assert_eq!(code.len(), 6);
+        assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        let otp = s.otp(&aor).unwrap().unwrap();
+        assert_eq!(
+            otp.expires_unix, 1000,
+            "a sign-in password lasts as long as the account"
+        );
+        // the operator (or the owner) sets a password: the account is claimed
+        add(&s, &p, "sb", "010-1234-5678", "mine-now", 5).unwrap();
+        assert!(s.otp(&aor).unwrap().is_none());
+        assert!(s.dynamic(&aor).unwrap().is_none());
+        assert_eq!(
+            issue(OtpPurpose::SignIn),
+            None,
+            "never for an owner's own password"
+        );
+        assert!(issue(OtpPurpose::Reset).is_some());
+        assert_eq!(s.otp(&aor).unwrap().unwrap().expires_unix, 700);
+        assert!(matches!(
+            add(&s, &p, "sb", "010-1234-5678", "again", 5),
+            Err(AccountError::Exists(_))
         ));
     }
 }

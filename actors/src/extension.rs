@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
+use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message};
 use switchboard_engine::auth::{self, AuthOutcome, ReplayWindow};
 use switchboard_engine::flow::Flow;
 use switchboard_engine::forwarding::ForwardingRecord;
@@ -13,9 +13,18 @@ use switchboard_engine::numbering::Aor;
 use switchboard_engine::registrar;
 use switchboard_engine::sip::digest::Credentials;
 use switchboard_engine::sip::{HeaderName, Message as SipMessage};
-use switchboard_engine::store::{AccountRecord, BindingRecord};
+use switchboard_engine::store::{AccountRecord, BindingRecord, OtpRecord};
+
+use crate::delivery::{Delivery, DeliveryEnded, Kick, Targets};
+use crate::worker::StartDelivery;
+
+/// A delivery being started (its worker answers with the address) or running.
+enum DeliveryState {
+    Starting { kicked: bool },
+    Running { id: u64, addr: Addr<Delivery> },
+}
 use tokio::sync::oneshot;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::directory::{Directory, Retire};
 use crate::shared::{guarded, now, unix_now, Shared};
@@ -62,6 +71,8 @@ pub enum ExtCommand {
         reply: oneshot::Sender<AuthOutcome>,
     },
     AccountChanged,
+    /// A message was queued for this address: deliver it if a device is registered.
+    Deliver,
 }
 
 #[derive(Message)]
@@ -78,7 +89,11 @@ pub struct Extension {
     shared: Arc<Shared>,
     directory: Addr<Directory>,
     account: Option<AccountRecord>,
+    /// A one-time password accepted besides the account's own.
+    otp: Option<OtpRecord>,
     bindings: Vec<BindingRecord>,
+    /// The running delivery of queued messages (at most one per address).
+    delivery: Option<DeliveryState>,
     replay: ReplayWindow,
     processed: u64,
     last_active: Instant,
@@ -92,7 +107,9 @@ impl Extension {
             shared,
             directory,
             account: None,
+            otp: None,
             bindings: Vec::new(),
+            delivery: None,
             replay: ReplayWindow::default(),
             processed: 0,
             last_active: now(),
@@ -186,16 +203,99 @@ impl Extension {
             }
         }
         self.replay.prune(now_unix, self.shared.nonces.lifetime());
-        auth::verify(
+        let method = req.method_str().unwrap_or("");
+        let outcome = auth::verify(
             creds.as_ref(),
-            req.method_str().unwrap_or(""),
+            method,
             &self.shared.realm,
             &self.shared.algorithms,
             self.account.as_ref(),
             &self.shared.nonces,
             &mut self.replay,
             now_unix,
-        )
+        );
+        let otp = self
+            .otp
+            .as_ref()
+            .filter(|o| o.expires_unix > now_unix && self.account.is_some());
+        let (AuthOutcome::Forbidden, Some(otp)) = (&outcome, otp) else {
+            return outcome;
+        };
+        // not the account's own password: perhaps the one-time password
+        let as_account = otp.as_account(&self.shared.realm);
+        let outcome = auth::verify(
+            creds.as_ref(),
+            method,
+            &self.shared.realm,
+            &self.shared.algorithms,
+            Some(&as_account),
+            &self.shared.nonces,
+            &mut self.replay,
+            now_unix,
+        );
+        if matches!(outcome, AuthOutcome::Authenticated { .. }) {
+            // the owner holds the number: a dynamic account is theirs for good now
+            if self.shared.db.claim(&self.aor).unwrap_or(false) {
+                self.shared.metrics.dynamic_accounts.dec();
+                info!(number = %self.aor.redacted(), "dynamic account claimed by its owner");
+            }
+        }
+        outcome
+    }
+
+    /// Starts the delivery of queued messages when a device is registered and something
+    /// waits; tells a running one about new messages or devices.
+    fn deliver(&mut self, ctx: &mut Context<Self>, devices_changed: bool) {
+        let now_unix = unix_now();
+        let live: Vec<BindingRecord> = self
+            .bindings
+            .iter()
+            .filter(|b| b.expires_at > now_unix)
+            .cloned()
+            .collect();
+        match &mut self.delivery {
+            Some(DeliveryState::Running { addr, .. }) => {
+                if devices_changed {
+                    addr.do_send(Targets(live));
+                } else {
+                    addr.do_send(Kick);
+                }
+            }
+            Some(DeliveryState::Starting { kicked }) => *kicked = true,
+            None => {
+                if live.is_empty() || !self.shared.queue.has_messages(&self.aor) {
+                    return;
+                }
+                let workers = self.shared.ingress.workers();
+                if workers.is_empty() {
+                    return;
+                }
+                let worker = &workers[crate::transport::shard_of(self.aor.as_str(), workers.len())];
+                let (reply, rx) = oneshot::channel();
+                worker.do_send(StartDelivery {
+                    aor: self.aor.clone(),
+                    targets: live,
+                    owner: ctx.address().recipient(),
+                    reply,
+                });
+                self.delivery = Some(DeliveryState::Starting { kicked: false });
+                ctx.spawn(
+                    actix::fut::wrap_future(rx).map(|r, act: &mut Extension, _| {
+                        let kicked =
+                            matches!(act.delivery, Some(DeliveryState::Starting { kicked: true }));
+                        match r {
+                            Ok((id, addr)) => {
+                                if kicked {
+                                    addr.do_send(Kick);
+                                }
+                                act.delivery = Some(DeliveryState::Running { id, addr });
+                            }
+                            Err(_) => act.delivery = None,
+                        }
+                    }),
+                );
+            }
+        }
     }
 }
 
@@ -215,6 +315,7 @@ impl Actor for Extension {
             Ok((account, bindings)) => {
                 self.account = account;
                 self.bindings = bindings;
+                self.otp = self.shared.db.otp(&self.aor).ok().flatten();
             }
             Err(e) => {
                 warn!(error = %e, "extension load failed");
@@ -226,7 +327,8 @@ impl Actor for Extension {
             (self.idle_timeout() / 4).clamp(Duration::from_millis(500), Duration::from_secs(30));
         ctx.run_interval(tick, |act, _| {
             let idle = now().saturating_duration_since(act.last_active) >= act.idle_timeout();
-            act.retire_if(idle || act.is_empty());
+            // a running delivery keeps its Extension: a second one would deliver twice
+            act.retire_if(act.delivery.is_none() && (idle || act.is_empty()));
         });
     }
 
@@ -241,22 +343,27 @@ impl Handler<Command> for Extension {
     fn handle(&mut self, Command(cmd): Command, ctx: &mut Context<Self>) {
         let metrics = self.shared.metrics.clone();
         // a failure drops the command's reply channel, so its requester answers 500
-        if guarded("extension command", &metrics, || self.command(cmd)).is_none() {
+        if guarded("extension command", &metrics, || self.command(cmd, ctx)).is_none() {
             ctx.stop();
         }
     }
 }
 
 impl Extension {
-    fn command(&mut self, cmd: ExtCommand) {
+    fn command(&mut self, cmd: ExtCommand, ctx: &mut Context<Self>) {
         self.processed += 1;
         self.last_active = now();
         match cmd {
             ExtCommand::Register { req, flow, reply } => {
                 let r = self.register(req, flow);
                 debug!(aor = %self.aor.redacted(), reply = ?std::mem::discriminant(&r), "register");
+                let ok = matches!(r, RegisterReply::Ok { .. });
                 let _ = reply.send(r);
+                if ok {
+                    self.deliver(ctx, true);
+                }
             }
+            ExtCommand::Deliver => self.deliver(ctx, false),
             ExtCommand::Locate { reply } => {
                 let now_unix = unix_now();
                 let live = self
@@ -287,13 +394,25 @@ impl Extension {
             ExtCommand::AccountChanged => match self.shared.db.account(&self.aor) {
                 Ok(acc) => {
                     self.account = acc;
+                    self.otp = self.shared.db.otp(&self.aor).ok().flatten();
                     self.replay = ReplayWindow::default();
                 }
                 Err(e) => warn!(error = %e, "account reload failed"),
             },
         }
         // unknown numbers do not keep an actor alive
-        self.retire_if(self.is_empty());
+        self.retire_if(self.is_empty() && self.delivery.is_none());
+    }
+}
+
+impl Handler<DeliveryEnded> for Extension {
+    type Result = ();
+    fn handle(&mut self, m: DeliveryEnded, ctx: &mut Context<Self>) {
+        if matches!(&self.delivery, Some(DeliveryState::Running { id, .. }) if *id == m.id) {
+            self.delivery = None;
+            // a message queued while it was finishing is not left waiting
+            self.deliver(ctx, false);
+        }
     }
 }
 

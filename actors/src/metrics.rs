@@ -66,6 +66,19 @@ pub struct Metrics {
     pub forwards: Family<KindLabel, Counter>,
     /// Trunk attempts by trunk name and outcome.
     pub trunk_attempts: Family<TrunkLabel, Counter>,
+    /// Messages waiting in the durable queues.
+    pub messages_queued: Gauge,
+    /// MESSAGE requests by outcome: delivered (online), stored, refused, too_large ...
+    pub messages: Family<OutcomeLabel, Counter>,
+    /// Queued messages leaving their queue: delivered, refused (by every device), expired.
+    pub queue_removals: Family<OutcomeLabel, Counter>,
+    /// Group commits of the queue writer and the messages they carried.
+    pub queue_commits: Counter,
+    pub queue_committed: Counter,
+    /// Unclaimed dynamic accounts.
+    pub dynamic_accounts: Gauge,
+    /// Notices (SMS, or voice for landlines) by outcome.
+    pub notifications: Family<OutcomeLabel, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -101,6 +114,13 @@ impl Metrics {
             plugin_routed: Family::default(),
             forwards: Family::default(),
             trunk_attempts: Family::default(),
+            messages_queued: Gauge::default(),
+            messages: Family::default(),
+            queue_removals: Family::default(),
+            queue_commits: Counter::default(),
+            queue_committed: Counter::default(),
+            dynamic_accounts: Gauge::default(),
+            notifications: Family::default(),
         };
         {
             let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -118,6 +138,41 @@ impl Metrics {
                 "sip_responses_sent",
                 "SIP responses sent, by status code",
                 m.responses_sent.clone(),
+            );
+            r.register(
+                "messages_queued",
+                "Messages waiting in the durable queues",
+                m.messages_queued.clone(),
+            );
+            r.register(
+                "messages",
+                "MESSAGE requests to our numbers by outcome",
+                m.messages.clone(),
+            );
+            r.register(
+                "queue_removals",
+                "Queued messages removed, by why (delivered, refused, expired)",
+                m.queue_removals.clone(),
+            );
+            r.register(
+                "queue_commits",
+                "Group commits (one fsync each) of the message queues",
+                m.queue_commits.clone(),
+            );
+            r.register(
+                "queue_committed_messages",
+                "Messages written by the group commits",
+                m.queue_committed.clone(),
+            );
+            r.register(
+                "dynamic_accounts",
+                "Dynamic accounts nobody claimed yet",
+                m.dynamic_accounts.clone(),
+            );
+            r.register(
+                "notifications",
+                "Notices to offline numbers by outcome",
+                m.notifications.clone(),
             );
             r.register(
                 "registrations",

@@ -13,7 +13,9 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::message_queue::{MessageQueue, SweepReport, WriterConfig};
 use crate::metrics::Metrics;
+use crate::notifications::Notifications;
 use crate::plugin::{self, PluginHost};
 use crate::shared::Shared;
 use crate::store::{Store, StoreError};
@@ -22,6 +24,7 @@ use crate::transport::tcp::{self, TcpHub, TcpLimits};
 use crate::transport::{udp, Ingress};
 use crate::worker::Worker;
 use crate::{control, http};
+use switchboard_engine::messaging::QueueLimits;
 
 /// Why the switch could not start.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +95,8 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             addr: config.http.listen,
             source,
         })?;
+    let gateway =
+        crate::notifier::build(&config.notify, &config.data.dir).map_err(ServeError::Runtime)?;
     if !config.auth.enabled {
         warn!("AUTHENTICATION IS OFF: anyone can register and call any name. Lab benchmarks only.");
         eprintln!("WARNING: authentication is off (--auth off); anyone can register and call. Lab use only.");
@@ -107,6 +112,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                 local,
                 metrics,
                 plugins,
+                gateway,
             },
             udp_sockets,
             tcp_listener,
@@ -124,6 +130,7 @@ struct Started {
     local: Arc<Local>,
     metrics: Arc<Metrics>,
     plugins: Arc<PluginHost>,
+    gateway: Box<dyn crate::notifier::Gateway>,
 }
 
 async fn start(
@@ -139,6 +146,7 @@ async fn start(
         local,
         metrics,
         plugins,
+        gateway,
     } = started;
     metrics.registrations.set(store.count_bindings()? as i64);
     let plan = config
@@ -149,8 +157,9 @@ async fn start(
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
     let store_actor = {
         let (s, m, p, r) = (store.clone(), metrics.clone(), plan.clone(), realm.clone());
+        let a = config.accounts.clone();
         SyncArbiter::start(1, move || {
-            StoreActor::new(s.clone(), m.clone(), p.clone(), r.clone())
+            StoreActor::new(s.clone(), m.clone(), p.clone(), r.clone(), &a)
         })
     };
     let ingress = Arc::new(Ingress::new(plan.clone()));
@@ -183,8 +192,26 @@ async fn start(
         store: store_actor.clone(),
         db: store.clone(),
         directories: OnceLock::new(),
+        queue: MessageQueue::start(
+            store.clone(),
+            WriterConfig {
+                limits: QueueLimits {
+                    max_messages: config.messaging.max_queued,
+                    max_bytes: config.messaging.max_queued_bytes,
+                },
+                ttl_secs: config.messaging.ttl_secs,
+                batch: config.messaging.commit_batch,
+                domain: config.sip.domain.clone(),
+                seed: rand::random(),
+            },
+            metrics.clone(),
+        ),
+        notifications: OnceLock::new(),
         config: config.clone(),
     });
+    let _ = shared
+        .notifications
+        .set(Notifications::new(shared.clone(), gateway).start());
 
     let mut arbiters = Vec::new();
     let mut workers = Vec::new();
@@ -230,6 +257,15 @@ async fn start(
             sweeper.do_send(Sweep);
         }
     });
+    let s = shared.clone();
+    actix_rt::spawn(async move {
+        let every = Duration::from_secs(s.config.messaging.sweep_every_secs);
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            messages_sweep(&s, crate::shared::unix_now()).await;
+        }
+    });
 
     let _watcher = if config.plugins.watch {
         plugin::watch(plugins.clone())
@@ -260,6 +296,17 @@ async fn start(
     }
     actix::System::current().stop();
     Ok(())
+}
+
+/// Removes expired messages and unclaimed dynamic accounts as of `now`; the Extensions of
+/// removed accounts forget them.
+pub async fn messages_sweep(shared: &Shared, now: u64) -> SweepReport {
+    let report = shared.queue.sweep(now).await;
+    for number in &report.expired_accounts {
+        let aor = switchboard_engine::numbering::Aor::from_canonical(number);
+        shared.to_extension(aor, crate::extension::ExtCommand::AccountChanged);
+    }
+    report
 }
 
 /// Waits for SIGTERM or SIGINT; SIGHUP reloads the routing plugins meanwhile.

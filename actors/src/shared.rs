@@ -42,6 +42,10 @@ pub struct Shared {
     /// serves from memory without blocking (its own thread fsyncs).
     pub db: Store,
     pub directories: OnceLock<Vec<Addr<Directory>>>,
+    /// The durable message queues (reads here, writes through their writer thread).
+    pub queue: crate::message_queue::MessageQueue,
+    /// Notices to offline numbers and password-reset codes.
+    pub notifications: OnceLock<Addr<crate::notifications::Notifications>>,
     pub context: ContextConfig,
     pub policy: Policy,
     pub algorithms: Vec<Algorithm>,
@@ -50,6 +54,25 @@ pub struct Shared {
 impl Shared {
     pub fn auth_enabled(&self) -> bool {
         self.config.auth.enabled
+    }
+
+    /// Whether a message to `aor`, which has an account or not, may be kept for it: always for
+    /// an account (and for anyone in lab mode without authentication), and for a phone number
+    /// of ours that may get a dynamic account.
+    pub fn may_queue_for(&self, aor: &Aor, account: bool) -> bool {
+        account || !self.auth_enabled() || self.allows_dynamic(aor)
+    }
+
+    /// Whether a message or call to `aor` without an account makes a dynamic one.
+    pub fn allows_dynamic(&self, aor: &Aor) -> bool {
+        self.auth_enabled() && self.config.accounts.dynamic && self.plan.allows_dynamic_account(aor)
+    }
+
+    /// Tells the Notifications actor that a message was queued for an offline number.
+    pub fn notify_queued(&self, q: crate::notifications::Queued) {
+        if let Some(n) = self.notifications.get() {
+            n.do_send(q);
+        }
     }
 
     /// Sends a command to the Extension actor of `aor` (started on demand by its directory).
@@ -92,6 +115,13 @@ impl Shared {
 }
 
 /// Seconds since the Unix epoch (bindings outlive the process, so they use wall time).
+/// Milliseconds since the Unix epoch.
+pub fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -19,15 +19,25 @@ pub struct StoreActor {
     metrics: Arc<Metrics>,
     plan: NumberingPlan,
     realm: String,
+    otp_digits: u8,
+    reset_valid_secs: u64,
 }
 
 impl StoreActor {
-    pub fn new(store: Store, metrics: Arc<Metrics>, plan: NumberingPlan, realm: String) -> Self {
+    pub fn new(
+        store: Store,
+        metrics: Arc<Metrics>,
+        plan: NumberingPlan,
+        realm: String,
+        accounts: &crate::config::Accounts,
+    ) -> Self {
         StoreActor {
             store,
             metrics,
             plan,
             realm,
+            otp_digits: accounts.otp_digits,
+            reset_valid_secs: accounts.reset_valid_secs,
         }
     }
 }
@@ -222,5 +232,38 @@ impl Handler<Admin> for StoreActor {
     type Result = Result<AdminReply, String>;
     fn handle(&mut self, m: Admin, _: &mut SyncContext<Self>) -> Self::Result {
         administer(&self.store, &self.plan, &self.realm, m, unix_now())
+    }
+}
+
+/// Issues a one-time password for `aor` and returns it, once it is on disk: for `SignIn`
+/// only to a dynamic account nobody claimed yet, for `Reset` to any account. `None`: no
+/// password was issued (no such account, or its owner set a password of their own).
+#[derive(Message)]
+#[rtype(result = "Option<String>")]
+pub struct IssueOtp {
+    pub aor: Aor,
+    pub purpose: switchboard_engine::store::OtpPurpose,
+}
+
+impl Handler<IssueOtp> for StoreActor {
+    type Result = Option<String>;
+    fn handle(&mut self, m: IssueOtp, _: &mut SyncContext<Self>) -> Self::Result {
+        let r = accounts::issue_otp(
+            &self.store,
+            &self.plan,
+            &self.realm,
+            &m.aor,
+            m.purpose,
+            self.otp_digits,
+            self.reset_valid_secs,
+            unix_now(),
+        );
+        match r {
+            Ok(code) => code,
+            Err(e) => {
+                warn!(error = %e, "one-time password not issued");
+                None
+            }
+        }
     }
 }

@@ -65,10 +65,23 @@ pub struct LegIdle {
     pub processed: u64,
 }
 
+/// What owns a Call-ID on this worker: a CallLeg, or a Delivery of queued messages.
 struct LegEntry {
     id: u64,
-    addr: Addr<CallLeg>,
+    addr: actix::Recipient<FromNetwork>,
+    stop: actix::Recipient<StopLeg>,
     sent: u64,
+}
+
+/// Starts the delivery of a number's queued messages on this worker's arbiter, under a
+/// Call-ID this worker owns (so the devices' answers come back to it).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StartDelivery {
+    pub aor: Aor,
+    pub targets: Vec<switchboard_engine::store::BindingRecord>,
+    pub owner: actix::Recipient<crate::delivery::DeliveryEnded>,
+    pub reply: oneshot::Sender<(u64, Addr<crate::delivery::Delivery>)>,
 }
 
 pub struct Worker {
@@ -240,7 +253,8 @@ impl Worker {
             call_id,
             LegEntry {
                 id,
-                addr: leg,
+                addr: leg.clone().recipient(),
+                stop: leg.recipient(),
                 sent: 1,
             },
         );
@@ -501,9 +515,50 @@ impl Handler<LegIdle> for Worker {
             .is_some_and(|e| e.id == m.leg && e.sent == m.processed);
         if idle {
             if let Some(e) = self.calls.remove(&m.call_id) {
-                e.addr.do_send(StopLeg);
+                e.stop.do_send(StopLeg);
             }
         }
+    }
+}
+
+impl Handler<StartDelivery> for Worker {
+    type Result = ();
+    fn handle(&mut self, m: StartDelivery, ctx: &mut Context<Self>) {
+        let shards = self.shared.ingress.workers().len().max(1);
+        // a Call-ID that hashes to this worker: answers are routed by Call-ID
+        let call_id: Box<str> = loop {
+            let c = format!("dlv-{}", self.entropy.token(20));
+            if shards == 1 || crate::transport::shard_of(&c, shards) == self.shard {
+                break c.into();
+            }
+        };
+        let id = self.next_leg;
+        self.next_leg += 1;
+        let start = crate::delivery::DeliveryStart {
+            id,
+            call_id: call_id.clone(),
+            aor: m.aor,
+            targets: m.targets,
+            owner: m.owner,
+            seed: self.entropy.next_u64(),
+        };
+        let d = crate::delivery::Delivery::new(
+            start,
+            self.shared.clone(),
+            self.transports().clone(),
+            ctx.address(),
+        )
+        .start();
+        self.calls.insert(
+            call_id,
+            LegEntry {
+                id,
+                addr: d.clone().recipient(),
+                stop: d.clone().recipient(),
+                sent: 0,
+            },
+        );
+        let _ = m.reply.send((id, d));
     }
 }
 

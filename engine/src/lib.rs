@@ -9,6 +9,7 @@ pub mod dialog;
 pub mod entropy;
 pub mod flow;
 pub mod forwarding;
+pub mod messaging;
 pub mod numbering;
 pub mod proxy;
 pub mod registrar;

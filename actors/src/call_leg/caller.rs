@@ -63,6 +63,9 @@ impl CallLeg {
         if branch::is_loop(&req, &self.shared.local) {
             return self.txns[i].ctx.respond(t, 482, reason_phrase(482), &[]);
         }
+        if method == Method::Message && self.refused_body(i) {
+            return;
+        }
         let from_here = req
             .from()
             .is_some_and(|f| self.shared.is_our_host(f.uri().host()));

@@ -11,6 +11,7 @@
 mod caller;
 mod dialog;
 mod feature;
+mod message;
 mod offnet;
 mod setup;
 

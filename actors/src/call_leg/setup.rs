@@ -188,10 +188,7 @@ impl CallLeg {
                         .filter(|(a, _)| *a == aor)
                         .map(|(_, l)| (l.account, devices(l)));
                     match cached {
-                        Some((account, n)) => match self.txns[i].setup.as_mut() {
-                            Some(s) => s.seq.located(t, account, n),
-                            None => Step::Wait,
-                        },
+                        Some((account, n)) => self.located_step(key, i, aor, account, n, ctx),
                         None => return self.locate(key.clone(), aor, Then::Ring, ctx),
                     }
                 }
@@ -317,19 +314,59 @@ impl CallLeg {
                 devices: n,
                 forwarding: located.forwarding.clone(),
             };
+            let aor_for_ring = aor.clone();
             if let Some(s) = act.txns[i].setup.as_mut() {
                 s.located = Some((aor, located));
             }
             let step = match then {
                 Then::Decide(d) => act.decide(i, &d, Some(&state)),
-                Then::Ring => match act.txns[i].setup.as_mut() {
-                    Some(s) => s.seq.located(now(), account, n),
-                    None => Step::Wait,
-                },
+                Then::Ring => act.located_step(&key, i, aor_for_ring, account, n, ctx),
             };
             act.run(&key, step, ctx);
             act.after(ctx);
         }));
+    }
+
+    /// The step after looking up `aor` (`account`, `devices` registered): a MESSAGE may be
+    /// stored for later, a call or message to a valid number of ours without an account makes
+    /// a dynamic one, and otherwise the sequence rings or falls back.
+    fn located_step(
+        &mut self,
+        key: &ServerKey,
+        i: usize,
+        aor: Aor,
+        mut account: bool,
+        devices: usize,
+        ctx: &mut Context<Self>,
+    ) -> Step {
+        if self.stores_instead(i, &aor, account, devices) {
+            self.store(key.clone(), aor, devices > 0, ctx);
+            return Step::Wait;
+        }
+        if !account && self.shared.allows_dynamic(&aor) {
+            // a call to a number of ours nobody signed up: the number gets its account (the
+            // caller hears that it is unavailable, not that it does not exist)
+            let expires = unix_now() + self.shared.config.accounts.dynamic_expiry_days * 86_400;
+            match self
+                .shared
+                .db
+                .create_dynamic(&aor, &self.shared.realm, unix_now(), expires)
+            {
+                Ok(made) => {
+                    if made {
+                        self.shared.metrics.dynamic_accounts.inc();
+                        self.shared
+                            .to_extension(aor.clone(), ExtCommand::AccountChanged);
+                    }
+                    account = true;
+                }
+                Err(e) => warn!(error = %e, "dynamic account not created"),
+            }
+        }
+        match self.txns[i].setup.as_mut() {
+            Some(s) => s.seq.located(now(), account, devices),
+            None => Step::Wait,
+        }
     }
 
     /// Rings every registered device of the subscriber just located; when none can be rung
@@ -396,6 +433,14 @@ impl CallLeg {
                 })
                 .inc();
         }
+        if let Some(aor) = self.stores_after_failure(i, code) {
+            // no device took the message now: it waits in the queue for one that will
+            return self.store(key.clone(), aor, false, ctx);
+        }
+        let x = &mut self.txns[i];
+        let Some(s) = x.setup.as_mut() else {
+            return x.ctx.seal(now());
+        };
         let stale = (code == 401 || code == 407)
             && x.ctx
                 .challenge()

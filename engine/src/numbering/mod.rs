@@ -186,6 +186,35 @@ impl NumberingPlan {
         }
         out
     }
+
+    /// An address as people read it: phone numbers in international format
+    /// (`+82 10-1234-5678`), anything else as it is.
+    pub fn display(&self, aor: &Aor) -> String {
+        if aor.kind() == AorKind::E164 {
+            if let Ok(n) = phonenumber::parse(None, &aor.0) {
+                return n.format().mode(Mode::International).to_string();
+            }
+        }
+        aor.0.clone()
+    }
+
+    /// Whether an E.164 number is a fixed line (it cannot receive SMS): a notice to it is a
+    /// voice call instead. Mobile, fixed-or-mobile and unknown types count as able to.
+    pub fn is_landline(&self, aor: &Aor) -> bool {
+        aor.kind() == AorKind::E164
+            && phonenumber::parse(None, &aor.0).is_ok_and(|n| {
+                matches!(
+                    n.number_type(&phonenumber::metadata::DATABASE),
+                    phonenumber::Type::FixedLine
+                )
+            })
+    }
+
+    /// Whether an address may get an account made by the switch when it is messaged or
+    /// called: a phone number in our own ranges.
+    pub fn allows_dynamic_account(&self, aor: &Aor) -> bool {
+        aor.kind() == AorKind::E164 && self.is_own(aor.as_str())
+    }
 }
 
 /// Masks the middle of a number or name for logs (`+8211*****67`).
@@ -288,5 +317,18 @@ mod tests {
         assert_eq!(Redacted("+82111234567").to_string(), "+8211*****67");
         assert_eq!(Redacted("alice").to_string(), "al*ce");
         assert_eq!(Redacted("100").to_string(), "***");
+    }
+
+    #[test]
+    fn numbers_display_internationally_and_landlines_are_told_apart() {
+        let plan = NumberingPlan::new("KR").unwrap();
+        let mobile = plan.canonical("010-1234-5678").unwrap();
+        let seoul = plan.canonical("02-2123-4567").unwrap();
+        assert_eq!(plan.display(&mobile), "+82 10-1234-5678");
+        assert!(!plan.is_landline(&mobile));
+        assert!(plan.is_landline(&seoul));
+        assert_eq!(plan.display(&Aor::from_canonical("alice")), "alice");
+        assert!(plan.allows_dynamic_account(&mobile));
+        assert!(!plan.allows_dynamic_account(&Aor::from_canonical("1001")));
     }
 }

@@ -103,6 +103,11 @@ impl RouteSequence {
         history::headers(&self.hops, &self.current, domain)
     }
 
+    /// Whether the current stage rings a subscriber's devices (not a trunk or another domain).
+    pub fn is_ringing(&self) -> bool {
+        matches!(self.stage, Stage::Ringing { .. })
+    }
+
     pub fn is_done(&self) -> bool {
         matches!(self.stage, Stage::Done)
     }

@@ -7,7 +7,9 @@
 
 pub mod records;
 
-pub use records::{AccountRecord, BindingRecord, BindingsRecord, Credential};
+pub use records::{
+    AccountRecord, BindingRecord, BindingsRecord, Credential, DynamicRecord, OtpPurpose, OtpRecord,
+};
 
 /// Version byte written before every record.
 pub const RECORD_VERSION: u8 = 1;
@@ -19,6 +21,11 @@ pub const BINDINGS_TREE: &str = "bindings";
 /// Tree holding forwarding settings (`forwarding::ForwardingRecord`), keyed by canonical
 /// address.
 pub const FORWARDING_TREE: &str = "forwarding";
+/// Tree marking dynamic accounts nobody claimed yet (`DynamicRecord`), keyed by canonical
+/// address.
+pub const DYNAMIC_TREE: &str = "dynamic";
+/// Tree of one-time passwords (`OtpRecord`), keyed by canonical address.
+pub const OTP_TREE: &str = "otp";
 
 /// Why stored bytes could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -64,3 +64,41 @@ pub struct BindingRecord {
     /// Stream connection the REGISTER arrived on (valid only while this process runs).
     pub conn: Option<u64>,
 }
+
+/// A dynamic account: made by the switch when its number was first messaged or called, kept
+/// until its owner signs in (then this record goes and the account stays) or until
+/// `expires_unix`, when it is removed with its queue.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct DynamicRecord {
+    pub created_unix: u64,
+    pub expires_unix: u64,
+}
+
+/// Why a one-time password was issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum OtpPurpose {
+    /// Sent with a message notice to a dynamic account nobody claimed yet.
+    SignIn,
+    /// Asked for with a password reset.
+    Reset,
+}
+
+/// A one-time password: HA1 values like an account's, accepted besides the account's own
+/// password until `expires_unix`. A newer one replaces it; setting a password removes it.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct OtpRecord {
+    pub credentials: Vec<Credential>,
+    pub purpose: OtpPurpose,
+    pub expires_unix: u64,
+}
+
+impl OtpRecord {
+    /// The record as an account for the digest check (same realm, these credentials).
+    pub fn as_account(&self, realm: &str) -> AccountRecord {
+        AccountRecord {
+            realm: realm.to_owned(),
+            credentials: self.credentials.clone(),
+            created_unix: 0,
+        }
+    }
+}

@@ -5,6 +5,9 @@
 //! (`store_actor`), which is the only writer while the switch runs; the CLI opens the store
 //! directly only when no switch holds it.
 
+mod dynamic;
+mod queue;
+
 use std::path::{Path, PathBuf};
 
 use switchboard_engine::forwarding::ForwardingRecord;
@@ -40,6 +43,9 @@ pub struct Store {
     accounts: sled::Tree,
     bindings: sled::Tree,
     forwarding: sled::Tree,
+    queue: sled::Tree,
+    dynamic: sled::Tree,
+    otp: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -77,6 +83,9 @@ impl Store {
             accounts: db.open_tree(store::ACCOUNTS_TREE)?,
             bindings: db.open_tree(store::BINDINGS_TREE)?,
             forwarding: db.open_tree(store::FORWARDING_TREE)?,
+            queue: db.open_tree(switchboard_engine::messaging::QUEUE_TREE)?,
+            dynamic: db.open_tree(store::DYNAMIC_TREE)?,
+            otp: db.open_tree(store::OTP_TREE)?,
             meta: db.open_tree("meta")?,
             db,
         })
@@ -105,11 +114,14 @@ impl Store {
         Ok(())
     }
 
-    /// Removes an account, its bindings and its forwarding; `false` if there was none.
+    /// Removes an account, its bindings, its forwarding and its one-time password; `false` if
+    /// there was none. (Its queue is the message queue writer's to purge.)
     pub fn remove_account(&self, aor: &Aor) -> Result<bool, StoreError> {
         let existed = self.accounts.remove(aor_key(aor))?.is_some();
         self.bindings.remove(aor_key(aor))?;
         self.forwarding.remove(aor_key(aor))?;
+        self.dynamic.remove(aor_key(aor))?;
+        self.otp.remove(aor_key(aor))?;
         Ok(existed)
     }
 

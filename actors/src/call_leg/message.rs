@@ -1,0 +1,175 @@
+//! MESSAGE (RFC 3428) to our numbers, beyond the fork that delivers it to registered devices
+//! (setup.rs): the body checks, and storing it in the number's durable queue when no device
+//! is registered, when earlier messages still wait (so order is kept), or when no device took
+//! it. The sender hears 202 only after the group commit put the message on disk.
+
+use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
+use switchboard_engine::messaging::{check_body, wire, StoredMessage};
+use switchboard_engine::numbering::Aor;
+use switchboard_engine::sip::{HeaderName, Method, Scheme};
+use switchboard_engine::txn::ServerKey;
+use tokio::sync::oneshot;
+use tracing::debug;
+
+use super::CallLeg;
+use crate::extension::ExtCommand;
+use crate::message_queue::{DynamicAccount, Enqueue};
+use crate::metrics::OutcomeLabel;
+use crate::notifications::Queued;
+use crate::shared::{now, unix_now};
+
+impl CallLeg {
+    /// Refuses a MESSAGE whose body cannot be taken; `true` when it was answered.
+    pub(super) fn refused_body(&mut self, i: usize) -> bool {
+        let req = self.txns[i].ctx.request();
+        let ct = req.header(HeaderName::ContentType).unwrap_or("text/plain");
+        let max = self.shared.config.messaging.max_body_bytes;
+        let Err(e) = check_body(ct, req.body(), max) else {
+            return false;
+        };
+        let (code, reason) = e.status();
+        self.count("refused_body");
+        self.txns[i].ctx.respond(now(), code, reason, &[]);
+        true
+    }
+
+    /// Whether the MESSAGE of transaction `i`, for `aor` just looked up, is stored instead of
+    /// delivered now.
+    pub(super) fn stores_instead(
+        &self,
+        i: usize,
+        aor: &Aor,
+        account: bool,
+        devices: usize,
+    ) -> bool {
+        let is_message = self.txns[i]
+            .setup
+            .as_ref()
+            .is_some_and(|s| s.method == Method::Message);
+        is_message
+            && self.shared.may_queue_for(aor, account)
+            && (devices == 0 || self.shared.queue.has_messages(aor))
+    }
+
+    /// Whether a MESSAGE no device took (`code`) is stored for later instead of answered.
+    pub(super) fn stores_after_failure(&self, i: usize, code: u16) -> Option<Aor> {
+        let s = self.txns[i].setup.as_ref()?;
+        if s.method != Method::Message || !s.seq.is_ringing() || s.trunk.is_some() {
+            return None;
+        }
+        let (aor, located) = s.located.as_ref()?;
+        let device_may_take_later = matches!(code, 408 | 480 | 500 | 503 | 504);
+        (device_may_take_later && self.shared.may_queue_for(aor, located.account))
+            .then(|| aor.clone())
+    }
+
+    /// Writes the MESSAGE of `key` to the queue of `aor`; answers 202 once it is on disk.
+    /// `online`: a device is registered (it gets the message from the queue's delivery).
+    pub(super) fn store(
+        &mut self,
+        key: ServerKey,
+        aor: Aor,
+        online: bool,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(i) = self.index_of(&key) else { return };
+        let req = self.txns[i].ctx.request();
+        let caller = self.txns[i].setup.as_ref().and_then(|s| s.caller.clone());
+        let sender = self.sender_of(req, caller.as_ref());
+        let message = StoredMessage {
+            id: String::new(),
+            from: req
+                .header(HeaderName::From)
+                .map(wire::without_tag)
+                .unwrap_or_default(),
+            sender: sender.clone(),
+            content_type: req
+                .header(HeaderName::ContentType)
+                .unwrap_or("text/plain")
+                .to_owned(),
+            body: req.body().to_vec(),
+            accepted_unix_ms: crate::shared::unix_now_ms(),
+            expires_unix: 0,
+        };
+        let text = message.text().map(str::to_owned);
+        let account = self.txns[i]
+            .setup
+            .as_ref()
+            .and_then(|s| s.located.as_ref())
+            .is_some_and(|(_, l)| l.account);
+        let dynamic = (!account && self.shared.allows_dynamic(&aor)).then(|| DynamicAccount {
+            realm: self.shared.realm.clone(),
+            expires_unix: unix_now() + self.shared.config.accounts.dynamic_expiry_days * 86_400,
+        });
+        let (reply, rx) = oneshot::channel();
+        self.shared.queue.enqueue(Enqueue {
+            aor: aor.clone(),
+            message,
+            dynamic,
+            reply,
+        });
+        ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
+            let Some(i) = act.index_of(&key) else { return };
+            match res {
+                Ok(Ok(accepted)) => {
+                    debug!(number = %aor.redacted(), seq = accepted.seq, "message stored");
+                    if accepted.dynamic_created {
+                        act.shared
+                            .to_extension(aor.clone(), ExtCommand::AccountChanged);
+                    }
+                    let id = accepted.id.clone();
+                    act.txns[i]
+                        .ctx
+                        .respond(now(), 202, "Accepted", &[(wire::MESSAGE_ID, &id)]);
+                    if online {
+                        act.shared.to_extension(aor, ExtCommand::Deliver);
+                    } else {
+                        act.shared.notify_queued(Queued { aor, sender, text });
+                    }
+                }
+                Ok(Err(refusal)) => {
+                    act.txns[i]
+                        .ctx
+                        .respond(now(), refusal.code, refusal.reason, &[]);
+                }
+                Err(_) => {
+                    act.txns[i]
+                        .ctx
+                        .respond(now(), 503, "Message Store Unavailable", &[]);
+                }
+            }
+            act.after(ctx);
+        }));
+    }
+
+    /// The sender as people read it: the authenticated caller, a number of ours, or the From
+    /// URI's user@host.
+    fn sender_of(&self, req: &switchboard_engine::sip::Message, caller: Option<&Aor>) -> String {
+        if let Some(c) = caller {
+            return c.to_string();
+        }
+        let Some(from) = req.from() else {
+            return "unknown".into();
+        };
+        let uri = from.uri();
+        let user = uri.user_unescaped();
+        let ours = uri.scheme() == Scheme::Tel || self.shared.is_our_host(uri.host());
+        match user {
+            Some(u) if ours => self
+                .shared
+                .plan
+                .canonical(&u)
+                .map_or_else(|_| u.into_owned(), |a| a.to_string()),
+            Some(u) => format!("{u}@{}", uri.host()),
+            None => uri.host().to_owned(),
+        }
+    }
+
+    fn count(&self, outcome: &'static str) {
+        self.shared
+            .metrics
+            .messages
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+}

@@ -1,0 +1,305 @@
+//! The Delivery actor: hands one number's queued messages to its registered devices.
+//!
+//! Started by the number's Extension (through the worker of the same arbiter, which routes
+//! the answers back by Call-ID) when a device registers or a message is queued while one is
+//! registered. The engine's `Outbox` decides what goes when; this actor reads the queue, sends
+//! each attempt through a client transaction per device, and tells the queue writer what was
+//! delivered. It stops when the queue is empty or no device is left.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
+use switchboard_engine::entropy::Entropy;
+use switchboard_engine::flow::Flow;
+use switchboard_engine::messaging::wire::{self, Delivery as Attempt};
+use switchboard_engine::messaging::{Action, Backoff, Outbox};
+use switchboard_engine::numbering::Aor;
+use switchboard_engine::registrar;
+use switchboard_engine::sip::Message as SipMessage;
+use switchboard_engine::store::BindingRecord;
+use switchboard_engine::txn::{self, ClientKey, ClientNonInvite};
+use tracing::{debug, warn};
+
+use crate::call_leg::{flow_for_binding, FromNetwork, StopLeg};
+use crate::shared::{now, unix_now, Shared};
+use crate::transport::Transports;
+use crate::worker::{LegEnded, Worker};
+
+/// The devices to deliver to changed (a REGISTER); waiting retries go now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Targets(pub Vec<BindingRecord>);
+
+/// More messages were queued.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Kick;
+
+/// A Delivery stopped (sent to the number's Extension).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeliveryEnded {
+    pub id: u64,
+}
+
+struct InFlight {
+    key: ClientKey,
+    seq: u64,
+    txn: ClientNonInvite,
+    flow: Flow,
+}
+
+pub struct Delivery {
+    id: u64,
+    call_id: Box<str>,
+    aor: Aor,
+    shared: Arc<Shared>,
+    transports: Transports,
+    worker: Addr<Worker>,
+    owner: actix::Recipient<DeliveryEnded>,
+    outbox: Outbox,
+    targets: Vec<BindingRecord>,
+    inflight: Vec<InFlight>,
+    cseq: u32,
+    from_tag: String,
+    to: String,
+    entropy: Entropy,
+    timer: Option<(Instant, SpawnHandle)>,
+}
+
+/// What a Delivery is started with.
+pub struct DeliveryStart {
+    pub id: u64,
+    pub call_id: Box<str>,
+    pub aor: Aor,
+    pub targets: Vec<BindingRecord>,
+    pub owner: actix::Recipient<DeliveryEnded>,
+    pub seed: u64,
+}
+
+impl Delivery {
+    pub fn new(
+        s: DeliveryStart,
+        shared: Arc<Shared>,
+        transports: Transports,
+        worker: Addr<Worker>,
+    ) -> Delivery {
+        let m = &shared.config.messaging;
+        let backoff = Backoff {
+            initial: std::time::Duration::from_millis(m.retry_initial_ms),
+            max: std::time::Duration::from_secs(m.retry_max_secs.max(1)),
+        };
+        let mut entropy = Entropy::seeded(s.seed);
+        let to = format!("<sip:{}@{}>", s.aor, shared.local.domain);
+        Delivery {
+            id: s.id,
+            call_id: s.call_id,
+            aor: s.aor,
+            transports,
+            worker,
+            owner: s.owner,
+            outbox: Outbox::new(backoff, 256),
+            targets: s.targets,
+            inflight: Vec::new(),
+            cseq: 0,
+            from_tag: entropy.token(10),
+            to,
+            entropy,
+            timer: None,
+            shared,
+        }
+    }
+
+    fn drive(&mut self, ctx: &mut Context<Self>) {
+        let t = now();
+        while let Some(a) = self.outbox.poll_action() {
+            match a {
+                Action::Load { after } => {
+                    let batch = self.outbox.batch();
+                    let msgs = self.shared.queue.messages(&self.aor, after, batch);
+                    self.outbox.loaded(msgs);
+                }
+                Action::Send { seq } => {
+                    let n = self.send(t, seq);
+                    self.outbox.sent(seq, n);
+                }
+                Action::Delivered { seq } => {
+                    self.shared.queue.remove(self.aor.clone(), seq, "delivered");
+                }
+                Action::Refused { seq, code } => {
+                    warn!(number = %self.aor.redacted(), code, "queued message refused by every device; removed");
+                    self.shared.queue.remove(self.aor.clone(), seq, "refused");
+                }
+                Action::Done => {
+                    debug!(number = %self.aor.redacted(), "delivery finished");
+                    ctx.stop();
+                    return;
+                }
+            }
+        }
+        self.schedule(ctx);
+    }
+
+    /// Sends message `seq` to every live device; how many requests went out.
+    fn send(&mut self, t: Instant, seq: u64) -> usize {
+        // answers still due for an earlier attempt no longer matter
+        self.inflight.retain(|f| f.seq == seq && !f.txn.is_final());
+        let Some(m) = self.outbox.message(seq).cloned() else {
+            return 0;
+        };
+        let live = registrar::targets(&self.targets, unix_now());
+        let mut n = 0;
+        for b in live {
+            let flow = flow_for_binding(b);
+            let branch = format!("z9hG4bK{}", self.entropy.token(16));
+            let via = self.shared.local.via(flow.transport, &branch);
+            self.cseq += 1;
+            let bytes = wire::request(
+                &Attempt {
+                    request_uri: &b.uri,
+                    via: &via,
+                    to: &self.to,
+                    call_id: &self.call_id,
+                    cseq: self.cseq,
+                    from_tag: &self.from_tag,
+                },
+                &m,
+            );
+            let Ok(req) = SipMessage::parse(bytes) else {
+                // a stored contact or sender that does not make a valid request
+                warn!(number = %self.aor.redacted(), "delivery request did not parse; device skipped");
+                continue;
+            };
+            let txn =
+                ClientNonInvite::new(t, req, flow.transport.is_reliable(), txn::Timers::default());
+            self.inflight.push(InFlight {
+                key: ClientKey::new(&branch, "MESSAGE"),
+                seq,
+                txn,
+                flow,
+            });
+            n += 1;
+        }
+        self.flush_outputs(t);
+        n
+    }
+
+    /// Transmits what the transactions emitted and passes their final answers on.
+    fn flush_outputs(&mut self, t: Instant) {
+        let mut finals = Vec::new();
+        for f in &mut self.inflight {
+            while let Some(o) = f.txn.poll_output() {
+                match o {
+                    txn::Output::Transmit(b) => self.transports.send(&f.flow, b),
+                    txn::Output::Event(txn::Event::Response(r)) => {
+                        let code = r.status().unwrap_or(0);
+                        if code >= 200 {
+                            finals.push((f.seq, code));
+                        }
+                    }
+                    txn::Output::Event(txn::Event::Timeout) => finals.push((f.seq, 0)),
+                    txn::Output::Event(_) => {}
+                }
+            }
+        }
+        self.inflight.retain(|f| !f.txn.is_terminated());
+        for (seq, code) in finals {
+            self.outbox.response(t, seq, code);
+        }
+    }
+
+    fn schedule(&mut self, ctx: &mut Context<Self>) {
+        let next = self
+            .inflight
+            .iter()
+            .filter_map(|f| f.txn.poll_timeout())
+            .chain(self.outbox.poll_timeout())
+            .min();
+        let Some(at) = next else {
+            if let Some((_, h)) = self.timer.take() {
+                ctx.cancel_future(h);
+            }
+            return;
+        };
+        if self.timer.as_ref().is_some_and(|(t, _)| *t == at) {
+            return;
+        }
+        if let Some((_, h)) = self.timer.take() {
+            ctx.cancel_future(h);
+        }
+        let delay = at.saturating_duration_since(now());
+        let h = ctx.run_later(delay, |act, ctx| {
+            act.timer = None;
+            let t = now();
+            for f in &mut act.inflight {
+                f.txn.handle_timeout(t);
+            }
+            act.flush_outputs(t);
+            act.outbox.handle_timeout(t);
+            act.drive(ctx);
+        });
+        self.timer = Some((at, h));
+    }
+}
+
+impl Actor for Delivery {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.drive(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.worker.do_send(LegEnded {
+            call_id: self.call_id.clone(),
+            leg: self.id,
+        });
+        self.owner.do_send(DeliveryEnded { id: self.id });
+    }
+}
+
+impl Handler<FromNetwork> for Delivery {
+    type Result = ();
+    fn handle(&mut self, m: FromNetwork, ctx: &mut Context<Self>) {
+        let msg = m.msg;
+        if msg.status().is_none() {
+            // requests are not ours to take: a device answering within our Call-ID is
+            // confused; it gets nothing
+            return;
+        }
+        let Some(key) = ClientKey::from_response(&msg) else {
+            return;
+        };
+        let t = now();
+        if let Some(f) = self.inflight.iter_mut().find(|f| f.key == key) {
+            let _ = f.txn.handle_response(t, msg);
+        }
+        self.flush_outputs(t);
+        self.drive(ctx);
+    }
+}
+
+impl Handler<Targets> for Delivery {
+    type Result = ();
+    fn handle(&mut self, Targets(b): Targets, ctx: &mut Context<Self>) {
+        self.targets = b;
+        self.outbox.retry_now(now());
+        self.drive(ctx);
+    }
+}
+
+impl Handler<Kick> for Delivery {
+    type Result = ();
+    fn handle(&mut self, _: Kick, ctx: &mut Context<Self>) {
+        self.outbox.kick();
+        self.drive(ctx);
+    }
+}
+
+impl Handler<StopLeg> for Delivery {
+    type Result = ();
+    fn handle(&mut self, _: StopLeg, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

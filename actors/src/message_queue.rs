@@ -1,0 +1,366 @@
+//! The queue writer: the single writer of the durable message queues, on its own thread.
+//!
+//! Every message for an offline number comes here. The writer takes whatever has arrived (up
+//! to `messaging.commit_batch`), checks each number's limits, writes the messages, flushes
+//! once (one fsync for the whole batch) and only then acknowledges every one of them: the
+//! sender's 202 always follows the write to disk. Removals (delivered, expired) are written
+//! behind: a crash before the next flush can only redeliver a message, which its stable
+//! `Message-ID` lets the device recognize.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam::channel::{self, Receiver, Sender};
+use switchboard_engine::entropy::Entropy;
+use switchboard_engine::messaging::{message_id, QueueLimits, QueueUsage, Refusal, StoredMessage};
+use switchboard_engine::numbering::Aor;
+use tokio::sync::oneshot;
+use tracing::{debug, info, warn};
+
+use crate::metrics::{Metrics, OutcomeLabel};
+use crate::store::Store;
+
+/// A message accepted for a number: written, flushed, and now waiting.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub seq: u64,
+    pub id: String,
+    /// A dynamic account was made for the number with this message.
+    pub dynamic_created: bool,
+}
+
+/// Why a message was not accepted.
+pub type EnqueueResult = Result<Accepted, Refusal>;
+
+/// What a sweep removed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SweepReport {
+    pub expired_messages: u64,
+    pub expired_accounts: Vec<String>,
+}
+
+/// A message to queue.
+pub struct Enqueue {
+    pub aor: Aor,
+    /// `id` and `expires_unix` are filled in by the writer.
+    pub message: StoredMessage,
+    /// Make a dynamic account for the number if it has none.
+    pub dynamic: Option<DynamicAccount>,
+    pub reply: oneshot::Sender<EnqueueResult>,
+}
+
+/// The dynamic account to make with a message.
+pub struct DynamicAccount {
+    pub realm: String,
+    pub expires_unix: u64,
+}
+
+enum Op {
+    Enqueue(Box<Enqueue>),
+    Remove {
+        aor: Aor,
+        seq: u64,
+        outcome: &'static str,
+    },
+    Purge {
+        aor: Aor,
+    },
+    Sweep {
+        now: u64,
+        reply: oneshot::Sender<SweepReport>,
+    },
+}
+
+/// The handle signalling actors and the HTTP API use.
+#[derive(Clone)]
+pub struct MessageQueue {
+    tx: Sender<Op>,
+    store: Store,
+}
+
+/// How the writer runs.
+pub struct WriterConfig {
+    pub limits: QueueLimits,
+    pub ttl_secs: u64,
+    pub batch: usize,
+    pub domain: String,
+    pub seed: u64,
+}
+
+impl MessageQueue {
+    /// Starts the writer thread.
+    pub fn start(store: Store, cfg: WriterConfig, metrics: Arc<Metrics>) -> MessageQueue {
+        let (tx, rx) = channel::unbounded();
+        metrics.messages_queued.set(store.count_messages() as i64);
+        metrics.dynamic_accounts.set(store.count_dynamic() as i64);
+        let writer = Writer {
+            store: store.clone(),
+            usage: HashMap::new(),
+            entropy: Entropy::seeded(cfg.seed),
+            cfg,
+            metrics,
+        };
+        std::thread::Builder::new()
+            .name("message-queue".into())
+            .spawn(move || writer.run(rx))
+            .expect("spawn the message queue writer");
+        MessageQueue { tx, store }
+    }
+
+    /// Queues a message; the answer comes once it is on disk (or refused).
+    pub fn enqueue(&self, e: Enqueue) {
+        if let Err(channel::SendError(Op::Enqueue(e))) = self.tx.send(Op::Enqueue(Box::new(e))) {
+            let _ = e.reply.send(Err(Refusal {
+                code: 503,
+                reason: "Message Store Unavailable",
+            }));
+        }
+    }
+
+    /// A queued message left its queue (`delivered` or `refused`).
+    pub fn remove(&self, aor: Aor, seq: u64, outcome: &'static str) {
+        let _ = self.tx.send(Op::Remove { aor, seq, outcome });
+    }
+
+    /// Drops every message of a number (its account was removed).
+    pub fn purge(&self, aor: Aor) {
+        let _ = self.tx.send(Op::Purge { aor });
+    }
+
+    /// Removes messages past their TTL and dynamic accounts past their expiry, as of `now`.
+    pub async fn sweep(&self, now: u64) -> SweepReport {
+        let (reply, rx) = oneshot::channel();
+        let _ = self.tx.send(Op::Sweep { now, reply });
+        rx.await.unwrap_or_default()
+    }
+
+    /// Up to `limit` messages of `aor` after `after`, in order (a read, from any thread).
+    pub fn messages(
+        &self,
+        aor: &Aor,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Vec<(u64, StoredMessage)> {
+        self.store.messages(aor, after, limit).unwrap_or_else(|e| {
+            warn!(error = %e, "queue read failed");
+            Vec::new()
+        })
+    }
+
+    /// Whether anything waits for `aor`.
+    pub fn has_messages(&self, aor: &Aor) -> bool {
+        self.store.has_messages(aor).unwrap_or(false)
+    }
+}
+
+struct Writer {
+    store: Store,
+    cfg: WriterConfig,
+    /// Usage of the numbers touched since start (read from the store on first touch).
+    usage: HashMap<Aor, QueueUsage>,
+    entropy: Entropy,
+    metrics: Arc<Metrics>,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Op>) {
+        let mut batch = Vec::with_capacity(self.cfg.batch);
+        while let Ok(first) = rx.recv() {
+            batch.push(first);
+            while batch.len() < self.cfg.batch {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            self.apply(&mut batch);
+        }
+        debug!("message queue writer stopped");
+    }
+
+    fn apply(&mut self, batch: &mut Vec<Op>) {
+        let mut acks: Vec<(oneshot::Sender<EnqueueResult>, Accepted)> = Vec::new();
+        let mut sweeps = Vec::new();
+        for op in batch.drain(..) {
+            match op {
+                Op::Enqueue(e) => {
+                    let e = *e;
+                    match self.write(e.aor, e.message, e.dynamic) {
+                        Ok(a) => acks.push((e.reply, a)),
+                        Err(r) => {
+                            self.count(refusal_outcome(r.code));
+                            let _ = e.reply.send(Err(r));
+                        }
+                    }
+                }
+                Op::Remove { aor, seq, outcome } => self.remove(&aor, seq, outcome),
+                Op::Purge { aor } => {
+                    let n = self.store.purge_messages(&aor).unwrap_or(0);
+                    self.usage.remove(&aor);
+                    self.metrics.messages_queued.dec_by(n as i64);
+                }
+                Op::Sweep { now, reply } => sweeps.push((now, reply)),
+            }
+        }
+        if !acks.is_empty() {
+            let t = Instant::now();
+            let flushed = self.store.flush();
+            self.metrics.queue_commits.inc();
+            self.metrics.queue_committed.inc_by(acks.len() as u64);
+            debug!(
+                messages = acks.len(),
+                ms = t.elapsed().as_secs_f64() * 1000.0,
+                "group commit"
+            );
+            match flushed {
+                Ok(_) => {
+                    for (reply, a) in acks {
+                        self.count("stored");
+                        let _ = reply.send(Ok(a));
+                    }
+                }
+                Err(e) => {
+                    // written in memory but not known to be on disk: the sender is told it
+                    // failed and may send again (the copy it then makes has its own id)
+                    warn!(error = %e, "message queue flush failed");
+                    for (reply, _) in acks {
+                        self.count("store_failed");
+                        let _ = reply.send(Err(Refusal {
+                            code: 500,
+                            reason: "Message Store Failure",
+                        }));
+                    }
+                }
+            }
+        }
+        for (now, reply) in sweeps {
+            let _ = reply.send(self.sweep(now));
+        }
+    }
+
+    fn count(&self, outcome: &'static str) {
+        self.metrics
+            .messages
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+
+    fn usage(&mut self, aor: &Aor) -> Result<&mut QueueUsage, Refusal> {
+        if !self.usage.contains_key(aor) {
+            let u = self.store.queue_usage(aor).map_err(store_failure)?;
+            self.usage.insert(aor.clone(), u);
+        }
+        Ok(self.usage.get_mut(aor).expect("just inserted"))
+    }
+
+    fn write(
+        &mut self,
+        aor: Aor,
+        mut m: StoredMessage,
+        dynamic: Option<DynamicAccount>,
+    ) -> Result<Accepted, Refusal> {
+        let limits = self.cfg.limits;
+        let len = m.body.len();
+        self.usage(&aor)?.admit(&limits, len)?;
+        let seq = self.store.next_message_seq().map_err(store_failure)?;
+        let random = self.entropy.token(10);
+        m.id = message_id(seq, &random, &self.cfg.domain);
+        m.expires_unix = m.accepted_unix_ms / 1000 + self.cfg.ttl_secs;
+        let mut dynamic_created = false;
+        if let Some(d) = dynamic {
+            let now = m.accepted_unix_ms / 1000;
+            dynamic_created = self
+                .store
+                .create_dynamic(&aor, &d.realm, now, d.expires_unix)
+                .map_err(store_failure)?;
+            if dynamic_created {
+                self.metrics.dynamic_accounts.inc();
+                info!(number = %aor.redacted(), "dynamic account created");
+            }
+        }
+        self.store
+            .put_message(&aor, seq, &m)
+            .map_err(store_failure)?;
+        self.usage(&aor)?.add(len);
+        self.metrics.messages_queued.inc();
+        Ok(Accepted {
+            seq,
+            id: m.id,
+            dynamic_created,
+        })
+    }
+
+    fn remove(&mut self, aor: &Aor, seq: u64, outcome: &'static str) {
+        match self.store.remove_message(aor, seq) {
+            Ok(Some(len)) => {
+                self.metrics.messages_queued.dec();
+                self.metrics
+                    .queue_removals
+                    .get_or_create(&OutcomeLabel { outcome })
+                    .inc();
+                if let Some(u) = self.usage.get_mut(aor) {
+                    u.remove(len);
+                    if u.messages == 0 {
+                        self.usage.remove(aor);
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "queue removal failed"),
+        }
+    }
+
+    fn sweep(&mut self, now: u64) -> SweepReport {
+        let mut report = SweepReport::default();
+        match self.store.expired_messages(now) {
+            Ok(expired) => {
+                for (aor, seq, _) in expired {
+                    self.remove(&aor, seq, "expired");
+                    report.expired_messages += 1;
+                }
+            }
+            Err(e) => warn!(error = %e, "queue sweep failed"),
+        }
+        match self.store.expired_dynamic(now) {
+            Ok(accounts) => {
+                for aor in accounts {
+                    let purged = self.store.purge_messages(&aor).unwrap_or(0);
+                    self.metrics.messages_queued.dec_by(purged as i64);
+                    self.usage.remove(&aor);
+                    match self.store.remove_account(&aor) {
+                        Ok(_) => {
+                            self.metrics.dynamic_accounts.dec();
+                            info!(number = %aor.redacted(), messages = purged, "unclaimed dynamic account expired");
+                            report.expired_accounts.push(aor.to_string());
+                        }
+                        Err(e) => warn!(error = %e, "dynamic account removal failed"),
+                    }
+                }
+            }
+            Err(e) => warn!(error = %e, "dynamic account sweep failed"),
+        }
+        if report.expired_messages > 0 || !report.expired_accounts.is_empty() {
+            if let Err(e) = self.store.flush() {
+                warn!(error = %e, "flush after a sweep failed");
+            }
+        }
+        report
+    }
+}
+
+fn store_failure(e: crate::store::StoreError) -> Refusal {
+    warn!(error = %e, "message queue write failed");
+    Refusal {
+        code: 500,
+        reason: "Message Store Failure",
+    }
+}
+
+fn refusal_outcome(code: u16) -> &'static str {
+    match code {
+        486 => "mailbox_full",
+        507 => "mailbox_bytes_full",
+        _ => "store_failed",
+    }
+}

@@ -1,0 +1,227 @@
+//! The Notifications actor: tells the owner of an offline number that messages wait, and
+//! sends password-reset codes, through the configured notifier gateway.
+//!
+//! Queued messages are coalesced per number (`messaging::Coalescer`: one SMS per burst, at
+//! most one per number per `notify.min_interval_secs`). When a notice is due, the store actor
+//! issues a fresh one-time password if the number is a dynamic account nobody claimed yet
+//! (never for an account whose owner set a password), the text is written, and the SMS goes to
+//! the gateway thread, which alone blocks on the network. A landline cannot take an SMS: its
+//! notice is recorded as a voice notice to place (counted and logged; calls come later).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, SpawnHandle, WrapFuture,
+};
+use crossbeam::channel::{self, Sender};
+use switchboard_engine::messaging::{Coalescer, Notice, SmsText};
+use switchboard_engine::numbering::Aor;
+use switchboard_engine::store::OtpPurpose;
+use tracing::{debug, info, warn};
+
+use crate::extension::ExtCommand;
+use crate::metrics::OutcomeLabel;
+use crate::notifier::{Gateway, Sms};
+use crate::shared::{now, Shared};
+use crate::store_actor::IssueOtp;
+
+/// A message was queued for an offline number.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Queued {
+    pub aor: Aor,
+    /// The sender as stored (a canonical number or a URI).
+    pub sender: String,
+    pub text: Option<String>,
+}
+
+/// Someone asked for a password reset of `aor` (already rate-limited and answered).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SendReset {
+    pub aor: Aor,
+}
+
+pub struct Notifications {
+    shared: Arc<Shared>,
+    coalescer: Coalescer,
+    text: SmsText,
+    gateway: Sender<Sms>,
+    timer: Option<SpawnHandle>,
+}
+
+impl Notifications {
+    /// Starts the gateway thread with `gateway`; the actor is started by the caller.
+    pub fn new(shared: Arc<Shared>, gateway: Box<dyn Gateway>) -> Notifications {
+        let n = &shared.config.notify;
+        let coalescer = Coalescer::new(
+            Duration::from_millis(n.coalesce_ms),
+            Duration::from_secs(n.min_interval_secs),
+            n.sms_max_chars + 1,
+        );
+        let text = SmsText {
+            max_chars: n.sms_max_chars,
+            preview_chars: n.preview_chars,
+        };
+        let (tx, rx) = channel::unbounded::<Sms>();
+        let metrics = shared.metrics.clone();
+        std::thread::Builder::new()
+            .name("notifier".into())
+            .spawn(move || {
+                let mut gateway = gateway;
+                for sms in rx {
+                    let outcome = send_with_retries(gateway.as_mut(), &sms);
+                    metrics
+                        .notifications
+                        .get_or_create(&OutcomeLabel { outcome })
+                        .inc();
+                }
+            })
+            .expect("spawn the notifier thread");
+        Notifications {
+            shared,
+            coalescer,
+            text,
+            gateway: tx,
+            timer: None,
+        }
+    }
+
+    fn schedule(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.timer.take() {
+            ctx.cancel_future(h);
+        }
+        let Some(at) = self.coalescer.poll_timeout() else {
+            return;
+        };
+        let delay = at.saturating_duration_since(now());
+        self.timer = Some(ctx.run_later(delay, |act, ctx| {
+            act.timer = None;
+            for n in act.coalescer.due(now()) {
+                act.notify(n, ctx);
+            }
+            act.schedule(ctx);
+        }));
+    }
+
+    fn notify(&mut self, n: Notice, ctx: &mut Context<Self>) {
+        let plan = &self.shared.plan;
+        if plan.is_landline(&n.aor) {
+            info!(number = %n.aor.redacted(), messages = n.count, "landline: a voice notice would be placed (not available yet)");
+            self.count("voice_pending");
+            return;
+        }
+        if n.aor.kind() != switchboard_engine::numbering::AorKind::E164 {
+            // names and extensions have no phone to send an SMS to
+            self.count("no_phone");
+            return;
+        }
+        let sender = Aor::from_canonical(&n.sender);
+        let sender = if sender.kind() == switchboard_engine::numbering::AorKind::E164 {
+            plan.display(&sender)
+        } else {
+            n.sender.clone()
+        };
+        let issue = IssueOtp {
+            aor: n.aor.clone(),
+            purpose: OtpPurpose::SignIn,
+        };
+        let fut = self
+            .shared
+            .store
+            .send(issue)
+            .into_actor(self)
+            .map(move |otp, act, _| {
+                let otp = otp.ok().flatten();
+                if otp.is_some() {
+                    act.shared
+                        .to_extension(n.aor.clone(), ExtCommand::AccountChanged);
+                }
+                let text = act.text.compose(&n, &sender, otp.as_deref());
+                act.send(&n.aor, text);
+            });
+        ctx.spawn(fut);
+    }
+
+    fn send(&self, aor: &Aor, text: String) {
+        debug!(number = %aor.redacted(), "notice to the gateway");
+        let _ = self.gateway.send(Sms {
+            to: aor.to_string(),
+            text,
+        });
+    }
+
+    fn count(&self, outcome: &'static str) {
+        self.shared
+            .metrics
+            .notifications
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+}
+
+/// Hands an SMS to the gateway, trying again twice (after 1 s and 2 s) when it was out of
+/// reach; a refusal is final.
+fn send_with_retries(g: &mut dyn Gateway, sms: &Sms) -> &'static str {
+    for attempt in 0..3u32 {
+        match g.send(sms) {
+            Ok(()) => return "sent",
+            Err(crate::notifier::GatewayError::Refused(why)) => {
+                warn!(gateway = g.kind(), error = %why, "SMS refused by the gateway");
+                return "refused";
+            }
+            Err(e) => {
+                warn!(gateway = g.kind(), error = %e, attempt, "SMS not handed over");
+                std::thread::sleep(Duration::from_secs(1 << attempt));
+            }
+        }
+    }
+    "failed"
+}
+
+impl Actor for Notifications {
+    type Context = Context<Self>;
+}
+
+impl Handler<Queued> for Notifications {
+    type Result = ();
+    fn handle(&mut self, q: Queued, ctx: &mut Context<Self>) {
+        self.coalescer
+            .queued(now(), &q.aor, &q.sender, q.text.as_deref());
+        self.schedule(ctx);
+    }
+}
+
+impl Handler<SendReset> for Notifications {
+    type Result = ();
+    fn handle(&mut self, m: SendReset, ctx: &mut Context<Self>) {
+        if self.shared.plan.is_landline(&m.aor)
+            || m.aor.kind() != switchboard_engine::numbering::AorKind::E164
+        {
+            self.count("reset_unreachable");
+            return;
+        }
+        let valid_minutes = self.shared.config.accounts.reset_valid_secs / 60;
+        let issue = IssueOtp {
+            aor: m.aor.clone(),
+            purpose: OtpPurpose::Reset,
+        };
+        let fut = self
+            .shared
+            .store
+            .send(issue)
+            .into_actor(self)
+            .map(move |otp, act, _| {
+                // no account: nothing is sent, and the caller was answered the same already
+                let Some(code) = otp.ok().flatten() else {
+                    return;
+                };
+                act.shared
+                    .to_extension(m.aor.clone(), ExtCommand::AccountChanged);
+                let text = act.text.reset(&code, valid_minutes.max(1));
+                act.send(&m.aor, text);
+            });
+        ctx.spawn(fut);
+    }
+}
