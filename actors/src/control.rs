@@ -90,31 +90,38 @@ pub async fn serve(path: PathBuf, store: Addr<StoreActor>, shared: Arc<Shared>) 
                             },
                         }
                     }
-                    Ok(req) => match store.send(req).await {
-                        Ok(Ok(reply)) => {
-                            if let AdminReply::Account { number } = &reply {
-                                // let a running Extension pick up the new credentials
-                                let aor =
-                                    switchboard_engine::numbering::Aor::from_canonical(number);
-                                shared.to_extension(aor, ExtCommand::AccountChanged);
+                    Ok(req) => {
+                        let removing = matches!(req, Admin::AccountRemove { .. });
+                        match store.send(req).await {
+                            Ok(Ok(reply)) => {
+                                if let AdminReply::Account { number } = &reply {
+                                    // let a running Extension pick up the new credentials
+                                    let aor =
+                                        switchboard_engine::numbering::Aor::from_canonical(number);
+                                    if removing {
+                                        // the messages waiting for it go with the account
+                                        shared.queue.purge(aor.clone());
+                                    }
+                                    shared.to_extension(aor, ExtCommand::AccountChanged);
+                                }
+                                Answer {
+                                    ok: true,
+                                    reply: Some(reply),
+                                    error: None,
+                                }
                             }
-                            Answer {
-                                ok: true,
-                                reply: Some(reply),
-                                error: None,
-                            }
+                            Ok(Err(e)) => Answer {
+                                ok: false,
+                                reply: None,
+                                error: Some(e),
+                            },
+                            Err(e) => Answer {
+                                ok: false,
+                                reply: None,
+                                error: Some(e.to_string()),
+                            },
                         }
-                        Ok(Err(e)) => Answer {
-                            ok: false,
-                            reply: None,
-                            error: Some(e),
-                        },
-                        Err(e) => Answer {
-                            ok: false,
-                            reply: None,
-                            error: Some(e.to_string()),
-                        },
-                    },
+                    }
                 };
                 let mut out = serde_json::to_string(&answer).unwrap_or_default();
                 out.push('\n');

@@ -58,9 +58,10 @@ pub struct DynamicAccount {
 
 enum Op {
     Enqueue(Box<Enqueue>),
-    Remove {
+    /// A message was removed (by whoever delivered it): counters only.
+    Removed {
         aor: Aor,
-        seq: u64,
+        len: usize,
         outcome: &'static str,
     },
     Purge {
@@ -118,9 +119,17 @@ impl MessageQueue {
         }
     }
 
-    /// A queued message left its queue (`delivered` or `refused`).
+    /// A queued message left its queue (`delivered`, `refused`, `fetched`). It is gone from
+    /// the tree when this returns (written behind: durable at the next flush), so the next
+    /// read of the queue, from any thread, no longer sees it; the writer's counters follow.
     pub fn remove(&self, aor: Aor, seq: u64, outcome: &'static str) {
-        let _ = self.tx.send(Op::Remove { aor, seq, outcome });
+        match self.store.remove_message(&aor, seq) {
+            Ok(Some(len)) => {
+                let _ = self.tx.send(Op::Removed { aor, len, outcome });
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "queue removal failed"),
+        }
     }
 
     /// Drops every message of a number (its account was removed).
@@ -194,7 +203,7 @@ impl Writer {
                         }
                     }
                 }
-                Op::Remove { aor, seq, outcome } => self.remove(&aor, seq, outcome),
+                Op::Removed { aor, len, outcome } => self.removed(&aor, len, outcome),
                 Op::Purge { aor } => {
                     let n = self.store.purge_messages(&aor).unwrap_or(0);
                     self.usage.remove(&aor);
@@ -293,21 +302,25 @@ impl Writer {
 
     fn remove(&mut self, aor: &Aor, seq: u64, outcome: &'static str) {
         match self.store.remove_message(aor, seq) {
-            Ok(Some(len)) => {
-                self.metrics.messages_queued.dec();
-                self.metrics
-                    .queue_removals
-                    .get_or_create(&OutcomeLabel { outcome })
-                    .inc();
-                if let Some(u) = self.usage.get_mut(aor) {
-                    u.remove(len);
-                    if u.messages == 0 {
-                        self.usage.remove(aor);
-                    }
-                }
-            }
+            Ok(Some(len)) => self.removed(aor, len, outcome),
             Ok(None) => {}
             Err(e) => warn!(error = %e, "queue removal failed"),
+        }
+    }
+
+    /// Counts a removal. (A number first touched after a removal but before its notice counts
+    /// one message short for a moment: its limits are a bound, not an exact count.)
+    fn removed(&mut self, aor: &Aor, len: usize, outcome: &'static str) {
+        self.metrics.messages_queued.dec();
+        self.metrics
+            .queue_removals
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+        if let Some(u) = self.usage.get_mut(aor) {
+            u.remove(len);
+            if u.messages == 0 {
+                self.usage.remove(aor);
+            }
         }
     }
 

@@ -340,3 +340,23 @@ pub fn eventually(wait: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The SMS the `log` notifier gateway wrote (one JSON object per line in `sms.log`).
+pub fn sms_log(data: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(data.join("sms.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Waits for the `log` gateway to have written `n` SMS, and returns them.
+pub fn wait_for_sms(data: &Path, n: usize) -> Vec<serde_json::Value> {
+    let mut got = Vec::new();
+    eventually(Duration::from_secs(15), || {
+        got = sms_log(data);
+        got.len() >= n
+    });
+    assert!(got.len() >= n, "expected {n} SMS, got {got:?}");
+    got
+}

@@ -500,6 +500,50 @@ impl Ua {
         }
     }
 
+    /// Sends a MESSAGE to `to` (a user part at the switch) with `from` (a URI; `None`: this
+    /// agent's own address, answering the switch's challenge with our password) and returns
+    /// the final answer.
+    pub async fn message(
+        &mut self,
+        to: &str,
+        from: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> Message {
+        let uri = format!("sip:{to}@{}", self.server);
+        let call_id = format!("msg-{}", self.token());
+        let from = from.map_or_else(|| self.aor(), str::to_owned);
+        let mut auth: Option<String> = None;
+        for cseq in 1..=2u32 {
+            let via = self.via();
+            let tag = self.token();
+            let mut b = RequestBuilder::new("MESSAGE", &uri)
+                .header("Via", &via)
+                .header("Max-Forwards", "70")
+                .header("From", &format!("<{from}>;tag={tag}"))
+                .header("To", &format!("<{uri}>"))
+                .header("Call-ID", &call_id)
+                .header("CSeq", &format!("{cseq} MESSAGE"));
+            if let Some(a) = &auth {
+                b = b.header("Proxy-Authorization", a);
+            }
+            self.send(b.build(Some((content_type, body))));
+            let resp = self.final_response(&call_id, "MESSAGE").await;
+            if resp.status() != Some(407) || auth.is_some() {
+                return resp;
+            }
+            auth =
+                Some(self.answer_challenge(&resp, HeaderName::ProxyAuthenticate, "MESSAGE", &uri));
+        }
+        unreachable!()
+    }
+
+    /// A plain-text MESSAGE from this agent's own address.
+    pub async fn text(&mut self, to: &str, text: &str) -> Message {
+        self.message(to, None, "text/plain;charset=UTF-8", text.as_bytes())
+            .await
+    }
+
     /// Sends a response with a fresh To tag.
     pub fn reply(&mut self, req: &Message, code: u16) {
         let tag = self.e.token(8);

@@ -131,21 +131,55 @@ pub fn admin_or_subscriber(
 }
 
 fn subscriber_ok(s: &Shared, aor: &Aor, user: &str, password: &str) -> bool {
-    // the user name must be this very subscriber, in a spelling its account knows
+    // the user name must be this very subscriber, in a spelling its account knows; every
+    // path hashes once, so a wrong number costs the same as a wrong password
+    let computed = ha1(Algorithm::Md5, user, &s.realm, password);
     if s.plan.canonical(user).ok().as_ref() != Some(aor) {
-        // still hash, so a wrong number costs the same as a wrong password
-        let _ = ha1(Algorithm::Md5, user, &s.realm, password);
         return false;
     }
     let Ok(Some(account)) = s.db.account(aor) else {
-        let _ = ha1(Algorithm::Md5, user, &s.realm, password);
         return false;
     };
-    let Some(c) = account.credential(user) else {
-        let _ = ha1(Algorithm::Md5, user, &s.realm, password);
-        return false;
+    if account
+        .credential(user)
+        .is_some_and(|c| same(&computed, &c.md5))
+    {
+        return true;
+    }
+    // a one-time password (a dynamic account's, or a reset code)
+    let now = crate::shared::unix_now();
+    let otp_ok = s.db.otp(aor).ok().flatten().is_some_and(|o| {
+        o.expires_unix > now
+            && o.credentials
+                .iter()
+                .any(|c| c.username == user && same(&computed, &c.md5))
+    });
+    if otp_ok && s.db.claim(aor).unwrap_or(false) {
+        s.metrics.dynamic_accounts.dec();
+    }
+    otp_ok
+}
+
+/// The subscriber the Basic credentials name, when they are right; the same 401 otherwise.
+pub fn subscriber(req: &HttpRequest, s: &Shared) -> Result<Aor, Box<HttpResponse>> {
+    let Some((user, password)) = basic(req) else {
+        return Err(Box::new(unauthorized()));
     };
-    same(&ha1(Algorithm::Md5, user, &account.realm, password), &c.md5)
+    let ip = req.peer_addr().map(|a| a.ip());
+    if blocked(ip) {
+        return Err(too_many());
+    }
+    let found = match s.plan.canonical(&user) {
+        Ok(aor) => subscriber_ok(s, &aor, &user, &password).then_some(aor),
+        Err(_) => {
+            let _ = ha1(Algorithm::Md5, &user, &s.realm, &password);
+            None
+        }
+    };
+    found.ok_or_else(|| {
+        failed(ip);
+        Box::new(unauthorized())
+    })
 }
 
 fn unauthorized() -> HttpResponse {

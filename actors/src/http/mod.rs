@@ -9,13 +9,20 @@
 //! | `POST /admin/plugins/reload` | admin | reload; 200 with the new version, 422 with the error |
 //! | `GET /v1/accounts/{number}/forwarding` | admin or the subscriber | the settings |
 //! | `PUT /v1/accounts/{number}/forwarding` | admin or the subscriber | replace them |
+//! | `/v1/accounts...` | see `accounts.rs`, `reset.rs` | accounts, passwords, resets |
+//! | `/v1/messages`, `/v1/accounts/{number}/messages` | see `messages.rs` | messages |
+//!
+//! The whole API is described in `docs/openapi.yaml`.
 //!
 //! Admin: `Authorization: Bearer <http.admin_token>`, or any client on a loopback address
 //! when no token is configured. The subscriber: `Authorization: Basic` with the number and
 //! the SIP password.
 
+mod accounts;
 mod auth;
 mod forwarding;
+mod messages;
+mod reset;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -99,12 +106,14 @@ pub fn start(
     shared: Arc<Shared>,
 ) -> std::io::Result<actix_web::dev::Server> {
     let data = web::Data::new(shared);
+    let resets = web::Data::new(reset::ResetLimits::default());
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(resets.clone())
             .app_data(
                 web::JsonConfig::default()
-                    .limit(16 * 1024)
+                    .limit(64 * 1024)
                     .error_handler(|e, _| {
                         let resp = error(
                             actix_web::http::StatusCode::BAD_REQUEST,
@@ -126,6 +135,26 @@ pub fn start(
                 "/v1/accounts/{number}/forwarding",
                 web::put().to(forwarding::replace),
             )
+            .route("/v1/accounts", web::post().to(accounts::create))
+            .route("/v1/accounts/{number}", web::get().to(accounts::show))
+            .route(
+                "/v1/accounts/{number}/password",
+                web::post().to(accounts::set_password),
+            )
+            .route(
+                "/v1/accounts/{number}/password-reset",
+                web::post().to(reset::reset),
+            )
+            .route(
+                "/v1/accounts/{number}/messages",
+                web::get().to(messages::list),
+            )
+            .route(
+                "/v1/accounts/{number}/messages/{seq}",
+                web::delete().to(messages::remove),
+            )
+            .route("/v1/messages", web::post().to(messages::send))
+            .route("/admin/messaging/sweep", web::post().to(messages::sweep))
             .default_service(web::to(not_found))
     })
     .workers(1)

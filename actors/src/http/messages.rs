@@ -1,0 +1,269 @@
+//! The messages API: what waits in a number's queue, and sending as an account.
+//!
+//! | method and path | who | what |
+//! |---|---|---|
+//! | `GET /v1/accounts/{number}/messages?after=&limit=` | admin or the subscriber | queued messages, oldest first |
+//! | `DELETE /v1/accounts/{number}/messages/{seq}` | admin or the subscriber | remove one (read elsewhere) |
+//! | `POST /v1/messages` | a subscriber | `{"to","text"}` or `{"to","content_type","body"}`: 202 |
+//! | `POST /admin/messaging/sweep` | admin | `{"now"?}`: remove what expired by then |
+//!
+//! `POST /v1/messages` takes the path of a SIP MESSAGE kept for later: the message is written
+//! to the recipient's queue (202 once on disk) and delivered in order to its registered
+//! devices, or announced to its owner by SMS when none is registered.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use switchboard_engine::messaging::{check_body, StoredMessage};
+use switchboard_engine::numbering::Aor;
+use tokio::sync::oneshot;
+
+use super::accounts::allowed;
+use super::{auth, error};
+use crate::extension::ExtCommand;
+use crate::message_queue::{DynamicAccount, Enqueue};
+use crate::notifications::Queued;
+use crate::shared::{unix_now, unix_now_ms, Shared};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct MessageView {
+    seq: u64,
+    id: String,
+    sender: String,
+    from: String,
+    content_type: String,
+    /// The body when it is UTF-8 text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    /// Any other body, base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_base64: Option<String>,
+    accepted_unix_ms: u64,
+    expires_unix: u64,
+}
+
+impl MessageView {
+    fn new(seq: u64, m: StoredMessage) -> MessageView {
+        use base64::Engine as _;
+        let text = m.text().map(str::to_owned);
+        let body_base64 = text
+            .is_none()
+            .then(|| base64::engine::general_purpose::STANDARD.encode(&m.body));
+        MessageView {
+            seq,
+            id: m.id,
+            sender: m.sender,
+            from: m.from,
+            content_type: m.content_type,
+            text,
+            body_base64,
+            accepted_unix_ms: m.accepted_unix_ms,
+            expires_unix: m.expires_unix,
+        }
+    }
+}
+
+pub async fn list(
+    req: HttpRequest,
+    number: web::Path<String>,
+    page: web::Query<Page>,
+    s: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    let aor = match allowed(&req, &s, &number) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
+    let queue = s.queue.clone();
+    let after = page.after;
+    let msgs = web::block(move || queue.messages(&aor, after, limit)).await;
+    let Ok(msgs) = msgs else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "queue read failed",
+        );
+    };
+    let next_after = (msgs.len() == limit)
+        .then(|| msgs.last().map(|(seq, _)| *seq))
+        .flatten();
+    let messages: Vec<MessageView> = msgs
+        .into_iter()
+        .map(|(q, m)| MessageView::new(q, m))
+        .collect();
+    HttpResponse::Ok().json(serde_json::json!({ "messages": messages, "next_after": next_after }))
+}
+
+pub async fn remove(
+    req: HttpRequest,
+    path: web::Path<(String, u64)>,
+    s: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    let (number, seq) = path.into_inner();
+    let aor = match allowed(&req, &s, &number) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    s.queue.remove(aor, seq, "fetched");
+    HttpResponse::NoContent().finish()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outgoing {
+    to: String,
+    text: Option<String>,
+    content_type: Option<String>,
+    body: Option<String>,
+}
+
+pub async fn send(
+    req: HttpRequest,
+    body: web::Json<Outgoing>,
+    s: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    let sender = match auth::subscriber(&req, &s) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let Outgoing {
+        to,
+        text,
+        content_type,
+        body,
+    } = body.into_inner();
+    let (content_type, body) = match (text, body) {
+        (Some(t), None) => ("text/plain;charset=UTF-8".to_owned(), t.into_bytes()),
+        (None, Some(b)) => (
+            content_type.unwrap_or_else(|| "text/plain;charset=UTF-8".into()),
+            b.into_bytes(),
+        ),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_message",
+                "give either \"text\" or \"body\" (with \"content_type\")",
+            )
+        }
+    };
+    if let Err(e) = check_body(&content_type, &body, s.config.messaging.max_body_bytes) {
+        let (code, reason) = e.status();
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+        return error(status, "bad_message", reason);
+    }
+    let Some(to) = recipient(&s, &to) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "not a number of this switch (messages from the API reach its own numbers)",
+        );
+    };
+    let db = s.db.clone();
+    let who = to.clone();
+    let looked_up = web::block(move || {
+        let account = db.account(&who).map(|a| a.is_some()).unwrap_or(false);
+        let now = unix_now();
+        let online = db
+            .bindings(&who)
+            .map(|b| b.iter().any(|b| b.expires_at > now))
+            .unwrap_or(false);
+        (account, online)
+    })
+    .await;
+    let Ok((account, online)) = looked_up else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "lookup failed",
+        );
+    };
+    if !s.may_queue_for(&to, account) {
+        return error(StatusCode::NOT_FOUND, "not_found", "no such number");
+    }
+    let message = StoredMessage {
+        id: String::new(),
+        from: format!("<sip:{sender}@{}>", s.local.domain),
+        sender: sender.to_string(),
+        content_type,
+        body,
+        accepted_unix_ms: unix_now_ms(),
+        expires_unix: 0,
+    };
+    let text = message.text().map(str::to_owned);
+    let dynamic = (!account && s.allows_dynamic(&to)).then(|| DynamicAccount {
+        realm: s.realm.clone(),
+        expires_unix: unix_now() + s.config.accounts.dynamic_expiry_days * 86_400,
+    });
+    let (reply, rx) = oneshot::channel();
+    s.queue.enqueue(Enqueue {
+        aor: to.clone(),
+        message,
+        dynamic,
+        reply,
+    });
+    match rx.await {
+        Ok(Ok(accepted)) => {
+            if accepted.dynamic_created {
+                s.to_extension(to.clone(), ExtCommand::AccountChanged);
+            }
+            let status = if online {
+                s.to_extension(to.clone(), ExtCommand::Deliver);
+                "delivering"
+            } else {
+                s.notify_queued(Queued {
+                    aor: to.clone(),
+                    sender: sender.to_string(),
+                    text,
+                });
+                "queued"
+            };
+            HttpResponse::Accepted().json(serde_json::json!({
+                "id": accepted.id, "to": to.to_string(), "status": status,
+            }))
+        }
+        Ok(Err(r)) => {
+            let status = StatusCode::from_u16(r.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            error(status, "refused", r.reason)
+        }
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "message store unavailable",
+        ),
+    }
+}
+
+/// The subscriber of ours a dialed string reaches, if any.
+fn recipient(s: &Shared, to: &str) -> Option<Aor> {
+    let d = s.plan.classify(to).ok()?;
+    s.plan.subscriber_of(&s.plan.resolve(d))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SweepAt {
+    /// Unix seconds to sweep as of (default: now); tests and operators may look ahead.
+    now: Option<u64>,
+}
+
+pub async fn sweep(
+    req: HttpRequest,
+    body: Option<web::Json<SweepAt>>,
+    s: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    if let Err(r) = auth::admin(&req, &s) {
+        return *r;
+    }
+    let now = body.and_then(|b| b.now).unwrap_or_else(unix_now);
+    let report = crate::server::messages_sweep(&s, now).await;
+    HttpResponse::Ok().json(report)
+}

@@ -1,0 +1,105 @@
+//! `POST /v1/accounts/{number}/password-reset`: a fresh code by SMS.
+//!
+//! Everyone gets the same `202` whether or not the number has an account (and the code is
+//! sent after the answer, so the timing says nothing either). A number gets at most
+//! `accounts.resets_per_number_per_hour` codes (more requests are answered alike and
+//! dropped); a source address may ask `accounts.resets_per_source_per_hour` times an hour,
+//! then gets 429.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::error;
+use crate::notifications::SendReset;
+use crate::shared::Shared;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Requests per key within the current hour.
+#[derive(Default)]
+pub struct HourlyLimit {
+    counts: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl HourlyLimit {
+    /// Counts one request for `key`; whether it is within `max` for the hour.
+    pub fn allow(&self, key: &str, max: u32, now: Instant) -> bool {
+        let mut m = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() > 100_000 {
+            m.retain(|_, (_, since)| now.saturating_duration_since(*since) < HOUR);
+        }
+        let e = m.entry(key.to_owned()).or_insert((0, now));
+        if now.saturating_duration_since(e.1) >= HOUR {
+            *e = (0, now);
+        }
+        e.0 += 1;
+        e.0 <= max
+    }
+}
+
+/// The limits of password resets (one per process).
+#[derive(Default)]
+pub struct ResetLimits {
+    per_number: HourlyLimit,
+    per_source: HourlyLimit,
+}
+
+pub async fn reset(
+    req: HttpRequest,
+    number: web::Path<String>,
+    s: web::Data<Arc<Shared>>,
+    limits: web::Data<ResetLimits>,
+) -> HttpResponse {
+    let a = &s.config.accounts;
+    let now = Instant::now();
+    let source = req
+        .peer_addr()
+        .map(|p| p.ip().to_string())
+        .unwrap_or_default();
+    if !limits
+        .per_source
+        .allow(&source, a.resets_per_source_per_hour, now)
+    {
+        return HttpResponse::build(StatusCode::TOO_MANY_REQUESTS)
+            .insert_header(("Retry-After", "3600"))
+            .json(serde_json::json!({
+                "code": "too_many_resets",
+                "message": "too many password resets from this address; try again later",
+            }));
+    }
+    let Ok(aor) = s.plan.canonical(&number) else {
+        return error(StatusCode::BAD_REQUEST, "bad_number", "not a phone number");
+    };
+    if limits
+        .per_number
+        .allow(aor.as_str(), a.resets_per_number_per_hour, now)
+    {
+        if let Some(n) = s.notifications.get() {
+            n.do_send(SendReset { aor });
+        }
+    }
+    HttpResponse::Accepted().json(serde_json::json!({
+        "status": "accepted",
+        "message": "if this number has an account, a reset code is on its way by SMS",
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_gets_its_quota_per_hour() {
+        let l = HourlyLimit::default();
+        let t = Instant::now();
+        assert!(l.allow("a", 2, t));
+        assert!(l.allow("a", 2, t));
+        assert!(!l.allow("a", 2, t));
+        assert!(l.allow("b", 2, t), "keys are counted apart");
+        assert!(l.allow("a", 2, t + HOUR), "a new hour, a new quota");
+    }
+}
