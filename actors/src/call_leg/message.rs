@@ -154,14 +154,16 @@ impl CallLeg {
         let uri = from.uri();
         let user = uri.user_unescaped();
         let ours = uri.scheme() == Scheme::Tel || self.shared.is_our_host(uri.host());
-        match user {
-            Some(u) if ours => self
-                .shared
-                .plan
-                .canonical(&u)
-                .map_or_else(|_| u.into_owned(), |a| a.to_string()),
-            Some(u) => format!("{u}@{}", uri.host()),
-            None => uri.host().to_owned(),
+        let Some(u) = user else {
+            return uri.host().to_owned();
+        };
+        match self.shared.plan.canonical(&u) {
+            // a number reads the same from any network; a name is ours only from our domain
+            Ok(a) if ours || a.kind() == switchboard_engine::numbering::AorKind::E164 => {
+                a.to_string()
+            }
+            _ if ours => u.into_owned(),
+            _ => format!("{u}@{}", uri.host()),
         }
     }
 

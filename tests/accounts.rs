@@ -1,0 +1,327 @@
+//! Accounts without sign-up: dynamic accounts, one-time passwords by SMS, the accounts API,
+//! password resets, expiry.
+
+mod common;
+
+use std::time::Duration;
+
+use common::ua::{Proto, Ua};
+use common::{basic, http, sms_log, wait_for_sms, Options, Switch};
+use switchboard_engine::sip::Method;
+
+const PW: &str = "pw-1234";
+const OWNER: &str = "+821012345678";
+
+fn switch(extra: &str) -> Switch {
+    Switch::with(Options {
+        config: format!(
+            "[numbering]\nown_ranges = [\"+8210\", \"+822\"]\n[notify]\ncoalesce_ms = 300\nmin_interval_secs = 1\n{extra}"
+        ),
+        ..Default::default()
+    })
+}
+
+/// A UA outside the switch's domain: anyone may message any number.
+async fn stranger(sw: &Switch) -> Ua {
+    Ua::new(sw.sip, "stranger", "", Proto::Udp).await
+}
+
+const STRANGER: &str = "sip:+821099990000@elsewhere.example";
+
+fn password_in(sms: &serde_json::Value) -> String {
+    let text = sms["text"].as_str().unwrap();
+    let at = text
+        .find("your password is ")
+        .expect("a password in the SMS")
+        + 17;
+    text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test]
+async fn a_message_to_a_number_nobody_signed_up_makes_an_account_its_owner_signs_in_to() {
+    let sw = switch("");
+    let mut s = stranger(&sw).await;
+    let r = s
+        .message(
+            "010-1234-5678",
+            Some(STRANGER),
+            "text/plain",
+            b"see you at 7",
+        )
+        .await;
+    assert_eq!(r.status(), Some(202));
+    let sms = wait_for_sms(&sw.data, 1);
+    assert_eq!(sms[0]["to"], OWNER);
+    let text = sms[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("You have a message from +82 10-9999-0000: see you at 7"),
+        "{text}"
+    );
+    let otp = password_in(&sms[0]);
+    assert_eq!(otp.len(), 6);
+
+    let (code, body) = http(sw.http, "GET", &format!("/v1/accounts/{OWNER}"), &[], None);
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["dynamic"], true);
+    assert_eq!(v["queued"], 1);
+
+    // the owner signs in with the number and the password from the SMS
+    let mut phone = Ua::new(sw.sip, OWNER, &otp, Proto::Udp).await;
+    assert_eq!(phone.register(300).await.status(), Some(200));
+    let m = phone.expect_request(Method::Message).await;
+    assert_eq!(m.body(), b"see you at 7");
+    phone.reply(&m, 200);
+    let (_, body) = http(sw.http, "GET", &format!("/v1/accounts/{OWNER}"), &[], None);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["dynamic"], false, "signing in claimed it");
+
+    // and sets a password of their own, with the one-time one
+    let (code, body) = http(
+        sw.http,
+        "POST",
+        &format!("/v1/accounts/{OWNER}/password"),
+        &[("Authorization", &basic(OWNER, &otp))],
+        Some("{\"password\": \"my-own-pw\"}"),
+    );
+    assert_eq!(code, 204, "{body}");
+    let mut old = Ua::new(sw.sip, OWNER, &otp, Proto::Udp).await;
+    assert_eq!(
+        old.register(300).await.status(),
+        Some(403),
+        "the one-time password ended"
+    );
+    let mut new = Ua::new(sw.sip, OWNER, "my-own-pw", Proto::Udp).await;
+    assert_eq!(new.register(300).await.status(), Some(200));
+    // later notices carry no password: the owner has their own (all devices signed off)
+    assert_eq!(new.register_contact("*", Some(0)).await.status(), Some(200));
+    let r = s
+        .message("01012345678", Some(STRANGER), "text/plain", b"again")
+        .await;
+    assert_eq!(r.status(), Some(202));
+    let sms = wait_for_sms(&sw.data, 2);
+    let text = sms[1]["text"].as_str().unwrap();
+    assert!(!text.contains("password is"), "{text}");
+    assert!(
+        text.ends_with("Sign in with your number to read it."),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_messages_makes_one_sms_and_long_ones_are_cut() {
+    let sw = switch("");
+    let mut s = stranger(&sw).await;
+    let long = "a very long message ".repeat(12);
+    for body in [long.as_str(), "two", "three"] {
+        let r = s
+            .message("01012345678", Some(STRANGER), "text/plain", body.as_bytes())
+            .await;
+        assert_eq!(r.status(), Some(202));
+    }
+    let sms = wait_for_sms(&sw.data, 1);
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(sms_log(&sw.data).len(), 1, "one SMS for the burst");
+    let text = sms[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("You have 3 messages, the first from +82 10-9999-0000: a very long"),
+        "{text}"
+    );
+    assert!(text.contains('…'), "cut to a preview: {text}");
+    assert!(text.chars().count() < 200, "{text}");
+}
+
+#[tokio::test]
+async fn password_reset_answers_alike_and_texts_a_code_only_to_real_accounts() {
+    let sw = switch("[accounts]\nresets_per_source_per_hour = 4\n");
+    let body = format!("{{\"number\": \"010-1111-2222\", \"password\": \"{PW}\"}}");
+    let (code, out) = http(sw.http, "POST", "/v1/accounts", &[], Some(&body));
+    assert_eq!(code, 201, "{out}");
+    let (code, _) = http(sw.http, "POST", "/v1/accounts", &[], Some(&body));
+    assert_eq!(code, 409);
+
+    let reset = |n: &str| {
+        http(
+            sw.http,
+            "POST",
+            &format!("/v1/accounts/{n}/password-reset"),
+            &[],
+            None,
+        )
+    };
+    let real = reset("010-1111-2222");
+    let unknown = reset("010-3333-4444");
+    assert_eq!(real.0, 202);
+    assert_eq!(
+        real, unknown,
+        "the same answer whether or not the number exists"
+    );
+    let sms = wait_for_sms(&sw.data, 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let all = sms_log(&sw.data);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(sms[0]["to"], "+821011112222");
+    let text = sms[0]["text"].as_str().unwrap();
+    let code: String = text
+        .trim_start_matches("Your password reset code is ")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(code.len(), 6, "{text}");
+    // the code signs in, and the old password still works (a stranger's reset locks no one out)
+    for pw in [code.as_str(), PW] {
+        let (status, _) = http(
+            sw.http,
+            "GET",
+            "/v1/accounts/+821011112222",
+            &[("Authorization", &basic("+821011112222", pw))],
+            None,
+        );
+        assert_eq!(status, 200, "{pw}");
+    }
+    let (status, _) = http(
+        sw.http,
+        "GET",
+        "/v1/accounts/+821011112222",
+        &[("Authorization", &basic("+821011112222", "000000"))],
+        None,
+    );
+    assert_eq!(status, 401);
+    // a source asking too often is told to wait
+    assert_eq!(reset("010-1111-2222").0, 202);
+    assert_eq!(reset("010-1111-2222").0, 202);
+    assert_eq!(reset("010-1111-2222").0, 429);
+}
+
+#[tokio::test]
+async fn unclaimed_dynamic_accounts_expire_with_their_queue() {
+    let sw = switch("[accounts]\ndynamic_expiry_days = 30\n");
+    let mut s = stranger(&sw).await;
+    let r = s
+        .message("010-1234-5678", Some(STRANGER), "text/plain", b"anyone?")
+        .await;
+    assert_eq!(r.status(), Some(202));
+    let otp = password_in(&wait_for_sms(&sw.data, 1)[0]);
+    let sweep = |days: u64| {
+        let (code, body) = http(
+            sw.http,
+            "POST",
+            "/admin/messaging/sweep",
+            &[],
+            Some(&format!("{{\"now\": {}}}", unix_now() + days * 86_400)),
+        );
+        assert_eq!(code, 200);
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    assert_eq!(sweep(29)["expired_accounts"].as_array().unwrap().len(), 0);
+    let report = sweep(31);
+    assert_eq!(report["expired_accounts"][0], OWNER);
+    let (code, _) = http(sw.http, "GET", &format!("/v1/accounts/{OWNER}"), &[], None);
+    assert_eq!(code, 404);
+    assert_eq!(sw.metric("switchboard_messages_queued"), 0.0);
+    assert_eq!(sw.metric("switchboard_dynamic_accounts"), 0.0);
+    let mut phone = Ua::new(sw.sip, OWNER, &otp, Proto::Udp).await;
+    assert_eq!(phone.register(300).await.status(), Some(403));
+}
+
+#[tokio::test]
+async fn a_landline_gets_a_voice_notice_recorded_instead_of_an_sms() {
+    let sw = switch("");
+    let mut s = stranger(&sw).await;
+    let r = s
+        .message(
+            "02-2123-4567",
+            Some(STRANGER),
+            "text/plain",
+            b"hello office",
+        )
+        .await;
+    assert_eq!(r.status(), Some(202));
+    assert!(common::eventually(Duration::from_secs(5), || sw.metric(
+        "switchboard_notifications_total{outcome=\"voice_pending\"}"
+    ) == 1.0));
+    assert!(sms_log(&sw.data).is_empty());
+}
+
+#[tokio::test]
+async fn the_messages_api_sends_as_an_account_and_lists_and_removes_the_queue() {
+    let sw = switch("");
+    sw.add_account("1001", PW);
+    sw.add_account("1002", PW);
+    let send = |auth: &str, body: &str| {
+        http(
+            sw.http,
+            "POST",
+            "/v1/messages",
+            &[("Authorization", auth)],
+            Some(body),
+        )
+    };
+    let (code, _) = send(
+        &basic("1001", "wrong"),
+        "{\"to\": \"1002\", \"text\": \"hi\"}",
+    );
+    assert_eq!(code, 401);
+    let (code, body) = send(
+        &basic("1001", PW),
+        "{\"to\": \"1002\", \"text\": \"hi there\"}",
+    );
+    assert_eq!(code, 202, "{body}");
+    let sent: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(sent["status"], "queued");
+    let (code, _) = send(
+        &basic("1001", PW),
+        "{\"to\": \"+12125551234\", \"text\": \"x\"}",
+    );
+    assert_eq!(code, 404, "the API reaches this switch's numbers only");
+
+    let list = |auth: &str| {
+        http(
+            sw.http,
+            "GET",
+            "/v1/accounts/1002/messages",
+            &[("Authorization", auth)],
+            None,
+        )
+    };
+    assert_eq!(list(&basic("1001", PW)).0, 401, "another account's queue");
+    let (code, body) = list(&basic("1002", PW));
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let m = &v["messages"][0];
+    assert_eq!(m["text"], "hi there");
+    assert_eq!(m["sender"], "1001");
+    assert_eq!(m["id"], sent["id"]);
+    let seq = m["seq"].as_u64().unwrap();
+    let (code, _) = http(
+        sw.http,
+        "DELETE",
+        &format!("/v1/accounts/1002/messages/{seq}"),
+        &[("Authorization", &basic("1002", PW))],
+        None,
+    );
+    assert_eq!(code, 204);
+    let (_, body) = list(&basic("1002", PW));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["messages"].as_array().unwrap().len(), 0);
+
+    // sent to an online number, it is delivered from the queue
+    let mut phone = Ua::new(sw.sip, "1002", PW, Proto::Udp).await;
+    assert_eq!(phone.register(300).await.status(), Some(200));
+    let (code, body) = send(&basic("1001", PW), "{\"to\": \"1002\", \"text\": \"live\"}");
+    assert_eq!(code, 202);
+    assert!(body.contains("delivering"), "{body}");
+    let m = phone.expect_request(Method::Message).await;
+    assert_eq!(m.body(), b"live");
+    phone.reply(&m, 200);
+}
