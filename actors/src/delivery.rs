@@ -52,7 +52,12 @@ struct InFlight {
 
 pub struct Delivery {
     id: u64,
+    shard: usize,
+    shards: usize,
+    /// The Call-ID of the message being delivered (each message has its own, as separate
+    /// MESSAGE requests do; retries of one message share it).
     call_id: Box<str>,
+    call_seq: u64,
     aor: Aor,
     shared: Arc<Shared>,
     transports: Transports,
@@ -66,12 +71,15 @@ pub struct Delivery {
     to: String,
     entropy: Entropy,
     timer: Option<(Instant, SpawnHandle)>,
+    me: Option<Addr<Delivery>>,
 }
 
 /// What a Delivery is started with.
 pub struct DeliveryStart {
     pub id: u64,
-    pub call_id: Box<str>,
+    /// The worker this runs beside, of how many: the Call-IDs it uses must be that worker's.
+    pub shard: usize,
+    pub shards: usize,
     pub aor: Aor,
     pub targets: Vec<BindingRecord>,
     pub owner: actix::Recipient<DeliveryEnded>,
@@ -94,7 +102,10 @@ impl Delivery {
         let to = format!("<sip:{}@{}>", s.aor, shared.local.domain);
         Delivery {
             id: s.id,
-            call_id: s.call_id,
+            shard: s.shard,
+            shards: s.shards,
+            call_id: "".into(),
+            call_seq: u64::MAX,
             aor: s.aor,
             transports,
             worker,
@@ -107,6 +118,7 @@ impl Delivery {
             to,
             entropy,
             timer: None,
+            me: None,
             shared,
         }
     }
@@ -148,6 +160,10 @@ impl Delivery {
         let Some(m) = self.outbox.message(seq).cloned() else {
             return 0;
         };
+        if self.call_seq != seq {
+            self.new_call_id();
+            self.call_seq = seq;
+        }
         let live = registrar::targets(&self.targets, unix_now());
         let mut n = 0;
         for b in live {
@@ -209,6 +225,36 @@ impl Delivery {
         }
     }
 
+    /// A fresh Call-ID owned by our worker, whose answers the worker passes to us; the one
+    /// before is released.
+    fn new_call_id(&mut self) {
+        let call_id: Box<str> = loop {
+            let c = format!("dlv-{}", self.entropy.token(20));
+            if self.shards == 1 || crate::transport::shard_of(&c, self.shards) == self.shard {
+                break c.into();
+            }
+        };
+        self.release_call_id();
+        self.cseq = 0;
+        self.call_id = call_id.clone();
+        if let Some(me) = &self.me {
+            self.worker.do_send(crate::worker::Adopt {
+                call_id,
+                id: self.id,
+                addr: me.clone(),
+            });
+        }
+    }
+
+    fn release_call_id(&mut self) {
+        if !self.call_id.is_empty() {
+            self.worker.do_send(LegEnded {
+                call_id: std::mem::take(&mut self.call_id),
+                leg: self.id,
+            });
+        }
+    }
+
     fn schedule(&mut self, ctx: &mut Context<Self>) {
         let next = self
             .inflight
@@ -247,14 +293,12 @@ impl Actor for Delivery {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.me = Some(ctx.address());
         self.drive(ctx);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.worker.do_send(LegEnded {
-            call_id: self.call_id.clone(),
-            leg: self.id,
-        });
+        self.release_call_id();
         self.owner.do_send(DeliveryEnded { id: self.id });
     }
 }

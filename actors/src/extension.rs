@@ -266,6 +266,7 @@ impl Extension {
                 if live.is_empty() || !self.shared.queue.has_messages(&self.aor) {
                     return;
                 }
+                debug!(aor = %self.aor.redacted(), devices = live.len(), "delivery of queued messages starts");
                 let workers = self.shared.ingress.workers();
                 if workers.is_empty() {
                     return;

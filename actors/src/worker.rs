@@ -524,19 +524,12 @@ impl Handler<LegIdle> for Worker {
 impl Handler<StartDelivery> for Worker {
     type Result = ();
     fn handle(&mut self, m: StartDelivery, ctx: &mut Context<Self>) {
-        let shards = self.shared.ingress.workers().len().max(1);
-        // a Call-ID that hashes to this worker: answers are routed by Call-ID
-        let call_id: Box<str> = loop {
-            let c = format!("dlv-{}", self.entropy.token(20));
-            if shards == 1 || crate::transport::shard_of(&c, shards) == self.shard {
-                break c.into();
-            }
-        };
         let id = self.next_leg;
         self.next_leg += 1;
         let start = crate::delivery::DeliveryStart {
             id,
-            call_id: call_id.clone(),
+            shard: self.shard,
+            shards: self.shared.ingress.workers().len().max(1),
             aor: m.aor,
             targets: m.targets,
             owner: m.owner,
@@ -549,16 +542,31 @@ impl Handler<StartDelivery> for Worker {
             ctx.address(),
         )
         .start();
+        let _ = m.reply.send((id, d));
+    }
+}
+
+/// Routes the answers to requests with `call_id` (one this worker owns) to a Delivery.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Adopt {
+    pub call_id: Box<str>,
+    pub id: u64,
+    pub addr: Addr<crate::delivery::Delivery>,
+}
+
+impl Handler<Adopt> for Worker {
+    type Result = ();
+    fn handle(&mut self, m: Adopt, _: &mut Context<Self>) {
         self.calls.insert(
-            call_id,
+            m.call_id,
             LegEntry {
-                id,
-                addr: d.clone().recipient(),
-                stop: d.clone().recipient(),
+                id: m.id,
+                addr: m.addr.clone().recipient(),
+                stop: m.addr.recipient(),
                 sent: 0,
             },
         );
-        let _ = m.reply.send((id, d));
     }
 }
 

@@ -196,3 +196,37 @@ pub fn successful(out: &Output, work: &Path) -> (u64, String) {
         .unwrap_or(0);
     (n, format!("{stdout}\n{errors}"))
 }
+
+/// A SIPp UAC sending `count` MESSAGEs to `to` at `rate`/s (scenario `uac_message.xml`);
+/// returns its output. Errors go to `uac-errors.log` in `work`.
+pub fn messages(
+    work: &Path,
+    target: &str,
+    to: &str,
+    ip: IpAddr,
+    count: u32,
+    rate: u32,
+    stat_file: &str,
+) -> Output {
+    sipp()
+        .current_dir(work)
+        .arg(target)
+        .arg("-sf")
+        .arg(scenarios().join("uac_message.xml"))
+        .args(["-s", to, "-r", &rate.to_string(), "-m", &count.to_string()])
+        .args(["-t", "u1", "-i", &ip.to_string(), "-p", "5073"])
+        .args(["-nostdin", "-timeout", "60s", "-timeout_error"])
+        .args(["-trace_err", "-error_file", "uac-errors.log"])
+        .args(["-trace_stat", "-stf", stat_file])
+        .output()
+        .unwrap()
+}
+
+/// The value of column `name` on the last line of a SIPp statistics file (`-trace_stat`).
+pub fn stat(path: &Path, name: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split(';').collect();
+    let col = header.iter().position(|h| *h == name)?;
+    lines.last()?.split(';').nth(col)?.trim().parse().ok()
+}

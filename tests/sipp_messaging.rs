@@ -1,0 +1,113 @@
+//! SIPp sends MESSAGEs through the switch: to a registered SIPp device (each answered 200 by
+//! it), and to an offline number (each 202), whose stored messages a SIPp device then
+//! receives when it registers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::sipp;
+use common::{fresh_ip, Options, Switch, TempDir};
+
+fn switch() -> Switch {
+    Switch::with(Options {
+        config: "[auth]\nalgorithms = [\"MD5\"]\n".into(),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn sipp_messages_reach_a_registered_sipp_device_all_200() {
+    let sw = switch();
+    sw.add_account("sippuas", "sippuas-pw");
+    let work = TempDir::new("sipp-msg");
+    let (uas_ip, uac_ip) = (fresh_ip(), fresh_ip());
+    let target = sw.sip.to_string();
+    let mut uas = sipp::uas(
+        &work.0,
+        "uas_message.xml",
+        uas_ip,
+        5070,
+        "udp",
+        &["-m", "200", "-trace_stat", "-stf", "uas.csv"],
+    );
+    sipp::register(
+        &work.0,
+        &target,
+        "sippuas",
+        "sippuas-pw",
+        uas_ip,
+        5070,
+        "udp",
+    );
+    let out = sipp::messages(&work.0, &target, "sippuas", uac_ip, 200, 100, "uac.csv");
+    let (ok, report) = sipp::successful(&out, &work.0);
+    assert!(
+        out.status.success(),
+        "SIPp UAC reported failures:\n{report}"
+    );
+    assert_eq!(ok, 200);
+    assert!(
+        uas.finish(Duration::from_secs(10)).is_some(),
+        "the device got all 200"
+    );
+    assert!(common::eventually(Duration::from_secs(3), || sw
+        .metric("switchboard_messages_queued")
+        == 0.0));
+    assert_eq!(
+        sw.metric("switchboard_messages_total{outcome=\"stored\"}"),
+        0.0,
+        "delivered, none stored"
+    );
+}
+
+#[test]
+fn sipp_messages_to_an_offline_number_are_stored_then_delivered_to_sipp_on_register() {
+    let sw = switch();
+    sw.add_account("offline1", "offline1-pw");
+    let work = TempDir::new("sipp-msg-off");
+    let (uas_ip, uac_ip) = (fresh_ip(), fresh_ip());
+    let target = sw.sip.to_string();
+    let out = sipp::messages(&work.0, &target, "offline1", uac_ip, 100, 100, "uac.csv");
+    let (ok, report) = sipp::successful(&out, &work.0);
+    assert!(
+        out.status.success(),
+        "SIPp UAC reported failures:\n{report}"
+    );
+    assert_eq!(ok, 100);
+    assert_eq!(
+        sw.metric("switchboard_messages_total{outcome=\"stored\"}"),
+        100.0
+    );
+    assert_eq!(sw.metric("switchboard_messages_queued"), 100.0);
+
+    let mut uas = sipp::uas(
+        &work.0,
+        "uas_message.xml",
+        uas_ip,
+        5070,
+        "udp",
+        &["-m", "100"],
+    );
+    sipp::register(
+        &work.0,
+        &target,
+        "offline1",
+        "offline1-pw",
+        uas_ip,
+        5070,
+        "udp",
+    );
+    assert!(
+        uas.finish(Duration::from_secs(20))
+            .is_some_and(|s| s.success()),
+        "the SIPp device received the 100 stored messages"
+    );
+    assert!(common::eventually(Duration::from_secs(5), || sw
+        .metric("switchboard_messages_queued")
+        == 0.0));
+    assert_eq!(
+        sw.metric("switchboard_queue_removals_total{outcome=\"delivered\"}"),
+        100.0
+    );
+}
