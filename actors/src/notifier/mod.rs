@@ -9,6 +9,7 @@
 
 pub mod http;
 pub mod log;
+mod redact;
 pub mod smpp;
 
 use std::path::Path;
@@ -50,7 +51,9 @@ pub trait Gateway: Send {
 /// The gateway the configuration names.
 pub fn build(cfg: &Notify, data_dir: &Path) -> Result<Box<dyn Gateway>, String> {
     match cfg.gateway.as_str() {
-        "log" => Ok(Box::new(log::LogGateway::open(&data_dir.join(log::FILE_NAME))?)),
+        "log" => Ok(Box::new(log::LogGateway::open(
+            &data_dir.join(log::FILE_NAME),
+        )?)),
         "http" => Ok(Box::new(http::HttpGateway::new(&cfg.http)?)),
         "smpp" => Ok(Box::new(smpp::SmppGateway::new(&cfg.smpp)?)),
         other => Err(format!(
