@@ -15,6 +15,7 @@ pub mod proxy;
 pub mod registrar;
 pub mod routing;
 pub mod sip;
+pub mod smpp;
 pub mod store;
 pub mod trunk;
 pub mod txn;

@@ -7,6 +7,8 @@
 #![allow(dead_code)]
 
 pub mod sipp;
+pub mod sms_http;
+pub mod smsc;
 pub mod ua;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};

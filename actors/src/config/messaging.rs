@@ -71,6 +71,7 @@ pub struct NotifyHttp {
     pub token: String,
     /// Sender name or number shown on the phone.
     pub from: String,
+    /// Longest time one request may take, connect to answer (at least 1).
     pub timeout_ms: u64,
 }
 
@@ -80,11 +81,17 @@ pub struct NotifyHttp {
 pub struct NotifySmpp {
     /// host:port of the SMSC.
     pub address: String,
+    /// Account name of the bind_transmitter: 1 to 15 ASCII characters.
     pub system_id: String,
+    /// Password of the bind_transmitter: at most 8 ASCII characters; never logged.
     pub password: String,
+    /// ESME type some SMSCs ask for (at most 12 characters); empty when not needed.
     pub system_type: String,
-    /// Sender address (source_addr) of every submit_sm.
+    /// Sender address (source_addr) of every submit_sm, at most 20 characters: digits (with or
+    /// without `+`) go out as an international number (TON/NPI 1/1), a name as alphanumeric
+    /// (5/0).
     pub source_addr: String,
+    /// Longest connect, read or write, and longest wait for one response (at least 1).
     pub timeout_ms: u64,
 }
 

@@ -9,6 +9,7 @@
 
 pub mod http;
 pub mod log;
+mod redact;
 pub mod smpp;
 
 use std::path::Path;
