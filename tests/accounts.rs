@@ -325,3 +325,73 @@ async fn the_messages_api_sends_as_an_account_and_lists_and_removes_the_queue() 
     assert_eq!(m.body(), b"live");
     phone.reply(&m, 200);
 }
+
+#[tokio::test]
+async fn an_offline_notice_goes_out_through_the_smpp_gateway_to_an_smsc() {
+    let smsc = common::smsc::Smsc::start("switchboard", "smsc-pw");
+    let sw = switch(&format!(
+        "gateway = \"smpp\"\n[notify.smpp]\naddress = \"{}\"\nsystem_id = \"switchboard\"\npassword = \"smsc-pw\"\nsource_addr = \"Switchboard\"\n",
+        smsc.address()
+    ));
+    let mut s = stranger(&sw).await;
+    let r = s
+        .message(
+            "010-1234-5678",
+            Some(STRANGER),
+            "text/plain",
+            "안녕하세요".as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status(), Some(202));
+    assert!(common::eventually(Duration::from_secs(10), || !smsc
+        .submits()
+        .is_empty()));
+    let sub = &smsc.submits()[0];
+    assert_eq!(sub.destination, "821012345678");
+    assert_eq!(sub.destination_ton_npi, (1, 1));
+    let text = sub.text.clone().unwrap();
+    assert!(text.contains("안녕하세요"), "{text}");
+    let otp: String = text
+        .split("your password is ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let mut phone = Ua::new(sw.sip, OWNER, &otp, Proto::Udp).await;
+    assert_eq!(phone.register(300).await.status(), Some(200));
+    assert!(
+        sms_log(&sw.data).is_empty(),
+        "nothing went to the log gateway"
+    );
+}
+
+#[tokio::test]
+async fn an_offline_notice_goes_out_through_the_http_gateway_as_json() {
+    let provider = common::sms_http::SmsHttp::start(200);
+    let sw = switch(&format!(
+        "gateway = \"http\"\n[notify.http]\nurl = \"{}\"\ntoken = \"provider-token\"\nfrom = \"Switchboard\"\n",
+        provider.url("/sms")
+    ));
+    let mut s = stranger(&sw).await;
+    let r = s
+        .message("010-1234-5678", Some(STRANGER), "text/plain", b"ping")
+        .await;
+    assert_eq!(r.status(), Some(202));
+    assert!(common::eventually(Duration::from_secs(10), || !provider
+        .received()
+        .is_empty()));
+    let got = &provider.received()[0];
+    assert_eq!(got.path, "/sms");
+    assert_eq!(got.header("authorization"), Some("Bearer provider-token"));
+    assert_eq!(got.json["to"], OWNER);
+    assert_eq!(got.json["from"], "Switchboard");
+    assert!(got.json["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("You have a message from +82 10-9999-0000: ping"));
+    assert_eq!(
+        sw.metric("switchboard_notifications_total{outcome=\"sent\"}"),
+        1.0
+    );
+}
