@@ -59,20 +59,16 @@ async fn sender(
         'attempts: for _ in 0..8 {
             let _ = sock.send_to(&req, target).await;
             let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
-            loop {
-                match tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await {
-                    Ok(Ok((len, _))) => {
-                        let Ok(m) = Message::parse(Bytes::copy_from_slice(&buf[..len])) else {
-                            continue;
-                        };
-                        let code = m.status().unwrap_or(0);
-                        if m.call_id() == Some(call_id.as_str()) && code >= 200 {
-                            answered =
-                                Some((code, m.header_by_name("Message-ID").map(str::to_owned)));
-                            break 'attempts;
-                        }
-                    }
-                    _ => break,
+            while let Ok(Ok((len, _))) =
+                tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await
+            {
+                let Ok(m) = Message::parse(Bytes::copy_from_slice(&buf[..len])) else {
+                    continue;
+                };
+                let code = m.status().unwrap_or(0);
+                if m.call_id() == Some(call_id.as_str()) && code >= 200 {
+                    answered = Some((code, m.header_by_name("Message-ID").map(str::to_owned)));
+                    break 'attempts;
                 }
             }
             if stop.load(Ordering::Relaxed) {

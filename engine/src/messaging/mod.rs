@@ -102,7 +102,7 @@ mod tests {
     fn queue_keys_sort_by_sequence_within_an_address_and_parse_back() {
         let a = Aor::from_canonical("+821012345678");
         let b = Aor::from_canonical("+8210123456789");
-        let mut keys = vec![queue_key(&a, 300), queue_key(&a, 2), queue_key(&a, 256)];
+        let mut keys = [queue_key(&a, 300), queue_key(&a, 2), queue_key(&a, 256)];
         keys.sort();
         let seqs: Vec<u64> = keys.iter().map(|k| parse_queue_key(k).unwrap().1).collect();
         assert_eq!(seqs, [2, 256, 300]);
