@@ -78,7 +78,9 @@ fn burst(rt: &tokio::runtime::Runtime, q: &MessageQueue, n: u64, round: u64) {
 }
 
 fn store_path(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("message_store");
     g.measurement_time(Duration::from_secs(8));
 
@@ -111,7 +113,9 @@ fn store_path(c: &mut Criterion) {
         b.iter_batched(
             || {
                 for i in 0..256 {
-                    store.put_message(&aor, store.next_message_seq().unwrap(), &message(i)).unwrap();
+                    store
+                        .put_message(&aor, store.next_message_seq().unwrap(), &message(i))
+                        .unwrap();
                 }
             },
             |_| {

@@ -432,6 +432,12 @@ fn print_accounts(accounts: &[AccountSummary], json: bool) {
         return;
     }
     for a in accounts {
-        println!("{}\t{}", a.number, a.usernames.join(","));
+        // a dynamic account has no password of its own yet (its owner signs in by SMS)
+        let names = if a.dynamic {
+            "(dynamic)".to_owned()
+        } else {
+            a.usernames.join(",")
+        };
+        println!("{}\t{}", a.number, names);
     }
 }

@@ -395,3 +395,21 @@ async fn an_offline_notice_goes_out_through_the_http_gateway_as_json() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn a_call_to_a_number_nobody_signed_up_makes_its_account_and_hears_unavailable() {
+    let sw = switch("");
+    sw.add_account("1001", PW);
+    let mut caller = Ua::new(sw.sip, "1001", PW, Proto::Udp).await;
+    let mut call = caller.invite("010-1234-5678").await;
+    let out = caller.invite_outcome(&mut call).await;
+    assert_eq!(out.status(), Some(480), "unavailable, not unknown");
+    let (code, body) = http(sw.http, "GET", &format!("/v1/accounts/{OWNER}"), &[], None);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"dynamic\":true"), "{body}");
+    // a number outside our ranges gets no account
+    let mut call = caller.invite("+12125551234").await;
+    assert_ne!(caller.invite_outcome(&mut call).await.status(), Some(480));
+    let (code, _) = http(sw.http, "GET", "/v1/accounts/+12125551234", &[], None);
+    assert_eq!(code, 404);
+}

@@ -408,7 +408,7 @@ impl Worker {
         match reply {
             RegisterReply::Ok { contacts } => {
                 self.count_register("ok");
-                let date = httpdate(unix_now());
+                let date = switchboard_engine::messaging::wire::http_date(unix_now());
                 let mut extra: Vec<(&str, &str)> =
                     contacts.iter().map(|c| ("Contact", c.as_str())).collect();
                 extra.push(("Date", &date));
@@ -582,45 +582,4 @@ pub fn shrink<K: std::hash::Hash + Eq, V, S: std::hash::BuildHasher>(m: &mut Has
 pub fn required_extensions(m: &SipMessage, header: HeaderName) -> Option<String> {
     let tags: Vec<&str> = m.header_values(header).filter(|t| !t.is_empty()).collect();
     (!tags.is_empty()).then(|| tags.join(", "))
-}
-
-/// An HTTP-date (RFC 7231 §7.1.1.1) for the Date header of REGISTER responses.
-pub fn httpdate(unix: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = unix / 86_400;
-    let secs = unix % 86_400;
-    // civil-from-days (Howard Hinnant's algorithm)
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        d,
-        MONTHS[(m - 1) as usize],
-        y,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::httpdate;
-
-    #[test]
-    fn http_dates_are_rfc_7231() {
-        assert_eq!(httpdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(httpdate(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
-    }
 }

@@ -231,8 +231,17 @@ pub async fn send(
             }))
         }
         Ok(Err(r)) => {
-            let status = StatusCode::from_u16(r.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            error(status, "refused", r.reason)
+            // SIP's 486 and 507 are one HTTP answer: the recipient cannot take more now
+            let (status, code) = match r.code {
+                486 => (StatusCode::INSUFFICIENT_STORAGE, "mailbox_full"),
+                507 => (
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "mailbox_storage_exhausted",
+                ),
+                503 => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
+            };
+            error(status, code, r.reason)
         }
         Err(_) => error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -70,7 +70,8 @@ pub fn without_tag(from: &str) -> String {
     out.trim().to_owned()
 }
 
-/// An RFC 1123 date (`Tue, 01 Dec 2026 09:48:44 GMT`) for seconds since the Unix epoch.
+/// An RFC 1123 date (`Tue, 01 Dec 2026 09:48:44 GMT`) for seconds since the Unix epoch: the
+/// Date of delivered messages and of REGISTER responses.
 pub fn http_date(unix: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
@@ -115,6 +116,7 @@ mod tests {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(1_796_118_524), "Tue, 01 Dec 2026 09:48:44 GMT");
         assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(http_date(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
     }
 
     #[test]
