@@ -196,7 +196,31 @@ struct PasswordArgs {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's option number for the delay before freed memory goes back to the OS
+/// (`mi_option_purge_delay` in mimalloc.h, v2).
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+extern "C" {
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// Under load the switch frees and reallocates memory at a high rate. With transparent huge
+/// pages, every page mimalloc returned to the OS and touched again is zeroed 2 MiB at a time
+/// by the kernel (a fifth of the CPU at 8,000 stored messages/s), so the process takes no
+/// huge pages, and mimalloc keeps freed memory a second before returning it. Measured with
+/// the Kamailio harness's msg_offline test: 67 -> 56 us of CPU per message.
+fn tune_memory() {
+    // SAFETY: prctl with constant arguments only changes this process's THP policy;
+    // mi_option_set writes one of mimalloc's option slots, which it reads when it purges.
+    unsafe {
+        #[cfg(target_os = "linux")]
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        mi_option_set(MI_OPTION_PURGE_DELAY, 1000);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_memory();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

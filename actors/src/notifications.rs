@@ -112,11 +112,6 @@ impl Notifications {
             self.count("voice_pending");
             return;
         }
-        if n.aor.kind() != switchboard_engine::numbering::AorKind::E164 {
-            // names and extensions have no phone to send an SMS to
-            self.count("no_phone");
-            return;
-        }
         let sender = Aor::from_canonical(&n.sender);
         let sender = if sender.kind() == switchboard_engine::numbering::AorKind::E164 {
             plan.display(&sender)

@@ -70,6 +70,16 @@ impl Shared {
 
     /// Tells the Notifications actor that a message was queued for an offline number.
     pub fn notify_queued(&self, q: crate::notifications::Queued) {
+        if q.aor.kind() != switchboard_engine::numbering::AorKind::E164 {
+            // names and extensions have no phone to send an SMS to
+            self.metrics
+                .notifications
+                .get_or_create(&crate::metrics::OutcomeLabel {
+                    outcome: "no_phone",
+                })
+                .inc();
+            return;
+        }
         if let Some(n) = self.notifications.get() {
             n.do_send(q);
         }

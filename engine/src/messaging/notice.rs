@@ -6,7 +6,8 @@
 //! the sender, the message itself when it is short (a preview when it is not), and how to sign
 //! in; the one-time password is passed in, never made here (it needs an OS random source).
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::numbering::Aor;
@@ -24,7 +25,6 @@ pub struct Notice {
 }
 
 struct Pending {
-    due: Instant,
     notice: Notice,
 }
 
@@ -34,7 +34,12 @@ pub struct Coalescer {
     min_interval: Duration,
     keep_chars: usize,
     pending: HashMap<Aor, Pending>,
+    /// When each pending notice is due, earliest first (a notice's time never changes once
+    /// it is pending, so every entry here is live).
+    deadlines: BinaryHeap<Reverse<(Instant, Aor)>>,
     last_sent: HashMap<Aor, Instant>,
+    /// Rate-limit entries older than this are dropped when it passes.
+    next_prune: Option<Instant>,
 }
 
 impl Coalescer {
@@ -46,7 +51,9 @@ impl Coalescer {
             min_interval,
             keep_chars,
             pending: HashMap::new(),
+            deadlines: BinaryHeap::new(),
             last_sent: HashMap::new(),
+            next_prune: None,
         }
     }
 
@@ -62,10 +69,10 @@ impl Coalescer {
             .map_or(now, |&t| t + self.min_interval);
         let due = (now + self.window).max(earliest);
         let text = text.map(|t| t.chars().take(self.keep_chars).collect());
+        self.deadlines.push(Reverse((due, aor.clone())));
         self.pending.insert(
             aor.clone(),
             Pending {
-                due,
                 notice: Notice {
                     aor: aor.clone(),
                     count: 1,
@@ -77,22 +84,25 @@ impl Coalescer {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pending.values().map(|p| p.due).min()
+        self.deadlines.peek().map(|Reverse((t, _))| *t)
     }
 
     /// The notices due at `now`; each number's rate limit starts again from now.
     pub fn due(&mut self, now: Instant) -> Vec<Notice> {
-        let keep = self.min_interval;
-        self.last_sent
-            .retain(|_, t| now.saturating_duration_since(*t) < keep);
-        let ready: Vec<Aor> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.due <= now)
-            .map(|(a, _)| a.clone())
-            .collect();
-        let mut out = Vec::with_capacity(ready.len());
-        for aor in ready {
+        if self.next_prune.is_none_or(|t| t <= now) {
+            let keep = self.min_interval;
+            self.last_sent
+                .retain(|_, t| now.saturating_duration_since(*t) < keep);
+            self.next_prune = Some(now + keep);
+        }
+        let mut out = Vec::new();
+        while let Some(Reverse((t, _))) = self.deadlines.peek() {
+            if *t > now {
+                break;
+            }
+            let Some(Reverse((_, aor))) = self.deadlines.pop() else {
+                break;
+            };
             if let Some(p) = self.pending.remove(&aor) {
                 self.last_sent.insert(aor, now);
                 out.push(p.notice);
