@@ -28,6 +28,13 @@ async fn stranger(sw: &Switch) -> Ua {
 
 const STRANGER: &str = "sip:+821099990000@elsewhere.example";
 
+/// The stranger sends `body` as text to `to`; the status of the answer.
+async fn says(s: &mut Ua, to: &str, body: &[u8]) -> Option<u16> {
+    s.message(to, Some(STRANGER), "text/plain", body)
+        .await
+        .status()
+}
+
 fn password_in(sms: &serde_json::Value) -> String {
     let text = sms["text"].as_str().unwrap();
     let at = text
@@ -51,15 +58,10 @@ fn unix_now() -> u64 {
 async fn a_message_to_a_number_nobody_signed_up_makes_an_account_its_owner_signs_in_to() {
     let sw = switch("");
     let mut s = stranger(&sw).await;
-    let r = s
-        .message(
-            "010-1234-5678",
-            Some(STRANGER),
-            "text/plain",
-            b"see you at 7",
-        )
-        .await;
-    assert_eq!(r.status(), Some(202));
+    assert_eq!(
+        says(&mut s, "010-1234-5678", b"see you at 7").await,
+        Some(202)
+    );
     let sms = wait_for_sms(&sw.data, 1);
     assert_eq!(sms[0]["to"], OWNER);
     let text = sms[0]["text"].as_str().unwrap();
@@ -105,10 +107,7 @@ async fn a_message_to_a_number_nobody_signed_up_makes_an_account_its_owner_signs
     assert_eq!(new.register(300).await.status(), Some(200));
     // later notices carry no password: the owner has their own (all devices signed off)
     assert_eq!(new.register_contact("*", Some(0)).await.status(), Some(200));
-    let r = s
-        .message("01012345678", Some(STRANGER), "text/plain", b"again")
-        .await;
-    assert_eq!(r.status(), Some(202));
+    assert_eq!(says(&mut s, "01012345678", b"again").await, Some(202));
     let sms = wait_for_sms(&sw.data, 2);
     let text = sms[1]["text"].as_str().unwrap();
     assert!(!text.contains("password is"), "{text}");
@@ -124,10 +123,10 @@ async fn a_burst_of_messages_makes_one_sms_and_long_ones_are_cut() {
     let mut s = stranger(&sw).await;
     let long = "a very long message ".repeat(12);
     for body in [long.as_str(), "two", "three"] {
-        let r = s
-            .message("01012345678", Some(STRANGER), "text/plain", body.as_bytes())
-            .await;
-        assert_eq!(r.status(), Some(202));
+        assert_eq!(
+            says(&mut s, "01012345678", body.as_bytes()).await,
+            Some(202)
+        );
     }
     let sms = wait_for_sms(&sw.data, 1);
     std::thread::sleep(Duration::from_millis(1200));
@@ -207,10 +206,7 @@ async fn password_reset_answers_alike_and_texts_a_code_only_to_real_accounts() {
 async fn unclaimed_dynamic_accounts_expire_with_their_queue() {
     let sw = switch("[accounts]\ndynamic_expiry_days = 30\n");
     let mut s = stranger(&sw).await;
-    let r = s
-        .message("010-1234-5678", Some(STRANGER), "text/plain", b"anyone?")
-        .await;
-    assert_eq!(r.status(), Some(202));
+    assert_eq!(says(&mut s, "010-1234-5678", b"anyone?").await, Some(202));
     let otp = password_in(&wait_for_sms(&sw.data, 1)[0]);
     let sweep = |days: u64| {
         let (code, body) = http(
@@ -238,15 +234,10 @@ async fn unclaimed_dynamic_accounts_expire_with_their_queue() {
 async fn a_landline_gets_a_voice_notice_recorded_instead_of_an_sms() {
     let sw = switch("");
     let mut s = stranger(&sw).await;
-    let r = s
-        .message(
-            "02-2123-4567",
-            Some(STRANGER),
-            "text/plain",
-            b"hello office",
-        )
-        .await;
-    assert_eq!(r.status(), Some(202));
+    assert_eq!(
+        says(&mut s, "02-2123-4567", b"hello office").await,
+        Some(202)
+    );
     assert!(common::eventually(Duration::from_secs(5), || sw.metric(
         "switchboard_notifications_total{outcome=\"voice_pending\"}"
     ) == 1.0));
@@ -334,15 +325,10 @@ async fn an_offline_notice_goes_out_through_the_smpp_gateway_to_an_smsc() {
         smsc.address()
     ));
     let mut s = stranger(&sw).await;
-    let r = s
-        .message(
-            "010-1234-5678",
-            Some(STRANGER),
-            "text/plain",
-            "안녕하세요".as_bytes(),
-        )
-        .await;
-    assert_eq!(r.status(), Some(202));
+    assert_eq!(
+        says(&mut s, "010-1234-5678", "안녕하세요".as_bytes()).await,
+        Some(202)
+    );
     assert!(common::eventually(Duration::from_secs(10), || !smsc
         .submits()
         .is_empty()));
@@ -374,10 +360,7 @@ async fn an_offline_notice_goes_out_through_the_http_gateway_as_json() {
         provider.url("/sms")
     ));
     let mut s = stranger(&sw).await;
-    let r = s
-        .message("010-1234-5678", Some(STRANGER), "text/plain", b"ping")
-        .await;
-    assert_eq!(r.status(), Some(202));
+    assert_eq!(says(&mut s, "010-1234-5678", b"ping").await, Some(202));
     assert!(common::eventually(Duration::from_secs(10), || !provider
         .received()
         .is_empty()));

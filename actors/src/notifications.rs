@@ -118,9 +118,25 @@ impl Notifications {
         } else {
             n.sender.clone()
         };
+        let aor = n.aor.clone();
+        self.issue_then(aor, OtpPurpose::SignIn, ctx, move |act, otp| {
+            let text = act.text.compose(&n, &sender, otp.as_deref());
+            act.send(&n.aor, text);
+        });
+    }
+
+    /// Asks the store actor for a one-time password for `aor`, then calls `then` with it
+    /// (`None`: none was issued); a running Extension learns of a new one first.
+    fn issue_then(
+        &mut self,
+        aor: Aor,
+        purpose: OtpPurpose,
+        ctx: &mut Context<Self>,
+        then: impl FnOnce(&mut Self, Option<String>) + 'static,
+    ) {
         let issue = IssueOtp {
-            aor: n.aor.clone(),
-            purpose: OtpPurpose::SignIn,
+            aor: aor.clone(),
+            purpose,
         };
         let fut = self
             .shared
@@ -130,11 +146,9 @@ impl Notifications {
             .map(move |otp, act, _| {
                 let otp = otp.ok().flatten();
                 if otp.is_some() {
-                    act.shared
-                        .to_extension(n.aor.clone(), ExtCommand::AccountChanged);
+                    act.shared.to_extension(aor, ExtCommand::AccountChanged);
                 }
-                let text = act.text.compose(&n, &sender, otp.as_deref());
-                act.send(&n.aor, text);
+                then(act, otp);
             });
         ctx.spawn(fut);
     }
@@ -198,25 +212,12 @@ impl Handler<SendReset> for Notifications {
             return;
         }
         let valid_minutes = self.shared.config.accounts.reset_valid_secs / 60;
-        let issue = IssueOtp {
-            aor: m.aor.clone(),
-            purpose: OtpPurpose::Reset,
-        };
-        let fut = self
-            .shared
-            .store
-            .send(issue)
-            .into_actor(self)
-            .map(move |otp, act, _| {
-                // no account: nothing is sent, and the caller was answered the same already
-                let Some(code) = otp.ok().flatten() else {
-                    return;
-                };
-                act.shared
-                    .to_extension(m.aor.clone(), ExtCommand::AccountChanged);
-                let text = act.text.reset(&code, valid_minutes.max(1));
-                act.send(&m.aor, text);
-            });
-        ctx.spawn(fut);
+        let aor = m.aor.clone();
+        self.issue_then(aor, OtpPurpose::Reset, ctx, move |act, code| {
+            // no account: nothing is sent, and the caller was answered the same already
+            let Some(code) = code else { return };
+            let text = act.text.reset(&code, valid_minutes.max(1));
+            act.send(&m.aor, text);
+        });
     }
 }
