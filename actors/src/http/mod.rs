@@ -114,6 +114,10 @@ pub fn start(
             .app_data(
                 web::JsonConfig::default()
                     .limit(64 * 1024)
+                    // bodies are read as JSON whatever they are labelled (`curl -d` says
+                    // form-urlencoded); a body that is not JSON still gets 400
+                    .content_type(|_| true)
+                    .content_type_required(false)
                     .error_handler(|e, _| {
                         let resp = error(
                             actix_web::http::StatusCode::BAD_REQUEST,
