@@ -132,14 +132,26 @@ async fn a_message_no_online_device_takes_is_kept_for_later() {
     let mut sender = registered(&sw, "1002").await;
     let (out, _) = tokio::join!(sender.text("1001", "are you there"), async {
         let m = phone.expect_request(Method::Message).await;
+        assert!(m.header_by_name("Message-ID").is_none(), "not stored yet");
         phone.reply(&m, 480);
     });
     assert_eq!(out.status(), Some(202), "stored instead of failed");
-    // the device registers again (it is back): the queue goes to it
-    let mut back = registered(&sw, "1001").await;
-    let m = back.expect_request(Method::Message).await;
+    // the queue's delivery offers it to the device again, and this time it takes it
+    let m = phone.expect_request(Method::Message).await;
     assert_eq!(text_of(&m), "are you there");
-    back.reply(&m, 200);
+    assert_eq!(
+        m.header_by_name("Message-ID"),
+        out.header_by_name("Message-ID")
+    );
+    phone.reply(&m, 200);
+    assert!(common::eventually(Duration::from_secs(5), || sw
+        .metric("switchboard_messages_queued")
+        == 0.0));
+    // the number is online: no SMS was sent for it
+    assert_eq!(
+        sw.metric("switchboard_notifications_total{outcome=\"no_phone\"}"),
+        0.0
+    );
 }
 
 #[tokio::test]

@@ -132,10 +132,7 @@ impl Delivery {
                     let msgs = self.shared.queue.messages(&self.aor, after, batch);
                     self.outbox.loaded(msgs);
                 }
-                Action::Send { seq } => {
-                    let n = self.send(t, seq);
-                    self.outbox.sent(seq, n);
-                }
+                Action::Send { seq } => self.send(t, seq),
                 Action::Delivered { seq } => {
                     self.shared.queue.remove(self.aor.clone(), seq, "delivered");
                 }
@@ -153,12 +150,12 @@ impl Delivery {
         self.schedule(ctx);
     }
 
-    /// Sends message `seq` to every live device; how many requests went out.
-    fn send(&mut self, t: Instant, seq: u64) -> usize {
+    /// Sends message `seq` to every live device and tells the outbox how many requests went.
+    fn send(&mut self, t: Instant, seq: u64) {
         // answers still due for an earlier attempt no longer matter
         self.inflight.retain(|f| f.seq == seq && !f.txn.is_final());
         let Some(m) = self.outbox.message(seq).cloned() else {
-            return 0;
+            return self.outbox.sent(seq, 0);
         };
         if self.call_seq != seq {
             self.new_call_id();
@@ -166,6 +163,7 @@ impl Delivery {
         }
         let live = registrar::targets(&self.targets, unix_now());
         let mut n = 0;
+        let mut unsendable = 0;
         for b in live {
             let flow = flow_for_binding(b);
             let branch = format!("z9hG4bK{}", self.entropy.token(16));
@@ -183,8 +181,10 @@ impl Delivery {
                 &m,
             );
             let Ok(req) = SipMessage::parse(bytes) else {
-                // a stored contact or sender that does not make a valid request
+                // a stored sender or body that does not make a valid request: counted as
+                // this device's refusal for good, so the message cannot block the queue
                 warn!(number = %self.aor.redacted(), "delivery request did not parse; device skipped");
+                unsendable += 1;
                 continue;
             };
             let txn =
@@ -197,8 +197,11 @@ impl Delivery {
             });
             n += 1;
         }
+        self.outbox.sent(seq, n + unsendable);
+        for _ in 0..unsendable {
+            self.outbox.response(t, seq, 400);
+        }
         self.flush_outputs(t);
-        n
     }
 
     /// Transmits what the transactions emitted and passes their final answers on.

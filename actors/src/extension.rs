@@ -20,8 +20,18 @@ use crate::worker::StartDelivery;
 
 /// A delivery being started (its worker answers with the address) or running.
 enum DeliveryState {
-    Starting { kicked: bool },
-    Running { id: u64, addr: Addr<Delivery> },
+    /// What happened before the address came: messages queued, devices changed, or the
+    /// Delivery already ended (it can end in its first poll, before its address arrives).
+    Starting {
+        kicked: bool,
+        retarget: bool,
+        /// The id of a Delivery that ended meanwhile (ours, if it matches the answer).
+        ended: Option<u64>,
+    },
+    Running {
+        id: u64,
+        addr: Addr<Delivery>,
+    },
 }
 use tokio::sync::oneshot;
 use tracing::{debug, info, warn};
@@ -254,14 +264,24 @@ impl Extension {
             .cloned()
             .collect();
         match &mut self.delivery {
-            Some(DeliveryState::Running { addr, .. }) => {
+            Some(DeliveryState::Running { addr, .. }) if addr.connected() => {
                 if devices_changed {
                     addr.do_send(Targets(live));
                 } else {
                     addr.do_send(Kick);
                 }
             }
-            Some(DeliveryState::Starting { kicked }) => *kicked = true,
+            Some(DeliveryState::Running { .. }) => {
+                // it stopped without our hearing of it: start afresh
+                self.delivery = None;
+                self.deliver(ctx, devices_changed);
+            }
+            Some(DeliveryState::Starting {
+                kicked, retarget, ..
+            }) => {
+                *kicked = true;
+                *retarget |= devices_changed;
+            }
             None => {
                 if live.is_empty() || !self.shared.queue.has_messages(&self.aor) {
                     return;
@@ -279,19 +299,30 @@ impl Extension {
                     owner: ctx.address().recipient(),
                     reply,
                 });
-                self.delivery = Some(DeliveryState::Starting { kicked: false });
+                self.delivery = Some(DeliveryState::Starting {
+                    kicked: false,
+                    retarget: false,
+                    ended: None,
+                });
                 ctx.spawn(
-                    actix::fut::wrap_future(rx).map(|r, act: &mut Extension, _| {
-                        let kicked =
-                            matches!(act.delivery, Some(DeliveryState::Starting { kicked: true }));
+                    actix::fut::wrap_future(rx).map(|r, act: &mut Extension, ctx| {
+                        let Some(DeliveryState::Starting {
+                            kicked,
+                            retarget,
+                            ended,
+                        }) = act.delivery.take()
+                        else {
+                            return;
+                        };
                         match r {
-                            Ok((id, addr)) => {
-                                if kicked {
-                                    addr.do_send(Kick);
-                                }
+                            Ok((id, addr)) if ended != Some(id) => {
                                 act.delivery = Some(DeliveryState::Running { id, addr });
+                                if kicked || retarget {
+                                    act.deliver(ctx, retarget);
+                                }
                             }
-                            Err(_) => act.delivery = None,
+                            // it ended already: anything queued meanwhile gets a new one
+                            _ => act.deliver(ctx, false),
                         }
                     }),
                 );
@@ -409,10 +440,15 @@ impl Extension {
 impl Handler<DeliveryEnded> for Extension {
     type Result = ();
     fn handle(&mut self, m: DeliveryEnded, ctx: &mut Context<Self>) {
-        if matches!(&self.delivery, Some(DeliveryState::Running { id, .. }) if *id == m.id) {
-            self.delivery = None;
-            // a message queued while it was finishing is not left waiting
-            self.deliver(ctx, false);
+        match &mut self.delivery {
+            Some(DeliveryState::Running { id, .. }) if *id == m.id => {
+                self.delivery = None;
+                // a message queued while it was finishing is not left waiting
+                self.deliver(ctx, false);
+            }
+            // it ended before its address reached us; the address's arrival restarts
+            Some(DeliveryState::Starting { ended, .. }) => *ended = Some(m.id),
+            _ => {}
         }
     }
 }

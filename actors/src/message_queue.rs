@@ -24,6 +24,7 @@ use crate::store::Store;
 /// A message accepted for a number: written, flushed, and now waiting.
 #[derive(Debug, Clone)]
 pub struct Accepted {
+    pub aor: Aor,
     pub seq: u64,
     pub id: String,
     /// A dynamic account was made for the number with this message.
@@ -230,9 +231,12 @@ impl Writer {
                     }
                 }
                 Err(e) => {
-                    // written in memory but not known to be on disk: the sender is told it
-                    // failed and may send again (the copy it then makes has its own id)
+                    // not known to be on disk: the batch is taken back out (best effort, so a
+                    // sender that tries again makes the only copy) and refused
                     warn!(error = %e, "message queue flush failed");
+                    for (_, a) in &acks {
+                        self.remove(&a.aor, a.seq, "store_failed");
+                    }
                     for (reply, _) in acks {
                         self.count("store_failed");
                         let _ = reply.send(Err(Refusal {
@@ -294,6 +298,7 @@ impl Writer {
         self.usage(&aor)?.add(len);
         self.metrics.messages_queued.inc();
         Ok(Accepted {
+            aor,
             seq,
             id: m.id,
             dynamic_created,

@@ -434,8 +434,9 @@ impl CallLeg {
                 .inc();
         }
         if let Some(aor) = self.stores_after_failure(i, code) {
-            // no device took the message now: it waits in the queue for one that will
-            return self.store(key.clone(), aor, false, ctx);
+            // no device took the message now: it waits in the queue, whose delivery tries
+            // the registered devices again with backoff (no SMS: the number is online)
+            return self.store(key.clone(), aor, true, ctx);
         }
         let x = &mut self.txns[i];
         let Some(s) = x.setup.as_mut() else {

@@ -53,7 +53,14 @@ impl Store {
             let Some((_, seq)) = parse_queue_key(&k) else {
                 continue;
             };
-            out.push((seq, decode(aor.as_str(), &v)?));
+            match decode(aor.as_str(), &v) {
+                Ok(m) => out.push((seq, m)),
+                Err(e) => {
+                    // a record no release can read would block its queue for ever
+                    tracing::error!(number = %aor.redacted(), seq, error = %e, "unreadable queued message removed");
+                    self.queue.remove(&k)?;
+                }
+            }
         }
         Ok(out)
     }
