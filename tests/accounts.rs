@@ -396,3 +396,40 @@ async fn a_call_to_a_number_nobody_signed_up_makes_its_account_and_hears_unavail
     let (code, _) = http(sw.http, "GET", "/v1/accounts/+12125551234", &[], None);
     assert_eq!(code, 404);
 }
+
+#[tokio::test]
+async fn ten_wrong_answers_revoke_a_one_time_password() {
+    let sw = switch("");
+    let mut s = stranger(&sw).await;
+    assert_eq!(says(&mut s, "010-1234-5678", b"knock").await, Some(202));
+    let otp = password_in(&wait_for_sms(&sw.data, 1)[0]);
+    let wrong = if otp == "000000" { "111111" } else { "000000" };
+    let mut guesser = Ua::new(sw.sip, OWNER, wrong, Proto::Udp).await;
+    for _ in 0..10 {
+        assert_eq!(guesser.register(300).await.status(), Some(403));
+    }
+    let mut owner = Ua::new(sw.sip, OWNER, &otp, Proto::Udp).await;
+    assert_eq!(
+        owner.register(300).await.status(),
+        Some(403),
+        "the right code no longer works once guessed at"
+    );
+    // and over HTTP the same: a reset brings a fresh code that works
+    let (code, _) = http(
+        sw.http,
+        "POST",
+        &format!("/v1/accounts/{OWNER}/password-reset"),
+        &[],
+        None,
+    );
+    assert_eq!(code, 202);
+    let sms = wait_for_sms(&sw.data, 2);
+    let text = sms[1]["text"].as_str().unwrap();
+    let fresh: String = text
+        .trim_start_matches("Your password reset code is ")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let mut owner = Ua::new(sw.sip, OWNER, &fresh, Proto::Udp).await;
+    assert_eq!(owner.register(300).await.status(), Some(200));
+}

@@ -18,6 +18,9 @@ use switchboard_engine::store::{AccountRecord, BindingRecord, OtpRecord};
 use crate::delivery::{Delivery, DeliveryEnded, Kick, Targets};
 use crate::worker::StartDelivery;
 
+/// Wrong answers in a row after which the one-time passwords of an address are revoked.
+pub const MAX_OTP_FAILURES: u32 = 10;
+
 /// A delivery being started (its worker answers with the address) or running.
 enum DeliveryState {
     /// What happened before the address came: messages queued, devices changed, or the
@@ -100,7 +103,9 @@ pub struct Extension {
     directory: Addr<Directory>,
     account: Option<AccountRecord>,
     /// A one-time password accepted besides the account's own.
-    otp: Option<OtpRecord>,
+    otps: Vec<OtpRecord>,
+    /// Wrong answers to a one-time password in a row (they are revoked at `MAX_OTP_FAILURES`).
+    otp_failures: u32,
     bindings: Vec<BindingRecord>,
     /// The running delivery of queued messages (at most one per address).
     delivery: Option<DeliveryState>,
@@ -117,7 +122,8 @@ impl Extension {
             shared,
             directory,
             account: None,
-            otp: None,
+            otps: Vec::new(),
+            otp_failures: 0,
             bindings: Vec::new(),
             delivery: None,
             replay: ReplayWindow::default(),
@@ -224,30 +230,49 @@ impl Extension {
             &mut self.replay,
             now_unix,
         );
-        let otp = self
-            .otp
-            .as_ref()
-            .filter(|o| o.expires_unix > now_unix && self.account.is_some());
-        let (AuthOutcome::Forbidden, Some(otp)) = (&outcome, otp) else {
+        if !matches!(outcome, AuthOutcome::Forbidden) || self.account.is_none() {
             return outcome;
-        };
-        // not the account's own password: perhaps the one-time password
-        let as_account = otp.as_account(&self.shared.realm);
-        let outcome = auth::verify(
-            creds.as_ref(),
-            method,
-            &self.shared.realm,
-            &self.shared.algorithms,
-            Some(&as_account),
-            &self.shared.nonces,
-            &mut self.replay,
-            now_unix,
-        );
-        if matches!(outcome, AuthOutcome::Authenticated { .. }) {
-            // the owner holds the number: a dynamic account is theirs for good now
-            if self.shared.db.claim(&self.aor).unwrap_or(false) {
-                self.shared.metrics.dynamic_accounts.dec();
-                info!(number = %self.aor.redacted(), "dynamic account claimed by its owner");
+        }
+        // not the account's own password: perhaps a one-time password
+        let live: Vec<AccountRecord> = self
+            .otps
+            .iter()
+            .filter(|o| o.expires_unix > now_unix)
+            .map(|o| o.as_account(&self.shared.realm))
+            .collect();
+        if live.is_empty() {
+            return outcome;
+        }
+        for otp in &live {
+            let outcome = auth::verify(
+                creds.as_ref(),
+                method,
+                &self.shared.realm,
+                &self.shared.algorithms,
+                Some(otp),
+                &self.shared.nonces,
+                &mut self.replay,
+                now_unix,
+            );
+            if matches!(outcome, AuthOutcome::Authenticated { .. }) {
+                self.otp_failures = 0;
+                // the owner holds the number: a dynamic account is theirs for good now
+                if self.shared.db.claim(&self.aor).unwrap_or(false) {
+                    self.shared.metrics.dynamic_accounts.dec();
+                    info!(number = %self.aor.redacted(), "dynamic account claimed by its owner");
+                }
+                return outcome;
+            }
+        }
+        // a short code must not be guessed: after a few wrong answers it is revoked (its
+        // owner asks for a new one)
+        self.otp_failures += 1;
+        if self.otp_failures >= MAX_OTP_FAILURES {
+            warn!(number = %self.aor.redacted(), "one-time passwords revoked after repeated wrong answers");
+            self.otps.clear();
+            self.otp_failures = 0;
+            if let Err(e) = self.shared.db.remove_otp(&self.aor) {
+                warn!(error = %e, "one-time password removal failed");
             }
         }
         outcome
@@ -347,7 +372,7 @@ impl Actor for Extension {
             Ok((account, bindings)) => {
                 self.account = account;
                 self.bindings = bindings;
-                self.otp = self.shared.db.otp(&self.aor).ok().flatten();
+                self.otps = self.shared.db.otps(&self.aor).unwrap_or_default();
             }
             Err(e) => {
                 warn!(error = %e, "extension load failed");
@@ -425,9 +450,14 @@ impl Extension {
             }
             ExtCommand::AccountChanged => match self.shared.db.account(&self.aor) {
                 Ok(acc) => {
+                    // a new password starts a new replay window; a one-time password issued
+                    // (anyone can ask for a reset) keeps the window, so nothing can be replayed
+                    if acc != self.account {
+                        self.replay = ReplayWindow::default();
+                    }
                     self.account = acc;
-                    self.otp = self.shared.db.otp(&self.aor).ok().flatten();
-                    self.replay = ReplayWindow::default();
+                    self.otps = self.shared.db.otps(&self.aor).unwrap_or_default();
+                    self.otp_failures = 0;
                 }
                 Err(e) => warn!(error = %e, "account reload failed"),
             },

@@ -148,16 +148,52 @@ fn subscriber_ok(s: &Shared, aor: &Aor, user: &str, password: &str) -> bool {
     }
     // a one-time password (a dynamic account's, or a reset code)
     let now = crate::shared::unix_now();
-    let otp_ok = s.db.otp(aor).ok().flatten().is_some_and(|o| {
+    let otps = s.db.otps(aor).unwrap_or_default();
+    if !otps.iter().any(|o| o.expires_unix > now) {
+        return false;
+    }
+    let otp_ok = otps.iter().any(|o| {
         o.expires_unix > now
             && o.credentials
                 .iter()
                 .any(|c| c.username == user && same(&computed, &c.md5))
     });
-    if otp_ok && s.db.claim(aor).unwrap_or(false) {
-        s.metrics.dynamic_accounts.dec();
+    if otp_ok {
+        otp_failures(aor, true);
+        if s.db.claim(aor).unwrap_or(false) {
+            s.metrics.dynamic_accounts.dec();
+        }
+    } else if otp_failures(aor, false) {
+        // the same rule as over SIP: a short code must not be guessed
+        tracing::warn!(number = %aor.redacted(), "one-time passwords revoked after repeated wrong answers");
+        let _ = s.db.remove_otp(aor);
+        s.to_extension(aor.clone(), crate::extension::ExtCommand::AccountChanged);
     }
     otp_ok
+}
+
+/// Wrong answers to one-time passwords over HTTP, per address.
+static OTP_FAILURES: Mutex<Option<HashMap<Aor, u32>>> = Mutex::new(None);
+
+/// Counts a wrong answer (or clears the count on a right one); `true` when the address's
+/// one-time passwords must be revoked now.
+fn otp_failures(aor: &Aor, ok: bool) -> bool {
+    let mut guard = OTP_FAILURES.lock().unwrap_or_else(|p| p.into_inner());
+    let m = guard.get_or_insert_with(HashMap::new);
+    if ok {
+        m.remove(aor);
+        return false;
+    }
+    if m.len() > 100_000 {
+        m.clear();
+    }
+    let n = m.entry(aor.clone()).or_insert(0);
+    *n += 1;
+    if *n >= crate::extension::MAX_OTP_FAILURES {
+        m.remove(aor);
+        return true;
+    }
+    false
 }
 
 /// The subscriber the Basic credentials name, when they are right; the same 401 otherwise.

@@ -113,11 +113,9 @@ pub fn start(
             .app_data(resets.clone())
             .app_data(
                 web::JsonConfig::default()
+                    // bodies must say application/json: a browser page cannot send that to
+                    // another origin without a preflight, so no web page can drive the API
                     .limit(64 * 1024)
-                    // bodies are read as JSON whatever they are labelled (`curl -d` says
-                    // form-urlencoded); a body that is not JSON still gets 400
-                    .content_type(|_| true)
-                    .content_type_required(false)
                     .error_handler(|e, _| {
                         let resp = error(
                             actix_web::http::StatusCode::BAD_REQUEST,

@@ -1,7 +1,9 @@
 //! Dynamic accounts and one-time passwords.
 
 use switchboard_engine::numbering::Aor;
-use switchboard_engine::store::{self, aor_key, AccountRecord, DynamicRecord, OtpRecord};
+use switchboard_engine::store::{
+    self, aor_key, AccountRecord, DynamicRecord, OtpPurpose, OtpRecord,
+};
 
 use super::{decode, Store, StoreError};
 
@@ -15,26 +17,30 @@ impl Store {
         now: u64,
         expires_unix: u64,
     ) -> Result<bool, StoreError> {
-        let account = AccountRecord {
+        let account = store::encode(&AccountRecord {
             realm: realm.to_owned(),
             credentials: Vec::new(),
             created_unix: now,
-        };
-        let made = self
-            .accounts
-            .compare_and_swap(
-                aor_key(aor),
-                None as Option<&[u8]>,
-                Some(store::encode(&account)),
-            )?
-            .is_ok();
-        if made {
-            let rec = DynamicRecord {
-                created_unix: now,
-                expires_unix,
-            };
-            self.dynamic.insert(aor_key(aor), store::encode(&rec))?;
-        }
+        });
+        let rec = store::encode(&DynamicRecord {
+            created_unix: now,
+            expires_unix,
+        });
+        use sled::Transactional;
+        // both records or neither: an account without its dynamic record would have no
+        // password and no way to get a one-time one
+        let made = (&self.accounts, &self.dynamic)
+            .transaction(|(accounts, dynamic)| {
+                if accounts.get(aor_key(aor))?.is_some() {
+                    return Ok(false);
+                }
+                accounts.insert(aor_key(aor), account.as_slice())?;
+                dynamic.insert(aor_key(aor), rec.as_slice())?;
+                Ok(true)
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| {
+                StoreError::Io(format!("{e:?}"))
+            })?;
         Ok(made)
     }
 
@@ -70,20 +76,38 @@ impl Store {
         self.dynamic.len() as u64
     }
 
-    pub fn otp(&self, aor: &Aor) -> Result<Option<OtpRecord>, StoreError> {
-        match self.otp.get(aor_key(aor))? {
-            Some(v) => Ok(Some(decode(aor.as_str(), &v)?)),
-            None => Ok(None),
+    /// The one-time passwords of `aor`: a sign-in one and a reset code may live side by
+    /// side, so a stranger's reset never replaces the password an SMS brought.
+    pub fn otps(&self, aor: &Aor) -> Result<Vec<OtpRecord>, StoreError> {
+        let mut out = Vec::new();
+        for purpose in [OtpPurpose::SignIn, OtpPurpose::Reset] {
+            if let Some(v) = self.otp.get(otp_key(aor, purpose))? {
+                out.push(decode(aor.as_str(), &v)?);
+            }
         }
+        Ok(out)
     }
 
+    /// Stores `rec` in the slot of its purpose (replacing an older one of that purpose).
     pub fn put_otp(&self, aor: &Aor, rec: &OtpRecord) -> Result<(), StoreError> {
-        self.otp.insert(aor_key(aor), store::encode(rec))?;
+        self.otp
+            .insert(otp_key(aor, rec.purpose), store::encode(rec))?;
         Ok(())
     }
 
+    /// Ends every one-time password of `aor`.
     pub fn remove_otp(&self, aor: &Aor) -> Result<(), StoreError> {
-        self.otp.remove(aor_key(aor))?;
+        for purpose in [OtpPurpose::SignIn, OtpPurpose::Reset] {
+            self.otp.remove(otp_key(aor, purpose))?;
+        }
         Ok(())
     }
+}
+
+fn otp_key(aor: &Aor, purpose: OtpPurpose) -> Vec<u8> {
+    let mut k = aor_key(aor).to_vec();
+    if purpose == OtpPurpose::Reset {
+        k.extend_from_slice(b"\0reset");
+    }
+    k
 }

@@ -61,6 +61,8 @@ pub enum BodyError {
     Empty,
     /// `text/plain` that is not UTF-8 (nor declared another charset): 415.
     NotUtf8,
+    /// A Content-Type that is not `type/subtype` with parameters: 415.
+    ContentType,
 }
 
 impl BodyError {
@@ -69,6 +71,7 @@ impl BodyError {
             BodyError::TooLarge => (413, "Message Body Too Large"),
             BodyError::Empty => (400, "Message Has No Body"),
             BodyError::NotUtf8 => (415, "Text Must Be UTF-8"),
+            BodyError::ContentType => (415, "Unsupported Media Type"),
         }
     }
 }
@@ -76,6 +79,9 @@ impl BodyError {
 /// Checks a MESSAGE body: its size, and that plain text is UTF-8. Any other content type is
 /// passed through as it is.
 pub fn check_body(content_type: &str, body: &[u8], max: usize) -> Result<(), BodyError> {
+    if !valid_content_type(content_type) {
+        return Err(BodyError::ContentType);
+    }
     if body.len() > max {
         return Err(BodyError::TooLarge);
     }
@@ -89,6 +95,31 @@ pub fn check_body(content_type: &str, body: &[u8], max: usize) -> Result<(), Bod
         return Err(BodyError::NotUtf8);
     }
     Ok(())
+}
+
+/// `type/subtype *(; parameter)` with token characters for the type, and nothing that could
+/// end a header line (the value is written into the MESSAGE each device receives).
+pub fn valid_content_type(ct: &str) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    if ct.len() > 256 || ct.bytes().any(|b| b.is_ascii_control()) {
+        return false;
+    }
+    let mut parts = ct.split(';');
+    let media = parts.next().unwrap_or("").trim();
+    let Some((ty, sub)) = media.split_once('/') else {
+        return false;
+    };
+    token(ty)
+        && token(sub)
+        && parts.all(|p| {
+            p.trim()
+                .split_once('=')
+                .is_some_and(|(k, _)| token(k.trim()))
+        })
 }
 
 /// `charset` absent or UTF-8 (RFC 3428 text is UTF-8 unless it says otherwise).
@@ -153,5 +184,15 @@ mod tests {
         );
         assert_eq!(check_body("application/octet-stream", b"\xff", 5), Ok(()));
         assert_eq!(BodyError::TooLarge.status().0, 413);
+        // nothing that could become another header line
+        assert_eq!(
+            check_body("text/plain\r\nX-Injected: 1", b"x", 5),
+            Err(BodyError::ContentType)
+        );
+        assert_eq!(check_body("plain", b"x", 5), Err(BodyError::ContentType));
+        assert_eq!(
+            check_body("text/plain; charset", b"x", 5),
+            Err(BodyError::ContentType)
+        );
     }
 }
