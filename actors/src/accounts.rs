@@ -265,11 +265,17 @@ mod tests {
         let code = issue(OtpPurpose::SignIn).unwrap();
         assert_eq!(code.len(), 6);
         assert!(code.bytes().all(|b| b.is_ascii_digit()));
-        let otp = s.otp(&aor).unwrap().unwrap();
+        let otp = s.otps(&aor).unwrap();
+        assert_eq!(otp.len(), 1);
         assert_eq!(
-            otp.expires_unix, 1000,
+            otp[0].expires_unix, 1000,
             "a sign-in password lasts as long as the account"
         );
+        // a reset code lives beside it: it does not replace the sign-in password
+        assert!(issue(OtpPurpose::Reset).is_some());
+        let both = s.otps(&aor).unwrap();
+        assert_eq!(both.len(), 2);
+        assert_eq!((both[0].expires_unix, both[1].expires_unix), (1000, 700));
         // the operator (or the owner) sets a password: the account is claimed
         add(&s, &p, "sb", "010-1234-5678", "mine-now", 5).unwrap();
         assert!(s.otps(&aor).unwrap().is_empty());
