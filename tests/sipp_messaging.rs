@@ -16,6 +16,17 @@ fn switch() -> Switch {
     })
 }
 
+/// A SIPp UAC sends `n` MESSAGEs to `to` at 100/s; every one must get its final answer.
+fn send_all(work: &TempDir, target: &str, to: &str, ip: std::net::IpAddr, n: u64) {
+    let out = sipp::messages(&work.0, target, to, ip, n as u32, 100, "uac.csv");
+    let (ok, report) = sipp::successful(&out, &work.0);
+    assert!(
+        out.status.success(),
+        "SIPp UAC reported failures:\n{report}"
+    );
+    assert_eq!(ok, n);
+}
+
 #[test]
 fn sipp_messages_reach_a_registered_sipp_device_all_200() {
     let sw = switch();
@@ -40,13 +51,7 @@ fn sipp_messages_reach_a_registered_sipp_device_all_200() {
         5070,
         "udp",
     );
-    let out = sipp::messages(&work.0, &target, "sippuas", uac_ip, 200, 100, "uac.csv");
-    let (ok, report) = sipp::successful(&out, &work.0);
-    assert!(
-        out.status.success(),
-        "SIPp UAC reported failures:\n{report}"
-    );
-    assert_eq!(ok, 200);
+    send_all(&work, &target, "sippuas", uac_ip, 200);
     assert!(
         uas.finish(Duration::from_secs(10)).is_some(),
         "the device got all 200"
@@ -68,13 +73,7 @@ fn sipp_messages_to_an_offline_number_are_stored_then_delivered_to_sipp_on_regis
     let work = TempDir::new("sipp-msg-off");
     let (uas_ip, uac_ip) = (fresh_ip(), fresh_ip());
     let target = sw.sip.to_string();
-    let out = sipp::messages(&work.0, &target, "offline1", uac_ip, 100, 100, "uac.csv");
-    let (ok, report) = sipp::successful(&out, &work.0);
-    assert!(
-        out.status.success(),
-        "SIPp UAC reported failures:\n{report}"
-    );
-    assert_eq!(ok, 100);
+    send_all(&work, &target, "offline1", uac_ip, 100);
     assert_eq!(
         sw.metric("switchboard_messages_total{outcome=\"stored\"}"),
         100.0

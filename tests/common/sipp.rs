@@ -221,12 +221,3 @@ pub fn messages(
         .output()
         .unwrap()
 }
-
-/// The value of column `name` on the last line of a SIPp statistics file (`-trace_stat`).
-pub fn stat(path: &Path, name: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next()?.split(';').collect();
-    let col = header.iter().position(|h| *h == name)?;
-    lines.last()?.split(';').nth(col)?.trim().parse().ok()
-}
