@@ -11,6 +11,7 @@ pub mod flow;
 pub mod forwarding;
 pub mod messaging;
 pub mod numbering;
+pub mod presence;
 pub mod proxy;
 pub mod registrar;
 pub mod routing;
