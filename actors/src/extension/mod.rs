@@ -86,6 +86,10 @@ pub enum ExtCommand {
     AccountChanged,
     /// A message was queued for this address: deliver it if a device is registered.
     Deliver,
+    /// Who may watch this address's presence may have changed (its buddy list or grants).
+    AuthorizationChanged,
+    /// This address's buddy list changed.
+    BuddiesChanged,
 }
 
 #[derive(Message)]
@@ -461,6 +465,7 @@ impl Extension {
                 }
                 Err(e) => warn!(error = %e, "account reload failed"),
             },
+            ExtCommand::AuthorizationChanged | ExtCommand::BuddiesChanged => {}
         }
         // unknown numbers do not keep an actor alive
         self.retire_if(self.is_empty() && self.delivery.is_none());

@@ -11,6 +11,7 @@
 //! | `PUT /v1/accounts/{number}/forwarding` | admin or the subscriber | replace them |
 //! | `/v1/accounts...` | see `accounts.rs`, `reset.rs` | accounts, passwords, resets |
 //! | `/v1/messages`, `/v1/accounts/{number}/messages` | see `messages.rs` | messages |
+//! | `/v1/accounts/{number}/buddies`, `.../watchers` | see `buddies.rs` | buddy lists, grants |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -20,6 +21,7 @@
 
 mod accounts;
 mod auth;
+mod buddies;
 mod forwarding;
 mod messages;
 mod reset;
@@ -156,6 +158,34 @@ pub fn start(
                 web::delete().to(messages::remove),
             )
             .route("/v1/messages", web::post().to(messages::send))
+            .route(
+                "/v1/accounts/{number}/buddies",
+                web::get().to(buddies::list),
+            )
+            .route(
+                "/v1/accounts/{number}/buddies",
+                web::put().to(buddies::replace),
+            )
+            .route(
+                "/v1/accounts/{number}/buddies",
+                web::post().to(buddies::add),
+            )
+            .route(
+                "/v1/accounts/{number}/buddies/{buddy}",
+                web::delete().to(buddies::remove),
+            )
+            .route(
+                "/v1/accounts/{number}/watchers",
+                web::get().to(buddies::watchers),
+            )
+            .route(
+                "/v1/accounts/{number}/watchers/{watcher}",
+                web::put().to(buddies::decide),
+            )
+            .route(
+                "/v1/accounts/{number}/watchers/{watcher}",
+                web::delete().to(buddies::forget),
+            )
             .route("/admin/messaging/sweep", web::post().to(messages::sweep))
             .default_service(web::to(not_found))
     })

@@ -1,10 +1,11 @@
-//! The durable store: one interface over sled for accounts, bindings and metadata.
+//! The durable store: one interface over sled for accounts, bindings, buddy lists and metadata.
 //!
 //! Callers see typed records (`switchboard_engine::store`) and never sled itself, so the
 //! backend could change here alone. Writes are applied in order by the store actor
 //! (`store_actor`), which is the only writer while the switch runs; the CLI opens the store
 //! directly only when no switch holds it.
 
+mod buddies;
 mod dynamic;
 mod queue;
 
@@ -46,6 +47,8 @@ pub struct Store {
     queue: sled::Tree,
     dynamic: sled::Tree,
     otp: sled::Tree,
+    buddies: sled::Tree,
+    grants: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -86,6 +89,8 @@ impl Store {
             queue: db.open_tree(switchboard_engine::messaging::QUEUE_TREE)?,
             dynamic: db.open_tree(store::DYNAMIC_TREE)?,
             otp: db.open_tree(store::OTP_TREE)?,
+            buddies: db.open_tree(store::BUDDIES_TREE)?,
+            grants: db.open_tree(store::WATCH_GRANTS_TREE)?,
             meta: db.open_tree("meta")?,
             db,
         })
@@ -114,14 +119,16 @@ impl Store {
         Ok(())
     }
 
-    /// Removes an account, its bindings, its forwarding and its one-time password; `false` if
-    /// there was none. (Its queue is the message queue writer's to purge.)
+    /// Removes an account, its bindings, its forwarding, its one-time password, its buddy list
+    /// and its watch grants; `false` if there was none. (Its queue is the message queue
+    /// writer's to purge.)
     pub fn remove_account(&self, aor: &Aor) -> Result<bool, StoreError> {
         let existed = self.accounts.remove(aor_key(aor))?.is_some();
         self.bindings.remove(aor_key(aor))?;
         self.forwarding.remove(aor_key(aor))?;
         self.dynamic.remove(aor_key(aor))?;
         self.otp.remove(aor_key(aor))?;
+        self.remove_presence_of(aor)?;
         Ok(existed)
     }
 

@@ -5,8 +5,10 @@
 //! integers) so records stay readable across releases: a reader refuses versions it does not
 //! know instead of misreading them.
 
+pub mod buddies;
 pub mod records;
 
+pub use buddies::{Authorization, BuddyRecord, GrantState, WatchGrant};
 pub use records::{
     AccountRecord, BindingRecord, BindingsRecord, Credential, DynamicRecord, OtpPurpose, OtpRecord,
 };
@@ -26,6 +28,10 @@ pub const FORWARDING_TREE: &str = "forwarding";
 pub const DYNAMIC_TREE: &str = "dynamic";
 /// Tree of one-time passwords (`OtpRecord`), keyed by canonical address.
 pub const OTP_TREE: &str = "otp";
+/// Tree of buddy list entries (`BuddyRecord`), keyed `owner 0x00 buddy` (`buddies::pair_key`).
+pub const BUDDIES_TREE: &str = "buddies";
+/// Tree of presence watch grants (`WatchGrant`), keyed `owner 0x00 watcher`.
+pub const WATCH_GRANTS_TREE: &str = "watch_grants";
 
 /// Why stored bytes could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
