@@ -408,7 +408,12 @@ async fn options_is_answered_and_unsupported_methods_are_refused() {
         Some(200)
     );
     let mut ua = Ua::new(sw.sip, "x", PW, Proto::Udp).await;
-    for (method, code) in [("SUBSCRIBE", 405), ("FOOBAR", 501), ("BYE", 481)] {
+    for (method, code) in [
+        ("SUBSCRIBE", 489),
+        ("NOTIFY", 405),
+        ("FOOBAR", 501),
+        ("BYE", 481),
+    ] {
         let raw = format!(
             "{method} sip:1001@{s} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bK{m};rport\r\nMax-Forwards: 70\r\n\
 From: <sip:x@{ip}>;tag=1\r\nTo: <sip:1001@{ip}>\r\nCall-ID: m-{m}\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n",
@@ -422,6 +427,10 @@ From: <sip:x@{ip}>;tag=1\r\nTo: <sip:1001@{ip}>\r\nCall-ID: m-{m}\r\nCSeq: 1 {me
         assert_eq!(r.status(), Some(code), "{method}");
         if code == 405 {
             assert!(r.header(HeaderName::Allow).is_some());
+        }
+        if code == 489 {
+            // a SUBSCRIBE without an Event header is for a package we do not serve
+            assert_eq!(r.header(HeaderName::AllowEvents), Some("presence"));
         }
     }
 }

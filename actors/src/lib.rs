@@ -31,6 +31,7 @@ pub mod shared;
 pub mod stateless;
 pub mod store;
 pub mod store_actor;
+pub mod subscription;
 pub mod transport;
 pub mod worker;
 

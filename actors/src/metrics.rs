@@ -53,6 +53,10 @@ pub struct Metrics {
     pub active_calls: Gauge,
     pub calls: Family<OutcomeLabel, Counter>,
     pub extensions_active: Gauge,
+    /// Presence subscriptions (Subscription actors) alive.
+    pub subscriptions: Gauge,
+    /// NOTIFY requests sent (first transmissions).
+    pub notifies: Counter,
     pub tcp_connections: Gauge,
     pub drops: Family<ReasonLabel, Counter>,
     pub call_failures: Counter,
@@ -105,6 +109,8 @@ impl Metrics {
             active_calls: Gauge::default(),
             calls: Family::default(),
             extensions_active: Gauge::default(),
+            subscriptions: Gauge::default(),
+            notifies: Counter::default(),
             tcp_connections: Gauge::default(),
             drops: Family::default(),
             call_failures: Counter::default(),
@@ -194,6 +200,12 @@ impl Metrics {
                 "Finished call attempts by outcome",
                 m.calls.clone(),
             );
+            r.register(
+                "subscriptions",
+                "Presence subscriptions alive",
+                m.subscriptions.clone(),
+            );
+            r.register("notifies", "NOTIFY requests sent", m.notifies.clone());
             r.register(
                 "extensions_active",
                 "Extension actors running",

@@ -221,3 +221,42 @@ pub fn messages(
         .output()
         .unwrap()
 }
+
+/// A SIPp UAC making `count` presence subscriptions of `watcher` to `presentity` at `rate`/s
+/// (scenario `uac_subscribe.xml`), each held `hold_ms` before it unsubscribes.
+#[allow(clippy::too_many_arguments)]
+pub fn subscriptions(
+    work: &Path,
+    target: &str,
+    watcher: (&str, &str),
+    presentity: &str,
+    ip: IpAddr,
+    count: u32,
+    rate: u32,
+    hold_ms: u32,
+) -> Output {
+    let csv = work.join("subscribe.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "SEQUENTIAL\n{u};[authentication username={u} password={p}];{presentity};\n",
+            u = watcher.0,
+            p = watcher.1
+        ),
+    )
+    .unwrap();
+    sipp()
+        .current_dir(work)
+        .arg(target)
+        .arg("-sf")
+        .arg(scenarios().join("uac_subscribe.xml"))
+        .arg("-inf")
+        .arg(&csv)
+        .args(["-r", &rate.to_string(), "-m", &count.to_string()])
+        .args(["-d", &hold_ms.to_string()])
+        .args(["-t", "u1", "-i", &ip.to_string(), "-p", "5074"])
+        .args(["-nostdin", "-timeout", "60s", "-timeout_error"])
+        .args(["-trace_err", "-error_file", "uac-errors.log"])
+        .output()
+        .unwrap()
+}

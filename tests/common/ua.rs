@@ -2,6 +2,10 @@
 //! loopback. It reuses the engine's parser, builders and digest code, and keeps just enough
 //! dialog state to place, answer, hold, transfer and hang up calls.
 
+mod presence;
+#[allow(unused_imports)]
+pub use presence::{sub_state, Sub};
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;

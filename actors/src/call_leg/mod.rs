@@ -31,11 +31,13 @@ use switchboard_engine::sip::{
 use switchboard_engine::txn::{ClientKey, ServerKey};
 use tracing::{info, warn};
 
+use crate::extension::ExtCommand;
 use crate::metrics::{call_outcome, OutcomeLabel};
 use crate::shared::{now, Shared};
 use crate::stateless;
 use crate::transport::{response_flow, via_fix, Transports};
 use crate::worker::{LegEnded, LegIdle, Worker};
+use switchboard_engine::numbering::Aor;
 
 /// A message of this call from the network.
 #[derive(Message)]
@@ -93,6 +95,8 @@ pub struct CallLeg {
     /// Messages handled, for race-free retirement (`LegIdle`).
     processed: u64,
     retiring: bool,
+    /// The subscribers this call put on the phone (their presence says so until it ends).
+    on_call: Vec<Aor>,
 }
 
 impl CallLeg {
@@ -124,6 +128,25 @@ impl CallLeg {
             span,
             processed: 0,
             retiring: false,
+            on_call: Vec::new(),
+        }
+    }
+
+    /// This call's identity in its parties' presence.
+    fn presence_id(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        self.call_id.hash(&mut h);
+        self.id.hash(&mut h);
+        h.finish()
+    }
+
+    /// The call is over for its parties' presence.
+    fn off_the_phone(&mut self) {
+        let call = self.presence_id();
+        for aor in self.on_call.drain(..) {
+            self.shared
+                .to_extension(aor, ExtCommand::CallState { call, up: false });
         }
     }
 
@@ -370,6 +393,7 @@ impl CallLeg {
 
     fn end_call(&mut self) {
         self.ended = true;
+        self.off_the_phone();
         if self.active {
             self.active = false;
             self.shared.metrics.active_calls.dec();
@@ -431,6 +455,7 @@ impl Actor for CallLeg {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        self.off_the_phone();
         if self.active {
             self.active = false;
             self.shared.metrics.active_calls.dec();

@@ -461,6 +461,33 @@ impl CallLeg {
             return;
         };
         s.seq.answered();
+        // both ends of a call are on the phone now (presence shows it until the call ends)
+        let parties: Vec<Aor> = if s.method == Method::Invite {
+            s.caller
+                .iter()
+                .chain(s.located.as_ref().map(|(a, _)| a))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        {
+            for aor in parties {
+                if !self.on_call.contains(&aor) {
+                    self.shared.to_extension(
+                        aor.clone(),
+                        ExtCommand::CallState {
+                            call: self.presence_id(),
+                            up: true,
+                        },
+                    );
+                    self.on_call.push(aor);
+                }
+            }
+        }
+        let Some(s) = self.txns[i].setup.as_mut() else {
+            return;
+        };
         if let Some(id) = s.trunk.take() {
             self.shared
                 .metrics

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message};
 use switchboard_engine::auth::{self, AuthOutcome, ReplayWindow};
+use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::forwarding::ForwardingRecord;
 use switchboard_engine::numbering::Aor;
@@ -17,6 +18,9 @@ use switchboard_engine::store::{AccountRecord, BindingRecord, OtpRecord};
 
 use crate::delivery::{Delivery, DeliveryEnded, Kick, Targets};
 use crate::worker::StartDelivery;
+
+mod presence;
+pub use presence::{PresenceNote, PublishReply, Snapshot, WatchReply, WatchRequest};
 
 /// Wrong answers in a row after which the one-time passwords of an address are revoked.
 pub const MAX_OTP_FAILURES: u32 = 10;
@@ -90,6 +94,29 @@ pub enum ExtCommand {
     AuthorizationChanged,
     /// This address's buddy list changed.
     BuddiesChanged,
+    /// A Subscription watches this number's presence.
+    Watch {
+        req: WatchRequest,
+        reply: oneshot::Sender<WatchReply>,
+    },
+    /// A Subscription ended.
+    Unwatch {
+        id: u64,
+    },
+    /// A PUBLISH of this number's presence (RFC 3903).
+    Publish {
+        req: SipMessage,
+        reply: oneshot::Sender<PublishReply>,
+    },
+    /// A call of this number went up or down (`call` identifies it).
+    CallState {
+        call: u64,
+        up: bool,
+    },
+    /// This number's presence, for the HTTP API.
+    Presence {
+        reply: oneshot::Sender<Arc<Snapshot>>,
+    },
 }
 
 #[derive(Message)]
@@ -114,6 +141,10 @@ pub struct Extension {
     /// The running delivery of queued messages (at most one per address).
     delivery: Option<DeliveryState>,
     replay: ReplayWindow,
+    /// Publications, calls and watchers (single writer of this number's presence).
+    presence: presence::PresenceState,
+    /// Entity tags of publications.
+    etags: Entropy,
     processed: u64,
     last_active: Instant,
 }
@@ -131,6 +162,8 @@ impl Extension {
             bindings: Vec::new(),
             delivery: None,
             replay: ReplayWindow::default(),
+            presence: presence::PresenceState::default(),
+            etags: Entropy::seeded(rand::random()),
             processed: 0,
             last_active: now(),
         }
@@ -143,7 +176,7 @@ impl Extension {
 
     /// Nothing worth keeping in memory: unknown number without registrations.
     fn is_empty(&self) -> bool {
-        self.account.is_none() && self.bindings.is_empty()
+        self.account.is_none() && self.bindings.is_empty() && !self.presence.is_busy()
     }
 
     fn retire_if(&self, cond: bool) {
@@ -156,7 +189,7 @@ impl Extension {
         }
     }
 
-    fn register(&mut self, req: SipMessage, flow: Flow) -> RegisterReply {
+    fn register(&mut self, req: SipMessage, flow: Flow, ctx: &mut Context<Self>) -> RegisterReply {
         let now_unix = unix_now();
         if self.shared.auth_enabled() {
             let outcome = self.verify(&req, HeaderName::Authorization, now_unix);
@@ -178,7 +211,10 @@ impl Extension {
                     // written behind: sled applies it in memory and its flusher makes it
                     // durable within store.flush_every_ms
                     match self.shared.db.put_bindings(&self.aor, &self.bindings) {
-                        Ok(delta) => self.shared.metrics.registrations.inc_by(delta),
+                        Ok(delta) => {
+                            self.shared.metrics.registrations.inc_by(delta);
+                            self.presence_changed(ctx);
+                        }
                         Err(e) => {
                             warn!(error = %e, "binding write failed");
                             return RegisterReply::Error {
@@ -388,8 +424,10 @@ impl Actor for Extension {
             (self.idle_timeout() / 4).clamp(Duration::from_millis(500), Duration::from_secs(30));
         ctx.run_interval(tick, |act, _| {
             let idle = now().saturating_duration_since(act.last_active) >= act.idle_timeout();
-            // a running delivery keeps its Extension: a second one would deliver twice
-            act.retire_if(act.delivery.is_none() && (idle || act.is_empty()));
+            // a running delivery keeps its Extension: a second one would deliver twice; so
+            // do watchers, publications and calls (presence lives in memory only)
+            let busy = act.delivery.is_some() || act.presence.is_busy();
+            act.retire_if(!busy && (idle || act.is_empty()));
         });
     }
 
@@ -416,7 +454,7 @@ impl Extension {
         self.last_active = now();
         match cmd {
             ExtCommand::Register { req, flow, reply } => {
-                let r = self.register(req, flow);
+                let r = self.register(req, flow, ctx);
                 debug!(aor = %self.aor.redacted(), reply = ?std::mem::discriminant(&r), "register");
                 let ok = matches!(r, RegisterReply::Ok { .. });
                 let _ = reply.send(r);
@@ -425,6 +463,22 @@ impl Extension {
                 }
             }
             ExtCommand::Deliver => self.deliver(ctx, false),
+            ExtCommand::Watch { req, reply } => {
+                let r = self.watch(req, ctx);
+                let _ = reply.send(r);
+            }
+            ExtCommand::Unwatch { id } => self.unwatch(id),
+            ExtCommand::Publish { req, reply } => {
+                let r = self.publish(&req, ctx);
+                let _ = reply.send(r);
+            }
+            ExtCommand::CallState { call, up } => self.call_state(call, up, ctx),
+            ExtCommand::Presence { reply } => {
+                if self.devices_changed() {
+                    self.presence_changed(ctx);
+                }
+                let _ = reply.send(self.snapshot());
+            }
             ExtCommand::Locate { reply } => {
                 let now_unix = unix_now();
                 let live = self
@@ -465,7 +519,8 @@ impl Extension {
                 }
                 Err(e) => warn!(error = %e, "account reload failed"),
             },
-            ExtCommand::AuthorizationChanged | ExtCommand::BuddiesChanged => {}
+            ExtCommand::AuthorizationChanged => self.authorization_changed(),
+            ExtCommand::BuddiesChanged => self.buddies_changed(),
         }
         // unknown numbers do not keep an actor alive
         self.retire_if(self.is_empty() && self.delivery.is_none());

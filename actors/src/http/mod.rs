@@ -24,6 +24,7 @@ mod auth;
 mod buddies;
 mod forwarding;
 mod messages;
+mod presence;
 mod reset;
 
 use std::net::TcpListener;
@@ -156,6 +157,10 @@ pub fn start(
             .route(
                 "/v1/accounts/{number}/messages/{seq}",
                 web::delete().to(messages::remove),
+            )
+            .route(
+                "/v1/accounts/{number}/presence",
+                web::get().to(presence::buddies),
             )
             .route("/v1/messages", web::post().to(messages::send))
             .route(

@@ -164,7 +164,12 @@ impl Store {
 
     pub fn bindings(&self, aor: &Aor) -> Result<Vec<BindingRecord>, StoreError> {
         match self.bindings.get(aor_key(aor))? {
-            Some(v) => Ok(decode::<BindingsRecord>(aor.as_str(), &v)?.bindings),
+            Some(v) => Ok(BindingsRecord::decode(&v)
+                .map_err(|source| StoreError::Record {
+                    key: aor.as_str().to_owned(),
+                    source,
+                })?
+                .bindings),
             None => Ok(Vec::new()),
         }
     }
@@ -177,7 +182,7 @@ impl Store {
             let rec = BindingsRecord {
                 bindings: bindings.to_vec(),
             };
-            self.bindings.insert(aor_key(aor), store::encode(&rec))?
+            self.bindings.insert(aor_key(aor), rec.encode())?
         };
         let old_len = old
             .and_then(|v| BindingsRecord::count_encoded(&v))
@@ -191,7 +196,7 @@ impl Store {
         let mut removed = 0;
         for item in self.bindings.iter() {
             let (k, v) = item?;
-            let Ok(rec) = store::decode::<BindingsRecord>(&v) else {
+            let Ok(rec) = BindingsRecord::decode(&v) else {
                 continue;
             };
             let live: Vec<BindingRecord> = rec
@@ -206,9 +211,12 @@ impl Store {
             let new = if live.is_empty() {
                 None
             } else {
-                Some(store::encode(&BindingsRecord {
-                    bindings: live.clone(),
-                }))
+                Some(
+                    BindingsRecord {
+                        bindings: live.clone(),
+                    }
+                    .encode(),
+                )
             };
             if self.bindings.compare_and_swap(&k, Some(v), new)?.is_ok() {
                 removed += (rec.bindings.len() - live.len()) as u64;
@@ -222,7 +230,7 @@ impl Store {
         let mut n = 0;
         for item in self.bindings.iter() {
             let (_, v) = item?;
-            if let Ok(rec) = store::decode::<BindingsRecord>(&v) {
+            if let Ok(rec) = BindingsRecord::decode(&v) {
                 n += rec.bindings.len() as u64;
             }
         }
@@ -280,6 +288,7 @@ mod tests {
             transport: Transport::Udp,
             source: "127.0.0.1:5062".parse::<SocketAddr>().unwrap(),
             conn: None,
+            caps: switchboard_engine::presence::caps::Caps::assumed(),
         }
     }
 

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+mod presence;
+
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +37,7 @@ use crate::transport::{ingest, register_aor, response_flow, route, via_fix, Inge
 
 /// Methods this switch handles, for Allow headers.
 pub const ALLOW: &str =
-    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, REFER, NOTIFY, MESSAGE";
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, REFER, NOTIFY, MESSAGE, SUBSCRIBE, PUBLISH";
 
 /// A valid message for the worker that owns its Call-ID.
 #[derive(Message)]
@@ -202,9 +204,16 @@ impl Worker {
                 ),
                 Some((m, flow)) => self.answer(&m, &flow, 481, reason_phrase(481), &[]),
             },
+            // a refresh of a subscription this switch does not know (RFC 6665 §4.2.1.2)
+            Method::Subscribe if in_dialog => match self.deliver_to_leg(m, flow) {
+                None => {}
+                Some((m, flow)) => self.answer(&m, &flow, 481, reason_phrase(481), &[]),
+            },
             _ if in_dialog => self.route_to_leg(m, flow, ctx),
             Method::Invite | Method::Options | Method::Message => self.route_to_leg(m, flow, ctx),
-            Method::Subscribe | Method::Publish | Method::Notify | Method::Refer => {
+            Method::Subscribe => self.start_subscription(m, flow, ctx),
+            Method::Publish => self.on_publish(m, flow, ctx),
+            Method::Notify | Method::Refer => {
                 self.answer(&m, &flow, 405, reason_phrase(405), &[("Allow", ALLOW)])
             }
             Method::Bye | Method::Info | Method::Update | Method::Prack => {

@@ -6,6 +6,7 @@
 //! bindings outlive the process.
 
 use crate::flow::Flow;
+use crate::presence::caps::Caps;
 use crate::sip::message::parse_delta_seconds;
 use crate::sip::{HeaderName, Message, NameAddr, Uri};
 use crate::store::BindingRecord;
@@ -158,6 +159,7 @@ pub fn apply(
                     b.transport = source.transport;
                     b.source = source.remote;
                     b.conn = source.conn.map(|c| c.0);
+                    b.caps = Caps::from_contact(v);
                 }
             }
             None if expires == 0 => {}
@@ -172,6 +174,7 @@ pub fn apply(
                 transport: source.transport,
                 source: source.remote,
                 conn: source.conn.map(|c| c.0),
+                caps: Caps::from_contact(v),
             }),
         }
     }

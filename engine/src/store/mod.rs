@@ -11,6 +11,7 @@ pub mod records;
 pub use buddies::{Authorization, BuddyRecord, GrantState, WatchGrant};
 pub use records::{
     AccountRecord, BindingRecord, BindingsRecord, Credential, DynamicRecord, OtpPurpose, OtpRecord,
+    BINDINGS_VERSION,
 };
 
 /// Version byte written before every record.
@@ -116,22 +117,62 @@ mod tests {
             transport: crate::flow::Transport::Udp,
             source: "127.0.0.1:5060".parse().unwrap(),
             conn: None,
+            caps: crate::presence::caps::Caps::AUDIO,
         };
         let rec = BindingsRecord {
             bindings: vec![b.clone(), b.clone(), b],
         };
-        assert_eq!(BindingsRecord::count_encoded(&encode(&rec)), Some(3));
+        assert_eq!(BindingsRecord::count_encoded(&rec.encode()), Some(3));
+        assert_eq!(BindingsRecord::decode(&rec.encode()).unwrap(), rec);
         assert_eq!(BindingsRecord::count_encoded(&[9, 0]), None);
     }
 
     #[test]
+    fn bindings_of_version_1_are_read_as_devices_that_declared_nothing() {
+        #[allow(clippy::type_complexity)]
+        #[derive(bincode::Encode)]
+        struct V1 {
+            bindings: Vec<(
+                String,
+                Option<u16>,
+                u64,
+                String,
+                u32,
+                Option<String>,
+                Option<u32>,
+                crate::flow::Transport,
+                std::net::SocketAddr,
+                Option<u64>,
+            )>,
+        }
+        let old = V1 {
+            bindings: vec![(
+                "sip:a@b".into(),
+                Some(500),
+                7,
+                "c".into(),
+                3,
+                None,
+                None,
+                crate::flow::Transport::Udp,
+                "127.0.0.1:5060".parse().unwrap(),
+                None,
+            )],
+        };
+        let bytes = encode(&old);
+        assert_eq!(bytes[0], 1);
+        let rec = BindingsRecord::decode(&bytes).unwrap();
+        assert_eq!(rec.bindings[0].uri, "sip:a@b");
+        assert_eq!(rec.bindings[0].q, Some(500));
+        assert_eq!(rec.bindings[0].caps, crate::presence::caps::Caps::assumed());
+        assert_eq!(BindingsRecord::count_encoded(&bytes), Some(1));
+    }
+
+    #[test]
     fn unknown_versions_and_corruption_are_refused() {
-        let mut bytes = encode(&BindingsRecord::default());
+        let mut bytes = BindingsRecord::default().encode();
         bytes[0] = 9;
-        assert_eq!(
-            decode::<BindingsRecord>(&bytes),
-            Err(RecordError::Version(9))
-        );
+        assert_eq!(BindingsRecord::decode(&bytes), Err(RecordError::Version(9)));
         assert_eq!(decode::<BindingsRecord>(&[]), Err(RecordError::Empty));
         assert!(matches!(
             decode::<AccountRecord>(&[RECORD_VERSION, 0, 0]),

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::flow::Transport;
+use crate::presence::caps::Caps;
 
 /// A subscriber account. Only HA1 values are kept, one per user-name spelling a phone may use.
 #[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -34,13 +35,81 @@ pub struct BindingsRecord {
     pub bindings: Vec<BindingRecord>,
 }
 
+/// The version byte of bindings records: 2 since bindings carry their device's capabilities.
+/// Records of version 1 (without them) are still read, as devices that declared nothing.
+pub const BINDINGS_VERSION: u8 = 2;
+
 impl BindingsRecord {
     /// How many bindings an encoded record holds, read from its length prefix without decoding
     /// the bindings (the store keeps a gauge of bindings on every write).
     pub fn count_encoded(bytes: &[u8]) -> Option<usize> {
         // version byte, then the Vec length as a fixed-width big-endian u64
         let len: [u8; 8] = bytes.get(1..9)?.try_into().ok()?;
-        (bytes.first() == Some(&super::RECORD_VERSION)).then(|| u64::from_be_bytes(len) as usize)
+        matches!(bytes.first(), Some(&1 | &BINDINGS_VERSION))
+            .then(|| u64::from_be_bytes(len) as usize)
+    }
+
+    /// The stored bytes (version `BINDINGS_VERSION`).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = super::encode(self);
+        out[0] = BINDINGS_VERSION;
+        out
+    }
+
+    /// Reads a record of this version or of version 1.
+    pub fn decode(bytes: &[u8]) -> Result<BindingsRecord, super::RecordError> {
+        let (&version, body) = bytes.split_first().ok_or(super::RecordError::Empty)?;
+        let mut v = Vec::with_capacity(bytes.len());
+        v.push(super::RECORD_VERSION);
+        v.extend_from_slice(body);
+        match version {
+            BINDINGS_VERSION => super::decode(&v),
+            1 => {
+                let old: BindingsRecordV1 = super::decode(&v)?;
+                Ok(BindingsRecord {
+                    bindings: old.bindings.into_iter().map(BindingRecord::from).collect(),
+                })
+            }
+            other => Err(super::RecordError::Version(other)),
+        }
+    }
+}
+
+/// Bindings as version 1 stored them (no capabilities).
+#[derive(bincode::Decode)]
+struct BindingsRecordV1 {
+    bindings: Vec<BindingRecordV1>,
+}
+
+#[derive(bincode::Decode)]
+struct BindingRecordV1 {
+    uri: String,
+    q: Option<u16>,
+    expires_at: u64,
+    call_id: String,
+    cseq: u32,
+    instance: Option<String>,
+    reg_id: Option<u32>,
+    transport: Transport,
+    source: SocketAddr,
+    conn: Option<u64>,
+}
+
+impl From<BindingRecordV1> for BindingRecord {
+    fn from(b: BindingRecordV1) -> BindingRecord {
+        BindingRecord {
+            uri: b.uri,
+            q: b.q,
+            expires_at: b.expires_at,
+            call_id: b.call_id,
+            cseq: b.cseq,
+            instance: b.instance,
+            reg_id: b.reg_id,
+            transport: b.transport,
+            source: b.source,
+            conn: b.conn,
+            caps: Caps::assumed(),
+        }
     }
 }
 
@@ -63,6 +132,8 @@ pub struct BindingRecord {
     pub source: SocketAddr,
     /// Stream connection the REGISTER arrived on (valid only while this process runs).
     pub conn: Option<u64>,
+    /// What the device can take, from its Contact feature tags (RFC 3840).
+    pub caps: Caps,
 }
 
 /// A dynamic account: made by the switch when its number was first messaged or called, kept

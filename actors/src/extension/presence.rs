@@ -1,0 +1,369 @@
+//! The presence part of an Extension: it is the single writer of its number's presence
+//! (publications and calls here, bindings in the registrar part) and keeps the number's
+//! watchers. Every change is rendered once into a shared snapshot and sent to each allowed
+//! watcher; the watchers' Subscription actors coalesce and send the NOTIFYs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{AsyncContext, Context, Message, Recipient, SpawnHandle};
+use switchboard_engine::numbering::Aor;
+use switchboard_engine::presence::pidf;
+use switchboard_engine::presence::presentity::{
+    Presentity, PublishError, PublishPolicy, PublishRequest, Summary,
+};
+use switchboard_engine::sip::{HeaderName, Message as SipMessage};
+use switchboard_engine::store::Authorization;
+use tracing::{debug, warn};
+
+use super::Extension;
+use crate::shared::unix_now;
+
+/// A presentity's state as its watchers get it: rendered once per change.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub entity: Aor,
+    pub version: u64,
+    /// The PIDF document (application/pidf+xml).
+    pub pidf: String,
+    pub summary: Summary,
+}
+
+/// What an Extension tells a watching Subscription.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum PresenceNote {
+    /// The presentity's new state (only to allowed watchers).
+    State(Arc<Snapshot>),
+    /// The watcher's authorization changed: allowed (with the state), or withdrawn.
+    Allowed(Arc<Snapshot>),
+    Withdrawn {
+        entity: Aor,
+    },
+    /// The owner's buddy list changed (to list subscriptions of the owner).
+    ListChanged,
+}
+
+/// A Subscription asks to watch this number.
+pub struct WatchRequest {
+    pub watcher: Aor,
+    /// Unique per Subscription, for `Unwatch`.
+    pub id: u64,
+    pub to: Recipient<PresenceNote>,
+    /// A resource-list subscription of this number's own buddy list: it hears of list
+    /// changes, not of this number's presence.
+    pub list: bool,
+}
+
+/// The answer to a watch.
+#[derive(Debug)]
+pub enum WatchReply {
+    /// Allowed: the current state.
+    Allowed(Arc<Snapshot>),
+    /// Waiting for the owner (or a number nobody owns: the same answer, so watchers cannot
+    /// tell which numbers have accounts).
+    Pending,
+    /// The owner refused this watcher.
+    Denied,
+    /// Too many watchers already.
+    Full,
+}
+
+/// The answer to a PUBLISH.
+#[derive(Debug)]
+pub enum PublishReply {
+    Ok {
+        etag: Option<String>,
+        expires: u32,
+    },
+    Challenge {
+        stale: bool,
+    },
+    Forbidden,
+    Error {
+        code: u16,
+        reason: String,
+        min_expires: Option<u32>,
+    },
+}
+
+pub(super) struct Watcher {
+    id: u64,
+    aor: Aor,
+    to: Recipient<PresenceNote>,
+    list: bool,
+    allowed: bool,
+}
+
+/// The presence state an Extension keeps.
+#[derive(Default)]
+pub(super) struct PresenceState {
+    presentity: Presentity,
+    watchers: Vec<Watcher>,
+    snapshot: Option<Arc<Snapshot>>,
+    timer: Option<SpawnHandle>,
+    /// Live devices when the snapshot was taken (an expiry changes it without a REGISTER).
+    devices: usize,
+}
+
+impl PresenceState {
+    /// Whether presence keeps the Extension alive (watchers, publications or a call).
+    pub(super) fn is_busy(&self) -> bool {
+        !self.watchers.is_empty()
+            || !self.presentity.publications().is_empty()
+            || self.presentity.on_the_phone()
+    }
+}
+
+/// Whether `watcher` may watch `owner`, asking the owner when it has an account.
+fn authorize(ext: &Extension, watcher: &Aor, record: bool) -> Authorization {
+    if *watcher == ext.aor {
+        return Authorization::Allowed;
+    }
+    if ext.account.is_none() {
+        // nobody to ask: the same answer as for an owner who did not answer yet
+        return Authorization::Unknown;
+    }
+    let r = if record {
+        ext.shared.db.request_watch(&ext.aor, watcher)
+    } else {
+        ext.shared.db.may_watch(&ext.aor, watcher)
+    };
+    r.unwrap_or_else(|e| {
+        warn!(error = %e, "watch authorization read failed");
+        Authorization::Unknown
+    })
+}
+
+impl Extension {
+    fn entity(&self) -> String {
+        format!("sip:{}@{}", self.aor, self.shared.local.domain)
+    }
+
+    /// The current state, rendered once per version.
+    pub(super) fn snapshot(&mut self) -> Arc<Snapshot> {
+        let now = unix_now();
+        if let Some(s) = &self.presence.snapshot {
+            if s.version == self.presence.presentity.version() {
+                return s.clone();
+            }
+        }
+        let doc = self
+            .presence
+            .presentity
+            .view(&self.entity(), &self.bindings, now);
+        let mut body = String::with_capacity(512);
+        pidf::render(&doc, &mut body);
+        let s = Arc::new(Snapshot {
+            entity: self.aor.clone(),
+            version: self.presence.presentity.version(),
+            pidf: body,
+            summary: self.presence.presentity.summary(&self.bindings, now),
+        });
+        self.presence.devices = s.summary.devices;
+        self.presence.snapshot = Some(s.clone());
+        s
+    }
+
+    pub(super) fn watch(&mut self, w: WatchRequest, ctx: &mut Context<Self>) -> WatchReply {
+        self.presence.watchers.retain(|x| x.to.connected());
+        if self.presence.watchers.len() >= self.shared.config.presence.max_watchers {
+            return WatchReply::Full;
+        }
+        let auth = if w.list {
+            Authorization::Allowed
+        } else {
+            authorize(self, &w.watcher, true)
+        };
+        let allowed = auth == Authorization::Allowed;
+        if auth == Authorization::Denied {
+            return WatchReply::Denied;
+        }
+        self.presence.watchers.retain(|x| x.id != w.id);
+        self.presence.watchers.push(Watcher {
+            id: w.id,
+            aor: w.watcher,
+            to: w.to,
+            list: w.list,
+            allowed,
+        });
+        self.schedule_presence_timer(ctx);
+        if allowed {
+            WatchReply::Allowed(self.snapshot())
+        } else {
+            WatchReply::Pending
+        }
+    }
+
+    pub(super) fn unwatch(&mut self, id: u64) {
+        self.presence.watchers.retain(|x| x.id != id);
+    }
+
+    /// Something watchers see changed: a new version to every allowed watcher.
+    pub(super) fn presence_changed(&mut self, ctx: &mut Context<Self>) {
+        self.presence.presentity.bump();
+        self.presence.watchers.retain(|x| x.to.connected());
+        if self.presence.watchers.iter().any(|w| w.allowed && !w.list) {
+            let s = self.snapshot();
+            for w in self
+                .presence
+                .watchers
+                .iter()
+                .filter(|w| w.allowed && !w.list)
+            {
+                w.to.do_send(PresenceNote::State(s.clone()));
+            }
+        } else {
+            self.presence.snapshot = None;
+        }
+        self.schedule_presence_timer(ctx);
+    }
+
+    /// Live devices changed since the last snapshot (a binding expired unannounced).
+    pub(super) fn devices_changed(&self) -> bool {
+        let now = unix_now();
+        let live = self.bindings.iter().filter(|b| b.expires_at > now).count();
+        live != self.presence.devices
+    }
+
+    /// Wakes at the next binding or publication expiry while anyone watches or publishes.
+    pub(super) fn schedule_presence_timer(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.presence.timer.take() {
+            ctx.cancel_future(h);
+        }
+        let now = unix_now();
+        let bindings = if self.presence.watchers.is_empty() {
+            None
+        } else {
+            self.bindings
+                .iter()
+                .map(|b| b.expires_at)
+                .filter(|e| *e > now)
+                .min()
+        };
+        let at = [bindings, self.presence.presentity.next_expiry()]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(at) = at else { return };
+        let wait = Duration::from_secs(at.saturating_sub(now)) + Duration::from_millis(50);
+        self.presence.timer = Some(ctx.run_later(wait, |act, ctx| {
+            act.presence.timer = None;
+            let expired = act.presence.presentity.expire(unix_now());
+            if expired || act.devices_changed() {
+                act.presence_changed(ctx);
+            } else {
+                act.schedule_presence_timer(ctx);
+            }
+        }));
+    }
+
+    /// A PUBLISH for this number (RFC 3903), from this number's own device.
+    pub(super) fn publish(&mut self, req: &SipMessage, ctx: &mut Context<Self>) -> PublishReply {
+        let now = unix_now();
+        if self.shared.auth_enabled() {
+            use switchboard_engine::auth::AuthOutcome;
+            match self.verify(req, HeaderName::ProxyAuthorization, now) {
+                AuthOutcome::Authenticated { .. } => {}
+                AuthOutcome::Challenge { stale } => return PublishReply::Challenge { stale },
+                AuthOutcome::Forbidden => return PublishReply::Forbidden,
+            }
+        }
+        let p = &self.shared.config.presence;
+        let policy = PublishPolicy {
+            min_expires: p.min_expires_secs,
+            default_expires: p.publish_default_expires_secs,
+            max_expires: p.publish_max_expires_secs,
+            max_publications: 8,
+        };
+        let body = req.body();
+        let request = PublishRequest {
+            if_match: req.header_by_name("SIP-If-Match").map(str::trim),
+            expires: req.expires(),
+            content_type: req.header(HeaderName::ContentType),
+            body,
+        };
+        let etag = self.etags.token(16);
+        match self
+            .presence
+            .presentity
+            .publish(now, &request, &policy, &etag)
+        {
+            Ok(done) => {
+                debug!(number = %self.aor.redacted(), expires = done.expires, "publication accepted");
+                if done.changed {
+                    self.presence_changed(ctx);
+                } else {
+                    self.schedule_presence_timer(ctx);
+                }
+                PublishReply::Ok {
+                    etag: done.etag,
+                    expires: done.expires,
+                }
+            }
+            Err(e) => {
+                let min_expires = match e {
+                    PublishError::TooBrief { min } => Some(min),
+                    _ => None,
+                };
+                PublishReply::Error {
+                    code: e.status(),
+                    reason: e.to_string(),
+                    min_expires,
+                }
+            }
+        }
+    }
+
+    /// A call of this number went up or down: `on-the-phone` while any is up.
+    pub(super) fn call_state(&mut self, call: u64, up: bool, ctx: &mut Context<Self>) {
+        let changed = if up {
+            self.presence.presentity.call_up(call)
+        } else {
+            self.presence.presentity.call_down(call)
+        };
+        if changed {
+            self.presence_changed(ctx);
+        }
+    }
+
+    /// Who may watch this number changed: allow the newly allowed, end the withdrawn.
+    pub(super) fn authorization_changed(&mut self) {
+        let mut i = 0;
+        while i < self.presence.watchers.len() {
+            let (aor, list, allowed) = {
+                let w = &self.presence.watchers[i];
+                (w.aor.clone(), w.list, w.allowed)
+            };
+            if list {
+                i += 1;
+                continue;
+            }
+            match authorize(self, &aor, false) {
+                Authorization::Allowed if !allowed => {
+                    let s = self.snapshot();
+                    let w = &mut self.presence.watchers[i];
+                    w.allowed = true;
+                    w.to.do_send(PresenceNote::Allowed(s));
+                }
+                Authorization::Allowed | Authorization::Pending => {}
+                Authorization::Unknown if !allowed => {}
+                Authorization::Denied | Authorization::Unknown => {
+                    let w = self.presence.watchers.remove(i);
+                    w.to.do_send(PresenceNote::Withdrawn {
+                        entity: self.aor.clone(),
+                    });
+                    continue;
+                }
+            }
+            i += 1;
+        }
+    }
+
+    /// This number's buddy list changed: its list subscriptions reread it.
+    pub(super) fn buddies_changed(&mut self) {
+        for w in self.presence.watchers.iter().filter(|w| w.list) {
+            w.to.do_send(PresenceNote::ListChanged);
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! A subscription to a subscriber's own buddy list (`sip:buddies-<number>@domain`, RFC 4662):
+//! one watch per buddy, one NOTIFY carrying all of them (full state first and after a
+//! refresh or a list change, then only the buddies that changed).
+
+use std::sync::Arc;
+
+use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
+use switchboard_engine::flow::Flow;
+use switchboard_engine::numbering::Aor;
+use switchboard_engine::presence::rlmi::{self, ResourceState};
+use switchboard_engine::presence::subscription::State;
+use switchboard_engine::sip::Message as SipMessage;
+use switchboard_engine::txn::ServerKey;
+use tokio::sync::oneshot;
+use tracing::warn;
+
+use super::{Subscription, Target};
+use crate::extension::{ExtCommand, PresenceNote, Snapshot, WatchReply, WatchRequest};
+
+/// One buddy of the list and what its watcher may know of it.
+pub struct Resource {
+    pub aor: Aor,
+    pub name: Option<String>,
+    pub uri: String,
+    pub instance: String,
+    pub state: ResourceState,
+    pub snapshot: Option<Arc<Snapshot>>,
+    /// Changed since the last NOTIFY.
+    pub dirty: bool,
+}
+
+impl Resource {
+    fn new(aor: Aor, name: Option<String>, domain: &str) -> Resource {
+        let uri = format!("sip:{aor}@{domain}");
+        let mut h: u32 = 0x811c_9dc5;
+        for b in aor.as_str().bytes() {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        Resource {
+            aor,
+            name,
+            uri,
+            instance: format!("i{h:08x}"),
+            state: ResourceState::Pending,
+            snapshot: None,
+            dirty: true,
+        }
+    }
+
+    fn answer(&mut self, r: Option<WatchReply>) {
+        self.dirty = true;
+        match r {
+            Some(WatchReply::Allowed(s)) => {
+                self.state = ResourceState::Active;
+                self.snapshot = Some(s);
+            }
+            Some(WatchReply::Pending) => self.state = ResourceState::Pending,
+            Some(WatchReply::Denied) => {
+                self.state = ResourceState::Terminated { reason: "rejected" }
+            }
+            Some(WatchReply::Full) | None => {
+                self.state = ResourceState::Terminated {
+                    reason: "noresource",
+                }
+            }
+        }
+    }
+}
+
+/// The NOTIFY body: every resource (`full`) or the changed ones.
+pub(super) fn render(
+    list_uri: &str,
+    version: u64,
+    full: bool,
+    resources: &mut [Resource],
+    boundary: &str,
+) -> (String, Vec<u8>) {
+    let picked: Vec<rlmi::Resource<'_>> = resources
+        .iter()
+        .filter(|r| full || r.dirty)
+        .map(|r| rlmi::Resource {
+            uri: &r.uri,
+            name: r.name.as_deref(),
+            instance_id: &r.instance,
+            state: r.state,
+            pidf: match r.state {
+                ResourceState::Active => r.snapshot.as_ref().map(|s| s.pidf.as_str()),
+                _ => None,
+            },
+        })
+        .collect();
+    let out = rlmi::render(list_uri, version, full, &picked, boundary);
+    for r in resources.iter_mut() {
+        r.dirty = false;
+    }
+    out
+}
+
+/// Applies what a buddy's Extension said; true when a NOTIFY is due.
+pub(super) fn apply(resources: &mut [Resource], note: &PresenceNote) -> bool {
+    let (entity, f): (&Aor, &dyn Fn(&mut Resource) -> bool) = match note {
+        PresenceNote::State(s) => (&s.entity, &|r: &mut Resource| {
+            let newer = r.snapshot.as_ref().is_none_or(|o| s.version > o.version);
+            if r.state == ResourceState::Active && newer {
+                r.snapshot = Some(s.clone());
+                return true;
+            }
+            false
+        }),
+        PresenceNote::Allowed(s) => (&s.entity, &|r: &mut Resource| {
+            r.state = ResourceState::Active;
+            r.snapshot = Some(s.clone());
+            true
+        }),
+        PresenceNote::Withdrawn { entity } => (entity, &|r: &mut Resource| {
+            r.state = ResourceState::Terminated { reason: "rejected" };
+            r.snapshot = None;
+            true
+        }),
+        PresenceNote::ListChanged => return false,
+    };
+    let mut changed = false;
+    for r in resources.iter_mut().filter(|r| &r.aor == entity) {
+        if f(r) {
+            r.dirty = true;
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Watches every buddy of `owner` (and `owner` itself, for list changes), then accepts.
+pub(super) fn start(
+    sub: &mut Subscription,
+    key: ServerKey,
+    req: SipMessage,
+    flow: Flow,
+    owner: Aor,
+    expires: u32,
+    ctx: &mut Context<Subscription>,
+) {
+    let buddies = match sub.shared.db.buddies(&owner) {
+        Ok(b) => b,
+        Err(e) => {
+            warn!(error = %e, "buddy list read failed");
+            sub.starting = false;
+            return sub.fail(&key, &req, &flow, 500, "Server Internal Error", &[], ctx);
+        }
+    };
+    let Some(me) = sub.me.clone() else { return };
+    let (tx, _owner_rx) = oneshot::channel();
+    sub.shared.to_extension(
+        owner.clone(),
+        ExtCommand::Watch {
+            req: WatchRequest {
+                watcher: owner.clone(),
+                id: sub.id,
+                to: me.clone().recipient(),
+                list: true,
+            },
+            reply: tx,
+        },
+    );
+    sub.watching.push(owner.clone());
+    let domain = sub.shared.local.domain.clone();
+    let max = sub.shared.config.presence.max_buddies;
+    let mut resources = Vec::new();
+    let mut replies = Vec::new();
+    for (aor, rec) in buddies.into_iter().take(max) {
+        replies.push(sub.watch_one(&aor, &owner, &me));
+        resources.push(Resource::new(aor, rec.display, &domain));
+    }
+    sub.target = Target::List { owner, resources };
+    let all = async move {
+        let mut out = Vec::with_capacity(replies.len());
+        for rx in replies {
+            out.push(rx.await.ok());
+        }
+        out
+    };
+    ctx.spawn(all.into_actor(sub).map(move |answers, act, ctx| {
+        act.starting = false;
+        if let Target::List { resources, .. } = &mut act.target {
+            for (r, a) in resources.iter_mut().zip(answers) {
+                r.answer(a);
+            }
+        }
+        act.accepted(key, req, flow, expires, State::Active, ctx);
+    }));
+}
+
+impl Subscription {
+    fn watch_one(
+        &mut self,
+        buddy: &Aor,
+        owner: &Aor,
+        me: &actix::Addr<Subscription>,
+    ) -> oneshot::Receiver<WatchReply> {
+        let (tx, rx) = oneshot::channel();
+        self.shared.to_extension(
+            buddy.clone(),
+            ExtCommand::Watch {
+                req: WatchRequest {
+                    watcher: owner.clone(),
+                    id: self.id,
+                    to: me.clone().recipient(),
+                    list: false,
+                },
+                reply: tx,
+            },
+        );
+        if !self.watching.contains(buddy) {
+            self.watching.push(buddy.clone());
+        }
+        rx
+    }
+
+    /// The owner's buddy list changed: watch the new buddies, leave the removed ones, and
+    /// send the full list next.
+    pub(super) fn reread_list(&mut self, ctx: &mut Context<Self>) {
+        let Target::List { owner, .. } = &self.target else {
+            return;
+        };
+        let owner = owner.clone();
+        let Ok(buddies) = self.shared.db.buddies(&owner) else {
+            return;
+        };
+        let Some(me) = self.me.clone() else { return };
+        let max = self.shared.config.presence.max_buddies;
+        let wanted: Vec<_> = buddies.into_iter().take(max).collect();
+        let domain = self.shared.local.domain.clone();
+        let mut gone = Vec::new();
+        let mut added = Vec::new();
+        if let Target::List { resources, .. } = &mut self.target {
+            resources.retain(|r| {
+                let keep = wanted.iter().any(|(a, _)| a == &r.aor);
+                if !keep {
+                    gone.push(r.aor.clone());
+                }
+                keep
+            });
+            for (aor, rec) in &wanted {
+                match resources.iter_mut().find(|r| &r.aor == aor) {
+                    Some(r) => r.name = rec.display.clone(),
+                    None => {
+                        resources.push(Resource::new(aor.clone(), rec.display.clone(), &domain));
+                        added.push(aor.clone());
+                    }
+                }
+            }
+        }
+        for aor in gone {
+            self.watching.retain(|a| a != &aor);
+            self.shared
+                .to_extension(aor, ExtCommand::Unwatch { id: self.id });
+        }
+        for aor in added {
+            let rx = self.watch_one(&aor, &owner, &me);
+            ctx.spawn(rx.into_actor(self).map(move |a, act, ctx| {
+                if let Target::List { resources, .. } = &mut act.target {
+                    if let Some(r) = resources.iter_mut().find(|r| r.aor == aor) {
+                        r.answer(a.ok());
+                    }
+                }
+                if let Some(m) = &mut act.machine {
+                    m.resync();
+                }
+                act.drive(ctx);
+            }));
+        }
+        if let Some(m) = &mut self.machine {
+            m.resync();
+        }
+    }
+}

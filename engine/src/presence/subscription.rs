@@ -1,0 +1,551 @@
+//! The notifier side of one subscription (RFC 6665 §4.2): its dialog, its state, its expiry,
+//! and when the next NOTIFY goes.
+//!
+//! The machine decides; it sends nothing itself. The owner feeds it what happens (the
+//! presentity changed, the subscriber refreshed, a NOTIFY was answered, time passed) and asks
+//! `poll_notify` whether a NOTIFY is due. Bursts are coalesced: at most one NOTIFY per
+//! `interval`, never two in flight, and the one that goes carries the newest state, so a
+//! watcher of a presentity that changes a thousand times a second still gets one NOTIFY per
+//! interval. A final (terminated) NOTIFY does not wait for the interval.
+
+use std::time::{Duration, Instant};
+
+use crate::sip::{HeaderName, Message, NameAddr};
+
+/// The dialog a SUBSCRIBE made, seen from the notifier (RFC 6665 §4.1.2.1, RFC 3261 §12.1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialog {
+    pub call_id: String,
+    /// Our tag (the To tag of our answers, the From tag of our NOTIFYs).
+    pub local_tag: String,
+    /// The SUBSCRIBE's To without its tag: the From of our NOTIFYs.
+    pub local_uri: String,
+    /// The SUBSCRIBE's From without its tag: the To of our NOTIFYs.
+    pub remote_uri: String,
+    pub remote_tag: String,
+    /// The subscriber's Contact URI: the Request-URI of our NOTIFYs.
+    pub remote_target: String,
+    /// The SUBSCRIBE's Record-Route values in order: the Route of our NOTIFYs.
+    pub route_set: Vec<String>,
+    /// The Event header's `id` parameter, repeated in every NOTIFY.
+    pub event_id: Option<String>,
+}
+
+/// Why a SUBSCRIBE cannot make a dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DialogError {
+    #[error("Missing Contact")]
+    NoContact,
+    #[error("Missing From Tag")]
+    NoFromTag,
+    #[error("Bad From or To")]
+    BadAddress,
+}
+
+impl DialogError {
+    /// The status of the answer (400 for all: the request is malformed).
+    pub fn status(self) -> u16 {
+        400
+    }
+}
+
+impl Dialog {
+    /// The dialog of an initial SUBSCRIBE, with `local_tag` as our tag.
+    pub fn from_subscribe(req: &Message, local_tag: &str) -> Result<Dialog, DialogError> {
+        let from = req.from().ok_or(DialogError::BadAddress)?;
+        let to = req.to().ok_or(DialogError::BadAddress)?;
+        let remote_tag = from.tag().ok_or(DialogError::NoFromTag)?.to_owned();
+        let contact = req.contacts().next().ok_or(DialogError::NoContact)?;
+        let route_set = req
+            .header_values(HeaderName::RecordRoute)
+            .map(|r| r.trim().to_owned())
+            .collect();
+        Ok(Dialog {
+            call_id: req.call_id().unwrap_or("").to_owned(),
+            local_tag: local_tag.to_owned(),
+            local_uri: without_params(&to),
+            remote_uri: without_params(&from),
+            remote_tag,
+            remote_target: contact.uri().as_str().to_owned(),
+            route_set,
+            event_id: req
+                .header(HeaderName::Event)
+                .and_then(|e| event_param(e, "id"))
+                .map(str::to_owned),
+        })
+    }
+
+    /// A refreshing SUBSCRIBE may move the subscriber (RFC 6665 §4.1.2.1: its Contact is the
+    /// new remote target).
+    pub fn retarget(&mut self, req: &Message) {
+        if let Some(c) = req.contacts().next() {
+            self.remote_target = c.uri().as_str().to_owned();
+        }
+    }
+
+    /// Whether an in-dialog request belongs to this dialog (Call-ID, both tags).
+    pub fn matches(&self, req: &Message) -> bool {
+        req.call_id() == Some(self.call_id.as_str())
+            && req.from_tag() == Some(self.remote_tag.as_str())
+            && req.to_tag() == Some(self.local_tag.as_str())
+    }
+}
+
+/// A name-addr without its header parameters (the tag and anything after the URI).
+fn without_params(a: &NameAddr<'_>) -> String {
+    match a.display() {
+        Some(d) if !d.is_empty() => format!("{d} <{}>", a.uri().as_str()),
+        _ => format!("<{}>", a.uri().as_str()),
+    }
+}
+
+/// The package of an Event header value (`presence;id=7` -> `presence`), lower-cased.
+pub fn event_package(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// A parameter of an Event header value.
+pub fn event_param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
+    value.split(';').skip(1).find_map(|p| {
+        let (n, v) = p.split_once('=').unwrap_or((p, ""));
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Where a subscription stands (RFC 6665 §4.1.3 Subscription-State).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not authorized (yet): the subscriber learns nothing of the presentity.
+    Pending,
+    Active,
+    /// Ended, with the reason the final NOTIFY gives (`timeout`, `rejected`, `deactivated`,
+    /// `noresource`).
+    Terminated(&'static str),
+}
+
+/// A NOTIFY to send now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifyDue {
+    pub cseq: u32,
+    pub state: State,
+    /// Seconds the subscription has left (for `Subscription-State: active;expires=`).
+    pub expires_in: u32,
+    /// Whether the NOTIFY carries the presentity's state (only an active one does).
+    pub with_state: bool,
+    /// The how-manieth NOTIFY of this subscription, from 0 (RFC 4662 `version`).
+    pub version: u64,
+    /// Whether this NOTIFY is the first since the subscription started or was refreshed
+    /// (resource lists send full state then).
+    pub full: bool,
+}
+
+/// The notifier state of one subscription.
+#[derive(Debug)]
+pub struct Subscription {
+    dialog: Dialog,
+    state: State,
+    expires_at: Instant,
+    interval: Duration,
+    last_sent: Option<Instant>,
+    in_flight: bool,
+    /// Something changed since the last NOTIFY.
+    dirty: bool,
+    full: bool,
+    final_sent: bool,
+    /// Started with expires zero: the one NOTIFY carries the state and ends it.
+    fetch: bool,
+    done: bool,
+    cseq: u32,
+    sent: u64,
+}
+
+impl Subscription {
+    /// A new subscription; its first NOTIFY is due at once (RFC 6665 §4.2.1.2). `expires` of
+    /// zero is a fetch: one NOTIFY with the state, terminated.
+    pub fn new(
+        dialog: Dialog,
+        now: Instant,
+        expires: Duration,
+        interval: Duration,
+        state: State,
+    ) -> Subscription {
+        let mut s = Subscription {
+            dialog,
+            state,
+            expires_at: now + expires,
+            interval,
+            last_sent: None,
+            in_flight: false,
+            dirty: true,
+            full: true,
+            final_sent: false,
+            fetch: false,
+            done: false,
+            cseq: 0,
+            sent: 0,
+        };
+        if expires.is_zero() {
+            s.fetch_then_end();
+        }
+        s
+    }
+
+    fn fetch_then_end(&mut self) {
+        // the one NOTIFY carries the state as the subscriber may see it, and says it ended
+        self.state = match self.state {
+            State::Active => State::Terminated("timeout"),
+            other => other,
+        };
+        self.fetch = true;
+    }
+
+    pub fn dialog(&self) -> &Dialog {
+        &self.dialog
+    }
+
+    pub fn dialog_mut(&mut self) -> &mut Dialog {
+        &mut self.dialog
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether the subscription is over: its final NOTIFY was answered (or it was dropped
+    /// because the subscriber is gone). The owner forgets it.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Seconds left, rounded down, for the answer to a SUBSCRIBE.
+    pub fn expires_in(&self, now: Instant) -> u32 {
+        self.expires_at.saturating_duration_since(now).as_secs() as u32
+    }
+
+    /// A refreshing SUBSCRIBE (RFC 6665 §4.2.1.2): a NOTIFY follows with the full state; an
+    /// `expires` of zero unsubscribes (a final NOTIFY follows).
+    pub fn refresh(&mut self, now: Instant, expires: Duration) {
+        if matches!(self.state, State::Terminated(_)) {
+            return;
+        }
+        self.expires_at = now + expires;
+        self.dirty = true;
+        self.full = true;
+        // a NOTIFY answers every refresh at once, whatever the interval
+        self.last_sent = None;
+        if expires.is_zero() {
+            self.state = State::Terminated("timeout");
+        }
+    }
+
+    /// The presentity changed: a NOTIFY is due (when the interval allows).
+    pub fn changed(&mut self) {
+        if self.state == State::Active {
+            self.dirty = true;
+        }
+    }
+
+    /// The subscriber was allowed (`Active`), is waiting (`Pending`) or was refused
+    /// (`Terminated("rejected")`).
+    pub fn set_state(&mut self, state: State) {
+        if matches!(self.state, State::Terminated(_)) || self.state == state {
+            return;
+        }
+        self.state = state;
+        self.dirty = true;
+        self.full = true;
+    }
+
+    /// What the subscriber was told no longer holds as a whole (a resource list changed its
+    /// members): the next NOTIFY carries the full state.
+    pub fn resync(&mut self) {
+        if !matches!(self.state, State::Terminated(_)) {
+            self.dirty = true;
+            self.full = true;
+        }
+    }
+
+    /// Ends the subscription with a final NOTIFY giving `reason`.
+    pub fn terminate(&mut self, reason: &'static str) {
+        self.set_state(State::Terminated(reason));
+    }
+
+    /// The NOTIFY to send now, if one is due.
+    pub fn poll_notify(&mut self, now: Instant) -> Option<NotifyDue> {
+        if self.done || self.in_flight || !self.dirty || self.final_sent {
+            return None;
+        }
+        let terminated = matches!(self.state, State::Terminated(_));
+        let interval_over = self.last_sent.is_none_or(|l| now >= l + self.interval);
+        if !terminated && !interval_over {
+            return None;
+        }
+        self.dirty = false;
+        self.in_flight = true;
+        self.last_sent = Some(now);
+        self.final_sent = terminated;
+        self.cseq += 1;
+        let version = self.sent;
+        self.sent += 1;
+        let full = std::mem::take(&mut self.full);
+        Some(NotifyDue {
+            cseq: self.cseq,
+            state: self.state,
+            expires_in: self.expires_in(now),
+            with_state: self.state == State::Active || (terminated && self.fetch),
+            version,
+            full,
+        })
+    }
+
+    /// The final answer to the NOTIFY in flight (0: its transaction timed out).
+    pub fn on_response(&mut self, code: u16) {
+        if !self.in_flight {
+            return;
+        }
+        self.in_flight = false;
+        // RFC 6665 §4.2.2: a subscriber that no longer knows the dialog, or does not answer,
+        // ends the subscription without a final NOTIFY
+        if self.final_sent || matches!(code, 0 | 408 | 481) {
+            self.done = true;
+            if !matches!(self.state, State::Terminated(_)) {
+                self.state = State::Terminated("giveup");
+            }
+        }
+    }
+
+    /// When `handle_timeout` is next due: the expiry, or the end of the coalescing interval
+    /// while a change waits.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.done || self.final_sent {
+            return None;
+        }
+        let mut at = None;
+        if !matches!(self.state, State::Terminated(_)) {
+            at = Some(self.expires_at);
+        }
+        if self.dirty && !self.in_flight {
+            let due = self
+                .last_sent
+                .map_or(self.expires_at, |l| l + self.interval);
+            at = Some(at.map_or(due, |a: Instant| a.min(due)));
+        }
+        at
+    }
+
+    /// Time passed: an expired subscription ends (`timeout`).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if now >= self.expires_at && !matches!(self.state, State::Terminated(_)) {
+            self.state = State::Terminated("timeout");
+            self.dirty = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::Message;
+    use bytes::Bytes;
+
+    const SUBSCRIBE: &str = "SUBSCRIBE sip:+15551230001@sb.test SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKs1\r\n\
+        Max-Forwards: 70\r\n\
+        From: \"Ann\" <sip:+15551230002@sb.test>;tag=w1\r\n\
+        To: <sip:+15551230001@sb.test>\r\n\
+        Call-ID: c1@watcher\r\n\
+        CSeq: 1 SUBSCRIBE\r\n\
+        Record-Route: <sip:edge1.test;lr>, <sip:edge2.test;lr>\r\n\
+        Contact: <sip:ann@127.0.0.1:5070;transport=udp>;expires=600\r\n\
+        Event: presence;id=7\r\n\
+        Expires: 600\r\n\
+        Content-Length: 0\r\n\r\n";
+
+    fn dialog() -> Dialog {
+        let m = Message::parse(Bytes::from_static(SUBSCRIBE.as_bytes())).unwrap();
+        Dialog::from_subscribe(&m, "srv1").unwrap()
+    }
+
+    fn sub(t: Instant, state: State) -> Subscription {
+        Subscription::new(
+            dialog(),
+            t,
+            Duration::from_secs(600),
+            Duration::from_millis(500),
+            state,
+        )
+    }
+
+    #[test]
+    fn the_dialog_is_taken_from_the_subscribe() {
+        let d = dialog();
+        assert_eq!(d.call_id, "c1@watcher");
+        assert_eq!(d.remote_tag, "w1");
+        assert_eq!(d.local_tag, "srv1");
+        assert_eq!(d.remote_uri, "\"Ann\" <sip:+15551230002@sb.test>");
+        assert_eq!(d.local_uri, "<sip:+15551230001@sb.test>");
+        assert_eq!(d.remote_target, "sip:ann@127.0.0.1:5070;transport=udp");
+        assert_eq!(d.route_set, ["<sip:edge1.test;lr>", "<sip:edge2.test;lr>"]);
+        assert_eq!(d.event_id.as_deref(), Some("7"));
+        assert_eq!(event_package("Presence ;id=7"), "presence");
+    }
+
+    #[test]
+    fn a_subscribe_without_contact_or_from_tag_makes_no_dialog() {
+        let no_contact = SUBSCRIBE.replace(
+            "Contact: <sip:ann@127.0.0.1:5070;transport=udp>;expires=600\r\n",
+            "",
+        );
+        let m = Message::parse(Bytes::from(no_contact)).unwrap();
+        assert_eq!(Dialog::from_subscribe(&m, "x"), Err(DialogError::NoContact));
+        let no_tag = SUBSCRIBE.replace(";tag=w1", "");
+        let m = Message::parse(Bytes::from(no_tag)).unwrap();
+        assert_eq!(Dialog::from_subscribe(&m, "x"), Err(DialogError::NoFromTag));
+    }
+
+    #[test]
+    fn the_first_notify_goes_at_once_with_the_state() {
+        let t = Instant::now();
+        let mut s = sub(t, State::Active);
+        let n = s.poll_notify(t).unwrap();
+        assert_eq!(
+            (n.cseq, n.state, n.with_state, n.version, n.full),
+            (1, State::Active, true, 0, true)
+        );
+        assert_eq!(n.expires_in, 600);
+        assert!(s.poll_notify(t).is_none(), "nothing changed");
+    }
+
+    #[test]
+    fn a_burst_of_changes_makes_one_notify_per_interval_and_never_two_in_flight() {
+        let t = Instant::now();
+        let mut s = sub(t, State::Active);
+        s.poll_notify(t).unwrap();
+        s.changed();
+        assert!(
+            s.poll_notify(t + Duration::from_millis(600)).is_none(),
+            "first still in flight"
+        );
+        s.on_response(200);
+        for _ in 0..100 {
+            s.changed();
+        }
+        let t1 = t + Duration::from_millis(100);
+        assert!(s.poll_notify(t1).is_none(), "within the interval");
+        assert_eq!(s.poll_timeout(), Some(t + Duration::from_millis(500)));
+        let n = s.poll_notify(t + Duration::from_millis(500)).unwrap();
+        assert_eq!((n.cseq, n.version, n.full), (2, 1, false));
+        s.on_response(200);
+        assert!(
+            s.poll_notify(t + Duration::from_secs(5)).is_none(),
+            "the burst made one NOTIFY"
+        );
+    }
+
+    #[test]
+    fn a_refresh_gets_a_full_notify_at_once_and_moves_the_expiry() {
+        let t = Instant::now();
+        let mut s = sub(t, State::Active);
+        s.poll_notify(t).unwrap();
+        s.on_response(200);
+        let t1 = t + Duration::from_millis(10);
+        s.refresh(t1, Duration::from_secs(300));
+        let n = s.poll_notify(t1).unwrap();
+        assert!(n.full);
+        assert_eq!(n.expires_in, 300);
+        assert_eq!(s.poll_timeout(), Some(t1 + Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn unsubscribing_sends_a_final_notify_and_ends_when_it_is_answered() {
+        let t = Instant::now();
+        let mut s = sub(t, State::Active);
+        s.poll_notify(t).unwrap();
+        s.on_response(200);
+        s.refresh(t, Duration::ZERO);
+        let n = s.poll_notify(t).unwrap();
+        assert_eq!(n.state, State::Terminated("timeout"));
+        assert!(!n.with_state);
+        assert!(!s.is_done());
+        s.on_response(200);
+        assert!(s.is_done());
+        assert!(s.poll_notify(t).is_none());
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn an_expired_subscription_ends_with_reason_timeout() {
+        let t = Instant::now();
+        let mut s = sub(t, State::Active);
+        s.poll_notify(t).unwrap();
+        s.on_response(200);
+        assert_eq!(s.poll_timeout(), Some(t + Duration::from_secs(600)));
+        let end = t + Duration::from_secs(600);
+        s.handle_timeout(end);
+        assert_eq!(
+            s.poll_notify(end).unwrap().state,
+            State::Terminated("timeout")
+        );
+    }
+
+    #[test]
+    fn a_subscriber_that_forgot_the_dialog_or_went_silent_ends_it_without_a_final_notify() {
+        for code in [481, 408, 0] {
+            let t = Instant::now();
+            let mut s = sub(t, State::Active);
+            s.poll_notify(t).unwrap();
+            s.on_response(code);
+            assert!(s.is_done(), "{code}");
+        }
+        let t = Instant::now();
+        let mut s = sub(t, State::Active);
+        s.poll_notify(t).unwrap();
+        s.on_response(500);
+        assert!(!s.is_done(), "other failures keep the subscription");
+    }
+
+    #[test]
+    fn a_pending_subscriber_learns_nothing_until_allowed_and_ends_when_rejected() {
+        let t = Instant::now();
+        let mut s = sub(t, State::Pending);
+        let n = s.poll_notify(t).unwrap();
+        assert_eq!((n.state, n.with_state), (State::Pending, false));
+        s.on_response(200);
+        s.changed();
+        assert!(
+            s.poll_notify(t + Duration::from_secs(1)).is_none(),
+            "changes are not told"
+        );
+        s.set_state(State::Active);
+        let n = s.poll_notify(t + Duration::from_secs(1)).unwrap();
+        assert_eq!((n.state, n.with_state, n.full), (State::Active, true, true));
+        s.on_response(200);
+        s.terminate("rejected");
+        let n = s.poll_notify(t + Duration::from_millis(1100)).unwrap();
+        assert_eq!(n.state, State::Terminated("rejected"));
+    }
+
+    #[test]
+    fn a_fetch_gets_one_notify_with_the_state_that_ends_it() {
+        let t = Instant::now();
+        let mut s = Subscription::new(
+            dialog(),
+            t,
+            Duration::ZERO,
+            Duration::from_millis(500),
+            State::Active,
+        );
+        let n = s.poll_notify(t).unwrap();
+        assert_eq!(
+            (n.state, n.with_state),
+            (State::Terminated("timeout"), true)
+        );
+        s.on_response(200);
+        assert!(s.is_done());
+    }
+}
