@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(doc) = pidf::parse(data) {
         let mut out = String::new();
         pidf::render(&doc, &mut out);
-        assert!(out.len() <= pidf::MAX_BODY, "parse keeps renderings within the limit");
+        assert!(
+            out.len() <= pidf::MAX_BODY,
+            "parse keeps renderings within the limit"
+        );
         match pidf::parse(out.as_bytes()) {
             Ok(again) => assert_eq!(again, doc, "{out}"),
             Err(e) => panic!("rendering of an accepted document refused: {e}\n{out}"),
