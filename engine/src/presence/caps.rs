@@ -35,6 +35,10 @@ impl Caps {
     /// with a display name, or an addr-spec with parameters). Only the header parameters
     /// count: a parameter inside the angle brackets belongs to the URI. Of a list of contacts
     /// only the first is read.
+    ///
+    /// No media or `methods` tag at all gives `Caps::assumed()`. Otherwise the result is
+    /// `DECLARED` with the media tags that are true (AUDIO if no media tag is present) and
+    /// MESSAGE if `methods` lists it (or if there is no `methods` tag).
     pub fn from_contact(value: &str) -> Caps {
         let mut media: Option<Caps> = None;
         let mut methods: Option<Caps> = None;
@@ -149,7 +153,6 @@ fn first_contact(params: &str) -> &str {
             _ => {}
         }
     }
-    // keep a leading empty piece so that skip(1) in contact_params drops only the address
     &params[..end]
 }
 
