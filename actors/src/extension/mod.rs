@@ -474,9 +474,8 @@ impl Extension {
             }
             ExtCommand::CallState { call, up } => self.call_state(call, up, ctx),
             ExtCommand::Presence { reply } => {
-                if self.devices_changed() {
-                    self.presence_changed(ctx);
-                }
+                // a binding may have expired since the last change
+                self.presence_changed(ctx);
                 let _ = reply.send(self.snapshot());
             }
             ExtCommand::Locate { reply } => {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix::{AsyncContext, Context, Message, Recipient, SpawnHandle};
 use switchboard_engine::numbering::Aor;
-use switchboard_engine::presence::pidf;
+use switchboard_engine::presence::pidf::{self, PresenceDoc};
 use switchboard_engine::presence::presentity::{
     Presentity, PublishError, PublishPolicy, PublishRequest, Summary,
 };
@@ -102,8 +102,9 @@ pub(super) struct PresenceState {
     watchers: Vec<Watcher>,
     snapshot: Option<Arc<Snapshot>>,
     timer: Option<SpawnHandle>,
-    /// Live devices when the snapshot was taken (an expiry changes it without a REGISTER).
-    devices: usize,
+    /// What watchers were last told (without its version): a REGISTER refresh or a
+    /// republication that changes nothing visible sends no NOTIFY.
+    told: Option<PresenceDoc>,
 }
 
 impl PresenceState {
@@ -160,12 +161,13 @@ impl Extension {
             pidf: body,
             summary: self.presence.presentity.summary(&self.bindings, now),
         });
-        self.presence.devices = s.summary.devices;
         self.presence.snapshot = Some(s.clone());
         s
     }
 
     pub(super) fn watch(&mut self, w: WatchRequest, ctx: &mut Context<Self>) -> WatchReply {
+        // a binding may have expired unannounced: the new watcher gets the state as it is
+        self.presence_changed(ctx);
         self.presence.watchers.retain(|x| x.to.connected());
         if self.presence.watchers.len() >= self.shared.config.presence.max_watchers {
             return WatchReply::Full;
@@ -199,8 +201,18 @@ impl Extension {
         self.presence.watchers.retain(|x| x.id != id);
     }
 
-    /// Something watchers see changed: a new version to every allowed watcher.
+    /// Something watchers may see changed: if it did, a new version to every allowed
+    /// watcher.
     pub(super) fn presence_changed(&mut self, ctx: &mut Context<Self>) {
+        let mut view = self
+            .presence
+            .presentity
+            .view(&self.entity(), &self.bindings, unix_now());
+        view.version = None;
+        if self.presence.told.as_ref() == Some(&view) {
+            return self.schedule_presence_timer(ctx);
+        }
+        self.presence.told = Some(view);
         self.presence.presentity.bump();
         self.presence.watchers.retain(|x| x.to.connected());
         if self.presence.watchers.iter().any(|w| w.allowed && !w.list) {
@@ -217,13 +229,6 @@ impl Extension {
             self.presence.snapshot = None;
         }
         self.schedule_presence_timer(ctx);
-    }
-
-    /// Live devices changed since the last snapshot (a binding expired unannounced).
-    pub(super) fn devices_changed(&self) -> bool {
-        let now = unix_now();
-        let live = self.bindings.iter().filter(|b| b.expires_at > now).count();
-        live != self.presence.devices
     }
 
     /// Wakes at the next binding or publication expiry while anyone watches or publishes.
@@ -249,12 +254,9 @@ impl Extension {
         let wait = Duration::from_secs(at.saturating_sub(now)) + Duration::from_millis(50);
         self.presence.timer = Some(ctx.run_later(wait, |act, ctx| {
             act.presence.timer = None;
-            let expired = act.presence.presentity.expire(unix_now());
-            if expired || act.devices_changed() {
-                act.presence_changed(ctx);
-            } else {
-                act.schedule_presence_timer(ctx);
-            }
+            // a publication or a binding expired: watchers hear of it if it shows
+            act.presence.presentity.expire(unix_now());
+            act.presence_changed(ctx);
         }));
     }
 
