@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::sip::{HeaderName, Message, NameAddr};
+use crate::sip::{HeaderName, Message, NameAddr, Scheme};
 
 /// The dialog a SUBSCRIBE made, seen from the notifier (RFC 6665 §4.1.2.1, RFC 3261 §12.1.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,9 @@ pub struct Dialog {
 pub enum DialogError {
     #[error("Missing Contact")]
     NoContact,
+    /// A Contact that cannot be a Request-URI (not SIP, or with URI headers).
+    #[error("Bad Contact")]
+    BadContact,
     #[error("Missing From Tag")]
     NoFromTag,
     #[error("Bad From or To")]
@@ -56,6 +59,11 @@ impl Dialog {
         let to = req.to().ok_or(DialogError::BadAddress)?;
         let remote_tag = from.tag().ok_or(DialogError::NoFromTag)?.to_owned();
         let contact = req.contacts().next().ok_or(DialogError::NoContact)?;
+        let target = contact.uri();
+        let sip = matches!(target.scheme(), Scheme::Sip | Scheme::Sips);
+        if !sip || !target.headers().is_empty() || target.as_str().contains(char::is_whitespace) {
+            return Err(DialogError::BadContact);
+        }
         let route_set = req
             .header_values(HeaderName::RecordRoute)
             .map(|r| r.trim().to_owned())
@@ -406,6 +414,15 @@ mod tests {
         let no_tag = SUBSCRIBE.replace(";tag=w1", "");
         let m = Message::parse(Bytes::from(no_tag)).unwrap();
         assert_eq!(Dialog::from_subscribe(&m, "x"), Err(DialogError::NoFromTag));
+        for bad in ["<sip:ann@127.0.0.1:5070?Subject=x>", "<tel:+15551230002>"] {
+            let c = SUBSCRIBE.replace("<sip:ann@127.0.0.1:5070;transport=udp>", bad);
+            let m = Message::parse(Bytes::from(c)).unwrap();
+            assert_eq!(
+                Dialog::from_subscribe(&m, "x"),
+                Err(DialogError::BadContact),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
