@@ -6,10 +6,12 @@
 //! know instead of misreading them.
 
 pub mod records;
+pub mod rooms;
 
 pub use records::{
     AccountRecord, BindingRecord, BindingsRecord, Credential, DynamicRecord, OtpPurpose, OtpRecord,
 };
+pub use rooms::{MemberRecord, RoomEntry, RoomRecord, ROOMS_TREE, ROOM_HISTORY_TREE};
 
 /// Version byte written before every record.
 pub const RECORD_VERSION: u8 = 1;
