@@ -8,10 +8,12 @@ use serde::Deserialize;
 
 mod messaging;
 mod numbering;
+mod rooms;
 mod trunks;
 
 pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
+pub use rooms::Rooms;
 pub use trunks::TrunkConfig;
 
 /// The embedded default configuration.
@@ -35,6 +37,7 @@ pub struct Config {
     pub messaging: Messaging,
     pub accounts: Accounts,
     pub notify: Notify,
+    pub rooms: Rooms,
     /// SIP trunks (PSTN gateways, other providers), tried in this order within a group.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -226,6 +229,7 @@ impl Config {
             });
         }
         self.validate_messaging()?;
+        self.validate_rooms()?;
         for net in &self.limits.exempt {
             parse_cidr(net).ok_or_else(|| ConfigError::Value {
                 key: "limits.exempt",

@@ -7,6 +7,7 @@
 
 mod dynamic;
 mod queue;
+mod rooms;
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +48,8 @@ pub struct Store {
     dynamic: sled::Tree,
     otp: sled::Tree,
     meta: sled::Tree,
+    rooms: sled::Tree,
+    room_history: sled::Tree,
 }
 
 /// Metadata key of the digest realm the accounts were made for.
@@ -87,6 +90,8 @@ impl Store {
             dynamic: db.open_tree(store::DYNAMIC_TREE)?,
             otp: db.open_tree(store::OTP_TREE)?,
             meta: db.open_tree("meta")?,
+            rooms: db.open_tree(store::ROOMS_TREE)?,
+            room_history: db.open_tree(store::ROOM_HISTORY_TREE)?,
             db,
         })
     }

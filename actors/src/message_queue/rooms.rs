@@ -1,0 +1,225 @@
+//! Chat room commits on the queue writer thread.
+//!
+//! A post to a room is one job: its history entry and a copy in the queue of every other
+//! member are written together and covered by the batch's one flush, and only then is the
+//! room told (and through it the sender). Membership changes, command answers and notices
+//! take the same path, so what a member reads from their queue follows the room's order.
+//!
+//! A member whose queue is at its limits gets no copy of a post (counted as
+//! `room_copy_skipped`); the room's history still has it (`GET /v1/rooms/{room}/messages`).
+
+use switchboard_engine::chat::{post_id, RoomName};
+use switchboard_engine::messaging::{message_id, Refusal, StoredMessage};
+use switchboard_engine::numbering::Aor;
+use switchboard_engine::store::{RoomEntry, RoomRecord};
+use tokio::sync::oneshot;
+use tracing::warn;
+
+use super::{store_failure, MessageQueue, Op, Writer};
+use crate::metrics::OutcomeLabel;
+
+/// What happens to the room's record.
+#[derive(Debug, Clone)]
+pub enum RecordChange {
+    Keep,
+    Put(RoomRecord),
+    /// The room and its history go.
+    Delete,
+}
+
+/// A post: its history entry and the copy every recipient's queue gets.
+pub struct RoomPost {
+    pub entry: RoomEntry,
+    /// `id` and `expires_unix` are filled in by the writer (one id for every copy).
+    pub copy: StoredMessage,
+    pub recipients: Vec<Aor>,
+}
+
+/// One room change, written in one group commit.
+pub struct RoomCommit {
+    pub room: RoomName,
+    pub record: RecordChange,
+    pub post: Option<RoomPost>,
+    /// Messages from the room to single members (answers, announcements, catch-up); an
+    /// empty `id` is filled in by the writer.
+    pub notices: Vec<(Aor, StoredMessage)>,
+    pub reply: oneshot::Sender<RoomResult>,
+}
+
+/// A room change on disk.
+#[derive(Debug, Clone, Default)]
+pub struct RoomCommitted {
+    /// The Message-ID of the post's copies.
+    pub id: Option<String>,
+    /// Members whose queue got something (to be told to deliver).
+    pub queued: Vec<Aor>,
+}
+
+pub type RoomResult = Result<RoomCommitted, Refusal>;
+
+/// A room change written and waiting for the flush, with what to take back if it fails.
+pub(super) struct RoomDone {
+    reply: oneshot::Sender<RoomResult>,
+    room: RoomName,
+    history: Option<u64>,
+    written: Vec<(Aor, u64)>,
+    committed: RoomCommitted,
+}
+
+impl MessageQueue {
+    /// Writes a room change; the answer comes once it is on disk (or refused).
+    pub fn room_commit(&self, c: RoomCommit) {
+        if let Err(crossbeam::channel::SendError(Op::Room(c))) = self.tx.send(Op::Room(Box::new(c)))
+        {
+            let _ = c.reply.send(Err(Refusal {
+                code: 503,
+                reason: "Message Store Unavailable",
+            }));
+        }
+    }
+}
+
+impl Writer {
+    /// Writes a room change (not yet flushed); `None` when it was refused at once.
+    pub(super) fn write_room(&mut self, c: RoomCommit) -> Option<RoomDone> {
+        let RoomCommit {
+            room,
+            record,
+            post,
+            notices,
+            reply,
+        } = c;
+        let mut done = RoomDone {
+            reply,
+            room,
+            history: None,
+            written: Vec::new(),
+            committed: RoomCommitted::default(),
+        };
+        match self.write_room_parts(&mut done, record, post, notices) {
+            Ok(()) => Some(done),
+            Err(r) => {
+                self.undo_room(&done);
+                self.count_room("store_failed");
+                let _ = done.reply.send(Err(r));
+                None
+            }
+        }
+    }
+
+    fn write_room_parts(
+        &mut self,
+        done: &mut RoomDone,
+        record: RecordChange,
+        post: Option<RoomPost>,
+        notices: Vec<(Aor, StoredMessage)>,
+    ) -> Result<(), Refusal> {
+        let name = done.room.as_str().to_owned();
+        match &record {
+            RecordChange::Keep => {}
+            RecordChange::Put(r) => self.store.put_room(&name, r).map_err(store_failure)?,
+            RecordChange::Delete => {
+                self.store.remove_room(&name).map_err(store_failure)?;
+            }
+        }
+        if let Some(p) = post {
+            self.store
+                .put_room_entry(&name, &p.entry)
+                .map_err(store_failure)?;
+            done.history = Some(p.entry.seq);
+            let random = self.entropy.token(10);
+            let id = post_id(&done.room, p.entry.seq, &random, &self.cfg.domain);
+            let mut copy = p.copy;
+            copy.id = id.clone();
+            copy.expires_unix = copy.accepted_unix_ms / 1000 + self.cfg.ttl_secs;
+            for aor in p.recipients {
+                if self.queue_copy(done, aor, &copy)? {
+                    continue;
+                }
+                self.count_room("copy_skipped");
+            }
+            done.committed.id = Some(id);
+        }
+        for (aor, mut m) in notices {
+            let seq = self.store.next_message_seq().map_err(store_failure)?;
+            if m.id.is_empty() {
+                // a catch-up copy of a post keeps the post's id (and so its Room-Seq)
+                m.id = message_id(seq, &self.entropy.token(10), &self.cfg.domain);
+            }
+            m.expires_unix = m.accepted_unix_ms / 1000 + self.cfg.ttl_secs;
+            self.queue_at(done, aor, seq, &m)?;
+        }
+        Ok(())
+    }
+
+    /// A copy for `aor` unless its queue is at its limits; `false` when skipped.
+    fn queue_copy(
+        &mut self,
+        done: &mut RoomDone,
+        aor: Aor,
+        m: &StoredMessage,
+    ) -> Result<bool, Refusal> {
+        let limits = self.cfg.limits;
+        if self.usage(&aor)?.admit(&limits, m.body.len()).is_err() {
+            return Ok(false);
+        }
+        let seq = self.store.next_message_seq().map_err(store_failure)?;
+        self.queue_at(done, aor, seq, m)?;
+        Ok(true)
+    }
+
+    fn queue_at(
+        &mut self,
+        done: &mut RoomDone,
+        aor: Aor,
+        seq: u64,
+        m: &StoredMessage,
+    ) -> Result<(), Refusal> {
+        self.store
+            .put_message(&aor, seq, m)
+            .map_err(store_failure)?;
+        self.usage(&aor)?.add(m.body.len());
+        self.metrics.messages_queued.inc();
+        if !done.committed.queued.contains(&aor) {
+            done.committed.queued.push(aor.clone());
+        }
+        done.written.push((aor, seq));
+        Ok(())
+    }
+
+    /// Takes a room change's history entry and queue copies back out (best effort).
+    fn undo_room(&mut self, done: &RoomDone) {
+        for (aor, seq) in &done.written {
+            self.remove(aor, *seq, "store_failed");
+        }
+        if let Some(seq) = done.history {
+            if let Err(e) = self.store.remove_room_entry(done.room.as_str(), seq) {
+                warn!(error = %e, "room history removal failed");
+            }
+        }
+    }
+
+    /// The batch's flush is done (`ok`) or failed: answers every room change in it.
+    pub(super) fn rooms_flushed(&mut self, rooms: Vec<RoomDone>, ok: bool) {
+        for done in rooms {
+            if ok {
+                self.count_room("stored");
+                let _ = done.reply.send(Ok(done.committed));
+            } else {
+                self.undo_room(&done);
+                self.count_room("store_failed");
+                let _ = done.reply.send(Err(Refusal {
+                    code: 500,
+                    reason: "Message Store Failure",
+                }));
+            }
+        }
+    }
+
+    fn count_room(&self, outcome: &'static str) {
+        self.metrics
+            .room_commits
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+}
