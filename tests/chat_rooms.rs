@@ -143,13 +143,20 @@ async fn online_members_get_each_post_at_once_in_room_order_and_an_offline_one_o
         assert_eq!(room_seq(&r), Some(k + 1));
         let who = if k % 2 == 0 { "1001" } else { "1002" };
         for m in [other.next().await, d.next().await] {
-            assert_eq!(m.text, format!("{who}: post {k}"), "prefixed with the sender");
+            assert_eq!(
+                m.text,
+                format!("{who}: post {k}"),
+                "prefixed with the sender"
+            );
             assert_eq!(m.seq, Some(k + 1), "in the room's order");
             assert!(m.from.contains("<sip:room-ops@"), "{}", m.from);
             assert!(m.from.contains(who), "{}", m.from);
         }
     }
-    assert!(a.quiet(Duration::from_millis(300)).await, "no copy to the sender");
+    assert!(
+        a.quiet(Duration::from_millis(300)).await,
+        "no copy to the sender"
+    );
     let mut c = Member::offline(&sw, "1003").await;
     c.register().await;
     assert!(c.next().await.text.contains("1001 added you"));
@@ -182,13 +189,28 @@ async fn history_pages_over_http_with_after_and_limit_for_members_only() {
         .map(|m| m["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(seqs, [1, 2]);
-    assert_eq!(page["messages"][0]["text"], "entry 0", "history keeps the bare text");
+    assert_eq!(
+        page["messages"][0]["text"], "entry 0",
+        "history keeps the bare text"
+    );
     assert_eq!(page["messages"][0]["sender"], "1001");
     assert_eq!(page["next"], 2);
-    let (_, page) = api(&sw, "1002", "GET", "/v1/rooms/log/messages?after=2&limit=2", None);
+    let (_, page) = api(
+        &sw,
+        "1002",
+        "GET",
+        "/v1/rooms/log/messages?after=2&limit=2",
+        None,
+    );
     assert_eq!(page["messages"][0]["seq"], 3);
     assert_eq!(page["next"], 4);
-    let (_, page) = api(&sw, "1002", "GET", "/v1/rooms/log/messages?after=4&limit=2", None);
+    let (_, page) = api(
+        &sw,
+        "1002",
+        "GET",
+        "/v1/rooms/log/messages?after=4&limit=2",
+        None,
+    );
     assert_eq!(page["messages"].as_array().unwrap().len(), 1);
     assert!(page["next"].is_null(), "the last page has no cursor");
     let (status, v) = api(&sw, "1003", "GET", "/v1/rooms/log/messages", None);
@@ -198,7 +220,10 @@ async fn history_pages_over_http_with_after_and_limit_for_members_only() {
     assert_eq!(status, 200);
     assert_eq!(v["rooms"][0]["name"], "log");
     let (_, v) = api(&sw, "1003", "GET", "/v1/rooms", None);
-    assert!(v["rooms"].as_array().unwrap().is_empty(), "only the caller's rooms");
+    assert!(
+        v["rooms"].as_array().unwrap().is_empty(),
+        "only the caller's rooms"
+    );
 }
 
 #[tokio::test]
@@ -207,17 +232,29 @@ async fn every_command_is_answered_by_the_room_and_changes_are_announced() {
     accounts(&sw, &["1001", "1002"]);
     let mut a = Member::online(&sw, "1001").await;
     let mut b = Member::online(&sw, "1002").await;
-    assert_eq!(a.say("Team", "/topic").await.status(), Some(404), "no room yet");
+    assert_eq!(
+        a.say("Team", "/topic").await.status(),
+        Some(404),
+        "no room yet"
+    );
     assert_eq!(a.say("Team", "/join").await.status(), Some(200));
     let m = a.next().await;
     assert!(m.text.contains("You created the room"), "{}", m.text);
-    assert!(m.from.contains("<sip:room-team@"), "names are case-folded: {}", m.from);
+    assert!(
+        m.from.contains("<sip:room-team@"),
+        "names are case-folded: {}",
+        m.from
+    );
     assert_eq!(a.say("team", "/topic Launch day").await.status(), Some(200));
     assert_eq!(a.next().await.text, "Topic set: Launch day");
     assert_eq!(a.say("team", "/invite 1002").await.status(), Some(200));
     assert_eq!(a.next().await.text, "1002 was added.");
     let m = b.next().await;
-    assert!(m.text.contains("1001 added you") && m.text.contains("Launch day"), "{}", m.text);
+    assert!(
+        m.text.contains("1001 added you") && m.text.contains("Launch day"),
+        "{}",
+        m.text
+    );
     assert_eq!(b.say("team", "/members").await.status(), Some(200));
     assert_eq!(b.next().await.text, "Members (2): 1001 (owner), 1002");
     assert_eq!(b.say("team", "/topic").await.status(), Some(200));
@@ -226,12 +263,19 @@ async fn every_command_is_answered_by_the_room_and_changes_are_announced() {
     assert!(b.next().await.text.starts_with("Room commands:"));
     assert_eq!(b.say("team", "/dance").await.status(), Some(200));
     let m = b.next().await;
-    assert!(m.text.starts_with("unknown command /dance\nRoom commands:"), "{}", m.text);
+    assert!(
+        m.text.starts_with("unknown command /dance\nRoom commands:"),
+        "{}",
+        m.text
+    );
     assert_eq!(b.say("team", "/invite").await.status(), Some(200));
     assert!(b.next().await.text.starts_with("/invite needs a number"));
     assert_eq!(b.say("team", "/invite 9999").await.status(), Some(200));
     assert!(b.next().await.text.contains("not a number of this switch"));
-    assert_eq!(b.say("team", "/topic Moved to Friday").await.status(), Some(200));
+    assert_eq!(
+        b.say("team", "/topic Moved to Friday").await.status(),
+        Some(200)
+    );
     assert_eq!(b.next().await.text, "Topic set: Moved to Friday");
     assert_eq!(a.next().await.text, "1002 set the topic: Moved to Friday");
     let (status, v) = api(&sw, "1001", "GET", "/v1/rooms/team", None);
@@ -261,7 +305,13 @@ async fn a_non_member_is_refused_and_nobody_receives_its_post() {
     assert_eq!(c.say("nowhere", "hello").await.status(), Some(404));
     assert_eq!(c.say("bad.name", "hello").await.status(), Some(404));
     let body = serde_json::json!({ "text": "let me in" }).to_string();
-    let (status, v) = api(&sw, "1003", "POST", "/v1/rooms/private/messages", Some(&body));
+    let (status, v) = api(
+        &sw,
+        "1003",
+        "POST",
+        "/v1/rooms/private/messages",
+        Some(&body),
+    );
     assert_eq!((status, v["code"].as_str()), (403, Some("not_a_member")));
     let (status, _) = api(&sw, "1003", "GET", "/v1/rooms/private", None);
     assert_eq!(status, 403);
@@ -342,16 +392,25 @@ async fn a_member_who_rejoins_gets_the_newest_posts_they_missed() {
     assert_eq!(b.next().await.text, "You left the room.");
     assert_eq!(a.next().await.text, "1002 left");
     for k in 0..3 {
-        assert_eq!(a.say("news", &format!("missed {k}")).await.status(), Some(202));
+        assert_eq!(
+            a.say("news", &format!("missed {k}")).await.status(),
+            Some(202)
+        );
     }
-    assert!(b.quiet(Duration::from_millis(300)).await, "not a member now");
+    assert!(
+        b.quiet(Duration::from_millis(300)).await,
+        "not a member now"
+    );
     assert_eq!(b.say("news", "/join").await.status(), Some(200));
     assert!(b.next().await.text.starts_with("You joined the room."));
     let m = b.next().await;
     assert_eq!((m.text.as_str(), m.seq), ("1001: missed 1", Some(3)));
     let m = b.next().await;
     assert_eq!((m.text.as_str(), m.seq), ("1001: missed 2", Some(4)));
-    assert!(b.quiet(Duration::from_millis(400)).await, "capped at the newest two");
+    assert!(
+        b.quiet(Duration::from_millis(400)).await,
+        "capped at the newest two"
+    );
     assert_eq!(a.next().await.text, "1002 joined");
 }
 
@@ -372,7 +431,11 @@ async fn a_restart_keeps_the_room_and_continues_its_sequence() {
     let mut a = Member::online(&sw, "1001").await;
     let r = a.say("durable", "after").await;
     assert_eq!(r.status(), Some(202));
-    assert_eq!(room_seq(&r), Some(3), "the next after the last history entry");
+    assert_eq!(
+        room_seq(&r),
+        Some(3),
+        "the next after the last history entry"
+    );
     let (status, v) = api(&sw, "1002", "GET", "/v1/rooms/durable", None);
     assert_eq!(status, 200);
     assert_eq!(v["members"].as_array().unwrap().len(), 2);

@@ -132,11 +132,21 @@ impl Writer {
             let mut copy = p.copy;
             copy.id = id.clone();
             copy.expires_unix = copy.accepted_unix_ms / 1000 + self.cfg.ttl_secs;
+            let mut copies = Vec::with_capacity(p.recipients.len());
             for aor in p.recipients {
-                if self.queue_copy(done, aor, &copy)? {
+                let limits = self.cfg.limits;
+                if self.usage(&aor)?.admit(&limits, copy.body.len()).is_err() {
+                    self.count_room("copy_skipped");
                     continue;
                 }
-                self.count_room("copy_skipped");
+                let seq = self.store.next_message_seq().map_err(store_failure)?;
+                copies.push((aor, seq));
+            }
+            self.store
+                .put_message_copies(&copies, &copy)
+                .map_err(store_failure)?;
+            for (aor, seq) in copies {
+                self.queued(done, aor, seq, copy.body.len())?;
             }
             done.committed.id = Some(id);
         }
@@ -152,22 +162,6 @@ impl Writer {
         Ok(())
     }
 
-    /// A copy for `aor` unless its queue is at its limits; `false` when skipped.
-    fn queue_copy(
-        &mut self,
-        done: &mut RoomDone,
-        aor: Aor,
-        m: &StoredMessage,
-    ) -> Result<bool, Refusal> {
-        let limits = self.cfg.limits;
-        if self.usage(&aor)?.admit(&limits, m.body.len()).is_err() {
-            return Ok(false);
-        }
-        let seq = self.store.next_message_seq().map_err(store_failure)?;
-        self.queue_at(done, aor, seq, m)?;
-        Ok(true)
-    }
-
     fn queue_at(
         &mut self,
         done: &mut RoomDone,
@@ -178,11 +172,20 @@ impl Writer {
         self.store
             .put_message(&aor, seq, m)
             .map_err(store_failure)?;
-        self.usage(&aor)?.add(m.body.len());
+        self.queued(done, aor, seq, m.body.len())
+    }
+
+    /// Counts a message written to the queue of `aor` and remembers it for an undo.
+    fn queued(
+        &mut self,
+        done: &mut RoomDone,
+        aor: Aor,
+        seq: u64,
+        len: usize,
+    ) -> Result<(), Refusal> {
+        self.usage(&aor)?.add(len);
         self.metrics.messages_queued.inc();
-        if !done.committed.queued.contains(&aor) {
-            done.committed.queued.push(aor.clone());
-        }
+        done.committed.queued.push(aor.clone());
         done.written.push((aor, seq));
         Ok(())
     }
@@ -204,7 +207,11 @@ impl Writer {
         for done in rooms {
             if ok {
                 self.count_room("stored");
-                let _ = done.reply.send(Ok(done.committed));
+                let mut committed = done.committed;
+                // a member with several new messages is told once
+                let mut seen = std::collections::HashSet::with_capacity(committed.queued.len());
+                committed.queued.retain(|a| seen.insert(a.clone()));
+                let _ = done.reply.send(Ok(committed));
             } else {
                 self.undo_room(&done);
                 self.count_room("store_failed");
