@@ -37,7 +37,13 @@ async fn a_hundred_member_room_accepts_and_delivers_posts() {
     }
     let body = serde_json::json!({ "name": "load", "members": &numbers[1..] }).to_string();
     let auth = basic(&numbers[0], PW);
-    let (status, text) = http(sw.http, "POST", "/v1/rooms", &[("Authorization", &auth)], Some(&body));
+    let (status, text) = http(
+        sw.http,
+        "POST",
+        "/v1/rooms",
+        &[("Authorization", &auth)],
+        Some(&body),
+    );
     assert_eq!(status, 201, "{text}");
 
     // every member's device: counts distinct posts (by Room-Seq) until the room falls quiet
@@ -49,7 +55,10 @@ async fn a_hundred_member_room_accepts_and_delivers_posts() {
             let mut seen = HashSet::new();
             let mut posts = 0usize;
             let mut last = Instant::now();
-            while let Some(m) = ua.maybe_request(Method::Message, Duration::from_secs(5)).await {
+            while let Some(m) = ua
+                .maybe_request(Method::Message, Duration::from_secs(5))
+                .await
+            {
                 ua.reply(&m, 200);
                 let key = format!("{:?} {:?}", m.call_id(), m.header(HeaderName::CSeq));
                 if seen.insert(key) && m.header_by_name("Room-Seq").is_some() {
@@ -64,11 +73,13 @@ async fn a_hundred_member_room_accepts_and_delivers_posts() {
 
     let t0 = Instant::now();
     let mut posters = Vec::new();
-    for p in 0..POSTERS {
-        let mut ua = Ua::new(sw.sip, &numbers[p], PW, Proto::Udp).await;
+    for (p, n) in numbers.iter().take(POSTERS).enumerate() {
+        let mut ua = Ua::new(sw.sip, n, PW, Proto::Udp).await;
         posters.push(tokio::spawn(async move {
             for k in 0..POSTS / POSTERS {
-                let r = ua.text("room-load", &format!("post {k} from poster {p}")).await;
+                let r = ua
+                    .text("room-load", &format!("post {k} from poster {p}"))
+                    .await;
                 assert_eq!(r.status(), Some(202));
             }
         }));
@@ -95,5 +106,8 @@ async fn a_hundred_member_room_accepts_and_delivers_posts() {
         POSTS as f64 / delivered.as_secs_f64(),
         copies as f64 / delivered.as_secs_f64(),
     );
-    assert_eq!(copies, expected, "every member got every other member's post");
+    assert_eq!(
+        copies, expected,
+        "every member got every other member's post"
+    );
 }
