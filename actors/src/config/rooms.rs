@@ -68,3 +68,22 @@ impl super::Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn the_defaults_load_and_impossible_room_limits_are_refused() {
+        let mut c = Config::load(None).unwrap();
+        assert_eq!(c.rooms.max_members, 200);
+        assert_eq!(c.rooms.rate_per_minute, 60);
+        assert!(c.rooms.prefix_sender);
+        c.rooms.max_members = 1;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("rooms.max_members"), "{e}");
+        c.rooms.max_members = 10;
+        c.rooms.rate_burst = 0;
+        assert!(c.validate().is_err());
+    }
+}

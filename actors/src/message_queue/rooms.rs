@@ -230,3 +230,102 @@ impl Writer {
             .inc();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message_queue::WriterConfig;
+    use crate::metrics::Metrics;
+    use crate::store::Store;
+    use std::sync::Arc;
+    use switchboard_engine::messaging::QueueLimits;
+
+    fn message(text: &str) -> StoredMessage {
+        StoredMessage {
+            id: String::new(),
+            from: "\"1001\" <sip:room-ops@h>".into(),
+            sender: "room-ops".into(),
+            content_type: "text/plain".into(),
+            body: text.as_bytes().to_vec(),
+            accepted_unix_ms: 1_000,
+            expires_unix: 0,
+        }
+    }
+
+    #[test]
+    fn a_post_writes_history_and_a_copy_per_member_and_skips_a_full_queue() {
+        let dir = std::env::temp_dir().join(format!("sb-room-commit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir, 100, 8).unwrap();
+        let full = Aor::from_canonical("1002");
+        store.put_message(&full, 1, &message("old")).unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let q = MessageQueue::start(
+            store.clone(),
+            WriterConfig {
+                limits: QueueLimits {
+                    max_messages: 1,
+                    max_bytes: 1 << 20,
+                },
+                ttl_secs: 60,
+                batch: 16,
+                domain: "h".into(),
+                seed: 1,
+            },
+            metrics.clone(),
+        );
+        let room = RoomName::parse("ops").unwrap();
+        let ok = Aor::from_canonical("1003");
+        let (reply, rx) = oneshot::channel();
+        let mut catch_up = message("kept id");
+        catch_up.id = "room-ops.1.x@h".into();
+        q.room_commit(RoomCommit {
+            room: room.clone(),
+            record: RecordChange::Put(RoomRecord::default()),
+            post: Some(RoomPost {
+                entry: RoomEntry {
+                    seq: 7,
+                    sender: "1001".into(),
+                    display: "1001".into(),
+                    content_type: "text/plain".into(),
+                    body: b"hi".to_vec(),
+                    accepted_unix_ms: 1_000,
+                },
+                copy: message("1001: hi"),
+                recipients: vec![full.clone(), ok.clone()],
+            }),
+            notices: vec![(Aor::from_canonical("1004"), catch_up)],
+            reply,
+        });
+        let done = rx.blocking_recv().unwrap().unwrap();
+        assert_eq!(
+            done.id
+                .as_deref()
+                .and_then(switchboard_engine::chat::seq_of_id),
+            Some(7)
+        );
+        assert_eq!(done.queued, [ok.clone(), Aor::from_canonical("1004")]);
+        assert_eq!(store.last_room_seq("ops").unwrap(), 7);
+        assert!(store.room("ops").unwrap().is_some());
+        let copies = store.messages(&ok, None, 10).unwrap();
+        assert_eq!(copies.len(), 1);
+        assert_eq!(copies[0].1.body, b"1001: hi");
+        assert_eq!(copies[0].1.expires_unix, 61);
+        assert_eq!(
+            store.messages(&full, None, 10).unwrap().len(),
+            1,
+            "full: no copy"
+        );
+        let notice = store
+            .messages(&Aor::from_canonical("1004"), None, 10)
+            .unwrap();
+        assert_eq!(
+            notice[0].1.id, "room-ops.1.x@h",
+            "a catch-up copy keeps its id"
+        );
+        assert!(metrics
+            .encode()
+            .contains("switchboard_room_commits_total{outcome=\"copy_skipped\"} 1"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
