@@ -3,6 +3,8 @@
 //!
 //! - `worker`: one signalling worker per arbiter (UDP socket, ingress, local answers)
 //! - `call_leg`: one actor per call running the proxy response contexts
+//! - `chat_room`: one actor per active chat room (members, order, history), started on
+//!   demand by a per-arbiter rooms directory
 //! - `directory` / `extension`: one actor per active address of record (registrations,
 //!   digest replay windows), started on demand and retired when idle
 //! - `store` / `store_actor`: the durable store behind one interface, written by one actor
@@ -12,6 +14,7 @@
 
 pub mod accounts;
 pub mod call_leg;
+pub mod chat_room;
 pub mod config;
 pub mod control;
 pub mod delivery;

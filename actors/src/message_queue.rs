@@ -21,6 +21,9 @@ use tracing::{debug, info, warn};
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::store::Store;
 
+mod rooms;
+pub use rooms::{RecordChange, RoomCommit, RoomCommitted, RoomPost, RoomResult};
+
 /// A message accepted for a number: written, flushed, and now waiting.
 #[derive(Debug, Clone)]
 pub struct Accepted {
@@ -59,6 +62,8 @@ pub struct DynamicAccount {
 
 enum Op {
     Enqueue(Box<Enqueue>),
+    /// A chat room change: its record, a post's history entry and queue copies, notices.
+    Room(Box<RoomCommit>),
     /// A message was removed (by whoever delivered it): counters only.
     Removed {
         aor: Aor,
@@ -191,6 +196,7 @@ impl Writer {
 
     fn apply(&mut self, batch: &mut Vec<Op>) {
         let mut acks: Vec<(oneshot::Sender<EnqueueResult>, Accepted)> = Vec::new();
+        let mut room_acks = Vec::new();
         let mut sweeps = Vec::new();
         for op in batch.drain(..) {
             match op {
@@ -204,6 +210,11 @@ impl Writer {
                         }
                     }
                 }
+                Op::Room(r) => {
+                    if let Some(done) = self.write_room(*r) {
+                        room_acks.push(done);
+                    }
+                }
                 Op::Removed { aor, len, outcome } => self.removed(&aor, len, outcome),
                 Op::Purge { aor } => {
                     let n = self.store.purge_messages(&aor).unwrap_or(0);
@@ -213,7 +224,7 @@ impl Writer {
                 Op::Sweep { now, reply } => sweeps.push((now, reply)),
             }
         }
-        if !acks.is_empty() {
+        if !acks.is_empty() || !room_acks.is_empty() {
             let t = Instant::now();
             let flushed = self.store.flush();
             self.metrics.queue_commits.inc();
@@ -223,6 +234,7 @@ impl Writer {
                 ms = t.elapsed().as_secs_f64() * 1000.0,
                 "group commit"
             );
+            self.rooms_flushed(room_acks, flushed.is_ok());
             match flushed {
                 Ok(_) => {
                     for (reply, a) in acks {

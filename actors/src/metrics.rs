@@ -83,6 +83,12 @@ pub struct Metrics {
     pub dynamic_accounts: Gauge,
     /// Notices (SMS, or voice for landlines) by outcome.
     pub notifications: Family<OutcomeLabel, Counter>,
+    /// Chat room posts by outcome: posted, not_member, rate_limited, no_room, store_failed.
+    pub room_posts: Family<OutcomeLabel, Counter>,
+    /// Room changes written by the queue writer, by outcome (and copies skipped).
+    pub room_commits: Family<OutcomeLabel, Counter>,
+    /// ChatRoom actors running.
+    pub rooms_active: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -127,6 +133,9 @@ impl Metrics {
             queue_committed: Counter::default(),
             dynamic_accounts: Gauge::default(),
             notifications: Family::default(),
+            room_posts: Family::default(),
+            room_commits: Family::default(),
+            rooms_active: Gauge::default(),
         };
         {
             let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -144,6 +153,21 @@ impl Metrics {
                 "sip_responses_sent",
                 "SIP responses sent, by status code",
                 m.responses_sent.clone(),
+            );
+            r.register(
+                "room_posts",
+                "Chat room posts by outcome",
+                m.room_posts.clone(),
+            );
+            r.register(
+                "room_commits",
+                "Chat room changes written by the queue writer, by outcome",
+                m.room_commits.clone(),
+            );
+            r.register(
+                "rooms_active",
+                "Chat rooms with a running ChatRoom actor",
+                m.rooms_active.clone(),
             );
             r.register(
                 "messages_queued",

@@ -192,6 +192,7 @@ async fn start(
         store: store_actor.clone(),
         db: store.clone(),
         directories: OnceLock::new(),
+        rooms: OnceLock::new(),
         queue: MessageQueue::start(
             store.clone(),
             WriterConfig {
@@ -216,6 +217,7 @@ async fn start(
     let mut arbiters = Vec::new();
     let mut workers = Vec::new();
     let mut directories = Vec::new();
+    let mut rooms = Vec::new();
     for (shard, sock) in udp_sockets.into_iter().enumerate() {
         let arb = Arbiter::new();
         let handle = arb.handle();
@@ -224,6 +226,11 @@ async fn start(
             Directory::new(s)
         }));
         let s = shared.clone();
+        rooms.push(crate::chat_room::RoomDirectory::start_in_arbiter(
+            &handle,
+            move |_| crate::chat_room::RoomDirectory::new(s),
+        ));
+        let s = shared.clone();
         let seed: u64 = rand::random();
         workers.push(Worker::start_in_arbiter(&handle, move |_| {
             Worker::new(shard, s, sock, seed)
@@ -231,6 +238,7 @@ async fn start(
         arbiters.push(arb);
     }
     let _ = shared.directories.set(directories);
+    let _ = shared.rooms.set(rooms);
     ingress.set_workers(workers);
     let handles: Vec<_> = arbiters.iter().map(|a| a.handle()).collect();
     actix_rt::spawn(tcp::accept_loop(tcp_listener, tcp_hub, handles));

@@ -42,6 +42,8 @@ pub struct Shared {
     /// serves from memory without blocking (its own thread fsyncs).
     pub db: Store,
     pub directories: OnceLock<Vec<Addr<Directory>>>,
+    /// The per-arbiter directories of chat rooms.
+    pub rooms: OnceLock<Vec<Addr<crate::chat_room::RoomDirectory>>>,
     /// The durable message queues (reads here, writes through their writer thread).
     pub queue: crate::message_queue::MessageQueue,
     /// Notices to offline numbers and password-reset codes.
@@ -90,6 +92,18 @@ impl Shared {
         if let Some(dirs) = self.directories.get() {
             let shard = shard_of(aor.as_str(), dirs.len());
             dirs[shard].do_send(ToExtension { aor, cmd });
+        }
+    }
+
+    /// Sends a command to the ChatRoom actor of `room` (started on demand by its directory).
+    pub fn to_room(
+        &self,
+        room: switchboard_engine::chat::RoomName,
+        cmd: crate::chat_room::RoomCommand,
+    ) {
+        if let Some(dirs) = self.rooms.get() {
+            let shard = shard_of(room.as_str(), dirs.len());
+            dirs[shard].do_send(crate::chat_room::ToRoom { room, cmd });
         }
     }
 

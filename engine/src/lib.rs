@@ -5,6 +5,7 @@
 //! machines. See `ARCHITECTURE.md` at the repository root for the map.
 
 pub mod auth;
+pub mod chat;
 pub mod dialog;
 pub mod entropy;
 pub mod flow;

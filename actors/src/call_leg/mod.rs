@@ -13,6 +13,7 @@ mod dialog;
 mod feature;
 mod message;
 mod offnet;
+mod room;
 mod setup;
 
 pub use dialog::flow_for_binding;

@@ -99,6 +99,11 @@ impl CallLeg {
                 return self.txns[i].ctx.respond(t, 404, "Not Found", &[]);
             };
             let user = user.into_owned();
+            if method == Method::Message {
+                if let Some(room) = switchboard_engine::chat::RoomName::from_user(&user) {
+                    return self.room_message(i, caller, room, ctx);
+                }
+            }
             let dialed = match router.rewrite(&user, caller.as_ref()) {
                 Ok(r) => r.unwrap_or(user),
                 Err(e) => return self.plugin_failed(i, &e),

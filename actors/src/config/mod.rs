@@ -9,11 +9,13 @@ use serde::Deserialize;
 mod messaging;
 mod numbering;
 mod presence;
+mod rooms;
 mod trunks;
 
 pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
 pub use presence::Presence;
+pub use rooms::Rooms;
 pub use trunks::TrunkConfig;
 
 /// The embedded default configuration.
@@ -38,6 +40,7 @@ pub struct Config {
     pub accounts: Accounts,
     pub notify: Notify,
     pub presence: Presence,
+    pub rooms: Rooms,
     /// SIP trunks (PSTN gateways, other providers), tried in this order within a group.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -230,6 +233,7 @@ impl Config {
         }
         self.validate_messaging()?;
         self.validate_presence()?;
+        self.validate_rooms()?;
         for net in &self.limits.exempt {
             parse_cidr(net).ok_or_else(|| ConfigError::Value {
                 key: "limits.exempt",

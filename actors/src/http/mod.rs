@@ -12,6 +12,7 @@
 //! | `/v1/accounts...` | see `accounts.rs`, `reset.rs` | accounts, passwords, resets |
 //! | `/v1/messages`, `/v1/accounts/{number}/messages` | see `messages.rs` | messages |
 //! | `/v1/accounts/{number}/buddies`, `.../watchers` | see `buddies.rs` | buddy lists, grants |
+//! | `/v1/rooms...` | see `rooms.rs` | chat rooms |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -26,6 +27,7 @@ mod forwarding;
 mod messages;
 mod presence;
 mod reset;
+mod rooms;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -192,6 +194,21 @@ pub fn start(
                 web::delete().to(buddies::forget),
             )
             .route("/admin/messaging/sweep", web::post().to(messages::sweep))
+            .route("/v1/rooms", web::post().to(rooms::create))
+            .route("/v1/rooms", web::get().to(rooms::list))
+            .route("/v1/rooms/{room}", web::get().to(rooms::show))
+            .route("/v1/rooms/{room}", web::delete().to(rooms::delete))
+            .route(
+                "/v1/rooms/{room}/members",
+                web::post().to(rooms::add_member),
+            )
+            .route(
+                "/v1/rooms/{room}/members/{number}",
+                web::delete().to(rooms::remove_member),
+            )
+            .route("/v1/rooms/{room}/topic", web::put().to(rooms::set_topic))
+            .route("/v1/rooms/{room}/messages", web::get().to(rooms::history))
+            .route("/v1/rooms/{room}/messages", web::post().to(rooms::post))
             .default_service(web::to(not_found))
     })
     .workers(1)

@@ -8,6 +8,7 @@
 mod buddies;
 mod dynamic;
 mod queue;
+mod rooms;
 
 use std::path::{Path, PathBuf};
 
@@ -50,6 +51,8 @@ pub struct Store {
     buddies: sled::Tree,
     grants: sled::Tree,
     meta: sled::Tree,
+    rooms: sled::Tree,
+    room_history: sled::Tree,
 }
 
 /// Metadata key of the digest realm the accounts were made for.
@@ -92,6 +95,8 @@ impl Store {
             buddies: db.open_tree(store::BUDDIES_TREE)?,
             grants: db.open_tree(store::WATCH_GRANTS_TREE)?,
             meta: db.open_tree("meta")?,
+            rooms: db.open_tree(store::ROOMS_TREE)?,
+            room_history: db.open_tree(store::ROOM_HISTORY_TREE)?,
             db,
         })
     }

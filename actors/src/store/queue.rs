@@ -23,6 +23,20 @@ impl Store {
         Ok(())
     }
 
+    /// Adds one message to several queues (a chat room post's copies), encoded once. (One
+    /// insert each: a sled batch measured slower, `benches/README.md`.)
+    pub fn put_message_copies(
+        &self,
+        copies: &[(Aor, u64)],
+        m: &StoredMessage,
+    ) -> Result<(), StoreError> {
+        let value = sled::IVec::from(store::encode(m));
+        for (aor, seq) in copies {
+            self.queue.insert(queue_key(aor, *seq), value.clone())?;
+        }
+        Ok(())
+    }
+
     /// Removes message `seq` of `aor`; its body length if it was there.
     pub fn remove_message(&self, aor: &Aor, seq: u64) -> Result<Option<usize>, StoreError> {
         Ok(self

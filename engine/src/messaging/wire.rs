@@ -32,7 +32,7 @@ pub fn request(d: &Delivery<'_>, m: &StoredMessage) -> Bytes {
     let from = format!("{};tag={}", m.from, d.from_tag);
     let cseq = format!("{} MESSAGE", d.cseq);
     let date = http_date(m.accepted_unix_ms / 1000);
-    RequestBuilder::new("MESSAGE", d.request_uri)
+    let b = RequestBuilder::new("MESSAGE", d.request_uri)
         .header("Via", d.via)
         .header("Max-Forwards", "70")
         .header("From", &from)
@@ -40,8 +40,13 @@ pub fn request(d: &Delivery<'_>, m: &StoredMessage) -> Bytes {
         .header("Call-ID", d.call_id)
         .header("CSeq", &cseq)
         .header("Date", &date)
-        .header(MESSAGE_ID, &m.id)
-        .build(Some((&m.content_type, &m.body)))
+        .header(MESSAGE_ID, &m.id);
+    // a chat room post says where it stands in the room's order
+    let b = match crate::chat::seq_of_id(&m.id) {
+        Some(seq) => b.header(crate::chat::ROOM_SEQ, &seq.to_string()),
+        None => b,
+    };
+    b.build(Some((&m.content_type, &m.body)))
 }
 
 /// A From header value without its `tag` parameter (kept for later deliveries, which add a

@@ -7,12 +7,14 @@
 
 pub mod buddies;
 pub mod records;
+pub mod rooms;
 
 pub use buddies::{Authorization, BuddyRecord, GrantState, WatchGrant};
 pub use records::{
     AccountRecord, BindingRecord, BindingsRecord, Credential, DynamicRecord, OtpPurpose, OtpRecord,
     BINDINGS_VERSION,
 };
+pub use rooms::{MemberRecord, RoomEntry, RoomRecord, ROOMS_TREE, ROOM_HISTORY_TREE};
 
 /// Version byte written before every record.
 pub const RECORD_VERSION: u8 = 1;

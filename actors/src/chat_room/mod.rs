@@ -1,0 +1,401 @@
+//! The ChatRoom actor: one per active room, the single writer of the room's state.
+//!
+//! It holds the engine's `Room` (members, owner, topic, the next sequence number, the rate
+//! buckets) and turns every change into one `RoomCommit` for the queue writer thread, which
+//! writes the record, the history entry and every member's queue copy in one group commit.
+//! Only after that flush does the sender hear back and the members' Extensions get
+//! `Deliver`. Commits are pipelined: sequence numbers are handed out here in order and the
+//! writer applies jobs in the order sent, so history order, queue order and sequence agree.
+//!
+//! The room starts on demand on the arbiter its name hashes to (`directory`), reads its record
+//! and last sequence number from the store, and retires when idle with nothing in flight.
+
+mod admin;
+pub mod directory;
+mod post;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, WrapFuture,
+};
+use serde::Serialize;
+use switchboard_engine::chat::{Room, RoomError, RoomName};
+use switchboard_engine::entropy::Entropy;
+use switchboard_engine::messaging::{Refusal, StoredMessage};
+use switchboard_engine::numbering::Aor;
+use tokio::sync::oneshot;
+use tracing::{debug, warn};
+
+pub use directory::{RetireRoom, RoomDirectory, ToRoom};
+
+use crate::extension::ExtCommand;
+use crate::message_queue::{RecordChange, RoomCommit, RoomCommitted, RoomPost};
+use crate::shared::{guarded, now, unix_now_ms, Shared};
+
+/// Who asks for a change over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum By {
+    Admin,
+    Member(Aor),
+}
+
+impl By {
+    fn aor(&self) -> Option<&Aor> {
+        match self {
+            By::Admin => None,
+            By::Member(a) => Some(a),
+        }
+    }
+}
+
+/// Why a room request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    Room(RoomError),
+    Store { code: u16, reason: &'static str },
+}
+
+impl From<RoomError> for Refused {
+    fn from(e: RoomError) -> Self {
+        Refused::Room(e)
+    }
+}
+
+impl From<Refusal> for Refused {
+    fn from(r: Refusal) -> Self {
+        Refused::Store {
+            code: r.code,
+            reason: r.reason,
+        }
+    }
+}
+
+impl Refused {
+    pub fn sip_status(&self) -> (u16, &'static str) {
+        match self {
+            Refused::Room(e) => e.sip_status(),
+            Refused::Store { code, reason } => (*code, reason),
+        }
+    }
+
+    /// HTTP status, error code and message.
+    pub fn http_status(&self) -> (u16, &'static str, String) {
+        match self {
+            Refused::Room(e) => {
+                let (s, c) = e.http_status();
+                (s, c, e.to_string())
+            }
+            Refused::Store { code, reason } => (
+                if *code == 503 { 503 } else { 500 },
+                "store_failed",
+                reason.to_lowercase(),
+            ),
+        }
+    }
+
+    /// Seconds to wait before posting again, for a rate-limited post.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Refused::Room(RoomError::RateLimited { retry_after }) => {
+                Some(retry_after.as_secs_f64().ceil().max(1.0) as u64)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A message taken by the room: a post (its sequence number and Message-ID) or a command.
+#[derive(Debug, Clone, Default)]
+pub struct Posted {
+    pub seq: Option<u64>,
+    pub id: Option<String>,
+}
+
+/// A room as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomView {
+    pub name: String,
+    pub address: String,
+    pub topic: String,
+    pub owner: String,
+    pub created_unix: u64,
+    pub members: Vec<MemberView>,
+    pub last_seq: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    pub number: String,
+    pub joined_unix: u64,
+}
+
+/// What a room is asked to do; each carries the channel for its answer.
+pub enum RoomCommand {
+    /// A MESSAGE from `sender` (over SIP or HTTP): a post, or a command (a text/plain body
+    /// starting with `/`).
+    Message {
+        sender: Aor,
+        display: Option<String>,
+        content_type: String,
+        body: Vec<u8>,
+        reply: oneshot::Sender<Result<Posted, Refused>>,
+    },
+    Create {
+        owner: Aor,
+        topic: String,
+        members: Vec<Aor>,
+        reply: oneshot::Sender<Result<RoomView, Refused>>,
+    },
+    Show {
+        reply: oneshot::Sender<Option<RoomView>>,
+    },
+    Delete {
+        by: By,
+        reply: oneshot::Sender<Result<(), Refused>>,
+    },
+    AddMember {
+        by: By,
+        number: Aor,
+        reply: oneshot::Sender<Result<RoomView, Refused>>,
+    },
+    RemoveMember {
+        by: By,
+        number: Aor,
+        reply: oneshot::Sender<Result<RoomView, Refused>>,
+    },
+    SetTopic {
+        by: By,
+        topic: String,
+        reply: oneshot::Sender<Result<RoomView, Refused>>,
+    },
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomMsg(pub RoomCommand);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopRoom;
+
+pub struct ChatRoom {
+    name: RoomName,
+    id: u64,
+    shared: Arc<Shared>,
+    directory: Addr<RoomDirectory>,
+    /// `None`: the room does not exist (yet).
+    room: Option<Room>,
+    entropy: Entropy,
+    processed: u64,
+    in_flight: usize,
+    last_active: Instant,
+    span: tracing::Span,
+}
+
+impl ChatRoom {
+    pub fn new(
+        name: RoomName,
+        id: u64,
+        shared: Arc<Shared>,
+        directory: Addr<RoomDirectory>,
+    ) -> ChatRoom {
+        let span = tracing::debug_span!("room", room = %name);
+        ChatRoom {
+            name,
+            id,
+            shared,
+            directory,
+            room: None,
+            entropy: Entropy::seeded(rand::random()),
+            processed: 0,
+            in_flight: 0,
+            last_active: now(),
+            span,
+        }
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.shared.config.rooms.idle_timeout_secs)
+    }
+
+    /// The room as the API shows it.
+    fn view(&self) -> Option<RoomView> {
+        let r = self.room.as_ref()?;
+        Some(RoomView {
+            name: self.name.to_string(),
+            address: format!("sip:{}@{}", self.name.user(), self.shared.local.domain),
+            topic: r.record.topic.clone(),
+            owner: r.record.owner.clone(),
+            created_unix: r.record.created_unix,
+            members: r
+                .current()
+                .map(|m| MemberView {
+                    number: m.number.clone(),
+                    joined_unix: m.joined_unix,
+                })
+                .collect(),
+            last_seq: r.last_seq(),
+        })
+    }
+
+    /// A text message from the room itself (answers, announcements).
+    fn notice(&self, text: &str) -> StoredMessage {
+        let user = self.name.user();
+        StoredMessage {
+            id: String::new(),
+            from: self.name.from_header(&user, &self.shared.local.domain),
+            sender: user,
+            content_type: "text/plain;charset=UTF-8".into(),
+            body: text.as_bytes().to_vec(),
+            accepted_unix_ms: unix_now_ms(),
+            expires_unix: 0,
+        }
+    }
+
+    /// The notice `text` for every current member except those in `skip`.
+    fn announce(&self, text: &str, skip: &[&Aor]) -> Vec<(Aor, StoredMessage)> {
+        let Some(r) = &self.room else {
+            return Vec::new();
+        };
+        r.current()
+            .map(|m| Aor::from_canonical(&m.number))
+            .filter(|a| !skip.contains(&a))
+            .map(|a| (a, self.notice(text)))
+            .collect()
+    }
+
+    /// Sends a change to the queue writer; `done` runs with the outcome once it is on disk
+    /// (every member with something new in their queue has been told to deliver by then).
+    fn commit(
+        &mut self,
+        record: RecordChange,
+        post: Option<RoomPost>,
+        notices: Vec<(Aor, StoredMessage)>,
+        ctx: &mut Context<Self>,
+        done: impl FnOnce(&mut Self, Result<RoomCommitted, Refused>) + 'static,
+    ) {
+        let (reply, rx) = oneshot::channel();
+        self.in_flight += 1;
+        self.shared.queue.room_commit(RoomCommit {
+            room: self.name.clone(),
+            record,
+            post,
+            notices,
+            reply,
+        });
+        ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
+            act.in_flight -= 1;
+            let res = match res {
+                Ok(Ok(c)) => {
+                    for aor in &c.queued {
+                        act.shared.to_extension(aor.clone(), ExtCommand::Deliver);
+                    }
+                    Ok(c)
+                }
+                Ok(Err(r)) => Err(Refused::from(r)),
+                Err(_) => Err(Refused::Store {
+                    code: 503,
+                    reason: "Message Store Unavailable",
+                }),
+            };
+            if res.is_err() {
+                // memory ran ahead of the disk: start again from what the store holds
+                warn!(room = %act.name, "room change not written; the room reloads");
+                ctx.stop();
+            }
+            done(act, res);
+        }));
+    }
+
+    fn command(&mut self, cmd: RoomCommand, ctx: &mut Context<Self>) {
+        self.processed += 1;
+        self.last_active = now();
+        match cmd {
+            RoomCommand::Message {
+                sender,
+                display,
+                content_type,
+                body,
+                reply,
+            } => self.message(sender, display, content_type, body, reply, ctx),
+            RoomCommand::Show { reply } => {
+                let _ = reply.send(self.view());
+            }
+            RoomCommand::Create {
+                owner,
+                topic,
+                members,
+                reply,
+            } => self.create(owner, topic, members, reply, ctx),
+            RoomCommand::Delete { by, reply } => self.delete(by, reply, ctx),
+            RoomCommand::AddMember { by, number, reply } => self.add(by, number, reply, ctx),
+            RoomCommand::RemoveMember { by, number, reply } => self.remove(by, number, reply, ctx),
+            RoomCommand::SetTopic { by, topic, reply } => self.topic(by, topic, reply, ctx),
+        }
+    }
+}
+
+impl Actor for ChatRoom {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.shared.metrics.rooms_active.inc();
+        let name = self.name.as_str();
+        let loaded = self
+            .shared
+            .db
+            .room(name)
+            .and_then(|r| Ok((r, self.shared.db.last_room_seq(name)?)));
+        match loaded {
+            Ok((record, last_seq)) => {
+                self.room = record.map(|r| Room::new(r, last_seq));
+                debug!(room = %self.name, exists = self.room.is_some(), last_seq, "room loaded");
+            }
+            Err(e) => {
+                warn!(room = %self.name, error = %e, "room load failed");
+                ctx.stop();
+                return;
+            }
+        }
+        let tick =
+            (self.idle_timeout() / 4).clamp(Duration::from_millis(250), Duration::from_secs(30));
+        ctx.run_interval(tick, |act, _| {
+            let idle = now().saturating_duration_since(act.last_active) >= act.idle_timeout();
+            if idle && act.in_flight == 0 {
+                act.directory.do_send(RetireRoom {
+                    room: act.name.clone(),
+                    id: act.id,
+                    processed: act.processed,
+                });
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.shared.metrics.rooms_active.dec();
+    }
+}
+
+impl Handler<RoomMsg> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, RoomMsg(cmd): RoomMsg, ctx: &mut Context<Self>) {
+        let span = self.span.clone();
+        let _entered = span.enter();
+        let metrics = self.shared.metrics.clone();
+        // a failure drops the command's reply channel, so its requester answers 500
+        if guarded("room command", &metrics, || self.command(cmd, ctx)).is_none() {
+            ctx.stop();
+        }
+    }
+}
+
+impl Handler<StopRoom> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, _: StopRoom, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
