@@ -75,6 +75,21 @@ struct LegEntry {
     sent: u64,
 }
 
+impl LegEntry {
+    /// The entry of an actor that takes network messages and can be told to stop.
+    fn of<A>(id: u64, addr: Addr<A>, sent: u64) -> LegEntry
+    where
+        A: Actor<Context = Context<A>> + Handler<FromNetwork> + Handler<StopLeg>,
+    {
+        LegEntry {
+            id,
+            addr: addr.clone().recipient(),
+            stop: addr.recipient(),
+            sent,
+        }
+    }
+}
+
 /// Starts the delivery of a number's queued messages on this worker's arbiter, under a
 /// Call-ID this worker owns (so the devices' answers come back to it).
 #[derive(Message)]
@@ -258,15 +273,7 @@ impl Worker {
         )
         .start();
         leg.do_send(FromNetwork { msg: m, flow });
-        self.calls.insert(
-            call_id,
-            LegEntry {
-                id,
-                addr: leg.clone().recipient(),
-                stop: leg.recipient(),
-                sent: 1,
-            },
-        );
+        self.calls.insert(call_id, LegEntry::of(id, leg, 1));
     }
 
     /// Answers a request itself through a server transaction (retransmissions get the same
@@ -397,12 +404,27 @@ impl Worker {
     }
 
     fn challenge(&mut self, key: ServerKey, req: &SipMessage, flow: &Flow, stale: bool) {
+        self.challenge_as(key, req, flow, stale, false);
+    }
+
+    /// A 401 (registrar) or 407 (`proxy`: the requests a phone sends through us, such as
+    /// PUBLISH) with the same challenge for everyone.
+    fn challenge_as(
+        &mut self,
+        key: ServerKey,
+        req: &SipMessage,
+        flow: &Flow,
+        stale: bool,
+        proxy: bool,
+    ) {
+        let (header, code) = if proxy {
+            ("Proxy-Authenticate", 407)
+        } else {
+            ("WWW-Authenticate", 401)
+        };
         let values = self.shared.challenge(stale);
-        let extra: Vec<(&str, &str)> = values
-            .iter()
-            .map(|v| ("WWW-Authenticate", v.as_str()))
-            .collect();
-        self.respond(key, req, flow, 401, "Unauthorized", &extra);
+        let extra: Vec<(&str, &str)> = values.iter().map(|v| (header, v.as_str())).collect();
+        self.respond(key, req, flow, code, reason_phrase(code), &extra);
     }
 
     fn finish_register(
@@ -567,15 +589,7 @@ pub struct Adopt {
 impl Handler<Adopt> for Worker {
     type Result = ();
     fn handle(&mut self, m: Adopt, _: &mut Context<Self>) {
-        self.calls.insert(
-            m.call_id,
-            LegEntry {
-                id: m.id,
-                addr: m.addr.clone().recipient(),
-                stop: m.addr.recipient(),
-                sent: 0,
-            },
-        );
+        self.calls.insert(m.call_id, LegEntry::of(m.id, m.addr, 0));
     }
 }
 

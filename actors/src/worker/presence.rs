@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::flow::Flow;
 use switchboard_engine::sip::digest::Credentials;
-use switchboard_engine::sip::{reason_phrase, HeaderName, Message as SipMessage};
+use switchboard_engine::sip::{HeaderName, Message as SipMessage};
 use switchboard_engine::txn::{self, ServerNonInvite};
 use tokio::sync::oneshot;
 
@@ -48,15 +48,7 @@ impl Worker {
         )
         .start();
         sub.do_send(FromNetwork { msg: m, flow });
-        self.calls.insert(
-            call_id,
-            LegEntry {
-                id,
-                addr: sub.clone().recipient(),
-                stop: sub.recipient(),
-                sent: 1,
-            },
-        );
+        self.calls.insert(call_id, LegEntry::of(id, sub, 1));
     }
 
     /// A PUBLISH: the presentity is the Request-URI's number; only its own devices publish.
@@ -92,12 +84,7 @@ impl Worker {
                 .is_some_and(|c| c.realm == self.shared.realm);
             if !ours {
                 // the same challenge whoever asks: no lookup before credentials
-                let values = self.shared.challenge(false);
-                let extra: Vec<(&str, &str)> = values
-                    .iter()
-                    .map(|v| ("Proxy-Authenticate", v.as_str()))
-                    .collect();
-                return self.respond(key, &req, &flow, 407, reason_phrase(407), &extra);
+                return self.challenge_as(key, &req, &flow, false, true);
             }
         }
         // a placeholder absorbs retransmissions while the Extension works
@@ -131,12 +118,7 @@ impl Worker {
                     act.respond(key, &req, &flow, 200, "OK", &extra);
                 }
                 PublishReply::Challenge { stale } => {
-                    let values = act.shared.challenge(stale);
-                    let extra: Vec<(&str, &str)> = values
-                        .iter()
-                        .map(|v| ("Proxy-Authenticate", v.as_str()))
-                        .collect();
-                    act.respond(key, &req, &flow, 407, reason_phrase(407), &extra);
+                    act.challenge_as(key, &req, &flow, stale, true)
                 }
                 PublishReply::Forbidden => act.respond(key, &req, &flow, 403, "Forbidden", &[]),
                 PublishReply::Error {
