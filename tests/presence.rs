@@ -441,3 +441,82 @@ async fn a_buddy_list_subscription_carries_every_buddy_in_one_notify() {
     let (no, _) = other.subscribe("buddies-1001", 600).await;
     assert_eq!(no.status(), Some(403));
 }
+
+#[tokio::test]
+async fn removing_an_account_ends_the_subscriptions_its_buddy_list_allowed() {
+    let sw = switch("");
+    add_buddy(&sw, "1002", "1001");
+    let mut watcher = ua(&sw, "1001").await;
+    let (_, sub) = watcher.subscribe("1002", 600).await;
+    assert!(sub_state(&watcher.expect_notify(&sub).await).starts_with("active"));
+    let (code, _, err) = common::cli(&["account", "remove", "1002"], Some(&sw.data));
+    assert_eq!(code, 0, "{err}");
+    let end = watcher.expect_notify(&sub).await;
+    assert_eq!(sub_state(&end), "terminated;reason=rejected");
+}
+
+#[tokio::test]
+async fn one_watcher_holds_at_most_its_share_of_subscriptions() {
+    let sw = switch("max_subscriptions_per_watcher = 2\n");
+    let mut watcher = ua(&sw, "1001").await;
+    let (a, s1) = watcher.subscribe("1002", 600).await;
+    let (b, _) = watcher.subscribe("1003", 600).await;
+    assert_eq!((a.status(), b.status()), (Some(200), Some(200)));
+    let (c, _) = watcher.subscribe("1004", 600).await;
+    assert_eq!(c.status(), Some(503));
+    assert!(c.header_by_name("Retry-After").is_some());
+    // ending one gives its slot back
+    watcher.expect_notify(&s1).await;
+    let mut s1 = s1;
+    assert_eq!(watcher.resubscribe(&mut s1, 0).await.status(), Some(200));
+    watcher.expect_notify(&s1).await;
+    let mut again = None;
+    for _ in 0..20 {
+        let (d, _) = watcher.subscribe("1004", 600).await;
+        if d.status() == Some(200) {
+            again = d.status();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(again, Some(200));
+}
+
+#[tokio::test]
+async fn a_refresh_that_moves_to_a_contact_that_cannot_be_reached_is_refused() {
+    let sw = switch("");
+    add_buddy(&sw, "1002", "1001");
+    let mut watcher = ua(&sw, "1001").await;
+    let (_, mut sub) = watcher.subscribe("1002", 600).await;
+    watcher.expect_notify(&sub).await;
+    let r = watcher
+        .resubscribe_with_contact(&mut sub, 600, "<tel:+15551230002>")
+        .await;
+    assert_eq!(r.status(), Some(400));
+    // the subscription goes on where it was
+    let r = watcher.resubscribe(&mut sub, 600).await;
+    assert_eq!(r.status(), Some(200));
+    watcher.expect_notify(&sub).await;
+}
+
+#[tokio::test]
+async fn a_failing_presentity_ends_its_subscriptions_deactivated_and_a_new_one_sees_newer_versions()
+{
+    let sw = switch("");
+    add_buddy(&sw, "1002", "1001");
+    let mut watcher = ua(&sw, "1001").await;
+    let (_, sub) = watcher.subscribe("1002", 600).await;
+    let before = doc_of(&watcher.expect_notify(&sub).await).version.unwrap();
+    let mut buddy = ua(&sw, "1002").await;
+    let r = buddy
+        .publish_with(Some(AWAY), None, 60, &[("X-Switchboard-Fault", "panic")])
+        .await;
+    assert_eq!(r.status(), Some(500));
+    let end = watcher.expect_notify(&sub).await;
+    assert_eq!(sub_state(&end), "terminated;reason=deactivated");
+    // the phone subscribes again: a fresh Extension, with versions above the old ones
+    let (ok, sub) = watcher.subscribe("1002", 600).await;
+    assert_eq!(ok.status(), Some(200));
+    let after = doc_of(&watcher.expect_notify(&sub).await).version.unwrap();
+    assert!(after > before, "{after} > {before}");
+}

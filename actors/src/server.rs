@@ -193,6 +193,7 @@ async fn start(
         db: store.clone(),
         directories: OnceLock::new(),
         rooms: OnceLock::new(),
+        watching: Default::default(),
         queue: MessageQueue::start(
             store.clone(),
             WriterConfig {

@@ -48,6 +48,9 @@ pub struct Shared {
     pub queue: crate::message_queue::MessageQueue,
     /// Notices to offline numbers and password-reset codes.
     pub notifications: OnceLock<Addr<crate::notifications::Notifications>>,
+    /// Presence subscriptions each watcher holds (taken at subscription start, given back at
+    /// its end; a lock touched only then).
+    pub watching: std::sync::Mutex<rustc_hash::FxHashMap<Aor, u32>>,
     pub context: ContextConfig,
     pub policy: Policy,
     pub algorithms: Vec<Algorithm>,
@@ -84,6 +87,29 @@ impl Shared {
         }
         if let Some(n) = self.notifications.get() {
             n.do_send(q);
+        }
+    }
+
+    /// Takes one of `watcher`'s subscription slots; false when it holds its maximum.
+    pub fn take_watch_slot(&self, watcher: &Aor) -> bool {
+        let max = self.config.presence.max_subscriptions_per_watcher;
+        let mut m = self.watching.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(watcher.clone()).or_insert(0);
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// Gives back a slot `take_watch_slot` took.
+    pub fn give_watch_slot(&self, watcher: &Aor) {
+        let mut m = self.watching.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(watcher) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(watcher);
+            }
         }
     }
 

@@ -25,6 +25,9 @@ pub struct Presence {
     pub publish_max_expires_secs: u32,
     /// Watchers one presentity may have at once.
     pub max_watchers: usize,
+    /// Subscriptions one watcher may hold at once, over all presentities (a buddy-list
+    /// subscription counts as one).
+    pub max_subscriptions_per_watcher: u32,
     /// Adding a buddy also asks to watch them (a pending grant they answer), and allowing a
     /// watcher adds them to the list, so both see each other.
     pub mutual_buddies: bool,
@@ -69,6 +72,12 @@ impl super::Config {
             return value(
                 "presence.min_expires_secs",
                 "need 1 <= min_expires_secs <= default_expires_secs <= max_expires_secs",
+            );
+        }
+        if p.max_subscriptions_per_watcher == 0 {
+            return value(
+                "presence.max_subscriptions_per_watcher",
+                "must be at least 1",
             );
         }
         if p.publish_default_expires_secs == 0

@@ -162,7 +162,7 @@ impl Extension {
             bindings: Vec::new(),
             delivery: None,
             replay: ReplayWindow::default(),
-            presence: presence::PresenceState::default(),
+            presence: presence::PresenceState::new(),
             etags: Entropy::seeded(rand::random()),
             processed: 0,
             last_active: now(),
@@ -432,6 +432,7 @@ impl Actor for Extension {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        self.presence_stopped();
         self.shared.metrics.extensions_active.dec();
     }
 }
@@ -515,6 +516,10 @@ impl Extension {
                     self.account = acc;
                     self.otps = self.shared.db.otps(&self.aor).unwrap_or_default();
                     self.otp_failures = 0;
+                    // an account made or removed changes who may watch it (its list and
+                    // grants go with it)
+                    self.authorization_changed();
+                    self.buddies_changed();
                 }
                 Err(e) => warn!(error = %e, "account reload failed"),
             },

@@ -19,6 +19,9 @@ use tracing::{debug, warn};
 use super::Extension;
 use crate::shared::unix_now;
 
+/// Subscriptions one watcher may hold on one presentity (its devices, each subscribing).
+pub const MAX_PER_WATCHER: usize = 16;
+
 /// A presentity's state as its watchers get it: rendered once per change.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -38,6 +41,10 @@ pub enum PresenceNote {
     /// The watcher's authorization changed: allowed (with the state), or withdrawn.
     Allowed(Arc<Snapshot>),
     Withdrawn {
+        entity: Aor,
+    },
+    /// The presentity's Extension stopped (a failure): its watchers are gone with it.
+    Deactivated {
         entity: Aor,
     },
     /// The owner's buddy list changed (to list subscriptions of the owner).
@@ -108,6 +115,15 @@ pub(super) struct PresenceState {
 }
 
 impl PresenceState {
+    /// Versions start from the clock (milliseconds), above any an earlier Extension of the
+    /// number gave.
+    pub(super) fn new() -> PresenceState {
+        PresenceState {
+            presentity: Presentity::starting_at(crate::shared::unix_now_ms()),
+            ..PresenceState::default()
+        }
+    }
+
     /// Whether presence keeps the Extension alive (watchers, publications or a call).
     pub(super) fn is_busy(&self) -> bool {
         !self.watchers.is_empty()
@@ -169,7 +185,16 @@ impl Extension {
         // a binding may have expired unannounced: the new watcher gets the state as it is
         self.presence_changed(ctx);
         self.presence.watchers.retain(|x| x.to.connected());
-        if self.presence.watchers.len() >= self.shared.config.presence.max_watchers {
+        let same = self
+            .presence
+            .watchers
+            .iter()
+            .filter(|x| x.aor == w.watcher && !x.list)
+            .count();
+        // one watcher (a few devices) cannot take every slot of a presentity
+        if self.presence.watchers.len() >= self.shared.config.presence.max_watchers
+            || same >= MAX_PER_WATCHER
+        {
             return WatchReply::Full;
         }
         let auth = if w.list {
@@ -262,6 +287,11 @@ impl Extension {
 
     /// A PUBLISH for this number (RFC 3903), from this number's own device.
     pub(super) fn publish(&mut self, req: &SipMessage, ctx: &mut Context<Self>) -> PublishReply {
+        #[cfg(debug_assertions)]
+        if req.header_by_name("X-Switchboard-Fault") == Some("panic") {
+            // fault injection for the supervision test; compiled out of release builds
+            panic!("injected fault");
+        }
         let now = unix_now();
         if self.shared.auth_enabled() {
             use switchboard_engine::auth::AuthOutcome;
@@ -359,6 +389,16 @@ impl Extension {
                 }
             }
             i += 1;
+        }
+    }
+
+    /// The Extension stops: its watchers hear so (a subscription ends `deactivated` and its
+    /// phone subscribes again; a list watches the buddy again).
+    pub(super) fn presence_stopped(&mut self) {
+        for w in self.presence.watchers.drain(..) {
+            w.to.do_send(PresenceNote::Deactivated {
+                entity: self.aor.clone(),
+            });
         }
     }
 

@@ -27,6 +27,9 @@ pub struct Resource {
     pub snapshot: Option<Arc<Snapshot>>,
     /// Changed since the last NOTIFY.
     pub dirty: bool,
+    /// The buddy's Extension sent a note: it is newer than the answer to the watch, which
+    /// then changes nothing.
+    pub noted: bool,
 }
 
 impl Resource {
@@ -45,10 +48,14 @@ impl Resource {
             state: ResourceState::Pending,
             snapshot: None,
             dirty: true,
+            noted: false,
         }
     }
 
     fn answer(&mut self, r: Option<WatchReply>) {
+        if self.noted {
+            return;
+        }
         self.dirty = true;
         match r {
             Some(WatchReply::Allowed(s)) => {
@@ -118,10 +125,11 @@ pub(super) fn apply(resources: &mut [Resource], note: &PresenceNote) -> bool {
             r.snapshot = None;
             true
         }),
-        PresenceNote::ListChanged => return false,
+        PresenceNote::ListChanged | PresenceNote::Deactivated { .. } => return false,
     };
     let mut changed = false;
     for r in resources.iter_mut().filter(|r| &r.aor == entity) {
+        r.noted = true;
         if f(r) {
             r.dirty = true;
             changed = true;
@@ -214,6 +222,27 @@ impl Subscription {
             self.watching.push(buddy.clone());
         }
         rx
+    }
+
+    /// Watches one buddy again (its Extension stopped and a fresh one takes the watch).
+    pub(super) fn rewatch(&mut self, buddy: Aor, ctx: &mut Context<Self>) {
+        let Target::List { owner, .. } = &self.target else {
+            return;
+        };
+        let owner = owner.clone();
+        let Some(me) = self.me.clone() else { return };
+        let rx = self.watch_one(&buddy, &owner, &me);
+        ctx.spawn(rx.into_actor(self).map(move |a, act, ctx| {
+            if let Target::List { resources, .. } = &mut act.target {
+                if let Some(r) = resources.iter_mut().find(|r| r.aor == buddy) {
+                    r.answer(a.ok());
+                }
+            }
+            if let Some(m) = &mut act.machine {
+                m.changed();
+            }
+            act.drive(ctx);
+        }));
     }
 
     /// The owner's buddy list changed: watch the new buddies, leave the removed ones, and

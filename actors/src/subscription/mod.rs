@@ -40,12 +40,25 @@ enum Target {
     One {
         entity: Aor,
         state: Option<Arc<Snapshot>>,
+        /// What the presentity said before the answer to our watch was handled (its notes
+        /// are sent after that answer, so they are newer).
+        early: Option<Early>,
     },
     /// A subscriber's own buddy list.
     List {
         owner: Aor,
         resources: Vec<Resource>,
     },
+}
+
+/// A note that came before the watch's answer was handled.
+enum Early {
+    /// Allowed, or a newer state.
+    State(Arc<Snapshot>),
+    /// The watcher was refused meanwhile.
+    Withdrawn,
+    /// The presentity's Extension stopped: the watch is gone.
+    Gone,
 }
 
 struct ServerTxn {
@@ -77,6 +90,8 @@ pub struct Subscription {
     starting: bool,
     /// Counted in the subscriptions gauge (from the 200 until the subscription is over).
     counted: bool,
+    /// Holds one of the watcher's subscription slots (`Shared::take_watch_slot`).
+    slot: bool,
     timer: Option<(Instant, SpawnHandle)>,
 }
 
@@ -108,6 +123,7 @@ impl Subscription {
             watching: Vec::new(),
             starting: false,
             counted: false,
+            slot: false,
             timer: None,
         }
     }
@@ -116,6 +132,10 @@ impl Subscription {
         let t = now();
         if msg.status().is_some() {
             return self.on_response(t, msg, ctx);
+        }
+        if msg.method() == Some(switchboard_engine::sip::Method::Ack) {
+            // no INVITE in a subscription dialog: a stray ACK is nobody's
+            return;
         }
         let Some(key) = ServerKey::from_request(&msg) else {
             return;
@@ -385,6 +405,16 @@ impl Subscription {
             self.counted = false;
             self.shared.metrics.subscriptions.dec();
         }
+        self.give_slot();
+    }
+
+    fn give_slot(&mut self) {
+        if self.slot {
+            self.slot = false;
+            if let Some(w) = &self.watcher {
+                self.shared.give_watch_slot(w);
+            }
+        }
     }
 
     /// Leaves every presentity watched.
@@ -401,7 +431,16 @@ impl Subscription {
 
     fn on_note(&mut self, note: PresenceNote, ctx: &mut Context<Self>) {
         match (&mut self.target, note) {
-            (Target::One { entity, state }, PresenceNote::State(s)) => {
+            (Target::One { early, .. }, note) if self.machine.is_none() => {
+                // still starting: keep the newest word for when the watch's answer is read
+                *early = match note {
+                    PresenceNote::State(s) | PresenceNote::Allowed(s) => Some(Early::State(s)),
+                    PresenceNote::Withdrawn { .. } => Some(Early::Withdrawn),
+                    PresenceNote::Deactivated { .. } => Some(Early::Gone),
+                    PresenceNote::ListChanged => early.take(),
+                };
+            }
+            (Target::One { entity, state, .. }, PresenceNote::State(s)) => {
                 let newer = state.as_ref().is_none_or(|old| s.version > old.version);
                 if s.entity == *entity && newer {
                     *state = Some(s);
@@ -420,6 +459,19 @@ impl Subscription {
                 if let Some(m) = &mut self.machine {
                     m.terminate("rejected");
                 }
+            }
+            (Target::One { .. }, PresenceNote::Deactivated { .. }) => {
+                // RFC 6665 §4.1.3: the subscriber may subscribe again at once
+                if let Some(m) = &mut self.machine {
+                    m.terminate("deactivated");
+                }
+            }
+            (Target::List { resources, .. }, PresenceNote::Deactivated { entity }) => {
+                // the buddy's Extension stopped: watch it again (a fresh one starts)
+                if let Some(r) = resources.iter_mut().find(|r| r.aor == entity) {
+                    r.noted = false;
+                }
+                self.rewatch(entity, ctx);
             }
             (Target::List { resources, .. }, note) => {
                 let changed = list::apply(resources, &note);

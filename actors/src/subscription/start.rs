@@ -15,7 +15,7 @@ use switchboard_engine::sip::{reason_phrase, HeaderName, Message as SipMessage};
 use switchboard_engine::txn::ServerKey;
 use tokio::sync::oneshot;
 
-use super::{list, Subscription, Target, ALLOW_EVENTS};
+use super::{list, Early, Subscription, Target, ALLOW_EVENTS};
 use crate::extension::{ExtCommand, WatchReply, WatchRequest};
 use crate::shared::now;
 
@@ -168,6 +168,7 @@ impl Subscription {
         self.respond(key, req, flow, code, reason, extra);
         self.flow = None;
         self.unwatch_all();
+        self.give_slot();
         // kept a while for the SUBSCRIBE sent again with credentials (same Call-ID), then
         // stopped if no subscription came of it
         ctx.run_later(Duration::from_secs(32), |act, ctx| {
@@ -217,6 +218,21 @@ impl Subscription {
         expires: u32,
         ctx: &mut Context<Self>,
     ) {
+        if !self.slot {
+            if !self.shared.take_watch_slot(&watcher) {
+                let retry = [("Retry-After", "60")];
+                return self.fail(
+                    &key,
+                    &req,
+                    &flow,
+                    503,
+                    "Too Many Subscriptions",
+                    &retry,
+                    ctx,
+                );
+            }
+            self.slot = true;
+        }
         self.watcher = Some(watcher.clone());
         match wanted {
             Wanted::List(owner) => {
@@ -237,6 +253,12 @@ impl Subscription {
             Wanted::One(entity) => {
                 let Some(me) = self.me.clone() else { return };
                 let (tx, rx) = oneshot::channel();
+                // notes may come before the answer is read: the target takes them
+                self.target = Target::One {
+                    entity: entity.clone(),
+                    state: None,
+                    early: None,
+                };
                 self.shared.to_extension(
                     entity.clone(),
                     ExtCommand::Watch {
@@ -249,40 +271,38 @@ impl Subscription {
                         reply: tx,
                     },
                 );
-                self.watching.push(entity.clone());
+                self.watching.push(entity);
                 self.starting = true;
                 ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
                     act.starting = false;
-                    let state = match res {
-                        Ok(WatchReply::Allowed(s)) => {
-                            act.target = Target::One {
-                                entity,
-                                state: Some(s),
-                            };
-                            State::Active
-                        }
-                        Ok(WatchReply::Pending) => {
-                            act.target = Target::One {
-                                entity,
-                                state: None,
-                            };
-                            State::Pending
-                        }
-                        Ok(WatchReply::Denied) => {
+                    let early = match &mut act.target {
+                        Target::One { early, .. } => early.take(),
+                        _ => None,
+                    };
+                    let (state, snapshot) = match (res, early) {
+                        (Ok(WatchReply::Denied), _) | (_, Some(Early::Withdrawn)) => {
                             return act.fail(&key, &req, &flow, 403, "Forbidden", &[], ctx);
                         }
-                        Ok(WatchReply::Full) | Err(_) => {
+                        (Ok(WatchReply::Full) | Err(_), _) | (_, Some(Early::Gone)) => {
+                            let retry = [("Retry-After", "60")];
                             return act.fail(
                                 &key,
                                 &req,
                                 &flow,
                                 503,
                                 "Too Many Watchers",
-                                &[("Retry-After", "60")],
+                                &retry,
                                 ctx,
                             );
                         }
+                        // a note after the answer is newer than the answer
+                        (Ok(_), Some(Early::State(s))) => (State::Active, Some(s)),
+                        (Ok(WatchReply::Allowed(s)), None) => (State::Active, Some(s)),
+                        (Ok(WatchReply::Pending), None) => (State::Pending, None),
                     };
+                    if let Target::One { state, .. } = &mut act.target {
+                        *state = snapshot;
+                    }
                     act.accepted(key, req, flow, expires, state, ctx);
                 }));
             }
@@ -356,7 +376,9 @@ impl Subscription {
             );
         }
         let expires = expires.min(max);
-        m.dialog_mut().retarget(&req);
+        if let Err(e) = m.dialog_mut().retarget(&req) {
+            return self.respond(&key, &req, &flow, e.status(), &e.to_string(), &[]);
+        }
         m.refresh(now(), Duration::from_secs(expires.into()));
         self.flow = Some(flow);
         self.reply_ok(&key, &req, &flow, expires);

@@ -113,6 +113,15 @@ pub struct Presentity {
 }
 
 impl Presentity {
+    /// A presentity whose versions continue after `version`: its owner seeds it from the
+    /// clock, so one started again never repeats a version its watchers saw.
+    pub fn starting_at(version: u64) -> Presentity {
+        Presentity {
+            version,
+            ..Presentity::default()
+        }
+    }
+
     pub fn version(&self) -> u64 {
         self.version
     }
@@ -532,10 +541,12 @@ mod tests {
     }
 
     #[test]
-    fn versions_count_changes() {
+    fn versions_count_changes_from_where_they_start() {
         let mut p = Presentity::default();
         assert_eq!(p.bump(), 1);
         assert_eq!(p.bump(), 2);
         assert_eq!(p.view("x", &[], 1).version, Some(2));
+        let mut later = Presentity::starting_at(1_700_000_000_000);
+        assert_eq!(later.bump(), 1_700_000_000_001);
     }
 }

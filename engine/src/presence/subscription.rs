@@ -58,12 +58,7 @@ impl Dialog {
         let from = req.from().ok_or(DialogError::BadAddress)?;
         let to = req.to().ok_or(DialogError::BadAddress)?;
         let remote_tag = from.tag().ok_or(DialogError::NoFromTag)?.to_owned();
-        let contact = req.contacts().next().ok_or(DialogError::NoContact)?;
-        let target = contact.uri();
-        let sip = matches!(target.scheme(), Scheme::Sip | Scheme::Sips);
-        if !sip || !target.headers().is_empty() || target.as_str().contains(char::is_whitespace) {
-            return Err(DialogError::BadContact);
-        }
+        let remote_target = target_of(req)?;
         let route_set = req
             .header_values(HeaderName::RecordRoute)
             .map(|r| r.trim().to_owned())
@@ -74,7 +69,7 @@ impl Dialog {
             local_uri: without_params(&to),
             remote_uri: without_params(&from),
             remote_tag,
-            remote_target: contact.uri().as_str().to_owned(),
+            remote_target,
             route_set,
             event_id: req
                 .header(HeaderName::Event)
@@ -85,10 +80,13 @@ impl Dialog {
 
     /// A refreshing SUBSCRIBE may move the subscriber (RFC 6665 §4.1.2.1: its Contact is the
     /// new remote target).
-    pub fn retarget(&mut self, req: &Message) {
-        if let Some(c) = req.contacts().next() {
-            self.remote_target = c.uri().as_str().to_owned();
+    /// A refresh without a Contact keeps the target; one with a Contact that cannot be a
+    /// Request-URI is refused, as in the initial SUBSCRIBE.
+    pub fn retarget(&mut self, req: &Message) -> Result<(), DialogError> {
+        if req.contacts().next().is_some() {
+            self.remote_target = target_of(req)?;
         }
+        Ok(())
     }
 
     /// Whether an in-dialog request belongs to this dialog (Call-ID, both tags).
@@ -97,6 +95,26 @@ impl Dialog {
             && req.from_tag() == Some(self.remote_tag.as_str())
             && req.to_tag() == Some(self.local_tag.as_str())
     }
+}
+
+/// The first Contact's URI as a NOTIFY's Request-URI: SIP, no URI headers, no spaces.
+fn target_of(req: &Message) -> Result<String, DialogError> {
+    let contact = req.contacts().next().ok_or(DialogError::NoContact)?;
+    let target = contact.uri();
+    let sip = matches!(target.scheme(), Scheme::Sip | Scheme::Sips);
+    if !sip || !target.headers().is_empty() || target.as_str().contains(char::is_whitespace) {
+        return Err(DialogError::BadContact);
+    }
+    Ok(target.as_str().to_owned())
+}
+
+/// Whether a final answer to a NOTIFY ends the subscription (RFC 6665 §4.2.2, RFC 5057 §5.1:
+/// the subscriber no longer knows the dialog, does not answer, or refuses the usage).
+pub fn ends_usage(code: u16) -> bool {
+    matches!(
+        code,
+        0 | 404 | 405 | 408 | 410 | 416 | 480..=485 | 489 | 501 | 604
+    )
 }
 
 /// A name-addr without its header parameters (the tag and anything after the URI).
@@ -165,7 +183,8 @@ pub struct Subscription {
     dirty: bool,
     full: bool,
     final_sent: bool,
-    /// Started with expires zero: the one NOTIFY carries the state and ends it.
+    /// Started with expires zero by an allowed watcher: the one NOTIFY carries the state and
+    /// ends it.
     fetch: bool,
     done: bool,
     cseq: u32,
@@ -204,12 +223,10 @@ impl Subscription {
     }
 
     fn fetch_then_end(&mut self) {
-        // the one NOTIFY carries the state as the subscriber may see it, and says it ended
-        self.state = match self.state {
-            State::Active => State::Terminated("timeout"),
-            other => other,
-        };
-        self.fetch = true;
+        // the one NOTIFY carries the state as the subscriber may see it (none while pending),
+        // and says it ended
+        self.fetch = self.state == State::Active;
+        self.state = State::Terminated("timeout");
     }
 
     pub fn dialog(&self) -> &Dialog {
@@ -317,9 +334,9 @@ impl Subscription {
             return;
         }
         self.in_flight = false;
-        // RFC 6665 §4.2.2: a subscriber that no longer knows the dialog, or does not answer,
-        // ends the subscription without a final NOTIFY
-        if self.final_sent || matches!(code, 0 | 408 | 481) {
+        // a subscriber that no longer knows the dialog, does not answer, or refuses the
+        // usage ends the subscription without a final NOTIFY
+        if self.final_sent || ends_usage(code) {
             self.done = true;
             if !matches!(self.state, State::Terminated(_)) {
                 self.state = State::Terminated("giveup");
@@ -512,7 +529,7 @@ mod tests {
 
     #[test]
     fn a_subscriber_that_forgot_the_dialog_or_went_silent_ends_it_without_a_final_notify() {
-        for code in [481, 408, 0] {
+        for code in [481, 408, 0, 489, 404, 480, 501] {
             let t = Instant::now();
             let mut s = sub(t, State::Active);
             s.poll_notify(t).unwrap();
@@ -545,6 +562,51 @@ mod tests {
         s.terminate("rejected");
         let n = s.poll_notify(t + Duration::from_millis(1100)).unwrap();
         assert_eq!(n.state, State::Terminated("rejected"));
+    }
+
+    #[test]
+    fn a_fetch_by_a_pending_watcher_gets_one_notify_without_state() {
+        let t = Instant::now();
+        let mut s = Subscription::new(
+            dialog(),
+            t,
+            Duration::ZERO,
+            Duration::from_millis(500),
+            State::Pending,
+        );
+        let n = s.poll_notify(t).unwrap();
+        assert_eq!(
+            (n.state, n.with_state),
+            (State::Terminated("timeout"), false)
+        );
+        s.on_response(200);
+        assert!(s.is_done());
+        assert!(
+            s.poll_notify(t + Duration::from_secs(1)).is_none(),
+            "one NOTIFY only"
+        );
+    }
+
+    #[test]
+    fn a_refresh_with_a_contact_that_cannot_be_a_target_is_refused() {
+        let mut d = dialog();
+        let c = SUBSCRIBE.replace(
+            "<sip:ann@127.0.0.1:5070;transport=udp>",
+            "<tel:+15551230002>",
+        );
+        let m = Message::parse(Bytes::from(c)).unwrap();
+        assert_eq!(d.retarget(&m), Err(DialogError::BadContact));
+        assert_eq!(
+            d.remote_target, "sip:ann@127.0.0.1:5070;transport=udp",
+            "unchanged"
+        );
+        let c = SUBSCRIBE.replace(
+            "<sip:ann@127.0.0.1:5070;transport=udp>",
+            "<sip:ann@10.0.0.9>",
+        );
+        let m = Message::parse(Bytes::from(c)).unwrap();
+        assert_eq!(d.retarget(&m), Ok(()));
+        assert_eq!(d.remote_target, "sip:ann@10.0.0.9");
     }
 
     #[test]

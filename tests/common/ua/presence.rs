@@ -39,6 +39,18 @@ impl Ua {
         expires: u32,
         auth: Option<&str>,
     ) -> bytes::Bytes {
+        let contact = format!("<{}>", self.contact());
+        self.subscribe_full_request(sub, event, expires, auth, &contact)
+    }
+
+    fn subscribe_full_request(
+        &mut self,
+        sub: &Sub,
+        event: &str,
+        expires: u32,
+        auth: Option<&str>,
+        contact: &str,
+    ) -> bytes::Bytes {
         let via = self.via();
         let to = match &sub.to_tag {
             Some(t) => format!("<{}>;tag={t}", sub.uri),
@@ -51,7 +63,7 @@ impl Ua {
             .header("To", &to)
             .header("Call-ID", &sub.call_id)
             .header("CSeq", &format!("{} SUBSCRIBE", sub.cseq))
-            .header("Contact", &format!("<{}>", self.contact()))
+            .header("Contact", contact)
             .header("Event", event)
             .header("Expires", &expires.to_string());
         if sub.list {
@@ -128,6 +140,20 @@ impl Ua {
         self.final_response(&cid, "SUBSCRIBE").await
     }
 
+    /// A refresh that gives `contact` as the new Contact; its final answer.
+    pub async fn resubscribe_with_contact(
+        &mut self,
+        sub: &mut Sub,
+        expires: u32,
+        contact: &str,
+    ) -> Message {
+        sub.cseq += 1;
+        let req = self.subscribe_full_request(sub, "presence", expires, None, contact);
+        self.send(req);
+        let cid = sub.call_id.clone();
+        self.final_response(&cid, "SUBSCRIBE").await
+    }
+
     /// The next NOTIFY of `sub` within `wait`, answered 200.
     pub async fn notify(&mut self, sub: &Sub, wait: Duration) -> Option<Message> {
         let cid = sub.call_id.clone();
@@ -156,6 +182,17 @@ impl Ua {
         etag: Option<&str>,
         expires: u32,
     ) -> Message {
+        self.publish_with(body, etag, expires, &[]).await
+    }
+
+    /// PUBLISH with extra header lines.
+    pub async fn publish_with(
+        &mut self,
+        body: Option<&str>,
+        etag: Option<&str>,
+        expires: u32,
+        extra: &[(&str, &str)],
+    ) -> Message {
         let uri = self.aor();
         let call_id = format!("pub-{}", self.token());
         let mut auth: Option<String> = None;
@@ -173,6 +210,9 @@ impl Ua {
                 .header("Expires", &expires.to_string());
             if let Some(e) = etag {
                 b = b.header("SIP-If-Match", e);
+            }
+            for (n, v) in extra {
+                b = b.header(n, v);
             }
             if let Some(a) = &auth {
                 b = b.header("Proxy-Authorization", a);
