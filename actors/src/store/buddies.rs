@@ -171,10 +171,21 @@ impl Store {
 
     /// Removes `owner`'s buddy list and grants (with its account).
     pub(super) fn remove_presence_of(&self, owner: &Aor) -> Result<(), StoreError> {
+        // its own list and grants, and every entry naming it on others' lists and grants: a
+        // number given to someone new later inherits none of them (a scan; removals are rare)
+        let mut naming = Vec::with_capacity(owner.as_str().len() + 1);
+        naming.push(0);
+        naming.extend_from_slice(owner.as_str().as_bytes());
         for tree in [&self.buddies, &self.grants] {
             let mut batch = sled::Batch::default();
             for item in tree.scan_prefix(owner_prefix(owner)) {
                 batch.remove(item?.0);
+            }
+            for item in tree.iter() {
+                let (k, _) = item?;
+                if k.ends_with(&naming) {
+                    batch.remove(k);
+                }
             }
             tree.apply_batch(batch)?;
         }
@@ -273,6 +284,42 @@ mod tests {
     }
 
     #[test]
+    fn removing_an_account_removes_every_entry_naming_it_and_both_one_time_passwords() {
+        let s = Store::open(&tmp("naming"), 100, 8).unwrap();
+        let (a, b, c) = (aor("1001"), aor("1002"), aor("1003"));
+        s.put_buddy(&a, &b, &rec(None)).unwrap();
+        s.put_buddy(&c, &b, &rec(None)).unwrap();
+        s.put_buddy(&c, &aor("10021"), &rec(None)).unwrap();
+        s.set_grant(&a, &b, GrantState::Allowed).unwrap();
+        s.put_buddy(&b, &a, &rec(None)).unwrap();
+        for purpose in [
+            switchboard_engine::store::OtpPurpose::SignIn,
+            switchboard_engine::store::OtpPurpose::Reset,
+        ] {
+            s.put_otp(
+                &b,
+                &switchboard_engine::store::OtpRecord {
+                    credentials: Vec::new(),
+                    purpose,
+                    expires_unix: 9_999_999_999,
+                },
+            )
+            .unwrap();
+        }
+        s.remove_account(&b).unwrap();
+        assert!(s.buddies(&a).unwrap().is_empty(), "1002 left 1001's list");
+        let left: Vec<Aor> = s.buddies(&c).unwrap().into_iter().map(|(x, _)| x).collect();
+        assert_eq!(
+            left,
+            [aor("10021")],
+            "a number that merely starts alike stays"
+        );
+        assert_eq!(s.grant(&a, &b).unwrap(), None);
+        assert!(s.buddies(&b).unwrap().is_empty());
+        assert!(s.otps(&b).unwrap().is_empty(), "both slots gone");
+    }
+
+    #[test]
     fn replacing_a_list_leaves_exactly_the_new_entries() {
         let s = Store::open(&tmp("replace"), 100, 8).unwrap();
         let a = aor("1001");
@@ -367,19 +414,5 @@ mod tests {
         s.set_grant(&p, &w, GrantState::Denied).unwrap();
         assert_eq!(s.request_watch(&p, &w).unwrap(), Authorization::Denied);
         assert_eq!(s.grant(&p, &w).unwrap().unwrap().state, GrantState::Denied);
-    }
-
-    #[test]
-    fn removing_an_account_removes_its_list_and_grants_only() {
-        let s = Store::open(&tmp("remove"), 100, 8).unwrap();
-        let (a, b) = (aor("1001"), aor("1002"));
-        account(&s, &a);
-        s.put_buddy(&a, &b, &rec(None)).unwrap();
-        s.set_grant(&a, &b, GrantState::Allowed).unwrap();
-        s.put_buddy(&b, &a, &rec(None)).unwrap();
-        assert!(s.remove_account(&a).unwrap());
-        assert!(s.buddies(&a).unwrap().is_empty());
-        assert!(s.grants(&a, None).unwrap().is_empty());
-        assert_eq!(s.buddies(&b).unwrap().len(), 1, "another's list is theirs");
     }
 }

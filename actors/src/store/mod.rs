@@ -132,7 +132,8 @@ impl Store {
         self.bindings.remove(aor_key(aor))?;
         self.forwarding.remove(aor_key(aor))?;
         self.dynamic.remove(aor_key(aor))?;
-        self.otp.remove(aor_key(aor))?;
+        // both one-time password slots (sign-in and reset)
+        self.remove_otp(aor)?;
         self.remove_presence_of(aor)?;
         Ok(existed)
     }
