@@ -10,6 +10,7 @@ pub mod dialog;
 pub mod entropy;
 pub mod flow;
 pub mod forwarding;
+pub mod load;
 pub mod messaging;
 pub mod numbering;
 pub mod presence;

@@ -1,0 +1,138 @@
+//! The load generator's sans-IO core (`switchboard load scenarios/<file>.toml`): scenario
+//! files, the seeded schedule of actions they describe, and the statistics and report of a
+//! run. The runner that drives real sockets is `switchboard_actors::load`.
+//!
+//! The contract between the parts is in this file: a schedule yields [`Action`]s at offsets
+//! from the start of the run; the runner carries each out over SIP (and RTP) and records an
+//! [`Outcome`] per request in a [`stats::Recorder`].
+
+use std::time::Duration;
+
+// the parts (each adds its line): scenario, schedule, stats, report, agent
+
+/// A simulated subscriber: its index in the population (0-based) picks its number, password
+/// and devices.
+pub type User = u32;
+
+/// What a call's callee does, decided by the caller's side of the schedule and carried to
+/// the callee in the INVITE (`X-Load-Plan` header), so the run is the same against any
+/// server that forwards unknown headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallPlan {
+    /// Ring `ring`, answer, talk `hold`, then the caller (`callee_hangs_up` false) or the
+    /// callee hangs up.
+    Answer {
+        ring: Duration,
+        hold: Duration,
+        callee_hangs_up: bool,
+    },
+    /// 486 Busy Here after `ring`.
+    Busy { ring: Duration },
+    /// Never answer: the caller cancels after `ring`.
+    NoAnswer { ring: Duration },
+}
+
+/// One thing the run does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Register device `device` of `user` (a refresh when it is registered already).
+    Register { user: User, device: u32 },
+    /// Unregister it (Expires: 0).
+    Unregister { user: User, device: u32 },
+    /// A call from `caller` to `callee`; `rtp`: G.711 audio both ways at 50 packets/s while
+    /// it is up.
+    Call {
+        caller: User,
+        callee: User,
+        plan: CallPlan,
+        rtp: bool,
+    },
+    /// A MESSAGE from `from` to `to`; `online` says whether the schedule meant a registered
+    /// recipient (an offline one's message must be stored and delivered on its next
+    /// REGISTER: counted as lost if it never arrives).
+    Message { from: User, to: User, online: bool },
+    /// `watcher` subscribes to `presentity`'s presence for `expires`.
+    Subscribe {
+        watcher: User,
+        presentity: User,
+        expires: Duration,
+    },
+    /// `user` publishes a new presence state (note and activity chosen by `variant`).
+    Publish { user: User, variant: u32 },
+    /// `member` posts to room `room` (rooms are `load-<n>`, members joined at start).
+    RoomPost { room: u32, member: User },
+}
+
+impl Action {
+    /// The request type its outcome is recorded under.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Action::Register { .. } | Action::Unregister { .. } => Kind::Register,
+            Action::Call { .. } => Kind::Call,
+            Action::Message { .. } => Kind::Message,
+            Action::Subscribe { .. } => Kind::Subscribe,
+            Action::Publish { .. } => Kind::Publish,
+            Action::RoomPost { .. } => Kind::RoomPost,
+        }
+    }
+}
+
+/// Request types, each with its own counters and latency percentiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Register,
+    /// Call setup: INVITE to the first final answer the plan expects (200, 486, or the 487
+    /// after CANCEL).
+    Call,
+    /// The BYE of an answered call.
+    Bye,
+    Message,
+    Subscribe,
+    /// A NOTIFY a watcher received (latency: from the PUBLISH that caused it, when known).
+    Notify,
+    Publish,
+    RoomPost,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] = [
+        Kind::Register,
+        Kind::Call,
+        Kind::Bye,
+        Kind::Message,
+        Kind::Subscribe,
+        Kind::Notify,
+        Kind::Publish,
+        Kind::RoomPost,
+    ];
+
+    /// The name used in scenario thresholds and reports (`register`, `call`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Register => "register",
+            Kind::Call => "call",
+            Kind::Bye => "bye",
+            Kind::Message => "message",
+            Kind::Subscribe => "subscribe",
+            Kind::Notify => "notify",
+            Kind::Publish => "publish",
+            Kind::RoomPost => "room_post",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// How one request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The answer the plan expected (the status code, e.g. 200, 202, 486 for a busy plan).
+    Ok(u16),
+    /// Another final answer.
+    Failed(u16),
+    /// No final answer in time (transaction timeout).
+    Timeout,
+}
