@@ -95,6 +95,7 @@ impl Poster {
         let (reply, rx) = tokio::sync::oneshot::channel();
         q.room_commit(RoomCommit {
             room: self.room.clone(),
+            epoch: 1,
             record: RecordChange::Keep,
             post: Some(RoomPost {
                 entry,
@@ -102,6 +103,7 @@ impl Poster {
                 recipients: self.members[1..].to_vec(),
             }),
             notices: Vec::new(),
+            catch_up: None,
             reply,
         });
         rx

@@ -270,8 +270,8 @@ async fn every_command_is_answered_by_the_room_and_changes_are_announced() {
     );
     assert_eq!(b.say("team", "/invite").await.status(), Some(200));
     assert!(b.next().await.text.starts_with("/invite needs a number"));
-    assert_eq!(b.say("team", "/invite 9999").await.status(), Some(200));
-    assert!(b.next().await.text.contains("not a number of this switch"));
+    assert_eq!(b.say("team", "/invite a#b").await.status(), Some(200));
+    assert!(b.next().await.text.contains("not a phone number or name"));
     assert_eq!(
         b.say("team", "/topic Moved to Friday").await.status(),
         Some(200)
@@ -315,6 +315,11 @@ async fn a_non_member_is_refused_and_nobody_receives_its_post() {
     assert_eq!((status, v["code"].as_str()), (403, Some("not_a_member")));
     let (status, _) = api(&sw, "1003", "GET", "/v1/rooms/private", None);
     assert_eq!(status, 403);
+    let r = c.say("private", "/topic").await;
+    assert_eq!(
+        (r.status(), r.reason()),
+        (Some(403), Some("Not A Room Member"))
+    );
     assert!(a.quiet(Duration::from_millis(400)).await);
     assert_eq!(
         sw.metric("switchboard_room_posts_total{outcome=\"not_member\"}"),
@@ -445,4 +450,188 @@ async fn a_restart_keeps_the_room_and_continues_its_sequence() {
     for k in 1..=3 {
         assert_eq!(b.next().await.seq, Some(k));
     }
+}
+
+#[tokio::test]
+async fn no_answer_says_whether_a_number_has_an_account() {
+    let sw = switch("");
+    accounts(&sw, &["1001", "1002", "1003"]);
+    let mut a = Member::online(&sw, "1001").await;
+    let mut c = Member::online(&sw, "1003").await;
+    room(&sw, "1001", "quiet", &["9997"]);
+    // 1002 has an account, 9998 has none: the same answers everywhere
+    for n in ["1002", "9998"] {
+        assert_eq!(
+            a.say("quiet", &format!("/invite {n}")).await.status(),
+            Some(200)
+        );
+        assert_eq!(a.next().await.text, format!("{n} was added."));
+        let r = c.say("quiet", &format!("/invite {n}")).await;
+        assert_eq!(
+            (r.status(), r.reason()),
+            (Some(403), Some("Not A Room Member"))
+        );
+        let body = serde_json::json!({ "number": n }).to_string();
+        let (status, v) = api(&sw, "1003", "POST", "/v1/rooms/quiet/members", Some(&body));
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (403, Some("not_a_member")),
+            "{n}"
+        );
+        let (status, v) = api(&sw, "1003", "POST", "/v1/rooms/nope/members", Some(&body));
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (404, Some("no_such_room")),
+            "{n}"
+        );
+    }
+    let (_, v) = api(&sw, "1001", "GET", "/v1/rooms/quiet", None);
+    assert_eq!(v["members"].as_array().unwrap().len(), 4);
+    // a post reaches the members with accounts; the one without is simply a member
+    assert_eq!(a.say("quiet", "hello").await.status(), Some(202));
+}
+
+#[tokio::test]
+async fn a_display_name_stands_beside_the_number_and_cannot_pose_as_another_member() {
+    let sw = switch("");
+    accounts(&sw, &["1001", "1002", "1003"]);
+    let mut a = Member::online(&sw, "1001").await;
+    let mut b = Member::online(&sw, "1002").await;
+    room(&sw, "1001", "names", &["1002", "1003"]);
+    assert!(b.next().await.text.contains("added you"));
+    a.ua.display = "1003".into();
+    assert_eq!(a.say("names", "it is me").await.status(), Some(202));
+    let m = b.next().await;
+    assert_eq!(m.text, "1003 (1001): it is me");
+    assert!(
+        m.from.starts_with("\"1003 (1001)\" <sip:room-names@"),
+        "{}",
+        m.from
+    );
+    let (_, page) = api(&sw, "1002", "GET", "/v1/rooms/names/messages", None);
+    assert_eq!(page["messages"][0]["display"], "1003 (1001)");
+    assert_eq!(page["messages"][0]["sender"], "1001");
+}
+
+#[tokio::test]
+async fn making_rooms_is_capped_per_owner_and_takes_the_senders_rate_tokens() {
+    let sw = switch("max_rooms_per_owner = 2\nrate_per_minute = 1\nrate_burst = 3");
+    accounts(&sw, &["1001"]);
+    let mut a = Member::online(&sw, "1001").await;
+    for name in ["r1", "r2"] {
+        assert_eq!(a.say(name, "/join").await.status(), Some(200));
+        assert!(a.next().await.text.contains("You created the room"));
+    }
+    let body = serde_json::json!({ "name": "r3" }).to_string();
+    let (status, v) = api(&sw, "1001", "POST", "/v1/rooms", Some(&body));
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (409, Some("too_many_rooms")),
+        "{v}"
+    );
+    // each try takes a creation token (buckets are per arbiter; one name stays on one)
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let r = a.say("r3", "/join").await;
+        answers.push(r.status());
+        if r.status() == Some(503) {
+            assert!(r.header_by_name("Retry-After").is_some());
+            break;
+        }
+        assert_eq!(r.reason(), Some("Too Many Rooms"));
+    }
+    assert_eq!(
+        answers.last(),
+        Some(&Some(503)),
+        "past the creation rate: {answers:?}"
+    );
+    let (status, _) = api(&sw, "1001", "GET", "/v1/rooms/r3", None);
+    assert_eq!(status, 404, "the refused room was not made");
+    let (_, v) = api(&sw, "1001", "GET", "/v1/rooms", None);
+    assert_eq!(v["rooms"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_room_refused_for_too_many_rooms_says_so_over_sip() {
+    let sw = switch("max_rooms_per_owner = 1");
+    accounts(&sw, &["1001"]);
+    let mut a = Member::online(&sw, "1001").await;
+    assert_eq!(a.say("mine", "/join").await.status(), Some(200));
+    let r = a.say("another", "/join").await;
+    assert_eq!(
+        (r.status(), r.reason()),
+        (Some(403), Some("Too Many Rooms"))
+    );
+    assert_eq!(a.say("another", "/members").await.status(), Some(404));
+}
+
+#[tokio::test]
+async fn messages_to_rooms_that_do_not_exist_leave_no_room_actor_behind() {
+    let sw = switch("");
+    accounts(&sw, &["1001"]);
+    let mut a = Member::online(&sw, "1001").await;
+    for k in 0..5 {
+        assert_eq!(a.say(&format!("ghost{k}"), "boo").await.status(), Some(404));
+    }
+    let mut active = f64::MAX;
+    for _ in 0..40 {
+        active = sw.metric("switchboard_rooms_active");
+        if active == 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(active, 0.0);
+}
+
+#[tokio::test]
+async fn a_member_who_rejoins_while_posts_are_in_flight_gets_every_one() {
+    let sw = switch("rate_per_minute = 100000\nrate_burst = 10000");
+    accounts(&sw, &["1001", "1002"]);
+    let mut b = Member::online(&sw, "1002").await;
+    room(&sw, "1001", "race", &["1002"]);
+    assert!(b.next().await.text.contains("added you"));
+    assert_eq!(b.say("race", "/leave").await.status(), Some(200));
+    assert_eq!(b.next().await.text, "You left the room.");
+    const POSTS: u64 = 40;
+    let addr = sw.http;
+    let posters: Vec<_> = (0..POSTS)
+        .map(|k| {
+            std::thread::spawn(move || {
+                let body = serde_json::json!({ "text": format!("p{k}") }).to_string();
+                let auth = basic("1001", PW);
+                let (status, _) = http(
+                    addr,
+                    "POST",
+                    "/v1/rooms/race/messages",
+                    &[("Authorization", &auth)],
+                    Some(&body),
+                );
+                assert_eq!(status, 202);
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(b.say("race", "/join").await.status(), Some(200));
+    for p in posters {
+        p.join().unwrap();
+    }
+    let mut seqs = std::collections::BTreeSet::new();
+    loop {
+        let Some(m) =
+            b.ua.maybe_request(Method::Message, Duration::from_millis(800))
+                .await
+        else {
+            break;
+        };
+        b.ua.reply(&m, 200);
+        if let Some(seq) = room_seq(&m) {
+            seqs.insert(seq);
+        }
+    }
+    assert_eq!(
+        seqs,
+        (1..=POSTS).collect(),
+        "missed or live, every post arrives"
+    );
 }

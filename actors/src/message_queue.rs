@@ -22,7 +22,9 @@ use crate::metrics::{Metrics, OutcomeLabel};
 use crate::store::Store;
 
 mod rooms;
-pub use rooms::{RecordChange, RoomCommit, RoomCommitted, RoomPost, RoomResult};
+pub use rooms::{
+    CatchUp, RecordChange, RoomCommit, RoomCommitted, RoomPost, RoomRefused, RoomResult,
+};
 
 /// A message accepted for a number: written, flushed, and now waiting.
 #[derive(Debug, Clone)]
@@ -107,6 +109,8 @@ impl MessageQueue {
             entropy: Entropy::seeded(cfg.seed),
             cfg,
             metrics,
+            failed_rooms: HashMap::new(),
+            owned: None,
         };
         std::thread::Builder::new()
             .name("message-queue".into())
@@ -176,6 +180,10 @@ struct Writer {
     usage: HashMap<Aor, QueueUsage>,
     entropy: Entropy,
     metrics: Arc<Metrics>,
+    /// Rooms whose ChatRoom (the epoch here) had a job fail: its later jobs are refused.
+    failed_rooms: HashMap<switchboard_engine::chat::RoomName, u64>,
+    /// Rooms per owner, for `rooms.max_rooms_per_owner` (counted on first use).
+    owned: Option<rooms::Owned>,
 }
 
 impl Writer {

@@ -37,6 +37,8 @@ enum Tx {
 
 /// A user agent bound to one local address.
 pub struct Ua {
+    /// The display name of the From of this agent's MESSAGEs (none when empty).
+    pub display: String,
     pub user: String,
     pub password: String,
     pub server: SocketAddr,
@@ -152,6 +154,7 @@ impl Ua {
         let mut e = Entropy::seeded(seed);
         let reg_call_id = format!("reg-{}", e.token(12));
         Ua {
+            display: String::new(),
             user: user.to_owned(),
             password: password.to_owned(),
             server,
@@ -524,7 +527,7 @@ impl Ua {
             let mut b = RequestBuilder::new("MESSAGE", &uri)
                 .header("Via", &via)
                 .header("Max-Forwards", "70")
-                .header("From", &format!("<{from}>;tag={tag}"))
+                .header("From", &format!("{}<{from}>;tag={tag}", self.shown()))
                 .header("To", &format!("<{uri}>"))
                 .header("Call-ID", &call_id)
                 .header("CSeq", &format!("{cseq} MESSAGE"));
@@ -540,6 +543,14 @@ impl Ua {
                 Some(self.answer_challenge(&resp, HeaderName::ProxyAuthenticate, "MESSAGE", &uri));
         }
         unreachable!()
+    }
+
+    fn shown(&self) -> String {
+        if self.display.is_empty() {
+            String::new()
+        } else {
+            format!("\"{}\" ", self.display)
+        }
     }
 
     /// A plain-text MESSAGE from this agent's own address.

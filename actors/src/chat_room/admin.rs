@@ -7,7 +7,7 @@ use switchboard_engine::numbering::Aor;
 use tokio::sync::oneshot;
 use tracing::info;
 
-use super::{By, ChatRoom, Refused, RoomView};
+use super::{By, Change, ChatRoom, Refused, RoomView};
 use crate::message_queue::RecordChange;
 use crate::shared::unix_now;
 
@@ -28,7 +28,10 @@ impl ChatRoom {
         }
         let limits = self.shared.config.rooms.limits();
         let now_unix = unix_now();
-        let mut room = match Room::create(&owner, topic, now_unix, &limits) {
+        let made = self
+            .may_create(&owner)
+            .and_then(|()| Room::create(&owner, topic, now_unix, &limits));
+        let mut room = match made {
             Ok(r) => r,
             Err(e) => {
                 let _ = reply.send(Err(e.into()));
@@ -44,7 +47,10 @@ impl ChatRoom {
                 }
             }
         }
-        let record = RecordChange::Put(room.record.clone());
+        let record = RecordChange::Create {
+            record: room.record.clone(),
+            max_owned: self.shared.config.rooms.max_rooms_per_owner,
+        };
         self.room = Some(room);
         let text = format!("{owner} added you to this room. Send /help for commands.");
         let notices = self.announce(&text, &[&owner]);
@@ -74,7 +80,8 @@ impl ChatRoom {
         );
         self.room = None;
         info!(room = %self.name, "room deleted");
-        self.commit(RecordChange::Delete, None, notices, ctx, move |_, res| {
+        let change = Change::notices(RecordChange::Delete, notices);
+        self.commit(change, ctx, move |_, res| {
             let _ = reply.send(res.map(|_| ()));
         });
     }
@@ -169,7 +176,7 @@ impl ChatRoom {
         ctx: &mut Context<Self>,
     ) {
         let view = self.view();
-        self.commit(record, None, notices, ctx, move |_, res| {
+        self.commit(Change::notices(record, notices), ctx, move |_, res| {
             let _ = reply.send(res.and_then(|_| view.ok_or(Refused::Room(RoomError::NoSuchRoom))));
         });
     }

@@ -1,12 +1,20 @@
 //! The rooms directory: one actor per signalling arbiter owning the ChatRoom actors of the
 //! room names hashed to it, started on demand and retired when idle (the Extension pattern of
-//! `directory.rs`: a room retires only if it processed every command sent to it).
+//! `directory.rs`: a room retires only if it processed every command sent to it). A ChatRoom
+//! that stops for any reason reports it (`RoomStopped`), so its entry goes too.
+//!
+//! Each directory keeps a rate bucket per sender for making rooms (`CreationBuckets`), shared
+//! with the ChatRooms of its arbiter: the room rate applies to creation as it does to posts.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
 use rustc_hash::FxHashMap;
-use switchboard_engine::chat::RoomName;
+use switchboard_engine::chat::{RoomError, RoomLimits, RoomName, TokenBucket};
+use switchboard_engine::numbering::Aor;
 
 use super::{ChatRoom, RoomCommand, RoomMsg, StopRoom};
 use crate::shared::Shared;
@@ -28,6 +36,33 @@ pub struct RetireRoom {
     pub processed: u64,
 }
 
+/// A ChatRoom stopped (retired, failed, or could not load).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomStopped {
+    pub room: RoomName,
+    pub id: u64,
+}
+
+/// Rate buckets of room creation by sender, for one arbiter.
+#[derive(Default)]
+pub struct CreationBuckets(FxHashMap<Aor, TokenBucket>);
+
+impl CreationBuckets {
+    /// Takes a creation token of `who` (`rooms.rate_per_minute`, burst `rooms.rate_burst`).
+    pub fn take(&mut self, now: Instant, who: &Aor, limits: &RoomLimits) -> Result<(), RoomError> {
+        let (per, burst) = (limits.rate_per_minute, limits.burst);
+        if self.0.len() >= 4096 {
+            self.0.retain(|_, b| !b.is_full(now, per, burst));
+        }
+        self.0
+            .entry(who.clone())
+            .or_insert_with(|| TokenBucket::full(now, burst))
+            .take(now, per, burst)
+            .map_err(|retry_after| RoomError::RateLimited { retry_after })
+    }
+}
+
 struct Entry {
     id: u64,
     addr: Addr<ChatRoom>,
@@ -38,6 +73,7 @@ pub struct RoomDirectory {
     shared: Arc<Shared>,
     rooms: FxHashMap<RoomName, Entry>,
     next_id: u64,
+    creations: Rc<RefCell<CreationBuckets>>,
 }
 
 impl RoomDirectory {
@@ -46,6 +82,7 @@ impl RoomDirectory {
             shared,
             rooms: FxHashMap::default(),
             next_id: 1,
+            creations: Rc::default(),
         }
     }
 }
@@ -63,7 +100,13 @@ impl Handler<ToRoom> for RoomDirectory {
             _ => {
                 let id = self.next_id;
                 self.next_id += 1;
-                let room = ChatRoom::new(m.room.clone(), id, self.shared.clone(), ctx.address());
+                let room = ChatRoom::new(
+                    m.room.clone(),
+                    id,
+                    self.shared.clone(),
+                    ctx.address(),
+                    self.creations.clone(),
+                );
                 let addr = room.start();
                 self.rooms
                     .insert(m.room.clone(), Entry { id, addr, sent: 0 });
@@ -89,5 +132,43 @@ impl Handler<RetireRoom> for RoomDirectory {
             }
             crate::worker::shrink(&mut self.rooms);
         }
+    }
+}
+
+impl Handler<RoomStopped> for RoomDirectory {
+    type Result = ();
+
+    fn handle(&mut self, m: RoomStopped, _: &mut Context<Self>) {
+        if self.rooms.get(&m.room).is_some_and(|e| e.id == m.id) {
+            self.rooms.remove(&m.room);
+            crate::worker::shrink(&mut self.rooms);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn making_rooms_takes_the_senders_rate_tokens() {
+        let limits = RoomLimits {
+            max_members: 10,
+            max_topic_chars: 10,
+            rate_per_minute: 60,
+            burst: 2,
+        };
+        let t = Instant::now();
+        let (a, b) = (Aor::from_canonical("1001"), Aor::from_canonical("1002"));
+        let mut c = CreationBuckets::default();
+        assert!(c.take(t, &a, &limits).is_ok());
+        assert!(c.take(t, &a, &limits).is_ok());
+        assert!(matches!(
+            c.take(t, &a, &limits),
+            Err(RoomError::RateLimited { .. })
+        ));
+        assert!(c.take(t, &b, &limits).is_ok(), "per sender");
+        assert!(c.take(t + Duration::from_secs(1), &a, &limits).is_ok());
     }
 }

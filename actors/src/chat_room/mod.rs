@@ -8,12 +8,18 @@
 //! writer applies jobs in the order sent, so history order, queue order and sequence agree.
 //!
 //! The room starts on demand on the arbiter its name hashes to (`directory`), reads its record
-//! and last sequence number from the store, and retires when idle with nothing in flight.
+//! and last sequence number from the store, and retires when idle with nothing in flight (at
+//! once when the room does not exist). A failed commit means memory ran ahead of the disk: the
+//! room then refuses new commands (503), waits until every commit in flight is answered with
+//! its real outcome, and stops; the writer refuses the rest of its jobs (`message_queue::rooms`)
+//! and the next command starts a ChatRoom that reads the store again.
 
 mod admin;
 pub mod directory;
 mod post;
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,16 +28,17 @@ use actix::{
 };
 use serde::Serialize;
 use switchboard_engine::chat::{Room, RoomError, RoomName};
-use switchboard_engine::entropy::Entropy;
 use switchboard_engine::messaging::{Refusal, StoredMessage};
 use switchboard_engine::numbering::Aor;
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
-pub use directory::{RetireRoom, RoomDirectory, ToRoom};
+pub use directory::{CreationBuckets, RetireRoom, RoomDirectory, RoomStopped, ToRoom};
 
 use crate::extension::ExtCommand;
-use crate::message_queue::{RecordChange, RoomCommit, RoomCommitted, RoomPost};
+use crate::message_queue::{
+    CatchUp, RecordChange, RoomCommit, RoomCommitted, RoomPost, RoomRefused,
+};
 use crate::shared::{guarded, now, unix_now_ms, Shared};
 
 /// Who asks for a change over HTTP.
@@ -71,6 +78,21 @@ impl From<Refusal> for Refused {
         }
     }
 }
+
+impl From<RoomRefused> for Refused {
+    fn from(r: RoomRefused) -> Self {
+        match r {
+            RoomRefused::Store(r) => r.into(),
+            RoomRefused::TooManyRooms { max } => Refused::Room(RoomError::TooManyRooms { max }),
+        }
+    }
+}
+
+/// The answer to a command sent to a room that is reloading after a failed commit.
+const RELOADING: Refused = Refused::Store {
+    code: 503,
+    reason: "Room Reloading",
+};
 
 impl Refused {
     pub fn sip_status(&self) -> (u16, &'static str) {
@@ -180,6 +202,25 @@ pub struct RoomMsg(pub RoomCommand);
 #[rtype(result = "()")]
 pub struct StopRoom;
 
+/// One commit's contents (see `message_queue::RoomCommit`).
+#[derive(Default)]
+struct Change {
+    record: RecordChange,
+    post: Option<RoomPost>,
+    notices: Vec<(Aor, StoredMessage)>,
+    catch_up: Option<CatchUp>,
+}
+
+impl Change {
+    fn notices(record: RecordChange, notices: Vec<(Aor, StoredMessage)>) -> Change {
+        Change {
+            record,
+            notices,
+            ..Change::default()
+        }
+    }
+}
+
 pub struct ChatRoom {
     name: RoomName,
     id: u64,
@@ -187,9 +228,12 @@ pub struct ChatRoom {
     directory: Addr<RoomDirectory>,
     /// `None`: the room does not exist (yet).
     room: Option<Room>,
-    entropy: Entropy,
     processed: u64,
     in_flight: usize,
+    /// A commit failed: no new commands; stop once `in_flight` is 0.
+    failed: bool,
+    /// Room creations per sender on this arbiter (shared by its ChatRooms).
+    creations: Rc<RefCell<CreationBuckets>>,
     last_active: Instant,
     span: tracing::Span,
 }
@@ -200,6 +244,7 @@ impl ChatRoom {
         id: u64,
         shared: Arc<Shared>,
         directory: Addr<RoomDirectory>,
+        creations: Rc<RefCell<CreationBuckets>>,
     ) -> ChatRoom {
         let span = tracing::debug_span!("room", room = %name);
         ChatRoom {
@@ -208,9 +253,10 @@ impl ChatRoom {
             shared,
             directory,
             room: None,
-            entropy: Entropy::seeded(rand::random()),
             processed: 0,
             in_flight: 0,
+            failed: false,
+            creations,
             last_active: now(),
             span,
         }
@@ -268,21 +314,39 @@ impl ChatRoom {
 
     /// Sends a change to the queue writer; `done` runs with the outcome once it is on disk
     /// (every member with something new in their queue has been told to deliver by then).
+    /// Copies go only to members the queue rules keep messages for (`may_queue_for`), which
+    /// the sender never learns.
     fn commit(
         &mut self,
-        record: RecordChange,
-        post: Option<RoomPost>,
-        notices: Vec<(Aor, StoredMessage)>,
+        change: Change,
         ctx: &mut Context<Self>,
         done: impl FnOnce(&mut Self, Result<RoomCommitted, Refused>) + 'static,
     ) {
+        let Change {
+            record,
+            mut post,
+            mut notices,
+            catch_up,
+        } = change;
+        let shared = self.shared.clone();
+        let keeps = |a: &Aor| {
+            let account = shared.auth_enabled() && shared.db.account(a).ok().flatten().is_some();
+            shared.may_queue_for(a, account)
+        };
+        if let Some(p) = post.as_mut() {
+            p.recipients.retain(|a| keeps(a));
+        }
+        notices.retain(|(a, _)| keeps(a));
+        let catch_up = catch_up.filter(|c| keeps(&c.who));
         let (reply, rx) = oneshot::channel();
         self.in_flight += 1;
         self.shared.queue.room_commit(RoomCommit {
             room: self.name.clone(),
+            epoch: self.id,
             record,
             post,
             notices,
+            catch_up,
             reply,
         });
         ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
@@ -300,18 +364,59 @@ impl ChatRoom {
                     reason: "Message Store Unavailable",
                 }),
             };
-            if res.is_err() {
+            if res.is_err() && !act.failed {
                 // memory ran ahead of the disk: start again from what the store holds
                 warn!(room = %act.name, "room change not written; the room reloads");
-                ctx.stop();
+                act.failed = true;
             }
             done(act, res);
+            act.settle(ctx);
         }));
+    }
+
+    /// Stops a failed room once nothing is in flight; asks to retire a room that does not
+    /// exist at once (a MESSAGE to a made-up name leaves no actor behind).
+    fn settle(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight > 0 {
+            return;
+        }
+        if self.failed {
+            ctx.stop();
+        } else if self.room.is_none() {
+            self.directory.do_send(RetireRoom {
+                room: self.name.clone(),
+                id: self.id,
+                processed: self.processed,
+            });
+        }
+    }
+
+    /// Takes a creation token of `who` (the room rate applies to making rooms too).
+    fn may_create(&self, who: &Aor) -> Result<(), RoomError> {
+        let limits = self.shared.config.rooms.limits();
+        self.creations.borrow_mut().take(now(), who, &limits)
+    }
+
+    /// Refuses a command while the room reloads.
+    fn refuse(cmd: RoomCommand) {
+        match cmd {
+            RoomCommand::Message { reply, .. } => drop(reply.send(Err(RELOADING))),
+            RoomCommand::Create { reply, .. }
+            | RoomCommand::AddMember { reply, .. }
+            | RoomCommand::RemoveMember { reply, .. }
+            | RoomCommand::SetTopic { reply, .. } => drop(reply.send(Err(RELOADING))),
+            RoomCommand::Delete { reply, .. } => drop(reply.send(Err(RELOADING))),
+            // dropped: the API answers 503
+            RoomCommand::Show { .. } => {}
+        }
     }
 
     fn command(&mut self, cmd: RoomCommand, ctx: &mut Context<Self>) {
         self.processed += 1;
         self.last_active = now();
+        if self.failed {
+            return Self::refuse(cmd);
+        }
         match cmd {
             RoomCommand::Message {
                 sender,
@@ -375,6 +480,11 @@ impl Actor for ChatRoom {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.shared.metrics.rooms_active.dec();
+        // however it stopped (retired, failed, load error, panic): the directory forgets it
+        self.directory.do_send(RoomStopped {
+            room: self.name.clone(),
+            id: self.id,
+        });
     }
 }
 
@@ -385,10 +495,12 @@ impl Handler<RoomMsg> for ChatRoom {
         let span = self.span.clone();
         let _entered = span.enter();
         let metrics = self.shared.metrics.clone();
-        // a failure drops the command's reply channel, so its requester answers 500
+        // a panic drops the command's reply channel, so its requester answers 500; commits in
+        // flight are still answered before the room stops
         if guarded("room command", &metrics, || self.command(cmd, ctx)).is_none() {
-            ctx.stop();
+            self.failed = true;
         }
+        self.settle(ctx);
     }
 }
 

@@ -2,15 +2,15 @@
 //! in-band command (its answer, announcements and catch-up, all from the room).
 
 use actix::Context;
-use switchboard_engine::chat::{delivered_body, post_id, Command, Room, RoomError, HELP};
+use switchboard_engine::chat::{delivered_body, shown_sender, Command, Room, RoomError, HELP};
 use switchboard_engine::messaging::{is_text_plain, StoredMessage};
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::store::RoomEntry;
 use tokio::sync::oneshot;
-use tracing::{debug, warn};
+use tracing::debug;
 
-use super::{ChatRoom, Posted, Refused};
-use crate::message_queue::{RecordChange, RoomPost};
+use super::{Change, ChatRoom, Posted, Refused};
+use crate::message_queue::{CatchUp, RecordChange, RoomPost};
 use crate::metrics::OutcomeLabel;
 use crate::shared::{now, unix_now, unix_now_ms};
 
@@ -71,9 +71,7 @@ impl ChatRoom {
             }
         };
         let recipients = room.others(&sender);
-        let shown = display
-            .filter(|d| !d.trim().is_empty())
-            .unwrap_or_else(|| sender.to_string());
+        let shown = shown_sender(display.as_deref(), sender.as_str());
         let accepted = unix_now_ms();
         let prefix = self.shared.config.rooms.prefix_sender;
         let copy = StoredMessage {
@@ -98,26 +96,24 @@ impl ChatRoom {
             copy,
             recipients,
         };
-        self.commit(
-            RecordChange::Keep,
-            Some(post),
-            Vec::new(),
-            ctx,
-            move |act, res| match res {
-                Ok(c) => {
-                    act.count("posted");
-                    debug!(room = %act.name, seq, copies = c.queued.len(), "room post");
-                    let _ = reply.send(Ok(Posted {
-                        seq: Some(seq),
-                        id: c.id,
-                    }));
-                }
-                Err(e) => {
-                    act.count("store_failed");
-                    let _ = reply.send(Err(e));
-                }
-            },
-        );
+        let change = Change {
+            post: Some(post),
+            ..Change::default()
+        };
+        self.commit(change, ctx, move |act, res| match res {
+            Ok(c) => {
+                act.count("posted");
+                debug!(room = %act.name, seq, copies = c.queued.len(), "room post");
+                let _ = reply.send(Ok(Posted {
+                    seq: Some(seq),
+                    id: c.id,
+                }));
+            }
+            Err(e) => {
+                act.count("store_failed");
+                let _ = reply.send(Err(e));
+            }
+        });
     }
 
     fn command_message(
@@ -147,14 +143,23 @@ impl ChatRoom {
         if self.room.is_none() {
             match cmd {
                 Command::Join => {
-                    let room = match Room::create(&sender, String::new(), now_unix, &limits) {
+                    let made = self
+                        .may_create(&sender)
+                        .and_then(|()| Room::create(&sender, String::new(), now_unix, &limits));
+                    let room = match made {
                         Ok(r) => r,
                         Err(e) => {
+                            if matches!(e, RoomError::RateLimited { .. }) {
+                                self.count("rate_limited");
+                            }
                             let _ = reply.send(Err(e.into()));
                             return;
                         }
                     };
-                    let record = RecordChange::Put(room.record.clone());
+                    let record = RecordChange::Create {
+                        record: room.record.clone(),
+                        max_owned: self.shared.config.rooms.max_rooms_per_owner,
+                    };
                     self.room = Some(room);
                     debug!(room = %self.name, owner = %sender.redacted(), "room created");
                     let text = "You created the room and own it. Send /invite <number> to add members, /help for commands.".to_owned();
@@ -170,15 +175,14 @@ impl ChatRoom {
                 }
             }
         }
+        // any canonical number may be invited, with or without an account: the answer never
+        // says which numbers have one (copies follow the queue rules, see `commit`)
         let shared = self.shared.clone();
         let resolve = move |n: &str| -> Result<Aor, RoomError> {
-            let unknown = || RoomError::UnknownNumber(n.chars().take(40).collect());
-            let aor = shared.plan.canonical(n).map_err(|_| unknown())?;
-            let has_account = shared.db.account(&aor).ok().flatten().is_some();
-            if shared.auth_enabled() && !has_account {
-                return Err(unknown());
-            }
-            Ok(aor)
+            shared
+                .plan
+                .canonical(n)
+                .map_err(|_| RoomError::BadNumber(n.chars().take(40).collect()))
         };
         let Some(room) = self.room.as_mut() else {
             return;
@@ -215,49 +219,20 @@ impl ChatRoom {
         if let Some((who, text)) = &effect.invited {
             notices.push((who.clone(), self.notice(text)));
         }
-        let mut after = Vec::new();
-        if let Some(left_at) = effect.catch_up_after {
-            after = self.catch_up(&sender, left_at);
-        }
+        // the catch-up is read by the writer inside this commit, after every post before it
+        let catch_up = effect.catch_up_after.map(|after| CatchUp {
+            who: sender.clone(),
+            after,
+            cap: self.shared.config.rooms.catch_up_max,
+            prefix: self.shared.config.rooms.prefix_sender,
+        });
         let mut all = vec![(sender.clone(), self.notice(&effect.reply))];
-        all.extend(after);
         all.extend(notices);
-        self.send_answer(all, record, reply, ctx);
-    }
-
-    /// What a rejoining member missed after `left_at` (the newest `catch_up_max`), as copies
-    /// that keep their posts' Room-Seq.
-    fn catch_up(&mut self, who: &Aor, left_at: u64) -> Vec<(Aor, StoredMessage)> {
-        let cap = self.shared.config.rooms.catch_up_max;
-        let missed = match self
-            .shared
-            .db
-            .room_history_tail(self.name.as_str(), left_at, cap)
-        {
-            Ok(m) => m,
-            Err(e) => {
-                warn!(room = %self.name, error = %e, "room history read failed");
-                return Vec::new();
-            }
+        let change = Change {
+            catch_up,
+            ..Change::notices(record, all)
         };
-        let prefix = self.shared.config.rooms.prefix_sender;
-        let domain = self.shared.local.domain.clone();
-        missed
-            .into_iter()
-            .map(|e| {
-                let id = post_id(&self.name, e.seq, &self.entropy.token(10), &domain);
-                let m = StoredMessage {
-                    id,
-                    from: self.name.from_header(&e.display, &domain),
-                    sender: self.name.user(),
-                    body: delivered_body(&e.content_type, &e.body, &e.display, prefix),
-                    content_type: e.content_type,
-                    accepted_unix_ms: e.accepted_unix_ms,
-                    expires_unix: 0,
-                };
-                (who.clone(), m)
-            })
-            .collect()
+        self.send_answer(change, reply, ctx);
     }
 
     /// Answers `to` with `text` from the room (with `record` and `extra` in the same commit).
@@ -272,17 +247,11 @@ impl ChatRoom {
     ) {
         let mut all = vec![(to, self.notice(&text))];
         all.extend(extra);
-        self.send_answer(all, record, reply, ctx);
+        self.send_answer(Change::notices(record, all), reply, ctx);
     }
 
-    fn send_answer(
-        &mut self,
-        notices: Vec<(Aor, StoredMessage)>,
-        record: RecordChange,
-        reply: Reply,
-        ctx: &mut Context<Self>,
-    ) {
-        self.commit(record, None, notices, ctx, move |act, res| {
+    fn send_answer(&mut self, change: Change, reply: Reply, ctx: &mut Context<Self>) {
+        self.commit(change, ctx, move |act, res| {
             act.count(if res.is_ok() {
                 "command"
             } else {

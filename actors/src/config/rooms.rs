@@ -25,6 +25,8 @@ pub struct Rooms {
     pub prefix_sender: bool,
     /// A room nobody used this long stops its actor (its state is in the store).
     pub idle_timeout_secs: u64,
+    /// Rooms one subscriber may own; creating one more: SIP 403 "Too Many Rooms", HTTP 409.
+    pub max_rooms_per_owner: usize,
 }
 
 impl Rooms {
@@ -59,6 +61,12 @@ impl super::Config {
                 message: "must be 1 to 1000".into(),
             });
         }
+        if !(1..=10_000).contains(&r.max_rooms_per_owner) {
+            return Err(ConfigError::Value {
+                key: "rooms.max_rooms_per_owner",
+                message: "must be 1 to 10000".into(),
+            });
+        }
         if r.idle_timeout_secs == 0 {
             return Err(ConfigError::Value {
                 key: "rooms.idle_timeout_secs",
@@ -85,5 +93,10 @@ mod tests {
         c.rooms.max_members = 10;
         c.rooms.rate_burst = 0;
         assert!(c.validate().is_err());
+        c.rooms.rate_burst = 10;
+        assert_eq!(c.rooms.max_rooms_per_owner, 20);
+        c.rooms.max_rooms_per_owner = 0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("rooms.max_rooms_per_owner"), "{e}");
     }
 }

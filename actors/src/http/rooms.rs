@@ -57,20 +57,17 @@ fn room_name(name: &str) -> Result<RoomName, Box<HttpResponse>> {
     })
 }
 
-/// A number that may be a member: canonical, with an account (unless authentication is off).
+/// A number that may be a member: any canonical number or name, whether or not it has an
+/// account, so no answer says which numbers have one (copies to a member follow the queue
+/// rules). Only a string that is no number at all is refused.
 fn member_number(s: &Shared, number: &str) -> Result<Aor, Box<HttpResponse>> {
-    let unknown = || {
+    s.plan.canonical(number).map_err(|_| {
         Box::new(error(
-            StatusCode::NOT_FOUND,
-            "unknown_number",
-            "not a subscriber of this switch",
+            StatusCode::BAD_REQUEST,
+            "bad_number",
+            "not a phone number or name",
         ))
-    };
-    let aor = s.plan.canonical(number).map_err(|_| unknown())?;
-    if s.auth_enabled() && s.db.account(&aor).ok().flatten().is_none() {
-        return Err(unknown());
-    }
-    Ok(aor)
+    })
 }
 
 fn refused(r: Refused) -> HttpResponse {
@@ -246,6 +243,10 @@ pub async fn add_member(
 ) -> HttpResponse {
     let by = tri!(caller(&req, &s));
     let room = tri!(room_name(&room));
+    // the room and the caller's membership first (the room checks again when it adds)
+    if let Err(r) = readable(&s, &by, &room).await {
+        return r;
+    }
     let number = tri!(member_number(&s, &body.number));
     view_answer(
         ask(&s, room, |reply| RoomCommand::AddMember {
@@ -265,13 +266,7 @@ pub async fn remove_member(
     let by = tri!(caller(&req, &s));
     let (room, number) = path.into_inner();
     let room = tri!(room_name(&room));
-    let Ok(number) = s.plan.canonical(&number) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_number",
-            "not a phone number or name",
-        );
-    };
+    let number = tri!(member_number(&s, &number));
     view_answer(
         ask(&s, room, |reply| RoomCommand::RemoveMember {
             by,

@@ -101,6 +101,27 @@ pub fn seq_of_id(id: &str) -> Option<u64> {
     parts.next()?.parse().ok()
 }
 
+/// Longest display name shown beside a sender's number.
+pub const MAX_DISPLAY: usize = 40;
+
+/// How a post's sender is shown to the members: always the number, with the From display
+/// name beside it (`Kim (1001)`), so no member can post as another number. The display name
+/// loses quotes, backslashes, control characters and parentheses and is cut at `MAX_DISPLAY`.
+pub fn shown_sender(display: Option<&str>, number: &str) -> String {
+    let clean: String = display
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !matches!(c, '"' | '\\' | '(' | ')') && !c.is_control())
+        .take(MAX_DISPLAY)
+        .collect();
+    let clean = clean.trim();
+    if clean.is_empty() || clean == number {
+        number.to_owned()
+    } else {
+        format!("{clean} ({number})")
+    }
+}
+
 /// The body members receive: a text/plain post is prefixed with its sender for clients that
 /// show only the room as the sender.
 pub fn delivered_body(content_type: &str, body: &[u8], sender: &str, prefix: bool) -> Vec<u8> {
@@ -158,6 +179,24 @@ mod tests {
         );
         assert_eq!(delivered_body("text/plain", b"hi", "Ann", false), b"hi");
         assert_eq!(delivered_body("image/png", b"\x89P", "Ann", true), b"\x89P");
+    }
+
+    #[test]
+    fn a_sender_is_always_shown_by_number_with_the_display_name_beside_it() {
+        assert_eq!(shown_sender(Some("Kim"), "1001"), "Kim (1001)");
+        assert_eq!(shown_sender(None, "1001"), "1001");
+        assert_eq!(shown_sender(Some("  "), "1001"), "1001");
+        assert_eq!(shown_sender(Some("1001"), "1001"), "1001");
+        // posing as another member still shows the real number
+        assert_eq!(shown_sender(Some("1003"), "1001"), "1003 (1001)");
+        assert_eq!(
+            shown_sender(Some("Kim (1003)\r\n\"x"), "1001"),
+            "Kim 1003x (1001)"
+        );
+        assert_eq!(
+            shown_sender(Some(&"k".repeat(99)), "1").len(),
+            MAX_DISPLAY + 4
+        );
     }
 
     #[test]

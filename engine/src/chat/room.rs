@@ -41,8 +41,12 @@ pub enum RoomError {
     NotOwner,
     #[error("the topic is longer than {max} characters")]
     TopicTooLong { max: usize },
-    #[error("not a number of this switch: {0}")]
-    UnknownNumber(String),
+    /// Not a phone number or name at all (said the same way whether or not it has an
+    /// account: a room never reveals which numbers do).
+    #[error("not a phone number or name: {0}")]
+    BadNumber(String),
+    #[error("you own {max} rooms already; delete one first")]
+    TooManyRooms { max: usize },
     #[error("too many posts; try again in {retry_after:?}")]
     RateLimited { retry_after: Duration },
 }
@@ -51,7 +55,9 @@ impl RoomError {
     /// The SIP answer to a MESSAGE refused with this error.
     pub fn sip_status(&self) -> (u16, &'static str) {
         match self {
-            RoomError::NoSuchRoom | RoomError::UnknownNumber(_) => (404, "No Such Room"),
+            RoomError::NoSuchRoom => (404, "No Such Room"),
+            RoomError::BadNumber(_) => (400, "Bad Number"),
+            RoomError::TooManyRooms { .. } => (403, "Too Many Rooms"),
             RoomError::NotAMember => (403, "Not A Room Member"),
             RoomError::Full { .. } => (403, "Room Full"),
             RoomError::NotOwner => (403, "Not The Room Owner"),
@@ -65,7 +71,8 @@ impl RoomError {
     pub fn http_status(&self) -> (u16, &'static str) {
         match self {
             RoomError::NoSuchRoom => (404, "no_such_room"),
-            RoomError::UnknownNumber(_) => (404, "unknown_number"),
+            RoomError::BadNumber(_) => (400, "bad_number"),
+            RoomError::TooManyRooms { .. } => (409, "too_many_rooms"),
             RoomError::NotAMember => (403, "not_a_member"),
             RoomError::NotOwner => (403, "not_owner"),
             RoomError::Full { .. } => (409, "room_full"),
@@ -85,7 +92,7 @@ impl RoomError {
             RoomError::AlreadyMember
                 | RoomError::NotOwner
                 | RoomError::TopicTooLong { .. }
-                | RoomError::UnknownNumber(_)
+                | RoomError::BadNumber(_)
         )
     }
 }
@@ -120,7 +127,7 @@ impl TokenBucket {
     }
 
     /// Whether the bucket is full again by `now` (it can be forgotten).
-    fn is_full(&self, now: Instant, per_minute: u32, burst: u32) -> bool {
+    pub fn is_full(&self, now: Instant, per_minute: u32, burst: u32) -> bool {
         let rate = f64::from(per_minute.max(1)) / 60.0;
         self.tokens + now.saturating_duration_since(self.last).as_secs_f64() * rate
             >= f64::from(burst)
@@ -336,6 +343,10 @@ impl Room {
                 e.announce = Some(format!("{who} left"));
             }
             Command::Invite(number) => {
+                // membership first: a non-member learns nothing about the number
+                if !self.is_member(who) {
+                    return Err(RoomError::NotAMember);
+                }
                 let invitee = resolve(number)?;
                 self.invite(Some(who), &invitee, now_unix, limits)?;
                 e.changed = true;
@@ -367,6 +378,9 @@ impl Room {
                 e.reply = format!("Members ({}): {}", list.len(), list.join(", "));
             }
             Command::Topic(None) => {
+                if !self.is_member(who) {
+                    return Err(RoomError::NotAMember);
+                }
                 e.reply = match &self.record.topic {
                     t if t.is_empty() => "No topic is set.".to_owned(),
                     t => format!("Topic: {t}"),
@@ -412,7 +426,7 @@ mod tests {
     }
 
     fn no_numbers(n: &str) -> Result<Aor, RoomError> {
-        Err(RoomError::UnknownNumber(n.into()))
+        Err(RoomError::BadNumber(n.into()))
     }
 
     #[test]
@@ -525,7 +539,7 @@ mod tests {
             Err(RoomError::TopicTooLong { max: 10 })
         );
         let e = r
-            .command(&a("1003"), &Command::Topic(None), 1, &LIMITS, &resolve)
+            .command(&a("1002"), &Command::Topic(None), 1, &LIMITS, &resolve)
             .unwrap();
         assert_eq!(e.reply, "Topic: ship it");
         assert_eq!(
@@ -550,7 +564,47 @@ mod tests {
     }
 
     #[test]
+    fn only_members_read_the_topic() {
+        let mut r = room();
+        let resolve = |n: &str| -> Result<Aor, RoomError> { Ok(a(n)) };
+        assert_eq!(
+            r.command(&a("1003"), &Command::Topic(None), 1, &LIMITS, &resolve),
+            Err(RoomError::NotAMember)
+        );
+        assert!(r
+            .command(&a("1001"), &Command::Topic(None), 1, &LIMITS, &resolve)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_non_member_inviting_is_refused_before_the_number_is_looked_at() {
+        let mut r = room();
+        let looked = std::cell::Cell::new(false);
+        let resolve = |n: &str| -> Result<Aor, RoomError> {
+            looked.set(true);
+            Ok(a(n))
+        };
+        for number in ["1002", "not a number!"] {
+            assert_eq!(
+                r.command(
+                    &a("1003"),
+                    &Command::Invite(number.into()),
+                    1,
+                    &LIMITS,
+                    &resolve
+                ),
+                Err(RoomError::NotAMember)
+            );
+        }
+        assert!(!looked.get());
+    }
+
+    #[test]
     fn errors_map_to_sip_and_http_answers() {
+        let many = RoomError::TooManyRooms { max: 20 };
+        assert_eq!(many.sip_status(), (403, "Too Many Rooms"));
+        assert_eq!(many.http_status(), (409, "too_many_rooms"));
+        assert!(!many.answered_in_band());
         assert_eq!(RoomError::Full { max: 1 }.sip_status(), (403, "Room Full"));
         assert_eq!(RoomError::Full { max: 1 }.http_status().0, 409);
         assert_eq!(

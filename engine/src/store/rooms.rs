@@ -41,7 +41,7 @@ pub struct RoomEntry {
     pub seq: u64,
     /// Canonical number of the sender.
     pub sender: String,
-    /// The name shown for the sender (the From display name, else the number).
+    /// How the sender is shown: the number, with the From display name beside it.
     pub display: String,
     pub content_type: String,
     pub body: Vec<u8>,
