@@ -1,0 +1,156 @@
+//! The simulated user agents of a load run, sans-IO: each action of the schedule becomes a
+//! flow (a REGISTER, a call's two sides, a MESSAGE, a subscription, a PUBLISH) built on the
+//! engine's own transaction machines and digest code, so the load generator is no second SIP
+//! stack. A flow takes the messages of its Call-ID and time, and returns what to send and
+//! what to record ([`Out`]); the runner owns sockets, clocks and RTP.
+//!
+//! Every request goes to the target server (an outbound proxy, as a phone's would); Contact
+//! and Via name the runner's socket, so the server reaches each simulated device there.
+
+mod callee;
+mod caller;
+mod request;
+pub mod sdp;
+mod subscriber;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+pub use callee::Callee;
+pub use caller::Caller;
+pub use caller::{parse_plan, plan_value, wants_rtp, PLAN_HEADER};
+pub use request::{Request, RequestSpec};
+pub use subscriber::Subscriber;
+
+use super::{Kind, Outcome};
+use crate::entropy::Entropy;
+use crate::sip::digest::Challenge;
+use crate::sip::{HeaderName, Message, RequestBuilder};
+
+/// Where the run talks to and from.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The server's `host:port` (Request-URIs of REGISTER and of new requests).
+    pub server: String,
+    /// The SIP domain of the simulated subscribers (`sip:number@domain`).
+    pub domain: String,
+    /// This socket's `host:port` (Via and Contact).
+    pub local: SocketAddr,
+}
+
+/// A simulated device: its subscriber's credentials and the user part of its own Contact
+/// (each device of a subscriber has its own, so the server keeps one binding per device).
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub number: String,
+    pub password: String,
+    pub contact_user: String,
+}
+
+impl Identity {
+    pub fn aor(&self, ep: &Endpoint) -> String {
+        format!("sip:{}@{}", self.number, ep.domain)
+    }
+
+    pub fn contact(&self, ep: &Endpoint) -> String {
+        format!("<sip:{}@{}>", self.contact_user, ep.local)
+    }
+}
+
+/// What a flow asks of the runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Out {
+    /// Send these bytes to the server.
+    Send(Bytes),
+    /// A request of `kind` ended, `latency` after it was first sent.
+    Done {
+        kind: Kind,
+        latency: Duration,
+        outcome: Outcome,
+    },
+    /// A call leg is up: send RTP from this flow's media port to `remote`.
+    MediaStart { remote: SocketAddr },
+    /// The call leg ended: stop its RTP.
+    MediaStop,
+    /// The server acknowledged (2xx) the message with this load id.
+    MessageAcked(u64),
+    /// A NOTIFY arrived; `latency` from the PUBLISH that caused it when its note says.
+    Notified { latency: Option<Duration> },
+}
+
+/// A Via value for this socket with a fresh branch (returned too).
+pub(crate) fn via(ep: &Endpoint, e: &mut Entropy) -> (String, String) {
+    let branch = format!("z9hG4bK{}", e.token(16));
+    (
+        format!("SIP/2.0/UDP {};branch={branch};rport", ep.local),
+        branch,
+    )
+}
+
+/// The credentials answering the challenge in `resp` (401 or 407), with its header name.
+pub(crate) fn credentials(
+    resp: &Message,
+    method: &str,
+    uri: &str,
+    id: &Identity,
+    e: &mut Entropy,
+) -> Option<(&'static str, String)> {
+    let (challenge, answer) = match resp.status() {
+        Some(401) => (HeaderName::WwwAuthenticate, "Authorization"),
+        Some(407) => (HeaderName::ProxyAuthenticate, "Proxy-Authorization"),
+        _ => return None,
+    };
+    let ch = Challenge::parse(resp.header(challenge)?).ok()?;
+    let cnonce = e.token(12);
+    Some((
+        answer,
+        ch.answer(method, uri, &id.number, &id.password, &cnonce, 1),
+    ))
+}
+
+/// The common head of a request this agent sends.
+pub(crate) struct Head<'a> {
+    pub method: &'a str,
+    pub uri: &'a str,
+    pub via: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub call_id: &'a str,
+    pub cseq: u32,
+}
+
+pub(crate) fn build(h: &Head<'_>, extra: &[(&str, &str)], body: Option<(&str, &[u8])>) -> Bytes {
+    let mut b = RequestBuilder::new(h.method, h.uri)
+        .header("Via", h.via)
+        .header("Max-Forwards", "70")
+        .header("From", h.from)
+        .header("To", h.to)
+        .header("Call-ID", h.call_id)
+        .header("CSeq", &format!("{} {}", h.cseq, h.method));
+    for (n, v) in extra {
+        b.push_header(n, v);
+    }
+    b.build(body)
+}
+
+/// Microseconds since `epoch` as carried in a publication's note (`load-t=<µs>`), and back.
+pub fn stamp(epoch: Instant, now: Instant) -> u64 {
+    now.saturating_duration_since(epoch).as_micros() as u64
+}
+
+/// The latency a NOTIFY body's `load-t=` stamp gives, seen at `now`.
+pub fn stamped_latency(body: &[u8], epoch: Instant, now: Instant) -> Option<Duration> {
+    let text = std::str::from_utf8(body).ok()?;
+    let at = text.find("load-t=")? + 7;
+    let digits: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let sent = Duration::from_micros(digits.parse().ok()?);
+    Some(now.saturating_duration_since(epoch).saturating_sub(sent))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,388 @@
+//! The agent's flows against scripted answers and against each other (a caller and a callee
+//! wired back to back, as through a proxy that passes everything on).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::*;
+use crate::load::CallPlan;
+use crate::sip::ResponseBuilder;
+
+fn ep(port: u16) -> Endpoint {
+    Endpoint {
+        server: "127.0.0.1:5060".into(),
+        domain: "sb.test".into(),
+        local: SocketAddr::from(([127, 0, 0, 1], port)),
+    }
+}
+
+fn id(n: &str) -> Identity {
+    Identity {
+        number: n.into(),
+        password: format!("pw-{n}"),
+        contact_user: format!("{n}-d0"),
+    }
+}
+
+fn sent(out: &[Out]) -> Vec<Message> {
+    out.iter()
+        .filter_map(|o| match o {
+            Out::Send(b) => Some(Message::parse(b.clone()).expect("what the agent sends parses")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn done(out: &[Out]) -> Vec<(Kind, Outcome)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Out::Done { kind, outcome, .. } => Some((*kind, *outcome)),
+            _ => None,
+        })
+        .collect()
+}
+
+const CHALLENGE: &str = "Digest realm=\"sb.test\", nonce=\"abc\", algorithm=MD5, qop=\"auth\"";
+
+fn reply(req: &Message, code: u16, challenge: Option<(&str, &str)>) -> Message {
+    let mut b = ResponseBuilder::new(req, code, crate::sip::reason_phrase(code)).to_tag("srv");
+    if let Some((n, v)) = challenge {
+        b = b.header(n, v);
+    }
+    Message::parse(b.build()).unwrap()
+}
+
+#[test]
+fn a_register_answers_the_challenge_once_and_reports_its_outcome() {
+    let t = Instant::now();
+    let mut e = Entropy::seeded(1);
+    let mut out = Vec::new();
+    let spec = RequestSpec {
+        kind: Kind::Register,
+        method: "REGISTER",
+        uri: "sip:sb.test".into(),
+        to: "<sip:1001@sb.test>".into(),
+        call_id: "reg-1".into(),
+        cseq: 7,
+        headers: vec![("Contact".into(), "<sip:1001@127.0.0.1:6000>".into())],
+        body: None,
+        message_id: None,
+    };
+    let mut r = Request::start(t, spec, id("1001"), ep(6000), &mut e, &mut out);
+    let first = sent(&out).remove(0);
+    assert_eq!(first.cseq().unwrap().seq, 7);
+    out.clear();
+    r.on_response(
+        t,
+        reply(&first, 401, Some(("WWW-Authenticate", CHALLENGE))),
+        &mut e,
+        &mut out,
+    );
+    let second = sent(&out).remove(0);
+    assert!(second
+        .header(HeaderName::Authorization)
+        .unwrap()
+        .contains("username=\"1001\""));
+    assert_eq!(second.cseq().unwrap().seq, 8);
+    assert!(done(&out).is_empty());
+    out.clear();
+    r.on_response(
+        t + Duration::from_millis(3),
+        reply(&second, 200, None),
+        &mut e,
+        &mut out,
+    );
+    assert_eq!(done(&out), [(Kind::Register, Outcome::Ok(200))]);
+    assert!(r.is_done());
+    assert_eq!(r.cseq(), 8);
+}
+
+#[test]
+fn a_second_challenge_is_a_failure_and_silence_a_timeout() {
+    let t = Instant::now();
+    let mut e = Entropy::seeded(2);
+    let mut out = Vec::new();
+    let spec = RequestSpec {
+        kind: Kind::Message,
+        method: "MESSAGE",
+        uri: "sip:1002@127.0.0.1:5060".into(),
+        to: "<sip:1002@sb.test>".into(),
+        call_id: "m-1".into(),
+        cseq: 1,
+        headers: vec![],
+        body: Some(("text/plain".into(), b"hi".to_vec())),
+        message_id: Some(9),
+    };
+    let mut r = Request::start(t, spec.clone(), id("1001"), ep(6000), &mut e, &mut out);
+    let first = sent(&out).remove(0);
+    out.clear();
+    r.on_response(
+        t,
+        reply(&first, 407, Some(("Proxy-Authenticate", CHALLENGE))),
+        &mut e,
+        &mut out,
+    );
+    let second = sent(&out).remove(0);
+    out.clear();
+    r.on_response(
+        t,
+        reply(&second, 407, Some(("Proxy-Authenticate", CHALLENGE))),
+        &mut e,
+        &mut out,
+    );
+    assert_eq!(done(&out), [(Kind::Message, Outcome::Failed(407))]);
+
+    // nobody answers: retransmissions, then a timeout (Timer F, 32 s)
+    out.clear();
+    let mut r = Request::start(t, spec, id("1001"), ep(6000), &mut e, &mut out);
+    let mut now = t;
+    while !r.is_done() {
+        now = r.poll_timeout().expect("a timer while waiting");
+        r.on_timeout(now, &mut out);
+    }
+    assert!(sent(&out).len() > 5, "retransmitted over UDP");
+    assert_eq!(done(&out), [(Kind::Message, Outcome::Timeout)]);
+    assert!(now - t >= Duration::from_secs(31));
+    assert!(!out.contains(&Out::MessageAcked(9)));
+}
+
+/// Runs a caller and a callee back to back until both are done or `limit` passes; returns
+/// everything both emitted.
+fn back_to_back(plan: CallPlan, drop_first_ok: bool) -> (Vec<Out>, Vec<Out>) {
+    let t = Instant::now();
+    let mut e = Entropy::seeded(3);
+    let mut a_out = Vec::new();
+    let mut b_out = Vec::new();
+    let mut caller = Caller::start(
+        t,
+        id("1001"),
+        "1002",
+        plan,
+        Some("127.0.0.1:40000".parse().unwrap()),
+        ep(6000),
+        &mut e,
+        &mut a_out,
+    );
+    let mut callee: Option<Callee> = None;
+    let (mut a_seen, mut b_seen) = (0, 0);
+    let mut now = t;
+    let mut dropped = false;
+    for _ in 0..10_000 {
+        // deliver everything sent since last time to the other side
+        let from_a: Vec<Message> = sent(&a_out[a_seen..]);
+        a_seen = a_out.len();
+        for m in from_a {
+            if m.method() == Some(crate::sip::Method::Invite)
+                && m.header(HeaderName::ProxyAuthorization).is_none()
+            {
+                // the proxy challenges the first INVITE
+                caller.on_message(
+                    now,
+                    reply(&m, 407, Some(("Proxy-Authenticate", CHALLENGE))),
+                    &mut e,
+                    &mut a_out,
+                );
+                continue;
+            }
+            match &mut callee {
+                None if m.method() == Some(crate::sip::Method::Invite) => {
+                    callee = Some(Callee::start(
+                        now,
+                        m,
+                        id("1002"),
+                        "127.0.0.1:40002".parse().unwrap(),
+                        ep(6002),
+                        &mut e,
+                        &mut b_out,
+                    ));
+                }
+                Some(c) => c.on_message(now, m, &mut b_out),
+                None => {}
+            }
+        }
+        let from_b: Vec<Message> = sent(&b_out[b_seen..]);
+        b_seen = b_out.len();
+        for m in from_b {
+            if drop_first_ok
+                && !dropped
+                && m.status() == Some(200)
+                && m.cseq()
+                    .is_some_and(|c| c.method == crate::sip::Method::Invite)
+            {
+                dropped = true;
+                continue;
+            }
+            caller.on_message(now, m, &mut e, &mut a_out);
+        }
+        if caller.is_done()
+            && callee.as_ref().is_none_or(|c| c.is_done())
+            && a_seen == a_out.len()
+            && b_seen == b_out.len()
+        {
+            break;
+        }
+        if a_seen == a_out.len() && b_seen == b_out.len() {
+            let next = [
+                caller.poll_timeout(),
+                callee.as_ref().and_then(|c| c.poll_timeout()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let Some(next) = next else { break };
+            now = next.max(now);
+            caller.on_timeout(now, &mut e, &mut a_out);
+            if let Some(c) = &mut callee {
+                c.on_timeout(now, &mut e, &mut b_out);
+            }
+        }
+    }
+    assert!(caller.is_done(), "the caller finished");
+    (a_out, b_out)
+}
+
+#[test]
+fn an_answered_call_rings_talks_and_the_caller_hangs_up() {
+    let plan = CallPlan::Answer {
+        ring: Duration::from_millis(500),
+        hold: Duration::from_secs(2),
+        callee_hangs_up: false,
+    };
+    let (a, b) = back_to_back(plan, false);
+    assert_eq!(
+        done(&a),
+        [
+            (Kind::Call, Outcome::Ok(200)),
+            (Kind::Bye, Outcome::Ok(200))
+        ]
+    );
+    assert!(a.iter().any(|o| *o
+        == Out::MediaStart {
+            remote: "127.0.0.1:40002".parse().unwrap()
+        }));
+    assert!(b.iter().any(|o| *o
+        == Out::MediaStart {
+            remote: "127.0.0.1:40000".parse().unwrap()
+        }));
+    assert!(a.contains(&Out::MediaStop) && b.contains(&Out::MediaStop));
+    let setup = a
+        .iter()
+        .find_map(|o| match o {
+            Out::Done {
+                kind: Kind::Call,
+                latency,
+                ..
+            } => Some(*latency),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        setup >= Duration::from_millis(500),
+        "the ring time is in the setup time"
+    );
+}
+
+#[test]
+fn the_callee_hangs_up_when_its_plan_says() {
+    let plan = CallPlan::Answer {
+        ring: Duration::ZERO,
+        hold: Duration::from_secs(1),
+        callee_hangs_up: true,
+    };
+    let (a, b) = back_to_back(plan, false);
+    assert_eq!(done(&a), [(Kind::Call, Outcome::Ok(200))]);
+    assert_eq!(done(&b), [(Kind::Bye, Outcome::Ok(200))]);
+}
+
+#[test]
+fn a_busy_plan_expects_486_and_a_no_answer_plan_cancels_and_expects_487() {
+    let (a, _) = back_to_back(
+        CallPlan::Busy {
+            ring: Duration::from_millis(200),
+        },
+        false,
+    );
+    assert_eq!(done(&a), [(Kind::Call, Outcome::Ok(486))]);
+    let (a, b) = back_to_back(
+        CallPlan::NoAnswer {
+            ring: Duration::from_secs(1),
+        },
+        false,
+    );
+    assert_eq!(done(&a), [(Kind::Call, Outcome::Ok(487))]);
+    assert!(sent(&a)
+        .iter()
+        .any(|m| m.method() == Some(crate::sip::Method::Cancel)));
+    assert!(sent(&b).iter().any(|m| m.status() == Some(487)));
+}
+
+#[test]
+fn a_lost_200_is_sent_again_until_the_ack_comes() {
+    let plan = CallPlan::Answer {
+        ring: Duration::ZERO,
+        hold: Duration::from_millis(300),
+        callee_hangs_up: false,
+    };
+    let (a, b) = back_to_back(plan, true);
+    assert_eq!(
+        done(&a),
+        [
+            (Kind::Call, Outcome::Ok(200)),
+            (Kind::Bye, Outcome::Ok(200))
+        ]
+    );
+    let oks = sent(&b)
+        .iter()
+        .filter(|m| {
+            m.status() == Some(200)
+                && m.cseq()
+                    .is_some_and(|c| c.method == crate::sip::Method::Invite)
+        })
+        .count();
+    assert!(oks >= 2, "{oks}");
+}
+
+#[test]
+fn plans_survive_their_header_and_sdp_gives_the_audio_target() {
+    for plan in [
+        CallPlan::Answer {
+            ring: Duration::from_millis(1500),
+            hold: Duration::from_secs(30),
+            callee_hangs_up: true,
+        },
+        CallPlan::Busy {
+            ring: Duration::from_millis(10),
+        },
+        CallPlan::NoAnswer {
+            ring: Duration::from_secs(4),
+        },
+    ] {
+        assert_eq!(caller::parse_plan(&caller::plan_value(&plan)), Some(plan));
+    }
+    assert_eq!(caller::parse_plan("ring=5"), None);
+    let body = sdp::pcmu("10.1.2.3:4000".parse().unwrap(), 1);
+    assert_eq!(
+        sdp::audio_target(&body),
+        Some("10.1.2.3:4000".parse().unwrap())
+    );
+    assert_eq!(
+        sdp::audio_target(b"v=0\r\nm=audio 0 RTP/AVP 0\r\nc=IN IP4 1.2.3.4\r\n"),
+        None
+    );
+}
+
+#[test]
+fn a_notify_stamp_gives_the_latency_from_its_publication() {
+    let epoch = Instant::now();
+    let body = format!("<note>load 3 load-t={}</note>", 1_500_000);
+    let at = epoch + Duration::from_millis(1_520);
+    assert_eq!(
+        stamped_latency(body.as_bytes(), epoch, at),
+        Some(Duration::from_millis(20))
+    );
+    assert_eq!(stamped_latency(b"<note>x</note>", epoch, at), None);
+    assert_eq!(stamp(epoch, epoch + Duration::from_micros(42)), 42);
+    let _ = Bytes::new();
+}
