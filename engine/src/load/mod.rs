@@ -10,6 +10,8 @@ use std::time::Duration;
 
 // the parts (each adds its line): scenario, schedule, stats, report, agent
 pub mod agent;
+pub mod report;
+pub mod stats;
 
 /// A simulated subscriber: its index in the population (0-based) picks its number, password
 /// and devices.
