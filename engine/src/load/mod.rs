@@ -9,6 +9,8 @@
 use std::time::Duration;
 
 // the parts (each adds its line): scenario, schedule, stats, report, agent
+pub mod scenario;
+pub mod schedule;
 
 /// A simulated subscriber: its index in the population (0-based) picks its number, password
 /// and devices.
