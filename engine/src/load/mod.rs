@@ -8,10 +8,11 @@
 
 use std::time::Duration;
 
-// the parts (each adds its line): scenario, schedule, stats, report, agent
 pub mod agent;
 pub mod report;
 pub mod stats;
+pub mod scenario;
+pub mod schedule;
 
 /// A simulated subscriber: its index in the population (0-based) picks its number, password
 /// and devices.

@@ -1,0 +1,235 @@
+use super::*;
+use crate::load::scenario::parse;
+
+const SMOKE: &str = include_str!("../../../../scenarios/smoke.toml");
+const OFFICE: &str = include_str!("../../../../scenarios/office-hour.toml");
+const OFFLINE: &str = include_str!("../../../../scenarios/offline-messages.toml");
+
+fn scenario(behaviours_and_phases: &str) -> Scenario {
+    let text = format!(
+        "name = \"t\"\nseed = 3\n[population]\ncount = 100\nfirst = \"5000\"\n\
+         password = \"p\"\nregister_expires_secs = 3600\n{behaviours_and_phases}"
+    );
+    parse(&text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn take(s: &mut Schedule, n: usize) -> Vec<(Duration, Action)> {
+    (0..n).map_while(|_| s.next()).collect()
+}
+
+#[test]
+fn same_scenario_and_seed_give_the_same_10000_actions_and_another_seed_differs() {
+    let sc = parse(OFFICE).unwrap();
+    let a = take(&mut Schedule::new(&sc), 10_000);
+    let b = take(&mut Schedule::new(&sc), 10_000);
+    assert_eq!(a.len(), 10_000);
+    assert_eq!(a, b);
+    let mut other = sc.clone();
+    other.seed += 1;
+    assert_ne!(a, take(&mut Schedule::new(&other), 10_000));
+}
+
+#[test]
+fn offsets_never_decrease_and_stay_inside_the_run() {
+    let sc = parse(OFFICE).unwrap();
+    let mut s = Schedule::new(&sc);
+    let all = take(&mut s, 200_000);
+    assert!(
+        s.next().is_none(),
+        "office hour has fewer than 200,000 actions"
+    );
+    assert!(all.windows(2).all(|w| w[0].0 <= w[1].0));
+    assert!(all.last().unwrap().0 < s.duration());
+}
+
+#[test]
+fn a_steady_minute_at_100_per_second_gives_about_6000() {
+    let sc = scenario(
+        "[behaviours.message]\nrate = 100\n[[phases]]\nname = \"s\"\nduration_secs = 60\n",
+    );
+    let mut s = Schedule::new(&sc);
+    let n = take(&mut s, 100_000)
+        .iter()
+        .filter(|(_, a)| a.kind() == Kind::Message)
+        .count();
+    assert!((5_820..=6_180).contains(&n), "{n} messages");
+}
+
+#[test]
+fn ramp_to_makes_the_second_half_busier_than_the_first() {
+    let sc = scenario(
+        "[behaviours.call]\nrate = 10\n[[phases]]\nname = \"up\"\nduration_secs = 60\nfactor = 1\nramp_to = 10\n",
+    );
+    let all = take(&mut Schedule::new(&sc), 100_000);
+    let first = all
+        .iter()
+        .filter(|(t, _)| *t < Duration::from_secs(30))
+        .count();
+    let second = all.len() - first;
+    // expected 30 × (1 + 5.5)/2 × 10 = 975 against 30 × (5.5 + 10)/2 × 10 = 2325
+    assert!(second > 2 * first, "{first} then {second}");
+}
+
+#[test]
+fn ramp_secs_starts_a_behaviour_from_zero() {
+    let sc = scenario("[behaviours.call]\nrate = 100\nramp_secs = 10\n[[phases]]\nname = \"s\"\nduration_secs = 20\n");
+    let s = Schedule::new(&sc);
+    assert_eq!(s.level_at(Behaviour::Call, Duration::ZERO), 0.0);
+    assert!((s.level_at(Behaviour::Call, Duration::from_secs(5)) - 0.5).abs() < 1e-9);
+    assert_eq!(s.level_at(Behaviour::Call, Duration::from_secs(15)), 1.0);
+}
+
+#[test]
+fn phase_durations_sum_to_the_duration_and_phase_at_finds_each() {
+    let sc = parse(include_str!("../../../../scenarios/register-storm.toml")).unwrap();
+    let s = Schedule::new(&sc);
+    let sum: Duration = sc.phases.iter().map(|p| p.duration).sum();
+    assert_eq!(s.duration(), sum);
+    assert_eq!(s.duration(), Duration::from_secs(90));
+    assert_eq!(
+        s.phase_at(Duration::from_secs(25))
+            .map(|(i, p)| (i, p.name.as_str())),
+        Some((1, "5k"))
+    );
+    assert!(s.phase_at(s.duration()).is_none());
+}
+
+#[test]
+fn closed_loops_follow_concurrency_and_their_own_stream() {
+    let sc = scenario(
+        "[behaviours.call]\nconcurrency = 40\n[[phases]]\nname = \"a\"\nduration_secs = 10\n\
+         [[phases]]\nname = \"b\"\nduration_secs = 10\nfactor = 0.5\n",
+    );
+    let mut s = Schedule::new(&sc);
+    assert_eq!(s.concurrency_at(Kind::Call, Duration::from_secs(1)), 40);
+    assert_eq!(s.concurrency_at(Kind::Call, Duration::from_secs(15)), 20);
+    assert_eq!(s.concurrency_at(Kind::Message, Duration::from_secs(1)), 0);
+    let timed = take(&mut s.clone(), 1000);
+    assert!(
+        timed.iter().all(|(_, a)| a.kind() == Kind::Register),
+        "only refreshes are timed"
+    );
+    let mut t = Schedule::new(&sc);
+    let a: Vec<_> = (0..100).filter_map(|_| s.next_closed(Kind::Call)).collect();
+    let _ = t.next();
+    let b: Vec<_> = (0..100).filter_map(|_| t.next_closed(Kind::Call)).collect();
+    assert_eq!(a.len(), 100);
+    assert_eq!(a, b);
+    assert!(t.next_closed(Kind::Message).is_none());
+}
+
+#[test]
+fn calls_and_messages_pick_valid_users() {
+    let sc = parse(OFFICE).unwrap();
+    let online = sc.population.online_users();
+    let steady_end = Duration::from_secs(300 + 1800);
+    let mut offline_messages = 0;
+    for (t, a) in take(&mut Schedule::new(&sc), 50_000) {
+        match a {
+            Action::Call { caller, callee, .. } if t < steady_end => {
+                assert_ne!(caller, callee);
+                assert!(caller < online && callee < online);
+            }
+            Action::Message {
+                from,
+                to,
+                online: on,
+            } if t < steady_end => {
+                assert!(from < online && from != to);
+                assert_eq!(on, to < online);
+                offline_messages += usize::from(!on);
+            }
+            Action::Subscribe {
+                watcher,
+                presentity,
+                ..
+            } => assert_ne!(watcher, presentity),
+            _ => {}
+        }
+    }
+    assert!(offline_messages > 0);
+}
+
+#[test]
+fn smoke_does_every_behaviour_at_least_once() {
+    let sc = parse(SMOKE).unwrap();
+    let mut s = Schedule::new(&sc);
+    assert_eq!(s.initial().len(), 18, "the 18 online users register first");
+    let all = take(&mut s, 10_000);
+    let has = |f: &dyn Fn(&Action) -> bool| all.iter().any(|(_, a)| f(a));
+    assert!(has(&|a| matches!(
+        a,
+        Action::Call {
+            plan: CallPlan::Answer { .. },
+            rtp: true,
+            ..
+        }
+    )));
+    assert!(has(&|a| matches!(
+        a,
+        Action::Call {
+            plan: CallPlan::Busy { .. },
+            ..
+        }
+    )));
+    assert!(has(&|a| matches!(a, Action::Message { online: true, .. })));
+    assert!(has(&|a| matches!(a, Action::Message { online: false, .. })));
+    assert!(has(&|a| matches!(a, Action::Subscribe { .. })));
+    assert!(has(&|a| matches!(a, Action::Publish { .. })));
+    assert!(has(&|a| matches!(a, Action::RoomPost { .. })));
+    // the two offline users register in "deliver"
+    for user in [18, 19] {
+        let at = all
+            .iter()
+            .find(|(_, a)| *a == Action::Register { user, device: 0 });
+        assert!(
+            at.is_some_and(|(t, _)| *t >= Duration::from_secs(3)),
+            "user {user}"
+        );
+    }
+}
+
+#[test]
+fn offline_users_register_in_their_phase_after_the_messages() {
+    let sc = parse(OFFLINE).unwrap();
+    let all = take(&mut Schedule::new(&sc), 100_000);
+    let deliver = Duration::from_secs(60);
+    let offline = |u: User| sc.population.is_offline(u);
+    assert!(all
+        .iter()
+        .filter(|(_, a)| a.kind() == Kind::Message)
+        .all(|(t, a)| {
+            *t < deliver && matches!(a, Action::Message { to, online: false, .. } if offline(*to))
+        }));
+    let registers: Vec<_> = all
+        .iter()
+        .filter_map(|(t, a)| match a {
+            Action::Register { user, .. } if offline(*user) => Some((*t, *user)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        registers.len(),
+        200,
+        "each offline user once; no refresh within the hour"
+    );
+    assert!(registers
+        .iter()
+        .all(|(t, _)| *t >= deliver && *t <= deliver + Duration::from_secs(10)));
+}
+
+#[test]
+fn refreshes_are_spread_evenly_over_the_refresh_interval() {
+    let sc = scenario("[behaviours.register]\n[[phases]]\nname = \"s\"\nduration_secs = 3600\n");
+    let all = take(&mut Schedule::new(&sc), 10_000);
+    // 100 devices, refresh every 1,800 s: one every 18 s, each device twice in the hour
+    assert_eq!(all.len(), 199);
+    assert_eq!(
+        all[0],
+        (
+            Duration::from_secs(18),
+            Action::Register { user: 0, device: 0 }
+        )
+    );
+    assert_eq!(all[100].1, Action::Register { user: 0, device: 0 });
+}
