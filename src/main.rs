@@ -12,10 +12,13 @@
 //! switchboard forward clear <number> always|busy|no-answer|unreachable|all
 //! switchboard reload [--data DIR]          reload the routing plugins of a running switch
 //! switchboard plugin check FILE [--config FILE]
+//! switchboard load scenarios/<file>.toml [--target HOST:PORT] [--report FILE] [--server-pid PID]
 //! ```
 //! Flags override the config file, which overrides the embedded defaults. Account and forward
 //! commands work on a stopped switch (opening the data directory) and on a running one (through its
 //! control socket). Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.
+
+mod load;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -59,6 +62,8 @@ enum Command {
     /// Routing plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Replay a load-test scenario against a SIP server (this switch or any other).
+    Load(load::LoadArgs),
 }
 
 #[derive(Subcommand)]
@@ -229,6 +234,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Load(a) => return load::load(a),
         Command::Serve(a) => serve(a),
         Command::Account(a) => account(a),
         Command::Forward(f) => forward(f),

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 pub mod agent;
 pub mod report;
-pub mod stats;
 pub mod scenario;
 pub mod schedule;
+pub mod stats;
 
 /// A simulated subscriber: its index in the population (0-based) picks its number, password
 /// and devices.

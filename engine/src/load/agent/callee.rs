@@ -103,6 +103,12 @@ impl Callee {
         self.state == State::Done
     }
 
+    /// Our tag (To of our answers, From of our BYE): a response whose From carries it is
+    /// for this side.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.txn.poll_timeout(),

@@ -83,6 +83,7 @@ pub struct Caller {
     uri: String,
     call_id: String,
     from: String,
+    tag: String,
     /// This leg's RTP address; `None`: signalling only (the offer names the discard port).
     media: Option<SocketAddr>,
     started: Instant,
@@ -121,7 +122,8 @@ impl Caller {
     ) -> Caller {
         let uri = format!("sip:{callee}@{}", ep.server);
         let call_id = format!("lc-{}", e.token(20));
-        let from = format!("<{}>;tag={}", id.aor(&ep), e.token(10));
+        let tag = e.token(10);
+        let from = format!("<{}>;tag={tag}", id.aor(&ep));
         let to = format!("<sip:{callee}@{}>", ep.domain);
         let (invite, invite_msg, key) = invite(
             now, &id, &ep, &uri, &to, &from, &call_id, 1, &plan, media, None, e,
@@ -137,6 +139,7 @@ impl Caller {
             uri,
             call_id,
             from,
+            tag,
             media,
             started: now,
             cseq: 1,
@@ -161,6 +164,11 @@ impl Caller {
 
     pub fn call_id(&self) -> &str {
         &self.call_id
+    }
+
+    /// Our tag (From of our requests): a request whose To carries it is for this side.
+    pub fn tag(&self) -> &str {
+        &self.tag
     }
 
     pub fn is_done(&self) -> bool {

@@ -35,6 +35,7 @@ pub struct Request {
     id: Identity,
     ep: Endpoint,
     from: String,
+    tag: String,
     started: Instant,
     txn: ClientNonInvite,
     key: ClientKey,
@@ -52,13 +53,15 @@ impl Request {
         e: &mut Entropy,
         out: &mut Vec<Out>,
     ) -> Request {
-        let from = format!("<{}>;tag={}", id.aor(&ep), e.token(10));
+        let tag = e.token(10);
+        let from = format!("<{}>;tag={tag}", id.aor(&ep));
         let (txn, key) = transaction(now, &spec, &from, &ep, None, e);
         let mut r = Request {
             spec,
             id,
             ep,
             from,
+            tag,
             started: now,
             txn,
             key,
@@ -71,6 +74,12 @@ impl Request {
 
     pub fn call_id(&self) -> &str {
         &self.spec.call_id
+    }
+
+    /// Our From tag (a request whose To carries it is for this side: a NOTIFY of a
+    /// subscription).
+    pub fn tag(&self) -> &str {
+        &self.tag
     }
 
     /// The CSeq of the last request sent (a device's next REGISTER uses one more).

@@ -60,6 +60,10 @@ impl Subscriber {
         self.request.call_id()
     }
 
+    pub fn tag(&self) -> &str {
+        self.request.tag()
+    }
+
     /// Over once the server ended the subscription (or the SUBSCRIBE failed).
     pub fn is_done(&self) -> bool {
         self.done

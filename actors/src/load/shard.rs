@@ -1,0 +1,649 @@
+//! One runner shard: a UDP socket and the simulated devices whose Contact it is, with every
+//! flow they run (by Call-ID), their timers and their RTP legs. A shard is one tokio task
+//! and owns all of this alone: no locks. It starts the actions the scheduler hands it and
+//! records every outcome in its own `Recorder`, merged with the others' at the end.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rustc_hash::FxHashMap;
+use switchboard_engine::entropy::Entropy;
+use switchboard_engine::load::agent::{
+    self, Callee, Caller, Endpoint, Identity, Out, Request, RequestSpec, Subscriber,
+};
+use switchboard_engine::load::stats::Recorder;
+use switchboard_engine::load::{Action, Kind, Outcome, User};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::media;
+use super::people::People;
+
+/// A flow and what it belongs to.
+enum Flow {
+    /// A request; `device` for a REGISTER (its Call-ID and CSeq live on), `record` false for
+    /// set-up requests (room joins) that are not part of the figures.
+    Request {
+        r: Box<Request>,
+        device: Option<(User, u32)>,
+        record: bool,
+    },
+    Caller(Box<Caller>),
+    Callee(Box<Callee>),
+    Subscriber(Box<Subscriber>),
+}
+
+impl Flow {
+    fn is_done(&self) -> bool {
+        match self {
+            Flow::Request { r, .. } => r.is_done(),
+            Flow::Caller(c) => c.is_done(),
+            Flow::Callee(c) => c.is_done(),
+            Flow::Subscriber(s) => s.is_done(),
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Flow::Request { r, .. } => r.poll_timeout(),
+            Flow::Caller(c) => c.poll_timeout(),
+            Flow::Callee(c) => c.poll_timeout(),
+            Flow::Subscriber(s) => s.poll_timeout(),
+        }
+    }
+
+    /// Our tag in the flow's dialog (or of its request).
+    fn tag(&self) -> &str {
+        match self {
+            Flow::Request { r, .. } => r.tag(),
+            Flow::Caller(c) => c.tag(),
+            Flow::Callee(c) => c.tag(),
+            Flow::Subscriber(s) => s.tag(),
+        }
+    }
+
+    fn records(&self) -> bool {
+        !matches!(self, Flow::Request { record: false, .. })
+    }
+}
+
+/// What the scheduler hands a shard.
+pub enum Work {
+    /// An action of the run (in the figures).
+    Run(Action),
+    /// An action of the set-up before the first phase (registrations; not in the figures).
+    Setup(Action),
+    /// A member joins a room before the first phase.
+    Join { room: u32, member: User },
+    /// The phases start now: offsets in the figures count from here.
+    Start(Instant),
+}
+
+/// A device's registration: one Call-ID for all its REGISTERs, a growing CSeq.
+struct Device {
+    call_id: String,
+    cseq: u32,
+}
+
+/// What a shard is started with.
+pub struct ShardSetup {
+    pub index: usize,
+    pub socket: UdpSocket,
+    pub target: SocketAddr,
+    pub domain: String,
+    pub people: Arc<People>,
+    pub epoch: Instant,
+    pub seed: u64,
+    pub seconds: usize,
+    pub register_expires: u32,
+    /// Closed-loop behaviours count their flows in flight here (per `Kind`).
+    pub in_flight: Arc<[AtomicU64; 8]>,
+    /// Messages the server acknowledged that no device received yet (over all shards: a
+    /// message's sender and recipient may be on different shards).
+    pub outstanding: Arc<AtomicI64>,
+    /// The latest copy of the recorder goes here about once a second (live progress).
+    pub progress: mpsc::UnboundedSender<(usize, Recorder)>,
+}
+
+pub struct Shard {
+    index: usize,
+    socket: Arc<UdpSocket>,
+    target: SocketAddr,
+    ep: Endpoint,
+    people: Arc<People>,
+    epoch: Instant,
+    e: Entropy,
+    recorder: Recorder,
+    /// Flows by Call-ID; a callee's by Call-ID and a trailing NUL (its caller may be on this
+    /// shard too, with the same Call-ID).
+    flows: FxHashMap<Box<str>, Flow>,
+    timers: BinaryHeap<Reverse<(Instant, Box<str>)>>,
+    devices: HashMap<(User, u32), Device>,
+    /// RTP sockets waiting for their call to come up, and running legs, by Call-ID.
+    media_sockets: FxHashMap<Box<str>, std::net::UdpSocket>,
+    legs: FxHashMap<Box<str>, media::Leg>,
+    rtp: (
+        mpsc::UnboundedSender<media::RtpCount>,
+        mpsc::UnboundedReceiver<media::RtpCount>,
+    ),
+    rtp_pending: usize,
+    register_expires: u32,
+    next_message: u64,
+    in_flight: Arc<[AtomicU64; 8]>,
+    outstanding: Arc<AtomicI64>,
+    progress: mpsc::UnboundedSender<(usize, Recorder)>,
+    out: Vec<Out>,
+}
+
+fn kind_index(k: Kind) -> usize {
+    Kind::ALL.iter().position(|x| *x == k).unwrap_or(0)
+}
+
+impl Shard {
+    pub fn new(s: ShardSetup) -> std::io::Result<Shard> {
+        let local = s.socket.local_addr()?;
+        Ok(Shard {
+            index: s.index,
+            socket: Arc::new(s.socket),
+            target: s.target,
+            ep: Endpoint {
+                server: s.target.to_string(),
+                domain: s.domain,
+                local,
+            },
+            people: s.people,
+            epoch: s.epoch,
+            e: Entropy::seeded(s.seed),
+            recorder: Recorder::new(s.seconds),
+            flows: FxHashMap::default(),
+            timers: BinaryHeap::new(),
+            devices: HashMap::new(),
+            media_sockets: FxHashMap::default(),
+            legs: FxHashMap::default(),
+            rtp: mpsc::unbounded_channel(),
+            rtp_pending: 0,
+            register_expires: s.register_expires,
+            // message ids: this run's (random) and this shard's, so a delivery left over from
+            // an earlier run is no receipt of this one
+            next_message: (s.seed & 0xff_ffff) << 32 | (s.index as u64) << 24,
+            in_flight: s.in_flight,
+            outstanding: s.outstanding,
+            progress: s.progress,
+            out: Vec::with_capacity(8),
+        })
+    }
+
+    /// Runs until the scheduler closes `actions` and the flows are done (or `drain` passed
+    /// since), or `stop` says so; returns the shard's recorder.
+    pub async fn run(
+        mut self,
+        mut actions: mpsc::Receiver<Work>,
+        drain: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Recorder {
+        let mut buf = vec![0u8; 65_536];
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut closed = false;
+        let mut drain_until: Option<tokio::time::Instant> = None;
+        let socket = self.socket.clone();
+        loop {
+            let next = self.timers.peek().map(|Reverse((at, _))| *at);
+            let sleep_to = next.map_or_else(
+                || tokio::time::Instant::now() + Duration::from_secs(3600),
+                tokio::time::Instant::from_std,
+            );
+            tokio::select! {
+                r = socket.recv_from(&mut buf) => {
+                    if let Ok((n, _)) = r {
+                        self.on_datagram(Bytes::copy_from_slice(&buf[..n]));
+                        // take what else is waiting without yielding
+                        while let Ok((n, _)) = socket.try_recv_from(&mut buf) {
+                            self.on_datagram(Bytes::copy_from_slice(&buf[..n]));
+                        }
+                    }
+                }
+                a = actions.recv(), if !closed => match a {
+                    Some(Work::Run(a)) => self.start(a, true),
+                    Some(Work::Setup(a)) => self.start(a, false),
+                    Some(Work::Join { room, member }) => self.join(room, member),
+                    Some(Work::Start(at)) => self.epoch = at,
+                    None => {
+                        closed = true;
+                        drain_until = Some(tokio::time::Instant::now() + drain);
+                    }
+                },
+                _ = tokio::time::sleep_until(sleep_to) => self.fire_timers(),
+                c = self.rtp.1.recv() => {
+                    if let Some(c) = c {
+                        self.rtp_pending = self.rtp_pending.saturating_sub(1);
+                        self.recorder.rtp(c.expected, c.received, c.late);
+                    }
+                }
+                _ = tick.tick() => {
+                    let _ = self.progress.send((self.index, self.recorder.clone()));
+                }
+                _ = stop.changed() => {
+                    if *stop.borrow() {
+                        closed = true;
+                        let soon = tokio::time::Instant::now() + Duration::from_secs(2);
+                        drain_until = Some(drain_until.map_or(soon, |d| d.min(soon)));
+                    }
+                }
+            }
+            if closed {
+                let waiting_messages = self.outstanding.load(Ordering::Relaxed) > 0;
+                let over = drain_until.is_some_and(|d| tokio::time::Instant::now() >= d);
+                if over || (self.settled() && !waiting_messages) {
+                    break;
+                }
+                tracing::trace!(
+                    shard = self.index,
+                    flows = self.flows.len(),
+                    waiting_messages,
+                    "load draining"
+                );
+            }
+        }
+        self.unregister_all(&socket, &mut buf).await;
+        // legs still running are stopped and counted
+        for (_, leg) in self.legs.drain() {
+            if let Some(rx) = leg.stop() {
+                if let Ok(Ok(c)) = tokio::time::timeout(Duration::from_millis(200), rx).await {
+                    self.recorder.rtp(c.expected, c.received, c.late);
+                }
+            }
+        }
+        let _ = self.progress.send((self.index, self.recorder.clone()));
+        self.recorder
+    }
+
+    /// Removes every binding of the users this shard registered (`Contact: *`, Expires 0),
+    /// so the server holds no contacts of a run that ended: a later run's calls and messages
+    /// would otherwise fork to them. Waits up to two seconds for the answers.
+    async fn unregister_all(&mut self, socket: &UdpSocket, buf: &mut [u8]) {
+        let mut users: Vec<User> = self.devices.keys().map(|(u, _)| *u).collect();
+        users.sort_unstable();
+        users.dedup();
+        let now = Instant::now();
+        let mut out = std::mem::take(&mut self.out);
+        let mut waiting = Vec::new();
+        for user in users {
+            let Some(d) = self.devices.get_mut(&(user, 0)) else {
+                continue;
+            };
+            d.cseq += 1;
+            let (call_id, cseq) = (d.call_id.clone(), d.cseq);
+            let id = self.identity(user, 0);
+            let spec = RequestSpec {
+                kind: Kind::Register,
+                method: "REGISTER",
+                uri: format!("sip:{}", self.ep.server),
+                to: format!("<{}>", id.aor(&self.ep)),
+                call_id,
+                cseq,
+                headers: vec![
+                    ("Contact".into(), "*".into()),
+                    ("Expires".into(), "0".into()),
+                ],
+                body: None,
+                message_id: None,
+            };
+            if let Some((cid, flow)) =
+                self.request(now, spec, user, Some((user, 0)), false, &mut out)
+            {
+                self.apply(now, &cid, false, &mut out);
+                waiting.push(cid.clone());
+                self.keep(cid, flow, now);
+            }
+        }
+        self.out = out;
+        let until = tokio::time::Instant::now() + Duration::from_secs(2);
+        while waiting.iter().any(|c| self.flows.contains_key(c)) {
+            tokio::select! {
+                r = socket.recv_from(buf) => {
+                    if let Ok((n, _)) = r {
+                        self.on_datagram(Bytes::copy_from_slice(&buf[..n]));
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_millis(50)) => self.fire_timers(),
+                _ = tokio::time::sleep_until(until) => break,
+            }
+        }
+    }
+
+    /// Whether every flow that counts has ended (subscriptions live until they expire and
+    /// do not hold the end of a run) and every RTP leg has reported.
+    fn settled(&self) -> bool {
+        self.rtp_pending == 0
+            && self
+                .flows
+                .values()
+                .all(|f| f.is_done() || matches!(f, Flow::Subscriber(_)) || !f.records())
+    }
+
+    fn at(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.epoch)
+    }
+
+    fn identity(&self, user: User, device: u32) -> Identity {
+        Identity {
+            number: self.people.number(user),
+            password: self.people.password(user),
+            contact_user: People::contact_user(user, device),
+        }
+    }
+
+    /// Starts an action of the schedule (`record`: it counts in the figures; the scheduler
+    /// counted it in flight).
+    pub fn start(&mut self, a: Action, record: bool) {
+        let now = Instant::now();
+        let kind = a.kind();
+        if record {
+            self.recorder.offered(kind, self.at(now));
+        }
+        let mut out = std::mem::take(&mut self.out);
+        let flow = match a {
+            Action::Register { user, device } => {
+                self.register(now, user, device, self.register_expires, record, &mut out)
+            }
+            Action::Unregister { user, device } => {
+                self.register(now, user, device, 0, record, &mut out)
+            }
+            Action::Call {
+                caller,
+                callee,
+                plan,
+                rtp,
+            } => {
+                let media = if rtp { self.media_socket() } else { None };
+                let c = Caller::start(
+                    now,
+                    self.identity(caller, 0),
+                    &self.people.number(callee),
+                    plan,
+                    media.as_ref().and_then(|s| s.local_addr().ok()),
+                    self.ep.clone(),
+                    &mut self.e,
+                    &mut out,
+                );
+                if let Some(s) = media {
+                    self.media_sockets.insert(c.call_id().into(), s);
+                }
+                Some((c.call_id().into(), Flow::Caller(Box::new(c))))
+            }
+            Action::Message { from, to, .. } => {
+                self.next_message += 1;
+                let id = self.next_message;
+                let body = format!("load-msg-{id} from the load generator");
+                let to_number = self.people.number(to);
+                let spec = RequestSpec {
+                    kind: Kind::Message,
+                    method: "MESSAGE",
+                    uri: format!("sip:{to_number}@{}", self.ep.server),
+                    to: format!("<sip:{to_number}@{}>", self.ep.domain),
+                    call_id: format!("lm-{}", self.e.token(20)),
+                    cseq: 1,
+                    headers: Vec::new(),
+                    body: Some(("text/plain;charset=UTF-8".into(), body.into_bytes())),
+                    message_id: Some(id),
+                };
+                self.request(now, spec, from, None, record, &mut out)
+            }
+            Action::Subscribe {
+                watcher,
+                presentity,
+                expires,
+            } => {
+                let s = Subscriber::start(
+                    now,
+                    self.epoch,
+                    self.identity(watcher, 0),
+                    &self.people.number(presentity),
+                    expires,
+                    self.ep.clone(),
+                    &mut self.e,
+                    &mut out,
+                );
+                Some((s.call_id().into(), Flow::Subscriber(Box::new(s))))
+            }
+            Action::Publish { user, variant } => {
+                let number = self.people.number(user);
+                let stamp = agent::stamp(self.epoch, now);
+                let activity = ["away", "busy", "meeting", "on-the-phone"][variant as usize % 4];
+                let body = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" \
+                     xmlns:dm=\"urn:ietf:params:xml:ns:pidf:data-model\" xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\" \
+                     entity=\"sip:{number}@{}\">\n<tuple id=\"load\"><status><basic>open</basic></status></tuple>\n\
+                     <dm:person id=\"p\"><rpid:activities><rpid:{activity}/></rpid:activities>\
+                     <dm:note>load {variant} load-t={stamp}</dm:note></dm:person>\n</presence>\n",
+                    self.ep.domain
+                );
+                let spec = RequestSpec {
+                    kind: Kind::Publish,
+                    method: "PUBLISH",
+                    uri: format!("sip:{number}@{}", self.ep.server),
+                    to: format!("<sip:{number}@{}>", self.ep.domain),
+                    call_id: format!("lp-{}", self.e.token(20)),
+                    cseq: 1,
+                    headers: vec![
+                        ("Event".into(), "presence".into()),
+                        ("Expires".into(), "600".into()),
+                    ],
+                    body: Some(("application/pidf+xml".into(), body.into_bytes())),
+                    message_id: None,
+                };
+                self.request(now, spec, user, None, record, &mut out)
+            }
+            Action::RoomPost { room, member } => {
+                let spec = room_message(
+                    &self.ep,
+                    room,
+                    &format!("load post {}", self.e.token(6)),
+                    &mut self.e,
+                );
+                self.request(
+                    now,
+                    RequestSpec {
+                        kind: Kind::RoomPost,
+                        ..spec
+                    },
+                    member,
+                    None,
+                    record,
+                    &mut out,
+                )
+            }
+        };
+        let call_id = flow.as_ref().map(|(c, _)| c.clone()).unwrap_or_default();
+        self.apply(now, &call_id, record, &mut out);
+        if let Some((call_id, flow)) = flow {
+            self.keep(call_id, flow, now);
+        }
+        self.out = out;
+    }
+
+    /// A room join for set-up (not in the figures).
+    pub fn join(&mut self, room: u32, member: User) {
+        let now = Instant::now();
+        let mut out = std::mem::take(&mut self.out);
+        let spec = room_message(&self.ep, room, "/join", &mut self.e);
+        if let Some((cid, flow)) = self.request(now, spec, member, None, false, &mut out) {
+            self.apply(now, &cid, false, &mut out);
+            self.keep(cid, flow, now);
+        }
+        self.out = out;
+    }
+
+    fn register(
+        &mut self,
+        now: Instant,
+        user: User,
+        device: u32,
+        expires: u32,
+        record: bool,
+        out: &mut Vec<Out>,
+    ) -> Option<(Box<str>, Flow)> {
+        let seed = self.e.token(12);
+        let d = self
+            .devices
+            .entry((user, device))
+            .or_insert_with(|| Device {
+                call_id: format!("lr-{user}-{device}-{seed}"),
+                cseq: 0,
+            });
+        d.cseq += 1;
+        let (call_id, cseq) = (d.call_id.clone(), d.cseq);
+        let id = self.identity(user, device);
+        let aor = id.aor(&self.ep);
+        let spec = RequestSpec {
+            kind: Kind::Register,
+            method: "REGISTER",
+            uri: format!("sip:{}", self.ep.server),
+            to: format!("<{aor}>"),
+            call_id,
+            cseq,
+            headers: vec![
+                ("Contact".into(), id.contact(&self.ep)),
+                ("Expires".into(), expires.to_string()),
+            ],
+            body: None,
+            message_id: None,
+        };
+        self.request(now, spec, user, Some((user, device)), record, out)
+    }
+
+    fn request(
+        &mut self,
+        now: Instant,
+        spec: RequestSpec,
+        user: User,
+        device: Option<(User, u32)>,
+        record: bool,
+        out: &mut Vec<Out>,
+    ) -> Option<(Box<str>, Flow)> {
+        let id = self.identity(user, device.map_or(0, |d| d.1));
+        let r = Box::new(Request::start(now, spec, id, self.ep.clone(), &mut self.e, out));
+        Some((r.call_id().into(), Flow::Request { r, device, record }))
+    }
+
+    fn media_socket(&mut self) -> Option<std::net::UdpSocket> {
+        let s = std::net::UdpSocket::bind(SocketAddr::new(self.ep.local.ip(), 0)).ok()?;
+        s.set_nonblocking(true).ok()?;
+        Some(s)
+    }
+
+    fn keep(&mut self, call_id: Box<str>, flow: Flow, now: Instant) {
+        if flow.is_done() {
+            if let Flow::Request {
+                r, device: Some(d), ..
+            } = &flow
+            {
+                // the device's next REGISTER goes on from the CSeq this one ended at (one
+                // more when a challenge was answered)
+                if let Some(dev) = self.devices.get_mut(d) {
+                    dev.cseq = dev.cseq.max(r.cseq());
+                }
+            }
+            self.forget(&call_id);
+            return;
+        }
+        if let Some(at) = flow.poll_timeout() {
+            self.timers.push(Reverse((at.max(now), call_id.clone())));
+        }
+        self.flows.insert(call_id, flow);
+    }
+
+    fn forget(&mut self, call_id: &str) {
+        self.media_sockets.remove(call_id);
+        if let Some(leg) = self.legs.remove(call_id) {
+            self.stop_leg(leg);
+        }
+    }
+
+    fn stop_leg(&mut self, leg: media::Leg) {
+        if let Some(rx) = leg.stop() {
+            self.rtp_pending += 1;
+            let tx = self.rtp.0.clone();
+            tokio::spawn(async move {
+                if let Ok(c) = rx.await {
+                    let _ = tx.send(c);
+                }
+            });
+        }
+    }
+
+    /// Carries out what the flow of `call_id` asked; `record`: its outcomes count.
+    fn apply(&mut self, now: Instant, call_id: &str, record: bool, out: &mut Vec<Out>) {
+        let at = self.at(now);
+        for o in out.drain(..) {
+            match o {
+                Out::Send(b) => {
+                    tracing::trace!(shard = self.index, key = %call_id.escape_debug(), line = %String::from_utf8_lossy(&b[..b.iter().position(|c| *c == b'\r').unwrap_or(0)]), "load out");
+                    let _ = self.socket.try_send_to(&b, self.target);
+                }
+                Out::Done {
+                    kind,
+                    latency,
+                    outcome,
+                } => {
+                    if record {
+                        self.recorder.outcome(kind, at, latency, outcome);
+                    }
+                    if kind != Kind::Bye && kind != Kind::Notify {
+                        let i = kind_index(kind);
+                        let _ = self.in_flight[i].fetch_update(
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                            |v| v.checked_sub(1),
+                        );
+                    }
+                }
+                Out::MessageAcked(id) => {
+                    self.recorder.message_acked(id);
+                    self.outstanding.fetch_add(1, Ordering::Relaxed);
+                }
+                Out::Notified { latency } => {
+                    if let Some(l) = latency {
+                        self.recorder.outcome(Kind::Notify, at, l, Outcome::Ok(200));
+                    }
+                }
+                Out::MediaStart { remote } => {
+                    if let Some(sock) = self.media_sockets.remove(call_id) {
+                        if let Ok(sock) = UdpSocket::from_std(sock) {
+                            let ssrc = self.e.next_u64() as u32;
+                            self.legs
+                                .insert(call_id.into(), media::start(sock, remote, ssrc));
+                        }
+                    }
+                }
+                Out::MediaStop => {
+                    if let Some(leg) = self.legs.remove(call_id) {
+                        self.stop_leg(leg);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A MESSAGE to room `load-<room>`.
+fn room_message(ep: &Endpoint, room: u32, text: &str, e: &mut Entropy) -> RequestSpec {
+    RequestSpec {
+        kind: Kind::RoomPost,
+        method: "MESSAGE",
+        uri: format!("sip:room-load-{room}@{}", ep.server),
+        to: format!("<sip:room-load-{room}@{}>", ep.domain),
+        call_id: format!("lj-{}", e.token(20)),
+        cseq: 1,
+        headers: Vec::new(),
+        body: Some(("text/plain;charset=UTF-8".into(), text.as_bytes().to_vec())),
+        message_id: None,
+    }
+}
+
+mod incoming;
