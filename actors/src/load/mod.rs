@@ -86,6 +86,33 @@ pub fn run(opts: LoadOptions) -> Result<Report, LoadError> {
     rt.block_on(run_async(sc, target, target_text, shards, opts))
 }
 
+/// A shard's socket with large buffers: a burst of answers to thousands of requests arrives
+/// at once, and a datagram dropped here would show as the server's latency.
+fn shard_socket(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::os::fd::AsRawFd;
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    let size: libc::c_int = 16 << 20;
+    // SAFETY: a valid socket and an int option of the right size; past net.core.rmem_max
+    // when allowed (root), else the kernel's cap through SO_RCVBUF
+    let forced = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    } == 0;
+    if !forced {
+        let _ = s.set_recv_buffer_size(size as usize);
+    }
+    let _ = s.set_send_buffer_size(4 << 20);
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    tokio::net::UdpSocket::from_std(s.into())
+}
+
 /// The address this host reaches `target` from (for Via and Contact).
 fn local_ip_for(target: SocketAddr) -> std::io::Result<std::net::IpAddr> {
     let any: SocketAddr = if target.is_ipv4() {
@@ -127,7 +154,7 @@ async fn run_async(
     let mut senders = Vec::with_capacity(n);
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
-        let socket = tokio::net::UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        let socket = shard_socket(SocketAddr::new(ip, 0))?;
         let shard = Shard::new(ShardSetup {
             index: i,
             socket,

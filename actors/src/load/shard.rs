@@ -527,7 +527,14 @@ impl Shard {
         out: &mut Vec<Out>,
     ) -> Option<(Box<str>, Flow)> {
         let id = self.identity(user, device.map_or(0, |d| d.1));
-        let r = Box::new(Request::start(now, spec, id, self.ep.clone(), &mut self.e, out));
+        let r = Box::new(Request::start(
+            now,
+            spec,
+            id,
+            self.ep.clone(),
+            &mut self.e,
+            out,
+        ));
         Some((r.call_id().into(), Flow::Request { r, device, record }))
     }
 
