@@ -23,11 +23,9 @@ impl Bars {
             ProgressDrawTarget::hidden()
         };
         let multi = MultiProgress::with_draw_target(target);
-        let style = ProgressStyle::with_template(
-            "{prefix:>12} [{bar:30}] {elapsed_precise:>8}/{len_secs} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+        let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {percent:>3}% {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
         let mut start = Duration::ZERO;
         let mut phases = Vec::new();
         for p in &sc.phases {
@@ -74,6 +72,7 @@ pub async fn follow(
 ) {
     let mut latest: Vec<Option<Recorder>> = vec![None; shards];
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last = String::new();
     loop {
         tokio::select! {
             r = rx.recv() => match r {
@@ -99,8 +98,11 @@ pub async fn follow(
                     live.p99.as_secs_f64() * 1e3
                 );
                 bars.update(t, &msg);
+                last = msg;
             }
         }
     }
+    // the phases that ran to their end show full
+    bars.update(start.elapsed(), &last);
     bars.done();
 }
