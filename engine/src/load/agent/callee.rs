@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::caller::{parse_plan, PLAN_HEADER};
 use super::{build, sdp, via, Endpoint, Head, Identity, Out};
 use crate::entropy::Entropy;
-use crate::load::{CallPlan, Kind, Outcome};
+use crate::load::CallPlan;
 use crate::sip::{HeaderName, Message, Method, ResponseBuilder};
 use crate::txn::{self, ClientKey, ClientNonInvite, ServerInvite, Timers};
 
@@ -306,29 +306,7 @@ impl Callee {
         let Some((_, t, sent)) = &mut self.bye else {
             return;
         };
-        let sent = *sent;
-        let mut result = None;
-        while let Some(o) = t.poll_output() {
-            match o {
-                txn::Output::Transmit(b) => out.push(Out::Send(b)),
-                txn::Output::Event(txn::Event::Response(r)) if r.status() >= Some(200) => {
-                    let c = r.status().unwrap_or(0);
-                    result = Some(if (200..300).contains(&c) {
-                        Outcome::Ok(c)
-                    } else {
-                        Outcome::Failed(c)
-                    });
-                }
-                txn::Output::Event(txn::Event::Timeout) => result = Some(Outcome::Timeout),
-                txn::Output::Event(_) => {}
-            }
-        }
-        if let Some(outcome) = result {
-            out.push(Out::Done {
-                kind: Kind::Bye,
-                latency: now.saturating_duration_since(sent),
-                outcome,
-            });
+        if super::drain_bye(t, *sent, now, out) {
             self.bye = None;
             self.state = State::Done;
         }

@@ -135,6 +135,42 @@ pub(crate) fn build(h: &Head<'_>, extra: &[(&str, &str)], body: Option<(&str, &[
     b.build(body)
 }
 
+/// Sends what a BYE's transaction emitted; when its final answer (or timeout) came, reports
+/// it (`Kind::Bye`, latency from `sent`) and returns true.
+pub(crate) fn drain_bye(
+    t: &mut crate::txn::ClientNonInvite,
+    sent: Instant,
+    now: Instant,
+    out: &mut Vec<Out>,
+) -> bool {
+    use crate::txn::{Event, Output};
+    let mut result = None;
+    while let Some(o) = t.poll_output() {
+        match o {
+            Output::Transmit(b) => out.push(Out::Send(b)),
+            Output::Event(Event::Response(r)) if r.status() >= Some(200) => {
+                let c = r.status().unwrap_or(0);
+                result = Some(if (200..300).contains(&c) {
+                    Outcome::Ok(c)
+                } else {
+                    Outcome::Failed(c)
+                });
+            }
+            Output::Event(Event::Timeout) => result = Some(Outcome::Timeout),
+            Output::Event(_) => {}
+        }
+    }
+    let Some(outcome) = result else {
+        return false;
+    };
+    out.push(Out::Done {
+        kind: Kind::Bye,
+        latency: now.saturating_duration_since(sent),
+        outcome,
+    });
+    true
+}
+
 /// Microseconds since `epoch` as carried in a publication's note (`load-t=<µs>`), and back.
 pub fn stamp(epoch: Instant, now: Instant) -> u64 {
     now.saturating_duration_since(epoch).as_micros() as u64
