@@ -520,3 +520,22 @@ async fn a_failing_presentity_ends_its_subscriptions_deactivated_and_a_new_one_s
     let after = doc_of(&watcher.expect_notify(&sub).await).version.unwrap();
     assert!(after > before, "{after} > {before}");
 }
+
+#[tokio::test]
+async fn in_lab_mode_without_authentication_anyone_may_watch() {
+    let sw = Switch::with(Options {
+        auth_off: true,
+        config: "[presence]\nmin_expires_secs = 1\nnotify_interval_ms = 200\n".into(),
+        ..Default::default()
+    });
+    let mut watcher = Ua::new(sw.sip, "2001", "", Proto::Udp).await;
+    let (ok, sub) = watcher.subscribe("2002", 600).await;
+    assert_eq!(ok.status(), Some(200));
+    let first = watcher.expect_notify(&sub).await;
+    assert!(
+        sub_state(&first).starts_with("active"),
+        "{}",
+        sub_state(&first)
+    );
+    assert!(!first.body().is_empty());
+}

@@ -134,7 +134,9 @@ impl PresenceState {
 
 /// Whether `watcher` may watch `owner`, asking the owner when it has an account.
 fn authorize(ext: &Extension, watcher: &Aor, record: bool) -> Authorization {
-    if *watcher == ext.aor {
+    if *watcher == ext.aor || !ext.shared.auth_enabled() {
+        // lab mode (authentication off): nobody's identity is checked, so nobody's presence
+        // is kept from anyone
         return Authorization::Allowed;
     }
     if ext.account.is_none() {

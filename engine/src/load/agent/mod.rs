@@ -176,15 +176,21 @@ pub fn stamp(epoch: Instant, now: Instant) -> u64 {
     now.saturating_duration_since(epoch).as_micros() as u64
 }
 
-/// The latency a NOTIFY body's `load-t=` stamp gives, seen at `now`.
-pub fn stamped_latency(body: &[u8], epoch: Instant, now: Instant) -> Option<Duration> {
+/// The `load-t=` stamp a NOTIFY body carries (the publication's send time, µs since the
+/// run's start).
+pub fn stamp_of(body: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(body).ok()?;
     let at = text.find("load-t=")? + 7;
     let digits: String = text[at..]
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    let sent = Duration::from_micros(digits.parse().ok()?);
+    digits.parse().ok()
+}
+
+/// The latency a NOTIFY body's `load-t=` stamp gives, seen at `now`.
+pub fn stamped_latency(body: &[u8], epoch: Instant, now: Instant) -> Option<Duration> {
+    let sent = Duration::from_micros(stamp_of(body)?);
     Some(now.saturating_duration_since(epoch).saturating_sub(sent))
 }
 

@@ -15,6 +15,9 @@ pub struct Subscriber {
     request: Request,
     epoch: Instant,
     last_notify_cseq: u32,
+    /// The publication stamp the last NOTIFY carried: only a NOTIFY with a new one was caused
+    /// by a publication (the first NOTIFY and refreshes carry the state as it was).
+    last_stamp: Option<Option<u64>>,
     done: bool,
 }
 
@@ -52,6 +55,7 @@ impl Subscriber {
             request: Request::start(now, spec, watcher, ep, e, out),
             epoch,
             last_notify_cseq: 0,
+            last_stamp: None,
             done: false,
         }
     }
@@ -93,8 +97,15 @@ impl Subscriber {
         if cseq > self.last_notify_cseq {
             // a retransmitted NOTIFY is answered again but reported once
             self.last_notify_cseq = cseq;
+            let stamp = super::stamp_of(msg.body());
+            let caused = matches!(self.last_stamp, Some(last) if last != stamp) && stamp.is_some();
+            self.last_stamp = Some(stamp);
             out.push(Out::Notified {
-                latency: stamped_latency(msg.body(), self.epoch, now),
+                latency: if caused {
+                    stamped_latency(msg.body(), self.epoch, now)
+                } else {
+                    None
+                },
             });
         }
         let ended = msg

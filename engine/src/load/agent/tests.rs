@@ -386,3 +386,70 @@ fn a_notify_stamp_gives_the_latency_from_its_publication() {
     assert_eq!(stamp(epoch, epoch + Duration::from_micros(42)), 42);
     let _ = Bytes::new();
 }
+
+#[test]
+fn only_a_notify_with_a_new_publication_stamp_reports_a_latency() {
+    let epoch = Instant::now();
+    let t = epoch + Duration::from_secs(10);
+    let mut e = Entropy::seeded(4);
+    let mut out = Vec::new();
+    let mut s = Subscriber::start(
+        t,
+        epoch,
+        id("1001"),
+        "1002",
+        Duration::from_secs(60),
+        ep(6000),
+        &mut e,
+        &mut out,
+    );
+    let sub = sent(&out).remove(0);
+    out.clear();
+    s.on_message(t, reply(&sub, 200, None), &mut e, &mut out);
+    assert_eq!(done(&out), [(Kind::Subscribe, Outcome::Ok(200))]);
+    let (tag, call_id) = (s.tag().to_owned(), s.call_id().to_owned());
+    let notify = |cseq: u32, stamp_us: u64| {
+        let text = format!(
+            "NOTIFY sip:1001-d0@127.0.0.1:6000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKn{cseq}\r\n\
+             From: <sip:1002@sb.test>;tag=srv\r\nTo: <sip:1001@sb.test>;tag={}\r\nCall-ID: {}\r\n\
+             CSeq: {cseq} NOTIFY\r\nSubscription-State: active;expires=50\r\nContent-Length: 0\r\n\r\n<note>load 1 load-t={stamp_us}</note>",
+            tag, call_id
+        );
+        let fixed = text.replace(
+            "Content-Length: 0",
+            &format!(
+                "Content-Length: {}",
+                text.split("\r\n\r\n").nth(1).unwrap().len()
+            ),
+        );
+        Message::parse(Bytes::from(fixed)).unwrap()
+    };
+    let latencies = |out: &[Out]| -> Vec<Option<Duration>> {
+        out.iter()
+            .filter_map(|o| match o {
+                Out::Notified { latency } => Some(*latency),
+                _ => None,
+            })
+            .collect()
+    };
+    out.clear();
+    // the first NOTIFY carries the state as it was: an old publication, no latency
+    s.on_message(t, notify(1, 1_000_000), &mut e, &mut out);
+    // a new publication, sent at 9.990 s, seen at 10.000 s
+    s.on_message(t, notify(2, 9_990_000), &mut e, &mut out);
+    // its retransmission is answered but not reported again; a refresh's full state neither
+    s.on_message(t, notify(2, 9_990_000), &mut e, &mut out);
+    s.on_message(t, notify(3, 9_990_000), &mut e, &mut out);
+    assert_eq!(
+        latencies(&out),
+        [None, Some(Duration::from_millis(10)), None]
+    );
+    assert_eq!(
+        sent(&out)
+            .iter()
+            .filter(|m| m.status() == Some(200))
+            .count(),
+        4,
+        "every NOTIFY answered"
+    );
+}
