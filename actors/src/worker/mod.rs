@@ -5,7 +5,10 @@
 
 use std::collections::HashMap;
 
+mod owners;
 mod presence;
+
+pub use owners::Adopt;
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -260,20 +263,17 @@ impl Worker {
         let Some((m, flow)) = self.deliver_to_leg(m, flow) else {
             return;
         };
-        let call_id: Box<str> = m.call_id().unwrap_or("").into();
-        let id = self.next_leg;
-        self.next_leg += 1;
-        let leg = CallLeg::new(
-            id,
-            call_id.clone(),
-            self.shared.clone(),
-            self.transports().clone(),
-            ctx.address(),
-            self.entropy.next_u64(),
-        )
-        .start();
-        leg.do_send(FromNetwork { msg: m, flow });
-        self.calls.insert(call_id, LegEntry::of(id, leg, 1));
+        self.start_owner(m, flow, ctx, |w, id, call_id, addr, seed| {
+            CallLeg::new(
+                id,
+                call_id,
+                w.shared.clone(),
+                w.transports().clone(),
+                addr,
+                seed,
+            )
+            .start()
+        });
     }
 
     /// Answers a request itself through a server transaction (retransmissions get the same
@@ -574,22 +574,6 @@ impl Handler<StartDelivery> for Worker {
         )
         .start();
         let _ = m.reply.send((id, d));
-    }
-}
-
-/// Routes the answers to requests with `call_id` (one this worker owns) to a Delivery.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Adopt {
-    pub call_id: Box<str>,
-    pub id: u64,
-    pub addr: Addr<crate::delivery::Delivery>,
-}
-
-impl Handler<Adopt> for Worker {
-    type Result = ();
-    fn handle(&mut self, m: Adopt, _: &mut Context<Self>) {
-        self.calls.insert(m.call_id, LegEntry::of(m.id, m.addr, 0));
     }
 }
 

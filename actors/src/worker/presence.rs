@@ -11,8 +11,7 @@ use switchboard_engine::sip::{HeaderName, Message as SipMessage};
 use switchboard_engine::txn::{self, ServerNonInvite};
 use tokio::sync::oneshot;
 
-use super::{LegEntry, Worker};
-use crate::call_leg::FromNetwork;
+use super::Worker;
 use crate::extension::{ExtCommand, PublishReply};
 use crate::shared::now;
 use crate::subscription::{Subscription, ALLOW_EVENTS};
@@ -34,21 +33,18 @@ impl Worker {
         if !self.shared.config.presence.enabled {
             return self.answer(&m, &flow, 489, "Bad Event", &[("Allow-Events", "")]);
         }
-        let call_id: Box<str> = m.call_id().unwrap_or("").into();
-        let id = self.next_leg;
-        self.next_leg += 1;
-        let sub = Subscription::new(
-            self.shard,
-            id,
-            call_id.clone(),
-            self.shared.clone(),
-            self.transports().clone(),
-            ctx.address(),
-            self.entropy.next_u64(),
-        )
-        .start();
-        sub.do_send(FromNetwork { msg: m, flow });
-        self.calls.insert(call_id, LegEntry::of(id, sub, 1));
+        self.start_owner(m, flow, ctx, |w, id, call_id, addr, seed| {
+            Subscription::new(
+                w.shard,
+                id,
+                call_id,
+                w.shared.clone(),
+                w.transports().clone(),
+                addr,
+                seed,
+            )
+            .start()
+        });
     }
 
     /// A PUBLISH: the presentity is the Request-URI's number; only its own devices publish.
