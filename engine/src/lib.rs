@@ -11,6 +11,7 @@ pub mod entropy;
 pub mod flow;
 pub mod forwarding;
 pub mod load;
+pub mod media;
 pub mod messaging;
 pub mod numbering;
 pub mod presence;
