@@ -180,7 +180,7 @@ mod tests {
             Some(Codec::L16(SampleRate::WIDE))
         );
         assert_eq!(Codec::from_rtpmap("L16", 44100, 2), None);
-        assert_eq!(Codec::from_rtpmap("L16", 44100, 1), None, "not a whole 20 ms frame");
+        assert_eq!(Codec::from_rtpmap("L16", 11025, 1), None, "not a whole 20 ms frame");
         assert_eq!(Codec::from_rtpmap("opus", 48000, 2), None);
         assert_eq!(Codec::from_rtpmap("PCMU", 16000, 1), None);
     }
@@ -197,7 +197,8 @@ mod tests {
     #[test]
     fn sample_rates_must_hold_whole_frames() {
         assert_eq!(SampleRate::new(8_000), Some(SampleRate::NARROW));
-        assert_eq!(SampleRate::new(44_100), None);
+        assert_eq!(SampleRate::new(44_100).map(|r| r.frame_samples()), Some(882));
+        assert_eq!(SampleRate::new(11_025), None);
         assert_eq!(SampleRate::new(4_000), None);
         assert_eq!(SampleRate::new(96_000), None);
         assert_eq!(MAX_FRAME_SAMPLES, 960);
