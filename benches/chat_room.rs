@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use switchboard_actors::message_queue::{
+use switchboard_actors::metrics::Metrics;
+use switchboard_actors::store::writer::{
     MessageQueue, RecordChange, RoomCommit, RoomPost, WriterConfig,
 };
-use switchboard_actors::metrics::Metrics;
 use switchboard_actors::store::Store;
 use switchboard_engine::chat::{delivered_body, RoomName};
 use switchboard_engine::messaging::{QueueLimits, StoredMessage};
@@ -68,7 +68,7 @@ impl Poster {
     fn post(
         &mut self,
         q: &MessageQueue,
-    ) -> tokio::sync::oneshot::Receiver<switchboard_actors::message_queue::RoomResult> {
+    ) -> tokio::sync::oneshot::Receiver<switchboard_actors::store::writer::RoomResult> {
         self.seq += 1;
         let text = format!(
             "benchmark post number {}, about as long as a chat line",

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use switchboard_actors::message_queue::{Enqueue, MessageQueue, WriterConfig};
 use switchboard_actors::metrics::Metrics;
+use switchboard_actors::store::writer::{Enqueue, MessageQueue, WriterConfig};
 use switchboard_actors::store::Store;
 use switchboard_engine::messaging::{QueueLimits, StoredMessage};
 use switchboard_engine::numbering::Aor;

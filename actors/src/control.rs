@@ -10,14 +10,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Addr;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
-use crate::extension::ExtCommand;
+use crate::api::extension::ExtCommand;
 use crate::shared::Shared;
-use crate::store_actor::{Admin, AdminReply, StoreActor};
+use crate::store::api::{Admin, AdminReply};
 
 /// Name of the socket file in the data directory.
 pub const SOCKET_NAME: &str = "switchboard.sock";
@@ -36,7 +35,7 @@ struct Answer {
 }
 
 /// Serves the control socket until the process ends.
-pub async fn serve(path: PathBuf, store: Addr<StoreActor>, shared: Arc<Shared>) {
+pub async fn serve(path: PathBuf, shared: Arc<Shared>) {
     let _ = std::fs::remove_file(&path);
     let listener = match tokio::net::UnixListener::bind(&path) {
         Ok(l) => l,
@@ -55,7 +54,7 @@ pub async fn serve(path: PathBuf, store: Addr<StoreActor>, shared: Arc<Shared>) 
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let store = store.clone();
+        let store = shared.store.admin.clone();
         let shared = shared.clone();
         actix_rt::spawn(async move {
             let (rd, mut wr) = stream.into_split();

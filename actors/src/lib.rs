@@ -12,29 +12,24 @@
 //! - `transport`: UDP and TCP, ingress checks and the send handle
 //! - `server`: start-up and graceful shutdown
 
-pub mod accounts;
+pub mod api;
 pub mod call_leg;
 pub mod chat_room;
+pub mod clock;
 pub mod config;
 pub mod control;
-pub mod delivery;
-pub mod directory;
 pub mod extension;
-pub mod forwarding;
+pub mod guard;
 pub mod http;
-pub mod limits;
 pub mod load;
-pub mod local_txns;
-pub mod message_queue;
 pub mod metrics;
 pub mod notifications;
 pub mod notifier;
+pub mod ownership;
 pub mod plugin;
 pub mod server;
 pub mod shared;
-pub mod stateless;
 pub mod store;
-pub mod store_actor;
 pub mod subscription;
 pub mod transport;
 pub mod worker;

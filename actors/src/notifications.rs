@@ -11,37 +11,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{
-    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, SpawnHandle, WrapFuture,
-};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, SpawnHandle, WrapFuture};
 use crossbeam::channel::{self, Sender};
 use switchboard_engine::messaging::{Coalescer, Notice, SmsText};
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::store::OtpPurpose;
 use tracing::{debug, info, warn};
 
-use crate::extension::ExtCommand;
+use crate::api::extension::ExtCommand;
+use crate::api::notifications::{Queued, SendReset};
+use crate::clock::now;
 use crate::metrics::OutcomeLabel;
 use crate::notifier::{Gateway, Sms};
-use crate::shared::{now, Shared};
-use crate::store_actor::IssueOtp;
-
-/// A message was queued for an offline number.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Queued {
-    pub aor: Aor,
-    /// The sender as stored (a canonical number or a URI).
-    pub sender: String,
-    pub text: Option<String>,
-}
-
-/// Someone asked for a password reset of `aor` (already rate-limited and answered).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SendReset {
-    pub aor: Aor,
-}
+use crate::shared::Shared;
+use crate::store::api::IssueOtp;
 
 pub struct Notifications {
     shared: Arc<Shared>,
@@ -141,6 +124,7 @@ impl Notifications {
         let fut = self
             .shared
             .store
+            .otp
             .send(issue)
             .into_actor(self)
             .map(move |otp, act, _| {

@@ -11,15 +11,18 @@ use switchboard_engine::auth::Nonces;
 use switchboard_engine::proxy::Local;
 use tracing::{error, info, warn};
 
+use crate::api::notifications::NotificationsHandle;
+use crate::chat_room::RoomDirectory;
 use crate::config::Config;
-use crate::directory::Directory;
-use crate::message_queue::{MessageQueue, SweepReport, WriterConfig};
+use crate::extension::Directory;
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
 use crate::plugin::{self, PluginHost};
 use crate::shared::Shared;
+use crate::store::actor::StoreActor;
+use crate::store::api::{Flush, StoreHandle, Sweep};
+use crate::store::writer::{MessageQueue, WriterConfig};
 use crate::store::{Store, StoreError};
-use crate::store_actor::{Flush, StoreActor, Sweep};
 use crate::transport::tcp::{self, TcpHub, TcpLimits};
 use crate::transport::{udp, Ingress};
 use crate::worker::Worker;
@@ -189,10 +192,11 @@ async fn start(
         metrics: metrics.clone(),
         ingress: ingress.clone(),
         tcp: tcp_hub.clone(),
-        store: store_actor.clone(),
+        store: StoreHandle::of(store_actor.clone()),
         db: store.clone(),
         directories: OnceLock::new(),
         rooms: OnceLock::new(),
+        transports: (0..udp_sockets.len()).map(|_| OnceLock::new()).collect(),
         watching: Default::default(),
         queue: MessageQueue::start(
             store.clone(),
@@ -211,9 +215,11 @@ async fn start(
         notifications: OnceLock::new(),
         config: config.clone(),
     });
-    let _ = shared
-        .notifications
-        .set(Notifications::new(shared.clone(), gateway).start());
+    let notifications = Notifications::new(shared.clone(), gateway).start();
+    let _ = shared.notifications.set(NotificationsHandle {
+        queued: notifications.clone().recipient(),
+        reset: notifications.recipient(),
+    });
 
     let mut arbiters = Vec::new();
     let mut workers = Vec::new();
@@ -223,19 +229,19 @@ async fn start(
         let arb = Arbiter::new();
         let handle = arb.handle();
         let s = shared.clone();
-        directories.push(Directory::start_in_arbiter(&handle, move |_| {
-            Directory::new(s)
-        }));
+        directories.push(
+            Directory::start_in_arbiter(&handle, move |_| Directory::new(shard, s)).recipient(),
+        );
         let s = shared.clone();
-        rooms.push(crate::chat_room::RoomDirectory::start_in_arbiter(
-            &handle,
-            move |_| crate::chat_room::RoomDirectory::new(s),
-        ));
+        rooms.push(
+            RoomDirectory::start_in_arbiter(&handle, move |_| RoomDirectory::new(s)).recipient(),
+        );
         let s = shared.clone();
         let seed: u64 = rand::random();
-        workers.push(Worker::start_in_arbiter(&handle, move |_| {
-            Worker::new(shard, s, sock, seed)
-        }));
+        workers.push(
+            Worker::start_in_arbiter(&handle, move |_| Worker::new(shard, s, sock, seed))
+                .recipient(),
+        );
         arbiters.push(arb);
     }
     let _ = shared.directories.set(directories);
@@ -252,11 +258,7 @@ async fn start(
     actix_rt::spawn(http);
 
     let sock_path = control::socket_path(&config.data.dir);
-    actix_rt::spawn(control::serve(
-        sock_path.clone(),
-        store_actor.clone(),
-        shared.clone(),
-    ));
+    actix_rt::spawn(control::serve(sock_path.clone(), shared.clone()));
 
     let sweeper = store_actor.clone();
     actix_rt::spawn(async move {
@@ -272,7 +274,7 @@ async fn start(
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            messages_sweep(&s, crate::shared::unix_now()).await;
+            s.sweep_messages(crate::clock::unix_now()).await;
         }
     });
 
@@ -305,17 +307,6 @@ async fn start(
     }
     actix::System::current().stop();
     Ok(())
-}
-
-/// Removes expired messages and unclaimed dynamic accounts as of `now`; the Extensions of
-/// removed accounts forget them.
-pub async fn messages_sweep(shared: &Shared, now: u64) -> SweepReport {
-    let report = shared.queue.sweep(now).await;
-    for number in &report.expired_accounts {
-        let aor = switchboard_engine::numbering::Aor::from_canonical(number);
-        shared.to_extension(aor, crate::extension::ExtCommand::AccountChanged);
-    }
-    report
 }
 
 /// Waits for SIGTERM or SIGINT; SIGHUP reloads the routing plugins meanwhile.

@@ -1,10 +1,12 @@
-//! State every signalling actor reads: configuration, identity, policy and the addresses of
-//! the other actors. Built once at start-up; nothing in it is mutated on the hot path.
+//! What every signalling actor reads: configuration, identity and policy, the store's
+//! handles, and where to send what another actor must do (recipients per arbiter, and the
+//! helpers that pick the arbiter). Built once at start-up; nothing in it is mutated on the
+//! hot path.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use actix::Addr;
+use actix::Recipient;
 use switchboard_engine::auth::{challenge_values, Nonces};
 use switchboard_engine::numbering::{
     Aor, ClassifyCache, ClassifyError, Destination, NumberingPlan,
@@ -15,14 +17,17 @@ use switchboard_engine::sip::digest::Algorithm;
 use switchboard_engine::trunk::Trunks;
 use switchboard_engine::txn::Timers;
 
+use crate::api::extension::{ExtCommand, ToExtension};
+use crate::api::notifications::{NotificationsHandle, Queued};
+use crate::api::room::{RoomCommand, ToRoom};
 use crate::config::Config;
-use crate::directory::{Directory, ToExtension};
-use crate::extension::ExtCommand;
 use crate::metrics::Metrics;
+use crate::ownership::shard_of;
 use crate::plugin::PluginHost;
+use crate::store::api::StoreHandle;
+use crate::store::writer::{MessageQueue, SweepReport};
 use crate::store::Store;
-use crate::store_actor::StoreActor;
-use crate::transport::{shard_of, Ingress, TcpHub};
+use crate::transport::{Ingress, TcpHub, Transports};
 
 pub struct Shared {
     pub config: Config,
@@ -37,17 +42,20 @@ pub struct Shared {
     pub ingress: Arc<Ingress>,
     pub tcp: Arc<TcpHub>,
     /// Administrative and blocking store work (flush, sweeps, account changes).
-    pub store: Addr<StoreActor>,
+    pub store: StoreHandle,
     /// Direct store access for Extensions: reads and written-behind inserts, which sled
     /// serves from memory without blocking (its own thread fsyncs).
     pub db: Store,
-    pub directories: OnceLock<Vec<Addr<Directory>>>,
-    /// The per-arbiter directories of chat rooms.
-    pub rooms: OnceLock<Vec<Addr<crate::chat_room::RoomDirectory>>>,
+    /// The per-arbiter directories of Extensions, by shard.
+    pub directories: OnceLock<Vec<Recipient<ToExtension>>>,
+    /// The per-arbiter directories of chat rooms, by shard.
+    pub rooms: OnceLock<Vec<Recipient<ToRoom>>>,
+    /// The send handle of each worker's arbiter, by shard (set when the worker starts).
+    pub transports: Vec<OnceLock<Transports>>,
     /// The durable message queues (reads here, writes through their writer thread).
-    pub queue: crate::message_queue::MessageQueue,
+    pub queue: MessageQueue,
     /// Notices to offline numbers and password-reset codes.
-    pub notifications: OnceLock<Addr<crate::notifications::Notifications>>,
+    pub notifications: OnceLock<NotificationsHandle>,
     /// Presence subscriptions each watcher holds (taken at subscription start, given back at
     /// its end; a lock touched only then).
     pub watching: std::sync::Mutex<rustc_hash::FxHashMap<Aor, u32>>,
@@ -74,7 +82,7 @@ impl Shared {
     }
 
     /// Tells the Notifications actor that a message was queued for an offline number.
-    pub fn notify_queued(&self, q: crate::notifications::Queued) {
+    pub fn notify_queued(&self, q: Queued) {
         if q.aor.kind() != switchboard_engine::numbering::AorKind::E164 {
             // names and extensions have no phone to send an SMS to
             self.metrics
@@ -86,7 +94,7 @@ impl Shared {
             return;
         }
         if let Some(n) = self.notifications.get() {
-            n.do_send(q);
+            n.queued.do_send(q);
         }
     }
 
@@ -122,15 +130,39 @@ impl Shared {
     }
 
     /// Sends a command to the ChatRoom actor of `room` (started on demand by its directory).
-    pub fn to_room(
-        &self,
-        room: switchboard_engine::chat::RoomName,
-        cmd: crate::chat_room::RoomCommand,
-    ) {
+    pub fn to_room(&self, room: switchboard_engine::chat::RoomName, cmd: RoomCommand) {
         if let Some(dirs) = self.rooms.get() {
             let shard = shard_of(room.as_str(), dirs.len());
-            dirs[shard].do_send(crate::chat_room::ToRoom { room, cmd });
+            dirs[shard].do_send(ToRoom { room, cmd });
         }
+    }
+
+    /// How many signalling workers (and arbiters) there are.
+    pub fn shards(&self) -> usize {
+        self.transports.len().max(1)
+    }
+
+    /// The send handle of worker `shard`'s arbiter, once that worker runs.
+    pub fn transports(&self, shard: usize) -> Option<Transports> {
+        self.transports.get(shard)?.get().cloned()
+    }
+
+    /// Called by worker `shard` when it has its socket.
+    pub fn set_transports(&self, shard: usize, t: Transports) {
+        if let Some(slot) = self.transports.get(shard) {
+            let _ = slot.set(t);
+        }
+    }
+
+    /// Removes expired messages and unclaimed dynamic accounts as of `now`; the Extensions
+    /// of removed accounts forget them.
+    pub async fn sweep_messages(&self, now: u64) -> SweepReport {
+        let report = self.queue.sweep(now).await;
+        for number in &report.expired_accounts {
+            let aor = Aor::from_canonical(number);
+            self.to_extension(aor, ExtCommand::AccountChanged);
+        }
+        report
     }
 
     /// Whether a From host names this switch, so the caller must be one of our subscribers
@@ -152,7 +184,7 @@ impl Shared {
 
     /// Challenge header values with a fresh nonce (the same for every user at a given time).
     pub fn challenge(&self, stale: bool) -> Vec<String> {
-        let nonce = self.nonces.issue(unix_now());
+        let nonce = self.nonces.issue(crate::clock::unix_now());
         challenge_values(&self.realm, &nonce, stale, &self.algorithms)
     }
 
@@ -160,45 +192,6 @@ impl Shared {
         ContextConfig {
             timers: Timers::default(),
             ring_timeout: Duration::from_secs(config.calls.ring_timeout_secs),
-        }
-    }
-}
-
-/// Seconds since the Unix epoch (bindings outlive the process, so they use wall time).
-/// Milliseconds since the Unix epoch.
-pub fn unix_now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// The current instant on the actor clock (tokio's, so paused-clock tests work).
-pub fn now() -> std::time::Instant {
-    actix::clock::Instant::now().into_std()
-}
-
-/// Runs `f`, turning a panic into a logged, counted failure so one bad message cannot take
-/// down the arbiter that handles thousands of others. Returns `None` after a panic.
-pub fn guarded<R>(
-    what: &'static str,
-    metrics: &crate::metrics::Metrics,
-    f: impl FnOnce() -> R,
-) -> Option<R> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => Some(r),
-        Err(_) => {
-            tracing::error!(
-                what,
-                "internal failure while handling a message; it was dropped"
-            );
-            metrics.dropped("internal failure");
-            None
         }
     }
 }

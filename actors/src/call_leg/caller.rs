@@ -12,9 +12,9 @@ use switchboard_engine::sip::{reason_phrase, HeaderName, Message as SipMessage, 
 use tokio::sync::oneshot;
 
 use super::CallLeg;
-use crate::extension::ExtCommand;
-use crate::shared::now;
-use crate::worker::required_extensions;
+use crate::api::extension::ExtCommand;
+use crate::clock::now;
+use switchboard_engine::sip::validate::required_extensions;
 
 impl CallLeg {
     /// The checks every proxied request passes (§16.3): Max-Forwards left, and no

@@ -3,14 +3,13 @@
 //! contact is reached.
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
-use switchboard_engine::flow::{ConnId, Flow, Transport};
+use switchboard_engine::flow::Flow;
 use switchboard_engine::proxy::{route, BranchSpec};
 use switchboard_engine::sip::{reason_phrase, Message as SipMessage, Uri};
-use switchboard_engine::store::BindingRecord;
 
 use super::CallLeg;
-use crate::shared::now;
-use crate::stateless;
+use crate::clock::now;
+use crate::transport::{flow_for_uri, resolve};
 
 impl CallLeg {
     /// A request inside a dialog: relayed along its Route set (§16.12).
@@ -31,29 +30,28 @@ impl CallLeg {
         if self.txns[i].bye {
             self.end_call();
         }
-        match Uri::parse(&hop.uri)
-            .ok()
-            .and_then(|u| stateless::flow_for_uri(&u))
-        {
+        match Uri::parse(&hop.uri).ok().and_then(|u| flow_for_uri(&u)) {
             Some(dest) => self.relay(i, dest),
             None => {
                 let key = self.txns[i].key.clone();
-                ctx.spawn(stateless::resolve(hop.uri).into_actor(self).map(
-                    move |dest, act, ctx| {
-                        if let Some(i) = act.index_of(&key) {
-                            match dest {
-                                Some(d) => act.relay(i, d),
-                                None => act.txns[i].ctx.respond(
-                                    now(),
-                                    404,
-                                    "Next Hop Not Resolvable",
-                                    &[],
-                                ),
+                ctx.spawn(
+                    resolve(hop.uri)
+                        .into_actor(self)
+                        .map(move |dest, act, ctx| {
+                            if let Some(i) = act.index_of(&key) {
+                                match dest {
+                                    Some(d) => act.relay(i, d),
+                                    None => act.txns[i].ctx.respond(
+                                        now(),
+                                        404,
+                                        "Next Hop Not Resolvable",
+                                        &[],
+                                    ),
+                                }
                             }
-                        }
-                        act.after(ctx);
-                    },
-                ));
+                            act.after(ctx);
+                        }),
+                );
             }
         }
     }
@@ -74,36 +72,5 @@ impl CallLeg {
             x.branches.push(dest);
         }
         x.ctx.seal(t);
-    }
-}
-
-/// Where to send a request for a registered contact (RFC 3261 §10, with the flow reuse of
-/// RFC 5626 when the device asked for it or is evidently behind NAT):
-/// - a device that registered with `reg-id` (outbound), or whose contact is exactly the
-///   address it registered from, is reached through that flow (its connection, for TCP);
-/// - a contact on the same host as the REGISTER but another port is reached as written (a
-///   TCP phone listens on another port than it connected from);
-/// - a contact on another address (a private one behind NAT) is reached through the flow.
-pub fn flow_for_binding(b: &BindingRecord) -> Flow {
-    let uri = Uri::parse(&b.uri).ok();
-    let transport = uri
-        .as_ref()
-        .and_then(|u| u.transport())
-        .and_then(Transport::parse)
-        .unwrap_or(b.transport);
-    let via_flow = Flow {
-        transport: b.transport,
-        remote: b.source,
-        conn: b.conn.map(ConnId),
-    };
-    let direct = uri
-        .as_ref()
-        .and_then(stateless::flow_for_uri)
-        .map(|f| Flow { transport, ..f });
-    match direct {
-        _ if b.reg_id.is_some() => via_flow,
-        Some(d) if d.remote == b.source && transport == b.transport => via_flow,
-        Some(d) if d.remote.ip() == b.source.ip() => d,
-        _ => via_flow,
     }
 }

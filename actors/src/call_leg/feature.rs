@@ -12,8 +12,8 @@ use switchboard_engine::txn::ServerKey;
 use tracing::info;
 
 use super::CallLeg;
-use crate::shared::now;
-use crate::store_actor::ApplyFeature;
+use crate::clock::now;
+use crate::store::api::ApplyFeature;
 
 /// A call the switch answered itself.
 pub(super) struct Confirm {
@@ -81,7 +81,7 @@ impl CallLeg {
             Feature::ClearForward(_) => "Forwarding Cleared",
         };
         let key = self.txns[i].key.clone();
-        let fut = self.shared.store.send(ApplyFeature {
+        let fut = self.shared.store.feature.send(ApplyFeature {
             aor: caller.clone(),
             feature,
         });

@@ -12,11 +12,11 @@ use tokio::sync::oneshot;
 use tracing::debug;
 
 use super::CallLeg;
-use crate::extension::ExtCommand;
-use crate::message_queue::{DynamicAccount, Enqueue};
+use crate::api::extension::ExtCommand;
+use crate::api::notifications::Queued;
+use crate::clock::{now, unix_now};
 use crate::metrics::OutcomeLabel;
-use crate::notifications::Queued;
-use crate::shared::{now, unix_now};
+use crate::store::writer::{DynamicAccount, Enqueue};
 
 impl CallLeg {
     /// Refuses a MESSAGE whose body cannot be taken; `true` when it was answered.
@@ -88,7 +88,7 @@ impl CallLeg {
                 .unwrap_or("text/plain")
                 .to_owned(),
             body: req.body().to_vec(),
-            accepted_unix_ms: crate::shared::unix_now_ms(),
+            accepted_unix_ms: crate::clock::unix_now_ms(),
             expires_unix: 0,
         };
         let text = message.text().map(str::to_owned);

@@ -16,13 +16,11 @@ mod offnet;
 mod room;
 mod setup;
 
-pub use dialog::flow_for_binding;
-
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, SpawnHandle};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::proxy::{ContextEvent, Output, ProxyContext};
@@ -32,26 +30,15 @@ use switchboard_engine::sip::{
 use switchboard_engine::txn::{ClientKey, ServerKey};
 use tracing::{info, warn};
 
-use crate::extension::ExtCommand;
+use crate::api::extension::ExtCommand;
+pub use crate::api::leg::FromNetwork;
+use crate::clock::now;
 use crate::metrics::{call_outcome, OutcomeLabel};
-use crate::shared::{now, Shared};
-use crate::stateless;
+use crate::ownership::{owners, Stop};
+use crate::shared::Shared;
+use crate::transport::forward;
 use crate::transport::{response_flow, via_fix, Transports};
-use crate::worker::{LegEnded, LegIdle, Worker};
 use switchboard_engine::numbering::Aor;
-
-/// A message of this call from the network.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct FromNetwork {
-    pub msg: SipMessage,
-    pub flow: Flow,
-}
-
-/// The worker retires this leg: every message it sent has been handled.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StopLeg;
 
 /// One transaction of the call being proxied.
 struct Txn {
@@ -78,7 +65,6 @@ pub struct CallLeg {
     call_id: Box<str>,
     shared: Arc<Shared>,
     transports: Transports,
-    worker: Addr<Worker>,
     entropy: Entropy,
     txns: Vec<Txn>,
     /// The initial request and where it came from, kept apart from the machines so a 500 can
@@ -93,7 +79,7 @@ pub struct CallLeg {
     timer: Option<SpawnHandle>,
     last_activity: Instant,
     span: tracing::Span,
-    /// Messages handled, for race-free retirement (`LegIdle`).
+    /// Messages handled, for race-free retirement (`ownership::Registry::retire`).
     processed: u64,
     retiring: bool,
     /// The subscribers this call put on the phone (their presence says so until it ends).
@@ -106,7 +92,6 @@ impl CallLeg {
         call_id: Box<str>,
         shared: Arc<Shared>,
         transports: Transports,
-        worker: Addr<Worker>,
         seed: u64,
     ) -> CallLeg {
         let span = tracing::info_span!("call", call_id = %call_id);
@@ -115,7 +100,6 @@ impl CallLeg {
             call_id,
             shared,
             transports,
-            worker,
             entropy: Entropy::seeded(seed),
             txns: Vec::new(),
             initial: None,
@@ -169,7 +153,7 @@ impl CallLeg {
                     let is_invite_2xx = msg.status().is_some_and(|c| (200..300).contains(&c))
                         && msg.cseq().is_some_and(|c| c.method == Method::Invite);
                     if is_invite_2xx {
-                        stateless::forward_response(&msg, &self.shared.local, &self.transports);
+                        forward::forward_response(&msg, &self.shared.local, &self.transports);
                     }
                 }
             }
@@ -189,7 +173,7 @@ impl CallLeg {
                     Some(x) if x.ctx.final_code().is_some_and(|c| c >= 300) => {
                         x.ctx.handle_request(t, &msg)
                     }
-                    _ => stateless::forward_ack(
+                    _ => forward::forward_ack(
                         &msg,
                         &self.shared.local,
                         &self.transports,
@@ -380,15 +364,11 @@ impl CallLeg {
         reported
     }
 
-    /// Asks the worker to stop this leg once every message sent to it is handled.
+    /// Leaves the owners table, and stops, once every message sent to this leg is handled
+    /// (otherwise the next one finds it still there).
     fn retire(&mut self) {
         if !self.retiring {
-            self.retiring = true;
-            self.worker.do_send(LegIdle {
-                call_id: self.call_id.clone(),
-                leg: self.id,
-                processed: self.processed,
-            });
+            self.retiring = owners(|o| o.retire(&*self.call_id, self.id, self.processed));
         }
     }
 
@@ -461,10 +441,7 @@ impl Actor for CallLeg {
             self.active = false;
             self.shared.metrics.active_calls.dec();
         }
-        self.worker.do_send(LegEnded {
-            call_id: self.call_id.clone(),
-            leg: self.id,
-        });
+        owners(|o| o.remove(&*self.call_id, self.id));
     }
 }
 
@@ -485,9 +462,9 @@ impl Handler<FromNetwork> for CallLeg {
     }
 }
 
-impl Handler<StopLeg> for CallLeg {
+impl Handler<Stop> for CallLeg {
     type Result = ();
-    fn handle(&mut self, _: StopLeg, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
         ctx.stop();
     }
 }

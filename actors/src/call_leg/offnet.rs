@@ -11,9 +11,9 @@ use switchboard_engine::trunk::TrunkId;
 use switchboard_engine::txn::ServerKey;
 
 use super::CallLeg;
+use crate::clock::now;
 use crate::metrics::TrunkLabel;
-use crate::shared::now;
-use crate::stateless;
+use crate::transport::{flow_for_uri, resolve};
 
 impl CallLeg {
     /// Whether this request may leave the switch (a trunk, another domain): it comes from one
@@ -109,9 +109,7 @@ impl CallLeg {
 
     /// Forwards to a URI of another domain.
     pub(super) fn external(&mut self, key: ServerKey, uri: String, ctx: &mut Context<Self>) {
-        let direct = Uri::parse(&uri)
-            .ok()
-            .and_then(|u| stateless::flow_for_uri(&u));
+        let direct = Uri::parse(&uri).ok().and_then(|u| flow_for_uri(&u));
         match direct {
             Some(flow) => {
                 if let Some(i) = self.index_of(&key) {
@@ -119,22 +117,24 @@ impl CallLeg {
                 }
             }
             None => {
-                ctx.spawn(stateless::resolve(uri.clone()).into_actor(self).map(
-                    move |dest, act, ctx| {
-                        if let Some(i) = act.index_of(&key) {
-                            match dest {
-                                Some(flow) => act.send_external(i, &uri, flow),
-                                None => act.txns[i].ctx.respond(
-                                    now(),
-                                    404,
-                                    "Forwarding Target Not Resolvable",
-                                    &[],
-                                ),
+                ctx.spawn(
+                    resolve(uri.clone())
+                        .into_actor(self)
+                        .map(move |dest, act, ctx| {
+                            if let Some(i) = act.index_of(&key) {
+                                match dest {
+                                    Some(flow) => act.send_external(i, &uri, flow),
+                                    None => act.txns[i].ctx.respond(
+                                        now(),
+                                        404,
+                                        "Forwarding Target Not Resolvable",
+                                        &[],
+                                    ),
+                                }
                             }
-                        }
-                        act.after(ctx);
-                    },
-                ));
+                            act.after(ctx);
+                        }),
+                );
             }
         }
     }

@@ -13,8 +13,8 @@ use switchboard_engine::sip::HeaderName;
 use tokio::sync::oneshot;
 
 use super::CallLeg;
-use crate::chat_room::RoomCommand;
-use crate::shared::now;
+use crate::api::room::RoomCommand;
+use crate::clock::now;
 
 impl CallLeg {
     /// Hands the MESSAGE of transaction `i` from `caller` to room `name`.

@@ -29,9 +29,9 @@ use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use super::CallLeg;
-use crate::extension::{ExtCommand, Located};
+use crate::api::extension::{ExtCommand, Located};
+use crate::clock::{now, unix_now};
 use crate::metrics::{KindLabel, TrunkLabel, VersionLabel};
-use crate::shared::{now, unix_now};
 
 /// The routing state of one request.
 pub(super) struct Setup {
@@ -392,7 +392,7 @@ impl CallLeg {
         let record_route = s.method == Method::Invite;
         let pop_route = route::first_route_is_us(x.ctx.request(), local);
         for b in registrar::targets(&located.bindings, unix_now()) {
-            let flow = super::flow_for_binding(b);
+            let flow = crate::transport::flow_for_binding(b);
             let spec = BranchSpec {
                 request_uri: Some(&b.uri),
                 transport: flow.transport,

@@ -7,9 +7,10 @@ use switchboard_engine::numbering::Aor;
 use tokio::sync::oneshot;
 use tracing::info;
 
-use super::{By, Change, ChatRoom, Refused, RoomView};
-use crate::message_queue::RecordChange;
-use crate::shared::unix_now;
+use super::{Change, ChatRoom};
+use crate::api::room::{By, Refused, RoomView};
+use crate::clock::unix_now;
+use crate::store::writer::RecordChange;
 
 type ViewReply = oneshot::Sender<Result<RoomView, Refused>>;
 

@@ -1,7 +1,7 @@
 //! The rooms directory: one actor per signalling arbiter owning the ChatRoom actors of the
-//! room names hashed to it, started on demand and retired when idle (the Extension pattern of
-//! `directory.rs`: a room retires only if it processed every command sent to it). A ChatRoom
-//! that stops for any reason reports it (`RoomStopped`), so its entry goes too.
+//! room names hashed to it, started on demand and retired when idle (an
+//! `ownership::Registry`: a room retires only if it processed every command sent to it). A
+//! ChatRoom that stops for any reason reports it (`RoomStopped`), so its entry goes too.
 //!
 //! Each directory keeps a rate bucket per sender for making rooms (`CreationBuckets`), shared
 //! with the ChatRooms of its arbiter: the room rate applies to creation as it does to posts.
@@ -11,28 +11,22 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
+use actix::{Actor, AsyncContext, Context, Handler, Message};
 use rustc_hash::FxHashMap;
 use switchboard_engine::chat::{RoomError, RoomLimits, RoomName, TokenBucket};
 use switchboard_engine::numbering::Aor;
 
-use super::{ChatRoom, RoomCommand, RoomMsg, StopRoom};
+use super::{ChatRoom, RoomMsg};
+use crate::api::room::ToRoom;
+use crate::ownership::{OwnerId, Registry};
 use crate::shared::Shared;
-
-/// A command for the ChatRoom of `room`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ToRoom {
-    pub room: RoomName,
-    pub cmd: RoomCommand,
-}
 
 /// A ChatRoom has been idle; it processed `processed` commands in its life.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RetireRoom {
     pub room: RoomName,
-    pub id: u64,
+    pub id: OwnerId,
     pub processed: u64,
 }
 
@@ -41,7 +35,7 @@ pub struct RetireRoom {
 #[rtype(result = "()")]
 pub struct RoomStopped {
     pub room: RoomName,
-    pub id: u64,
+    pub id: OwnerId,
 }
 
 /// Rate buckets of room creation by sender, for one arbiter.
@@ -63,16 +57,9 @@ impl CreationBuckets {
     }
 }
 
-struct Entry {
-    id: u64,
-    addr: Addr<ChatRoom>,
-    sent: u64,
-}
-
 pub struct RoomDirectory {
     shared: Arc<Shared>,
-    rooms: FxHashMap<RoomName, Entry>,
-    next_id: u64,
+    rooms: Registry<RoomName, RoomMsg>,
     creations: Rc<RefCell<CreationBuckets>>,
 }
 
@@ -80,8 +67,7 @@ impl RoomDirectory {
     pub fn new(shared: Arc<Shared>) -> RoomDirectory {
         RoomDirectory {
             shared,
-            rooms: FxHashMap::default(),
-            next_id: 1,
+            rooms: Registry::default(),
             creations: Rc::default(),
         }
     }
@@ -95,26 +81,10 @@ impl Handler<ToRoom> for RoomDirectory {
     type Result = ();
 
     fn handle(&mut self, m: ToRoom, ctx: &mut Context<Self>) {
-        let entry = match self.rooms.get_mut(&m.room) {
-            Some(e) if e.addr.connected() => e,
-            _ => {
-                let id = self.next_id;
-                self.next_id += 1;
-                let room = ChatRoom::new(
-                    m.room.clone(),
-                    id,
-                    self.shared.clone(),
-                    ctx.address(),
-                    self.creations.clone(),
-                );
-                let addr = room.start();
-                self.rooms
-                    .insert(m.room.clone(), Entry { id, addr, sent: 0 });
-                self.rooms.get_mut(&m.room).expect("just inserted")
-            }
-        };
-        entry.sent += 1;
-        entry.addr.do_send(RoomMsg(m.cmd));
+        let (shared, me, creations) = (&self.shared, ctx.address(), &self.creations);
+        self.rooms.send(&m.room, RoomMsg(m.cmd), |id| {
+            ChatRoom::new(m.room.clone(), id, shared.clone(), me, creations.clone()).start()
+        });
     }
 }
 
@@ -122,16 +92,7 @@ impl Handler<RetireRoom> for RoomDirectory {
     type Result = ();
 
     fn handle(&mut self, m: RetireRoom, _: &mut Context<Self>) {
-        let idle = self
-            .rooms
-            .get(&m.room)
-            .is_some_and(|e| e.id == m.id && e.sent == m.processed);
-        if idle {
-            if let Some(e) = self.rooms.remove(&m.room) {
-                e.addr.do_send(StopRoom);
-            }
-            crate::worker::shrink(&mut self.rooms);
-        }
+        self.rooms.retire(&m.room, m.id, m.processed);
     }
 }
 
@@ -139,10 +100,7 @@ impl Handler<RoomStopped> for RoomDirectory {
     type Result = ();
 
     fn handle(&mut self, m: RoomStopped, _: &mut Context<Self>) {
-        if self.rooms.get(&m.room).is_some_and(|e| e.id == m.id) {
-            self.rooms.remove(&m.room);
-            crate::worker::shrink(&mut self.rooms);
-        }
+        self.rooms.remove(&m.room, m.id);
     }
 }
 

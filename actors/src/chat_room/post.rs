@@ -9,10 +9,11 @@ use switchboard_engine::store::RoomEntry;
 use tokio::sync::oneshot;
 use tracing::debug;
 
-use super::{Change, ChatRoom, Posted, Refused};
-use crate::message_queue::{CatchUp, RecordChange, RoomPost};
+use super::{Change, ChatRoom};
+use crate::api::room::{Posted, Refused};
+use crate::clock::{now, unix_now, unix_now_ms};
 use crate::metrics::OutcomeLabel;
-use crate::shared::{now, unix_now, unix_now_ms};
+use crate::store::writer::{CatchUp, RecordChange, RoomPost};
 
 type Reply = oneshot::Sender<Result<Posted, Refused>>;
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, Recipient};
 use switchboard_engine::auth::{self, AuthOutcome, ReplayWindow};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
@@ -16,130 +16,49 @@ use switchboard_engine::sip::digest::Credentials;
 use switchboard_engine::sip::{HeaderName, Message as SipMessage};
 use switchboard_engine::store::{AccountRecord, BindingRecord, OtpRecord};
 
-use crate::delivery::{Delivery, DeliveryEnded, Kick, Targets};
-use crate::worker::StartDelivery;
-
+mod delivery;
+pub mod directory;
 mod presence;
-pub use presence::{PresenceNote, PublishReply, Snapshot, WatchReply, WatchRequest};
 
-/// Wrong answers in a row after which the one-time passwords of an address are revoked.
-pub const MAX_OTP_FAILURES: u32 = 10;
+use delivery::{Delivery, DeliveryEnded, DeliveryStart, Kick, Targets};
+pub use directory::Directory;
 
-/// A delivery being started (its worker answers with the address) or running.
-enum DeliveryState {
-    /// What happened before the address came: messages queued, devices changed, or the
-    /// Delivery already ended (it can end in its first poll, before its address arrives).
-    Starting {
-        kicked: bool,
-        retarget: bool,
-        /// The id of a Delivery that ended meanwhile (ours, if it matches the answer).
-        ended: Option<u64>,
-    },
-    Running {
-        id: u64,
-        addr: Addr<Delivery>,
-    },
+/// The running delivery of queued messages (at most one per address).
+struct Running {
+    id: u64,
+    addr: Addr<Delivery>,
 }
-use tokio::sync::oneshot;
+
 use tracing::{debug, info, warn};
 
-use crate::directory::{Directory, Retire};
-use crate::shared::{guarded, now, unix_now, Shared};
+use crate::api::extension::{ExtCommand, Located, RegisterReply, MAX_OTP_FAILURES};
+use crate::clock::{now, unix_now};
+use crate::guard::guarded;
+use crate::ownership::{OwnerId, Stop};
+use crate::shared::Shared;
+use directory::Retire;
 
-/// The answer to a REGISTER.
-#[derive(Debug)]
-pub enum RegisterReply {
-    /// Applied; the current bindings as Contact values.
-    Ok {
-        contacts: Vec<String>,
-    },
-    Challenge {
-        stale: bool,
-    },
-    Forbidden,
-    Error {
-        code: u16,
-        reason: &'static str,
-        min_expires: Option<u32>,
-    },
-}
-
-/// What a call needs to ring this address.
-#[derive(Debug, Default)]
-pub struct Located {
-    pub account: bool,
-    pub bindings: Vec<BindingRecord>,
-    pub forwarding: ForwardingRecord,
-}
-
-/// Commands an Extension carries out; each carries the channel for its answer.
-pub enum ExtCommand {
-    Register {
-        req: SipMessage,
-        flow: Flow,
-        reply: oneshot::Sender<RegisterReply>,
-    },
-    Locate {
-        reply: oneshot::Sender<Located>,
-    },
-    /// Verifies the Proxy-Authorization of a request from this subscriber.
-    Authenticate {
-        req: SipMessage,
-        reply: oneshot::Sender<AuthOutcome>,
-    },
-    AccountChanged,
-    /// A message was queued for this address: deliver it if a device is registered.
-    Deliver,
-    /// Who may watch this address's presence may have changed (its buddy list or grants).
-    AuthorizationChanged,
-    /// This address's buddy list changed.
-    BuddiesChanged,
-    /// A Subscription watches this number's presence.
-    Watch {
-        req: WatchRequest,
-        reply: oneshot::Sender<WatchReply>,
-    },
-    /// A Subscription ended.
-    Unwatch {
-        id: u64,
-    },
-    /// A PUBLISH of this number's presence (RFC 3903).
-    Publish {
-        req: SipMessage,
-        reply: oneshot::Sender<PublishReply>,
-    },
-    /// A call of this number went up or down (`call` identifies it).
-    CallState {
-        call: u64,
-        up: bool,
-    },
-    /// This number's presence, for the HTTP API.
-    Presence {
-        reply: oneshot::Sender<Arc<Snapshot>>,
-    },
-}
-
+/// A command its Directory passes on.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Command(pub ExtCommand);
 
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Stop;
-
 pub struct Extension {
     aor: Aor,
-    id: u64,
+    id: OwnerId,
+    /// The worker whose arbiter this runs on (its deliveries use Call-IDs that worker owns).
+    shard: usize,
     shared: Arc<Shared>,
-    directory: Addr<Directory>,
+    directory: Recipient<Retire>,
     account: Option<AccountRecord>,
     /// A one-time password accepted besides the account's own.
     otps: Vec<OtpRecord>,
     /// Wrong answers to a one-time password in a row (they are revoked at `MAX_OTP_FAILURES`).
     otp_failures: u32,
     bindings: Vec<BindingRecord>,
-    /// The running delivery of queued messages (at most one per address).
-    delivery: Option<DeliveryState>,
+    delivery: Option<Running>,
+    /// Ids of this Extension's deliveries.
+    deliveries: u64,
     replay: ReplayWindow,
     /// Publications, calls and watchers (single writer of this number's presence).
     presence: presence::PresenceState,
@@ -150,10 +69,17 @@ pub struct Extension {
 }
 
 impl Extension {
-    pub fn new(aor: Aor, id: u64, shared: Arc<Shared>, directory: Addr<Directory>) -> Extension {
+    pub fn new(
+        aor: Aor,
+        id: OwnerId,
+        shard: usize,
+        shared: Arc<Shared>,
+        directory: Recipient<Retire>,
+    ) -> Extension {
         Extension {
             aor,
             id,
+            shard,
             shared,
             directory,
             account: None,
@@ -161,6 +87,7 @@ impl Extension {
             otp_failures: 0,
             bindings: Vec::new(),
             delivery: None,
+            deliveries: 0,
             replay: ReplayWindow::default(),
             presence: presence::PresenceState::new(),
             etags: Entropy::seeded(rand::random()),
@@ -319,7 +246,8 @@ impl Extension {
     }
 
     /// Starts the delivery of queued messages when a device is registered and something
-    /// waits; tells a running one about new messages or devices.
+    /// waits; tells a running one about new messages or devices. The Delivery runs on this
+    /// arbiter, under Call-IDs its worker owns, so the devices' answers come straight to it.
     fn deliver(&mut self, ctx: &mut Context<Self>, devices_changed: bool) {
         let now_unix = unix_now();
         let live: Vec<BindingRecord> = self
@@ -328,71 +256,38 @@ impl Extension {
             .filter(|b| b.expires_at > now_unix)
             .cloned()
             .collect();
-        match &mut self.delivery {
-            Some(DeliveryState::Running { addr, .. }) if addr.connected() => {
+        match &self.delivery {
+            Some(d) if d.addr.connected() => {
                 if devices_changed {
-                    addr.do_send(Targets(live));
+                    d.addr.do_send(Targets(live));
                 } else {
-                    addr.do_send(Kick);
+                    d.addr.do_send(Kick);
                 }
+                return;
             }
-            Some(DeliveryState::Running { .. }) => {
-                // it stopped without our hearing of it: start afresh
-                self.delivery = None;
-                self.deliver(ctx, devices_changed);
-            }
-            Some(DeliveryState::Starting {
-                kicked, retarget, ..
-            }) => {
-                *kicked = true;
-                *retarget |= devices_changed;
-            }
-            None => {
-                if live.is_empty() || !self.shared.queue.has_messages(&self.aor) {
-                    return;
-                }
-                debug!(aor = %self.aor.redacted(), devices = live.len(), "delivery of queued messages starts");
-                let workers = self.shared.ingress.workers();
-                if workers.is_empty() {
-                    return;
-                }
-                let worker = &workers[crate::transport::shard_of(self.aor.as_str(), workers.len())];
-                let (reply, rx) = oneshot::channel();
-                worker.do_send(StartDelivery {
-                    aor: self.aor.clone(),
-                    targets: live,
-                    owner: ctx.address().recipient(),
-                    reply,
-                });
-                self.delivery = Some(DeliveryState::Starting {
-                    kicked: false,
-                    retarget: false,
-                    ended: None,
-                });
-                ctx.spawn(
-                    actix::fut::wrap_future(rx).map(|r, act: &mut Extension, ctx| {
-                        let Some(DeliveryState::Starting {
-                            kicked,
-                            retarget,
-                            ended,
-                        }) = act.delivery.take()
-                        else {
-                            return;
-                        };
-                        match r {
-                            Ok((id, addr)) if ended != Some(id) => {
-                                act.delivery = Some(DeliveryState::Running { id, addr });
-                                if kicked || retarget {
-                                    act.deliver(ctx, retarget);
-                                }
-                            }
-                            // it ended already: anything queued meanwhile gets a new one
-                            _ => act.deliver(ctx, false),
-                        }
-                    }),
-                );
-            }
+            // it stopped without our hearing of it: start afresh
+            _ => self.delivery = None,
         }
+        if live.is_empty() || !self.shared.queue.has_messages(&self.aor) {
+            return;
+        }
+        let Some(transports) = self.shared.transports(self.shard) else {
+            return;
+        };
+        debug!(aor = %self.aor.redacted(), devices = live.len(), "delivery of queued messages starts");
+        self.deliveries += 1;
+        let id = self.deliveries;
+        let start = DeliveryStart {
+            id,
+            shard: self.shard,
+            shards: self.shared.shards(),
+            aor: self.aor.clone(),
+            targets: live,
+            owner: ctx.address().recipient(),
+            seed: self.etags.next_u64(),
+        };
+        let addr = Delivery::new(start, self.shared.clone(), transports).start();
+        self.delivery = Some(Running { id, addr });
     }
 }
 
@@ -534,15 +429,10 @@ impl Extension {
 impl Handler<DeliveryEnded> for Extension {
     type Result = ();
     fn handle(&mut self, m: DeliveryEnded, ctx: &mut Context<Self>) {
-        match &mut self.delivery {
-            Some(DeliveryState::Running { id, .. }) if *id == m.id => {
-                self.delivery = None;
-                // a message queued while it was finishing is not left waiting
-                self.deliver(ctx, false);
-            }
-            // it ended before its address reached us; the address's arrival restarts
-            Some(DeliveryState::Starting { ended, .. }) => *ended = Some(m.id),
-            _ => {}
+        if self.delivery.as_ref().is_some_and(|d| d.id == m.id) {
+            self.delivery = None;
+            // a message queued while it was finishing is not left waiting
+            self.deliver(ctx, false);
         }
     }
 }

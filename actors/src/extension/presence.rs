@@ -6,93 +6,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{AsyncContext, Context, Message, Recipient, SpawnHandle};
+use actix::{AsyncContext, Context, Recipient, SpawnHandle};
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::presence::pidf::{self, PresenceDoc};
 use switchboard_engine::presence::presentity::{
-    Presentity, PublishError, PublishPolicy, PublishRequest, Summary,
+    Presentity, PublishError, PublishPolicy, PublishRequest,
 };
 use switchboard_engine::sip::{HeaderName, Message as SipMessage};
 use switchboard_engine::store::Authorization;
 use tracing::{debug, warn};
 
 use super::Extension;
-use crate::shared::unix_now;
+use crate::api::extension::{PresenceNote, PublishReply, Snapshot, WatchReply, WatchRequest};
+use crate::clock::unix_now;
 
 /// Subscriptions one watcher may hold on one presentity (its devices, each subscribing).
 pub const MAX_PER_WATCHER: usize = 16;
-
-/// A presentity's state as its watchers get it: rendered once per change.
-#[derive(Debug)]
-pub struct Snapshot {
-    pub entity: Aor,
-    pub version: u64,
-    /// The PIDF document (application/pidf+xml).
-    pub pidf: String,
-    pub summary: Summary,
-}
-
-/// What an Extension tells a watching Subscription.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub enum PresenceNote {
-    /// The presentity's new state (only to allowed watchers).
-    State(Arc<Snapshot>),
-    /// The watcher's authorization changed: allowed (with the state), or withdrawn.
-    Allowed(Arc<Snapshot>),
-    Withdrawn {
-        entity: Aor,
-    },
-    /// The presentity's Extension stopped (a failure): its watchers are gone with it.
-    Deactivated {
-        entity: Aor,
-    },
-    /// The owner's buddy list changed (to list subscriptions of the owner).
-    ListChanged,
-}
-
-/// A Subscription asks to watch this number.
-pub struct WatchRequest {
-    pub watcher: Aor,
-    /// Unique per Subscription, for `Unwatch`.
-    pub id: u64,
-    pub to: Recipient<PresenceNote>,
-    /// A resource-list subscription of this number's own buddy list: it hears of list
-    /// changes, not of this number's presence.
-    pub list: bool,
-}
-
-/// The answer to a watch.
-#[derive(Debug)]
-pub enum WatchReply {
-    /// Allowed: the current state.
-    Allowed(Arc<Snapshot>),
-    /// Waiting for the owner (or a number nobody owns: the same answer, so watchers cannot
-    /// tell which numbers have accounts).
-    Pending,
-    /// The owner refused this watcher.
-    Denied,
-    /// Too many watchers already.
-    Full,
-}
-
-/// The answer to a PUBLISH.
-#[derive(Debug)]
-pub enum PublishReply {
-    Ok {
-        etag: Option<String>,
-        expires: u32,
-    },
-    Challenge {
-        stale: bool,
-    },
-    Forbidden,
-    Error {
-        code: u16,
-        reason: String,
-        min_expires: Option<u32>,
-    },
-}
 
 pub(super) struct Watcher {
     id: u64,
@@ -119,7 +48,7 @@ impl PresenceState {
     /// number gave.
     pub(super) fn new() -> PresenceState {
         PresenceState {
-            presentity: Presentity::starting_at(crate::shared::unix_now_ms()),
+            presentity: Presentity::starting_at(crate::clock::unix_now_ms()),
             ..PresenceState::default()
         }
     }

@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 use switchboard_engine::numbering::Aor;
 
 use super::{auth, error};
-use crate::extension::ExtCommand;
-use crate::shared::{unix_now, Shared};
-use crate::store_actor::{Admin, AdminReply};
+use crate::api::extension::ExtCommand;
+use crate::clock::unix_now;
+use crate::shared::Shared;
+use crate::store::api::{Admin, AdminReply};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,7 +58,12 @@ pub async fn create(
         return *r;
     }
     let NewAccount { number, password } = body.into_inner();
-    match s.store.send(Admin::AccountAdd { number, password }).await {
+    match s
+        .store
+        .admin
+        .send(Admin::AccountAdd { number, password })
+        .await
+    {
         Ok(Ok(AdminReply::Account { number })) => {
             s.to_extension(Aor::from_canonical(&number), ExtCommand::AccountChanged);
             HttpResponse::Created().json(serde_json::json!({ "number": number }))
@@ -136,7 +142,7 @@ pub async fn set_password(
         number: aor.to_string(),
         password: body.into_inner().password,
     };
-    match s.store.send(op).await {
+    match s.store.admin.send(op).await {
         Ok(Ok(_)) => {
             s.to_extension(aor, ExtCommand::AccountChanged);
             HttpResponse::NoContent().finish()

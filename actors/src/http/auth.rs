@@ -147,7 +147,7 @@ fn subscriber_ok(s: &Shared, aor: &Aor, user: &str, password: &str) -> bool {
         return true;
     }
     // a one-time password (a dynamic account's, or a reset code)
-    let now = crate::shared::unix_now();
+    let now = crate::clock::unix_now();
     let otps = s.db.otps(aor).unwrap_or_default();
     if !otps.iter().any(|o| o.expires_unix > now) {
         return false;
@@ -167,7 +167,10 @@ fn subscriber_ok(s: &Shared, aor: &Aor, user: &str, password: &str) -> bool {
         // the same rule as over SIP: a short code must not be guessed
         tracing::warn!(number = %aor.redacted(), "one-time passwords revoked after repeated wrong answers");
         let _ = s.db.remove_otp(aor);
-        s.to_extension(aor.clone(), crate::extension::ExtCommand::AccountChanged);
+        s.to_extension(
+            aor.clone(),
+            crate::api::extension::ExtCommand::AccountChanged,
+        );
     }
     otp_ok
 }
@@ -189,7 +192,7 @@ fn otp_failures(aor: &Aor, ok: bool) -> bool {
     }
     let n = m.entry(aor.clone()).or_insert(0);
     *n += 1;
-    if *n >= crate::extension::MAX_OTP_FAILURES {
+    if *n >= crate::api::extension::MAX_OTP_FAILURES {
         m.remove(aor);
         return true;
     }

@@ -31,8 +31,9 @@ use tracing::debug;
 
 use super::accounts::allowed;
 use super::error;
-use crate::extension::ExtCommand;
-use crate::shared::{unix_now, Shared};
+use crate::api::extension::ExtCommand;
+use crate::clock::unix_now;
+use crate::shared::Shared;
 use crate::store::{Store, StoreError};
 
 /// Serializes the writes of this module.

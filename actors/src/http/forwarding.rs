@@ -16,9 +16,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{auth, error};
-use crate::forwarding::ForwardingSummary;
 use crate::shared::Shared;
-use crate::store_actor::{Admin, AdminReply};
+use crate::store::api::{Admin, AdminReply};
+use crate::store::forwarding::ForwardingSummary;
 
 pub async fn show(
     req: HttpRequest,
@@ -80,7 +80,7 @@ fn bad_number(req: &HttpRequest, s: &Shared) -> HttpResponse {
 }
 
 async fn answer(s: &Shared, op: Admin) -> HttpResponse {
-    match s.store.send(op).await {
+    match s.store.admin.send(op).await {
         Ok(Ok(AdminReply::Forwarding { number, forwarding })) => HttpResponse::Ok()
             .json(serde_json::json!({ "number": number, "forwarding": forwarding })),
         Ok(Ok(_)) => error(

@@ -22,10 +22,11 @@ use tokio::sync::oneshot;
 
 use super::accounts::allowed;
 use super::{auth, error};
-use crate::extension::ExtCommand;
-use crate::message_queue::{DynamicAccount, Enqueue};
-use crate::notifications::Queued;
-use crate::shared::{unix_now, unix_now_ms, Shared};
+use crate::api::extension::ExtCommand;
+use crate::api::notifications::Queued;
+use crate::clock::{unix_now, unix_now_ms};
+use crate::shared::Shared;
+use crate::store::writer::{DynamicAccount, Enqueue};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -273,6 +274,6 @@ pub async fn sweep(
         return *r;
     }
     let now = body.and_then(|b| b.now).unwrap_or_else(unix_now);
-    let report = crate::server::messages_sweep(&s, now).await;
+    let report = s.sweep_messages(now).await;
     HttpResponse::Ok().json(report)
 }

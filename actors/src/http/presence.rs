@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 
 use super::accounts::allowed;
 use super::error;
-use crate::extension::{ExtCommand, Snapshot};
+use crate::api::extension::{ExtCommand, Snapshot};
 use crate::shared::Shared;
 
 #[derive(Serialize)]

@@ -14,7 +14,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error;
-use crate::notifications::SendReset;
+use crate::api::notifications::SendReset;
 use crate::shared::Shared;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -79,7 +79,7 @@ pub async fn reset(
         .allow(aor.as_str(), a.resets_per_number_per_hour, now)
     {
         if let Some(n) = s.notifications.get() {
-            n.do_send(SendReset { aor });
+            n.reset.do_send(SendReset { aor });
         }
     }
     HttpResponse::Accepted().json(serde_json::json!({

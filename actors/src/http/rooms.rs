@@ -28,7 +28,7 @@ use switchboard_engine::store::RoomEntry;
 use tokio::sync::oneshot;
 
 use super::{auth, error};
-use crate::chat_room::{By, Refused, RoomCommand, RoomView};
+use crate::api::room::{By, Refused, RoomCommand, RoomView};
 use crate::shared::Shared;
 
 type Data = web::Data<Arc<Shared>>;

@@ -37,7 +37,7 @@ impl Gateway for LogGateway {
 
     fn send(&mut self, sms: &Sms) -> Result<(), GatewayError> {
         let line = serde_json::json!({
-            "at": crate::shared::unix_now(),
+            "at": crate::clock::unix_now(),
             "to": sms.to,
             "text": sms.text,
         });

@@ -13,7 +13,7 @@ use switchboard_engine::store::buddies::{other_of, owner_prefix, pair_key};
 use switchboard_engine::store::{self, Authorization, BuddyRecord, GrantState, WatchGrant};
 
 use super::{decode, Store, StoreError};
-use crate::shared::unix_now;
+use crate::clock::unix_now;
 
 impl Store {
     /// `owner`'s buddy list in key order.

@@ -2,13 +2,18 @@
 //!
 //! Callers see typed records (`switchboard_engine::store`) and never sled itself, so the
 //! backend could change here alone. Writes are applied in order by the store actor
-//! (`store_actor`), which is the only writer while the switch runs; the CLI opens the store
+//! (`actor`), which is the only writer while the switch runs; the CLI opens the store
 //! directly only when no switch holds it.
 
+pub mod accounts;
+pub mod actor;
+pub mod api;
 mod buddies;
 mod dynamic;
+pub mod forwarding;
 mod queue;
 mod rooms;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tracing::warn;
 
 use super::{Subscription, Target};
-use crate::extension::{ExtCommand, PresenceNote, Snapshot, WatchReply, WatchRequest};
+use crate::api::extension::{ExtCommand, PresenceNote, Snapshot, WatchReply, WatchRequest};
 
 /// One buddy of the list and what its watcher may know of it.
 pub struct Resource {

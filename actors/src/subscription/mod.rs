@@ -22,11 +22,13 @@ use switchboard_engine::presence::subscription::{State, Subscription as Machine}
 use switchboard_engine::sip::{Message as SipMessage, ResponseBuilder};
 use switchboard_engine::txn::{self, ClientKey, ClientNonInvite, ServerKey, ServerNonInvite};
 
-use crate::call_leg::{FromNetwork, StopLeg};
-use crate::extension::{ExtCommand, PresenceNote, Snapshot};
-use crate::shared::{guarded, now, Shared};
+use crate::api::extension::{ExtCommand, PresenceNote, Snapshot};
+use crate::api::leg::FromNetwork;
+use crate::clock::now;
+use crate::guard::guarded;
+use crate::ownership::{owners, Stop};
+use crate::shared::Shared;
 use crate::transport::{response_flow, via_fix, Transports};
-use crate::worker::{LegEnded, Worker};
 
 pub use list::Resource;
 
@@ -74,7 +76,6 @@ pub struct Subscription {
     call_id: Box<str>,
     shared: Arc<Shared>,
     transports: Transports,
-    worker: Addr<Worker>,
     entropy: Entropy,
     me: Option<Addr<Subscription>>,
     /// Where the subscriber is reached (the flow its SUBSCRIBE came on).
@@ -102,7 +103,6 @@ impl Subscription {
         call_id: Box<str>,
         shared: Arc<Shared>,
         transports: Transports,
-        worker: Addr<Worker>,
         seed: u64,
     ) -> Subscription {
         Subscription {
@@ -111,7 +111,6 @@ impl Subscription {
             call_id,
             shared,
             transports,
-            worker,
             entropy: Entropy::seeded(seed),
             me: None,
             flow: None,
@@ -499,10 +498,7 @@ impl Actor for Subscription {
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.uncount();
         self.unwatch_all();
-        self.worker.do_send(LegEnded {
-            call_id: self.call_id.clone(),
-            leg: self.leg,
-        });
+        owners(|o| o.remove(&*self.call_id, self.leg));
     }
 }
 
@@ -530,9 +526,9 @@ impl Handler<PresenceNote> for Subscription {
     }
 }
 
-impl Handler<StopLeg> for Subscription {
+impl Handler<Stop> for Subscription {
     type Result = ();
-    fn handle(&mut self, _: StopLeg, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
         ctx.stop();
     }
 }

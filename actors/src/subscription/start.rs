@@ -16,8 +16,8 @@ use switchboard_engine::txn::ServerKey;
 use tokio::sync::oneshot;
 
 use super::{list, Early, Subscription, Target, ALLOW_EVENTS};
-use crate::extension::{ExtCommand, WatchReply, WatchRequest};
-use crate::shared::now;
+use crate::api::extension::{ExtCommand, WatchReply, WatchRequest};
+use crate::clock::now;
 
 /// The prefix of a subscriber's buddy-list URI (`sip:buddies-<number>@domain`).
 pub const LIST_PREFIX: &str = "buddies-";

@@ -3,25 +3,21 @@
 //! on its own shard answers what it answers itself (REGISTER, OPTIONS, errors) and passes
 //! calls to their `CallLeg` actors, which run on the same arbiter.
 
-use std::collections::HashMap;
-
-mod owners;
+pub mod limits;
 mod presence;
+mod txns;
 
-pub use owners::Adopt;
-
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::local_txns::LocalTxns;
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, StreamHandler, WrapFuture,
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, StreamHandler, WrapFuture,
 };
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::sip::digest::Credentials;
+use switchboard_engine::sip::validate::required_extensions;
 use switchboard_engine::sip::{
     reason_phrase, HeaderName, Message as SipMessage, Method, ResponseBuilder, Scheme,
 };
@@ -29,80 +25,24 @@ use switchboard_engine::txn::{self, ServerKey, ServerNonInvite};
 use tokio::sync::oneshot;
 use tracing::trace;
 
-use crate::call_leg::{CallLeg, FromNetwork, StopLeg};
-use crate::extension::{ExtCommand, RegisterReply};
-use crate::limits::Limiter;
+use crate::api::extension::{ExtCommand, RegisterReply};
+use crate::api::leg::FromNetwork;
+use crate::api::worker::Inbound;
+use crate::call_leg::CallLeg;
+use crate::clock::{now, unix_now};
+use crate::guard::guarded;
 use crate::metrics::OutcomeLabel;
-use crate::shared::{guarded, now, unix_now, Shared};
-use crate::stateless;
+use crate::ownership::{owners, Stop};
+use crate::shared::Shared;
+use crate::transport::forward;
 use crate::transport::udp::{Datagram, Receiver};
 use crate::transport::{ingest, register_aor, response_flow, route, via_fix, Ingested, Transports};
+use limits::Limiter;
+use txns::LocalTxns;
 
 /// Methods this switch handles, for Allow headers.
 pub const ALLOW: &str =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, REFER, NOTIFY, MESSAGE, SUBSCRIBE, PUBLISH";
-
-/// A valid message for the worker that owns its Call-ID.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Inbound {
-    pub msg: SipMessage,
-    pub flow: Flow,
-    /// The address of record of a REGISTER, computed once at ingress.
-    pub aor: Option<Aor>,
-}
-
-/// A CallLeg stopped.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct LegEnded {
-    pub call_id: Box<str>,
-    pub leg: u64,
-}
-
-/// A CallLeg has nothing left to do after `processed` messages. The worker retires it only
-/// if it sent no more than that, so no message is ever lost to a stopping leg.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct LegIdle {
-    pub call_id: Box<str>,
-    pub leg: u64,
-    pub processed: u64,
-}
-
-/// What owns a Call-ID on this worker: a CallLeg, or a Delivery of queued messages.
-struct LegEntry {
-    id: u64,
-    addr: actix::Recipient<FromNetwork>,
-    stop: actix::Recipient<StopLeg>,
-    sent: u64,
-}
-
-impl LegEntry {
-    /// The entry of an actor that takes network messages and can be told to stop.
-    fn of<A>(id: u64, addr: Addr<A>, sent: u64) -> LegEntry
-    where
-        A: Actor<Context = Context<A>> + Handler<FromNetwork> + Handler<StopLeg>,
-    {
-        LegEntry {
-            id,
-            addr: addr.clone().recipient(),
-            stop: addr.recipient(),
-            sent,
-        }
-    }
-}
-
-/// Starts the delivery of a number's queued messages on this worker's arbiter, under a
-/// Call-ID this worker owns (so the devices' answers come back to it).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StartDelivery {
-    pub aor: Aor,
-    pub targets: Vec<switchboard_engine::store::BindingRecord>,
-    pub owner: actix::Recipient<crate::delivery::DeliveryEnded>,
-    pub reply: oneshot::Sender<(u64, Addr<crate::delivery::Delivery>)>,
-}
 
 pub struct Worker {
     shard: usize,
@@ -110,8 +50,6 @@ pub struct Worker {
     socket: Option<std::net::UdpSocket>,
     transports: Option<Transports>,
     txns: LocalTxns,
-    calls: FxHashMap<Box<str>, LegEntry>,
-    next_leg: u64,
     limiter: Limiter,
     entropy: Entropy,
 }
@@ -130,8 +68,6 @@ impl Worker {
             socket: Some(socket),
             transports: None,
             txns: LocalTxns::default(),
-            calls: FxHashMap::default(),
-            next_leg: 1,
             limiter,
             entropy: Entropy::seeded(seed),
         }
@@ -176,7 +112,7 @@ impl Worker {
                 return;
             };
             if (200..300).contains(&code) && m.cseq().is_some_and(|c| c.method == Method::Invite) {
-                stateless::forward_response(&m, &self.shared.local, self.transports());
+                forward::forward_response(&m, &self.shared.local, self.transports());
             }
             return;
         }
@@ -214,12 +150,9 @@ impl Worker {
             }
             Method::Ack | Method::Cancel => match self.deliver_to_leg(m, flow) {
                 None => {}
-                Some((m, flow)) if method == Method::Ack => stateless::forward_ack(
-                    &m,
-                    &self.shared.local,
-                    self.transports(),
-                    via_fix(&flow),
-                ),
+                Some((m, flow)) if method == Method::Ack => {
+                    forward::forward_ack(&m, &self.shared.local, self.transports(), via_fix(&flow))
+                }
                 Some((m, flow)) => self.answer(&m, &flow, 481, reason_phrase(481), &[]),
             },
             // a refresh of a subscription this switch does not know (RFC 6665 §4.2.1.2)
@@ -227,9 +160,9 @@ impl Worker {
                 None => {}
                 Some((m, flow)) => self.answer(&m, &flow, 481, reason_phrase(481), &[]),
             },
-            _ if in_dialog => self.route_to_leg(m, flow, ctx),
-            Method::Invite | Method::Options | Method::Message => self.route_to_leg(m, flow, ctx),
-            Method::Subscribe => self.start_subscription(m, flow, ctx),
+            _ if in_dialog => self.route_to_leg(m, flow),
+            Method::Invite | Method::Options | Method::Message => self.route_to_leg(m, flow),
+            Method::Subscribe => self.start_subscription(m, flow),
             Method::Publish => self.on_publish(m, flow, ctx),
             Method::Notify | Method::Refer => {
                 self.answer(&m, &flow, 405, reason_phrase(405), &[("Allow", ALLOW)])
@@ -241,38 +174,43 @@ impl Worker {
         }
     }
 
-    /// Delivers a message to the live CallLeg of its Call-ID; gives it back if there is none.
+    /// Delivers a message to the live owner of its Call-ID (a CallLeg, a Subscription, a
+    /// Delivery); gives it back if there is none.
     fn deliver_to_leg(&mut self, m: SipMessage, flow: Flow) -> Option<(SipMessage, Flow)> {
-        let call_id = m.call_id().unwrap_or("");
-        match self.calls.get_mut(call_id) {
-            Some(e) if e.addr.connected() => {
-                e.sent += 1;
-                e.addr.do_send(FromNetwork { msg: m, flow });
+        owners(|o| match o.live(m.call_id().unwrap_or("")) {
+            Some(owner) => {
+                owner.send(FromNetwork { msg: m, flow });
                 None
             }
-            Some(_) => {
-                self.calls.remove(call_id);
-                Some((m, flow))
-            }
             None => Some((m, flow)),
-        }
+        })
+    }
+
+    /// Starts the actor that owns the Call-ID of `m` from now on (a CallLeg, a
+    /// Subscription), hands it `m` and files it under the Call-ID.
+    fn start_owner<A>(
+        &mut self,
+        m: SipMessage,
+        flow: Flow,
+        start: impl FnOnce(&Self, u64, Box<str>, u64) -> Addr<A>,
+    ) where
+        A: Actor<Context = Context<A>> + Handler<FromNetwork> + Handler<Stop>,
+    {
+        let call_id: Box<str> = m.call_id().unwrap_or("").into();
+        let id = owners(|o| o.new_id());
+        let seed = self.entropy.next_u64();
+        let owner = start(self, id, call_id.clone(), seed);
+        owner.do_send(FromNetwork { msg: m, flow });
+        owners(|o| o.file(call_id, id, owner, 1));
     }
 
     /// Passes a request to its call's CallLeg, starting one for a new call.
-    fn route_to_leg(&mut self, m: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
+    fn route_to_leg(&mut self, m: SipMessage, flow: Flow) {
         let Some((m, flow)) = self.deliver_to_leg(m, flow) else {
             return;
         };
-        self.start_owner(m, flow, ctx, |w, id, call_id, addr, seed| {
-            CallLeg::new(
-                id,
-                call_id,
-                w.shared.clone(),
-                w.transports().clone(),
-                addr,
-                seed,
-            )
-            .start()
+        self.start_owner(m, flow, |w, id, call_id, seed| {
+            CallLeg::new(id, call_id, w.shared.clone(), w.transports().clone(), seed).start()
         });
     }
 
@@ -490,11 +428,14 @@ impl Actor for Worker {
                 return;
             }
         };
-        self.transports = Some(Transports::new(
+        let transports = Transports::new(
             sock.clone(),
             self.shared.tcp.clone(),
             self.shared.metrics.clone(),
-        ));
+        );
+        // the actors of this arbiter that send on their own (deliveries) use this socket
+        self.shared.set_transports(self.shard, transports.clone());
+        self.transports = Some(transports);
         ctx.add_stream(Receiver::new(sock, self.shared.config.sip.receive_batch));
         ctx.run_interval(Duration::from_millis(500), |act, _| {
             let t = now();
@@ -502,7 +443,7 @@ impl Actor for Worker {
             act.limiter.prune(t);
             // give back what a burst grew: idle memory stays proportional to what is live
             act.txns.shrink();
-            shrink(&mut act.calls);
+            owners(|o| o.shrink());
         });
     }
 }
@@ -526,67 +467,4 @@ impl Handler<Inbound> for Worker {
             self.on_message(m.msg, m.flow, m.aor, ctx)
         });
     }
-}
-
-impl Handler<LegEnded> for Worker {
-    type Result = ();
-    fn handle(&mut self, m: LegEnded, _: &mut Context<Self>) {
-        if self.calls.get(&m.call_id).is_some_and(|e| e.id == m.leg) {
-            self.calls.remove(&m.call_id);
-        }
-    }
-}
-
-impl Handler<LegIdle> for Worker {
-    type Result = ();
-    fn handle(&mut self, m: LegIdle, _: &mut Context<Self>) {
-        let idle = self
-            .calls
-            .get(&m.call_id)
-            .is_some_and(|e| e.id == m.leg && e.sent == m.processed);
-        if idle {
-            if let Some(e) = self.calls.remove(&m.call_id) {
-                e.stop.do_send(StopLeg);
-            }
-        }
-    }
-}
-
-impl Handler<StartDelivery> for Worker {
-    type Result = ();
-    fn handle(&mut self, m: StartDelivery, ctx: &mut Context<Self>) {
-        let id = self.next_leg;
-        self.next_leg += 1;
-        let start = crate::delivery::DeliveryStart {
-            id,
-            shard: self.shard,
-            shards: self.shared.ingress.workers().len().max(1),
-            aor: m.aor,
-            targets: m.targets,
-            owner: m.owner,
-            seed: self.entropy.next_u64(),
-        };
-        let d = crate::delivery::Delivery::new(
-            start,
-            self.shared.clone(),
-            self.transports().clone(),
-            ctx.address(),
-        )
-        .start();
-        let _ = m.reply.send((id, d));
-    }
-}
-
-/// Shrinks a map that holds far less than it has room for.
-pub fn shrink<K: std::hash::Hash + Eq, V, S: std::hash::BuildHasher>(m: &mut HashMap<K, V, S>) {
-    if m.capacity() > 4 * m.len() + 1024 {
-        m.shrink_to(2 * m.len());
-    }
-}
-
-/// The option tags a request lists in `header` (Require or Proxy-Require), comma-joined, when
-/// there are any: Switchboard implements no option tag a request may insist on yet.
-pub fn required_extensions(m: &SipMessage, header: HeaderName) -> Option<String> {
-    let tags: Vec<&str> = m.header_values(header).filter(|t| !t.is_empty()).collect();
-    (!tags.is_empty()).then(|| tags.join(", "))
 }

@@ -12,19 +12,14 @@ use switchboard_engine::txn::{self, ServerNonInvite};
 use tokio::sync::oneshot;
 
 use super::Worker;
-use crate::extension::{ExtCommand, PublishReply};
-use crate::shared::now;
+use crate::api::extension::{ExtCommand, PublishReply};
+use crate::clock::now;
 use crate::subscription::{Subscription, ALLOW_EVENTS};
 use crate::transport::response_flow;
 
 impl Worker {
     /// A SUBSCRIBE outside any dialog: a new Subscription actor owns its Call-ID.
-    pub(super) fn start_subscription(
-        &mut self,
-        m: SipMessage,
-        flow: Flow,
-        ctx: &mut Context<Self>,
-    ) {
+    pub(super) fn start_subscription(&mut self, m: SipMessage, flow: Flow) {
         let Some((m, flow)) = self.deliver_to_leg(m, flow) else {
             // the Call-ID has its Subscription already (a SUBSCRIBE sent again with
             // credentials after a challenge)
@@ -33,14 +28,13 @@ impl Worker {
         if !self.shared.config.presence.enabled {
             return self.answer(&m, &flow, 489, "Bad Event", &[("Allow-Events", "")]);
         }
-        self.start_owner(m, flow, ctx, |w, id, call_id, addr, seed| {
+        self.start_owner(m, flow, |w, id, call_id, seed| {
             Subscription::new(
                 w.shard,
                 id,
                 call_id,
                 w.shared.clone(),
                 w.transports().clone(),
-                addr,
                 seed,
             )
             .start()

@@ -100,6 +100,14 @@ fn is_word_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"-.!%*_+`'~()<>:\\\"/[]?{}".contains(&c)
 }
 
+/// The option tags a request lists in `header` (Require or Proxy-Require), comma-joined, when
+/// there are any (RFC 3261 §8.2.2.3, §16.3 step 5): Switchboard implements no option tag a
+/// request may insist on yet, so any listed tag is unsupported.
+pub fn required_extensions(m: &Message, header: HeaderName) -> Option<String> {
+    let tags: Vec<&str> = m.header_values(header).filter(|t| !t.is_empty()).collect();
+    (!tags.is_empty()).then(|| tags.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +161,22 @@ Max-Forwards: 70\n\n";
         assert!(!valid_call_id("has space@h"));
         assert!(!valid_call_id("a@b@c"));
         assert!(!valid_call_id(""));
+    }
+
+    #[test]
+    fn required_extensions_lists_every_tag_a_request_insists_on() {
+        let m = Message::parse(bytes::Bytes::from_static(
+            b"OPTIONS sip:a@b SIP/2.0\r\nRequire: 100rel, timer\r\nProxy-Require: foo\r\n\r\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            required_extensions(&m, HeaderName::Require).as_deref(),
+            Some("100rel, timer")
+        );
+        assert_eq!(
+            required_extensions(&m, HeaderName::ProxyRequire).as_deref(),
+            Some("foo")
+        );
+        assert_eq!(required_extensions(&m, HeaderName::Supported), None);
     }
 }

@@ -66,12 +66,9 @@ impl LocalTxns {
         self.fifo.push((at, key));
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.shards.iter().map(|m| m.len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.shards.iter().all(|m| m.is_empty())
     }
 
     /// Runs Timer J of every transaction due and forgets the terminated ones.
@@ -97,7 +94,7 @@ impl LocalTxns {
     /// Gives back what a burst grew: idle memory stays proportional to what is live.
     pub fn shrink(&mut self) {
         for m in self.shards.iter_mut() {
-            crate::worker::shrink(m);
+            crate::ownership::shrink(m);
         }
     }
 }

@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use actix::{Actor, Handler, Message, SyncContext};
-use serde::{Deserialize, Serialize};
-use switchboard_engine::numbering::{Aor, Feature, NumberingPlan};
+use actix::{Actor, Addr, Handler, SyncContext};
+use switchboard_engine::numbering::{Aor, NumberingPlan};
 use tracing::{info, warn};
 
-use crate::accounts::{self, AccountSummary};
-use crate::forwarding;
+use super::accounts;
+use super::api::{Admin, AdminReply, ApplyFeature, Flush, IssueOtp, StoreHandle, Sweep};
+use super::forwarding;
+use super::Store;
+use crate::clock::unix_now;
 use crate::metrics::Metrics;
-use crate::shared::unix_now;
-use crate::store::Store;
 
 pub struct StoreActor {
     store: Store,
@@ -46,10 +46,18 @@ impl Actor for StoreActor {
     type Context = SyncContext<Self>;
 }
 
-/// Removes expired bindings.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Sweep;
+impl StoreHandle {
+    /// The handle of a running store actor.
+    pub fn of(addr: Addr<StoreActor>) -> StoreHandle {
+        StoreHandle {
+            admin: addr.clone().recipient(),
+            feature: addr.clone().recipient(),
+            otp: addr.clone().recipient(),
+            flush: addr.clone().recipient(),
+            sweep: addr.recipient(),
+        }
+    }
+}
 
 impl Handler<Sweep> for StoreActor {
     type Result = ();
@@ -63,11 +71,6 @@ impl Handler<Sweep> for StoreActor {
     }
 }
 
-/// Writes everything to disk.
-#[derive(Message)]
-#[rtype(result = "Result<usize, String>")]
-pub struct Flush;
-
 impl Handler<Flush> for StoreActor {
     type Result = Result<usize, String>;
     fn handle(&mut self, _: Flush, _: &mut SyncContext<Self>) -> Self::Result {
@@ -77,15 +80,6 @@ impl Handler<Flush> for StoreActor {
         }
         r
     }
-}
-
-/// A forwarding feature code dialed by a subscriber; flushed before it is confirmed.
-/// Refusals are the status and reason phrase the phone is answered with.
-#[derive(Message)]
-#[rtype(result = "Result<forwarding::ForwardingSummary, (u16, &'static str)>")]
-pub struct ApplyFeature {
-    pub aor: Aor,
-    pub feature: Feature,
 }
 
 impl Handler<ApplyFeature> for StoreActor {
@@ -109,64 +103,6 @@ impl Handler<ApplyFeature> for StoreActor {
         })?;
         Ok(r)
     }
-}
-
-/// Account administration requested over the control socket of a running switch.
-#[derive(Debug, Clone, Serialize, Deserialize, Message)]
-#[rtype(result = "Result<AdminReply, String>")]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum Admin {
-    AccountAdd {
-        number: String,
-        password: String,
-    },
-    AccountPasswd {
-        number: String,
-        password: String,
-    },
-    AccountRemove {
-        number: String,
-    },
-    AccountList,
-    ForwardShow {
-        number: String,
-    },
-    ForwardSet {
-        number: String,
-        kind: forwarding::Kind,
-        target: String,
-        ring_secs: Option<u16>,
-    },
-    ForwardClear {
-        number: String,
-        kind: forwarding::Kind,
-    },
-    /// Replaces every forwarding setting (HTTP `PUT`).
-    ForwardReplace {
-        number: String,
-        forwarding: forwarding::ForwardingSummary,
-    },
-    /// Reloads the routing plugins (handled by the control socket, not the store).
-    PluginsReload,
-}
-
-/// What an administrative operation produced.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum AdminReply {
-    Account {
-        number: String,
-    },
-    Accounts {
-        accounts: Vec<AccountSummary>,
-    },
-    Forwarding {
-        number: String,
-        forwarding: forwarding::ForwardingSummary,
-    },
-    Plugins {
-        report: crate::plugin::PluginReport,
-    },
 }
 
 /// Carries out an administrative operation on the store: the one implementation behind the
@@ -233,16 +169,6 @@ impl Handler<Admin> for StoreActor {
     fn handle(&mut self, m: Admin, _: &mut SyncContext<Self>) -> Self::Result {
         administer(&self.store, &self.plan, &self.realm, m, unix_now())
     }
-}
-
-/// Issues a one-time password for `aor` and returns it, once it is on disk: for `SignIn`
-/// only to a dynamic account nobody claimed yet, for `Reset` to any account. `None`: no
-/// password was issued (no such account, or its owner set a password of their own).
-#[derive(Message)]
-#[rtype(result = "Option<String>")]
-pub struct IssueOtp {
-    pub aor: Aor,
-    pub purpose: switchboard_engine::store::OtpPurpose,
 }
 
 impl Handler<IssueOtp> for StoreActor {

@@ -1,15 +1,16 @@
 //! The Delivery actor: hands one number's queued messages to its registered devices.
 //!
-//! Started by the number's Extension (through the worker of the same arbiter, which routes
-//! the answers back by Call-ID) when a device registers or a message is queued while one is
-//! registered. The engine's `Outbox` decides what goes when; this actor reads the queue, sends
+//! Started by the number's Extension, on its arbiter, when a device registers or a message
+//! is queued while one is registered. Each message goes out under a fresh Call-ID that the
+//! arbiter's worker owns, filed in the arbiter's `owners` table so the devices' answers come
+//! straight here. The engine's `Outbox` decides what goes when; this actor reads the queue, sends
 //! each attempt through a client transaction per device, and tells the queue writer what was
 //! delivered. It stops when the queue is empty or no device is left.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::messaging::wire::{self, Delivery as Attempt};
@@ -21,10 +22,11 @@ use switchboard_engine::store::BindingRecord;
 use switchboard_engine::txn::{self, ClientKey, ClientNonInvite};
 use tracing::{debug, warn};
 
-use crate::call_leg::{flow_for_binding, FromNetwork, StopLeg};
-use crate::shared::{now, unix_now, Shared};
-use crate::transport::Transports;
-use crate::worker::{LegEnded, Worker};
+use crate::api::leg::FromNetwork;
+use crate::clock::{now, unix_now, Timer};
+use crate::ownership::{owners, shard_of, Stop};
+use crate::shared::Shared;
+use crate::transport::{flow_for_binding, Transports};
 
 /// The devices to deliver to changed (a REGISTER); waiting retries go now.
 #[derive(Message)]
@@ -61,7 +63,6 @@ pub struct Delivery {
     aor: Aor,
     shared: Arc<Shared>,
     transports: Transports,
-    worker: Addr<Worker>,
     owner: actix::Recipient<DeliveryEnded>,
     outbox: Outbox,
     targets: Vec<BindingRecord>,
@@ -70,7 +71,10 @@ pub struct Delivery {
     from_tag: String,
     to: String,
     entropy: Entropy,
-    timer: Option<(Instant, SpawnHandle)>,
+    timer: Timer,
+    /// The id of this Delivery in the owners table, for the Call-ID it holds now.
+    owner_id: u64,
+    /// Answers passed to it under its current Call-ID (for race-free release).
     me: Option<Addr<Delivery>>,
 }
 
@@ -87,12 +91,7 @@ pub struct DeliveryStart {
 }
 
 impl Delivery {
-    pub fn new(
-        s: DeliveryStart,
-        shared: Arc<Shared>,
-        transports: Transports,
-        worker: Addr<Worker>,
-    ) -> Delivery {
+    pub fn new(s: DeliveryStart, shared: Arc<Shared>, transports: Transports) -> Delivery {
         let m = &shared.config.messaging;
         let backoff = Backoff {
             initial: std::time::Duration::from_millis(m.retry_initial_ms),
@@ -108,7 +107,6 @@ impl Delivery {
             call_seq: u64::MAX,
             aor: s.aor,
             transports,
-            worker,
             owner: s.owner,
             outbox: Outbox::new(backoff, 256),
             targets: s.targets,
@@ -117,7 +115,8 @@ impl Delivery {
             from_tag: entropy.token(10),
             to,
             entropy,
-            timer: None,
+            timer: Timer::default(),
+            owner_id: 0,
             me: None,
             shared,
         }
@@ -228,33 +227,31 @@ impl Delivery {
         }
     }
 
-    /// A fresh Call-ID owned by our worker, whose answers the worker passes to us; the one
-    /// before is released.
+    /// A fresh Call-ID owned by this arbiter's worker, filed so the devices' answers come
+    /// here; the one before is released.
     fn new_call_id(&mut self) {
         let call_id: Box<str> = loop {
             let c = format!("dlv-{}", self.entropy.token(20));
-            if self.shards == 1 || crate::transport::shard_of(&c, self.shards) == self.shard {
+            if self.shards == 1 || shard_of(&c, self.shards) == self.shard {
                 break c.into();
             }
         };
         self.release_call_id();
         self.cseq = 0;
         self.call_id = call_id.clone();
-        if let Some(me) = &self.me {
-            self.worker.do_send(crate::worker::Adopt {
-                call_id,
-                id: self.id,
-                addr: me.clone(),
+        if let Some(me) = self.me.clone() {
+            self.owner_id = owners(|o| {
+                let id = o.new_id();
+                o.file(call_id, id, me, 0);
+                id
             });
         }
     }
 
     fn release_call_id(&mut self) {
         if !self.call_id.is_empty() {
-            self.worker.do_send(LegEnded {
-                call_id: std::mem::take(&mut self.call_id),
-                leg: self.id,
-            });
+            let call_id = std::mem::take(&mut self.call_id);
+            owners(|o| o.remove(&call_id, self.owner_id));
         }
     }
 
@@ -265,30 +262,17 @@ impl Delivery {
             .filter_map(|f| f.txn.poll_timeout())
             .chain(self.outbox.poll_timeout())
             .min();
-        let Some(at) = next else {
-            if let Some((_, h)) = self.timer.take() {
-                ctx.cancel_future(h);
-            }
-            return;
-        };
-        if self.timer.as_ref().is_some_and(|(t, _)| *t == at) {
-            return;
+        self.timer.set(ctx, next, |a| &mut a.timer, Self::on_timer);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<Self>) {
+        let t = now();
+        for f in &mut self.inflight {
+            f.txn.handle_timeout(t);
         }
-        if let Some((_, h)) = self.timer.take() {
-            ctx.cancel_future(h);
-        }
-        let delay = at.saturating_duration_since(now());
-        let h = ctx.run_later(delay, |act, ctx| {
-            act.timer = None;
-            let t = now();
-            for f in &mut act.inflight {
-                f.txn.handle_timeout(t);
-            }
-            act.flush_outputs(t);
-            act.outbox.handle_timeout(t);
-            act.drive(ctx);
-        });
-        self.timer = Some((at, h));
+        self.flush_outputs(t);
+        self.outbox.handle_timeout(t);
+        self.drive(ctx);
     }
 }
 
@@ -344,9 +328,9 @@ impl Handler<Kick> for Delivery {
     }
 }
 
-impl Handler<StopLeg> for Delivery {
+impl Handler<Stop> for Delivery {
     type Result = ();
-    fn handle(&mut self, _: StopLeg, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
         ctx.stop();
     }
 }

@@ -414,8 +414,8 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message_queue::WriterConfig;
     use crate::metrics::Metrics;
+    use crate::store::writer::WriterConfig;
     use crate::store::Store;
     use std::sync::Arc;
     use switchboard_engine::messaging::QueueLimits;

@@ -132,7 +132,7 @@ pub fn fresh_otp(digits: u8) -> String {
         .collect()
 }
 
-/// Issues a one-time password (see `store_actor::IssueOtp`), flushed before it is returned.
+/// Issues a one-time password (see `api::IssueOtp`), flushed before it is returned.
 #[allow(clippy::too_many_arguments)]
 pub fn issue_otp(
     store: &Store,

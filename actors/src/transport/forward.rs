@@ -7,34 +7,8 @@ use switchboard_engine::flow::{Flow, Transport};
 use switchboard_engine::proxy::{branch, route, Local};
 use switchboard_engine::sip::{Forward, Message, Uri, ViaFix};
 
-use crate::transport::Transports;
-
-/// Where a URI resolves to, when its host is an IP literal (the common case for contacts and
-/// Record-Route values); host names are resolved with `resolve`.
-pub fn flow_for_uri(uri: &Uri<'_>) -> Option<Flow> {
-    let (host, port, transport) = route::destination(uri);
-    let ip: IpAddr = host.parse().ok()?;
-    Some(Flow {
-        transport,
-        remote: SocketAddr::new(ip, port),
-        conn: None,
-    })
-}
-
-/// Resolves a URI's host with the system resolver.
-pub async fn resolve(uri_text: String) -> Option<Flow> {
-    let uri = Uri::parse(&uri_text).ok()?;
-    if let Some(f) = flow_for_uri(&uri) {
-        return Some(f);
-    }
-    let (host, port, transport) = route::destination(&uri);
-    let mut addrs = tokio::net::lookup_host((host.as_str(), port)).await.ok()?;
-    addrs.next().map(|remote| Flow {
-        transport,
-        remote,
-        conn: None,
-    })
-}
+use super::resolve::{flow_for_uri, resolve};
+use super::Transports;
 
 /// Forwards an ACK (for a 2xx) along its route.
 pub fn forward_ack(ack: &Message, local: &Local, transports: &Transports, fix: Option<ViaFix>) {

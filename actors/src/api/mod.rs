@@ -1,0 +1,15 @@
+//! What the signalling actors receive: one module per actor kind, holding the messages it
+//! takes and the answers it gives. Actors hold `Recipient`s of these messages (or a small
+//! handle from here), never another actor's type, so any actor can talk to any other and the
+//! crate's import graph stays without circles.
+//!
+//! These modules import the engine and the store's record types, nothing else of this crate.
+//! Messages between actors of one folder (an Extension and its Directory or Delivery, a
+//! ChatRoom and its directory) stay in that folder; the store's actor and the queue writer,
+//! which sit below every signalling actor, declare theirs in `store`.
+
+pub mod extension;
+pub mod leg;
+pub mod notifications;
+pub mod room;
+pub mod worker;

@@ -1,0 +1,17 @@
+//! What a signalling worker takes besides the datagrams of its own socket.
+
+use actix::Message;
+use switchboard_engine::flow::Flow;
+use switchboard_engine::numbering::Aor;
+use switchboard_engine::sip::Message as SipMessage;
+
+/// A valid message for the worker that owns it (its Call-ID, or for a REGISTER its address
+/// of record), from another worker or a TCP connection's reader.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Inbound {
+    pub msg: SipMessage,
+    pub flow: Flow,
+    /// The address of record of a REGISTER, computed once at ingress.
+    pub aor: Option<Aor>,
+}

@@ -1,0 +1,63 @@
+//! The directory: one actor per signalling arbiter that owns the Extension actors of the
+//! addresses hashed to it, starting them on demand and retiring them when idle (an
+//! `ownership::Registry`: an Extension retires only when it handled every command sent to it).
+//! The next command starts a fresh Extension that reloads from the store.
+
+use std::sync::Arc;
+
+use actix::{Actor, AsyncContext, Context, Handler, Message};
+use switchboard_engine::numbering::Aor;
+
+use super::{Command, Extension};
+use crate::api::extension::ToExtension;
+use crate::ownership::{OwnerId, Registry};
+use crate::shared::Shared;
+
+/// An Extension has been idle; it processed `processed` commands in its life.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Retire {
+    pub aor: Aor,
+    pub id: OwnerId,
+    pub processed: u64,
+}
+
+pub struct Directory {
+    /// Which worker's arbiter this runs on: the Extensions' deliveries use Call-IDs it owns.
+    shard: usize,
+    shared: Arc<Shared>,
+    extensions: Registry<Aor, Command>,
+}
+
+impl Directory {
+    pub fn new(shard: usize, shared: Arc<Shared>) -> Directory {
+        Directory {
+            shard,
+            shared,
+            extensions: Registry::default(),
+        }
+    }
+}
+
+impl Actor for Directory {
+    type Context = Context<Self>;
+}
+
+impl Handler<ToExtension> for Directory {
+    type Result = ();
+
+    fn handle(&mut self, m: ToExtension, ctx: &mut Context<Self>) {
+        let (shard, shared, me) = (self.shard, &self.shared, ctx.address().recipient());
+        self.extensions.send(&m.aor, Command(m.cmd), |id| {
+            Extension::new(m.aor.clone(), id, shard, shared.clone(), me).start()
+        });
+    }
+}
+
+impl Handler<Retire> for Directory {
+    type Result = ();
+
+    fn handle(&mut self, m: Retire, _: &mut Context<Self>) {
+        self.extensions.retire(&m.aor, m.id, m.processed);
+    }
+}

@@ -1,0 +1,107 @@
+//! What the store actor takes: flushes and sweeps, account and forwarding administration
+//! (the CLI through the control socket, the HTTP API), feature codes and one-time passwords,
+//! each answered once the change is on disk.
+
+use actix::{Message, Recipient};
+use serde::{Deserialize, Serialize};
+use switchboard_engine::numbering::{Aor, Feature};
+
+use super::accounts::AccountSummary;
+use super::forwarding;
+
+/// Removes expired bindings.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Sweep;
+
+/// Writes everything to disk.
+#[derive(Message)]
+#[rtype(result = "Result<usize, String>")]
+pub struct Flush;
+
+/// A forwarding feature code dialed by a subscriber; flushed before it is confirmed.
+/// Refusals are the status and reason phrase the phone is answered with.
+#[derive(Message)]
+#[rtype(result = "Result<forwarding::ForwardingSummary, (u16, &'static str)>")]
+pub struct ApplyFeature {
+    pub aor: Aor,
+    pub feature: Feature,
+}
+
+/// Account administration requested over the control socket of a running switch.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<AdminReply, String>")]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Admin {
+    AccountAdd {
+        number: String,
+        password: String,
+    },
+    AccountPasswd {
+        number: String,
+        password: String,
+    },
+    AccountRemove {
+        number: String,
+    },
+    AccountList,
+    ForwardShow {
+        number: String,
+    },
+    ForwardSet {
+        number: String,
+        kind: forwarding::Kind,
+        target: String,
+        ring_secs: Option<u16>,
+    },
+    ForwardClear {
+        number: String,
+        kind: forwarding::Kind,
+    },
+    /// Replaces every forwarding setting (HTTP `PUT`).
+    ForwardReplace {
+        number: String,
+        forwarding: forwarding::ForwardingSummary,
+    },
+    /// Reloads the routing plugins (handled by the control socket, not the store).
+    PluginsReload,
+}
+
+/// What an administrative operation produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum AdminReply {
+    Account {
+        number: String,
+    },
+    Accounts {
+        accounts: Vec<AccountSummary>,
+    },
+    Forwarding {
+        number: String,
+        forwarding: forwarding::ForwardingSummary,
+    },
+    Plugins {
+        report: crate::plugin::PluginReport,
+    },
+}
+
+/// Issues a one-time password for `aor` and returns it, once it is on disk: for `SignIn`
+/// only to a dynamic account nobody claimed yet, for `Reset` to any account. `None`: no
+/// password was issued (no such account, or its owner set a password of their own).
+#[derive(Message)]
+#[rtype(result = "Option<String>")]
+pub struct IssueOtp {
+    pub aor: Aor,
+    pub purpose: switchboard_engine::store::OtpPurpose,
+}
+
+/// Where store work goes: the recipients of the store actor's messages.
+#[derive(Clone)]
+pub struct StoreHandle {
+    pub admin: Recipient<Admin>,
+    pub feature: Recipient<ApplyFeature>,
+    pub otp: Recipient<IssueOtp>,
+    pub flush: Recipient<Flush>,
+    pub sweep: Recipient<Sweep>,
+}

@@ -1,0 +1,67 @@
+//! Where a request goes: a URI's host and port (IP literals at once, host names through the
+//! system resolver), and the flow that reaches a registered contact.
+
+use std::net::{IpAddr, SocketAddr};
+
+use switchboard_engine::flow::{ConnId, Flow, Transport};
+use switchboard_engine::proxy::route;
+use switchboard_engine::sip::Uri;
+use switchboard_engine::store::BindingRecord;
+
+/// Where a URI resolves to, when its host is an IP literal (the common case for contacts and
+/// Record-Route values); host names are resolved with `resolve`.
+pub fn flow_for_uri(uri: &Uri<'_>) -> Option<Flow> {
+    let (host, port, transport) = route::destination(uri);
+    let ip: IpAddr = host.parse().ok()?;
+    Some(Flow {
+        transport,
+        remote: SocketAddr::new(ip, port),
+        conn: None,
+    })
+}
+
+/// Resolves a URI's host with the system resolver.
+pub async fn resolve(uri_text: String) -> Option<Flow> {
+    let uri = Uri::parse(&uri_text).ok()?;
+    if let Some(f) = flow_for_uri(&uri) {
+        return Some(f);
+    }
+    let (host, port, transport) = route::destination(&uri);
+    let mut addrs = tokio::net::lookup_host((host.as_str(), port)).await.ok()?;
+    addrs.next().map(|remote| Flow {
+        transport,
+        remote,
+        conn: None,
+    })
+}
+
+/// Where to send a request for a registered contact (RFC 3261 §10, with the flow reuse of
+/// RFC 5626 when the device asked for it or is evidently behind NAT):
+/// - a device that registered with `reg-id` (outbound), or whose contact is exactly the
+///   address it registered from, is reached through that flow (its connection, for TCP);
+/// - a contact on the same host as the REGISTER but another port is reached as written (a
+///   TCP phone listens on another port than it connected from);
+/// - a contact on another address (a private one behind NAT) is reached through the flow.
+pub fn flow_for_binding(b: &BindingRecord) -> Flow {
+    let uri = Uri::parse(&b.uri).ok();
+    let transport = uri
+        .as_ref()
+        .and_then(|u| u.transport())
+        .and_then(Transport::parse)
+        .unwrap_or(b.transport);
+    let via_flow = Flow {
+        transport: b.transport,
+        remote: b.source,
+        conn: b.conn.map(ConnId),
+    };
+    let direct = uri
+        .as_ref()
+        .and_then(flow_for_uri)
+        .map(|f| Flow { transport, ..f });
+    match direct {
+        _ if b.reg_id.is_some() => via_flow,
+        Some(d) if d.remote == b.source && transport == b.transport => via_flow,
+        Some(d) if d.remote.ip() == b.source.ip() => d,
+        _ => via_flow,
+    }
+}
