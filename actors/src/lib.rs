@@ -23,7 +23,6 @@ pub mod extension;
 pub mod forwarding;
 pub mod http;
 pub mod limits;
-pub mod load;
 pub mod local_txns;
 pub mod message_queue;
 pub mod metrics;
