@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use switchboard_actors::load::{self, LoadError, LoadOptions};
+use switchboard_load::{self as load, LoadError, LoadOptions};
 
 #[derive(Args)]
 pub struct LoadArgs {

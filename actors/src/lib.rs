@@ -1,16 +1,19 @@
 //! Switchboard actors: the actix shells around the engine that own sockets, timers, the
-//! store and the HTTP and control endpoints.
+//! store and the HTTP and control endpoints. `ARCHITECTURE.md` has the map and the layers
+//! (which module may import which).
 //!
+//! - `clock`, `guard`, `ownership`, `metrics`, `config`: leaves (time and the timer helper,
+//!   panic containment, who owns which key, counters, configuration)
+//! - `store`: the durable store behind one interface, its actor and the queue writer
+//! - `api`: what each signalling actor receives
+//! - `transport`: UDP and TCP, ingress checks, stateless forwarding and the send handle
+//! - `shared`: configuration and the recipients every signalling actor reads
+//! - `extension`: one actor per active address of record (registrations, digest replay
+//!   windows, presence, deliveries), started on demand by a per-arbiter directory
+//! - `chat_room`, `subscription`, `notifications`, `call_leg`: the other signalling actors
 //! - `worker`: one signalling worker per arbiter (UDP socket, ingress, local answers)
-//! - `call_leg`: one actor per call running the proxy response contexts
-//! - `chat_room`: one actor per active chat room (members, order, history), started on
-//!   demand by a per-arbiter rooms directory
-//! - `directory` / `extension`: one actor per active address of record (registrations,
-//!   digest replay windows), started on demand and retired when idle
-//! - `store` / `store_actor`: the durable store behind one interface, written by one actor
 //! - `plugin`: the routing plugin host (sandboxed Lua, versions, hot reload)
-//! - `transport`: UDP and TCP, ingress checks and the send handle
-//! - `server`: start-up and graceful shutdown
+//! - `http`, `control`, `server`: the API, the CLI's socket, start-up and shutdown
 
 pub mod api;
 pub mod call_leg;
@@ -21,7 +24,6 @@ pub mod control;
 pub mod extension;
 pub mod guard;
 pub mod http;
-pub mod load;
 pub mod metrics;
 pub mod notifications;
 pub mod notifier;

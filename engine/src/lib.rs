@@ -10,7 +10,6 @@ pub mod dialog;
 pub mod entropy;
 pub mod flow;
 pub mod forwarding;
-pub mod load;
 pub mod media;
 pub mod messaging;
 pub mod numbering;

@@ -6,11 +6,11 @@ use std::cmp::Reverse;
 use std::time::Instant;
 
 use bytes::Bytes;
-use switchboard_engine::load::agent::{wants_rtp, Callee, Out, PLAN_HEADER};
 use switchboard_engine::sip::{Message, Method, ResponseBuilder};
 
 use super::{Flow, Shard};
-use crate::load::people::People;
+use crate::core::agent::{wants_rtp, Callee, Out, PLAN_HEADER};
+use crate::runner::people::People;
 
 impl Shard {
     pub(super) fn on_datagram(&mut self, bytes: Bytes) {

@@ -5,9 +5,10 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use switchboard_engine::load::scenario::Scenario;
-use switchboard_engine::load::stats::Recorder;
 use tokio::sync::mpsc;
+
+use crate::core::scenario::Scenario;
+use crate::core::stats::Recorder;
 
 /// The bars of a run (hidden when progress is off or stderr is no terminal).
 pub struct Bars {

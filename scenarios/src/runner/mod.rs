@@ -1,16 +1,19 @@
 //! The load runner behind `switchboard load scenarios/<file>.toml`: it replays a scenario
 //! against a SIP server (this switch, or any other) with many simulated user agents in one
-//! process on tokio.
+//! process on tokio. The I/O half of the crate: files, sockets, clocks and tasks are here,
+//! the decisions in `crate::core`.
 //!
-//! - the engine's `Schedule` says what happens when (same file and seed: same actions);
+//! - [`file::read`] reads the scenario (and its CSV) for the core's parser;
+//! - the core's `Schedule` says what happens when (same file and seed: same actions);
 //! - shards (one per core, each a UDP socket and the devices whose Contact it is) carry the
-//!   actions out with the engine's agent flows, RTP legs where calls carry audio, and record
+//!   actions out with the core's agent flows, RTP legs where calls carry audio, and record
 //!   every outcome;
 //! - the scheduler keeps closed-loop behaviours at their concurrency, progress bars show
 //!   each phase with live rate, success ratio and p99, Ctrl-C stops cleanly;
 //! - at the end the shards' recorders are merged into the report (terminal table, JSON,
 //!   HTML), with the server's CPU and memory when `--server-pid` was given.
 
+pub mod file;
 mod media;
 mod people;
 mod progress;
@@ -22,15 +25,15 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use switchboard_engine::load::report::{self, Meta, Report, ServerSample, Threshold};
-use switchboard_engine::load::scenario::{self, Scenario};
-use switchboard_engine::load::schedule::Schedule;
-use switchboard_engine::load::stats::Recorder;
-use switchboard_engine::load::{Action, Kind};
-use tokio::sync::{mpsc, watch};
-
 use people::People;
 use shard::{Shard, ShardSetup, Work};
+use tokio::sync::{mpsc, watch};
+
+use crate::core::report::{self, Meta, Report, ServerSample, Threshold};
+use crate::core::scenario::Scenario;
+use crate::core::schedule::Schedule;
+use crate::core::stats::Recorder;
+use crate::core::{Action, Kind};
 
 /// How to run a scenario.
 #[derive(Debug, Clone)]
@@ -63,7 +66,7 @@ pub enum LoadError {
 
 /// Reads the scenario (a bad file is refused here, before anything is sent) and runs it.
 pub fn run(opts: LoadOptions) -> Result<Report, LoadError> {
-    let sc = scenario::load(&opts.scenario)
+    let sc = file::read(&opts.scenario)
         .map_err(|e| LoadError::Scenario(format!("{}: {e}", opts.scenario.display())))?;
     let target_text = opts
         .target

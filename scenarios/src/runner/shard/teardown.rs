@@ -3,11 +3,11 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use switchboard_engine::load::agent::RequestSpec;
-use switchboard_engine::load::{Kind, User};
 use tokio::net::UdpSocket;
 
 use super::Shard;
+use crate::core::agent::RequestSpec;
+use crate::core::{Kind, User};
 
 impl Shard {
     /// Removes every binding of the users this shard registered (`Contact: *`, Expires 0),

@@ -4,12 +4,12 @@
 
 use std::time::Instant;
 
-use crate::entropy::Entropy;
-use crate::load::{Kind, Outcome};
-use crate::sip::Message;
-use crate::txn::{self, ClientKey, ClientNonInvite};
+use switchboard_engine::entropy::Entropy;
+use switchboard_engine::sip::Message;
+use switchboard_engine::txn::{self, ClientKey, ClientNonInvite};
 
 use super::{build, credentials, via, Endpoint, Head, Identity, Out};
+use crate::core::{Kind, Outcome};
 
 /// What to send.
 #[derive(Debug, Clone)]

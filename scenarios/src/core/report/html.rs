@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::svg::{bar_chart, line_chart, Series};
 use super::{num, Report, SecondReport};
-use crate::load::Kind;
+use crate::core::Kind;
 
 /// One colour per kind, in [`Kind::ALL`] order.
 const PALETTE: [&str; 8] = [

@@ -1,6 +1,8 @@
 //! The load generator's sans-IO core (`switchboard load scenarios/<file>.toml`): scenario
-//! files, the seeded schedule of actions they describe, and the statistics and report of a
-//! run. The runner that drives real sockets is `switchboard_actors::load`.
+//! files (parsed from their text), the seeded schedule of actions they describe, the
+//! simulated user agents, and the statistics and report of a run. No files, sockets, clocks,
+//! threads or tokio: text, time and seeds in; actions, messages and figures out. The runner
+//! that reads the files and drives real sockets is [`crate::runner`].
 //!
 //! The contract between the parts is in this file: a schedule yields [`Action`]s at offsets
 //! from the start of the run; the runner carries each out over SIP (and RTP) and records an

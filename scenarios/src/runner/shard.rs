@@ -13,16 +13,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rustc_hash::FxHashMap;
 use switchboard_engine::entropy::Entropy;
-use switchboard_engine::load::agent::{
-    self, Callee, Caller, Endpoint, Identity, Out, Request, RequestSpec, Subscriber,
-};
-use switchboard_engine::load::stats::Recorder;
-use switchboard_engine::load::{Action, Kind, Outcome, User};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::media;
 use super::people::People;
+use crate::core::agent::{
+    self, Callee, Caller, Endpoint, Identity, Out, Request, RequestSpec, Subscriber,
+};
+use crate::core::stats::Recorder;
+use crate::core::{Action, Kind, Outcome, User};
 
 /// A flow and what it belongs to.
 enum Flow {

@@ -2,8 +2,8 @@
 //! scenario's population, and the Contact user part of each device (`u<user>d<device>`), by
 //! which a request the server sends to a device finds it.
 
-use switchboard_engine::load::scenario::Population;
-use switchboard_engine::load::User;
+use crate::core::scenario::Population;
+use crate::core::User;
 
 pub struct People {
     population: Population,

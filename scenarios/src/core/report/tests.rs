@@ -1,5 +1,5 @@
 use super::*;
-use crate::load::Outcome;
+use crate::core::Outcome;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use switchboard_engine::entropy::Entropy;
+use switchboard_engine::sip::{reason_phrase, HeaderName, Message, Method, ResponseBuilder};
+use switchboard_engine::txn::{self, ClientKey, ClientNonInvite, ServerInvite, Timers};
 
 use super::caller::{parse_plan, PLAN_HEADER};
 use super::{build, sdp, via, Endpoint, Head, Identity, Out};
-use crate::entropy::Entropy;
-use crate::load::CallPlan;
-use crate::sip::{HeaderName, Message, Method, ResponseBuilder};
-use crate::txn::{self, ClientKey, ClientNonInvite, ServerInvite, Timers};
+use crate::core::CallPlan;
 
 #[derive(Debug, PartialEq, Eq)]
 enum State {
@@ -226,8 +226,7 @@ impl Callee {
 
     fn respond(&mut self, now: Instant, code: u16, sdp: Option<&[u8]>, out: &mut Vec<Out>) {
         let contact = self.id.contact(&self.ep);
-        let mut b = ResponseBuilder::new(&self.invite, code, crate::sip::reason_phrase(code))
-            .to_tag(&self.tag);
+        let mut b = ResponseBuilder::new(&self.invite, code, reason_phrase(code)).to_tag(&self.tag);
         if code < 300 {
             b = b.record_route().header("Contact", &contact);
         }

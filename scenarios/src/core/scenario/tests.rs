@@ -1,23 +1,17 @@
 use super::*;
 
-const SMOKE: &str = include_str!("../../../../scenarios/smoke.toml");
+const SMOKE: &str = include_str!("../../../smoke.toml");
 const SHIPPED: [(&str, &str); 5] = [
     ("smoke", SMOKE),
     (
         "register-storm",
-        include_str!("../../../../scenarios/register-storm.toml"),
+        include_str!("../../../register-storm.toml"),
     ),
-    (
-        "office-hour",
-        include_str!("../../../../scenarios/office-hour.toml"),
-    ),
-    (
-        "call-burst",
-        include_str!("../../../../scenarios/call-burst.toml"),
-    ),
+    ("office-hour", include_str!("../../../office-hour.toml")),
+    ("call-burst", include_str!("../../../call-burst.toml")),
     (
         "offline-messages",
-        include_str!("../../../../scenarios/offline-messages.toml"),
+        include_str!("../../../offline-messages.toml"),
     ),
 ];
 
@@ -351,7 +345,7 @@ fn bad_target_and_bad_toml_name_their_line() {
 
 #[test]
 fn the_readme_example_is_rejected_as_it_says_and_runs_with_a_rate() {
-    let readme = include_str!("../../../../scenarios/README.md");
+    let readme = include_str!("../../../README.md");
     let example = readme.split("### Example\n\n```toml\n").nth(1).unwrap();
     let example = example.split("```").next().unwrap();
     let e = rejected(example, 23, "behaviours.message.concurrency");

@@ -23,9 +23,10 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
 
+use switchboard_engine::entropy::Entropy;
+
 use super::scenario::{Behaviour, Drive, Phase, Scenario};
 use super::{Action, CallPlan, Kind, User};
-use crate::entropy::Entropy;
 
 /// The actions of one run of a scenario, in time order.
 #[derive(Debug, Clone)]

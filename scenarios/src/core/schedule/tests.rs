@@ -1,9 +1,9 @@
 use super::*;
-use crate::load::scenario::parse;
+use crate::core::scenario::parse;
 
-const SMOKE: &str = include_str!("../../../../scenarios/smoke.toml");
-const OFFICE: &str = include_str!("../../../../scenarios/office-hour.toml");
-const OFFLINE: &str = include_str!("../../../../scenarios/offline-messages.toml");
+const SMOKE: &str = include_str!("../../../smoke.toml");
+const OFFICE: &str = include_str!("../../../office-hour.toml");
+const OFFLINE: &str = include_str!("../../../offline-messages.toml");
 
 fn scenario(behaviours_and_phases: &str) -> Scenario {
     let text = format!(
@@ -81,7 +81,7 @@ fn ramp_secs_starts_a_behaviour_from_zero() {
 
 #[test]
 fn phase_durations_sum_to_the_duration_and_phase_at_finds_each() {
-    let sc = parse(include_str!("../../../../scenarios/register-storm.toml")).unwrap();
+    let sc = parse(include_str!("../../../register-storm.toml")).unwrap();
     let s = Schedule::new(&sc);
     let sum: Duration = sc.phases.iter().map(|p| p.duration).sum();
     assert_eq!(s.duration(), sum);

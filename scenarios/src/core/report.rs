@@ -17,7 +17,7 @@
 //! The HTML page draws its charts as inline SVG written here by hand (axes, ticks, polylines,
 //! bars, legends: about 200 lines in `report/svg.rs`) rather than with a plotting crate:
 //! the page must stay self-contained with no scripts or fonts, the charts are simple line and
-//! bar charts, and the engine keeps its small dependency tree and build time.
+//! bar charts, and the load generator keeps a small dependency tree and build time.
 
 mod html;
 mod svg;

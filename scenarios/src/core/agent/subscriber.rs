@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use switchboard_engine::entropy::Entropy;
+use switchboard_engine::sip::{Message, Method, ResponseBuilder};
+
 use super::{request::Request, stamped_latency, Endpoint, Identity, Out, RequestSpec};
-use crate::entropy::Entropy;
-use crate::load::Kind;
-use crate::sip::{Message, Method, ResponseBuilder};
+use crate::core::Kind;
 
 /// A watcher's subscription.
 #[derive(Debug)]
@@ -119,7 +120,7 @@ impl Subscriber {
     /// A SUBSCRIBE refused or unanswered ends the subscription.
     fn check_failed(&mut self, out: &[Out]) {
         let failed = out.iter().any(|o| {
-            matches!(o, Out::Done { kind: Kind::Subscribe, outcome, .. } if !matches!(outcome, crate::load::Outcome::Ok(_)))
+            matches!(o, Out::Done { kind: Kind::Subscribe, outcome, .. } if !matches!(outcome, crate::core::Outcome::Ok(_)))
         });
         if failed {
             self.done = true;

@@ -5,8 +5,9 @@
 //! (registrations, calls, messages, presence, chat rooms), phases with durations and load
 //! factors, pass/fail thresholds and a seed. [`parse`] turns text into a [`Scenario`] or the
 //! first problem found, with the line and dotted field name ([`ScenarioError`]); nothing is
-//! sent for a file that does not parse. [`load`] also reads the population's CSV next to the
-//! file. Parsing is pure: no clock, no network.
+//! sent for a file that does not parse. Parsing is pure: it takes the file's text (and
+//! [`parse_with`] a reader of the population's CSV); no files, no clock, no network. The
+//! runner reads the files (`crate::runner::file`).
 
 mod build;
 mod read;
@@ -48,7 +49,7 @@ pub struct Population {
     /// Number of user 0 (`"100000"`, `"+821012340000"`): user i is `first + i` with the same
     /// width and leading `+`. Empty when the population comes from a CSV.
     pub first: String,
-    /// `number,password` lines, relative to the scenario file; read by [`load`].
+    /// `number,password` lines, relative to the scenario file; read by the runner.
     pub csv: Option<PathBuf>,
     /// The CSV's accounts (empty without a CSV): user i is `accounts[i]`.
     pub accounts: Vec<Account>,
@@ -243,8 +244,8 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Parses and validates a scenario. Pure: a file with `population.csv` is rejected here
-/// (use [`load`] or [`parse_with`], which read the CSV).
+/// Parses and validates a scenario. A file with `population.csv` is rejected here (use
+/// [`parse_with`], given a reader of the CSV).
 pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
     parse_with(text, |_| {
         Err("a CSV population needs the scenario loaded from a file".into())
@@ -258,20 +259,6 @@ pub fn parse_with(
     read_csv: impl FnOnce(&Path) -> Result<String, String>,
 ) -> Result<Scenario, ScenarioError> {
     build::scenario(text, read_csv)
-}
-
-/// Reads and parses a scenario file, and its CSV relative to the file's directory.
-pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        line: None,
-        field: String::new(),
-        message: format!("cannot read {}: {e}", path.display()),
-    })?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    parse_with(&text, |csv| {
-        let full = dir.join(csv);
-        std::fs::read_to_string(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))
-    })
 }
 
 impl Scenario {

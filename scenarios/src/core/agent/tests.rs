@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use switchboard_engine::sip::{reason_phrase, Method, ResponseBuilder};
 
 use super::*;
-use crate::load::CallPlan;
-use crate::sip::ResponseBuilder;
+use crate::core::CallPlan;
 
 fn ep(port: u16) -> Endpoint {
     Endpoint {
@@ -47,7 +47,7 @@ fn done(out: &[Out]) -> Vec<(Kind, Outcome)> {
 const CHALLENGE: &str = "Digest realm=\"sb.test\", nonce=\"abc\", algorithm=MD5, qop=\"auth\"";
 
 fn reply(req: &Message, code: u16, challenge: Option<(&str, &str)>) -> Message {
-    let mut b = ResponseBuilder::new(req, code, crate::sip::reason_phrase(code)).to_tag("srv");
+    let mut b = ResponseBuilder::new(req, code, reason_phrase(code)).to_tag("srv");
     if let Some((n, v)) = challenge {
         b = b.header(n, v);
     }
@@ -174,7 +174,7 @@ fn back_to_back(plan: CallPlan, drop_first_ok: bool) -> (Vec<Out>, Vec<Out>) {
         let from_a: Vec<Message> = sent(&a_out[a_seen..]);
         a_seen = a_out.len();
         for m in from_a {
-            if m.method() == Some(crate::sip::Method::Invite)
+            if m.method() == Some(Method::Invite)
                 && m.header(HeaderName::ProxyAuthorization).is_none()
             {
                 // the proxy challenges the first INVITE
@@ -187,7 +187,7 @@ fn back_to_back(plan: CallPlan, drop_first_ok: bool) -> (Vec<Out>, Vec<Out>) {
                 continue;
             }
             match &mut callee {
-                None if m.method() == Some(crate::sip::Method::Invite) => {
+                None if m.method() == Some(Method::Invite) => {
                     callee = Some(Callee::start(
                         now,
                         m,
@@ -208,8 +208,7 @@ fn back_to_back(plan: CallPlan, drop_first_ok: bool) -> (Vec<Out>, Vec<Out>) {
             if drop_first_ok
                 && !dropped
                 && m.status() == Some(200)
-                && m.cseq()
-                    .is_some_and(|c| c.method == crate::sip::Method::Invite)
+                && m.cseq().is_some_and(|c| c.method == Method::Invite)
             {
                 dropped = true;
                 continue;
@@ -312,9 +311,7 @@ fn a_busy_plan_expects_486_and_a_no_answer_plan_cancels_and_expects_487() {
         false,
     );
     assert_eq!(done(&a), [(Kind::Call, Outcome::Ok(487))]);
-    assert!(sent(&a)
-        .iter()
-        .any(|m| m.method() == Some(crate::sip::Method::Cancel)));
+    assert!(sent(&a).iter().any(|m| m.method() == Some(Method::Cancel)));
     assert!(sent(&b).iter().any(|m| m.status() == Some(487)));
 }
 
@@ -335,11 +332,7 @@ fn a_lost_200_is_sent_again_until_the_ack_comes() {
     );
     let oks = sent(&b)
         .iter()
-        .filter(|m| {
-            m.status() == Some(200)
-                && m.cseq()
-                    .is_some_and(|c| c.method == crate::sip::Method::Invite)
-        })
+        .filter(|m| m.status() == Some(200) && m.cseq().is_some_and(|c| c.method == Method::Invite))
         .count();
     assert!(oks >= 2, "{oks}");
 }

@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use switchboard_engine::entropy::Entropy;
+use switchboard_engine::sip::builder::cancel_for;
+use switchboard_engine::sip::{HeaderName, Message, Method, ResponseBuilder};
+use switchboard_engine::txn::{self, ClientInvite, ClientKey, ClientNonInvite};
 
 use super::{build, credentials, sdp, via, Endpoint, Head, Identity, Out};
-use crate::entropy::Entropy;
-use crate::load::{CallPlan, Kind, Outcome};
-use crate::sip::builder::cancel_for;
-use crate::sip::{HeaderName, Message, Method, ResponseBuilder};
-use crate::txn::{self, ClientInvite, ClientKey, ClientNonInvite};
+use crate::core::{CallPlan, Kind, Outcome};
 
 /// The header carrying the plan to the callee.
 pub const PLAN_HEADER: &str = "X-Load-Plan";

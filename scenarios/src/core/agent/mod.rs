@@ -17,6 +17,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use switchboard_engine::entropy::Entropy;
+use switchboard_engine::sip::digest::Challenge;
+use switchboard_engine::sip::{HeaderName, Message, RequestBuilder};
 
 pub use callee::Callee;
 pub use caller::Caller;
@@ -25,9 +28,6 @@ pub use request::{Request, RequestSpec};
 pub use subscriber::Subscriber;
 
 use super::{Kind, Outcome};
-use crate::entropy::Entropy;
-use crate::sip::digest::Challenge;
-use crate::sip::{HeaderName, Message, RequestBuilder};
 
 /// Where the run talks to and from.
 #[derive(Debug, Clone)]
@@ -138,12 +138,12 @@ pub(crate) fn build(h: &Head<'_>, extra: &[(&str, &str)], body: Option<(&str, &[
 /// Sends what a BYE's transaction emitted; when its final answer (or timeout) came, reports
 /// it (`Kind::Bye`, latency from `sent`) and returns true.
 pub(crate) fn drain_bye(
-    t: &mut crate::txn::ClientNonInvite,
+    t: &mut switchboard_engine::txn::ClientNonInvite,
     sent: Instant,
     now: Instant,
     out: &mut Vec<Out>,
 ) -> bool {
-    use crate::txn::{Event, Output};
+    use switchboard_engine::txn::{Event, Output};
     let mut result = None;
     while let Some(o) = t.poll_output() {
         match o {
