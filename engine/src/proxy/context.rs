@@ -105,9 +105,54 @@ pub enum ContextEvent {
     Terminated,
 }
 
+/// The server transaction of the request: INVITE or not, driven alike.
 enum Server {
     Invite(ServerInvite),
     NonInvite(ServerNonInvite),
+}
+
+impl Server {
+    fn handle_request(&mut self, now: Instant, req: &Message) {
+        let _ = match self {
+            Server::Invite(s) => s.handle_request(now, req),
+            Server::NonInvite(s) => s.handle_request(now),
+        };
+    }
+
+    fn respond(&mut self, now: Instant, code: u16, bytes: Bytes) {
+        let _ = match self {
+            Server::Invite(s) => s.respond(now, code, bytes),
+            Server::NonInvite(s) => s.respond(now, code, bytes),
+        };
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            Server::Invite(s) => s.handle_timeout(now),
+            Server::NonInvite(s) => s.handle_timeout(now),
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<txn::Output> {
+        match self {
+            Server::Invite(s) => s.poll_output(),
+            Server::NonInvite(s) => s.poll_output(),
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Server::Invite(s) => s.poll_timeout(),
+            Server::NonInvite(s) => s.poll_timeout(),
+        }
+    }
+
+    fn is_terminated(&self) -> bool {
+        match self {
+            Server::Invite(s) => s.is_terminated(),
+            Server::NonInvite(s) => s.is_terminated(),
+        }
+    }
 }
 
 enum Best {
@@ -396,14 +441,7 @@ impl ProxyContext {
 
     /// A request matching the server transaction: a retransmission or the ACK for a non-2xx.
     pub fn handle_request(&mut self, now: Instant, req: &Message) {
-        match &mut self.server {
-            Server::Invite(s) => {
-                let _ = s.handle_request(now, req);
-            }
-            Server::NonInvite(s) => {
-                let _ = s.handle_request(now);
-            }
-        }
+        self.server.handle_request(now, req);
         self.drain_server();
         self.check_terminated();
     }
@@ -462,11 +500,7 @@ impl ProxyContext {
                 while c.poll_output().is_some() {}
             }
         } else {
-            let b = &mut self.branches[i];
-            let _ = match &mut b.client {
-                Client::Invite(c) => c.handle_response(now, resp),
-                Client::NonInvite(c) => c.handle_response(now, resp),
-            };
+            self.branches[i].client.handle_response(now, resp);
             self.drain_branch(now, i);
         }
         self.maybe_finish(now);
@@ -488,10 +522,7 @@ impl ProxyContext {
 
     /// Fires whatever is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        match &mut self.server {
-            Server::Invite(s) => s.handle_timeout(now),
-            Server::NonInvite(s) => s.handle_timeout(now),
-        }
+        self.server.handle_timeout(now);
         self.drain_server();
         if let Some(s) = &mut self.cancel_server {
             s.handle_timeout(now);
@@ -499,10 +530,7 @@ impl ProxyContext {
         }
         for i in 0..self.branches.len() {
             let b = &mut self.branches[i];
-            match &mut b.client {
-                Client::Invite(c) => c.handle_timeout(now),
-                Client::NonInvite(c) => c.handle_timeout(now),
-            }
+            b.client.handle_timeout(now);
             if let Some(c) = &mut b.cancel {
                 c.handle_timeout(now);
                 while let Some(o) = c.poll_output() {
@@ -516,7 +544,7 @@ impl ProxyContext {
                 b.timer_c = None;
                 if b.final_code.is_none() {
                     b.ring_timed_out = true;
-                    if b.got_provisional && matches!(b.client, Client::Invite(_)) {
+                    if b.got_provisional && b.client.is_invite() {
                         self.cancel_branch(now, i);
                     } else {
                         // §16.8: no provisional yet, so behave as if a 408 arrived
@@ -535,10 +563,7 @@ impl ProxyContext {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t = match &self.server {
-            Server::Invite(s) => s.poll_timeout(),
-            Server::NonInvite(s) => s.poll_timeout(),
-        };
+        let mut t = self.server.poll_timeout();
         let mut consider = |d: Option<Instant>| {
             if let Some(d) = d {
                 t = Some(t.map_or(d, |x| x.min(d)));
@@ -546,10 +571,7 @@ impl ProxyContext {
         };
         consider(self.cancel_server.as_ref().and_then(|s| s.poll_timeout()));
         for b in &self.branches {
-            consider(match &b.client {
-                Client::Invite(c) => c.poll_timeout(),
-                Client::NonInvite(c) => c.poll_timeout(),
-            });
+            consider(b.client.poll_timeout());
             consider(b.cancel.as_ref().and_then(|c| c.poll_timeout()));
             consider(b.timer_c);
         }
@@ -557,23 +579,14 @@ impl ProxyContext {
     }
 
     fn server_respond(&mut self, now: Instant, code: u16, bytes: Bytes) {
-        let _ = match &mut self.server {
-            Server::Invite(s) => s.respond(now, code, bytes),
-            Server::NonInvite(s) => s.respond(now, code, bytes),
-        };
+        self.server.respond(now, code, bytes);
         self.drain_server();
     }
 
     fn drain_server(&mut self) {
-        loop {
-            let o = match &mut self.server {
-                Server::Invite(s) => s.poll_output(),
-                Server::NonInvite(s) => s.poll_output(),
-            };
-            match o {
-                Some(txn::Output::Transmit(b)) => self.out.push_back(Output::Upstream(b)),
-                Some(txn::Output::Event(_)) => {}
-                None => break,
+        while let Some(o) = self.server.poll_output() {
+            if let txn::Output::Transmit(b) = o {
+                self.out.push_back(Output::Upstream(b));
             }
         }
     }

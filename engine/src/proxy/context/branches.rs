@@ -8,9 +8,58 @@ use crate::sip::builder::cancel_for;
 use crate::sip::{Forward, HeaderName, Message, Method};
 use crate::txn::{self, ClientInvite, ClientKey, ClientNonInvite};
 
+/// A branch's client transaction: INVITE or not, driven alike.
 pub(super) enum Client {
     Invite(ClientInvite),
     NonInvite(ClientNonInvite),
+}
+
+impl Client {
+    pub(super) fn is_invite(&self) -> bool {
+        matches!(self, Client::Invite(_))
+    }
+
+    pub(super) fn handle_response(&mut self, now: Instant, resp: Message) {
+        let _ = match self {
+            Client::Invite(c) => c.handle_response(now, resp),
+            Client::NonInvite(c) => c.handle_response(now, resp),
+        };
+    }
+
+    pub(super) fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            Client::Invite(c) => c.handle_timeout(now),
+            Client::NonInvite(c) => c.handle_timeout(now),
+        }
+    }
+
+    pub(super) fn terminate(&mut self) {
+        match self {
+            Client::Invite(c) => c.terminate(),
+            Client::NonInvite(c) => c.terminate(),
+        }
+    }
+
+    pub(super) fn poll_output(&mut self) -> Option<txn::Output> {
+        match self {
+            Client::Invite(c) => c.poll_output(),
+            Client::NonInvite(c) => c.poll_output(),
+        }
+    }
+
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Client::Invite(c) => c.poll_timeout(),
+            Client::NonInvite(c) => c.poll_timeout(),
+        }
+    }
+
+    pub(super) fn is_terminated(&self) -> bool {
+        match self {
+            Client::Invite(c) => c.is_terminated(),
+            Client::NonInvite(c) => c.is_terminated(),
+        }
+    }
 }
 
 pub(super) struct Branch {
@@ -29,10 +78,7 @@ impl ProxyContext {
     /// Ends a branch that never answered as if a 408 had come (§16.8).
     pub(super) fn give_up_branch(&mut self, i: BranchId) {
         let b = &mut self.branches[i];
-        match &mut b.client {
-            Client::Invite(c) => c.terminate(),
-            Client::NonInvite(c) => c.terminate(),
-        }
+        b.client.terminate();
         b.timer_c = None;
         b.final_code = Some(408);
         self.consider(Best::Local(408));
@@ -41,17 +87,12 @@ impl ProxyContext {
     /// Moves a branch's transaction outputs to ours and acts on its events.
     pub(super) fn drain_branch(&mut self, now: Instant, i: BranchId) {
         let mut events = Vec::new();
-        loop {
-            let o = match &mut self.branches[i].client {
-                Client::Invite(c) => c.poll_output(),
-                Client::NonInvite(c) => c.poll_output(),
-            };
+        while let Some(o) = self.branches[i].client.poll_output() {
             match o {
-                Some(txn::Output::Transmit(bytes)) => {
+                txn::Output::Transmit(bytes) => {
                     self.out.push_back(Output::Downstream { branch: i, bytes })
                 }
-                Some(txn::Output::Event(e)) => events.push(e),
-                None => break,
+                txn::Output::Event(e) => events.push(e),
             }
         }
         for e in events {

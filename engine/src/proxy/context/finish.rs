@@ -4,8 +4,7 @@
 
 use std::time::Instant;
 
-use super::branches::Client;
-use super::{best, Best, ContextEvent, Output, ProxyContext, Server};
+use super::{best, Best, ContextEvent, Output, ProxyContext};
 use crate::sip::{reason_phrase, Forward, HeaderName, ResponseBuilder};
 
 impl ProxyContext {
@@ -83,20 +82,13 @@ impl ProxyContext {
         if self.terminated || !self.finished {
             return;
         }
-        let server_done = match &self.server {
-            Server::Invite(s) => s.is_terminated(),
-            Server::NonInvite(s) => s.is_terminated(),
-        };
+        let server_done = self.server.is_terminated();
         let cancel_done = self
             .cancel_server
             .as_ref()
             .is_none_or(|s| s.is_terminated());
         let branches_done = self.branches.iter().all(|b| {
-            let c = match &b.client {
-                Client::Invite(c) => c.is_terminated(),
-                Client::NonInvite(c) => c.is_terminated(),
-            };
-            c && b.cancel.as_ref().is_none_or(|x| x.is_terminated())
+            b.client.is_terminated() && b.cancel.as_ref().is_none_or(|x| x.is_terminated())
         });
         if server_done && cancel_done && branches_done {
             self.terminated = true;
