@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, SpawnHandle, WrapFuture};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, WrapFuture};
 use crossbeam::channel::{self, Sender};
 use switchboard_engine::messaging::{Coalescer, Notice, SmsText};
 use switchboard_engine::numbering::Aor;
@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 
 use crate::api::extension::ExtCommand;
 use crate::api::notifications::{Queued, SendReset};
-use crate::clock::now;
+use crate::clock::{now, Timer};
 use crate::metrics::OutcomeLabel;
 use crate::notifier::{Gateway, Sms};
 use crate::shared::Shared;
@@ -31,7 +31,7 @@ pub struct Notifications {
     coalescer: Coalescer,
     text: SmsText,
     gateway: Sender<Sms>,
-    timer: Option<SpawnHandle>,
+    timer: Timer,
 }
 
 impl Notifications {
@@ -67,25 +67,20 @@ impl Notifications {
             coalescer,
             text,
             gateway: tx,
-            timer: None,
+            timer: Timer::default(),
         }
     }
 
     fn schedule(&mut self, ctx: &mut Context<Self>) {
-        if let Some(h) = self.timer.take() {
-            ctx.cancel_future(h);
+        let next = self.coalescer.poll_timeout();
+        self.timer.set(ctx, next, |a| &mut a.timer, Self::on_timer);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<Self>) {
+        for n in self.coalescer.due(now()) {
+            self.notify(n, ctx);
         }
-        let Some(at) = self.coalescer.poll_timeout() else {
-            return;
-        };
-        let delay = at.saturating_duration_since(now());
-        self.timer = Some(ctx.run_later(delay, |act, ctx| {
-            act.timer = None;
-            for n in act.coalescer.due(now()) {
-                act.notify(n, ctx);
-            }
-            act.schedule(ctx);
-        }));
+        self.schedule(ctx);
     }
 
     fn notify(&mut self, n: Notice, ctx: &mut Context<Self>) {

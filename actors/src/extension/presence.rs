@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{AsyncContext, Context, Recipient, SpawnHandle};
+use actix::{Context, Recipient};
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::presence::pidf::{self, PresenceDoc};
 use switchboard_engine::presence::presentity::{
@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 
 use super::Extension;
 use crate::api::extension::{PresenceNote, PublishReply, Snapshot, WatchReply, WatchRequest};
-use crate::clock::unix_now;
+use crate::clock::{unix_now, Timer};
 
 /// Subscriptions one watcher may hold on one presentity (its devices, each subscribing).
 pub const MAX_PER_WATCHER: usize = 16;
@@ -37,7 +37,7 @@ pub(super) struct PresenceState {
     presentity: Presentity,
     watchers: Vec<Watcher>,
     snapshot: Option<Arc<Snapshot>>,
-    timer: Option<SpawnHandle>,
+    timer: Timer,
     /// What watchers were last told (without its version): a REGISTER refresh or a
     /// republication that changes nothing visible sends no NOTIFY.
     told: Option<PresenceDoc>,
@@ -189,9 +189,6 @@ impl Extension {
 
     /// Wakes at the next binding or publication expiry while anyone watches or publishes.
     pub(super) fn schedule_presence_timer(&mut self, ctx: &mut Context<Self>) {
-        if let Some(h) = self.presence.timer.take() {
-            ctx.cancel_future(h);
-        }
         let now = unix_now();
         let bindings = if self.presence.watchers.is_empty() {
             None
@@ -206,14 +203,21 @@ impl Extension {
             .into_iter()
             .flatten()
             .min();
-        let Some(at) = at else { return };
-        let wait = Duration::from_secs(at.saturating_sub(now)) + Duration::from_millis(50);
-        self.presence.timer = Some(ctx.run_later(wait, |act, ctx| {
-            act.presence.timer = None;
-            // a publication or a binding expired: watchers hear of it if it shows
-            act.presence.presentity.expire(unix_now());
-            act.presence_changed(ctx);
-        }));
+        // expiries are wall-clock seconds: due a moment after the second they name
+        let at = at.map(|at| {
+            crate::clock::now()
+                + Duration::from_secs(at.saturating_sub(now))
+                + Duration::from_millis(50)
+        });
+        self.presence
+            .timer
+            .set(ctx, at, |a| &mut a.presence.timer, Self::on_presence_timer);
+    }
+
+    /// A publication or a binding expired: watchers hear of it if it shows.
+    fn on_presence_timer(&mut self, ctx: &mut Context<Self>) {
+        self.presence.presentity.expire(unix_now());
+        self.presence_changed(ctx);
     }
 
     /// A PUBLISH for this number (RFC 3903), from this number's own device.

@@ -13,7 +13,7 @@ mod start;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, SpawnHandle};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::{Flow, Transport};
 use switchboard_engine::numbering::Aor;
@@ -24,7 +24,7 @@ use switchboard_engine::txn::{self, ClientKey, ClientNonInvite, ServerKey, Serve
 
 use crate::api::extension::{ExtCommand, PresenceNote, Snapshot};
 use crate::api::leg::FromNetwork;
-use crate::clock::now;
+use crate::clock::{now, Timer};
 use crate::guard::guarded;
 use crate::ownership::{owners, Stop};
 use crate::shared::Shared;
@@ -93,7 +93,7 @@ pub struct Subscription {
     counted: bool,
     /// Holds one of the watcher's subscription slots (`Shared::take_watch_slot`).
     slot: bool,
-    timer: Option<(Instant, SpawnHandle)>,
+    timer: Timer,
 }
 
 impl Subscription {
@@ -123,7 +123,7 @@ impl Subscription {
             starting: false,
             counted: false,
             slot: false,
-            timer: None,
+            timer: Timer::default(),
         }
     }
 
@@ -355,40 +355,27 @@ impl Subscription {
             .chain(self.notify.as_ref().and_then(|(_, x)| x.poll_timeout()))
             .chain(self.server.iter().filter_map(|s| s.txn.poll_timeout()))
             .min();
-        let Some(at) = next else {
-            if let Some((_, h)) = self.timer.take() {
-                ctx.cancel_future(h);
+        self.timer.set(ctx, next, |a| &mut a.timer, Self::on_timer);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<Self>) {
+        let t = now();
+        if let Some((_, x)) = &mut self.notify {
+            if x.poll_timeout().is_some_and(|d| d <= t) {
+                x.handle_timeout(t);
             }
-            return;
-        };
-        if self.timer.as_ref().is_some_and(|(t, _)| *t == at) {
-            return;
         }
-        if let Some((_, h)) = self.timer.take() {
-            ctx.cancel_future(h);
+        self.flush_notify();
+        for s in &mut self.server {
+            if s.txn.poll_timeout().is_some_and(|d| d <= t) {
+                s.txn.handle_timeout(t);
+            }
         }
-        let wait = at.saturating_duration_since(now());
-        let h = ctx.run_later(wait, |act, ctx| {
-            act.timer = None;
-            let t = now();
-            if let Some((_, x)) = &mut act.notify {
-                if x.poll_timeout().is_some_and(|d| d <= t) {
-                    x.handle_timeout(t);
-                }
-            }
-            act.flush_notify();
-            for s in &mut act.server {
-                if s.txn.poll_timeout().is_some_and(|d| d <= t) {
-                    s.txn.handle_timeout(t);
-                }
-            }
-            act.flush_server();
-            if let Some(m) = &mut act.machine {
-                m.handle_timeout(t);
-            }
-            act.drive(ctx);
-        });
-        self.timer = Some((at, h));
+        self.flush_server();
+        if let Some(m) = &mut self.machine {
+            m.handle_timeout(t);
+        }
+        self.drive(ctx);
     }
 
     /// Counts a subscription that was accepted.
