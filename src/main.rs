@@ -28,10 +28,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use switchboard_actors::config::Config;
 use switchboard_actors::control;
-use switchboard_actors::store::accounts::AccountSummary;
 use switchboard_actors::store::actor as store_actor;
+use switchboard_actors::store::admin::accounts::AccountSummary;
+use switchboard_actors::store::admin::forwarding::{ForwardingSummary, Kind};
 use switchboard_actors::store::api::{Admin, AdminReply};
-use switchboard_actors::store::forwarding::{ForwardingSummary, Kind};
 use switchboard_actors::store::{Store, StoreError};
 
 #[derive(Parser)]

@@ -12,9 +12,9 @@ use switchboard_engine::proxy::Local;
 use tracing::{error, info, warn};
 
 use crate::api::notifications::NotificationsHandle;
-use crate::chat_room::RoomDirectory;
+use crate::chat_room::directory::RoomDirectory;
 use crate::config::Config;
-use crate::extension::Directory;
+use crate::extension::directory::Directory;
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
 use crate::plugin::{self, PluginHost};
@@ -279,7 +279,7 @@ async fn start(
     });
 
     let _watcher = if config.plugins.watch {
-        plugin::watch(plugins.clone())
+        plugin::watch::watch(plugins.clone())
     } else {
         None
     };

@@ -15,7 +15,9 @@
 //! and the next command starts a ChatRoom that reads the store again.
 
 mod admin;
+mod buckets;
 pub mod directory;
+mod messages;
 mod post;
 
 use std::cell::RefCell;
@@ -23,16 +25,15 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{
-    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, WrapFuture,
-};
+use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, WrapFuture};
 use switchboard_engine::chat::{Room, RoomError, RoomName};
 use switchboard_engine::messaging::StoredMessage;
 use switchboard_engine::numbering::Aor;
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
-pub use directory::{CreationBuckets, RetireRoom, RoomDirectory, RoomStopped};
+use buckets::CreationBuckets;
+use messages::{DirectoryHandle, RetireRoom, RoomMsg, RoomStopped};
 
 use crate::api::extension::ExtCommand;
 use crate::api::room::{MemberView, Refused, RoomCommand, RoomView};
@@ -47,10 +48,6 @@ const RELOADING: Refused = Refused::Store {
     code: 503,
     reason: "Room Reloading",
 };
-
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RoomMsg(pub RoomCommand);
 
 /// One commit's contents (see `message_queue::RoomCommit`).
 #[derive(Default)]
@@ -75,7 +72,7 @@ pub struct ChatRoom {
     name: RoomName,
     id: u64,
     shared: Arc<Shared>,
-    directory: Addr<RoomDirectory>,
+    directory: DirectoryHandle,
     /// `None`: the room does not exist (yet).
     room: Option<Room>,
     processed: u64,
@@ -93,7 +90,7 @@ impl ChatRoom {
         name: RoomName,
         id: u64,
         shared: Arc<Shared>,
-        directory: Addr<RoomDirectory>,
+        directory: DirectoryHandle,
         creations: Rc<RefCell<CreationBuckets>>,
     ) -> ChatRoom {
         let span = tracing::debug_span!("room", room = %name);
@@ -233,7 +230,7 @@ impl ChatRoom {
         if self.failed {
             ctx.stop();
         } else if self.room.is_none() {
-            self.directory.do_send(RetireRoom {
+            self.directory.retire.do_send(RetireRoom {
                 room: self.name.clone(),
                 id: self.id,
                 processed: self.processed,
@@ -319,7 +316,7 @@ impl Actor for ChatRoom {
         ctx.run_interval(tick, |act, _| {
             let idle = now().saturating_duration_since(act.last_active) >= act.idle_timeout();
             if idle && act.in_flight == 0 {
-                act.directory.do_send(RetireRoom {
+                act.directory.retire.do_send(RetireRoom {
                     room: act.name.clone(),
                     id: act.id,
                     processed: act.processed,
@@ -331,7 +328,7 @@ impl Actor for ChatRoom {
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.shared.metrics.rooms_active.dec();
         // however it stopped (retired, failed, load error, panic): the directory forgets it
-        self.directory.do_send(RoomStopped {
+        self.directory.stopped.do_send(RoomStopped {
             room: self.name.clone(),
             id: self.id,
         });

@@ -5,22 +5,14 @@
 
 use std::sync::Arc;
 
-use actix::{Actor, AsyncContext, Context, Handler, Message};
+use actix::{Actor, AsyncContext, Context, Handler};
 use switchboard_engine::numbering::Aor;
 
-use super::{Command, Extension};
+use super::messages::{Command, Retire};
+use super::Extension;
 use crate::api::extension::ToExtension;
-use crate::ownership::{OwnerId, Registry};
+use crate::ownership::Registry;
 use crate::shared::Shared;
-
-/// An Extension has been idle; it processed `processed` commands in its life.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Retire {
-    pub aor: Aor,
-    pub id: OwnerId,
-    pub processed: u64,
-}
 
 pub struct Directory {
     /// Which worker's arbiter this runs on: the Extensions' deliveries use Call-IDs it owns.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, Recipient};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Recipient};
 use switchboard_engine::auth::{self, AuthOutcome, ReplayWindow};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
@@ -18,10 +18,13 @@ use switchboard_engine::store::{AccountRecord, BindingRecord, OtpRecord};
 
 mod delivery;
 pub mod directory;
+mod messages;
 mod presence;
+mod watchers;
 
 use delivery::{Delivery, DeliveryEnded, DeliveryStart, Kick, Targets};
-pub use directory::Directory;
+pub use messages::Command;
+use messages::Retire;
 
 /// The running delivery of queued messages (at most one per address).
 struct Running {
@@ -36,12 +39,6 @@ use crate::clock::{now, unix_now};
 use crate::guard::guarded;
 use crate::ownership::{OwnerId, Stop};
 use crate::shared::Shared;
-use directory::Retire;
-
-/// A command its Directory passes on.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Command(pub ExtCommand);
 
 pub struct Extension {
     aor: Aor,
@@ -61,7 +58,7 @@ pub struct Extension {
     deliveries: u64,
     replay: ReplayWindow,
     /// Publications, calls and watchers (single writer of this number's presence).
-    presence: presence::PresenceState,
+    presence: watchers::PresenceState,
     /// Entity tags of publications.
     etags: Entropy,
     processed: u64,
@@ -89,7 +86,7 @@ impl Extension {
             delivery: None,
             deliveries: 0,
             replay: ReplayWindow::default(),
-            presence: presence::PresenceState::new(),
+            presence: watchers::PresenceState::new(),
             etags: Entropy::seeded(rand::random()),
             processed: 0,
             last_active: now(),

@@ -6,60 +6,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Context, Recipient};
+use actix::Context;
 use switchboard_engine::numbering::Aor;
-use switchboard_engine::presence::pidf::{self, PresenceDoc};
-use switchboard_engine::presence::presentity::{
-    Presentity, PublishError, PublishPolicy, PublishRequest,
-};
+use switchboard_engine::presence::pidf::{self};
+use switchboard_engine::presence::presentity::{PublishError, PublishPolicy, PublishRequest};
 use switchboard_engine::sip::{HeaderName, Message as SipMessage};
 use switchboard_engine::store::Authorization;
 use tracing::{debug, warn};
 
+use super::watchers::{Watcher, MAX_PER_WATCHER};
 use super::Extension;
 use crate::api::extension::{PresenceNote, PublishReply, Snapshot, WatchReply, WatchRequest};
-use crate::clock::{unix_now, Timer};
-
-/// Subscriptions one watcher may hold on one presentity (its devices, each subscribing).
-pub const MAX_PER_WATCHER: usize = 16;
-
-pub(super) struct Watcher {
-    id: u64,
-    aor: Aor,
-    to: Recipient<PresenceNote>,
-    list: bool,
-    allowed: bool,
-}
-
-/// The presence state an Extension keeps.
-#[derive(Default)]
-pub(super) struct PresenceState {
-    presentity: Presentity,
-    watchers: Vec<Watcher>,
-    snapshot: Option<Arc<Snapshot>>,
-    timer: Timer,
-    /// What watchers were last told (without its version): a REGISTER refresh or a
-    /// republication that changes nothing visible sends no NOTIFY.
-    told: Option<PresenceDoc>,
-}
-
-impl PresenceState {
-    /// Versions start from the clock (milliseconds), above any an earlier Extension of the
-    /// number gave.
-    pub(super) fn new() -> PresenceState {
-        PresenceState {
-            presentity: Presentity::starting_at(crate::clock::unix_now_ms()),
-            ..PresenceState::default()
-        }
-    }
-
-    /// Whether presence keeps the Extension alive (watchers, publications or a call).
-    pub(super) fn is_busy(&self) -> bool {
-        !self.watchers.is_empty()
-            || !self.presentity.publications().is_empty()
-            || self.presentity.on_the_phone()
-    }
-}
+use crate::clock::unix_now;
 
 /// Whether `watcher` may watch `owner`, asking the owner when it has an account.
 fn authorize(ext: &Extension, watcher: &Aor, record: bool) -> Authorization {

@@ -17,8 +17,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{auth, error};
 use crate::shared::Shared;
+use crate::store::admin::forwarding::ForwardingSummary;
 use crate::store::api::{Admin, AdminReply};
-use crate::store::forwarding::ForwardingSummary;
 
 pub async fn show(
     req: HttpRequest,

@@ -14,8 +14,8 @@ use std::time::Duration;
 use tracing::debug;
 use ureq::http::Uri;
 
+use super::gateway::{Gateway, GatewayError, Sms};
 use super::redact::Destination;
-use super::{Gateway, GatewayError, Sms};
 use crate::config::NotifyHttp;
 
 /// Most bytes of a provider's answer read (and dropped) so the connection can be reused.

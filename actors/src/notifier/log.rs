@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Gateway, GatewayError, Sms};
+use super::gateway::{Gateway, GatewayError, Sms};
 
 /// Name of the file in the data directory.
 pub const FILE_NAME: &str = "sms.log";

@@ -7,6 +7,7 @@
 //! in the data directory), `http` (POST of JSON to a provider) or `smpp` (SMPP 3.4 submit_sm
 //! to an SMSC).
 
+mod gateway;
 pub mod http;
 pub mod log;
 mod redact;
@@ -16,37 +17,7 @@ use std::path::Path;
 
 use crate::config::Notify;
 
-/// One text message to one phone number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sms {
-    /// E.164 with the leading `+`.
-    pub to: String,
-    /// UTF-8 text; gateways encode it as their protocol needs.
-    pub text: String,
-}
-
-/// Why a gateway could not hand an SMS over.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum GatewayError {
-    /// The gateway could not be reached (connect, timeout, broken connection).
-    #[error("gateway unreachable: {0}")]
-    Unreachable(String),
-    /// The gateway answered but refused the SMS (HTTP status, SMPP command_status).
-    #[error("gateway refused the message: {0}")]
-    Refused(String),
-    /// A local failure (writing the log file).
-    #[error("gateway i/o error: {0}")]
-    Io(String),
-}
-
-/// A way to send SMS.
-pub trait Gateway: Send {
-    /// `log`, `http` or `smpp`: for logs and metrics.
-    fn kind(&self) -> &'static str;
-    /// Hands one SMS to the gateway; `Ok` once the gateway accepted it.
-    fn send(&mut self, sms: &Sms) -> Result<(), GatewayError>;
-}
+pub use gateway::{Gateway, GatewayError, Sms};
 
 /// The gateway the configuration names.
 pub fn build(cfg: &Notify, data_dir: &Path) -> Result<Box<dyn Gateway>, String> {

@@ -27,8 +27,8 @@ use switchboard_engine::smpp::{
 };
 use tracing::{debug, info, trace, warn};
 
+use super::gateway::{Gateway, GatewayError, Sms};
 use super::redact::Destination;
-use super::{Gateway, GatewayError, Sms};
 use crate::config::NotifySmpp;
 
 /// Longest wait for the unbind_resp when the gateway is dropped.

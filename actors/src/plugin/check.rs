@@ -26,7 +26,7 @@ use switchboard_engine::routing::{CalleeState, Decision, DecisionError, RouteReq
 use switchboard_engine::sip::Method;
 
 use super::convert;
-use super::LuaRouter;
+use super::router::LuaRouter;
 
 /// Runs every plugin's tests; returns how many ran, or the first failure.
 pub fn run(router: &LuaRouter) -> Result<usize, String> {

@@ -18,8 +18,10 @@
 
 mod check;
 mod convert;
+mod router;
 mod sandbox;
-mod watch;
+mod set;
+pub mod watch;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -27,73 +29,23 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use mlua::{Function, Value};
 use sha2::{Digest, Sha256};
-use switchboard_engine::numbering::{Aor, Classifier, NumberingPlan};
+use switchboard_engine::numbering::NumberingPlan;
 use switchboard_engine::proxy::Local;
-use switchboard_engine::routing::{
-    Decision, PlainRouter, RouteError, RouteErrorKind, RouteRequest, Router,
-};
+use switchboard_engine::routing::{PlainRouter, RouteError, Router};
 use tracing::{error, info, warn};
 
 pub use check::describe;
+pub use router::LuaRouter;
 pub use sandbox::Limits;
-pub use watch::watch;
+pub use set::{PluginError, PluginFile, PluginReport, PluginSet, RouterMode};
 
 use crate::metrics::{Metrics, OutcomeLabel};
-use sandbox::Sandbox;
 
 /// The plugin shipped with the switch, used when the plugin directory holds no `*.lua` file.
 pub const DEFAULT_PLUGIN: &str = include_str!("../../../plugins/default.lua");
 /// The name the embedded plugin goes by.
 pub const DEFAULT_NAME: &str = "default.lua (embedded)";
-
-/// Which router decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouterMode {
-    /// The Lua plugins (falling back to the built-in routing).
-    Lua,
-    /// The built-in routing alone, without an interpreter (for comparison).
-    Plain,
-}
-
-/// One plugin file's text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginFile {
-    pub name: String,
-    pub source: String,
-}
-
-/// A published set of plugins.
-#[derive(Debug)]
-pub struct PluginSet {
-    pub version: u64,
-    /// First 12 hex digits of the SHA-256 over the files' names and texts.
-    pub digest: String,
-    pub files: Vec<PluginFile>,
-    /// Tests the set passed.
-    pub tests: usize,
-}
-
-/// What a reload or a check reports.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PluginReport {
-    pub version: u64,
-    pub digest: String,
-    pub files: Vec<String>,
-    pub tests: usize,
-}
-
-/// Why plugins could not be (re)loaded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PluginError {
-    #[error("cannot read plugins in {path}: {message}")]
-    Read { path: PathBuf, message: String },
-    #[error("{0}")]
-    Compile(String),
-    #[error("{0}")]
-    Test(String),
-}
 
 static NEXT_HOST: AtomicUsize = AtomicUsize::new(1);
 
@@ -301,123 +253,6 @@ pub fn check_file(
     })
 }
 
-/// The plugins of one version, compiled in one interpreter.
-pub struct LuaRouter {
-    sandbox: Sandbox,
-    plain: PlainRouter,
-    local: Arc<Local>,
-    version: u64,
-}
-
-impl LuaRouter {
-    pub fn build(
-        set: &PluginSet,
-        plan: &NumberingPlan,
-        local: &Arc<Local>,
-        limits: Limits,
-    ) -> Result<LuaRouter, PluginError> {
-        let mut sandbox = Sandbox::new(limits).map_err(|e| PluginError::Compile(e.message))?;
-        for f in &set.files {
-            sandbox
-                .load(&f.name, &f.source)
-                .map_err(|e| PluginError::Compile(compile_message(&f.name, &e)))?;
-        }
-        Ok(LuaRouter {
-            sandbox,
-            plain: PlainRouter::new(plan.clone()),
-            local: local.clone(),
-            version: set.version,
-        })
-    }
-
-    fn call_route(
-        &self,
-        f: &Function,
-        plugin: &str,
-        req: &RouteRequest<'_>,
-        plan: &dyn Classifier,
-    ) -> Result<Option<Decision>, RouteError> {
-        let lua = self.sandbox.lua();
-        let parts = self
-            .sandbox
-            .enter(|| self.sandbox.entry.route(lua, plan.plan(), f, req))
-            .map_err(|mut e| {
-                if e.kind == RouteErrorKind::BadDecision {
-                    e.message = format!("{plugin}: {}", e.message);
-                }
-                e
-            })?;
-        convert::decision(plan, &|h| self.local.names_us(h), parts)
-            .map_err(|e| RouteError::new(RouteErrorKind::BadDecision, format!("{plugin}: {e}")))
-    }
-
-    fn rewrite_with(
-        &self,
-        f: &Function,
-        dialed: &str,
-        caller: Option<&Aor>,
-    ) -> Result<Option<String>, String> {
-        let lua = self.sandbox.lua();
-        let v: Value = self
-            .sandbox
-            .enter(|| {
-                let req = lua.create_table()?;
-                if let Some(c) = caller {
-                    req.raw_set("caller", c.as_str())?;
-                }
-                f.call((dialed, req))
-            })
-            .map_err(|e| e.to_string())?;
-        match v {
-            Value::Nil => Ok(None),
-            Value::String(s) => Ok(Some(
-                s.to_str()
-                    .map_err(|_| "classify returned text that is not UTF-8")?
-                    .to_owned(),
-            )),
-            other => Err(format!(
-                "classify must return a string or nil, not a {}",
-                other.type_name()
-            )),
-        }
-    }
-}
-
-impl Router for LuaRouter {
-    fn rewrite(&self, dialed: &str, caller: Option<&Aor>) -> Result<Option<String>, RouteError> {
-        let mut current: Option<String> = None;
-        for p in &self.sandbox.plugins {
-            let Some(f) = &p.classify else { continue };
-            let input = current.as_deref().unwrap_or(dialed);
-            match self.rewrite_with(f, input, caller) {
-                Ok(Some(s)) => current = Some(s),
-                Ok(None) => {}
-                Err(e) => {
-                    return Err(RouteError::new(
-                        RouteErrorKind::BadDecision,
-                        format!("{}: {e}", p.name),
-                    ))
-                }
-            }
-        }
-        Ok(current)
-    }
-
-    fn route(&self, req: &RouteRequest<'_>) -> Result<Decision, RouteError> {
-        for p in &self.sandbox.plugins {
-            let Some(f) = &p.route else { continue };
-            if let Some(d) = self.call_route(f, &p.name, req, self.plain.classifier())? {
-                return Ok(d);
-            }
-        }
-        Ok(self.plain.decide(req))
-    }
-
-    fn version(&self) -> u64 {
-        self.version
-    }
-}
-
 /// Compiles `files` and runs their tests; the number of tests that passed.
 fn validate(
     files: &[PluginFile],
@@ -433,14 +268,6 @@ fn validate(
     };
     let router = LuaRouter::build(&set, plan, local, limits)?;
     check::run(&router).map_err(PluginError::Test)
-}
-
-fn compile_message(file: &str, e: &RouteError) -> String {
-    if e.message.starts_with(file) {
-        e.message.clone()
-    } else {
-        format!("{file}: {}", e.message)
-    }
 }
 
 /// The `*.lua` files of `dir` in name order; the embedded default when there are none (or

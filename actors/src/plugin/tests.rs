@@ -2,8 +2,9 @@
 //! versions per thread and per call.
 
 use super::*;
-use switchboard_engine::numbering::Destination;
+use switchboard_engine::numbering::{Aor, Destination};
 use switchboard_engine::routing::{CalleeState, DiversionReason, Fallbacks, Target};
+use switchboard_engine::routing::{Decision, RouteErrorKind, RouteRequest};
 use switchboard_engine::sip::Method;
 
 struct Dir(PathBuf);

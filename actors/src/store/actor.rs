@@ -7,9 +7,9 @@ use actix::{Actor, Addr, Handler, SyncContext};
 use switchboard_engine::numbering::{Aor, NumberingPlan};
 use tracing::{info, warn};
 
-use super::accounts;
+use super::admin::accounts;
+use super::admin::forwarding;
 use super::api::{Admin, AdminReply, ApplyFeature, Flush, IssueOtp, StoreHandle, Sweep};
-use super::forwarding;
 use super::Store;
 use crate::clock::unix_now;
 use crate::metrics::Metrics;

@@ -6,8 +6,8 @@ use actix::{Message, Recipient};
 use serde::{Deserialize, Serialize};
 use switchboard_engine::numbering::{Aor, Feature};
 
-use super::accounts::AccountSummary;
-use super::forwarding;
+use super::admin::accounts::AccountSummary;
+use super::admin::forwarding;
 
 /// Removes expired bindings.
 #[derive(Message)]

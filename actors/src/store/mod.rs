@@ -5,12 +5,11 @@
 //! (`actor`), which is the only writer while the switch runs; the CLI opens the store
 //! directly only when no switch holds it.
 
-pub mod accounts;
 pub mod actor;
+pub mod admin;
 pub mod api;
 mod buddies;
 mod dynamic;
-pub mod forwarding;
 mod queue;
 mod rooms;
 pub mod writer;

@@ -21,8 +21,9 @@ use tracing::{debug, info, warn};
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::store::Store;
 
+mod room_commit;
 mod rooms;
-pub use rooms::{
+pub use room_commit::{
     CatchUp, RecordChange, RoomCommit, RoomCommitted, RoomPost, RoomRefused, RoomResult,
 };
 
@@ -183,7 +184,7 @@ struct Writer {
     /// Rooms whose ChatRoom (the epoch here) had a job fail: its later jobs are refused.
     failed_rooms: HashMap<switchboard_engine::chat::RoomName, u64>,
     /// Rooms per owner, for `rooms.max_rooms_per_owner` (counted on first use).
-    owned: Option<rooms::Owned>,
+    owned: Option<room_commit::Owned>,
 }
 
 impl Writer {

@@ -8,6 +8,7 @@
 //! sends it through a client transaction.
 
 mod list;
+mod resources;
 mod start;
 
 use std::sync::Arc;
@@ -30,7 +31,7 @@ use crate::ownership::{owners, Stop};
 use crate::shared::Shared;
 use crate::transport::{response_flow, via_fix, Transports};
 
-pub use list::Resource;
+use resources::Resource;
 
 /// Allow-Events of our answers.
 pub const ALLOW_EVENTS: &str = "presence";
@@ -308,7 +309,7 @@ impl Subscription {
             Target::List { owner, resources } if due.with_state => {
                 let boundary = self.entropy.token(16);
                 let uri = format!("sip:buddies-{}@{}", owner, self.shared.local.domain);
-                Some(list::render(
+                Some(resources::render(
                     &uri,
                     due.version,
                     due.full,
@@ -460,7 +461,7 @@ impl Subscription {
                 self.rewatch(entity, ctx);
             }
             (Target::List { resources, .. }, note) => {
-                let changed = list::apply(resources, &note);
+                let changed = resources::apply(resources, &note);
                 if matches!(note, PresenceNote::ListChanged) {
                     self.reread_list(ctx);
                 } else if changed {

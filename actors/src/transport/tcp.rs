@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::{ingest, Ingested, Ingress};
+use super::ingress::{ingest, Ingested, Ingress};
 use crate::metrics::Metrics;
 
 /// TCP limits from the configuration.

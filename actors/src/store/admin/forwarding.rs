@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_engine::forwarding::{target_text, Condition, ForwardError, ForwardingRecord};
 use switchboard_engine::numbering::{Aor, Feature, NumberingPlan};
 
-use crate::store::accounts::{canonical, AccountError};
+use crate::store::admin::accounts::{canonical, AccountError};
 use crate::store::Store;
 
 /// Which forwarding an operation names.
@@ -226,7 +226,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         let s = Store::open(&d, 100, 8).unwrap();
         let p = NumberingPlan::new("KR").unwrap();
-        crate::store::accounts::add(&s, &p, "sb", "1001", "pw-1001", 1).unwrap();
+        crate::store::admin::accounts::add(&s, &p, "sb", "1001", "pw-1001", 1).unwrap();
         (s, p)
     }
 
