@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// `[messaging]`: store-and-forward of SIP MESSAGE.
 #[derive(Debug, Clone, Deserialize)]
@@ -95,71 +95,67 @@ pub struct NotifySmpp {
     pub timeout_ms: u64,
 }
 
-impl super::Config {
-    pub(super) fn validate_messaging(&self) -> Result<(), ConfigError> {
-        let m = &self.messaging;
-        if m.max_body_bytes == 0 || m.max_body_bytes > 60_000 {
-            return Err(ConfigError::Value {
-                key: "messaging.max_body_bytes",
-                message: "must be 1 to 60000 (a MESSAGE fits one datagram)".into(),
-            });
-        }
-        if m.ttl_secs == 0 || m.max_queued == 0 || m.max_queued_bytes == 0 {
-            return Err(ConfigError::Value {
-                key: "messaging.ttl_secs",
-                message: "ttl_secs, max_queued and max_queued_bytes must be at least 1".into(),
-            });
-        }
-        if m.commit_batch == 0 || m.retry_initial_ms == 0 || m.sweep_every_secs == 0 {
-            return Err(ConfigError::Value {
-                key: "messaging.commit_batch",
-                message: "commit_batch, retry_initial_ms and sweep_every_secs must be at least 1"
-                    .into(),
-            });
-        }
-        let a = &self.accounts;
-        if !(4..=10).contains(&a.otp_digits) {
-            return Err(ConfigError::Value {
-                key: "accounts.otp_digits",
-                message: "must be 4 to 10".into(),
-            });
-        }
-        if a.dynamic_expiry_days == 0 {
-            return Err(ConfigError::Value {
-                key: "accounts.dynamic_expiry_days",
-                message: "must be at least 1".into(),
-            });
-        }
-        let n = &self.notify;
-        match n.gateway.as_str() {
-            "log" => {}
-            "http" if n.http.url.starts_with("http://") || n.http.url.starts_with("https://") => {}
-            "http" => {
-                return Err(ConfigError::Value {
-                    key: "notify.http.url",
-                    message: "must be an http:// or https:// URL".into(),
-                })
-            }
-            "smpp" if n.smpp.address.contains(':') && !n.smpp.system_id.is_empty() => {}
-            "smpp" => {
-                return Err(ConfigError::Value {
-                    key: "notify.smpp.address",
-                    message: "needs host:port and a system_id".into(),
-                })
-            }
-            _ => {
-                return Err(ConfigError::Value {
-                    key: "notify.gateway",
-                    message: "must be \"log\", \"http\" or \"smpp\"".into(),
-                })
-            }
-        }
-        if n.sms_max_chars < 20 || n.preview_chars == 0 || n.preview_chars > n.sms_max_chars {
-            return Err(ConfigError::Value {
-                key: "notify.sms_max_chars",
-                message: "at least 20, and preview_chars from 1 to sms_max_chars".into(),
-            });
-        }
-        Ok(())
+/// Checks the `[messaging]`, `[accounts]` and `[notify]` values that parse but cannot work.
+pub(super) fn validate(m: &Messaging, a: &Accounts, n: &Notify) -> Result<(), ConfigError> {
+    if m.max_body_bytes == 0 || m.max_body_bytes > 60_000 {
+        return Err(ConfigError::Value {
+            key: "messaging.max_body_bytes",
+            message: "must be 1 to 60000 (a MESSAGE fits one datagram)".into(),
+        });
     }
+    if m.ttl_secs == 0 || m.max_queued == 0 || m.max_queued_bytes == 0 {
+        return Err(ConfigError::Value {
+            key: "messaging.ttl_secs",
+            message: "ttl_secs, max_queued and max_queued_bytes must be at least 1".into(),
+        });
+    }
+    if m.commit_batch == 0 || m.retry_initial_ms == 0 || m.sweep_every_secs == 0 {
+        return Err(ConfigError::Value {
+            key: "messaging.commit_batch",
+            message: "commit_batch, retry_initial_ms and sweep_every_secs must be at least 1"
+                .into(),
+        });
+    }
+    if !(4..=10).contains(&a.otp_digits) {
+        return Err(ConfigError::Value {
+            key: "accounts.otp_digits",
+            message: "must be 4 to 10".into(),
+        });
+    }
+    if a.dynamic_expiry_days == 0 {
+        return Err(ConfigError::Value {
+            key: "accounts.dynamic_expiry_days",
+            message: "must be at least 1".into(),
+        });
+    }
+    match n.gateway.as_str() {
+        "log" => {}
+        "http" if n.http.url.starts_with("http://") || n.http.url.starts_with("https://") => {}
+        "http" => {
+            return Err(ConfigError::Value {
+                key: "notify.http.url",
+                message: "must be an http:// or https:// URL".into(),
+            })
+        }
+        "smpp" if n.smpp.address.contains(':') && !n.smpp.system_id.is_empty() => {}
+        "smpp" => {
+            return Err(ConfigError::Value {
+                key: "notify.smpp.address",
+                message: "needs host:port and a system_id".into(),
+            })
+        }
+        _ => {
+            return Err(ConfigError::Value {
+                key: "notify.gateway",
+                message: "must be \"log\", \"http\" or \"smpp\"".into(),
+            })
+        }
+    }
+    if n.sms_max_chars < 20 || n.preview_chars == 0 || n.preview_chars > n.sms_max_chars {
+        return Err(ConfigError::Value {
+            key: "notify.sms_max_chars",
+            message: "at least 20, and preview_chars from 1 to sms_max_chars".into(),
+        });
+    }
+    Ok(())
 }

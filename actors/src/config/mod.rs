@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod error;
 mod messaging;
 mod numbering;
 mod presence;
 mod rooms;
 mod trunks;
 
+pub use error::ConfigError;
 pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
 pub use presence::Presence;
@@ -140,21 +142,6 @@ pub struct Store {
     pub cache_capacity_mb: u64,
 }
 
-/// Why a configuration could not be used.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("invalid config {origin}: {message}")]
-    Parse { origin: String, message: String },
-    #[error("invalid config value {key}: {message}")]
-    Value { key: &'static str, message: String },
-}
-
 impl Config {
     /// The embedded defaults, optionally overlaid with a TOML file.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -231,9 +218,9 @@ impl Config {
                 message: "at least 1000 instructions and 1 MB".into(),
             });
         }
-        self.validate_messaging()?;
-        self.validate_presence()?;
-        self.validate_rooms()?;
+        messaging::validate(&self.messaging, &self.accounts, &self.notify)?;
+        presence::validate(&self.presence)?;
+        rooms::validate(&self.rooms)?;
         for net in &self.limits.exempt {
             parse_cidr(net).ok_or_else(|| ConfigError::Value {
                 key: "limits.exempt",
@@ -241,6 +228,18 @@ impl Config {
             })?;
         }
         Ok(())
+    }
+
+    /// The numbering plan the `[numbering]` section describes.
+    pub fn numbering_plan(
+        &self,
+    ) -> Result<switchboard_engine::numbering::NumberingPlan, ConfigError> {
+        self.numbering.plan()
+    }
+
+    /// The configured trunks; names, addresses and credentials checked.
+    pub fn trunks(&self) -> Result<switchboard_engine::trunk::Trunks, ConfigError> {
+        trunks::build(&self.trunks)
     }
 
     /// Signalling workers to run.

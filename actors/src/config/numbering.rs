@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use switchboard_engine::numbering::{Branch, NumberFormat, NumberingPlan, Provider};
 
-use super::{Config, ConfigError};
+use super::error::ConfigError;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,10 +52,10 @@ pub struct ProviderConfig {
     pub prefix: String,
 }
 
-impl Config {
-    /// The numbering plan the `[numbering]` section describes.
-    pub fn numbering_plan(&self) -> Result<NumberingPlan, ConfigError> {
-        let n = &self.numbering;
+impl Numbering {
+    /// The numbering plan this section describes.
+    pub fn plan(&self) -> Result<NumberingPlan, ConfigError> {
+        let n = self;
         let plan = NumberingPlan::new(&n.default_country).map_err(|_| ConfigError::Value {
             key: "numbering.default_country",
             message: format!("unknown country {:?}", n.default_country),
@@ -144,6 +144,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     #[test]
     fn the_numbering_plan_reads_own_ranges_and_providers() {

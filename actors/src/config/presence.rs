@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use switchboard_engine::store::buddies::BuddyLimits;
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// `[presence]`: SUBSCRIBE/NOTIFY for the presence event package (RFC 3856), PUBLISH
 /// (RFC 3903) and the buddy lists that decide who may watch whom.
@@ -56,61 +56,59 @@ impl Presence {
     }
 }
 
-impl super::Config {
-    pub(super) fn validate_presence(&self) -> Result<(), ConfigError> {
-        let p = &self.presence;
-        let value = |key, message: &str| {
-            Err(ConfigError::Value {
-                key,
-                message: message.into(),
-            })
-        };
-        if p.min_expires_secs == 0
-            || p.min_expires_secs > p.default_expires_secs
-            || p.default_expires_secs > p.max_expires_secs
-        {
-            return value(
-                "presence.min_expires_secs",
-                "need 1 <= min_expires_secs <= default_expires_secs <= max_expires_secs",
-            );
-        }
-        if p.max_subscriptions_per_watcher == 0 {
-            return value(
-                "presence.max_subscriptions_per_watcher",
-                "must be at least 1",
-            );
-        }
-        if p.publish_default_expires_secs == 0
-            || p.publish_default_expires_secs > p.publish_max_expires_secs
-        {
-            return value(
-                "presence.publish_default_expires_secs",
-                "need 1 <= publish_default_expires_secs <= publish_max_expires_secs",
-            );
-        }
-        if p.notify_interval_ms > 60_000 {
-            return value(
-                "presence.notify_interval_ms",
-                "must be at most 60000 (a minute)",
-            );
-        }
-        if p.max_watchers == 0 {
-            return value("presence.max_watchers", "must be at least 1");
-        }
-        if p.max_buddies == 0 || p.max_buddies > 10_000 {
-            return value("presence.max_buddies", "must be 1 to 10000");
-        }
-        if p.max_display_chars == 0 || p.max_display_chars > 1024 {
-            return value("presence.max_display_chars", "must be 1 to 1024");
-        }
-        if p.max_groups > 1024 {
-            return value("presence.max_groups", "must be at most 1024");
-        }
-        if p.max_group_chars == 0 || p.max_group_chars > 1024 {
-            return value("presence.max_group_chars", "must be 1 to 1024");
-        }
-        Ok(())
+/// Checks the `[presence]` values that parse but cannot work.
+pub(super) fn validate(p: &Presence) -> Result<(), ConfigError> {
+    let value = |key, message: &str| {
+        Err(ConfigError::Value {
+            key,
+            message: message.into(),
+        })
+    };
+    if p.min_expires_secs == 0
+        || p.min_expires_secs > p.default_expires_secs
+        || p.default_expires_secs > p.max_expires_secs
+    {
+        return value(
+            "presence.min_expires_secs",
+            "need 1 <= min_expires_secs <= default_expires_secs <= max_expires_secs",
+        );
     }
+    if p.max_subscriptions_per_watcher == 0 {
+        return value(
+            "presence.max_subscriptions_per_watcher",
+            "must be at least 1",
+        );
+    }
+    if p.publish_default_expires_secs == 0
+        || p.publish_default_expires_secs > p.publish_max_expires_secs
+    {
+        return value(
+            "presence.publish_default_expires_secs",
+            "need 1 <= publish_default_expires_secs <= publish_max_expires_secs",
+        );
+    }
+    if p.notify_interval_ms > 60_000 {
+        return value(
+            "presence.notify_interval_ms",
+            "must be at most 60000 (a minute)",
+        );
+    }
+    if p.max_watchers == 0 {
+        return value("presence.max_watchers", "must be at least 1");
+    }
+    if p.max_buddies == 0 || p.max_buddies > 10_000 {
+        return value("presence.max_buddies", "must be 1 to 10000");
+    }
+    if p.max_display_chars == 0 || p.max_display_chars > 1024 {
+        return value("presence.max_display_chars", "must be 1 to 1024");
+    }
+    if p.max_groups > 1024 {
+        return value("presence.max_groups", "must be at most 1024");
+    }
+    if p.max_group_chars == 0 || p.max_group_chars > 1024 {
+        return value("presence.max_group_chars", "must be 1 to 1024");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

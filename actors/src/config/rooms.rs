@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use switchboard_engine::chat::RoomLimits;
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// `[rooms]`: multi-party text rooms at `sip:room-<name>@<domain>`.
 #[derive(Debug, Clone, Deserialize)]
@@ -40,41 +40,39 @@ impl Rooms {
     }
 }
 
-impl super::Config {
-    pub(super) fn validate_rooms(&self) -> Result<(), ConfigError> {
-        let r = &self.rooms;
-        if !(2..=10_000).contains(&r.max_members) {
-            return Err(ConfigError::Value {
-                key: "rooms.max_members",
-                message: "must be 2 to 10000".into(),
-            });
-        }
-        if r.rate_per_minute == 0 || r.rate_burst == 0 {
-            return Err(ConfigError::Value {
-                key: "rooms.rate_per_minute",
-                message: "rate_per_minute and rate_burst must be at least 1".into(),
-            });
-        }
-        if r.max_topic_chars == 0 || r.max_topic_chars > 1000 {
-            return Err(ConfigError::Value {
-                key: "rooms.max_topic_chars",
-                message: "must be 1 to 1000".into(),
-            });
-        }
-        if !(1..=10_000).contains(&r.max_rooms_per_owner) {
-            return Err(ConfigError::Value {
-                key: "rooms.max_rooms_per_owner",
-                message: "must be 1 to 10000".into(),
-            });
-        }
-        if r.idle_timeout_secs == 0 {
-            return Err(ConfigError::Value {
-                key: "rooms.idle_timeout_secs",
-                message: "must be at least 1".into(),
-            });
-        }
-        Ok(())
+/// Checks the `[rooms]` values that parse but cannot work.
+pub(super) fn validate(r: &Rooms) -> Result<(), ConfigError> {
+    if !(2..=10_000).contains(&r.max_members) {
+        return Err(ConfigError::Value {
+            key: "rooms.max_members",
+            message: "must be 2 to 10000".into(),
+        });
     }
+    if r.rate_per_minute == 0 || r.rate_burst == 0 {
+        return Err(ConfigError::Value {
+            key: "rooms.rate_per_minute",
+            message: "rate_per_minute and rate_burst must be at least 1".into(),
+        });
+    }
+    if r.max_topic_chars == 0 || r.max_topic_chars > 1000 {
+        return Err(ConfigError::Value {
+            key: "rooms.max_topic_chars",
+            message: "must be 1 to 1000".into(),
+        });
+    }
+    if !(1..=10_000).contains(&r.max_rooms_per_owner) {
+        return Err(ConfigError::Value {
+            key: "rooms.max_rooms_per_owner",
+            message: "must be 1 to 10000".into(),
+        });
+    }
+    if r.idle_timeout_secs == 0 {
+        return Err(ConfigError::Value {
+            key: "rooms.idle_timeout_secs",
+            message: "must be at least 1".into(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use switchboard_engine::flow::Transport;
 use switchboard_engine::numbering::{is_trunk_name, NumberFormat};
 use switchboard_engine::trunk::{Trunk, TrunkCredentials, Trunks, DEFAULT_NO_RESPONSE_SECS};
 
-use super::{Config, ConfigError};
+use super::error::ConfigError;
 
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,85 +63,84 @@ fn udp() -> String {
     "udp".into()
 }
 
-impl Config {
-    /// The configured trunks; names, addresses and credentials checked.
-    pub fn trunks(&self) -> Result<Trunks, ConfigError> {
-        let mut list = Vec::with_capacity(self.trunks.len());
-        for t in &self.trunks {
-            let bad = |key: &'static str, message: String| ConfigError::Value {
-                key,
-                message: format!("trunk {:?}: {message}", t.name),
-            };
-            if !is_trunk_name(&t.name) {
-                return Err(bad(
-                    "trunks.name",
-                    "letters, digits, - and _ (at most 32)".into(),
-                ));
-            }
-            if list.iter().any(|x: &Trunk| x.name == t.name) {
-                return Err(bad("trunks.name", "configured twice".into()));
-            }
-            let group = t.group.clone().unwrap_or_else(|| t.name.clone());
-            if !is_trunk_name(&group) {
-                return Err(bad(
-                    "trunks.group",
-                    "letters, digits, - and _ (at most 32)".into(),
-                ));
-            }
-            let transport = Transport::parse(&t.transport)
-                .ok_or_else(|| bad("trunks.transport", "\"udp\" or \"tcp\"".into()))?;
-            let remote = t
-                .address
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
-                .ok_or_else(|| {
-                    bad(
-                        "trunks.address",
-                        format!("{:?} is not a reachable host:port", t.address),
-                    )
-                })?;
-            let credentials = match (&t.username, &t.password) {
-                (Some(u), Some(p)) if !u.is_empty() && !p.is_empty() => Some(TrunkCredentials {
-                    username: u.clone(),
-                    password: p.clone(),
-                }),
-                (None, None) => None,
-                _ => {
-                    return Err(bad(
-                        "trunks.username",
-                        "username and password go together".into(),
-                    ))
-                }
-            };
-            if !t.prefix.bytes().all(|c| c.is_ascii_digit()) {
-                return Err(bad("trunks.prefix", "digits only".into()));
-            }
-            let secs = t.no_response_secs.unwrap_or(DEFAULT_NO_RESPONSE_SECS);
-            if !(1..=60).contains(&secs) {
-                return Err(bad("trunks.no_response_secs", "1 to 60".into()));
-            }
-            list.push(Trunk {
-                name: t.name.clone(),
-                group,
-                remote,
-                transport,
-                credentials,
-                format: NumberFormat {
-                    national: t.national,
-                    strip_plus: t.strip_plus,
-                    prefix: t.prefix.clone(),
-                },
-                no_response: Duration::from_secs(secs),
-            });
+/// The configured trunks; names, addresses and credentials checked.
+pub fn build(trunks: &[TrunkConfig]) -> Result<Trunks, ConfigError> {
+    let mut list = Vec::with_capacity(trunks.len());
+    for t in trunks {
+        let bad = |key: &'static str, message: String| ConfigError::Value {
+            key,
+            message: format!("trunk {:?}: {message}", t.name),
+        };
+        if !is_trunk_name(&t.name) {
+            return Err(bad(
+                "trunks.name",
+                "letters, digits, - and _ (at most 32)".into(),
+            ));
         }
-        Ok(Trunks::new(list))
+        if list.iter().any(|x: &Trunk| x.name == t.name) {
+            return Err(bad("trunks.name", "configured twice".into()));
+        }
+        let group = t.group.clone().unwrap_or_else(|| t.name.clone());
+        if !is_trunk_name(&group) {
+            return Err(bad(
+                "trunks.group",
+                "letters, digits, - and _ (at most 32)".into(),
+            ));
+        }
+        let transport = Transport::parse(&t.transport)
+            .ok_or_else(|| bad("trunks.transport", "\"udp\" or \"tcp\"".into()))?;
+        let remote = t
+            .address
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| {
+                bad(
+                    "trunks.address",
+                    format!("{:?} is not a reachable host:port", t.address),
+                )
+            })?;
+        let credentials = match (&t.username, &t.password) {
+            (Some(u), Some(p)) if !u.is_empty() && !p.is_empty() => Some(TrunkCredentials {
+                username: u.clone(),
+                password: p.clone(),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(bad(
+                    "trunks.username",
+                    "username and password go together".into(),
+                ))
+            }
+        };
+        if !t.prefix.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad("trunks.prefix", "digits only".into()));
+        }
+        let secs = t.no_response_secs.unwrap_or(DEFAULT_NO_RESPONSE_SECS);
+        if !(1..=60).contains(&secs) {
+            return Err(bad("trunks.no_response_secs", "1 to 60".into()));
+        }
+        list.push(Trunk {
+            name: t.name.clone(),
+            group,
+            remote,
+            transport,
+            credentials,
+            format: NumberFormat {
+                national: t.national,
+                strip_plus: t.strip_plus,
+                prefix: t.prefix.clone(),
+            },
+            no_response: Duration::from_secs(secs),
+        });
     }
+    Ok(Trunks::new(list))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use switchboard_engine::trunk::TrunkId;
 
     fn load(text: &str) -> Result<Config, ConfigError> {
