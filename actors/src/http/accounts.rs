@@ -12,16 +12,17 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use switchboard_engine::numbering::Aor;
 
-use super::{auth, error};
+use super::auth;
+use super::error::ApiError;
 use crate::api::extension::ExtCommand;
 use crate::clock::unix_now;
 use crate::shared::Shared;
 use crate::store::api::{Admin, AdminReply};
+use crate::store::StoreError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,33 +54,22 @@ pub async fn create(
     req: HttpRequest,
     body: web::Json<NewAccount>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    if let Err(r) = auth::admin(&req, &s) {
-        return *r;
-    }
+) -> Result<HttpResponse, ApiError> {
+    auth::admin(&req, &s)?;
     let NewAccount { number, password } = body.into_inner();
-    match s
+    let added = s
         .store
         .admin
         .send(Admin::AccountAdd { number, password })
-        .await
-    {
-        Ok(Ok(AdminReply::Account { number })) => {
+        .await?;
+    match added {
+        Ok(AdminReply::Account { number }) => {
             s.to_extension(Aor::from_canonical(&number), ExtCommand::AccountChanged);
-            HttpResponse::Created().json(serde_json::json!({ "number": number }))
+            Ok(HttpResponse::Created().json(serde_json::json!({ "number": number })))
         }
-        Ok(Ok(_)) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "unexpected reply",
-        ),
-        Ok(Err(e)) if e.contains("already exists") => error(StatusCode::CONFLICT, "exists", e),
-        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, "bad_account", e),
-        Err(e) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            e.to_string(),
-        ),
+        Ok(_) => Err(ApiError::internal("unexpected reply")),
+        Err(e) if e.contains("already exists") => Err(ApiError::conflict("exists", e)),
+        Err(e) => Err(ApiError::bad_request("bad_account", e)),
     }
 }
 
@@ -87,37 +77,29 @@ pub async fn show(
     req: HttpRequest,
     number: web::Path<String>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    let aor = match allowed(&req, &s, &number) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+) -> Result<HttpResponse, ApiError> {
+    let aor = auth::allowed(&req, &s, &number)?;
     let db = s.db.clone();
-    let view = web::block(move || -> Result<Option<AccountView>, String> {
-        let Some(acc) = db.account(&aor).map_err(|e| e.to_string())? else {
+    let view = web::block(move || -> Result<Option<AccountView>, StoreError> {
+        let Some(acc) = db.account(&aor)? else {
             return Ok(None);
         };
         let now = unix_now();
         Ok(Some(AccountView {
             number: aor.to_string(),
-            dynamic: db.dynamic(&aor).map_err(|e| e.to_string())?.is_some(),
+            dynamic: db.dynamic(&aor)?.is_some(),
             created_unix: acc.created_unix,
-            queued: db.queue_usage(&aor).map_err(|e| e.to_string())?.messages,
+            queued: db.queue_usage(&aor)?.messages,
             devices: db
-                .bindings(&aor)
-                .map_err(|e| e.to_string())?
+                .bindings(&aor)?
                 .iter()
                 .filter(|b| b.expires_at > now)
                 .count(),
         }))
     })
-    .await;
-    match view {
-        Ok(Ok(Some(v))) => HttpResponse::Ok().json(v),
-        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "not_found", "no such account"),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
-    }
+    .await??;
+    let view = view.ok_or_else(|| ApiError::not_found("no such account"))?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 pub async fn set_password(
@@ -125,54 +107,24 @@ pub async fn set_password(
     number: web::Path<String>,
     body: web::Json<NewPassword>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     // only the subscriber, with the password it has now (or a one-time one)
-    let aor = match auth::subscriber(&req, &s) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let aor = auth::subscriber(&req, &s)?;
     if s.plan.canonical(&number).ok().as_ref() != Some(&aor) {
-        return error(
-            StatusCode::FORBIDDEN,
+        return Err(ApiError::forbidden(
             "forbidden",
             "a password is changed by its own account",
-        );
+        ));
     }
     let op = Admin::AccountPasswd {
         number: aor.to_string(),
         password: body.into_inner().password,
     };
-    match s.store.admin.send(op).await {
-        Ok(Ok(_)) => {
-            s.to_extension(aor, ExtCommand::AccountChanged);
-            HttpResponse::NoContent().finish()
-        }
-        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, "bad_password", e),
-        Err(e) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            e.to_string(),
-        ),
-    }
-}
-
-/// The canonical number of the path when the caller may see it, else the answer (a number
-/// that cannot be an account gets what an unauthorized caller gets, except for the operator).
-pub(super) fn allowed(
-    req: &HttpRequest,
-    s: &Shared,
-    number: &str,
-) -> Result<Aor, Box<HttpResponse>> {
-    let Ok(aor) = s.plan.canonical(number) else {
-        return Err(Box::new(match auth::admin(req, s) {
-            Ok(()) => error(
-                StatusCode::BAD_REQUEST,
-                "bad_number",
-                "not a phone number or name",
-            ),
-            Err(r) => *r,
-        }));
-    };
-    auth::admin_or_subscriber(req, s, &aor)?;
-    Ok(aor)
+    s.store
+        .admin
+        .send(op)
+        .await?
+        .map_err(|e| ApiError::bad_request("bad_password", e))?;
+    s.to_extension(aor, ExtCommand::AccountChanged);
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -6,19 +6,22 @@
 //! another subscriber's number, so the API tells nobody which numbers have accounts. A source
 //! that fails `MAX_FAILURES` times within `WINDOW` gets 429 for every credential it tries
 //! until the window has passed, so passwords cannot be guessed at network speed.
+//!
+//! `allowed` is the check of every `/v1/accounts/{number}/...` endpoint: the operator or that
+//! subscriber; a path that is no number answers like a wrong credential, except to the
+//! operator.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpRequest;
 use base64::Engine as _;
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::sip::digest::{ha1, Algorithm};
 
-use super::error;
+use super::error::ApiError;
 use crate::shared::Shared;
 
 /// Failed attempts a source may make per window.
@@ -52,14 +55,11 @@ fn failed(ip: Option<IpAddr>) {
     e.0 += 1;
 }
 
-fn too_many() -> Box<HttpResponse> {
-    Box::new(
-        HttpResponse::build(StatusCode::TOO_MANY_REQUESTS)
-            .insert_header(("Retry-After", WINDOW.as_secs().to_string()))
-            .json(super::ApiError {
-                code: "too_many_attempts",
-                message: "too many failed attempts from this address; try again later".into(),
-            }),
+fn too_many() -> ApiError {
+    ApiError::too_many_requests(
+        "too_many_attempts",
+        "too many failed attempts from this address; try again later",
+        WINDOW.as_secs(),
     )
 }
 
@@ -71,18 +71,17 @@ pub enum Caller {
 }
 
 /// The operator, or the 401/403 to answer.
-pub fn admin(req: &HttpRequest, s: &Shared) -> Result<(), Box<HttpResponse>> {
+pub fn admin(req: &HttpRequest, s: &Shared) -> Result<(), ApiError> {
     let token = &s.config.http.admin_token;
     if token.is_empty() {
         let local = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
         return if local {
             Ok(())
         } else {
-            Err(Box::new(error(
-                StatusCode::FORBIDDEN,
+            Err(ApiError::forbidden(
                 "forbidden",
                 "admin endpoints are open to loopback clients only (set http.admin_token)",
-            )))
+            ))
         };
     }
     let ip = req.peer_addr().map(|a| a.ip());
@@ -96,23 +95,12 @@ pub fn admin(req: &HttpRequest, s: &Shared) -> Result<(), Box<HttpResponse>> {
         if given.is_some() {
             failed(ip);
         }
-        Err(Box::new(
-            error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "admin token required",
-            )
-            .customize_bearer(),
-        ))
+        Err(ApiError::unauthorized("Bearer", "admin token required"))
     }
 }
 
 /// The operator, or the subscriber `aor` itself.
-pub fn admin_or_subscriber(
-    req: &HttpRequest,
-    s: &Shared,
-    aor: &Aor,
-) -> Result<Caller, Box<HttpResponse>> {
+pub fn admin_or_subscriber(req: &HttpRequest, s: &Shared, aor: &Aor) -> Result<Caller, ApiError> {
     if let Some((user, password)) = basic(req) {
         let ip = req.peer_addr().map(|a| a.ip());
         if blocked(ip) {
@@ -122,10 +110,10 @@ pub fn admin_or_subscriber(
             return Ok(Caller::Subscriber(aor.clone()));
         }
         failed(ip);
-        return Err(Box::new(unauthorized()));
+        return Err(unauthorized());
     }
     if !s.config.http.admin_token.is_empty() && bearer(req).is_none() {
-        return Err(Box::new(unauthorized()));
+        return Err(unauthorized());
     }
     admin(req, s).map(|_| Caller::Admin)
 }
@@ -200,9 +188,9 @@ fn otp_failures(aor: &Aor, ok: bool) -> bool {
 }
 
 /// The subscriber the Basic credentials name, when they are right; the same 401 otherwise.
-pub fn subscriber(req: &HttpRequest, s: &Shared) -> Result<Aor, Box<HttpResponse>> {
+pub fn subscriber(req: &HttpRequest, s: &Shared) -> Result<Aor, ApiError> {
     let Some((user, password)) = basic(req) else {
-        return Err(Box::new(unauthorized()));
+        return Err(unauthorized());
     };
     let ip = req.peer_addr().map(|a| a.ip());
     if blocked(ip) {
@@ -217,31 +205,27 @@ pub fn subscriber(req: &HttpRequest, s: &Shared) -> Result<Aor, Box<HttpResponse
     };
     found.ok_or_else(|| {
         failed(ip);
-        Box::new(unauthorized())
+        unauthorized()
     })
 }
 
-fn unauthorized() -> HttpResponse {
-    HttpResponse::build(StatusCode::UNAUTHORIZED)
-        .insert_header(("WWW-Authenticate", "Basic realm=\"switchboard\""))
-        .json(super::ApiError {
-            code: "unauthorized",
-            message: "credentials required".into(),
-        })
+/// The canonical number of a path's `{number}` when the caller may act on that account: the
+/// operator, or the subscriber itself. A number that cannot be an account gets what an
+/// unauthorized caller gets, except for the operator (who is told it is no number).
+pub fn allowed(req: &HttpRequest, s: &Shared, number: &str) -> Result<Aor, ApiError> {
+    let Ok(aor) = s.plan.canonical(number) else {
+        admin(req, s)?;
+        return Err(ApiError::bad_request(
+            "bad_number",
+            "not a phone number or name",
+        ));
+    };
+    admin_or_subscriber(req, s, &aor)?;
+    Ok(aor)
 }
 
-trait Bearer {
-    fn customize_bearer(self) -> HttpResponse;
-}
-
-impl Bearer for HttpResponse {
-    fn customize_bearer(mut self) -> HttpResponse {
-        self.headers_mut().insert(
-            actix_web::http::header::WWW_AUTHENTICATE,
-            actix_web::http::header::HeaderValue::from_static("Bearer"),
-        );
-        self
-    }
+fn unauthorized() -> ApiError {
+    ApiError::unauthorized("Basic realm=\"switchboard\"", "credentials required")
 }
 
 fn authorization(req: &HttpRequest) -> Option<&str> {

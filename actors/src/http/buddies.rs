@@ -29,8 +29,8 @@ use switchboard_engine::store::buddies::BuddyError;
 use switchboard_engine::store::{BuddyRecord, GrantState, WatchGrant};
 use tracing::debug;
 
-use super::accounts::allowed;
-use super::error;
+use super::auth;
+use super::error::ApiError;
 use crate::api::extension::ExtCommand;
 use crate::clock::unix_now;
 use crate::shared::Shared;
@@ -101,58 +101,19 @@ impl WatcherView {
     }
 }
 
-/// Why a request changed nothing.
-enum Failure {
-    NoAccount,
-    Absent(&'static str),
-    Refused(BuddyError),
-    Store(StoreError),
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Failure {
-        Failure::Store(e)
-    }
-}
-
-impl From<BuddyError> for Failure {
-    fn from(e: BuddyError) -> Failure {
-        Failure::Refused(e)
-    }
-}
-
-impl Failure {
-    fn answer(self) -> HttpResponse {
-        match self {
-            Failure::NoAccount => error(StatusCode::NOT_FOUND, "not_found", "no such account"),
-            Failure::Absent(what) => error(StatusCode::NOT_FOUND, "not_found", what),
-            Failure::Refused(e) => error(StatusCode::BAD_REQUEST, "bad_buddy", e.to_string()),
-            Failure::Store(e) => {
-                error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            }
-        }
-    }
-}
-
 pub async fn list(
     req: HttpRequest,
     number: web::Path<String>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    let owner = match allowed(&req, &s, &number) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+) -> Result<HttpResponse, ApiError> {
+    let owner = auth::allowed(&req, &s, &number)?;
     let db = s.db.clone();
-    let out = read(move || {
+    let list = read(move || {
         exists(&db, &owner)?;
         Ok(db.buddies(&owner)?)
     })
-    .await;
-    match out {
-        Ok(list) => HttpResponse::Ok().json(serde_json::json!({ "buddies": views(list) })),
-        Err(f) => f.answer(),
-    }
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "buddies": views(list) })))
 }
 
 pub async fn replace(
@@ -160,30 +121,19 @@ pub async fn replace(
     number: web::Path<String>,
     body: web::Json<BuddyListIn>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    let owner = match allowed(&req, &s, &number) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+) -> Result<HttpResponse, ApiError> {
+    let owner = auth::allowed(&req, &s, &number)?;
     let limits = s.config.presence.buddy_limits();
     let now = unix_now();
     let mut list = Vec::new();
     for b in body.into_inner().buddies {
-        let other = match number_of(&s, &b.number) {
-            Ok(a) => a,
-            Err(r) => return *r,
-        };
-        match limits.entry(b.display, b.groups, now) {
-            Ok(rec) => list.push((other, rec)),
-            Err(e) => return Failure::Refused(e).answer(),
-        }
+        let other = number_of(&s, &b.number)?;
+        list.push((other, limits.entry(b.display, b.groups, now)?));
     }
-    if let Err(e) = limits.list(&owner, &list) {
-        return Failure::Refused(e).answer();
-    }
+    limits.list(&owner, &list)?;
     let (db, who) = (s.db.clone(), owner.clone());
     let mutual = s.config.presence.mutual_buddies;
-    let out = run(move || {
+    let (list, asked) = run(move || {
         exists(&db, &who)?;
         let old = db.buddies(&who)?;
         let mut fresh = Vec::new();
@@ -204,15 +154,10 @@ pub async fn replace(
         db.flush()?;
         Ok((list, asked))
     })
-    .await;
-    match out {
-        Ok((list, asked)) => {
-            debug!(owner = %owner.redacted(), buddies = list.len(), "buddy list replaced");
-            changed(&s, &owner, true, &asked);
-            HttpResponse::Ok().json(serde_json::json!({ "buddies": views(list) }))
-        }
-        Err(f) => f.answer(),
-    }
+    .await?;
+    debug!(owner = %owner.redacted(), buddies = list.len(), "buddy list replaced");
+    changed(&s, &owner, true, &asked);
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "buddies": views(list) })))
 }
 
 pub async fn add(
@@ -220,31 +165,22 @@ pub async fn add(
     number: web::Path<String>,
     body: web::Json<BuddyIn>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    let owner = match allowed(&req, &s, &number) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+) -> Result<HttpResponse, ApiError> {
+    let owner = auth::allowed(&req, &s, &number)?;
     let BuddyIn {
         number: other,
         display,
         groups,
     } = body.into_inner();
-    let other = match number_of(&s, &other) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let other = number_of(&s, &other)?;
     let limits = s.config.presence.buddy_limits();
     if other == owner {
-        return Failure::Refused(BuddyError::Itself).answer();
+        return Err(BuddyError::Itself.into());
     }
-    let mut rec = match limits.entry(display, groups, unix_now()) {
-        Ok(r) => r,
-        Err(e) => return Failure::Refused(e).answer(),
-    };
+    let mut rec = limits.entry(display, groups, unix_now())?;
     let (db, who, buddy) = (s.db.clone(), owner.clone(), other.clone());
     let mutual = s.config.presence.mutual_buddies;
-    let out = run(move || {
+    let (created, rec, asked) = run(move || {
         exists(&db, &who)?;
         match db.buddy(&who, &buddy)? {
             Some(was) => rec.added_unix = was.added_unix,
@@ -261,54 +197,38 @@ pub async fn add(
         db.flush()?;
         Ok((created, rec, asked))
     })
-    .await;
-    match out {
-        Ok((created, rec, asked)) => {
-            debug!(owner = %owner.redacted(), buddy = %other.redacted(), created, "buddy put");
-            let asked = if asked { vec![other.clone()] } else { vec![] };
-            changed(&s, &owner, true, &asked);
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            HttpResponse::build(status).json(BuddyView::new(&other, rec))
-        }
-        Err(f) => f.answer(),
-    }
+    .await?;
+    debug!(owner = %owner.redacted(), buddy = %other.redacted(), created, "buddy put");
+    let asked = if asked { vec![other.clone()] } else { vec![] };
+    changed(&s, &owner, true, &asked);
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(HttpResponse::build(status).json(BuddyView::new(&other, rec)))
 }
 
 pub async fn remove(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (number, buddy) = path.into_inner();
-    let owner = match allowed(&req, &s, &number) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    let other = match number_of(&s, &buddy) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let owner = auth::allowed(&req, &s, &number)?;
+    let other = number_of(&s, &buddy)?;
     let (db, who) = (s.db.clone(), owner.clone());
-    let out = run(move || {
+    run(move || {
         exists(&db, &who)?;
         if !db.remove_buddy(&who, &other)? {
-            return Err(Failure::Absent("not on the buddy list"));
+            return Err(ApiError::not_found("not on the buddy list"));
         }
         db.flush()?;
         Ok(())
     })
-    .await;
-    match out {
-        Ok(()) => {
-            changed(&s, &owner, true, &[]);
-            HttpResponse::NoContent().finish()
-        }
-        Err(f) => f.answer(),
-    }
+    .await?;
+    changed(&s, &owner, true, &[]);
+    Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn watchers(
@@ -316,40 +236,25 @@ pub async fn watchers(
     number: web::Path<String>,
     filter: web::Query<WatcherFilter>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    let owner = match allowed(&req, &s, &number) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+) -> Result<HttpResponse, ApiError> {
+    let owner = auth::allowed(&req, &s, &number)?;
     let state = match filter.state.as_deref() {
         None => None,
-        Some(name) => match GrantState::parse(name) {
-            Some(g) => Some(g),
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_state",
-                    "state must be pending, allowed or denied",
-                )
-            }
-        },
+        Some(name) => Some(GrantState::parse(name).ok_or_else(|| {
+            ApiError::bad_request("bad_state", "state must be pending, allowed or denied")
+        })?),
     };
     let db = s.db.clone();
-    let out = read(move || {
+    let all = read(move || {
         exists(&db, &owner)?;
         Ok(db.grants(&owner, state)?)
     })
-    .await;
-    match out {
-        Ok(all) => {
-            let watchers: Vec<WatcherView> = all
-                .into_iter()
-                .map(|(w, g)| WatcherView::new(&w, g))
-                .collect();
-            HttpResponse::Ok().json(serde_json::json!({ "watchers": watchers }))
-        }
-        Err(f) => f.answer(),
-    }
+    .await?;
+    let watchers: Vec<WatcherView> = all
+        .into_iter()
+        .map(|(w, g)| WatcherView::new(&w, g))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "watchers": watchers })))
 }
 
 pub async fn decide(
@@ -357,22 +262,15 @@ pub async fn decide(
     path: web::Path<(String, String)>,
     body: web::Json<Decision>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (number, watcher) = path.into_inner();
-    let owner = match allowed(&req, &s, &number) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    let watcher = match number_of(&s, &watcher) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let owner = auth::allowed(&req, &s, &number)?;
+    let watcher = number_of(&s, &watcher)?;
     if watcher == owner {
-        return error(
-            StatusCode::BAD_REQUEST,
+        return Err(ApiError::bad_request(
             "bad_watcher",
             "an account always sees itself",
-        );
+        ));
     }
     let state = if body.allow {
         GrantState::Allowed
@@ -382,7 +280,7 @@ pub async fn decide(
     let list_them = body.allow && s.config.presence.mutual_buddies;
     let max = s.config.presence.max_buddies;
     let (db, who, them) = (s.db.clone(), owner.clone(), watcher.clone());
-    let out = run(move || {
+    let (grant, listed, added) = run(move || {
         exists(&db, &who)?;
         let grant = db.set_grant(&who, &them, state)?;
         let mut added = false;
@@ -400,59 +298,43 @@ pub async fn decide(
         db.flush()?;
         Ok((grant, listed, added))
     })
-    .await;
-    match out {
-        Ok((grant, listed, added)) => {
-            debug!(owner = %owner.redacted(), watcher = %watcher.redacted(), state = grant.state.as_str(), "watcher decided");
-            changed(&s, &owner, added, &[]);
-            HttpResponse::Ok().json(serde_json::json!({
-                "number": watcher.to_string(),
-                "state": grant.state.as_str(),
-                "since": grant.since_unix,
-                "listed": listed,
-            }))
-        }
-        Err(f) => f.answer(),
-    }
+    .await?;
+    debug!(owner = %owner.redacted(), watcher = %watcher.redacted(), state = grant.state.as_str(), "watcher decided");
+    changed(&s, &owner, added, &[]);
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "number": watcher.to_string(),
+        "state": grant.state.as_str(),
+        "since": grant.since_unix,
+        "listed": listed,
+    })))
 }
 
 pub async fn forget(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (number, watcher) = path.into_inner();
-    let owner = match allowed(&req, &s, &number) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    let watcher = match number_of(&s, &watcher) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let owner = auth::allowed(&req, &s, &number)?;
+    let watcher = number_of(&s, &watcher)?;
     let (db, who) = (s.db.clone(), owner.clone());
-    let out = run(move || {
+    run(move || {
         exists(&db, &who)?;
         if !db.remove_grant(&who, &watcher)? {
-            return Err(Failure::Absent("no grant for this watcher"));
+            return Err(ApiError::not_found("no grant for this watcher"));
         }
         db.flush()?;
         Ok(())
     })
-    .await;
-    match out {
-        Ok(()) => {
-            changed(&s, &owner, false, &[]);
-            HttpResponse::NoContent().finish()
-        }
-        Err(f) => f.answer(),
-    }
+    .await?;
+    changed(&s, &owner, false, &[]);
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Runs store writes on the blocking pool under the module's write lock.
 async fn run<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
-) -> Result<T, Failure> {
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     read(move || {
         let _one_at_a_time = WRITES.lock().unwrap_or_else(|p| p.into_inner());
         f()
@@ -462,28 +344,29 @@ async fn run<T: Send + 'static>(
 
 /// Runs store reads on the blocking pool.
 async fn read<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
-) -> Result<T, Failure> {
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     web::block(f)
         .await
-        .unwrap_or_else(|e| Err(Failure::Store(StoreError::Io(e.to_string()))))
+        .unwrap_or_else(|e| Err(StoreError::Io(e.to_string()).into()))
 }
 
-fn exists(db: &Store, owner: &Aor) -> Result<(), Failure> {
+/// 404 when the owner has no account (a caller that got this far is the operator or the
+/// owner itself, so this tells nobody anything new).
+fn exists(db: &Store, owner: &Aor) -> Result<(), ApiError> {
     match db.account(owner)? {
         Some(_) => Ok(()),
-        None => Err(Failure::NoAccount),
+        None => Err(ApiError::not_found("no such account")),
     }
 }
 
 /// A number in a path or body, canonical; 400 naming it when it is none.
-fn number_of(s: &Shared, input: &str) -> Result<Aor, Box<HttpResponse>> {
+fn number_of(s: &Shared, input: &str) -> Result<Aor, ApiError> {
     s.plan.canonical(input).map_err(|e| {
-        Box::new(error(
-            StatusCode::BAD_REQUEST,
+        ApiError::bad_request(
             "bad_number",
             format!("{input:?} is not a phone number or name: {e}"),
-        ))
+        )
     })
 }
 

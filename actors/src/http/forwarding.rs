@@ -12,10 +12,10 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{auth, error};
+use super::auth;
+use super::error::ApiError;
 use crate::shared::Shared;
 use crate::store::admin::forwarding::ForwardingSummary;
 use crate::store::api::{Admin, AdminReply};
@@ -24,11 +24,9 @@ pub async fn show(
     req: HttpRequest,
     number: web::Path<String>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    match allowed(&req, &s, &number) {
-        Ok(aor) => answer(&s, Admin::ForwardShow { number: aor }).await,
-        Err(r) => *r,
-    }
+) -> Result<HttpResponse, ApiError> {
+    let number = auth::allowed(&req, &s, &number)?.to_string();
+    answer(&s, Admin::ForwardShow { number }).await
 }
 
 pub async fn replace(
@@ -36,64 +34,18 @@ pub async fn replace(
     number: web::Path<String>,
     body: web::Json<ForwardingSummary>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    match allowed(&req, &s, &number) {
-        Ok(aor) => {
-            let forwarding = body.into_inner();
-            answer(
-                &s,
-                Admin::ForwardReplace {
-                    number: aor,
-                    forwarding,
-                },
-            )
-            .await
-        }
-        Err(r) => *r,
-    }
+) -> Result<HttpResponse, ApiError> {
+    let number = auth::allowed(&req, &s, &number)?.to_string();
+    let forwarding = body.into_inner();
+    answer(&s, Admin::ForwardReplace { number, forwarding }).await
 }
 
-/// The canonical number of the path when the caller may see its forwarding, else the answer.
-fn allowed(req: &HttpRequest, s: &Shared, number: &str) -> Result<String, Box<HttpResponse>> {
-    let Some(aor) = target(s, number) else {
-        return Err(Box::new(bad_number(req, s)));
-    };
-    auth::admin_or_subscriber(req, s, &aor)?;
-    Ok(aor.to_string())
-}
-
-fn target(s: &Shared, number: &str) -> Option<switchboard_engine::numbering::Aor> {
-    s.plan.canonical(number).ok()
-}
-
-/// A number that cannot be an account: the same answer an unauthorized caller gets, unless
-/// the caller is the operator.
-fn bad_number(req: &HttpRequest, s: &Shared) -> HttpResponse {
-    match auth::admin(req, s) {
-        Ok(()) => error(
-            StatusCode::BAD_REQUEST,
-            "bad_number",
-            "not a phone number or name",
-        ),
-        Err(r) => *r,
-    }
-}
-
-async fn answer(s: &Shared, op: Admin) -> HttpResponse {
-    match s.store.admin.send(op).await {
-        Ok(Ok(AdminReply::Forwarding { number, forwarding })) => HttpResponse::Ok()
-            .json(serde_json::json!({ "number": number, "forwarding": forwarding })),
-        Ok(Ok(_)) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "unexpected reply",
-        ),
-        Ok(Err(e)) if e.starts_with("no account") => error(StatusCode::NOT_FOUND, "not_found", e),
-        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, "bad_forwarding", e),
-        Err(e) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            e.to_string(),
-        ),
+async fn answer(s: &Shared, op: Admin) -> Result<HttpResponse, ApiError> {
+    match s.store.admin.send(op).await? {
+        Ok(AdminReply::Forwarding { number, forwarding }) => Ok(HttpResponse::Ok()
+            .json(serde_json::json!({ "number": number, "forwarding": forwarding }))),
+        Ok(_) => Err(ApiError::internal("unexpected reply")),
+        Err(e) if e.starts_with("no account") => Err(ApiError::not_found(e)),
+        Err(e) => Err(ApiError::bad_request("bad_forwarding", e)),
     }
 }

@@ -16,12 +16,12 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use switchboard_engine::messaging::{check_body, StoredMessage};
+use switchboard_engine::messaging::{check_body, Refusal, StoredMessage};
 use switchboard_engine::numbering::Aor;
 use tokio::sync::oneshot;
 
-use super::accounts::allowed;
-use super::{auth, error};
+use super::auth;
+use super::error::ApiError;
 use crate::api::extension::ExtCommand;
 use crate::api::notifications::Queued;
 use crate::clock::{unix_now, unix_now_ms};
@@ -78,22 +78,14 @@ pub async fn list(
     number: web::Path<String>,
     page: web::Query<Page>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    let aor = match allowed(&req, &s, &number) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+) -> Result<HttpResponse, ApiError> {
+    let aor = auth::allowed(&req, &s, &number)?;
     let limit = page.limit.unwrap_or(100).clamp(1, 1000);
     let queue = s.queue.clone();
     let after = page.after;
-    let msgs = web::block(move || queue.messages(&aor, after, limit)).await;
-    let Ok(msgs) = msgs else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "queue read failed",
-        );
-    };
+    let msgs = web::block(move || queue.messages(&aor, after, limit))
+        .await
+        .map_err(|_| ApiError::internal("queue read failed"))?;
     let next_after = (msgs.len() == limit)
         .then(|| msgs.last().map(|(seq, _)| *seq))
         .flatten();
@@ -101,21 +93,19 @@ pub async fn list(
         .into_iter()
         .map(|(q, m)| MessageView::new(q, m))
         .collect();
-    HttpResponse::Ok().json(serde_json::json!({ "messages": messages, "next_after": next_after }))
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "messages": messages, "next_after": next_after })))
 }
 
 pub async fn remove(
     req: HttpRequest,
     path: web::Path<(String, u64)>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (number, seq) = path.into_inner();
-    let aor = match allowed(&req, &s, &number) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let aor = auth::allowed(&req, &s, &number)?;
     s.queue.remove(aor, seq, "fetched");
-    HttpResponse::NoContent().finish()
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Deserialize)]
@@ -131,11 +121,8 @@ pub async fn send(
     req: HttpRequest,
     body: web::Json<Outgoing>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    let sender = match auth::subscriber(&req, &s) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+) -> Result<HttpResponse, ApiError> {
+    let sender = auth::subscriber(&req, &s)?;
     let Outgoing {
         to,
         text,
@@ -149,25 +136,18 @@ pub async fn send(
             b.into_bytes(),
         ),
         _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
+            return Err(ApiError::bad_request(
                 "bad_message",
                 "give either \"text\" or \"body\" (with \"content_type\")",
-            )
+            ))
         }
     };
-    if let Err(e) = check_body(&content_type, &body, s.config.messaging.max_body_bytes) {
-        let (code, reason) = e.status();
-        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
-        return error(status, "bad_message", reason);
-    }
-    let Some(to) = recipient(&s, &to) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
+    check_body(&content_type, &body, s.config.messaging.max_body_bytes)?;
+    let to = recipient(&s, &to).ok_or_else(|| {
+        ApiError::not_found(
             "not a number of this switch (messages from the API reach its own numbers)",
-        );
-    };
+        )
+    })?;
     let db = s.db.clone();
     let who = to.clone();
     let looked_up = web::block(move || {
@@ -180,15 +160,9 @@ pub async fn send(
         (account, online)
     })
     .await;
-    let Ok((account, online)) = looked_up else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "lookup failed",
-        );
-    };
+    let (account, online) = looked_up.map_err(|_| ApiError::internal("lookup failed"))?;
     if !s.may_queue_for(&to, account) {
-        return error(StatusCode::NOT_FOUND, "not_found", "no such number");
+        return Err(ApiError::not_found("no such number"));
     }
     let message = StoredMessage {
         id: String::new(),
@@ -211,45 +185,42 @@ pub async fn send(
         dynamic,
         reply,
     });
-    match rx.await {
-        Ok(Ok(accepted)) => {
-            if accepted.dynamic_created {
-                s.to_extension(to.clone(), ExtCommand::AccountChanged);
-            }
-            let status = if online {
-                s.to_extension(to.clone(), ExtCommand::Deliver);
-                "delivering"
-            } else {
-                s.notify_queued(Queued {
-                    aor: to.clone(),
-                    sender: sender.to_string(),
-                    text,
-                });
-                "queued"
-            };
-            HttpResponse::Accepted().json(serde_json::json!({
-                "id": accepted.id, "to": to.to_string(), "status": status,
-            }))
-        }
-        Ok(Err(r)) => {
-            // SIP's 486 and 507 are one HTTP answer: the recipient cannot take more now
-            let (status, code) = match r.code {
-                486 => (StatusCode::INSUFFICIENT_STORAGE, "mailbox_full"),
-                507 => (
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    "mailbox_storage_exhausted",
-                ),
-                503 => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-                _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
-            };
-            error(status, code, r.reason)
-        }
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "message store unavailable",
-        ),
+    let accepted = rx
+        .await
+        .map_err(|_| ApiError::unavailable("message store unavailable"))?
+        .map_err(refused)?;
+    if accepted.dynamic_created {
+        s.to_extension(to.clone(), ExtCommand::AccountChanged);
     }
+    let status = if online {
+        s.to_extension(to.clone(), ExtCommand::Deliver);
+        "delivering"
+    } else {
+        s.notify_queued(Queued {
+            aor: to.clone(),
+            sender: sender.to_string(),
+            text,
+        });
+        "queued"
+    };
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "id": accepted.id, "to": to.to_string(), "status": status,
+    })))
+}
+
+/// What the sender hears when the recipient's queue refused the message.
+fn refused(r: Refusal) -> ApiError {
+    // SIP's 486 and 507 are one HTTP answer: the recipient cannot take more now
+    let (status, code) = match r.code {
+        486 => (StatusCode::INSUFFICIENT_STORAGE, "mailbox_full"),
+        507 => (
+            StatusCode::INSUFFICIENT_STORAGE,
+            "mailbox_storage_exhausted",
+        ),
+        503 => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
+    };
+    ApiError::new(status, code, r.reason)
 }
 
 /// The subscriber of ours a dialed string reaches, if any.
@@ -269,11 +240,9 @@ pub async fn sweep(
     req: HttpRequest,
     body: Option<web::Json<SweepAt>>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    if let Err(r) = auth::admin(&req, &s) {
-        return *r;
-    }
+) -> Result<HttpResponse, ApiError> {
+    auth::admin(&req, &s)?;
     let now = body.and_then(|b| b.now).unwrap_or_else(unix_now);
     let report = s.sweep_messages(now).await;
-    HttpResponse::Ok().json(report)
+    Ok(HttpResponse::Ok().json(report))
 }

@@ -1,5 +1,6 @@
 //! The HTTP side (actix-web): health, Prometheus metrics, plugin reload and the forwarding
-//! API. Errors are JSON: `{"code": "...", "message": "..."}`.
+//! API. Errors are JSON: `{"code": "...", "message": "..."}` (`error.rs`, the one error type
+//! every handler returns).
 //!
 //! | method and path | who | what |
 //! |---|---|---|
@@ -19,10 +20,15 @@
 //! Admin: `Authorization: Bearer <http.admin_token>`, or any client on a loopback address
 //! when no token is configured. The subscriber: `Authorization: Basic` with the number and
 //! the SIP password.
+//!
+//! This file declares the modules and routes; the handlers live in the files below, which
+//! name nothing of this one. What they share: `error.rs` (the error every handler returns, a
+//! leaf) and `auth.rs` (who is calling; it names only `error.rs`).
 
 mod accounts;
 mod auth;
 mod buddies;
+mod error;
 mod forwarding;
 mod messages;
 mod presence;
@@ -33,9 +39,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use serde::Serialize;
 
 use crate::shared::Shared;
+use error::ApiError;
 
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
@@ -49,60 +55,24 @@ async fn metrics(s: web::Data<Arc<Shared>>) -> HttpResponse {
         .body(s.metrics.encode())
 }
 
-/// A JSON error.
-#[derive(Serialize)]
-pub(crate) struct ApiError<'a> {
-    code: &'a str,
-    message: String,
+async fn plugins(req: HttpRequest, s: web::Data<Arc<Shared>>) -> Result<HttpResponse, ApiError> {
+    auth::admin(&req, &s)?;
+    Ok(HttpResponse::Ok().json(s.plugins.report()))
 }
 
-pub(crate) fn error(
-    status: actix_web::http::StatusCode,
-    code: &str,
-    message: impl Into<String>,
-) -> HttpResponse {
-    HttpResponse::build(status).json(ApiError {
-        code,
-        message: message.into(),
-    })
-}
-
-async fn plugins(req: HttpRequest, s: web::Data<Arc<Shared>>) -> HttpResponse {
-    if let Err(r) = auth::admin(&req, &s) {
-        return *r;
-    }
-    HttpResponse::Ok().json(s.plugins.report())
-}
-
-async fn reload(req: HttpRequest, s: web::Data<Arc<Shared>>) -> HttpResponse {
-    if let Err(r) = auth::admin(&req, &s) {
-        return *r;
-    }
+async fn reload(req: HttpRequest, s: web::Data<Arc<Shared>>) -> Result<HttpResponse, ApiError> {
+    auth::admin(&req, &s)?;
     let host = s.plugins.clone();
-    match web::block(move || host.reload()).await {
-        Ok(Ok(report)) => HttpResponse::Ok().json(report),
-        Ok(Err(e)) => {
-            let running = s.plugins.report();
-            HttpResponse::UnprocessableEntity().json(serde_json::json!({
-                "code": "plugin_rejected",
-                "message": e.to_string(),
-                "running": running,
-            }))
-        }
-        Err(e) => error(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            e.to_string(),
-        ),
+    match web::block(move || host.reload()).await? {
+        Ok(report) => Ok(HttpResponse::Ok().json(report)),
+        // the rejected version's error, and what keeps running
+        Err(e) => Err(ApiError::unprocessable("plugin_rejected", e.to_string())
+            .with_field("running", s.plugins.report())),
     }
 }
 
-async fn not_found() -> HttpResponse {
-    error(
-        actix_web::http::StatusCode::NOT_FOUND,
-        "not_found",
-        "no such endpoint",
-    )
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("no such endpoint"))
 }
 
 /// Starts the HTTP server on an already bound listener.
@@ -122,12 +92,7 @@ pub fn start(
                     // another origin without a preflight, so no web page can drive the API
                     .limit(64 * 1024)
                     .error_handler(|e, _| {
-                        let resp = error(
-                            actix_web::http::StatusCode::BAD_REQUEST,
-                            "bad_request",
-                            e.to_string(),
-                        );
-                        actix_web::error::InternalError::from_response(e, resp).into()
+                        ApiError::bad_request("bad_request", e.to_string()).into()
                     }),
             )
             .route("/healthz", web::get().to(healthz))

@@ -11,17 +11,17 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use switchboard_engine::presence::pidf::Basic;
 use switchboard_engine::store::Authorization;
 use tokio::sync::oneshot;
 
-use super::accounts::allowed;
-use super::error;
+use super::auth;
+use super::error::ApiError;
 use crate::api::extension::{ExtCommand, Snapshot};
 use crate::shared::Shared;
+use crate::store::StoreError;
 
 #[derive(Serialize)]
 struct BuddyPresence {
@@ -48,28 +48,20 @@ pub async fn buddies(
     req: HttpRequest,
     number: web::Path<String>,
     s: web::Data<Arc<Shared>>,
-) -> HttpResponse {
-    let owner = match allowed(&req, &s, &number) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+) -> Result<HttpResponse, ApiError> {
+    let owner = auth::allowed(&req, &s, &number)?;
     let db = s.db.clone();
     let o = owner.clone();
-    let listed = web::block(move || -> Result<Vec<_>, String> {
-        let list = db.buddies(&o).map_err(|e| e.to_string())?;
+    let listed = web::block(move || -> Result<Vec<_>, StoreError> {
+        let list = db.buddies(&o)?;
         list.into_iter()
             .map(|(aor, rec)| {
-                let auth = db.may_watch(&aor, &o).map_err(|e| e.to_string())?;
+                let auth = db.may_watch(&aor, &o)?;
                 Ok((aor, rec, auth))
             })
             .collect()
     })
-    .await;
-    let listed = match listed {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
-    };
+    .await??;
     let mut out = Vec::with_capacity(listed.len());
     for (aor, rec, auth) in listed {
         let mut b = BuddyPresence {
@@ -97,7 +89,7 @@ pub async fn buddies(
         }
         out.push(b);
     }
-    HttpResponse::Ok().json(serde_json::json!({ "number": owner.to_string(), "buddies": out }))
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "number": owner.to_string(), "buddies": out })))
 }
 
 fn fill(b: &mut BuddyPresence, snap: &Snapshot) {

@@ -10,10 +10,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::error;
+use super::error::ApiError;
 use crate::api::notifications::SendReset;
 use crate::shared::Shared;
 
@@ -53,7 +52,7 @@ pub async fn reset(
     number: web::Path<String>,
     s: web::Data<Arc<Shared>>,
     limits: web::Data<ResetLimits>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let a = &s.config.accounts;
     let now = Instant::now();
     let source = req
@@ -64,16 +63,16 @@ pub async fn reset(
         .per_source
         .allow(&source, a.resets_per_source_per_hour, now)
     {
-        return HttpResponse::build(StatusCode::TOO_MANY_REQUESTS)
-            .insert_header(("Retry-After", "3600"))
-            .json(serde_json::json!({
-                "code": "too_many_resets",
-                "message": "too many password resets from this address; try again later",
-            }));
+        return Err(ApiError::too_many_requests(
+            "too_many_resets",
+            "too many password resets from this address; try again later",
+            HOUR.as_secs(),
+        ));
     }
-    let Ok(aor) = s.plan.canonical(&number) else {
-        return error(StatusCode::BAD_REQUEST, "bad_number", "not a phone number");
-    };
+    let aor = s
+        .plan
+        .canonical(&number)
+        .map_err(|_| ApiError::bad_request("bad_number", "not a phone number"))?;
     if limits
         .per_number
         .allow(aor.as_str(), a.resets_per_number_per_hour, now)
@@ -82,10 +81,10 @@ pub async fn reset(
             n.reset.do_send(SendReset { aor });
         }
     }
-    HttpResponse::Accepted().json(serde_json::json!({
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
         "status": "accepted",
         "message": "if this number has an account, a reset code is on its way by SMS",
-    }))
+    })))
 }
 
 #[cfg(test)]

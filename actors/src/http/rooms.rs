@@ -18,23 +18,23 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use switchboard_engine::chat::RoomName;
+use switchboard_engine::chat::{RoomError, RoomName};
 use switchboard_engine::messaging::check_body;
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::store::RoomEntry;
 use tokio::sync::oneshot;
 
-use super::{auth, error};
+use super::auth;
+use super::error::ApiError;
 use crate::api::room::{By, Refused, RoomCommand, RoomView};
 use crate::shared::Shared;
 
 type Data = web::Data<Arc<Shared>>;
 
 /// The caller: a subscriber with HTTP Basic, else the operator.
-fn caller(req: &HttpRequest, s: &Shared) -> Result<By, Box<HttpResponse>> {
+fn caller(req: &HttpRequest, s: &Shared) -> Result<By, ApiError> {
     let basic = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -47,86 +47,42 @@ fn caller(req: &HttpRequest, s: &Shared) -> Result<By, Box<HttpResponse>> {
     }
 }
 
-fn room_name(name: &str) -> Result<RoomName, Box<HttpResponse>> {
-    RoomName::parse(name).map_err(|e| {
-        Box::new(error(
-            StatusCode::BAD_REQUEST,
-            "bad_room_name",
-            e.to_string(),
-        ))
-    })
+fn room_name(name: &str) -> Result<RoomName, ApiError> {
+    RoomName::parse(name).map_err(|e| ApiError::bad_request("bad_room_name", e.to_string()))
 }
 
 /// A number that may be a member: any canonical number or name, whether or not it has an
 /// account, so no answer says which numbers have one (copies to a member follow the queue
 /// rules). Only a string that is no number at all is refused.
-fn member_number(s: &Shared, number: &str) -> Result<Aor, Box<HttpResponse>> {
-    s.plan.canonical(number).map_err(|_| {
-        Box::new(error(
-            StatusCode::BAD_REQUEST,
-            "bad_number",
-            "not a phone number or name",
-        ))
-    })
+fn member_number(s: &Shared, number: &str) -> Result<Aor, ApiError> {
+    s.plan
+        .canonical(number)
+        .map_err(|_| ApiError::bad_request("bad_number", "not a phone number or name"))
 }
 
-fn refused(r: Refused) -> HttpResponse {
-    let (status, code, message) = r.http_status();
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = error(status, code, message);
-    if let Some(secs) = r.retry_after() {
-        if let Ok(v) = secs.to_string().parse() {
-            resp.headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, v);
-        }
-    }
-    resp
-}
-
-fn unavailable() -> HttpResponse {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "the room did not answer",
-    )
-}
-
-/// Asks the room's actor and waits for its answer.
+/// Asks the room's actor and waits for its answer; 503 when it does not answer.
 async fn ask<T>(
     s: &Shared,
     room: RoomName,
     make: impl FnOnce(oneshot::Sender<T>) -> RoomCommand,
-) -> Option<T> {
+) -> Result<T, ApiError> {
     let (tx, rx) = oneshot::channel();
     s.to_room(room, make(tx));
-    rx.await.ok()
+    rx.await
+        .map_err(|_| ApiError::unavailable("the room did not answer"))
 }
 
 /// The room when the caller may read it: a member or the operator.
-async fn readable(s: &Shared, by: &By, room: &RoomName) -> Result<RoomView, HttpResponse> {
+async fn readable(s: &Shared, by: &By, room: &RoomName) -> Result<RoomView, ApiError> {
     let view = ask(s, room.clone(), |reply| RoomCommand::Show { reply })
-        .await
-        .ok_or_else(unavailable)?;
-    let Some(view) = view else {
-        return Err(refused(Refused::Room(
-            switchboard_engine::chat::RoomError::NoSuchRoom,
-        )));
-    };
+        .await?
+        .ok_or(Refused::Room(RoomError::NoSuchRoom))?;
     match by {
-        By::Member(a) if !view.members.iter().any(|m| m.number == a.as_str()) => Err(refused(
-            Refused::Room(switchboard_engine::chat::RoomError::NotAMember),
-        )),
+        By::Member(a) if !view.members.iter().any(|m| m.number == a.as_str()) => {
+            Err(Refused::Room(RoomError::NotAMember).into())
+        }
         _ => Ok(view),
     }
-}
-
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(r) => return *r,
-        }
-    };
 }
 
 #[derive(Deserialize)]
@@ -137,36 +93,35 @@ pub struct NewRoom {
     members: Option<Vec<String>>,
 }
 
-pub async fn create(req: HttpRequest, body: web::Json<NewRoom>, s: Data) -> HttpResponse {
-    let By::Member(owner) = tri!(caller(&req, &s)) else {
-        return error(
-            StatusCode::FORBIDDEN,
+pub async fn create(
+    req: HttpRequest,
+    body: web::Json<NewRoom>,
+    s: Data,
+) -> Result<HttpResponse, ApiError> {
+    let By::Member(owner) = caller(&req, &s)? else {
+        return Err(ApiError::forbidden(
             "subscriber_only",
             "a room is created by the subscriber who will own it",
-        );
+        ));
     };
     let NewRoom {
         name,
         topic,
         members,
     } = body.into_inner();
-    let room = tri!(room_name(&name));
+    let room = room_name(&name)?;
     let mut numbers = Vec::new();
     for n in members.unwrap_or_default() {
-        numbers.push(tri!(member_number(&s, &n)));
+        numbers.push(member_number(&s, &n)?);
     }
-    let res = ask(&s, room, |reply| RoomCommand::Create {
+    let view = ask(&s, room, |reply| RoomCommand::Create {
         owner,
         topic: topic.unwrap_or_default(),
         members: numbers,
         reply,
     })
-    .await;
-    match res {
-        Some(Ok(view)) => HttpResponse::Created().json(view),
-        Some(Err(r)) => refused(r),
-        None => unavailable(),
-    }
+    .await??;
+    Ok(HttpResponse::Created().json(view))
 }
 
 #[derive(Serialize)]
@@ -178,17 +133,13 @@ struct RoomSummary {
     members: usize,
 }
 
-pub async fn list(req: HttpRequest, s: Data) -> HttpResponse {
-    let by = tri!(caller(&req, &s));
+pub async fn list(req: HttpRequest, s: Data) -> Result<HttpResponse, ApiError> {
+    let by = caller(&req, &s)?;
     let db = s.db.clone();
     let domain = s.local.domain.clone();
     let rooms = web::block(move || db.rooms()).await;
     let Ok(Ok(rooms)) = rooms else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "room list failed",
-        );
+        return Err(ApiError::internal("room list failed"));
     };
     let rooms: Vec<RoomSummary> = rooms
         .into_iter()
@@ -207,26 +158,28 @@ pub async fn list(req: HttpRequest, s: Data) -> HttpResponse {
             members: r.members.iter().filter(|m| m.is_current()).count(),
         })
         .collect();
-    HttpResponse::Ok().json(serde_json::json!({ "rooms": rooms }))
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "rooms": rooms })))
 }
 
-pub async fn show(req: HttpRequest, room: web::Path<String>, s: Data) -> HttpResponse {
-    let by = tri!(caller(&req, &s));
-    let room = tri!(room_name(&room));
-    match readable(&s, &by, &room).await {
-        Ok(v) => HttpResponse::Ok().json(v),
-        Err(r) => r,
-    }
+pub async fn show(
+    req: HttpRequest,
+    room: web::Path<String>,
+    s: Data,
+) -> Result<HttpResponse, ApiError> {
+    let by = caller(&req, &s)?;
+    let room = room_name(&room)?;
+    Ok(HttpResponse::Ok().json(readable(&s, &by, &room).await?))
 }
 
-pub async fn delete(req: HttpRequest, room: web::Path<String>, s: Data) -> HttpResponse {
-    let by = tri!(caller(&req, &s));
-    let room = tri!(room_name(&room));
-    match ask(&s, room, |reply| RoomCommand::Delete { by, reply }).await {
-        Some(Ok(())) => HttpResponse::NoContent().finish(),
-        Some(Err(r)) => refused(r),
-        None => unavailable(),
-    }
+pub async fn delete(
+    req: HttpRequest,
+    room: web::Path<String>,
+    s: Data,
+) -> Result<HttpResponse, ApiError> {
+    let by = caller(&req, &s)?;
+    let room = room_name(&room)?;
+    ask(&s, room, |reply| RoomCommand::Delete { by, reply }).await??;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Deserialize)]
@@ -240,41 +193,37 @@ pub async fn add_member(
     room: web::Path<String>,
     body: web::Json<NewMember>,
     s: Data,
-) -> HttpResponse {
-    let by = tri!(caller(&req, &s));
-    let room = tri!(room_name(&room));
+) -> Result<HttpResponse, ApiError> {
+    let by = caller(&req, &s)?;
+    let room = room_name(&room)?;
     // the room and the caller's membership first (the room checks again when it adds)
-    if let Err(r) = readable(&s, &by, &room).await {
-        return r;
-    }
-    let number = tri!(member_number(&s, &body.number));
-    view_answer(
-        ask(&s, room, |reply| RoomCommand::AddMember {
-            by,
-            number,
-            reply,
-        })
-        .await,
-    )
+    readable(&s, &by, &room).await?;
+    let number = member_number(&s, &body.number)?;
+    let view = ask(&s, room, |reply| RoomCommand::AddMember {
+        by,
+        number,
+        reply,
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 pub async fn remove_member(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     s: Data,
-) -> HttpResponse {
-    let by = tri!(caller(&req, &s));
+) -> Result<HttpResponse, ApiError> {
+    let by = caller(&req, &s)?;
     let (room, number) = path.into_inner();
-    let room = tri!(room_name(&room));
-    let number = tri!(member_number(&s, &number));
-    view_answer(
-        ask(&s, room, |reply| RoomCommand::RemoveMember {
-            by,
-            number,
-            reply,
-        })
-        .await,
-    )
+    let room = room_name(&room)?;
+    let number = member_number(&s, &number)?;
+    let view = ask(&s, room, |reply| RoomCommand::RemoveMember {
+        by,
+        number,
+        reply,
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 #[derive(Deserialize)]
@@ -288,19 +237,12 @@ pub async fn set_topic(
     room: web::Path<String>,
     body: web::Json<Topic>,
     s: Data,
-) -> HttpResponse {
-    let by = tri!(caller(&req, &s));
-    let room = tri!(room_name(&room));
+) -> Result<HttpResponse, ApiError> {
+    let by = caller(&req, &s)?;
+    let room = room_name(&room)?;
     let topic = body.into_inner().topic;
-    view_answer(ask(&s, room, |reply| RoomCommand::SetTopic { by, topic, reply }).await)
-}
-
-fn view_answer(res: Option<Result<RoomView, Refused>>) -> HttpResponse {
-    match res {
-        Some(Ok(v)) => HttpResponse::Ok().json(v),
-        Some(Err(r)) => refused(r),
-        None => unavailable(),
-    }
+    let view = ask(&s, room, |reply| RoomCommand::SetTopic { by, topic, reply }).await??;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 #[derive(Deserialize)]
@@ -349,28 +291,22 @@ pub async fn history(
     room: web::Path<String>,
     page: web::Query<Page>,
     s: Data,
-) -> HttpResponse {
-    let by = tri!(caller(&req, &s));
-    let room = tri!(room_name(&room));
-    if let Err(r) = readable(&s, &by, &room).await {
-        return r;
-    }
+) -> Result<HttpResponse, ApiError> {
+    let by = caller(&req, &s)?;
+    let room = room_name(&room)?;
+    readable(&s, &by, &room).await?;
     let limit = page.limit.unwrap_or(100).clamp(1, 1000);
     let after = page.after.unwrap_or(0);
     let db = s.db.clone();
     let entries = web::block(move || db.room_history(room.as_str(), after, limit)).await;
     let Ok(Ok(entries)) = entries else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "history read failed",
-        );
+        return Err(ApiError::internal("history read failed"));
     };
     let next = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.seq))
         .flatten();
     let messages: Vec<EntryView> = entries.into_iter().map(EntryView::new).collect();
-    HttpResponse::Ok().json(serde_json::json!({ "messages": messages, "next": next }))
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "messages": messages, "next": next })))
 }
 
 #[derive(Deserialize)]
@@ -384,38 +320,29 @@ pub async fn post(
     room: web::Path<String>,
     body: web::Json<Post>,
     s: Data,
-) -> HttpResponse {
-    let By::Member(sender) = tri!(caller(&req, &s)) else {
-        return error(
-            StatusCode::FORBIDDEN,
+) -> Result<HttpResponse, ApiError> {
+    let By::Member(sender) = caller(&req, &s)? else {
+        return Err(ApiError::forbidden(
             "subscriber_only",
             "posts are made by a member",
-        );
+        ));
     };
-    let room = tri!(room_name(&room));
+    let room = room_name(&room)?;
     let content_type = "text/plain;charset=UTF-8".to_owned();
     let body = body.into_inner().text.into_bytes();
-    if let Err(e) = check_body(&content_type, &body, s.config.messaging.max_body_bytes) {
-        let (code, reason) = e.status();
-        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
-        return error(status, "bad_message", reason);
-    }
-    let res = ask(&s, room, |reply| RoomCommand::Message {
+    check_body(&content_type, &body, s.config.messaging.max_body_bytes)?;
+    let posted = ask(&s, room, |reply| RoomCommand::Message {
         sender,
         display: None,
         content_type,
         body,
         reply,
     })
-    .await;
-    match res {
-        Some(Ok(p)) => match p.seq {
-            Some(seq) => {
-                HttpResponse::Accepted().json(serde_json::json!({ "seq": seq, "id": p.id }))
-            }
-            None => HttpResponse::Ok().json(serde_json::json!({ "command": true })),
-        },
-        Some(Err(r)) => refused(r),
-        None => unavailable(),
-    }
+    .await??;
+    Ok(match posted.seq {
+        Some(seq) => {
+            HttpResponse::Accepted().json(serde_json::json!({ "seq": seq, "id": posted.id }))
+        }
+        None => HttpResponse::Ok().json(serde_json::json!({ "command": true })),
+    })
 }
