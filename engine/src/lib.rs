@@ -17,6 +17,7 @@ pub mod presence;
 pub mod proxy;
 pub mod registrar;
 pub mod routing;
+pub mod sdp;
 pub mod sip;
 pub mod smpp;
 pub mod store;
