@@ -8,6 +8,11 @@
 //! Every audio frame the switch handles is [`FRAME`] long (20 ms), mono, 16-bit linear PCM
 //! at the [`SampleRate`] of the stream (8 kHz narrowband, 16 kHz wideband, 48 kHz fullband).
 
+pub mod dtmf;
+pub mod jitter;
+pub mod rtcp;
+pub mod rtp;
+
 use std::time::Duration;
 
 /// The duration of every audio frame on the frame path (and the packetization time the
