@@ -1,7 +1,13 @@
-//! The start of a request outside any dialog: the checks a proxy makes (Max-Forwards, Proxy-Require,
-//! loops), and the authentication of a caller who is one of our subscribers (407, then the
-//! subscriber's Extension verifies the Proxy-Authorization). Calls from a configured trunk are
-//! trusted by its address. Routing follows (`setup`).
+//! The start of a request outside any dialog (RFC 3261 §16.3): the checks a proxy makes
+//! (Max-Forwards, Proxy-Require, loops, a MESSAGE's body), and the authentication of a caller
+//! who is one of our subscribers (§22.3: 407, then the subscriber's Extension verifies the
+//! Proxy-Authorization). Calls from a configured trunk are trusted by their address. Routing
+//! follows (`routing.rs`).
+//!
+//! Guarantees: nothing is routed before its checks pass; a caller from our domain is routed
+//! only as the subscriber its credentials prove, never as who From says (except in lab mode
+//! without authentication); a debug build panics on `X-Switchboard-Fault: panic` so the
+//! containment of one call's failure can be tested.
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::auth::AuthOutcome;
@@ -14,40 +20,16 @@ use tokio::sync::oneshot;
 use super::CallLeg;
 use crate::api::extension::ExtCommand;
 use crate::clock::now;
-use switchboard_engine::sip::validate::required_extensions;
 
 impl CallLeg {
-    /// The checks every proxied request passes (§16.3): Max-Forwards left, and no
-    /// Proxy-Require extension we lack. `true` when the request was answered instead.
-    pub(super) fn refused_hop(&mut self, i: usize, req: &SipMessage) -> bool {
-        let t = now();
-        if req.max_forwards() == Some(0) {
-            self.txns[i].ctx.respond(t, 483, reason_phrase(483), &[]);
-            return true;
-        }
-        if let Some(tags) = required_extensions(req, HeaderName::ProxyRequire) {
-            self.txns[i]
-                .ctx
-                .respond(t, 420, reason_phrase(420), &[("Unsupported", &tags)]);
-            return true;
-        }
-        false
-    }
-
     /// A request outside any dialog: INVITE (a new call), or OPTIONS/MESSAGE to a subscriber.
     pub(super) fn new_request(&mut self, msg: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
         let t = now();
         let method = msg.method().unwrap_or(Method::Other);
         let initial = method == Method::Invite;
-        if initial {
-            // a new call attempt (the first INVITE, or the one re-sent with credentials)
-            self.initial = Some((msg.clone(), flow));
-            self.finished_initial = false;
-            self.ended = false;
-            if !self.active {
-                self.active = true;
-                self.shared.metrics.active_calls.inc();
-            }
+        // a new call attempt (the first INVITE, or the one re-sent with credentials)
+        if initial && self.call.attempt(msg.clone(), flow) {
+            self.shared.metrics.active_calls.inc();
         }
         let from_trunk = self.shared.trunks.by_source(flow.remote).is_some();
         let i = self.new_txn(msg, flow, initial);
@@ -57,7 +39,7 @@ impl CallLeg {
             // fault injection for the supervision test; compiled out of release builds
             panic!("injected fault");
         }
-        if self.refused_hop(i, &req) {
+        if self.txns[i].refused_hop(t) {
             return;
         }
         if branch::is_loop(&req, &self.shared.local) {
@@ -105,7 +87,9 @@ impl CallLeg {
         );
         let key = self.txns[i].key.clone();
         ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
-            let Some(i) = act.index_of(&key) else { return };
+            let Some(i) = act.txns.index_of(&key) else {
+                return;
+            };
             match res.unwrap_or(AuthOutcome::Forbidden) {
                 AuthOutcome::Authenticated { .. } => act.start_routing(i, Some(caller), false, ctx),
                 AuthOutcome::Challenge { stale } => act.challenge(i, stale),

@@ -1,12 +1,15 @@
 //! MESSAGE (RFC 3428) to our numbers, beyond the fork that delivers it to registered devices
-//! (setup.rs): the body checks, and storing it in the number's durable queue when no device
-//! is registered, when earlier messages still wait (so order is kept), or when no device took
-//! it. The sender hears 202 only after the group commit put the message on disk.
+//! (`branches.rs`): the body checks, and storing it in the number's durable queue when no
+//! device is registered, when earlier messages still wait (so order is kept), or when no
+//! device took it.
+//!
+//! Guarantees: the sender hears 202 only after the group commit put the message on disk; a
+//! refusal of the queue (its caps) or an unavailable store is answered, never dropped.
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::messaging::{check_body, wire, StoredMessage};
 use switchboard_engine::numbering::Aor;
-use switchboard_engine::sip::{HeaderName, Method, Scheme};
+use switchboard_engine::sip::{HeaderName, Scheme};
 use switchboard_engine::txn::ServerKey;
 use tokio::sync::oneshot;
 use tracing::debug;
@@ -42,10 +45,7 @@ impl CallLeg {
         account: bool,
         devices: usize,
     ) -> bool {
-        let is_message = self.txns[i]
-            .setup
-            .as_ref()
-            .is_some_and(|s| s.method == Method::Message);
+        let is_message = self.txns[i].setup.as_ref().is_some_and(|s| s.is_message());
         is_message
             && self.shared.may_queue_for(aor, account)
             && (devices == 0 || self.shared.queue.has_messages(aor))
@@ -53,14 +53,8 @@ impl CallLeg {
 
     /// Whether a MESSAGE no device took (`code`) is stored for later instead of answered.
     pub(super) fn stores_after_failure(&self, i: usize, code: u16) -> Option<Aor> {
-        let s = self.txns[i].setup.as_ref()?;
-        if s.method != Method::Message || !s.seq.is_ringing() || s.trunk.is_some() {
-            return None;
-        }
-        let (aor, located) = s.located.as_ref()?;
-        let device_may_take_later = matches!(code, 408 | 480 | 500 | 503 | 504);
-        (device_may_take_later && self.shared.may_queue_for(aor, located.account))
-            .then(|| aor.clone())
+        let (aor, account) = self.txns[i].setup.as_ref()?.queues_after(code)?;
+        self.shared.may_queue_for(aor, account).then(|| aor.clone())
     }
 
     /// Writes the MESSAGE of `key` to the queue of `aor`; answers 202 once it is on disk.
@@ -72,9 +66,14 @@ impl CallLeg {
         online: bool,
         ctx: &mut Context<Self>,
     ) {
-        let Some(i) = self.index_of(&key) else { return };
+        let Some(i) = self.txns.index_of(&key) else {
+            return;
+        };
         let req = self.txns[i].ctx.request();
-        let caller = self.txns[i].setup.as_ref().and_then(|s| s.caller.clone());
+        let caller = self.txns[i]
+            .setup
+            .as_ref()
+            .and_then(|s| s.caller().cloned());
         let sender = self.sender_of(req, caller.as_ref());
         let message = StoredMessage {
             id: String::new(),
@@ -95,7 +94,7 @@ impl CallLeg {
         let account = self.txns[i]
             .setup
             .as_ref()
-            .and_then(|s| s.located.as_ref())
+            .and_then(|s| s.location())
             .is_some_and(|(_, l)| l.account);
         let dynamic = (!account && self.shared.allows_dynamic(&aor)).then(|| DynamicAccount {
             realm: self.shared.realm.clone(),
@@ -109,7 +108,9 @@ impl CallLeg {
             reply,
         });
         ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
-            let Some(i) = act.index_of(&key) else { return };
+            let Some(i) = act.txns.index_of(&key) else {
+                return;
+            };
             match res {
                 Ok(Ok(accepted)) => {
                     debug!(number = %aor.redacted(), seq = accepted.seq, "message stored");

@@ -1,64 +1,59 @@
 //! The CallLeg actor: one per call (Call-ID) on the worker that owns it. It runs the proxy
-//! response contexts of the call's transactions (the initial INVITE, then re-INVITE, BYE,
-//! UPDATE, INFO, REFER, NOTIFY... following the Record-Route it inserted), authenticates the
-//! caller, routes the call (`setup`: numbering plan, routing plugin, forwarding, trunks) and
-//! relays the rest. A feature code dialed from a phone is answered by the switch itself
-//! (`feature`).
+//! response contexts (RFC 3261 §16) of the call's transactions: the initial INVITE, then
+//! re-INVITE, BYE, UPDATE, INFO, REFER, NOTIFY... following the Record-Route it inserted. It
+//! authenticates the caller, routes the call (numbering plan, routing plugin, forwarding,
+//! trunks) and relays the rest; a feature code dialed from a phone is answered by the switch
+//! itself, a MESSAGE may be stored for later or posted to a chat room.
+//!
+//! The leg is made of parts that own their data, each a struct whose methods need no actor:
+//! the call's transactions (`txns.rs`, one of them in `txn.rs`), the routing state of a request
+//! outside any dialog (`setup.rs`), the call itself (`call.rs`) and the switch's own answer to
+//! a feature code (`confirm.rs`). The files that need the actor context (lookups in other
+//! actors, store writes, room commands) add `impl CallLeg` blocks and carry out what the parts
+//! decide: `caller.rs` (checks, digest authentication), `routing.rs` (what was dialed, the
+//! plugin, the sequence's steps), `branches.rs` (devices, trunks, other domains), `relay.rs`
+//! (in-dialog requests), `feature.rs`, `message.rs` and `room.rs`. This file is the actor:
+//! its lifecycle, the handlers, where each message goes, the drain of what the parts produced
+//! and its one timer (the earliest deadline of the parts, or the idle limit).
 //!
 //! A panic while handling one call answers 500 (if the call was not answered yet) and ends
 //! that call only; the arbiter and every other call keep running.
 
+mod branches;
+mod call;
 mod caller;
-mod dialog;
+mod confirm;
 mod feature;
 mod message;
-mod offnet;
+mod relay;
 mod room;
+mod routing;
 mod setup;
+mod txn;
+mod txns;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, AsyncContext, Context, Handler, SpawnHandle};
+use actix::{Actor, ActorContext, Context, Handler};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
-use switchboard_engine::proxy::{ContextEvent, Output, ProxyContext};
-use switchboard_engine::sip::{
-    reason_phrase, Message as SipMessage, Method, ResponseBuilder, ViaFix,
-};
+use switchboard_engine::sip::{reason_phrase, Message as SipMessage, Method};
 use switchboard_engine::txn::{ClientKey, ServerKey};
 use tracing::{info, warn};
 
+use self::call::Call;
+use self::confirm::Confirm;
+use self::txn::{Report, Txn};
+use self::txns::Txns;
 use crate::api::extension::ExtCommand;
 pub use crate::api::leg::FromNetwork;
-use crate::clock::now;
-use crate::metrics::{call_outcome, OutcomeLabel};
+use crate::clock::{now, Timer};
+use crate::metrics::OutcomeLabel;
 use crate::ownership::{owners, Stop};
 use crate::shared::Shared;
-use crate::transport::forward;
-use crate::transport::{response_flow, via_fix, Transports};
-use switchboard_engine::numbering::Aor;
-
-/// One transaction of the call being proxied.
-struct Txn {
-    key: ServerKey,
-    ctx: ProxyContext,
-    upstream: Flow,
-    via_fix: Option<ViaFix>,
-    /// Where each branch goes, in branch order.
-    branches: Vec<Flow>,
-    initial: bool,
-    bye: bool,
-    /// How a request outside any dialog is being routed (none for in-dialog relays).
-    setup: Option<Box<setup::Setup>>,
-}
-
-/// What the proxy machines reported that the leg acts on after draining them.
-enum Reported {
-    Exhausted(u16),
-    Answered,
-}
+use crate::transport::{forward, via_fix, Transports};
 
 pub struct CallLeg {
     id: u64,
@@ -66,24 +61,15 @@ pub struct CallLeg {
     shared: Arc<Shared>,
     transports: Transports,
     entropy: Entropy,
-    txns: Vec<Txn>,
-    /// The initial request and where it came from, kept apart from the machines so a 500 can
-    /// still be built after a panic.
-    initial: Option<(SipMessage, Flow)>,
+    txns: Txns,
+    call: Call,
     /// The switch answered this call itself (a feature code).
-    confirm: Option<feature::Confirm>,
-    answered: bool,
-    finished_initial: bool,
-    ended: bool,
-    active: bool,
-    timer: Option<SpawnHandle>,
-    last_activity: Instant,
+    confirm: Option<Confirm>,
+    timer: Timer,
     span: tracing::Span,
     /// Messages handled, for race-free retirement (`ownership::Registry::retire`).
     processed: u64,
     retiring: bool,
-    /// The subscribers this call put on the phone (their presence says so until it ends).
-    on_call: Vec<Aor>,
 }
 
 impl CallLeg {
@@ -95,43 +81,20 @@ impl CallLeg {
         seed: u64,
     ) -> CallLeg {
         let span = tracing::info_span!("call", call_id = %call_id);
+        let call = Call::new(&call_id, id, now());
         CallLeg {
             id,
             call_id,
             shared,
             transports,
             entropy: Entropy::seeded(seed),
-            txns: Vec::new(),
-            initial: None,
+            txns: Txns::default(),
+            call,
             confirm: None,
-            answered: false,
-            finished_initial: false,
-            ended: false,
-            active: false,
-            timer: None,
-            last_activity: now(),
+            timer: Timer::default(),
             span,
             processed: 0,
             retiring: false,
-            on_call: Vec::new(),
-        }
-    }
-
-    /// This call's identity in its parties' presence.
-    fn presence_id(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = rustc_hash::FxHasher::default();
-        self.call_id.hash(&mut h);
-        self.id.hash(&mut h);
-        h.finish()
-    }
-
-    /// The call is over for its parties' presence.
-    fn off_the_phone(&mut self) {
-        let call = self.presence_id();
-        for aor in self.on_call.drain(..) {
-            self.shared
-                .to_extension(aor, ExtCommand::CallState { call, up: false });
         }
     }
 
@@ -141,21 +104,20 @@ impl CallLeg {
             let Some(key) = ClientKey::from_response(&msg) else {
                 return;
             };
-            match self.txns.iter_mut().find(|x| x.ctx.owns(&key)) {
-                Some(x) => {
-                    x.ctx.handle_response(t, msg);
-                }
-                None => {
-                    if let Some(c) = self.confirm.as_mut().filter(|c| c.owns_response(&msg)) {
-                        c.dialog.handle_response(t, msg);
-                        return;
-                    }
-                    let is_invite_2xx = msg.status().is_some_and(|c| (200..300).contains(&c))
-                        && msg.cseq().is_some_and(|c| c.method == Method::Invite);
-                    if is_invite_2xx {
-                        forward::forward_response(&msg, &self.shared.local, &self.transports);
-                    }
-                }
+            let Some(msg) = self.txns.take_response(t, &key, msg) else {
+                return;
+            };
+            let msg = match self.confirm.as_mut() {
+                Some(c) => match c.take_response(t, msg) {
+                    Some(msg) => msg,
+                    None => return,
+                },
+                None => msg,
+            };
+            let is_invite_2xx = msg.status().is_some_and(|c| (200..300).contains(&c))
+                && msg.cseq().is_some_and(|c| c.method == Method::Invite);
+            if is_invite_2xx {
+                forward::forward_response(&msg, &self.shared.local, &self.transports);
             }
             return;
         }
@@ -168,42 +130,20 @@ impl CallLeg {
             Some(Method::Ack) => {
                 // the ACK of a non-2xx belongs to our server transaction; the ACK of a 2xx is
                 // end to end and follows the route
-                let key = ServerKey::from_request(&msg);
-                match self.txns.iter_mut().find(|x| Some(&x.key) == key.as_ref()) {
-                    Some(x) if x.ctx.final_code().is_some_and(|c| c >= 300) => {
-                        x.ctx.handle_request(t, &msg)
-                    }
-                    _ => forward::forward_ack(
-                        &msg,
-                        &self.shared.local,
-                        &self.transports,
-                        via_fix(&flow),
-                    ),
+                if !self.txns.take_ack(t, &msg) {
+                    let fix = via_fix(&flow);
+                    forward::forward_ack(&msg, &self.shared.local, &self.transports, fix);
                 }
             }
             Some(Method::Cancel) => {
-                let target = ServerKey::cancel_target(&msg);
-                match self
-                    .txns
-                    .iter_mut()
-                    .find(|x| Some(&x.key) == target.as_ref())
-                {
-                    Some(x) => {
-                        x.ctx.handle_cancel(t, &msg);
-                        if let Some(s) = x.setup.as_mut() {
-                            s.canceled();
-                        }
-                    }
-                    None => {
-                        let i = self.new_txn(msg, flow, false);
-                        self.txns[i].ctx.respond(t, 481, reason_phrase(481), &[]);
-                    }
+                if !self.txns.take_cancel(t, &msg) {
+                    let i = self.new_txn(msg, flow, false);
+                    self.txns[i].ctx.respond(t, 481, reason_phrase(481), &[]);
                 }
             }
             _ => {
-                let key = ServerKey::from_request(&msg);
-                if let Some(x) = self.txns.iter_mut().find(|x| Some(&x.key) == key.as_ref()) {
-                    x.ctx.handle_request(t, &msg); // a retransmission
+                if self.txns.take_retransmission(t, &msg) {
+                    // a retransmission: its transaction answered it
                 } else if msg.to_tag().is_some() {
                     self.in_dialog(msg, flow, ctx);
                 } else {
@@ -213,35 +153,19 @@ impl CallLeg {
         }
     }
 
+    /// Opens the transaction of request `msg` received on `flow`; `initial`: the call's
+    /// INVITE.
     fn new_txn(&mut self, msg: SipMessage, flow: Flow, initial: bool) -> usize {
-        let key = ServerKey::from_request(&msg).expect("validated requests have a Via");
-        let upstream = response_flow(&msg, &flow);
-        let bye = msg.method() == Some(Method::Bye);
-        let fix = via_fix(&flow);
-        let ctx = ProxyContext::new(
+        let txn = Txn::new(
             now(),
             msg,
-            flow.transport,
-            fix,
+            flow,
+            initial,
             self.shared.local.clone(),
             Entropy::seeded(self.entropy.next_u64()),
             self.shared.context,
         );
-        self.txns.push(Txn {
-            key,
-            ctx,
-            upstream,
-            via_fix: fix,
-            branches: Vec::new(),
-            initial,
-            bye,
-            setup: None,
-        });
-        self.txns.len() - 1
-    }
-
-    fn index_of(&self, key: &ServerKey) -> Option<usize> {
-        self.txns.iter().position(|x| &x.key == key)
+        self.txns.open(txn)
     }
 
     /// Sends what the machines produced, acts on what they reported and re-arms the timer.
@@ -249,119 +173,98 @@ impl CallLeg {
         let r = catch_unwind(AssertUnwindSafe(|| {
             // acting on a report (the next stage of a forwarded call) produces more output
             loop {
-                let reported = self.drain();
-                if reported.is_empty() {
+                let transports = &self.transports;
+                let reports = self.txns.drain(|flow, bytes| transports.send(flow, bytes));
+                if reports.is_empty() {
                     break;
                 }
-                for (key, r) in reported {
-                    match r {
-                        Reported::Exhausted(code) => self.on_exhausted(&key, code, ctx),
-                        Reported::Answered => self.on_answered(&key),
-                    }
-                }
+                self.on_reports(reports, ctx);
             }
             self.drain_confirm();
         }));
         if r.is_err() {
             return self.fail(ctx);
         }
-        if let Some(h) = self.timer.take() {
-            ctx.cancel_future(h);
-        }
-        let idle = Duration::from_secs(self.shared.config.calls.max_idle_secs);
-        let mut at = self.last_activity + idle;
-        for x in &self.txns {
-            for d in [
-                x.ctx.poll_timeout(),
-                x.setup.as_ref().and_then(|s| s.poll_timeout()),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                at = at.min(d);
-            }
-        }
-        if let Some(d) = self.confirm.as_ref().and_then(|c| c.dialog.poll_timeout()) {
-            at = at.min(d);
-        }
         // a call lives until it ends; a leg that only relayed requests, until they are done
-        let idle_now = self.txns.is_empty() && self.confirm.is_none();
-        if idle_now && (self.ended || self.initial.is_none()) {
+        if self.txns.is_empty() && self.confirm.is_none() && self.call.is_over() {
+            self.timer.set(ctx, None, |a| &mut a.timer, Self::on_timer);
             self.retire();
             return;
         }
-        let wait = at.saturating_duration_since(now());
-        self.timer = Some(ctx.run_later(wait, |act, ctx| act.on_timer(ctx)));
+        let at = self.poll_timeout();
+        self.timer
+            .set(ctx, Some(at), |a| &mut a.timer, Self::on_timer);
     }
 
-    fn drain(&mut self) -> Vec<(ServerKey, Reported)> {
-        let mut reported = Vec::new();
-        let mut i = 0;
-        while i < self.txns.len() {
-            let mut terminated = false;
-            while let Some(o) = self.txns[i].ctx.poll_output() {
-                let x = &self.txns[i];
-                match o {
-                    Output::Upstream(b) => self.transports.send(&x.upstream, b),
-                    Output::Downstream { branch, bytes } => {
-                        if let Some(f) = x.branches.get(branch) {
-                            self.transports.send(f, bytes);
-                        }
+    /// The earliest deadline of the call's parts, or when it is forgotten if nothing more is
+    /// heard of it.
+    fn poll_timeout(&self) -> Instant {
+        let idle = self.call.idle_deadline(self.max_idle());
+        let confirm = self.confirm.as_ref().and_then(Confirm::poll_timeout);
+        [self.txns.poll_timeout(), confirm]
+            .into_iter()
+            .flatten()
+            .fold(idle, Instant::min)
+    }
+
+    fn max_idle(&self) -> Duration {
+        Duration::from_secs(self.shared.config.calls.max_idle_secs)
+    }
+
+    /// Acts on what the transactions reported: first what the call itself learns, in the
+    /// order reported, then the routing steps the reports start.
+    fn on_reports(&mut self, reports: Vec<(ServerKey, Report)>, ctx: &mut Context<Self>) {
+        for (_, r) in &reports {
+            match *r {
+                Report::Answered { initial: true, .. } => self.call.answered(),
+                Report::Finished {
+                    code,
+                    initial,
+                    bye,
+                    canceled,
+                    version,
+                } => {
+                    let feature = self.confirm.is_some();
+                    let finish = self.call.finished(code, initial, bye, canceled, feature);
+                    if let Some(outcome) = finish.outcome {
+                        self.shared
+                            .metrics
+                            .calls
+                            .get_or_create(&OutcomeLabel { outcome })
+                            .inc();
+                        info!(
+                            code,
+                            outcome,
+                            plugin_version = version,
+                            "call setup finished"
+                        );
                     }
-                    Output::Event(ContextEvent::Answered { .. }) => {
-                        if x.initial {
-                            self.answered = true;
-                        }
-                        if x.setup.is_some() {
-                            reported.push((x.key.clone(), Reported::Answered));
-                        }
+                    if finish.end {
+                        self.end_call();
                     }
-                    Output::Event(ContextEvent::Exhausted { code }) => {
-                        reported.push((x.key.clone(), Reported::Exhausted(code)));
-                    }
-                    Output::Event(ContextEvent::Finished { code }) => {
-                        let (initial, bye, canceled) = (x.initial, x.bye, x.ctx.is_canceled());
-                        if initial {
-                            self.finished_initial = true;
-                            // a challenge is a step of the call, not its outcome
-                            if code != 401 && code != 407 {
-                                let outcome = if self.confirm.is_some() {
-                                    "feature"
-                                } else {
-                                    call_outcome(code, canceled)
-                                };
-                                self.shared
-                                    .metrics
-                                    .calls
-                                    .get_or_create(&OutcomeLabel { outcome })
-                                    .inc();
-                                let version = x.setup.as_ref().map(|s| s.version());
-                                info!(
-                                    code,
-                                    outcome,
-                                    plugin_version = version,
-                                    "call setup finished"
-                                );
-                            }
-                            if code >= 300 {
-                                self.end_call();
-                            }
-                        }
-                        if bye {
-                            self.end_call();
-                        }
-                    }
-                    Output::Event(ContextEvent::Terminated) => terminated = true,
-                    Output::Event(ContextEvent::Provisional { .. }) => {}
                 }
-            }
-            if terminated {
-                self.txns.remove(i);
-            } else {
-                i += 1;
+                _ => {}
             }
         }
-        reported
+        for (key, r) in reports {
+            match r {
+                Report::Exhausted(code) => self.on_exhausted(&key, code, ctx),
+                Report::Answered { routed: true, .. } => self.on_answered(&key),
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends what the answered feature-code dialog produced; ends the call when it is over.
+    fn drain_confirm(&mut self) {
+        let Some(c) = self.confirm.as_mut() else {
+            return;
+        };
+        let transports = &self.transports;
+        if c.drain(|flow, bytes| transports.send(flow, bytes)) {
+            self.confirm = None;
+            self.end_call();
+        }
     }
 
     /// Leaves the owners table, and stops, once every message sent to this leg is handled
@@ -372,36 +275,31 @@ impl CallLeg {
         }
     }
 
+    /// The call is over: its parties are off the phone, and it is no longer counted active.
     fn end_call(&mut self) {
-        self.ended = true;
-        self.off_the_phone();
-        if self.active {
-            self.active = false;
+        let ended = self.call.end();
+        let call = self.call.presence_id();
+        for aor in ended.off_the_phone {
+            self.shared
+                .to_extension(aor, ExtCommand::CallState { call, up: false });
+        }
+        if ended.was_active {
             self.shared.metrics.active_calls.dec();
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Context<Self>) {
-        self.timer = None;
         let t = now();
-        if t.saturating_duration_since(self.last_activity)
-            >= Duration::from_secs(self.shared.config.calls.max_idle_secs)
-        {
+        if self.call.is_idle(t, self.max_idle()) {
             tracing::debug!("call idle, forgetting it");
             self.end_call();
             self.retire();
             return;
         }
         let r = catch_unwind(AssertUnwindSafe(|| {
-            for x in &mut self.txns {
-                if x.ctx.poll_timeout().is_some_and(|d| d <= t) {
-                    x.ctx.handle_timeout(t);
-                }
-            }
+            self.txns.handle_timeout(t);
             if let Some(c) = self.confirm.as_mut() {
-                if c.dialog.poll_timeout().is_some_and(|d| d <= t) {
-                    c.dialog.handle_timeout(t);
-                }
+                c.handle_timeout(t);
             }
             self.setup_timers(t, ctx);
         }));
@@ -416,14 +314,8 @@ impl CallLeg {
     fn fail(&mut self, ctx: &mut Context<Self>) {
         self.shared.metrics.call_failures.inc();
         warn!("call failed internally; answering 500");
-        if let Some((req, flow)) = &self.initial {
-            if !self.finished_initial {
-                let resp = ResponseBuilder::new(req, 500, "Server Internal Error")
-                    .to_tag("sbfail")
-                    .via_fix(via_fix(flow))
-                    .build();
-                self.transports.send(&response_flow(req, flow), resp);
-            }
+        if let Some((flow, resp)) = self.call.failure_answer() {
+            self.transports.send(&flow, resp);
         }
         self.txns.clear();
         self.confirm = None;
@@ -436,11 +328,7 @@ impl Actor for CallLeg {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.off_the_phone();
-        if self.active {
-            self.active = false;
-            self.shared.metrics.active_calls.dec();
-        }
+        self.end_call();
         owners(|o| o.remove(&*self.call_id, self.id));
     }
 }
@@ -453,7 +341,7 @@ impl Handler<FromNetwork> for CallLeg {
         let _g = span.enter();
         self.processed += 1;
         self.retiring = false;
-        self.last_activity = now();
+        self.call.touched(now());
         let r = catch_unwind(AssertUnwindSafe(|| self.on_network(m.msg, m.flow, ctx)));
         if r.is_err() {
             return self.fail(ctx);

@@ -1,9 +1,12 @@
 //! A MESSAGE to a chat room address (`sip:room-<name>@<domain>`): the sender is one of our
-//! subscribers, authenticated like any MESSAGE (`caller`); the room's actor takes it as a post
-//! or a command and answers once the commit is on disk: 202 Accepted with the post's
+//! subscribers, authenticated like any MESSAGE (`caller.rs`); the room's actor takes it as a
+//! post or a command and answers once the commit is on disk: 202 Accepted with the post's
 //! Message-ID and Room-Seq, 200 OK for a command (its answer comes as a MESSAGE from the
 //! room), or the refusal (403 Not A Room Member, 403 Room Full, 404 No Such Room, 503 with
 //! Retry-After past the rate limit).
+//!
+//! Guarantees: a trunk or another domain cannot post (403); a post or command is answered
+//! only once the room's commit is on disk.
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::chat::{NameError, RoomName, ROOM_SEQ};
@@ -55,7 +58,9 @@ impl CallLeg {
         );
         let key = self.txns[i].key.clone();
         ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
-            let Some(i) = act.index_of(&key) else { return };
+            let Some(i) = act.txns.index_of(&key) else {
+                return;
+            };
             let t = now();
             match res {
                 Ok(Ok(posted)) => match (posted.seq, posted.id) {

@@ -1,151 +1,71 @@
-//! Routing a call (or a MESSAGE, OPTIONS) outside any dialog: what was dialed, through the
-//! routing plugin, to the devices, forwards and trunks it ends at.
+//! The routing state of one request outside any dialog (RFC 3261 §16.5, determining the
+//! request targets): the router of the call's plugin version, the engine's `RouteSequence`
+//! (forward hops, busy/no-answer/unreachable fallbacks, trunk failover), who calls, what was
+//! dialed, what the last subscriber lookup found and the trunk of the current attempt.
 //!
-//! The Request-URI's user is rewritten by the plugins' `classify` hooks, classified by the
-//! numbering plan (a feature code goes to `feature`), a directory address is resolved to its
-//! owner, and the `RouteSequence` of the engine takes over: for each address on the way the
-//! leg looks the subscriber up (registered devices, forwarding settings), asks the router of
-//! the call's plugin version, and carries out the step the sequence returns: ring the devices,
-//! try a trunk (with credentials when it challenges), forward with 181 and History-Info, fail
-//! over, answer. The call keeps the router it started with, so a reload never changes a call
-//! in progress.
+//! The leg's routing steps (`routing.rs`) drive it: `route` asks the router about a
+//! destination, `located`, `failed` and `handle_timeout` tell the sequence what happened, and
+//! each returns the `Step` to carry out. It owns its data and decides from it alone: no
+//! network, no actor, no clock (time comes in as a parameter).
+//!
+//! Guarantees: the router is the one the request started with, so a plugin reload never
+//! changes a call in progress; the request's own History-Info and Diversion (RFC 7044,
+//! RFC 5806) are kept only from a trunk and only while we have written none.
 
 use std::rc::Rc;
 use std::time::Instant;
 
-use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::forwarding::MAX_HOPS;
-use switchboard_engine::numbering::{Aor, ClassifyError, Destination};
-use switchboard_engine::proxy::{route, BranchSpec};
+use switchboard_engine::numbering::{Aor, Destination};
 use switchboard_engine::registrar;
 use switchboard_engine::routing::{
-    destination_key, CalleeState, RouteRequest, RouteSequence, Router, Step,
+    destination_key, CalleeState, RouteError, RouteRequest, RouteSequence, Router, Step,
 };
-use switchboard_engine::sip::digest::Challenge;
-use switchboard_engine::sip::{Method, Scheme};
-use switchboard_engine::trunk::TrunkId;
-use switchboard_engine::txn::ServerKey;
-use tokio::sync::oneshot;
-use tracing::{debug, warn};
+use switchboard_engine::sip::Method;
+use switchboard_engine::trunk::{fails_over, TrunkId, Trunks};
+use tracing::debug;
 
-use super::CallLeg;
-use crate::api::extension::{ExtCommand, Located};
-use crate::clock::{now, unix_now};
-use crate::metrics::{KindLabel, TrunkLabel, VersionLabel};
+use crate::api::extension::Located;
 
 /// The routing state of one request.
 pub(super) struct Setup {
-    pub(super) router: Rc<dyn Router>,
-    pub(super) seq: RouteSequence,
-    pub(super) caller: Option<Aor>,
-    pub(super) dialed: String,
-    pub(super) method: Method,
+    router: Rc<dyn Router>,
+    seq: RouteSequence,
+    caller: Option<Aor>,
+    dialed: String,
+    method: Method,
     /// The subscriber looked up last and what was found.
-    pub(super) located: Option<(Aor, Located)>,
+    located: Option<(Aor, Located)>,
     /// The trunk of the current attempt.
-    pub(super) trunk: Option<TrunkId>,
+    trunk: Option<TrunkId>,
     /// The request came from one of our trunks.
-    pub(super) from_trunk: bool,
+    from_trunk: bool,
+}
+
+/// What a 2xx changes: the parties on the phone now and the trunk that answered.
+pub(super) struct Answered {
+    /// Caller and callee of a call (none for a MESSAGE or OPTIONS).
+    pub(super) parties: Vec<Aor>,
+    pub(super) trunk: Option<TrunkId>,
 }
 
 impl Setup {
-    pub(super) fn canceled(&mut self) {
-        self.seq.canceled();
-    }
-
-    pub(super) fn poll_timeout(&self) -> Option<Instant> {
-        self.seq.poll_timeout()
-    }
-
-    /// The plugin version routing this request.
-    pub(super) fn version(&self) -> u64 {
-        self.router.version()
-    }
-
-    /// Whether the request's own History-Info and Diversion are left out: always when we
-    /// write ours (a forwarded request), and for anything not from a trunk, whose claims
-    /// about where a call came from a carrier must not take on trust.
-    pub(super) fn drop_history(&self) -> bool {
-        !self.from_trunk || !self.seq.history().is_empty()
-    }
-}
-
-/// After the lookup of a subscriber: route its address, or ring its devices.
-enum Then {
-    Decide(Destination),
-    Ring,
-}
-
-impl CallLeg {
-    /// Routes the request of transaction `i` (checks and caller authentication done).
-    pub(super) fn start_routing(
-        &mut self,
-        i: usize,
+    /// Starts routing a `method` request to `destination` (resolved by the plan), with the
+    /// router of the plugin version current now.
+    pub(super) fn new(
+        router: Rc<dyn Router>,
+        destination: &Destination,
+        method: Method,
+        dialed: String,
         caller: Option<Aor>,
         from_trunk: bool,
-        ctx: &mut Context<Self>,
-    ) {
-        let t = now();
-        let req = self.txns[i].ctx.request().clone();
-        let key = self.txns[i].key.clone();
-        let method = req.method().unwrap_or(Method::Other);
-        let Some(uri) = req.request_uri() else { return };
-        let router = self.shared.plugins.router();
-        let local = self.shared.local.clone();
-        let plan = &self.shared.plan;
-        let ours = uri.scheme() == Scheme::Tel || local.is_our_host(uri.host());
-        let classified = if ours {
-            let Some(user) = uri.user_unescaped() else {
-                return self.txns[i].ctx.respond(t, 404, "Not Found", &[]);
-            };
-            let user = user.into_owned();
-            if method == Method::Message {
-                if let Some(room) = switchboard_engine::chat::RoomName::from_user(&user) {
-                    return self.room_message(i, caller, room, ctx);
-                }
-            }
-            let dialed = match router.rewrite(&user, caller.as_ref()) {
-                Ok(r) => r.unwrap_or(user),
-                Err(e) => return self.plugin_failed(i, &e),
-            };
-            let d = self.shared.classify(&dialed);
-            (dialed, d)
-        } else {
-            let dialed = match uri.user() {
-                Some(u) => format!("{u}@{}", uri.host()),
-                None => uri.host().to_owned(),
-            };
-            let d = plan.classify_uri(&uri, |h| local.is_our_host(h));
-            (dialed, d)
-        };
-        let (dialed, dest) = match classified {
-            (d, Ok(dest)) => (d, dest),
-            (_, Err(e)) => {
-                let (code, reason) = match e {
-                    ClassifyError::FeatureTarget => (484, "Address Incomplete"),
-                    _ => (404, "Not Found"),
-                };
-                return self.txns[i].ctx.respond(t, code, reason, &[]);
-            }
-        };
-        if let Destination::Feature(f) = dest {
-            return self.feature(i, method, caller, f, ctx);
-        }
-        if !matches!(uri.scheme(), Scheme::Sip | Scheme::Sips | Scheme::Tel) {
-            return self.txns[i]
-                .ctx
-                .respond(t, 416, "Unsupported URI Scheme", &[]);
-        }
-        let dest = plan.resolve(dest);
-        self.shared
-            .metrics
-            .plugin_routed
-            .get_or_create(&VersionLabel {
-                version: router.version(),
-            })
-            .inc();
-        let seq = RouteSequence::new(method == Method::Invite, destination_key(&dest), MAX_HOPS);
-        self.txns[i].setup = Some(Box::new(Setup {
+    ) -> Setup {
+        let seq = RouteSequence::new(
+            method == Method::Invite,
+            destination_key(destination),
+            MAX_HOPS,
+        );
+        Setup {
             router,
             seq,
             caller,
@@ -154,384 +74,293 @@ impl CallLeg {
             located: None,
             trunk: None,
             from_trunk,
-        }));
-        self.run(
-            &key,
-            Step::Route {
-                destination: dest,
-                announce: false,
-            },
-            ctx,
-        );
-    }
-
-    /// Carries out steps until one waits for the network or a lookup.
-    fn run(&mut self, key: &ServerKey, mut step: Step, ctx: &mut Context<Self>) {
-        loop {
-            let Some(i) = self.index_of(key) else { return };
-            let t = now();
-            step = match step {
-                Step::Route {
-                    destination,
-                    announce,
-                } => {
-                    if announce {
-                        self.announce(i);
-                    }
-                    match self.shared.plan.subscriber_of(&destination) {
-                        Some(aor) => {
-                            return self.locate(key.clone(), aor, Then::Decide(destination), ctx)
-                        }
-                        None => self.decide(i, &destination, None),
-                    }
-                }
-                Step::Locate { aor } => {
-                    let cached = self.txns[i]
-                        .setup
-                        .as_ref()
-                        .and_then(|s| s.located.as_ref())
-                        .filter(|(a, _)| *a == aor)
-                        .map(|(_, l)| (l.account, devices(l)));
-                    match cached {
-                        Some((account, n)) => self.located_step(key, i, aor, account, n, ctx),
-                        None => return self.locate(key.clone(), aor, Then::Ring, ctx),
-                    }
-                }
-                Step::Fork => self.fork(i),
-                Step::Trunk { .. } | Step::External { .. } if !self.may_leave(i) => {
-                    // no open relay: off-net only for our subscribers, or for a call one of
-                    // them forwarded there
-                    Step::Respond {
-                        code: 403,
-                        reason: "Off-Net Calls Need A Subscriber".into(),
-                    }
-                }
-                Step::Trunk {
-                    trunk,
-                    request_uri,
-                    authenticate,
-                } => self.send_to_trunk(i, trunk, &request_uri, authenticate),
-                Step::External { uri, announce } => {
-                    if announce {
-                        self.announce(i);
-                    }
-                    return self.external(key.clone(), uri, ctx);
-                }
-                Step::Cancel => {
-                    self.txns[i].ctx.cancel_pending(t);
-                    Step::Wait
-                }
-                Step::Respond { code, reason } => {
-                    self.txns[i].ctx.respond(t, code, &reason, &[]);
-                    Step::Wait
-                }
-                Step::Seal => {
-                    self.txns[i].ctx.seal(t);
-                    Step::Wait
-                }
-                Step::Wait => return,
-            };
         }
     }
 
-    /// 181 Call Is Being Forwarded, for calls; counted by the reason of the hop.
-    fn announce(&mut self, i: usize) {
-        let x = &mut self.txns[i];
-        let Some(s) = x.setup.as_ref() else { return };
-        if let Some(h) = s.seq.history().last() {
-            self.shared
-                .metrics
-                .forwards
-                .get_or_create(&KindLabel {
-                    kind: h.reason.as_str(),
-                })
-                .inc();
-        }
-        if s.method == Method::Invite {
-            x.ctx.respond(now(), 181, "Call Is Being Forwarded", &[]);
-        }
+    /// The plugin version routing this request.
+    pub(super) fn version(&self) -> u64 {
+        self.router.version()
     }
 
-    /// Asks the router about `destination` and returns the sequence's next step.
-    fn decide(
+    /// The authenticated caller (or who From says in lab mode without authentication).
+    pub(super) fn caller(&self) -> Option<&Aor> {
+        self.caller.as_ref()
+    }
+
+    /// An INVITE: its branches are record-routed and a forward hop is announced with 181.
+    pub(super) fn is_call(&self) -> bool {
+        self.method == Method::Invite
+    }
+
+    pub(super) fn is_message(&self) -> bool {
+        self.method == Method::Message
+    }
+
+    /// Whether the request's own History-Info and Diversion are left out: always when we
+    /// write ours (a forwarded request), and for anything not from a trunk, whose claims
+    /// about where a call came from a carrier must not take on trust.
+    pub(super) fn drop_history(&self) -> bool {
+        !self.from_trunk || !self.seq.history().is_empty()
+    }
+
+    /// History-Info and Diversion lines for the current attempt (empty if not forwarded).
+    pub(super) fn history_headers(&self, domain: &str) -> String {
+        self.seq.history_headers(domain)
+    }
+
+    /// The reason of the last forward hop (its Diversion reason), for counting forwards.
+    pub(super) fn last_hop_reason(&self) -> Option<&'static str> {
+        self.seq.history().last().map(|h| h.reason.as_str())
+    }
+
+    /// Whether this request may leave the switch (a trunk, another domain): it comes from one
+    /// of our subscribers, or one of them forwarded it, or it is trunk-to-trunk transit and
+    /// the operator allowed that (`trunk_transit`). No open relay.
+    pub(super) fn may_leave(&self, trunk_transit: bool) -> bool {
+        self.caller.is_some()
+            || !self.seq.history().is_empty()
+            || (self.from_trunk && trunk_transit)
+    }
+
+    /// Asks the router about `destination` (`callee`: the subscriber it reaches, looked up)
+    /// at Unix time `time`; the sequence's next step, or the router's failure.
+    pub(super) fn route(
         &mut self,
-        i: usize,
         destination: &Destination,
         callee: Option<&CalleeState>,
-    ) -> Step {
-        let trunks = &self.shared.trunks;
-        let Some(s) = self.txns[i].setup.as_mut() else {
-            return Step::Wait;
+        time: u64,
+        trunks: &Trunks,
+    ) -> Result<Step, RouteError> {
+        let req = RouteRequest {
+            method: self.method,
+            dialed: &self.dialed,
+            destination,
+            caller: self.caller.as_ref(),
+            time,
+            callee,
+            history: self.seq.history(),
         };
-        let decided = {
-            let req = RouteRequest {
-                method: s.method,
-                dialed: &s.dialed,
-                destination,
-                caller: s.caller.as_ref(),
-                time: unix_now(),
-                callee,
-                history: s.seq.history(),
-            };
-            s.router.route(&req)
-        };
-        match decided {
-            Ok(d) => {
-                debug!(decision = ?std::mem::discriminant(&d), "routed");
-                s.seq.decided(d, trunks)
-            }
-            Err(e) => {
-                self.shared.plugins.count_failure(&e);
-                warn!(kind = %e.kind, error = %e.message, version = s.router.version(), "routing plugin failed; this request fails alone");
-                let (code, reason) = e.status();
-                Step::Respond {
-                    code,
-                    reason: reason.into(),
-                }
-            }
-        }
+        let d = self.router.route(&req)?;
+        debug!(decision = ?std::mem::discriminant(&d), "routed");
+        Ok(self.seq.decided(d, trunks))
     }
 
-    fn plugin_failed(&mut self, i: usize, e: &switchboard_engine::routing::RouteError) {
-        self.shared.plugins.count_failure(e);
-        warn!(kind = %e.kind, error = %e.message, "routing plugin classify hook failed; this request fails alone");
-        let (code, reason) = e.status();
-        self.txns[i].ctx.respond(now(), code, reason, &[]);
+    /// What the last lookup found for `aor`, if it was `aor`: whether it has an account and
+    /// how many devices a call would ring at Unix time `unix`.
+    pub(super) fn cached(&self, aor: &Aor, unix: u64) -> Option<(bool, usize)> {
+        self.located
+            .as_ref()
+            .filter(|(a, _)| a == aor)
+            .map(|(_, l)| (l.account, devices(l, unix)))
     }
 
-    /// Looks a subscriber up in its Extension, then continues with `then`.
-    fn locate(&mut self, key: ServerKey, aor: Aor, then: Then, ctx: &mut Context<Self>) {
-        let (tx, rx) = oneshot::channel();
-        self.shared
-            .to_extension(aor.clone(), ExtCommand::Locate { reply: tx });
-        ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
-            let Some(i) = act.index_of(&key) else { return };
-            let Ok(located) = res else {
-                act.txns[i]
-                    .ctx
-                    .respond(now(), 500, "Server Internal Error", &[]);
-                return act.after(ctx);
-            };
-            let (account, n) = (located.account, devices(&located));
-            let state = CalleeState {
-                aor: Some(aor.clone()),
-                account,
-                devices: n,
-                forwarding: located.forwarding.clone(),
-            };
-            let aor_for_ring = aor.clone();
-            if let Some(s) = act.txns[i].setup.as_mut() {
-                s.located = Some((aor, located));
-            }
-            let step = match then {
-                Then::Decide(d) => act.decide(i, &d, Some(&state)),
-                Then::Ring => act.located_step(&key, i, aor_for_ring, account, n, ctx),
-            };
-            act.run(&key, step, ctx);
-            act.after(ctx);
-        }));
+    /// Keeps what the lookup of `aor` found.
+    pub(super) fn found(&mut self, aor: Aor, located: Located) {
+        self.located = Some((aor, located));
     }
 
-    /// The step after looking up `aor` (`account`, `devices` registered): a MESSAGE may be
-    /// stored for later, a call or message to a valid number of ours without an account makes
-    /// a dynamic one, and otherwise the sequence rings or falls back.
-    fn located_step(
-        &mut self,
-        key: &ServerKey,
-        i: usize,
-        aor: Aor,
-        mut account: bool,
-        devices: usize,
-        ctx: &mut Context<Self>,
-    ) -> Step {
-        if self.stores_instead(i, &aor, account, devices) {
-            self.store(key.clone(), aor, devices > 0, ctx);
-            return Step::Wait;
-        }
-        if !account && self.shared.allows_dynamic(&aor) {
-            // a call to a number of ours nobody signed up: the number gets its account (the
-            // caller hears that it is unavailable, not that it does not exist)
-            let expires = unix_now() + self.shared.config.accounts.dynamic_expiry_days * 86_400;
-            match self
-                .shared
-                .db
-                .create_dynamic(&aor, &self.shared.realm, unix_now(), expires)
-            {
-                Ok(made) => {
-                    if made {
-                        self.shared.metrics.dynamic_accounts.inc();
-                        self.shared
-                            .to_extension(aor.clone(), ExtCommand::AccountChanged);
-                    }
-                    account = true;
-                }
-                Err(e) => warn!(error = %e, "dynamic account not created"),
-            }
-        }
-        match self.txns[i].setup.as_mut() {
-            Some(s) => s.seq.located(now(), account, devices),
-            None => Step::Wait,
-        }
+    /// The subscriber looked up last and what was found.
+    pub(super) fn location(&self) -> Option<(&Aor, &Located)> {
+        self.located.as_ref().map(|(a, l)| (a, l))
     }
 
-    /// Rings every registered device of the subscriber just located; when none can be rung
-    /// after all (a binding expired meanwhile), the subscriber is unreachable.
-    fn fork(&mut self, i: usize) -> Step {
-        let t = now();
-        let local = &self.shared.local;
-        let x = &mut self.txns[i];
-        let Some(s) = x.setup.as_mut() else {
-            return Step::Wait;
-        };
-        let Some((_, located)) = &s.located else {
-            return Step::Wait;
-        };
-        let headers = s.seq.history_headers(&local.domain);
-        let drop_history = s.drop_history();
-        x.ctx.new_stage();
-        let record_route = s.method == Method::Invite;
-        let pop_route = route::first_route_is_us(x.ctx.request(), local);
-        for b in registrar::targets(&located.bindings, unix_now()) {
-            let flow = crate::transport::flow_for_binding(b);
-            let spec = BranchSpec {
-                request_uri: Some(&b.uri),
-                transport: flow.transport,
-                record_route,
-                pop_route,
-                extra_headers: &headers,
-                no_response: None,
-                drop_history,
-            };
-            if x.ctx.add_branch(t, spec).is_some() {
-                x.branches.push(flow);
-            }
-        }
-        if x.ctx.stage_is_empty() && !x.ctx.is_finished() {
-            let account = located.account;
-            return s.seq.located(t, account, 0);
-        }
-        Step::Wait
+    /// The subscriber to ring has an `account` and `devices` to ring now.
+    pub(super) fn located(&mut self, now: Instant, account: bool, devices: usize) -> Step {
+        self.seq.located(now, account, devices)
     }
 
-    /// Every branch of the current attempt failed: the sequence says what comes next.
-    pub(super) fn on_exhausted(&mut self, key: &ServerKey, code: u16, ctx: &mut Context<Self>) {
-        let Some(i) = self.index_of(key) else { return };
-        let trunks = &self.shared.trunks;
-        let x = &mut self.txns[i];
-        let Some(s) = x.setup.as_mut() else {
-            return x.ctx.seal(now());
-        };
-        if let Some(id) = s.trunk {
-            let outcome = if code == 401 || code == 407 {
-                "challenged"
-            } else if switchboard_engine::trunk::fails_over(code) {
-                "failed"
-            } else {
-                "rejected"
-            };
-            self.shared
-                .metrics
-                .trunk_attempts
-                .get_or_create(&TrunkLabel {
-                    trunk: trunks.get(id).name.clone(),
-                    outcome,
-                })
-                .inc();
-        }
-        if let Some(aor) = self.stores_after_failure(i, code) {
-            // no device took the message now: it waits in the queue, whose delivery tries
-            // the registered devices again with backoff (no SMS: the number is online)
-            return self.store(key.clone(), aor, true, ctx);
-        }
-        let x = &mut self.txns[i];
-        let Some(s) = x.setup.as_mut() else {
-            return x.ctx.seal(now());
-        };
-        let stale = (code == 401 || code == 407)
-            && x.ctx
-                .challenge()
-                .and_then(|(_, v)| Challenge::parse(v).ok())
-                .is_some_and(|c| c.stale);
-        let step = if stale {
-            s.seq.stale(code, trunks)
+    /// Every branch of the current attempt failed with best `code`; `stale`: the trunk
+    /// refused our credentials' nonce as stale (answered once more).
+    pub(super) fn failed(&mut self, code: u16, stale: bool, trunks: &Trunks) -> Step {
+        if stale {
+            self.seq.stale(code, trunks)
         } else {
-            s.seq.failed(code, trunks)
-        };
-        self.run(key, step, ctx);
+            self.seq.failed(code, trunks)
+        }
     }
 
-    pub(super) fn on_answered(&mut self, key: &ServerKey) {
-        let Some(i) = self.index_of(key) else { return };
-        let Some(s) = self.txns[i].setup.as_mut() else {
-            return;
+    /// The current attempt goes through trunk `id`.
+    pub(super) fn set_trunk(&mut self, id: TrunkId) {
+        self.trunk = Some(id);
+    }
+
+    /// How the attempt through the current trunk ended with best `code`, for its counter:
+    /// challenged (we answer with credentials), failed (the next trunk of the group is
+    /// tried) or rejected (the answer stands).
+    pub(super) fn trunk_outcome(&self, code: u16) -> Option<(TrunkId, &'static str)> {
+        let id = self.trunk?;
+        let outcome = if code == 401 || code == 407 {
+            "challenged"
+        } else if fails_over(code) {
+            "failed"
+        } else {
+            "rejected"
         };
-        s.seq.answered();
-        // both ends of a call are on the phone now (presence shows it until the call ends)
-        let parties: Vec<Aor> = if s.method == Method::Invite {
-            s.caller
-                .iter()
-                .chain(s.located.as_ref().map(|(a, _)| a))
-                .cloned()
-                .collect()
+        Some((id, outcome))
+    }
+
+    /// A MESSAGE that no device took (`code`) while ringing a subscriber's devices, when the
+    /// device may take it later from the queue (408, 480, 5xx): the subscriber, and whether it
+    /// has an account.
+    pub(super) fn queues_after(&self, code: u16) -> Option<(&Aor, bool)> {
+        if !self.is_message() || !self.seq.is_ringing() || self.trunk.is_some() {
+            return None;
+        }
+        let (aor, located) = self.located.as_ref()?;
+        let device_may_take_later = matches!(code, 408 | 480 | 500 | 503 | 504);
+        device_may_take_later.then_some((aor, located.account))
+    }
+
+    /// A 2xx went upstream: the sequence is over. Both ends of a call are on the phone now;
+    /// the trunk that answered is returned once.
+    pub(super) fn answered(&mut self) -> Answered {
+        self.seq.answered();
+        let parties = if self.is_call() {
+            let callee = self.located.as_ref().map(|(a, _)| a);
+            self.caller.iter().chain(callee).cloned().collect()
         } else {
             Vec::new()
         };
-        {
-            for aor in parties {
-                if !self.on_call.contains(&aor) {
-                    self.shared.to_extension(
-                        aor.clone(),
-                        ExtCommand::CallState {
-                            call: self.presence_id(),
-                            up: true,
-                        },
-                    );
-                    self.on_call.push(aor);
-                }
-            }
-        }
-        let Some(s) = self.txns[i].setup.as_mut() else {
-            return;
-        };
-        if let Some(id) = s.trunk.take() {
-            self.shared
-                .metrics
-                .trunk_attempts
-                .get_or_create(&TrunkLabel {
-                    trunk: self.shared.trunks.get(id).name.clone(),
-                    outcome: "answered",
-                })
-                .inc();
+        Answered {
+            parties,
+            trunk: self.trunk.take(),
         }
     }
 
-    /// No-answer timers of the calls' sequences.
-    pub(super) fn setup_timers(&mut self, t: Instant, ctx: &mut Context<Self>) {
-        let due: Vec<ServerKey> = self
-            .txns
-            .iter()
-            .filter(|x| {
-                x.setup
-                    .as_ref()
-                    .and_then(|s| s.poll_timeout())
-                    .is_some_and(|d| d <= t)
-            })
-            .map(|x| x.key.clone())
-            .collect();
-        for key in due {
-            let Some(i) = self.index_of(&key) else {
-                continue;
-            };
-            let Some(s) = self.txns[i].setup.as_mut() else {
-                continue;
-            };
-            let step = s.seq.handle_timeout(t);
-            self.run(&key, step, ctx);
-        }
+    /// The caller hung up (CANCEL): no fallback starts any more.
+    pub(super) fn canceled(&mut self) {
+        self.seq.canceled();
+    }
+
+    /// The no-answer deadline of the current attempt.
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.seq.poll_timeout()
+    }
+
+    /// The no-answer deadline passed: the step that follows.
+    pub(super) fn handle_timeout(&mut self, now: Instant) -> Step {
+        self.seq.handle_timeout(now)
     }
 }
 
-/// Devices a call would ring now.
-fn devices(l: &Located) -> usize {
-    registrar::targets(&l.bindings, unix_now()).len()
+/// Devices a call would ring at Unix time `unix`.
+pub(super) fn devices(l: &Located, unix: u64) -> usize {
+    registrar::targets(&l.bindings, unix).len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_engine::forwarding::ForwardingRecord;
+    use switchboard_engine::routing::{Decision, Fallbacks};
+
+    /// Delivers everything to the callee subscriber.
+    struct Deliver;
+
+    impl Router for Deliver {
+        fn route(&self, _: &RouteRequest<'_>) -> Result<Decision, RouteError> {
+            Ok(Decision::Deliver {
+                aor: Aor::from_canonical("1002"),
+                otherwise: Fallbacks::default(),
+            })
+        }
+
+        fn version(&self) -> u64 {
+            7
+        }
+    }
+
+    fn setup(method: Method, caller: Option<&str>, from_trunk: bool) -> Setup {
+        let callee = Destination::Subscriber(Aor::from_canonical("1002"));
+        Setup::new(
+            Rc::new(Deliver),
+            &callee,
+            method,
+            "1002".into(),
+            caller.map(Aor::from_canonical),
+            from_trunk,
+        )
+    }
+
+    /// Routes to the callee and finds it with `devices` registered devices.
+    fn ringing(s: &mut Setup, now: Instant, devices: usize) -> Step {
+        let callee = Destination::Subscriber(Aor::from_canonical("1002"));
+        let step = s.route(&callee, None, 0, &Trunks::new(Vec::new()));
+        assert!(
+            matches!(step, Ok(Step::Locate { .. })),
+            "the router delivers"
+        );
+        let located = Located {
+            account: true,
+            bindings: Vec::new(),
+            forwarding: ForwardingRecord::default(),
+        };
+        s.found(Aor::from_canonical("1002"), located);
+        s.located(now, true, devices)
+    }
+
+    #[test]
+    fn history_claims_are_kept_only_from_a_trunk() {
+        assert!(setup(Method::Invite, Some("1001"), false).drop_history());
+        assert!(!setup(Method::Invite, None, true).drop_history());
+    }
+
+    #[test]
+    fn only_subscribers_and_allowed_transit_leave_the_switch() {
+        assert!(setup(Method::Invite, Some("1001"), false).may_leave(false));
+        assert!(!setup(Method::Invite, None, false).may_leave(true));
+        assert!(!setup(Method::Invite, None, true).may_leave(false));
+        assert!(setup(Method::Invite, None, true).may_leave(true));
+    }
+
+    #[test]
+    fn a_trunk_attempt_is_counted_by_how_it_ended() {
+        let mut s = setup(Method::Invite, Some("1001"), false);
+        assert_eq!(s.trunk_outcome(503), None, "no trunk, nothing to count");
+        s.set_trunk(TrunkId(0));
+        assert_eq!(s.trunk_outcome(407), Some((TrunkId(0), "challenged")));
+        assert_eq!(s.trunk_outcome(503), Some((TrunkId(0), "failed")));
+        assert_eq!(s.trunk_outcome(486), Some((TrunkId(0), "rejected")));
+    }
+
+    #[test]
+    fn an_answered_call_puts_both_parties_on_the_phone_and_hands_back_its_trunk_once() {
+        let now = Instant::now();
+        let mut s = setup(Method::Invite, Some("1001"), false);
+        assert!(matches!(ringing(&mut s, now, 1), Step::Fork));
+        s.set_trunk(TrunkId(3));
+        let a = s.answered();
+        let parties: Vec<&str> = a.parties.iter().map(Aor::as_str).collect();
+        assert_eq!(parties, ["1001", "1002"]);
+        assert_eq!(a.trunk, Some(TrunkId(3)));
+        assert_eq!(s.answered().trunk, None);
+
+        let mut m = setup(Method::Message, Some("1001"), false);
+        ringing(&mut m, now, 1);
+        assert!(m.answered().parties.is_empty(), "a MESSAGE is not a call");
+    }
+
+    #[test]
+    fn a_message_no_device_took_is_queued_only_when_a_device_may_take_it_later() {
+        let now = Instant::now();
+        let mut m = setup(Method::Message, Some("1001"), false);
+        assert_eq!(m.queues_after(480), None, "nothing rings yet");
+        ringing(&mut m, now, 2);
+        let (aor, account) = m.queues_after(408).expect("a timeout is queued");
+        assert_eq!((aor.as_str(), account), ("1002", true));
+        assert_eq!(m.queues_after(486), None, "busy is an answer");
+
+        let mut call = setup(Method::Invite, Some("1001"), false);
+        ringing(&mut call, now, 2);
+        assert_eq!(call.queues_after(408), None, "calls are never queued");
+    }
+
+    #[test]
+    fn the_last_lookup_is_reused_only_for_the_same_subscriber() {
+        let mut s = setup(Method::Invite, Some("1001"), false);
+        ringing(&mut s, Instant::now(), 0);
+        assert_eq!(s.cached(&Aor::from_canonical("1002"), 0), Some((true, 0)));
+        assert_eq!(s.cached(&Aor::from_canonical("1003"), 0), None);
+        assert_eq!(s.version(), 7);
+    }
 }

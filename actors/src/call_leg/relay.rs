@@ -1,10 +1,13 @@
 //! Requests inside a dialog the switch record-routed (re-INVITE, BYE, UPDATE, INFO, REFER,
-//! NOTIFY, ...): relayed along their Route set (RFC 3261 §16.12), and where a registered
-//! contact is reached.
+//! NOTIFY, ...): relayed along their Route set (RFC 3261 §16.12) to the next hop, resolved
+//! first when it is a name.
+//!
+//! Guarantees: a request whose Route set does not name us is refused with 481 (we are not
+//! part of that dialog); a BYE ends the call for its parties' presence as it passes.
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::flow::Flow;
-use switchboard_engine::proxy::{route, BranchSpec};
+use switchboard_engine::proxy::route;
 use switchboard_engine::sip::{reason_phrase, Message as SipMessage, Uri};
 
 use super::CallLeg;
@@ -16,31 +19,30 @@ impl CallLeg {
     pub(super) fn in_dialog(&mut self, msg: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
         let t = now();
         let i = self.new_txn(msg, flow, false);
-        let req = self.txns[i].ctx.request().clone();
-        if self.refused_hop(i, &req) {
+        if self.txns[i].refused_hop(t) {
             return;
         }
-        let Some(hop) = route::next_hop(&req, &self.shared.local) else {
+        let Some(hop) = route::next_hop(self.txns[i].ctx.request(), &self.shared.local) else {
             return;
         };
         if !hop.pop_route {
             // not routed through us: we are not part of this dialog
             return self.txns[i].ctx.respond(t, 481, reason_phrase(481), &[]);
         }
-        if self.txns[i].bye {
+        if self.txns[i].is_bye() {
             self.end_call();
         }
         match Uri::parse(&hop.uri).ok().and_then(|u| flow_for_uri(&u)) {
-            Some(dest) => self.relay(i, dest),
+            Some(dest) => self.txns[i].relay(now(), dest),
             None => {
                 let key = self.txns[i].key.clone();
                 ctx.spawn(
                     resolve(hop.uri)
                         .into_actor(self)
                         .map(move |dest, act, ctx| {
-                            if let Some(i) = act.index_of(&key) {
+                            if let Some(i) = act.txns.index_of(&key) {
                                 match dest {
-                                    Some(d) => act.relay(i, d),
+                                    Some(d) => act.txns[i].relay(now(), d),
                                     None => act.txns[i].ctx.respond(
                                         now(),
                                         404,
@@ -54,23 +56,5 @@ impl CallLeg {
                 );
             }
         }
-    }
-
-    fn relay(&mut self, i: usize, dest: Flow) {
-        let t = now();
-        let x = &mut self.txns[i];
-        let spec = BranchSpec {
-            request_uri: None,
-            transport: dest.transport,
-            record_route: false,
-            pop_route: true,
-            extra_headers: "",
-            no_response: None,
-            drop_history: false,
-        };
-        if x.ctx.add_branch(t, spec).is_some() {
-            x.branches.push(dest);
-        }
-        x.ctx.seal(t);
     }
 }
