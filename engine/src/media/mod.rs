@@ -8,6 +8,10 @@
 //! Every audio frame the switch handles is [`FRAME`] long (20 ms), mono, 16-bit linear PCM
 //! at the [`SampleRate`] of the stream (8 kHz narrowband, 16 kHz wideband, 48 kHz fullband).
 
+pub mod codec;
+pub mod resample;
+pub mod tone;
+
 use std::time::Duration;
 
 /// The duration of every audio frame on the frame path (and the packetization time the
@@ -37,7 +41,7 @@ impl SampleRate {
     /// A rate the frame path supports: a multiple of 50 Hz (so a 20 ms frame is a whole
     /// number of samples) between 8 and 48 kHz.
     pub const fn new(hz: u32) -> Option<SampleRate> {
-        if hz >= 8_000 && hz <= 48_000 && hz % FRAMES_PER_SEC == 0 {
+        if hz >= 8_000 && hz <= 48_000 && hz.is_multiple_of(FRAMES_PER_SEC) {
             Some(SampleRate(hz))
         } else {
             None
@@ -180,7 +184,11 @@ mod tests {
             Some(Codec::L16(SampleRate::WIDE))
         );
         assert_eq!(Codec::from_rtpmap("L16", 44100, 2), None);
-        assert_eq!(Codec::from_rtpmap("L16", 11025, 1), None, "not a whole 20 ms frame");
+        assert_eq!(
+            Codec::from_rtpmap("L16", 11025, 1),
+            None,
+            "not a whole 20 ms frame"
+        );
         assert_eq!(Codec::from_rtpmap("opus", 48000, 2), None);
         assert_eq!(Codec::from_rtpmap("PCMU", 16000, 1), None);
     }
@@ -197,7 +205,10 @@ mod tests {
     #[test]
     fn sample_rates_must_hold_whole_frames() {
         assert_eq!(SampleRate::new(8_000), Some(SampleRate::NARROW));
-        assert_eq!(SampleRate::new(44_100).map(|r| r.frame_samples()), Some(882));
+        assert_eq!(
+            SampleRate::new(44_100).map(|r| r.frame_samples()),
+            Some(882)
+        );
         assert_eq!(SampleRate::new(11_025), None);
         assert_eq!(SampleRate::new(4_000), None);
         assert_eq!(SampleRate::new(96_000), None);
