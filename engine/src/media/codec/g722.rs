@@ -3,16 +3,17 @@
 //! 16 kHz audio is split by a 24-tap quadrature mirror filter into a lower band (0–4 kHz)
 //! and a higher band (4–8 kHz), each at 8 kHz. The lower band is coded with 6-bit ADPCM, the
 //! higher with 2-bit ADPCM, and one octet carries both codes of a sample pair: `IH` in the two
-//! high bits, `IL` in the six low bits (G.722 §1.4.4). RTP carries these octets as they are,
+//! high bits, `IL` in the six low bits. RTP carries these octets as they are,
 //! on an 8 kHz clock (RFC 3551 §4.5.2).
 //!
-//! The arithmetic is the integer algorithm of G.722 §6 (blocks 1L–6L, 1H–6H, and block 4,
+//! The arithmetic is the integer algorithm G.722 specifies (blocks 1L–6L, 1H–6H, and block 4,
 //! the pole-zero predictor both bands share), so output is bit-exact with other conforming
 //! implementations: the encoder and decoder reproduce ITU-T G.722 Appendix II test sequences
 //! T1C2 → T2R2 → T3L2/T3H2 (checked in tests against the CRC-32s ITU publishes for them),
 //! and with the QMF in the loop they match an independent implementation bit for bit on the
-//! vectors in `engine/testdata/g722/`. The QMF works on 16-bit samples (G.722 treats them as
-//! 15-bit values shifted left by one and allows the rescaling, §5.2 notes).
+//! vectors in `engine/testdata/g722/`. The QMF works on 16-bit samples: G.722's are 15-bit, and
+//! a 16-bit sample counts as twice one, the scaling of ITU's G.191 tools and common
+//! implementations.
 //!
 //! Each stream has its own [`G722Encoder`] or [`G722Decoder`]: ADPCM state carries from
 //! packet to packet. Nothing allocates; the codec delay is 22 samples at 16 kHz (1.375 ms)
@@ -53,7 +54,7 @@ impl Default for G722Decoder {
 }
 
 impl G722Encoder {
-    /// An encoder in the reset state of G.722 §6.1.
+    /// An encoder in G.722's reset state.
     pub fn new() -> G722Encoder {
         G722Encoder {
             qmf: Qmf::default(),
@@ -88,7 +89,7 @@ impl G722Encoder {
 }
 
 impl G722Decoder {
-    /// A decoder in the reset state of G.722 §6.1.
+    /// A decoder in G.722's reset state.
     pub fn new() -> G722Decoder {
         G722Decoder {
             qmf: Qmf::default(),
@@ -123,8 +124,7 @@ impl G722Decoder {
     }
 }
 
-/// The quadrature mirror filters of G.722 §3 (transmit) and §4.4 (receive), one instance per
-/// direction: the last 12 sample pairs, the first and second sample of each pair apart.
+/// The transmit and receive quadrature mirror filters of G.722, one instance per direction: the last 12 sample pairs, the first and second sample of each pair apart.
 #[derive(Clone, Debug, Default)]
 struct Qmf {
     /// First (earlier) sample of each pair, oldest first.
@@ -133,7 +133,7 @@ struct Qmf {
     second: [i32; 12],
 }
 
-/// The 24 QMF coefficients h0..h23 of G.722 §3.1 are symmetric; these are the even ones,
+/// The 24 QMF coefficients h0..h23 of G.722 are symmetric; these are the even ones,
 /// h0, h2, .., h22. The odd ones are the same values in reverse order.
 const QMF_EVEN: [i32; 12] = [3, -11, 12, 32, -210, 951, 3876, -805, 362, -156, 53, -11];
 
@@ -145,7 +145,7 @@ impl Qmf {
         self.second[11] = b;
     }
 
-    /// The two accumulators of §3.1 (ACCUMA, ACCUMB): the first samples through the even
+    /// The two accumulators (ACCUMA, ACCUMB): the first samples through the even
     /// coefficients, the second ones through the odd coefficients.
     fn accumulate(&self) -> (i32, i32) {
         let mut a = 0;
@@ -161,7 +161,7 @@ impl Qmf {
     fn analyze(&mut self, x0: i16, x1: i16) -> (i32, i32) {
         self.push(x0 as i32, x1 as i32);
         let (a, b) = self.accumulate();
-        // 16-bit input is twice G.722's 15-bit XIN, so one more bit comes off than in §3.1
+        // 16-bit input is twice G.722's 15-bit XIN, so one more bit comes off than G.722 says
         ((b + a) >> 14, (b - a) >> 14)
     }
 
@@ -287,7 +287,7 @@ fn scale_factor(nb: i32, shift: i32) -> i32 {
     v << 2
 }
 
-/// Block 4 (G.722 §6.2.1.4 and §6.2.2.4): the adaptive predictor of one band, two poles and
+/// Block 4: the adaptive predictor of one band, two poles and
 /// six zeros whose coefficients adapt by the signs of the signal (sign-sign LMS).
 #[derive(Clone, Debug, Default)]
 struct Predictor {
