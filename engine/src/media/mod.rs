@@ -8,10 +8,13 @@
 //! Every audio frame the switch handles is [`FRAME`] long (20 ms), mono, 16-bit linear PCM
 //! at the [`SampleRate`] of the stream (8 kHz narrowband, 16 kHz wideband, 48 kHz fullband).
 
+pub mod codec;
 pub mod dtmf;
 pub mod jitter;
+pub mod resample;
 pub mod rtcp;
 pub mod rtp;
+pub mod tone;
 
 use std::time::Duration;
 
