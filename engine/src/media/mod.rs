@@ -172,6 +172,40 @@ impl std::fmt::Display for Codec {
     }
 }
 
+/// A side of a call whose media the switch anchors: the caller's, or the callee's. When the
+/// switch itself answers a call (a prompt, voicemail), the caller's side is the only one.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    Caller,
+    Callee,
+}
+
+impl Side {
+    /// The other side.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Caller => Side::Callee,
+            Side::Callee => Side::Caller,
+        }
+    }
+
+    /// 0 for the caller, 1 for the callee (for arrays indexed by side).
+    pub fn index(self) -> usize {
+        match self {
+            Side::Caller => 0,
+            Side::Callee => 1,
+        }
+    }
+}
+
+/// What takes a call's decoded audio: recording, and next the conference mixer. It gets one
+/// 20 ms frame per side per tick, at that side's rate, as heard from that side (the caller's
+/// voice on `Side::Caller`). It runs on a media thread, so it must not block, allocate,
+/// lock or log: it hands the samples to its own thread through a lock-free ring buffer.
+pub trait FrameSink: Send {
+    fn frame(&mut self, side: Side, rate: SampleRate, pcm: &[i16]);
+}
+
 /// The encoding name of RFC 4733 telephone events (DTMF) in an rtpmap.
 pub const TELEPHONE_EVENT: &str = "telephone-event";
 
