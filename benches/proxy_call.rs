@@ -58,6 +58,7 @@ Call-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 314160 BYE\r\nContent-Length: 
                     extra_headers: "",
                     no_response: None,
                     drop_history: false,
+                    body: None,
                 },
             );
             ctx.seal(t);
@@ -88,6 +89,7 @@ Call-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 314160 BYE\r\nContent-Length: 
                     extra_headers: "",
                     no_response: None,
                     drop_history: false,
+                    body: None,
                 },
             );
             bctx.seal(t);

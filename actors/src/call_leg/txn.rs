@@ -241,6 +241,7 @@ impl Txn {
                 extra_headers: &headers,
                 no_response: None,
                 drop_history,
+                body: None,
             };
             if self.ctx.add_branch(now, spec).is_some() {
                 self.branches.push(flow);
@@ -300,6 +301,7 @@ impl Txn {
             extra_headers: &extra,
             no_response: Some(trunk.no_response),
             drop_history: s.drop_history(),
+            body: None,
         };
         if self.ctx.add_branch(now, spec).is_none() {
             return TrunkAttempt::Nothing;
@@ -327,6 +329,7 @@ impl Txn {
             extra_headers: &extra,
             no_response: None,
             drop_history: s.drop_history(),
+            body: None,
         };
         if self.ctx.add_branch(now, spec).is_some() {
             self.branches.push(flow);
@@ -344,6 +347,7 @@ impl Txn {
             extra_headers: "",
             no_response: None,
             drop_history: false,
+            body: None,
         };
         if self.ctx.add_branch(now, spec).is_some() {
             self.branches.push(dest);

@@ -73,6 +73,9 @@ pub struct BranchSpec<'a> {
     /// Leave out the request's History-Info and Diversion (ours, if any, are in
     /// `extra_headers`).
     pub drop_history: bool,
+    /// A body replacing the request's (content type, bytes): the offer pointed at the
+    /// switch's media relay.
+    pub body: Option<(&'a str, &'a [u8])>,
 }
 
 /// What the context asks its owner to do.
@@ -338,6 +341,9 @@ impl ProxyContext {
         }
         if spec.drop_history {
             fwd = fwd.drop_history();
+        }
+        if let Some((content_type, body)) = spec.body {
+            fwd = fwd.body(content_type, body);
         }
         if spec.record_route {
             // RFC 5658 double record-routing when the transport changes: the top value faces

@@ -2,7 +2,8 @@
 //!
 //! Only the parts a proxy must change are rewritten; every other header line, the body and
 //! the line order are copied byte for byte, so what Switchboard forwards is what it received
-//! plus its own Via and Record-Route.
+//! plus its own Via and Record-Route. The one exception is a body the switch rewrites (SDP
+//! pointed at its media relay): then Content-Type and Content-Length are written anew.
 
 use std::fmt::Write as _;
 
@@ -26,6 +27,7 @@ pub struct Forward<'a> {
     extra: Option<&'a str>,
     consumed_realm: Option<&'a str>,
     drop_history: bool,
+    body: Option<(&'a str, &'a [u8])>,
 }
 
 impl<'a> Forward<'a> {
@@ -95,6 +97,13 @@ impl<'a> Forward<'a> {
         self
     }
 
+    /// Replaces the body (and its Content-Type and Content-Length) with `body` of type
+    /// `content_type`.
+    pub fn body(mut self, content_type: &'a str, body: &'a [u8]) -> Self {
+        self.body = Some((content_type, body));
+        self
+    }
+
     /// Extra header lines (each terminated by CRLF) added after the copied headers.
     pub fn extra_headers(mut self, lines: &'a str) -> Self {
         self.extra = Some(lines);
@@ -157,6 +166,7 @@ impl<'a> Forward<'a> {
                         n.eq_ignore_ascii_case("History-Info")
                             || n.eq_ignore_ascii_case("Diversion")
                     } => {}
+                HeaderName::ContentLength | HeaderName::ContentType if self.body.is_some() => {}
                 HeaderName::MaxForwards if self.decrement_max_forwards => {
                     saw_max_forwards = true;
                     let n = lex::parse_decimal(m.value_of(h), 255).unwrap_or(70);
@@ -171,8 +181,20 @@ impl<'a> Forward<'a> {
         if let Some(extra) = self.extra {
             out.extend_from_slice(extra.as_bytes());
         }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(m.body());
+        match self.body {
+            Some((content_type, body)) => {
+                let _ = write!(
+                    Cursor(out),
+                    "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                out.extend_from_slice(body);
+            }
+            None => {
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(m.body());
+            }
+        }
     }
 
     /// Convenience: the edited message as `Bytes`.
@@ -320,5 +342,22 @@ history-info: <sip:x@evil.example>;index=1\r\nX-Odd",
         let m = parse(INVITE.replace("max-forwards: 70\r\n", "").as_bytes());
         let f = parse(&Forward::request().to_bytes(&m));
         assert_eq!(f.max_forwards(), Some(70));
+    }
+
+    #[test]
+    fn a_rewritten_body_gets_its_own_content_type_and_length() {
+        let m = Message::parse(Bytes::from_static(
+            b"INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nl: 5\r\nc: text/plain\r\nCall-ID: x\r\n\r\nhello",
+        ))
+        .unwrap();
+        let out = Forward::default()
+            .body("application/sdp", b"v=0\r\n")
+            .to_bytes(&m);
+        let f = Message::parse(out).unwrap();
+        assert_eq!(f.body(), b"v=0\r\n");
+        assert_eq!(f.header(HeaderName::ContentType), Some("application/sdp"));
+        assert_eq!(f.header(HeaderName::ContentLength), Some("5"));
+        assert_eq!(f.header_values(HeaderName::ContentLength).count(), 1);
+        assert_eq!(f.call_id(), Some("x"));
     }
 }

@@ -80,6 +80,7 @@ impl Run {
                     extra_headers: "",
                     no_response: None,
                     drop_history: false,
+                    body: None,
                 },
             );
         }
@@ -344,6 +345,7 @@ fn cancel_before_any_branch_answers_487_and_blocks_new_branches() {
         extra_headers: "",
         no_response: None,
         drop_history: false,
+        body: None,
     };
     assert_eq!(r.ctx.add_branch(r.now, spec), None);
 }
@@ -379,6 +381,7 @@ Content-Length: 0\r\n\r\n";
             extra_headers: "",
             no_response: None,
             drop_history: false,
+            body: None,
         },
     );
     r.ctx.seal(r.now);
@@ -440,6 +443,7 @@ impl Run {
                     extra_headers: extra,
                     no_response,
                     drop_history: false,
+                    body: None,
                 },
             )
             .unwrap();
@@ -594,6 +598,7 @@ fn a_cancel_between_two_stages_is_answered_487() {
                 extra_headers: "",
                 no_response: None,
                 drop_history: false,
+                body: None,
             }
         )
         .is_none());
