@@ -19,7 +19,7 @@ use switchboard_engine::forwarding::MAX_HOPS;
 use switchboard_engine::numbering::{Aor, Destination};
 use switchboard_engine::registrar;
 use switchboard_engine::routing::{
-    destination_key, CalleeState, RouteError, RouteRequest, RouteSequence, Router, Step,
+    destination_key, CalleeState, MediaHints, RouteError, RouteRequest, RouteSequence, Router, Step,
 };
 use switchboard_engine::sip::Method;
 use switchboard_engine::trunk::{fails_over, TrunkId, Trunks};
@@ -40,6 +40,8 @@ pub(super) struct Setup {
     trunk: Option<TrunkId>,
     /// The request came from one of our trunks.
     from_trunk: bool,
+    /// What the router asked of the call's media, over every hop so far.
+    media: MediaHints,
 }
 
 /// What a 2xx changes: the parties on the phone now and the trunk that answered.
@@ -73,6 +75,7 @@ impl Setup {
             method,
             located: None,
             trunk: None,
+            media: MediaHints::default(),
             from_trunk,
         }
     }
@@ -140,9 +143,15 @@ impl Setup {
             callee,
             history: self.seq.history(),
         };
-        let d = self.router.route(&req)?;
-        debug!(decision = ?std::mem::discriminant(&d), "routed");
-        Ok(self.seq.decided(d, trunks))
+        let routed = self.router.route(&req)?;
+        debug!(decision = ?std::mem::discriminant(&routed.decision), "routed");
+        self.media = self.media.merge(routed.media);
+        Ok(self.seq.decided(routed.decision, trunks))
+    }
+
+    /// What the router asked of the call's media so far.
+    pub(super) fn media(&self) -> MediaHints {
+        self.media
     }
 
     /// What the last lookup found for `aor`, if it was `aor`: whether it has an account and
@@ -252,16 +261,22 @@ pub(super) fn devices(l: &Located, unix: u64) -> usize {
 mod tests {
     use super::*;
     use switchboard_engine::forwarding::ForwardingRecord;
-    use switchboard_engine::routing::{Decision, Fallbacks};
+    use switchboard_engine::routing::{Decision, Fallbacks, Routed};
 
     /// Delivers everything to the callee subscriber.
     struct Deliver;
 
     impl Router for Deliver {
-        fn route(&self, _: &RouteRequest<'_>) -> Result<Decision, RouteError> {
-            Ok(Decision::Deliver {
-                aor: Aor::from_canonical("1002"),
-                otherwise: Fallbacks::default(),
+        fn route(&self, _: &RouteRequest<'_>) -> Result<Routed, RouteError> {
+            Ok(Routed {
+                decision: Decision::Deliver {
+                    aor: Aor::from_canonical("1002"),
+                    otherwise: Fallbacks::default(),
+                },
+                media: MediaHints {
+                    anchor: None,
+                    record: true,
+                },
             })
         }
 
@@ -290,6 +305,7 @@ mod tests {
             matches!(step, Ok(Step::Locate { .. })),
             "the router delivers"
         );
+        assert!(s.media().record, "the router's media hints are kept");
         let located = Located {
             account: true,
             bindings: Vec::new(),

@@ -22,7 +22,9 @@ use mlua::{Table, Value};
 use switchboard_engine::numbering::{
     Aor, Branch, Destination, NumberFormat, NumberingPlan, Provider,
 };
-use switchboard_engine::routing::{CalleeState, Decision, DecisionError, RouteRequest, Target};
+use switchboard_engine::routing::{
+    CalleeState, Decision, DecisionError, RouteRequest, Routed, Target,
+};
 use switchboard_engine::sip::Method;
 
 use super::convert;
@@ -290,8 +292,26 @@ fn describe_key(k: &Value) -> String {
     }
 }
 
-/// A decision as a plugin author wrote it: `deliver("1001", {busy = "1002"})`.
-pub fn describe(d: Option<&Decision>) -> String {
+/// A decision as a plugin author wrote it: `deliver("1001", {busy = "1002"})`, with its media
+/// fields (`anchor`, `record`) when it has any.
+pub fn describe(r: Option<&Routed>) -> String {
+    let text = describe_decision(r.map(|r| &r.decision));
+    let Some(r) = r else { return text };
+    let mut media = Vec::new();
+    if let Some(a) = r.media.anchor {
+        media.push(format!("anchor = {a}"));
+    }
+    if r.media.record {
+        media.push("record = true".to_owned());
+    }
+    if media.is_empty() {
+        text
+    } else {
+        format!("{text} with {{{}}}", media.join(", "))
+    }
+}
+
+fn describe_decision(d: Option<&Decision>) -> String {
     let target = |t: &Target| match t {
         Target::Address(d) => switchboard_engine::routing::destination_key(d),
         Target::Uri(u) => u.clone(),

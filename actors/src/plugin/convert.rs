@@ -29,7 +29,8 @@ use mlua::{Function, Lua, Table, Value};
 use switchboard_engine::forwarding::ForwardingRecord;
 use switchboard_engine::numbering::{Branch, Classifier, Destination, NumberingPlan};
 use switchboard_engine::routing::{
-    ring_time, Decision, DecisionError, DiversionReason, Fallbacks, RouteRequest, Target,
+    ring_time, Decision, DecisionError, DiversionReason, Fallbacks, MediaHints, RouteRequest,
+    Routed, Target,
 };
 
 /// The trusted part of every interpreter: builds `req`, calls `route`, checks the shape of
@@ -52,9 +53,9 @@ local function dest(kind, a, b, c, d)
 end
 local ALLOWED = {
   deliver = { number = "string", busy = "string", no_answer = "string", ring_secs = "number",
-              unreachable = "string" },
-  forward = { target = "string", reason = "string" },
-  trunk = { name = "string", number = "string" },
+              unreachable = "string", anchor = "boolean", record = "boolean" },
+  forward = { target = "string", reason = "string", anchor = "boolean", record = "boolean" },
+  trunk = { name = "string", number = "string", anchor = "boolean", record = "boolean" },
   reject = { code = "number", reason = "string" },
   pass = {},
 }
@@ -79,9 +80,10 @@ local function parts(d)
       end
     end
   end
-  if a == "deliver" then return a, d.number, d.busy, d.no_answer, d.ring_secs, d.unreachable
-  elseif a == "forward" then return a, d.target, d.reason
-  elseif a == "trunk" then return a, d.name, d.number
+  if a == "deliver" then
+    return a, d.number, d.busy, d.no_answer, d.ring_secs, d.unreachable, d.anchor, d.record
+  elseif a == "forward" then return a, d.target, d.reason, nil, nil, nil, d.anchor, d.record
+  elseif a == "trunk" then return a, d.name, d.number, nil, nil, nil, d.anchor, d.record
   elseif a == "reject" then return a, d.reason, nil, nil, d.code
   end
   return a
@@ -104,7 +106,7 @@ const NIL: Option<&str> = None;
 /// The message prefix of shape errors raised by `PRELUDE`.
 pub const BAD_DECISION: &str = "bad decision: ";
 
-/// A decision taken apart: `(action, s1, s2, s3, n, s4)`, see `PRELUDE`.
+/// A decision taken apart: `(action, s1, s2, s3, n, s4, anchor, record)`, see `PRELUDE`.
 pub type Parts = (
     Option<String>,
     Option<String>,
@@ -112,6 +114,8 @@ pub type Parts = (
     Option<String>,
     Option<i64>,
     Option<String>,
+    Option<bool>,
+    Option<bool>,
 );
 
 /// The prelude's entry points in one interpreter.
@@ -310,8 +314,12 @@ pub fn decision(
     plan: &dyn Classifier,
     ours: &dyn Fn(&str) -> bool,
     parts: Parts,
-) -> Result<Option<Decision>, DecisionError> {
-    let (action, s1, s2, s3, n, s4) = parts;
+) -> Result<Option<Routed>, DecisionError> {
+    let (action, s1, s2, s3, n, s4, anchor, record) = parts;
+    let media = MediaHints {
+        anchor,
+        record: record.unwrap_or(false),
+    };
     let target =
         |field: &'static str, v: Option<String>| -> Result<Option<Target>, DecisionError> {
             v.map(|s| Target::parse(plan, &s, ours, field)).transpose()
@@ -358,7 +366,7 @@ pub fn decision(
         }
         Some(other) => return Err(DecisionError::Action(other.chars().take(24).collect())),
     };
-    Ok(Some(d))
+    Ok(Some(Routed { decision: d, media }))
 }
 
 #[cfg(test)]
@@ -399,7 +407,9 @@ function reject(code, reason) return { action = "reject", code = code, reason = 
         let (lua, e) = lua();
         let v: Value = lua.load(src).eval().unwrap();
         let parts = e.parts(v).map_err(|x| x.to_string())?;
-        decision(&plan(), &|h| h == "sb.example", parts).map_err(|x| x.to_string())
+        decision(&plan(), &|h| h == "sb.example", parts)
+            .map(|r| r.map(|r| r.decision))
+            .map_err(|x| x.to_string())
     }
 
     #[test]
@@ -522,5 +532,33 @@ function reject(code, reason) return { action = "reject", code = code, reason = 
             e("return deliver('1001', {no_answer = '1002', ring_secs = 1})").contains("ring time")
         );
         assert!(e("return forward('1002', 'whim')").contains("diversion reason"));
+    }
+
+    #[test]
+    fn a_decision_carries_what_it_asks_of_the_media() {
+        let (lua, e) = lua();
+        let read = |src: &str| {
+            let v: Value = lua.load(src).eval().unwrap();
+            let parts = e.parts(v).map_err(|x| x.to_string())?;
+            decision(&plan(), &|h| h == "sb.example", parts).map_err(|x| x.to_string())
+        };
+        let r = read("return deliver('1001', {anchor = true, record = true})")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.media.anchor, Some(true));
+        assert!(r.media.record);
+        let mut t = read("local d = trunk('pstn', '+12125551234') d.anchor = false return d")
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.media.anchor, Some(false));
+        assert!(!t.media.record);
+        t = read("return trunk('pstn', '+12125551234')")
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.media, MediaHints::default(), "the policy decides");
+        let bad = read("return deliver('1001', {anchor = 'yes'})").unwrap_err();
+        assert!(bad.contains("anchor: must be a boolean"), "{bad}");
+        let bad = read("local d = reject(486) d.record = true return d").unwrap_err();
+        assert!(bad.contains("record: unknown"), "{bad}");
     }
 }

@@ -9,7 +9,7 @@ use mlua::{Function, Value};
 use switchboard_engine::numbering::{Aor, Classifier, NumberingPlan};
 use switchboard_engine::proxy::Local;
 use switchboard_engine::routing::{
-    Decision, PlainRouter, RouteError, RouteErrorKind, RouteRequest, Router,
+    PlainRouter, RouteError, RouteErrorKind, RouteRequest, Routed, Router,
 };
 
 use super::convert;
@@ -51,7 +51,7 @@ impl LuaRouter {
         plugin: &str,
         req: &RouteRequest<'_>,
         plan: &dyn Classifier,
-    ) -> Result<Option<Decision>, RouteError> {
+    ) -> Result<Option<Routed>, RouteError> {
         let lua = self.sandbox.lua();
         let parts = self
             .sandbox
@@ -118,14 +118,14 @@ impl Router for LuaRouter {
         Ok(current)
     }
 
-    fn route(&self, req: &RouteRequest<'_>) -> Result<Decision, RouteError> {
+    fn route(&self, req: &RouteRequest<'_>) -> Result<Routed, RouteError> {
         for p in &self.sandbox.plugins {
             let Some(f) = &p.route else { continue };
             if let Some(d) = self.call_route(f, &p.name, req, self.plain.classifier())? {
                 return Ok(d);
             }
         }
-        Ok(self.plain.decide(req))
+        Ok(self.plain.decide(req).into())
     }
 
     fn version(&self) -> u64 {

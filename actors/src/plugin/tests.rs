@@ -73,6 +73,7 @@ fn route(
         callee,
         history: &[],
     })
+    .map(|r| r.decision)
 }
 
 fn deliver(a: &str) -> Decision {
@@ -174,7 +175,7 @@ tests = { { dialed = "*1", expect = forward("1004", "follow-me") } }
             history: &[],
         })
         .unwrap();
-    assert_eq!(vip, deliver("1003"));
+    assert_eq!(vip.decision, deliver("1003"));
 }
 
 #[test]

@@ -29,6 +29,43 @@ pub enum Decision {
     Reject { code: u16, reason: String },
 }
 
+/// A decision with what the router asks of the call's media besides where it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub decision: Decision,
+    pub media: MediaHints,
+}
+
+impl From<Decision> for Routed {
+    fn from(decision: Decision) -> Routed {
+        Routed {
+            decision,
+            media: MediaHints::default(),
+        }
+    }
+}
+
+/// What a router asks of a call's media (a plugin's `anchor` and `record` fields).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaHints {
+    /// `Some(true)`: relay the call's media through the switch; `Some(false)`: let it flow
+    /// directly (unless it is recorded); `None`: the operator's `media.anchor` policy decides.
+    pub anchor: Option<bool>,
+    /// Record the call (its media is then anchored).
+    pub record: bool,
+}
+
+impl MediaHints {
+    /// Hints of a later hop add to those of an earlier one: a recording asked for stays
+    /// asked for, and the latest word on anchoring wins.
+    pub fn merge(self, later: MediaHints) -> MediaHints {
+        MediaHints {
+            anchor: later.anchor.or(self.anchor),
+            record: self.record || later.record,
+        }
+    }
+}
+
 /// Conditional forwards of a delivery.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fallbacks {

@@ -14,7 +14,8 @@ mod request;
 mod sequence;
 
 pub use decision::{
-    destination_key, ring_time, Decision, DecisionError, DiversionReason, Fallbacks, Target,
+    destination_key, ring_time, Decision, DecisionError, DiversionReason, Fallbacks, MediaHints,
+    Routed, Target,
 };
 pub use plain::{PlainRouter, PSTN_GROUP};
 pub use request::{CalleeState, Hop, RouteRequest};
@@ -89,7 +90,7 @@ pub trait Router {
         Ok(None)
     }
 
-    fn route(&self, req: &RouteRequest<'_>) -> Result<Decision, RouteError>;
+    fn route(&self, req: &RouteRequest<'_>) -> Result<Routed, RouteError>;
 
     /// The version of the routing code, recorded with each call (0 for built-in routing).
     fn version(&self) -> u64 {
@@ -98,8 +99,8 @@ pub trait Router {
 }
 
 impl Router for PlainRouter {
-    fn route(&self, req: &RouteRequest<'_>) -> Result<Decision, RouteError> {
-        Ok(self.decide(req))
+    fn route(&self, req: &RouteRequest<'_>) -> Result<Routed, RouteError> {
+        Ok(self.decide(req).into())
     }
 }
 
