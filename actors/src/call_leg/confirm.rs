@@ -53,6 +53,7 @@ impl Confirm {
             local,
             entropy,
             reason,
+            None,
         );
         // the 200 goes through the transaction, so it stops answering by itself
         let Some(ConfirmOutput::Send(ok)) = dialog.poll_output() else {
