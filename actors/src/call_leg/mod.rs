@@ -132,7 +132,7 @@ impl CallLeg {
                 // end to end and follows the route
                 if !self.txns.take_ack(t, &msg) {
                     let fix = via_fix(&flow);
-                    forward::forward_ack(&msg, &self.shared.local, &self.transports, fix);
+                    forward::forward_ack(&msg, &self.shared.local, &self.transports, fix, None);
                 }
             }
             Some(Method::Cancel) => {

@@ -46,6 +46,8 @@ pub(super) struct Txn {
     bye: bool,
     /// How a request outside any dialog is being routed (none for in-dialog relays).
     pub(super) setup: Option<Box<Setup>>,
+    /// The SDP its branches carry instead of the request's (pointed at the media relay).
+    sdp: Option<String>,
 }
 
 /// What a transaction's context reported that the leg acts on.
@@ -112,7 +114,13 @@ impl Txn {
             initial,
             bye,
             setup: None,
+            sdp: None,
         }
+    }
+
+    /// The branches added from now on carry `sdp` instead of the request's body.
+    pub(super) fn replace_sdp(&mut self, sdp: String) {
+        self.sdp = Some(sdp);
     }
 
     /// Where responses to the request go.
@@ -241,7 +249,10 @@ impl Txn {
                 extra_headers: &headers,
                 no_response: None,
                 drop_history,
-                body: None,
+                body: self
+                    .sdp
+                    .as_deref()
+                    .map(|b| ("application/sdp", b.as_bytes())),
             };
             if self.ctx.add_branch(now, spec).is_some() {
                 self.branches.push(flow);
@@ -301,7 +312,10 @@ impl Txn {
             extra_headers: &extra,
             no_response: Some(trunk.no_response),
             drop_history: s.drop_history(),
-            body: None,
+            body: self
+                .sdp
+                .as_deref()
+                .map(|b| ("application/sdp", b.as_bytes())),
         };
         if self.ctx.add_branch(now, spec).is_none() {
             return TrunkAttempt::Nothing;
@@ -329,7 +343,10 @@ impl Txn {
             extra_headers: &extra,
             no_response: None,
             drop_history: s.drop_history(),
-            body: None,
+            body: self
+                .sdp
+                .as_deref()
+                .map(|b| ("application/sdp", b.as_bytes())),
         };
         if self.ctx.add_branch(now, spec).is_some() {
             self.branches.push(flow);
@@ -347,7 +364,10 @@ impl Txn {
             extra_headers: "",
             no_response: None,
             drop_history: false,
-            body: None,
+            body: self
+                .sdp
+                .as_deref()
+                .map(|b| ("application/sdp", b.as_bytes())),
         };
         if self.ctx.add_branch(now, spec).is_some() {
             self.branches.push(dest);

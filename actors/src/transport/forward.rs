@@ -10,8 +10,15 @@ use switchboard_engine::sip::{Forward, Message, Uri, ViaFix};
 use super::resolve::{flow_for_uri, resolve};
 use super::Transports;
 
-/// Forwards an ACK (for a 2xx) along its route.
-pub fn forward_ack(ack: &Message, local: &Local, transports: &Transports, fix: Option<ViaFix>) {
+/// Forwards an ACK (for a 2xx) along its route; `body` replaces its body (an answer pointed
+/// at the media relay).
+pub fn forward_ack(
+    ack: &Message,
+    local: &Local,
+    transports: &Transports,
+    fix: Option<ViaFix>,
+    body: Option<(&str, &[u8])>,
+) {
     let Some(hop) = route::next_hop(ack, local) else {
         return;
     };
@@ -26,6 +33,9 @@ pub fn forward_ack(ack: &Message, local: &Local, transports: &Transports, fix: O
     let mut fwd = Forward::request().push_via(&via).fix_via(fix);
     if hop.pop_route {
         fwd = fwd.pop_route();
+    }
+    if let Some((content_type, body)) = body {
+        fwd = fwd.body(content_type, body);
     }
     let bytes = fwd.to_bytes(ack);
     match flow_for_uri(&uri) {

@@ -150,9 +150,13 @@ impl Worker {
             }
             Method::Ack | Method::Cancel => match self.deliver_to_leg(m, flow) {
                 None => {}
-                Some((m, flow)) if method == Method::Ack => {
-                    forward::forward_ack(&m, &self.shared.local, self.transports(), via_fix(&flow))
-                }
+                Some((m, flow)) if method == Method::Ack => forward::forward_ack(
+                    &m,
+                    &self.shared.local,
+                    self.transports(),
+                    via_fix(&flow),
+                    None,
+                ),
                 Some((m, flow)) => self.answer(&m, &flow, 481, reason_phrase(481), &[]),
             },
             // a refresh of a subscription this switch does not know (RFC 6665 §4.2.1.2)
