@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod call_leg;
+pub mod calls;
 pub mod chat_room;
 pub mod clock;
 pub mod config;

@@ -198,6 +198,7 @@ async fn start(
         rooms: OnceLock::new(),
         transports: (0..udp_sockets.len()).map(|_| OnceLock::new()).collect(),
         watching: Default::default(),
+        calls: Default::default(),
         queue: MessageQueue::start(
             store.clone(),
             WriterConfig {

@@ -56,6 +56,8 @@ pub struct Shared {
     pub queue: MessageQueue,
     /// Notices to offline numbers and password-reset codes.
     pub notifications: OnceLock<NotificationsHandle>,
+    /// The live calls, for the HTTP API.
+    pub calls: crate::calls::Calls,
     /// Presence subscriptions each watcher holds (taken at subscription start, given back at
     /// its end; a lock touched only then).
     pub watching: std::sync::Mutex<rustc_hash::FxHashMap<Aor, u32>>,
