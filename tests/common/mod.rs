@@ -1,11 +1,16 @@
 //! Test harness: a real `switchboard` process on a loopback address of its own, and a small
-//! SIP user agent (`ua`) built on the engine's message layer.
+//! SIP user agent (`ua`) built on the engine's message layer. For media: an RTP test phone
+//! (`rtp`), audio checks by frequency and level (`audio`), SIPp (`sipp`) and baresip
+//! (`baresip`) runners.
 //!
 //! Every switch gets a fresh 127.x.y.z address, so tests run in parallel without port
 //! clashes, and a fresh data directory. Dropping a `Switch` stops it with SIGTERM.
 
 #![allow(dead_code)]
 
+pub mod audio;
+pub mod baresip;
+pub mod rtp;
 pub mod sipp;
 pub mod sms_http;
 pub mod smsc;
@@ -340,6 +345,20 @@ pub fn eventually(wait: Duration, mut f: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// [`eventually`] for async tests: polls `f` every 20 ms without blocking the runtime.
+pub async fn eventually_async(wait: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -260,3 +260,99 @@ pub fn subscriptions(
         .output()
         .unwrap()
 }
+
+/// Writes `tone.pcmu` into `work`: one second of a `hz` sine at the test tone level,
+/// encoded with the engine's PCMU encoder, raw (SIPp's `rtp_stream` sends a file's bytes as
+/// they are, 160 per packet). `hz` should fit the second in whole periods (any whole number
+/// of Hz does at 8 kHz) so the loop is seamless.
+pub fn write_pcmu_tone(work: &Path, hz: f32) -> PathBuf {
+    use super::audio;
+    use switchboard_engine::media::{Codec, SampleRate};
+    let a = audio::tone(
+        hz,
+        audio::TONE_DBFS,
+        SampleRate::NARROW,
+        Duration::from_secs(1),
+    );
+    let path = work.join("tone.pcmu");
+    std::fs::write(&path, audio::encode(Codec::Pcmu, &a)).unwrap();
+    path
+}
+
+/// A SIPp UAC placing `calls` authenticated calls with RTP (`uac_call_rtp.xml`: after the
+/// ACK it streams `work/tone.pcmu` until it hangs up `hold_ms` later) from `caller` to
+/// `callee` at `rate`/s over UDP, its media on ip:`media_port`; returns its output. Errors go
+/// to `uac-errors.log` in `work`.
+#[allow(clippy::too_many_arguments)]
+pub fn calls_with_rtp(
+    work: &Path,
+    target: &str,
+    caller: (&str, &str),
+    callee: &str,
+    ip: IpAddr,
+    media_port: u16,
+    calls: u32,
+    rate: u32,
+    hold_ms: u32,
+) -> Output {
+    let csv = work.join("uac.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "SEQUENTIAL\n{u};[authentication username={u} password={p}];{callee};\n",
+            u = caller.0,
+            p = caller.1
+        ),
+    )
+    .unwrap();
+    sipp()
+        .current_dir(work)
+        .arg(target)
+        .arg("-sf")
+        .arg(scenarios().join("uac_call_rtp.xml"))
+        .arg("-inf")
+        .arg(&csv)
+        .args(["-r", &rate.to_string(), "-m", &calls.to_string()])
+        .args(["-d", &hold_ms.to_string()])
+        .args(["-t", "u1", "-i", &ip.to_string(), "-p", "5072"])
+        .args(["-mi", &ip.to_string(), "-mp", &media_port.to_string()])
+        .args(["-nostdin", "-timeout", "60s", "-timeout_error"])
+        .args(["-trace_err", "-error_file", "uac-errors.log"])
+        .output()
+        .unwrap()
+}
+
+impl Bg {
+    /// Stops this SIPp, run with `-rtp_echo` in `work`, and returns the packets it echoed.
+    /// SIGUSR2 makes SIPp write its screens to `<scenario>_<pid>_screen.log` (flushed when it
+    /// exits), whose "Total echo RTP pckts 1st stream" line has the count; SIGUSR1 then ends
+    /// it gracefully. Two dumps, as SIPp leaves that line out of a screen drawn in the
+    /// millisecond of its last report (which is also why the closing screen on stdout never
+    /// has it). `None` when SIPp did not stop or no dump had the line.
+    pub fn stop_and_count_echoed(mut self, work: &Path) -> Option<u64> {
+        let pid = self.0.id() as i32;
+        for signal in [libc::SIGUSR2, libc::SIGUSR2, libc::SIGUSR1] {
+            // SAFETY: kill(2) on our own child, which is not reaped before `finish` below
+            unsafe {
+                libc::kill(pid, signal);
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        self.finish(Duration::from_secs(10))?;
+        let suffix = format!("_{pid}_screen.log");
+        let log = std::fs::read_dir(work)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().ends_with(&suffix))
+            })?;
+        std::fs::read_to_string(log)
+            .ok()?
+            .lines()
+            .filter(|l| l.contains("Total echo RTP pckts 1st stream"))
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .max()
+    }
+}

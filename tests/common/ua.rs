@@ -1,8 +1,12 @@
 //! A small SIP user agent for end-to-end tests, speaking real SIP over UDP or TCP on
 //! loopback. It reuses the engine's parser, builders and digest code, and keeps just enough
-//! dialog state to place, answer, hold, transfer and hang up calls.
+//! dialog state to place, answer, hold, transfer and hang up calls. A call can carry real RTP
+//! from a test phone on each end (`media`).
 
+mod media;
 mod presence;
+#[allow(unused_imports)]
+pub use media::{call_with_media, End, MediaCall};
 #[allow(unused_imports)]
 pub use presence::{sub_state, Sub};
 
