@@ -10,13 +10,15 @@
 //! switchboard forward show <number> [--json]
 //! switchboard forward set <number> always|busy|no-answer|unreachable <target> [--ring-secs N]
 //! switchboard forward clear <number> always|busy|no-answer|unreachable|all
+//! switchboard record show <number> [--json]
+//! switchboard record set <number> on|off   record the subscriber's calls (from the next call)
 //! switchboard reload [--data DIR]          reload the routing plugins of a running switch
 //! switchboard plugin check FILE [--config FILE]
 //! switchboard load scenarios/<file>.toml [--target HOST:PORT] [--report FILE] [--server-pid PID]
 //! ```
-//! Flags override the config file, which overrides the embedded defaults. Account and forward
-//! commands work on a stopped switch (opening the data directory) and on a running one (through its
-//! control socket). Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.
+//! Flags override the config file, which overrides the embedded defaults. Account, forward and
+//! record commands work on a stopped switch (opening the data directory) and on a running one
+//! (through its control socket). Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.
 
 mod load;
 
@@ -55,6 +57,9 @@ enum Command {
     /// Show and change subscribers' call forwarding.
     #[command(subcommand)]
     Forward(ForwardCommand),
+    /// Show and change whether subscribers' calls are recorded.
+    #[command(subcommand)]
+    Record(RecordCommand),
     /// Reload the routing plugins of the running switch (exit 1 if the new ones are refused).
     Reload {
         #[command(flatten)]
@@ -113,6 +118,27 @@ enum ForwardCommand {
         number: String,
         /// always, busy, no-answer, unreachable or all.
         kind: Kind,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordCommand {
+    /// Show whether a subscriber's calls are recorded.
+    Show {
+        number: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Record a subscriber's calls (on) or stop (off), from the next call on.
+    Set {
+        number: String,
+        #[arg(value_enum)]
+        state: OnOff,
         #[command(flatten)]
         common: Common,
     },
@@ -239,6 +265,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve(a),
         Command::Account(a) => account(a),
         Command::Forward(f) => forward(f),
+        Command::Record(r) => record(r),
         Command::Reload { common } => reload(&common),
         Command::Plugin(PluginCommand::Check { file, common }) => plugin_check(&file, &common),
     };
@@ -363,6 +390,33 @@ fn forward(cmd: ForwardCommand) -> Result<(), String> {
     };
     if let AdminReply::Forwarding { number, forwarding } = administer(&common, admin)? {
         print_forwarding(&number, &forwarding, json);
+    }
+    Ok(())
+}
+
+fn record(cmd: RecordCommand) -> Result<(), String> {
+    let (common, admin, json) = match cmd {
+        RecordCommand::Show {
+            number,
+            json,
+            common,
+        } => (common, Admin::RecordShow { number }, json),
+        RecordCommand::Set {
+            number,
+            state,
+            common,
+        } => {
+            let enabled = matches!(state, OnOff::On);
+            (common, Admin::RecordSet { number, enabled }, false)
+        }
+    };
+    if let AdminReply::Recording { number, enabled } = administer(&common, admin)? {
+        if json {
+            let v = serde_json::json!({ "number": number, "enabled": enabled });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        } else {
+            println!("{number}\trecording {}", if enabled { "on" } else { "off" });
+        }
     }
     Ok(())
 }

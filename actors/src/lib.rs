@@ -5,6 +5,7 @@
 //! - `clock`, `guard`, `ownership`, `metrics`, `config`: leaves (time and the timer helper,
 //!   panic containment, who owns which key, counters, configuration)
 //! - `store`: the durable store behind one interface, its actor and the queue writer
+//! - `recording`: call recording (the recorder thread, crash-safe WAV files, their records)
 //! - `api`: what each signalling actor receives
 //! - `transport`: UDP and TCP, ingress checks, stateless forwarding and the send handle
 //! - `shared`: configuration and the recipients every signalling actor reads
@@ -30,6 +31,7 @@ pub mod notifications;
 pub mod notifier;
 pub mod ownership;
 pub mod plugin;
+pub mod recording;
 pub mod server;
 pub mod shared;
 pub mod store;

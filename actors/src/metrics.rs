@@ -89,6 +89,12 @@ pub struct Metrics {
     pub room_commits: Family<OutcomeLabel, Counter>,
     /// ChatRoom actors running.
     pub rooms_active: Gauge,
+    /// Recordings being written.
+    pub recordings_active: Gauge,
+    /// Recordings by outcome: finished, recovered (at start-up), deleted, failed.
+    pub recordings: Family<OutcomeLabel, Counter>,
+    /// Frames lost to recordings because the recorder fell two seconds behind.
+    pub recording_frames_dropped: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -136,6 +142,9 @@ impl Metrics {
             room_posts: Family::default(),
             room_commits: Family::default(),
             rooms_active: Gauge::default(),
+            recordings_active: Gauge::default(),
+            recordings: Family::default(),
+            recording_frames_dropped: Counter::default(),
         };
         {
             let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -168,6 +177,21 @@ impl Metrics {
                 "rooms_active",
                 "Chat rooms with a running ChatRoom actor",
                 m.rooms_active.clone(),
+            );
+            r.register(
+                "recordings_active",
+                "Call recordings being written",
+                m.recordings_active.clone(),
+            );
+            r.register(
+                "recordings",
+                "Call recordings by outcome (finished, recovered, deleted, failed)",
+                m.recordings.clone(),
+            );
+            r.register(
+                "recording_frames_dropped",
+                "Audio frames recordings lost because the recorder fell behind",
+                m.recording_frames_dropped.clone(),
             );
             r.register(
                 "messages_queued",

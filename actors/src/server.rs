@@ -1,6 +1,6 @@
-//! Start-up and shutdown of the switch: store, sockets, arbiters, actors, HTTP, control
-//! socket, signals. Everything that can fail for an operator reason (a port in use, a locked
-//! or unreadable data directory) fails here, before anything runs, with one clear line.
+//! Start-up and shutdown of the switch: store, recordings, sockets, arbiters, actors, HTTP,
+//! control socket, signals. Everything that can fail for an operator reason (a port in use, a
+//! locked or unreadable data directory) fails here, before anything runs, with one clear line.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -18,6 +18,7 @@ use crate::extension::directory::Directory;
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
 use crate::plugin::{self, PluginHost};
+use crate::recording::{self, Recorder};
 use crate::shared::Shared;
 use crate::store::actor::StoreActor;
 use crate::store::api::{Flush, StoreHandle, Sweep};
@@ -48,6 +49,8 @@ pub enum ServeError {
     },
     #[error("routing plugins: {0}")]
     Plugins(#[from] crate::plugin::PluginError),
+    #[error(transparent)]
+    Recording(#[from] crate::recording::RecordingError),
     #[error("cannot start: {0}")]
     Runtime(String),
 }
@@ -70,6 +73,20 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             .with_realm(realm.clone()),
     );
     let metrics = Arc::new(Metrics::new());
+    // recordings a crash interrupted are repaired before anything runs
+    let (recorder, recovered) = Recorder::open(
+        store.clone(),
+        recording::dir_in(&config.data.dir),
+        metrics.clone(),
+    )?;
+    if recovered.finished > 0 || recovered.orphans_removed > 0 {
+        warn!(
+            finished = recovered.finished,
+            repaired = recovered.repaired,
+            orphans_removed = recovered.orphans_removed,
+            "recordings interrupted by the last stop were recovered"
+        );
+    }
     let plan = config
         .numbering_plan()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
@@ -116,6 +133,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                 metrics,
                 plugins,
                 gateway,
+                recorder,
             },
             udp_sockets,
             tcp_listener,
@@ -134,6 +152,7 @@ struct Started {
     metrics: Arc<Metrics>,
     plugins: Arc<PluginHost>,
     gateway: Box<dyn crate::notifier::Gateway>,
+    recorder: Recorder,
 }
 
 async fn start(
@@ -150,6 +169,7 @@ async fn start(
         metrics,
         plugins,
         gateway,
+        recorder,
     } = started;
     metrics.registrations.set(store.count_bindings()? as i64);
     let plan = config
@@ -214,6 +234,7 @@ async fn start(
             metrics.clone(),
         ),
         notifications: OnceLock::new(),
+        recorder,
         config: config.clone(),
     });
     let notifications = Notifications::new(shared.clone(), gateway).start();
@@ -297,6 +318,9 @@ async fn start(
     wait_for_signal(plugins).await;
     info!("shutting down");
     http_handle.stop(true).await;
+    // recordings in progress are finalized (their calls end with the process)
+    let r = shared.recorder.clone();
+    let _ = tokio::task::spawn_blocking(move || r.shutdown(Duration::from_secs(5))).await;
     match store_actor.send(Flush).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => error!(error = %e, "final flush failed"),

@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::ownership::shard_of;
 use crate::plugin::PluginHost;
+use crate::recording::Recorder;
 use crate::store::api::StoreHandle;
 use crate::store::writer::{MessageQueue, SweepReport};
 use crate::store::Store;
@@ -58,6 +59,9 @@ pub struct Shared {
     pub notifications: OnceLock<NotificationsHandle>,
     /// The live calls, for the HTTP API.
     pub calls: crate::calls::Calls,
+    /// Call recording: `start` gives a call's media session its tap; the recordings' records
+    /// are read from `db`.
+    pub recorder: Recorder,
     /// Presence subscriptions each watcher holds (taken at subscription start, given back at
     /// its end; a lock touched only then).
     pub watching: std::sync::Mutex<rustc_hash::FxHashMap<Aor, u32>>,

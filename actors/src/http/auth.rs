@@ -209,6 +209,19 @@ pub fn subscriber(req: &HttpRequest, s: &Shared) -> Result<Aor, ApiError> {
     })
 }
 
+/// Who is calling an endpoint open to both: a subscriber when the request carries HTTP Basic
+/// credentials (which must be right), else the operator.
+pub fn caller(req: &HttpRequest, s: &Shared) -> Result<Caller, ApiError> {
+    let says_basic = authorization(req)
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"));
+    if says_basic {
+        subscriber(req, s).map(Caller::Subscriber)
+    } else {
+        admin(req, s).map(|_| Caller::Admin)
+    }
+}
+
 /// The canonical number of a path's `{number}` when the caller may act on that account: the
 /// operator, or the subscriber itself. A number that cannot be an account gets what an
 /// unauthorized caller gets, except for the operator (who is told it is no number).

@@ -4,8 +4,8 @@
 //! `Retry-After` when a client must wait (RFC 9110 section 10.2.3).
 //!
 //! Handlers return `Result<HttpResponse, ApiError>` and use `?`; the `From` impls below say in
-//! one place what a store failure, a busy store actor, a refused room request or a refused
-//! buddy entry answers. A leaf: it names nothing else of the `http` module.
+//! one place what a store failure, a busy store actor, a stopped recorder, a refused room
+//! request or a refused buddy entry answers. A leaf: it names nothing else of the `http` module.
 
 use std::fmt;
 
@@ -19,6 +19,7 @@ use switchboard_engine::messaging::BodyError;
 use switchboard_engine::store::buddies::BuddyError;
 
 use crate::api::room::Refused;
+use crate::recording::RecordingError;
 use crate::store::StoreError;
 
 /// An answer other than success.
@@ -156,6 +157,17 @@ impl ResponseError for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         ApiError::internal(e.to_string())
+    }
+}
+
+/// The recorder could not carry out a request: 503 when its thread has stopped (shutdown),
+/// else 500.
+impl From<RecordingError> for ApiError {
+    fn from(e: RecordingError) -> ApiError {
+        match e {
+            RecordingError::Stopped => ApiError::unavailable(e.to_string()),
+            other => ApiError::internal(other.to_string()),
+        }
     }
 }
 

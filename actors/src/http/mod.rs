@@ -14,8 +14,10 @@
 //! | `/v1/messages`, `/v1/accounts/{number}/messages` | see `messages.rs` | messages |
 //! | `/v1/accounts/{number}/buddies`, `.../watchers` | see `buddies.rs` | buddy lists, grants |
 //! | `/v1/rooms...` | see `rooms.rs` | chat rooms |
+//! | `/v1/recordings...`, `/v1/accounts/{number}/recording` | see `recordings.rs` | recordings |
 //!
-//! The whole API is described in `docs/openapi.yaml`.
+//! The whole API is described in `docs/openapi.yaml`. Debug builds add test hooks under
+//! `/admin/debug/` (`debug.rs`).
 //!
 //! Admin: `Authorization: Bearer <http.admin_token>`, or any client on a loopback address
 //! when no token is configured. The subscriber: `Authorization: Basic` with the number and
@@ -28,10 +30,13 @@
 mod accounts;
 mod auth;
 mod buddies;
+#[cfg(debug_assertions)]
+mod debug;
 mod error;
 mod forwarding;
 mod messages;
 mod presence;
+mod recordings;
 mod reset;
 mod rooms;
 
@@ -73,6 +78,14 @@ async fn reload(req: HttpRequest, s: web::Data<Arc<Shared>>) -> Result<HttpRespo
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("no such endpoint"))
+}
+
+/// The test hooks of debug builds; none in release builds.
+fn debug_routes(cfg: &mut web::ServiceConfig) {
+    #[cfg(debug_assertions)]
+    cfg.route("/admin/debug/recordings", web::post().to(debug::record));
+    #[cfg(not(debug_assertions))]
+    let _ = cfg;
 }
 
 /// Starts the HTTP server on an already bound listener.
@@ -158,6 +171,17 @@ pub fn start(
                 "/v1/accounts/{number}/watchers/{watcher}",
                 web::delete().to(buddies::forget),
             )
+            .route(
+                "/v1/accounts/{number}/recording",
+                web::get().to(recordings::show_setting),
+            )
+            .route(
+                "/v1/accounts/{number}/recording",
+                web::put().to(recordings::set_setting),
+            )
+            .route("/v1/recordings", web::get().to(recordings::list))
+            .route("/v1/recordings/{id}", web::get().to(recordings::show))
+            .route("/v1/recordings/{id}", web::delete().to(recordings::delete))
             .route("/admin/messaging/sweep", web::post().to(messages::sweep))
             .route("/v1/rooms", web::post().to(rooms::create))
             .route("/v1/rooms", web::get().to(rooms::list))
@@ -174,6 +198,7 @@ pub fn start(
             .route("/v1/rooms/{room}/topic", web::put().to(rooms::set_topic))
             .route("/v1/rooms/{room}/messages", web::get().to(rooms::history))
             .route("/v1/rooms/{room}/messages", web::post().to(rooms::post))
+            .configure(debug_routes)
             .default_service(web::to(not_found))
     })
     .workers(1)

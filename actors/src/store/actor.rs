@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use super::admin::accounts;
 use super::admin::forwarding;
+use super::admin::recording;
 use super::api::{Admin, AdminReply, ApplyFeature, Flush, IssueOtp, StoreHandle, Sweep};
 use super::Store;
 use crate::clock::unix_now;
@@ -128,9 +129,19 @@ pub fn administer(
         })
         .map_err(|e| e.to_string())
     };
+    let rec = |r: Result<(Aor, bool), accounts::AccountError>| {
+        r.map(|(a, enabled)| AdminReply::Recording {
+            number: a.to_string(),
+            enabled,
+        })
+        .map_err(|e| e.to_string())
+    };
     let writes = !matches!(
         m,
-        Admin::AccountList | Admin::ForwardShow { .. } | Admin::PluginsReload
+        Admin::AccountList
+            | Admin::ForwardShow { .. }
+            | Admin::RecordShow { .. }
+            | Admin::PluginsReload
     );
     let res = match m {
         Admin::AccountAdd { number, password } => {
@@ -155,6 +166,10 @@ pub fn administer(
         Admin::ForwardClear { number, kind } => fwd(forwarding::clear(store, plan, &number, kind)),
         Admin::ForwardReplace { number, forwarding } => {
             fwd(forwarding::replace(store, plan, &number, &forwarding))
+        }
+        Admin::RecordShow { number } => rec(recording::show(store, plan, &number)),
+        Admin::RecordSet { number, enabled } => {
+            rec(recording::set(store, plan, &number, enabled, now))
         }
         Admin::PluginsReload => Err("plugins are reloaded by a running switch".to_owned()),
     }?;

@@ -63,6 +63,15 @@ pub enum Admin {
         number: String,
         forwarding: forwarding::ForwardingSummary,
     },
+    /// Whether a subscriber's calls are recorded.
+    RecordShow {
+        number: String,
+    },
+    /// Turns recording of a subscriber's calls on or off.
+    RecordSet {
+        number: String,
+        enabled: bool,
+    },
     /// Reloads the routing plugins (handled by the control socket, not the store).
     PluginsReload,
 }
@@ -80,6 +89,11 @@ pub enum AdminReply {
     Forwarding {
         number: String,
         forwarding: forwarding::ForwardingSummary,
+    },
+    /// A subscriber's "record my calls" setting.
+    Recording {
+        number: String,
+        enabled: bool,
     },
     Plugins {
         report: crate::plugin::PluginReport,

@@ -1,4 +1,5 @@
-//! The durable store: one interface over sled for accounts, bindings, buddy lists and metadata.
+//! The durable store: one interface over sled for accounts, bindings, buddy lists, recordings
+//! and metadata.
 //!
 //! Callers see typed records (`switchboard_engine::store`) and never sled itself, so the
 //! backend could change here alone. Writes are applied in order by the store actor
@@ -11,6 +12,7 @@ pub mod api;
 mod buddies;
 mod dynamic;
 mod queue;
+mod recordings;
 mod rooms;
 pub mod writer;
 
@@ -57,6 +59,9 @@ pub struct Store {
     meta: sled::Tree,
     rooms: sled::Tree,
     room_history: sled::Tree,
+    recordings: sled::Tree,
+    recordings_by_number: sled::Tree,
+    recording_settings: sled::Tree,
 }
 
 /// Metadata key of the digest realm the accounts were made for.
@@ -101,6 +106,9 @@ impl Store {
             meta: db.open_tree("meta")?,
             rooms: db.open_tree(store::ROOMS_TREE)?,
             room_history: db.open_tree(store::ROOM_HISTORY_TREE)?,
+            recordings: db.open_tree(store::RECORDINGS_TREE)?,
+            recordings_by_number: db.open_tree(store::RECORDINGS_BY_NUMBER_TREE)?,
+            recording_settings: db.open_tree(store::RECORDING_SETTINGS_TREE)?,
             db,
         })
     }
@@ -128,13 +136,15 @@ impl Store {
         Ok(())
     }
 
-    /// Removes an account, its bindings, its forwarding, its one-time password, its buddy list
-    /// and its watch grants; `false` if there was none. (Its queue is the message queue
-    /// writer's to purge.)
+    /// Removes an account, its bindings, its forwarding, its one-time password, its buddy list,
+    /// its watch grants and its recording settings; `false` if there was none. (Its queue is
+    /// the message queue writer's to purge; its recordings stay, they are the other party's
+    /// too.)
     pub fn remove_account(&self, aor: &Aor) -> Result<bool, StoreError> {
         let existed = self.accounts.remove(aor_key(aor))?.is_some();
         self.bindings.remove(aor_key(aor))?;
         self.forwarding.remove(aor_key(aor))?;
+        self.recording_settings.remove(aor_key(aor))?;
         self.dynamic.remove(aor_key(aor))?;
         // both one-time password slots (sign-in and reset)
         self.remove_otp(aor)?;

@@ -15,6 +15,7 @@ pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod tone;
+pub mod wav;
 
 use std::time::Duration;
 

@@ -6,10 +6,15 @@
 //! know instead of misreading them.
 
 pub mod buddies;
+pub mod recordings;
 pub mod records;
 pub mod rooms;
 
 pub use buddies::{Authorization, BuddyRecord, GrantState, WatchGrant};
+pub use recordings::{
+    RecordingId, RecordingRecord, RecordingSettings, RecordingState, RECORDINGS_BY_NUMBER_TREE,
+    RECORDINGS_TREE, RECORDING_SETTINGS_TREE,
+};
 pub use records::{
     AccountRecord, BindingRecord, BindingsRecord, Credential, DynamicRecord, OtpPurpose, OtpRecord,
     BINDINGS_VERSION,

@@ -1,7 +1,8 @@
 //! Administration of what operators and subscribers change by hand: accounts (passwords as
-//! HA1 values, one-time passwords) and forwarding settings. The same functions serve the CLI
-//! on a stopped switch, the control socket and the HTTP API of a running one (through the
-//! store actor).
+//! HA1 values, one-time passwords), forwarding settings and the "record my calls" setting.
+//! The same functions serve the CLI on a stopped switch, the control socket and the HTTP API
+//! of a running one (through the store actor).
 
 pub mod accounts;
 pub mod forwarding;
+pub mod recording;
