@@ -24,30 +24,32 @@ struct Counting;
 
 thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    static BYTES: Cell<u64> = const { Cell::new(0) };
 }
 
-fn count() {
+fn count(size: usize) {
     // try_with: the allocator also runs while thread-locals are torn down
     let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+    let _ = BYTES.try_with(|c| c.set(c.get() + size as u64));
 }
 
 // SAFETY: every call is passed on unchanged to the system allocator; counting touches only a
 // const-initialized thread-local Cell, which neither allocates nor re-enters the allocator.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
+        count(layout.size());
         // SAFETY: the caller's contract for `alloc` is the system allocator's
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
+        count(layout.size());
         // SAFETY: as above
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
+        count(new_size);
         // SAFETY: `ptr` came from this allocator, that is from `System`
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -154,6 +156,28 @@ fn the_counter_sees_an_allocation() {
         allocations_during(|| drop(std::hint::black_box(vec![1u8; 8]))),
         1
     );
+}
+
+#[test]
+fn a_relayed_call_takes_a_few_kilobytes() {
+    // the budget is 64 KiB per relayed call; the frame path is not built for it
+    let t0 = Instant::now();
+    let before = BYTES.with(Cell::get);
+    let mut s = Box::new(Session::new(
+        t0,
+        SessionConfig::default(),
+        Entropy::seeded(1),
+    ));
+    s.configure(t0, Side::Caller, side("192.0.2.10:4000", Codec::Pcmu, 0));
+    s.configure(t0, Side::Callee, side("192.0.2.20:5000", Codec::Pcmu, 0));
+    let bytes = BYTES.with(Cell::get) - before;
+    assert!(bytes < 8 * 1024, "{bytes} bytes");
+    // and the frame path, when it is needed, stays within the budget too
+    let before = BYTES.with(Cell::get);
+    s.configure(t0, Side::Callee, side("192.0.2.20:5000", Codec::G722, 9));
+    let framed = BYTES.with(Cell::get) - before + bytes;
+    assert!(framed < 64 * 1024, "{framed} bytes");
+    println!("relayed call {bytes} bytes, transcoded G.722 <-> PCMU {framed} bytes");
 }
 
 #[test]
