@@ -149,6 +149,9 @@ mod tests {
         assert!(calls.get(a).is_none());
         assert_eq!(calls.len(), 1);
         calls.update(a, |v| v.state = "answered");
-        assert!(calls.get(a).is_none(), "an update after the end changes nothing");
+        assert!(
+            calls.get(a).is_none(),
+            "an update after the end changes nothing"
+        );
     }
 }

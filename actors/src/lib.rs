@@ -8,6 +8,8 @@
 //! - `recording`: call recording (the recorder thread, crash-safe WAV files, their records)
 //! - `api`: what each signalling actor receives
 //! - `transport`: UDP and TCP, ingress checks, stateless forwarding and the send handle
+//! - `media`: the media threads (RTP sockets of anchored calls, the relay and frame path)
+//!   and the handles call actors steer them with
 //! - `shared`: configuration and the recipients every signalling actor reads
 //! - `extension`: one actor per active address of record (registrations, digest replay
 //!   windows, presence, deliveries), started on demand by a per-arbiter directory
@@ -26,6 +28,7 @@ pub mod control;
 pub mod extension;
 pub mod guard;
 pub mod http;
+pub mod media;
 pub mod metrics;
 pub mod notifications;
 pub mod notifier;

@@ -95,6 +95,16 @@ pub struct Metrics {
     pub recordings: Family<OutcomeLabel, Counter>,
     /// Frames lost to recordings because the recorder fell two seconds behind.
     pub recording_frames_dropped: Counter,
+    /// RTP and RTCP packets forwarded in place by the media threads.
+    pub media_relayed: Counter,
+    /// Packets the frame path (transcoding, sources, DTMF) sent.
+    pub media_frame_packets: Counter,
+    /// Media packets not sent on, by reason.
+    pub media_dropped: Family<ReasonLabel, Counter>,
+    /// Media sessions open.
+    pub media_sessions: Gauge,
+    /// RTP port pairs free in the configured range.
+    pub media_ports_free: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -145,6 +155,11 @@ impl Metrics {
             recordings_active: Gauge::default(),
             recordings: Family::default(),
             recording_frames_dropped: Counter::default(),
+            media_relayed: Counter::default(),
+            media_frame_packets: Counter::default(),
+            media_dropped: Family::default(),
+            media_sessions: Gauge::default(),
+            media_ports_free: Gauge::default(),
         };
         {
             let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -162,6 +177,31 @@ impl Metrics {
                 "sip_responses_sent",
                 "SIP responses sent, by status code",
                 m.responses_sent.clone(),
+            );
+            r.register(
+                "media_relayed_packets",
+                "RTP and RTCP packets the media threads forwarded in place",
+                m.media_relayed.clone(),
+            );
+            r.register(
+                "media_frame_packets",
+                "Packets the media frame path sent (transcoded audio, tones, DTMF)",
+                m.media_frame_packets.clone(),
+            );
+            r.register(
+                "media_dropped_packets",
+                "Media packets not sent on, by reason",
+                m.media_dropped.clone(),
+            );
+            r.register(
+                "media_sessions",
+                "Anchored media sessions open",
+                m.media_sessions.clone(),
+            );
+            r.register(
+                "media_ports_free",
+                "RTP port pairs free in the media port range",
+                m.media_ports_free.clone(),
             );
             r.register(
                 "room_posts",

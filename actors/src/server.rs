@@ -1,6 +1,7 @@
-//! Start-up and shutdown of the switch: store, recordings, sockets, arbiters, actors, HTTP,
-//! control socket, signals. Everything that can fail for an operator reason (a port in use, a
-//! locked or unreadable data directory) fails here, before anything runs, with one clear line.
+//! Start-up and shutdown of the switch: store, recordings, sockets, media threads, arbiters,
+//! actors, HTTP, control socket, signals. Everything that can fail for an operator reason (a
+//! port in use, an RTP address that is not this host's, a locked or unreadable data
+//! directory) fails here, before anything runs, with one clear line.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -15,6 +16,7 @@ use crate::api::notifications::NotificationsHandle;
 use crate::chat_room::directory::RoomDirectory;
 use crate::config::Config;
 use crate::extension::directory::Directory;
+use crate::media::{MediaError, MediaPlane};
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
 use crate::plugin::{self, PluginHost};
@@ -47,6 +49,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Media(#[from] MediaError),
     #[error("routing plugins: {0}")]
     Plugins(#[from] crate::plugin::PluginError),
     #[error(transparent)]
@@ -115,6 +119,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             addr: config.http.listen,
             source,
         })?;
+    let media = MediaPlane::start(&config.media, metrics.clone())?;
     let gateway =
         crate::notifier::build(&config.notify, &config.data.dir).map_err(ServeError::Runtime)?;
     if !config.auth.enabled {
@@ -134,6 +139,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                 plugins,
                 gateway,
                 recorder,
+                media,
             },
             udp_sockets,
             tcp_listener,
@@ -153,6 +159,7 @@ struct Started {
     plugins: Arc<PluginHost>,
     gateway: Box<dyn crate::notifier::Gateway>,
     recorder: Recorder,
+    media: MediaPlane,
 }
 
 async fn start(
@@ -170,6 +177,7 @@ async fn start(
         plugins,
         gateway,
         recorder,
+        media,
     } = started;
     metrics.registrations.set(store.count_bindings()? as i64);
     let plan = config
@@ -235,6 +243,7 @@ async fn start(
         ),
         notifications: OnceLock::new(),
         recorder,
+        media: media.clone(),
         config: config.clone(),
     });
     let notifications = Notifications::new(shared.clone(), gateway).start();
@@ -309,6 +318,9 @@ async fn start(
     info!(
         sip = %sip,
         http = %config.http.listen,
+        rtp = %media.advertise(),
+        rtp_ports = %config.media.ports,
+        media_threads = config.media.thread_count(),
         workers = arbiters.len(),
         auth = config.auth.enabled,
         data = %config.data.dir.display(),
@@ -327,6 +339,7 @@ async fn start(
         Err(e) => error!(error = %e, "store actor gone at shutdown"),
     }
     let _ = std::fs::remove_file(&sock_path);
+    media.stop();
     for a in &arbiters {
         a.stop();
     }

@@ -21,6 +21,7 @@ use crate::api::extension::{ExtCommand, ToExtension};
 use crate::api::notifications::{NotificationsHandle, Queued};
 use crate::api::room::{RoomCommand, ToRoom};
 use crate::config::Config;
+use crate::media::MediaPlane;
 use crate::metrics::Metrics;
 use crate::ownership::shard_of;
 use crate::plugin::PluginHost;
@@ -65,6 +66,8 @@ pub struct Shared {
     /// Presence subscriptions each watcher holds (taken at subscription start, given back at
     /// its end; a lock touched only then).
     pub watching: std::sync::Mutex<rustc_hash::FxHashMap<Aor, u32>>,
+    /// The media threads: RTP ports and sessions of anchored calls.
+    pub media: MediaPlane,
     pub context: ContextConfig,
     pub policy: Policy,
     pub algorithms: Vec<Algorithm>,

@@ -1,5 +1,6 @@
 //! What the signalling actors receive: one module per actor kind, holding the messages it
-//! takes and the answers it gives. Actors hold `Recipient`s of these messages (or a small
+//! takes and the answers it gives (and `media`: what a call's actor hears from its media
+//! session). Actors hold `Recipient`s of these messages (or a small
 //! handle from here), never another actor's type, so any actor can talk to any other and the
 //! crate's import graph stays without circles.
 //!
@@ -10,6 +11,7 @@
 
 pub mod extension;
 pub mod leg;
+pub mod media;
 pub mod notifications;
 pub mod room;
 pub mod worker;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod error;
+mod media;
 mod messaging;
 mod numbering;
 mod presence;
@@ -14,6 +15,7 @@ mod rooms;
 mod trunks;
 
 pub use error::ConfigError;
+pub use media::{Anchor, Media};
 pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
 pub use presence::Presence;
@@ -43,6 +45,7 @@ pub struct Config {
     pub notify: Notify,
     pub presence: Presence,
     pub rooms: Rooms,
+    pub media: Media,
     /// SIP trunks (PSTN gateways, other providers), tried in this order within a group.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -221,6 +224,7 @@ impl Config {
         messaging::validate(&self.messaging, &self.accounts, &self.notify)?;
         presence::validate(&self.presence)?;
         rooms::validate(&self.rooms)?;
+        media::validate(&self.media)?;
         for net in &self.limits.exempt {
             parse_cidr(net).ok_or_else(|| ConfigError::Value {
                 key: "limits.exempt",

@@ -14,6 +14,7 @@ pub mod jitter;
 pub mod resample;
 pub mod rtcp;
 pub mod rtp;
+pub mod session;
 pub mod tone;
 pub mod wav;
 

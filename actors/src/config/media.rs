@@ -1,0 +1,188 @@
+//! Configuration of the media plane (`[media]`): where RTP is bound and advertised, the port
+//! range, the media threads, when calls are anchored, and the media timeouts.
+
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::error::ConfigError;
+
+/// `[media]`: the switch's RTP relay and frame path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Media {
+    /// The IP the RTP sockets bind to.
+    pub address: IpAddr,
+    /// The IP put in SDP for the relay ports (behind a 1:1 NAT: the public one); unset: the
+    /// bind address.
+    #[serde(default)]
+    pub advertise: Option<IpAddr>,
+    /// RTP ports, `"first-last"`: even ports carry RTP, the next odd one RTCP.
+    pub ports: String,
+    /// Media threads; 0 = one per CPU core.
+    pub threads: usize,
+    /// `"auto"` (anchor when needed: NAT, transcoding, recording, prompts), `"always"` or
+    /// `"never"`.
+    pub anchor: String,
+    /// An answered call with no RTP from either side this long ends.
+    pub timeout_secs: u64,
+    /// The same while a side is on hold.
+    pub hold_timeout_secs: u64,
+    /// Recorded calls start with the recording notice tone to both sides.
+    pub record_announcement: bool,
+}
+
+/// When a call's media goes through the switch.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Anchor {
+    /// When the call needs it: a phone whose SDP address is not where its signalling came
+    /// from (NAT), codecs in common only through transcoding, recording, the switch's own
+    /// media.
+    Auto,
+    Always,
+    /// Never (calls that need the switch's media fail or go without it).
+    Never,
+}
+
+impl Media {
+    /// The RTP port range (validated: even start, at least one pair).
+    pub fn port_range(&self) -> RangeInclusive<u16> {
+        parse_ports(&self.ports).unwrap_or(20_000..=29_999)
+    }
+
+    /// The address in SDP.
+    pub fn advertised(&self) -> IpAddr {
+        self.advertise.unwrap_or(self.address)
+    }
+
+    pub fn anchor(&self) -> Anchor {
+        match self.anchor.as_str() {
+            "always" => Anchor::Always,
+            "never" => Anchor::Never,
+            _ => Anchor::Auto,
+        }
+    }
+
+    /// Media threads to run.
+    pub fn thread_count(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+
+    pub fn hold_timeout(&self) -> Duration {
+        Duration::from_secs(self.hold_timeout_secs)
+    }
+}
+
+/// `"first-last"` with `first < last`, both above 1023.
+fn parse_ports(s: &str) -> Option<RangeInclusive<u16>> {
+    let (a, b) = s.split_once('-')?;
+    let (a, b): (u16, u16) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a >= 1024 && a < b).then_some(a..=b)
+}
+
+/// Checks the `[media]` values that parse but cannot work.
+pub(super) fn validate(m: &Media) -> Result<(), ConfigError> {
+    let Some(range) = parse_ports(&m.ports) else {
+        return Err(ConfigError::Value {
+            key: "media.ports",
+            message: format!(
+                "{:?} is not \"first-last\" with 1024 <= first < last",
+                m.ports
+            ),
+        });
+    };
+    // the first RTP port: the first even one
+    let first = range.start() + range.start() % 2;
+    if first >= *range.end() {
+        return Err(ConfigError::Value {
+            key: "media.ports",
+            message: "must hold at least one even RTP port and the RTCP port after it".into(),
+        });
+    }
+    if !matches!(m.anchor.as_str(), "auto" | "always" | "never") {
+        return Err(ConfigError::Value {
+            key: "media.anchor",
+            message: "must be \"auto\", \"always\" or \"never\"".into(),
+        });
+    }
+    if m.advertised().is_unspecified() {
+        return Err(ConfigError::Value {
+            key: "media.advertise",
+            message: "must be set to a reachable address when media.address is unspecified".into(),
+        });
+    }
+    if m.threads > 256 {
+        return Err(ConfigError::Value {
+            key: "media.threads",
+            message: "must be 0 (one per core) to 256".into(),
+        });
+    }
+    if m.timeout_secs == 0 || m.hold_timeout_secs < m.timeout_secs {
+        return Err(ConfigError::Value {
+            key: "media.timeout_secs",
+            message: "must be at least 1, and hold_timeout_secs at least timeout_secs".into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn the_defaults_load_and_impossible_media_settings_are_refused() {
+        let mut c = Config::load(None).unwrap();
+        assert_eq!(c.media.address, "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(c.media.advertised(), c.media.address);
+        assert_eq!(c.media.port_range(), 20_000..=29_999);
+        assert_eq!(c.media.anchor(), Anchor::Auto);
+        assert_eq!(c.media.timeout(), Duration::from_secs(60));
+        assert_eq!(c.media.hold_timeout(), Duration::from_secs(3600));
+        assert!(!c.media.record_announcement);
+        for bad in ["20000", "30000-20000", "80-1000", "20001-20002", "a-b"] {
+            c.media.ports = bad.into();
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("media.ports"), "{bad}: {e}");
+        }
+        c.media.ports = "20001-20004".into();
+        c.validate().unwrap();
+        c.media.anchor = "sometimes".into();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("media.anchor"));
+        c.media.anchor = "always".into();
+        assert_eq!(c.media.anchor(), Anchor::Always);
+        c.media.address = "0.0.0.0".parse().unwrap();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("media.advertise"));
+        c.media.advertise = Some("203.0.113.5".parse().unwrap());
+        c.validate().unwrap();
+        assert_eq!(
+            c.media.advertised(),
+            "203.0.113.5".parse::<IpAddr>().unwrap()
+        );
+        c.media.hold_timeout_secs = 10;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("media.timeout_secs"));
+    }
+}

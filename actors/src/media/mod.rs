@@ -1,0 +1,262 @@
+//! The media plane's runtime: media threads that own the RTP sockets of anchored calls and
+//! drive their engine `Session`s, and the handles the call's actors steer them with.
+//!
+//! - [`MediaPlane`] (in `Shared`): starts the threads (`media-0`, ...), binds each session's
+//!   port pairs from the configured range (`open`) and hands it to a thread round-robin; both
+//!   sides of a call live on one thread, so a relayed packet never crosses threads.
+//! - [`MediaSession`]: the call's handle. Its methods are commands to the thread
+//!   (`configure` a side from its negotiated SDP, `activate`, `play`, `send_digit`,
+//!   `set_sink`, `stats`); dropping it closes the session and frees its ports. What happens
+//!   (a side latched, a digit, a source ended, the media timed out) comes back to the owner
+//!   given to `open` as [`MediaNote`] messages.
+//!
+//! This module sits below `shared`: it imports the engine, `api::media`, `config` and
+//! `metrics`, nothing else of the crate.
+
+mod command;
+mod counters;
+mod error;
+mod ports;
+mod thread;
+
+pub use error::MediaError;
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix::Recipient;
+use switchboard_engine::media::dtmf::Digit;
+use switchboard_engine::media::session::{SessionConfig, SessionStats, Source, StreamConfig};
+use switchboard_engine::media::{FrameSink, Side};
+use switchboard_engine::sdp::rewrite::RelayPort;
+
+use command::{Command, Mailbox, Open};
+use ports::{Pair, Ports};
+
+use crate::api::media::{MediaNote, MediaSessionId};
+use crate::config::Media;
+use crate::metrics::Metrics;
+
+/// The media threads and the port range: a cheap handle to clone.
+#[derive(Clone)]
+pub struct MediaPlane {
+    inner: Arc<Plane>,
+}
+
+struct Plane {
+    threads: Vec<Mailbox>,
+    joins: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    ports: Arc<Mutex<Ports>>,
+    advertise: IpAddr,
+    next_thread: AtomicUsize,
+    next_id: AtomicU64,
+    session: SessionConfig,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Plane {
+    fn drop(&mut self) {
+        for t in &self.threads {
+            t.send(Command::Stop);
+        }
+    }
+}
+
+/// Where a side's media reaches the switch (in its SDP).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LocalPorts {
+    /// The advertised address and the RTP port.
+    pub rtp: SocketAddr,
+    /// The RTCP port (RTP + 1) at the same address.
+    pub rtcp: SocketAddr,
+}
+
+impl LocalPorts {
+    /// The ports for `sdp::rewrite`.
+    pub fn relay_port(&self) -> RelayPort {
+        RelayPort::new(self.rtp.port())
+    }
+}
+
+impl MediaPlane {
+    /// Starts the media threads. Fails when the RTP address cannot be bound (not an address
+    /// of this host) or a thread cannot start.
+    pub fn start(config: &Media, metrics: Arc<Metrics>) -> Result<MediaPlane, MediaError> {
+        let probe = SocketAddr::new(config.address, 0);
+        UdpSocket::bind(probe).map_err(|source| MediaError::Bind {
+            addr: probe,
+            source,
+        })?;
+        let ports = Ports::new(config.address, config.port_range());
+        metrics.media_ports_free.set(ports.free() as i64);
+        let ports = Arc::new(Mutex::new(ports));
+        let mut threads = Vec::new();
+        let mut joins = Vec::new();
+        for index in 0..config.thread_count() {
+            let t = thread::spawn(index, ports.clone(), metrics.clone())
+                .map_err(|source| MediaError::Thread { index, source })?;
+            threads.push(t.mailbox);
+            joins.push(t.join);
+        }
+        Ok(MediaPlane {
+            inner: Arc::new(Plane {
+                threads,
+                joins: Mutex::new(joins),
+                ports,
+                advertise: config.advertised(),
+                next_thread: AtomicUsize::new(0),
+                next_id: AtomicU64::new(1),
+                session: SessionConfig {
+                    timeout: config.timeout(),
+                    hold_timeout: config.hold_timeout(),
+                },
+                metrics,
+            }),
+        })
+    }
+
+    /// A session with a port pair for each of `sides` (the caller's alone when the switch
+    /// answers), on the next media thread; its events go to `owner`.
+    pub fn open(
+        &self,
+        sides: &[Side],
+        owner: Recipient<MediaNote>,
+    ) -> Result<MediaSession, MediaError> {
+        let p = &self.inner;
+        let mut pairs: [Option<Pair>; 2] = [None, None];
+        {
+            let mut ports = p.ports.lock().unwrap_or_else(|e| e.into_inner());
+            for &side in sides {
+                if pairs[side.index()].is_some() {
+                    continue;
+                }
+                match ports.bind_pair() {
+                    Ok(pair) => pairs[side.index()] = Some(pair),
+                    Err(e) => {
+                        for pair in pairs.into_iter().flatten() {
+                            let port = pair.rtp_port;
+                            drop(pair);
+                            ports.release(port);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            p.metrics.media_ports_free.set(ports.free() as i64);
+        }
+        let local = pairs.each_ref().map(|pair| {
+            pair.as_ref().map(|pair| LocalPorts {
+                rtp: SocketAddr::new(p.advertise, pair.rtp_port),
+                rtcp: SocketAddr::new(p.advertise, pair.rtp_port + 1),
+            })
+        });
+        let id = MediaSessionId(p.next_id.fetch_add(1, Ordering::Relaxed));
+        let n = p.next_thread.fetch_add(1, Ordering::Relaxed) % p.threads.len().max(1);
+        let mailbox = p.threads[n].clone();
+        p.metrics.media_sessions.inc();
+        mailbox.send(Command::Open(Box::new(Open {
+            id,
+            sides: pairs,
+            owner,
+            config: p.session,
+            seed: rand::random(),
+        })));
+        Ok(MediaSession { id, mailbox, local })
+    }
+
+    /// The address the relay ports are advertised at.
+    pub fn advertise(&self) -> IpAddr {
+        self.inner.advertise
+    }
+
+    /// Port pairs not in use.
+    pub fn ports_free(&self) -> usize {
+        let ports = self.inner.ports.lock().unwrap_or_else(|e| e.into_inner());
+        ports.free()
+    }
+
+    /// Stops the media threads (their sessions close) and waits for them.
+    pub fn stop(&self) {
+        for t in &self.inner.threads {
+            t.send(Command::Stop);
+        }
+        let joins =
+            std::mem::take(&mut *self.inner.joins.lock().unwrap_or_else(|e| e.into_inner()));
+        for j in joins {
+            let _ = j.join();
+        }
+    }
+}
+
+/// A call's media on a media thread. Commands return at once; dropping it closes the session.
+pub struct MediaSession {
+    id: MediaSessionId,
+    mailbox: Mailbox,
+    local: [Option<LocalPorts>; 2],
+}
+
+impl std::fmt::Debug for MediaSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaSession")
+            .field("id", &self.id)
+            .field("local", &self.local)
+            .finish()
+    }
+}
+
+impl MediaSession {
+    pub fn id(&self) -> MediaSessionId {
+        self.id
+    }
+
+    /// The switch's ports for `side`, if it has one.
+    pub fn local(&self, side: Side) -> Option<LocalPorts> {
+        self.local[side.index()]
+    }
+
+    /// Sets up `side` from its negotiated SDP (again after a re-INVITE: it re-latches).
+    pub fn configure(&self, side: Side, stream: StreamConfig) {
+        self.mailbox.send(Command::Configure(self.id, side, stream));
+    }
+
+    /// The call is answered: the media timeout counts from now.
+    pub fn activate(&self) {
+        self.mailbox.send(Command::Activate(self.id));
+    }
+
+    /// Plays `source` to `side` in place of the other side.
+    pub fn play(&self, side: Side, source: Source) {
+        self.mailbox.send(Command::Play(self.id, side, source));
+    }
+
+    pub fn stop_play(&self, side: Side) {
+        self.mailbox.send(Command::StopPlay(self.id, side));
+    }
+
+    /// Sends an RFC 4733 digit to `side`.
+    pub fn send_digit(&self, side: Side, digit: Digit) {
+        self.mailbox.send(Command::SendDigit(self.id, side, digit));
+    }
+
+    /// Gives both sides' decoded frames to `sink` (recording); `None` stops.
+    pub fn set_sink(&self, sink: Option<Box<dyn FrameSink>>) {
+        self.mailbox.send(Command::SetSink(self.id, sink));
+    }
+
+    /// What the session measured (the receiver fails if the session is gone).
+    pub fn stats(&self) -> tokio::sync::oneshot::Receiver<SessionStats> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.mailbox.send(Command::Stats(self.id, tx));
+        rx
+    }
+
+    /// Closes the session: its sockets close and its ports are free again.
+    pub fn close(self) {}
+}
+
+impl Drop for MediaSession {
+    fn drop(&mut self) {
+        self.mailbox.send(Command::Close(self.id));
+    }
+}

@@ -1,0 +1,316 @@
+//! The media plane on loopback with real RTP: two sockets play the phones, a media session
+//! relays or transcodes between them, and what each phone receives is checked by frequency.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::{Actor, Context, Handler};
+use switchboard_actors::api::media::MediaNote;
+use switchboard_actors::config::{Config, Media};
+use switchboard_actors::media::{MediaError, MediaPlane};
+use switchboard_actors::metrics::Metrics;
+use switchboard_engine::media::codec::{Decoder, Encoder};
+use switchboard_engine::media::rtp::{
+    write_header, Header, PayloadType, RtpPacket, RtpTimestamp, Seq, Ssrc,
+};
+use switchboard_engine::media::session::{Event, StreamConfig};
+use switchboard_engine::media::tone::{Level, Sound, Tone, ToneDetector, ToneGenerator};
+use switchboard_engine::media::{Codec, SampleRate, Side};
+
+/// Keeps the notes of a session.
+#[derive(Default, Clone)]
+struct Owner(Arc<Mutex<Vec<MediaNote>>>);
+
+impl Actor for Owner {
+    type Context = Context<Self>;
+}
+
+impl Handler<MediaNote> for Owner {
+    type Result = ();
+    fn handle(&mut self, m: MediaNote, _: &mut Context<Self>) {
+        self.0.lock().unwrap().push(m);
+    }
+}
+
+fn media(ports: &str) -> Media {
+    let mut m = Config::load(None).unwrap().media;
+    m.ports = ports.into();
+    m.threads = 1;
+    m
+}
+
+fn phone() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    s
+}
+
+fn side(remote: SocketAddr, codec: Codec, pt: u8) -> StreamConfig {
+    StreamConfig {
+        remote,
+        remote_rtcp: SocketAddr::new(remote.ip(), remote.port() + 1),
+        rtcp_mux: false,
+        codec,
+        payload_type: pt,
+        telephone_event: None,
+        sends: true,
+        receives: true,
+    }
+}
+
+/// A phone's outgoing stream of a tone.
+struct Talker {
+    codec: Codec,
+    pt: u8,
+    seq: u16,
+    tone: ToneGenerator,
+    enc: Encoder,
+}
+
+impl Talker {
+    fn new(codec: Codec, pt: u8, freq: f32) -> Talker {
+        let tone = Tone::continuous(Sound::Single(freq), Level::dbfs(-10.0));
+        Talker {
+            codec,
+            pt,
+            seq: 0,
+            tone: ToneGenerator::new(tone, codec.sample_rate()),
+            enc: Encoder::new(codec),
+        }
+    }
+
+    fn send(&mut self, from: &UdpSocket, to: SocketAddr) {
+        let mut pcm = vec![0i16; self.codec.sample_rate().frame_samples()];
+        self.tone.generate(&mut pcm);
+        let ts = RtpTimestamp(u32::from(self.seq) * self.codec.frame_timestamp_units());
+        let h = Header::new(
+            PayloadType::new(self.pt).unwrap(),
+            Seq(self.seq),
+            ts,
+            Ssrc(0xabc),
+        );
+        let mut buf = [0u8; 400];
+        let n = write_header(&mut buf, &h).unwrap();
+        let m = self.enc.encode(&pcm, &mut buf[n..]);
+        from.send_to(&buf[..n + m], to).unwrap();
+        self.seq += 1;
+    }
+}
+
+/// Every packet `s` receives until it is quiet for `quiet`: (source, bytes).
+fn receive_all(s: &UdpSocket, quiet: Duration) -> Vec<(SocketAddr, Vec<u8>)> {
+    s.set_read_timeout(Some(quiet)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    while let Ok((n, from)) = s.recv_from(&mut buf) {
+        got.push((from, buf[..n].to_vec()));
+    }
+    got
+}
+
+fn decode(packets: &[(SocketAddr, Vec<u8>)], codec: Codec) -> Vec<i16> {
+    let mut dec = Decoder::new(codec);
+    let mut pcm = Vec::new();
+    let mut frame = vec![0i16; codec.sample_rate().frame_samples()];
+    for (_, p) in packets {
+        let p = RtpPacket::parse(p).unwrap();
+        let n = dec.decode(p.payload(), &mut frame);
+        pcm.extend_from_slice(&frame[..n]);
+    }
+    pcm
+}
+
+fn hears(pcm: &[i16], rate: SampleRate, freq: f32) -> bool {
+    let block = &pcm[pcm.len() / 3..];
+    ToneDetector::new(rate, &[440.0, 1000.0, 2000.0])
+        .analyze(block)
+        .is(&[freq])
+}
+
+#[actix_rt::test]
+async fn g711_is_relayed_both_ways_and_a_caller_behind_nat_is_latched() {
+    let metrics = Arc::new(Metrics::new());
+    let plane = MediaPlane::start(&media("41400-41419"), metrics.clone()).unwrap();
+    let owner = Owner::default();
+    let notes = owner.0.clone();
+    let session = plane
+        .open(&[Side::Caller, Side::Callee], owner.start().recipient())
+        .unwrap();
+    let (caller, callee) = (phone(), phone());
+    // the caller's SDP names a port nothing listens on: a phone behind NAT
+    let nat_sdp: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    session.configure(Side::Caller, side(nat_sdp, Codec::Pcmu, 0));
+    session.configure(
+        Side::Callee,
+        side(callee.local_addr().unwrap(), Codec::Pcmu, 0),
+    );
+    let (to_caller_side, to_callee_side) = (
+        session.local(Side::Caller).unwrap().rtp,
+        session.local(Side::Callee).unwrap().rtp,
+    );
+    assert_eq!(to_caller_side.ip(), plane.advertise());
+    let (mut a, mut b) = (
+        Talker::new(Codec::Pcmu, 0, 1000.0),
+        Talker::new(Codec::Pcmu, 0, 440.0),
+    );
+    for _ in 0..25 {
+        a.send(&caller, to_caller_side);
+        b.send(&callee, to_callee_side);
+    }
+    let at_callee = receive_all(&callee, Duration::from_millis(300));
+    let at_caller = receive_all(&caller, Duration::from_millis(300));
+    assert_eq!(
+        at_callee.len(),
+        25,
+        "every caller packet reaches the callee"
+    );
+    assert!(
+        at_callee.iter().all(|(from, _)| *from == to_callee_side),
+        "from the callee's relay port"
+    );
+    assert!(hears(
+        &decode(&at_callee, Codec::Pcmu),
+        SampleRate::NARROW,
+        1000.0
+    ));
+    // the callee's first packets may go to the dead SDP address until the caller's first packet
+    // arrives; everything after it reaches the caller's real address
+    assert!(at_caller.len() >= 20, "{}", at_caller.len());
+    assert!(hears(
+        &decode(&at_caller, Codec::Pcmu),
+        SampleRate::NARROW,
+        440.0
+    ));
+
+    // a spoofer on the caller's relay port reaches nobody
+    let spoofer = phone();
+    Talker::new(Codec::Pcmu, 0, 2000.0).send(&spoofer, to_caller_side);
+    assert!(receive_all(&callee, Duration::from_millis(100)).is_empty());
+    let stats = session.stats().await.unwrap();
+    let c = stats.side(Side::Caller).unwrap();
+    assert_eq!(c.latched, Some(caller.local_addr().unwrap()));
+    assert_eq!((c.rx_packets, c.relayed, c.spoofed), (25, 25, 1));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let latched: Vec<_> = notes
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|n| match n.event {
+            Event::Latched { side, from } => Some((n.session, side, from)),
+            _ => None,
+        })
+        .collect();
+    assert!(latched.contains(&(session.id(), Side::Caller, caller.local_addr().unwrap())));
+    drop(session);
+    plane.stop();
+    assert!(
+        metrics.media_relayed.get() >= 45,
+        "{}",
+        metrics.media_relayed.get()
+    );
+}
+
+#[actix_rt::test]
+async fn g722_and_pcmu_are_transcoded_both_ways_at_the_right_frequency_and_rate() {
+    let plane = MediaPlane::start(&media("41420-41439"), Arc::new(Metrics::new())).unwrap();
+    let session = plane
+        .open(
+            &[Side::Caller, Side::Callee],
+            Owner::default().start().recipient(),
+        )
+        .unwrap();
+    let (caller, callee) = (phone(), phone());
+    session.configure(
+        Side::Caller,
+        side(caller.local_addr().unwrap(), Codec::G722, 9),
+    );
+    session.configure(
+        Side::Callee,
+        side(callee.local_addr().unwrap(), Codec::Pcmu, 0),
+    );
+    let (pa, pb) = (
+        session.local(Side::Caller).unwrap().rtp,
+        session.local(Side::Callee).unwrap().rtp,
+    );
+    let (mut a, mut b) = (
+        Talker::new(Codec::G722, 9, 1000.0),
+        Talker::new(Codec::Pcmu, 0, 440.0),
+    );
+    let start = Instant::now();
+    for k in 0..40u32 {
+        a.send(&caller, pa);
+        b.send(&callee, pb);
+        let next = start + Duration::from_millis(20) * (k + 1);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    let at_callee = receive_all(&callee, Duration::from_millis(200));
+    let at_caller = receive_all(&caller, Duration::from_millis(200));
+    assert!(at_callee.len() >= 30, "{}", at_callee.len());
+    assert!(at_caller.len() >= 30, "{}", at_caller.len());
+    for (_, p) in &at_callee {
+        let p = RtpPacket::parse(p).unwrap();
+        assert_eq!((p.payload_type().value(), p.payload().len()), (0, 160));
+    }
+    let narrow = decode(&at_callee, Codec::Pcmu);
+    assert!(hears(&narrow, SampleRate::NARROW, 1000.0));
+    let wide = decode(&at_caller, Codec::G722);
+    assert_eq!(wide.len(), at_caller.len() * 320, "16 kHz frames");
+    assert!(hears(&wide, SampleRate::WIDE, 440.0));
+    let stats = session.stats().await.unwrap();
+    assert_eq!(
+        stats.side(Side::Callee).unwrap().hears.as_str(),
+        "transcode"
+    );
+    plane.stop();
+}
+
+#[actix_rt::test]
+async fn closing_a_session_frees_its_ports() {
+    let metrics = Arc::new(Metrics::new());
+    let plane = MediaPlane::start(&media("41440-41443"), metrics.clone()).unwrap();
+    assert_eq!(plane.ports_free(), 2);
+    let owner = Owner::default().start();
+    let s = plane
+        .open(&[Side::Caller, Side::Callee], owner.clone().recipient())
+        .unwrap();
+    let ports: Vec<u16> = [Side::Caller, Side::Callee]
+        .iter()
+        .map(|&x| s.local(x).unwrap().rtp.port())
+        .collect();
+    assert_eq!(ports, [41440, 41442]);
+    assert_eq!(plane.ports_free(), 0);
+    assert_eq!(metrics.media_sessions.get(), 1);
+    assert!(matches!(
+        plane.open(&[Side::Caller], owner.clone().recipient()),
+        Err(MediaError::NoPorts { .. })
+    ));
+    assert!(
+        UdpSocket::bind("127.0.0.1:41441").is_err(),
+        "RTCP port held"
+    );
+    s.close();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while plane.ports_free() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(plane.ports_free(), 2);
+    assert_eq!(metrics.media_sessions.get(), 0);
+    drop(UdpSocket::bind("127.0.0.1:41441").expect("the sockets are closed"));
+    let again = plane.open(&[Side::Caller], owner.recipient()).unwrap();
+    assert!(again.local(Side::Callee).is_none());
+    plane.stop();
+}
+
+#[test]
+fn an_address_of_another_host_fails_start_up_in_one_line() {
+    let mut m = media("41460-41469");
+    m.address = "192.0.2.1".parse().unwrap();
+    let e = MediaPlane::start(&m, Arc::new(Metrics::new()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.starts_with("cannot bind RTP on 192.0.2.1:0: "), "{e}");
+    assert!(!e.contains('\n'));
+}

@@ -1,0 +1,82 @@
+//! The relay fast path: what a side hears, and forwarding a packet of the other side in its
+//! own buffer.
+//!
+//! A side hears the other side relayed when both use the same codec, no sink takes the call's
+//! frames and nothing plays to it. Relaying touches one byte: the payload type, when the two
+//! sides numbered the codec (or telephone-event) differently. SSRC, sequence numbers,
+//! timestamps and payload stay the sender's, as rtpengine does for plain forwarding.
+
+use std::net::SocketAddr;
+
+use super::stream::{Payload, Stream};
+use crate::media::rtp::RtpPacketMut;
+
+/// What a side hears.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Nothing: no other side yet, or the side is not set up.
+    Silent,
+    /// The other side's packets, forwarded in place.
+    Relay,
+    /// The other side's audio through the frame path: decoded, resampled, encoded again in
+    /// the side's codec, in the switch's own RTP stream.
+    Transcode,
+    /// A tone or recording the switch plays, in place of the other side.
+    Source,
+}
+
+impl Route {
+    /// The route of a side (`to`) given the other side (`from`), whether something plays to
+    /// it and whether a sink takes the call's frames.
+    pub(super) fn of(
+        to: Option<&Stream>,
+        from: Option<&Stream>,
+        playing: bool,
+        sink: bool,
+    ) -> Route {
+        let Some(to) = to else {
+            return Route::Silent;
+        };
+        if playing {
+            return Route::Source;
+        }
+        match from {
+            None => Route::Silent,
+            Some(from) if sink || from.cfg.codec != to.cfg.codec => Route::Transcode,
+            Some(_) => Route::Relay,
+        }
+    }
+
+    /// Whether the route runs the 20 ms frame clock.
+    pub(super) fn ticks(self) -> bool {
+        matches!(self, Route::Transcode | Route::Source)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Silent => "silent",
+            Route::Relay => "relay",
+            Route::Transcode => "transcode",
+            Route::Source => "source",
+        }
+    }
+}
+
+/// Readies a packet of the other side for `to` in place: its payload type as `to` numbered
+/// it. Returns where to send it, or `None` when `to` takes nothing now (on hold, no address
+/// yet, or no telephone-event negotiated).
+pub(super) fn forward(
+    packet: &mut RtpPacketMut<'_>,
+    kind: Payload,
+    to: &Stream,
+) -> Option<SocketAddr> {
+    let target = to.rtp_target()?;
+    let pt = match kind {
+        Payload::Audio => to.pt,
+        Payload::Event => to.te?,
+    };
+    if packet.payload_type() != pt {
+        packet.set_payload_type(pt);
+    }
+    Some(target)
+}

@@ -1,0 +1,255 @@
+//! One side of a session: what its SDP says, where its media comes from, what was received
+//! from it, and the switch's own RTP stream towards it (SSRC, sequence numbers, timestamps,
+//! DTMF out).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::latch::Latch;
+use crate::entropy::Entropy;
+use crate::media::dtmf::{DtmfReceiver, DtmfSender};
+use crate::media::rtcp::ReceptionStats;
+use crate::media::rtp::{PayloadType, RtpPacket, RtpTimestamp, Seq, Ssrc};
+use crate::media::Codec;
+
+/// A side's media as its SDP (offer or answer) negotiated it, seen from the switch.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// Where its RTP goes until its first packet shows where it really is (`0.0.0.0:port`:
+    /// on hold, RFC 2543 style: nothing is sent before it latches).
+    pub remote: SocketAddr,
+    pub remote_rtcp: SocketAddr,
+    /// RTCP on the RTP ports (RFC 5761).
+    pub rtcp_mux: bool,
+    pub codec: Codec,
+    /// The payload type the side sends and expects for `codec` (7 bits; larger values are
+    /// taken modulo 128, SDP never names them).
+    pub payload_type: u8,
+    /// Its RFC 4733 telephone-event payload type, if negotiated.
+    pub telephone_event: Option<u8>,
+    /// The switch sends media to the side (false: the side put the call on hold, sendonly
+    /// or inactive).
+    pub sends: bool,
+    /// The switch takes media from the side (false: recvonly or inactive; its packets are
+    /// dropped).
+    pub receives: bool,
+}
+
+impl StreamConfig {
+    /// Whether the side is on hold in either direction.
+    pub fn on_hold(&self) -> bool {
+        !(self.sends && self.receives)
+    }
+}
+
+/// What a received RTP packet of the side carries.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Payload {
+    Audio,
+    Event,
+}
+
+/// How long a telephone-event without its end packets counts as pressed.
+const DTMF_END_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// One side's state.
+#[derive(Debug)]
+pub(super) struct Stream {
+    pub(super) cfg: StreamConfig,
+    pub(super) pt: PayloadType,
+    pub(super) te: Option<PayloadType>,
+    pub(super) latch: Latch,
+    reception: Option<ReceptionStats>,
+    pub(super) counters: Counters,
+    pub(super) last_rx: Option<Instant>,
+    pub(super) dtmf_rx: Option<DtmfReceiver>,
+    pub(super) dtmf_tx: Option<DtmfSender>,
+    /// The switch's own stream to the side.
+    pub(super) ssrc: Ssrc,
+    seq: Seq,
+    ts_base: u32,
+}
+
+/// Packet counts of one side.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Counters {
+    pub(super) rx_packets: u64,
+    pub(super) rx_bytes: u64,
+    pub(super) tx_packets: u64,
+    pub(super) tx_bytes: u64,
+    pub(super) relayed: u64,
+    pub(super) spoofed: u64,
+    pub(super) invalid: u64,
+    pub(super) inactive: u64,
+}
+
+impl Stream {
+    pub(super) fn new(cfg: StreamConfig, entropy: &mut Entropy) -> Stream {
+        let r = entropy.next_u64();
+        let mut s = Stream {
+            cfg,
+            pt: pt(cfg.payload_type),
+            te: None,
+            latch: Latch::default(),
+            reception: None,
+            counters: Counters::default(),
+            last_rx: None,
+            dtmf_rx: None,
+            dtmf_tx: None,
+            ssrc: Ssrc(r as u32),
+            seq: Seq((r >> 32) as u16),
+            ts_base: entropy.next_u64() as u32,
+        };
+        s.reconfigure(cfg);
+        s
+    }
+
+    /// A new SDP for the side: learning opens again; statistics start over if the codec
+    /// changed; the switch's own stream keeps its SSRC and numbering.
+    pub(super) fn reconfigure(&mut self, cfg: StreamConfig) {
+        if cfg.codec != self.cfg.codec {
+            self.reception = None;
+        }
+        let te = cfg.telephone_event.map(pt);
+        let clock = cfg.codec.clock_rate();
+        if te != self.te
+            || cfg.codec.clock_rate() != self.cfg.codec.clock_rate()
+            || self.dtmf_rx.is_none()
+        {
+            self.dtmf_rx = te.map(|t| DtmfReceiver::new(t, clock, DTMF_END_TIMEOUT));
+            self.dtmf_tx = te.map(|t| DtmfSender::new(t, clock));
+        }
+        self.te = te;
+        self.pt = pt(cfg.payload_type);
+        self.cfg = cfg;
+        self.latch.reset();
+    }
+
+    /// What a payload type of a packet from the side is, if it negotiated it.
+    pub(super) fn classify(&self, p: PayloadType) -> Option<Payload> {
+        if p == self.pt {
+            Some(Payload::Audio)
+        } else if Some(p) == self.te {
+            Some(Payload::Event)
+        } else {
+            None
+        }
+    }
+
+    /// Counts an RTP packet accepted from the side (RFC 3550 A.1/A.8 statistics on its
+    /// source, restarted when the source changes).
+    pub(super) fn on_rtp(&mut self, now: Instant, t0: Instant, p: &RtpPacket<'_>) {
+        self.counters.rx_packets += 1;
+        self.counters.rx_bytes += p.payload().len() as u64;
+        self.last_rx = Some(now);
+        let clock = self.cfg.codec.clock_rate();
+        let stats = match &mut self.reception {
+            Some(s) if s.ssrc() == p.ssrc() => s,
+            slot => slot.insert(ReceptionStats::new(p.ssrc(), clock)),
+        };
+        let arrival = units_since(t0, now, clock);
+        stats.on_packet(p.seq(), p.timestamp(), RtpTimestamp(arrival));
+    }
+
+    /// The next sequence number of the switch's own stream to the side.
+    pub(super) fn next_seq(&mut self) -> Seq {
+        let s = self.seq;
+        self.seq = s.next();
+        s
+    }
+
+    /// The switch's RTP clock towards the side at `at`.
+    pub(super) fn clock(&self, t0: Instant, at: Instant) -> RtpTimestamp {
+        RtpTimestamp(
+            self.ts_base
+                .wrapping_add(units_since(t0, at, self.cfg.codec.clock_rate())),
+        )
+    }
+
+    pub(super) fn sent(&mut self, payload: usize) {
+        self.counters.tx_packets += 1;
+        self.counters.tx_bytes += payload as u64;
+    }
+
+    /// Where RTP to the side goes now, if anywhere.
+    pub(super) fn rtp_target(&self) -> Option<SocketAddr> {
+        if !self.cfg.sends {
+            return None;
+        }
+        self.latch.rtp_target(self.cfg.remote)
+    }
+
+    /// Where RTCP to the side goes now, if anywhere.
+    pub(super) fn rtcp_target(&self) -> Option<SocketAddr> {
+        self.latch
+            .rtcp_target(self.cfg.remote, self.cfg.remote_rtcp, self.cfg.rtcp_mux)
+    }
+
+    pub(super) fn stats(&self, route: super::Route, concealed: u64) -> SideStats {
+        let summary = self.reception.as_ref().map(|r| r.summary());
+        SideStats {
+            codec: self.cfg.codec,
+            payload_type: self.pt.value(),
+            remote: self.cfg.remote,
+            latched: self.latch.rtp(),
+            hears: route,
+            rx_packets: self.counters.rx_packets,
+            rx_bytes: self.counters.rx_bytes,
+            tx_packets: self.counters.tx_packets,
+            tx_bytes: self.counters.tx_bytes,
+            relayed: self.counters.relayed,
+            expected: summary.map_or(0, |s| s.expected),
+            lost: summary.map_or(0, |s| s.lost),
+            jitter_ms: summary.map_or(0.0, |s| s.jitter_ms()),
+            concealed,
+            spoofed: self.counters.spoofed,
+            invalid: self.counters.invalid,
+            inactive: self.counters.inactive,
+        }
+    }
+}
+
+/// What one side of a session measured, for `GET /v1/calls` and the call's record.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct SideStats {
+    pub codec: Codec,
+    pub payload_type: u8,
+    /// The RTP address its SDP names.
+    pub remote: SocketAddr,
+    /// Where its RTP really comes from (and goes to), once learnt.
+    pub latched: Option<SocketAddr>,
+    /// What it hears: the other side relayed, transcoded, a source, or nothing.
+    pub hears: super::Route,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    /// Packets sent to it, relayed or generated.
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    /// Of its packets, those forwarded in place to the other side.
+    pub relayed: u64,
+    /// RTP packets its sequence numbers say it sent (RFC 3550 A.3).
+    pub expected: u64,
+    /// Expected minus received (negative with duplicates).
+    pub lost: i64,
+    /// Interarrival jitter (RFC 3550 A.8).
+    pub jitter_ms: f64,
+    /// Frames of its audio concealed on the frame path (lost or late).
+    pub concealed: u64,
+    /// Packets dropped for coming from another source than the learnt one.
+    pub spoofed: u64,
+    /// Packets dropped as malformed or with a payload type it did not negotiate.
+    pub invalid: u64,
+    /// Packets dropped because its SDP says it does not send.
+    pub inactive: u64,
+}
+
+fn pt(v: u8) -> PayloadType {
+    // masked to 7 bits, so `new` always succeeds
+    PayloadType::new(v & 0x7f).unwrap_or(PayloadType::new(0).expect("0 is a payload type"))
+}
+
+/// Clock units of `rate` Hz from `t0` to `at`, wrapping at 32 bits.
+fn units_since(t0: Instant, at: Instant, rate: u32) -> u32 {
+    let nanos = at.saturating_duration_since(t0).as_nanos();
+    (nanos * u128::from(rate) / 1_000_000_000) as u32
+}

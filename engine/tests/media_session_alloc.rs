@@ -1,0 +1,263 @@
+//! A media session allocates nothing per packet or per tick once its sides are set up: the
+//! relay fast path, the frame path (jitter buffer, G.722 and PCMU codecs, resampling both
+//! ways, a sink), a tone source and DTMF in and out.
+//!
+//! A counting global allocator tallies allocations per thread; each test sets its session up,
+//! warms it, then runs thousands of packets and ticks and asserts the count did not move.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use switchboard_engine::entropy::Entropy;
+use switchboard_engine::media::codec::Encoder;
+use switchboard_engine::media::dtmf::Digit;
+use switchboard_engine::media::rtp::{write_header, Header, PayloadType, RtpTimestamp, Seq, Ssrc};
+use switchboard_engine::media::session::{
+    Action, Session, SessionConfig, Source, StreamConfig, MAX_TRANSMIT,
+};
+use switchboard_engine::media::tone::Ringback;
+use switchboard_engine::media::{Codec, FrameSink, SampleRate, Side};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    static BYTES: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count(size: usize) {
+    // try_with: the allocator also runs while thread-locals are torn down
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+    let _ = BYTES.try_with(|c| c.set(c.get() + size as u64));
+}
+
+// SAFETY: every call is passed on unchanged to the system allocator; counting touches only a
+// const-initialized thread-local Cell, which neither allocates nor re-enters the allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: the caller's contract for `alloc` is the system allocator's
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: as above
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size);
+        // SAFETY: `ptr` came from this allocator, that is from `System`
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator, that is from `System`
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn side(remote: &str, codec: Codec, pt: u8) -> StreamConfig {
+    let remote = addr(remote);
+    StreamConfig {
+        remote,
+        remote_rtcp: SocketAddr::new(remote.ip(), remote.port() + 1),
+        rtcp_mux: true,
+        codec,
+        payload_type: pt,
+        telephone_event: Some(101),
+        sends: true,
+        receives: true,
+    }
+}
+
+/// A phone's packets, written into a reused buffer.
+struct Phone {
+    from: SocketAddr,
+    codec: Codec,
+    pt: u8,
+    seq: u16,
+    ts: u32,
+    encoder: Encoder,
+    pcm: Vec<i16>,
+}
+
+impl Phone {
+    fn new(from: &str, codec: Codec, pt: u8) -> Phone {
+        Phone {
+            from: addr(from),
+            codec,
+            pt,
+            seq: 0,
+            ts: 0,
+            encoder: Encoder::new(codec),
+            pcm: (0..codec.sample_rate().frame_samples())
+                .map(|i| ((i * 37) % 4000) as i16 - 2000)
+                .collect(),
+        }
+    }
+
+    fn write(&mut self, buf: &mut [u8]) -> usize {
+        let h = Header::new(
+            PayloadType::new(self.pt).unwrap(),
+            Seq(self.seq),
+            RtpTimestamp(self.ts),
+            Ssrc(0x51),
+        );
+        let n = write_header(buf, &h).unwrap();
+        let m = self.encoder.encode(&self.pcm, &mut buf[n..]);
+        self.seq = self.seq.wrapping_add(1);
+        self.ts = self.ts.wrapping_add(self.codec.frame_timestamp_units());
+        n + m
+    }
+}
+
+/// Runs the session like a media thread for tick `k`: a packet from each phone, due
+/// timeouts, transmits and events. Returns the packets that left.
+fn step(s: &mut Session, t0: Instant, k: u64, phones: &mut [(Side, Phone)], buf: &mut [u8]) -> u64 {
+    let now = t0 + Duration::from_millis(20 * k + 3);
+    let mut left = 0;
+    for (side, p) in phones.iter_mut() {
+        let n = p.write(buf);
+        if let Action::Forward { .. } = s.handle_packet(now, *side, p.from, false, buf, n) {
+            left += 1;
+        }
+    }
+    let end = now + Duration::from_millis(17);
+    while let Some(at) = s.poll_timeout().filter(|&at| at <= end) {
+        s.handle_timeout(at);
+        while s.poll_transmit(at, buf).is_some() {
+            left += 1;
+        }
+    }
+    while s.poll_event().is_some() {}
+    left
+}
+
+#[test]
+fn the_counter_sees_an_allocation() {
+    assert_eq!(
+        allocations_during(|| drop(std::hint::black_box(vec![1u8; 8]))),
+        1
+    );
+}
+
+#[test]
+fn a_relayed_call_takes_a_few_kilobytes() {
+    // the budget is 64 KiB per relayed call; the frame path is not built for it
+    let t0 = Instant::now();
+    let before = BYTES.with(Cell::get);
+    let mut s = Box::new(Session::new(
+        t0,
+        SessionConfig::default(),
+        Entropy::seeded(1),
+    ));
+    s.configure(t0, Side::Caller, side("192.0.2.10:4000", Codec::Pcmu, 0));
+    s.configure(t0, Side::Callee, side("192.0.2.20:5000", Codec::Pcmu, 0));
+    let bytes = BYTES.with(Cell::get) - before;
+    assert!(bytes < 8 * 1024, "{bytes} bytes");
+    // and the frame path, when it is needed, stays within the budget too
+    let before = BYTES.with(Cell::get);
+    s.configure(t0, Side::Callee, side("192.0.2.20:5000", Codec::G722, 9));
+    let framed = BYTES.with(Cell::get) - before + bytes;
+    assert!(framed < 64 * 1024, "{framed} bytes");
+    println!("relayed call {bytes} bytes, transcoded G.722 <-> PCMU {framed} bytes");
+}
+
+#[test]
+fn relaying_packets_both_ways_allocates_nothing() {
+    let t0 = Instant::now();
+    let mut s = Session::new(t0, SessionConfig::default(), Entropy::seeded(1));
+    s.configure(t0, Side::Caller, side("192.0.2.10:4000", Codec::Pcmu, 0));
+    s.configure(t0, Side::Callee, side("192.0.2.20:5000", Codec::Pcmu, 0));
+    s.activate(t0);
+    let mut phones = [
+        (Side::Caller, Phone::new("192.0.2.10:4000", Codec::Pcmu, 0)),
+        (
+            Side::Callee,
+            Phone::new("198.51.100.4:31000", Codec::Pcmu, 0),
+        ),
+    ];
+    let mut buf = vec![0u8; 2048];
+    for k in 0..100 {
+        step(&mut s, t0, k, &mut phones, &mut buf);
+    }
+    let mut forwarded = 0;
+    let n = allocations_during(|| {
+        for k in 100..10_100 {
+            forwarded += step(&mut s, t0, k, &mut phones, &mut buf);
+        }
+    });
+    assert_eq!(n, 0);
+    assert_eq!(forwarded, 20_000);
+}
+
+/// Counts what it is given, as a recorder's ring would take it.
+struct Sum(u64);
+
+impl FrameSink for Sum {
+    fn frame(&mut self, _: Side, rate: SampleRate, pcm: &[i16]) {
+        self.0 += pcm.len() as u64 + u64::from(rate.hz());
+    }
+}
+
+#[test]
+fn transcoding_g722_and_pcmu_both_ways_with_a_sink_digits_and_a_tone_allocates_nothing() {
+    let t0 = Instant::now();
+    let mut s = Session::new(t0, SessionConfig::default(), Entropy::seeded(2));
+    s.configure(t0, Side::Caller, side("192.0.2.10:4000", Codec::G722, 9));
+    s.configure(t0, Side::Callee, side("192.0.2.20:5000", Codec::Pcmu, 0));
+    s.set_sink(t0, Some(Box::new(Sum(0))));
+    s.activate(t0);
+    let mut phones = [
+        (Side::Caller, Phone::new("192.0.2.10:4000", Codec::G722, 9)),
+        (Side::Callee, Phone::new("192.0.2.20:5000", Codec::Pcmu, 0)),
+    ];
+    let mut buf = vec![0u8; MAX_TRANSMIT];
+    for k in 0..100 {
+        step(&mut s, t0, k, &mut phones, &mut buf);
+    }
+    let mut sent = 0;
+    let n = allocations_during(|| {
+        for k in 100..5_100 {
+            if k % 100 == 0 {
+                s.send_digit(
+                    t0 + Duration::from_millis(20 * k),
+                    Side::Caller,
+                    Digit::from_char('5').unwrap(),
+                );
+            }
+            sent += step(&mut s, t0, k, &mut phones, &mut buf);
+        }
+    });
+    assert_eq!(n, 0);
+    assert!(sent >= 9_900, "a packet each way per tick: {sent}");
+
+    // a tone replacing the callee for the caller: the tone generator runs per tick too
+    s.play(t0, Side::Caller, Source::Tone(Ringback::for_country(44)));
+    for k in 5_100..5_200 {
+        step(&mut s, t0, k, &mut phones, &mut buf);
+    }
+    let n = allocations_during(|| {
+        for k in 5_200..7_200 {
+            step(&mut s, t0, k, &mut phones, &mut buf);
+        }
+    });
+    assert_eq!(n, 0);
+}
