@@ -152,12 +152,19 @@ async fn direct_call_carries_both_tones(codec: Codec, b_hz: f32, rate: SampleRat
     let sw = switch_with(&["1001", "1002"]);
     let mut ua_b = registered(&sw, "1001").await;
     let mut ua_a = registered(&sw, "1002").await;
-    let (mut a, mut b) = (RtpPhone::new(), RtpPhone::new());
+    // each phone's RTP on the address its signalling comes from: phones that reach each
+    // other, which the switch leaves to talk directly
+    let (mut a, mut b) = (
+        RtpPhone::bind(ua_a.local.ip()),
+        RtpPhone::bind(ua_b.local.ip()),
+    );
     let mut call = call_with_media(
         End {
             ua: &mut ua_a,
             phone: &mut a,
-            codecs: &[codec],
+            // with G.711 besides, as phones offer: an offer without it is anchored for
+            // transcoding (media_anchored.rs)
+            codecs: &[codec, Codec::Pcma],
             tone_hz: 440.0,
             sdp_ip: None,
         },
@@ -200,7 +207,12 @@ async fn rfc_4733_digits_from_the_caller_reach_the_callee() {
     let sw = switch_with(&["1001", "1002"]);
     let mut ua_b = registered(&sw, "1001").await;
     let mut ua_a = registered(&sw, "1002").await;
-    let (mut a, mut b) = (RtpPhone::new(), RtpPhone::new());
+    // each phone's RTP on the address its signalling comes from: phones that reach each
+    // other, which the switch leaves to talk directly
+    let (mut a, mut b) = (
+        RtpPhone::bind(ua_a.local.ip()),
+        RtpPhone::bind(ua_b.local.ip()),
+    );
     b.set_telephone_event(96);
     let mut call = call_with_media(
         End {

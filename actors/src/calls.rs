@@ -26,6 +26,8 @@ pub struct LegView {
     pub codec: Option<String>,
     /// Where its SDP says it receives media.
     pub sdp_address: Option<String>,
+    /// Where its media really comes from (anchored calls, once learnt from its first packet).
+    pub latched: Option<String>,
 }
 
 /// What the API shows of a call.

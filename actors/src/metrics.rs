@@ -103,6 +103,10 @@ pub struct Metrics {
     pub media_dropped: Family<ReasonLabel, Counter>,
     /// Media sessions open.
     pub media_sessions: Gauge,
+    /// Calls whose media the switch anchored.
+    pub anchored_calls: Counter,
+    /// Calls the switch ended because their media died (no RTP for media.timeout_secs).
+    pub media_timeouts: Counter,
     /// RTP port pairs free in the configured range.
     pub media_ports_free: Gauge,
 }
@@ -159,6 +163,8 @@ impl Metrics {
             media_frame_packets: Counter::default(),
             media_dropped: Family::default(),
             media_sessions: Gauge::default(),
+            anchored_calls: Counter::default(),
+            media_timeouts: Counter::default(),
             media_ports_free: Gauge::default(),
         };
         {
@@ -202,6 +208,16 @@ impl Metrics {
                 "media_ports_free",
                 "RTP port pairs free in the media port range",
                 m.media_ports_free.clone(),
+            );
+            r.register(
+                "anchored_calls",
+                "Calls whose media the switch anchored",
+                m.anchored_calls.clone(),
+            );
+            r.register(
+                "media_timeouts",
+                "Calls the switch ended because no RTP came for media.timeout_secs",
+                m.media_timeouts.clone(),
             );
             r.register(
                 "room_posts",

@@ -93,7 +93,15 @@ impl Switch {
         let http = SocketAddr::new(ip, 8080);
         let data = dir.0.join("data");
         let config = dir.0.join("switchboard.toml");
-        std::fs::write(&config, &opts.config).unwrap();
+        // the media plane on the switch's own address, so parallel switches keep their RTP
+        // ports apart and a test can tell the relay by its address
+        let media = format!("[media]\naddress = \"{ip}\"\n");
+        let text = if opts.config.contains("[media]\n") {
+            opts.config.replacen("[media]\n", &media, 1)
+        } else {
+            format!("{media}{}", opts.config)
+        };
+        std::fs::write(&config, text).unwrap();
         let mut args = opts.args.clone();
         if opts.auth_off {
             args.extend(["--auth".into(), "off".into()]);

@@ -10,8 +10,11 @@
 //! comes from one of our subscribers, was forwarded by one, or is transit the operator
 //! allowed.
 
+use std::net::IpAddr;
+
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::flow::Flow;
+use switchboard_engine::registrar;
 use switchboard_engine::routing::Step;
 use switchboard_engine::sip::Uri;
 use switchboard_engine::trunk::TrunkId;
@@ -27,7 +30,25 @@ impl CallLeg {
     /// Rings every registered device of the subscriber just located; the sequence's next
     /// step when none can be rung after all.
     pub(super) fn fork(&mut self, i: usize) -> Step {
-        self.txns[i].fork(now(), &self.shared.local, unix_now())
+        let unix = unix_now();
+        // each device's contact host against where it registered from: NAT shows there
+        let callees = self.txns[i]
+            .setup
+            .as_ref()
+            .and_then(|s| s.location())
+            .map(|(_, located)| {
+                registrar::targets(&located.bindings, unix)
+                    .into_iter()
+                    .filter_map(|b| {
+                        let uri = Uri::parse(&b.uri).ok()?;
+                        let host: IpAddr = uri.host().trim_matches(['[', ']']).parse().ok()?;
+                        Some((host, b.source.ip()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.anchor_branches(i, callees);
+        self.txns[i].fork(now(), &self.shared.local, unix)
     }
 
     /// Whether the request of transaction `i` may leave the switch (a trunk, another
@@ -48,6 +69,7 @@ impl CallLeg {
         request_uri: &str,
         authenticate: bool,
     ) -> Step {
+        self.anchor_branches(i, Vec::new());
         let attempt = TrunkStep {
             id,
             request_uri,
@@ -111,6 +133,7 @@ impl CallLeg {
     }
 
     fn send_external(&mut self, i: usize, uri: &str, flow: Flow) {
+        self.anchor_branches(i, Vec::new());
         self.txns[i].branch_to_external(now(), &self.shared.local, uri, flow);
     }
 }

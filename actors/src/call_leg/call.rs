@@ -108,6 +108,29 @@ impl Call {
         became
     }
 
+    /// The call's INVITE (the latest attempt) and the flow it came from.
+    pub(super) fn initial(&self) -> Option<(&SipMessage, &Flow)> {
+        self.initial.as_ref().map(|(m, f)| (m, f))
+    }
+
+    /// Where the call's INVITE came from.
+    pub(super) fn source(&self) -> Option<&Flow> {
+        self.initial.as_ref().map(|(_, f)| f)
+    }
+
+    /// The caller's tag (its From tag in the INVITE).
+    pub(super) fn caller_tag(&self) -> Option<&str> {
+        self.initial.as_ref().and_then(|(m, _)| m.from_tag())
+    }
+
+    /// Whether a CSeq number is the one of the call's INVITE (its responses answer it).
+    pub(super) fn is_initial_cseq(&self, seq: u32) -> bool {
+        self.initial
+            .as_ref()
+            .and_then(|(m, _)| m.cseq())
+            .is_some_and(|c| c.seq == seq)
+    }
+
     /// The initial INVITE was answered with a 2xx.
     pub(super) fn answered(&mut self) {
         self.answered = true;

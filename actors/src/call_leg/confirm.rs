@@ -15,14 +15,22 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use switchboard_engine::dialog::{ConfirmDialog, ConfirmOutput};
+use std::time::Duration;
+
+use switchboard_engine::dialog::{ConfirmDialog, ConfirmOutput, Prompt};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
+use switchboard_engine::media::Side;
 use switchboard_engine::proxy::Local;
 use switchboard_engine::sip::{Message as SipMessage, Method, ViaFix};
 use switchboard_engine::txn::ServerKey;
 
 use super::txn::Txn;
+use crate::api::media::MediaSessionId;
+use crate::media::MediaSession;
+
+/// The longest a confirmation's prompt plays before the switch hangs up anyway.
+const PROMPT_LONGEST: Duration = Duration::from_secs(3);
 
 /// A call the switch answered itself.
 pub(super) struct Confirm {
@@ -30,6 +38,8 @@ pub(super) struct Confirm {
     upstream: Flow,
     invite: ServerKey,
     via_fix: Option<ViaFix>,
+    /// The switch's media for the prompt (its answer is in the 200), and whether it started.
+    media: Option<(MediaSession, bool)>,
 }
 
 impl Confirm {
@@ -41,6 +51,7 @@ impl Confirm {
         local: &Local,
         entropy: &mut Entropy,
         reason: &str,
+        media: Option<(MediaSession, String)>,
     ) -> Option<Confirm> {
         if txn.ctx.is_finished() {
             return None;
@@ -53,7 +64,10 @@ impl Confirm {
             local,
             entropy,
             reason,
-            None,
+            media.as_ref().map(|(_, answer)| Prompt {
+                answer,
+                longest: PROMPT_LONGEST,
+            }),
         );
         // the 200 goes through the transaction, so it stops answering by itself
         let Some(ConfirmOutput::Send(ok)) = dialog.poll_output() else {
@@ -64,6 +78,7 @@ impl Confirm {
             upstream: txn.upstream(),
             invite: txn.key.clone(),
             via_fix: txn.via_fix(),
+            media: media.map(|(session, _)| (session, false)),
         };
         txn.ctx.respond_with(now, 200, ok);
         Some(confirm)
@@ -93,12 +108,31 @@ impl Confirm {
             return false;
         }
         match method {
-            Some(Method::Ack) => self.dialog.handle_ack(now),
+            Some(Method::Ack) => {
+                self.dialog.handle_ack(now);
+                // acknowledged: the prompt plays now, while the phone listens
+                if let Some((session, started)) = self.media.as_mut() {
+                    if self.dialog.is_playing() && !*started {
+                        *started = true;
+                        session.play(Side::Caller, super::anchoring::confirmation_tone());
+                    }
+                }
+            }
             Some(Method::Bye) => self.dialog.handle_bye(msg, self.via_fix),
             // nothing else is meant for a dialog that is about to end
             _ => return false,
         }
         true
+    }
+
+    /// The media session of the prompt, if there is one.
+    pub(super) fn session_id(&self) -> Option<MediaSessionId> {
+        self.media.as_ref().map(|(s, _)| s.id())
+    }
+
+    /// The prompt played: the switch hangs up.
+    pub(super) fn hang_up(&mut self, now: Instant) {
+        self.dialog.hang_up(now);
     }
 
     /// When the dialog next needs time (a 200 retransmission, giving up on the ACK, our BYE).
@@ -171,8 +205,15 @@ mod tests {
         let t0 = Instant::now();
         let (mut txn, local) = invite_txn(t0);
         let mut entropy = Entropy::seeded(9);
-        let mut c = Confirm::answer(t0, &mut txn, &local, &mut entropy, "Forwarding Cleared")
-            .expect("the caller waits");
+        let mut c = Confirm::answer(
+            t0,
+            &mut txn,
+            &local,
+            &mut entropy,
+            "Forwarding Cleared",
+            None,
+        )
+        .expect("the caller waits");
         assert_eq!(txn.ctx.final_code(), Some(200), "the transaction answered");
         let mut ok = None;
         while let Some(o) = txn.ctx.poll_output() {
@@ -212,6 +253,8 @@ mod tests {
         let (mut txn, local) = invite_txn(t0);
         txn.ctx.respond(t0, 487, "Request Terminated", &[]);
         let mut entropy = Entropy::seeded(9);
-        assert!(Confirm::answer(t0, &mut txn, &local, &mut entropy, "Forwarding Set").is_none());
+        assert!(
+            Confirm::answer(t0, &mut txn, &local, &mut entropy, "Forwarding Set", None).is_none()
+        );
     }
 }

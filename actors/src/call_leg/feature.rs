@@ -69,8 +69,18 @@ impl CallLeg {
 
     /// Answers transaction `i` ourselves and hangs up once the caller acknowledged.
     fn confirm(&mut self, i: usize, reason: &str) {
+        // with an offer from the phone, the switch answers with its own media and a chime
+        let media = super::anchoring::sdp_of(self.txns[i].ctx.request())
+            .and_then(|offer| self.prompt_media(&offer));
         let local = &self.shared.local;
-        let answered = Confirm::answer(now(), &mut self.txns[i], local, &mut self.entropy, reason);
+        let answered = Confirm::answer(
+            now(),
+            &mut self.txns[i],
+            local,
+            &mut self.entropy,
+            reason,
+            media,
+        );
         if answered.is_some() {
             self.confirm = answered;
         }

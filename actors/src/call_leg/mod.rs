@@ -19,11 +19,14 @@
 //! A panic while handling one call answers 500 (if the call was not answered yet) and ends
 //! that call only; the arbiter and every other call keep running.
 
+mod anchoring;
 mod branches;
 mod call;
 mod caller;
 mod confirm;
 mod feature;
+mod hangup;
+mod media;
 mod message;
 mod relay;
 mod room;
@@ -36,7 +39,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, Context, Handler};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler};
+use switchboard_engine::dialog::ProxiedDialog;
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::sip::{reason_phrase, Message as SipMessage, Method};
@@ -45,10 +49,13 @@ use tracing::{info, warn};
 
 use self::call::Call;
 use self::confirm::Confirm;
+use self::hangup::Hangup;
+use self::media::CallMedia;
 use self::txn::{Report, Txn};
 use self::txns::Txns;
 use crate::api::extension::ExtCommand;
 pub use crate::api::leg::FromNetwork;
+use crate::calls::CallNo;
 use crate::clock::{now, Timer};
 use crate::metrics::OutcomeLabel;
 use crate::ownership::{owners, Stop};
@@ -65,6 +72,18 @@ pub struct CallLeg {
     call: Call,
     /// The switch answered this call itself (a feature code).
     confirm: Option<Confirm>,
+    /// The call's media, when the switch anchors it.
+    media: Option<CallMedia>,
+    /// The offer the callee's branches carry (the relay's), once anchored.
+    callee_offer: Option<String>,
+    /// The answered dialog of an anchored call (to end it itself) and where each side is
+    /// reached: the caller's flow, the callee's.
+    dialog: Option<(ProxiedDialog, Flow, Flow)>,
+    /// The switch's own BYEs in flight.
+    hangup: Hangup,
+    /// The call in the live calls table.
+    call_no: Option<CallNo>,
+    me: Option<Addr<CallLeg>>,
     timer: Timer,
     span: tracing::Span,
     /// Messages handled, for race-free retirement (`ownership::Registry::retire`).
@@ -91,6 +110,12 @@ impl CallLeg {
             txns: Txns::default(),
             call,
             confirm: None,
+            media: None,
+            callee_offer: None,
+            dialog: None,
+            hangup: Hangup::default(),
+            call_no: None,
+            me: None,
             timer: Timer::default(),
             span,
             processed: 0,
@@ -104,6 +129,10 @@ impl CallLeg {
             let Some(key) = ClientKey::from_response(&msg) else {
                 return;
             };
+            let Some(msg) = self.hangup.take_response(t, &key, msg) else {
+                return;
+            };
+            let msg = self.anchor_response(msg, &flow);
             let Some(msg) = self.txns.take_response(t, &key, msg) else {
                 return;
             };
@@ -132,7 +161,9 @@ impl CallLeg {
                 // end to end and follows the route
                 if !self.txns.take_ack(t, &msg) {
                     let fix = via_fix(&flow);
-                    forward::forward_ack(&msg, &self.shared.local, &self.transports, fix, None);
+                    let body = self.anchor_ack(&msg);
+                    let body = body.as_deref().map(|b| ("application/sdp", b.as_bytes()));
+                    forward::forward_ack(&msg, &self.shared.local, &self.transports, fix, body);
                 }
             }
             Some(Method::Cancel) => {
@@ -181,12 +212,16 @@ impl CallLeg {
                 self.on_reports(reports, ctx);
             }
             self.drain_confirm();
+            let transports = &self.transports;
+            self.hangup
+                .drain(|flow, bytes| transports.send(flow, bytes));
         }));
         if r.is_err() {
             return self.fail(ctx);
         }
         // a call lives until it ends; a leg that only relayed requests, until they are done
-        if self.txns.is_empty() && self.confirm.is_none() && self.call.is_over() {
+        let idle = self.txns.is_empty() && self.confirm.is_none() && self.hangup.is_idle();
+        if idle && self.call.is_over() {
             self.timer.set(ctx, None, |a| &mut a.timer, Self::on_timer);
             self.retire();
             return;
@@ -201,10 +236,14 @@ impl CallLeg {
     fn poll_timeout(&self) -> Instant {
         let idle = self.call.idle_deadline(self.max_idle());
         let confirm = self.confirm.as_ref().and_then(Confirm::poll_timeout);
-        [self.txns.poll_timeout(), confirm]
-            .into_iter()
-            .flatten()
-            .fold(idle, Instant::min)
+        [
+            self.txns.poll_timeout(),
+            confirm,
+            self.hangup.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(idle, Instant::min)
     }
 
     fn max_idle(&self) -> Duration {
@@ -216,7 +255,16 @@ impl CallLeg {
     fn on_reports(&mut self, reports: Vec<(ServerKey, Report)>, ctx: &mut Context<Self>) {
         for (_, r) in &reports {
             match *r {
-                Report::Answered { initial: true, .. } => self.call.answered(),
+                Report::Answered { initial: true, .. } => {
+                    self.call.answered();
+                    if let Some(no) = self.call_no {
+                        let at = crate::clock::unix_now_ms();
+                        self.shared.calls.update(no, |v| {
+                            v.state = "answered";
+                            v.answered_unix_ms.get_or_insert(at);
+                        });
+                    }
+                }
                 Report::Finished {
                     code,
                     initial,
@@ -277,6 +325,12 @@ impl CallLeg {
 
     /// The call is over: its parties are off the phone, and it is no longer counted active.
     fn end_call(&mut self) {
+        // the media session closes (its ports are free again, a recording ends)
+        self.media = None;
+        self.callee_offer = None;
+        if let Some(no) = self.call_no.take() {
+            self.shared.calls.remove(no);
+        }
         let ended = self.call.end();
         let call = self.call.presence_id();
         for aor in ended.off_the_phone {
@@ -301,6 +355,7 @@ impl CallLeg {
             if let Some(c) = self.confirm.as_mut() {
                 c.handle_timeout(t);
             }
+            self.hangup.handle_timeout(t);
             self.setup_timers(t, ctx);
         }));
         if r.is_err() {
@@ -326,6 +381,10 @@ impl CallLeg {
 
 impl Actor for CallLeg {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.me = Some(ctx.address());
+    }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.end_call();

@@ -29,6 +29,12 @@ impl CallLeg {
             // not routed through us: we are not part of this dialog
             return self.txns[i].ctx.respond(t, 481, reason_phrase(481), &[]);
         }
+        if let Some((d, ..)) = self.dialog.as_mut() {
+            d.saw_request(self.txns[i].ctx.request());
+        }
+        if self.anchor_in_dialog(i) {
+            return;
+        }
         if self.txns[i].is_bye() {
             self.end_call();
         }

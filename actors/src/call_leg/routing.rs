@@ -101,6 +101,9 @@ impl CallLeg {
                 version: router.version(),
             })
             .inc();
+        if method == Method::Invite {
+            self.file_call(caller.as_ref(), &dialed);
+        }
         let setup = Setup::new(router, &dest, method, dialed, caller, from_trunk);
         self.txns[i].setup = Some(Box::new(setup));
         self.run(

@@ -133,6 +133,11 @@ impl Txn {
         self.via_fix
     }
 
+    /// The call's INVITE (not one relayed inside its dialog).
+    pub(super) fn is_initial(&self) -> bool {
+        self.initial
+    }
+
     pub(super) fn is_bye(&self) -> bool {
         self.bye
     }

@@ -45,6 +45,10 @@ impl Txns {
         self.list.is_empty()
     }
 
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Txn> + '_ {
+        self.list.iter()
+    }
+
     /// Forgets every transaction (the call failed).
     pub(super) fn clear(&mut self) {
         self.list.clear();

@@ -6,6 +6,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use serde::Deserialize;
+use switchboard_engine::anchor::Policy;
 
 use super::error::ConfigError;
 
@@ -34,18 +35,6 @@ pub struct Media {
     pub record_announcement: bool,
 }
 
-/// When a call's media goes through the switch.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Anchor {
-    /// When the call needs it: a phone whose SDP address is not where its signalling came
-    /// from (NAT), codecs in common only through transcoding, recording, the switch's own
-    /// media.
-    Auto,
-    Always,
-    /// Never (calls that need the switch's media fail or go without it).
-    Never,
-}
-
 impl Media {
     /// The RTP port range (validated: even start, at least one pair).
     pub fn port_range(&self) -> RangeInclusive<u16> {
@@ -57,12 +46,9 @@ impl Media {
         self.advertise.unwrap_or(self.address)
     }
 
-    pub fn anchor(&self) -> Anchor {
-        match self.anchor.as_str() {
-            "always" => Anchor::Always,
-            "never" => Anchor::Never,
-            _ => Anchor::Auto,
-        }
+    /// When calls are anchored (validated at load).
+    pub fn anchor(&self) -> Policy {
+        Policy::parse(&self.anchor).unwrap_or(Policy::Auto)
     }
 
     /// Media threads to run.
@@ -109,7 +95,7 @@ pub(super) fn validate(m: &Media) -> Result<(), ConfigError> {
             message: "must hold at least one even RTP port and the RTCP port after it".into(),
         });
     }
-    if !matches!(m.anchor.as_str(), "auto" | "always" | "never") {
+    if Policy::parse(&m.anchor).is_none() {
         return Err(ConfigError::Value {
             key: "media.anchor",
             message: "must be \"auto\", \"always\" or \"never\"".into(),
@@ -147,7 +133,7 @@ mod tests {
         assert_eq!(c.media.address, "127.0.0.1".parse::<IpAddr>().unwrap());
         assert_eq!(c.media.advertised(), c.media.address);
         assert_eq!(c.media.port_range(), 20_000..=29_999);
-        assert_eq!(c.media.anchor(), Anchor::Auto);
+        assert_eq!(c.media.anchor(), Policy::Auto);
         assert_eq!(c.media.timeout(), Duration::from_secs(60));
         assert_eq!(c.media.hold_timeout(), Duration::from_secs(3600));
         assert!(!c.media.record_announcement);
@@ -165,7 +151,7 @@ mod tests {
             .to_string()
             .contains("media.anchor"));
         c.media.anchor = "always".into();
-        assert_eq!(c.media.anchor(), Anchor::Always);
+        assert_eq!(c.media.anchor(), Policy::Always);
         c.media.address = "0.0.0.0".parse().unwrap();
         assert!(c
             .validate()

@@ -15,7 +15,7 @@ mod rooms;
 mod trunks;
 
 pub use error::ConfigError;
-pub use media::{Anchor, Media};
+pub use media::Media;
 pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
 pub use presence::Presence;

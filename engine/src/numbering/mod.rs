@@ -112,6 +112,24 @@ impl NumberingPlan {
         self.country.as_ref()
     }
 
+    /// The ITU country calling code of the plan's country (82 for `KR`).
+    pub fn calling_code(&self) -> u16 {
+        phonenumber::metadata::DATABASE
+            .by_id(self.country.as_ref())
+            .map_or(0, |m| m.country_code())
+    }
+
+    /// The country calling code of `aor` when it is a phone number (E.164), else the plan's:
+    /// the country whose tones a caller of `aor` expects (ringback).
+    pub fn calling_code_of(&self, aor: &Aor) -> u16 {
+        if aor.kind() == AorKind::E164 {
+            if let Ok(n) = phonenumber::parse(None, aor.as_str()) {
+                return n.code().value();
+            }
+        }
+        self.calling_code()
+    }
+
     /// The canonical address for a dialed string or URI user part (already unescaped).
     pub fn canonical(&self, input: &str) -> Result<Aor, NumberError> {
         let input = input.trim();
@@ -243,6 +261,22 @@ impl fmt::Debug for Redacted<'_> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_calling_code_is_the_numbers_own_or_the_plans() {
+        let kr = NumberingPlan::new("KR").unwrap();
+        assert_eq!(kr.calling_code(), 82);
+        assert_eq!(kr.calling_code_of(&Aor::from_canonical("+12125551234")), 1);
+        assert_eq!(
+            kr.calling_code_of(&Aor::from_canonical("+441632960961")),
+            44
+        );
+        assert_eq!(
+            kr.calling_code_of(&Aor::from_canonical("1001")),
+            82,
+            "an extension"
+        );
+    }
     use super::*;
 
     fn kr() -> NumberingPlan {

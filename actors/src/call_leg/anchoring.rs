@@ -1,0 +1,503 @@
+//! Anchoring a call's media while the switch stays a proxy (RFC 3264 through its relay, as
+//! Kamailio does with rtpengine): the decision before a call's branches go out, and the SDP
+//! rewritten as it passes: the caller's offer toward the callee, the callee's answers toward
+//! the caller (with ringback when the callee rings without early media), offers inside the
+//! dialog from either side and their answers, a late offer (the callee's, in the 2xx) and
+//! its answer in the ACK; SIP INFO digits (`application/dtmf-relay`) turned into RFC 4733
+//! toward a side that takes telephone-events; the call's recording; and what the media plane
+//! reports: a call whose media died ends with a BYE to both sides.
+//!
+//! The decisions are the engine's (`switchboard_engine::anchor`); the offer/answer state is
+//! the call's media part (`media.rs`). This file carries them out with what only the actor
+//! has: its configuration, its address for the media plane's notes, the recorder.
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use actix::{Context, Handler};
+use bytes::Bytes;
+use switchboard_engine::anchor::{self, Facts};
+use switchboard_engine::dialog::ProxiedDialog;
+use switchboard_engine::flow::Flow;
+use switchboard_engine::media::dtmf::parse_dtmf_relay;
+use switchboard_engine::media::session::{Event, Source};
+use switchboard_engine::media::tone::Tone;
+use switchboard_engine::media::Side;
+use switchboard_engine::numbering::Aor;
+use switchboard_engine::sdp::negotiate::CodecPolicy;
+use switchboard_engine::sdp::Sdp;
+use switchboard_engine::sip::{Forward, HeaderName, Message as SipMessage, Method, Uri};
+use tracing::{debug, info, warn};
+
+use super::media::CallMedia;
+use super::CallLeg;
+use crate::api::media::MediaNote;
+use crate::clock::{now, unix_now_ms};
+use crate::recording::RecordingMeta;
+use crate::transport::flow_for_uri;
+
+/// How long a call's media may take to be heard of before a BYE gives up: the BYE's own
+/// transaction timer (64*T1) covers the rest.
+const REASON_TIMEOUT: &str = "SIP;cause=408;text=\"Media Timeout\"";
+
+impl CallLeg {
+    /// The branches of transaction `i` (the call's INVITE) are about to go out, to devices
+    /// registered with contact hosts and sources `callees` (none for a trunk or another
+    /// domain): anchor the call's media if it needs it, and give the branches the relay's
+    /// offer.
+    pub(super) fn anchor_branches(&mut self, i: usize, callees: Vec<(IpAddr, IpAddr)>) {
+        if let Some(body) = &self.callee_offer {
+            // anchored at an earlier stage: the new branches get the same offer
+            self.txns[i].replace_sdp(body.clone());
+            return;
+        }
+        if self.media.is_some() || !self.txns[i].is_initial() {
+            return;
+        }
+        let req = self.txns[i].ctx.request();
+        if req.method() != Some(Method::Invite) {
+            return;
+        }
+        let offer = sdp_of(req);
+        let hints = self.txns[i]
+            .setup
+            .as_ref()
+            .map(|s| s.media())
+            .unwrap_or_default();
+        let parties = self.parties(i);
+        let record = hints.record
+            || parties
+                .iter()
+                .flatten()
+                .any(|a| self.shared.db.record_calls(a).unwrap_or(false));
+        let facts = Facts {
+            offer: offer.as_ref(),
+            caller_source: self.call.source().map(|f| f.remote.ip()),
+            callees,
+            plugin: hints.anchor,
+            record,
+        };
+        let Some(reason) = anchor::decide(self.shared.config.media.anchor(), &facts) else {
+            return;
+        };
+        let Some(me) = self.me.clone() else { return };
+        let session = match self
+            .shared
+            .media
+            .open(&[Side::Caller, Side::Callee], me.recipient())
+        {
+            Ok(s) => s,
+            Err(e) => {
+                // no ports: the call goes on with direct media rather than fail
+                warn!(error = %e, reason = %reason, "media not anchored");
+                return;
+            }
+        };
+        let Some(mut media) = CallMedia::new(session, CodecPolicy::default(), &mut self.entropy)
+        else {
+            return;
+        };
+        if let Some(offer) = &offer {
+            let transcode = anchor::needs_transcoding(offer);
+            match media.caller_offered(offer, transcode) {
+                Ok(body) => {
+                    self.txns[i].replace_sdp(body.clone());
+                    self.callee_offer = Some(body);
+                }
+                Err(e) => {
+                    // an offer the relay cannot carry (several audio streams, no codec it
+                    // knows): the media flows directly
+                    debug!(error = %e, "offer not anchored");
+                    return;
+                }
+            }
+        }
+        info!(reason = %reason, session = %media.session().id(), "media anchored");
+        self.shared.metrics.anchored_calls.inc();
+        if record {
+            self.start_recording(&mut media, parties);
+        }
+        if let Some(no) = self.call_no {
+            let reason = reason.to_string();
+            let session = media.session().id().0;
+            self.shared.calls.update(no, |v| {
+                v.media = "anchored";
+                v.reason = Some(reason);
+                v.session = Some(session);
+            });
+        }
+        self.media = Some(media);
+    }
+
+    /// The caller and the subscriber being rung by transaction `i`, as far as known.
+    fn parties(&self, i: usize) -> [Option<Aor>; 2] {
+        let s = self.txns[i].setup.as_ref();
+        [
+            s.and_then(|s| s.caller().cloned()),
+            s.and_then(|s| s.location().map(|(a, _)| a.clone())),
+        ]
+    }
+
+    fn start_recording(&mut self, media: &mut CallMedia, parties: [Option<Aor>; 2]) {
+        let [caller, callee] = parties;
+        let meta = RecordingMeta {
+            caller: caller.unwrap_or_else(|| Aor::from_canonical("unknown")),
+            callee: callee.unwrap_or_else(|| Aor::from_canonical("unknown")),
+            call_id: self.call_id.to_string(),
+            started: SystemTime::now(),
+        };
+        match self.shared.recorder.start(meta) {
+            Ok((id, tap)) => {
+                media.session().set_sink(Some(Box::new(tap)));
+                info!(recording = %id, "call recorded");
+                if let Some(no) = self.call_no {
+                    self.shared
+                        .calls
+                        .update(no, |v| v.recording = Some(id.to_string()));
+                }
+            }
+            Err(e) => warn!(error = %e, "recording not started"),
+        }
+    }
+
+    /// A response from downstream, before its transaction takes it: with anchored media, the
+    /// SDP it carries is rewritten for the caller (the callee's answer, or an answer to an
+    /// offer inside the dialog), and a 180/183 without SDP gets the switch's early answer
+    /// while the caller hears ringback.
+    pub(super) fn anchor_response(&mut self, resp: SipMessage, flow: &Flow) -> SipMessage {
+        let (Some(code), Some(cseq)) = (resp.status(), resp.cseq()) else {
+            return resp;
+        };
+        let method = cseq.method;
+        if self.media.is_none() {
+            return resp;
+        }
+        let initial = method == Method::Invite && self.call.is_initial_cseq(cseq.seq);
+        if initial && (200..300).contains(&code) && self.dialog.is_none() {
+            self.learn_dialog(&resp, flow);
+        }
+        let country = self.ringback_country();
+        let late = self.callee_offer.is_none();
+        let Some(media) = self.media.as_mut() else {
+            return resp;
+        };
+        let sdp = sdp_of(&resp);
+        let body = if initial {
+            match (code, sdp) {
+                (101..=199, Some(answer)) if !late => media.callee_answered(&answer, false),
+                (180 | 183, None) if !late => match media.ring(country) {
+                    Some(body) => Ok(body),
+                    None => return resp,
+                },
+                (200..=299, Some(answer)) if !late => media.callee_answered(&answer, true),
+                // a late offer: the callee offers in its 2xx, the caller answers in the ACK
+                (200..=299, Some(offer)) => {
+                    media.answered();
+                    media.offered(Side::Callee, &offer)
+                }
+                (200..=299, None) => {
+                    media.answered();
+                    return resp;
+                }
+                _ => return resp,
+            }
+        } else if matches!(method, Method::Invite | Method::Update)
+            && (200..300).contains(&code)
+            && media.offer_pending()
+        {
+            match sdp {
+                Some(answer) => media.answered_offer(&answer),
+                None => return resp,
+            }
+        } else {
+            return resp;
+        };
+        match body {
+            Ok(body) => {
+                self.note_streams();
+                with_sdp(&resp, &body).unwrap_or(resp)
+            }
+            Err(e) => {
+                warn!(error = %e, code, "answer not carried through the relay");
+                resp
+            }
+        }
+    }
+
+    /// The ACK of a 2xx passing through: with a late offer, it carries the caller's answer,
+    /// rewritten for the callee.
+    pub(super) fn anchor_ack(&mut self, ack: &SipMessage) -> Option<String> {
+        let media = self.media.as_mut()?;
+        if !media.offer_pending() {
+            return None;
+        }
+        let answer = sdp_of(ack)?;
+        match media.answered_offer(&answer) {
+            Ok(body) => {
+                self.note_streams();
+                Some(body)
+            }
+            Err(e) => {
+                warn!(error = %e, "late answer not carried through the relay");
+                None
+            }
+        }
+    }
+
+    /// A request inside the dialog (transaction `i`) about to be relayed: an offer is
+    /// rewritten for the other side; an INFO digit toward a side that takes telephone-events
+    /// is sent as RFC 4733 and answered here. `true` when it was answered (not relayed).
+    pub(super) fn anchor_in_dialog(&mut self, i: usize) -> bool {
+        let Some(media) = self.media.as_mut() else {
+            return false;
+        };
+        let req = self.txns[i].ctx.request();
+        let from = match (req.from_tag(), self.call.caller_tag()) {
+            (Some(f), Some(c)) if f == c => Side::Caller,
+            _ => Side::Callee,
+        };
+        match req.method() {
+            Some(Method::Invite | Method::Update) => {
+                let Some(offer) = sdp_of(req) else {
+                    return false;
+                };
+                match media.offered(from, &offer) {
+                    Ok(body) => self.txns[i].replace_sdp(body),
+                    Err(e) => warn!(error = %e, "re-offer not carried through the relay"),
+                }
+                false
+            }
+            Some(Method::Info) => {
+                let is_relay = req
+                    .header(HeaderName::ContentType)
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/dtmf-relay"));
+                let digit = is_relay
+                    .then(|| std::str::from_utf8(req.body()).ok())
+                    .flatten()
+                    .and_then(|b| parse_dtmf_relay(b).ok());
+                let Some(digit) = digit.map(|d| d.digit) else {
+                    return false;
+                };
+                if !media.send_digit(from.other(), digit) {
+                    // the other side takes no telephone-events: it gets the INFO itself
+                    return false;
+                }
+                debug!(digit = %digit.as_char(), "INFO digit sent as RFC 4733");
+                self.txns[i].ctx.respond(now(), 200, "OK", &[]);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Files the call in the live calls table (a call being set up: its INVITE routed).
+    pub(super) fn file_call(&mut self, caller: Option<&Aor>, callee: &str) {
+        if self.call_no.is_some() {
+            return;
+        }
+        let mut view = crate::calls::CallView::new(&self.call_id, unix_now_ms());
+        view.legs = vec![
+            crate::calls::LegView {
+                side: "caller",
+                number: caller.map(|a| a.to_string()),
+                ..Default::default()
+            },
+            crate::calls::LegView {
+                side: "callee",
+                number: Some(callee.to_owned()),
+                ..Default::default()
+            },
+        ];
+        self.call_no = Some(self.shared.calls.file(view));
+    }
+
+    /// What the calls table shows of the streams, once negotiated.
+    fn note_streams(&mut self) {
+        let (Some(no), Some(media)) = (self.call_no, self.media.as_ref()) else {
+            return;
+        };
+        let codec = |side| media.stream(side).map(|s| s.codec.to_string());
+        let remote = |side| media.stream(side).map(|s| s.remote_rtp.to_string());
+        let (cc, ce, rc, re) = (
+            codec(Side::Caller),
+            codec(Side::Callee),
+            remote(Side::Caller),
+            remote(Side::Callee),
+        );
+        let transcoding = media.transcodes();
+        self.shared.calls.update(no, |v| {
+            v.transcoding = transcoding;
+            for leg in &mut v.legs {
+                let (codec, remote) = if leg.side == "caller" {
+                    (&cc, &rc)
+                } else {
+                    (&ce, &re)
+                };
+                leg.codec.clone_from(codec);
+                leg.sdp_address.clone_from(remote);
+            }
+        });
+    }
+
+    /// The country whose ringback the caller hears: the callee's number's, else the plan's.
+    fn ringback_country(&self) -> u16 {
+        let plan = &self.shared.plan;
+        self.txns
+            .iter()
+            .find_map(|x| x.setup.as_ref()?.location().map(|(a, _)| a.clone()))
+            .map_or_else(|| plan.calling_code(), |a| plan.calling_code_of(&a))
+    }
+
+    /// The call's 2xx came from `flow`: what the switch needs to end the call itself later.
+    fn learn_dialog(&mut self, ok: &SipMessage, flow: &Flow) {
+        let Some((invite, caller_flow)) = self.call.initial() else {
+            return;
+        };
+        if let Some(d) = ProxiedDialog::new(invite, ok, &self.shared.local) {
+            self.dialog = Some((d, *caller_flow, *flow));
+        }
+    }
+
+    /// The media plane's word on this call's media.
+    fn on_media(&mut self, note: MediaNote) {
+        let ours = self
+            .media
+            .as_ref()
+            .is_some_and(|m| m.session().id() == note.session);
+        let confirm = self
+            .confirm
+            .as_ref()
+            .is_some_and(|c| c.session_id() == Some(note.session));
+        if !ours && !confirm {
+            return;
+        }
+        match note.event {
+            Event::Latched { side, from } => {
+                debug!(?side, %from, "media latched");
+                if let Some(no) = self.call_no {
+                    let side_name = side_name(side);
+                    self.shared.calls.update(no, |v| {
+                        if let Some(l) = v.legs.iter_mut().find(|l| l.side == side_name) {
+                            l.latched = Some(from.to_string());
+                        }
+                    });
+                }
+            }
+            Event::Digit { side, digit } => {
+                debug!(?side, digit = %digit.as_char(), "digit")
+            }
+            Event::PlayFinished { .. } if confirm => {
+                if let Some(c) = self.confirm.as_mut() {
+                    c.hang_up(now());
+                }
+            }
+            Event::PlayFinished { .. } => {}
+            Event::MediaTimeout { idle } => self.media_died(idle),
+        }
+    }
+
+    /// No RTP from either side for `idle`: the switch ends the call, a BYE to each side.
+    fn media_died(&mut self, idle: Duration) {
+        info!(
+            idle_secs = idle.as_secs(),
+            reason = "media timeout",
+            "call ended by the switch"
+        );
+        self.shared.metrics.media_timeouts.inc();
+        if let Some((mut d, caller_flow, callee_flow)) = self.dialog.take() {
+            let t = now();
+            let local = self.shared.local.clone();
+            for (side, flow) in [(Side::Callee, callee_flow), (Side::Caller, caller_flow)] {
+                let branch = format!("z9hG4bK{}", self.entropy.token(16));
+                let out = d.bye(side, &local, &branch, REASON_TIMEOUT);
+                // beyond us another proxy first; else where the side's requests came from
+                let to = Uri::parse(&out.next_hop)
+                    .ok()
+                    .filter(|_| out.next_hop.contains(";lr") || out.next_hop.contains("lr>"))
+                    .and_then(|u| flow_for_uri(&u))
+                    .unwrap_or(flow);
+                self.hangup.send(t, out.bytes, &branch, to);
+            }
+        }
+        self.end_call();
+    }
+
+    /// The switch answers a feature code itself: a session with the caller's side alone and
+    /// the switch's answer to `offer` on it, the chime ready to play once acknowledged.
+    pub(super) fn prompt_media(
+        &mut self,
+        offer: &Sdp,
+    ) -> Option<(crate::media::MediaSession, String)> {
+        let me = self.me.clone()?;
+        let session = self
+            .shared
+            .media
+            .open(&[Side::Caller], me.recipient())
+            .ok()?;
+        let local = session.local(Side::Caller)?;
+        let endpoint = switchboard_engine::sdp::negotiate::LocalEndpoint::new(
+            local.rtp.ip(),
+            local.rtp.port(),
+        );
+        let origin = switchboard_engine::sdp::Origin::new(
+            self.entropy.next_u64() % 1_000_000_000,
+            1,
+            local.rtp.ip(),
+        );
+        let answer = switchboard_engine::sdp::negotiate::answer(
+            offer,
+            &endpoint,
+            &CodecPolicy::default(),
+            origin,
+        )
+        .ok()?;
+        let stream = answer.streams.first()?;
+        session.configure(Side::Caller, super::media::stream(stream));
+        Some((session, answer.sdp.to_string()))
+    }
+}
+
+impl Handler<MediaNote> for CallLeg {
+    type Result = ();
+
+    fn handle(&mut self, note: MediaNote, ctx: &mut Context<Self>) {
+        let span = self.span.clone();
+        let _g = span.enter();
+        self.on_media(note);
+        self.after(ctx);
+    }
+}
+
+/// The chime a feature code's confirmation plays.
+pub(super) fn confirmation_tone() -> Source {
+    Source::Tone(Tone::CHIME)
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Caller => "caller",
+        Side::Callee => "callee",
+    }
+}
+
+/// The session description a message carries, if it carries one.
+pub(super) fn sdp_of(m: &SipMessage) -> Option<Sdp> {
+    if m.body().is_empty() {
+        return None;
+    }
+    let is_sdp = m
+        .header(HeaderName::ContentType)
+        .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"));
+    if !is_sdp {
+        return None;
+    }
+    Sdp::parse(m.body()).ok()
+}
+
+/// `m` with `sdp` as its body.
+fn with_sdp(m: &SipMessage, sdp: &str) -> Option<SipMessage> {
+    let bytes: Bytes = Forward::default()
+        .body("application/sdp", sdp.as_bytes())
+        .to_bytes(m);
+    SipMessage::parse(bytes).ok()
+}
