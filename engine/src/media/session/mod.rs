@@ -451,8 +451,9 @@ impl Session {
                 rx.handle_packet(now, &packet.view());
             }
         }
-        let action = match (route, other.as_ref()) {
-            (Route::Relay, Some(to)) => match relay::forward(&mut packet, kind, to) {
+        let t0 = self.t0;
+        let action = match (route, other.as_mut()) {
+            (Route::Relay, Some(to)) => match relay::forward(&mut packet, kind, to, now, t0) {
                 Some(target) => Action::Forward {
                     side: side.other(),
                     to: target,

@@ -4,12 +4,17 @@
 //! A side hears the other side relayed when both use the same codec, no sink takes the call's
 //! frames and nothing plays to it. Relaying touches one byte: the payload type, when the two
 //! sides numbered the codec (or telephone-event) differently. SSRC, sequence numbers,
-//! timestamps and payload stay the sender's, as rtpengine does for plain forwarding.
+//! timestamps and payload stay the sender's, as rtpengine does for plain forwarding; except
+//! toward a side that heard the switch's own stream before (ringback, a prompt, transcoded
+//! audio): its packets are renumbered into that stream (SSRC, sequence and timestamp moved by
+//! fixed offsets, the marker set where the source changed), because phones' jitter buffers
+//! drop a new stream whose numbers run behind the one they were playing.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
-use super::stream::{Payload, Stream};
-use crate::media::rtp::RtpPacketMut;
+use super::stream::{Payload, RelayMap, Stream};
+use crate::media::rtp::{RtpPacketMut, RtpTimestamp, Seq};
 
 /// What a side hears.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -68,7 +73,9 @@ impl Route {
 pub(super) fn forward(
     packet: &mut RtpPacketMut<'_>,
     kind: Payload,
-    to: &Stream,
+    to: &mut Stream,
+    now: Instant,
+    t0: Instant,
 ) -> Option<SocketAddr> {
     let target = to.rtp_target()?;
     let pt = match kind {
@@ -77,6 +84,29 @@ pub(super) fn forward(
     };
     if packet.payload_type() != pt {
         packet.set_payload_type(pt);
+    }
+    if to.generated {
+        let map = match to.relay_map {
+            Some(m) if m.source == packet.ssrc() => m,
+            _ => {
+                // this source joins the switch's stream where it stands now
+                let m = RelayMap {
+                    source: packet.ssrc(),
+                    seq: to.peek_seq().0.wrapping_sub(packet.seq().0),
+                    timestamp: to.clock(t0, now).0.wrapping_sub(packet.timestamp().0),
+                };
+                packet.set_marker(true);
+                to.relay_map = Some(m);
+                m
+            }
+        };
+        let seq = Seq(packet.seq().0.wrapping_add(map.seq));
+        packet.set_seq(seq);
+        packet.set_timestamp(RtpTimestamp(
+            packet.timestamp().0.wrapping_add(map.timestamp),
+        ));
+        packet.set_ssrc(to.ssrc);
+        to.relayed_as(seq);
     }
     Some(target)
 }

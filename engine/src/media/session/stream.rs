@@ -52,6 +52,14 @@ pub(super) enum Payload {
 /// How long a telephone-event without its end packets counts as pressed.
 const DTMF_END_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Offsets that renumber one relayed source into the switch's stream toward a side.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) struct RelayMap {
+    pub(super) source: Ssrc,
+    pub(super) seq: u16,
+    pub(super) timestamp: u32,
+}
+
 /// One side's state.
 #[derive(Debug)]
 pub(super) struct Stream {
@@ -67,6 +75,12 @@ pub(super) struct Stream {
     /// The switch's own stream to the side.
     pub(super) ssrc: Ssrc,
     seq: Seq,
+    /// The switch has sent the side its own stream (a tone, transcoded audio): relayed
+    /// packets are then renumbered into that stream (`relay::forward`), so the side hears one
+    /// stream throughout, as its jitter buffer expects.
+    pub(super) generated: bool,
+    /// How relayed packets of one source map into the switch's stream toward the side.
+    pub(super) relay_map: Option<RelayMap>,
     ts_base: u32,
 }
 
@@ -99,6 +113,8 @@ impl Stream {
             ssrc: Ssrc(r as u32),
             seq: Seq((r >> 32) as u16),
             ts_base: entropy.next_u64() as u32,
+            generated: false,
+            relay_map: None,
         };
         s.reconfigure(cfg);
         s
@@ -151,11 +167,24 @@ impl Stream {
         stats.on_packet(p.seq(), p.timestamp(), RtpTimestamp(arrival));
     }
 
-    /// The next sequence number of the switch's own stream to the side.
+    /// The next sequence number of the switch's own stream to the side (the side hears the
+    /// switch's stream from now on).
     pub(super) fn next_seq(&mut self) -> Seq {
         let s = self.seq;
         self.seq = s.next();
+        self.generated = true;
+        self.relay_map = None;
         s
+    }
+
+    /// The sequence number the switch's stream toward the side takes next.
+    pub(super) fn peek_seq(&self) -> Seq {
+        self.seq
+    }
+
+    /// A relayed packet went out as `seq` of the switch's stream: its own packets follow on.
+    pub(super) fn relayed_as(&mut self, seq: Seq) {
+        self.seq = seq.next();
     }
 
     /// The switch's RTP clock towards the side at `at`.

@@ -75,20 +75,32 @@ fn a_beep_ends_with_one_play_finished_and_the_callee_is_heard_again() {
     assert_eq!(finished, [&Event::PlayFinished { side: Side::Caller }]);
     assert_eq!(r.s.route(Side::Caller), Route::Relay);
     let out = r.take(Side::Caller);
-    let generated = out
+    // the caller hears one stream: the beep, then the callee's packets renumbered into it
+    let packets: Vec<_> = out
         .iter()
-        .filter(|o| RtpPacket::parse(&o.bytes).unwrap().ssrc() != Ssrc(2))
-        .count();
+        .map(|o| RtpPacket::parse(&o.bytes).unwrap())
+        .collect();
+    let ssrc = packets[0].ssrc();
+    assert_ne!(ssrc, Ssrc(2), "the switch's own stream");
     assert!(
-        (10..=11).contains(&generated),
-        "200 ms of beep: {generated}"
+        packets.iter().all(|p| p.ssrc() == ssrc),
+        "one SSRC throughout"
     );
-    // after it, the callee's packets are relayed as they are
-    assert!(out
-        .iter()
-        .rev()
-        .take(5)
-        .all(|o| RtpPacket::parse(&o.bytes).unwrap().ssrc() == Ssrc(2)));
+    for w in packets.windows(2) {
+        assert_eq!(w[1].seq(), w[0].seq().next(), "sequence numbers run on");
+        assert!(
+            w[1].timestamp().0.wrapping_sub(w[0].timestamp().0) < 8000,
+            "timestamps move forward"
+        );
+    }
+    // (the beep's first packet starts a talkspurt too)
+    let first_relayed = packets.iter().skip(1).position(|p| p.marker()).unwrap() + 1;
+    assert!(
+        (10..=11).contains(&first_relayed),
+        "200 ms of beep, then the callee (marked): {first_relayed}"
+    );
+    // the callee's audio is what follows: relayed, not re-encoded
+    assert!(packets.len() - first_relayed >= 5);
     assert_eq!(r.s.poll_timeout(), None);
 }
 
