@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::ua::{Call, Proto, Ua, SDP, SDP_HOLD};
+use common::ua::{Call, Proto, Ua, SDP};
 use common::Switch;
 use switchboard_engine::sip::{HeaderName, Method};
 
@@ -55,7 +55,7 @@ async fn an_answered_call_passes_signalling_and_leaves_media_to_the_phones() {
     assert_eq!(inv.record_routes().count(), 1, "the switch record-routes");
     assert_eq!(
         inv.body(),
-        SDP,
+        caller.sdp(),
         "SDP passes untouched: media flows phone to phone"
     );
     assert_eq!(inv.max_forwards(), Some(69));
@@ -67,10 +67,11 @@ async fn an_answered_call_passes_signalling_and_leaves_media_to_the_phones() {
         .await
         .expect("180 relayed");
     assert_eq!(ringing.to_tag(), Some(tag.as_str()));
-    callee.reply_tagged(&inv, 200, &tag, Some(("application/sdp", SDP)));
+    let answer = callee.sdp();
+    callee.reply_tagged(&inv, 200, &tag, Some(("application/sdp", &answer)));
     let ok = caller.invite_outcome(&mut out).await;
     assert_eq!(ok.status(), Some(200));
-    assert_eq!(ok.body(), SDP);
+    assert_eq!(ok.body(), &answer[..]);
     assert_eq!(ok.vias().count(), 1, "only the caller's Via comes back");
     callee.expect_request(Method::Ack).await;
     assert!(common::eventually(Duration::from_secs(2), || sw
@@ -203,21 +204,27 @@ async fn hold_by_re_invite_and_other_in_dialog_requests_pass_through() {
     let mut caller = registered(&sw, "1002", Proto::Udp).await;
     let (mut out, inbound) = establish(&mut caller, &mut callee, "1001").await;
 
+    let hold_offer = caller.sdp_hold();
     let reinvite = caller.in_dialog_request(
         &mut out,
         "INVITE",
-        Some(("application/sdp", SDP_HOLD)),
+        Some(("application/sdp", &hold_offer)),
         true,
     );
     caller.send(reinvite);
     let hold = callee.expect_request(Method::Invite).await;
     assert_eq!(hold.to_tag(), Some(inbound.local_tag.as_str()));
-    assert_eq!(hold.body(), SDP_HOLD, "the hold offer arrives untouched");
+    assert_eq!(
+        hold.body(),
+        &hold_offer[..],
+        "the hold offer between two directly reachable phones arrives untouched"
+    );
+    let answer = callee.sdp();
     callee.reply_tagged(
         &hold,
         200,
         &inbound.local_tag,
-        Some(("application/sdp", SDP)),
+        Some(("application/sdp", &answer)),
     );
     let ok = caller.final_response(&out.call_id, "INVITE").await;
     assert_eq!(ok.status(), Some(200));

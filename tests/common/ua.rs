@@ -26,6 +26,12 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 pub const SDP: &[u8] = b"v=0\r\no=ua 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+fn at_own_address(sdp: &[u8], ip: std::net::IpAddr) -> Vec<u8> {
+    String::from_utf8_lossy(sdp)
+        .replace("127.0.0.1", &ip.to_string())
+        .into_bytes()
+}
+
 pub const SDP_HOLD: &[u8] = b"v=0\r\no=ua 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -347,7 +353,20 @@ impl Ua {
     pub async fn invite(&mut self, target_user: &str) -> Call {
         // an agent without a password talks to a switch without authentication
         let expect_challenge = !self.password.is_empty();
-        self.invite_with(target_user, SDP, expect_challenge).await
+        let sdp = self.sdp();
+        self.invite_with(target_user, &sdp, expect_challenge).await
+    }
+
+    /// `SDP` naming this agent's own address: a phone the switch leaves to send media
+    /// directly (`SDP` names 127.0.0.1, elsewhere than where the agent signals from, which
+    /// looks like NAT and gets the call anchored).
+    pub fn sdp(&self) -> Vec<u8> {
+        at_own_address(SDP, self.local.ip())
+    }
+
+    /// `SDP_HOLD` naming this agent's own address.
+    pub fn sdp_hold(&self) -> Vec<u8> {
+        at_own_address(SDP_HOLD, self.local.ip())
     }
 
     pub async fn invite_with(&mut self, target_user: &str, sdp: &[u8], answer_407: bool) -> Call {
