@@ -100,7 +100,7 @@ pub struct RtpTotals {
     pub expected: u64,
     /// Packets received (duplicates included, as in RFC 3550).
     pub received: u64,
-    /// Packets late or out of order (see [`RtpStream`]).
+    /// Packets more than 40 ms past their playout time (see [`RtpStream`]).
     pub late: u64,
     /// The highest loss ratio and late ratio of any one leg.
     pub worst_lost_ratio: f64,
@@ -238,7 +238,7 @@ impl Recorder {
     }
 
     /// RTP of one call leg when it ends, as its [`LegMeter`] counted it (late: more than
-    /// [`RtpStream::LATE`] behind its stream's fastest packet, or out of order).
+    /// [`RtpStream::LATE`] past the playout time its stream's first packet sets).
     pub fn rtp(&mut self, leg: &LegCounts) {
         self.rtp[origin_slot(leg.origin)].add_leg(leg);
     }

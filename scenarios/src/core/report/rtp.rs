@@ -45,7 +45,7 @@ pub struct RtpQuality {
     pub received: u64,
     /// `(expected - received) / expected`; 0 with nothing expected.
     pub lost_ratio: f64,
-    /// `late / received` (more than 40 ms behind, or out of order); 0 with nothing received.
+    /// `late / received` (more than 40 ms past their playout time); 0 with nothing received.
     pub late_ratio: f64,
     /// The highest loss and late ratios of one leg.
     pub worst_leg_lost_ratio: f64,

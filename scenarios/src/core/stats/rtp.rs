@@ -70,7 +70,7 @@ pub struct LegCounts {
     pub expected: u64,
     /// Packets received, duplicates included.
     pub received: u64,
-    /// Packets late or out of order ([`RtpStream`]).
+    /// Packets more than 40 ms past their playout time ([`RtpStream`]).
     pub late: u64,
     pub origin: Origin,
 }
@@ -216,17 +216,18 @@ impl LegMeter {
 /// The receive side of one RTP stream (one SSRC): RFC 3550 A.1 extended sequence numbers,
 /// A.3 expected packets, and lateness.
 ///
-/// A packet is *late* when it arrives more than [`RtpStream::LATE`] after it should have,
-/// judged against the fastest packet of the stream so far: its transit time (arrival minus RTP
-/// timestamp, RFC 3550 §6.4.1's `D`) exceeds the smallest transit seen by more than `LATE`.
-/// A packet at or below the highest sequence number seen (reordered or duplicated) is late
-/// too: a 40 ms jitter buffer would have played out past it.
+/// A packet is *late* when it arrives more than [`RtpStream::LATE`] after its playout time,
+/// as a fixed 40 ms jitter buffer started by the stream's first packet would play it: the
+/// first packet's arrival plus the RTP timestamp distance from it (RFC 3550 §5.1). A
+/// reordered or duplicated packet is late only if it is that late too. The first packet is
+/// the reference, as for the phone's buffer: one that came in slow makes the buffer (and this
+/// count) lenient by as much, rather than a later, faster packet making it stricter.
 #[derive(Debug, Clone)]
 pub struct RtpStream {
     clock_rate: u32,
-    first: Option<(u64, u32)>, // extended sequence number, timestamp of the first packet
+    /// Extended sequence number, timestamp and arrival (µs) of the first packet.
+    first: Option<(u64, u32, i64)>,
     highest: u64,
-    min_transit: i64,
     received: u64,
     late: u64,
 }
@@ -241,7 +242,6 @@ impl RtpStream {
             clock_rate,
             first: None,
             highest: 0,
-            min_transit: i64::MAX,
             received: 0,
             late: 0,
         }
@@ -250,35 +250,31 @@ impl RtpStream {
     /// A packet with `seq` and `timestamp` arrived at `now`.
     pub fn handle_packet(&mut self, now: Duration, seq: u16, timestamp: u32) {
         self.received += 1;
-        let (_, first_ts) = match self.first {
+        let arrival = now.as_micros() as i64;
+        let (_, first_ts, first_arrival) = match self.first {
             Some(first) => first,
             None => {
                 // extended numbers start at 2^16 so a packet older than the first one does
                 // not underflow
                 self.highest = 1 << 16 | u64::from(seq);
-                *self.first.insert((self.highest, timestamp))
+                *self.first.insert((self.highest, timestamp, arrival))
             }
         };
         let delta = i64::from(seq.wrapping_sub(self.highest as u16) as i16);
-        let mut late = false;
         if delta > 0 {
             self.highest = self.highest.saturating_add_signed(delta);
-        } else if self.received > 1 {
-            late = true;
         }
         let ticks = i64::from(timestamp.wrapping_sub(first_ts) as i32);
-        let sent_us = ticks * 1_000_000 / i64::from(self.clock_rate.max(1));
-        let transit = now.as_micros() as i64 - sent_us;
-        self.min_transit = self.min_transit.min(transit);
-        if transit - self.min_transit > Self::LATE.as_micros() as i64 {
-            late = true;
+        let playout = first_arrival + ticks * 1_000_000 / i64::from(self.clock_rate.max(1));
+        if arrival - playout > Self::LATE.as_micros() as i64 {
+            self.late += 1;
         }
-        self.late += u64::from(late);
     }
 
     /// Packets expected so far: highest extended sequence number - first + 1.
     pub fn expected(&self) -> u64 {
-        self.first.map_or(0, |(first, _)| self.highest + 1 - first)
+        self.first
+            .map_or(0, |(first, _, _)| self.highest + 1 - first)
     }
 
     /// Packets received, duplicates included.
@@ -286,7 +282,7 @@ impl RtpStream {
         self.received
     }
 
-    /// Packets late or out of order.
+    /// Packets that arrived more than [`RtpStream::LATE`] after their playout time.
     pub fn late(&self) -> u64 {
         self.late
     }
@@ -326,34 +322,50 @@ mod tests {
     }
 
     #[test]
-    fn an_rtp_stream_counts_gaps_reordering_and_packets_more_than_40_ms_late() {
+    fn an_rtp_stream_counts_gaps_and_packets_more_than_40_ms_past_their_playout_time() {
         let mut leg = RtpStream::new(8000);
         let t0 = ms(1000);
-        // 20 ms packets, seq from 65533 (wraps), the 3rd lost, the 5th arrives after the 6th,
-        // the 8th arrives 60 ms late
+        // 20 ms packets, seq from 65533 (wraps), the 3rd lost, the 5th arrives 25 ms late
+        // after the 6th (within the buffer), the 8th 60 ms late, a duplicate of the 2nd
         let send = |n: u64| (65533u16.wrapping_add(n as u16), 1000u32 + 160 * n as u32);
-        for (n, extra) in [(0, 0), (1, 0), (3, 0), (5, 0), (4, 25), (6, 0), (7, 60)] {
+        for (n, extra) in [
+            (0, 0),
+            (1, 0),
+            (3, 0),
+            (5, 0),
+            (4, 25),
+            (6, 0),
+            (7, 60),
+            (1, 130),
+        ] {
             let (seq, ts) = send(n);
             leg.handle_packet(t0 + ms(20 * n + extra), seq, ts);
         }
         assert_eq!(leg.expected(), 8);
-        assert_eq!(leg.received(), 7);
-        assert_eq!(leg.late(), 2, "the reordered one and the 60 ms one");
+        assert_eq!(leg.received(), 8);
+        assert_eq!(
+            leg.late(),
+            2,
+            "the 60 ms one and the duplicate 130 ms after its time"
+        );
     }
 
     #[test]
-    fn an_rtp_stream_judges_lateness_against_its_fastest_packet() {
+    fn an_rtp_stream_plays_out_from_its_first_packet() {
         let mut leg = RtpStream::new(8000);
-        // the first packet is slow (30 ms), the rest on time: none of them is late
+        // the first packet is slow (30 ms): the rest are early against its clock, none late
         leg.handle_packet(ms(30), 0, 0);
         for n in 1..10u16 {
             leg.handle_packet(ms(20 * u64::from(n)), n, 160 * u32::from(n));
         }
         assert_eq!(leg.late(), 0);
-        // 45 ms behind the fastest: late
-        leg.handle_packet(ms(200 + 45), 10, 1600);
+        // 65 ms behind the fastest packets but 35 ms behind the first's clock: in time
+        leg.handle_packet(ms(200 + 65), 10, 1600);
+        assert_eq!(leg.late(), 0);
+        // 45 ms behind the first's clock: late
+        leg.handle_packet(ms(220 + 75), 11, 1760);
         assert_eq!(leg.late(), 1);
-        assert_eq!(leg.expected(), 11);
+        assert_eq!(leg.expected(), 12);
     }
 
     #[test]
