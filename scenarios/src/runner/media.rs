@@ -3,8 +3,8 @@
 //! switch to latch on it: it sends from the socket it receives on, to the address in the
 //! other side's SDP. What arrives is counted by the core's [`LegMeter`]: loss and lateness
 //! (more than 40 ms past the playout time a jitter buffer started by the stream's first
-//! packet gives it) per SSRC, and whether the packets
-//! came from the other phone or from the switch's relay.
+//! packet gives it) per SSRC, and whether the packets came from the other phone or from the
+//! switch's relay.
 //!
 //! Set up once per leg; each frame reuses the same buffer: no allocation, lock or log per
 //! packet.

@@ -240,12 +240,11 @@ impl Callee {
     fn respond(&mut self, now: Instant, code: u16, sdp: Option<&[u8]>, out: &mut Vec<Out>) {
         let contact = self.id.contact(&self.ep);
         let mut b = ResponseBuilder::new(&self.invite, code, reason_phrase(code)).to_tag(&self.tag);
-        let socket = self.media.socket.to_string();
         if code < 300 {
             b = b.record_route().header("Contact", &contact);
         }
         if code == 200 && self.rtp {
-            b = b.header(MEDIA_HEADER, &socket);
+            b = b.header(MEDIA_HEADER, &self.media.socket.to_string());
         }
         if let Some(body) = sdp {
             b = b.body("application/sdp", body);
