@@ -13,8 +13,8 @@
 //!   UDP sockets, RTP legs and progress bars, samples the server's `/proc`, writes the
 //!   reports. [`run`] is the whole run, as the CLI calls it.
 //!
-//! It depends only on the engine's public SIP, transaction, digest and entropy parts, never
-//! on the switch's actors.
+//! It depends only on the engine's public SIP, transaction, digest, entropy and RTP packet
+//! parts, never on the switch's actors.
 
 pub mod core;
 pub mod runner;

@@ -8,6 +8,7 @@
 //! from the start of the run; the runner carries each out over SIP (and RTP) and records an
 //! [`Outcome`] per request in a [`stats::Recorder`].
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 pub mod agent;
@@ -38,6 +39,26 @@ pub enum CallPlan {
     NoAnswer { ring: Duration },
 }
 
+/// What the phones of a call with audio put in their SDP (scenario field
+/// `behaviours.call.media`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallMedia {
+    /// The address they send and receive RTP on: the other side (or a switch) can reach it,
+    /// and media may flow directly between the phones.
+    Direct,
+    /// This address with their real port, as a phone behind NAT writes its private address:
+    /// nothing listens there, so audio reaches a phone only through a switch that anchors the
+    /// call and latches on the source of the phone's own RTP (the phones are symmetric: they
+    /// send from the socket they receive on).
+    Nat(IpAddr),
+}
+
+impl CallMedia {
+    /// The address `nat` phones write when the scenario names none: one in a private range
+    /// (RFC 1918) that nothing on the test host answers.
+    pub const DEFAULT_NAT_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 255, 255, 1));
+}
+
 /// One thing the run does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -46,12 +67,12 @@ pub enum Action {
     /// Unregister it (Expires: 0).
     Unregister { user: User, device: u32 },
     /// A call from `caller` to `callee`; `rtp`: G.711 audio both ways at 50 packets/s while
-    /// it is up.
+    /// it is up, with the phones' SDP as it says (`None`: signalling only).
     Call {
         caller: User,
         callee: User,
         plan: CallPlan,
-        rtp: bool,
+        rtp: Option<CallMedia>,
     },
     /// A MESSAGE from `from` to `to`; `online` says whether the schedule meant a registered
     /// recipient (an offline one's message must be stored and delivered on its next

@@ -6,11 +6,12 @@
 //! Sans-IO: the runner reads the clock and `/proc` and passes the values in; the pure
 //! parsers [`parse_proc_stat`] and [`parse_proc_status_rss`] turn `/proc` text into numbers.
 //!
-//! Thresholds: `success_ratio` passes when the actual ratio is at or above its limit, every
-//! other threshold when the actual value is at or below it. A latency threshold on a kind
-//! with no samples passes vacuously, with the note `no samples`; an RTP ratio with no
-//! packets expected passes with the note `no rtp`; a success ratio with no outcome at all
-//! fails, with the note `no outcomes` (a run that did nothing has not shown anything).
+//! Thresholds: `success_ratio` and `rtp_anchored_ratio` pass when the actual ratio is at or
+//! above their limit, every other threshold when the actual value is at or below it. A
+//! latency threshold on a kind with no samples passes vacuously, with the note `no samples`;
+//! an RTP loss or late ratio with no packets expected passes with the note `no rtp`; a
+//! success ratio with no outcome at all, and an anchored ratio with no RTP leg, fail, with the
+//! note `no outcomes` or `no rtp` (a run that did nothing has not shown anything).
 //! `passed` is the conjunction of the thresholds; a run stopped early (Ctrl-C) is marked but
 //! judged on what it did.
 //!
@@ -20,7 +21,10 @@
 //! bar charts, and the load generator keeps a small dependency tree and build time.
 
 mod html;
+mod rtp;
 mod svg;
+
+pub use rtp::{RtpOrigins, RtpQuality, RtpReport};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -52,7 +56,7 @@ pub struct Report {
     pub timeline: Vec<SecondReport>,
     /// MESSAGE delivery.
     pub messages: MessageReport,
-    /// RTP of the call legs.
+    /// RTP of the call legs, and where it came from.
     pub rtp: RtpReport,
     /// The server's CPU and memory, when the runner was given its pid.
     pub server: Option<ServerReport>,
@@ -111,18 +115,6 @@ pub struct MessageReport {
     pub duplicates: u64,
 }
 
-/// RTP summed over call legs.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct RtpReport {
-    pub legs: u64,
-    pub expected: u64,
-    pub received: u64,
-    /// `(expected - received) / expected`; 0 with nothing expected.
-    pub lost_ratio: f64,
-    /// `late / received`; 0 with nothing received.
-    pub late_ratio: f64,
-}
-
 /// The server's resource use, from samples of `/proc/PID/stat` and `/proc/PID/status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerReport {
@@ -161,7 +153,7 @@ pub struct RunnerReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct ThresholdResult {
     /// `success_ratio`, `<kind>.p<percentile>_ms` (`call.p99_ms`), `lost_messages`,
-    /// `rtp_loss_ratio`, `rtp_late_ratio`.
+    /// `rtp_loss_ratio`, `rtp_late_ratio`, `rtp_anchored_ratio`.
     pub name: String,
     pub limit: f64,
     pub actual: f64,
@@ -216,6 +208,15 @@ pub enum Threshold {
     RtpLossRatio(f64),
     /// RTP late ratio at most this.
     RtpLateRatio(f64),
+    /// Share of RTP legs whose packets all came from the switch's relay at least this.
+    RtpAnchoredRatio(f64),
+}
+
+impl ThresholdResult {
+    /// Whether the limit is a minimum (`>=`) rather than a maximum.
+    pub fn is_minimum(&self) -> bool {
+        matches!(self.name.as_str(), "success_ratio" | "rtp_anchored_ratio")
+    }
 }
 
 /// Builds the report of a run and checks `thresholds`.
@@ -231,7 +232,6 @@ pub fn build(recorder: &Recorder, meta: Meta, thresholds: &[Threshold]) -> Repor
         .map(|k| kind_report(recorder, k))
         .collect();
     let messages = recorder.messages();
-    let rtp = recorder.rtp_totals();
     let thresholds: Vec<_> = thresholds
         .iter()
         .map(|t| check(recorder, &total, t))
@@ -251,13 +251,7 @@ pub fn build(recorder: &Recorder, meta: Meta, thresholds: &[Threshold]) -> Repor
             lost: messages.lost,
             duplicates: messages.duplicates,
         },
-        rtp: RtpReport {
-            legs: rtp.legs,
-            expected: rtp.expected,
-            received: rtp.received,
-            lost_ratio: ratio(rtp.lost(), rtp.expected),
-            late_ratio: ratio(rtp.late, rtp.received),
-        },
+        rtp: RtpReport::new(recorder),
         server: meta
             .server
             .map(|(pid, samples, tps)| server_report(pid, samples, tps, ops)),
@@ -285,7 +279,7 @@ impl Report {
     }
 
     /// A plain-text table for the terminal: one row per kind with samples, then messages,
-    /// RTP, and each threshold with PASS/FAIL.
+    /// RTP (with the share of legs anchored), and each threshold with PASS/FAIL.
     pub fn summary_table(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
@@ -316,24 +310,10 @@ impl Report {
                 m.acked, m.received, m.lost, m.duplicates
             );
         }
-        let r = &self.rtp;
-        if r.legs > 0 {
-            let _ = writeln!(
-                out,
-                "rtp: {} legs, {} packets expected, {:.3} % lost, {:.3} % late",
-                r.legs,
-                r.expected,
-                r.lost_ratio * 100.0,
-                r.late_ratio * 100.0
-            );
-        }
+        self.rtp.write_summary(&mut out);
         for t in &self.thresholds {
             let verdict = if t.passed { "PASS" } else { "FAIL" };
-            let op = if t.name == "success_ratio" {
-                ">="
-            } else {
-                "<="
-            };
+            let op = if t.is_minimum() { ">=" } else { "<=" };
             let note = t
                 .note
                 .as_deref()
@@ -498,6 +478,17 @@ fn check(recorder: &Recorder, total: &Counts, t: &Threshold) -> ThresholdResult 
                 actual,
                 actual <= limit,
                 note,
+            )
+        }
+        Threshold::RtpAnchoredRatio(limit) => {
+            let none = rtp.legs == 0;
+            let actual = rtp::anchored_ratio(recorder);
+            result(
+                "rtp_anchored_ratio".into(),
+                limit,
+                actual,
+                !none && actual >= limit,
+                none.then_some("no rtp"),
             )
         }
     }

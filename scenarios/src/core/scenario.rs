@@ -19,7 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Kind, User};
+use super::{CallMedia, Kind, User};
 
 /// A parsed, validated scenario file.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +141,8 @@ pub struct CallB {
     pub callee_hangs_up: f64,
     /// G.711 audio both ways at 50 packets/s while answered.
     pub rtp: bool,
+    /// What the phones put in their SDP (`media`, with `nat_address`); `Nat` only with `rtp`.
+    pub media: CallMedia,
 }
 
 /// MESSAGEs from online users.
@@ -208,6 +210,8 @@ pub struct Thresholds {
     /// Maximum share of RTP packets lost, and arriving too late for the jitter buffer.
     pub rtp_loss_ratio: Option<f64>,
     pub rtp_late_ratio: Option<f64>,
+    /// Minimum share of RTP legs whose packets all came from the switch's relay.
+    pub rtp_anchored_ratio: Option<f64>,
 }
 
 /// Latency limits of one request type.

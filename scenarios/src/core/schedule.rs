@@ -462,7 +462,7 @@ fn draw(sc: &Scenario, kind: Kind, rng: &mut Entropy, online: u32) -> Action {
                 caller,
                 callee,
                 plan,
-                rtp: c.rtp,
+                rtp: c.rtp.then_some(c.media),
             }
         }
         Kind::Message => {

@@ -14,8 +14,10 @@
 //!   otherwise pull them down or up; failures and timeouts have their own counters.
 
 mod histogram;
+mod rtp;
 
 pub use histogram::{Histogram, MAX_TRACKED};
+pub use rtp::{LegCounts, LegMeter, Origin, RtpStream};
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -34,7 +36,8 @@ pub struct Recorder {
     acked: HashSet<u64>,
     received: HashSet<u64>,
     duplicates: u64,
-    rtp: RtpTotals,
+    /// RTP of the legs that ended, by [`Origin`] (in [`Origin::ALL`] order).
+    rtp: [RtpTotals; Origin::ALL.len()],
 }
 
 /// Request counters of one kind (all of a run, or of one second).
@@ -85,23 +88,51 @@ pub struct MessageCounts {
     pub duplicates: u64,
 }
 
-/// RTP counters summed over call legs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// RTP counters summed over call legs ([`LegCounts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RtpTotals {
     /// Call legs that reported.
     pub legs: u64,
-    /// Packets expected (RFC 3550 A.3: highest extended sequence number - first + 1).
+    /// Packets the legs sent.
+    pub sent: u64,
+    /// Packets expected (RFC 3550 A.3 per stream; a silent leg's own sends, see
+    /// [`LegCounts::expected`]).
     pub expected: u64,
     /// Packets received (duplicates included, as in RFC 3550).
     pub received: u64,
-    /// Packets late or out of order (see [`RtpLeg`]).
+    /// Packets more than 40 ms past their playout time (see [`RtpStream`]).
     pub late: u64,
+    /// The highest loss ratio and late ratio of any one leg.
+    pub worst_lost_ratio: f64,
+    pub worst_late_ratio: f64,
 }
 
 impl RtpTotals {
     /// Packets expected but not received.
     pub fn lost(&self) -> u64 {
         self.expected.saturating_sub(self.received)
+    }
+
+    fn add_leg(&mut self, leg: &LegCounts) {
+        self.add(&RtpTotals {
+            legs: 1,
+            sent: leg.sent,
+            expected: leg.expected,
+            received: leg.received,
+            late: leg.late,
+            worst_lost_ratio: leg.lost_ratio(),
+            worst_late_ratio: leg.late_ratio(),
+        });
+    }
+
+    fn add(&mut self, o: &RtpTotals) {
+        self.legs += o.legs;
+        self.sent += o.sent;
+        self.expected += o.expected;
+        self.received += o.received;
+        self.late += o.late;
+        self.worst_lost_ratio = self.worst_lost_ratio.max(o.worst_lost_ratio);
+        self.worst_late_ratio = self.worst_late_ratio.max(o.worst_late_ratio);
     }
 }
 
@@ -155,7 +186,7 @@ impl Recorder {
             acked: HashSet::new(),
             received: HashSet::new(),
             duplicates: 0,
-            rtp: RtpTotals::default(),
+            rtp: Default::default(),
         }
     }
 
@@ -206,13 +237,10 @@ impl Recorder {
         }
     }
 
-    /// RTP of one call leg when it ends: packets expected, received, and late (as counted by
-    /// [`RtpLeg`]: more than [`RtpLeg::LATE`] behind the leg's fastest packet, or out of order).
-    pub fn rtp(&mut self, expected: u64, received: u64, late: u64) {
-        self.rtp.legs += 1;
-        self.rtp.expected += expected;
-        self.rtp.received += received;
-        self.rtp.late += late;
+    /// RTP of one call leg when it ends, as its [`LegMeter`] counted it (late: more than
+    /// [`RtpStream::LATE`] past the playout time its stream's first packet sets).
+    pub fn rtp(&mut self, leg: &LegCounts) {
+        self.rtp[origin_slot(leg.origin)].add_leg(leg);
     }
 
     /// Adds everything `other` recorded. A message id received by both is a duplicate.
@@ -241,10 +269,9 @@ impl Recorder {
             self.message_received(id);
         }
         self.duplicates += other.duplicates;
-        self.rtp.legs += other.rtp.legs;
-        self.rtp.expected += other.rtp.expected;
-        self.rtp.received += other.rtp.received;
-        self.rtp.late += other.rtp.late;
+        for (a, b) in self.rtp.iter_mut().zip(other.rtp.iter()) {
+            a.add(b);
+        }
     }
 
     /// Live figures over all kinds, over the last `window` ending at `now`. The window's start
@@ -315,7 +342,14 @@ impl Recorder {
 
     /// RTP counters over all legs.
     pub fn rtp_totals(&self) -> RtpTotals {
-        self.rtp
+        let mut t = RtpTotals::default();
+        self.rtp.iter().for_each(|o| t.add(o));
+        t
+    }
+
+    /// RTP counters of the legs whose packets came from `origin`.
+    pub fn rtp_of(&self, origin: Origin) -> RtpTotals {
+        self.rtp[origin_slot(origin)]
     }
 
     fn second_mut(&mut self, at: Duration) -> &mut Second {
@@ -358,90 +392,16 @@ impl Recorder {
     }
 }
 
+/// Its index in [`Origin::ALL`] (declaration order).
+fn origin_slot(o: Origin) -> usize {
+    o as usize
+}
+
 fn code_slot(code: u16) -> usize {
     if CODES.contains(&code) {
         usize::from(code - CODES.start())
     } else {
         CODES.len()
-    }
-}
-
-/// The receive side of one RTP stream, counting what [`Recorder::rtp`] takes when the leg
-/// ends (RFC 3550 A.1 extended sequence numbers, A.3 expected packets).
-///
-/// A packet is *late* when it arrives more than [`RtpLeg::LATE`] after it should have,
-/// judged against the fastest packet of the leg so far: its transit time (arrival minus RTP
-/// timestamp, RFC 3550 §6.4.1's `D`) exceeds the smallest transit seen by more than `LATE`.
-/// A packet at or below the highest sequence number seen (reordered or duplicated) is late
-/// too: a 40 ms jitter buffer would have played out past it.
-#[derive(Debug, Clone)]
-pub struct RtpLeg {
-    clock_rate: u32,
-    first: Option<(u64, u32)>, // extended sequence number, timestamp of the first packet
-    highest: u64,
-    min_transit: i64,
-    received: u64,
-    late: u64,
-}
-
-impl RtpLeg {
-    /// How late a packet may be before it counts as late.
-    pub const LATE: Duration = Duration::from_millis(40);
-
-    /// A leg whose RTP clock runs at `clock_rate` Hz (8 000 for G.711).
-    pub fn new(clock_rate: u32) -> Self {
-        RtpLeg {
-            clock_rate,
-            first: None,
-            highest: 0,
-            min_transit: i64::MAX,
-            received: 0,
-            late: 0,
-        }
-    }
-
-    /// A packet with `seq` and `timestamp` arrived at `now`.
-    pub fn handle_packet(&mut self, now: Duration, seq: u16, timestamp: u32) {
-        self.received += 1;
-        let (_, first_ts) = match self.first {
-            Some(first) => first,
-            None => {
-                // extended numbers start at 2^16 so a packet older than the first one does
-                // not underflow
-                self.highest = 1 << 16 | u64::from(seq);
-                *self.first.insert((self.highest, timestamp))
-            }
-        };
-        let delta = i64::from(seq.wrapping_sub(self.highest as u16) as i16);
-        let mut late = false;
-        if delta > 0 {
-            self.highest = self.highest.saturating_add_signed(delta);
-        } else if self.received > 1 {
-            late = true;
-        }
-        let ticks = i64::from(timestamp.wrapping_sub(first_ts) as i32);
-        let sent_us = ticks * 1_000_000 / i64::from(self.clock_rate.max(1));
-        let transit = now.as_micros() as i64 - sent_us;
-        self.min_transit = self.min_transit.min(transit);
-        if transit - self.min_transit > Self::LATE.as_micros() as i64 {
-            late = true;
-        }
-        self.late += u64::from(late);
-    }
-
-    /// Packets expected so far: highest extended sequence number - first + 1.
-    pub fn expected(&self) -> u64 {
-        self.first.map_or(0, |(first, _)| self.highest + 1 - first)
-    }
-
-    /// Packets received, duplicates included.
-    pub fn received(&self) -> u64 {
-        self.received
-    }
-
-    /// Packets late or out of order.
-    pub fn late(&self) -> u64 {
-        self.late
     }
 }
 

@@ -1,7 +1,10 @@
 //! RTP for simulated calls: G.711 µ-law (PCMU) audio, 20 ms frames at 50 packets/s, both
-//! ways, on a socket per call leg. The receiving side counts what arrived against the
-//! sender's sequence numbers (loss) and against its timestamps (late: more than 40 ms behind
-//! the packet's due time).
+//! ways, on a socket per call leg. A leg is symmetric, as a phone behind NAT must be for a
+//! switch to latch on it: it sends from the socket it receives on, to the address in the
+//! other side's SDP. What arrives is counted by the core's [`LegMeter`]: loss and lateness
+//! (more than 40 ms past the playout time a jitter buffer started by the stream's first
+//! packet gives it) per SSRC, and whether the packets came from the other phone or from the
+//! switch's relay.
 //!
 //! Set up once per leg; each frame reuses the same buffer: no allocation, lock or log per
 //! packet.
@@ -13,28 +16,20 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
-/// A packet later than this after its due time counts as late.
-pub const LATE_AFTER: Duration = Duration::from_millis(40);
+use crate::core::stats::{LegCounts, LegMeter};
+
 const FRAME: Duration = Duration::from_millis(20);
 const SAMPLES: usize = 160;
-
-/// What one leg's receiver counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RtpCount {
-    pub expected: u64,
-    pub received: u64,
-    pub late: u64,
-}
 
 /// A running leg: stop it to get its counts.
 pub struct Leg {
     stop: Option<oneshot::Sender<()>>,
-    done: Option<oneshot::Receiver<RtpCount>>,
+    done: Option<oneshot::Receiver<LegCounts>>,
 }
 
 impl Leg {
     /// Stops sending and receiving; the counts come on the returned channel.
-    pub fn stop(mut self) -> Option<oneshot::Receiver<RtpCount>> {
+    pub fn stop(mut self) -> Option<oneshot::Receiver<LegCounts>> {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -70,8 +65,9 @@ pub fn linear_to_ulaw(pcm: i16) -> u8 {
     }
 }
 
-/// Starts a leg on `socket` sending to `remote`.
-pub fn start(socket: UdpSocket, remote: SocketAddr, ssrc: u32) -> Leg {
+/// Starts a leg on `socket` sending to `remote` (the other side's SDP); `peer` is the socket
+/// the other phone sends from, when its signalling said.
+pub fn start(socket: UdpSocket, remote: SocketAddr, peer: Option<SocketAddr>, ssrc: u32) -> Leg {
     let (stop_tx, mut stop_rx) = oneshot::channel();
     let (done_tx, done_rx) = oneshot::channel();
     let audio = tone();
@@ -83,9 +79,8 @@ pub fn start(socket: UdpSocket, remote: SocketAddr, ssrc: u32) -> Leg {
         let mut seq: u16 = 0;
         let mut ts: u32 = 0;
         let mut rx = [0u8; 1500];
-        let mut count = RtpCount::default();
-        let mut first: Option<(u16, tokio::time::Instant)> = None;
-        let mut highest: u64 = 0;
+        let mut meter = LegMeter::new(remote, peer);
+        let epoch = tokio::time::Instant::now();
         let mut tick = tokio::time::interval(FRAME);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         loop {
@@ -96,36 +91,19 @@ pub fn start(socket: UdpSocket, remote: SocketAddr, ssrc: u32) -> Leg {
                     packet[4..8].copy_from_slice(&ts.to_be_bytes());
                     let at = (ts as usize) % (8000 - SAMPLES);
                     packet[12..].copy_from_slice(&audio[at..at + SAMPLES]);
+                    // a refused send (no route to a NAT address) is a packet lost on its way
                     let _ = socket.try_send_to(&packet, remote);
+                    meter.handle_sent();
                     seq = seq.wrapping_add(1);
                     ts = ts.wrapping_add(SAMPLES as u32);
                 }
                 r = socket.recv_from(&mut rx) => {
-                    let Ok((n, _)) = r else { continue };
-                    if n < 12 || rx[0] >> 6 != 2 {
-                        continue;
-                    }
-                    let now = tokio::time::Instant::now();
-                    let s = u16::from_be_bytes([rx[2], rx[3]]);
-                    let (first_seq, first_at) = *first.get_or_insert((s, now));
-                    // packets since the first one (sequence numbers wrap at 65,536)
-                    let index = u64::from(s.wrapping_sub(first_seq));
-                    if index > 30_000 {
-                        continue; // older than the first: reordered before it
-                    }
-                    count.received += 1;
-                    highest = highest.max(index);
-                    let due = first_at + FRAME * index as u32;
-                    if now > due + LATE_AFTER {
-                        count.late += 1;
-                    }
+                    let Ok((n, from)) = r else { continue };
+                    meter.handle_packet(epoch.elapsed(), from, &rx[..n]);
                 }
             }
         }
-        if first.is_some() {
-            count.expected = highest + 1;
-        }
-        let _ = done_tx.send(count);
+        let _ = done_tx.send(meter.counts());
     });
     Leg {
         stop: Some(stop_tx),
@@ -136,6 +114,7 @@ pub fn start(socket: UdpSocket, remote: SocketAddr, ssrc: u32) -> Leg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::stats::Origin;
 
     #[test]
     fn ulaw_encodes_silence_and_extremes_as_g711_says() {
@@ -147,19 +126,88 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn two_legs_exchange_fifty_packets_a_second_and_count_them() {
+    async fn two_legs_exchange_fifty_packets_a_second_and_count_them_as_direct() {
         let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let (aa, ba) = (a.local_addr().unwrap(), b.local_addr().unwrap());
-        let la = start(a, ba, 1);
-        let lb = start(b, aa, 2);
+        let la = start(a, ba, Some(ba), 1);
+        let lb = start(b, aa, Some(aa), 2);
         tokio::time::sleep(Duration::from_millis(1000)).await;
         let ra = la.stop().unwrap().await.unwrap();
         let rb = lb.stop().unwrap().await.unwrap();
         for r in [ra, rb] {
             assert!((40..=60).contains(&r.received), "{r:?}");
+            assert!((40..=60).contains(&r.sent), "{r:?}");
             assert!(r.expected >= r.received);
             assert!(r.expected - r.received <= 2, "{r:?}");
+            assert_eq!(r.origin, Origin::Direct, "{r:?}");
         }
+    }
+
+    /// A stand-in for an anchoring switch: two relay sockets, each side latched on the source
+    /// of the first packet it receives (until then it sends nowhere: the phones' SDP names an
+    /// unreachable NAT address), then every packet relayed to the other side's latched source
+    /// from the relay socket of that side.
+    async fn latching_relay() -> (SocketAddr, SocketAddr) {
+        let x = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let y = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addrs = (x.local_addr().unwrap(), y.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut bx, mut by) = ([0u8; 1500], [0u8; 1500]);
+            let (mut lx, mut ly): (Option<SocketAddr>, Option<SocketAddr>) = (None, None);
+            loop {
+                tokio::select! {
+                    r = x.recv_from(&mut bx) => {
+                        let Ok((n, from)) = r else { return };
+                        lx.get_or_insert(from);
+                        if let Some(to) = ly {
+                            let _ = y.send_to(&bx[..n], to).await;
+                        }
+                    }
+                    r = y.recv_from(&mut by) => {
+                        let Ok((n, from)) = r else { return };
+                        ly.get_or_insert(from);
+                        if let Some(to) = lx {
+                            let _ = x.send_to(&by[..n], to).await;
+                        }
+                    }
+                }
+            }
+        });
+        addrs
+    }
+
+    #[tokio::test]
+    async fn nat_legs_through_a_latching_relay_get_audio_and_count_it_as_relayed() {
+        let (rx, ry) = latching_relay().await;
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (aa, ba) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        // each sends to its side of the relay (what the switch's SDP said) and names its own
+        // socket as the peer's
+        let la = start(a, rx, Some(ba), 1);
+        let lb = start(b, ry, Some(aa), 2);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let ra = la.stop().unwrap().await.unwrap();
+        let rb = lb.stop().unwrap().await.unwrap();
+        for r in [ra, rb] {
+            assert_eq!(r.origin, Origin::Relayed, "{r:?}");
+            assert!((35..=60).contains(&r.received), "{r:?}");
+            assert!(r.expected - r.received <= 2, "{r:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_leg_sending_to_an_address_nothing_answers_is_silent_and_all_lost() {
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let nat = "10.255.255.1:40000".parse().unwrap();
+        let la = start(a, nat, Some("127.0.0.1:9".parse().unwrap()), 1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let r = la.stop().unwrap().await.unwrap();
+        assert_eq!(r.origin, Origin::Silent);
+        assert!(
+            r.sent >= 10 && r.expected == r.sent && r.received == 0,
+            "{r:?}"
+        );
     }
 }

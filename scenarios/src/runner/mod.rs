@@ -351,6 +351,9 @@ fn thresholds(sc: &Scenario) -> Vec<Threshold> {
     if let Some(r) = t.rtp_late_ratio {
         out.push(Threshold::RtpLateRatio(r));
     }
+    if let Some(r) = t.rtp_anchored_ratio {
+        out.push(Threshold::RtpAnchoredRatio(r));
+    }
     out
 }
 

@@ -19,9 +19,9 @@ use tokio::sync::mpsc;
 use super::media;
 use super::people::People;
 use crate::core::agent::{
-    self, Callee, Caller, Endpoint, Identity, Out, Request, RequestSpec, Subscriber,
+    self, Audio, Callee, Caller, Endpoint, Identity, Out, Request, RequestSpec, Subscriber,
 };
-use crate::core::stats::Recorder;
+use crate::core::stats::{LegCounts, Recorder};
 use crate::core::{Action, Kind, Outcome, User};
 
 /// A flow and what it belongs to.
@@ -128,8 +128,8 @@ pub struct Shard {
     media_sockets: FxHashMap<Box<str>, std::net::UdpSocket>,
     legs: FxHashMap<Box<str>, media::Leg>,
     rtp: (
-        mpsc::UnboundedSender<media::RtpCount>,
-        mpsc::UnboundedReceiver<media::RtpCount>,
+        mpsc::UnboundedSender<LegCounts>,
+        mpsc::UnboundedReceiver<LegCounts>,
     ),
     rtp_pending: usize,
     register_expires: u32,
@@ -221,7 +221,7 @@ impl Shard {
                 c = self.rtp.1.recv() => {
                     if let Some(c) = c {
                         self.rtp_pending = self.rtp_pending.saturating_sub(1);
-                        self.recorder.rtp(c.expected, c.received, c.late);
+                        self.recorder.rtp(&c);
                     }
                 }
                 _ = tick.tick() => {
@@ -254,7 +254,7 @@ impl Shard {
         for (_, leg) in self.legs.drain() {
             if let Some(rx) = leg.stop() {
                 if let Ok(Ok(c)) = tokio::time::timeout(Duration::from_millis(200), rx).await {
-                    self.recorder.rtp(c.expected, c.received, c.late);
+                    self.recorder.rtp(&c);
                 }
             }
         }
@@ -306,13 +306,16 @@ impl Shard {
                 plan,
                 rtp,
             } => {
-                let media = if rtp { self.media_socket() } else { None };
+                let media = rtp.and_then(|_| self.media_socket());
+                let audio = media.as_ref().and_then(|s| s.local_addr().ok());
                 let c = Caller::start(
                     now,
                     self.identity(caller, 0),
                     &self.people.number(callee),
                     plan,
-                    media.as_ref().and_then(|s| s.local_addr().ok()),
+                    audio
+                        .zip(rtp)
+                        .map(|(socket, media)| Audio { socket, media }),
                     self.ep.clone(),
                     &mut self.e,
                     &mut out,
@@ -565,12 +568,12 @@ impl Shard {
                         self.recorder.outcome(Kind::Notify, at, l, Outcome::Ok(200));
                     }
                 }
-                Out::MediaStart { remote } => {
+                Out::MediaStart { remote, peer } => {
                     if let Some(sock) = self.media_sockets.remove(call_id) {
                         if let Ok(sock) = UdpSocket::from_std(sock) {
                             let ssrc = self.e.next_u64() as u32;
-                            self.legs
-                                .insert(call_id.into(), media::start(sock, remote, ssrc));
+                            let leg = media::start(sock, remote, peer, ssrc);
+                            self.legs.insert(call_id.into(), leg);
                         }
                     }
                 }

@@ -10,9 +10,10 @@ use switchboard_engine::entropy::Entropy;
 use switchboard_engine::sip::{reason_phrase, HeaderName, Message, Method, ResponseBuilder};
 use switchboard_engine::txn::{self, ClientKey, ClientNonInvite, ServerInvite, Timers};
 
-use super::caller::{parse_plan, PLAN_HEADER};
-use super::{build, sdp, via, Endpoint, Head, Identity, Out};
-use crate::core::CallPlan;
+use super::caller::{media_socket_of, parse_plan, plan_media, PLAN_HEADER};
+use super::sdp::{self, Audio, MEDIA_HEADER};
+use super::{build, via, Endpoint, Head, Identity, Out};
+use crate::core::{CallMedia, CallPlan};
 
 #[derive(Debug, PartialEq, Eq)]
 enum State {
@@ -33,9 +34,15 @@ pub struct Callee {
     invite: Message,
     txn: ServerInvite,
     tag: String,
-    media: SocketAddr,
-    /// Where the caller's audio is, when the plan asks for audio.
+    /// This leg's audio: its socket, and what its SDP says (the plan's `nat=`).
+    media: Audio,
+    /// Whether the plan asks for audio.
+    rtp: bool,
+    /// Where the caller's audio goes by the INVITE's SDP (as the switch forwarded it: the
+    /// caller's, or the switch's relay), when the plan asks for audio.
     remote_media: Option<SocketAddr>,
+    /// The socket the caller really sends from (its `X-Load-Media`).
+    peer_media: Option<SocketAddr>,
     state: State,
     answer_at: Option<Instant>,
     ok: Option<Bytes>,
@@ -47,9 +54,9 @@ pub struct Callee {
 
 impl Callee {
     /// An INVITE arrived for this simulated device: 180 now, then the plan. `media` is this
-    /// leg's RTP address (used when the plan says `rtp=1`; `wants_rtp` tells the runner
-    /// whether to open one). A call without a plan header is answered at once and left to
-    /// the caller to end.
+    /// leg's RTP socket (used when the plan says `rtp=1`, its SDP then written as the plan's
+    /// `nat=` says; `plan_media` tells the runner whether to open one). A call without a plan
+    /// header is answered at once and left to the caller to end.
     pub fn start(
         now: Instant,
         invite: Message,
@@ -72,18 +79,21 @@ impl Callee {
             | CallPlan::Busy { ring }
             | CallPlan::NoAnswer { ring } => ring,
         };
+        let audio = invite.header_by_name(PLAN_HEADER).and_then(plan_media);
         let mut c = Callee {
             id,
             ep,
             plan,
-            remote_media: invite
-                .header_by_name(PLAN_HEADER)
-                .filter(|v| super::caller::wants_rtp(v))
-                .and_then(|_| sdp::audio_target(invite.body())),
+            remote_media: audio.and_then(|_| sdp::audio_target(invite.body())),
+            peer_media: audio.and_then(|_| media_socket_of(&invite)),
+            rtp: audio.is_some(),
+            media: Audio {
+                socket: media,
+                media: audio.unwrap_or(CallMedia::Direct),
+            },
             txn: ServerInvite::new(now, false, Timers::default()),
             invite,
             tag: e.token(10),
-            media,
             state: State::Ringing,
             answer_at: match plan {
                 CallPlan::NoAnswer { .. } => None,
@@ -130,7 +140,7 @@ impl Callee {
             match self.plan {
                 CallPlan::Busy { .. } => self.respond(now, 486, None, out),
                 _ => {
-                    let body = sdp::pcmu(self.media, e.next_u64() >> 16);
+                    let body = sdp::pcmu(self.media.sdp_address(), e.next_u64() >> 16);
                     self.respond(now, 200, Some(&body), out);
                     self.state = State::Answered;
                     self.ok_next = Some((now + Timers::default().t1, Timers::default().t1));
@@ -183,7 +193,10 @@ impl Callee {
                     self.ok_next = None;
                     self.state = State::Up;
                     if let Some(remote) = self.remote_media {
-                        out.push(Out::MediaStart { remote });
+                        out.push(Out::MediaStart {
+                            remote,
+                            peer: self.peer_media,
+                        });
                     }
                     if let CallPlan::Answer {
                         hold,
@@ -229,6 +242,9 @@ impl Callee {
         let mut b = ResponseBuilder::new(&self.invite, code, reason_phrase(code)).to_tag(&self.tag);
         if code < 300 {
             b = b.record_route().header("Contact", &contact);
+        }
+        if code == 200 && self.rtp {
+            b = b.header(MEDIA_HEADER, &self.media.socket.to_string());
         }
         if let Some(body) = sdp {
             b = b.body("application/sdp", body);

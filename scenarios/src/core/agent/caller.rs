@@ -11,15 +11,36 @@ use switchboard_engine::sip::builder::cancel_for;
 use switchboard_engine::sip::{HeaderName, Message, Method, ResponseBuilder};
 use switchboard_engine::txn::{self, ClientInvite, ClientKey, ClientNonInvite};
 
-use super::{build, credentials, sdp, via, Endpoint, Head, Identity, Out};
-use crate::core::{CallPlan, Kind, Outcome};
+use super::sdp::{self, Audio, MEDIA_HEADER};
+use super::{build, credentials, via, Endpoint, Head, Identity, Out};
+use crate::core::{CallMedia, CallPlan, Kind, Outcome};
 
 /// The header carrying the plan to the callee.
 pub const PLAN_HEADER: &str = "X-Load-Plan";
 
-/// Whether a plan header asks for audio (`;rtp=1`).
-pub fn wants_rtp(v: &str) -> bool {
-    v.split(';').any(|p| p.trim() == "rtp=1")
+/// The audio a plan header asks for: `;rtp=1` for audio, with `;nat=<ip>` when the phones
+/// write that address in their SDP; `None`: signalling only.
+pub fn plan_media(v: &str) -> Option<CallMedia> {
+    let mut parts = v.split(';').map(str::trim);
+    if !parts.clone().any(|p| p == "rtp=1") {
+        return None;
+    }
+    let nat = parts.find_map(|p| p.strip_prefix("nat=")?.parse().ok());
+    Some(nat.map_or(CallMedia::Direct, CallMedia::Nat))
+}
+
+/// The parameters a plan header carries for `media` (appended to [`plan_value`]).
+fn media_params(media: Option<CallMedia>) -> String {
+    match media {
+        None => String::new(),
+        Some(CallMedia::Direct) => ";rtp=1".into(),
+        Some(CallMedia::Nat(ip)) => format!(";rtp=1;nat={ip}"),
+    }
+}
+
+/// The socket a `X-Load-Media` header names.
+pub(super) fn media_socket_of(m: &Message) -> Option<SocketAddr> {
+    m.header_by_name(MEDIA_HEADER)?.trim().parse().ok()
 }
 
 /// `plan` as the header value the callee reads (`answer;ring=..;hold=..;by=caller`).
@@ -84,8 +105,11 @@ pub struct Caller {
     call_id: String,
     from: String,
     tag: String,
-    /// This leg's RTP address; `None`: signalling only (the offer names the discard port).
-    media: Option<SocketAddr>,
+    /// This leg's audio; `None`: signalling only (the offer names the discard port).
+    media: Option<Audio>,
+    /// Where the callee's audio goes by the SDP of a provisional answer (early media, or the
+    /// ringback a switch adds), in case the 200 carries none.
+    early_remote: Option<SocketAddr>,
     started: Instant,
     cseq: u32,
     invite: ClientInvite,
@@ -107,15 +131,15 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Sends the INVITE; `media` is this leg's RTP address (in the SDP offer), when the call
-    /// carries audio.
+    /// Sends the INVITE; `media` is this leg's audio (its SDP offer, and the socket named in
+    /// `X-Load-Media`), when the call carries audio.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         now: Instant,
         id: Identity,
         callee: &str,
         plan: CallPlan,
-        media: Option<SocketAddr>,
+        media: Option<Audio>,
         ep: Endpoint,
         e: &mut Entropy,
         out: &mut Vec<Out>,
@@ -141,6 +165,7 @@ impl Caller {
             from,
             tag,
             media,
+            early_remote: None,
             started: now,
             cseq: 1,
             invite,
@@ -290,6 +315,9 @@ impl Caller {
     ) {
         let code = r.status().unwrap_or(0);
         if code < 200 {
+            if let Some(remote) = sdp::audio_target(r.body()) {
+                self.early_remote = Some(remote);
+            }
             return;
         }
         if (200..300).contains(&code) {
@@ -367,8 +395,14 @@ impl Caller {
         };
         self.record(now, outcome, out);
         self.state = State::Up;
-        if let (Some(_), Some(remote)) = (self.media, sdp::audio_target(r.body())) {
-            out.push(Out::MediaStart { remote });
+        // the answer's SDP (a switch anchoring the call points it at its relay); with none,
+        // the one a provisional answer gave (RFC 3261 §13.2.1 lets the 200 repeat it or not)
+        let remote = sdp::audio_target(r.body()).or(self.early_remote);
+        if let (Some(_), Some(remote)) = (self.media, remote) {
+            out.push(Out::MediaStart {
+                remote,
+                peer: media_socket_of(&r),
+            });
         }
         match self.plan {
             CallPlan::Answer {
@@ -470,23 +504,24 @@ fn invite(
     call_id: &str,
     cseq: u32,
     plan: &CallPlan,
-    media: Option<SocketAddr>,
+    media: Option<Audio>,
     auth: Option<&(&'static str, String)>,
     e: &mut Entropy,
 ) -> (ClientInvite, Message, ClientKey) {
     let (via, branch) = via(ep, e);
     let contact = id.contact(ep);
-    let mut plan = plan_value(plan);
-    if media.is_some() {
-        plan.push_str(";rtp=1");
-    }
-    // without audio the offer names the discard port of our own address
-    let media = media.unwrap_or_else(|| SocketAddr::new(ep.local.ip(), 9));
+    let plan = plan_value(plan) + &media_params(media.map(|m| m.media));
+    let socket = media.map(|m| m.socket.to_string());
     let mut extra = vec![("Contact", contact.as_str()), (PLAN_HEADER, plan.as_str())];
+    if let Some(s) = &socket {
+        extra.push((MEDIA_HEADER, s.as_str()));
+    }
     if let Some((n, v)) = auth {
         extra.push((n, v.as_str()));
     }
-    let body = sdp::pcmu(media, e.next_u64() >> 16);
+    // without audio the offer names the discard port of our own address
+    let sdp_address = media.map_or_else(|| SocketAddr::new(ep.local.ip(), 9), |m| m.sdp_address());
+    let body = sdp::pcmu(sdp_address, e.next_u64() >> 16);
     let bytes = build(
         &Head {
             method: "INVITE",

@@ -23,8 +23,9 @@ use switchboard_engine::sip::{HeaderName, Message, RequestBuilder};
 
 pub use callee::Callee;
 pub use caller::Caller;
-pub use caller::{parse_plan, plan_value, wants_rtp, PLAN_HEADER};
+pub use caller::{parse_plan, plan_media, plan_value, PLAN_HEADER};
 pub use request::{Request, RequestSpec};
+pub use sdp::{Audio, MEDIA_HEADER};
 pub use subscriber::Subscriber;
 
 use super::{Kind, Outcome};
@@ -70,8 +71,13 @@ pub enum Out {
         latency: Duration,
         outcome: Outcome,
     },
-    /// A call leg is up: send RTP from this flow's media port to `remote`.
-    MediaStart { remote: SocketAddr },
+    /// A call leg is up: send RTP from this flow's media socket to `remote` (the other
+    /// side's SDP: the phone itself, or a switch's relay). `peer`: the socket the other phone
+    /// really sends from (its `X-Load-Media`), to tell direct packets from relayed ones.
+    MediaStart {
+        remote: SocketAddr,
+        peer: Option<SocketAddr>,
+    },
     /// The call leg ended: stop its RTP.
     MediaStop,
     /// The server acknowledged (2xx) the message with this load id.

@@ -1,7 +1,37 @@
 //! The SDP of a simulated call: one G.711 µ-law (PCMU) audio stream, and where the other
 //! side's stream goes.
+//!
+//! A phone's SDP names the socket it sends from and receives on, or, in `nat` mode
+//! ([`CallMedia::Nat`]), a private address nothing listens on with that socket's port, as a
+//! phone behind NAT does. Since the SDP then cannot say where the phone really is, each phone
+//! also names its socket in a header ([`MEDIA_HEADER`]) that a proxy passes on untouched: the
+//! other side tells from it whether packets come from the phone itself (direct media) or from
+//! the address in the SDP it was given (the switch's relay).
 
 use std::net::{IpAddr, SocketAddr};
+
+use crate::core::CallMedia;
+
+/// The header naming the socket a phone sends its RTP from (`X-Load-Media: 127.0.0.1:40000`),
+/// on the INVITE and on the 200 that answers it when the call carries audio.
+pub const MEDIA_HEADER: &str = "X-Load-Media";
+
+/// A phone's audio stream: the socket it sends from and receives on, and what its SDP says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Audio {
+    pub socket: SocketAddr,
+    pub media: CallMedia,
+}
+
+impl Audio {
+    /// The address its SDP names: the socket, or the NAT address with the socket's port.
+    pub fn sdp_address(&self) -> SocketAddr {
+        match self.media {
+            CallMedia::Direct => self.socket,
+            CallMedia::Nat(ip) => SocketAddr::new(ip, self.socket.port()),
+        }
+    }
+}
 
 /// An offer or answer for one PCMU stream on `addr`.
 pub fn pcmu(addr: SocketAddr, session: u64) -> Vec<u8> {

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use switchboard_engine::sip::{reason_phrase, Method, ResponseBuilder};
 
 use super::*;
-use crate::core::CallPlan;
+use crate::core::{CallMedia, CallPlan};
+
+mod anchored;
 
 fn ep(port: u16) -> Endpoint {
     Endpoint {
@@ -148,9 +150,63 @@ fn a_second_challenge_is_a_failure_and_silence_a_timeout() {
     assert!(!out.contains(&Out::MessageAcked(9)));
 }
 
+/// The caller's and callee's RTP sockets in the back-to-back calls.
+const CALLER_RTP: &str = "127.0.0.1:40000";
+const CALLEE_RTP: &str = "127.0.0.1:40002";
+
+/// What the stand-in proxy between the two sides does with SDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proxy {
+    /// Passes everything on untouched (signalling only, media direct).
+    Passes,
+    /// Anchors the call as the switch does: the INVITE's SDP pointed at `callee_side`, the
+    /// 200's at `caller_side` (the engine's own rewrite), everything else untouched.
+    Anchors {
+        caller_side: SocketAddr,
+        callee_side: SocketAddr,
+    },
+    /// Anchors, but answers the offer in the 180 (to play ringback) and sends the 200
+    /// without SDP.
+    AnchorsEarly {
+        caller_side: SocketAddr,
+        callee_side: SocketAddr,
+    },
+}
+
+/// `m` with its SDP pointed at `relay` (as the switch rewrites it; one of the relay's own
+/// when `m` had none, as the switch adds to a 180 to play ringback), or without a body.
+fn rewrite_sdp(m: &Message, relay: Option<SocketAddr>) -> Message {
+    use switchboard_engine::sdp::rewrite::{rewrite_endpoints, RelayPort};
+    use switchboard_engine::sdp::Sdp;
+    let mut body = String::new();
+    if let (Some(relay), true) = (relay, m.body().is_empty()) {
+        body = String::from_utf8(sdp::pcmu(relay, 1)).unwrap();
+    } else if let Some(relay) = relay {
+        let mut sdp = Sdp::parse(m.body()).expect("the agent writes valid SDP");
+        rewrite_endpoints(&mut sdp, &[RelayPort::new(relay.port())], relay.ip()).unwrap();
+        sdp.write_to(&mut body);
+    }
+    let fwd = switchboard_engine::sip::Forward::default().body("application/sdp", body.as_bytes());
+    Message::parse(fwd.to_bytes(m)).unwrap()
+}
+
 /// Runs a caller and a callee back to back until both are done or `limit` passes; returns
 /// everything both emitted.
 fn back_to_back(plan: CallPlan, drop_first_ok: bool) -> (Vec<Out>, Vec<Out>) {
+    let audio = Audio {
+        socket: CALLER_RTP.parse().unwrap(),
+        media: CallMedia::Direct,
+    };
+    through(plan, drop_first_ok, Some(audio), Proxy::Passes)
+}
+
+/// [`back_to_back`] with the caller's audio and a proxy of choice.
+fn through(
+    plan: CallPlan,
+    drop_first_ok: bool,
+    audio: Option<Audio>,
+    proxy: Proxy,
+) -> (Vec<Out>, Vec<Out>) {
     let t = Instant::now();
     let mut e = Entropy::seeded(3);
     let mut a_out = Vec::new();
@@ -160,7 +216,7 @@ fn back_to_back(plan: CallPlan, drop_first_ok: bool) -> (Vec<Out>, Vec<Out>) {
         id("1001"),
         "1002",
         plan,
-        Some("127.0.0.1:40000".parse().unwrap()),
+        audio,
         ep(6000),
         &mut e,
         &mut a_out,
@@ -186,13 +242,21 @@ fn back_to_back(plan: CallPlan, drop_first_ok: bool) -> (Vec<Out>, Vec<Out>) {
                 );
                 continue;
             }
+            let m = match proxy {
+                Proxy::Anchors { callee_side, .. } | Proxy::AnchorsEarly { callee_side, .. }
+                    if m.method() == Some(Method::Invite) =>
+                {
+                    rewrite_sdp(&m, Some(callee_side))
+                }
+                _ => m,
+            };
             match &mut callee {
                 None if m.method() == Some(Method::Invite) => {
                     callee = Some(Callee::start(
                         now,
                         m,
                         id("1002"),
-                        "127.0.0.1:40002".parse().unwrap(),
+                        CALLEE_RTP.parse().unwrap(),
                         ep(6002),
                         &mut e,
                         &mut b_out,
@@ -213,6 +277,17 @@ fn back_to_back(plan: CallPlan, drop_first_ok: bool) -> (Vec<Out>, Vec<Out>) {
                 dropped = true;
                 continue;
             }
+            let invite_answer = m.cseq().is_some_and(|c| c.method == Method::Invite);
+            let m = match (proxy, m.status()) {
+                (Proxy::Anchors { caller_side, .. }, Some(200)) if invite_answer => {
+                    rewrite_sdp(&m, Some(caller_side))
+                }
+                (Proxy::AnchorsEarly { caller_side, .. }, Some(180)) => {
+                    rewrite_sdp(&m, Some(caller_side))
+                }
+                (Proxy::AnchorsEarly { .. }, Some(200)) if invite_answer => rewrite_sdp(&m, None),
+                _ => m,
+            };
             caller.on_message(now, m, &mut e, &mut a_out);
         }
         if caller.is_done()
@@ -257,13 +332,16 @@ fn an_answered_call_rings_talks_and_the_caller_hangs_up() {
             (Kind::Bye, Outcome::Ok(200))
         ]
     );
+    let (caller_rtp, callee_rtp) = (CALLER_RTP.parse().ok(), CALLEE_RTP.parse().ok());
     assert!(a.iter().any(|o| *o
         == Out::MediaStart {
-            remote: "127.0.0.1:40002".parse().unwrap()
+            remote: callee_rtp.unwrap(),
+            peer: callee_rtp,
         }));
     assert!(b.iter().any(|o| *o
         == Out::MediaStart {
-            remote: "127.0.0.1:40000".parse().unwrap()
+            remote: caller_rtp.unwrap(),
+            peer: caller_rtp,
         }));
     assert!(a.contains(&Out::MediaStop) && b.contains(&Out::MediaStop));
     let setup = a

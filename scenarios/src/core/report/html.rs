@@ -99,16 +99,18 @@ fn summary(s: &mut String, r: &Report) {
         "<tr><td>messages</td><td>{} acked, {} received, {} lost, {} duplicates</td></tr>",
         m.acked, m.received, m.lost, m.duplicates
     );
-    let p = &r.rtp;
+    let p = &r.rtp.all;
     let _ = write!(
         s,
-        "<tr><td>rtp</td><td>{} legs, {} packets expected, {} received, {:.3} % lost, \
-         {:.3} % late</td></tr>",
+        "<tr><td>rtp</td><td>{} legs, {} packets sent, {} expected, {} received, {:.3} % lost, \
+         {:.3} % late; media anchored on {:.1} % of legs</td></tr>",
         p.legs,
+        p.sent,
         p.expected,
         p.received,
         p.lost_ratio * 100.0,
-        p.late_ratio * 100.0
+        p.late_ratio * 100.0,
+        r.rtp.anchored_ratio * 100.0
     );
     let _ = write!(
         s,
@@ -121,6 +123,35 @@ fn summary(s: &mut String, r: &Report) {
             "<tr><td>server (pid {})</td><td>{:.2} s CPU, {:.1} µs per request, RSS max {} KiB, \
              mean {} KiB ({} samples)</td></tr>",
             v.pid, v.cpu_secs, v.cpu_us_per_op, v.rss_max_kib, v.rss_mean_kib, v.samples
+        );
+    }
+    s.push_str("</table>");
+    media(s, r);
+}
+
+/// RTP by where it came from: the switch's relay, the other phone, elsewhere, nowhere.
+fn media(s: &mut String, r: &Report) {
+    if r.rtp.all.legs == 0 {
+        return;
+    }
+    s.push_str(
+        "<h2>Media</h2><table><tr><th>origin</th><th>legs</th><th>sent</th><th>expected</th>\
+         <th>received</th><th>lost %</th><th>late %</th><th>worst leg lost %</th>\
+         <th>worst leg late %</th></tr>",
+    );
+    for (name, q) in r.rtp.rows() {
+        let _ = write!(
+            s,
+            "<tr><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td>\
+             <td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
+            q.legs,
+            q.sent,
+            q.expected,
+            q.received,
+            q.lost_ratio * 100.0,
+            q.late_ratio * 100.0,
+            q.worst_leg_lost_ratio * 100.0,
+            q.worst_leg_late_ratio * 100.0
         );
     }
     s.push_str("</table>");
@@ -143,11 +174,7 @@ fn thresholds(s: &mut String, r: &Report) {
             .note
             .as_deref()
             .map_or(String::new(), |n| format!(" ({})", escape(n)));
-        let op = if t.name == "success_ratio" {
-            "≥"
-        } else {
-            "≤"
-        };
+        let op = if t.is_minimum() { "≥" } else { "≤" };
         let _ = write!(
             s,
             "<tr class=\"{class}\"><td>{}</td><td>{op} {}</td><td>{}</td><td>{verdict}{note}</td></tr>",

@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::stats::{LegCounts, Origin};
 use crate::core::Outcome;
 
 fn ms(n: u64) -> Duration {
@@ -19,7 +20,7 @@ fn meta(scenario: &str) -> Meta {
 }
 
 /// 3 s: 100 calls (90 ok at 1..90 ms, 6 busy-here failures, 4 timeouts), 50 registers ok at
-/// 5 ms, 10 messages acked and 9 received, two RTP legs.
+/// 5 ms, 10 messages acked and 9 received, two RTP legs (one relayed, one direct).
 fn recorder() -> Recorder {
     let mut r = Recorder::new(10);
     for i in 0..100u64 {
@@ -42,9 +43,20 @@ fn recorder() -> Recorder {
             r.message_received(id);
         }
     }
-    r.rtp(1000, 990, 20);
-    r.rtp(1000, 1000, 0);
+    r.rtp(&leg(1000, 990, 20, Origin::Relayed));
+    r.rtp(&leg(1000, 1000, 0, Origin::Direct));
     r
+}
+
+/// A leg that sent 1000 packets.
+fn leg(expected: u64, received: u64, late: u64, origin: Origin) -> LegCounts {
+    LegCounts {
+        sent: 1000,
+        expected,
+        received,
+        late,
+        origin,
+    }
 }
 
 fn one(r: &Recorder, t: Threshold) -> ThresholdResult {
@@ -98,9 +110,25 @@ fn json_has_the_documented_fields() {
     for key in ["acked", "received", "lost", "duplicates"] {
         assert!(v["messages"][key].is_number(), "messages.{key}");
     }
-    for key in ["legs", "expected", "received", "lost_ratio", "late_ratio"] {
+    let quality = [
+        "legs",
+        "sent",
+        "expected",
+        "received",
+        "lost_ratio",
+        "late_ratio",
+        "worst_leg_lost_ratio",
+        "worst_leg_late_ratio",
+    ];
+    for key in quality {
         assert!(v["rtp"][key].is_number(), "rtp.{key}");
+        for origin in ["relayed", "direct", "other", "silent"] {
+            let o = &v["rtp"]["by_origin"][origin];
+            assert!(o[key].is_number(), "rtp.by_origin.{origin}.{key}");
+        }
     }
+    assert_eq!(v["rtp"]["anchored_ratio"], 0.5);
+    assert_eq!(v["rtp"]["by_origin"]["relayed"]["legs"], 1);
     for key in ["cpu_secs", "cpu_us_per_op"] {
         assert!(v["runner"][key].is_number(), "runner.{key}");
     }
@@ -127,8 +155,10 @@ fn kinds_count_outcomes_and_latency_of_ok_answers() {
     );
     assert!((call.p50_ms - 45.0).abs() < 45.0 * 0.02);
     assert_eq!(report.messages.lost, 1);
-    assert!((report.rtp.lost_ratio - 0.005).abs() < 1e-9);
-    assert!((report.rtp.late_ratio - 20.0 / 1990.0).abs() < 1e-9);
+    assert!((report.rtp.all.lost_ratio - 0.005).abs() < 1e-9);
+    assert!((report.rtp.all.late_ratio - 20.0 / 1990.0).abs() < 1e-9);
+    assert_eq!(report.rtp.all.sent, 2000);
+    assert!((report.rtp.all.worst_leg_lost_ratio - 0.01).abs() < 1e-9);
     assert!((report.runner.cpu_us_per_op - 0.5e6 / 150.0).abs() < 1e-6);
     assert!(report.passed, "no thresholds: nothing failed");
 }
@@ -215,6 +245,36 @@ fn rtp_loss_and_late_ratios_pass_at_or_below_their_limits() {
 }
 
 #[test]
+fn the_relayed_legs_have_their_own_quality_and_make_the_anchored_ratio() {
+    let mut r = Recorder::new(1);
+    r.rtp(&leg(1000, 998, 1, Origin::Relayed));
+    r.rtp(&leg(1000, 996, 0, Origin::Relayed));
+    r.rtp(&leg(1000, 1000, 0, Origin::Direct));
+    r.rtp(&leg(1000, 0, 0, Origin::Silent));
+    let rtp = build(&r, meta("t"), &[]).rtp;
+    assert!((rtp.anchored_ratio - 0.5).abs() < 1e-12);
+    let relayed = rtp.by_origin.relayed;
+    assert_eq!(
+        (relayed.legs, relayed.expected, relayed.received),
+        (2, 2000, 1994)
+    );
+    assert!((relayed.lost_ratio - 0.003).abs() < 1e-12);
+    assert!((relayed.worst_leg_lost_ratio - 0.004).abs() < 1e-12);
+    assert_eq!(rtp.by_origin.silent.lost_ratio, 1.0);
+    assert_eq!(rtp.all.legs, 4);
+}
+
+#[test]
+fn the_anchored_ratio_is_a_minimum_and_fails_without_rtp() {
+    let r = recorder(); // one leg relayed of two
+    let half = one(&r, Threshold::RtpAnchoredRatio(0.5));
+    assert!(half.passed && half.is_minimum() && half.name == "rtp_anchored_ratio");
+    assert!(!one(&r, Threshold::RtpAnchoredRatio(1.0)).passed);
+    let none = one(&Recorder::new(1), Threshold::RtpAnchoredRatio(0.0));
+    assert!(!none.passed && none.note.as_deref() == Some("no rtp"));
+}
+
+#[test]
 fn one_failed_threshold_fails_the_run() {
     let report = build(
         &recorder(),
@@ -266,6 +326,8 @@ fn html_is_one_self_contained_page_with_svg_charts_and_escaped_names() {
         "the failed threshold is coloured"
     );
     assert!(html.contains("call 503") && html.contains("call timeout"));
+    assert!(html.contains("<h2>Media</h2>") && html.contains("<td>relayed</td><td>1</td>"));
+    assert!(html.contains("media anchored on 50.0 % of legs"));
 }
 
 #[test]
@@ -275,7 +337,11 @@ fn summary_table_lists_every_kind_with_samples_and_each_threshold() {
     let report = build(
         &r,
         meta("t"),
-        &[Threshold::SuccessRatio(0.99), Threshold::LostMessages(5)],
+        &[
+            Threshold::SuccessRatio(0.99),
+            Threshold::LostMessages(5),
+            Threshold::RtpAnchoredRatio(1.0),
+        ],
     );
     let table = report.summary_table();
     let rows: Vec<&str> = table.lines().collect();
@@ -292,6 +358,15 @@ fn summary_table_lists_every_kind_with_samples_and_each_threshold() {
     );
     assert!(table.contains("FAIL success_ratio"));
     assert!(table.contains("PASS lost_messages 1 <= 5"));
+    assert!(
+        table.contains("FAIL rtp_anchored_ratio 0.5 >= 1"),
+        "{table}"
+    );
+    assert!(
+        table.contains("media anchored: 50.0 % of legs (1 relayed, 1 direct, 0 other, 0 silent)"),
+        "{table}"
+    );
+    assert!(table.contains("rtp: 2 legs, 2000 packets sent"), "{table}");
     assert!(table.trim_end().ends_with("FAILED"));
 }
 

@@ -2,6 +2,7 @@
 //! read, then checked against the others (users needed, phase names, closed loops).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -368,6 +369,8 @@ fn behaviours(root: &Tbl<'_>, pop: &Population, phases: &[Phase]) -> Res<Behavio
             "hold_ms",
             "callee_hangs_up",
             "rtp",
+            "media",
+            "nat_address",
         ]),
     )? {
         let answer = t.f64_in("answer", 0.0, 1.0)?.unwrap_or(1.0);
@@ -388,6 +391,7 @@ fn behaviours(root: &Tbl<'_>, pop: &Population, phases: &[Phase]) -> Res<Behavio
             None => (1.0 - answer - busy).max(0.0),
         };
         need_users(&t, None, pop, 2, "a call")?;
+        let rtp = t.bool("rtp")?.unwrap_or(false);
         out.call = Some(CallB {
             load: driven(&t, open_only)?,
             answer,
@@ -396,7 +400,8 @@ fn behaviours(root: &Tbl<'_>, pop: &Population, phases: &[Phase]) -> Res<Behavio
             ring: between_ms(&t, "ring_ms", [500, 2000])?,
             hold: between_ms(&t, "hold_ms", [2000, 10_000])?,
             callee_hangs_up: t.f64_in("callee_hangs_up", 0.0, 1.0)?.unwrap_or(0.5),
-            rtp: t.bool("rtp")?.unwrap_or(false),
+            rtp,
+            media: call_media(&t, rtp)?,
         });
     }
     if let Some(t) = b.table("message", &keys(&["offline_share", "body_bytes"]))? {
@@ -455,6 +460,43 @@ fn behaviours(root: &Tbl<'_>, pop: &Population, phases: &[Phase]) -> Res<Behavio
     Ok(out)
 }
 
+/// `media = "direct" | "nat"` and `nat_address` (an IP that is neither unspecified nor
+/// multicast: SDP gives those other meanings), given only with `media = "nat"`; `nat` needs
+/// audio (`rtp = true`).
+fn call_media(t: &Tbl<'_>, rtp: bool) -> Res<CallMedia> {
+    let address = match t.str("nat_address")? {
+        None => None,
+        Some(a) => match a.parse::<IpAddr>() {
+            Ok(ip) if ip.is_unspecified() || ip.is_multicast() => {
+                let m = format!("{ip} cannot be a phone's address (unspecified or multicast)");
+                return Err(t.err("nat_address", m));
+            }
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                let m = format!("expected an IP address, found `{a}`");
+                return Err(t.err("nat_address", m));
+            }
+        },
+    };
+    match t.str("media")?.as_deref() {
+        None | Some("direct") if address.is_some() => {
+            Err(t.err("nat_address", "only with media = \"nat\""))
+        }
+        None | Some("direct") => Ok(CallMedia::Direct),
+        Some("nat") if !rtp => Err(t.err(
+            "media",
+            "\"nat\" needs rtp = true: without audio there is no media to anchor",
+        )),
+        Some("nat") => Ok(CallMedia::Nat(
+            address.unwrap_or(CallMedia::DEFAULT_NAT_ADDRESS),
+        )),
+        Some(other) => Err(t.err(
+            "media",
+            format!("expected \"direct\" or \"nat\", found \"{other}\""),
+        )),
+    }
+}
+
 /// Phases list only behaviours that exist.
 fn cross_checks(root: &Tbl<'_>, b: &Behaviours, phases: &[Phase]) -> Res<()> {
     let tables = root.tables(
@@ -479,6 +521,7 @@ fn thresholds(root: &Tbl<'_>, b: &Behaviours) -> Res<Thresholds> {
         "lost_messages",
         "rtp_loss_ratio",
         "rtp_late_ratio",
+        "rtp_anchored_ratio",
     ];
     let mut out = Thresholds::default();
     if let Some(t) = root.table("thresholds", &known)? {
@@ -486,6 +529,11 @@ fn thresholds(root: &Tbl<'_>, b: &Behaviours) -> Res<Thresholds> {
         out.lost_messages = t.int_in("lost_messages", 0, i64::MAX)?.map(|n| n as u64);
         out.rtp_loss_ratio = t.f64_in("rtp_loss_ratio", 0.0, 1.0)?;
         out.rtp_late_ratio = t.f64_in("rtp_late_ratio", 0.0, 1.0)?;
+        out.rtp_anchored_ratio = t.f64_in("rtp_anchored_ratio", 0.0, 1.0)?;
+        if out.rtp_anchored_ratio.is_some() && !b.call.as_ref().is_some_and(|c| c.rtp) {
+            let m = "needs calls with audio (behaviours.call.rtp = true)";
+            return Err(t.err("rtp_anchored_ratio", m));
+        }
         let all: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
         if let Some(lat) = t.table("latency", &all).map_err(|mut e| {
             e.message = e.message.replace("unknown field", "unknown request type");

@@ -1,7 +1,7 @@
 use super::*;
 
 const SMOKE: &str = include_str!("../../../smoke.toml");
-const SHIPPED: [(&str, &str); 5] = [
+const SHIPPED: [(&str, &str); 6] = [
     ("smoke", SMOKE),
     (
         "register-storm",
@@ -12,6 +12,10 @@ const SHIPPED: [(&str, &str); 5] = [
     (
         "offline-messages",
         include_str!("../../../offline-messages.toml"),
+    ),
+    (
+        "anchored-calls",
+        include_str!("../../../anchored-calls.toml"),
     ),
 ];
 
@@ -353,4 +357,80 @@ fn the_readme_example_is_rejected_as_it_says_and_runs_with_a_rate() {
     let fixed = example.replace("concurrency = 4 ", "rate = 4 ");
     let sc = parse(&fixed).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(sc.phases[1].ramp_to, Some(4.0));
+}
+
+/// BASE with calls carrying audio and these lines after `busy` (so the first is line 15).
+fn calls_with(lines: &str) -> String {
+    replace("busy = 0.2", &format!("busy = 0.2\nrtp = true\n{lines}"))
+}
+
+#[test]
+fn call_media_defaults_to_direct_and_nat_to_a_private_address() {
+    let sc = parse(&calls_with("")).unwrap();
+    assert_eq!(sc.behaviours.call.unwrap().media, CallMedia::Direct);
+    let sc = parse(&calls_with("media = \"nat\"")).unwrap();
+    assert_eq!(
+        sc.behaviours.call.unwrap().media,
+        CallMedia::Nat("10.255.255.1".parse().unwrap())
+    );
+    let sc = parse(&calls_with("media = \"nat\"\nnat_address = \"fd00::10\"")).unwrap();
+    assert_eq!(
+        sc.behaviours.call.unwrap().media,
+        CallMedia::Nat("fd00::10".parse().unwrap())
+    );
+    let sc = parse(&calls_with("media = \"direct\"")).unwrap();
+    assert_eq!(sc.behaviours.call.unwrap().media, CallMedia::Direct);
+}
+
+#[test]
+fn a_bad_call_media_names_its_line_and_field() {
+    let e = rejected(
+        &calls_with("media = \"relay\""),
+        15,
+        "behaviours.call.media",
+    );
+    assert!(e.message.contains("\"direct\" or \"nat\""), "{e}");
+    rejected(&calls_with("media = true"), 15, "behaviours.call.media");
+    let e = rejected(
+        &calls_with("media = \"nat\"\nnat_address = \"10.0.0.300\""),
+        16,
+        "behaviours.call.nat_address",
+    );
+    assert!(e.message.contains("10.0.0.300"), "{e}");
+    for unusable in ["0.0.0.0", "239.1.2.3", "::"] {
+        let text = calls_with(&format!("media = \"nat\"\nnat_address = \"{unusable}\""));
+        rejected(&text, 16, "behaviours.call.nat_address");
+    }
+    let e = rejected(
+        &calls_with("nat_address = \"10.0.0.7\""),
+        15,
+        "behaviours.call.nat_address",
+    );
+    assert!(e.message.contains("only with media = \"nat\""), "{e}");
+}
+
+#[test]
+fn nat_media_needs_audio() {
+    let text = replace("busy = 0.2", "busy = 0.2\nmedia = \"nat\"");
+    let e = rejected(&text, 14, "behaviours.call.media");
+    assert!(e.message.contains("rtp = true"), "{e}");
+}
+
+#[test]
+fn the_anchored_threshold_is_a_ratio_and_needs_calls_with_audio() {
+    let anchored = |v: &str| format!("\n[thresholds]\nrtp_anchored_ratio = {v}\n");
+    let sc = parse(&(calls_with("media = \"nat\"") + &anchored("1"))).unwrap();
+    assert_eq!(sc.thresholds.rtp_anchored_ratio, Some(1.0));
+    // BASE is 21 lines; calls_with("") adds two, `anchored` a blank line and [thresholds]
+    rejected(
+        &(calls_with("") + &anchored("1.5")),
+        26,
+        "thresholds.rtp_anchored_ratio",
+    );
+    let e = rejected(
+        &base_with(&anchored("0.5")),
+        24,
+        "thresholds.rtp_anchored_ratio",
+    );
+    assert!(e.message.contains("rtp = true"), "{e}");
 }

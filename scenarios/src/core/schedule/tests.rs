@@ -1,5 +1,6 @@
 use super::*;
 use crate::core::scenario::parse;
+use crate::core::CallMedia;
 
 const SMOKE: &str = include_str!("../../../smoke.toml");
 const OFFICE: &str = include_str!("../../../office-hour.toml");
@@ -161,7 +162,7 @@ fn smoke_does_every_behaviour_at_least_once() {
         a,
         Action::Call {
             plan: CallPlan::Answer { .. },
-            rtp: true,
+            rtp: Some(CallMedia::Direct),
             ..
         }
     )));
@@ -232,4 +233,24 @@ fn refreshes_are_spread_evenly_over_the_refresh_interval() {
         )
     );
     assert_eq!(all[100].1, Action::Register { user: 0, device: 0 });
+}
+
+#[test]
+fn anchored_calls_schedules_20_answered_nat_calls_with_audio_in_4_seconds() {
+    let sc = parse(include_str!("../../../anchored-calls.toml")).unwrap();
+    let all = take(&mut Schedule::new(&sc), 10_000);
+    let nat = Some(CallMedia::Nat(CallMedia::DEFAULT_NAT_ADDRESS));
+    let calls: Vec<_> = all
+        .iter()
+        .filter_map(|(t, a)| match a {
+            Action::Call { plan, rtp, .. } => Some((*t, *plan, *rtp)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 20, "the file says its seed gives 20 calls");
+    for (t, plan, rtp) in calls {
+        assert!(t < Duration::from_secs(4));
+        assert!(matches!(plan, CallPlan::Answer { hold, .. } if hold == Duration::from_secs(5)));
+        assert_eq!(rtp, nat);
+    }
 }

@@ -167,45 +167,45 @@ fn messages_acked_but_never_received_are_lost_and_receptions_across_shards_are_d
     );
 }
 
+fn leg(sent: u64, expected: u64, received: u64, late: u64, origin: Origin) -> LegCounts {
+    LegCounts {
+        sent,
+        expected,
+        received,
+        late,
+        origin,
+    }
+}
+
 #[test]
-fn rtp_totals_sum_the_legs() {
+fn rtp_totals_sum_the_legs_and_keep_the_worst_one() {
     let mut r = Recorder::new(1);
-    r.rtp(500, 490, 3);
-    r.rtp(500, 500, 0);
+    r.rtp(&leg(505, 500, 490, 3, Origin::Relayed));
+    r.rtp(&leg(500, 500, 500, 0, Origin::Relayed));
     let t = r.rtp_totals();
     assert_eq!(
-        (t.legs, t.expected, t.received, t.late, t.lost()),
-        (2, 1000, 990, 3, 10)
+        (t.legs, t.sent, t.expected, t.received, t.late, t.lost()),
+        (2, 1005, 1000, 990, 3, 10)
     );
+    assert!((t.worst_lost_ratio - 0.02).abs() < 1e-12);
+    assert!((t.worst_late_ratio - 3.0 / 490.0).abs() < 1e-12);
 }
 
 #[test]
-fn an_rtp_leg_counts_gaps_reordering_and_packets_more_than_40_ms_late() {
-    let mut leg = RtpLeg::new(8000);
-    let t0 = ms(1000);
-    // 20 ms packets, seq from 65533 (wraps), the 3rd lost, the 5th arrives after the 6th,
-    // the 8th arrives 60 ms late
-    let send = |n: u64| (65533u16.wrapping_add(n as u16), 1000u32 + 160 * n as u32);
-    for (n, extra) in [(0, 0), (1, 0), (3, 0), (5, 0), (4, 25), (6, 0), (7, 60)] {
-        let (seq, ts) = send(n);
-        leg.handle_packet(t0 + ms(20 * n + extra), seq, ts);
-    }
-    assert_eq!(leg.expected(), 8);
-    assert_eq!(leg.received(), 7);
-    assert_eq!(leg.late(), 2, "the reordered one and the 60 ms one");
-}
-
-#[test]
-fn an_rtp_leg_judges_lateness_against_its_fastest_packet() {
-    let mut leg = RtpLeg::new(8000);
-    // the first packet is slow (30 ms), the rest on time: none of them is late
-    leg.handle_packet(ms(30), 0, 0);
-    for n in 1..10u16 {
-        leg.handle_packet(ms(20 * u64::from(n)), n, 160 * u32::from(n));
-    }
-    assert_eq!(leg.late(), 0);
-    // 45 ms behind the fastest: late
-    leg.handle_packet(ms(200 + 45), 10, 1600);
-    assert_eq!(leg.late(), 1);
-    assert_eq!(leg.expected(), 11);
+fn rtp_is_kept_by_origin_and_merged_by_origin() {
+    let mut a = Recorder::new(1);
+    a.rtp(&leg(100, 100, 99, 0, Origin::Relayed));
+    a.rtp(&leg(100, 100, 0, 0, Origin::Silent));
+    let mut b = Recorder::new(1);
+    b.rtp(&leg(100, 100, 100, 1, Origin::Relayed));
+    b.rtp(&leg(100, 100, 100, 0, Origin::Direct));
+    a.merge(&b);
+    let relayed = a.rtp_of(Origin::Relayed);
+    assert_eq!((relayed.legs, relayed.received, relayed.late), (2, 199, 1));
+    assert_eq!(a.rtp_of(Origin::Direct).legs, 1);
+    assert_eq!(a.rtp_of(Origin::Silent).lost(), 100);
+    assert_eq!(a.rtp_of(Origin::Other).legs, 0);
+    let all = a.rtp_totals();
+    assert_eq!((all.legs, all.expected, all.received), (4, 400, 299));
+    assert_eq!(all.worst_lost_ratio, 1.0, "the silent leg lost everything");
 }

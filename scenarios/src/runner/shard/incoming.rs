@@ -9,7 +9,7 @@ use bytes::Bytes;
 use switchboard_engine::sip::{Message, Method, ResponseBuilder};
 
 use super::{Flow, Shard};
-use crate::core::agent::{wants_rtp, Callee, Out, PLAN_HEADER};
+use crate::core::agent::{plan_media, Callee, Out, PLAN_HEADER};
 use crate::runner::people::People;
 
 impl Shard {
@@ -87,7 +87,10 @@ impl Shard {
                     out.push(answer(404, "Not Found"));
                     return self.apply(now, &call_id, false, out);
                 };
-                let rtp = msg.header_by_name(PLAN_HEADER).is_some_and(wants_rtp);
+                let rtp = msg
+                    .header_by_name(PLAN_HEADER)
+                    .and_then(plan_media)
+                    .is_some();
                 let media = if rtp { self.media_socket() } else { None };
                 let addr = media
                     .as_ref()
