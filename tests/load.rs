@@ -262,13 +262,10 @@ fn anchored_calls_with_direct_media_carry_audio_phone_to_phone() {
     );
 }
 
-// The switch anchors no call yet (the media plane runs, but calls do not use it): these two
-// run the scenario as shipped, with phones behind NAT, and expect every leg's audio from the
-// relay. Today every leg stays silent (its audio goes to 10.255.255.1) and they fail.
-// Enable them once calls are anchored.
+// These two run the scenario as shipped, with phones behind NAT (their SDP names
+// 10.255.255.1), and expect every leg's audio from the relay.
 
 #[test]
-#[ignore = "enabled once the switch anchors calls"]
 fn nat_phones_talk_through_a_switch_that_always_anchors() {
     let sw = anchored_switch("[media]\nanchor = \"always\"\n");
     let (code, out, r) = run_text(&anchored_calls(), &sw, "anchored-always");
@@ -284,7 +281,6 @@ fn nat_phones_talk_through_a_switch_that_always_anchors() {
 }
 
 #[test]
-#[ignore = "enabled once the switch anchors calls"]
 fn nat_phones_are_anchored_by_the_auto_policy() {
     let sw = anchored_switch("[media]\nanchor = \"auto\"\n");
     let (code, out, r) = run_text(&anchored_calls(), &sw, "anchored-auto");
