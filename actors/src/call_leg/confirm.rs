@@ -17,7 +17,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use std::time::Duration;
 
-use switchboard_engine::dialog::{ConfirmDialog, ConfirmOutput, Prompt};
+use switchboard_engine::dialog::{Answer, ConfirmDialog, ConfirmOutput, Prompt};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::media::Side;
@@ -63,11 +63,13 @@ impl Confirm {
             txn.via_fix(),
             local,
             entropy,
-            reason,
-            media.as_ref().map(|(_, answer)| Prompt {
-                answer,
-                longest: PROMPT_LONGEST,
-            }),
+            Answer {
+                reason,
+                prompt: media.as_ref().map(|(_, answer)| Prompt {
+                    answer,
+                    longest: PROMPT_LONGEST,
+                }),
+            },
         );
         // the 200 goes through the transaction, so it stops answering by itself
         let Some(ConfirmOutput::Send(ok)) = dialog.poll_output() else {

@@ -34,6 +34,15 @@ pub enum ConfirmOutput {
     Done,
 }
 
+/// What the switch answers: the reason phrase and, optionally, a prompt to play.
+#[derive(Clone, Debug)]
+pub struct Answer<'a> {
+    /// The 200's reason phrase (what the feature code did, for phones that show it).
+    pub reason: &'a str,
+    /// The prompt's media, or none to decline the caller's media.
+    pub prompt: Option<Prompt<'a>>,
+}
+
 /// The media of a confirmation that plays a prompt.
 #[derive(Clone, Debug)]
 pub struct Prompt<'a> {
@@ -74,8 +83,7 @@ pub struct ConfirmDialog {
 }
 
 impl ConfirmDialog {
-    /// Answers `invite` (validated, outside any dialog) with 200 OK and the reason phrase
-    /// `reason` (what the feature code did, for phones that show it).
+    /// Answers `invite` (validated, outside any dialog) with 200 OK as `answer` says.
     pub fn new(
         now: Instant,
         invite: &Message,
@@ -83,9 +91,9 @@ impl ConfirmDialog {
         via_fix: Option<ViaFix>,
         local: &Local,
         entropy: &mut Entropy,
-        reason: &str,
-        prompt: Option<Prompt<'_>>,
+        answer: Answer<'_>,
     ) -> ConfirmDialog {
+        let Answer { reason, prompt } = answer;
         let timers = Timers::default();
         let to_tag = entropy.token(10);
         let contact = format!("<sip:{}:{}>", local.host, local.port);
@@ -372,8 +380,10 @@ Content-Length: 4\r\n\r\nv=0\n";
             None,
             &local,
             &mut Entropy::seeded(1),
-            "Forwarding Set",
-            None,
+            Answer {
+                reason: "Forwarding Set",
+                prompt: None,
+            },
         )
     }
 
@@ -500,11 +510,13 @@ Call-ID: feature-1\r\nCSeq: 8 BYE\r\nContent-Length: 0\r\n\r\n"
             None,
             &local,
             &mut Entropy::seeded(1),
-            "Forwarding Set",
-            Some(Prompt {
-                answer,
-                longest: Duration::from_secs(3),
-            }),
+            Answer {
+                reason: "Forwarding Set",
+                prompt: Some(Prompt {
+                    answer,
+                    longest: Duration::from_secs(3),
+                }),
+            },
         );
         let ok = sent(&mut d).remove(0);
         assert_eq!(ok.body(), answer.as_bytes());
@@ -523,11 +535,13 @@ Call-ID: feature-1\r\nCSeq: 8 BYE\r\nContent-Length: 0\r\n\r\n"
             None,
             &local,
             &mut Entropy::seeded(2),
-            "Forwarding Set",
-            Some(Prompt {
-                answer,
-                longest: Duration::from_secs(3),
-            }),
+            Answer {
+                reason: "Forwarding Set",
+                prompt: Some(Prompt {
+                    answer,
+                    longest: Duration::from_secs(3),
+                }),
+            },
         );
         sent(&mut d);
         d.handle_ack(t0);

@@ -8,5 +8,5 @@
 mod confirm;
 mod proxied;
 
-pub use confirm::{ConfirmDialog, ConfirmOutput, Prompt};
+pub use confirm::{Answer, ConfirmDialog, ConfirmOutput, Prompt};
 pub use proxied::{Outgoing, ProxiedDialog};
