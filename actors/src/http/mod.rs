@@ -15,6 +15,7 @@
 //! | `/v1/accounts/{number}/buddies`, `.../watchers` | see `buddies.rs` | buddy lists, grants |
 //! | `/v1/rooms...` | see `rooms.rs` | chat rooms |
 //! | `/v1/recordings...`, `/v1/accounts/{number}/recording` | see `recordings.rs` | recordings |
+//! | `/v1/calls...` | see `calls.rs` | live and recently ended calls, media figures |
 //!
 //! The whole API is described in `docs/openapi.yaml`. Debug builds add test hooks under
 //! `/admin/debug/` (`debug.rs`).
@@ -30,6 +31,7 @@
 mod accounts;
 mod auth;
 mod buddies;
+mod calls;
 #[cfg(debug_assertions)]
 mod debug;
 mod error;
@@ -179,6 +181,8 @@ pub fn start(
                 "/v1/accounts/{number}/recording",
                 web::put().to(recordings::set_setting),
             )
+            .route("/v1/calls", web::get().to(calls::list))
+            .route("/v1/calls/{id}", web::get().to(calls::show))
             .route("/v1/recordings", web::get().to(recordings::list))
             .route("/v1/recordings/{id}", web::get().to(recordings::show))
             .route("/v1/recordings/{id}", web::delete().to(recordings::delete))
