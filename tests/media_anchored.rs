@@ -350,3 +350,69 @@ async fn a_g722_phone_and_a_pcmu_phone_are_transcoded_both_ways() {
     assert_hears("A", &a, 1000.0, 440.0, SampleRate::WIDE);
     assert_hears("B", &b, 440.0, 1000.0, SampleRate::NARROW);
 }
+
+#[tokio::test]
+async fn a_recorded_call_starts_with_the_recording_notice_to_both_sides() {
+    let sw = Switch::with(Options {
+        config: "[media]\nanchor = \"auto\"\nrecord_announcement = true\n".into(),
+        ..Options::default()
+    });
+    for a in ["1001", "1002"] {
+        sw.add_account(a, PW);
+    }
+    let (status, body) = http(
+        sw.http,
+        "PUT",
+        "/v1/accounts/1002/recording",
+        &[("Content-Type", "application/json")],
+        Some("{\"enabled\":true}"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let pcmu: &[Codec] = &[Codec::Pcmu];
+    let (mut ua_a, mut ua_b, mut a, mut b, mut call) = call(
+        &sw,
+        Leg {
+            codecs: pcmu,
+            hz: 440.0,
+            sdp_ip: None,
+        },
+        Leg {
+            codecs: pcmu,
+            hz: 1000.0,
+            sdp_ip: None,
+        },
+    )
+    .await;
+    assert_eq!(the_live_call(&sw)["reason"], "recording");
+    assert!(
+        a.wait_heard(Duration::from_millis(2500), PATIENCE).await,
+        "A hears audio"
+    );
+    assert!(
+        b.wait_heard(Duration::from_millis(2500), PATIENCE).await,
+        "B hears audio"
+    );
+    call.hang_up(&mut ua_a, &mut ua_b).await;
+    a.stop();
+    b.stop();
+    // the notice (two 400 ms bursts of 1400 Hz) first, then the other side
+    for (who, phone, other_hz) in [("A", &a, 1000.0), ("B", &b, 440.0)] {
+        let audio = phone.audio();
+        let notice = audio.take(Duration::from_millis(1000));
+        assert!(
+            notice.has(1400.0),
+            "{who} hears the notice: {}",
+            notice.describe(&[1400.0, other_hz])
+        );
+        let after = audio.skip(Duration::from_millis(1300));
+        assert_eq!(
+            after
+                .dominant_hz()
+                .map(|hz| (hz - other_hz).abs() <= other_hz / 100.0),
+            Some(true),
+            "{who} then hears the other side: {}",
+            after.describe(&[1400.0, other_hz])
+        );
+        assert!(!after.has(1400.0), "{who}: the notice plays once");
+    }
+}

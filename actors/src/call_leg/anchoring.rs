@@ -149,6 +149,9 @@ impl CallLeg {
         match self.shared.recorder.start(meta) {
             Ok((id, tap)) => {
                 media.session().set_sink(Some(Box::new(tap)));
+                if self.shared.config.media.record_announcement {
+                    media.announce_recording();
+                }
                 info!(recording = %id, "call recorded");
                 if let Some(no) = self.call_no {
                     self.shared
