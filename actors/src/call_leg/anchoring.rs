@@ -20,8 +20,7 @@ use switchboard_engine::anchor::{self, Facts};
 use switchboard_engine::dialog::ProxiedDialog;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::media::dtmf::parse_dtmf_relay;
-use switchboard_engine::media::session::{Event, Source};
-use switchboard_engine::media::tone::Tone;
+use switchboard_engine::media::session::Event;
 use switchboard_engine::media::Side;
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::sdp::negotiate::CodecPolicy;
@@ -423,11 +422,6 @@ impl Handler<MediaNote> for CallLeg {
         self.on_media(note);
         self.after(ctx);
     }
-}
-
-/// The chime a feature code's confirmation plays.
-pub(super) fn confirmation_tone() -> Source {
-    Source::Tone(Tone::CHIME)
 }
 
 fn side_name(side: Side) -> &'static str {
