@@ -26,6 +26,7 @@ use switchboard_engine::media::Side;
 
 use super::auth::{self, Caller};
 use super::error::ApiError;
+use super::query;
 use crate::api::media::MediaSessionId;
 use crate::calls::CallView;
 use crate::shared::Shared;
@@ -110,14 +111,7 @@ pub async fn list(
     s: Data,
 ) -> Result<HttpResponse, ApiError> {
     let by = auth::caller(&req, &s)?;
-    let number = match &filter.number {
-        Some(n) => Some(
-            s.plan
-                .canonical(n)
-                .map_err(|_| ApiError::bad_request("bad_number", "not a phone number or name"))?,
-        ),
-        None => None,
-    };
+    let number = query::number_filter(&s, filter.number.as_deref())?;
     let mut calls = match filter.state.as_deref() {
         None | Some("live") => s.calls.list(),
         Some("ended") => s.calls.ended(),

@@ -26,7 +26,8 @@
 //!
 //! This file declares the modules and routes; the handlers live in the files below, which
 //! name nothing of this one. What they share: `error.rs` (the error every handler returns, a
-//! leaf) and `auth.rs` (who is calling; it names only `error.rs`).
+//! leaf), `auth.rs` (who is calling; it names only `error.rs`) and `query.rs` (query values
+//! read alike, such as a `number=` filter).
 
 mod accounts;
 mod auth;
@@ -38,6 +39,7 @@ mod error;
 mod forwarding;
 mod messages;
 mod presence;
+mod query;
 mod recordings;
 mod reset;
 mod rooms;
