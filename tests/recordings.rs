@@ -329,8 +329,7 @@ fn the_record_setting_is_set_over_the_cli_and_http_by_the_subscriber_or_the_oper
 }
 
 #[tokio::test]
-async fn calls_of_a_subscriber_who_records_are_recorded_and_listed_fetched_and_deleted_by_their_parties(
-) {
+async fn calls_recorded_for_a_subscriber_are_listed_fetched_and_deleted_by_their_parties() {
     // anchoring as needed: only recording makes these calls go through the relay
     let sw = switch("");
     let relay = sw.sip.ip();
