@@ -9,34 +9,19 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::rtp::{RtpPhone, TONE_DBFS};
-use common::ua::{call_with_media, End, MediaCall, Proto, Ua};
+use common::audio::assert_tone;
+use common::rtp::RtpPhone;
+use common::ua::{call_with_media, End, MediaCall, Ua};
 use common::{basic, eventually, http, Options, Switch};
 use switchboard_engine::media::{Codec, SampleRate};
 
 const PW: &str = "test-password";
 const LISTEN: Duration = Duration::from_millis(1200);
 const PATIENCE: Duration = Duration::from_secs(15);
-const LEVEL_DB: f64 = 3.0;
 
 /// Asserts `phone` heard `hz` (dominant, at about the level sent) and not `not_hz`.
 fn assert_hears(who: &str, phone: &RtpPhone, hz: f32, not_hz: f32, rate: SampleRate) {
-    let audio = phone.audio();
-    let what = audio.describe(&[hz, not_hz]);
-    assert_eq!(audio.sample_rate(), rate, "{who} decodes at {rate}: {what}");
-    let dominant = audio
-        .dominant_hz()
-        .unwrap_or_else(|| panic!("{who} hears no tone: {what}"));
-    assert!(
-        (dominant - hz).abs() <= hz / 100.0,
-        "{who} hears {dominant} Hz, not {hz} Hz: {what}"
-    );
-    let level = audio.level_at(hz);
-    assert!(
-        (level - TONE_DBFS as f64).abs() <= LEVEL_DB,
-        "{who} hears {hz} Hz at {level:.1} dBFS, sent at {TONE_DBFS} dBFS: {what}"
-    );
-    assert!(!audio.has(not_hz), "{who} hears {not_hz} Hz too: {what}");
+    assert_tone(who, &phone.audio(), hz, not_hz, rate);
 }
 
 /// `GET path` on the switch's API as the operator (loopback, no token): status and JSON.
@@ -67,13 +52,6 @@ fn switch(anchor: &str) -> Switch {
     sw
 }
 
-async fn registered(sw: &Switch, user: &str) -> Ua {
-    let mut ua = Ua::new(sw.sip, user, PW, Proto::Udp).await;
-    let r = ua.register(600).await;
-    assert_eq!(r.status(), Some(200), "{user} registers");
-    ua
-}
-
 struct Leg {
     codecs: &'static [Codec],
     hz: f32,
@@ -82,8 +60,8 @@ struct Leg {
 
 /// A (1002) calls B (1001) through `sw`; both phones send their tones once the call is up.
 async fn call(sw: &Switch, a_leg: Leg, b_leg: Leg) -> (Ua, Ua, RtpPhone, RtpPhone, MediaCall) {
-    let mut ua_b = registered(sw, "1001").await;
-    let mut ua_a = registered(sw, "1002").await;
+    let mut ua_b = Ua::registered(sw.sip, "1001", PW).await;
+    let mut ua_a = Ua::registered(sw.sip, "1002", PW).await;
     // each phone's RTP on the address its signalling comes from (a phone behind NAT names
     // another in its SDP)
     let (mut a, mut b) = (

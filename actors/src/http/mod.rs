@@ -17,8 +17,7 @@
 //! | `/v1/recordings...`, `/v1/accounts/{number}/recording` | see `recordings.rs` | recordings |
 //! | `/v1/calls...` | see `calls.rs` | live and recently ended calls, media figures |
 //!
-//! The whole API is described in `docs/openapi.yaml`. Debug builds add test hooks under
-//! `/admin/debug/` (`debug.rs`).
+//! The whole API is described in `docs/openapi.yaml`.
 //!
 //! Admin: `Authorization: Bearer <http.admin_token>`, or any client on a loopback address
 //! when no token is configured. The subscriber: `Authorization: Basic` with the number and
@@ -33,8 +32,6 @@ mod accounts;
 mod auth;
 mod buddies;
 mod calls;
-#[cfg(debug_assertions)]
-mod debug;
 mod error;
 mod forwarding;
 mod messages;
@@ -82,14 +79,6 @@ async fn reload(req: HttpRequest, s: web::Data<Arc<Shared>>) -> Result<HttpRespo
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("no such endpoint"))
-}
-
-/// The test hooks of debug builds; none in release builds.
-fn debug_routes(cfg: &mut web::ServiceConfig) {
-    #[cfg(debug_assertions)]
-    cfg.route("/admin/debug/recordings", web::post().to(debug::record));
-    #[cfg(not(debug_assertions))]
-    let _ = cfg;
 }
 
 /// Starts the HTTP server on an already bound listener.
@@ -204,7 +193,6 @@ pub fn start(
             .route("/v1/rooms/{room}/topic", web::put().to(rooms::set_topic))
             .route("/v1/rooms/{room}/messages", web::get().to(rooms::history))
             .route("/v1/rooms/{room}/messages", web::post().to(rooms::post))
-            .configure(debug_routes)
             .default_service(web::to(not_found))
     })
     .workers(1)
