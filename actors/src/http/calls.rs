@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use switchboard_engine::media::session::{Route, SideStats};
+use switchboard_engine::media::session::SideStats;
 use switchboard_engine::media::Side;
 
 use super::auth::{self, Caller};
@@ -74,12 +74,7 @@ impl LegMedia {
         LegMedia {
             side: side_name(side),
             codec: s.codec.to_string(),
-            hears: match s.hears {
-                Route::Silent => "silent",
-                Route::Relay => "relay",
-                Route::Transcode => "transcode",
-                Route::Source => "source",
-            },
+            hears: s.hears.as_str(),
             latched: s.latched.map(|a| a.to_string()),
             packets_received: s.rx_packets,
             bytes_received: s.rx_bytes,

@@ -8,7 +8,7 @@ use actix::Recipient;
 use crossbeam::channel::Sender;
 use switchboard_engine::media::dtmf::Digit;
 use switchboard_engine::media::session::{SessionConfig, SessionStats, Source, StreamConfig};
-use switchboard_engine::media::{FrameSink, Side};
+use switchboard_engine::media::{FrameSink, PayloadFeed, Side};
 
 use super::ports::Pair;
 use crate::api::media::{MediaNote, MediaSessionId};
@@ -21,6 +21,7 @@ pub(super) enum Command {
     StopPlay(MediaSessionId, Side),
     SendDigit(MediaSessionId, Side, Digit),
     SetSink(MediaSessionId, Option<Box<dyn FrameSink>>),
+    SetFeed(MediaSessionId, Side, Option<Box<dyn PayloadFeed>>),
     Stats(MediaSessionId, tokio::sync::oneshot::Sender<SessionStats>),
     Close(MediaSessionId),
     /// The thread ends (shutdown).

@@ -6,9 +6,9 @@
 //!   sides of a call live on one thread, so a relayed packet never crosses threads.
 //! - [`MediaSession`]: the call's handle. Its methods are commands to the thread
 //!   (`configure` a side from its negotiated SDP, `activate`, `play`, `send_digit`,
-//!   `set_sink`, `stats`); dropping it closes the session and frees its ports. What happens
-//!   (a side latched, a digit, a source ended, the media timed out) comes back to the owner
-//!   given to `open` as [`MediaNote`] messages.
+//!   `set_sink`, `set_feed`, `stats`); dropping it closes the session and frees its ports.
+//!   What happens (a side latched, a digit, a source ended, the media timed out) comes back
+//!   to the owner given to `open` as [`MediaNote`] messages.
 //!
 //! This module sits below `shared`: it imports the engine, `api::media`, `config` and
 //! `metrics`, nothing else of the crate.
@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use actix::Recipient;
 use switchboard_engine::media::dtmf::Digit;
 use switchboard_engine::media::session::{SessionConfig, SessionStats, Source, StreamConfig};
-use switchboard_engine::media::{FrameSink, Side};
+use switchboard_engine::media::{FrameSink, PayloadFeed, Side};
 use switchboard_engine::sdp::rewrite::RelayPort;
 
 use command::{Command, Mailbox, Open};
@@ -254,6 +254,12 @@ impl MediaSession {
     /// Gives both sides' decoded frames to `sink` (recording); `None` stops.
     pub fn set_sink(&self, sink: Option<Box<dyn FrameSink>>) {
         self.mailbox.send(Command::SetSink(self.id, sink));
+    }
+
+    /// Gives `side` the payloads of `feed` in place of the other side (a conference's mix);
+    /// `None` stops.
+    pub fn set_feed(&self, side: Side, feed: Option<Box<dyn PayloadFeed>>) {
+        self.mailbox.send(Command::SetFeed(self.id, side, feed));
     }
 
     /// What the session measured (the receiver fails if the session is gone).

@@ -277,6 +277,7 @@ impl MediaThread {
                 Command::StopPlay(id, side) => self.with(id, |x| x.stop_play(now, side)),
                 Command::SendDigit(id, side, d) => self.with(id, |x| x.send_digit(now, side, d)),
                 Command::SetSink(id, sink) => self.with(id, |x| x.set_sink(now, sink)),
+                Command::SetFeed(id, side, feed) => self.with(id, |x| x.set_feed(now, side, feed)),
                 Command::Stats(id, reply) => {
                     if let Some(&slot) = self.by_id.get(&id) {
                         if let Some(Some(e)) = self.slots.get(slot) {

@@ -208,6 +208,20 @@ pub trait FrameSink: Send {
     fn frame(&mut self, side: Side, rate: SampleRate, pcm: &[i16]);
 }
 
+/// What a side hears when the switch makes it elsewhere, already encoded: the conference
+/// mixer's output for one participant. The session asks for one payload per 20 ms tick, in
+/// the side's negotiated codec, and sends it in the side's own RTP stream (its SSRC, sequence
+/// numbers and timestamps). Like a [`FrameSink`] it runs on a media thread, so it must not
+/// block, allocate, lock or log: it takes the payload from its producer's lock-free ring.
+pub trait PayloadFeed: Send {
+    /// This tick's payload, written into `buf` (at least [`MAX_PAYLOAD`] bytes): its length,
+    /// or `None` when there is none this tick (nothing is sent; the phone conceals).
+    fn next(&mut self, buf: &mut [u8]) -> Option<usize>;
+}
+
+/// The largest 20 ms payload of any codec the switch handles (L16 at 48 kHz).
+pub const MAX_PAYLOAD: usize = 2 * MAX_FRAME_SAMPLES;
+
 /// The encoding name of RFC 4733 telephone events (DTMF) in an rtpmap.
 pub const TELEPHONE_EVENT: &str = "telephone-event";
 

@@ -25,6 +25,7 @@ impl Session {
                 self.streams[i].as_ref(),
                 self.streams[o].as_ref(),
                 self.sources[i].is_some(),
+                self.feeds[i].is_some(),
                 self.sink.is_some(),
             );
         }
@@ -41,7 +42,12 @@ impl Session {
                 _ => {}
             }
             let route = self.routes[i];
-            if route.ticks() {
+            if route == Route::Feed && before[i] != Route::Feed {
+                if let Some(f) = &mut self.feeds[i] {
+                    f.restart();
+                }
+            }
+            if route.encodes() {
                 let Some(codec) = self.streams[i].as_ref().map(|s| s.cfg.codec) else {
                     continue;
                 };
@@ -114,6 +120,12 @@ impl Session {
                 _ => {}
             }
         }
+        for side in SIDES {
+            let i = side.index();
+            if let (Route::Feed, Some(f)) = (self.routes[i], &mut self.feeds[i]) {
+                f.pull(at);
+            }
+        }
         if finished {
             self.refresh(at);
         }
@@ -122,6 +134,9 @@ impl Session {
     /// The frame waiting for `side`, as an RTP packet of the switch's stream.
     pub(super) fn transmit_audio(&mut self, side: Side, buf: &mut [u8]) -> Option<Transmit> {
         let i = side.index();
+        if self.routes[i] == Route::Feed {
+            return self.transmit_fed(side, buf);
+        }
         let enc = self.encode[i].as_mut()?;
         let at = enc.take_pending()?;
         let stream = self.streams[i].as_mut()?;
@@ -143,6 +158,35 @@ impl Session {
             side,
             to,
             len: n + payload,
+            rtcp: false,
+        })
+    }
+
+    /// The payload a feed gave `side` this tick, as an RTP packet of the switch's stream.
+    fn transmit_fed(&mut self, side: Side, buf: &mut [u8]) -> Option<Transmit> {
+        let i = side.index();
+        let feeding = self.feeds[i].as_mut()?;
+        let stream = self.streams[i].as_mut()?;
+        let (at, marker, payload) = feeding.take()?;
+        let to = stream.rtp_target()?;
+        let mut h = Header::new(
+            stream.pt,
+            stream.next_seq(),
+            stream.clock(self.t0, at),
+            stream.ssrc,
+        );
+        h.marker = marker;
+        let n = write_header(buf, &h).ok()?;
+        let end = n + payload.len();
+        if buf.len() < end {
+            return None;
+        }
+        buf[n..end].copy_from_slice(payload);
+        stream.sent(payload.len());
+        Some(Transmit {
+            side,
+            to,
+            len: end,
             rtcp: false,
         })
     }

@@ -30,6 +30,7 @@
 
 mod clock;
 mod events;
+mod feed;
 mod latch;
 mod pipeline;
 mod relay;
@@ -45,6 +46,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use events::EventQueue;
+use feed::Feeding;
 use pipeline::{Decode, Encode};
 use source::Playing;
 use stream::{Payload, Stream};
@@ -53,7 +55,7 @@ use super::dtmf::{Digit, DEFAULT_DURATION};
 use super::jitter::PacketMeta;
 use super::rtcp::parse_compound;
 use super::rtp::{demux, PacketKind, RtpPacketMut};
-use super::{FrameSink, Side, FRAME, MAX_FRAME_SAMPLES};
+use super::{FrameSink, PayloadFeed, Side, FRAME, MAX_FRAME_SAMPLES};
 use crate::entropy::Entropy;
 
 /// Timeouts of a session.
@@ -182,6 +184,8 @@ pub struct Session {
     /// By hearing side.
     routes: [Route; 2],
     sink: Option<Box<dyn FrameSink>>,
+    /// By hearing side: payloads made elsewhere (a conference's mix).
+    feeds: [Option<Feeding>; 2],
     next_tick: Option<Instant>,
     activated: Option<Instant>,
     last_rtp: Option<Instant>,
@@ -194,6 +198,7 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("routes", &self.routes)
             .field("sink", &self.sink.is_some())
+            .field("feeds", &self.feeds.each_ref().map(|f| f.is_some()))
             .field("next_tick", &self.next_tick)
             .finish_non_exhaustive()
     }
@@ -213,6 +218,7 @@ impl Session {
             sources: [None, None],
             routes: [Route::Silent; 2],
             sink: None,
+            feeds: [None, None],
             next_tick: None,
             activated: None,
             last_rtp: None,
@@ -287,6 +293,14 @@ impl Session {
     /// mixer); `None` takes it away.
     pub fn set_sink(&mut self, now: Instant, sink: Option<Box<dyn FrameSink>>) {
         self.sink = sink;
+        self.refresh(now);
+    }
+
+    /// Gives `side` the payloads of `feed` in place of the other side (a conference
+    /// participant hears the mix); what plays to it still comes first. `None` takes it away.
+    /// The feed's payloads must be in the side's negotiated codec.
+    pub fn set_feed(&mut self, now: Instant, side: Side, feed: Option<Box<dyn PayloadFeed>>) {
+        self.feeds[side.index()] = feed.map(Feeding::new);
         self.refresh(now);
     }
 

@@ -28,15 +28,20 @@ pub enum Route {
     Transcode,
     /// A tone or recording the switch plays, in place of the other side.
     Source,
+    /// Payloads made elsewhere (a conference's mix), from the side's `PayloadFeed`, in the
+    /// switch's own RTP stream.
+    Feed,
 }
 
 impl Route {
     /// The route of a side (`to`) given the other side (`from`), whether something plays to
-    /// it and whether a sink takes the call's frames.
+    /// it, whether a feed gives it payloads and whether a sink takes the call's frames. What
+    /// plays comes first (a prompt to a conference participant), then the feed.
     pub(super) fn of(
         to: Option<&Stream>,
         from: Option<&Stream>,
         playing: bool,
+        fed: bool,
         sink: bool,
     ) -> Route {
         let Some(to) = to else {
@@ -44,6 +49,9 @@ impl Route {
         };
         if playing {
             return Route::Source;
+        }
+        if fed {
+            return Route::Feed;
         }
         match from {
             None => Route::Silent,
@@ -54,6 +62,11 @@ impl Route {
 
     /// Whether the route runs the 20 ms frame clock.
     pub(super) fn ticks(self) -> bool {
+        matches!(self, Route::Transcode | Route::Source | Route::Feed)
+    }
+
+    /// Whether the route needs the side's own encoder.
+    pub(super) fn encodes(self) -> bool {
         matches!(self, Route::Transcode | Route::Source)
     }
 
@@ -63,6 +76,7 @@ impl Route {
             Route::Relay => "relay",
             Route::Transcode => "transcode",
             Route::Source => "source",
+            Route::Feed => "feed",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! media thread does (packets in, ticks, transmits and events out) and keeps what came out.
 
 mod dtmf;
+mod feeds;
 mod frames;
 mod hold;
 mod latching;
