@@ -14,6 +14,7 @@
 //! - `extension`: one actor per active address of record (registrations, digest replay
 //!   windows, presence, deliveries), started on demand by a per-arbiter directory
 //! - `chat_room`, `subscription`, `notifications`, `call_leg`: the other signalling actors
+//! - `conference`: conference bridges, their directory and the mixer thread
 //! - `worker`: one signalling worker per arbiter (UDP socket, ingress, local answers)
 //! - `plugin`: the routing plugin host (sandboxed Lua, versions, hot reload)
 //! - `http`, `control`, `server`: the API, the CLI's socket, start-up and shutdown
@@ -23,6 +24,7 @@ pub mod call_leg;
 pub mod calls;
 pub mod chat_room;
 pub mod clock;
+pub mod conference;
 pub mod config;
 pub mod control;
 pub mod extension;

@@ -109,6 +109,14 @@ pub struct Metrics {
     pub media_timeouts: Counter,
     /// RTP port pairs free in the configured range.
     pub media_ports_free: Gauge,
+    /// Conferences with a running bridge.
+    pub conferences_active: Gauge,
+    /// Participants on the mixer thread.
+    pub conference_participants: Gauge,
+    /// Ticks of the mixer thread (20 ms each while anyone is in a conference).
+    pub conference_ticks: Counter,
+    /// Bridge commands that failed and were undone from the bridge's snapshot.
+    pub conference_restarts: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -166,6 +174,10 @@ impl Metrics {
             anchored_calls: Counter::default(),
             media_timeouts: Counter::default(),
             media_ports_free: Gauge::default(),
+            conferences_active: Gauge::default(),
+            conference_participants: Gauge::default(),
+            conference_ticks: Counter::default(),
+            conference_restarts: Counter::default(),
         };
         {
             let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -208,6 +220,26 @@ impl Metrics {
                 "media_ports_free",
                 "RTP port pairs free in the media port range",
                 m.media_ports_free.clone(),
+            );
+            r.register(
+                "conferences_active",
+                "Conferences with a running bridge",
+                m.conferences_active.clone(),
+            );
+            r.register(
+                "conference_participants",
+                "Participants on the mixer thread",
+                m.conference_participants.clone(),
+            );
+            r.register(
+                "conference_mixer_ticks",
+                "Ticks of the conference mixer thread (20 ms each while anyone is in a conference)",
+                m.conference_ticks.clone(),
+            );
+            r.register(
+                "conference_bridge_restarts",
+                "Conference bridge commands that failed and were undone from the snapshot",
+                m.conference_restarts.clone(),
             );
             r.register(
                 "anchored_calls",

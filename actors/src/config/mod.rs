@@ -11,6 +11,7 @@ mod media;
 mod messaging;
 mod numbering;
 mod presence;
+mod conference;
 mod rooms;
 mod trunks;
 
@@ -19,6 +20,7 @@ pub use media::Media;
 pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
 pub use presence::Presence;
+pub use conference::Conference;
 pub use rooms::Rooms;
 pub use trunks::TrunkConfig;
 
@@ -46,6 +48,7 @@ pub struct Config {
     pub presence: Presence,
     pub rooms: Rooms,
     pub media: Media,
+    pub conference: Conference,
     /// SIP trunks (PSTN gateways, other providers), tried in this order within a group.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -225,6 +228,7 @@ impl Config {
         presence::validate(&self.presence)?;
         rooms::validate(&self.rooms)?;
         media::validate(&self.media)?;
+        conference::validate(&self.conference)?;
         for net in &self.limits.exempt {
             parse_cidr(net).ok_or_else(|| ConfigError::Value {
                 key: "limits.exempt",

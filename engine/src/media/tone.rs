@@ -195,6 +195,60 @@ impl Tone {
         false,
     );
 
+    /// Someone joined the conference: two rising tones, 523 Hz (C5) for 100 ms then 784 Hz
+    /// (G5) for 150 ms, once.
+    pub const JOINED: Tone = Tone::new(
+        &[
+            Step::new(Sound::Single(523.0), 100),
+            Step::new(Sound::Single(784.0), 150),
+        ],
+        Level::dbm0(-16.0),
+        false,
+    );
+
+    /// Someone left the conference: the same two tones falling, once.
+    pub const LEFT: Tone = Tone::new(
+        &[
+            Step::new(Sound::Single(784.0), 100),
+            Step::new(Sound::Single(523.0), 150),
+        ],
+        Level::dbm0(-16.0),
+        false,
+    );
+
+    /// You are muted now: one low 330 Hz tone, 250 ms.
+    pub const MUTED: Tone = Tone::new(
+        &[Step::new(Sound::Single(330.0), 250)],
+        Level::dbm0(-13.0),
+        false,
+    );
+
+    /// You are heard again: one 1320 Hz tone, 250 ms.
+    pub const UNMUTED: Tone = Tone::new(
+        &[Step::new(Sound::Single(1320.0), 250)],
+        Level::dbm0(-13.0),
+        false,
+    );
+
+    /// Key in your PIN: two short 1100 Hz pips every 3 seconds, until the first digit.
+    pub const PIN_PROMPT: Tone = Tone::new(
+        &[
+            Step::new(Sound::Single(1100.0), 120),
+            Step::silence(120),
+            Step::new(Sound::Single(1100.0), 120),
+            Step::silence(2640),
+        ],
+        Level::dbm0(-13.0),
+        true,
+    );
+
+    /// Wrong PIN: a low 400 Hz tone for 600 ms, once (the prompt follows when a try is left).
+    pub const PIN_WRONG: Tone = Tone::new(
+        &[Step::new(Sound::Single(400.0), 600)],
+        Level::dbm0(-13.0),
+        false,
+    );
+
     /// The DTMF pair of a keypad symbol (`0`-`9`, `*`, `#`, `A`-`D`) for `on`, once, followed
     /// by as much silence (ITU-T Q.23 frequencies; low group at -6 dBm0, high group 2 dB
     /// higher as usual to offset line loss).

@@ -6,10 +6,12 @@
 //! know instead of misreading them.
 
 pub mod buddies;
+pub mod conferences;
 pub mod recordings;
 pub mod records;
 pub mod rooms;
 
+pub use conferences::{ConferenceRecord, CONFERENCES_TREE};
 pub use buddies::{Authorization, BuddyRecord, GrantState, WatchGrant};
 pub use recordings::{
     RecordingId, RecordingRecord, RecordingSettings, RecordingState, RECORDINGS_BY_NUMBER_TREE,

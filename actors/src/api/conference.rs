@@ -1,0 +1,170 @@
+//! What a ConferenceBridge takes (joins, leaves, DTMF commands, moderation, the API's
+//! questions) and what a participant's call hears back from it (`ConferenceNote`).
+//!
+//! Every command goes to the conference directory (`ToConference`), which starts the bridge
+//! of the name on demand.
+
+use actix::{Message, Recipient};
+use serde::Serialize;
+use switchboard_engine::conference::{
+    Command, ConferenceName, Limits, ParticipantId, PinConfig, Role,
+};
+use switchboard_engine::media::tone::Tone;
+use switchboard_engine::media::{Codec, FrameSink, PayloadFeed};
+use tokio::sync::oneshot;
+
+/// A command for the bridge of `name`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ToConference {
+    pub name: ConferenceName,
+    pub cmd: ConferenceCommand,
+}
+
+/// The settings of a conference: who may join (PINs) and how many.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConferenceSettings {
+    pub pins: PinConfig,
+    pub limits: Limits,
+    /// The mix is recorded while anyone is in the room.
+    pub record: bool,
+}
+
+impl Default for ConferenceSettings {
+    fn default() -> Self {
+        ConferenceSettings {
+            pins: PinConfig::default(),
+            limits: Limits::default(),
+            record: false,
+        }
+    }
+}
+
+pub enum ConferenceCommand {
+    /// What a caller must do before joining (the PIN policy); also says whether the room is
+    /// full now.
+    Admission {
+        reply: oneshot::Sender<Admission>,
+    },
+    /// A caller who passed the PIN (or was asked none) joins.
+    Join(Box<JoinRequest>),
+    /// A participant's call ended.
+    Leave { id: ParticipantId },
+    /// A participant keyed a command.
+    Dtmf { id: ParticipantId, command: Command },
+    /// Made over HTTP (or its settings replaced): the conference stays when empty.
+    Create {
+        settings: ConferenceSettings,
+        reply: oneshot::Sender<Result<ConferenceView, ConferenceRefused>>,
+    },
+    /// The API's view (`None`: no such conference).
+    View {
+        reply: oneshot::Sender<Option<ConferenceView>>,
+    },
+    /// The operator (or a moderator) mutes or unmutes a participant.
+    SetMuted {
+        id: ParticipantId,
+        muted: bool,
+        reply: oneshot::Sender<Result<ParticipantView, ConferenceRefused>>,
+    },
+    /// The operator removes a participant (the switch hangs up its call).
+    Remove {
+        id: ParticipantId,
+        reply: oneshot::Sender<Result<(), ConferenceRefused>>,
+    },
+    /// The operator ends the conference: every call is hung up and its settings go.
+    Close {
+        reply: oneshot::Sender<Result<(), ConferenceRefused>>,
+    },
+    /// Fails the bridge's handler on purpose (tests of its recovery; debug builds only).
+    #[cfg(debug_assertions)]
+    Fail,
+}
+
+/// What a caller must do before joining.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admission {
+    pub pins: PinConfig,
+    /// The room is full now.
+    pub full: bool,
+}
+
+/// A caller joining.
+pub struct JoinRequest {
+    /// Who calls, as the switch knows them (a subscriber's address, or the caller's URI).
+    pub who: String,
+    pub role: Role,
+    /// The codec of the caller's stream.
+    pub codec: Codec,
+    /// The call's media session, for loss figures.
+    pub media: Option<u64>,
+    /// Where the bridge tells the call what to do.
+    pub leg: Recipient<ConferenceNote>,
+    pub reply: oneshot::Sender<Result<Joined, ConferenceRefused>>,
+}
+
+/// A caller is in: the media thread's ends of its rings go into its session.
+pub struct Joined {
+    pub id: ParticipantId,
+    /// The session's sink: the caller's voice to the mixer.
+    pub voice: Box<dyn FrameSink>,
+    /// The session's feed: the mix the caller hears.
+    pub mix: Box<dyn PayloadFeed>,
+    /// Participants already there.
+    pub others: usize,
+}
+
+/// What a participant's call is told.
+#[derive(Message, Clone, Debug, PartialEq)]
+#[rtype(result = "()")]
+pub enum ConferenceNote {
+    /// Play a tone to the participant (someone joined or left, muted, unmuted).
+    Play(Tone),
+    /// Hang up: removed, or the conference was closed.
+    Hangup { reason: &'static str },
+}
+
+/// Why the bridge said no.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConferenceRefused {
+    #[error("conference is full ({max} participants)")]
+    Full { max: usize },
+    #[error("no such conference")]
+    NotFound,
+    #[error("no such participant")]
+    NoParticipant,
+    #[error("the mixer is not running")]
+    Mixer,
+}
+
+/// A conference as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConferenceView {
+    pub name: String,
+    /// Its SIP address's user part (`conf-<name>`).
+    pub address: String,
+    pub pin_required: bool,
+    pub moderator_pin: bool,
+    pub max_participants: usize,
+    pub record: bool,
+    /// Made over HTTP: stays when empty.
+    pub persistent: bool,
+    pub participants: Vec<ParticipantView>,
+}
+
+/// A participant as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ParticipantView {
+    pub id: u32,
+    pub who: String,
+    pub moderator: bool,
+    pub muted: bool,
+    pub talking: bool,
+    pub codec: String,
+    pub rate_hz: u32,
+    /// Level of the participant's voice now, dBFS (-96 for silence).
+    pub level_dbfs: f32,
+    /// Voice frames that never reached the mix (late or dropped).
+    pub frames_lost: u64,
+    pub joined_unix_ms: u64,
+}

@@ -1,0 +1,262 @@
+//! The two lock-free SPSC rings of one conference participant (`ringbuf`), created when it
+//! joins:
+//!
+//! - the voice ring: the participant's media thread pushes its decoded 20 ms frames
+//!   ([`Voice`], the session's `FrameSink`), the mixer thread pops them ([`VoiceReader`]);
+//! - the mix ring: the mixer thread pushes the participant's encoded payload of each tick
+//!   ([`MixWriter`]), the media thread pops one per tick and sends it ([`Mix`], the session's
+//!   `PayloadFeed`).
+//!
+//! A participant's frames and payloads all have one size (its rate's 20 ms frame, its codec's
+//! 20 ms payload), so a ring holds whole records and each end moves exactly one at a time;
+//! `push_slice` publishes a record whole. Each ring holds [`DEPTH`] records (160 ms). The two
+//! threads tick on their own 20 ms clocks, so a ring may fill a frame ahead: a reader finding
+//! more than [`KEEP`] records waiting drops the oldest (bounded delay rather than a growing
+//! one), a writer finding no room drops the record and counts it. Nothing here allocates,
+//! locks or logs after `pair`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ringbuf::traits::{Consumer, Observer, Producer, Split};
+use ringbuf::{HeapCons, HeapProd, HeapRb};
+use switchboard_engine::media::{Codec, FrameSink, PayloadFeed, SampleRate, Side};
+
+/// Records a ring holds: 160 ms.
+pub const DEPTH: usize = 8;
+
+/// Records a reader lets wait before it drops the oldest: one tick of phase between the two
+/// clocks, and one of slack.
+pub const KEEP: usize = 2;
+
+/// What went missing on one participant's rings.
+#[derive(Debug, Default)]
+pub struct RingCounters {
+    /// Voice frames dropped: the mixer fell behind, or a frame of the wrong size.
+    pub voice_dropped: AtomicU64,
+    /// Voice frames skipped by the mixer to keep the delay bounded.
+    pub voice_skipped: AtomicU64,
+    /// Mix payloads dropped: the media thread fell behind.
+    pub mix_dropped: AtomicU64,
+    /// Mix payloads skipped by the media thread to keep the delay bounded.
+    pub mix_skipped: AtomicU64,
+    /// Ticks the media thread had no payload to send (the mixer had not ticked yet).
+    pub mix_missing: AtomicU64,
+}
+
+impl RingCounters {
+    fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// The media thread's end of the voice ring: the participant's session's sink.
+pub struct Voice {
+    ring: HeapProd<i16>,
+    samples: usize,
+    counters: Arc<RingCounters>,
+}
+
+/// The mixer thread's end of the voice ring.
+pub struct VoiceReader {
+    ring: HeapCons<i16>,
+    samples: usize,
+    counters: Arc<RingCounters>,
+}
+
+/// The mixer thread's end of the mix ring.
+pub struct MixWriter {
+    ring: HeapProd<u8>,
+    bytes: usize,
+    counters: Arc<RingCounters>,
+}
+
+/// The media thread's end of the mix ring: the participant's session's feed.
+pub struct Mix {
+    ring: HeapCons<u8>,
+    bytes: usize,
+    counters: Arc<RingCounters>,
+}
+
+/// The media thread's ends, handed to the participant's call.
+pub struct LegEnds {
+    pub voice: Voice,
+    pub mix: Mix,
+}
+
+/// The mixer thread's ends.
+pub struct MixerEnds {
+    pub voice: VoiceReader,
+    pub mix: MixWriter,
+    pub counters: Arc<RingCounters>,
+}
+
+/// Both rings of a participant whose stream is `codec`.
+pub fn pair(codec: Codec) -> (LegEnds, MixerEnds) {
+    let samples = codec.sample_rate().frame_samples();
+    let bytes = codec.frame_payload_bytes();
+    let counters = Arc::new(RingCounters::default());
+    let (vp, vc) = HeapRb::<i16>::new(DEPTH * samples).split();
+    let (mp, mc) = HeapRb::<u8>::new(DEPTH * bytes).split();
+    (
+        LegEnds {
+            voice: Voice {
+                ring: vp,
+                samples,
+                counters: counters.clone(),
+            },
+            mix: Mix {
+                ring: mc,
+                bytes,
+                counters: counters.clone(),
+            },
+        },
+        MixerEnds {
+            voice: VoiceReader {
+                ring: vc,
+                samples,
+                counters: counters.clone(),
+            },
+            mix: MixWriter {
+                ring: mp,
+                bytes,
+                counters: counters.clone(),
+            },
+            counters,
+        },
+    )
+}
+
+impl FrameSink for Voice {
+    fn frame(&mut self, side: Side, _rate: SampleRate, pcm: &[i16]) {
+        // a participant's session has its one side; anything else is not its voice
+        if side != Side::Caller {
+            return;
+        }
+        if pcm.len() != self.samples || self.ring.vacant_len() < self.samples {
+            RingCounters::bump(&self.counters.voice_dropped);
+            return;
+        }
+        self.ring.push_slice(pcm);
+    }
+}
+
+impl VoiceReader {
+    /// The newest frame but [`KEEP`]` - 1` into `out` (which holds a frame at the
+    /// participant's rate): true when there was one. Older frames beyond that are skipped.
+    pub fn read(&mut self, out: &mut [i16]) -> bool {
+        let n = self.samples;
+        let mut waiting = self.ring.occupied_len() / n;
+        while waiting > KEEP {
+            self.ring.skip(n);
+            RingCounters::bump(&self.counters.voice_skipped);
+            waiting -= 1;
+        }
+        if waiting == 0 || out.len() < n {
+            return false;
+        }
+        self.ring.pop_slice(&mut out[..n]) == n
+    }
+
+    /// Whether the media thread dropped its end (the call's session closed).
+    pub fn is_closed(&self) -> bool {
+        !self.ring.write_is_held()
+    }
+}
+
+impl MixWriter {
+    /// Queues one tick's payload; dropped (and counted) when the media thread fell behind or
+    /// the payload is not one 20 ms payload of the participant's codec.
+    pub fn write(&mut self, payload: &[u8]) {
+        if payload.len() != self.bytes || self.ring.vacant_len() < self.bytes {
+            RingCounters::bump(&self.counters.mix_dropped);
+            return;
+        }
+        self.ring.push_slice(payload);
+    }
+}
+
+impl PayloadFeed for Mix {
+    fn next(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let n = self.bytes;
+        let mut waiting = self.ring.occupied_len() / n;
+        while waiting > KEEP {
+            self.ring.skip(n);
+            RingCounters::bump(&self.counters.mix_skipped);
+            waiting -= 1;
+        }
+        if waiting == 0 || buf.len() < n {
+            RingCounters::bump(&self.counters.mix_missing);
+            return None;
+        }
+        (self.ring.pop_slice(&mut buf[..n]) == n).then_some(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_voice_frame_goes_through_whole_and_frames_of_another_size_are_dropped() {
+        let (mut leg, mut mixer) = pair(Codec::G722);
+        let frame: Vec<i16> = (0..320).map(|i| i as i16).collect();
+        leg.voice.frame(Side::Caller, SampleRate::WIDE, &frame);
+        leg.voice.frame(Side::Caller, SampleRate::NARROW, &frame[..160]);
+        let mut out = [0i16; 960];
+        assert!(mixer.voice.read(&mut out));
+        assert_eq!(&out[..320], &frame[..]);
+        assert!(!mixer.voice.read(&mut out), "the short frame never went in");
+        assert_eq!(RingCounters::get(&mixer.counters.voice_dropped), 1);
+    }
+
+    #[test]
+    fn a_reader_behind_skips_to_the_newest_frames_and_the_delay_stays_bounded() {
+        let (mut leg, mut mixer) = pair(Codec::Pcmu);
+        for k in 0..6 {
+            leg.voice.frame(Side::Caller, SampleRate::NARROW, &[k as i16; 160]);
+        }
+        let mut out = [0i16; 160];
+        assert!(mixer.voice.read(&mut out));
+        assert_eq!(out[0], 4, "frames 0-3 skipped, KEEP = 2 left");
+        assert!(mixer.voice.read(&mut out));
+        assert_eq!(out[0], 5);
+        assert!(!mixer.voice.read(&mut out));
+        assert_eq!(RingCounters::get(&mixer.counters.voice_skipped), 4);
+    }
+
+    #[test]
+    fn a_full_voice_ring_drops_the_new_frame_and_counts_it() {
+        let (mut leg, mixer) = pair(Codec::Pcmu);
+        for _ in 0..DEPTH + 3 {
+            leg.voice.frame(Side::Caller, SampleRate::NARROW, &[1; 160]);
+        }
+        assert_eq!(RingCounters::get(&mixer.counters.voice_dropped), 3);
+    }
+
+    #[test]
+    fn the_mix_feed_gives_one_payload_per_tick_and_none_when_the_mixer_has_not_ticked() {
+        let (mut leg, mut mixer) = pair(Codec::Pcmu);
+        let mut buf = [0u8; 1920];
+        assert_eq!(leg.mix.next(&mut buf), None);
+        mixer.mix.write(&[7; 160]);
+        mixer.mix.write(&[8; 161]);
+        assert_eq!(leg.mix.next(&mut buf), Some(160));
+        assert_eq!(buf[..160], [7; 160]);
+        assert_eq!(leg.mix.next(&mut buf), None);
+        assert_eq!(RingCounters::get(&mixer.counters.mix_dropped), 1);
+        assert_eq!(RingCounters::get(&mixer.counters.mix_missing), 2);
+    }
+
+    #[test]
+    fn the_mixer_sees_when_the_call_dropped_its_end() {
+        let (leg, mixer) = pair(Codec::Pcmu);
+        assert!(!mixer.voice.is_closed());
+        drop(leg);
+        assert!(mixer.voice.is_closed());
+    }
+}
