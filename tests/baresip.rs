@@ -1,8 +1,10 @@
 //! Two baresip phones (a SIP user agent nobody here wrote) register to the switch with digest
 //! credentials, one calls the other through it, and each hears the other's tone: their own
-//! recordings of what they decoded are checked by frequency. Media flows directly between
-//! them today (the switch carries the signalling); the anchored version of this test is the
-//! same with the switch relaying.
+//! recordings of what they decoded are checked by frequency. On PCMU and on G.722, once with
+//! the media flowing directly between them (`media.anchor = "never"`: the switch carries the
+//! signalling, the SDP each phone got names the other; under `"auto"` an offer without G.711
+//! would be anchored for transcoding), once through the switch's relay (`"always"`: the SDP
+//! each phone got names the relay, which latches on where baresip really sends from).
 //!
 //! Skipped, with the reason printed, when baresip is not installed.
 
@@ -11,8 +13,9 @@ mod common;
 use std::time::Duration;
 
 use common::baresip::{self, Baresip};
+use common::rtp::remote_of;
 use common::{Options, Switch};
-use switchboard_engine::media::SampleRate;
+use switchboard_engine::media::{Codec, SampleRate};
 
 const PW: &str = "test-password";
 const WAIT: Duration = Duration::from_secs(15);
@@ -27,15 +30,17 @@ fn phone(sw: &Switch, user: &str, tone_hz: u32, codec: &str) -> Baresip {
     })
 }
 
-/// 1002 (440 Hz) calls 1001 (1 kHz) on `codec`; each must hear the other at `rate`.
-fn call_between_two_baresips(codec: &str, rate: SampleRate) {
+/// 1002 (440 Hz) calls 1001 (1 kHz) on `codec` through a switch with `media.anchor =
+/// anchor` (`"never"` or `"always"`); each must hear the other at `rate`.
+fn call_between_two_baresips(codec: &str, rate: SampleRate, anchor: &str) {
+    let relayed = anchor == "always";
     if let Some(reason) = baresip::missing() {
         eprintln!("skipped: {reason}");
         return;
     }
     // baresip 1.0 answers MD5 digest challenges only
     let sw = Switch::with(Options {
-        config: "[auth]\nalgorithms = [\"MD5\"]\n".into(),
+        config: format!("[auth]\nalgorithms = [\"MD5\"]\n[media]\nanchor = \"{anchor}\"\n"),
         ..Default::default()
     });
     sw.add_account("1001", PW);
@@ -54,6 +59,19 @@ fn call_between_two_baresips(codec: &str, rate: SampleRate) {
             panic!("{who} is in the call:\n{}", p.log());
         }
     }
+    // where each was told to send: the relay, or the other phone
+    for (who, p, peer) in [("1002", &a, &b), ("1001", &b, &a)] {
+        let got = p.sdp_received();
+        let sdp = got
+            .last()
+            .unwrap_or_else(|| panic!("{who} got no SDP:\n{}", p.log()));
+        let remote = remote_of(sdp.as_bytes(), &[Codec::Pcmu, Codec::G722])
+            .unwrap_or_else(|| panic!("{who} got SDP without usable audio:\n{sdp}"));
+        let expected = if relayed { sw.sip.ip() } else { peer.sip.ip() };
+        assert_eq!(remote.rtp.ip(), expected, "{who} got:\n{sdp}");
+    }
+    let anchored = if relayed { 1.0 } else { 0.0 };
+    assert_eq!(sw.metric("switchboard_anchored_calls_total"), anchored);
     // let a second and a half of audio arrive on each side (the recordings grow as it does)
     let enough = |p: &Baresip| {
         p.heard()
@@ -103,10 +121,20 @@ fn call_between_two_baresips(codec: &str, rate: SampleRate) {
 
 #[test]
 fn two_baresip_phones_call_through_the_switch_and_hear_each_others_tone_on_pcmu() {
-    call_between_two_baresips("PCMU/8000/1", SampleRate::NARROW);
+    call_between_two_baresips("PCMU/8000/1", SampleRate::NARROW, "never");
 }
 
 #[test]
 fn two_baresip_phones_call_through_the_switch_and_hear_each_others_tone_on_g722() {
-    call_between_two_baresips("G722/16000/1", SampleRate::WIDE);
+    call_between_two_baresips("G722/16000/1", SampleRate::WIDE, "never");
+}
+
+#[test]
+fn two_baresip_phones_hear_each_others_tone_through_the_relay_on_pcmu() {
+    call_between_two_baresips("PCMU/8000/1", SampleRate::NARROW, "always");
+}
+
+#[test]
+fn two_baresip_phones_hear_each_others_tone_through_the_relay_on_g722() {
+    call_between_two_baresips("G722/16000/1", SampleRate::WIDE, "always");
 }

@@ -8,9 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::media::{self, assert_hears, registered, LISTEN, PATIENCE};
+use common::media::{self, assert_hears, LISTEN, PATIENCE, PW};
 use common::rtp::{remote_of, RtpPhone};
-use common::ua::{call_with_media, End};
+use common::ua::{call_with_media, End, Ua};
 use switchboard_engine::media::{Codec, SampleRate};
 
 fn direct_pair(codec: Codec, a_hz: f32, b_hz: f32) -> (RtpPhone, RtpPhone) {
@@ -99,8 +99,8 @@ fn a_phones_sdp_names_its_codecs_telephone_event_and_the_address_it_is_given() {
 /// hear the other's tone and not its own, phone to phone.
 async fn direct_call_carries_both_tones(codec: Codec, b_hz: f32, rate: SampleRate) {
     let sw = media::switch("", &["1001", "1002"]);
-    let mut ua_b = registered(&sw, "1001").await;
-    let mut ua_a = registered(&sw, "1002").await;
+    let mut ua_b = Ua::registered(sw.sip, "1001", PW).await;
+    let mut ua_a = Ua::registered(sw.sip, "1002", PW).await;
     // each phone's RTP on the address its signalling comes from: phones that reach each
     // other, which the switch leaves to talk directly
     let (mut a, mut b) = (
@@ -154,8 +154,8 @@ async fn a_g722_call_through_the_switch_carries_wideband_audio_both_ways() {
 #[tokio::test]
 async fn rfc_4733_digits_from_the_caller_reach_the_callee() {
     let sw = media::switch("", &["1001", "1002"]);
-    let mut ua_b = registered(&sw, "1001").await;
-    let mut ua_a = registered(&sw, "1002").await;
+    let mut ua_b = Ua::registered(sw.sip, "1001", PW).await;
+    let mut ua_a = Ua::registered(sw.sip, "1002", PW).await;
     // each phone's RTP on the address its signalling comes from: phones that reach each
     // other, which the switch leaves to talk directly
     let (mut a, mut b) = (

@@ -3,14 +3,17 @@
 //! sides share a codec, sent again by the switch when it transcodes); a SIP INFO digit
 //! (`application/dtmf-relay`) reaches a phone that offered telephone-event as RFC 4733 and is
 //! answered by the switch, while a phone that did not gets the INFO itself; and a call whose
-//! phones fall silent is ended by the switch (`media.timeout_secs`), one that keeps talking
-//! is not. `media_features.rs` has ringback, hold and the feature-code chime.
+//! phones fall silent is ended by the switch (`media.timeout_secs`) with a BYE to each side
+//! saying why, the calls API keeping the reason it ended, while one that keeps talking is
+//! not. `media_features.rs` has ringback, hold and the feature-code chime.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::media::{self, assert_hears, call, call_between, Ends, Leg, LISTEN, PATIENCE};
+use common::media::{
+    self, api, assert_hears, call, call_between, the_live_call, Ends, Leg, LISTEN, PATIENCE,
+};
 use common::rtp::{RtpPhone, SKIP};
 use common::ua::{Call, Ua};
 use common::Switch;
@@ -260,6 +263,21 @@ async fn a_call_whose_phones_fall_silent_is_ended_with_a_bye_to_both_and_a_talki
     assert!(
         common::eventually_async(PATIENCE, || sw.metric(sessions) == 1.0).await,
         "the silent call's media session is closed"
+    );
+    // the calls API keeps the silent call with the reason it ended; the other is live
+    let (status, ended) = api(&sw, "/v1/calls?state=ended");
+    assert_eq!(status, 200, "{ended}");
+    let ended = ended["calls"].as_array().cloned().unwrap_or_default();
+    assert_eq!(ended.len(), 1, "one ended call: {ended:?}");
+    assert_eq!(ended[0]["call_id"], silent.call.caller.call_id.as_str());
+    let id = ended[0]["id"].as_u64().expect("an id");
+    let (status, shown) = api(&sw, &format!("/v1/calls/{id}"));
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["state"], "ended", "{shown}");
+    assert_eq!(shown["end_reason"], "media timeout", "{shown}");
+    assert_eq!(
+        the_live_call(&sw)["call_id"],
+        talking.call.caller.call_id.as_str()
     );
 
     // the other call kept talking: twice the timeout later it is still up, its audio flowing

@@ -9,8 +9,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::audio::Audio;
-use common::media::{self, assert_hears, call, registered, Ends, Leg, LEVEL_DB, LISTEN, PATIENCE};
+use common::audio::{Audio, LEVEL_DB};
+use common::media::{self, assert_hears, call, Ends, Leg, LISTEN, PATIENCE, PW};
 use common::rtp::{answer_codecs, remote_of, RtpPhone, SKIP};
 use common::ua::{Call, MediaCall, Ua};
 use common::Switch;
@@ -104,8 +104,8 @@ struct Rung {
 /// 1002 calls `callee`, whose phone rings: a 180 without SDP, or with `early_hz` a 183 with
 /// its SDP and its phone sending that tone at once (early media).
 async fn ring(sw: &Switch, callee: &str, early_hz: Option<f32>) -> Rung {
-    let mut ua_b = registered(sw, callee).await;
-    let mut ua_a = registered(sw, "1002").await;
+    let mut ua_b = Ua::registered(sw.sip, callee, PW).await;
+    let mut ua_a = Ua::registered(sw.sip, "1002", PW).await;
     let (a, mut b) = (
         RtpPhone::bind(ua_a.local.ip()),
         RtpPhone::bind(ua_b.local.ip()),
@@ -394,7 +394,7 @@ const CHIME: [(f32, Duration); 2] = [
 /// plays the chime once acknowledged (heard at `codec`'s rate) and hangs up.
 async fn a_feature_code_is_confirmed_with_a_chime(codecs: &[Codec], codec: Codec) {
     let sw = media::switch("", &["1001", "1002"]);
-    let mut ua = registered(&sw, "1001").await;
+    let mut ua = Ua::registered(sw.sip, "1001", PW).await;
     let mut phone = RtpPhone::bind(ua.local.ip());
     let offer = phone.sdp(codecs, phone.local().ip());
     let mut call = ua.invite_sdp("*721002", &offer).await;

@@ -1,25 +1,36 @@
-//! Recording end to end on a real switch: the "record my calls" setting over the CLI (stopped
-//! and running switch) and HTTP, and recordings listed, fetched and deleted over HTTP with the
-//! right rights (the operator sees all; a subscriber only the calls they were a party to; an
-//! unknown id and one the asker may not see answer the same 404).
-//!
-//! Calls are not wired to the recorder yet, so recordings are made through the debug build's
-//! `POST /admin/debug/recordings` hook, which records a synthetic call (a tone per side)
-//! through the switch's own recorder.
+//! Recording end to end on a real switch, of real calls: the "record my calls" setting over
+//! the CLI (stopped and running switch) and HTTP; calls of a subscriber who has it on (or
+//! that the routing plugin marks `record = true`) recorded while two test phones talk real
+//! G.711 or G.722 RTP through the relay, the caller sending 440 Hz and the callee 1 kHz; the
+//! recordings listed, fetched and deleted over HTTP with the right rights (the operator sees
+//! all; a subscriber only the calls they were a party to; an unknown id and one the asker may
+//! not see answer the same 404). A fetched WAV holds the caller's tone on the left channel and
+//! the callee's on the right (Goertzel, at the level sent) and lasts as long as the call.
 
 mod common;
 
-use std::net::SocketAddr;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
-use common::{basic, cli, eventually, http, Switch};
-use switchboard_engine::media::tone::ToneDetector;
-use switchboard_engine::media::SampleRate;
+use common::audio::{assert_tone, stereo_wav, Audio};
+use common::rtp::RtpPhone;
+use common::ua::{call_with_media, End, MediaCall, Ua};
+use common::{basic, cli, eventually, http, Options, Switch, TempDir};
+use switchboard_engine::media::{Codec, SampleRate};
 
 const PW: &str = "pw-rec-1234";
+const CALLER_HZ: f32 = 440.0;
+const CALLEE_HZ: f32 = 1000.0;
+/// How long the phones of a recorded call talk.
+const TALK: Duration = Duration::from_millis(2500);
+/// How long a phone may take to hear the other side.
+const PATIENCE: Duration = Duration::from_secs(15);
 
-fn switch_with_accounts() -> Switch {
-    let sw = Switch::start();
+fn switch(config: &str) -> Switch {
+    let sw = Switch::with(Options {
+        config: config.into(),
+        ..Options::default()
+    });
     for n in ["1001", "1002", "1003"] {
         sw.add_account(n, PW);
     }
@@ -61,6 +72,14 @@ fn get_json(sw: &Switch, path: &str, auth: Option<&str>) -> (u16, serde_json::Va
     (code, serde_json::from_str(&body).unwrap_or_default())
 }
 
+/// The operator's list of recordings.
+fn all_recordings(sw: &Switch) -> Vec<serde_json::Value> {
+    get_json(sw, "/v1/recordings", None).1["recordings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// The ids a listing shows.
 fn ids(v: &serde_json::Value) -> Vec<u64> {
     v["recordings"]
@@ -71,32 +90,187 @@ fn ids(v: &serde_json::Value) -> Vec<u64> {
         .collect()
 }
 
-/// Records a synthetic call through the switch's recorder; its id.
-fn record(sw: &Switch, body: &str) -> u64 {
-    let (code, resp) = http(sw.http, "POST", "/admin/debug/recordings", &[], Some(body));
-    assert_eq!(code, 201, "{resp}");
-    serde_json::from_str::<serde_json::Value>(&resp).unwrap()["id"]
-        .as_u64()
-        .unwrap()
+/// The record of the recording of the call with SIP Call-ID `call_id`, once it says `state`.
+fn recording_of(sw: &Switch, call_id: &str, state: &str) -> serde_json::Value {
+    let mut last = Vec::new();
+    let mut found = serde_json::Value::Null;
+    let ok = eventually(Duration::from_secs(15), || {
+        last = all_recordings(sw);
+        found = last
+            .iter()
+            .find(|r| r["call_id"] == call_id)
+            .cloned()
+            .unwrap_or_default();
+        found["state"] == state
+    });
+    assert!(ok, "no recording of {call_id} {state}: {last:?}");
+    found
 }
 
-fn wait_done(sw: &Switch, id: u64) -> serde_json::Value {
-    let mut last = serde_json::Value::Null;
-    let done = eventually(Duration::from_secs(15), || {
-        let (_, v) = get_json(sw, "/v1/recordings", None);
-        last = v["recordings"]
-            .as_array()
-            .and_then(|a| a.iter().find(|r| r["id"] == id).cloned())
-            .unwrap_or_default();
-        last["state"] == "done"
-    });
-    assert!(done, "recording {id} not done: {last}");
-    last
+/// A call up between two registered agents, a test phone on each (on the agent's own
+/// address), the caller's sending [`CALLER_HZ`] and the callee's [`CALLEE_HZ`].
+struct Live {
+    call: MediaCall,
+    caller: RtpPhone,
+    callee: RtpPhone,
+    /// When the INVITE went out.
+    invited: Instant,
+    /// When the phones started sending.
+    up: Instant,
+}
+
+/// `caller` calls `callee` (by its number) offering and accepting `codecs`; returns once each
+/// phone hears the other.
+async fn call(caller: &mut Ua, callee: &mut Ua, codecs: &[Codec]) -> Live {
+    let mut a = RtpPhone::bind(caller.local.ip());
+    let mut b = RtpPhone::bind(callee.local.ip());
+    let dial = callee.user.clone();
+    let invited = Instant::now();
+    let call = call_with_media(
+        End {
+            ua: caller,
+            phone: &mut a,
+            codecs,
+            tone_hz: CALLER_HZ,
+            sdp_ip: None,
+        },
+        End {
+            ua: callee,
+            phone: &mut b,
+            codecs,
+            tone_hz: CALLEE_HZ,
+            sdp_ip: None,
+        },
+        &dial,
+    )
+    .await;
+    let up = Instant::now();
+    let listen = Duration::from_millis(500);
+    assert!(
+        a.wait_heard(listen, PATIENCE).await,
+        "the caller hears audio"
+    );
+    assert!(
+        b.wait_heard(listen, PATIENCE).await,
+        "the callee hears audio"
+    );
+    Live {
+        call,
+        caller: a,
+        callee: b,
+        invited,
+        up,
+    }
+}
+
+impl Live {
+    /// Whether both phones send to the relay (the switch's address), as an anchored call does.
+    fn anchored(&self, relay: IpAddr) -> bool {
+        self.call.caller_sends.rtp.ip() == relay && self.call.callee_sends.rtp.ip() == relay
+    }
+
+    /// The offer as the callee got it (for failure messages).
+    fn offered(&self) -> String {
+        String::from_utf8_lossy(self.call.offer.body()).into_owned()
+    }
+
+    /// The caller hangs up; returns how long the phones talked (from their first packet to
+    /// the BYE answered) and the whole call (from the INVITE).
+    async fn hang_up(mut self, caller: &mut Ua, callee: &mut Ua) -> Talk {
+        self.call.hang_up(caller, callee).await;
+        let end = Instant::now();
+        self.caller.stop();
+        self.callee.stop();
+        Talk {
+            call_id: self.call.caller.call_id.clone(),
+            talked: end - self.up,
+            whole: end - self.invited,
+        }
+    }
+}
+
+/// A call that ended.
+struct Talk {
+    call_id: String,
+    talked: Duration,
+    whole: Duration,
+}
+
+/// A whole call of `len` talk: [`call`], then each phone hears `len`, then the caller hangs
+/// up. Asserts whether the call was anchored.
+async fn talk(
+    caller: &mut Ua,
+    callee: &mut Ua,
+    codecs: &[Codec],
+    len: Duration,
+    relay: Option<IpAddr>,
+) -> Talk {
+    let live = call(caller, callee, codecs).await;
+    match relay {
+        Some(relay) => assert!(live.anchored(relay), "anchored: {}", live.offered()),
+        None => assert_eq!(
+            live.call.caller_sends.rtp,
+            live.callee.local(),
+            "direct: the caller sends to the callee's phone"
+        ),
+    }
+    assert!(live.caller.wait_heard(len, PATIENCE).await);
+    assert!(live.callee.wait_heard(len, PATIENCE).await);
+    live.hang_up(caller, callee).await
+}
+
+/// The part of a recorded channel well inside the call: without the ringing before the
+/// phones sent and the last moments of the hang-up.
+fn inside(channel: &Audio) -> Audio {
+    let len = channel
+        .duration()
+        .saturating_sub(Duration::from_millis(900));
+    channel.skip(Duration::from_millis(600)).take(len)
+}
+
+/// Checks a fetched recording of `talk`: its record (`rec`), its size, its duration against
+/// the call's, the caller's tone left and the callee's right, at `rate`.
+fn check_wav(who: &str, wav: &[u8], rec: &serde_json::Value, talk: &Talk, rate: SampleRate) {
+    assert_eq!(wav.len() as u64, rec["bytes"].as_u64().unwrap(), "{rec}");
+    let (left, right) = stereo_wav(wav).unwrap_or_else(|e| panic!("{who}: {e}"));
+    assert_eq!(left.samples.len(), right.samples.len());
+    let ms = rec["duration_ms"].as_u64().unwrap();
+    assert_eq!(left.duration().as_millis() as u64, ms, "{rec}");
+    // it starts when the call is set up and ends with it
+    let duration = Duration::from_millis(ms);
+    let slack = Duration::from_millis(300);
+    println!(
+        "{who}: {duration:?} recorded of {:?} ({:?} talking); left {}; right {}",
+        talk.whole,
+        talk.talked,
+        left.describe(&[CALLER_HZ, CALLEE_HZ]),
+        right.describe(&[CALLER_HZ, CALLEE_HZ])
+    );
+    assert!(
+        duration + slack >= talk.talked && duration <= talk.whole + slack,
+        "{who}: {duration:?} recorded of a call of {:?} ({:?} talking)",
+        talk.whole,
+        talk.talked
+    );
+    assert_tone(
+        &format!("{who}, left"),
+        &inside(&left),
+        CALLER_HZ,
+        CALLEE_HZ,
+        rate,
+    );
+    assert_tone(
+        &format!("{who}, right"),
+        &inside(&right),
+        CALLEE_HZ,
+        CALLER_HZ,
+        rate,
+    );
 }
 
 #[test]
 fn the_record_setting_is_set_over_the_cli_and_http_by_the_subscriber_or_the_operator() {
-    let mut sw = switch_with_accounts();
+    let mut sw = switch("");
     let data = sw.data.clone();
     // running switch: the CLI goes through the control socket
     let (code, out, _) = cli(&["record", "show", "1001"], Some(&data));
@@ -154,25 +328,40 @@ fn the_record_setting_is_set_over_the_cli_and_http_by_the_subscriber_or_the_oper
     assert_eq!(v["enabled"], true);
 }
 
-#[test]
-fn recordings_are_listed_fetched_and_deleted_only_by_their_parties_or_the_operator() {
-    let sw = switch_with_accounts();
-    let a = record(
-        &sw,
-        r#"{"caller": "1001", "callee": "1002", "seconds": 0.6, "callee_rate": 16000}"#,
+#[tokio::test]
+async fn calls_recorded_for_a_subscriber_are_listed_fetched_and_deleted_by_their_parties() {
+    // anchoring as needed: only recording makes these calls go through the relay
+    let sw = switch("");
+    let relay = sw.sip.ip();
+    let (code, out, err) = cli(&["record", "set", "1002", "on"], Some(&sw.data));
+    assert_eq!(code, 0, "{out}{err}");
+    let mut u1 = Ua::registered(sw.sip, "1001", PW).await;
+    let mut u2 = Ua::registered(sw.sip, "1002", PW).await;
+    let mut u3 = Ua::registered(sw.sip, "1003", PW).await;
+
+    // 1002 records its calls, whether called (on G.722: a wideband recording) or calling
+    let ta = talk(&mut u1, &mut u2, &[Codec::G722], TALK, Some(relay)).await;
+    let tb = talk(&mut u2, &mut u3, &[Codec::Pcmu], TALK / 2, Some(relay)).await;
+    // neither 1001 nor 1003 records: their call stays direct and is not recorded
+    let tc = talk(&mut u1, &mut u3, &[Codec::Pcmu], TALK / 4, None).await;
+    let ra = recording_of(&sw, &ta.call_id, "done");
+    let rb = recording_of(&sw, &tb.call_id, "done");
+    let (a, b) = (ra["id"].as_u64().unwrap(), rb["id"].as_u64().unwrap());
+    assert_eq!(
+        (&ra["caller"], &ra["callee"]),
+        (&"1001".into(), &"1002".into())
     );
-    let b = record(
-        &sw,
-        r#"{"caller": "1002", "callee": "1003", "seconds": 0.2}"#,
+    assert_eq!(
+        (&rb["caller"], &rb["callee"]),
+        (&"1002".into(), &"1003".into())
     );
-    let ra = wait_done(&sw, a);
-    wait_done(&sw, b);
-    assert_eq!(ra["caller"], "1001");
-    assert_eq!(ra["callee"], "1002");
     assert!(
-        (ra["duration_ms"].as_u64().unwrap() as i64 - 600).abs() <= 40,
-        "{ra}"
+        !all_recordings(&sw)
+            .iter()
+            .any(|r| r["call_id"] == tc.call_id),
+        "the call between 1001 and 1003 is not recorded"
     );
+    assert_eq!(sw.metric("switchboard_recordings_active"), 0.0);
 
     // listings
     assert_eq!(ids(&get_json(&sw, "/v1/recordings", None).1), [a, b]);
@@ -201,7 +390,7 @@ fn recordings_are_listed_fetched_and_deleted_only_by_their_parties_or_the_operat
         401
     );
 
-    // the file: a party gets the WAV, caller left and callee right
+    // the files: a party gets the WAV, caller left and callee right, as long as the call
     let (code, head, wav) = http_raw(
         sw.http,
         "GET",
@@ -214,16 +403,15 @@ fn recordings_are_listed_fetched_and_deleted_only_by_their_parties_or_the_operat
             .contains("content-type: audio/wav"),
         "{head}"
     );
-    assert_eq!(wav.len() as u64, ra["bytes"].as_u64().unwrap());
-    let mut reader = hound::WavReader::new(std::io::Cursor::new(wav)).unwrap();
-    let spec = reader.spec();
-    assert_eq!((spec.channels, spec.sample_rate), (2, 16_000));
-    let all: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
-    let left: Vec<i16> = all.iter().step_by(2).copied().collect();
-    let right: Vec<i16> = all.iter().skip(1).step_by(2).copied().collect();
-    let detect = ToneDetector::new(SampleRate::WIDE, &[440.0, 1000.0]);
-    assert!(detect.analyze(&left[800..]).is(&[440.0]));
-    assert!(detect.analyze(&right[800..]).is(&[1000.0]));
+    check_wav("1001 to 1002", &wav, &ra, &ta, SampleRate::WIDE);
+    let (code, head, wav) = http_raw(
+        sw.http,
+        "GET",
+        &format!("/v1/recordings/{b}"),
+        Some(&as_("1003")),
+    );
+    assert_eq!(code, 200, "{head}");
+    check_wav("1002 to 1003", &wav, &rb, &tb, SampleRate::NARROW);
 
     // someone else's recording and no recording at all look the same
     let forbidden = http_raw(
@@ -286,15 +474,25 @@ fn recordings_are_listed_fetched_and_deleted_only_by_their_parties_or_the_operat
     );
 }
 
-#[test]
-fn a_recording_in_progress_is_not_served_and_deleting_it_stops_it() {
-    let sw = switch_with_accounts();
-    let id = record(
-        &sw,
-        r#"{"caller": "1001", "callee": "1002", "seconds": 30}"#,
+#[tokio::test]
+async fn a_recording_in_progress_is_not_served_and_deleting_it_stops_it_while_the_call_goes_on() {
+    // recording anchors a call even where the operator anchors none
+    let sw = switch("[media]\nanchor = \"never\"\n");
+    let relay = sw.sip.ip();
+    let (code, _, err) = cli(&["record", "set", "1001", "on"], Some(&sw.data));
+    assert_eq!(code, 0, "{err}");
+    let mut u1 = Ua::registered(sw.sip, "1001", PW).await;
+    let mut u2 = Ua::registered(sw.sip, "1002", PW).await;
+    let live = call(&mut u2, &mut u1, &[Codec::Pcmu]).await;
+    assert!(live.anchored(relay), "anchored: {}", live.offered());
+
+    let call_id = live.call.caller.call_id.clone();
+    let rec = recording_of(&sw, &call_id, "in_progress");
+    let id = rec["id"].as_u64().unwrap();
+    assert_eq!(
+        (&rec["caller"], &rec["callee"]),
+        (&"1002".into(), &"1001".into())
     );
-    let (_, v) = get_json(&sw, "/v1/recordings", Some(&as_("1001")));
-    assert_eq!(v["recordings"][0]["state"], "in_progress", "{v}");
     let (code, _, body) = http_raw(
         sw.http,
         "GET",
@@ -303,6 +501,8 @@ fn a_recording_in_progress_is_not_served_and_deleting_it_stops_it() {
     );
     assert_eq!(code, 409, "{}", String::from_utf8_lossy(&body));
     assert_eq!(sw.metric("switchboard_recordings_active"), 1.0);
+    let file = sw.data.join("recordings").join(format!("{id}.wav"));
+    assert!(eventually(Duration::from_secs(5), || file.exists()));
     assert_eq!(
         http_raw(
             sw.http,
@@ -317,11 +517,73 @@ fn a_recording_in_progress_is_not_served_and_deleting_it_stops_it() {
         ids(&get_json(&sw, "/v1/recordings", None).1),
         Vec::<u64>::new()
     );
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(!sw
-        .data
-        .join("recordings")
-        .join(format!("{id}.wav"))
-        .exists());
+    assert!(!file.exists());
     assert_eq!(sw.metric("switchboard_recordings_active"), 0.0);
+
+    // the call carries on, and its end brings no recording back
+    live.caller.clear_received();
+    live.callee.clear_received();
+    let listen = Duration::from_millis(500);
+    assert!(live.caller.wait_heard(listen, PATIENCE).await);
+    assert!(live.callee.wait_heard(listen, PATIENCE).await);
+    assert_tone(
+        "the caller",
+        &live.caller.audio(),
+        CALLEE_HZ,
+        CALLER_HZ,
+        SampleRate::NARROW,
+    );
+    live.hang_up(&mut u2, &mut u1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(all_recordings(&sw).is_empty());
+    assert!(!file.exists());
+    assert_eq!(sw.metric("switchboard_recordings_active"), 0.0);
+}
+
+/// A routing plugin that records every call to 1001.
+const RECORD_1001: &str = r#"function route(req)
+  if req.method == "INVITE" and req.dest.kind == "subscriber" and req.dest.number == "1001" then
+    return deliver("1001", { record = true })
+  end
+end
+"#;
+
+#[tokio::test]
+async fn a_call_the_routing_plugin_marks_record_is_recorded_though_nobody_records_their_calls() {
+    let plugins = TempDir::new("rec-plugins");
+    std::fs::write(plugins.0.join("record.lua"), RECORD_1001).unwrap();
+    let sw = Switch::with(Options {
+        config: "[plugins]\nwatch = false\n[media]\nanchor = \"never\"\n".into(),
+        args: vec!["--plugins".into(), plugins.0.display().to_string()],
+        ..Options::default()
+    });
+    for n in ["1001", "1002"] {
+        sw.add_account(n, PW);
+    }
+    let relay = sw.sip.ip();
+    let mut u1 = Ua::registered(sw.sip, "1001", PW).await;
+    let mut u2 = Ua::registered(sw.sip, "1002", PW).await;
+
+    // 1001 called: recorded (so anchored, whatever `media.anchor` says)
+    let recorded = talk(&mut u2, &mut u1, &[Codec::Pcmu], TALK, Some(relay)).await;
+    // 1002 called: the plugin passes, nothing is recorded, the media stays direct
+    let plain = talk(&mut u1, &mut u2, &[Codec::Pcmu], TALK / 4, None).await;
+
+    let rec = recording_of(&sw, &recorded.call_id, "done");
+    assert_eq!(
+        (&rec["caller"], &rec["callee"]),
+        (&"1002".into(), &"1001".into())
+    );
+    let list = all_recordings(&sw);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(list.iter().all(|r| r["call_id"] != plain.call_id));
+    let id = rec["id"].as_u64().unwrap();
+    let (code, _, wav) = http_raw(
+        sw.http,
+        "GET",
+        &format!("/v1/recordings/{id}"),
+        Some(&as_("1002")),
+    );
+    assert_eq!(code, 200);
+    check_wav("1002 to 1001", &wav, &rec, &recorded, SampleRate::NARROW);
 }

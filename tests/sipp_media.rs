@@ -1,15 +1,18 @@
-//! SIPp with real RTP through the switch (signalling only today: media flows directly). A
-//! SIPp UAC places authenticated calls that stream a 1 kHz PCMU tone (`rtp_stream` of a raw
-//! u-law file the test writes with the engine's encoder) to the address in the callee's
-//! answer, and every call must succeed:
+//! SIPp with real RTP through the switch. A SIPp UAC places authenticated calls that stream a
+//! 1 kHz PCMU tone (`rtp_stream` of a raw u-law file the test writes with the engine's
+//! encoder) to the address in the callee's answer, and every call must succeed:
 //!
-//! - to a test phone the SIPp UAS's SDP names: each call's stream (one SSRC per call) is
-//!   heard as 1 kHz at the level sent;
+//! - to a test phone the SIPp UAS's SDP names, media direct: each call's stream (one SSRC per
+//!   call) is heard as 1 kHz at the level sent, straight from the UAC;
+//! - the same through a switch that anchors every call (`media.anchor = "always"`): the UAC
+//!   streams to the relay port in the answer it got, and the phone hears each call's stream
+//!   from the relay's address, never from SIPp's;
 //! - to the SIPp UAS itself, which echoes every packet back to the UAC (`-rtp_echo`) and
 //!   reports how many it echoed.
 
 mod common;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use common::rtp::{RtpPhone, TONE_DBFS};
@@ -21,9 +24,10 @@ const CALLS: u32 = 10;
 const RATE: u32 = 5;
 const HOLD_MS: u32 = 2000;
 
-fn switch() -> Switch {
+/// A switch (with `extra` config) whose digest SIPp answers.
+fn switch(extra: &str) -> Switch {
     let sw = Switch::with(Options {
-        config: "[auth]\nalgorithms = [\"MD5\"]\n".into(),
+        config: format!("[auth]\nalgorithms = [\"MD5\"]\n{extra}"),
         ..Default::default()
     });
     sw.add_account("sippuas", "sippuas-pw");
@@ -43,9 +47,10 @@ fn assert_all_answered(sw: &Switch, out: &std::process::Output, work: &TempDir) 
     }));
 }
 
-#[test]
-fn sipp_calls_stream_a_tone_that_the_phone_named_in_the_answer_hears_in_every_call() {
-    let sw = switch();
+/// SIPp calls streaming 1 kHz to a test phone the SIPp UAS's answer names, through `sw`;
+/// every call must succeed, and the phone must hear each call's stream (one SSRC per call),
+/// from `from` when given, else from the UAC's address.
+fn sipp_calls_to_a_listening_phone(sw: &Switch, from: Option<IpAddr>) {
     let work = TempDir::new("sipp-rtp");
     let (uas_ip, uac_ip) = (fresh_ip(), fresh_ip());
     let target = sw.sip.to_string();
@@ -88,7 +93,7 @@ fn sipp_calls_stream_a_tone_that_the_phone_named_in_the_answer_hears_in_every_ca
     );
     drop(uas);
     sink.stop();
-    assert_all_answered(&sw, &out, &work);
+    assert_all_answered(sw, &out, &work);
 
     let streams = sink.streams();
     assert_eq!(
@@ -96,8 +101,9 @@ fn sipp_calls_stream_a_tone_that_the_phone_named_in_the_answer_hears_in_every_ca
         CALLS as usize,
         "one stream (SSRC) per call reached the phone"
     );
+    let from = from.unwrap_or(uac_ip);
     for s in &streams {
-        assert_eq!(s.from.ip(), uac_ip, "straight from the SIPp UAC");
+        assert_eq!(s.from.ip(), from, "SSRC {:x} from {}", s.ssrc, s.from);
         // each call streams for its hold time; look at a second of it
         let heard = s.audio.skip(Duration::from_millis(200));
         let what = heard.describe(&[1000.0]);
@@ -122,8 +128,27 @@ fn sipp_calls_stream_a_tone_that_the_phone_named_in_the_answer_hears_in_every_ca
 }
 
 #[test]
+fn sipp_calls_stream_a_tone_that_the_phone_named_in_the_answer_hears_in_every_call() {
+    let sw = switch("");
+    sipp_calls_to_a_listening_phone(&sw, None);
+    assert_eq!(sw.metric("switchboard_anchored_calls_total"), 0.0);
+}
+
+#[test]
+fn sipp_calls_through_an_anchoring_switch_stream_a_tone_the_phone_hears_from_the_relay() {
+    let sw = switch("[media]\nanchor = \"always\"\n");
+    // the relay sends from the switch's address (its media plane is on it); SIPp's UAC is
+    // on another
+    sipp_calls_to_a_listening_phone(&sw, Some(sw.sip.ip()));
+    assert_eq!(
+        sw.metric("switchboard_anchored_calls_total"),
+        f64::from(CALLS)
+    );
+}
+
+#[test]
 fn sipp_calls_stream_rtp_to_a_sipp_callee_that_echoes_it_back() {
-    let sw = switch();
+    let sw = switch("");
     let work = TempDir::new("sipp-echo");
     let (uas_ip, uac_ip) = (fresh_ip(), fresh_ip());
     let target = sw.sip.to_string();

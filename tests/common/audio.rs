@@ -199,6 +199,35 @@ impl Audio {
     }
 }
 
+/// How far the level heard may be from the level sent ([`assert_tone`]).
+pub const LEVEL_DB: f64 = 3.0;
+
+/// Asserts `audio` (what `who` heard or recorded) is at `rate` and holds `hz` as its dominant
+/// frequency (within 1 %) at about the level sent ([`TONE_DBFS`]), and not `not_hz` (at least
+/// 30 dB below).
+pub fn assert_tone(who: &str, audio: &Audio, hz: f32, not_hz: f32, rate: SampleRate) {
+    let what = audio.describe(&[hz, not_hz]);
+    assert_eq!(audio.sample_rate(), rate, "{who} is at {rate}: {what}");
+    let dominant = audio
+        .dominant_hz()
+        .unwrap_or_else(|| panic!("{who} holds no tone: {what}"));
+    assert!(
+        (dominant - hz).abs() <= hz / 100.0,
+        "{who} holds {dominant} Hz, not {hz} Hz: {what}"
+    );
+    let level = audio.level_at(hz);
+    assert!(
+        (level - TONE_DBFS as f64).abs() <= LEVEL_DB,
+        "{who} holds {hz} Hz at {level:.1} dBFS, sent at {TONE_DBFS} dBFS: {what}"
+    );
+    assert!(audio.has(hz), "{who}: {what}");
+    assert!(!audio.has(not_hz), "{who} holds {not_hz} Hz too: {what}");
+    assert!(
+        audio.level_at(not_hz) < level - 30.0,
+        "{who} holds {not_hz} Hz: {what}"
+    );
+}
+
 /// `duration` of a continuous sine of `hz` at `level_dbfs`, made with the engine's tone
 /// generator.
 pub fn tone(hz: f32, level_dbfs: f32, rate: SampleRate, duration: Duration) -> Audio {
@@ -297,4 +326,24 @@ pub fn write_wav(path: &Path, audio: &Audio) -> std::io::Result<()> {
         b.extend_from_slice(&s.to_le_bytes());
     }
     std::fs::write(path, b)
+}
+
+/// The two channels of a 16-bit stereo WAV file (a recording: caller left, callee right),
+/// read with hound.
+pub fn stereo_wav(bytes: &[u8]) -> Result<(Audio, Audio), String> {
+    let mut reader =
+        hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
+    let spec = reader.spec();
+    if spec.channels != 2 || spec.bits_per_sample != 16 {
+        return Err(format!("not 16-bit stereo: {spec:?}"));
+    }
+    let rate =
+        SampleRate::new(spec.sample_rate).ok_or_else(|| format!("rate {}", spec.sample_rate))?;
+    let samples: Vec<i16> = reader
+        .samples::<i16>()
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let left = samples.iter().step_by(2).copied().collect();
+    let right = samples.iter().skip(1).step_by(2).copied().collect();
+    Ok((Audio::new(rate, left), Audio::new(rate, right)))
 }

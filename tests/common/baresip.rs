@@ -3,10 +3,11 @@
 //! it, and sending and receiving real RTP.
 //!
 //! [`Baresip::start`] writes a config directory of its own (loopback only: SIP on a fresh
-//! 127.x address, no audio device) and runs `baresip -f <dir>`. Its audio source is the
-//! `ausine` module (a sine of the given frequency; ausine insists on 48 kHz stereo, which
-//! baresip resamples to the codec's rate); the `sndfile` filter writes what it sends and
-//! what it hears (decoded, at the codec's rate) to `dump-<time>-enc.wav` and
+//! 127.x address, no audio device) and runs `baresip -s -f <dir>`: with SIP trace, so its log
+//! holds every message it sent and received ([`Baresip::sdp_received`] reads the SDP it got).
+//! Its audio source is the `ausine` module (a sine of the given frequency; ausine insists on
+//! 48 kHz stereo, which baresip resamples to the codec's rate); the `sndfile` filter writes
+//! what it sends and what it hears (decoded, at the codec's rate) to `dump-<time>-enc.wav` and
 //! `dump-<time>-dec.wav`; the player is an `aubridge` device nothing reads. The test drives
 //! it through `ctrl_tcp` (JSON in netstrings): `dial`, `accept`, `hangup`, `reginfo`, and
 //! reads its events (`CALL_INCOMING`, `CALL_ESTABLISHED`, `CALL_CLOSED`, ...).
@@ -125,6 +126,7 @@ impl Baresip {
         std::fs::write(dir.0.join("contacts"), "").unwrap();
         let log = std::fs::File::create(dir.0.join("baresip.log")).unwrap();
         let child = Command::new("baresip")
+            .arg("-s")
             .arg("-f")
             .arg(&dir.0)
             .stdin(Stdio::null())
@@ -271,6 +273,27 @@ impl Baresip {
     /// What it sent in its last call, before encoding.
     pub fn sent(&self) -> Option<Audio> {
         read_wav(&self.newest("-enc.wav")?).ok()
+    }
+
+    /// The SDP bodies of the messages it received (offers and answers), oldest first, read
+    /// from its SIP trace: blocks of `\x1b[36;1m#`, `UDP <from> -> <to>`, the message, `\x1b[;m`.
+    pub fn sdp_received(&self) -> Vec<String> {
+        let to_me = format!(" -> {}", self.sip);
+        self.log()
+            .split("\x1b[36;1m#")
+            .filter_map(|block| {
+                let block = block.split("\x1b[;m").next()?.trim_start();
+                let (arrow, message) = block.split_once('\n')?;
+                if !arrow.ends_with(&to_me) {
+                    return None;
+                }
+                let message = message.replace("\r\n", "\n");
+                let (head, body) = message.split_once("\n\n")?;
+                head.to_ascii_lowercase()
+                    .contains("content-type: application/sdp")
+                    .then(|| body.trim_end().to_owned())
+            })
+            .collect()
     }
 
     /// Its console output so far (for failure messages).

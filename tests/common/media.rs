@@ -1,16 +1,18 @@
 //! Calls with real RTP through a switch, shared by the media tests: a switch with the given
-//! configuration and accounts, agents registered to it, a call between two test phones with
-//! each end's codecs and tone (`call`, `call_between`), and what a phone heard checked as a
-//! listener would (`assert_hears`: frequency and level).
+//! configuration and accounts, a call between two test phones with each end's codecs and tone
+//! (`call`, `call_between`), what a phone heard checked as a listener would (`assert_hears`:
+//! frequency and level, by [`assert_tone`]), and the calls API as the operator sees it
+//! (`api`, `the_live_call`).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use switchboard_engine::media::{Codec, SampleRate};
 
-use super::rtp::{RtpPhone, TELEPHONE_EVENT_PT, TONE_DBFS};
-use super::ua::{call_with_media, End, MediaCall, Proto, Ua};
-use super::{Options, Switch};
+use super::audio::assert_tone;
+use super::rtp::{RtpPhone, TELEPHONE_EVENT_PT};
+use super::ua::{call_with_media, End, MediaCall, Ua};
+use super::{http, Options, Switch};
 
 /// The password of every account made here.
 pub const PW: &str = "test-password";
@@ -18,9 +20,6 @@ pub const PW: &str = "test-password";
 pub const LISTEN: Duration = Duration::from_millis(1200);
 /// How long audio may take to arrive on a loaded machine.
 pub const PATIENCE: Duration = Duration::from_secs(15);
-/// How far a heard level may be from the sent one (G.711 and G.722 keep a tone within a
-/// fraction of a dB; the rest is for a lost packet or two).
-pub const LEVEL_DB: f64 = 3.0;
 
 /// A switch started with `config` (TOML; a `[media]` section gets the switch's own address
 /// for its RTP) and `accounts`, each with password [`PW`].
@@ -33,14 +32,6 @@ pub fn switch(config: &str, accounts: &[&str]) -> Switch {
         sw.add_account(a, PW);
     }
     sw
-}
-
-/// An agent of `user` (UDP, its own address), registered.
-pub async fn registered(sw: &Switch, user: &str) -> Ua {
-    let mut ua = Ua::new(sw.sip, user, PW, Proto::Udp).await;
-    let r = ua.register(600).await;
-    assert_eq!(r.status(), Some(200), "{user} registers");
-    ua
 }
 
 /// How one end of a [`call`] behaves.
@@ -123,8 +114,8 @@ pub async fn call(sw: &Switch, a_leg: Leg, b_leg: Leg) -> Ends {
 /// address); both phones send their tones once the call is up.
 pub async fn call_between(sw: &Switch, caller: (&str, Leg), callee: (&str, Leg)) -> Ends {
     let ((a_user, a_leg), (b_user, b_leg)) = (caller, callee);
-    let mut ua_b = registered(sw, b_user).await;
-    let mut ua_a = registered(sw, a_user).await;
+    let mut ua_b = Ua::registered(sw.sip, b_user, PW).await;
+    let mut ua_a = Ua::registered(sw.sip, a_user, PW).await;
     // each phone's RTP on the address its signalling comes from (a phone behind NAT names
     // another in its SDP)
     let (mut a, mut b) = (
@@ -164,28 +155,25 @@ pub async fn call_between(sw: &Switch, caller: (&str, Leg), callee: (&str, Leg))
     }
 }
 
-/// Asserts `phone` heard `hz` (dominant, within 1 %, at about the level sent) at `rate`, and
-/// not `not_hz` (at least 30 dB below).
+/// Asserts `phone` heard `hz` at about the level sent, at `rate`, and not `not_hz`
+/// ([`assert_tone`] on what it heard).
 pub fn assert_hears(who: &str, phone: &RtpPhone, hz: f32, not_hz: f32, rate: SampleRate) {
-    let audio = phone.audio();
-    let what = audio.describe(&[hz, not_hz]);
-    assert_eq!(audio.sample_rate(), rate, "{who} decodes at {rate}: {what}");
-    let dominant = audio
-        .dominant_hz()
-        .unwrap_or_else(|| panic!("{who} hears no tone: {what}"));
-    assert!(
-        (dominant - hz).abs() <= hz / 100.0,
-        "{who} hears {dominant} Hz, not {hz} Hz: {what}"
-    );
-    let level = audio.level_at(hz);
-    assert!(
-        (level - TONE_DBFS as f64).abs() <= LEVEL_DB,
-        "{who} hears {hz} Hz at {level:.1} dBFS, sent at {TONE_DBFS} dBFS: {what}"
-    );
-    assert!(audio.has(hz), "{who}: {what}");
-    assert!(!audio.has(not_hz), "{who} hears {not_hz} Hz too: {what}");
-    assert!(
-        audio.level_at(not_hz) < level - 30.0,
-        "{who} hears {not_hz} Hz: {what}"
-    );
+    assert_tone(who, &phone.audio(), hz, not_hz, rate);
+}
+
+/// `GET path` on the switch's API as the operator (loopback, no token): status and JSON
+/// (`null` if the body is not JSON).
+pub fn api(sw: &Switch, path: &str) -> (u16, serde_json::Value) {
+    let (status, body) = http(sw.http, "GET", path, &[], None);
+    let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+/// The one live call `GET /v1/calls` lists.
+pub fn the_live_call(sw: &Switch) -> serde_json::Value {
+    let (status, body) = api(sw, "/v1/calls");
+    assert_eq!(status, 200, "{body}");
+    let calls = body["calls"].as_array().expect("a list of calls");
+    assert_eq!(calls.len(), 1, "{body}");
+    calls[0].clone()
 }

@@ -91,6 +91,14 @@ impl Ua {
         .await
     }
 
+    /// An agent (UDP) registered as `user` for ten minutes.
+    pub async fn registered(server: SocketAddr, user: &str, password: &str) -> Ua {
+        let mut ua = Ua::new(server, user, password, Proto::Udp).await;
+        let r = ua.register(600).await;
+        assert_eq!(r.status(), Some(200), "{user} registers");
+        ua
+    }
+
     /// An agent on a given local address (UDP): a gateway the switch's config names.
     pub async fn at(server: SocketAddr, local: SocketAddr, user: &str) -> Ua {
         Self::bound(server, local, user, "", Proto::Udp).await

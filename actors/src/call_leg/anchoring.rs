@@ -20,8 +20,7 @@ use switchboard_engine::anchor::{self, Facts};
 use switchboard_engine::dialog::ProxiedDialog;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::media::dtmf::parse_dtmf_relay;
-use switchboard_engine::media::session::{Event, Source};
-use switchboard_engine::media::tone::Tone;
+use switchboard_engine::media::session::Event;
 use switchboard_engine::media::Side;
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::sdp::negotiate::CodecPolicy;
@@ -32,7 +31,7 @@ use tracing::{debug, info, warn};
 use super::media::CallMedia;
 use super::CallLeg;
 use crate::api::media::MediaNote;
-use crate::clock::{now, unix_now_ms};
+use crate::clock::now;
 use crate::recording::RecordingMeta;
 use crate::transport::flow_for_uri;
 
@@ -149,6 +148,9 @@ impl CallLeg {
         match self.shared.recorder.start(meta) {
             Ok((id, tap)) => {
                 media.session().set_sink(Some(Box::new(tap)));
+                if self.shared.config.media.record_announcement {
+                    media.announce_recording();
+                }
                 info!(recording = %id, "call recorded");
                 if let Some(no) = self.call_no {
                     self.shared
@@ -169,10 +171,13 @@ impl CallLeg {
             return resp;
         };
         let method = cseq.method;
+        let initial = method == Method::Invite && self.call.is_initial_cseq(cseq.seq);
         if self.media.is_none() {
+            if initial && (200..300).contains(&code) {
+                self.note_direct_streams(&resp);
+            }
             return resp;
         }
-        let initial = method == Method::Invite && self.call.is_initial_cseq(cseq.seq);
         if initial && (200..300).contains(&code) && self.dialog.is_none() {
             self.learn_dialog(&resp, flow);
         }
@@ -290,55 +295,6 @@ impl CallLeg {
         }
     }
 
-    /// Files the call in the live calls table (a call being set up: its INVITE routed).
-    pub(super) fn file_call(&mut self, caller: Option<&Aor>, callee: &str) {
-        if self.call_no.is_some() {
-            return;
-        }
-        let mut view = crate::calls::CallView::new(&self.call_id, unix_now_ms());
-        view.legs = vec![
-            crate::calls::LegView {
-                side: "caller",
-                number: caller.map(|a| a.to_string()),
-                ..Default::default()
-            },
-            crate::calls::LegView {
-                side: "callee",
-                number: Some(callee.to_owned()),
-                ..Default::default()
-            },
-        ];
-        self.call_no = Some(self.shared.calls.file(view));
-    }
-
-    /// What the calls table shows of the streams, once negotiated.
-    fn note_streams(&mut self) {
-        let (Some(no), Some(media)) = (self.call_no, self.media.as_ref()) else {
-            return;
-        };
-        let codec = |side| media.stream(side).map(|s| s.codec.to_string());
-        let remote = |side| media.stream(side).map(|s| s.remote_rtp.to_string());
-        let (cc, ce, rc, re) = (
-            codec(Side::Caller),
-            codec(Side::Callee),
-            remote(Side::Caller),
-            remote(Side::Callee),
-        );
-        let transcoding = media.transcodes();
-        self.shared.calls.update(no, |v| {
-            v.transcoding = transcoding;
-            for leg in &mut v.legs {
-                let (codec, remote) = if leg.side == "caller" {
-                    (&cc, &rc)
-                } else {
-                    (&ce, &re)
-                };
-                leg.codec.clone_from(codec);
-                leg.sdp_address.clone_from(remote);
-            }
-        });
-    }
-
     /// The country whose ringback the caller hears: the callee's number's, else the plan's.
     fn ringback_country(&self) -> u16 {
         let plan = &self.shared.plan;
@@ -419,7 +375,7 @@ impl CallLeg {
                 self.hangup.send(t, out.bytes, &branch, to);
             }
         }
-        self.end_call();
+        self.end_call("media timeout");
     }
 
     /// The switch answers a feature code itself: a session with the caller's side alone and
@@ -466,11 +422,6 @@ impl Handler<MediaNote> for CallLeg {
         self.on_media(note);
         self.after(ctx);
     }
-}
-
-/// The chime a feature code's confirmation plays.
-pub(super) fn confirmation_tone() -> Source {
-    Source::Tone(Tone::CHIME)
 }
 
 fn side_name(side: Side) -> &'static str {

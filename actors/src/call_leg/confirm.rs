@@ -20,6 +20,8 @@ use std::time::Duration;
 use switchboard_engine::dialog::{Answer, ConfirmDialog, ConfirmOutput, Prompt};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
+use switchboard_engine::media::session::Source;
+use switchboard_engine::media::tone::Tone;
 use switchboard_engine::media::Side;
 use switchboard_engine::proxy::Local;
 use switchboard_engine::sip::{Message as SipMessage, Method, ViaFix};
@@ -116,7 +118,7 @@ impl Confirm {
                 if let Some((session, started)) = self.media.as_mut() {
                     if self.dialog.is_playing() && !*started {
                         *started = true;
-                        session.play(Side::Caller, super::anchoring::confirmation_tone());
+                        session.play(Side::Caller, Source::Tone(Tone::CHIME));
                     }
                 }
             }

@@ -1,7 +1,8 @@
 //! The call's media when the switch anchors it, a part of the call: its session on the media
 //! plane, the offer/answer through the relay (`switchboard_engine::anchor::AnchoredCall`),
 //! why it is anchored, the ringback played to the caller while the callee rings without early
-//! media, and the recording.
+//! media, and the recording (with its notice to both sides at answer when
+//! `media.record_announcement` asks for it).
 //!
 //! The leg hands it the descriptions that pass through (the caller's offer, the callee's
 //! answers, offers inside the dialog and their answers) and gets back the bodies to forward
@@ -18,7 +19,7 @@ use switchboard_engine::anchor::{AnchoredCall, PlanError, Relay};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::media::dtmf::Digit;
 use switchboard_engine::media::session::{Source, StreamConfig};
-use switchboard_engine::media::tone::Ringback;
+use switchboard_engine::media::tone::{Ringback, Tone};
 use switchboard_engine::media::Side;
 use switchboard_engine::sdp::negotiate::{CodecPolicy, Negotiated};
 use switchboard_engine::sdp::{Origin, Sdp};
@@ -35,6 +36,8 @@ pub(super) struct CallMedia {
     early: bool,
     /// The call is answered: media timeouts count.
     active: bool,
+    /// Both sides hear the recording notice when the call is answered.
+    announce: bool,
 }
 
 /// What the caller gets instead of what the callee sent.
@@ -61,6 +64,7 @@ impl CallMedia {
             ringing: None,
             early: false,
             active: false,
+            announce: false,
         })
     }
 
@@ -118,7 +122,19 @@ impl CallMedia {
         if !self.active {
             self.active = true;
             self.session.activate();
+            if self.announce {
+                for side in [Side::Caller, Side::Callee] {
+                    self.session
+                        .play(side, Source::Tone(Tone::RECORDING_NOTICE));
+                }
+            }
         }
+    }
+
+    /// The call is recorded and its parties are told so: both hear the recording notice once
+    /// it is answered.
+    pub(super) fn announce_recording(&mut self) {
+        self.announce = true;
     }
 
     /// An offer inside the dialog from `from` (or a late offer in the 2xx, from the callee):

@@ -25,6 +25,7 @@ mod call;
 mod caller;
 mod confirm;
 mod feature;
+mod filing;
 mod hangup;
 mod media;
 mod message;
@@ -288,7 +289,13 @@ impl CallLeg {
                         );
                     }
                     if finish.end {
-                        self.end_call();
+                        let reason = match finish.outcome {
+                            _ if bye => "hung up".to_owned(),
+                            Some("canceled") if canceled => "canceled by the caller".to_owned(),
+                            Some(outcome) => format!("{} ({code})", outcome.replace('_', " ")),
+                            None => format!("ended ({code})"),
+                        };
+                        self.end_call(&reason);
                     }
                 }
                 _ => {}
@@ -311,7 +318,7 @@ impl CallLeg {
         let transports = &self.transports;
         if c.drain(|flow, bytes| transports.send(flow, bytes)) {
             self.confirm = None;
-            self.end_call();
+            self.end_call("answered by the switch");
         }
     }
 
@@ -323,13 +330,16 @@ impl CallLeg {
         }
     }
 
-    /// The call is over: its parties are off the phone, and it is no longer counted active.
-    fn end_call(&mut self) {
+    /// The call is over (`reason` is kept with its record in the calls table): its parties
+    /// are off the phone, and it is no longer counted active.
+    fn end_call(&mut self, reason: &str) {
         // the media session closes (its ports are free again, a recording ends)
         self.media = None;
         self.callee_offer = None;
         if let Some(no) = self.call_no.take() {
-            self.shared.calls.remove(no);
+            self.shared
+                .calls
+                .end(no, crate::clock::unix_now_ms(), reason.to_owned());
         }
         let ended = self.call.end();
         let call = self.call.presence_id();
@@ -346,7 +356,7 @@ impl CallLeg {
         let t = now();
         if self.call.is_idle(t, self.max_idle()) {
             tracing::debug!("call idle, forgetting it");
-            self.end_call();
+            self.end_call("idle");
             self.retire();
             return;
         }
@@ -374,7 +384,7 @@ impl CallLeg {
         }
         self.txns.clear();
         self.confirm = None;
-        self.end_call();
+        self.end_call("internal failure");
         ctx.stop();
     }
 }
@@ -387,7 +397,7 @@ impl Actor for CallLeg {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.end_call();
+        self.end_call("switch stopping");
         owners(|o| o.remove(&*self.call_id, self.id));
     }
 }

@@ -36,7 +36,14 @@ impl CallLeg {
             return;
         }
         if self.txns[i].is_bye() {
-            self.end_call();
+            let by = match (
+                self.txns[i].ctx.request().from_tag(),
+                self.call.caller_tag(),
+            ) {
+                (Some(f), Some(c)) if f == c => "hung up by the caller",
+                _ => "hung up by the callee",
+            };
+            self.end_call(by);
         }
         match Uri::parse(&hop.uri).ok().and_then(|u| flow_for_uri(&u)) {
             Some(dest) => self.txns[i].relay(now(), dest),

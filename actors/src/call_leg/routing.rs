@@ -356,6 +356,7 @@ impl CallLeg {
             return;
         };
         let answered = s.answered();
+        self.note_parties(&answered.parties);
         let call = self.call.presence_id();
         for aor in self.call.on_the_phone(answered.parties) {
             self.shared

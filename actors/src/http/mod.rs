@@ -15,9 +15,9 @@
 //! | `/v1/accounts/{number}/buddies`, `.../watchers` | see `buddies.rs` | buddy lists, grants |
 //! | `/v1/rooms...` | see `rooms.rs` | chat rooms |
 //! | `/v1/recordings...`, `/v1/accounts/{number}/recording` | see `recordings.rs` | recordings |
+//! | `/v1/calls...` | see `calls.rs` | live and recently ended calls, media figures |
 //!
-//! The whole API is described in `docs/openapi.yaml`. Debug builds add test hooks under
-//! `/admin/debug/` (`debug.rs`).
+//! The whole API is described in `docs/openapi.yaml`.
 //!
 //! Admin: `Authorization: Bearer <http.admin_token>`, or any client on a loopback address
 //! when no token is configured. The subscriber: `Authorization: Basic` with the number and
@@ -25,17 +25,18 @@
 //!
 //! This file declares the modules and routes; the handlers live in the files below, which
 //! name nothing of this one. What they share: `error.rs` (the error every handler returns, a
-//! leaf) and `auth.rs` (who is calling; it names only `error.rs`).
+//! leaf), `auth.rs` (who is calling; it names only `error.rs`) and `query.rs` (query values
+//! read alike, such as a `number=` filter).
 
 mod accounts;
 mod auth;
 mod buddies;
-#[cfg(debug_assertions)]
-mod debug;
+mod calls;
 mod error;
 mod forwarding;
 mod messages;
 mod presence;
+mod query;
 mod recordings;
 mod reset;
 mod rooms;
@@ -78,14 +79,6 @@ async fn reload(req: HttpRequest, s: web::Data<Arc<Shared>>) -> Result<HttpRespo
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("no such endpoint"))
-}
-
-/// The test hooks of debug builds; none in release builds.
-fn debug_routes(cfg: &mut web::ServiceConfig) {
-    #[cfg(debug_assertions)]
-    cfg.route("/admin/debug/recordings", web::post().to(debug::record));
-    #[cfg(not(debug_assertions))]
-    let _ = cfg;
 }
 
 /// Starts the HTTP server on an already bound listener.
@@ -179,6 +172,8 @@ pub fn start(
                 "/v1/accounts/{number}/recording",
                 web::put().to(recordings::set_setting),
             )
+            .route("/v1/calls", web::get().to(calls::list))
+            .route("/v1/calls/{id}", web::get().to(calls::show))
             .route("/v1/recordings", web::get().to(recordings::list))
             .route("/v1/recordings/{id}", web::get().to(recordings::show))
             .route("/v1/recordings/{id}", web::delete().to(recordings::delete))
@@ -198,7 +193,6 @@ pub fn start(
             .route("/v1/rooms/{room}/topic", web::put().to(rooms::set_topic))
             .route("/v1/rooms/{room}/messages", web::get().to(rooms::history))
             .route("/v1/rooms/{room}/messages", web::post().to(rooms::post))
-            .configure(debug_routes)
             .default_service(web::to(not_found))
     })
     .workers(1)

@@ -28,6 +28,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use super::auth::{self, Caller};
 use super::error::ApiError;
+use super::query;
 use crate::shared::Shared;
 use crate::store::api::{Admin, AdminReply};
 
@@ -110,14 +111,7 @@ pub async fn list(
     s: Data,
 ) -> Result<HttpResponse, ApiError> {
     let by = auth::caller(&req, &s)?;
-    let number = match &filter.number {
-        Some(n) => Some(
-            s.plan
-                .canonical(n)
-                .map_err(|_| ApiError::bad_request("bad_number", "not a phone number or name"))?,
-        ),
-        None => None,
-    };
+    let number = query::number_filter(&s, filter.number.as_deref())?;
     let db = s.db.clone();
     let recordings = web::block(move || -> Result<Vec<RecordingRecord>, ApiError> {
         Ok(match (&by, &number) {

@@ -22,7 +22,7 @@ mod thread;
 pub use error::MediaError;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix::Recipient;
@@ -49,10 +49,16 @@ struct Plane {
     joins: Mutex<Vec<std::thread::JoinHandle<()>>>,
     ports: Arc<Mutex<Ports>>,
     advertise: IpAddr,
-    next_thread: AtomicUsize,
     next_id: AtomicU64,
     session: SessionConfig,
     metrics: Arc<Metrics>,
+}
+
+impl Plane {
+    /// The thread a session runs on: round-robin by id, so its id alone finds it again.
+    fn thread_of(&self, id: MediaSessionId) -> &Mailbox {
+        &self.threads[(id.0 % self.threads.len() as u64) as usize]
+    }
 }
 
 impl Drop for Plane {
@@ -105,7 +111,6 @@ impl MediaPlane {
                 joins: Mutex::new(joins),
                 ports,
                 advertise: config.advertised(),
-                next_thread: AtomicUsize::new(0),
                 next_id: AtomicU64::new(1),
                 session: SessionConfig {
                     timeout: config.timeout(),
@@ -152,8 +157,7 @@ impl MediaPlane {
             })
         });
         let id = MediaSessionId(p.next_id.fetch_add(1, Ordering::Relaxed));
-        let n = p.next_thread.fetch_add(1, Ordering::Relaxed) % p.threads.len().max(1);
-        let mailbox = p.threads[n].clone();
+        let mailbox = p.thread_of(id).clone();
         p.metrics.media_sessions.inc();
         mailbox.send(Command::Open(Box::new(Open {
             id,
@@ -163,6 +167,14 @@ impl MediaPlane {
             seed: rand::random(),
         })));
         Ok(MediaSession { id, mailbox, local })
+    }
+
+    /// What session `id` measured, for an observer that does not own it (the API); the
+    /// receiver fails if the session is gone.
+    pub fn stats(&self, id: MediaSessionId) -> tokio::sync::oneshot::Receiver<SessionStats> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.inner.thread_of(id).send(Command::Stats(id, tx));
+        rx
     }
 
     /// The address the relay ports are advertised at.

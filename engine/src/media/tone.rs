@@ -183,6 +183,18 @@ impl Tone {
         true,
     );
 
+    /// The notice that a call is recorded, played to both sides when it is answered: two
+    /// 400 ms bursts of the recorder-warning frequency (1400 Hz) 200 ms apart, once.
+    pub const RECORDING_NOTICE: Tone = Tone::new(
+        &[
+            Step::new(Sound::Single(1400.0), 400),
+            Step::silence(200),
+            Step::new(Sound::Single(1400.0), 400),
+        ],
+        Level::dbm0(-13.0),
+        false,
+    );
+
     /// The DTMF pair of a keypad symbol (`0`-`9`, `*`, `#`, `A`-`D`) for `on`, once, followed
     /// by as much silence (ITU-T Q.23 frequencies; low group at -6 dBm0, high group 2 dB
     /// higher as usual to offset line loss).

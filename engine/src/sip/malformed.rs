@@ -7,8 +7,8 @@
 use bytes::Bytes;
 
 use super::header::HeaderName;
-use super::message::ParseError;
 use super::message::Reaction;
+use super::parse_error::ParseError;
 
 /// The response for an unparseable buffer, or `None` when it must be dropped.
 pub fn answer(raw: &[u8], err: &ParseError) -> Option<Bytes> {

@@ -21,6 +21,8 @@ use super::header::HeaderName;
 use super::lex;
 use super::method::Method;
 use super::name_addr::NameAddr;
+pub use super::parse_error::{ParseError, Reaction};
+pub use super::span::Span;
 use super::start_line::parse_start_line;
 pub use super::start_line::StartLine;
 use super::uri::Uri;
@@ -28,34 +30,6 @@ use super::via::Via;
 
 /// Most header lines a message may have; more is treated as an attack.
 pub const MAX_HEADERS: usize = 256;
-
-/// A byte range within the message buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Span {
-    pub start: u32,
-    pub end: u32,
-}
-
-impl Span {
-    pub(super) fn new(start: usize, end: usize) -> Span {
-        Span {
-            start: start as u32,
-            end: end as u32,
-        }
-    }
-
-    pub fn range(self) -> std::ops::Range<usize> {
-        self.start as usize..self.end as usize
-    }
-
-    pub fn len(self) -> usize {
-        (self.end - self.start) as usize
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.end == self.start
-    }
-}
 
 /// One header line (possibly folded over several physical lines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,55 +60,6 @@ pub struct Message {
     unfolded: Vec<String>,
     head_end: u32,
     body: Span,
-}
-
-/// Why a buffer is not a SIP message. Use [`ParseError::reaction`] to decide what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ParseError {
-    #[error("empty message")]
-    Empty,
-    #[error("malformed start line")]
-    StartLine,
-    #[error("malformed request-uri")]
-    RequestUri,
-    #[error("unsupported sip version")]
-    Version,
-    #[error("malformed status code")]
-    StatusCode,
-    #[error("malformed header line {line}")]
-    HeaderLine { line: usize },
-    #[error("too many header lines")]
-    TooManyHeaders,
-    #[error("header section is not utf-8")]
-    Utf8,
-    #[error("header section does not end")]
-    Incomplete,
-    #[error("invalid content-length")]
-    ContentLength,
-    #[error("body shorter than content-length: {declared} declared, {available} present")]
-    BodyTruncated { declared: usize, available: usize },
-}
-
-/// What a receiver should do with a message that failed to parse or validate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reaction {
-    /// Answer with this status code (requests only).
-    Respond(u16),
-    /// Discard silently (responses, or nothing to answer).
-    Drop,
-}
-
-impl ParseError {
-    /// The RFC 3261 reaction for a request with this error: 505 for a foreign version, 400
-    /// otherwise; callers drop responses and answer requests when they can (see `malformed`).
-    pub fn reaction(&self) -> Reaction {
-        match self {
-            ParseError::Empty | ParseError::Incomplete | ParseError::Utf8 => Reaction::Drop,
-            ParseError::Version => Reaction::Respond(505),
-            _ => Reaction::Respond(400),
-        }
-    }
 }
 
 impl Message {

@@ -12,6 +12,8 @@ pub mod malformed;
 pub mod message;
 pub mod method;
 pub mod name_addr;
+pub mod parse_error;
+pub mod span;
 pub mod start_line;
 pub mod uri;
 pub mod validate;

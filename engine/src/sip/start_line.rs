@@ -1,8 +1,9 @@
 //! The start line of a SIP message (RFC 3261 §7.1, §7.2): Request-Line or Status-Line.
 
 use super::lex;
-use super::message::{ParseError, Span};
 use super::method::Method;
+use super::parse_error::ParseError;
+use super::span::Span;
 use super::uri::Uri;
 
 /// The first line of a message.
