@@ -1,8 +1,8 @@
 //! What a caller hears from the switch itself on an anchored call, with real G.711 (and
-//! G.722) RTP between test phones on loopback, checked as a listener would (frequency by Goertzel, and
-//! level): the ringback of the callee number's country while the callee rings without early
-//! media (and the callee's own early media when it has some), hold and resume by re-INVITE
-//! through the relay, and the chime of a feature code the switch answers itself.
+//! G.722) RTP between test phones on loopback, checked as a listener would (frequency by
+//! Goertzel, and level): the ringback of the callee number's country while the callee rings
+//! without early media (and the callee's own early media when it has some), hold and resume
+//! by re-INVITE through the relay, and the chime of a feature code the switch answers itself.
 //! `media_dtmf_timeout.rs` has DTMF and the media timeout.
 
 mod common;
