@@ -6,6 +6,8 @@
 //!
 //! The parts, all sans-IO (time is a parameter, nothing here reads a clock or a socket):
 //!
+//! - `mixer`: [`Mixer`], the N-1 audio mix of one conference, one 20 ms tick at a time,
+//!   allocation-free once its participants are added;
 //! - `vad`: [`Vad`], talk detection per participant (energy with hysteresis and hangover);
 //! - `pin`: [`PinEntry`], the PIN a caller keys in before joining, on injected time;
 //! - `command`: [`CommandCollector`], the DTMF commands of a participant in the room;
@@ -15,10 +17,12 @@
 //! and carries out what they decide.
 
 mod command;
+mod mixer;
 mod pin;
 mod vad;
 
 pub use command::{parse_command, Command, CommandCollector, Parse, MAX_COMMAND_DIGITS};
+pub use mixer::{Format, Mixer, MixerConfig, MixerError, MixerStats, ParticipantId};
 pub use pin::{Pin, PinConfig, PinEntry, PinError, PinOutcome, MAX_PIN_LEN};
 pub use vad::{Vad, VadConfig, MIN_LEVEL_DBFS};
 
