@@ -9,105 +9,31 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::audio::assert_tone;
-use common::rtp::RtpPhone;
-use common::ua::{call_with_media, End, MediaCall, Ua};
-use common::{basic, eventually, http, Options, Switch};
+use common::media::{
+    self, api, assert_hears, call, the_live_call, Ends, Leg, LISTEN, PATIENCE, PW,
+};
+use common::{basic, eventually, http, Switch};
 use switchboard_engine::media::{Codec, SampleRate};
-
-const PW: &str = "test-password";
-const LISTEN: Duration = Duration::from_millis(1200);
-const PATIENCE: Duration = Duration::from_secs(15);
-
-/// Asserts `phone` heard `hz` (dominant, at about the level sent) and not `not_hz`.
-fn assert_hears(who: &str, phone: &RtpPhone, hz: f32, not_hz: f32, rate: SampleRate) {
-    assert_tone(who, &phone.audio(), hz, not_hz, rate);
-}
-
-/// `GET path` on the switch's API as the operator (loopback, no token): status and JSON.
-fn api(sw: &Switch, path: &str) -> (u16, serde_json::Value) {
-    let (status, body) = http(sw.http, "GET", path, &[], None);
-    let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
-    (status, json)
-}
-
-/// The one live call the API lists.
-fn the_live_call(sw: &Switch) -> serde_json::Value {
-    let (status, body) = api(sw, "/v1/calls");
-    assert_eq!(status, 200, "{body}");
-    let calls = body["calls"].as_array().expect("a list of calls");
-    assert_eq!(calls.len(), 1, "{body}");
-    calls[0].clone()
-}
 
 /// A switch that anchors per `anchor`, its RTP on the switch's own address.
 fn switch(anchor: &str) -> Switch {
-    let sw = Switch::with(Options {
-        config: format!("[media]\nanchor = \"{anchor}\"\n"),
-        ..Options::default()
-    });
-    for a in ["1001", "1002"] {
-        sw.add_account(a, PW);
-    }
-    sw
-}
-
-struct Leg {
-    codecs: &'static [Codec],
-    hz: f32,
-    sdp_ip: Option<IpAddr>,
-}
-
-/// A (1002) calls B (1001) through `sw`; both phones send their tones once the call is up.
-async fn call(sw: &Switch, a_leg: Leg, b_leg: Leg) -> (Ua, Ua, RtpPhone, RtpPhone, MediaCall) {
-    let mut ua_b = Ua::registered(sw.sip, "1001", PW).await;
-    let mut ua_a = Ua::registered(sw.sip, "1002", PW).await;
-    // each phone's RTP on the address its signalling comes from (a phone behind NAT names
-    // another in its SDP)
-    let (mut a, mut b) = (
-        RtpPhone::bind(ua_a.local.ip()),
-        RtpPhone::bind(ua_b.local.ip()),
-    );
-    let call = call_with_media(
-        End {
-            ua: &mut ua_a,
-            phone: &mut a,
-            codecs: a_leg.codecs,
-            tone_hz: a_leg.hz,
-            sdp_ip: a_leg.sdp_ip,
-        },
-        End {
-            ua: &mut ua_b,
-            phone: &mut b,
-            codecs: b_leg.codecs,
-            tone_hz: b_leg.hz,
-            sdp_ip: b_leg.sdp_ip,
-        },
-        "1001",
+    media::switch(
+        &format!("[media]\nanchor = \"{anchor}\"\n"),
+        &["1001", "1002"],
     )
-    .await;
-    (ua_a, ua_b, a, b, call)
 }
 
 #[tokio::test]
 async fn an_anchored_call_carries_each_tone_through_the_relay() {
     let sw = switch("always");
     let relay = sw.sip.ip();
-    let pcmu: &[Codec] = &[Codec::Pcmu];
-    let (mut ua_a, mut ua_b, mut a, mut b, mut call) = call(
-        &sw,
-        Leg {
-            codecs: pcmu,
-            hz: 440.0,
-            sdp_ip: None,
-        },
-        Leg {
-            codecs: pcmu,
-            hz: 1000.0,
-            sdp_ip: None,
-        },
-    )
-    .await;
+    let Ends {
+        mut ua_a,
+        mut ua_b,
+        mut a,
+        mut b,
+        mut call,
+    } = call(&sw, Leg::pcmu(440.0), Leg::pcmu(1000.0)).await;
     assert_eq!(
         call.caller_sends.rtp.ip(),
         relay,
@@ -204,24 +130,16 @@ async fn an_anchored_call_carries_each_tone_through_the_relay() {
 async fn a_phone_behind_nat_is_anchored_and_hears_audio_once_latched() {
     let sw = switch("auto");
     let relay = sw.sip.ip();
-    let pcmu: &[Codec] = &[Codec::Pcmu];
     // A's SDP names an address nothing listens on: its media must come back to where it
     // sends from
     let nat: IpAddr = "10.0.0.7".parse().unwrap();
-    let (mut ua_a, mut ua_b, mut a, mut b, mut call) = call(
-        &sw,
-        Leg {
-            codecs: pcmu,
-            hz: 440.0,
-            sdp_ip: Some(nat),
-        },
-        Leg {
-            codecs: pcmu,
-            hz: 1000.0,
-            sdp_ip: None,
-        },
-    )
-    .await;
+    let Ends {
+        mut ua_a,
+        mut ua_b,
+        mut a,
+        mut b,
+        mut call,
+    } = call(&sw, Leg::pcmu(440.0).naming(nat), Leg::pcmu(1000.0)).await;
     assert_eq!(
         call.callee_sends.rtp.ip(),
         relay,
@@ -257,21 +175,13 @@ async fn a_phone_behind_nat_is_anchored_and_hears_audio_once_latched() {
 #[tokio::test]
 async fn phones_that_reach_each_other_stay_direct_under_auto() {
     let sw = switch("auto");
-    let pcmu: &[Codec] = &[Codec::Pcmu];
-    let (mut ua_a, mut ua_b, a, b, mut call) = call(
-        &sw,
-        Leg {
-            codecs: pcmu,
-            hz: 440.0,
-            sdp_ip: None,
-        },
-        Leg {
-            codecs: pcmu,
-            hz: 1000.0,
-            sdp_ip: None,
-        },
-    )
-    .await;
+    let Ends {
+        mut ua_a,
+        mut ua_b,
+        a,
+        b,
+        mut call,
+    } = call(&sw, Leg::pcmu(440.0), Leg::pcmu(1000.0)).await;
     assert_eq!(call.caller_sends.rtp, b.local(), "direct: A sends to B");
     assert_eq!(call.callee_sends.rtp, a.local(), "direct: B sends to A");
     // the API shows a direct call with the codec and addresses of its offer and answer
@@ -302,19 +212,17 @@ async fn phones_that_reach_each_other_stay_direct_under_auto() {
 async fn a_g722_phone_and_a_pcmu_phone_are_transcoded_both_ways() {
     let sw = switch("auto");
     let relay = sw.sip.ip();
-    let (mut ua_a, mut ua_b, mut a, mut b, mut call) = call(
+    let Ends {
+        mut ua_a,
+        mut ua_b,
+        mut a,
+        mut b,
+        mut call,
+    } = call(
         &sw,
         // 6 kHz exists only in wideband: B cannot send it, A hears B's 1 kHz at 16 kHz
-        Leg {
-            codecs: &[Codec::G722],
-            hz: 440.0,
-            sdp_ip: None,
-        },
-        Leg {
-            codecs: &[Codec::Pcmu],
-            hz: 1000.0,
-            sdp_ip: None,
-        },
+        Leg::new(&[Codec::G722], 440.0),
+        Leg::pcmu(1000.0),
     )
     .await;
     assert_eq!(call.caller_sends.codec, Codec::G722, "A keeps its G.722");
@@ -331,13 +239,10 @@ async fn a_g722_phone_and_a_pcmu_phone_are_transcoded_both_ways() {
 
 #[tokio::test]
 async fn a_recorded_call_starts_with_the_recording_notice_to_both_sides() {
-    let sw = Switch::with(Options {
-        config: "[media]\nanchor = \"auto\"\nrecord_announcement = true\n".into(),
-        ..Options::default()
-    });
-    for a in ["1001", "1002"] {
-        sw.add_account(a, PW);
-    }
+    let sw = media::switch(
+        "[media]\nanchor = \"auto\"\nrecord_announcement = true\n",
+        &["1001", "1002"],
+    );
     let (status, body) = http(
         sw.http,
         "PUT",
@@ -346,21 +251,13 @@ async fn a_recorded_call_starts_with_the_recording_notice_to_both_sides() {
         Some("{\"enabled\":true}"),
     );
     assert_eq!(status, 200, "{body}");
-    let pcmu: &[Codec] = &[Codec::Pcmu];
-    let (mut ua_a, mut ua_b, mut a, mut b, mut call) = call(
-        &sw,
-        Leg {
-            codecs: pcmu,
-            hz: 440.0,
-            sdp_ip: None,
-        },
-        Leg {
-            codecs: pcmu,
-            hz: 1000.0,
-            sdp_ip: None,
-        },
-    )
-    .await;
+    let Ends {
+        mut ua_a,
+        mut ua_b,
+        mut a,
+        mut b,
+        mut call,
+    } = call(&sw, Leg::pcmu(440.0), Leg::pcmu(1000.0)).await;
     assert_eq!(the_live_call(&sw)["reason"], "recording");
     assert!(
         a.wait_heard(Duration::from_millis(2500), PATIENCE).await,

@@ -8,46 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::rtp::{remote_of, RtpPhone, TONE_DBFS};
-use common::ua::{call_with_media, End, Proto, Ua};
-use common::Switch;
+use common::media::{self, assert_hears, LISTEN, PATIENCE, PW};
+use common::rtp::{remote_of, RtpPhone};
+use common::ua::{call_with_media, End, Ua};
 use switchboard_engine::media::{Codec, SampleRate};
-
-const PW: &str = "test-password";
-
-/// Audio each check looks at (after the first 200 ms).
-const LISTEN: Duration = Duration::from_millis(1200);
-/// How long audio may take to arrive on a loaded machine.
-const PATIENCE: Duration = Duration::from_secs(15);
-/// How far a heard level may be from the sent one (G.711 and G.722 keep a tone within a
-/// fraction of a dB; the rest is for a lost packet or two).
-const LEVEL_DB: f64 = 3.0;
-
-/// Asserts `phone` heard `hz` (dominant, within 1 %, at about the level sent) and not
-/// `not_hz`.
-fn assert_hears(who: &str, phone: &RtpPhone, hz: f32, not_hz: f32, rate: SampleRate) {
-    let audio = phone.audio();
-    let what = audio.describe(&[hz, not_hz]);
-    assert_eq!(audio.sample_rate(), rate, "{who} decodes at {rate}: {what}");
-    let dominant = audio
-        .dominant_hz()
-        .unwrap_or_else(|| panic!("{who} hears no tone: {what}"));
-    assert!(
-        (dominant - hz).abs() <= hz / 100.0,
-        "{who} hears {dominant} Hz, not {hz} Hz: {what}"
-    );
-    let level = audio.level_at(hz);
-    assert!(
-        (level - TONE_DBFS as f64).abs() <= LEVEL_DB,
-        "{who} hears {hz} Hz at {level:.1} dBFS, sent at {TONE_DBFS} dBFS: {what}"
-    );
-    assert!(audio.has(hz), "{who}: {what}");
-    assert!(!audio.has(not_hz), "{who} hears {not_hz} Hz too: {what}");
-    assert!(
-        audio.level_at(not_hz) < level - 30.0,
-        "{who} hears {not_hz} Hz: {what}"
-    );
-}
 
 fn direct_pair(codec: Codec, a_hz: f32, b_hz: f32) -> (RtpPhone, RtpPhone) {
     let (mut a, mut b) = (RtpPhone::new(), RtpPhone::new());
@@ -131,27 +95,12 @@ fn a_phones_sdp_names_its_codecs_telephone_event_and_the_address_it_is_given() {
     assert_eq!(remote_of(&sdp, &[Codec::L16(SampleRate::WIDE)]), None);
 }
 
-async fn registered(sw: &Switch, user: &str) -> Ua {
-    let mut ua = Ua::new(sw.sip, user, PW, Proto::Udp).await;
-    let r = ua.register(600).await;
-    assert_eq!(r.status(), Some(200), "{user} registers");
-    ua
-}
-
-fn switch_with(accounts: &[&str]) -> Switch {
-    let sw = Switch::start();
-    for a in accounts {
-        sw.add_account(a, PW);
-    }
-    sw
-}
-
 /// A calls B through the switch, both on `codec`, A sending 440 Hz and B `b_hz`; each must
 /// hear the other's tone and not its own, phone to phone.
 async fn direct_call_carries_both_tones(codec: Codec, b_hz: f32, rate: SampleRate) {
-    let sw = switch_with(&["1001", "1002"]);
-    let mut ua_b = registered(&sw, "1001").await;
-    let mut ua_a = registered(&sw, "1002").await;
+    let sw = media::switch("", &["1001", "1002"]);
+    let mut ua_b = Ua::registered(sw.sip, "1001", PW).await;
+    let mut ua_a = Ua::registered(sw.sip, "1002", PW).await;
     // each phone's RTP on the address its signalling comes from: phones that reach each
     // other, which the switch leaves to talk directly
     let (mut a, mut b) = (
@@ -204,9 +153,9 @@ async fn a_g722_call_through_the_switch_carries_wideband_audio_both_ways() {
 
 #[tokio::test]
 async fn rfc_4733_digits_from_the_caller_reach_the_callee() {
-    let sw = switch_with(&["1001", "1002"]);
-    let mut ua_b = registered(&sw, "1001").await;
-    let mut ua_a = registered(&sw, "1002").await;
+    let sw = media::switch("", &["1001", "1002"]);
+    let mut ua_b = Ua::registered(sw.sip, "1001", PW).await;
+    let mut ua_a = Ua::registered(sw.sip, "1002", PW).await;
     // each phone's RTP on the address its signalling comes from: phones that reach each
     // other, which the switch leaves to talk directly
     let (mut a, mut b) = (

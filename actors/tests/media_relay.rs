@@ -54,7 +54,9 @@ fn side(remote: SocketAddr, codec: Codec, pt: u8) -> StreamConfig {
         rtcp_mux: false,
         codec,
         payload_type: pt,
+        incoming_payload_type: pt,
         telephone_event: None,
+        incoming_telephone_event: None,
         sends: true,
         receives: true,
     }

@@ -7,6 +7,7 @@
 pub mod anchor;
 pub mod auth;
 pub mod chat;
+pub mod conference;
 pub mod dialog;
 pub mod entropy;
 pub mod flow;

@@ -81,7 +81,9 @@ fn side(remote: &str, codec: Codec, pt: u8) -> StreamConfig {
         rtcp_mux: true,
         codec,
         payload_type: pt,
+        incoming_payload_type: pt,
         telephone_event: Some(101),
+        incoming_telephone_event: Some(101),
         sends: true,
         receives: true,
     }

@@ -78,8 +78,8 @@ impl Audio {
         block_dbfs(&self.samples)
     }
 
-    fn blocks(&self) -> impl Iterator<Item = &[i16]> {
-        let len = (self.hz() as usize * BLOCK.as_millis() as usize / 1000).max(1);
+    fn blocks(&self, block: Duration) -> impl Iterator<Item = &[i16]> {
+        let len = (self.hz() as usize * block.as_millis() as usize / 1000).max(1);
         // a short tail would measure a different bandwidth: leave it out when there are
         // whole blocks
         let whole = self.samples.len() / len;
@@ -93,9 +93,15 @@ impl Audio {
 
     /// The level of the `hz` component in dBFS: Goertzel power averaged over 100 ms blocks.
     pub fn level_at(&self, hz: f32) -> f64 {
+        self.level_over(hz, BLOCK)
+    }
+
+    /// [`level_at`](Self::level_at) over blocks of `block`: a longer block tells apart
+    /// frequencies closer than 10 Hz per 100 ms (425 Hz from 440 Hz takes about 400 ms).
+    pub fn level_over(&self, hz: f32, block: Duration) -> f64 {
         let rate = self.sample_rate();
         let (mut sum, mut n) = (0.0, 0usize);
-        for b in self.blocks() {
+        for b in self.blocks(block) {
             sum += goertzel_power(b, rate, hz);
             n += 1;
         }
@@ -107,8 +113,30 @@ impl Audio {
 
     /// Whether `hz` is clearly there: at least a tenth of the audio's power, above -60 dBFS.
     pub fn has(&self, hz: f32) -> bool {
-        let l = self.level_at(hz);
+        self.has_over(hz, BLOCK)
+    }
+
+    /// [`has`](Self::has) measured over blocks of `block` (see [`level_over`](Self::level_over)).
+    pub fn has_over(&self, hz: f32, block: Duration) -> bool {
+        let l = self.level_over(hz, block);
         l >= self.level_dbfs() + PRESENT_SHARE_DB && l >= PRESENT_FLOOR_DBFS
+    }
+
+    /// Only the 20 ms frames louder than `floor_dbfs`, back to back: the on-periods of a
+    /// cadenced tone (ringback is mostly silence), to measure their level.
+    pub fn sounding(&self, floor_dbfs: f64) -> Audio {
+        let frame = self.sample_rate().frame_samples();
+        let samples = self
+            .samples
+            .chunks_exact(frame)
+            .filter(|f| block_dbfs(f) > floor_dbfs)
+            .flatten()
+            .copied()
+            .collect();
+        Audio {
+            rate: self.rate,
+            samples,
+        }
     }
 
     /// The strongest frequency (to within 1 Hz), if it carries a tenth of the power: a scan
@@ -175,7 +203,8 @@ impl Audio {
 pub const LEVEL_DB: f64 = 3.0;
 
 /// Asserts `audio` (what `who` heard or recorded) is at `rate` and holds `hz` as its dominant
-/// frequency at about the level sent ([`TONE_DBFS`]), and not `not_hz`.
+/// frequency (within 1 %) at about the level sent ([`TONE_DBFS`]), and not `not_hz` (at least
+/// 30 dB below).
 pub fn assert_tone(who: &str, audio: &Audio, hz: f32, not_hz: f32, rate: SampleRate) {
     let what = audio.describe(&[hz, not_hz]);
     assert_eq!(audio.sample_rate(), rate, "{who} is at {rate}: {what}");
@@ -191,7 +220,12 @@ pub fn assert_tone(who: &str, audio: &Audio, hz: f32, not_hz: f32, rate: SampleR
         (level - TONE_DBFS as f64).abs() <= LEVEL_DB,
         "{who} holds {hz} Hz at {level:.1} dBFS, sent at {TONE_DBFS} dBFS: {what}"
     );
+    assert!(audio.has(hz), "{who}: {what}");
     assert!(!audio.has(not_hz), "{who} holds {not_hz} Hz too: {what}");
+    assert!(
+        audio.level_at(not_hz) < level - 30.0,
+        "{who} holds {not_hz} Hz: {what}"
+    );
 }
 
 /// `duration` of a continuous sine of `hz` at `level_dbfs`, made with the engine's tone

@@ -62,6 +62,10 @@ struct Received {
     /// How this phone reads payload types: from its own SDP.
     payload_types: Vec<(u8, Codec)>,
     telephone_event: u8,
+    /// Its SDP lists telephone-event (a phone without RFC 4733 leaves it out).
+    offers_telephone_event: bool,
+    /// The version of the last SDP written (RFC 3264 §8: each new description raises it).
+    sdp_version: u32,
     streams: Vec<RxStream>,
     packets: u64,
     /// Packets whose payload type this phone did not offer.
@@ -122,6 +126,8 @@ impl RtpPhone {
         let received = Arc::new(Mutex::new(Received {
             payload_types: static_payload_types(),
             telephone_event: TELEPHONE_EVENT_PT,
+            offers_telephone_event: true,
+            sdp_version: 0,
             streams: Vec::new(),
             packets: 0,
             unknown: 0,
@@ -159,6 +165,12 @@ impl RtpPhone {
         r.dtmf = receiver_for(pt);
     }
 
+    /// Whether its SDP lists telephone-event (`false`: a phone that knows no RFC 4733 and
+    /// must get digits some other way, SIP INFO).
+    pub fn offer_telephone_event(&self, on: bool) {
+        lock(&self.received).offers_telephone_event = on;
+    }
+
     /// Its SDP (offer or answer) with `codecs` in this order, telephone-event and
     /// `a=ptime:20`, naming `address_in_sdp` and the bound port (an address other than the
     /// bound one plays a phone behind NAT).
@@ -172,10 +184,14 @@ impl RtpPhone {
 
     /// Its SDP naming `at` (address and port) with a direction attribute (`sendrecv`,
     /// `sendonly`, `recvonly`, `inactive`). Received packets are read with these payload
-    /// types from now on.
+    /// types from now on. Each description written gets the next `o=` version, as a new
+    /// offer must (hold, resume).
     pub fn sdp_full(&self, codecs: &[Codec], at: SocketAddr, direction: &str) -> Vec<u8> {
         let mut r = lock(&self.received);
-        let (body, pts) = sdp::write(codecs, r.telephone_event, at, direction, self.local.port());
+        let te = r.offers_telephone_event.then_some(r.telephone_event);
+        r.sdp_version += 1;
+        let origin = (self.local.port(), r.sdp_version);
+        let (body, pts) = sdp::write(codecs, te, at, direction, origin);
         r.payload_types = pts;
         body
     }

@@ -101,30 +101,21 @@ impl Confirm {
     /// `false` for anything else.
     pub(super) fn take(&mut self, msg: &SipMessage, now: Instant) -> bool {
         let method = msg.method();
-        if method == Some(Method::Invite)
+        let retransmission = method == Some(Method::Invite)
             && msg.to_tag().is_none()
-            && ServerKey::from_request(msg).as_ref() == Some(&self.invite)
-        {
-            self.dialog.handle_invite_retransmission();
-            return true;
-        }
-        if !self.dialog.owns(msg) {
+            && ServerKey::from_request(msg).as_ref() == Some(&self.invite);
+        let ours = self.dialog.owns(msg) && matches!(method, Some(Method::Ack | Method::Bye));
+        // nothing else is meant for a dialog that is about to end
+        if !retransmission && !ours {
             return false;
         }
-        match method {
-            Some(Method::Ack) => {
-                self.dialog.handle_ack(now);
-                // acknowledged: the prompt plays now, while the phone listens
-                if let Some((session, started)) = self.media.as_mut() {
-                    if self.dialog.is_playing() && !*started {
-                        *started = true;
-                        session.play(Side::Caller, Source::Tone(Tone::CHIME));
-                    }
-                }
+        self.dialog.handle_request(now, msg, self.via_fix);
+        // acknowledged: the prompt plays now, while the phone listens
+        if let Some((session, started)) = self.media.as_mut() {
+            if self.dialog.is_playing() && !*started {
+                *started = true;
+                session.play(Side::Caller, Source::Tone(Tone::CHIME));
             }
-            Some(Method::Bye) => self.dialog.handle_bye(msg, self.via_fix),
-            // nothing else is meant for a dialog that is about to end
-            _ => return false,
         }
         true
     }

@@ -196,7 +196,9 @@ pub(super) fn stream(n: &Negotiated) -> StreamConfig {
         rtcp_mux: n.rtcp_mux,
         codec: n.codec,
         payload_type: n.payload_type,
+        incoming_payload_type: n.incoming_payload_type,
         telephone_event: n.telephone_event,
+        incoming_telephone_event: n.incoming_telephone_event,
         sends: n.direction.sends(),
         receives: n.direction.receives(),
     }

@@ -25,7 +25,7 @@ use switchboard_engine::proxy::{
 };
 use switchboard_engine::registrar;
 use switchboard_engine::routing::Step;
-use switchboard_engine::sip::digest::Challenge;
+use switchboard_engine::sip::digest::{answer_challenge, Challenge};
 use switchboard_engine::sip::validate::required_extensions;
 use switchboard_engine::sip::{reason_phrase, HeaderName, Message as SipMessage, Method, ViaFix};
 use switchboard_engine::trunk::{Trunk, TrunkId, Trunks};
@@ -391,22 +391,15 @@ fn credentials(
 ) -> Option<String> {
     let (name, value) = ctx.challenge()?;
     let creds = trunk.credentials.as_ref()?;
-    let ch = Challenge::parse(value).ok()?;
-    let cnonce = entropy.token(12);
-    let header = if name == HeaderName::WwwAuthenticate {
-        "Authorization"
-    } else {
-        "Proxy-Authorization"
-    };
     let method = ctx.request().method_str().unwrap_or("INVITE");
-    let v = ch.answer(
+    let (header, v) = answer_challenge(
+        name,
+        value,
         method,
         request_uri,
         &creds.username,
         &creds.password,
-        &cnonce,
-        // a fresh nonce per challenge, used once
-        1,
-    );
+        &entropy.token(12),
+    )?;
     Some(format!("{header}: {v}\r\n"))
 }

@@ -66,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
                         rtcp_mux: a & 4 != 0,
                         codec: CODECS[usize::from(b % 5)],
                         payload_type: a >> 1,
+                        // a renumbering answer now and then
+                        incoming_payload_type: if a & 64 != 0 { b >> 1 } else { a >> 1 },
                         telephone_event: (a & 8 != 0).then_some(b ^ a),
+                        incoming_telephone_event: (a & 8 != 0).then_some(*b),
                         sends: a & 16 != 0,
                         receives: a & 32 != 0,
                     },

@@ -1,17 +1,17 @@
 //! A call the switch answers itself and hangs up: the confirmation of a feature code
 //! (`*72 1002` forwards calls, `*73` stops it).
 //!
-//! The UAS core of RFC 3261: the 200 OK is retransmitted (T1, doubling up to T2, §13.3.1.4)
-//! until its ACK arrives, then the switch ends the dialog with a BYE (§15.1.1) through a client
-//! transaction. With media (`Prompt`: the switch's SDP answer from its media plane), the 200
-//! carries that answer and the BYE waits until the owner says the prompt played
-//! (`hang_up`), or the prompt's longest time passed; without, media is declined
-//! (`a=inactive`) and the BYE follows the ACK. A BYE from the caller first is answered 200
-//! and ends the dialog; no ACK within 64*T1 ends it too (§13.3.1.4).
+//! A `PartyDialog` that answers with 200 at once and ends itself: with media (`Prompt`: the
+//! switch's SDP answer from its media plane) the 200 carries that answer and the BYE waits
+//! until the owner says the prompt played (`hang_up`), or the prompt's longest time passed;
+//! without, media is declined (`a=inactive` or port 0) and the BYE follows the ACK. The party
+//! does the rest: the 200 retransmitted until its ACK (§13.3.1.4; none within 64*T1 and the
+//! switch hangs up), the caller's BYE answered 200, our BYE in a client transaction. An offer
+//! in a re-INVITE is refused (488): a confirmation has nothing to renegotiate.
 //!
 //! Drive it like a transaction: `handle_*` with `now`, then `poll_output` and `poll_timeout`.
 //! Every message goes to the caller's flow. Invariant: `ConfirmOutput::Done` is emitted once,
-//! last.
+//! last; after it the dialog needs nothing more (no deadline) and the owner drops it.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::event::{CallEvent, DialogOutput, NORMAL_CLEARING};
+use super::party::{PartyAnswer, PartyDialog};
 use crate::entropy::Entropy;
 use crate::flow::Transport;
-use crate::proxy::{branch, Local};
-use crate::sip::{HeaderName, Message, RequestBuilder, ResponseBuilder, ViaFix};
-use crate::txn::{self, ClientNonInvite, Timers};
+use crate::proxy::Local;
+use crate::sip::{Message, ViaFix};
 
 /// What the dialog asks its owner to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,32 +53,14 @@ pub struct Prompt<'a> {
     pub longest: Duration,
 }
 
-enum State {
-    /// 200 sent; waiting for the ACK.
-    Answered {
-        next: Option<Instant>,
-        interval: Duration,
-        give_up: Instant,
-    },
-    /// Acknowledged; the prompt plays until `hang_up` or `until`.
-    Playing {
-        until: Instant,
-    },
-    /// Our BYE is out.
-    Closing(Box<ClientNonInvite>),
-    Done,
-}
-
 pub struct ConfirmDialog {
-    call_id: String,
-    to_tag: String,
-    ok: Bytes,
-    bye: Bytes,
-    reliable: bool,
-    timers: Timers,
+    party: PartyDialog,
     /// With a prompt: its longest time after the ACK.
     prompt: Option<Duration>,
-    state: State,
+    /// Acknowledged, the prompt plays until then.
+    playing_until: Option<Instant>,
+    hung_up: bool,
+    done: bool,
     done_emitted: bool,
     out: VecDeque<ConfirmOutput>,
 }
@@ -94,159 +77,76 @@ impl ConfirmDialog {
         answer: Answer<'_>,
     ) -> ConfirmDialog {
         let Answer { reason, prompt } = answer;
-        let timers = Timers::default();
-        let to_tag = entropy.token(10);
-        let contact = format!("<sip:{}:{}>", local.host, local.port);
         let session = entropy.next_u64() % 1_000_000_000;
         let sdp = match &prompt {
             Some(p) => p.answer.to_owned(),
             None => declining_sdp(invite.body(), &local.host, session),
         };
-        let ok = ResponseBuilder::new(invite, 200, reason)
-            .to_tag(&to_tag)
-            .via_fix(via_fix)
-            .record_route()
-            .header("Contact", &contact)
-            .body("application/sdp", sdp.as_bytes())
-            .build();
-        let bye = bye_for(invite, &to_tag, upstream, local, entropy);
-        let mut d = ConfirmDialog {
-            call_id: invite.call_id().unwrap_or("").to_owned(),
-            to_tag,
-            ok: ok.clone(),
-            bye,
-            reliable: upstream.is_reliable(),
-            timers,
-            prompt: prompt.map(|p| p.longest),
-            state: State::Answered {
-                next: (!upstream.is_reliable()).then(|| now + timers.t1),
-                interval: timers.t1,
-                give_up: now + timers.timeout(),
+        let party = PartyDialog::new(
+            now,
+            invite,
+            upstream,
+            via_fix,
+            local,
+            Entropy::seeded(entropy.next_u64()),
+            PartyAnswer {
+                sdp: &sdp,
+                reason,
+                early: None,
             },
+        );
+        let mut d = ConfirmDialog {
+            party,
+            prompt: prompt.map(|p| p.longest),
+            playing_until: None,
+            hung_up: false,
+            done: false,
             done_emitted: false,
             out: VecDeque::new(),
         };
-        d.out.push_back(ConfirmOutput::Send(ok));
+        d.react(now);
         d
     }
 
     /// Whether a request belongs to this dialog (same Call-ID, our To tag).
     pub fn owns(&self, req: &Message) -> bool {
-        req.call_id() == Some(self.call_id.as_str()) && req.to_tag() == Some(self.to_tag.as_str())
+        self.party.owns(req)
     }
 
-    /// Whether a response answers our BYE (we are its From: our tag is there).
+    /// Whether a response answers our BYE.
     pub fn owns_response(&self, resp: &Message) -> bool {
-        resp.call_id() == Some(self.call_id.as_str())
-            && resp.from_tag() == Some(self.to_tag.as_str())
-            && resp
-                .cseq()
-                .is_some_and(|c| c.method == crate::sip::Method::Bye)
+        self.party.owns_response(resp)
     }
 
-    /// The INVITE again (our 200 was lost): the 200 again.
-    pub fn handle_invite_retransmission(&mut self) {
-        if matches!(self.state, State::Answered { .. }) {
-            self.out.push_back(ConfirmOutput::Send(self.ok.clone()));
-        }
-    }
-
-    /// The ACK for our 200: hang up, or play the prompt first.
-    pub fn handle_ack(&mut self, now: Instant) {
-        if !matches!(self.state, State::Answered { .. }) {
-            return;
-        }
-        match self.prompt {
-            Some(longest) => {
-                self.state = State::Playing {
-                    until: now + longest,
-                }
-            }
-            None => self.bye(now),
-        }
+    /// A request of the call: the INVITE again (our 200 was lost), its ACK, the caller's BYE.
+    pub fn handle_request(&mut self, now: Instant, req: &Message, via_fix: Option<ViaFix>) {
+        self.party.handle_request(now, req, via_fix);
+        self.react(now);
     }
 
     /// Whether the caller acknowledged and the prompt is playing.
     pub fn is_playing(&self) -> bool {
-        matches!(self.state, State::Playing { .. })
+        self.playing_until.is_some() && !self.hung_up && !self.done
     }
 
     /// The prompt played (or was never acknowledged): the switch hangs up.
     pub fn hang_up(&mut self, now: Instant) {
-        if matches!(self.state, State::Answered { .. } | State::Playing { .. }) {
-            self.bye(now);
-        }
-    }
-
-    fn bye(&mut self, now: Instant) {
-        let bye = Message::parse(self.bye.clone()).expect("generated BYE parses");
-        let mut tx = ClientNonInvite::new(now, bye, self.reliable, self.timers);
-        self.drain_bye(&mut tx);
-        self.state = State::Closing(Box::new(tx));
-    }
-
-    /// The caller hung up first: `bye` is answered 200 and the dialog ends.
-    pub fn handle_bye(&mut self, bye: &Message, via_fix: Option<ViaFix>) {
-        let ok = ResponseBuilder::new(bye, 200, "OK")
-            .via_fix(via_fix)
-            .build();
-        self.out.push_back(ConfirmOutput::Send(ok));
-        self.finish();
+        self.stop(now);
+        self.react(now);
     }
 
     /// A response to our BYE.
     pub fn handle_response(&mut self, now: Instant, resp: Message) {
-        if let State::Closing(tx) = &mut self.state {
-            let _ = tx.handle_response(now, resp);
-            let mut tx = std::mem::replace(&mut self.state, State::Done);
-            if let State::Closing(t) = &mut tx {
-                self.drain_bye(t);
-                if !t.is_final() && !t.is_terminated() {
-                    self.state = tx;
-                    return;
-                }
-            }
-            self.finish();
-        }
+        self.party.handle_response(now, resp);
+        self.react(now);
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        match &mut self.state {
-            State::Answered {
-                next,
-                interval,
-                give_up,
-            } => {
-                if now >= *give_up {
-                    // no ACK ever came: the caller is gone (§13.3.1.4 ends with a BYE too)
-                    self.bye(now);
-                    return;
-                }
-                if next.is_some_and(|t| t <= now) {
-                    *interval = (*interval * 2).min(self.timers.t2);
-                    *next = Some(now + *interval);
-                    self.out.push_back(ConfirmOutput::Send(self.ok.clone()));
-                }
-            }
-            State::Playing { until } => {
-                if now >= *until {
-                    self.bye(now);
-                }
-            }
-            State::Closing(tx) => {
-                tx.handle_timeout(now);
-                let mut tx = std::mem::replace(&mut self.state, State::Done);
-                if let State::Closing(t) = &mut tx {
-                    self.drain_bye(t);
-                    if !t.is_terminated() && !t.is_final() {
-                        self.state = tx;
-                        return;
-                    }
-                }
-                self.finish();
-            }
-            State::Done => {}
+        if self.is_playing() && self.playing_until.is_some_and(|t| t <= now) {
+            self.stop(now);
         }
+        self.party.handle_timeout(now);
+        self.react(now);
     }
 
     pub fn poll_output(&mut self) -> Option<ConfirmOutput> {
@@ -254,31 +154,50 @@ impl ConfirmDialog {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match &self.state {
-            State::Answered { next, give_up, .. } => {
-                Some(next.map_or(*give_up, |n| n.min(*give_up)))
-            }
-            State::Playing { until } => Some(*until),
-            State::Closing(tx) => tx.poll_timeout(),
-            State::Done => None,
+        if self.done {
+            return None;
         }
+        let playing = self.playing_until.filter(|_| self.is_playing());
+        [self.party.poll_timeout(), playing]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn is_done(&self) -> bool {
-        matches!(self.state, State::Done)
+        self.done
     }
 
-    fn drain_bye(&mut self, tx: &mut ClientNonInvite) {
-        while let Some(o) = tx.poll_output() {
-            if let txn::Output::Transmit(b) = o {
+    fn stop(&mut self, now: Instant) {
+        self.hung_up = true;
+        self.party.hang_up(now, NORMAL_CLEARING);
+    }
+
+    /// Takes what the party did: its sends, and its events turned into our steps.
+    fn react(&mut self, now: Instant) {
+        loop {
+            while let Some(o) = self.party.poll_output() {
+                let (DialogOutput::Reply(b) | DialogOutput::Request { bytes: b, .. }) = o;
                 self.out.push_back(ConfirmOutput::Send(b));
             }
+            let Some(e) = self.party.poll_event() else {
+                break;
+            };
+            match e {
+                CallEvent::Acked { .. } => match self.prompt {
+                    Some(longest) => self.playing_until = Some(now + longest),
+                    None => self.stop(now),
+                },
+                // no ACK ever came: the caller is gone (§13.3.1.4 ends with a BYE)
+                CallEvent::AckTimedOut => self.stop(now),
+                CallEvent::Offer { .. } => {
+                    let _ = self.party.refuse_offer(now);
+                }
+                CallEvent::Ended(_) => self.done = true,
+                _ => {}
+            }
         }
-    }
-
-    fn finish(&mut self) {
-        self.state = State::Done;
-        if !self.done_emitted {
+        if self.done && !self.done_emitted {
             self.done_emitted = true;
             self.out.push_back(ConfirmOutput::Done);
         }
@@ -324,40 +243,10 @@ fn declining_sdp(offer: &[u8], host: &str, session: u64) -> String {
     out
 }
 
-/// Our BYE in the dialog the 200 creates (§12.2.1.1): to the caller's Contact, along the
-/// Record-Route set of the INVITE, From and To swapped.
-fn bye_for(
-    invite: &Message,
-    to_tag: &str,
-    transport: Transport,
-    local: &Local,
-    entropy: &mut Entropy,
-) -> Bytes {
-    let target = invite
-        .contacts()
-        .next()
-        .map(|c| c.uri().as_str().to_owned())
-        .or_else(|| invite.from().map(|f| f.uri().as_str().to_owned()))
-        .unwrap_or_default();
-    let branch = branch::generate(entropy, invite, &local.realm);
-    let mut b = RequestBuilder::new("BYE", &target)
-        .header("Via", &local.via(transport, &branch))
-        .header("Max-Forwards", "70");
-    for rr in invite.header_values(HeaderName::RecordRoute) {
-        b.push_header("Route", rr);
-    }
-    let mut from = invite.header(HeaderName::To).unwrap_or("").to_owned();
-    let _ = write!(from, ";tag={to_tag}");
-    b.push_header("From", &from);
-    b.push_header("To", invite.header(HeaderName::From).unwrap_or(""));
-    b.push_header("Call-ID", invite.call_id().unwrap_or(""));
-    b.push_header("CSeq", "1 BYE");
-    b.build(None)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::ResponseBuilder;
 
     const INVITE: &str = "INVITE sip:*721002@sb.example SIP/2.0\r\n\
 Via: SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKf1;rport\r\n\
@@ -385,6 +274,16 @@ Content-Length: 4\r\n\r\nv=0\n";
                 prompt: None,
             },
         )
+    }
+
+    /// The caller's ACK of our 200 with `tag`.
+    fn ack(tag: &str) -> Message {
+        let ack = format!(
+            "ACK sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa\r\n\
+To: <sip:*721002@sb.example>;tag={tag}\r\nFrom: <sip:1001@sb.example>;tag=caller\r\n\
+Call-ID: feature-1\r\nCSeq: 7 ACK\r\nContent-Length: 0\r\n\r\n"
+        );
+        Message::parse(Bytes::from(ack)).unwrap()
     }
 
     fn sent(d: &mut ConfirmDialog) -> Vec<Message> {
@@ -418,14 +317,9 @@ Content-Length: 4\r\n\r\nv=0\n";
         assert_eq!(sent(&mut d)[0].status(), Some(200));
         assert_eq!(d.poll_timeout(), Some(t1 + Duration::from_secs(1)));
 
-        let ack = format!(
-            "ACK sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa\r\n\
-To: <sip:*721002@sb.example>;tag={tag}\r\nFrom: <sip:1001@sb.example>;tag=caller\r\n\
-Call-ID: feature-1\r\nCSeq: 7 ACK\r\nContent-Length: 0\r\n\r\n"
-        );
-        let ack = Message::parse(Bytes::from(ack)).unwrap();
+        let ack = ack(&tag);
         assert!(d.owns(&ack));
-        d.handle_ack(t1);
+        d.handle_request(t1, &ack, None);
         let bye = sent(&mut d).remove(0);
         assert_eq!(bye.method_str(), Some("BYE"));
         assert_eq!(bye.request_uri_str(), Some("sip:1001@192.0.2.1:5062"));
@@ -467,7 +361,7 @@ m=audio 40000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\nm=video 40002 RTP/AVP 9
 To: <sip:*721002@sb.example>;tag={tag}\r\nFrom: <sip:1001@sb.example>;tag=caller\r\n\
 Call-ID: feature-1\r\nCSeq: 8 BYE\r\nContent-Length: 0\r\n\r\n"
         );
-        d.handle_bye(&Message::parse(Bytes::from(bye)).unwrap(), None);
+        d.handle_request(t0, &Message::parse(Bytes::from(bye)).unwrap(), None);
         let ok = d.poll_output().unwrap();
         assert!(matches!(ok, ConfirmOutput::Send(_)));
         assert_eq!(d.poll_output(), Some(ConfirmOutput::Done));
@@ -520,7 +414,7 @@ Call-ID: feature-1\r\nCSeq: 8 BYE\r\nContent-Length: 0\r\n\r\n"
         );
         let ok = sent(&mut d).remove(0);
         assert_eq!(ok.body(), answer.as_bytes());
-        d.handle_ack(t0);
+        d.handle_request(t0, &ack(ok.to_tag().unwrap()), None);
         assert!(d.is_playing());
         assert!(sent(&mut d).is_empty(), "no BYE while the prompt plays");
         assert_eq!(d.poll_timeout(), Some(t0 + Duration::from_secs(3)));
@@ -543,8 +437,8 @@ Call-ID: feature-1\r\nCSeq: 8 BYE\r\nContent-Length: 0\r\n\r\n"
                 }),
             },
         );
-        sent(&mut d);
-        d.handle_ack(t0);
+        let tag = sent(&mut d)[0].to_tag().unwrap().to_owned();
+        d.handle_request(t0, &ack(&tag), None);
         d.handle_timeout(t0 + Duration::from_secs(3));
         assert_eq!(sent(&mut d)[0].method_str(), Some("BYE"));
     }

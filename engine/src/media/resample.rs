@@ -45,6 +45,8 @@ struct Inner {
     /// Output produced but not handed out yet; starts with `SLACK` zeros.
     pending: Vec<f32>,
     pending_len: usize,
+    /// Zeros `pending` starts with (and starts again with after `reset`).
+    slack: usize,
     delay: usize,
     shortfalls: u64,
 }
@@ -131,6 +133,7 @@ impl FrameResampler {
                 output,
                 pending: vec![0.0; to.frame_samples() + out_max + slack],
                 pending_len: slack,
+                slack,
                 delay,
                 shortfalls: 0,
             })),
@@ -155,6 +158,17 @@ impl FrameResampler {
     /// frame beyond the slack kept for it; zero unless something is wrong.
     pub fn shortfalls(&self) -> u64 {
         self.inner.as_ref().map_or(0, |i| i.shortfalls)
+    }
+
+    /// Back to the state of a new resampler: the filter forgets the audio it has seen, so the
+    /// next frame comes out as if it were the first (the conference mixer hands a resampler
+    /// from one talker to the next). Allocates nothing.
+    pub fn reset(&mut self) {
+        if let Some(inner) = self.inner.as_deref_mut() {
+            inner.resampler.reset();
+            inner.pending.fill(0.0);
+            inner.pending_len = inner.slack;
+        }
     }
 
     /// Converts one 20 ms frame (`from().frame_samples()` samples) into `out`, which must
@@ -325,6 +339,19 @@ mod tests {
                 "{from} -> {to}: {ms:.2} ms"
             );
             println!("{from} -> {to}: {expected} samples, {ms:.2} ms");
+        }
+    }
+
+    #[test]
+    fn a_reset_resampler_gives_what_a_new_one_gives() {
+        for (from, to) in [(NB, WB), (WB, NB), (NB, FB), (FB, WB)] {
+            let first = tone(700.0, -6.0, from, 3);
+            let second = tone(1300.0, -9.0, from, 3);
+            let mut used = FrameResampler::new(from, to);
+            run(&mut used, &first);
+            used.reset();
+            let fresh = run(&mut FrameResampler::new(from, to), &second);
+            assert_eq!(run(&mut used, &second), fresh, "{from} -> {to}");
         }
     }
 

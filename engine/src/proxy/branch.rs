@@ -26,6 +26,16 @@ pub fn generate(entropy: &mut Entropy, req: &Message, realm: &str) -> String {
     b
 }
 
+/// A branch for a request the switch originates as a user agent (a call it places, its own
+/// BYE): no loop hash, since such a request reaching our proxy is at its first hop, not
+/// looping (`is_loop` skips branches without one).
+pub fn originated(entropy: &mut Entropy) -> String {
+    let mut b = String::with_capacity(PREFIX.len() + 16);
+    b.push_str(PREFIX);
+    entropy.push_token(&mut b, 16);
+    b
+}
+
 /// The branch for forwarding an ACK for 2xx (or any request) statelessly: derived from the
 /// incoming branch so retransmissions get the same one (§16.11).
 pub fn stateless(req: &Message, realm: &str) -> String {
@@ -172,6 +182,21 @@ To: <sip:1001@sb>\r\nFrom: <sip:1002@sb>;tag=f\r\nCall-ID: c\r\nCSeq: 1 INVITE\r
             .push_via(&local.via(Transport::Udp, &b))
             .to_bytes(&inv);
         assert!(!is_loop(&Message::parse(fwd).unwrap(), &local));
+    }
+
+    #[test]
+    fn a_request_the_switch_originates_is_no_loop_when_it_reaches_our_proxy() {
+        let local = Local::new("127.0.0.1", 5060, "sb");
+        let mut e = Entropy::seeded(1);
+        let b = originated(&mut e);
+        assert!(b.starts_with(PREFIX) && !b.contains('.'), "{b}");
+        assert_ne!(b, originated(&mut e));
+        let s = format!(
+            "INVITE sip:1001@sb SIP/2.0\r\nVia: {}\r\nTo: <sip:1001@sb>\r\n\
+From: <sip:conf-a@sb>;tag=f\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+            local.via(Transport::Udp, &b)
+        );
+        assert!(!is_loop(&Message::parse(Bytes::from(s)).unwrap(), &local));
     }
 
     #[test]

@@ -102,8 +102,15 @@ pub struct Negotiated {
     /// Its payload type number: the offerer's in an answer we make, the answerer's in an
     /// answer we receive (the number RTP to the remote side carries).
     pub payload_type: u8,
+    /// The number RTP from the remote side carries for `codec`: each side receives on the
+    /// numbers of its own description (RFC 3264 §5.1, §6.1), so ours from our offer, which an
+    /// answer that renumbers the codec does not change; `payload_type` in an answer we make.
+    pub incoming_payload_type: u8,
     /// The telephone-event payload type, when both sides take RFC 4733 events.
     pub telephone_event: Option<u8>,
+    /// The telephone-event number RTP from the remote side carries (as
+    /// `incoming_payload_type`).
+    pub incoming_telephone_event: Option<u8>,
     /// The packet duration the remote side wants (its `a=ptime`, else 20 ms).
     pub ptime: Duration,
     /// The direction from the switch's side: `SendOnly` means we send and do not receive.
@@ -227,6 +234,13 @@ pub fn accept_answer(our_offer: &Sdp, answer: &Sdp) -> Result<Vec<Negotiated>, N
             .telephone_events()
             .next()
             .and_then(|_| telephone_event(theirs, codec));
+        // what the remote side sends: the numbers of our offer, whatever its answer calls
+        // them (§6.1 only recommends it keep them)
+        let incoming_payload_type = ours
+            .codecs()
+            .find(|(_, c)| *c == codec)
+            .map_or(payload_type, |(pt, _)| pt);
+        let incoming_telephone_event = telephone_event.and(self::telephone_event(ours, codec));
         let mut answered = answer.direction_of(theirs);
         if conn.is_unspecified() {
             answered = Direction::from_flags(answered.sends(), false);
@@ -236,6 +250,8 @@ pub fn accept_answer(our_offer: &Sdp, answer: &Sdp) -> Result<Vec<Negotiated>, N
             payload_type,
             codec,
             telephone_event,
+            incoming_payload_type,
+            incoming_telephone_event,
         };
         let rtcp_mux = ours.rtcp_mux() && theirs.rtcp_mux();
         streams.push(negotiated(
@@ -329,6 +345,9 @@ struct Choice {
     payload_type: u8,
     codec: Codec,
     telephone_event: Option<u8>,
+    /// The numbers the remote side sends with (see [`Negotiated::incoming_payload_type`]).
+    incoming_payload_type: u8,
+    incoming_telephone_event: Option<u8>,
 }
 
 /// The connection and codec we would accept `m` with, if we accept it at all.
@@ -365,6 +384,9 @@ fn accepts<'a>(
             payload_type,
             codec,
             telephone_event,
+            // the offerer sends with the numbers of our answer: its own
+            incoming_payload_type: payload_type,
+            incoming_telephone_event: telephone_event,
         },
     ))
 }
@@ -398,7 +420,9 @@ fn negotiated(
         rtcp_mux,
         codec: choice.codec,
         payload_type: choice.payload_type,
+        incoming_payload_type: choice.incoming_payload_type,
         telephone_event: choice.telephone_event,
+        incoming_telephone_event: choice.incoming_telephone_event,
         ptime: remote.ptime().unwrap_or(FRAME),
         direction,
         remote_hold: !remote_direction.receives(),

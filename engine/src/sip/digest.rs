@@ -10,6 +10,7 @@ use std::fmt::{self, Write as _};
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
+use super::header::HeaderName;
 use super::lex;
 
 /// Digest hash algorithm.
@@ -290,6 +291,31 @@ impl<'a> Challenge<'a> {
         }
         out
     }
+}
+
+/// The credentials answering one challenge of a 401 or 407 (RFC 3261 §22.2, §22.3): the
+/// header they go in (`Authorization` for a `WWW-Authenticate` challenge, `Proxy-Authorization`
+/// for a `Proxy-Authenticate` one) and its value; `None` when the challenge cannot be read. A
+/// fresh nonce is answered once, so the nonce count is 1.
+pub fn answer_challenge(
+    name: HeaderName,
+    challenge: &str,
+    method: &str,
+    uri: &str,
+    username: &str,
+    password: &str,
+    cnonce: &str,
+) -> Option<(&'static str, String)> {
+    let header = match name {
+        HeaderName::WwwAuthenticate => "Authorization",
+        HeaderName::ProxyAuthenticate => "Proxy-Authorization",
+        _ => return None,
+    };
+    let ch = Challenge::parse(challenge).ok()?;
+    Some((
+        header,
+        ch.answer(method, uri, username, password, cnonce, 1),
+    ))
 }
 
 /// Writes a challenge value: `Digest realm=..., nonce=..., algorithm=..., qop="auth"`.

@@ -11,16 +11,17 @@ fn payload_type_of(codec: Codec, index: usize) -> u8 {
     codec.static_payload_type().unwrap_or(96 + index as u8)
 }
 
-/// An SDP body naming `at` with `codecs` in this order, telephone-event on `te` (`0-16`),
-/// `a=ptime:20` and `direction`; and the payload types it gave the codecs. `id` is the
-/// session id of its `o=` line.
+/// An SDP body naming `at` with `codecs` in this order, telephone-event on `te` (`0-16`) if
+/// any, `a=ptime:20` and `direction`; and the payload types it gave the codecs. `origin` is the
+/// session id and version of its `o=` line.
 pub(super) fn write(
     codecs: &[Codec],
-    te: u8,
+    te: Option<u8>,
     at: SocketAddr,
     direction: &str,
-    id: u16,
+    origin: (u16, u32),
 ) -> (Vec<u8>, Vec<(u8, Codec)>) {
+    let (id, version) = origin;
     let mut pts = Vec::new();
     let mut fmts = Vec::new();
     let mut lines = String::new();
@@ -34,13 +35,15 @@ pub(super) fn write(
             c.clock_rate()
         ));
     }
-    fmts.push(te.to_string());
-    lines.push_str(&format!(
-        "a=rtpmap:{te} {TELEPHONE_EVENT}/8000\r\na=fmtp:{te} 0-16\r\n"
-    ));
+    if let Some(te) = te {
+        fmts.push(te.to_string());
+        lines.push_str(&format!(
+            "a=rtpmap:{te} {TELEPHONE_EVENT}/8000\r\na=fmtp:{te} 0-16\r\n"
+        ));
+    }
     let ip4 = if at.is_ipv4() { "IP4" } else { "IP6" };
     let body = format!(
-        "v=0\r\no=phone {id} 1 IN {ip4} {ip}\r\ns=-\r\nc=IN {ip4} {ip}\r\nt=0 0\r\n\
+        "v=0\r\no=phone {id} {version} IN {ip4} {ip}\r\ns=-\r\nc=IN {ip4} {ip}\r\nt=0 0\r\n\
          m=audio {port} RTP/AVP {fmts}\r\n{lines}a=ptime:20\r\na={direction}\r\n",
         ip = at.ip(),
         port = at.port(),

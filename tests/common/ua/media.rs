@@ -1,8 +1,10 @@
 //! Calls that carry real RTP: the caller's INVITE offers its [`RtpPhone`]'s SDP, the callee's
 //! 200 answers with its phone's, and once the ACK is through each phone sends its tone to the
 //! address in the other side's SDP (as it reached it, rewritten or not by the switch).
+//! Offers inside the dialog (hold, resume) go with `reinvite` and `reinvite_outcome`.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use switchboard_engine::media::Codec;
 use switchboard_engine::sip::{Message, Method};
@@ -44,6 +46,35 @@ impl Ua {
     pub async fn invite_sdp(&mut self, target_user: &str, sdp: &[u8]) -> Call {
         let challenge = !self.password.is_empty();
         self.invite_with(target_user, sdp, challenge).await
+    }
+
+    /// Sends a re-INVITE in `call` offering `sdp` (hold, resume); it becomes the call's
+    /// INVITE, so the ACK of its 2xx takes its CSeq.
+    pub fn reinvite(&mut self, call: &mut Call, sdp: &[u8]) {
+        let req = self.in_dialog_request(call, "INVITE", Some(("application/sdp", sdp)), true);
+        call.invite = Message::parse(req.clone()).expect("we build valid SIP");
+        self.send(req);
+    }
+
+    /// The final response to the re-INVITE in flight, acknowledged when it is a 2xx (the
+    /// dialog's route and target stay as they are).
+    pub async fn reinvite_outcome(&mut self, call: &mut Call) -> Message {
+        let seq = call.cseq;
+        let c = call.call_id.clone();
+        let resp = self
+            .recv_where(Duration::from_secs(40), move |m| {
+                m.status().is_some_and(|s| s >= 200)
+                    && m.call_id() == Some(c.as_str())
+                    && m.cseq()
+                        .is_some_and(|x| x.method == Method::Invite && x.seq == seq)
+            })
+            .await
+            .unwrap_or_else(|| panic!("no final response to the re-INVITE {seq}"));
+        if resp.status().is_some_and(|s| (200..300).contains(&s)) {
+            let ack = self.in_dialog_request(call, "ACK", None, false);
+            self.send(ack);
+        }
+        resp
     }
 
     /// Answers a received INVITE with 180 then 200 carrying `sdp`; the UAS view of the dialog.

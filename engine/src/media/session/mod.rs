@@ -51,7 +51,7 @@ use pipeline::{Decode, Encode};
 use source::Playing;
 use stream::{Payload, Stream};
 
-use super::dtmf::{Digit, DEFAULT_DURATION};
+use super::dtmf::{Digit, EventPayload, DEFAULT_DURATION};
 use super::jitter::PacketMeta;
 use super::rtcp::parse_compound;
 use super::rtp::{demux, PacketKind, RtpPacketMut};
@@ -461,8 +461,14 @@ impl Session {
         self.timed_out = false;
         let route = self.routes[o];
         if kind == Payload::Event {
-            if let Some(rx) = &mut stream.dtmf_rx {
-                rx.handle_packet(now, &packet.view());
+            // on either of the side's numbers (`classify`), so the event is read here rather
+            // than by the receiver's own payload type check
+            if let (Some(rx), Ok(e)) = (
+                &mut stream.dtmf_rx,
+                EventPayload::parse(packet.view().payload()),
+            ) {
+                let view = packet.view();
+                rx.handle_event(now, view.timestamp(), view.marker(), e);
             }
         }
         let t0 = self.t0;

@@ -22,11 +22,17 @@ pub struct StreamConfig {
     /// RTCP on the RTP ports (RFC 5761).
     pub rtcp_mux: bool,
     pub codec: Codec,
-    /// The payload type the side sends and expects for `codec` (7 bits; larger values are
-    /// taken modulo 128, SDP never names them).
+    /// The payload type the side expects for `codec`: what the switch sends it (7 bits;
+    /// larger values are taken modulo 128, SDP never names them).
     pub payload_type: u8,
-    /// Its RFC 4733 telephone-event payload type, if negotiated.
+    /// The payload type the side sends `codec` with: the switch's own number when the switch
+    /// made the offer (an answer may renumber a codec only for what its sender receives, RFC
+    /// 3264 §6.1), else `payload_type`. Packets on either number are taken from the side.
+    pub incoming_payload_type: u8,
+    /// Its RFC 4733 telephone-event payload type, if negotiated (what the switch sends it).
     pub telephone_event: Option<u8>,
+    /// The telephone-event payload type the side sends with (as `incoming_payload_type`).
+    pub incoming_telephone_event: Option<u8>,
     /// The switch sends media to the side (false: the side put the call on hold, sendonly
     /// or inactive).
     pub sends: bool,
@@ -66,6 +72,9 @@ pub(super) struct Stream {
     pub(super) cfg: StreamConfig,
     pub(super) pt: PayloadType,
     pub(super) te: Option<PayloadType>,
+    /// The numbers of what the side sends, when the switch's offer gave them.
+    rx_pt: PayloadType,
+    rx_te: Option<PayloadType>,
     pub(super) latch: Latch,
     reception: Option<ReceptionStats>,
     pub(super) counters: Counters,
@@ -104,6 +113,8 @@ impl Stream {
             cfg,
             pt: pt(cfg.payload_type),
             te: None,
+            rx_pt: pt(cfg.incoming_payload_type),
+            rx_te: None,
             latch: Latch::default(),
             reception: None,
             counters: Counters::default(),
@@ -137,13 +148,21 @@ impl Stream {
         }
         self.te = te;
         self.pt = pt(cfg.payload_type);
+        self.rx_te = cfg.incoming_telephone_event.map(pt);
+        self.rx_pt = pt(cfg.incoming_payload_type);
         self.cfg = cfg;
         self.latch.reset();
     }
 
-    /// What a payload type of a packet from the side is, if it negotiated it.
+    /// What a payload type of a packet from the side is, if it negotiated it: the numbers it
+    /// was given to send with first, then those of its own description (a phone that sends
+    /// on its answer's numbers).
     pub(super) fn classify(&self, p: PayloadType) -> Option<Payload> {
-        if p == self.pt {
+        if p == self.rx_pt {
+            Some(Payload::Audio)
+        } else if Some(p) == self.rx_te {
+            Some(Payload::Event)
+        } else if p == self.pt {
             Some(Payload::Audio)
         } else if Some(p) == self.te {
             Some(Payload::Event)

@@ -59,7 +59,9 @@ fn an_answer_names_one_codec_and_the_offerers_event_number() {
             rtcp_mux: false,
             codec: Codec::G722,
             payload_type: 9,
+            incoming_payload_type: 9,
             telephone_event: Some(101),
+            incoming_telephone_event: Some(101),
             ptime: FRAME,
             direction: Direction::SendRecv,
             remote_hold: false,
@@ -395,11 +397,46 @@ fn an_answer_to_our_offer_gives_the_streams_it_agreed() {
             rtcp_mux: false,
             codec: Codec::Pcmu,
             payload_type: 0,
+            incoming_payload_type: 0,
             telephone_event: Some(101),
+            incoming_telephone_event: Some(101),
             ptime: Duration::from_millis(30),
             direction: Direction::SendRecv,
             remote_hold: false,
         }]
+    );
+}
+
+#[test]
+fn an_answer_that_renumbers_sends_on_its_numbers_and_receives_on_ours() {
+    // our offer: L16 on a dynamic number and telephone-event on 101; the phone answers with
+    // its own numbers for both (RFC 3264 §6.1 only recommends it keep ours)
+    let policy = CodecPolicy {
+        codecs: vec![Codec::L16(crate::media::SampleRate::WIDE)],
+        ..CodecPolicy::default()
+    };
+    let ours = offer(&local(), &policy, origin());
+    let offered = ours.media[0].codecs().next().expect("one codec").0;
+    let offered_te = ours.media[0]
+        .telephone_events()
+        .find(|te| te.clock_rate == 16_000)
+        .expect("telephone-event on L16's clock")
+        .payload_type;
+    let phone = parse(
+        "v=0\r\no=phone 5 5 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\n\
+         m=audio 5000 RTP/AVP 120 121\r\na=rtpmap:120 L16/16000\r\n\
+         a=rtpmap:121 telephone-event/16000\r\n",
+    );
+    assert!(
+        ![offered, offered_te].contains(&120) && ![offered, offered_te].contains(&121),
+        "the phone renumbered both"
+    );
+    let s = &accept_answer(&ours, &phone).unwrap()[0];
+    assert_eq!((s.payload_type, s.telephone_event), (120, Some(121)));
+    assert_eq!(
+        (s.incoming_payload_type, s.incoming_telephone_event),
+        (offered, Some(offered_te)),
+        "it sends with the numbers of our offer"
     );
 }
 

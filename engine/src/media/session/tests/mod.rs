@@ -39,7 +39,9 @@ pub(super) fn stream(remote: &str, codec: Codec, pt: u8, te: Option<u8>) -> Stre
         rtcp_mux: false,
         codec,
         payload_type: pt,
+        incoming_payload_type: pt,
         telephone_event: te,
+        incoming_telephone_event: te,
         sends: true,
         receives: true,
     }

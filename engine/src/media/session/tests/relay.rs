@@ -101,6 +101,59 @@ fn telephone_events_are_relayed_with_the_destination_payload_type_and_read_once(
 }
 
 #[test]
+fn a_side_whose_answer_renumbered_telephone_event_is_heard_on_the_offers_number_and_its_own() {
+    // the switch offered the callee telephone-event on 101; its answer named 96, so the
+    // switch sends it 96, and it sends 101 (RFC 3264 §6.1), or 96 if it reads its own answer
+    let mut r = Rig::call(
+        stream(CALLER, Codec::Pcmu, 0, Some(101)),
+        StreamConfig {
+            incoming_telephone_event: Some(101),
+            ..stream(CALLEE, Codec::Pcmu, 0, Some(96))
+        },
+    );
+    for (seq, (pt, key)) in [(101u8, '7'), (96, '8')].into_iter().enumerate() {
+        let ev = EventPayload {
+            event: Digit::from_char(key).unwrap().event(),
+            end: true,
+            volume: 10,
+            duration: 800,
+        };
+        let p = rtp(pt, seq as u16, 1000 * seq as u32, 6, true, &ev.to_bytes());
+        let a = r.recv(r.at(seq as u64 * 200), Side::Callee, addr(CALLEE), &p);
+        assert!(
+            matches!(
+                a,
+                Action::Forward {
+                    side: Side::Caller,
+                    ..
+                }
+            ),
+            "{pt}: {a:?}"
+        );
+    }
+    let out = r.take(Side::Caller);
+    let types: Vec<u8> = out
+        .iter()
+        .map(|o| RtpPacket::parse(&o.bytes).unwrap().payload_type().value())
+        .collect();
+    assert_eq!(types, [101, 101], "the caller gets its own number");
+    let keys: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Digit { side, digit } => Some((*side, digit.as_char())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keys, [(Side::Callee, '7'), (Side::Callee, '8')]);
+    let other = rtp(100, 9, 9000, 6, true, &[1, 0x80, 0, 160]);
+    assert_eq!(
+        r.recv(r.at(600), Side::Callee, addr(CALLEE), &other),
+        Action::Dropped(DropReason::PayloadType)
+    );
+}
+
+#[test]
 fn events_are_not_relayed_to_a_side_without_telephone_event_and_unknown_types_are_dropped() {
     let mut r = Rig::call(
         stream(CALLER, Codec::Pcmu, 0, Some(101)),
