@@ -224,6 +224,8 @@ async fn start(
         db: store.clone(),
         directories: OnceLock::new(),
         rooms: OnceLock::new(),
+        conferences: OnceLock::new(),
+        conference_addresses: config.conference.addresses(),
         transports: (0..udp_sockets.len()).map(|_| OnceLock::new()).collect(),
         watching: Default::default(),
         calls: Default::default(),
@@ -277,6 +279,21 @@ async fn start(
     }
     let _ = shared.directories.set(directories);
     let _ = shared.rooms.set(rooms);
+    let mixer = crate::conference::MixerHandle::spawn(shared.metrics.clone())
+        .map_err(|e| ServeError::Runtime(format!("cannot start the mixer thread: {e}")))?;
+    let db = shared.db.clone();
+    let attempts = shared.config.conference.pin_attempts;
+    let conferences = crate::conference::ConferenceDirectory::new(
+        mixer,
+        shared.metrics.clone(),
+        Box::new(move |name| {
+            let rec = db.conference(name.as_str()).ok().flatten()?;
+            Some(crate::conference::settings_of(&rec, attempts))
+        }),
+        shared.config.conference.max_participants,
+    )
+    .start();
+    let _ = shared.conferences.set(conferences.recipient());
     ingress.set_workers(workers);
     let handles: Vec<_> = arbiters.iter().map(|a| a.handle()).collect();
     actix_rt::spawn(tcp::accept_loop(tcp_listener, tcp_hub, handles));

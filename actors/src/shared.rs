@@ -17,6 +17,7 @@ use switchboard_engine::sip::digest::Algorithm;
 use switchboard_engine::trunk::Trunks;
 use switchboard_engine::txn::Timers;
 
+use crate::api::conference::ToConference;
 use crate::api::extension::{ExtCommand, ToExtension};
 use crate::api::notifications::{NotificationsHandle, Queued};
 use crate::api::room::{RoomCommand, ToRoom};
@@ -52,6 +53,10 @@ pub struct Shared {
     pub directories: OnceLock<Vec<Recipient<ToExtension>>>,
     /// The per-arbiter directories of chat rooms, by shard.
     pub rooms: OnceLock<Vec<Recipient<ToRoom>>>,
+    /// The conference directory (one, owning every bridge and the mixer thread).
+    pub conferences: OnceLock<Recipient<ToConference>>,
+    /// What dials a conference (`conf-<name>`, the configured numbers).
+    pub conference_addresses: switchboard_engine::conference::Addresses,
     /// The send handle of each worker's arbiter, by shard (set when the worker starts).
     pub transports: Vec<OnceLock<Transports>>,
     /// The durable message queues (reads here, writes through their writer thread).
@@ -143,6 +148,17 @@ impl Shared {
         if let Some(dirs) = self.rooms.get() {
             let shard = shard_of(room.as_str(), dirs.len());
             dirs[shard].do_send(ToRoom { room, cmd });
+        }
+    }
+
+    /// Sends a command to the bridge of conference `name` (started on demand).
+    pub fn to_conference(
+        &self,
+        name: switchboard_engine::conference::ConferenceName,
+        cmd: crate::api::conference::ConferenceCommand,
+    ) {
+        if let Some(c) = self.conferences.get() {
+            c.do_send(ToConference { name, cmd });
         }
     }
 

@@ -22,7 +22,7 @@ pub struct ToConference {
 }
 
 /// The settings of a conference: who may join (PINs) and how many.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConferenceSettings {
     pub pins: PinConfig,
     pub limits: Limits,
@@ -30,22 +30,10 @@ pub struct ConferenceSettings {
     pub record: bool,
 }
 
-impl Default for ConferenceSettings {
-    fn default() -> Self {
-        ConferenceSettings {
-            pins: PinConfig::default(),
-            limits: Limits::default(),
-            record: false,
-        }
-    }
-}
-
 pub enum ConferenceCommand {
     /// What a caller must do before joining (the PIN policy); also says whether the room is
     /// full now.
-    Admission {
-        reply: oneshot::Sender<Admission>,
-    },
+    Admission { reply: oneshot::Sender<Admission> },
     /// A caller who passed the PIN (or was asked none) joins.
     Join(Box<JoinRequest>),
     /// A participant's call ended.

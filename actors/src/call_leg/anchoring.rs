@@ -324,6 +324,23 @@ impl CallLeg {
             .confirm
             .as_ref()
             .is_some_and(|c| c.session_id() == Some(note.session));
+        if let Some(p) = self
+            .party
+            .as_mut()
+            .filter(|p| p.session_id() == note.session)
+        {
+            let t = now();
+            match note.event {
+                Event::Digit { digit, .. } => p.digit(t, digit),
+                Event::PlayFinished { .. } => p.play_finished(t),
+                Event::MediaTimeout { .. } => {
+                    self.shared.metrics.media_timeouts.inc();
+                    p.media_died(t);
+                }
+                Event::Latched { .. } => {}
+            }
+            return;
+        }
         if !ours && !confirm {
             return;
         }
@@ -384,6 +401,12 @@ impl CallLeg {
         &mut self,
         offer: &Sdp,
     ) -> Option<(crate::media::MediaSession, String)> {
+        self.own_media(offer).map(|m| (m.session, m.sdp))
+    }
+
+    /// A media session of the switch's own for the caller, answering `offer` (the switch is
+    /// the called party: a prompt, a conference).
+    pub(super) fn own_media(&mut self, offer: &Sdp) -> Option<super::party::OwnMedia> {
         let me = self.me.clone()?;
         let session = self
             .shared
@@ -395,11 +418,8 @@ impl CallLeg {
             local.rtp.ip(),
             local.rtp.port(),
         );
-        let origin = switchboard_engine::sdp::Origin::new(
-            self.entropy.next_u64() % 1_000_000_000,
-            1,
-            local.rtp.ip(),
-        );
+        let origin_id = self.entropy.next_u64() % 1_000_000_000;
+        let origin = switchboard_engine::sdp::Origin::new(origin_id, 1, local.rtp.ip());
         let answer = switchboard_engine::sdp::negotiate::answer(
             offer,
             &endpoint,
@@ -409,7 +429,12 @@ impl CallLeg {
         .ok()?;
         let stream = answer.streams.first()?;
         session.configure(Side::Caller, super::media::stream(stream));
-        Some((session, answer.sdp.to_string()))
+        Some(super::party::OwnMedia {
+            codec: stream.codec,
+            sdp: answer.sdp.to_string(),
+            session,
+            origin: origin_id,
+        })
     }
 }
 

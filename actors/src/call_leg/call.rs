@@ -144,18 +144,14 @@ impl Call {
         initial: bool,
         bye: bool,
         canceled: bool,
-        feature: bool,
+        own: Option<&'static str>,
     ) -> Finish {
         let mut outcome = None;
         let mut end = bye;
         if initial {
             self.finished_initial = true;
             if code != 401 && code != 407 {
-                outcome = Some(if feature {
-                    "feature"
-                } else {
-                    call_outcome(code, canceled)
-                });
+                outcome = Some(own.unwrap_or_else(|| call_outcome(code, canceled)));
             }
             end |= code >= 300;
         }
@@ -244,7 +240,7 @@ mod tests {
     #[test]
     fn a_challenge_is_no_outcome_and_a_failure_or_bye_ends_the_call() {
         let mut c = Call::new("call-1", 1, Instant::now());
-        let challenged = c.finished(407, true, false, false, false);
+        let challenged = c.finished(407, true, false, false, None);
         assert_eq!(
             challenged,
             Finish {
@@ -252,9 +248,9 @@ mod tests {
                 end: true
             }
         );
-        let busy = c.finished(486, true, false, false, false);
+        let busy = c.finished(486, true, false, false, None);
         assert_eq!(busy.outcome, Some(call_outcome(486, false)));
-        let answered = c.finished(200, true, false, false, false);
+        let answered = c.finished(200, true, false, false, None);
         assert_eq!(
             answered,
             Finish {
@@ -262,9 +258,9 @@ mod tests {
                 end: false
             }
         );
-        let feature = c.finished(200, true, false, false, true);
+        let feature = c.finished(200, true, false, false, Some("feature"));
         assert_eq!(feature.outcome, Some("feature"));
-        let bye = c.finished(200, false, true, false, false);
+        let bye = c.finished(200, false, true, false, None);
         assert_eq!(
             bye,
             Finish {
@@ -272,7 +268,7 @@ mod tests {
                 end: true
             }
         );
-        let relayed = c.finished(200, false, false, false, false);
+        let relayed = c.finished(200, false, false, false, None);
         assert_eq!(
             relayed,
             Finish {
@@ -305,7 +301,7 @@ mod tests {
         assert_eq!(to.remote, flow().remote);
         let resp = SipMessage::parse(resp).expect("a response");
         assert_eq!(resp.status(), Some(500));
-        c.finished(486, true, false, false, false);
+        c.finished(486, true, false, false, None);
         assert!(c.failure_answer().is_none(), "the caller has its answer");
     }
 

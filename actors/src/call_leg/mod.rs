@@ -23,12 +23,14 @@ mod anchoring;
 mod branches;
 mod call;
 mod caller;
+mod conference;
 mod confirm;
 mod feature;
 mod filing;
 mod hangup;
 mod media;
 mod message;
+mod party;
 mod relay;
 mod room;
 mod routing;
@@ -52,6 +54,7 @@ use self::call::Call;
 use self::confirm::Confirm;
 use self::hangup::Hangup;
 use self::media::CallMedia;
+use self::party::{Party, Step};
 use self::txn::{Report, Txn};
 use self::txns::Txns;
 use crate::api::extension::ExtCommand;
@@ -73,6 +76,10 @@ pub struct CallLeg {
     call: Call,
     /// The switch answered this call itself (a feature code).
     confirm: Option<Confirm>,
+    /// The switch answered this call as a conference participant's.
+    party: Option<Party>,
+    /// Who that participant is (a subscriber's address, or "anonymous").
+    party_who: Option<String>,
     /// The call's media, when the switch anchors it.
     media: Option<CallMedia>,
     /// The offer the callee's branches carry (the relay's), once anchored.
@@ -111,6 +118,8 @@ impl CallLeg {
             txns: Txns::default(),
             call,
             confirm: None,
+            party: None,
+            party_who: None,
             media: None,
             callee_offer: None,
             dialog: None,
@@ -144,6 +153,13 @@ impl CallLeg {
                 },
                 None => msg,
             };
+            let msg = match self.party.as_mut() {
+                Some(p) => match p.take_response(t, msg) {
+                    Some(msg) => msg,
+                    None => return,
+                },
+                None => msg,
+            };
             let is_invite_2xx = msg.status().is_some_and(|c| (200..300).contains(&c))
                 && msg.cseq().is_some_and(|c| c.method == Method::Invite);
             if is_invite_2xx {
@@ -153,6 +169,11 @@ impl CallLeg {
         }
         if let Some(c) = self.confirm.as_mut() {
             if c.take(&msg, t) {
+                return;
+            }
+        }
+        if let Some(p) = self.party.as_mut() {
+            if p.take(&msg, t) {
                 return;
             }
         }
@@ -213,6 +234,8 @@ impl CallLeg {
                 self.on_reports(reports, ctx);
             }
             self.drain_confirm();
+            self.party_steps(ctx);
+            self.drain_party();
             let transports = &self.transports;
             self.hangup
                 .drain(|flow, bytes| transports.send(flow, bytes));
@@ -221,7 +244,10 @@ impl CallLeg {
             return self.fail(ctx);
         }
         // a call lives until it ends; a leg that only relayed requests, until they are done
-        let idle = self.txns.is_empty() && self.confirm.is_none() && self.hangup.is_idle();
+        let idle = self.txns.is_empty()
+            && self.confirm.is_none()
+            && self.party.is_none()
+            && self.hangup.is_idle();
         if idle && self.call.is_over() {
             self.timer.set(ctx, None, |a| &mut a.timer, Self::on_timer);
             self.retire();
@@ -237,9 +263,11 @@ impl CallLeg {
     fn poll_timeout(&self) -> Instant {
         let idle = self.call.idle_deadline(self.max_idle());
         let confirm = self.confirm.as_ref().and_then(Confirm::poll_timeout);
+        let party = self.party.as_ref().and_then(Party::poll_timeout);
         [
             self.txns.poll_timeout(),
             confirm,
+            party,
             self.hangup.poll_timeout(),
         ]
         .into_iter()
@@ -273,8 +301,14 @@ impl CallLeg {
                     canceled,
                     version,
                 } => {
-                    let feature = self.confirm.is_some();
-                    let finish = self.call.finished(code, initial, bye, canceled, feature);
+                    let own = if self.confirm.is_some() {
+                        Some("feature")
+                    } else if self.party.is_some() {
+                        Some("conference")
+                    } else {
+                        None
+                    };
+                    let finish = self.call.finished(code, initial, bye, canceled, own);
                     if let Some(outcome) = finish.outcome {
                         self.shared
                             .metrics
@@ -322,6 +356,20 @@ impl CallLeg {
         }
     }
 
+    /// Sends what the participant's dialog produced; ends the call when it is over.
+    fn drain_party(&mut self) {
+        let Some(p) = self.party.as_mut() else {
+            return;
+        };
+        let transports = &self.transports;
+        if p.drain(|flow, bytes| transports.send(flow, bytes)) {
+            // its last steps (the leave) went out before the drain
+            self.party = None;
+            self.party_who = None;
+            self.end_call("left the conference");
+        }
+    }
+
     /// Leaves the owners table, and stops, once every message sent to this leg is handled
     /// (otherwise the next one finds it still there).
     fn retire(&mut self) {
@@ -365,6 +413,9 @@ impl CallLeg {
             if let Some(c) = self.confirm.as_mut() {
                 c.handle_timeout(t);
             }
+            if let Some(p) = self.party.as_mut() {
+                p.handle_timeout(t);
+            }
             self.hangup.handle_timeout(t);
             self.setup_timers(t, ctx);
         }));
@@ -384,6 +435,16 @@ impl CallLeg {
         }
         self.txns.clear();
         self.confirm = None;
+        if let Some(mut p) = self.party.take() {
+            // the bridge must not keep a participant whose call is gone
+            p.hang_up(now(), "SIP;cause=500;text=\"Internal Failure\"");
+            if let Some(Step::Leave(id)) = p.poll_step() {
+                self.shared.to_conference(
+                    p.name().clone(),
+                    crate::api::conference::ConferenceCommand::Leave { id },
+                );
+            }
+        }
         self.end_call("internal failure");
         ctx.stop();
     }

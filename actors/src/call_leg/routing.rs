@@ -2,7 +2,8 @@
 //! dialed, through the routing plugin, to the devices, forwards and trunks it ends at.
 //!
 //! The Request-URI's user is rewritten by the plugins' `classify` hooks, classified by the
-//! numbering plan (a feature code goes to `feature.rs`, a room address to `room.rs`), a
+//! numbering plan (a feature code goes to `feature.rs`, a room address to `room.rs`, a
+//! conference's to `conference.rs`), a
 //! directory address is resolved to its owner, and the request's `Setup` takes over: for each
 //! address on the way the leg looks the subscriber up in its Extension (registered devices,
 //! forwarding settings), asks the router of the call's plugin version, and carries out the
@@ -56,6 +57,9 @@ impl CallLeg {
                 return self.txns[i].ctx.respond(t, 404, "Not Found", &[]);
             };
             let user = user.into_owned();
+            if let Some(Ok(name)) = self.shared.conference_addresses.conference_of(&user) {
+                return self.conference(i, method, caller, name, ctx);
+            }
             if method == Method::Message {
                 if let Some(room) = switchboard_engine::chat::RoomName::from_user(&user) {
                     return self.room_message(i, caller, room, ctx);

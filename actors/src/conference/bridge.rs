@@ -95,7 +95,8 @@ pub struct BridgeStart {
 impl ConferenceBridge {
     pub fn new(s: BridgeStart) -> ConferenceBridge {
         let persistent = s.stored.is_some();
-        let settings = s.stored.unwrap_or_default();
+        let mut settings = s.stored.unwrap_or_default();
+        settings.limits.max_participants = settings.limits.max_participants.min(s.ceiling);
         let state = State {
             settings,
             persistent,
@@ -124,8 +125,7 @@ impl ConferenceBridge {
                 let s = &self.state;
                 let _ = reply.send(Admission {
                     pins: s.settings.pins,
-                    full: s.closed
-                        || s.settings.limits.admit(s.participants.len()).is_err(),
+                    full: s.closed || s.settings.limits.admit(s.participants.len()).is_err(),
                 });
             }
             ConferenceCommand::Join(j) => self.join(*j),
@@ -223,7 +223,7 @@ impl ConferenceBridge {
         let (leg_ends, mixer_ends) = rings::pair(j.codec);
         // the room was opened with the ceiling and the limit is below it, and ids are new:
         // the mixer takes it; its answer is not waited for
-        let _ = self.mixer.join(self.key, id, j.codec, mixer_ends);
+        drop(self.mixer.join(self.key, id, j.codec, mixer_ends));
         let others = s.participants.len();
         for p in s.participants.values() {
             p.leg.do_send(ConferenceNote::Play(Tone::JOINED));
@@ -286,7 +286,13 @@ impl ConferenceBridge {
         let Some(p) = self.state.participants.get(&id) else {
             return;
         };
-        if self.state.settings.limits.authorize(p.role, command).is_err() {
+        if self
+            .state
+            .settings
+            .limits
+            .authorize(p.role, command)
+            .is_err()
+        {
             p.leg.do_send(ConferenceNote::Play(Tone::PIN_WRONG));
             return;
         }

@@ -330,7 +330,10 @@ impl Room {
         }
         for p in &mut self.parts {
             if p.ends.voice.read(frame) {
-                let n = self.mixer.format(p.id).map_or(0, |f| f.rate.frame_samples());
+                let n = self
+                    .mixer
+                    .format(p.id)
+                    .map_or(0, |f| f.rate.frame_samples());
                 self.mixer.input(p.id, &frame[..n]);
             }
         }

@@ -22,3 +22,26 @@ pub mod rings;
 pub use bridge::ConferenceBridge;
 pub use directory::ConferenceDirectory;
 pub use mixer::MixerHandle;
+
+use switchboard_engine::conference::{Limits, Pin, PinConfig};
+use switchboard_engine::store::ConferenceRecord;
+
+use crate::api::conference::ConferenceSettings;
+
+/// The settings a stored record gives, with `attempts` PIN entries (`[conference]`). A PIN
+/// that no longer parses is dropped with the record's other fields kept.
+pub fn settings_of(rec: &ConferenceRecord, attempts: u32) -> ConferenceSettings {
+    let pin = |p: &Option<String>| p.as_deref().and_then(|p| Pin::parse(p).ok());
+    ConferenceSettings {
+        pins: PinConfig {
+            participant: pin(&rec.pin),
+            moderator: pin(&rec.moderator_pin),
+            attempts,
+            ..PinConfig::default()
+        },
+        limits: Limits {
+            max_participants: rec.max_participants as usize,
+        },
+        record: rec.record,
+    }
+}

@@ -206,7 +206,8 @@ mod tests {
         let (mut leg, mut mixer) = pair(Codec::G722);
         let frame: Vec<i16> = (0..320).map(|i| i as i16).collect();
         leg.voice.frame(Side::Caller, SampleRate::WIDE, &frame);
-        leg.voice.frame(Side::Caller, SampleRate::NARROW, &frame[..160]);
+        leg.voice
+            .frame(Side::Caller, SampleRate::NARROW, &frame[..160]);
         let mut out = [0i16; 960];
         assert!(mixer.voice.read(&mut out));
         assert_eq!(&out[..320], &frame[..]);
@@ -218,7 +219,8 @@ mod tests {
     fn a_reader_behind_skips_to_the_newest_frames_and_the_delay_stays_bounded() {
         let (mut leg, mut mixer) = pair(Codec::Pcmu);
         for k in 0..6 {
-            leg.voice.frame(Side::Caller, SampleRate::NARROW, &[k as i16; 160]);
+            leg.voice
+                .frame(Side::Caller, SampleRate::NARROW, &[k as i16; 160]);
         }
         let mut out = [0i16; 160];
         assert!(mixer.voice.read(&mut out));

@@ -6,21 +6,21 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod conference;
 mod error;
 mod media;
 mod messaging;
 mod numbering;
 mod presence;
-mod conference;
 mod rooms;
 mod trunks;
 
+pub use conference::Conference;
 pub use error::ConfigError;
 pub use media::Media;
 pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
 pub use presence::Presence;
-pub use conference::Conference;
 pub use rooms::Rooms;
 pub use trunks::TrunkConfig;
 

@@ -10,6 +10,7 @@ pub mod actor;
 pub mod admin;
 pub mod api;
 mod buddies;
+mod conferences;
 mod dynamic;
 mod queue;
 mod recordings;
@@ -62,6 +63,7 @@ pub struct Store {
     recordings: sled::Tree,
     recordings_by_number: sled::Tree,
     recording_settings: sled::Tree,
+    conferences: sled::Tree,
 }
 
 /// Metadata key of the digest realm the accounts were made for.
@@ -109,6 +111,7 @@ impl Store {
             recordings: db.open_tree(store::RECORDINGS_TREE)?,
             recordings_by_number: db.open_tree(store::RECORDINGS_BY_NUMBER_TREE)?,
             recording_settings: db.open_tree(store::RECORDING_SETTINGS_TREE)?,
+            conferences: db.open_tree(store::CONFERENCES_TREE)?,
             db,
         })
     }

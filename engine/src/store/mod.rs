@@ -11,8 +11,8 @@ pub mod recordings;
 pub mod records;
 pub mod rooms;
 
-pub use conferences::{ConferenceRecord, CONFERENCES_TREE};
 pub use buddies::{Authorization, BuddyRecord, GrantState, WatchGrant};
+pub use conferences::{ConferenceRecord, CONFERENCES_TREE};
 pub use recordings::{
     RecordingId, RecordingRecord, RecordingSettings, RecordingState, RECORDINGS_BY_NUMBER_TREE,
     RECORDINGS_TREE, RECORDING_SETTINGS_TREE,

@@ -53,7 +53,9 @@ impl Leg {
     /// The level of `freq` in the second half of what it heard, dBFS.
     fn hears(&self, freq: f32) -> f64 {
         let tail = &self.heard[self.heard.len() / 2..];
-        10.0 * goertzel_power(tail, self.codec.sample_rate(), freq).max(1e-12).log10()
+        10.0 * goertzel_power(tail, self.codec.sample_rate(), freq)
+            .max(1e-12)
+            .log10()
     }
 }
 
@@ -85,7 +87,10 @@ fn three_participants_at_two_rates_each_hear_the_others_and_never_themselves() {
         assert_eq!(joined.blocking_recv().unwrap(), Ok(()));
     }
     run(&mut [&mut a, &mut b, &mut c], 75);
-    assert!(a.heard.len() > 40 * 160, "a's mix came every tick or nearly");
+    assert!(
+        a.heard.len() > 40 * 160,
+        "a's mix came every tick or nearly"
+    );
     for (leg, own, others) in [
         (&a, 440.0, [1000.0, 1800.0]),
         (&b, 1000.0, [440.0, 1800.0]),
