@@ -225,6 +225,7 @@ async fn start(
         directories: OnceLock::new(),
         rooms: OnceLock::new(),
         conferences: OnceLock::new(),
+        dialers: OnceLock::new(),
         conference_addresses: config.conference.addresses(),
         transports: (0..udp_sockets.len()).map(|_| OnceLock::new()).collect(),
         watching: Default::default(),
@@ -258,6 +259,7 @@ async fn start(
     let mut workers = Vec::new();
     let mut directories = Vec::new();
     let mut rooms = Vec::new();
+    let mut dialers = Vec::new();
     for (shard, sock) in udp_sockets.into_iter().enumerate() {
         let arb = Arbiter::new();
         let handle = arb.handle();
@@ -271,24 +273,31 @@ async fn start(
         );
         let s = shared.clone();
         let seed: u64 = rand::random();
-        workers.push(
-            Worker::start_in_arbiter(&handle, move |_| Worker::new(shard, s, sock, seed))
-                .recipient(),
-        );
+        let worker = Worker::start_in_arbiter(&handle, move |_| Worker::new(shard, s, sock, seed));
+        dialers.push(worker.clone().recipient());
+        workers.push(worker.recipient());
         arbiters.push(arb);
     }
     let _ = shared.directories.set(directories);
     let _ = shared.rooms.set(rooms);
+    let _ = shared.dialers.set(dialers);
     let mixer = crate::conference::MixerHandle::spawn(shared.metrics.clone())
         .map_err(|e| ServeError::Runtime(format!("cannot start the mixer thread: {e}")))?;
     let db = shared.db.clone();
     let attempts = shared.config.conference.pin_attempts;
+    let rooms_of = shared.clone();
     let conferences = crate::conference::ConferenceDirectory::new(
         mixer,
         shared.metrics.clone(),
         Box::new(move |name| {
             let rec = db.conference(name.as_str()).ok().flatten()?;
             Some(crate::conference::settings_of(&rec, attempts))
+        }),
+        std::rc::Rc::new(move |name, states| {
+            rooms_of.to_room(
+                name.room().clone(),
+                crate::api::room::RoomCommand::Voice { states },
+            )
         }),
         shared.config.conference.max_participants,
     )

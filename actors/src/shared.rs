@@ -55,6 +55,8 @@ pub struct Shared {
     pub rooms: OnceLock<Vec<Recipient<ToRoom>>>,
     /// The conference directory (one, owning every bridge and the mixer thread).
     pub conferences: OnceLock<Recipient<ToConference>>,
+    /// Where the switch's own calls start (by worker): a chat room's `/call`.
+    pub dialers: OnceLock<Vec<Recipient<crate::api::worker::DialOut>>>,
     /// What dials a conference (`conf-<name>`, the configured numbers).
     pub conference_addresses: switchboard_engine::conference::Addresses,
     /// The send handle of each worker's arbiter, by shard (set when the worker starts).
@@ -160,6 +162,26 @@ impl Shared {
         if let Some(c) = self.conferences.get() {
             c.do_send(ToConference { name, cmd });
         }
+    }
+
+    /// The switch calls `member` into conference `conference`, from the worker that will own
+    /// the call's Call-ID.
+    pub fn dial_out(
+        &self,
+        member: Aor,
+        conference: switchboard_engine::conference::ConferenceName,
+    ) {
+        let Some(dialers) = self.dialers.get() else {
+            return;
+        };
+        let token: u64 = rand::random();
+        let call_id: Box<str> = format!("dial-{token:016x}@{}", self.local.host).into();
+        let shard = shard_of(&call_id, dialers.len());
+        dialers[shard].do_send(crate::api::worker::DialOut {
+            call_id,
+            member,
+            conference,
+        });
     }
 
     /// How many signalling workers (and arbiters) there are.

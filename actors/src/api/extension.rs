@@ -95,6 +95,8 @@ pub enum ExtCommand {
     CallState {
         call: u64,
         up: bool,
+        /// What watchers read while the call is up (a conference names its room).
+        note: Option<String>,
     },
     /// This number's presence, for the HTTP API.
     Presence {

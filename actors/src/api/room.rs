@@ -126,6 +126,9 @@ pub struct RoomView {
 pub struct MemberView {
     pub number: String,
     pub joined_unix: u64,
+    /// In the room's conference now: `in voice`, `muted` or `talking`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice: Option<&'static str>,
 }
 
 /// What a room is asked to do; each carries the channel for its answer.
@@ -166,5 +169,9 @@ pub enum RoomCommand {
         by: By,
         topic: String,
         reply: oneshot::Sender<Result<RoomView, Refused>>,
+    },
+    /// Who is in the room's conference now (from its bridge; not stored).
+    Voice {
+        states: Vec<(String, switchboard_engine::chat::VoiceState)>,
     },
 }

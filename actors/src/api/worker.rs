@@ -1,6 +1,7 @@
 //! What a signalling worker takes besides the datagrams of its own socket.
 
 use actix::Message;
+use switchboard_engine::conference::ConferenceName;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::sip::Message as SipMessage;
@@ -14,4 +15,14 @@ pub struct Inbound {
     pub flow: Flow,
     /// The address of record of a REGISTER, computed once at ingress.
     pub aor: Option<Aor>,
+}
+
+/// The switch calls `member` into conference `conference` (a chat room's `/call`): the
+/// worker that owns `call_id` starts the call's CallLeg.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DialOut {
+    pub call_id: Box<str>,
+    pub member: Aor,
+    pub conference: ConferenceName,
 }

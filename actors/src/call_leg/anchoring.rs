@@ -438,6 +438,38 @@ impl CallLeg {
     }
 }
 
+impl CallLeg {
+    /// A media session of the switch's own for a call it places: its offer (the codecs the
+    /// switch takes, G.722 first) on a fresh port pair; the stream is set up from the answer.
+    pub(super) fn own_offer(&mut self) -> Option<(super::party::OwnMedia, Sdp)> {
+        let me = self.me.clone()?;
+        let session = self
+            .shared
+            .media
+            .open(&[Side::Caller], me.recipient())
+            .ok()?;
+        let local = session.local(Side::Caller)?;
+        let endpoint = switchboard_engine::sdp::negotiate::LocalEndpoint::new(
+            local.rtp.ip(),
+            local.rtp.port(),
+        );
+        let origin_id = self.entropy.next_u64() % 1_000_000_000;
+        let origin = switchboard_engine::sdp::Origin::new(origin_id, 1, local.rtp.ip());
+        let offer =
+            switchboard_engine::sdp::negotiate::offer(&endpoint, &CodecPolicy::default(), origin);
+        Some((
+            super::party::OwnMedia {
+                session,
+                sdp: offer.to_string(),
+                // the answer decides
+                codec: switchboard_engine::media::Codec::Pcmu,
+                origin: origin_id,
+            },
+            offer,
+        ))
+    }
+}
+
 impl Handler<MediaNote> for CallLeg {
     type Result = ();
 

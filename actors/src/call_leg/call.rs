@@ -182,6 +182,11 @@ impl Call {
         }
     }
 
+    /// Whether the call has ended (`end` ran).
+    pub(super) fn is_ended(&self) -> bool {
+        self.ended
+    }
+
     /// Whether the leg may retire once no transaction is left: a call lives until it ends; a
     /// leg that only relayed requests, until they are done.
     pub(super) fn is_over(&self) -> bool {

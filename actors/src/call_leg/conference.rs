@@ -12,7 +12,10 @@
 
 use actix::{ActorFutureExt, AsyncContext, Context, Handler, WrapFuture};
 use switchboard_engine::conference::{ConferenceName, Role};
+use switchboard_engine::dialog::{Dial, OutboundCall};
+use switchboard_engine::entropy::Entropy;
 use switchboard_engine::numbering::Aor;
+use switchboard_engine::registrar;
 use switchboard_engine::sip::Method;
 use tokio::sync::oneshot;
 use tracing::info;
@@ -20,7 +23,10 @@ use tracing::info;
 use super::party::{Party, Step};
 use super::CallLeg;
 use crate::api::conference::{ConferenceCommand, ConferenceNote, ConferenceRefused, JoinRequest};
-use crate::clock::now;
+use crate::api::extension::ExtCommand;
+use crate::api::leg::StartDialOut;
+use crate::clock::{now, unix_now};
+use crate::transport::flow_for_binding;
 
 impl CallLeg {
     /// A request to conference `name` (transaction `i`).
@@ -81,6 +87,7 @@ impl CallLeg {
                             info!(participant = %logged, "conference call answered");
                             act.party = party;
                             act.party_who = Some(who);
+                            act.party_caller = caller;
                         }
                     }
                 },
@@ -134,7 +141,11 @@ impl CallLeg {
             };
             let t = now();
             match res {
-                Ok(Ok(j)) => party.joined(j.id, j.voice, j.mix),
+                Ok(Ok(j)) => {
+                    party.joined(j.id, j.voice, j.mix);
+                    let name = party.name().clone();
+                    act.joined_as_member(&name);
+                }
                 Ok(Err(ConferenceRefused::Full { .. })) => {
                     party.hang_up_because(t, "Conference Full")
                 }
@@ -146,13 +157,115 @@ impl CallLeg {
     }
 }
 
+impl CallLeg {
+    /// A subscriber in the conference: on the phone for its watchers, with a note naming the
+    /// room, and a member of the room's chat (it gets the recent posts it missed, and the
+    /// room's text from now on).
+    fn joined_as_member(&mut self, name: &ConferenceName) {
+        let Some(aor) = self.party_caller.clone() else {
+            return;
+        };
+        let call = self.call.presence_id();
+        self.call.on_the_phone(vec![aor.clone()]);
+        self.shared.to_extension(
+            aor.clone(),
+            ExtCommand::CallState {
+                call,
+                up: true,
+                note: Some(format!("in conference {name}")),
+            },
+        );
+        let (reply, _) = oneshot::channel();
+        self.shared.to_room(
+            name.room().clone(),
+            crate::api::room::RoomCommand::Message {
+                sender: aor,
+                display: None,
+                content_type: "text/plain".into(),
+                body: b"/join".to_vec(),
+                reply,
+            },
+        );
+    }
+
+    /// The switch calls `member` into conference `name`: its preferred registered device
+    /// (highest q, then most recent) gets an INVITE with the switch's offer, from the room's
+    /// address.
+    pub(super) fn dial_out(&mut self, member: Aor, name: ConferenceName, ctx: &mut Context<Self>) {
+        self.dialing = true;
+        self.file_call(None, member.as_str());
+        let (tx, rx) = oneshot::channel();
+        self.shared
+            .to_extension(member.clone(), ExtCommand::Locate { reply: tx });
+        ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
+            act.dialing = false;
+            let device = res.ok().and_then(|l| {
+                registrar::targets(&l.bindings, unix_now())
+                    .first()
+                    .map(|b| (*b).clone())
+            });
+            let Some(device) = device else {
+                info!(member = %member.redacted(), "dial-out: no registered device");
+                act.end_call("no registered device");
+                return act.after(ctx);
+            };
+            let Some((media, offer)) = act.own_offer() else {
+                act.end_call("no media port");
+                return act.after(ctx);
+            };
+            let domain = act.shared.local.domain.clone();
+            let from = format!("\"{name}\" <sip:{}@{domain}>", name.user());
+            let to = format!("<sip:{member}@{domain}>");
+            let subject = format!("conference {name}");
+            let dial = Dial {
+                request_uri: &device.uri,
+                route: &[],
+                from: &from,
+                to: &to,
+                sdp: &media.sdp,
+                headers: &[("Subject", &subject)],
+                credentials: None,
+                transport: device.transport,
+                call_id: Some(&act.call_id),
+            };
+            let local = act.shared.local.clone();
+            let seed = act.entropy.next_u64();
+            match OutboundCall::new(now(), dial, &local, Entropy::seeded(seed)) {
+                Ok(call) => {
+                    info!(member = %member.redacted(), conference = %name, "dial-out");
+                    let flow = flow_for_binding(&device);
+                    act.party = Some(Party::calling(call, flow, name, media, offer));
+                    act.party_who = Some(member.as_str().to_owned());
+                    act.party_caller = Some(member);
+                }
+                Err(e) => {
+                    info!(error = ?e, "dial-out: cannot place the call");
+                    act.end_call("dial-out refused");
+                }
+            }
+            act.after(ctx);
+        }));
+    }
+}
+
+impl Handler<StartDialOut> for CallLeg {
+    type Result = ();
+
+    fn handle(&mut self, m: StartDialOut, ctx: &mut Context<Self>) {
+        let span = self.span.clone();
+        let _g = span.enter();
+        self.dial_out(m.member, m.conference, ctx);
+        self.after(ctx);
+    }
+}
+
 impl Handler<ConferenceNote> for CallLeg {
     type Result = ();
 
     fn handle(&mut self, note: ConferenceNote, ctx: &mut Context<Self>) {
         let span = self.span.clone();
         let _g = span.enter();
-        self.processed += 1;
+        // not counted in `processed`: only the owners table's messages are
         if let Some(party) = self.party.as_mut() {
             match note {
                 ConferenceNote::Play(tone) => party.play(tone),

@@ -80,6 +80,10 @@ pub struct CallLeg {
     party: Option<Party>,
     /// Who that participant is (a subscriber's address, or "anonymous").
     party_who: Option<String>,
+    /// The subscriber in the conference, if it is one.
+    party_caller: Option<switchboard_engine::numbering::Aor>,
+    /// Looking up who to call (a dial-out) before the call exists.
+    dialing: bool,
     /// The call's media, when the switch anchors it.
     media: Option<CallMedia>,
     /// The offer the callee's branches carry (the relay's), once anchored.
@@ -120,6 +124,8 @@ impl CallLeg {
             confirm: None,
             party: None,
             party_who: None,
+            party_caller: None,
+            dialing: false,
             media: None,
             callee_offer: None,
             dialog: None,
@@ -247,6 +253,7 @@ impl CallLeg {
         let idle = self.txns.is_empty()
             && self.confirm.is_none()
             && self.party.is_none()
+            && !self.dialing
             && self.hangup.is_idle();
         if idle && self.call.is_over() {
             self.timer.set(ctx, None, |a| &mut a.timer, Self::on_timer);
@@ -356,17 +363,30 @@ impl CallLeg {
         }
     }
 
-    /// Sends what the participant's dialog produced; ends the call when it is over.
+    /// Sends what the participant's dialog produced; the call ends when its dialog does
+    /// (the part stays until no retransmission is left to answer).
     fn drain_party(&mut self) {
         let Some(p) = self.party.as_mut() else {
             return;
         };
         let transports = &self.transports;
-        if p.drain(|flow, bytes| transports.send(flow, bytes)) {
-            // its last steps (the leave) went out before the drain
+        let drained = p.drain(|flow, bytes| transports.send(flow, bytes));
+        if drained == party::Drained::Live {
+            return;
+        }
+        let failed = p.failed_before_joining();
+        if drained == party::Drained::Done {
             self.party = None;
             self.party_who = None;
-            self.end_call("left the conference");
+            self.party_caller = None;
+        }
+        // once: the calls table and presence hear of the end when the dialog ends
+        if !self.call.is_ended() {
+            self.end_call(if failed {
+                "not answered"
+            } else {
+                "left the conference"
+            });
         }
     }
 
@@ -392,8 +412,14 @@ impl CallLeg {
         let ended = self.call.end();
         let call = self.call.presence_id();
         for aor in ended.off_the_phone {
-            self.shared
-                .to_extension(aor, ExtCommand::CallState { call, up: false });
+            self.shared.to_extension(
+                aor,
+                ExtCommand::CallState {
+                    call,
+                    up: false,
+                    note: None,
+                },
+            );
         }
         if ended.was_active {
             self.shared.metrics.active_calls.dec();

@@ -1,5 +1,6 @@
 //! A conference participant's call, a part of the leg: the switch answered the INVITE itself
-//! (the engine's `PartyDialog`) with its own media session, asks for the PIN when the
+//! (the engine's `PartyDialog`), or called the participant in (`OutboundCall`, a chat room's
+//! `/call`), with its own media session, asks for the PIN when the
 //! conference has one (`PinEntry`, tones as prompts, digits by RFC 4733 or SIP INFO), then
 //! is in the conference: its voice goes to the mixer and it hears the mix (the session's
 //! sink and feed, set by the leg once the bridge let it in), and its digits become commands
@@ -21,7 +22,7 @@ use switchboard_engine::conference::{
     Command, CommandCollector, ConferenceName, ParticipantId, PinConfig, PinEntry, PinOutcome, Role,
 };
 use switchboard_engine::dialog::{
-    CallEvent, DialogOutput, PartyAnswer, PartyDialog, NORMAL_CLEARING,
+    CallEvent, DialogOutput, OutboundCall, PartyAnswer, PartyDialog, NORMAL_CLEARING,
 };
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
@@ -33,9 +34,13 @@ use switchboard_engine::proxy::Local;
 use switchboard_engine::sip::{Message as SipMessage, Method, ViaFix};
 use switchboard_engine::txn::ServerKey;
 
+pub(super) use self::dialog::Drained;
 use super::txn::Txn;
 use crate::api::media::MediaSessionId;
 use crate::media::MediaSession;
+use dialog::Dialog;
+
+mod dialog;
 
 /// The Reason of our BYE when the PIN was wrong too often.
 const REASON_PIN: &str = "SIP;cause=403;text=\"Wrong PIN\"";
@@ -55,6 +60,8 @@ pub(super) enum Step {
 
 #[derive(Debug)]
 enum Stage {
+    /// Calling the participant; waiting for the answer (its SDP answers our offer).
+    Calling,
     /// Answered; waiting for the ACK.
     Answered,
     /// Keying in the PIN; `wrong`: the wrong-PIN tone plays before the prompt again.
@@ -71,9 +78,10 @@ enum Stage {
 
 /// A participant's call.
 pub(super) struct Party {
-    dialog: PartyDialog,
+    dialog: Dialog,
     upstream: Flow,
-    invite: ServerKey,
+    /// The INVITE's transaction, when the participant called in.
+    invite: Option<ServerKey>,
     via_fix: Option<ViaFix>,
     media: MediaSession,
     codec: Codec,
@@ -84,6 +92,10 @@ pub(super) struct Party {
     steps: VecDeque<Step>,
     /// The `o=` session id of our SDP, and its version (one more per answer, RFC 3264 §8).
     origin: (u64, u64),
+    /// Our offer, while the switch calls the participant.
+    offer: Option<switchboard_engine::sdp::Sdp>,
+    /// It joined at some point.
+    ever_joined: bool,
 }
 
 /// The switch's media for a participant: the session, its SDP answer and what it agreed.
@@ -131,9 +143,9 @@ impl Party {
         txn.ctx.respond_with(now, 200, ok);
         media.session.activate();
         Some(Party {
-            dialog,
+            dialog: Dialog::Answering(Box::new(dialog)),
             upstream: txn.upstream(),
-            invite: txn.key.clone(),
+            invite: Some(txn.key.clone()),
             via_fix: txn.via_fix(),
             media: media.session,
             codec: media.codec,
@@ -143,7 +155,37 @@ impl Party {
             commands: CommandCollector::default(),
             steps: VecDeque::new(),
             origin: (media.origin, 1),
+            offer: None,
+            ever_joined: false,
         })
+    }
+
+    /// The switch calls a participant in: `call` carries `offer` (made on `media`) and goes
+    /// out on `flow`; once answered the participant joins without a PIN (the room invited
+    /// it).
+    pub(super) fn calling(
+        call: OutboundCall,
+        flow: Flow,
+        name: ConferenceName,
+        media: OwnMedia,
+        offer: switchboard_engine::sdp::Sdp,
+    ) -> Party {
+        Party {
+            dialog: Dialog::Calling(Box::new(call)),
+            upstream: flow,
+            invite: None,
+            via_fix: None,
+            media: media.session,
+            codec: media.codec,
+            name,
+            pins: PinConfig::default(),
+            stage: Stage::Calling,
+            commands: CommandCollector::default(),
+            steps: VecDeque::new(),
+            origin: (media.origin, 1),
+            offer: Some(offer),
+            ever_joined: false,
+        }
     }
 
     pub(super) fn name(&self) -> &ConferenceName {
@@ -161,9 +203,10 @@ impl Party {
     /// Takes a request of the answered dialog (the INVITE again, its ACK, a BYE, a
     /// re-INVITE, INFO); `false` for anything else.
     pub(super) fn take(&mut self, msg: &SipMessage, now: Instant) -> bool {
-        let retransmission = msg.method() == Some(Method::Invite)
+        let retransmission = self.invite.is_some()
+            && msg.method() == Some(Method::Invite)
             && msg.to_tag().is_none()
-            && ServerKey::from_request(msg).as_ref() == Some(&self.invite);
+            && ServerKey::from_request(msg) == self.invite;
         if !retransmission && !self.dialog.owns(msg) {
             return false;
         }
@@ -220,6 +263,7 @@ impl Party {
             return;
         }
         self.stage = Stage::In(id);
+        self.ever_joined = true;
         self.media.set_sink(Some(voice));
         self.media.set_feed(Side::Caller, Some(mix));
         self.play(Tone::JOINED);
@@ -283,14 +327,20 @@ impl Party {
         self.steps.pop_front()
     }
 
-    /// Hands each send to `send` with its flow; `true` once the dialog is over and nothing
-    /// is left to answer.
-    pub(super) fn drain(&mut self, mut send: impl FnMut(&Flow, Bytes)) -> bool {
+    /// Hands each send to `send` with its flow; says whether the call ended, and whether
+    /// anything is left to answer.
+    pub(super) fn drain(&mut self, mut send: impl FnMut(&Flow, Bytes)) -> Drained {
         while let Some(o) = self.dialog.poll_output() {
             let (DialogOutput::Reply(b) | DialogOutput::Request { bytes: b, .. }) = o;
             send(&self.upstream, b);
         }
-        self.dialog.is_done()
+        if self.dialog.is_done() {
+            Drained::Done
+        } else if self.dialog.is_ended() {
+            Drained::Ended
+        } else {
+            Drained::Live
+        }
     }
 
     /// Leaves the conference (once).
@@ -322,6 +372,10 @@ impl Party {
                         self.steps.push_back(Step::Join(Role::Participant));
                     }
                 }
+                CallEvent::Answered { sdp } if matches!(self.stage, Stage::Calling) => {
+                    self.called_answered(now, &sdp)
+                }
+                CallEvent::Failed { .. } => self.stage = Stage::Over,
                 CallEvent::AckTimedOut => {
                     self.leave();
                     self.dialog.hang_up(now, NORMAL_CLEARING);
@@ -364,6 +418,37 @@ impl Party {
                 self.steps.push_back(Step::Command(id, c));
             }
         }
+    }
+
+    /// The participant answered our call: its answer sets up the media and it joins.
+    fn called_answered(&mut self, now: Instant, sdp: &Bytes) {
+        let streams = match (&self.offer, switchboard_engine::sdp::Sdp::parse(sdp)) {
+            (Some(offer), Ok(answer)) => {
+                switchboard_engine::sdp::negotiate::accept_answer(offer, &answer).ok()
+            }
+            _ => None,
+        };
+        match streams.and_then(|s| s.into_iter().next()) {
+            Some(stream) => {
+                self.codec = stream.codec;
+                self.media
+                    .configure(Side::Caller, super::media::stream(&stream));
+                self.media.activate();
+                self.stage = Stage::Joining;
+                self.steps.push_back(Step::Join(Role::Participant));
+            }
+            None => {
+                // an answer we cannot use: the call goes
+                self.stage = Stage::Over;
+                self.dialog
+                    .hang_up(now, "SIP;cause=488;text=\"Not Acceptable Here\"");
+            }
+        }
+    }
+
+    /// Whether the call ended before the participant ever joined (not answered, refused).
+    pub(super) fn failed_before_joining(&self) -> bool {
+        !self.ever_joined
     }
 
     /// A re-INVITE's offer (hold, a new address): the same codec keeps its place in the mix;

@@ -363,8 +363,14 @@ impl CallLeg {
         self.note_parties(&answered.parties);
         let call = self.call.presence_id();
         for aor in self.call.on_the_phone(answered.parties) {
-            self.shared
-                .to_extension(aor, ExtCommand::CallState { call, up: true });
+            self.shared.to_extension(
+                aor,
+                ExtCommand::CallState {
+                    call,
+                    up: true,
+                    note: None,
+                },
+            );
         }
         if let Some(id) = answered.trunk {
             self.shared

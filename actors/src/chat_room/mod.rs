@@ -127,6 +127,7 @@ impl ChatRoom {
                 .map(|m| MemberView {
                     number: m.number.clone(),
                     joined_unix: m.joined_unix,
+                    voice: r.voice_of(&m.number).map(|v| v.as_str()),
                 })
                 .collect(),
             last_seq: r.last_seq(),
@@ -253,8 +254,8 @@ impl ChatRoom {
             | RoomCommand::RemoveMember { reply, .. }
             | RoomCommand::SetTopic { reply, .. } => drop(reply.send(Err(RELOADING))),
             RoomCommand::Delete { reply, .. } => drop(reply.send(Err(RELOADING))),
-            // dropped: the API answers 503
-            RoomCommand::Show { .. } => {}
+            // dropped: the API answers 503; the bridge tells again within a second
+            RoomCommand::Show { .. } | RoomCommand::Voice { .. } => {}
         }
     }
 
@@ -285,6 +286,11 @@ impl ChatRoom {
             RoomCommand::AddMember { by, number, reply } => self.add(by, number, reply, ctx),
             RoomCommand::RemoveMember { by, number, reply } => self.remove(by, number, reply, ctx),
             RoomCommand::SetTopic { by, topic, reply } => self.topic(by, topic, reply, ctx),
+            RoomCommand::Voice { states } => {
+                if let Some(r) = self.room.as_mut() {
+                    r.set_voice(states);
+                }
+            }
         }
     }
 }

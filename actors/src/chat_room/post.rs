@@ -210,6 +210,11 @@ impl ChatRoom {
         } else {
             RecordChange::Keep
         };
+        // `/call`: the room's conference calls the members who are not in it yet
+        for member in &effect.dial {
+            self.shared
+                .dial_out(member.clone(), self.name.clone().into());
+        }
         let mut notices = Vec::new();
         if let Some(text) = &effect.announce {
             let invitee = effect.invited.as_ref().map(|(a, _)| a);

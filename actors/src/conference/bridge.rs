@@ -20,12 +20,13 @@ use std::time::Duration;
 use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Recipient, WrapFuture,
 };
+use switchboard_engine::chat::VoiceState;
 use switchboard_engine::conference::{Command, ConferenceName, ParticipantId, Role};
 use switchboard_engine::media::tone::Tone;
 use switchboard_engine::media::Codec;
 use tracing::{info, warn};
 
-use super::messages::{BridgeMsg, BridgeStopped, DirectoryHandle, RetireBridge};
+use super::messages::{BridgeMsg, BridgeStopped, DirectoryHandle, RetireBridge, VoiceSink};
 use super::mixer::{MixerHandle, PartStatus, RoomKey, STATUS_TIMEOUT};
 use super::rings;
 use crate::api::conference::{
@@ -40,6 +41,9 @@ use crate::ownership::{OwnerId, Stop};
 /// How long an empty bridge waits before asking to retire (a caller who redials at once
 /// finds it still there).
 const RETIRE_AFTER: Duration = Duration::from_secs(2);
+
+/// How often the chat room hears who is talking.
+const TALKERS_EVERY: Duration = Duration::from_secs(1);
 
 /// What the bridge knows of a participant.
 #[derive(Clone, Debug)]
@@ -76,6 +80,9 @@ pub struct ConferenceBridge {
     state: State,
     snapshot: State,
     processed: u64,
+    voice: VoiceSink,
+    /// What the chat room was last told.
+    told: Vec<(String, VoiceState)>,
 }
 
 /// How a bridge starts.
@@ -90,6 +97,8 @@ pub struct BridgeStart {
     pub stored: Option<ConferenceSettings>,
     /// Participants at most, whatever the settings say (the mixer's room is this big).
     pub ceiling: usize,
+    /// Where it tells who is in the conference (the chat room of the same name).
+    pub voice: VoiceSink,
 }
 
 impl ConferenceBridge {
@@ -116,6 +125,8 @@ impl ConferenceBridge {
             snapshot: state.clone(),
             state,
             processed: 0,
+            voice: s.voice,
+            told: Vec::new(),
         }
     }
 
@@ -371,6 +382,51 @@ impl ConferenceBridge {
         }
     }
 
+    /// Tells the chat room who is in the conference and how, when that changed (`talking`:
+    /// who the mixer hears now).
+    fn tell_room(&mut self, talking: &[ParticipantId]) {
+        let states: Vec<(String, VoiceState)> = self
+            .state
+            .participants
+            .iter()
+            .filter(|(_, p)| p.who != "anonymous")
+            .map(|(id, p)| {
+                let v = if p.muted {
+                    VoiceState::Muted
+                } else if talking.contains(id) {
+                    VoiceState::Talking
+                } else {
+                    VoiceState::InVoice
+                };
+                (p.who.clone(), v)
+            })
+            .collect();
+        if states != self.told {
+            (self.voice)(&self.name, states.clone());
+            self.told = states;
+        }
+    }
+
+    /// Every second while anyone is in: who talks now, for the chat room.
+    fn watch_talkers(&mut self, ctx: &mut Context<Self>) {
+        if self.state.participants.is_empty() {
+            return;
+        }
+        let status = self.mixer.status(self.key);
+        let fut = async move {
+            tokio::time::timeout(STATUS_TIMEOUT, status)
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .unwrap_or_default()
+        };
+        ctx.spawn(fut.into_actor(self).map(|status, me, _| {
+            let talking: Vec<ParticipantId> =
+                status.iter().filter(|s| s.talking).map(|s| s.id).collect();
+            me.tell_room(&talking);
+        }));
+    }
+
     /// An empty bridge nobody keeps asks to retire, a little later.
     fn maybe_retire(&mut self, ctx: &mut Context<Self>) {
         if !self.state.participants.is_empty() || self.state.persistent {
@@ -392,6 +448,10 @@ impl ConferenceBridge {
 
 impl Actor for ConferenceBridge {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(TALKERS_EVERY, |me, ctx| me.watch_talkers(ctx));
+    }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.mixer.close(self.key);
@@ -417,6 +477,19 @@ impl Handler<BridgeMsg> for ConferenceBridge {
                 warn!(conference = %self.name, "bridge failed; went back to its last snapshot");
             }
         }
+        let talking: Vec<ParticipantId> = self
+            .told
+            .iter()
+            .filter(|(_, v)| *v == VoiceState::Talking)
+            .filter_map(|(who, _)| {
+                self.state
+                    .participants
+                    .iter()
+                    .find(|(_, p)| &p.who == who)
+                    .map(|(id, _)| *id)
+            })
+            .collect();
+        self.tell_room(&talking);
         self.maybe_retire(ctx);
     }
 }

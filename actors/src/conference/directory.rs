@@ -9,6 +9,7 @@ use actix::{Actor, AsyncContext, Context, Handler};
 use switchboard_engine::conference::ConferenceName;
 
 use super::bridge::{BridgeStart, ConferenceBridge};
+pub use super::messages::VoiceSink;
 use super::messages::{BridgeMsg, BridgeStopped, DirectoryHandle, RetireBridge};
 use super::mixer::{MixerHandle, RoomKey};
 use crate::api::conference::{ConferenceSettings, ToConference};
@@ -23,6 +24,7 @@ pub struct ConferenceDirectory {
     mixer: MixerHandle,
     metrics: Arc<Metrics>,
     settings: SettingsSource,
+    voice: VoiceSink,
     ceiling: usize,
     next_key: u64,
 }
@@ -33,6 +35,7 @@ impl ConferenceDirectory {
         mixer: MixerHandle,
         metrics: Arc<Metrics>,
         settings: SettingsSource,
+        voice: VoiceSink,
         ceiling: usize,
     ) -> ConferenceDirectory {
         ConferenceDirectory {
@@ -40,6 +43,7 @@ impl ConferenceDirectory {
             mixer,
             metrics,
             settings,
+            voice,
             ceiling,
             next_key: 1,
         }
@@ -65,6 +69,7 @@ impl Handler<ToConference> for ConferenceDirectory {
         let key = RoomKey(self.next_key);
         let (mixer, metrics, settings, ceiling) =
             (&self.mixer, &self.metrics, &self.settings, self.ceiling);
+        let voice = self.voice.clone();
         let mut started = false;
         self.bridges.send(&m.name, BridgeMsg(m.cmd), |id| {
             started = true;
@@ -81,6 +86,7 @@ impl Handler<ToConference> for ConferenceDirectory {
                 directory,
                 stored,
                 ceiling,
+                voice,
             })
             .start()
         });

@@ -2,6 +2,7 @@
 //! a bridge asks to retire when empty and says when it stopped.
 
 use actix::{Message, Recipient};
+use switchboard_engine::chat::VoiceState;
 use switchboard_engine::conference::ConferenceName;
 
 use crate::api::conference::ConferenceCommand;
@@ -35,3 +36,6 @@ pub struct DirectoryHandle {
     pub retire: Recipient<RetireBridge>,
     pub stopped: Recipient<BridgeStopped>,
 }
+
+/// Where a bridge tells who is in its conference and how (the chat room of the same name).
+pub type VoiceSink = std::rc::Rc<dyn Fn(&ConferenceName, Vec<(String, VoiceState)>)>;

@@ -365,7 +365,7 @@ impl Extension {
                 let r = self.publish(&req, ctx);
                 let _ = reply.send(r);
             }
-            ExtCommand::CallState { call, up } => self.call_state(call, up, ctx),
+            ExtCommand::CallState { call, up, note } => self.call_state(call, up, note, ctx),
             ExtCommand::Presence { reply } => {
                 // a binding may have expired since the last change
                 self.presence_changed(ctx);

@@ -241,9 +241,15 @@ impl Extension {
     }
 
     /// A call of this number went up or down: `on-the-phone` while any is up.
-    pub(super) fn call_state(&mut self, call: u64, up: bool, ctx: &mut Context<Self>) {
+    pub(super) fn call_state(
+        &mut self,
+        call: u64,
+        up: bool,
+        note: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
         let changed = if up {
-            self.presence.presentity.call_up(call)
+            self.presence.presentity.call_up_with(call, note)
         } else {
             self.presence.presentity.call_down(call)
         };

@@ -26,8 +26,8 @@ use tokio::sync::oneshot;
 use tracing::trace;
 
 use crate::api::extension::{ExtCommand, RegisterReply};
-use crate::api::leg::FromNetwork;
-use crate::api::worker::Inbound;
+use crate::api::leg::{FromNetwork, StartDialOut};
+use crate::api::worker::{DialOut, Inbound};
 use crate::call_leg::CallLeg;
 use crate::clock::{now, unix_now};
 use crate::guard::guarded;
@@ -460,6 +460,27 @@ impl StreamHandler<Datagram> for Worker {
 
     fn finished(&mut self, _: &mut Context<Self>) {
         // the socket stream never ends while the worker runs
+    }
+}
+
+impl Handler<DialOut> for Worker {
+    type Result = ();
+    fn handle(&mut self, m: DialOut, _: &mut Context<Self>) {
+        let id = owners(|o| o.new_id());
+        let seed = self.entropy.next_u64();
+        let leg = CallLeg::new(
+            id,
+            m.call_id.clone(),
+            self.shared.clone(),
+            self.transports().clone(),
+            seed,
+        )
+        .start();
+        leg.do_send(StartDialOut {
+            member: m.member,
+            conference: m.conference,
+        });
+        owners(|o| o.file(m.call_id, id, leg, 0));
     }
 }
 

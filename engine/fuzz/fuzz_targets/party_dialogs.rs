@@ -157,6 +157,7 @@ fuzz_target!(|data: &[u8]| {
             headers: &[],
             credentials: None,
             transport: Transport::Udp,
+            call_id: None,
         };
         Machine::Call(OutboundCall::new(t0, dial, &local, Entropy::seeded(1)).expect("valid"))
     };

@@ -10,6 +10,7 @@ pub const HELP: &str = "Room commands:\n\
 /invite <number> - add a member\n\
 /members - list the members\n\
 /topic - show the topic; /topic <text> - set it\n\
+/call - start the room's conference: the switch calls every member\n\
 /help - this text";
 
 /// A parsed command.
@@ -22,6 +23,8 @@ pub enum Command {
     Members,
     /// `None`: show it.
     Topic(Option<String>),
+    /// Start the room's conference and call every member into it.
+    Call,
     Help,
 }
 
@@ -57,6 +60,7 @@ impl Command {
             "join" => bare(Command::Join, "join"),
             "leave" => bare(Command::Leave, "leave"),
             "members" => bare(Command::Members, "members"),
+            "call" => bare(Command::Call, "call"),
             "help" => Ok(Command::Help),
             "invite" if arg.is_empty() => Err(CommandError::MissingNumber),
             "invite" => Ok(Command::Invite(arg.to_owned())),
@@ -80,6 +84,11 @@ mod tests {
             Some(Ok(Command::Invite("+82 10-1234-5678".into())))
         );
         assert_eq!(Command::parse("/members"), Some(Ok(Command::Members)));
+        assert_eq!(Command::parse("/call"), Some(Ok(Command::Call)));
+        assert_eq!(
+            Command::parse("/call 1002"),
+            Some(Err(CommandError::Extra("call")))
+        );
         assert_eq!(Command::parse("/topic"), Some(Ok(Command::Topic(None))));
         assert_eq!(
             Command::parse("/topic Release  party"),

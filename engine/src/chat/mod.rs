@@ -12,7 +12,7 @@ pub mod command;
 pub mod room;
 
 pub use command::{Command, CommandError, HELP};
-pub use room::{Effect, Room, RoomError, RoomLimits, TokenBucket};
+pub use room::{Effect, Room, RoomError, RoomLimits, TokenBucket, VoiceState};
 
 /// The user part prefix of a room address.
 pub const ROOM_PREFIX: &str = "room-";

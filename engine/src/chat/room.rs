@@ -147,6 +147,29 @@ pub struct Effect {
     pub catch_up_after: Option<u64>,
     /// A number invited: it gets this notice.
     pub invited: Option<(Aor, String)>,
+    /// `/call`: the switch calls these members into the room's conference.
+    pub dial: Vec<Aor>,
+}
+
+/// How a member is in the room's conference (the voice side of the same group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VoiceState {
+    /// In the conference, heard when speaking.
+    InVoice,
+    /// In the conference, muted.
+    Muted,
+    /// In the conference and speaking now.
+    Talking,
+}
+
+impl VoiceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoiceState::InVoice => "in voice",
+            VoiceState::Muted => "muted",
+            VoiceState::Talking => "talking",
+        }
+    }
 }
 
 /// One room in memory.
@@ -155,6 +178,8 @@ pub struct Room {
     pub record: RoomRecord,
     next_seq: u64,
     buckets: HashMap<Aor, TokenBucket>,
+    /// Who is in the room's conference now, by number (not stored: the bridge tells).
+    voice: Vec<(String, VoiceState)>,
 }
 
 impl Room {
@@ -164,6 +189,7 @@ impl Room {
             record,
             next_seq: last_seq + 1,
             buckets: HashMap::new(),
+            voice: Vec::new(),
         }
     }
 
@@ -191,6 +217,21 @@ impl Room {
     /// The last sequence number handed out (0 before the first post).
     pub fn last_seq(&self) -> u64 {
         self.next_seq - 1
+    }
+
+    /// Who is in the room's conference now (replaces what the bridge said before).
+    pub fn set_voice(&mut self, voice: Vec<(String, VoiceState)>) {
+        self.voice = voice;
+    }
+
+    /// How `number` is in the room's conference, if it is.
+    pub fn voice_of(&self, number: &str) -> Option<VoiceState> {
+        self.voice.iter().find(|v| v.0 == number).map(|v| v.1)
+    }
+
+    /// Everyone in the room's conference.
+    pub fn voice(&self) -> &[(String, VoiceState)] {
+        &self.voice
     }
 
     pub fn is_member(&self, who: &Aor) -> bool {
@@ -368,10 +409,17 @@ impl Room {
                 let list: Vec<String> = self
                     .current()
                     .map(|m| {
+                        let mut tags = Vec::new();
                         if m.number == self.record.owner {
-                            format!("{} (owner)", m.number)
-                        } else {
+                            tags.push("owner");
+                        }
+                        if let Some(v) = self.voice_of(&m.number) {
+                            tags.push(v.as_str());
+                        }
+                        if tags.is_empty() {
                             m.number.clone()
+                        } else {
+                            format!("{} ({})", m.number, tags.join(", "))
                         }
                     })
                     .collect();
@@ -385,6 +433,21 @@ impl Room {
                     t if t.is_empty() => "No topic is set.".to_owned(),
                     t => format!("Topic: {t}"),
                 };
+            }
+            Command::Call => {
+                if !self.is_member(who) {
+                    return Err(RoomError::NotAMember);
+                }
+                e.dial = self
+                    .current()
+                    .map(|m| Aor::from_canonical(&m.number))
+                    .filter(|a| self.voice_of(a.as_str()).is_none())
+                    .collect();
+                e.reply = match e.dial.len() {
+                    0 => "Everyone is in the call already.".to_owned(),
+                    n => format!("Calling {n} member(s) into the room's conference."),
+                };
+                e.announce = Some(format!("{who} started a call"));
             }
             Command::Topic(Some(t)) => {
                 self.set_topic(Some(who), t, limits)?;
@@ -495,6 +558,36 @@ mod tests {
         r.leave(&a("1001")).unwrap();
         assert!(r.is_owner(&a("1002")));
         assert_eq!(r.leave(&a("1001")), Err(RoomError::NotAMember));
+    }
+
+    #[test]
+    fn members_show_how_they_are_in_the_conference_and_call_dials_the_others() {
+        let resolve = |n: &str| Ok(a(n));
+        let mut r = Room::create(&a("1001"), String::new(), 1, &LIMITS).unwrap();
+        for n in ["1002", "1003"] {
+            r.invite(None, &a(n), 1, &LIMITS).unwrap();
+        }
+        r.set_voice(vec![
+            ("1001".into(), VoiceState::Talking),
+            ("1003".into(), VoiceState::Muted),
+        ]);
+        let e = r
+            .command(&a("1002"), &Command::Members, 1, &LIMITS, &resolve)
+            .unwrap();
+        assert_eq!(
+            e.reply,
+            "Members (3): 1001 (owner, talking), 1002, 1003 (muted)"
+        );
+        let e = r
+            .command(&a("1002"), &Command::Call, 1, &LIMITS, &resolve)
+            .unwrap();
+        assert_eq!(e.dial, [a("1002")], "only who is not in voice yet");
+        assert!(!e.changed, "nothing to store");
+        assert_eq!(
+            r.command(&a("1999"), &Command::Call, 1, &LIMITS, &resolve)
+                .unwrap_err(),
+            RoomError::NotAMember
+        );
     }
 
     #[test]

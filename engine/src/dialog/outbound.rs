@@ -60,6 +60,9 @@ pub struct Dial<'a> {
     pub credentials: Option<&'a TrunkCredentials>,
     /// The transport toward the next hop (our Via; UDP retransmits).
     pub transport: Transport,
+    /// The Call-ID to use (the owner routes the call's messages by it); `None`: a fresh one
+    /// from the entropy.
+    pub call_id: Option<&'a str>,
 }
 
 /// Where our CANCEL stands.

@@ -108,7 +108,8 @@ pub struct Summary {
 #[derive(Debug, Clone, Default)]
 pub struct Presentity {
     publications: Vec<Publication>,
-    calls: Vec<u64>,
+    /// Each call up, with the note it adds (a conference names its room).
+    calls: Vec<(u64, Option<String>)>,
     version: u64,
 }
 
@@ -238,18 +239,31 @@ impl Presentity {
     /// A call of this presentity is up (`call` identifies it); true when that changed the
     /// state (the first call).
     pub fn call_up(&mut self, call: u64) -> bool {
-        if self.calls.contains(&call) {
-            return false;
-        }
-        self.calls.push(call);
-        self.calls.len() == 1
+        self.call_up_with(call, None)
     }
 
-    /// A call ended; true when it was the last.
+    /// A call is up with a note for watchers (`in conference team`); true when that changed
+    /// the state (the first call, or a new note).
+    pub fn call_up_with(&mut self, call: u64, note: Option<String>) -> bool {
+        if let Some(c) = self.calls.iter_mut().find(|c| c.0 == call) {
+            if c.1 == note {
+                return false;
+            }
+            c.1 = note;
+            return true;
+        }
+        let noted = note.is_some();
+        self.calls.push((call, note));
+        self.calls.len() == 1 || noted
+    }
+
+    /// A call ended; true when it was the last, or its note goes with it.
     pub fn call_down(&mut self, call: u64) -> bool {
-        let before = self.calls.len();
-        self.calls.retain(|c| *c != call);
-        before != self.calls.len() && self.calls.is_empty()
+        let Some(i) = self.calls.iter().position(|c| c.0 == call) else {
+            return false;
+        };
+        let (_, note) = self.calls.remove(i);
+        self.calls.is_empty() || note.is_some()
     }
 
     pub fn on_the_phone(&self) -> bool {
@@ -301,6 +315,11 @@ impl Presentity {
         }
         if self.on_the_phone() && !doc.activities.contains(&Activity::OnThePhone) {
             doc.activities.insert(0, Activity::OnThePhone);
+        }
+        for note in self.calls.iter().filter_map(|c| c.1.as_ref()) {
+            if !doc.notes.contains(note) {
+                doc.notes.push(note.clone());
+            }
         }
         doc
     }
@@ -538,6 +557,28 @@ mod tests {
         assert!(p.call_down(2));
         assert!(p.view("x", &[], 1).activities.is_empty());
         assert!(!p.call_down(2), "a call ended twice changes nothing");
+    }
+
+    #[test]
+    fn a_conference_call_adds_its_note_while_it_is_up() {
+        let mut p = Presentity::default();
+        assert!(p.call_up(1));
+        assert!(
+            p.call_up_with(2, Some("in conference team".into())),
+            "a note is a change even on the phone already"
+        );
+        let v = p.view("x", &[], 1);
+        assert_eq!(v.activities, [Activity::OnThePhone]);
+        assert_eq!(v.notes, ["in conference team"]);
+        assert!(!p.call_up_with(2, Some("in conference team".into())));
+        assert!(p.call_down(2), "the note goes");
+        let v = p.view("x", &[], 1);
+        assert!(v.notes.is_empty());
+        assert_eq!(
+            v.activities,
+            [Activity::OnThePhone],
+            "the other call is still up"
+        );
     }
 
     #[test]

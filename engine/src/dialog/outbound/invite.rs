@@ -53,6 +53,12 @@ impl InviteParts {
         if !headers_ok {
             return Err(DialogError::Invalid("headers"));
         }
+        if dial
+            .call_id
+            .is_some_and(|c| c.is_empty() || !one_line(c) || c.contains(' '))
+        {
+            return Err(DialogError::Invalid("Call-ID"));
+        }
         let tag = entropy.token(10);
         let from = if dial.from.contains('<') {
             format!("{};tag={tag}", dial.from.trim())
@@ -66,7 +72,10 @@ impl InviteParts {
             route: dial.route.iter().map(|r| r.trim().to_owned()).collect(),
             from,
             to: dial.to.trim().to_owned(),
-            call_id: format!("{}@{}", entropy.token(20), local.host),
+            call_id: match dial.call_id {
+                Some(c) => c.to_owned(),
+                None => format!("{}@{}", entropy.token(20), local.host),
+            },
             sdp: Bytes::copy_from_slice(dial.sdp.as_bytes()),
             headers: dial
                 .headers

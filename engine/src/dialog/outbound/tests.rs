@@ -28,6 +28,7 @@ fn dial<'a>(route: &'a [&'a str], credentials: Option<&'a TrunkCredentials>) -> 
         headers: &[("Subject", "team-a")],
         credentials,
         transport: Transport::Udp,
+        call_id: None,
     }
 }
 
@@ -579,4 +580,21 @@ fn values_that_are_no_sip_are_refused() {
     d.headers = &[("Subject", "a\r\n\r\nbroken")];
     let r = OutboundCall::new(t0, d, &local(), Entropy::seeded(1));
     assert_eq!(r.err(), Some(DialogError::Invalid("headers")));
+}
+
+#[test]
+fn the_owner_may_choose_the_call_id_and_a_bad_one_is_refused() {
+    let t0 = Instant::now();
+    let mut d = dial(&[], None);
+    d.call_id = Some("dialout-7@sb.example");
+    let call = OutboundCall::new(t0, d, &local(), Entropy::seeded(5)).unwrap();
+    assert_eq!(call.call_id(), "dialout-7@sb.example");
+    for bad in ["", "a b", "a\r\nX: y"] {
+        let mut d = dial(&[], None);
+        d.call_id = Some(bad);
+        assert!(
+            OutboundCall::new(t0, d, &local(), Entropy::seeded(5)).is_err(),
+            "{bad:?}"
+        );
+    }
 }
