@@ -132,9 +132,32 @@ pub async fn serve(path: PathBuf, shared: Arc<Shared>) {
     }
 }
 
+/// How long the CLI waits for a switch that holds the data directory to open its control
+/// socket (it locks the store first, then starts listening).
+const STARTING: Duration = Duration::from_secs(5);
+
+/// Connects to the control socket; a switch still starting (no socket yet, or not
+/// listening yet) is given [`STARTING`].
+fn connect(path: &Path) -> std::io::Result<std::os::unix::net::UnixStream> {
+    let deadline = std::time::Instant::now() + STARTING;
+    loop {
+        match std::os::unix::net::UnixStream::connect(path) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            r => return r,
+        }
+    }
+}
+
 /// Sends one request to a running switch (blocking; used by the CLI).
 pub fn request(path: &Path, req: &Admin) -> Result<AdminReply, String> {
-    let mut stream = std::os::unix::net::UnixStream::connect(path)
+    let mut stream = connect(path)
         .map_err(|e| format!("cannot reach the running switch at {}: {e}", path.display()))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
