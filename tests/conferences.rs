@@ -7,82 +7,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::audio::{Audio, LEVEL_DB, TONE_DBFS};
+use common::audio::{Audio, TONE_DBFS};
+use common::conference::{assert_mix, Member};
 use common::media::{self, PATIENCE, PW};
-use common::rtp::{remote_of, RtpPhone};
-use common::ua::{Call, Ua};
-use common::Switch;
+use common::ua::Ua;
 use switchboard_engine::media::{Codec, SampleRate};
 use switchboard_engine::sip::Method;
-
-/// A participant: its agent, its phone, its call.
-struct Member {
-    who: &'static str,
-    ua: Ua,
-    phone: RtpPhone,
-    call: Call,
-}
-
-impl Member {
-    /// `who` dials conference `room` offering `codecs` and sends `hz` once answered.
-    async fn dial(sw: &Switch, who: &'static str, room: &str, codecs: &[Codec], hz: f32) -> Member {
-        let mut ua = Ua::registered(sw.sip, who, PW).await;
-        let mut phone = RtpPhone::bind(ua.local.ip());
-        let offer = phone.sdp(codecs, phone.local().ip());
-        let mut call = ua.invite_sdp(&format!("conf-{room}"), &offer).await;
-        let ok = ua.invite_outcome(&mut call).await;
-        assert_eq!(ok.status(), Some(200), "{who} is answered: {ok:?}");
-        let remote = remote_of(ok.body(), codecs).expect("the switch answers with its media");
-        assert_eq!(remote.rtp.ip(), sw.sip.ip(), "on the switch's own address");
-        assert_eq!(remote.codec, codecs[0], "in the codec the phone prefers");
-        phone.start_towards(&remote, hz);
-        Member {
-            who,
-            ua,
-            phone,
-            call,
-        }
-    }
-
-    /// Listens afresh for `len`.
-    fn listen(&self, len: Duration) -> Audio {
-        self.phone.clear_received();
-        assert!(
-            self.phone.wait_heard_blocking(len, PATIENCE),
-            "{} hears the conference",
-            self.who
-        );
-        self.phone.audio()
-    }
-
-    async fn hang_up(&mut self) {
-        let r = self.ua.request_in_dialog(&mut self.call, "BYE", None).await;
-        assert_eq!(r.status(), Some(200), "{}'s BYE is answered", self.who);
-        self.phone.stop();
-    }
-}
-
-/// Asserts `audio` holds each of `present` at about the level it was sent, and `absent` at
-/// least 30 dB below that.
-fn assert_mix(who: &str, audio: &Audio, rate: SampleRate, present: &[f32], absent: &[f32]) {
-    let all: Vec<f32> = present.iter().chain(absent).copied().collect();
-    let what = audio.describe(&all);
-    assert_eq!(audio.sample_rate(), rate, "{who} hears at {rate}: {what}");
-    for &hz in present {
-        let level = audio.level_at(hz);
-        assert!(
-            (level - TONE_DBFS as f64).abs() <= LEVEL_DB,
-            "{who} hears {hz} Hz at {level:.1} dBFS, sent at {TONE_DBFS}: {what}"
-        );
-    }
-    for &hz in absent {
-        let level = audio.level_at(hz);
-        assert!(
-            level < TONE_DBFS as f64 - 30.0,
-            "{who} must not hear {hz} Hz ({level:.1} dBFS): {what}"
-        );
-    }
-}
 
 const LISTEN: Duration = Duration::from_millis(1500);
 

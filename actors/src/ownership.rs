@@ -186,6 +186,14 @@ where
         }
     }
 
+    /// The keys of the live actors.
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.addr.connected())
+            .map(|(k, _)| k)
+    }
+
     /// Actors filed now.
     pub fn len(&self) -> usize {
         self.entries.len()

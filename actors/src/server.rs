@@ -302,7 +302,12 @@ async fn start(
         shared.config.conference.max_participants,
     )
     .start();
-    let _ = shared.conferences.set(conferences.recipient());
+    let _ = shared
+        .conferences
+        .set(crate::api::conference::ConferencesHandle {
+            command: conferences.clone().recipient(),
+            running: conferences.recipient(),
+        });
     ingress.set_workers(workers);
     let handles: Vec<_> = arbiters.iter().map(|a| a.handle()).collect();
     actix_rt::spawn(tcp::accept_loop(tcp_listener, tcp_hub, handles));

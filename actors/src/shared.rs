@@ -17,7 +17,7 @@ use switchboard_engine::sip::digest::Algorithm;
 use switchboard_engine::trunk::Trunks;
 use switchboard_engine::txn::Timers;
 
-use crate::api::conference::ToConference;
+use crate::api::conference::{ConferencesHandle, ToConference};
 use crate::api::extension::{ExtCommand, ToExtension};
 use crate::api::notifications::{NotificationsHandle, Queued};
 use crate::api::room::{RoomCommand, ToRoom};
@@ -54,7 +54,7 @@ pub struct Shared {
     /// The per-arbiter directories of chat rooms, by shard.
     pub rooms: OnceLock<Vec<Recipient<ToRoom>>>,
     /// The conference directory (one, owning every bridge and the mixer thread).
-    pub conferences: OnceLock<Recipient<ToConference>>,
+    pub conferences: OnceLock<ConferencesHandle>,
     /// Where the switch's own calls start (by worker): a chat room's `/call`.
     pub dialers: OnceLock<Vec<Recipient<crate::api::worker::DialOut>>>,
     /// What dials a conference (`conf-<name>`, the configured numbers).
@@ -153,14 +153,15 @@ impl Shared {
         }
     }
 
-    /// Sends a command to the bridge of conference `name` (started on demand).
+    /// Sends a command to the bridge of conference `name` (its directory starts one for a
+    /// caller, and answers the API itself for a conference no bridge runs for).
     pub fn to_conference(
         &self,
         name: switchboard_engine::conference::ConferenceName,
         cmd: crate::api::conference::ConferenceCommand,
     ) {
         if let Some(c) = self.conferences.get() {
-            c.do_send(ToConference { name, cmd });
+            c.command.do_send(ToConference { name, cmd });
         }
     }
 

@@ -1,7 +1,8 @@
 //! Test harness: a real `switchboard` process on a loopback address of its own, and a small
 //! SIP user agent (`ua`) built on the engine's message layer. For media: an RTP test phone
 //! (`rtp`), audio checks by frequency and level (`audio`), calls between test phones and what
-//! they heard (`media`), SIPp (`sipp`) and baresip (`baresip`) runners.
+//! they heard (`media`), conference participants (`conference`), SIPp (`sipp`) and baresip
+//! (`baresip`) runners.
 //!
 //! Every switch gets a fresh 127.x.y.z address, so tests run in parallel without port
 //! clashes, and a fresh data directory. Dropping a `Switch` stops it with SIGTERM.
@@ -10,6 +11,7 @@
 
 pub mod audio;
 pub mod baresip;
+pub mod conference;
 pub mod media;
 pub mod rtp;
 pub mod sipp;

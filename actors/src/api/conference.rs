@@ -2,7 +2,9 @@
 //! questions) and what a participant's call hears back from it (`ConferenceNote`).
 //!
 //! Every command goes to the conference directory (`ToConference`), which starts the bridge
-//! of the name on demand.
+//! of the name on demand; the directory answers the API's questions about a conference no
+//! bridge runs for itself, from the stored settings, without starting one. It also says
+//! which conferences have a bridge now (`RunningConferences`).
 
 use actix::{Message, Recipient};
 use serde::Serialize;
@@ -19,6 +21,18 @@ use tokio::sync::oneshot;
 pub struct ToConference {
     pub name: ConferenceName,
     pub cmd: ConferenceCommand,
+}
+
+/// The names of the conferences that have a running bridge.
+#[derive(Message)]
+#[rtype(result = "Vec<ConferenceName>")]
+pub struct RunningConferences;
+
+/// Where conference work goes: the directory's recipients.
+#[derive(Clone)]
+pub struct ConferencesHandle {
+    pub command: Recipient<ToConference>,
+    pub running: Recipient<RunningConferences>,
 }
 
 /// The settings of a conference: who may join (PINs) and how many.
@@ -40,7 +54,9 @@ pub enum ConferenceCommand {
     Leave { id: ParticipantId },
     /// A participant keyed a command.
     Dtmf { id: ParticipantId, command: Command },
-    /// Made over HTTP (or its settings replaced): the conference stays when empty.
+    /// Made over HTTP (or its settings replaced): the conference stays when empty. A
+    /// running bridge takes the new settings at once (participants already in stay, even
+    /// above a lower limit); the settings must be stored first, for a bridge started later.
     Create {
         settings: ConferenceSettings,
         reply: oneshot::Sender<Result<ConferenceView, ConferenceRefused>>,
@@ -129,7 +145,8 @@ pub enum ConferenceRefused {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConferenceView {
     pub name: String,
-    /// Its SIP address's user part (`conf-<name>`).
+    /// Its SIP address: the bridge gives the user part (`conf-<name>`), the HTTP API the
+    /// whole URI.
     pub address: String,
     pub pin_required: bool,
     pub moderator_pin: bool,
@@ -138,6 +155,28 @@ pub struct ConferenceView {
     /// Made over HTTP: stays when empty.
     pub persistent: bool,
     pub participants: Vec<ParticipantView>,
+}
+
+impl ConferenceView {
+    /// The view of conference `name` with `settings` and `participants`; `persistent`: made
+    /// by the operator (stored).
+    pub fn new(
+        name: &ConferenceName,
+        settings: &ConferenceSettings,
+        persistent: bool,
+        participants: Vec<ParticipantView>,
+    ) -> ConferenceView {
+        ConferenceView {
+            name: name.as_str().to_owned(),
+            address: name.user(),
+            pin_required: settings.pins.participant.is_some(),
+            moderator_pin: settings.pins.moderator.is_some(),
+            max_participants: settings.limits.max_participants,
+            record: settings.record,
+            persistent,
+            participants,
+        }
+    }
 }
 
 /// A participant as the API shows it.

@@ -370,16 +370,7 @@ impl ConferenceBridge {
                 }
             })
             .collect();
-        ConferenceView {
-            name: self.name.as_str().to_owned(),
-            address: self.name.user(),
-            pin_required: s.settings.pins.participant.is_some(),
-            moderator_pin: s.settings.pins.moderator.is_some(),
-            max_participants: s.settings.limits.max_participants,
-            record: s.settings.record,
-            persistent: s.persistent,
-            participants,
-        }
+        ConferenceView::new(&self.name, &s.settings, s.persistent, participants)
     }
 
     /// Tells the chat room who is in the conference and how, when that changed (`talking`:

@@ -5,7 +5,7 @@
 //!
 //! Handlers return `Result<HttpResponse, ApiError>` and use `?`; the `From` impls below say in
 //! one place what a store failure, a busy store actor, a stopped recorder, a refused room
-//! request or a refused buddy entry answers. A leaf: it names nothing else of the `http` module.
+//! request, a refused conference request or a refused buddy entry answers. A leaf: it names nothing else of the `http` module.
 
 use std::fmt;
 
@@ -18,8 +18,10 @@ use serde_json::{Map, Value};
 use switchboard_engine::messaging::BodyError;
 use switchboard_engine::store::buddies::BuddyError;
 
+use crate::api::conference::ConferenceRefused;
 use crate::api::room::Refused;
 use crate::recording::RecordingError;
+use crate::store::admin::conferences::ConferenceAdminError;
 use crate::store::StoreError;
 
 /// An answer other than success.
@@ -199,6 +201,38 @@ impl From<Refused> for ApiError {
     }
 }
 
+/// A conference (its bridge, or the directory for one without a bridge) refused: 404
+/// `no_such_conference` / `no_such_participant`, 409 `conference_full`, 503 when its mixer
+/// is not running.
+impl From<ConferenceRefused> for ApiError {
+    fn from(r: ConferenceRefused) -> ApiError {
+        let message = r.to_string();
+        match r {
+            ConferenceRefused::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "no_such_conference", message)
+            }
+            ConferenceRefused::NoParticipant => {
+                ApiError::new(StatusCode::NOT_FOUND, "no_such_participant", message)
+            }
+            ConferenceRefused::Full { .. } => ApiError::conflict("conference_full", message),
+            ConferenceRefused::Mixer => ApiError::unavailable(message),
+        }
+    }
+}
+
+/// A conference's settings were not written: 409 `conference_exists` for a name stored
+/// already, else the store failure.
+impl From<ConferenceAdminError> for ApiError {
+    fn from(e: ConferenceAdminError) -> ApiError {
+        match e {
+            ConferenceAdminError::Exists { .. } => {
+                ApiError::conflict("conference_exists", e.to_string())
+            }
+            ConferenceAdminError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// A buddy entry or list the limits refuse: 400 `bad_buddy`.
 impl From<BuddyError> for ApiError {
     fn from(e: BuddyError) -> ApiError {
@@ -279,6 +313,33 @@ mod tests {
         let r = e.error_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(header(&r, RETRY_AFTER), "2", "whole seconds, rounded up");
+    }
+
+    #[test]
+    fn a_refused_conference_request_names_what_is_missing() {
+        let e = ApiError::from(ConferenceRefused::NotFound);
+        assert_eq!(e.error_response().status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            body(&e),
+            r#"{"code":"no_such_conference","message":"no such conference"}"#
+        );
+        let e = ApiError::from(ConferenceRefused::NoParticipant);
+        assert!(body(&e).starts_with(r#"{"code":"no_such_participant","#));
+        let e = ApiError::from(ConferenceRefused::Full { max: 2 });
+        assert_eq!(e.error_response().status(), StatusCode::CONFLICT);
+        let e = ApiError::from(ConferenceAdminError::Exists {
+            name: "team".into(),
+        });
+        assert_eq!(e.error_response().status(), StatusCode::CONFLICT);
+        assert_eq!(
+            body(&e),
+            r#"{"code":"conference_exists","message":"conference team exists"}"#
+        );
+        let e = ApiError::from(ConferenceAdminError::Store(StoreError::Io("gone".into())));
+        assert_eq!(
+            e.error_response().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! | `/v1/rooms...` | see `rooms.rs` | chat rooms |
 //! | `/v1/recordings...`, `/v1/accounts/{number}/recording` | see `recordings.rs` | recordings |
 //! | `/v1/calls...` | see `calls.rs` | live and recently ended calls, media figures |
+//! | `/v1/conferences...` | see `conferences.rs` | conferences, participants, moderation |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -32,6 +33,7 @@ mod accounts;
 mod auth;
 mod buddies;
 mod calls;
+mod conferences;
 mod error;
 mod forwarding;
 mod messages;
@@ -193,6 +195,26 @@ pub fn start(
             .route("/v1/rooms/{room}/topic", web::put().to(rooms::set_topic))
             .route("/v1/rooms/{room}/messages", web::get().to(rooms::history))
             .route("/v1/rooms/{room}/messages", web::post().to(rooms::post))
+            .route("/v1/conferences", web::post().to(conferences::create))
+            .route("/v1/conferences", web::get().to(conferences::list))
+            .route("/v1/conferences/{name}", web::get().to(conferences::show))
+            .route(
+                "/v1/conferences/{name}",
+                web::put().to(conferences::replace),
+            )
+            .route(
+                "/v1/conferences/{name}",
+                web::delete().to(conferences::delete),
+            )
+            .route(
+                "/v1/conferences/{name}/participants/{id}",
+                web::patch().to(conferences::set_muted),
+            )
+            .route(
+                "/v1/conferences/{name}/participants/{id}",
+                web::delete().to(conferences::remove),
+            )
+            .configure(conferences::debug_routes)
             .default_service(web::to(not_found))
     })
     .workers(1)

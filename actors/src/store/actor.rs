@@ -8,9 +8,12 @@ use switchboard_engine::numbering::{Aor, NumberingPlan};
 use tracing::{info, warn};
 
 use super::admin::accounts;
+use super::admin::conferences::{self, ConferenceAdminError};
 use super::admin::forwarding;
 use super::admin::recording;
-use super::api::{Admin, AdminReply, ApplyFeature, Flush, IssueOtp, StoreHandle, Sweep};
+use super::api::{
+    Admin, AdminReply, ApplyFeature, ConferenceAdmin, Flush, IssueOtp, StoreHandle, Sweep,
+};
 use super::Store;
 use crate::clock::unix_now;
 use crate::metrics::Metrics;
@@ -54,6 +57,7 @@ impl StoreHandle {
             admin: addr.clone().recipient(),
             feature: addr.clone().recipient(),
             otp: addr.clone().recipient(),
+            conferences: addr.clone().recipient(),
             flush: addr.clone().recipient(),
             sweep: addr.recipient(),
         }
@@ -183,6 +187,25 @@ impl Handler<Admin> for StoreActor {
     type Result = Result<AdminReply, String>;
     fn handle(&mut self, m: Admin, _: &mut SyncContext<Self>) -> Self::Result {
         administer(&self.store, &self.plan, &self.realm, m, unix_now())
+    }
+}
+
+impl Handler<ConferenceAdmin> for StoreActor {
+    type Result = Result<bool, ConferenceAdminError>;
+    fn handle(&mut self, m: ConferenceAdmin, _: &mut SyncContext<Self>) -> Self::Result {
+        let r = match &m {
+            ConferenceAdmin::Create { name, record } => {
+                conferences::create(&self.store, name, record).map(|()| true)
+            }
+            ConferenceAdmin::Replace { name, record } => {
+                conferences::replace(&self.store, name, record)
+            }
+            ConferenceAdmin::Delete { name } => conferences::delete(&self.store, name),
+        };
+        if let Err(ConferenceAdminError::Store(e)) = &r {
+            warn!(error = %e, "conference settings not written");
+        }
+        r
     }
 }
 

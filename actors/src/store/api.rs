@@ -1,12 +1,14 @@
 //! What the store actor takes: flushes and sweeps, account and forwarding administration
-//! (the CLI through the control socket, the HTTP API), feature codes and one-time passwords,
-//! each answered once the change is on disk.
+//! (the CLI through the control socket, the HTTP API), conference settings (HTTP), feature
+//! codes and one-time passwords, each answered once the change is on disk.
 
 use actix::{Message, Recipient};
 use serde::{Deserialize, Serialize};
 use switchboard_engine::numbering::{Aor, Feature};
+use switchboard_engine::store::ConferenceRecord;
 
 use super::admin::accounts::AccountSummary;
+use super::admin::conferences::ConferenceAdminError;
 use super::admin::forwarding;
 
 /// Removes expired bindings.
@@ -100,6 +102,26 @@ pub enum AdminReply {
     },
 }
 
+/// A change to a conference's stored settings (HTTP), answered once it is on disk. The
+/// answer: `Create` and `Replace`, whether the conference is new; `Delete`, whether it was
+/// stored.
+#[derive(Message)]
+#[rtype(result = "Result<bool, ConferenceAdminError>")]
+pub enum ConferenceAdmin {
+    /// Makes it; refused (`Exists`) if it is stored already.
+    Create {
+        name: String,
+        record: ConferenceRecord,
+    },
+    /// Makes it or replaces its settings.
+    Replace {
+        name: String,
+        record: ConferenceRecord,
+    },
+    /// Forgets its settings.
+    Delete { name: String },
+}
+
 /// Issues a one-time password for `aor` and returns it, once it is on disk: for `SignIn`
 /// only to a dynamic account nobody claimed yet, for `Reset` to any account. `None`: no
 /// password was issued (no such account, or its owner set a password of their own).
@@ -116,6 +138,7 @@ pub struct StoreHandle {
     pub admin: Recipient<Admin>,
     pub feature: Recipient<ApplyFeature>,
     pub otp: Recipient<IssueOtp>,
+    pub conferences: Recipient<ConferenceAdmin>,
     pub flush: Recipient<Flush>,
     pub sweep: Recipient<Sweep>,
 }
