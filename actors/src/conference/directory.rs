@@ -15,6 +15,7 @@ use super::mixer::{MixerHandle, RoomKey};
 use crate::api::conference::{ConferenceSettings, ToConference};
 use crate::metrics::Metrics;
 use crate::ownership::Registry;
+use crate::recording::Recorder;
 
 /// Where the directory reads the operator's settings of a conference.
 pub type SettingsSource = Box<dyn Fn(&ConferenceName) -> Option<ConferenceSettings>>;
@@ -25,6 +26,7 @@ pub struct ConferenceDirectory {
     metrics: Arc<Metrics>,
     settings: SettingsSource,
     voice: VoiceSink,
+    recorder: Option<Recorder>,
     ceiling: usize,
     next_key: u64,
 }
@@ -36,6 +38,7 @@ impl ConferenceDirectory {
         metrics: Arc<Metrics>,
         settings: SettingsSource,
         voice: VoiceSink,
+        recorder: Option<Recorder>,
         ceiling: usize,
     ) -> ConferenceDirectory {
         ConferenceDirectory {
@@ -44,6 +47,7 @@ impl ConferenceDirectory {
             metrics,
             settings,
             voice,
+            recorder,
             ceiling,
             next_key: 1,
         }
@@ -70,6 +74,7 @@ impl Handler<ToConference> for ConferenceDirectory {
         let (mixer, metrics, settings, ceiling) =
             (&self.mixer, &self.metrics, &self.settings, self.ceiling);
         let voice = self.voice.clone();
+        let recorder = self.recorder.clone();
         let mut started = false;
         self.bridges.send(&m.name, BridgeMsg(m.cmd), |id| {
             started = true;
@@ -87,6 +92,7 @@ impl Handler<ToConference> for ConferenceDirectory {
                 stored,
                 ceiling,
                 voice,
+                recorder,
             })
             .start()
         });
