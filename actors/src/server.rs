@@ -299,6 +299,7 @@ async fn start(
                 crate::api::room::RoomCommand::Voice { states },
             )
         }),
+        Some(shared.recorder.clone()),
         shared.config.conference.max_participants,
     )
     .start();

@@ -23,7 +23,9 @@ use actix::{
 use switchboard_engine::chat::VoiceState;
 use switchboard_engine::conference::{Command, ConferenceName, ParticipantId, Role};
 use switchboard_engine::media::tone::Tone;
-use switchboard_engine::media::Codec;
+use switchboard_engine::media::{Codec, SampleRate};
+use switchboard_engine::numbering::Aor;
+use switchboard_engine::store::RecordingId;
 use tracing::{info, warn};
 
 use super::messages::{BridgeMsg, BridgeStopped, DirectoryHandle, RetireBridge, VoiceSink};
@@ -37,6 +39,7 @@ use crate::clock::unix_now_ms;
 use crate::guard::guarded;
 use crate::metrics::Metrics;
 use crate::ownership::{OwnerId, Stop};
+use crate::recording::{Recorder, RecordingMeta};
 
 /// How long an empty bridge waits before asking to retire (a caller who redials at once
 /// finds it still there).
@@ -68,6 +71,8 @@ struct State {
     next_id: u32,
     /// Closed by the operator: refuses joins until it stops.
     closed: bool,
+    /// The recording of the mix while anyone is in (`settings.record`).
+    recording: Option<RecordingId>,
 }
 
 pub struct ConferenceBridge {
@@ -83,6 +88,7 @@ pub struct ConferenceBridge {
     voice: VoiceSink,
     /// What the chat room was last told.
     told: Vec<(String, VoiceState)>,
+    recorder: Option<Recorder>,
 }
 
 /// How a bridge starts.
@@ -99,6 +105,8 @@ pub struct BridgeStart {
     pub ceiling: usize,
     /// Where it tells who is in the conference (the chat room of the same name).
     pub voice: VoiceSink,
+    /// Where the mix is recorded when the settings ask for it.
+    pub recorder: Option<Recorder>,
 }
 
 impl ConferenceBridge {
@@ -113,6 +121,7 @@ impl ConferenceBridge {
             order: Vec::new(),
             next_id: 1,
             closed: false,
+            recording: None,
         };
         s.mixer.open(s.key, s.ceiling);
         ConferenceBridge {
@@ -127,6 +136,7 @@ impl ConferenceBridge {
             processed: 0,
             voice: s.voice,
             told: Vec::new(),
+            recorder: s.recorder,
         }
     }
 
@@ -373,6 +383,43 @@ impl ConferenceBridge {
         ConferenceView::new(&self.name, &s.settings, s.persistent, participants)
     }
 
+    /// Records the mix while anyone is in and the settings ask for it; ends the recording
+    /// when the last one leaves (or recording is turned off).
+    fn reconcile_recording(&mut self) {
+        let want = self.state.settings.record && !self.state.participants.is_empty();
+        match (want, self.state.recording) {
+            (true, None) => {
+                let Some(recorder) = &self.recorder else {
+                    return;
+                };
+                let room = Aor::from_canonical(&self.name.user());
+                let meta = RecordingMeta {
+                    caller: room.clone(),
+                    callee: room,
+                    call_id: format!("conference {}", self.name),
+                    started: std::time::SystemTime::now(),
+                };
+                match recorder.start(meta) {
+                    Ok((id, tap)) => {
+                        self.mixer
+                            .record(self.key, Some((SampleRate::WIDE, Box::new(tap))));
+                        self.state.recording = Some(id);
+                        info!(conference = %self.name, recording = %id, "mix recorded");
+                    }
+                    Err(e) => warn!(conference = %self.name, error = %e, "mix not recorded"),
+                }
+            }
+            (false, Some(id)) => {
+                self.mixer.record(self.key, None);
+                if let Some(r) = &self.recorder {
+                    r.finish(id);
+                }
+                self.state.recording = None;
+            }
+            _ => {}
+        }
+    }
+
     /// Tells the chat room who is in the conference and how, when that changed (`talking`:
     /// who the mixer hears now).
     fn tell_room(&mut self, talking: &[ParticipantId]) {
@@ -445,6 +492,9 @@ impl Actor for ConferenceBridge {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        if let (Some(id), Some(r)) = (self.state.recording, &self.recorder) {
+            r.finish(id);
+        }
         self.mixer.close(self.key);
         self.directory.stopped.do_send(BridgeStopped {
             name: self.name.clone(),
@@ -481,6 +531,8 @@ impl Handler<BridgeMsg> for ConferenceBridge {
             })
             .collect();
         self.tell_room(&talking);
+        self.reconcile_recording();
+        self.snapshot.recording = self.state.recording;
         self.maybe_retire(ctx);
     }
 }

@@ -24,6 +24,7 @@ use crate::api::conference::{
 };
 use crate::metrics::Metrics;
 use crate::ownership::Registry;
+use crate::recording::Recorder;
 
 /// Where the directory reads the operator's settings of a conference.
 pub type SettingsSource = Box<dyn Fn(&ConferenceName) -> Option<ConferenceSettings>>;
@@ -34,6 +35,7 @@ pub struct ConferenceDirectory {
     metrics: Arc<Metrics>,
     settings: SettingsSource,
     voice: VoiceSink,
+    recorder: Option<Recorder>,
     ceiling: usize,
     next_key: u64,
 }
@@ -45,6 +47,7 @@ impl ConferenceDirectory {
         metrics: Arc<Metrics>,
         settings: SettingsSource,
         voice: VoiceSink,
+        recorder: Option<Recorder>,
         ceiling: usize,
     ) -> ConferenceDirectory {
         ConferenceDirectory {
@@ -53,6 +56,7 @@ impl ConferenceDirectory {
             metrics,
             settings,
             voice,
+            recorder,
             ceiling,
             next_key: 1,
         }
@@ -139,6 +143,7 @@ impl Handler<ToConference> for ConferenceDirectory {
         let stored = self.stored(&m.name);
         let (mixer, metrics, ceiling) = (&self.mixer, &self.metrics, self.ceiling);
         let voice = self.voice.clone();
+        let recorder = self.recorder.clone();
         self.bridges.send(&m.name, BridgeMsg(cmd), |id| {
             ConferenceBridge::new(BridgeStart {
                 name: m.name.clone(),
@@ -150,6 +155,7 @@ impl Handler<ToConference> for ConferenceDirectory {
                 stored,
                 ceiling,
                 voice,
+                recorder,
             })
             .start()
         });

@@ -142,8 +142,8 @@ impl MixerHandle {
         let _ = self.tx.send(Command::Mute { room, id, muted });
     }
 
-    /// Gives the room's full mix at `rate`, one frame per tick, to `sink` (as `Side::Caller`);
-    /// `None` stops.
+    /// Gives the room's full mix at `rate`, one frame per tick, to `sink` (as both sides, so a
+    /// call recorder writes it on both channels); `None` stops.
     pub fn record(&self, room: RoomKey, sink: Option<(SampleRate, Box<dyn FrameSink>)>) {
         let _ = self.tx.send(Command::Record { room, sink });
     }
@@ -346,7 +346,9 @@ impl Room {
                 .mixer
                 .mix(*rate)
                 .unwrap_or(&silence[..rate.frame_samples()]);
+            // the mix on both channels: a stereo recording that plays the room on each side
             sink.frame(Side::Caller, *rate, mix);
+            sink.frame(Side::Callee, *rate, mix);
         }
     }
 
