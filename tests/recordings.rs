@@ -9,13 +9,13 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use common::audio::{assert_tone, stereo_wav, Audio};
 use common::rtp::RtpPhone;
 use common::ua::{call_with_media, End, MediaCall, Ua};
-use common::{basic, cli, eventually, http, Options, Switch, TempDir};
+use common::{basic, cli, eventually, http, http_raw, Options, Switch, TempDir};
 use switchboard_engine::media::{Codec, SampleRate};
 
 const PW: &str = "pw-rec-1234";
@@ -39,30 +39,6 @@ fn switch(config: &str) -> Switch {
 
 fn as_(n: &str) -> String {
     basic(n, PW)
-}
-
-/// One HTTP request; (status, headers, body bytes).
-fn http_raw(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    auth: Option<&str>,
-) -> (u16, String, Vec<u8>) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
-    if let Some(a) = auth {
-        req.push_str(&format!("Authorization: {a}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&out[..split]).into_owned();
-    let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, head, out[split + 4..].to_vec())
 }
 
 /// `GET` with an optional credential; (status, JSON).
