@@ -15,6 +15,7 @@
 //!   windows, presence, deliveries), started on demand by a per-arbiter directory
 //! - `chat_room`, `subscription`, `notifications`, `call_leg`: the other signalling actors
 //! - `conference`: conference bridges, their directory and the mixer thread
+//! - `prompts`: the prompt set built into the binary
 //! - `worker`: one signalling worker per arbiter (UDP socket, ingress, local answers)
 //! - `plugin`: the routing plugin host (sandboxed Lua, versions, hot reload)
 //! - `http`, `control`, `server`: the API, the CLI's socket, start-up and shutdown
@@ -36,6 +37,7 @@ pub mod notifications;
 pub mod notifier;
 pub mod ownership;
 pub mod plugin;
+pub mod prompts;
 pub mod recording;
 pub mod server;
 pub mod shared;
