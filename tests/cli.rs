@@ -247,6 +247,40 @@ fn an_unreadable_config_or_data_directory_is_reported_in_one_line() {
 }
 
 #[test]
+fn a_configured_speech_program_that_is_missing_is_reported_in_one_line() {
+    let dir = TempDir::new("cli-tts");
+    std::fs::write(dir.0.join("tts.toml"), "[voicemail]\ntts = \"espeak-ng\"\n").unwrap();
+    let ip = fresh_ip();
+    let data = dir.0.join("data");
+    // a PATH with no espeak-ng in it
+    let out = Command::new(BIN)
+        .env("PATH", &dir.0)
+        .arg("serve")
+        .arg("--config")
+        .arg(dir.0.join("tts.toml"))
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "--sip",
+            &format!("{ip}:5060"),
+            "--http",
+            &format!("{ip}:8080"),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let line = err.lines().last().unwrap_or("");
+    assert!(
+        line.starts_with("switchboard: text to speech: espeak-ng not found;")
+            && line.contains("tts = \"none\""),
+        "{err}"
+    );
+    // refused before the data directory was touched
+    assert!(!data.exists());
+}
+
+#[test]
 fn a_second_switch_on_the_same_data_directory_is_refused() {
     let sw = Switch::start();
     let ip = fresh_ip();

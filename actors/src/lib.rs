@@ -15,7 +15,7 @@
 //!   windows, presence, deliveries), started on demand by a per-arbiter directory
 //! - `chat_room`, `subscription`, `notifications`, `call_leg`: the other signalling actors
 //! - `conference`: conference bridges, their directory and the mixer thread
-//! - `prompts`: the prompt set built into the binary
+//! - `prompts`: the prompt set built into the binary and the text-to-speech seam
 //! - `worker`: one signalling worker per arbiter (UDP socket, ingress, local answers)
 //! - `plugin`: the routing plugin host (sandboxed Lua, versions, hot reload)
 //! - `http`, `control`, `server`: the API, the CLI's socket, start-up and shutdown

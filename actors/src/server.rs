@@ -1,7 +1,8 @@
 //! Start-up and shutdown of the switch: store, recordings, sockets, media threads, arbiters,
 //! actors, HTTP, control socket, signals. Everything that can fail for an operator reason (a
 //! port in use, an RTP address that is not this host's, a locked or unreadable data
-//! directory) fails here, before anything runs, with one clear line.
+//! directory, a configured text-to-speech program that is not installed) fails here, before
+//! anything runs, with one clear line.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -20,6 +21,8 @@ use crate::media::{MediaError, MediaPlane};
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
 use crate::plugin::{self, PluginHost};
+use crate::prompts::speech::{self, Speech, SpeechError};
+use crate::prompts::PromptSet;
 use crate::recording::{self, Recorder};
 use crate::shared::Shared;
 use crate::store::actor::StoreActor;
@@ -55,12 +58,18 @@ pub enum ServeError {
     Plugins(#[from] crate::plugin::PluginError),
     #[error(transparent)]
     Recording(#[from] crate::recording::RecordingError),
+    #[error(transparent)]
+    Speech(#[from] SpeechError),
     #[error("cannot start: {0}")]
     Runtime(String),
 }
 
 /// Runs the switch until SIGTERM or SIGINT.
 pub fn run(config: Config) -> Result<(), ServeError> {
+    // the configured synthesizer runs, or the start stops here, naming what to install
+    let speech = speech::select(config.voicemail.tts())?;
+    let prompts = PromptSet::embedded();
+    info!(tts = %config.voicemail.tts, clips = prompts.len(), "prompts and speech ready");
     let store = Store::open(
         &config.data.dir,
         config.store.flush_every_ms,
@@ -140,6 +149,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                 gateway,
                 recorder,
                 media,
+                speech,
             },
             udp_sockets,
             tcp_listener,
@@ -160,6 +170,7 @@ struct Started {
     gateway: Box<dyn crate::notifier::Gateway>,
     recorder: Recorder,
     media: MediaPlane,
+    speech: Arc<dyn Speech>,
 }
 
 async fn start(
@@ -178,6 +189,7 @@ async fn start(
         gateway,
         recorder,
         media,
+        speech,
     } = started;
     metrics.registrations.set(store.count_bindings()? as i64);
     let plan = config
@@ -247,6 +259,7 @@ async fn start(
         notifications: OnceLock::new(),
         recorder,
         media: media.clone(),
+        speech,
         config: config.clone(),
     });
     let notifications = Notifications::new(shared.clone(), gateway).start();

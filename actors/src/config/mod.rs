@@ -14,6 +14,7 @@ mod numbering;
 mod presence;
 mod rooms;
 mod trunks;
+mod voicemail;
 
 pub use conference::Conference;
 pub use error::ConfigError;
@@ -23,6 +24,7 @@ pub use numbering::{BranchConfig, Numbering, ProviderConfig};
 pub use presence::Presence;
 pub use rooms::Rooms;
 pub use trunks::TrunkConfig;
+pub use voicemail::{Tts, Voicemail};
 
 /// The embedded default configuration.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -49,6 +51,7 @@ pub struct Config {
     pub rooms: Rooms,
     pub media: Media,
     pub conference: Conference,
+    pub voicemail: Voicemail,
     /// SIP trunks (PSTN gateways, other providers), tried in this order within a group.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -229,6 +232,7 @@ impl Config {
         rooms::validate(&self.rooms)?;
         media::validate(&self.media)?;
         conference::validate(&self.conference)?;
+        voicemail::validate(&self.voicemail)?;
         for net in &self.limits.exempt {
             parse_cidr(net).ok_or_else(|| ConfigError::Value {
                 key: "limits.exempt",

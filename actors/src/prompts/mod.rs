@@ -1,5 +1,5 @@
 //! The prompt set: the switch's recorded English words and sentences (digits, numbers, times,
-//! days, the voicemail menus).
+//! days, the voicemail menus), and the text-to-speech seam for free text ([`speech`]).
 //!
 //! The clips are WAV files in `actors/prompts/en/`, one per line of `clips.txt`
 //! (`id<TAB>text`), spoken by espeak-ng through `actors/prompts/render.sh` (16 kHz mono 16-bit,
@@ -11,6 +11,8 @@
 //!
 //! Guarantee (tested): every clip listed in `clips.txt` is embedded, parses as 16 kHz mono
 //! 16-bit, is audible (above -40 dBFS) and lasts 0.2 s to 6 s.
+
+pub mod speech;
 
 use std::collections::HashMap;
 use std::io::Cursor;
