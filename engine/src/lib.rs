@@ -16,6 +16,7 @@ pub mod media;
 pub mod messaging;
 pub mod numbering;
 pub mod presence;
+pub mod prompt;
 pub mod proxy;
 pub mod registrar;
 pub mod routing;
