@@ -26,3 +26,4 @@ pub mod smpp;
 pub mod store;
 pub mod trunk;
 pub mod txn;
+pub mod voicemail;
