@@ -109,6 +109,11 @@ pub struct Metrics {
     pub media_timeouts: Counter,
     /// RTP port pairs free in the configured range.
     pub media_ports_free: Gauge,
+    /// Session deadlines the media threads ran (20 ms frame ticks, DTMF, media timeouts).
+    pub media_ticks: Counter,
+    /// Of those, the ones run more than a frame (20 ms) after they were due: the thread was
+    /// behind, and a transcoded frame left late.
+    pub media_late_ticks: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -166,6 +171,8 @@ impl Metrics {
             anchored_calls: Counter::default(),
             media_timeouts: Counter::default(),
             media_ports_free: Gauge::default(),
+            media_ticks: Counter::default(),
+            media_late_ticks: Counter::default(),
         };
         {
             let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -218,6 +225,16 @@ impl Metrics {
                 "media_timeouts",
                 "Calls the switch ended because no RTP came for media.timeout_secs",
                 m.media_timeouts.clone(),
+            );
+            r.register(
+                "media_ticks",
+                "Session deadlines the media threads ran (frame ticks, DTMF, media timeouts)",
+                m.media_ticks.clone(),
+            );
+            r.register(
+                "media_late_ticks",
+                "Session deadlines run more than 20 ms after they were due",
+                m.media_late_ticks.clone(),
             );
             r.register(
                 "room_posts",
