@@ -15,12 +15,15 @@
 //! switchboard reload [--data DIR]          reload the routing plugins of a running switch
 //! switchboard plugin check FILE [--config FILE]
 //! switchboard load scenarios/<file>.toml [--target HOST:PORT] [--report FILE] [--server-pid PID]
+//! switchboard media relay --calls N [--relay-base B] [--peer-base G] [--address IP] [--threads T]
+//!                         [--transcode]   the media plane alone, for RTP relay benchmarks
 //! ```
 //! Flags override the config file, which overrides the embedded defaults. Account, forward and
 //! record commands work on a stopped switch (opening the data directory) and on a running one
 //! (through its control socket). Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.
 
 mod load;
+mod media_relay;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -70,6 +73,16 @@ enum Command {
     Plugin(PluginCommand),
     /// Replay a load-test scenario against a SIP server (this switch or any other).
     Load(load::LoadArgs),
+    /// Operator's tools for the media plane.
+    #[command(subcommand)]
+    Media(MediaCommand),
+}
+
+#[derive(Subcommand)]
+enum MediaCommand {
+    /// Run the media plane alone (no SIP, no store) relaying N G.711 calls on a fixed port
+    /// layout, to measure it against other relays with an RTP generator; until SIGTERM.
+    Relay(media_relay::RelayArgs),
 }
 
 #[derive(Subcommand)]
@@ -262,6 +275,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Load(a) => return load::load(a),
+        Command::Media(MediaCommand::Relay(a)) => return media_relay::relay(a),
         Command::Serve(a) => serve(a),
         Command::Account(a) => account(a),
         Command::Forward(f) => forward(f),

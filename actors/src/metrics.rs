@@ -117,6 +117,11 @@ pub struct Metrics {
     pub conference_ticks: Counter,
     /// Bridge commands that failed and were undone from the bridge's snapshot.
     pub conference_restarts: Counter,
+    /// Session deadlines the media threads ran (20 ms frame ticks, DTMF, media timeouts).
+    pub media_ticks: Counter,
+    /// Of those, the ones run more than a frame (20 ms) after they were due: the thread was
+    /// behind, and a transcoded frame left late.
+    pub media_late_ticks: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -178,6 +183,8 @@ impl Metrics {
             conference_participants: Gauge::default(),
             conference_ticks: Counter::default(),
             conference_restarts: Counter::default(),
+            media_ticks: Counter::default(),
+            media_late_ticks: Counter::default(),
         };
         {
             let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -250,6 +257,16 @@ impl Metrics {
                 "media_timeouts",
                 "Calls the switch ended because no RTP came for media.timeout_secs",
                 m.media_timeouts.clone(),
+            );
+            r.register(
+                "media_ticks",
+                "Session deadlines the media threads ran (frame ticks, DTMF, media timeouts)",
+                m.media_ticks.clone(),
+            );
+            r.register(
+                "media_late_ticks",
+                "Session deadlines run more than 20 ms after they were due",
+                m.media_late_ticks.clone(),
             );
             r.register(
                 "room_posts",

@@ -15,6 +15,9 @@ const SEND_FAILED: usize = DropReason::ALL.len();
 pub(super) struct Counters {
     pub(super) relayed: u64,
     pub(super) framed: u64,
+    /// Session deadlines run, and those run more than a frame late.
+    pub(super) ticks: u64,
+    pub(super) late_ticks: u64,
     dropped: [u64; SEND_FAILED + 1],
 }
 
@@ -22,6 +25,8 @@ pub(super) struct Counters {
 pub(super) struct Sinks {
     relayed: Counter,
     framed: Counter,
+    ticks: Counter,
+    late_ticks: Counter,
     dropped: [Counter; SEND_FAILED + 1],
 }
 
@@ -39,6 +44,8 @@ impl Counters {
     pub(super) fn flush(&mut self, to: &Sinks) {
         to.relayed.inc_by(std::mem::take(&mut self.relayed));
         to.framed.inc_by(std::mem::take(&mut self.framed));
+        to.ticks.inc_by(std::mem::take(&mut self.ticks));
+        to.late_ticks.inc_by(std::mem::take(&mut self.late_ticks));
         for (n, c) in self.dropped.iter_mut().zip(&to.dropped) {
             if *n > 0 {
                 c.inc_by(std::mem::take(n));
@@ -58,6 +65,8 @@ impl Sinks {
         Sinks {
             relayed: m.media_relayed.clone(),
             framed: m.media_frame_packets.clone(),
+            ticks: m.media_ticks.clone(),
+            late_ticks: m.media_late_ticks.clone(),
             dropped: std::array::from_fn(reason),
         }
     }

@@ -17,6 +17,7 @@ mod command;
 mod counters;
 mod error;
 mod ports;
+mod recv;
 mod thread;
 
 pub use error::MediaError;

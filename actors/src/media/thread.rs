@@ -1,14 +1,15 @@
 //! A media thread: a plain thread with one `mio::Poll` over the UDP sockets of its sessions,
 //! the command channel's waker, and its sessions' deadlines.
 //!
-//! Per readable socket it receives until the socket is empty, into the thread's one receive
-//! buffer; each datagram goes to the session (`handle_packet`), and a packet to forward
-//! leaves at once from the other side's socket (`send_to`, the same buffer). Then the session's
-//! own packets (`poll_transmit`, into the thread's send buffer) and events (to the call's
-//! actor) are drained and its next deadline armed. Deadlines sit in a heap; a session's
-//! entry is replaced only when its deadline moves earlier, so a relayed packet, which moves
-//! the media timeout later, touches no heap. Nothing on the packet path allocates, locks or
-//! logs.
+//! Per readable socket it receives until the socket is empty, in batches (`recv.rs`: one
+//! `recvmmsg` per wake-up of a socket holding one datagram), into the thread's receive
+//! buffers; each datagram goes to the session (`handle_packet`, with the time the poll
+//! returned, read again every 16 sockets), and a packet to forward leaves at once from the
+//! other side's socket (`send_to`, the same buffer). Then the session's own packets
+//! (`poll_transmit`, into the thread's send buffer) and events (to the call's actor) are
+//! drained and its next deadline armed. Deadlines sit in a heap; a session's entry is
+//! replaced only when its deadline moves earlier, so a relayed packet, which moves the media
+//! timeout later, touches no heap. Nothing on the packet path allocates, locks or logs.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -23,19 +24,21 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use rustc_hash::FxHashMap;
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::media::session::{Action, Session, MAX_TRANSMIT};
-use switchboard_engine::media::Side;
+use switchboard_engine::media::{Side, FRAME};
 
 use super::command::{Command, Mailbox, Open};
 use super::counters::{Counters, Sinks};
 use super::ports::Ports;
+use super::recv::{Batch, BATCH};
 use crate::api::media::{MediaNote, MediaSessionId};
 use crate::metrics::Metrics;
 
 const WAKER: Token = Token(usize::MAX);
-/// The largest datagram taken (bigger ones are cut and then fail to parse).
-const RECEIVE_BUFFER: usize = 4096;
 /// How often the thread's counts reach the metrics.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Readable sockets served per clock read: a packet's arrival time is late by at most the
+/// time this many sockets take (tens of microseconds), for a clock read per 16 packets.
+const CLOCK_EVERY: usize = 16;
 /// Deadlines a session may run in one go (each advances it; a bound against a bug).
 const MAX_DUE_PER_WAKE: usize = 16;
 
@@ -98,7 +101,7 @@ struct MediaThread {
     generation: u32,
     by_id: FxHashMap<MediaSessionId, usize>,
     timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
-    buf: Box<[u8]>,
+    batch: Batch,
     out: Box<[u8]>,
     ports: Arc<Mutex<Ports>>,
     metrics: Arc<Metrics>,
@@ -135,7 +138,7 @@ impl MediaThread {
             generation: 0,
             by_id: FxHashMap::default(),
             timers: BinaryHeap::with_capacity(4096),
-            buf: vec![0; RECEIVE_BUFFER].into_boxed_slice(),
+            batch: Batch::new(),
             out: vec![0; MAX_TRANSMIT].into_boxed_slice(),
             ports,
             sinks: Sinks::of(&metrics),
@@ -159,10 +162,14 @@ impl MediaThread {
                 }
             }
             let mut commands = false;
-            for ev in events.iter() {
+            let mut now = Instant::now();
+            for (k, ev) in events.iter().enumerate() {
+                if k > 0 && k % CLOCK_EVERY == 0 {
+                    now = Instant::now();
+                }
                 match ev.token() {
                     WAKER => commands = true,
-                    t => self.readable(t),
+                    t => self.readable(t, now),
                 }
             }
             if commands && !self.commands() {
@@ -182,45 +189,48 @@ impl MediaThread {
         }
     }
 
-    /// Everything waiting on a socket of a session.
-    fn readable(&mut self, t: Token) {
+    /// Everything waiting on a socket of a session, at `now` (read when the poll returned and
+    /// again every `CLOCK_EVERY` sockets, not per packet).
+    fn readable(&mut self, t: Token, now: Instant) {
         let (slot, side, rtcp) = untoken(t);
         let Some(Some(e)) = self.slots.get_mut(slot) else {
             return;
         };
-        let mut now = Instant::now();
         loop {
             let Some(sock) = e.sides[side.index()].as_ref().map(|s| s.socket(rtcp)) else {
                 return;
             };
-            let (len, from) = match sock.recv_from(&mut self.buf) {
-                Ok(r) => r,
+            let n = match self.batch.recv(sock) {
+                Ok(n) => n,
                 Err(err) if err.kind() == ErrorKind::WouldBlock => break,
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 // an ICMP error queued on the socket: taken, move on
                 Err(_) => continue,
             };
-            now = Instant::now();
-            match e
-                .session
-                .handle_packet(now, side, from, rtcp, &mut self.buf, len)
-            {
-                Action::Forward {
-                    side: to,
-                    to: addr,
-                    len,
-                    rtcp,
-                } => {
-                    let sent = e.sides[to.index()]
-                        .as_ref()
-                        .map(|s| s.socket(rtcp).send_to(&self.buf[..len], addr));
-                    match sent {
-                        Some(Ok(_)) => self.counters.relayed += 1,
-                        _ => self.counters.send_failed(),
+            for i in 0..n {
+                let (buf, len, from) = self.batch.datagram(i);
+                let Some(from) = from else { continue };
+                match e.session.handle_packet(now, side, from, rtcp, buf, len) {
+                    Action::Forward {
+                        side: to,
+                        to: addr,
+                        len,
+                        rtcp,
+                    } => {
+                        let sent = e.sides[to.index()]
+                            .as_ref()
+                            .map(|s| s.socket(rtcp).send_to(&buf[..len], addr));
+                        match sent {
+                            Some(Ok(_)) => self.counters.relayed += 1,
+                            _ => self.counters.send_failed(),
+                        }
                     }
+                    Action::Consumed => {}
+                    Action::Dropped(r) => self.counters.dropped(r),
                 }
-                Action::Consumed => {}
-                Action::Dropped(r) => self.counters.dropped(r),
+            }
+            if n < BATCH {
+                break; // a short batch: the socket is empty
             }
         }
         drain(e, now, &mut self.out, &mut self.counters);
@@ -242,8 +252,12 @@ impl MediaThread {
             }
             e.armed = None;
             for _ in 0..MAX_DUE_PER_WAKE {
-                if e.session.poll_timeout().is_none_or(|t| t > now) {
+                let Some(due) = e.session.poll_timeout().filter(|&t| t <= now) else {
                     break;
+                };
+                self.counters.ticks += 1;
+                if now - due > FRAME {
+                    self.counters.late_ticks += 1;
                 }
                 e.session.handle_timeout(now);
                 drain(e, now, &mut self.out, &mut self.counters);

@@ -202,11 +202,12 @@ impl Session {
         if !stream.cfg.sends {
             return None;
         }
-        let clock = stream.clock(self.t0, now);
-        let tx = stream.dtmf_tx.as_mut()?;
-        if tx.poll_timeout()? > now {
+        // checked before the clock is read: this runs after every packet, and a digit is rare
+        if stream.dtmf_tx.as_ref()?.poll_timeout()? > now {
             return None;
         }
+        let clock = stream.clock(self.t0, now);
+        let tx = stream.dtmf_tx.as_mut()?;
         let packet = tx.poll(now, clock)?;
         let to = stream.rtp_target()?;
         let seq = stream.next_seq();

@@ -298,6 +298,36 @@ fn pt(v: u8) -> PayloadType {
 
 /// Clock units of `rate` Hz from `t0` to `at`, wrapping at 32 bits.
 fn units_since(t0: Instant, at: Instant, rate: u32) -> u32 {
-    let nanos = at.saturating_duration_since(t0).as_nanos();
-    (nanos * u128::from(rate) / 1_000_000_000) as u32
+    let d = at.saturating_duration_since(t0);
+    // floor(nanos * rate / 10^9) with whole seconds apart: the same value in 64-bit integers
+    // (this runs for every packet received; a 128-bit division is a library call)
+    let whole = d.as_secs().wrapping_mul(u64::from(rate));
+    let part = u64::from(d.subsec_nanos()) * u64::from(rate) / 1_000_000_000;
+    whole.wrapping_add(part) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn clock_units_are_the_floor_of_elapsed_time_times_the_rate_wrapping_at_32_bits() {
+        let t0 = Instant::now();
+        for (nanos, rate) in [
+            (0u64, 8_000u32),
+            (124_999, 8_000),
+            (125_000, 8_000),
+            (20_000_000, 16_000),
+            (1_999_999_999, 48_000),
+            (3_600 * 1_000_000_000 + 7, 48_000),
+            // past 2^32 units at 48 kHz (about 24.9 hours): wraps
+            (100_000 * 1_000_000_000 + 123_456_789, 48_000),
+        ] {
+            let exact = (u128::from(nanos) * u128::from(rate) / 1_000_000_000) as u32;
+            let at = t0 + Duration::from_nanos(nanos);
+            assert_eq!(units_since(t0, at, rate), exact, "{nanos} ns at {rate} Hz");
+        }
+        assert_eq!(units_since(t0 + Duration::from_secs(1), t0, 8_000), 0);
+    }
 }
