@@ -1,7 +1,9 @@
 //! Embeds the prompt set: every clip listed in `prompts/en/clips.txt` (`id<TAB>text` lines)
 //! becomes an entry `(id, include_bytes!("prompts/en/<id>.wav"))` of the table
 //! `$OUT_DIR/prompt_clips.rs`, which `src/prompts` includes. A listed clip without its WAV is
-//! a compile error naming the file; `prompts/render.sh` renders the WAVs.
+//! a compile error naming the file; `prompts/render.sh` renders the WAVs. The list is the
+//! engine's clip table written out (`switchboard_engine::prompt::script()`); a test of
+//! `src/prompts` fails while the two differ.
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -5,6 +5,12 @@
 # after another). WAVs of ids no longer listed are removed. The WAVs are committed: the switch
 # embeds them at build time (actors/build.rs), so building or running needs neither program.
 #
+# en/clips.txt is not edited by hand: it is the engine's clip table (`CLIPS` in
+# engine/src/prompt/clip.rs) written out by
+#   SWITCHBOARD_WRITE_CLIPS=1 cargo test -p switchboard-actors --lib clips_txt
+# and that test fails while the file differs from the table. Change a clip there, regenerate
+# the list, run this script, commit the three.
+#
 # Needs espeak-ng and sox (Debian: apt-get install espeak-ng sox). The output depends only on
 # their versions, so re-rendering with the same ones changes no file.
 #

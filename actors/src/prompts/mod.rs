@@ -1,16 +1,20 @@
 //! The prompt set: the switch's recorded English words and sentences (digits, numbers, times,
 //! days, the voicemail menus), and the text-to-speech seam for free text ([`speech`]).
 //!
-//! The clips are WAV files in `actors/prompts/en/`, one per line of `clips.txt`
-//! (`id<TAB>text`), spoken by espeak-ng through `actors/prompts/render.sh` (16 kHz mono 16-bit,
-//! silence trimmed) and committed. `actors/build.rs` embeds every listed clip in the binary,
-//! so `serve` needs no file and no synthesizer for them. [`PromptSet::embedded`] parses them
-//! once into shared sample buffers; [`PromptSet::clip`] gives one as a [`Source::Pcm`] to play
-//! on a side of a media session. A sentence is several clips played one after another (the
-//! next on `PlayFinished`); ids are kebab-case (`digit-7`, `n-20`, `press-1-new`).
+//! The clips are the engine's (`switchboard_engine::prompt::CLIPS`, ids such as `digit-7`,
+//! `n-20`, `menu-new`). `actors/prompts/en/clips.txt` is their script, exactly
+//! `prompt::script()` (`id<TAB>text` lines; a test fails when the two differ and says how to
+//! regenerate the file); `actors/prompts/render.sh` speaks each line with espeak-ng into a
+//! WAV beside it (16 kHz mono 16-bit, silence trimmed), and the WAVs are committed.
+//! `actors/build.rs` embeds every listed clip in the binary, so `serve` needs no file and no
+//! synthesizer for them. [`PromptSet::embedded`] parses them once into shared sample buffers;
+//! [`PromptSet::clip`] gives one as a [`Source::Pcm`] to play on a side of a media session. A
+//! sentence is several clips played one after another (the next on `PlayFinished`).
 //!
-//! Guarantee (tested): every clip listed in `clips.txt` is embedded, parses as 16 kHz mono
-//! 16-bit, is audible (above -40 dBFS) and lasts 0.2 s to 6 s.
+//! Guarantee (tested): the embedded set is exactly the engine's clips, each parsing as 16 kHz
+//! mono 16-bit, audible (above -40 dBFS) and 0.1 s to 6 s long; digits, "goodbye" and a
+//! sentence are checked to sound like speech (silent ends, voiced, rising and falling, as long
+//! as their syllables take to say).
 
 pub mod speech;
 
@@ -22,7 +26,8 @@ use std::time::Duration;
 use switchboard_engine::media::session::Source;
 use switchboard_engine::media::SampleRate;
 
-/// Every clip of `actors/prompts/en/clips.txt` with the bytes of its WAV file, in list order.
+/// Every clip of `actors/prompts/en/clips.txt` (the engine's clips) with the bytes of its WAV
+/// file, in list order.
 static EMBEDDED: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/prompt_clips.rs"));
 
 /// Clips by id, as samples at [`PromptSet::RATE`].
@@ -139,37 +144,55 @@ fn read_clip(id: &'static str, bytes: &[u8]) -> Result<Arc<[i16]>, PromptError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+    use switchboard_engine::entropy::Entropy;
     use switchboard_engine::media::tone::block_dbfs;
+    use switchboard_engine::prompt::{script, CLIPS};
 
-    /// The ids `clips.txt` lists, in order.
-    fn listed() -> Vec<&'static str> {
-        include_str!("../../prompts/en/clips.txt")
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-            .map(|l| l.split_once('\t').expect("id<TAB>text").0)
-            .collect()
+    /// Set (to anything) to rewrite `clips.txt` from the engine's script instead of comparing.
+    const WRITE_CLIPS: &str = "SWITCHBOARD_WRITE_CLIPS";
+
+    #[test]
+    fn clips_txt_is_the_script_of_the_engine_clips() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/en/clips.txt");
+        let script = script();
+        if std::env::var_os(WRITE_CLIPS).is_some() {
+            std::fs::write(&path, &script).unwrap();
+        }
+        let listed = std::fs::read_to_string(&path).unwrap();
+        if listed == script {
+            return;
+        }
+        let (mut theirs, mut ours) = (listed.lines(), script.lines());
+        let (line, file, engine) = (1..)
+            .map(|n| (n, theirs.next(), ours.next()))
+            .find(|(_, a, b)| a != b)
+            .expect("texts that differ differ in a line");
+        panic!(
+            "{} is not switchboard_engine::prompt::script(): line {line} is {file:?}, the \
+             engine says {engine:?}.\nRegenerate it with `{WRITE_CLIPS}=1 cargo test -p \
+             switchboard-actors --lib clips_txt`, render with actors/prompts/render.sh and \
+             commit both.",
+            path.display()
+        );
     }
 
     #[test]
-    fn every_listed_clip_is_embedded_audible_and_of_a_sensible_length() {
+    fn every_engine_clip_is_embedded_audible_and_of_a_sensible_length() {
         let set = PromptSet::embedded();
-        let ids = listed();
-        assert!(
-            ids.len() >= 80,
-            "the list holds the voicemail prompts: {}",
-            ids.len()
-        );
-        assert_eq!(set.len(), ids.len(), "one embedded clip per listed id");
-        for id in ids {
+        for clip in CLIPS {
+            let id = clip.name();
             let Some(Source::Pcm { samples, rate }) = set.clip(id) else {
                 panic!("clip {id} is embedded as PCM");
             };
             assert_eq!(rate, SampleRate::WIDE, "{id}");
             let secs = samples.len() as f64 / rate.hz() as f64;
-            assert!((0.2..=6.0).contains(&secs), "{id} lasts {secs:.2} s");
+            assert!((0.1..=6.0).contains(&secs), "{id} lasts {secs:.2} s");
             let level = block_dbfs(&samples);
             assert!(level > -40.0, "{id} is audible: {level:.1} dBFS");
         }
+        // and nothing else: every embedded clip is one the engine can ask for
+        assert_eq!(set.len(), CLIPS.len());
     }
 
     #[test]
@@ -179,10 +202,10 @@ mod tests {
             "digit-7",
             "n-20",
             "n-90",
-            "press-1-new",
+            "menu-new",
             "enter-pin",
             "goodbye",
-            "pm",
+            "p-m",
         ] {
             assert!(set.contains(id), "{id}");
         }
@@ -192,6 +215,142 @@ mod tests {
         let word = set.duration("at").unwrap();
         let sentence = set.duration("leave-message").unwrap();
         assert!(sentence > word * 3, "{sentence:?} against {word:?}");
+    }
+
+    /// What a machine hears in a clip at 16 kHz.
+    #[derive(Debug)]
+    struct Heard {
+        /// The loudest of the first and last 20 ms, in dBFS.
+        ends_dbfs: f64,
+        /// From the first to the last 10 ms frame above -35 dBFS.
+        spoken_secs: f64,
+        /// The loudest frame of that span over its tenth quietest: syllables rise and fall.
+        range_db: f64,
+        /// The share of those loud frames that are voiced: 30 ms that repeat at a speaking
+        /// pitch (70 to 400 Hz, normalized autocorrelation above 0.6).
+        voiced: f64,
+    }
+
+    const FRAME: usize = 160;
+
+    fn hear(samples: &[i16]) -> Heard {
+        let levels: Vec<f64> = samples
+            .chunks_exact(FRAME)
+            .map(|f| block_dbfs(f).max(-100.0))
+            .collect();
+        let loud: Vec<usize> = (0..levels.len()).filter(|&i| levels[i] > -35.0).collect();
+        let (Some(&first), Some(&last)) = (loud.first(), loud.last()) else {
+            return Heard {
+                ends_dbfs: -100.0,
+                spoken_secs: 0.0,
+                range_db: 0.0,
+                voiced: 0.0,
+            };
+        };
+        let mut span = levels[first..=last].to_vec();
+        span.sort_by(f64::total_cmp);
+        let edge = 2 * FRAME;
+        let ends = [&samples[..edge], &samples[samples.len() - edge..]];
+        let voiced = loud
+            .iter()
+            .filter(|&&i| is_voiced(&samples[i * FRAME..]))
+            .count();
+        Heard {
+            ends_dbfs: ends.map(block_dbfs).into_iter().fold(-100.0, f64::max),
+            spoken_secs: (last - first + 1) as f64 * FRAME as f64 / 16_000.0,
+            range_db: span[span.len() - 1] - span[span.len() / 10],
+            voiced: voiced as f64 / loud.len() as f64,
+        }
+    }
+
+    /// Whether the 30 ms from the start of `from` repeat with a period of a voice's pitch.
+    fn is_voiced(from: &[i16]) -> bool {
+        const HALF: usize = 240;
+        if from.len() < 2 * HALF {
+            return false;
+        }
+        let x = |k: usize| from[k] as f64;
+        let energy = |at: usize| (at..at + HALF).map(|k| x(k) * x(k)).sum::<f64>();
+        let e0 = energy(0);
+        // lags of 40 to 228 samples: 400 Hz down to 70 Hz at 16 kHz
+        (40..=228).any(|lag| {
+            let e1 = energy(lag);
+            let dot = (0..HALF).map(|k| x(k) * x(k + lag)).sum::<f64>();
+            e0 > 0.0 && e1 > 0.0 && dot / (e0 * e1).sqrt() > 0.6
+        })
+    }
+
+    /// Whether `heard` sounds like `syllables` syllables said once, and if not, why.
+    fn speech_of(heard: &Heard, syllables: u32) -> Result<(), String> {
+        let n = syllables as f64;
+        // a syllable takes 0.15 to 0.35 s at a telephone pace
+        let (shortest, longest) = (0.15 * n, 0.2 + 0.35 * n);
+        if heard.ends_dbfs > -60.0 {
+            return Err(format!(
+                "it starts or ends loud: {:.1} dBFS",
+                heard.ends_dbfs
+            ));
+        }
+        if !(shortest..=longest).contains(&heard.spoken_secs) {
+            return Err(format!(
+                "{:.2} s of sound for {syllables} syllables, not {shortest:.2} to {longest:.2}",
+                heard.spoken_secs
+            ));
+        }
+        if heard.range_db < 8.0 {
+            return Err(format!("its level is flat: {:.1} dB", heard.range_db));
+        }
+        if heard.voiced < 0.4 {
+            return Err(format!("{:.0} % of it is voiced", heard.voiced * 100.0));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn digits_goodbye_and_a_sentence_sound_like_speech_of_their_length() {
+        let set = PromptSet::embedded();
+        let syllables = [2, 1, 1, 1, 1, 1, 1, 2, 1, 1]; // zero, one, two, ... nine
+        let mut clips: Vec<(String, u32)> = (0..10)
+            .map(|d| (format!("digit-{d}"), syllables[d]))
+            .collect();
+        clips.push(("goodbye".into(), 2));
+        // "Please leave a message after the tone. When you are done, hang up or press pound."
+        clips.push(("leave-message".into(), 18));
+        for (id, syllables) in clips {
+            let heard = hear(set.samples(&id).unwrap());
+            if let Err(why) = speech_of(&heard, syllables) {
+                panic!("{id} does not sound like speech: {why} ({heard:?})");
+            }
+        }
+    }
+
+    /// `samples` with 40 ms of silence before and after, as the prompt set has.
+    fn padded(samples: impl Iterator<Item = i16>) -> Vec<i16> {
+        let pad = std::iter::repeat_n(0, 640);
+        pad.clone().chain(samples).chain(pad).collect()
+    }
+
+    #[test]
+    fn a_steady_tone_noise_or_silence_does_not_sound_like_speech() {
+        let tone = padded((0..8000).map(|i| {
+            (10_000.0 * (i as f64 * 440.0 / 16_000.0 * std::f64::consts::TAU).sin()) as i16
+        }));
+        let why = speech_of(&hear(&tone), 1).unwrap_err();
+        assert!(why.contains("flat"), "{why}");
+        // noise that rises and falls like a syllable, with no pitch in it
+        let mut entropy = Entropy::seeded(7);
+        let noise = padded((0..8000).map(|i| {
+            let envelope = (i as f64 / 8000.0 * std::f64::consts::PI).sin();
+            (((entropy.next_u64() >> 52) as f64 - 2048.0) * 4.0 * envelope) as i16
+        }));
+        let why = speech_of(&hear(&noise), 1).unwrap_err();
+        assert!(why.contains("voiced"), "{why}");
+        let why = speech_of(&hear(&padded(std::iter::repeat_n(0, 8000))), 1).unwrap_err();
+        assert!(why.contains("0.00 s of sound"), "{why}");
+        // a word cut off mid-way starts loud
+        let digit = PromptSet::embedded().samples("digit-1").unwrap();
+        let why = speech_of(&hear(&digit[digit.len() / 2..]), 1).unwrap_err();
+        assert!(why.contains("starts or ends loud"), "{why}");
     }
 
     #[test]

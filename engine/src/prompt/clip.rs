@@ -295,9 +295,10 @@ words! {
     GREETINGS_NAME = "greetings-name": "To record your name, press 3.";
     RECORD_AFTER_TONE = "record-after-tone":
         "Record after the tone. Press pound when you are done.";
-    REVIEW_OPTIONS = "review-options":
-        "To keep it, press 1. To hear it, press 2. To record it again, press 3. \
-         To cancel, press star.";
+    REVIEW_KEEP = "review-keep": "To keep it, press 1.";
+    REVIEW_HEAR = "review-hear": "To hear it, press 2.";
+    REVIEW_AGAIN = "review-again": "To record it again, press 3.";
+    REVIEW_CANCEL = "review-cancel": "To cancel, press star.";
     GREETING_SAVED = "greeting-saved": "Your greeting has been saved.";
     NOTHING_RECORDED = "nothing-recorded": "Nothing was recorded.";
     CANCELLED = "cancelled": "Cancelled.";

@@ -85,6 +85,16 @@ pub fn greetings_menu() -> Phrase {
     ])
 }
 
+/// The choices after a greeting was recorded: 1 keep, 2 hear, 3 record again, `*` cancel.
+pub fn review_options() -> Phrase {
+    Phrase::of(&[
+        clip::REVIEW_KEEP,
+        clip::REVIEW_HEAR,
+        clip::REVIEW_AGAIN,
+        clip::REVIEW_CANCEL,
+    ])
+}
+
 /// The default greeting of an unanswered call: "The person at one zero zero two is not
 /// available."
 pub fn not_available(number: &str) -> Phrase {
@@ -185,5 +195,10 @@ mod tests {
         assert_eq!(words(&calling("7")), "Calling seven");
         assert_eq!(main_menu().len(), 6);
         assert_eq!(greetings_menu().names()[3], "option-main-menu");
+        assert_eq!(
+            words(&review_options()),
+            "To keep it, press 1. To hear it, press 2. To record it again, press 3. \
+             To cancel, press star."
+        );
     }
 }

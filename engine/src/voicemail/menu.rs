@@ -480,11 +480,7 @@ impl Menu {
             State::Main => self.main_menu(before, true),
             State::Browse(_) => self.message_choices(before),
             State::Greetings => self.greetings_menu(before),
-            State::Review(_) => {
-                let mut items = before;
-                items.push(Audio::Clip(clip::REVIEW_OPTIONS));
-                self.play(items);
-            }
+            State::Review(_) => self.review_options(before),
             State::NewPin(p) => {
                 let mut items = before;
                 items.push(Audio::Clip(if p.first.is_some() {

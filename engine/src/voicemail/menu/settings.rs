@@ -74,7 +74,14 @@ impl Menu {
             return self.greetings_menu(vec![Audio::Clip(clip::NOTHING_RECORDED)]);
         }
         self.state = State::Review(kind);
-        self.play(vec![Audio::Clip(clip::REVIEW_OPTIONS)]);
+        self.review_options(Vec::new());
+    }
+
+    /// Says the review choices after `before`.
+    pub(super) fn review_options(&mut self, before: Vec<Audio>) {
+        let mut items = before;
+        say(&mut items, &sentences::review_options());
+        self.play(items);
     }
 
     pub(super) fn review_key(&mut self, kind: Greeting, key: char) {
@@ -83,7 +90,7 @@ impl Menu {
                 self.actions.push_back(Action::KeepGreeting(kind));
                 self.greetings_menu(vec![Audio::Clip(clip::GREETING_SAVED)]);
             }
-            '2' => self.play(vec![Audio::NewGreeting, Audio::Clip(clip::REVIEW_OPTIONS)]),
+            '2' => self.review_options(vec![Audio::NewGreeting]),
             '3' => {
                 self.actions.push_back(Action::DiscardGreeting);
                 self.record(kind);
