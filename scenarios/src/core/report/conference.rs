@@ -63,6 +63,8 @@ pub struct RoomReport {
     pub late_ratio: f64,
     /// 20 ms frames of the mix's timeline that no packet brought (a tick the switch skipped).
     pub missing_frames: u64,
+    /// Packets stamped more than a second off the mix's timeline (left out of the jitter).
+    pub timestamp_jumps: u64,
     /// Interarrival jitter (RFC 3550) at the end of each call: mean and highest.
     pub jitter_mean_ms: f64,
     pub jitter_max_ms: f64,
@@ -115,7 +117,8 @@ impl ConferenceReport {
         let _ = writeln!(
             out,
             "conferences: {} room(s), {}/{} joined, {:.0} participant-s; mix {} packets, \
-             {:.3} % lost, {:.3} % late, {} frames missing, jitter mean {:.2} ms max {:.2} ms",
+             {:.3} % lost, {:.3} % late, {} frames missing, {} timestamp jumps, jitter mean \
+             {:.2} ms max {:.2} ms",
             self.rooms.len(),
             a.joined,
             a.dialled,
@@ -124,6 +127,7 @@ impl ConferenceReport {
             a.lost_ratio * 100.0,
             a.late_ratio * 100.0,
             a.missing_frames,
+            a.timestamp_jumps,
             a.jitter_mean_ms,
             a.jitter_max_ms
         );
@@ -215,6 +219,7 @@ impl RoomReport {
             lost_ratio: super::ratio(t.lost(), t.expected),
             late_ratio: super::ratio(t.late, t.received),
             missing_frames: t.missing_frames,
+            timestamp_jumps: t.timestamp_jumps,
             jitter_mean_ms: super::ratio(t.jitter_sum_us, t.joined) / 1e3,
             jitter_max_ms: t.jitter_max_us as f64 / 1e3,
             listeners: t.listeners,

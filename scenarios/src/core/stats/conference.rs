@@ -50,6 +50,8 @@ pub struct ParticipantCounts {
     pub rtp: LegCounts,
     /// Frames missing from the mix's timeline (timestamps that no packet brought).
     pub missing_frames: u64,
+    /// Packets whose timestamp was more than a second off the mix's timeline.
+    pub timestamp_jumps: u64,
     /// Interarrival jitter of the mix at the end (RFC 3550 §6.4.1).
     pub jitter: Duration,
     /// Windows measured; in how many another talker was present; in how many its own tone.
@@ -90,6 +92,8 @@ pub struct RoomTotals {
     pub late: u64,
     /// Frames missing from the mix's timeline (ticks with no packet).
     pub missing_frames: u64,
+    /// Packets stamped more than a second off the mix's timeline.
+    pub timestamp_jumps: u64,
     /// Sum and highest of the participants' jitter at the end of their calls (µs).
     pub jitter_sum_us: u64,
     pub jitter_max_us: u64,
@@ -116,6 +120,7 @@ impl RoomTotals {
         self.received += c.rtp.received;
         self.late += c.rtp.late;
         self.missing_frames += c.missing_frames;
+        self.timestamp_jumps += c.timestamp_jumps;
         let jitter = c.jitter.as_micros() as u64;
         self.jitter_sum_us += jitter;
         self.jitter_max_us = self.jitter_max_us.max(jitter);
@@ -139,6 +144,7 @@ impl RoomTotals {
         self.received += o.received;
         self.late += o.late;
         self.missing_frames += o.missing_frames;
+        self.timestamp_jumps += o.timestamp_jumps;
         self.jitter_sum_us += o.jitter_sum_us;
         self.jitter_max_us = self.jitter_max_us.max(o.jitter_max_us);
         self.listeners += o.listeners;
@@ -266,6 +272,7 @@ impl ParticipantMeter {
             room: self.room,
             rtp: self.leg.counts(),
             missing_frames: self.leg.missing_frames(),
+            timestamp_jumps: self.leg.timestamp_jumps(),
             jitter: self.leg.jitter(),
             windows: self.windows,
             heard_windows: self.heard_windows,
@@ -485,6 +492,6 @@ mod tests {
         }
         let c = m.counts();
         assert_eq!((c.rtp.expected, c.rtp.received), (20, 20));
-        assert_eq!(c.missing_frames, 1);
+        assert_eq!((c.missing_frames, c.timestamp_jumps), (1, 0));
     }
 }

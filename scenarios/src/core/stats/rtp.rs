@@ -104,8 +104,9 @@ pub struct LegMeter {
     peer: Option<SocketAddr>,
     /// Streams by SSRC, with the packet count at which each was last heard.
     streams: [Option<(u32, u64, RtpStream)>; STREAMS],
-    /// Expected, received, late and missing frames of streams retired from `streams`.
-    retired: [u64; 4],
+    /// Expected, received, late, missing frames and timestamp jumps of streams retired from
+    /// `streams`.
+    retired: [u64; 5],
     sent: u64,
     packets: u64,
     /// Packets from the relay (the SDP's address), from the peer's socket, from elsewhere.
@@ -122,7 +123,7 @@ impl LegMeter {
             remote,
             peer,
             streams: Default::default(),
-            retired: [0; 4],
+            retired: [0; 5],
             sent: 0,
             packets: 0,
             from_relay: 0,
@@ -160,7 +161,7 @@ impl LegMeter {
 
     /// What the leg counted so far.
     pub fn counts(&self) -> LegCounts {
-        let [mut expected, mut received, mut late, _] = self.retired;
+        let [mut expected, mut received, mut late, _, _] = self.retired;
         for (_, _, s) in self.streams.iter().flatten() {
             expected += s.expected();
             received += s.received();
@@ -197,6 +198,18 @@ impl LegMeter {
         self.retired[3] + current
     }
 
+    /// Packets whose timestamp left the streams' timelines by more than a second (see
+    /// [`RtpStream::timestamp_jumps`]).
+    pub fn timestamp_jumps(&self) -> u64 {
+        let current: u64 = self
+            .streams
+            .iter()
+            .flatten()
+            .map(|(_, _, s)| s.timestamp_jumps())
+            .sum();
+        self.retired[4] + current
+    }
+
     /// The interarrival jitter (RFC 3550 §6.4.1) of the stream heard from last.
     pub fn jitter(&self) -> Duration {
         self.streams
@@ -224,6 +237,7 @@ impl LegMeter {
                     self.retired[1] += old.received();
                     self.retired[2] += old.late();
                     self.retired[3] += old.missing_frames();
+                    self.retired[4] += old.timestamp_jumps();
                 }
                 self.streams[i] = Some((ssrc, now, RtpStream::new(CLOCK_RATE)));
                 i
@@ -238,6 +252,11 @@ impl LegMeter {
 
 /// The receive side of one RTP stream (one SSRC): RFC 3550 A.1 extended sequence numbers,
 /// A.3 expected packets, A.8 interarrival jitter, and lateness.
+///
+/// A packet whose transit time (arrival less its timestamp's time) differs from the previous
+/// packet's by more than [`RtpStream::JUMP`] is a timestamp jump, not network jitter: it is
+/// counted apart ([`RtpStream::timestamp_jumps`]) and left out of the jitter estimate, which
+/// goes on from the packet before it.
 ///
 /// A packet is *late* when it arrives more than [`RtpStream::LATE`] after its playout time,
 /// as a fixed 40 ms jitter buffer started by the stream's first packet would play it: the
@@ -259,11 +278,15 @@ pub struct RtpStream {
     /// estimate (µs, RFC 3550 A.8).
     transit: Option<i64>,
     jitter: f64,
+    jumps: u64,
 }
 
 impl RtpStream {
     /// How late a packet may be before it counts as late.
     pub const LATE: Duration = Duration::from_millis(40);
+
+    /// A change of transit time larger than this is a timestamp jump.
+    pub const JUMP: Duration = Duration::from_secs(1);
 
     /// A stream whose RTP clock runs at `clock_rate` Hz (8 000 for G.711).
     pub fn new(clock_rate: u32) -> Self {
@@ -276,6 +299,7 @@ impl RtpStream {
             span: 0,
             transit: None,
             jitter: 0.0,
+            jumps: 0,
         }
     }
 
@@ -304,10 +328,23 @@ impl RtpStream {
         }
         // RFC 3550 A.8: the transit's change from the previous packet, smoothed by 1/16
         let transit = arrival - playout;
-        if let Some(previous) = self.transit.replace(transit) {
-            let d = (transit - previous).abs() as f64;
-            self.jitter += (d - self.jitter) / 16.0;
+        match self.transit {
+            Some(previous) if (transit - previous).abs() > Self::JUMP.as_micros() as i64 => {
+                self.jumps += 1;
+            }
+            Some(previous) => {
+                let d = (transit - previous).abs() as f64;
+                self.jitter += (d - self.jitter) / 16.0;
+                self.transit = Some(transit);
+            }
+            None => self.transit = Some(transit),
         }
+    }
+
+    /// Packets whose timestamp was more than [`RtpStream::JUMP`] off the timeline of the
+    /// packets before them (a sender that stamped a packet with another clock).
+    pub fn timestamp_jumps(&self) -> u64 {
+        self.jumps
     }
 
     /// The interarrival jitter estimate (RFC 3550 §6.4.1).
@@ -423,6 +460,13 @@ mod tests {
         s.handle_packet(ms(260), 12, 2080);
         assert_eq!(s.expected(), 13);
         assert_eq!(s.missing_frames(), 1);
+        // a packet stamped five seconds back is a jump, not jitter: the estimate goes on
+        let before = s.jitter();
+        s.handle_packet(ms(280), 13, 2240u32.wrapping_sub(40_000));
+        assert_eq!((s.timestamp_jumps(), s.jitter()), (1, before));
+        s.handle_packet(ms(300), 14, 2400);
+        assert!(s.jitter() < before, "on time again: {:?}", s.jitter());
+        assert_eq!(s.timestamp_jumps(), 1);
     }
 
     #[test]

@@ -20,6 +20,7 @@ fn participant(room: u32, received: u64, heard: u64, own: u64, talks: bool) -> P
             origin: Origin::Other,
         },
         missing_frames: 2,
+        timestamp_jumps: 1,
         jitter: Duration::from_micros(1500),
         windows: 5,
         heard_windows: heard,
