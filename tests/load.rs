@@ -1,7 +1,9 @@
 //! The load generator (`switchboard load`) end to end: `scenarios/smoke.toml` against a
 //! switch started here (authentication on), an impossible threshold, a bad file, the
 //! server's CPU sampled from its pid, and `scenarios/anchored-calls.toml`: calls with audio
-//! whose RTP goes phone to phone, or through the switch's relay when it anchors them.
+//! whose RTP goes phone to phone, or through the switch's relay when it anchors them; and
+//! `scenarios/conference_small.toml`: conference participants who must all join, hear another
+//! talker and never themselves.
 
 mod common;
 
@@ -94,6 +96,7 @@ fn the_smoke_scenario_holds_every_threshold_and_reports_sane_numbers() {
         "subscribe",
         "publish",
         "room_post",
+        "conference",
     ] {
         let k = kind(&r, name);
         assert!(k["ok"].as_u64().unwrap() >= 1, "{name}: {k}");
@@ -287,4 +290,101 @@ fn nat_phones_are_anchored_by_the_auto_policy() {
     assert_eq!(code, 0, "{out}");
     let rtp = assert_twenty_calls_with_audio(&r, &out);
     assert_eq!(rtp["by_origin"]["relayed"]["legs"], 40, "{rtp}");
+}
+
+/// The conference_small population: users 500000..500007, `pw-<n>`.
+fn conference_switch() -> Switch {
+    let sw = Switch::start();
+    for i in 0..8 {
+        let n = 500_000 + i;
+        sw.add_account(&n.to_string(), &format!("pw-{n}"));
+    }
+    sw
+}
+
+#[test]
+fn small_conferences_everyone_joins_hears_the_others_and_never_themselves() {
+    let sw = conference_switch();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/conference_small.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let (code, out, r) = run_text(&text, &sw, "load-conference");
+    assert_eq!(code, 0, "{out}");
+    let joins = kind(&r, "conference");
+    assert_eq!(
+        (joins["offered"].as_u64(), joins["ok"].as_u64()),
+        (Some(8), Some(8)),
+        "{out}"
+    );
+    assert_eq!(
+        kind(&r, "bye")["ok"],
+        8,
+        "every participant hung up at the end: {out}"
+    );
+    let c = &r["conferences"];
+    assert_eq!(
+        (c["dialled"].as_u64(), c["joined"].as_u64()),
+        (Some(8), Some(8)),
+        "{out}"
+    );
+    // each participant was in for about 5 s of the 6 s run: the mix at 50 packets/s
+    assert!(c["received"].as_u64().unwrap() >= 8 * 4 * 50, "{c}");
+    assert!(c["lost_ratio"].as_f64().unwrap() <= 0.01, "{c}");
+    // everyone hears someone: the talkers each other, the listener and the probe both
+    assert_eq!(
+        (c["listeners"].as_u64(), c["heard"].as_u64()),
+        (Some(8), Some(8)),
+        "{c}"
+    );
+    assert_eq!(
+        (c["talkers"].as_u64(), c["self_heard"].as_u64()),
+        (Some(4), Some(0)),
+        "{c}"
+    );
+    // three listeners a room, a burst a second for about four seconds
+    let delay = &c["delay"];
+    assert!(delay["samples"].as_u64().unwrap() >= 2 * 3 * 3, "{delay}");
+    let rooms = c["rooms"].as_array().unwrap();
+    assert_eq!(rooms.len(), 2);
+    for room in rooms {
+        assert_eq!(
+            (room["dialled"].as_u64(), room["joined"].as_u64()),
+            (Some(4), Some(4))
+        );
+        assert_eq!(room["heard"], 4, "{room}");
+    }
+    assert!(out.contains("loadconf-1"), "{out}");
+}
+
+#[test]
+fn a_bad_conference_field_is_refused_with_its_line_and_field() {
+    let dir = TempDir::new("load-bad-conference");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/conference_small.toml");
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("talkers = 2 ", "talkers = 5 ");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("talkers = 5"))
+        .unwrap()
+        + 1;
+    let file = dir.0.join("bad.toml");
+    std::fs::write(&file, &text).unwrap();
+    // nothing listens on the discard port: the file is refused before anything is sent
+    let (code, _, err) = cli(
+        &[
+            "load",
+            file.to_str().unwrap(),
+            "--target",
+            "127.0.0.1:9",
+            "--quiet",
+        ],
+        None,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "line {line}: behaviours.conferences.talkers: 5 talkers but 4 participants per room"
+        )),
+        "{err}"
+    );
 }

@@ -3,6 +3,7 @@
 //! Counters are lock-free atomics; families take a read lock only to find an existing label
 //! set. `/metrics` renders the OpenMetrics text format through `prometheus-client`.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -115,6 +116,11 @@ pub struct Metrics {
     pub conference_participants: Gauge,
     /// Ticks of the mixer thread (20 ms each while anyone is in a conference).
     pub conference_ticks: Counter,
+    /// Time the mixer thread spent in its ticks, and the longest tick so far (seconds).
+    pub conference_tick_busy: Counter<f64, AtomicU64>,
+    pub conference_tick_max: Gauge<f64, AtomicU64>,
+    /// Ticks that began more than half a frame (10 ms) after their time.
+    pub conference_late_ticks: Counter,
     /// Bridge commands that failed and were undone from the bridge's snapshot.
     pub conference_restarts: Counter,
     /// Session deadlines the media threads ran (20 ms frame ticks, DTMF, media timeouts).
@@ -182,6 +188,9 @@ impl Metrics {
             conferences_active: Gauge::default(),
             conference_participants: Gauge::default(),
             conference_ticks: Counter::default(),
+            conference_tick_busy: Counter::default(),
+            conference_tick_max: Gauge::default(),
+            conference_late_ticks: Counter::default(),
             conference_restarts: Counter::default(),
             media_ticks: Counter::default(),
             media_late_ticks: Counter::default(),
@@ -242,6 +251,21 @@ impl Metrics {
                 "conference_mixer_ticks",
                 "Ticks of the conference mixer thread (20 ms each while anyone is in a conference)",
                 m.conference_ticks.clone(),
+            );
+            r.register(
+                "conference_mixer_busy_seconds",
+                "Time the conference mixer thread spent in its ticks",
+                m.conference_tick_busy.clone(),
+            );
+            r.register(
+                "conference_mixer_tick_max_seconds",
+                "The longest tick of the conference mixer thread so far",
+                m.conference_tick_max.clone(),
+            );
+            r.register(
+                "conference_mixer_late_ticks",
+                "Mixer ticks that began more than half a frame (10 ms) after their time",
+                m.conference_late_ticks.clone(),
             );
             r.register(
                 "conference_bridge_restarts",

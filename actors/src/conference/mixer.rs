@@ -6,8 +6,9 @@
 //! API). Each tick, for every room: pop each participant's newest voice frame from its ring
 //! (`rings::VoiceReader`), run the engine's `Mixer::tick` (N-1, per-rate buses, shared and
 //! private encodes), push each participant's payload into its mix ring (`rings::MixWriter`),
-//! and give the full mix to the room's recording sink, if any. The media threads send the
-//! payloads on their own 20 ms clocks. After setup (a join allocates the participant's
+//! and give the full mix to the room's recording sink, if any. Each tick's cost goes into the
+//! metrics (busy time, longest tick, ticks begun more than 10 ms late). The media threads send
+//! the payloads on their own 20 ms clocks. After setup (a join allocates the participant's
 //! buffers) a tick allocates, locks and logs nothing; commands are handled between ticks.
 //!
 //! A participant whose call closed its session (its voice ring's writer is gone) is taken
@@ -297,8 +298,19 @@ impl Loop {
         for room in self.rooms.values_mut() {
             room.tick(frame, silence);
         }
-        self.metrics.conference_ticks.inc();
+        // the tick's cost and lateness: two clock reads and three atomic updates, no lock
+        let busy = now.elapsed().as_secs_f64();
+        let m = &self.metrics;
+        m.conference_ticks.inc();
+        m.conference_tick_busy.inc_by(busy);
+        if busy > m.conference_tick_max.get() {
+            // only this thread sets it
+            m.conference_tick_max.set(busy);
+        }
         let behind = now.saturating_duration_since(at);
+        if behind > FRAME / 2 {
+            m.conference_late_ticks.inc();
+        }
         self.next_tick = Some(if behind > FRAME * MAX_LAG {
             now + FRAME
         } else {

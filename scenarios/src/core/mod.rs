@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 pub mod agent;
+pub mod conference;
 pub mod report;
 pub mod scenario;
 pub mod schedule;
@@ -88,6 +89,9 @@ pub enum Action {
     Publish { user: User, variant: u32 },
     /// `member` posts to room `room` (rooms are `load-<n>`, members joined at start).
     RoomPost { room: u32, member: User },
+    /// A participant dials its conference (`conf-loadconf-<room>`), sends its voice and
+    /// listens to the mix for its hold time, then hangs up.
+    Conference(conference::Participant),
 }
 
 impl Action {
@@ -100,6 +104,7 @@ impl Action {
             Action::Subscribe { .. } => Kind::Subscribe,
             Action::Publish { .. } => Kind::Publish,
             Action::RoomPost { .. } => Kind::RoomPost,
+            Action::Conference(_) => Kind::Conference,
         }
     }
 }
@@ -120,10 +125,12 @@ pub enum Kind {
     Notify,
     Publish,
     RoomPost,
+    /// A conference participant's call setup: INVITE to `conf-<room>` until its 200.
+    Conference,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Register,
         Kind::Call,
         Kind::Bye,
@@ -132,6 +139,7 @@ impl Kind {
         Kind::Notify,
         Kind::Publish,
         Kind::RoomPost,
+        Kind::Conference,
     ];
 
     /// The name used in scenario thresholds and reports (`register`, `call`, ...).
@@ -145,6 +153,7 @@ impl Kind {
             Kind::Notify => "notify",
             Kind::Publish => "publish",
             Kind::RoomPost => "room_post",
+            Kind::Conference => "conference",
         }
     }
 

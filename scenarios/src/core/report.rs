@@ -20,10 +20,12 @@
 //! the page must stay self-contained with no scripts or fonts, the charts are simple line and
 //! bar charts, and the load generator keeps a small dependency tree and build time.
 
+mod conference;
 mod html;
 mod rtp;
 mod svg;
 
+pub use conference::{ConferenceReport, ConferenceThreshold, DelayReport, RoomReport};
 pub use rtp::{RtpOrigins, RtpQuality, RtpReport};
 
 use std::collections::BTreeMap;
@@ -58,6 +60,8 @@ pub struct Report {
     pub messages: MessageReport,
     /// RTP of the call legs, and where it came from.
     pub rtp: RtpReport,
+    /// Conference participants, when the run had some.
+    pub conferences: Option<ConferenceReport>,
     /// The server's CPU and memory, when the runner was given its pid.
     pub server: Option<ServerReport>,
     /// The load generator's own CPU use.
@@ -210,12 +214,20 @@ pub enum Threshold {
     RtpLateRatio(f64),
     /// Share of RTP legs whose packets all came from the switch's relay at least this.
     RtpAnchoredRatio(f64),
+    /// A limit on what conference participants counted.
+    Conference(ConferenceThreshold),
 }
 
 impl ThresholdResult {
     /// Whether the limit is a minimum (`>=`) rather than a maximum.
     pub fn is_minimum(&self) -> bool {
-        matches!(self.name.as_str(), "success_ratio" | "rtp_anchored_ratio")
+        matches!(
+            self.name.as_str(),
+            "success_ratio"
+                | "rtp_anchored_ratio"
+                | "conference_join_ratio"
+                | "conference_heard_ratio"
+        )
     }
 }
 
@@ -236,6 +248,9 @@ pub fn build(recorder: &Recorder, meta: Meta, thresholds: &[Threshold]) -> Repor
         .iter()
         .map(|t| check(recorder, &total, t))
         .collect();
+    let server = meta
+        .server
+        .map(|(pid, samples, tps)| server_report(pid, samples, tps, ops));
     Report {
         scenario: meta.scenario,
         seed: meta.seed,
@@ -252,9 +267,8 @@ pub fn build(recorder: &Recorder, meta: Meta, thresholds: &[Threshold]) -> Repor
             duplicates: messages.duplicates,
         },
         rtp: RtpReport::new(recorder),
-        server: meta
-            .server
-            .map(|(pid, samples, tps)| server_report(pid, samples, tps, ops)),
+        conferences: ConferenceReport::new(recorder, server.as_ref().map(|s| s.cpu_secs)),
+        server,
         runner: RunnerReport {
             cpu_secs: meta.runner_cpu_secs,
             cpu_us_per_op: meta.runner_cpu_secs * 1e6 / ops,
@@ -311,6 +325,9 @@ impl Report {
             );
         }
         self.rtp.write_summary(&mut out);
+        if let Some(c) = &self.conferences {
+            c.write_summary(&mut out);
+        }
         for t in &self.thresholds {
             let verdict = if t.passed { "PASS" } else { "FAIL" };
             let op = if t.is_minimum() { ">=" } else { "<=" };
@@ -480,6 +497,7 @@ fn check(recorder: &Recorder, total: &Counts, t: &Threshold) -> ThresholdResult 
                 note,
             )
         }
+        Threshold::Conference(c) => conference::check(recorder, &c),
         Threshold::RtpAnchoredRatio(limit) => {
             let none = rtp.legs == 0;
             let actual = rtp::anchored_ratio(recorder);

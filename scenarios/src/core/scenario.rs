@@ -2,14 +2,15 @@
 //! `scenarios/README.md`).
 //!
 //! A scenario names a population of simulated subscribers, the behaviours mixed in one run
-//! (registrations, calls, messages, presence, chat rooms), phases with durations and load
-//! factors, pass/fail thresholds and a seed. [`parse`] turns text into a [`Scenario`] or the
+//! (registrations, calls, messages, presence, chat rooms, conferences), phases with durations
+//! and load factors, pass/fail thresholds and a seed. [`parse`] turns text into a [`Scenario`] or the
 //! first problem found, with the line and dotted field name ([`ScenarioError`]); nothing is
 //! sent for a file that does not parse. Parsing is pure: it takes the file's text (and
 //! [`parse_with`] a reader of the population's CSV); no files, no clock, no network. The
 //! runner reads the files (`crate::runner::file`).
 
 mod build;
+mod conference;
 mod read;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use switchboard_engine::media::Codec;
 
 use super::{CallMedia, Kind, User};
 
@@ -83,6 +86,7 @@ pub struct Behaviours {
     pub message: Option<MessageB>,
     pub presence: Option<PresenceB>,
     pub room: Option<RoomB>,
+    pub conferences: Option<ConferencesB>,
 }
 
 /// A behaviour's name, as listed in `phases.behaviours`.
@@ -93,6 +97,7 @@ pub enum Behaviour {
     Message,
     Presence,
     Room,
+    Conferences,
 }
 
 /// How hard a behaviour runs, before phase factors.
@@ -177,6 +182,32 @@ pub struct RoomB {
     pub members_per_room: u32,
 }
 
+/// Conference participants: every room's participants dial in (spread over `join`), talk or
+/// listen with RTP, and hang up after their hold time (then dial again while the run lasts).
+/// Room r's participants are the users from r × `participants`
+/// ([`Scenario::conference_user`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConferencesB {
+    /// Rooms `loadconf-0` .. `loadconf-<rooms-1>`.
+    pub rooms: u32,
+    /// Participants per room.
+    pub participants: u32,
+    /// Participants per room that talk (a steady tone each); at most
+    /// `crate::core::conference::MAX_TALKERS`.
+    pub talkers: u32,
+    /// Each codec's share of the participants (PCMU, PCMA, G.722), summing to 1, in the
+    /// order the file gives them.
+    pub codecs: Vec<(Codec, f64)>,
+    /// The first joins are spread evenly over this time from the start of the first phase
+    /// that runs conferences.
+    pub join: Duration,
+    /// How long a participant stays; `None`: to the end of the run.
+    pub hold: Option<Between>,
+    /// The last participant of each room is a probe (bursts that measure the delay through
+    /// the bridge).
+    pub probe: bool,
+}
+
 /// A duration picked uniformly in `min..=max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Between {
@@ -212,6 +243,16 @@ pub struct Thresholds {
     pub rtp_late_ratio: Option<f64>,
     /// Minimum share of RTP legs whose packets all came from the switch's relay.
     pub rtp_anchored_ratio: Option<f64>,
+    /// Conference participants: minimum share of joins answered with audio flowing, maximum
+    /// share of the mix's packets lost and late, minimum share of listeners hearing another
+    /// talker, maximum participants hearing their own voice (0 when the run has talkers and
+    /// the file does not say), maximum 99th percentile of the probe's delay.
+    pub conference_join_ratio: Option<f64>,
+    pub conference_loss_ratio: Option<f64>,
+    pub conference_late_ratio: Option<f64>,
+    pub conference_heard_ratio: Option<f64>,
+    pub conference_self_heard: Option<u64>,
+    pub conference_delay_p99: Option<Duration>,
 }
 
 /// Latency limits of one request type.
@@ -279,6 +320,17 @@ impl Scenario {
         self.domain.as_deref().or(Some(host))
     }
 
+    /// The user who is participant `index` of conference room `room`: users
+    /// `room × participants + index`.
+    pub fn conference_user(&self, room: u32, index: u32) -> User {
+        let p = self
+            .behaviours
+            .conferences
+            .as_ref()
+            .map_or(0, |c| c.participants);
+        room * p + index
+    }
+
     /// The members of room `room` (`load-<room>`): `members_per_room` consecutive online
     /// users from `room × members_per_room`, wrapping. Empty without a room behaviour.
     pub fn room_members(&self, room: u32) -> Vec<User> {
@@ -333,15 +385,17 @@ impl Population {
 }
 
 impl Behaviour {
-    pub const ALL: [Behaviour; 5] = [
+    pub const ALL: [Behaviour; 6] = [
         Behaviour::Register,
         Behaviour::Call,
         Behaviour::Message,
         Behaviour::Presence,
         Behaviour::Room,
+        Behaviour::Conferences,
     ];
 
-    /// Its name in scenario files (`register`, `call`, `message`, `presence`, `room`).
+    /// Its name in scenario files (`register`, `call`, `message`, `presence`, `room`,
+    /// `conferences`).
     pub fn name(self) -> &'static str {
         match self {
             Behaviour::Register => "register",
@@ -349,6 +403,7 @@ impl Behaviour {
             Behaviour::Message => "message",
             Behaviour::Presence => "presence",
             Behaviour::Room => "room",
+            Behaviour::Conferences => "conferences",
         }
     }
 
@@ -358,7 +413,8 @@ impl Behaviour {
 }
 
 impl Behaviours {
-    /// The load of `b`, if present and driven (`register` may have none).
+    /// The load of `b`, if present and driven (`register` may have none; `conferences` has
+    /// its own timing).
     pub fn load(&self, b: Behaviour) -> Option<Load> {
         match b {
             Behaviour::Register => self.register.as_ref().and_then(|r| r.load),
@@ -366,6 +422,7 @@ impl Behaviours {
             Behaviour::Message => self.message.as_ref().map(|m| m.load),
             Behaviour::Presence => self.presence.as_ref().map(|p| p.load),
             Behaviour::Room => self.room.as_ref().map(|r| r.load),
+            Behaviour::Conferences => None,
         }
     }
 
@@ -377,6 +434,7 @@ impl Behaviours {
             Behaviour::Message => self.message.is_some(),
             Behaviour::Presence => self.presence.is_some(),
             Behaviour::Room => self.room.is_some(),
+            Behaviour::Conferences => self.conferences.is_some(),
         }
     }
 }

@@ -10,6 +10,13 @@
 //! (`include_offline_from_phase`) register spread over `include_offline_secs` from that
 //! phase's start, then refresh the same way. The schedule never unregisters.
 //!
+//! Conference participants (`behaviours.conferences`) follow their own timing: participant
+//! slot k (room `k % rooms`, place `k / rooms`, so the rooms fill side by side) first dials
+//! at `join × k / slots` from the start of the first phase that runs conferences, stays its
+//! hold time (drawn in order of the joins, or to the end of the run), and dials again when it
+//! has hung up, unless the run is over (a phase without conferences puts it off to the next
+//! phase with them). Phase factors do not scale conferences.
+//!
 //! Closed-loop behaviours (`concurrency`) are not timed here: the runner keeps
 //! [`Schedule::concurrency_at`] of them in flight and takes each new one from
 //! [`Schedule::next_closed`].
@@ -41,6 +48,8 @@ pub struct Schedule {
     closed: Vec<(Kind, Entropy)>,
     /// When the offline users count as online (all registered), if ever.
     online_from: Option<f64>,
+    /// Hold times of conference participants, drawn in order of their joins.
+    conference_holds: Entropy,
 }
 
 /// The kinds of open-loop streams.
@@ -48,6 +57,8 @@ pub struct Schedule {
 enum Source {
     Stream(usize),
     Cursor(usize),
+    /// Conference participant slot k dials.
+    Conference(u32),
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +172,7 @@ impl Schedule {
             seq: 0,
             closed,
             online_from,
+            conference_holds: stream_rng(seed, 60),
         };
         for i in 0..s.streams.len() {
             if let Some(t) = s.arrival(i, 0.0) {
@@ -172,6 +184,7 @@ impl Schedule {
                 s.push(t, Source::Cursor(i));
             }
         }
+        s.queue_conferences();
         s
     }
 
@@ -386,6 +399,7 @@ impl Iterator for Schedule {
                     device: (index % devices) as u32,
                 }
             }
+            Source::Conference(k) => self.conference(k, t),
         };
         Some((Duration::from_nanos(nanos), action))
     }
@@ -431,6 +445,7 @@ fn behaviour_of(kind: Kind) -> Option<Behaviour> {
         Kind::Message => Some(Behaviour::Message),
         Kind::Subscribe | Kind::Publish => Some(Behaviour::Presence),
         Kind::RoomPost => Some(Behaviour::Room),
+        Kind::Conference => Some(Behaviour::Conferences),
         Kind::Bye | Kind::Notify => None,
     }
 }
@@ -514,7 +529,7 @@ fn draw(sc: &Scenario, kind: Kind, rng: &mut Entropy, online: u32) -> Action {
                 member: member as User,
             }
         }
-        Kind::Register | Kind::Bye | Kind::Notify => Action::Register {
+        Kind::Register | Kind::Bye | Kind::Notify | Kind::Conference => Action::Register {
             user: below(rng, online),
             device: below(rng, pop.devices),
         },
@@ -555,5 +570,6 @@ fn between(rng: &mut Entropy, min: Duration, max: Duration) -> Duration {
     min + (max - min).mul_f64(unit(rng))
 }
 
+mod conference;
 #[cfg(test)]
 mod tests;

@@ -13,13 +13,15 @@
 //! - latency percentiles are of `Outcome::Ok` answers only: a fast 503 or a timeout would
 //!   otherwise pull them down or up; failures and timeouts have their own counters.
 
+mod conference;
 mod histogram;
 mod rtp;
 
+pub use conference::{ParticipantCounts, ParticipantMeter, RoomTotals};
 pub use histogram::{Histogram, MAX_TRACKED};
 pub use rtp::{LegCounts, LegMeter, Origin, RtpStream};
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use super::{Kind, Outcome};
@@ -38,6 +40,8 @@ pub struct Recorder {
     duplicates: u64,
     /// RTP of the legs that ended, by [`Origin`] (in [`Origin::ALL`] order).
     rtp: [RtpTotals; Origin::ALL.len()],
+    /// Conference participants by room.
+    rooms: BTreeMap<u32, RoomTotals>,
 }
 
 /// Request counters of one kind (all of a run, or of one second).
@@ -187,6 +191,7 @@ impl Recorder {
             received: HashSet::new(),
             duplicates: 0,
             rtp: Default::default(),
+            rooms: BTreeMap::new(),
         }
     }
 
@@ -243,6 +248,32 @@ impl Recorder {
         self.rtp[origin_slot(leg.origin)].add_leg(leg);
     }
 
+    /// A participant of conference room `room` dialled.
+    pub fn conference_dialled(&mut self, room: u32) {
+        self.room_mut(room).dialled += 1;
+    }
+
+    /// What a conference participant counted when its call ended.
+    pub fn conference(&mut self, c: &ParticipantCounts) {
+        self.room_mut(c.room).add_participant(c);
+    }
+
+    /// Each conference room's totals, by room number.
+    pub fn conference_rooms(&self) -> &BTreeMap<u32, RoomTotals> {
+        &self.rooms
+    }
+
+    /// The totals of every conference room.
+    pub fn conference_totals(&self) -> RoomTotals {
+        let mut t = RoomTotals::default();
+        self.rooms.values().for_each(|r| t.add(r));
+        t
+    }
+
+    fn room_mut(&mut self, room: u32) -> &mut RoomTotals {
+        self.rooms.entry(room).or_default()
+    }
+
     /// Adds everything `other` recorded. A message id received by both is a duplicate.
     pub fn merge(&mut self, other: &Recorder) {
         for (a, b) in self.kinds.iter_mut().zip(other.kinds.iter()) {
@@ -271,6 +302,9 @@ impl Recorder {
         self.duplicates += other.duplicates;
         for (a, b) in self.rtp.iter_mut().zip(other.rtp.iter()) {
             a.add(b);
+        }
+        for (room, totals) in &other.rooms {
+            self.room_mut(*room).add(totals);
         }
     }
 

@@ -13,6 +13,7 @@
 //! - at the end the shards' recorders are merged into the report (terminal table, JSON,
 //!   HTML), with the server's CPU and memory when `--server-pid` was given.
 
+mod conference;
 pub mod file;
 mod media;
 mod people;
@@ -25,11 +26,12 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use conference::ProbeClocks;
 use people::People;
-use shard::{Shard, ShardSetup, Work};
+use shard::{InFlight, Shard, ShardSetup, Work};
 use tokio::sync::{mpsc, watch};
 
-use crate::core::report::{self, Meta, Report, ServerSample, Threshold};
+use crate::core::report::{self, ConferenceThreshold, Meta, Report, ServerSample, Threshold};
 use crate::core::scenario::Scenario;
 use crate::core::schedule::Schedule;
 use crate::core::stats::Recorder;
@@ -141,7 +143,9 @@ async fn run_async(
         .to_owned();
     let duration = sc.duration();
     let people = Arc::new(People::new(sc.population.clone()));
-    let in_flight: Arc<[AtomicU64; 8]> = Arc::new(Default::default());
+    let in_flight: Arc<InFlight> = Arc::new(std::array::from_fn(|_| AtomicU64::new(0)));
+    let rooms = sc.behaviours.conferences.as_ref().map_or(0, |c| c.rooms);
+    let probes = Arc::new(ProbeClocks::new(rooms));
     let outstanding = Arc::new(AtomicI64::new(0));
     let (progress_tx, progress_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -171,6 +175,7 @@ async fn run_async(
             seconds,
             register_expires: sc.population.register_expires.as_secs() as u32,
             in_flight: in_flight.clone(),
+            probes: probes.clone(),
             outstanding: outstanding.clone(),
             progress: progress_tx.clone(),
         })?;
@@ -309,11 +314,12 @@ fn origin(a: &Action) -> u32 {
         Action::Message { from, .. } => *from,
         Action::Subscribe { watcher, .. } => *watcher,
         Action::RoomPost { member, .. } => *member,
+        Action::Conference(p) => p.user,
     }
 }
 
 /// Waits until nothing is in flight (or `limit`).
-async fn wait_idle(in_flight: &[AtomicU64; 8], limit: Duration, stop: &watch::Receiver<bool>) {
+async fn wait_idle(in_flight: &InFlight, limit: Duration, stop: &watch::Receiver<bool>) {
     let until = Instant::now() + limit;
     while Instant::now() < until && !*stop.borrow() {
         if in_flight.iter().all(|c| c.load(Ordering::Relaxed) == 0) {
@@ -354,6 +360,16 @@ fn thresholds(sc: &Scenario) -> Vec<Threshold> {
     if let Some(r) = t.rtp_anchored_ratio {
         out.push(Threshold::RtpAnchoredRatio(r));
     }
+    let conference = [
+        t.conference_join_ratio.map(ConferenceThreshold::JoinRatio),
+        t.conference_loss_ratio.map(ConferenceThreshold::LossRatio),
+        t.conference_late_ratio.map(ConferenceThreshold::LateRatio),
+        t.conference_heard_ratio
+            .map(ConferenceThreshold::HeardRatio),
+        t.conference_self_heard.map(ConferenceThreshold::SelfHeard),
+        t.conference_delay_p99.map(ConferenceThreshold::DelayP99),
+    ];
+    out.extend(conference.into_iter().flatten().map(Threshold::Conference));
     out
 }
 

@@ -16,13 +16,20 @@ use switchboard_engine::entropy::Entropy;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use super::conference::{self, ProbeClocks};
 use super::media;
 use super::people::People;
 use crate::core::agent::{
     self, Audio, Callee, Caller, Endpoint, Identity, Out, Request, RequestSpec, Subscriber,
 };
-use crate::core::stats::{LegCounts, Recorder};
+use crate::core::conference::{Participant, Voice};
+use crate::core::stats::Recorder;
 use crate::core::{Action, Kind, Outcome, User};
+use legs::LegReport;
+use switchboard_engine::media::Codec;
+
+/// In-flight counters, one per [`Kind`].
+pub type InFlight = [AtomicU64; Kind::ALL.len()];
 
 /// A flow and what it belongs to.
 enum Flow {
@@ -102,7 +109,9 @@ pub struct ShardSetup {
     pub seconds: usize,
     pub register_expires: u32,
     /// Closed-loop behaviours count their flows in flight here (per `Kind`).
-    pub in_flight: Arc<[AtomicU64; 8]>,
+    pub in_flight: Arc<InFlight>,
+    /// Conference probes' burst times, by room (shared by every shard).
+    pub probes: Arc<ProbeClocks>,
     /// Messages the server acknowledged that no device received yet (over all shards: a
     /// message's sender and recipient may be on different shards).
     pub outstanding: Arc<AtomicI64>,
@@ -127,14 +136,20 @@ pub struct Shard {
     /// RTP sockets waiting for their call to come up, and running legs, by Call-ID.
     media_sockets: FxHashMap<Box<str>, std::net::UdpSocket>,
     legs: FxHashMap<Box<str>, media::Leg>,
+    /// Conference participants waiting for their call to come up, and running, by Call-ID.
+    participants: FxHashMap<Box<str>, Participant>,
+    conference_legs: FxHashMap<Box<str>, conference::Leg>,
+    /// One second of each voice in each codec, encoded once.
+    voices: HashMap<(Voice, Codec), Arc<[u8]>>,
+    probes: Arc<ProbeClocks>,
     rtp: (
-        mpsc::UnboundedSender<LegCounts>,
-        mpsc::UnboundedReceiver<LegCounts>,
+        mpsc::UnboundedSender<LegReport>,
+        mpsc::UnboundedReceiver<LegReport>,
     ),
     rtp_pending: usize,
     register_expires: u32,
     next_message: u64,
-    in_flight: Arc<[AtomicU64; 8]>,
+    in_flight: Arc<InFlight>,
     outstanding: Arc<AtomicI64>,
     progress: mpsc::UnboundedSender<(usize, Recorder)>,
     out: Vec<Out>,
@@ -165,6 +180,10 @@ impl Shard {
             devices: HashMap::new(),
             media_sockets: FxHashMap::default(),
             legs: FxHashMap::default(),
+            participants: FxHashMap::default(),
+            conference_legs: FxHashMap::default(),
+            voices: HashMap::new(),
+            probes: s.probes,
             rtp: mpsc::unbounded_channel(),
             rtp_pending: 0,
             register_expires: s.register_expires,
@@ -221,7 +240,7 @@ impl Shard {
                 c = self.rtp.1.recv() => {
                     if let Some(c) = c {
                         self.rtp_pending = self.rtp_pending.saturating_sub(1);
-                        self.recorder.rtp(&c);
+                        self.leg_report(&c);
                     }
                 }
                 _ = tick.tick() => {
@@ -255,6 +274,13 @@ impl Shard {
             if let Some(rx) = leg.stop() {
                 if let Ok(Ok(c)) = tokio::time::timeout(Duration::from_millis(200), rx).await {
                     self.recorder.rtp(&c);
+                }
+            }
+        }
+        for (_, leg) in self.conference_legs.drain() {
+            if let Some(rx) = leg.stop() {
+                if let Ok(Ok(c)) = tokio::time::timeout(Duration::from_millis(200), rx).await {
+                    self.recorder.conference(&c);
                 }
             }
         }
@@ -388,6 +414,7 @@ impl Shard {
                 };
                 self.request(now, spec, user, None, record, &mut out)
             }
+            Action::Conference(p) => self.dial_conference(now, p, record, &mut out),
             Action::RoomPost { room, member } => {
                 let spec = room_message(
                     &self.ep,
@@ -516,21 +543,8 @@ impl Shard {
 
     fn forget(&mut self, call_id: &str) {
         self.media_sockets.remove(call_id);
-        if let Some(leg) = self.legs.remove(call_id) {
-            self.stop_leg(leg);
-        }
-    }
-
-    fn stop_leg(&mut self, leg: media::Leg) {
-        if let Some(rx) = leg.stop() {
-            self.rtp_pending += 1;
-            let tx = self.rtp.0.clone();
-            tokio::spawn(async move {
-                if let Ok(c) = rx.await {
-                    let _ = tx.send(c);
-                }
-            });
-        }
+        self.participants.remove(call_id);
+        self.stop_legs(call_id);
     }
 
     /// Carries out what the flow of `call_id` asked; `record`: its outcomes count.
@@ -568,20 +582,8 @@ impl Shard {
                         self.recorder.outcome(Kind::Notify, at, l, Outcome::Ok(200));
                     }
                 }
-                Out::MediaStart { remote, peer } => {
-                    if let Some(sock) = self.media_sockets.remove(call_id) {
-                        if let Ok(sock) = UdpSocket::from_std(sock) {
-                            let ssrc = self.e.next_u64() as u32;
-                            let leg = media::start(sock, remote, peer, ssrc);
-                            self.legs.insert(call_id.into(), leg);
-                        }
-                    }
-                }
-                Out::MediaStop => {
-                    if let Some(leg) = self.legs.remove(call_id) {
-                        self.stop_leg(leg);
-                    }
-                }
+                Out::MediaStart { remote, peer } => self.start_media(call_id, remote, peer),
+                Out::MediaStop => self.stop_legs(call_id),
             }
         }
     }
@@ -603,4 +605,5 @@ fn room_message(ep: &Endpoint, room: u32, text: &str, e: &mut Entropy) -> Reques
 }
 
 mod incoming;
+mod legs;
 mod teardown;

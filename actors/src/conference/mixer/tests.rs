@@ -158,6 +158,14 @@ fn the_thread_ticks_only_while_someone_is_in_a_conference() {
     std::thread::sleep(Duration::from_millis(300));
     let ticked = metrics.conference_ticks.get();
     assert!(ticked >= 5, "ticks while someone is in ({ticked})");
+    let (busy, max) = (
+        metrics.conference_tick_busy.get(),
+        metrics.conference_tick_max.get(),
+    );
+    assert!(
+        busy > 0.0 && max > 0.0 && max <= busy,
+        "tick cost counted: {busy} s, max {max} s"
+    );
     mixer.leave(room, ParticipantId(1));
     drop(leg);
     std::thread::sleep(Duration::from_millis(100));

@@ -10,7 +10,8 @@ use switchboard_engine::entropy::Entropy;
 use switchboard_engine::sip::{reason_phrase, HeaderName, Message, Method, ResponseBuilder};
 use switchboard_engine::txn::{self, ClientKey, ClientNonInvite, ServerInvite, Timers};
 
-use super::caller::{media_socket_of, parse_plan, plan_media, PLAN_HEADER};
+use super::plan::{parse_plan, plan_media, PLAN_HEADER};
+use super::sdp::media_socket_of;
 use super::sdp::{self, Audio, MEDIA_HEADER};
 use super::{build, via, Endpoint, Head, Identity, Out};
 use crate::core::{CallMedia, CallPlan};

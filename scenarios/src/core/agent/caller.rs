@@ -1,6 +1,7 @@
 //! The calling side of a simulated call: INVITE (a 407 answered once), the plan's expected
 //! answer (200, 486, or 487 after our CANCEL), the ACK, audio while it is up, and the BYE
-//! (ours, or the callee's).
+//! (ours, or the callee's). A conference participant's call is the same flow towards the
+//! conference's address ([`Caller::conference`]): answered by the switch, held, hung up.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -11,81 +12,12 @@ use switchboard_engine::sip::builder::cancel_for;
 use switchboard_engine::sip::{HeaderName, Message, Method, ResponseBuilder};
 use switchboard_engine::txn::{self, ClientInvite, ClientKey, ClientNonInvite};
 
-use super::sdp::{self, Audio, MEDIA_HEADER};
+use super::plan::{media_params, plan_value, PLAN_HEADER};
+use super::sdp::{self, media_socket_of, Audio, MEDIA_HEADER};
 use super::{build, credentials, via, Endpoint, Head, Identity, Out};
-use crate::core::{CallMedia, CallPlan, Kind, Outcome};
+use switchboard_engine::media::Codec;
 
-/// The header carrying the plan to the callee.
-pub const PLAN_HEADER: &str = "X-Load-Plan";
-
-/// The audio a plan header asks for: `;rtp=1` for audio, with `;nat=<ip>` when the phones
-/// write that address in their SDP; `None`: signalling only.
-pub fn plan_media(v: &str) -> Option<CallMedia> {
-    let mut parts = v.split(';').map(str::trim);
-    if !parts.clone().any(|p| p == "rtp=1") {
-        return None;
-    }
-    let nat = parts.find_map(|p| p.strip_prefix("nat=")?.parse().ok());
-    Some(nat.map_or(CallMedia::Direct, CallMedia::Nat))
-}
-
-/// The parameters a plan header carries for `media` (appended to [`plan_value`]).
-fn media_params(media: Option<CallMedia>) -> String {
-    match media {
-        None => String::new(),
-        Some(CallMedia::Direct) => ";rtp=1".into(),
-        Some(CallMedia::Nat(ip)) => format!(";rtp=1;nat={ip}"),
-    }
-}
-
-/// The socket a `X-Load-Media` header names.
-pub(super) fn media_socket_of(m: &Message) -> Option<SocketAddr> {
-    m.header_by_name(MEDIA_HEADER)?.trim().parse().ok()
-}
-
-/// `plan` as the header value the callee reads (`answer;ring=..;hold=..;by=caller`).
-pub fn plan_value(plan: &CallPlan) -> String {
-    match plan {
-        CallPlan::Answer {
-            ring,
-            hold,
-            callee_hangs_up,
-        } => format!(
-            "answer;ring={};hold={};by={}",
-            ring.as_millis(),
-            hold.as_millis(),
-            if *callee_hangs_up { "callee" } else { "caller" }
-        ),
-        CallPlan::Busy { ring } => format!("busy;ring={}", ring.as_millis()),
-        CallPlan::NoAnswer { ring } => format!("noanswer;ring={}", ring.as_millis()),
-    }
-}
-
-/// Reads a plan header value back.
-pub fn parse_plan(v: &str) -> Option<CallPlan> {
-    let mut parts = v.split(';');
-    let what = parts.next()?.trim();
-    let (mut ring, mut hold, mut by_callee) = (Duration::ZERO, Duration::ZERO, false);
-    for p in parts {
-        let (k, val) = p.split_once('=')?;
-        match k.trim() {
-            "ring" => ring = Duration::from_millis(val.trim().parse().ok()?),
-            "hold" => hold = Duration::from_millis(val.trim().parse().ok()?),
-            "by" => by_callee = val.trim() == "callee",
-            _ => {}
-        }
-    }
-    Some(match what {
-        "answer" => CallPlan::Answer {
-            ring,
-            hold,
-            callee_hangs_up: by_callee,
-        },
-        "busy" => CallPlan::Busy { ring },
-        "noanswer" => CallPlan::NoAnswer { ring },
-        _ => return None,
-    })
-}
+use crate::core::{CallPlan, Kind, Outcome};
 
 #[derive(Debug)]
 enum State {
@@ -107,6 +39,11 @@ pub struct Caller {
     tag: String,
     /// This leg's audio; `None`: signalling only (the offer names the discard port).
     media: Option<Audio>,
+    /// The codec it offers (PCMU between simulated phones).
+    codec: Codec,
+    /// What its setup is recorded as: `Call`, or `Conference` for a participant (whose
+    /// INVITE carries no plan: the switch answers it).
+    kind: Kind,
     /// Where the callee's audio goes by the SDP of a provisional answer (early media, or the
     /// ringback a switch adds), in case the 200 carries none.
     early_remote: Option<SocketAddr>,
@@ -144,14 +81,67 @@ impl Caller {
         e: &mut Entropy,
         out: &mut Vec<Out>,
     ) -> Caller {
+        Caller::dial(
+            now,
+            id,
+            callee,
+            plan,
+            (media, Codec::Pcmu, Kind::Call),
+            ep,
+            e,
+            out,
+        )
+    }
+
+    /// A conference participant dials `room_user` (`conf-<name>`) offering `codec` on `media`,
+    /// and hangs up `hold` after the answer. Its setup is recorded as `Kind::Conference`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conference(
+        now: Instant,
+        id: Identity,
+        room_user: &str,
+        hold: Duration,
+        media: Audio,
+        codec: Codec,
+        ep: Endpoint,
+        e: &mut Entropy,
+        out: &mut Vec<Out>,
+    ) -> Caller {
+        let plan = CallPlan::Answer {
+            ring: Duration::ZERO,
+            hold,
+            callee_hangs_up: false,
+        };
+        let audio = (Some(media), codec, Kind::Conference);
+        Caller::dial(now, id, room_user, plan, audio, ep, e, out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn dial(
+        now: Instant,
+        id: Identity,
+        callee: &str,
+        plan: CallPlan,
+        (media, codec, kind): (Option<Audio>, Codec, Kind),
+        ep: Endpoint,
+        e: &mut Entropy,
+        out: &mut Vec<Out>,
+    ) -> Caller {
         let uri = format!("sip:{callee}@{}", ep.server);
         let call_id = format!("lc-{}", e.token(20));
         let tag = e.token(10);
         let from = format!("<{}>;tag={tag}", id.aor(&ep));
         let to = format!("<sip:{callee}@{}>", ep.domain);
-        let (invite, invite_msg, key) = invite(
-            now, &id, &ep, &uri, &to, &from, &call_id, 1, &plan, media, None, e,
-        );
+        let head = Dial {
+            uri: &uri,
+            to: &to,
+            from: &from,
+            call_id: &call_id,
+            plan: (kind == Kind::Call).then_some(&plan),
+            media,
+            codec,
+        };
+        let (invite, invite_msg, key) = invite(now, &id, &ep, &head, 1, None, e);
         let cancel_at = match plan {
             CallPlan::NoAnswer { ring } => Some(now + ring),
             _ => None,
@@ -165,6 +155,8 @@ impl Caller {
             from,
             tag,
             media,
+            codec,
+            kind,
             early_remote: None,
             started: now,
             cseq: 1,
@@ -330,20 +322,16 @@ impl Caller {
             if let Some(c) = credentials(&r, "INVITE", &self.uri, &self.id, e) {
                 self.authed = true;
                 self.cseq += 1;
-                let (t, m, k) = invite(
-                    now,
-                    &self.id,
-                    &self.ep,
-                    &self.uri,
-                    &self.to,
-                    &self.from,
-                    &self.call_id,
-                    self.cseq,
-                    &self.plan,
-                    self.media,
-                    Some(&c),
-                    e,
-                );
+                let head = Dial {
+                    uri: &self.uri,
+                    to: &self.to,
+                    from: &self.from,
+                    call_id: &self.call_id,
+                    plan: (self.kind == Kind::Call).then_some(&self.plan),
+                    media: self.media,
+                    codec: self.codec,
+                };
+                let (t, m, k) = invite(now, &self.id, &self.ep, &head, self.cseq, Some(&c), e);
                 self.invite = t;
                 self.invite_msg = m;
                 self.key = k;
@@ -479,7 +467,7 @@ impl Caller {
 
     fn record(&self, now: Instant, outcome: Outcome, out: &mut Vec<Out>) {
         out.push(Out::Done {
-            kind: Kind::Call,
+            kind: self.kind,
             latency: now.saturating_duration_since(self.started),
             outcome,
         });
@@ -493,26 +481,38 @@ fn push_transmit(o: txn::Output, out: &mut Vec<Out>) -> bool {
     true
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every INVITE of a call carries.
+struct Dial<'a> {
+    uri: &'a str,
+    to: &'a str,
+    from: &'a str,
+    call_id: &'a str,
+    /// The plan for a simulated callee (`None` towards the switch itself: a conference).
+    plan: Option<&'a CallPlan>,
+    media: Option<Audio>,
+    codec: Codec,
+}
+
 fn invite(
     now: Instant,
     id: &Identity,
     ep: &Endpoint,
-    uri: &str,
-    to: &str,
-    from: &str,
-    call_id: &str,
+    d: &Dial<'_>,
     cseq: u32,
-    plan: &CallPlan,
-    media: Option<Audio>,
     auth: Option<&(&'static str, String)>,
     e: &mut Entropy,
 ) -> (ClientInvite, Message, ClientKey) {
     let (via, branch) = via(ep, e);
     let contact = id.contact(ep);
-    let plan = plan_value(plan) + &media_params(media.map(|m| m.media));
+    let (uri, to, from, call_id, media) = (d.uri, d.to, d.from, d.call_id, d.media);
+    let plan = d
+        .plan
+        .map(|p| plan_value(p) + &media_params(media.map(|m| m.media)));
     let socket = media.map(|m| m.socket.to_string());
-    let mut extra = vec![("Contact", contact.as_str()), (PLAN_HEADER, plan.as_str())];
+    let mut extra = vec![("Contact", contact.as_str())];
+    if let Some(p) = &plan {
+        extra.push((PLAN_HEADER, p.as_str()));
+    }
     if let Some(s) = &socket {
         extra.push((MEDIA_HEADER, s.as_str()));
     }
@@ -521,7 +521,7 @@ fn invite(
     }
     // without audio the offer names the discard port of our own address
     let sdp_address = media.map_or_else(|| SocketAddr::new(ep.local.ip(), 9), |m| m.sdp_address());
-    let body = sdp::pcmu(sdp_address, e.next_u64() >> 16);
+    let body = sdp::offer(sdp_address, e.next_u64() >> 16, d.codec);
     let bytes = build(
         &Head {
             method: "INVITE",

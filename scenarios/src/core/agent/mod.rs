@@ -9,6 +9,7 @@
 
 mod callee;
 mod caller;
+mod plan;
 mod request;
 pub mod sdp;
 mod subscriber;
@@ -23,7 +24,7 @@ use switchboard_engine::sip::{HeaderName, Message, RequestBuilder};
 
 pub use callee::Callee;
 pub use caller::Caller;
-pub use caller::{parse_plan, plan_media, plan_value, PLAN_HEADER};
+pub use plan::{parse_plan, plan_media, plan_value, PLAN_HEADER};
 pub use request::{Request, RequestSpec};
 pub use sdp::{Audio, MEDIA_HEADER};
 pub use subscriber::Subscriber;

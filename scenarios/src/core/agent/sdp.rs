@@ -1,5 +1,6 @@
-//! The SDP of a simulated call: one G.711 µ-law (PCMU) audio stream, and where the other
-//! side's stream goes.
+//! The SDP of a simulated call: one audio stream (G.711 µ-law for calls between simulated
+//! phones; PCMU, PCMA or G.722 for a conference participant), and where the other side's
+//! stream goes.
 //!
 //! A phone's SDP names the socket it sends from and receives on, or, in `nat` mode
 //! ([`CallMedia::Nat`]), a private address nothing listens on with that socket's port, as a
@@ -9,6 +10,9 @@
 //! the address in the SDP it was given (the switch's relay).
 
 use std::net::{IpAddr, SocketAddr};
+
+use switchboard_engine::media::Codec;
+use switchboard_engine::sip::Message;
 
 use crate::core::CallMedia;
 
@@ -33,14 +37,28 @@ impl Audio {
     }
 }
 
+/// The socket a `X-Load-Media` header names.
+pub(super) fn media_socket_of(m: &Message) -> Option<SocketAddr> {
+    m.header_by_name(MEDIA_HEADER)?.trim().parse().ok()
+}
+
 /// An offer or answer for one PCMU stream on `addr`.
 pub fn pcmu(addr: SocketAddr, session: u64) -> Vec<u8> {
+    offer(addr, session, Codec::Pcmu)
+}
+
+/// An offer or answer for one stream of `codec` on `addr`, at its static payload type
+/// (RFC 3551: PCMU 0, PCMA 8, G.722 9; L16 has none and gets 96).
+pub fn offer(addr: SocketAddr, session: u64, codec: Codec) -> Vec<u8> {
     let ip = addr.ip();
     let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+    let pt = codec.static_payload_type().unwrap_or(96);
     format!(
         "v=0\r\no=load {session} {session} IN {family} {ip}\r\ns=-\r\nc=IN {family} {ip}\r\nt=0 0\r\n\
-         m=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n",
-        addr.port()
+         m=audio {} RTP/AVP {pt}\r\na=rtpmap:{pt} {}/{}\r\na=ptime:20\r\na=sendrecv\r\n",
+        addr.port(),
+        codec.rtpmap_name(),
+        codec.clock_rate()
     )
     .into_bytes()
 }

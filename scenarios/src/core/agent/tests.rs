@@ -430,9 +430,9 @@ fn plans_survive_their_header_and_sdp_gives_the_audio_target() {
             ring: Duration::from_secs(4),
         },
     ] {
-        assert_eq!(caller::parse_plan(&caller::plan_value(&plan)), Some(plan));
+        assert_eq!(plan::parse_plan(&plan::plan_value(&plan)), Some(plan));
     }
-    assert_eq!(caller::parse_plan("ring=5"), None);
+    assert_eq!(plan::parse_plan("ring=5"), None);
     let body = sdp::pcmu("10.1.2.3:4000".parse().unwrap(), 1);
     assert_eq!(
         sdp::audio_target(&body),

@@ -9,8 +9,9 @@ use super::{num, Report, SecondReport};
 use crate::core::Kind;
 
 /// One colour per kind, in [`Kind::ALL`] order.
-const PALETTE: [&str; 8] = [
+const PALETTE: [&str; 9] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+    "#bcbd22",
 ];
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222}\
@@ -127,6 +128,9 @@ fn summary(s: &mut String, r: &Report) {
     }
     s.push_str("</table>");
     media(s, r);
+    if let Some(c) = &r.conferences {
+        c.write_html(s);
+    }
 }
 
 /// RTP by where it came from: the switch's relay, the other phone, elsewhere, nowhere.

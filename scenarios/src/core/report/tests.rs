@@ -1,4 +1,6 @@
 use super::*;
+
+mod conference;
 use crate::core::stats::{LegCounts, Origin};
 use crate::core::Outcome;
 

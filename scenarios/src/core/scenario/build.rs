@@ -11,7 +11,7 @@ use super::*;
 
 const LOAD_KEYS: [&str; 3] = ["rate", "concurrency", "ramp_secs"];
 /// Ten days: longer durations are typing mistakes.
-const MAX_SECS: f64 = 864_000.0;
+pub(super) const MAX_SECS: f64 = 864_000.0;
 
 pub(super) fn scenario(
     text: &str,
@@ -69,7 +69,7 @@ fn check_target(t: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn secs(s: f64) -> Duration {
+pub(super) fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
 
@@ -291,7 +291,7 @@ fn keys<'k>(extra: &[&'k str]) -> Vec<&'k str> {
         .collect()
 }
 
-fn between_ms(t: &Tbl<'_>, key: &str, default: [u64; 2]) -> Res<Between> {
+pub(super) fn between_ms(t: &Tbl<'_>, key: &str, default: [u64; 2]) -> Res<Between> {
     let [lo, hi] = t
         .pair(key)?
         .unwrap_or([default[0] as f64, default[1] as f64]);
@@ -306,7 +306,13 @@ fn between_ms(t: &Tbl<'_>, key: &str, default: [u64; 2]) -> Res<Between> {
 
 /// `n` distinct online users are needed for `what`.
 /// `key` `None`: the error names the behaviour's table.
-fn need_users(t: &Tbl<'_>, key: Option<&str>, pop: &Population, n: u64, what: &str) -> Res<()> {
+pub(super) fn need_users(
+    t: &Tbl<'_>,
+    key: Option<&str>,
+    pop: &Population,
+    n: u64,
+    what: &str,
+) -> Res<()> {
     let online = u64::from(pop.online_users());
     if n > online {
         let m = format!("{what} needs {n} online users, the population has {online}");
@@ -450,6 +456,7 @@ fn behaviours(root: &Tbl<'_>, pop: &Population, phases: &[Phase]) -> Res<Behavio
             members_per_room: members,
         });
     }
+    out.conferences = super::conference::behaviour(&b, pop)?;
     if Behaviour::ALL.iter().all(|&x| !out.has(x)) {
         return Err(b.err(
             "register",
@@ -522,6 +529,12 @@ fn thresholds(root: &Tbl<'_>, b: &Behaviours) -> Res<Thresholds> {
         "rtp_loss_ratio",
         "rtp_late_ratio",
         "rtp_anchored_ratio",
+        "conference_join_ratio",
+        "conference_loss_ratio",
+        "conference_late_ratio",
+        "conference_heard_ratio",
+        "conference_self_heard",
+        "conference_delay_p99_ms",
     ];
     let mut out = Thresholds::default();
     if let Some(t) = root.table("thresholds", &known)? {
@@ -534,6 +547,7 @@ fn thresholds(root: &Tbl<'_>, b: &Behaviours) -> Res<Thresholds> {
             let m = "needs calls with audio (behaviours.call.rtp = true)";
             return Err(t.err("rtp_anchored_ratio", m));
         }
+        super::conference::thresholds(&t, b, &mut out)?;
         let all: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
         if let Some(lat) = t.table("latency", &all).map_err(|mut e| {
             e.message = e.message.replace("unknown field", "unknown request type");
@@ -568,6 +582,10 @@ fn thresholds(root: &Tbl<'_>, b: &Behaviours) -> Res<Thresholds> {
     }
     if out.lost_messages.is_none() && b.message.is_some() {
         out.lost_messages = Some(0);
+    }
+    if out.conference_self_heard.is_none() && b.conferences.as_ref().is_some_and(|c| c.talkers > 0)
+    {
+        out.conference_self_heard = Some(0);
     }
     Ok(out)
 }

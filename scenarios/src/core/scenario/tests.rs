@@ -1,7 +1,9 @@
 use super::*;
 
 const SMOKE: &str = include_str!("../../../smoke.toml");
-const SHIPPED: [(&str, &str); 6] = [
+mod conference;
+
+const SHIPPED: [(&str, &str); 8] = [
     ("smoke", SMOKE),
     (
         "register-storm",
@@ -16,6 +18,14 @@ const SHIPPED: [(&str, &str); 6] = [
     (
         "anchored-calls",
         include_str!("../../../anchored-calls.toml"),
+    ),
+    (
+        "conference_small",
+        include_str!("../../../conference_small.toml"),
+    ),
+    (
+        "conference_200",
+        include_str!("../../../conference_200.toml"),
     ),
 ];
 

@@ -1,6 +1,8 @@
 use super::*;
+use crate::core::conference::{Participant, Voice};
 use crate::core::scenario::parse;
 use crate::core::CallMedia;
+use switchboard_engine::media::Codec;
 
 const SMOKE: &str = include_str!("../../../smoke.toml");
 const OFFICE: &str = include_str!("../../../office-hour.toml");
@@ -253,4 +255,97 @@ fn anchored_calls_schedules_20_answered_nat_calls_with_audio_in_4_seconds() {
         assert!(matches!(plan, CallPlan::Answer { hold, .. } if hold == Duration::from_secs(5)));
         assert_eq!(rtp, nat);
     }
+}
+
+fn conference_actions(s: &mut Schedule) -> Vec<(Duration, Participant)> {
+    take(s, 100_000)
+        .into_iter()
+        .filter_map(|(t, a)| match a {
+            Action::Conference(p) => Some((t, p)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn conference_participants_join_spread_over_join_secs_rooms_side_by_side_and_stay_to_the_end() {
+    let sc = scenario(
+        "[behaviours.conferences]\nrooms = 4\nparticipants = 5\ntalkers = 2\njoin_secs = 2\n\
+         probe = true\n[[phases]]\nname = \"t\"\nduration_secs = 10\n",
+    );
+    let joins = conference_actions(&mut Schedule::new(&sc));
+    assert_eq!(joins.len(), 20, "each participant once: they stay");
+    for (k, (t, p)) in joins.iter().enumerate() {
+        assert_eq!(*t, Duration::from_millis(100 * k as u64), "{k}");
+        assert_eq!((p.room, p.index), (k as u32 % 4, k as u32 / 4), "{k}");
+        assert_eq!(p.user, p.room * 5 + p.index);
+        assert_eq!(
+            p.hold,
+            Duration::from_secs(10) - *t,
+            "to the end of the run"
+        );
+        let voice = match p.index {
+            0 | 1 => Voice::Talker(p.index),
+            4 => Voice::Probe,
+            _ => Voice::Silent,
+        };
+        assert_eq!(p.voice, voice);
+        assert!(p.probe && p.talkers == 2);
+    }
+}
+
+#[test]
+fn codec_shares_hold_closely_in_every_room() {
+    let sc = scenario(
+        "[behaviours.conferences]\nrooms = 10\nparticipants = 10\n\
+         codecs = { PCMU = 0.7, G722 = 0.3 }\n[[phases]]\nname = \"t\"\nduration_secs = 10\n",
+    );
+    let joins = conference_actions(&mut Schedule::new(&sc));
+    for room in 0..10 {
+        let g722 = joins
+            .iter()
+            .filter(|(_, p)| p.room == room && p.codec == Codec::G722)
+            .count();
+        assert!(
+            (2..=4).contains(&g722),
+            "room {room}: {g722} of 10 on G.722"
+        );
+    }
+    let all = joins.iter().filter(|(_, p)| p.codec == Codec::G722).count();
+    assert!((28..=32).contains(&all), "{all} of 100");
+}
+
+#[test]
+fn a_participant_dials_again_after_its_hold_and_not_in_a_phase_without_conferences() {
+    let sc = scenario(
+        "[behaviours.call]\nrate = 1\n[behaviours.conferences]\nrooms = 1\nparticipants = 2\n\
+         join_secs = 0\nhold_ms = [3000, 3000]\n\
+         [[phases]]\nname = \"a\"\nduration_secs = 7\n\
+         [[phases]]\nname = \"b\"\nduration_secs = 5\nbehaviours = [\"call\"]\n\
+         [[phases]]\nname = \"c\"\nduration_secs = 4\n",
+    );
+    let joins = conference_actions(&mut Schedule::new(&sc));
+    let of = |index: u32| -> Vec<(u64, u64)> {
+        joins
+            .iter()
+            .filter(|(_, p)| p.index == index)
+            .map(|(t, p)| (t.as_millis() as u64, p.hold.as_millis() as u64))
+            .collect()
+    };
+    // 0 s, 3 s, 6 s (phase a); 9 s falls in phase b, put off to phase c at 12 s; the last
+    // one is cut at the end of the run (16 s)
+    let expected = vec![
+        (0, 3000),
+        (3000, 3000),
+        (6000, 3000),
+        (12_000, 3000),
+        (15_000, 1000),
+    ];
+    assert_eq!(of(0), expected);
+    assert_eq!(of(1), expected);
+    assert_eq!(
+        joins,
+        conference_actions(&mut Schedule::new(&sc)),
+        "same seed, same joins"
+    );
 }

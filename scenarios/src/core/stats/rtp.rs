@@ -104,8 +104,9 @@ pub struct LegMeter {
     peer: Option<SocketAddr>,
     /// Streams by SSRC, with the packet count at which each was last heard.
     streams: [Option<(u32, u64, RtpStream)>; STREAMS],
-    /// Expected, received and late of streams retired from `streams`.
-    retired: [u64; 3],
+    /// Expected, received, late, missing frames and timestamp jumps of streams retired from
+    /// `streams`.
+    retired: [u64; 5],
     sent: u64,
     packets: u64,
     /// Packets from the relay (the SDP's address), from the peer's socket, from elsewhere.
@@ -122,7 +123,7 @@ impl LegMeter {
             remote,
             peer,
             streams: Default::default(),
-            retired: [0; 3],
+            retired: [0; 5],
             sent: 0,
             packets: 0,
             from_relay: 0,
@@ -160,7 +161,7 @@ impl LegMeter {
 
     /// What the leg counted so far.
     pub fn counts(&self) -> LegCounts {
-        let [mut expected, mut received, mut late] = self.retired;
+        let [mut expected, mut received, mut late, _, _] = self.retired;
         for (_, _, s) in self.streams.iter().flatten() {
             expected += s.expected();
             received += s.received();
@@ -184,6 +185,40 @@ impl LegMeter {
         }
     }
 
+    /// Frames missing from the streams' timelines: per stream, the 20 ms frames its
+    /// timestamps span less the packets received. A sender that skips a tick sends no packet
+    /// and uses no sequence number, so only the timestamps show the gap.
+    pub fn missing_frames(&self) -> u64 {
+        let current: u64 = self
+            .streams
+            .iter()
+            .flatten()
+            .map(|(_, _, s)| s.missing_frames())
+            .sum();
+        self.retired[3] + current
+    }
+
+    /// Packets whose timestamp left the streams' timelines by more than a second (see
+    /// [`RtpStream::timestamp_jumps`]).
+    pub fn timestamp_jumps(&self) -> u64 {
+        let current: u64 = self
+            .streams
+            .iter()
+            .flatten()
+            .map(|(_, _, s)| s.timestamp_jumps())
+            .sum();
+        self.retired[4] + current
+    }
+
+    /// The interarrival jitter (RFC 3550 §6.4.1) of the stream heard from last.
+    pub fn jitter(&self) -> Duration {
+        self.streams
+            .iter()
+            .flatten()
+            .max_by_key(|(_, at, _)| *at)
+            .map_or(Duration::ZERO, |(_, _, s)| s.jitter())
+    }
+
     /// The stream of `ssrc`, made (retiring the least recently heard one if all are taken).
     fn stream(&mut self, ssrc: u32) -> &mut RtpStream {
         let now = self.packets;
@@ -201,6 +236,8 @@ impl LegMeter {
                     self.retired[0] += old.expected();
                     self.retired[1] += old.received();
                     self.retired[2] += old.late();
+                    self.retired[3] += old.missing_frames();
+                    self.retired[4] += old.timestamp_jumps();
                 }
                 self.streams[i] = Some((ssrc, now, RtpStream::new(CLOCK_RATE)));
                 i
@@ -214,7 +251,12 @@ impl LegMeter {
 }
 
 /// The receive side of one RTP stream (one SSRC): RFC 3550 A.1 extended sequence numbers,
-/// A.3 expected packets, and lateness.
+/// A.3 expected packets, A.8 interarrival jitter, and lateness.
+///
+/// A packet whose transit time (arrival less its timestamp's time) differs from the previous
+/// packet's by more than [`RtpStream::JUMP`] is a timestamp jump, not network jitter: it is
+/// counted apart ([`RtpStream::timestamp_jumps`]) and left out of the jitter estimate, which
+/// goes on from the packet before it.
 ///
 /// A packet is *late* when it arrives more than [`RtpStream::LATE`] after its playout time,
 /// as a fixed 40 ms jitter buffer started by the stream's first packet would play it: the
@@ -230,11 +272,21 @@ pub struct RtpStream {
     highest: u64,
     received: u64,
     late: u64,
+    /// The furthest timestamp seen, in ticks after the first packet's.
+    span: i64,
+    /// The previous packet's transit time (arrival - timestamp, µs), and the jitter
+    /// estimate (µs, RFC 3550 A.8).
+    transit: Option<i64>,
+    jitter: f64,
+    jumps: u64,
 }
 
 impl RtpStream {
     /// How late a packet may be before it counts as late.
     pub const LATE: Duration = Duration::from_millis(40);
+
+    /// A change of transit time larger than this is a timestamp jump.
+    pub const JUMP: Duration = Duration::from_secs(1);
 
     /// A stream whose RTP clock runs at `clock_rate` Hz (8 000 for G.711).
     pub fn new(clock_rate: u32) -> Self {
@@ -244,6 +296,10 @@ impl RtpStream {
             highest: 0,
             received: 0,
             late: 0,
+            span: 0,
+            transit: None,
+            jitter: 0.0,
+            jumps: 0,
         }
     }
 
@@ -265,10 +321,45 @@ impl RtpStream {
             self.highest = self.highest.saturating_add_signed(delta);
         }
         let ticks = i64::from(timestamp.wrapping_sub(first_ts) as i32);
+        self.span = self.span.max(ticks);
         let playout = first_arrival + ticks * 1_000_000 / i64::from(self.clock_rate.max(1));
         if arrival - playout > Self::LATE.as_micros() as i64 {
             self.late += 1;
         }
+        // RFC 3550 A.8: the transit's change from the previous packet, smoothed by 1/16
+        let transit = arrival - playout;
+        match self.transit {
+            Some(previous) if (transit - previous).abs() > Self::JUMP.as_micros() as i64 => {
+                self.jumps += 1;
+            }
+            Some(previous) => {
+                let d = (transit - previous).abs() as f64;
+                self.jitter += (d - self.jitter) / 16.0;
+                self.transit = Some(transit);
+            }
+            None => self.transit = Some(transit),
+        }
+    }
+
+    /// Packets whose timestamp was more than [`RtpStream::JUMP`] off the timeline of the
+    /// packets before them (a sender that stamped a packet with another clock).
+    pub fn timestamp_jumps(&self) -> u64 {
+        self.jumps
+    }
+
+    /// The interarrival jitter estimate (RFC 3550 §6.4.1).
+    pub fn jitter(&self) -> Duration {
+        Duration::from_micros(self.jitter as u64)
+    }
+
+    /// 20 ms frames the timestamps span (first to furthest) that no packet brought.
+    pub fn missing_frames(&self) -> u64 {
+        if self.first.is_none() {
+            return 0;
+        }
+        let per_frame = i64::from((self.clock_rate / 50).max(1));
+        let frames = (self.span / per_frame + 1) as u64;
+        frames.saturating_sub(self.received)
     }
 
     /// Packets expected so far: highest extended sequence number - first + 1.
@@ -348,6 +439,34 @@ mod tests {
             2,
             "the 60 ms one and the duplicate 130 ms after its time"
         );
+    }
+
+    #[test]
+    fn jitter_follows_rfc_3550_and_a_skipped_tick_is_a_missing_frame() {
+        let mut s = RtpStream::new(8000);
+        // on time every 20 ms: no jitter
+        for n in 0..10u16 {
+            s.handle_packet(ms(20 * u64::from(n)), n, 160 * u32::from(n));
+        }
+        assert_eq!(s.jitter(), Duration::ZERO);
+        assert_eq!(s.missing_frames(), 0);
+        // one packet 16 ms late, then on time: |D| = 16 ms twice, J = 1 ms then 1.9375 ms
+        s.handle_packet(ms(200 + 16), 10, 1600);
+        assert_eq!(s.jitter(), Duration::from_micros(1000));
+        s.handle_packet(ms(220), 11, 1760);
+        assert_eq!(s.jitter(), Duration::from_micros(1937));
+        // the sender skips a tick: the next packet has the next sequence number but a
+        // timestamp two frames on
+        s.handle_packet(ms(260), 12, 2080);
+        assert_eq!(s.expected(), 13);
+        assert_eq!(s.missing_frames(), 1);
+        // a packet stamped five seconds back is a jump, not jitter: the estimate goes on
+        let before = s.jitter();
+        s.handle_packet(ms(280), 13, 2240u32.wrapping_sub(40_000));
+        assert_eq!((s.timestamp_jumps(), s.jitter()), (1, before));
+        s.handle_packet(ms(300), 14, 2400);
+        assert!(s.jitter() < before, "on time again: {:?}", s.jitter());
+        assert_eq!(s.timestamp_jumps(), 1);
     }
 
     #[test]

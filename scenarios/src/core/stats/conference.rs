@@ -1,0 +1,497 @@
+//! What a conference participant hears: the mix's packets (loss, lateness, jitter, frames
+//! missing from its timeline), whether the mix holds the room's other talkers and not the
+//! participant's own voice, and when the room's probe bursts arrive.
+//!
+//! Sans-IO: the runner hands each datagram of the participant's socket to
+//! [`ParticipantMeter::handle_packet`] with its arrival time (an offset from any fixed
+//! instant). Audio checks stay cheap: from one second after the first packet, once a second,
+//! five consecutive frames (100 ms) are decoded (after one frame to settle the decoder, which
+//! G.722 needs after a gap) and measured by Goertzel at the room's talkers' frequencies. A
+//! frequency is *present* in a window when it carries at least a tenth of the window's power
+//! and is louder than -50 dBFS. A participant *hears* the others when another talker is
+//! present in at least half its windows; it *hears itself* when its own tone is present in
+//! any window. Listeners of a probe decode every frame and look for the probe's tone in each:
+//! the first frame holding it after at least 200 ms without it is an onset
+//! ([`ParticipantMeter::handle_packet`] returns true), timed by the runner against the
+//! probe's send time ([`ParticipantMeter::record_delay`]).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use switchboard_engine::media::codec::Decoder;
+use switchboard_engine::media::rtp::{demux, PacketKind, RtpPacket};
+use switchboard_engine::media::tone::{block_dbfs, goertzel_power};
+use switchboard_engine::media::{SampleRate, MAX_FRAME_SAMPLES};
+
+use super::histogram::Histogram;
+use super::rtp::{LegCounts, LegMeter};
+use crate::core::conference::{Participant, PROBE_HZ};
+
+/// Frames measured per window.
+const WINDOW_FRAMES: usize = 5;
+/// The first window starts this long after the first packet (the join tone is over).
+const WARM_UP: Duration = Duration::from_secs(1);
+/// One window per this much time.
+const WINDOW_EVERY: Duration = Duration::from_secs(1);
+/// A frequency is present when it carries at least this share of the power (dB)...
+const PRESENT_SHARE_DB: f64 = -10.0;
+/// ...and is louder than this (dBFS).
+const PRESENT_FLOOR_DBFS: f64 = -50.0;
+/// Frames without the probe's tone before the next frame with it is an onset (200 ms).
+const PROBE_QUIET_FRAMES: u32 = 10;
+/// The most talker frequencies a participant listens for.
+const MAX_FREQS: usize = crate::core::conference::MAX_TALKERS as usize;
+
+/// What one participant counted when its call ended.
+#[derive(Debug, Clone)]
+pub struct ParticipantCounts {
+    pub room: u32,
+    /// Its packets, as a call leg counts them (origin is meaningless here).
+    pub rtp: LegCounts,
+    /// Frames missing from the mix's timeline (timestamps that no packet brought).
+    pub missing_frames: u64,
+    /// Packets whose timestamp was more than a second off the mix's timeline.
+    pub timestamp_jumps: u64,
+    /// Interarrival jitter of the mix at the end (RFC 3550 §6.4.1).
+    pub jitter: Duration,
+    /// Windows measured; in how many another talker was present; in how many its own tone.
+    pub windows: u64,
+    pub heard_windows: u64,
+    pub self_windows: u64,
+    /// The room has talkers other than this participant (it should hear someone).
+    pub should_hear: bool,
+    /// It talks (it could hear itself).
+    pub talks: bool,
+    /// Delays of the probe's bursts, from the probe's send to the onset's arrival here.
+    pub delays: Histogram,
+}
+
+impl ParticipantCounts {
+    /// It heard another talker in at least half its windows.
+    pub fn heard(&self) -> bool {
+        self.windows > 0 && self.heard_windows * 2 >= self.windows
+    }
+
+    /// Its own tone came back in some window.
+    pub fn heard_itself(&self) -> bool {
+        self.self_windows > 0
+    }
+}
+
+/// What the participants of one conference room (or of all) counted.
+#[derive(Debug, Clone, Default)]
+pub struct RoomTotals {
+    /// Participants' calls started (each dial of a participant counts).
+    pub dialled: u64,
+    /// Calls that reported audio counts: answered, with their media started.
+    pub joined: u64,
+    /// Packets the participants sent, expected from the mix, received, late.
+    pub sent: u64,
+    pub expected: u64,
+    pub received: u64,
+    pub late: u64,
+    /// Frames missing from the mix's timeline (ticks with no packet).
+    pub missing_frames: u64,
+    /// Packets stamped more than a second off the mix's timeline.
+    pub timestamp_jumps: u64,
+    /// Sum and highest of the participants' jitter at the end of their calls (µs).
+    pub jitter_sum_us: u64,
+    pub jitter_max_us: u64,
+    /// Participants with measured windows that should hear another talker, and those who
+    /// did; talkers with measured windows, and those who heard themselves.
+    pub listeners: u64,
+    pub heard: u64,
+    pub talkers: u64,
+    pub self_heard: u64,
+    /// Delays of the probe's bursts through the bridge.
+    pub delays: Histogram,
+}
+
+impl RoomTotals {
+    /// Packets expected from the mix but not received.
+    pub fn lost(&self) -> u64 {
+        self.expected.saturating_sub(self.received)
+    }
+
+    pub(super) fn add_participant(&mut self, c: &ParticipantCounts) {
+        self.joined += 1;
+        self.sent += c.rtp.sent;
+        self.expected += c.rtp.expected;
+        self.received += c.rtp.received;
+        self.late += c.rtp.late;
+        self.missing_frames += c.missing_frames;
+        self.timestamp_jumps += c.timestamp_jumps;
+        let jitter = c.jitter.as_micros() as u64;
+        self.jitter_sum_us += jitter;
+        self.jitter_max_us = self.jitter_max_us.max(jitter);
+        if c.windows > 0 && c.should_hear {
+            self.listeners += 1;
+            self.heard += u64::from(c.heard());
+        }
+        if c.windows > 0 && c.talks {
+            self.talkers += 1;
+            self.self_heard += u64::from(c.heard_itself());
+        }
+        self.delays.merge(&c.delays);
+    }
+
+    /// Adds another room's totals.
+    pub fn add(&mut self, o: &RoomTotals) {
+        self.dialled += o.dialled;
+        self.joined += o.joined;
+        self.sent += o.sent;
+        self.expected += o.expected;
+        self.received += o.received;
+        self.late += o.late;
+        self.missing_frames += o.missing_frames;
+        self.timestamp_jumps += o.timestamp_jumps;
+        self.jitter_sum_us += o.jitter_sum_us;
+        self.jitter_max_us = self.jitter_max_us.max(o.jitter_max_us);
+        self.listeners += o.listeners;
+        self.heard += o.heard;
+        self.talkers += o.talkers;
+        self.self_heard += o.self_heard;
+        self.delays.merge(&o.delays);
+    }
+}
+
+/// One participant's receive side.
+#[derive(Debug, Clone)]
+pub struct ParticipantMeter {
+    room: u32,
+    leg: LegMeter,
+    payload_type: u8,
+    decoder: Decoder,
+    rate: SampleRate,
+    samples: usize,
+    others: [f32; MAX_FREQS],
+    n_others: usize,
+    own: Option<f32>,
+    probe: bool,
+    /// The window being filled: frames decoded into it so far (the first only settles the
+    /// decoder), and when the next one starts.
+    window: Box<[i16]>,
+    filling: Option<usize>,
+    next_window: Option<Duration>,
+    frame: Box<[i16; MAX_FRAME_SAMPLES]>,
+    windows: u64,
+    heard_windows: u64,
+    self_windows: u64,
+    quiet_frames: u32,
+    delays: Histogram,
+}
+
+impl ParticipantMeter {
+    /// The meter of `p`, whose call sends to `remote` (the switch's media address).
+    pub fn new(p: &Participant, remote: SocketAddr) -> ParticipantMeter {
+        let others = p.others_hz();
+        let mut freqs = [0.0; MAX_FREQS];
+        let n_others = others.len().min(MAX_FREQS);
+        freqs[..n_others].copy_from_slice(&others[..n_others]);
+        let rate = p.codec.sample_rate();
+        let samples = rate.frame_samples();
+        ParticipantMeter {
+            room: p.room,
+            leg: LegMeter::new(remote, None),
+            payload_type: p.codec.static_payload_type().unwrap_or(96),
+            decoder: Decoder::new(p.codec),
+            rate,
+            samples,
+            others: freqs,
+            n_others,
+            own: p.own_hz(),
+            probe: p.hears_probe(),
+            window: vec![0; samples * WINDOW_FRAMES].into_boxed_slice(),
+            filling: None,
+            next_window: None,
+            frame: Box::new([0; MAX_FRAME_SAMPLES]),
+            windows: 0,
+            heard_windows: 0,
+            self_windows: 0,
+            quiet_frames: 0,
+            delays: Histogram::new(),
+        }
+    }
+
+    /// The participant sent one packet.
+    pub fn handle_sent(&mut self) {
+        self.leg.handle_sent();
+    }
+
+    /// A datagram from `from` arrived at `now`; returns true when it starts a burst of the
+    /// room's probe (see the module doc).
+    pub fn handle_packet(&mut self, now: Duration, from: SocketAddr, datagram: &[u8]) -> bool {
+        if !self.leg.handle_packet(now, from, datagram) || demux(datagram) != PacketKind::Rtp {
+            return false;
+        }
+        let Ok(p) = RtpPacket::parse(datagram) else {
+            return false;
+        };
+        if p.payload_type().value() != self.payload_type {
+            return false;
+        }
+        let next = *self.next_window.get_or_insert(now + WARM_UP);
+        if self.filling.is_none() && now >= next {
+            // a new window: the decoder starts afresh on a frame that is not measured
+            self.filling = Some(0);
+            self.next_window = Some(next.max(now) + WINDOW_EVERY);
+            if !self.probe {
+                self.decoder.reset();
+            }
+        }
+        if self.filling.is_none() && !self.probe {
+            return false;
+        }
+        let n = self.samples;
+        let frame = &mut self.frame[..n];
+        frame.fill(0);
+        self.decoder.decode(p.payload(), frame);
+        let onset = self.probe && self.probe_onset();
+        if let Some(k) = self.filling {
+            if k > 0 {
+                self.window[(k - 1) * n..k * n].copy_from_slice(&self.frame[..n]);
+            }
+            if k == WINDOW_FRAMES {
+                self.filling = None;
+                self.measure_window();
+            } else {
+                self.filling = Some(k + 1);
+            }
+        }
+        onset
+    }
+
+    /// A probe burst that started at this participant's onset took `delay` from the probe.
+    pub fn record_delay(&mut self, delay: Duration) {
+        self.delays.record(delay);
+    }
+
+    /// What it counted so far.
+    pub fn counts(&self) -> ParticipantCounts {
+        ParticipantCounts {
+            room: self.room,
+            rtp: self.leg.counts(),
+            missing_frames: self.leg.missing_frames(),
+            timestamp_jumps: self.leg.timestamp_jumps(),
+            jitter: self.leg.jitter(),
+            windows: self.windows,
+            heard_windows: self.heard_windows,
+            self_windows: self.self_windows,
+            should_hear: self.n_others > 0,
+            talks: self.own.is_some(),
+            delays: self.delays.clone(),
+        }
+    }
+
+    /// Whether the frame just decoded starts a probe burst.
+    fn probe_onset(&mut self) -> bool {
+        let frame = &self.frame[..self.samples];
+        if present(frame, self.rate, PROBE_HZ, block_dbfs(frame)) {
+            let onset = self.quiet_frames >= PROBE_QUIET_FRAMES;
+            self.quiet_frames = 0;
+            onset
+        } else {
+            self.quiet_frames = self.quiet_frames.saturating_add(1);
+            false
+        }
+    }
+
+    fn measure_window(&mut self) {
+        let block = &self.window[..];
+        let total = block_dbfs(block);
+        self.windows += 1;
+        let others = &self.others[..self.n_others];
+        if others
+            .iter()
+            .any(|&hz| present(block, self.rate, hz, total))
+        {
+            self.heard_windows += 1;
+        }
+        if self
+            .own
+            .is_some_and(|hz| present(block, self.rate, hz, total))
+        {
+            self.self_windows += 1;
+        }
+    }
+}
+
+/// Whether `hz` is present in `block` whose whole level is `total_dbfs`.
+fn present(block: &[i16], rate: SampleRate, hz: f32, total_dbfs: f64) -> bool {
+    let level = 10.0 * goertzel_power(block, rate, hz).log10();
+    level >= PRESENT_FLOOR_DBFS && level >= total_dbfs + PRESENT_SHARE_DB
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::conference::{talker_hz, Voice, PROBE_BURST};
+    use switchboard_engine::media::codec::Encoder;
+    use switchboard_engine::media::Codec;
+
+    const SWITCH: &str = "127.0.0.1:20000";
+
+    fn participant(codec: Codec, voice: Voice, probe: bool) -> Participant {
+        Participant {
+            room: 3,
+            index: 0,
+            user: 0,
+            codec,
+            voice,
+            talkers: 3,
+            probe,
+            hold: Duration::from_secs(10),
+        }
+    }
+
+    /// Encoded frames of the tones `hz` mixed at -12 dBFS each, as the switch would send.
+    struct Mix {
+        codec: Codec,
+        enc: Encoder,
+        seq: u16,
+        sample: u64,
+    }
+
+    impl Mix {
+        fn new(codec: Codec) -> Mix {
+            Mix {
+                codec,
+                enc: Encoder::new(codec),
+                seq: 0,
+                sample: 0,
+            }
+        }
+
+        fn packet(&mut self, hz: &[f32]) -> Vec<u8> {
+            let rate = self.codec.sample_rate();
+            let n = rate.frame_samples();
+            let pcm: Vec<i16> = (0..n as u64)
+                .map(|i| {
+                    let t = (self.sample + i) as f64 / f64::from(rate.hz());
+                    hz.iter()
+                        .map(|&f| 8231.0 * (2.0 * std::f64::consts::PI * f64::from(f) * t).sin())
+                        .sum::<f64>() as i16
+                })
+                .collect();
+            self.sample += n as u64;
+            let mut p = vec![0u8; 12 + self.codec.frame_payload_bytes()];
+            p[0] = 0x80;
+            p[1] = self.codec.static_payload_type().unwrap();
+            p[2..4].copy_from_slice(&self.seq.to_be_bytes());
+            let ts = u32::from(self.seq) * 160;
+            p[4..8].copy_from_slice(&ts.to_be_bytes());
+            p[8..12].copy_from_slice(&7u32.to_be_bytes());
+            self.enc.encode(&pcm, &mut p[12..]);
+            self.seq += 1;
+            p
+        }
+    }
+
+    /// Feeds `secs` of 50 packets/s whose tones `hz(frame)` gives; returns the frames at
+    /// which the meter saw a probe onset.
+    fn feed(
+        m: &mut ParticipantMeter,
+        mix: &mut Mix,
+        frames: std::ops::Range<u64>,
+        hz: impl Fn(u64) -> Vec<f32>,
+    ) -> Vec<u64> {
+        let from = SWITCH.parse().unwrap();
+        let mut onsets = Vec::new();
+        for f in frames {
+            let p = mix.packet(&hz(f));
+            if m.handle_packet(Duration::from_millis(20 * f), from, &p) {
+                onsets.push(f);
+            }
+        }
+        onsets
+    }
+
+    #[test]
+    fn a_listener_hearing_two_talkers_hears_the_others_in_every_window() {
+        for codec in [Codec::Pcmu, Codec::G722] {
+            let mut m = ParticipantMeter::new(
+                &participant(codec, Voice::Silent, false),
+                SWITCH.parse().unwrap(),
+            );
+            let mut mix = Mix::new(codec);
+            feed(&mut m, &mut mix, 0..250, |_| {
+                vec![talker_hz(0), talker_hz(2)]
+            });
+            let c = m.counts();
+            assert_eq!(c.windows, 4, "{codec}: one a second after the first");
+            assert_eq!(c.heard_windows, 4, "{codec}");
+            assert!(c.heard() && !c.heard_itself() && c.should_hear && !c.talks);
+            assert_eq!(
+                (c.rtp.received, c.rtp.expected, c.missing_frames),
+                (250, 250, 0)
+            );
+        }
+    }
+
+    #[test]
+    fn a_talker_whose_own_tone_comes_back_hears_itself() {
+        let p = participant(Codec::Pcmu, Voice::Talker(1), false);
+        let mut m = ParticipantMeter::new(&p, SWITCH.parse().unwrap());
+        let mut mix = Mix::new(Codec::Pcmu);
+        feed(&mut m, &mut mix, 0..150, |_| {
+            vec![talker_hz(0), talker_hz(1)]
+        });
+        let c = m.counts();
+        assert!(c.talks && c.heard() && c.heard_itself(), "{c:?}");
+        assert_eq!(c.self_windows, c.windows);
+    }
+
+    #[test]
+    fn silence_or_a_stranger_tone_is_not_hearing_the_others() {
+        let p = participant(Codec::Pcmu, Voice::Talker(0), false);
+        let mut m = ParticipantMeter::new(&p, SWITCH.parse().unwrap());
+        let mut mix = Mix::new(Codec::Pcmu);
+        // silence for two seconds, then only a tone no talker of the room sends
+        feed(&mut m, &mut mix, 0..100, |_| vec![]);
+        feed(&mut m, &mut mix, 100..200, |_| vec![440.0]);
+        let c = m.counts();
+        assert_eq!(c.windows, 3);
+        assert_eq!((c.heard_windows, c.self_windows), (0, 0));
+        assert!(!c.heard());
+    }
+
+    #[test]
+    fn each_probe_burst_after_silence_is_one_onset_on_its_first_frame() {
+        let p = participant(Codec::G722, Voice::Silent, true);
+        let mut m = ParticipantMeter::new(&p, SWITCH.parse().unwrap());
+        let mut mix = Mix::new(Codec::G722);
+        let burst = PROBE_BURST.as_millis() as u64 / 20;
+        // a burst at frame 7 of every second, over a steady talker: the first comes before
+        // 200 ms of quiet (it may have begun before the call did) and is no onset
+        let onsets = feed(&mut m, &mut mix, 0..200, |f| {
+            let mut hz = vec![talker_hz(0)];
+            if (7..7 + burst).contains(&(f % 50)) {
+                hz.push(PROBE_HZ);
+            }
+            hz
+        });
+        assert_eq!(onsets, vec![57, 107, 157]);
+        m.record_delay(Duration::from_millis(30));
+        assert_eq!(m.counts().delays.count(), 1);
+    }
+
+    #[test]
+    fn a_tick_the_switch_skipped_is_a_missing_frame_not_a_lost_packet() {
+        let p = participant(Codec::Pcmu, Voice::Silent, false);
+        let mut m = ParticipantMeter::new(&p, SWITCH.parse().unwrap());
+        let from: SocketAddr = SWITCH.parse().unwrap();
+        let mut mix = Mix::new(Codec::Pcmu);
+        for f in 0..20u64 {
+            let mut pkt = mix.packet(&[900.0]);
+            // from frame 10 on, the timestamps are one frame further on
+            if f >= 10 {
+                let ts = (f as u32 + 1) * 160;
+                pkt[4..8].copy_from_slice(&ts.to_be_bytes());
+            }
+            m.handle_packet(Duration::from_millis(20 * f), from, &pkt);
+        }
+        let c = m.counts();
+        assert_eq!((c.rtp.expected, c.rtp.received), (20, 20));
+        assert_eq!((c.missing_frames, c.timestamp_jumps), (1, 0));
+    }
+}
