@@ -68,14 +68,17 @@ pub enum ServeError {
 pub fn run(config: Config) -> Result<(), ServeError> {
     // the configured synthesizer runs, or the start stops here, naming what to install
     let speech = speech::select(config.voicemail.tts())?;
-    let prompts = PromptSet::embedded();
     let store = Store::open(
         &config.data.dir,
         config.store.flush_every_ms,
         config.store.cache_capacity_mb,
     )?;
     // after the data directory: an error opening it stays the first line the operator reads
-    info!(tts = %config.voicemail.tts, clips = prompts.len(), "prompts and speech ready");
+    info!(
+        tts = %config.voicemail.tts,
+        clips = PromptSet::embedded_count(),
+        "prompts and speech ready"
+    );
     let realm = store.realm(&config.sip.domain)?;
     if realm != config.sip.domain {
         warn!(realm, domain = config.sip.domain, "data directory realm differs from the configured domain; accounts authenticate in the data directory's realm");

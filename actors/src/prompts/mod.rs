@@ -57,7 +57,13 @@ impl PromptSet {
     /// The rate of every clip.
     pub const RATE: SampleRate = SampleRate::WIDE;
 
-    /// The prompt set built into the binary, parsed on first use.
+    /// How many clips are built into the binary (without parsing them).
+    pub fn embedded_count() -> usize {
+        EMBEDDED.len()
+    }
+
+    /// The prompt set built into the binary, parsed on first use (start-up does not wait
+    /// for it: the first call that plays a prompt does).
     pub fn embedded() -> &'static PromptSet {
         static SET: OnceLock<PromptSet> = OnceLock::new();
         SET.get_or_init(|| {
