@@ -9,7 +9,7 @@
 //! probe: silent except a [`PROBE_BURST`] burst of [`PROBE_HZ`] at the start of every second,
 //! whose arrival in the others' streams measures the delay through the bridge. Everybody else
 //! sends silence (real G.711 or G.722 silence, 50 packets/s, as a phone without silence
-//! suppression does).
+//! suppression does). The probe bursts from [`PROBE_SETTLE`] after its answer on.
 //!
 //! Sans-IO: [`Participant::voice`] gives one second of the participant's audio, encoded in its
 //! codec, 50 payloads the runner sends in a loop; the receive side is
@@ -30,6 +30,11 @@ pub const PROBE_HZ: f32 = 3000.0;
 
 /// How long the probe's burst lasts, at the start of each second.
 pub const PROBE_BURST: Duration = Duration::from_millis(100);
+
+/// The probe is silent this long after its call is answered: a burst sent with its first
+/// packets came through about 280 ms late while the switch set the participant up, which is
+/// no delay of the bridge in a conversation.
+pub const PROBE_SETTLE: Duration = Duration::from_secs(2);
 
 /// The level every tone is sent at: -12 dBFS (a full-scale sine is 0 dBFS), so three talkers
 /// mixed stay below full scale.

@@ -9,7 +9,8 @@
 //! one clock in one process, so the delay is the bridge's: the probe's packet into the
 //! switch, its jitter buffer, the mixer's tick, the send tick, back to the listener, plus
 //! the runner's own wake-up on each side. Bursts are a second apart, far more than any
-//! delay, so the slot still holds the burst that arrived.
+//! delay, so the slot still holds the burst that arrived. A probe starts bursting only once
+//! it has settled in the conference (`PROBE_SETTLE`).
 //!
 //! Set up once per participant (its second of voice is encoded once per voice and codec by
 //! the shard and shared); each packet reuses the same buffers.
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
-use crate::core::conference::{Participant, Voice};
+use crate::core::conference::{Participant, Voice, PROBE_BURST, PROBE_SETTLE};
 use crate::core::stats::{ParticipantCounts, ParticipantMeter};
 
 const FRAME: Duration = Duration::from_millis(20);
@@ -95,6 +96,10 @@ pub fn start(
     tokio::spawn(async move {
         let bytes = codec.frame_payload_bytes();
         let frames = (voice.len() / bytes.max(1)).max(1);
+        // a probe's bursts are its frames 0 .. burst of each second; until it has settled it
+        // sends the silence after them instead
+        let burst = (PROBE_BURST.as_millis() / FRAME.as_millis()) as usize;
+        let settle = (PROBE_SETTLE.as_millis() / FRAME.as_millis()) as usize;
         let mut packet = vec![0u8; 12 + bytes];
         packet[0] = 0x80; // V=2
         packet[1] = codec.static_payload_type().unwrap_or(96);
@@ -110,11 +115,14 @@ pub fn start(
                 _ = tick.tick() => {
                     packet[2..4].copy_from_slice(&seq.to_be_bytes());
                     packet[4..8].copy_from_slice(&ts.to_be_bytes());
-                    let at = (frame % frames) * bytes;
-                    packet[12..].copy_from_slice(&voice[at..at + bytes]);
-                    if probe && frame % frames == 0 {
+                    let mut k = frame % frames;
+                    if probe && frame < settle && k < burst {
+                        k = burst;
+                    } else if probe && k == 0 {
                         clocks.burst_started(room);
                     }
+                    let at = k * bytes;
+                    packet[12..].copy_from_slice(&voice[at..at + bytes]);
                     let _ = socket.try_send_to(&packet, remote);
                     meter.handle_sent();
                     seq = seq.wrapping_add(1);
