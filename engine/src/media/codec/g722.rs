@@ -398,7 +398,8 @@ fn nb_index(nb: i32) -> usize {
 }
 
 /// Block 4: the adaptive predictor of one band, two poles and
-/// six zeros whose coefficients adapt by the signs of the signal (sign-sign LMS).
+/// six zeros whose coefficients adapt by the signs of the signal (sign-sign LMS; the zeros
+/// in [`Zeros`]).
 ///
 /// The past values are kept as the filters use them, doubled and saturated (`sat(x << 1)`,
 /// which keeps the sign the adaptation compares), and the leak factors are written as
@@ -408,10 +409,8 @@ fn nb_index(nb: i32) -> usize {
 struct Predictor {
     /// Pole coefficients a1, a2.
     a: [i32; 2],
-    /// Zero coefficients b1..b6.
-    b: [i32; 6],
-    /// Quantized differences d(n-1)..d(n-6), doubled and saturated.
-    d2: [i32; 6],
+    /// Zero coefficients b1..b6 and quantized differences d(n-1)..d(n-6).
+    zeros: Zeros,
     /// Reconstructed signals r(n-1), r(n-2), doubled and saturated.
     r2: [i32; 2],
     /// Partially reconstructed signals p(n-1), p(n-2).
@@ -454,29 +453,16 @@ impl Predictor {
         let bound = 15360 - a2;
         let a1 = a1.clamp(-bound, bound);
 
-        // UPZERO: each b leaks by 255/256 and moves towards agreement of d(n) with d(n-i).
-        // G.722's saturation cannot bind either: a leaked 16-bit b is within -32640..=32639.
-        let step = if d == 0 { 0 } else { 128 };
-        for (b, &di) in self.b.iter_mut().zip(&self.d2) {
-            *b += signed(step, differ(d, di)) + ((-*b) >> 8);
-        }
+        // UPZERO, DELAYA and FILTEZ of the zeros
+        self.sz = saturate32(self.zeros.update(d, saturate32(d << 1)));
 
         // DELAYA
-        let d2 = saturate32(d << 1);
-        self.d2 = [
-            d2, self.d2[0], self.d2[1], self.d2[2], self.d2[3], self.d2[4],
-        ];
         self.r2 = [saturate32(r0 << 1), self.r2[0]];
         self.p = [p0, self.p[0]];
         self.a = [a1, a2];
 
-        // FILTEP, FILTEZ, PREDIC
+        // FILTEP, PREDIC
         let sp = saturate32(((a1 * self.r2[0]) >> 15) + ((a2 * self.r2[1]) >> 15));
-        let mut sz = 0;
-        for (&b, &di) in self.b.iter().zip(&self.d2) {
-            sz += (b * di) >> 15;
-        }
-        self.sz = saturate32(sz);
         self.s = saturate32(sp + self.sz);
     }
 }
@@ -578,6 +564,10 @@ const ILB: [i32; 32] = [
     2048, 2093, 2139, 2186, 2233, 2282, 2332, 2383, 2435, 2489, 2543, 2599, 2656, 2714, 2774, 2834,
     2896, 2960, 3025, 3091, 3158, 3228, 3298, 3371, 3444, 3520, 3597, 3676, 3756, 3838, 3922, 4008,
 ];
+
+mod zeros;
+
+use zeros::Zeros;
 
 #[cfg(test)]
 mod tests;
