@@ -39,7 +39,7 @@ mod select;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::vad::{Vad, VadConfig, MIN_LEVEL_DBFS};
 use crate::media::codec::Encoder;
@@ -131,7 +131,9 @@ pub struct Mixer {
     config: MixerConfig,
     /// `capacity` places; a participant keeps its place until removed.
     slots: Vec<Option<Slot>>,
-    index: HashMap<ParticipantId, usize>,
+    /// Where each participant is: `input` and `output` look it up for every participant every
+    /// tick, so with a hash quicker than SipHash (the ids are the caller's, not the network's).
+    index: FxHashMap<ParticipantId, usize>,
     present: usize,
     buses: Vec<Bus>,
     groups: Vec<Group>,
@@ -217,7 +219,7 @@ impl Mixer {
         Mixer {
             config,
             slots: (0..config.capacity).map(|_| None).collect(),
-            index: HashMap::with_capacity(config.capacity),
+            index: FxHashMap::with_capacity_and_hasher(config.capacity, Default::default()),
             present: 0,
             buses: Vec::new(),
             groups: Vec::new(),
