@@ -1,7 +1,8 @@
 //! A conference mixer allocates nothing per tick once its participants are added: frames in,
-//! talk detection, talker selection with resamplers handed from talker to talker, mixes at
-//! three rates, shared and private encodes (G.711, G.722, L16), payloads out; muting and
-//! removing participants between ticks neither.
+//! talk detection, talker selection, the talkers of each rate resampled along the chain of
+//! rates (resamplers resting and waking as rates go quiet and talk again), mixes at three
+//! rates, shared and private encodes (G.711, G.722, L16), payloads out; muting and removing
+//! participants between ticks neither.
 //!
 //! A counting global allocator tallies allocations per thread; the test sets the room up,
 //! warms it, then runs thousands of ticks and asserts the count did not move.
@@ -155,7 +156,11 @@ fn a_conference_mixer_at_three_rates_with_changing_talkers_allocates_nothing_per
         "every participant heard every tick: {bytes}"
     );
     let stats = mixer.stats();
-    assert!(stats.resampled_frames > 10_000, "{stats:?}");
+    // the chain of three rates resamples up to four frames a tick, fewer when rates go quiet
+    assert!(
+        stats.resampled_frames > 6_000 && stats.resampled_frames <= 4 * stats.ticks,
+        "{stats:?}"
+    );
     assert!(stats.private_encodes > 3_000 && stats.shared_encodes > 3_000);
 
     // leaving between ticks: nothing either, and the room goes on

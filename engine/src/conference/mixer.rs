@@ -13,9 +13,10 @@
 //!    hysteresis (a talker in the mix is only replaced by one 6 dB louder, so the set does not
 //!    flap); everyone else counts as silent.
 //! 3. One mix per sample rate in use (a "bus"), summed in `i32`. A talker's frame goes into
-//!    the bus of its own rate as it is, and into each other bus through a resampler: talkers
-//!    × rates resamplers run, not participants × rates. Resamplers sit in pools per pair of
-//!    rates, `max_talkers` each, and pass from one talker to the next (reset in between).
+//!    the bus of its own rate as it is. The talkers of each rate, summed, reach the other
+//!    buses through resamplers chained along the rates in use (8 -> 16 -> 48 kHz and back
+//!    down, see `chain`): one resampling per pair of neighbouring rates and direction, not per
+//!    talker, and none from a rate where nobody talks once its filter has emptied.
 //! 4. Each bus saturates to `i16`: the full mix, which every participant outside the mix
 //!    hears. All of them of one format (rate and codec) share one payload: one encode per
 //!    format per tick, whatever the room's size.
@@ -33,17 +34,17 @@
 //! nothing. Changes between ticks take effect at the next tick. With no participant `tick`
 //! does nothing, and the mixer thread can stop ticking.
 
-mod pool;
+mod chain;
 mod select;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::vad::{Vad, VadConfig, MIN_LEVEL_DBFS};
 use crate::media::codec::Encoder;
 use crate::media::{Codec, SampleRate, MAX_FRAME_SAMPLES};
-use pool::Pools;
+use chain::Chain;
 
 /// What a participant sends and hears: the rate of its decoded frames (and of the mix it
 /// hears) and the codec its mix is encoded in. The rate is the codec's.
@@ -108,7 +109,8 @@ pub struct MixerStats {
     pub shared_encodes: u64,
     /// Payloads encoded for one talker (its N-1 mix).
     pub private_encodes: u64,
-    /// Talker frames resampled to another rate.
+    /// Frames resampled to another rate: sums of the talkers at one rate (and of what reached
+    /// that rate from beyond it), one per link of the chain of rates that carries audio.
     pub resampled_frames: u64,
 }
 
@@ -129,14 +131,16 @@ pub struct Mixer {
     config: MixerConfig,
     /// `capacity` places; a participant keeps its place until removed.
     slots: Vec<Option<Slot>>,
-    index: HashMap<ParticipantId, usize>,
+    /// Where each participant is: `input` and `output` look it up for every participant every
+    /// tick, so with a hash quicker than SipHash (the ids are the caller's, not the network's).
+    index: FxHashMap<ParticipantId, usize>,
     present: usize,
     buses: Vec<Bus>,
     groups: Vec<Group>,
-    pools: Pools,
+    chain: Chain,
     /// The places of the talkers in the mix (at most `max_talkers`).
     talkers: Vec<usize>,
-    /// A frame of room: resampled talkers, N-1 mixes.
+    /// A frame of room for N-1 mixes.
     scratch: Vec<i16>,
     stats: MixerStats,
 }
@@ -184,6 +188,17 @@ struct Bus {
     held: bool,
     /// Mixed at the last tick.
     mixed: bool,
+    /// The talkers at this rate, summed.
+    own: Vec<i32>,
+    /// `own` holds a talker this tick (else it is stale).
+    own_live: bool,
+    /// What came from the buses of lower rates, and whether anything did this tick.
+    up: Vec<i32>,
+    up_live: bool,
+    /// What came from the buses of higher rates, and whether anything did.
+    down: Vec<i32>,
+    down_live: bool,
+    /// Everything: `own + up + down`.
     sum: Vec<i32>,
     mix: Vec<i16>,
 }
@@ -204,11 +219,11 @@ impl Mixer {
         Mixer {
             config,
             slots: (0..config.capacity).map(|_| None).collect(),
-            index: HashMap::with_capacity(config.capacity),
+            index: FxHashMap::with_capacity_and_hasher(config.capacity, Default::default()),
             present: 0,
             buses: Vec::new(),
             groups: Vec::new(),
-            pools: Pools::new(),
+            chain: Chain::new(),
             talkers: Vec::with_capacity(config.max_talkers),
             scratch: vec![0; MAX_FRAME_SAMPLES],
             stats: MixerStats::default(),
@@ -282,7 +297,6 @@ impl Mixer {
         self.buses[slot.bus].listeners -= 1;
         self.groups[slot.group].members -= 1;
         self.talkers.retain(|&t| t != place);
-        self.pools.release(place);
     }
 
     /// Mutes or unmutes a participant: a muted participant is never mixed (it still hears).
@@ -323,7 +337,7 @@ impl Mixer {
             slots,
             buses,
             groups,
-            pools,
+            chain,
             talkers,
             scratch,
             stats,
@@ -355,39 +369,32 @@ impl Mixer {
             }
         }
 
-        // 3. the buses in use, and the resamplers no talker of theirs needs any more
+        // 3. the buses in use, and the talkers of each rate summed
         for bus in buses.iter_mut() {
             bus.mixed = bus.listeners > 0 || bus.held;
-            if bus.mixed {
-                bus.sum.fill(0);
-            }
+            bus.own_live = false;
         }
-        pools.release_unless(|owner, to| {
-            buses[to].mixed && slots[owner].as_ref().is_some_and(|s| s.mixed)
-        });
-
-        // 4. the talkers into every bus
         for &t in talkers.iter() {
             let Some(slot) = slots[t].as_ref() else {
                 continue;
             };
-            add(&mut buses[slot.bus].sum, &slot.frame);
-            for (to, bus) in buses.iter_mut().enumerate() {
-                if to == slot.bus || !bus.mixed {
-                    continue;
+            let bus = &mut buses[slot.bus];
+            if bus.own_live {
+                add(&mut bus.own, &slot.frame);
+            } else {
+                for (o, &x) in bus.own.iter_mut().zip(&slot.frame) {
+                    *o = i32::from(x);
                 }
-                if let Some(n) = pools.resample(t, (slot.bus, to), &slot.frame, scratch) {
-                    add(&mut bus.sum, &scratch[..n]);
-                    stats.resampled_frames += 1;
-                }
+                bus.own_live = true;
             }
         }
 
+        // 4. each rate's talkers to the other rates, along the chain
+        chain.run(buses, stats);
+
         // 5. the full mix of each bus
         for bus in buses.iter_mut().filter(|b| b.mixed) {
-            for (m, &s) in bus.mix.iter_mut().zip(&bus.sum) {
-                *m = saturate(s);
-            }
+            bus.sum_up();
         }
 
         // 6. one shared payload per format for everyone outside the mix
@@ -507,9 +514,7 @@ impl Mixer {
             return b;
         }
         let new = self.buses.len();
-        let existing = self.buses.iter().map(|b| b.rate).enumerate();
-        self.pools
-            .add_bus((new, rate), existing, self.config.max_talkers);
+        self.chain.add_bus((new, rate), &self.buses);
         self.buses.push(Bus::new(rate));
         new
     }
@@ -522,8 +527,37 @@ impl Bus {
             listeners: 0,
             held: false,
             mixed: false,
+            own: vec![0; rate.frame_samples()],
+            own_live: false,
+            up: vec![0; rate.frame_samples()],
+            up_live: false,
+            down: vec![0; rate.frame_samples()],
+            down_live: false,
             sum: vec![0; rate.frame_samples()],
             mix: vec![0; rate.frame_samples()],
+        }
+    }
+
+    /// `sum = own + up + down` of the parts that carry audio this tick, and `mix`, the sum
+    /// saturated to 16 bits.
+    fn sum_up(&mut self) {
+        let parts = [
+            (self.own_live, &self.own),
+            (self.up_live, &self.up),
+            (self.down_live, &self.down),
+        ];
+        let mut live = parts.iter().filter(|(live, _)| *live).map(|(_, p)| p);
+        match live.next() {
+            Some(first) => self.sum.copy_from_slice(first),
+            None => self.sum.fill(0),
+        }
+        for part in live {
+            for (s, &x) in self.sum.iter_mut().zip(part.iter()) {
+                *s += x;
+            }
+        }
+        for (m, &s) in self.mix.iter_mut().zip(&self.sum) {
+            *m = saturate(s);
         }
     }
 }

@@ -82,15 +82,10 @@ impl Vad {
     /// Takes the next frame (any length; a 20 ms frame at its rate); returns whether the
     /// participant is talking.
     pub fn update(&mut self, frame: &[i16]) -> bool {
-        let (mut abs, mut squares) = (0u64, 0u64);
-        for &s in frame {
-            let a = u64::from(s.unsigned_abs());
-            abs += a;
-            squares += a * a;
-        }
+        let (abs, squares) = sums(frame);
         let n = frame.len().max(1) as u64;
         self.magnitude = (abs / n) as u32;
-        self.power = squares as f32 / n as f32;
+        self.power = squares / n as f32;
         self.smoothed += (self.power - self.smoothed) * SMOOTHING;
         if !self.talking {
             if self.magnitude >= self.start && self.magnitude > 0 {
@@ -141,6 +136,33 @@ impl Vad {
         self.power = 0.0;
         self.smoothed = 0.0;
     }
+}
+
+/// The sum of the magnitudes of `frame` (exact) and the sum of their squares (in `f32`: the
+/// power is an `f32`, and the rounding of 120 additions a lane is far below 0.01 dB), in
+/// eight lanes the compiler turns into vector code: talk detection runs on every
+/// participant's frame every tick.
+fn sums(frame: &[i16]) -> (u64, f32) {
+    const LANES: usize = 8;
+    let mut abs = 0u64;
+    let mut squares = [0f32; LANES];
+    // a lane adds at most 2^16 / 8 magnitudes of at most 2^15 per block: within u32
+    for block in frame.chunks(1 << 16) {
+        let mut lanes = [0u32; LANES];
+        let mut chunks = block.chunks_exact(LANES);
+        for chunk in &mut chunks {
+            for ((l, q), &s) in lanes.iter_mut().zip(&mut squares).zip(chunk) {
+                *l += u32::from(s.unsigned_abs());
+                *q += f32::from(s) * f32::from(s);
+            }
+        }
+        for (&s, q) in chunks.remainder().iter().zip(&mut squares) {
+            abs += u64::from(s.unsigned_abs());
+            *q += f32::from(s) * f32::from(s);
+        }
+        abs += lanes.iter().map(|&l| u64::from(l)).sum::<u64>();
+    }
+    (abs, squares.iter().sum())
 }
 
 #[cfg(test)]
@@ -284,5 +306,26 @@ mod tests {
         assert!(!vad.talking());
         assert_eq!(vad.loudness(), 0.0);
         assert_eq!(vad.level_dbfs(), MIN_LEVEL_DBFS);
+    }
+
+    #[test]
+    fn frame_sums_are_exact_for_magnitudes_and_close_for_squares_even_at_full_scale() {
+        let frame: Vec<i16> = (0..963)
+            .map(|i| match i % 5 {
+                0 => i16::MIN,
+                1 => i16::MAX,
+                2 => 0,
+                _ => (i * 37 % 2001) as i16 - 1000,
+            })
+            .collect();
+        let abs: u64 = frame.iter().map(|&s| u64::from(s.unsigned_abs())).sum();
+        let squares: u64 = frame
+            .iter()
+            .map(|&s| u64::from(s.unsigned_abs()).pow(2))
+            .sum();
+        let (a, q) = sums(&frame);
+        assert_eq!(a, abs);
+        let error = (f64::from(q) - squares as f64).abs() / squares as f64;
+        assert!(error < 1e-5, "relative error {error}");
     }
 }

@@ -154,8 +154,8 @@ fn a_g722_participant_and_pcmu_participants_hear_each_other_at_their_own_rates()
     room.assert_hears(2, &[440.0, 1800.0], &[1000.0, 900.0, 3600.0], -20.0);
     room.assert_hears(3, &[440.0, 1000.0], &[1800.0, 880.0, 2000.0, 500.0], -20.0);
     let stats = room.mixer.stats();
-    // each tick: the two PCMU talkers up to 16 kHz, the G.722 talker down to 8 kHz
-    assert_eq!(stats.resampled_frames, 3 * 25);
+    // each tick: the two PCMU talkers together up to 16 kHz, the G.722 talker down to 8 kHz
+    assert_eq!(stats.resampled_frames, 2 * 25);
     assert_eq!(stats.private_encodes, 3 * 25);
     assert_eq!(stats.shared_encodes, 0, "everyone talks");
 }
@@ -172,6 +172,50 @@ fn a_fullband_l16_participant_joins_narrowband_and_wideband_ones() {
     room.assert_hears(2, &[440.0, 1800.0], &[1000.0], -20.0);
     room.assert_hears(3, &[440.0, 1000.0], &[1800.0, 880.0, 3600.0], -20.0);
     room.assert_hears(4, &[440.0, 1000.0, 1800.0], &[], -20.0);
+    // 8 -> 16 -> 48 kHz and 48 -> 16 -> 8 kHz: four resamplings a tick, not six
+    assert_eq!(room.mixer.stats().resampled_frames, 4 * 25);
+}
+
+#[test]
+fn narrowband_talk_reaches_fullband_through_the_wideband_bus_and_silent_rates_cost_nothing() {
+    let mut room = Room::new(quick_vad(100));
+    room.join(1, Codec::Pcmu, Some((440.0, -20.0)));
+    room.join(2, Codec::G722, None);
+    room.join(3, Codec::L16(FB), None);
+    room.run(25);
+    room.assert_hears(2, &[440.0], &[880.0, 7560.0], -20.0);
+    room.assert_hears(3, &[440.0], &[880.0, 7560.0, 15_560.0], -20.0);
+    // up 8 -> 16 -> 48 kHz; nobody above 8 kHz talks, so nothing comes down
+    assert_eq!(room.mixer.stats().resampled_frames, 2 * 25);
+    // once the talker stops, each filter lets its tail out and the chain rests
+    room.phone(1).voice = None;
+    room.run(20);
+    assert!(!room.mixer.in_mix(ParticipantId(1)));
+    let before = room.mixer.stats().resampled_frames;
+    room.run(10);
+    assert_eq!(room.mixer.stats().resampled_frames, before);
+    room.assert_hears(3, &[], &[440.0], -20.0);
+}
+
+#[test]
+fn without_a_wideband_listener_8_and_48_khz_are_resampled_directly() {
+    let mut room = Room::new(MixerConfig::new(4));
+    room.join(1, Codec::Pcmu, Some((440.0, -20.0)));
+    room.join(2, Codec::G722, None);
+    room.join(3, Codec::L16(FB), Some((1800.0, -20.0)));
+    room.run(5);
+    room.leave(2);
+    let before = room.mixer.stats().resampled_frames;
+    room.run(25);
+    assert_eq!(room.mixer.stats().resampled_frames - before, 2 * 25);
+    room.assert_hears(1, &[1800.0], &[440.0], -20.0);
+    room.assert_hears(3, &[440.0], &[1800.0, 7560.0], -20.0);
+    // the wideband listener comes back: the chain goes through 16 kHz again
+    room.join(4, Codec::G722, None);
+    room.run(25);
+    room.assert_hears(4, &[440.0, 1800.0], &[], -20.0);
+    room.assert_hears(3, &[440.0], &[1800.0], -20.0);
+    room.assert_hears(1, &[1800.0], &[440.0], -20.0);
 }
 
 #[test]
@@ -386,7 +430,7 @@ fn a_talker_who_stops_sending_is_silence_and_leaves_the_mix_after_the_hangover()
 }
 
 #[test]
-fn a_new_talker_takes_over_the_resampler_of_the_one_who_stopped() {
+fn talkers_taking_turns_at_one_rate_share_its_resampler() {
     let mut room = Room::new(MixerConfig {
         max_talkers: 1,
         ..quick_vad(100)
@@ -401,7 +445,7 @@ fn a_new_talker_takes_over_the_resampler_of_the_one_who_stopped() {
     room.run(20);
     room.assert_hears(3, &[1000.0], &[440.0], -20.0);
     assert!(room.mixer.in_mix(ParticipantId(2)));
-    // one 8 -> 16 kHz resampler a tick, all along
+    // one 8 -> 16 kHz resampling a tick, all along
     assert_eq!(room.mixer.stats().resampled_frames, 40);
 }
 

@@ -170,6 +170,24 @@ fn encoding_the_test_signal_in_frames_matches_the_reference_codes_bit_for_bit() 
 }
 
 #[test]
+fn encoding_in_chunks_of_any_size_gives_the_codes_of_whole_frames() {
+    // the encoder splits bands a block at a time: block edges must not show
+    let input = pcm(SIGNAL);
+    for chunk in [2, 34, 322, 1000, 4002] {
+        let mut enc = G722Encoder::new();
+        let mut codes = vec![0u8; input.len() / 2];
+        for (part, out) in input.chunks(chunk).zip(codes.chunks_mut(chunk / 2)) {
+            assert_eq!(enc.encode(part, out), part.len() / 2);
+        }
+        assert_eq!(
+            first_difference(&codes, SIGNAL_CODES),
+            None,
+            "chunks of {chunk}"
+        );
+    }
+}
+
+#[test]
 fn decoding_reference_codes_matches_the_reference_output_bit_for_bit() {
     for (codes, expected) in [
         (SIGNAL_CODES, SIGNAL_DECODED),
