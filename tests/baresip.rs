@@ -27,6 +27,7 @@ fn phone(sw: &Switch, user: &str, tone_hz: u32, codec: &str) -> Baresip {
         switch: sw.sip,
         tone_hz,
         codecs: vec![codec.into()],
+        mwi: false,
     })
 }
 
@@ -137,4 +138,54 @@ fn two_baresip_phones_hear_each_others_tone_through_the_relay_on_pcmu() {
 #[test]
 fn two_baresip_phones_hear_each_others_tone_through_the_relay_on_g722() {
     call_between_two_baresips("G722/16000/1", SampleRate::WIDE, "always");
+}
+
+/// baresip with its `mwi` module subscribes to its own message-summary once registered: the
+/// switch's first NOTIFY (an empty mailbox) and the one after a change reach it as
+/// `MWI_NOTIFY` events carrying the body. The change comes through the debug-build hook that
+/// stands in for the mailbox store.
+#[cfg(debug_assertions)]
+#[test]
+fn baresip_subscribes_to_its_mailbox_and_hears_of_a_new_message() {
+    if let Some(reason) = baresip::missing() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let sw = Switch::with(Options {
+        config: "[auth]\nalgorithms = [\"MD5\"]\n".into(),
+        ..Default::default()
+    });
+    sw.add_account("1001", PW);
+    let mut p = Baresip::start(baresip::Options {
+        user: "1001".into(),
+        password: PW.into(),
+        switch: sw.sip,
+        tone_hz: 440,
+        codecs: vec!["PCMU/8000/1".into()],
+        mwi: true,
+    });
+    assert!(p.wait_registered(WAIT), "1001 registers:\n{}", p.log());
+    let first = mwi_notify(&mut p, WAIT);
+    assert!(first.contains("Messages-Waiting: no"), "{first}");
+    assert!(first.contains("Voice-Message: 0/0"), "{first}");
+
+    let (code, body) = common::http(
+        sw.http,
+        "POST",
+        "/v1/debug/mailboxes/1001/changed",
+        &[],
+        Some(r#"{"new":1,"old":0}"#),
+    );
+    assert_eq!(code, 202, "{body}");
+    let next = mwi_notify(&mut p, Duration::from_secs(2));
+    assert!(next.contains("Messages-Waiting: yes"), "{next}");
+    assert!(next.contains("Voice-Message: 1/0"), "{next}");
+}
+
+/// The next `MWI_NOTIFY` event of `p` (the NOTIFY's body is in it), within `wait`.
+#[cfg(debug_assertions)]
+fn mwi_notify(p: &mut Baresip, wait: Duration) -> String {
+    p.wait_event("MWI_NOTIFY", wait)
+        .unwrap_or_else(|| panic!("no MWI_NOTIFY event:\n{}", p.log()))
+        .to_string()
 }

@@ -35,6 +35,7 @@ fn member(sw: &Switch, who: &'static str, hz: u32, codec: &str, rate: SampleRate
         switch: sw.sip,
         tone_hz: hz,
         codecs: vec![codec.into()],
+        mwi: false,
     });
     Member {
         who,

@@ -437,7 +437,10 @@ From: <sip:x@{ip}>;tag=1\r\nTo: <sip:1001@{ip}>\r\nCall-ID: m-{m}\r\nCSeq: 1 {me
         }
         if code == 489 {
             // a SUBSCRIBE without an Event header is for a package we do not serve
-            assert_eq!(r.header(HeaderName::AllowEvents), Some("presence"));
+            assert_eq!(
+                r.header(HeaderName::AllowEvents),
+                Some("presence, message-summary")
+            );
         }
     }
 }

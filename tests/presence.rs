@@ -312,11 +312,12 @@ async fn an_expired_subscription_ends_with_reason_timeout() {
 async fn a_bad_event_or_too_brief_interval_is_refused() {
     let sw = switch("");
     let mut watcher = ua(&sw, "1001").await;
-    let (bad, _) = watcher
-        .subscribe_event("1002", "message-summary", 600)
-        .await;
+    let (bad, _) = watcher.subscribe_event("1002", "dialog", 600).await;
     assert_eq!(bad.status(), Some(489));
-    assert_eq!(bad.header(HeaderName::AllowEvents), Some("presence"));
+    assert_eq!(
+        bad.header(HeaderName::AllowEvents),
+        Some("presence, message-summary")
+    );
     let sw2 = Switch::with(Options {
         config: "[presence]\nmin_expires_secs = 120\n".into(),
         ..Default::default()

@@ -54,9 +54,9 @@ pub struct Metrics {
     pub active_calls: Gauge,
     pub calls: Family<OutcomeLabel, Counter>,
     pub extensions_active: Gauge,
-    /// Presence subscriptions (Subscription actors) alive.
+    /// Subscriptions (Subscription actors: presence, message-summary) alive.
     pub subscriptions: Gauge,
-    /// NOTIFY requests sent (first transmissions).
+    /// NOTIFY requests sent (first transmissions), in subscriptions and unsolicited.
     pub notifies: Counter,
     pub tcp_connections: Gauge,
     pub drops: Family<ReasonLabel, Counter>,
@@ -379,7 +379,7 @@ impl Metrics {
             );
             r.register(
                 "subscriptions",
-                "Presence subscriptions alive",
+                "Subscriptions alive (presence, message-summary)",
                 m.subscriptions.clone(),
             );
             r.register("notifies", "NOTIFY requests sent", m.notifies.clone());

@@ -239,6 +239,9 @@ async fn start(
         store: StoreHandle::of(store_actor.clone()),
         db: store.clone(),
         directories: OnceLock::new(),
+        mailboxes: OnceLock::new(),
+        mailbox_store: OnceLock::new(),
+        events: event_packages(&config),
         rooms: OnceLock::new(),
         conferences: OnceLock::new(),
         dialers: OnceLock::new(),
@@ -275,15 +278,16 @@ async fn start(
     let mut arbiters = Vec::new();
     let mut workers = Vec::new();
     let mut directories = Vec::new();
+    let mut mailboxes = Vec::new();
     let mut rooms = Vec::new();
     let mut dialers = Vec::new();
     for (shard, sock) in udp_sockets.into_iter().enumerate() {
         let arb = Arbiter::new();
         let handle = arb.handle();
         let s = shared.clone();
-        directories.push(
-            Directory::start_in_arbiter(&handle, move |_| Directory::new(shard, s)).recipient(),
-        );
+        let directory = Directory::start_in_arbiter(&handle, move |_| Directory::new(shard, s));
+        mailboxes.push(directory.clone().recipient());
+        directories.push(directory.recipient());
         let s = shared.clone();
         rooms.push(
             RoomDirectory::start_in_arbiter(&handle, move |_| RoomDirectory::new(s)).recipient(),
@@ -296,6 +300,7 @@ async fn start(
         arbiters.push(arb);
     }
     let _ = shared.directories.set(directories);
+    let _ = shared.mailboxes.set(mailboxes);
     let _ = shared.rooms.set(rooms);
     let _ = shared.dialers.set(dialers);
     let mixer = crate::conference::MixerHandle::spawn(shared.metrics.clone())
@@ -394,6 +399,13 @@ async fn start(
     }
     actix::System::current().stop();
     Ok(())
+}
+
+/// The event packages a SUBSCRIBE may name: presence when enabled, message-summary always.
+fn event_packages(config: &Config) -> switchboard_engine::event::Registry {
+    use switchboard_engine::event::{Registry, MESSAGE_SUMMARY, PRESENCE};
+    let presence = config.presence.enabled.then_some(&PRESENCE);
+    Registry::new(presence.into_iter().chain([&MESSAGE_SUMMARY]))
 }
 
 /// Waits for SIGTERM or SIGINT; SIGHUP reloads the routing plugins meanwhile.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use actix::Recipient;
 use switchboard_engine::auth::{challenge_values, Nonces};
+use switchboard_engine::event::Registry;
 use switchboard_engine::numbering::{
     Aor, ClassifyCache, ClassifyError, Destination, NumberingPlan,
 };
@@ -16,9 +17,11 @@ use switchboard_engine::registrar::Policy;
 use switchboard_engine::sip::digest::Algorithm;
 use switchboard_engine::trunk::Trunks;
 use switchboard_engine::txn::Timers;
+use switchboard_engine::voicemail::MessageSummary;
 
 use crate::api::conference::{ConferencesHandle, ToConference};
 use crate::api::extension::{ExtCommand, ToExtension};
+use crate::api::mwi::{no_messages, MailboxChanged, MailboxSummary};
 use crate::api::notifications::{NotificationsHandle, Queued};
 use crate::api::room::{RoomCommand, ToRoom};
 use crate::config::Config;
@@ -51,6 +54,14 @@ pub struct Shared {
     pub db: Store,
     /// The per-arbiter directories of Extensions, by shard.
     pub directories: OnceLock<Vec<Recipient<ToExtension>>>,
+    /// The same directories, as the takers of mailbox changes (`mailbox_changed`).
+    pub mailboxes: OnceLock<Vec<Recipient<MailboxChanged>>>,
+    /// The mailbox store's answer to "what does this mailbox hold" (`api::mwi`); while unset,
+    /// every mailbox is empty.
+    pub mailbox_store: OnceLock<Recipient<MailboxSummary>>,
+    /// The event packages SUBSCRIBE may name (presence when `[presence] enabled`,
+    /// message-summary always).
+    pub events: Registry,
     /// The per-arbiter directories of chat rooms, by shard.
     pub rooms: OnceLock<Vec<Recipient<ToRoom>>>,
     /// The conference directory (one, owning every bridge and the mixer thread).
@@ -145,6 +156,38 @@ impl Shared {
             let shard = shard_of(aor.as_str(), dirs.len());
             dirs[shard].do_send(ToExtension { aor, cmd });
         }
+    }
+
+    /// Tells the Extension of a mailbox's owner that the mailbox changed (the seam of
+    /// `api::mwi`): its devices hear of it within a second.
+    pub fn mailbox_changed(&self, m: MailboxChanged) {
+        if let Some(dirs) = self.mailboxes.get() {
+            let shard = shard_of(m.mailbox.as_str(), dirs.len());
+            dirs[shard].do_send(m);
+        }
+    }
+
+    /// What the mailbox of `mailbox` holds, asked of the mailbox store (no messages while no
+    /// store is wired, or when it does not answer).
+    pub fn mailbox_summary(
+        &self,
+        mailbox: Aor,
+    ) -> impl std::future::Future<Output = MessageSummary> + 'static {
+        let ask = self
+            .mailbox_store
+            .get()
+            .map(|r| r.send(MailboxSummary { mailbox }));
+        async move {
+            match ask {
+                Some(f) => f.await.unwrap_or_else(|_| no_messages()),
+                None => no_messages(),
+            }
+        }
+    }
+
+    /// Whether a Request-URI's user part is the voicemail number (`[voicemail] number`).
+    pub fn is_voicemail_number(&self, user: &str) -> bool {
+        user == self.config.voicemail.number
     }
 
     /// Sends a command to the ChatRoom actor of `room` (started on demand by its directory).

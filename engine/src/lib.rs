@@ -10,6 +10,7 @@ pub mod chat;
 pub mod conference;
 pub mod dialog;
 pub mod entropy;
+pub mod event;
 pub mod flow;
 pub mod forwarding;
 pub mod media;

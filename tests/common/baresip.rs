@@ -63,6 +63,11 @@ pub struct Options {
     /// The codecs it offers and accepts, as baresip names them (`PCMU/8000/1`, `PCMA/8000/1`,
     /// `G722/16000/1`: a bare `G722` means 8 kHz audio to baresip and matches nothing).
     pub codecs: Vec<String>,
+    /// Message waiting: load the `mwi` module, which subscribes to the account's own
+    /// message-summary once registered. The account is then made by `uanew` once baresip
+    /// runs: baresip 1.0's `mwi` module loops forever resubscribing when an account registers
+    /// before the module's start-up timer fired.
+    pub mwi: bool,
 }
 
 /// A running baresip, stopped when dropped.
@@ -108,21 +113,30 @@ impl Baresip {
              module\t\t\tctrl_tcp.so\n\
              module_app\t\taccount.so\n\
              module_app\t\tmenu.so\n\
+             {mwi_module}\
              ctrl_tcp_listen\t\t{ctrl_addr}\n\
              snd_path\t\t{rec}\n",
             hz = options.tone_hz,
             rec = rec.display(),
+            mwi_module = if options.mwi {
+                "module_app\t\tmwi.so\n"
+            } else {
+                ""
+            },
         );
         std::fs::write(dir.0.join("config"), config).unwrap();
         let account = format!(
             "<sip:{u}@{sw}>;auth_user={u};auth_pass={p};regint=600;audio_codecs={c};\
-             answermode=manual\n",
+             answermode=manual;mwi={m}\n",
             u = options.user,
             p = options.password,
             sw = options.switch,
             c = options.codecs.join(","),
+            m = if options.mwi { "yes" } else { "no" },
         );
-        std::fs::write(dir.0.join("accounts"), account).unwrap();
+        let later = options.mwi.then(|| account.trim_end().to_owned());
+        let accounts = if options.mwi { String::new() } else { account };
+        std::fs::write(dir.0.join("accounts"), accounts).unwrap();
         std::fs::write(dir.0.join("contacts"), "").unwrap();
         let log = std::fs::File::create(dir.0.join("baresip.log")).unwrap();
         let child = Command::new("baresip")
@@ -164,7 +178,7 @@ impl Baresip {
                 }
             }
         });
-        Baresip {
+        let mut b = Baresip {
             child,
             dir,
             sip,
@@ -173,7 +187,12 @@ impl Baresip {
             incoming,
             events: Vec::new(),
             token: 0,
+        };
+        if let Some(account) = later {
+            b.command("uanew", &account)
+                .unwrap_or_else(|e| panic!("baresip uanew: {e}"));
         }
+        b
     }
 
     /// Runs a ctrl_tcp command and returns its response's `data`; `Err` with it when the

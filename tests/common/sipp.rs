@@ -235,6 +235,48 @@ pub fn subscriptions(
     rate: u32,
     hold_ms: u32,
 ) -> Output {
+    subscribe_run(
+        "uac_subscribe.xml",
+        work,
+        target,
+        watcher,
+        presentity,
+        (ip, count, rate, hold_ms),
+    )
+}
+
+/// `count` message-summary subscriptions of `subscriber` (user, password) to its own mailbox
+/// through `mailbox` (its number or the voicemail number), each made, its empty summary
+/// checked, held `hold_ms` and ended (`uac_subscribe_mwi.xml`).
+#[allow(clippy::too_many_arguments)]
+pub fn mwi_subscriptions(
+    work: &Path,
+    target: &str,
+    subscriber: (&str, &str),
+    mailbox: &str,
+    ip: IpAddr,
+    count: u32,
+    rate: u32,
+    hold_ms: u32,
+) -> Output {
+    subscribe_run(
+        "uac_subscribe_mwi.xml",
+        work,
+        target,
+        subscriber,
+        mailbox,
+        (ip, count, rate, hold_ms),
+    )
+}
+
+fn subscribe_run(
+    scenario: &str,
+    work: &Path,
+    target: &str,
+    watcher: (&str, &str),
+    presentity: &str,
+    (ip, count, rate, hold_ms): (IpAddr, u32, u32, u32),
+) -> Output {
     let csv = work.join("subscribe.csv");
     std::fs::write(
         &csv,
@@ -249,7 +291,7 @@ pub fn subscriptions(
         .current_dir(work)
         .arg(target)
         .arg("-sf")
-        .arg(scenarios().join("uac_subscribe.xml"))
+        .arg(scenarios().join(scenario))
         .arg("-inf")
         .arg(&csv)
         .args(["-r", &rate.to_string(), "-m", &count.to_string()])

@@ -1,6 +1,6 @@
 //! What an Extension takes: the commands about one address of record (registrations,
-//! lookups, authentication, deliveries, presence), each with the channel for its answer, and
-//! the notes it sends to the Subscriptions watching it.
+//! lookups, authentication, deliveries, presence, its mailbox's message waiting), each with
+//! the channel for its answer, and the notes it sends to the Subscriptions watching it.
 //!
 //! Every command goes to the address's Directory (`ToExtension`), on the arbiter the address
 //! hashes to, which starts the Extension on demand.
@@ -15,6 +15,8 @@ use switchboard_engine::numbering::Aor;
 use switchboard_engine::presence::presentity::Summary;
 use switchboard_engine::sip::Message as SipMessage;
 use switchboard_engine::store::BindingRecord;
+use switchboard_engine::voicemail::mwi::Device;
+use switchboard_engine::voicemail::MessageSummary;
 use tokio::sync::oneshot;
 
 /// Wrong answers in a row after which the one-time passwords of an address are revoked (the
@@ -82,10 +84,21 @@ pub enum ExtCommand {
         req: WatchRequest,
         reply: oneshot::Sender<WatchReply>,
     },
-    /// A Subscription ended.
+    /// A Subscription ended (of this number's presence or mailbox).
     Unwatch {
         id: u64,
     },
+    /// A Subscription of this number's owner watches its mailbox (message-summary); the
+    /// answer is the summary known and its version.
+    WatchMailbox {
+        id: u64,
+        /// The subscribing device: it gets no unsolicited NOTIFY while subscribed.
+        device: Device,
+        to: Recipient<MailboxNote>,
+        reply: oneshot::Sender<(u64, MessageSummary)>,
+    },
+    /// This number's mailbox changed (`api::mwi::MailboxChanged`, from the mailbox store).
+    MailboxChanged(MessageSummary),
     /// A PUBLISH of this number's presence (RFC 3903).
     Publish {
         req: SipMessage,
@@ -131,6 +144,19 @@ pub enum PresenceNote {
     },
     /// The owner's buddy list changed (to list subscriptions of the owner).
     ListChanged,
+}
+
+/// What an Extension tells a Subscription to its mailbox.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum MailboxNote {
+    /// The mailbox's new summary; versions grow, so the higher one is the newer.
+    Summary {
+        version: u64,
+        summary: MessageSummary,
+    },
+    /// The Extension stopped (a failure): the subscription must be made again.
+    Deactivated,
 }
 
 /// A Subscription asks to watch this number.

@@ -1,8 +1,9 @@
 //! What the signalling actors receive: one module per actor kind, holding the messages it
 //! takes and the answers it gives (and `media`: what a call's actor hears from its media
-//! session). Actors hold `Recipient`s of these messages (or a small
-//! handle from here), never another actor's type, so any actor can talk to any other and the
-//! crate's import graph stays without circles.
+//! session; `mwi`: what the mailbox store and the message-summary notifier tell each other).
+//! Actors hold `Recipient`s of these messages (or a small handle from here), never another
+//! actor's type, so any actor can talk to any other and the crate's import graph stays
+//! without circles.
 //!
 //! These modules import the engine and the store's record types, nothing else of this crate.
 //! Messages between actors of one folder (an Extension and its Directory or Delivery, a
@@ -13,6 +14,7 @@ pub mod conference;
 pub mod extension;
 pub mod leg;
 pub mod media;
+pub mod mwi;
 pub mod notifications;
 pub mod room;
 pub mod worker;

@@ -2,6 +2,9 @@
 //! addresses hashed to it, starting them on demand and retiring them when idle (an
 //! `ownership::Registry`: an Extension retires only when it handled every command sent to it).
 //! The next command starts a fresh Extension that reloads from the store.
+//!
+//! It also takes the mailbox store's `MailboxChanged` (`api::mwi`) for the mailboxes of its
+//! addresses and passes it to the owner's Extension, the notifier of its message waiting.
 
 use std::sync::Arc;
 
@@ -10,7 +13,8 @@ use switchboard_engine::numbering::Aor;
 
 use super::messages::{Command, Retire};
 use super::Extension;
-use crate::api::extension::ToExtension;
+use crate::api::extension::{ExtCommand, ToExtension};
+use crate::api::mwi::MailboxChanged;
 use crate::ownership::Registry;
 use crate::shared::Shared;
 
@@ -43,6 +47,18 @@ impl Handler<ToExtension> for Directory {
         self.extensions.send(&m.aor, Command(m.cmd), |id| {
             Extension::new(m.aor.clone(), id, shard, shared.clone(), me).start()
         });
+    }
+}
+
+impl Handler<MailboxChanged> for Directory {
+    type Result = ();
+
+    fn handle(&mut self, m: MailboxChanged, ctx: &mut Context<Self>) {
+        let to = ToExtension {
+            aor: m.mailbox,
+            cmd: ExtCommand::MailboxChanged(m.summary),
+        };
+        <Self as Handler<ToExtension>>::handle(self, to, ctx);
     }
 }
 

@@ -1,6 +1,8 @@
 //! The Extension actor: one per address of record while it is active. It is the single
 //! writer of its registrations and the keeper of its digest replay window; its durable state
-//! is in the store, so it can stop when idle and start again on the next request.
+//! is in the store, so it can stop when idle and start again on the next request. It is also
+//! the notifier of its number's presence (`presence`) and of its mailbox's message waiting
+//! (`mwi`), which follow its registrations.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +21,9 @@ use switchboard_engine::store::{AccountRecord, BindingRecord, OtpRecord};
 mod delivery;
 pub mod directory;
 mod messages;
+mod mwi;
 mod presence;
+mod unsolicited;
 mod watchers;
 
 use delivery::{Delivery, DeliveryEnded, DeliveryStart, Kick, Targets};
@@ -59,6 +63,8 @@ pub struct Extension {
     replay: ReplayWindow,
     /// Publications, calls and watchers (single writer of this number's presence).
     presence: watchers::PresenceState,
+    /// The mailbox's summary, its watchers and the unsolicited NOTIFYs.
+    mwi: mwi::Mwi,
     /// Entity tags of publications.
     etags: Entropy,
     processed: u64,
@@ -73,7 +79,9 @@ impl Extension {
         shared: Arc<Shared>,
         directory: Recipient<Retire>,
     ) -> Extension {
+        let mailbox = format!("sip:{aor}@{}", shared.local.domain);
         Extension {
+            mwi: mwi::Mwi::new(mailbox),
             aor,
             id,
             shard,
@@ -100,7 +108,13 @@ impl Extension {
 
     /// Nothing worth keeping in memory: unknown number without registrations.
     fn is_empty(&self) -> bool {
-        self.account.is_none() && self.bindings.is_empty() && !self.presence.is_busy()
+        self.account.is_none() && self.bindings.is_empty() && !self.is_busy()
+    }
+
+    /// Presence or message waiting keeps the Extension (watchers, publications, a call, a
+    /// question to the mailbox store): they live in memory only.
+    fn is_busy(&self) -> bool {
+        self.presence.is_busy() || self.mwi.is_busy()
     }
 
     fn retire_if(&self, cond: bool) {
@@ -123,6 +137,12 @@ impl Extension {
                 AuthOutcome::Forbidden => return RegisterReply::Forbidden,
             }
         }
+        // the bindings before, to find the devices this REGISTER brings (message waiting)
+        let before = if self.shared.config.voicemail.unsolicited_mwi {
+            self.bindings.clone()
+        } else {
+            Vec::new()
+        };
         match registrar::apply(
             &req,
             &mut self.bindings,
@@ -138,6 +158,7 @@ impl Extension {
                         Ok(delta) => {
                             self.shared.metrics.registrations.inc_by(delta);
                             self.presence_changed(ctx);
+                            self.mailbox_registered(&before, ctx);
                         }
                         Err(e) => {
                             warn!(error = %e, "binding write failed");
@@ -318,13 +339,14 @@ impl Actor for Extension {
             let idle = now().saturating_duration_since(act.last_active) >= act.idle_timeout();
             // a running delivery keeps its Extension: a second one would deliver twice; so
             // do watchers, publications and calls (presence lives in memory only)
-            let busy = act.delivery.is_some() || act.presence.is_busy();
+            let busy = act.delivery.is_some() || act.is_busy();
             act.retire_if(!busy && (idle || act.is_empty()));
         });
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.presence_stopped();
+        self.mwi_stopped();
         self.shared.metrics.extensions_active.dec();
     }
 }
@@ -360,7 +382,17 @@ impl Extension {
                 let r = self.watch(req, ctx);
                 let _ = reply.send(r);
             }
-            ExtCommand::Unwatch { id } => self.unwatch(id),
+            ExtCommand::Unwatch { id } => {
+                self.unwatch(id);
+                self.unwatch_mailbox(id);
+            }
+            ExtCommand::WatchMailbox {
+                id,
+                device,
+                to,
+                reply,
+            } => self.watch_mailbox(id, device, to, reply, ctx),
+            ExtCommand::MailboxChanged(summary) => self.mailbox_changed(summary),
             ExtCommand::Publish { req, reply } => {
                 let r = self.publish(&req, ctx);
                 let _ = reply.send(r);

@@ -36,6 +36,7 @@ mod calls;
 mod conferences;
 mod error;
 mod forwarding;
+mod mailboxes;
 mod messages;
 mod presence;
 mod query;
@@ -215,6 +216,7 @@ pub fn start(
                 web::delete().to(conferences::remove),
             )
             .configure(conferences::debug_routes)
+            .configure(mailboxes::debug_routes)
             .default_service(web::to(not_found))
     })
     .workers(1)

@@ -3,9 +3,9 @@
 //! refresh or a list change, then only the buddies that changed).
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
+use switchboard_engine::event::subscription::State;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::Aor;
-use switchboard_engine::presence::subscription::State;
 use switchboard_engine::sip::Message as SipMessage;
 use switchboard_engine::txn::ServerKey;
 use tokio::sync::oneshot;

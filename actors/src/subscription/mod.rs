@@ -1,13 +1,18 @@
-//! The Subscription actor: one per SUBSCRIBE dialog to the `presence` event (RFC 3856,
-//! RFC 6665), of one number or of a subscriber's own buddy list (RFC 4662 resource list).
+//! The Subscription actor: one per SUBSCRIBE dialog (RFC 6665), of any event package the
+//! switch serves (`Shared::events`): `presence` (RFC 3856) of one number or of a subscriber's
+//! own buddy list (RFC 4662 resource list, `list`), and `message-summary` (RFC 3842) of a
+//! subscriber's own mailbox (`mailbox`).
 //!
 //! It lives on the arbiter that owns the dialog's Call-ID (the worker passes it the
-//! refreshes and the answers to its NOTIFYs). The presentities' Extensions are the single
+//! refreshes and the answers to its NOTIFYs). The resources' Extensions are the single
 //! writers of their state and send it here; the engine's `Subscription` machine decides when
 //! a NOTIFY goes (coalescing bursts per `presence.notify_interval_ms`), this actor builds and
-//! sends it through a client transaction.
+//! sends it through a client transaction. What differs between packages is only who may
+//! subscribe (`start`), whom it watches and the NOTIFY's body (`Target`); the dialog,
+//! refreshes, expiry, the NOTIFY transactions and the final NOTIFY are the same code for all.
 
 mod list;
+mod mailbox;
 mod resources;
 mod start;
 
@@ -16,14 +21,17 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler};
 use switchboard_engine::entropy::Entropy;
+use switchboard_engine::event::notify::{self, Notify};
+use switchboard_engine::event::subscription::{NotifyDue, State, Subscription as Machine};
 use switchboard_engine::flow::{Flow, Transport};
 use switchboard_engine::numbering::Aor;
-use switchboard_engine::presence::notify::{self, Notify, PIDF};
-use switchboard_engine::presence::subscription::{State, Subscription as Machine};
+use switchboard_engine::presence::PIDF;
 use switchboard_engine::sip::{Message as SipMessage, ResponseBuilder};
 use switchboard_engine::txn::{self, ClientKey, ClientNonInvite, ServerKey, ServerNonInvite};
+use switchboard_engine::voicemail::summary::CONTENT_TYPE as MESSAGE_SUMMARY;
+use switchboard_engine::voicemail::MessageSummary;
 
-use crate::api::extension::{ExtCommand, PresenceNote, Snapshot};
+use crate::api::extension::{ExtCommand, MailboxNote, PresenceNote, Snapshot};
 use crate::api::leg::FromNetwork;
 use crate::clock::{now, Timer};
 use crate::guard::guarded;
@@ -32,9 +40,6 @@ use crate::shared::Shared;
 use crate::transport::{response_flow, via_fix, Transports};
 
 use resources::Resource;
-
-/// Allow-Events of our answers.
-pub const ALLOW_EVENTS: &str = "presence";
 
 /// What a subscription watches.
 enum Target {
@@ -51,6 +56,11 @@ enum Target {
     List {
         owner: Aor,
         resources: Vec<Resource>,
+    },
+    /// A subscriber's own mailbox (message-summary): its summary with its version (the
+    /// owner's Extension numbers them; a note may come before the watch's answer).
+    Mailbox {
+        summary: Option<(u64, MessageSummary)>,
     },
 }
 
@@ -86,7 +96,8 @@ pub struct Subscription {
     machine: Option<Machine>,
     server: Vec<ServerTxn>,
     notify: Option<(ClientKey, ClientNonInvite)>,
-    /// The Extensions this subscription is a watcher of (each gets `Unwatch` at the end).
+    /// The Extensions this subscription watches (presence or mailbox; each gets `Unwatch` at
+    /// the end).
     watching: Vec<Aor>,
     /// The initial SUBSCRIBE is being authenticated or authorized.
     starting: bool,
@@ -290,11 +301,7 @@ impl Subscription {
         self.schedule(ctx);
     }
 
-    fn send_notify(
-        &mut self,
-        t: Instant,
-        due: switchboard_engine::presence::subscription::NotifyDue,
-    ) {
+    fn send_notify(&mut self, t: Instant, due: NotifyDue) {
         let Some(flow) = self.flow else {
             return;
         };
@@ -317,6 +324,9 @@ impl Subscription {
                     &boundary,
                 ))
             }
+            Target::Mailbox {
+                summary: Some((_, s)),
+            } if due.with_state => Some((MESSAGE_SUMMARY.to_owned(), s.to_body().into_bytes())),
             _ => None,
         };
         let Some(m) = self.machine.as_ref() else {
@@ -509,6 +519,16 @@ impl Handler<PresenceNote> for Subscription {
     fn handle(&mut self, m: PresenceNote, ctx: &mut Context<Self>) {
         let metrics = self.shared.metrics.clone();
         if guarded("subscription", &metrics, || self.on_note(m, ctx)).is_none() {
+            ctx.stop();
+        }
+    }
+}
+
+impl Handler<MailboxNote> for Subscription {
+    type Result = ();
+    fn handle(&mut self, m: MailboxNote, ctx: &mut Context<Self>) {
+        let metrics = self.shared.metrics.clone();
+        if guarded("subscription", &metrics, || self.on_mailbox_note(m, ctx)).is_none() {
             ctx.stop();
         }
     }

@@ -1,21 +1,21 @@
-//! The initial SUBSCRIBE (checks, the subscriber's digest, the watch) and its refreshes.
+//! The initial SUBSCRIBE (checks, the subscriber's digest, the watch) and its refreshes, for
+//! every event package of the registry (`Shared::events`).
 
 use std::time::Duration;
 
 use actix::{ActorContext, ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::auth::AuthOutcome;
+use switchboard_engine::event::notify;
+use switchboard_engine::event::subscription::{Dialog, State, Subscription as Machine};
+use switchboard_engine::event::{Package, MESSAGE_SUMMARY};
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::Aor;
-use switchboard_engine::presence::notify::{self, PIDF, PRESENCE};
-use switchboard_engine::presence::subscription::{
-    event_package, Dialog, State, Subscription as Machine,
-};
 use switchboard_engine::sip::digest::Credentials;
 use switchboard_engine::sip::{reason_phrase, HeaderName, Message as SipMessage};
 use switchboard_engine::txn::ServerKey;
 use tokio::sync::oneshot;
 
-use super::{list, Early, Subscription, Target, ALLOW_EVENTS};
+use super::{list, mailbox, Early, Subscription, Target};
 use crate::api::extension::{ExtCommand, WatchReply, WatchRequest};
 use crate::clock::now;
 
@@ -24,8 +24,12 @@ pub const LIST_PREFIX: &str = "buddies-";
 
 /// What the Request-URI of a SUBSCRIBE names.
 enum Wanted {
+    /// A number's presence.
     One(Aor),
+    /// A subscriber's buddy list (presence).
     List(Aor),
+    /// A number's mailbox, or (`None`, the voicemail number) the subscriber's own.
+    Mailbox(Option<Aor>),
 }
 
 impl Subscription {
@@ -37,18 +41,18 @@ impl Subscription {
         flow: Flow,
         ctx: &mut Context<Self>,
     ) {
-        let event = req.header(HeaderName::Event).map(event_package);
-        if event.as_deref() != Some(PRESENCE) {
+        let Some(package) = self.shared.events.find(req.header(HeaderName::Event)) else {
+            let allow = self.shared.events.allow_events().to_owned();
             return self.fail(
                 &key,
                 &req,
                 &flow,
                 489,
                 "Bad Event",
-                &[("Allow-Events", ALLOW_EVENTS)],
+                &[("Allow-Events", &allow)],
                 ctx,
             );
-        }
+        };
         let p = &self.shared.config.presence;
         let expires = req.expires().unwrap_or(p.default_expires_secs);
         if expires != 0 && expires < p.min_expires_secs {
@@ -64,12 +68,12 @@ impl Subscription {
             );
         }
         let expires = expires.min(p.max_expires_secs);
-        let Some(wanted) = self.wanted(&req) else {
+        let Some(wanted) = self.wanted(&req, package) else {
             return self.fail(&key, &req, &flow, 404, "Not Found", &[], ctx);
         };
         let accept = req.header(HeaderName::Accept);
         let ok_type = match wanted {
-            Wanted::One(_) => notify::accepts(accept, PIDF),
+            Wanted::One(_) | Wanted::Mailbox(_) => package.accepts(accept),
             Wanted::List(_) => {
                 if !notify::lists_tag(req.header_values(HeaderName::Supported), "eventlist") {
                     return self.fail(
@@ -86,13 +90,17 @@ impl Subscription {
             }
         };
         if !ok_type {
+            let ours = match wanted {
+                Wanted::List(_) => "multipart/related",
+                _ => package.content_type,
+            };
             return self.fail(
                 &key,
                 &req,
                 &flow,
                 406,
                 reason_phrase(406),
-                &[("Accept", PIDF)],
+                &[("Accept", ours)],
                 ctx,
             );
         }
@@ -194,13 +202,23 @@ impl Subscription {
         self.fail(key, req, flow, 407, reason_phrase(407), &extra, ctx);
     }
 
-    /// Whom the Request-URI names: one of our numbers, or a subscriber's buddy list.
-    fn wanted(&self, req: &SipMessage) -> Option<Wanted> {
+    /// Whom the Request-URI names, for `package`: one of our numbers, a subscriber's buddy
+    /// list (presence), or a mailbox (message-summary: a number, or the voicemail number for
+    /// the subscriber's own). Decided by the numbering plan alone, never by who has an
+    /// account, so the answer tells nothing of accounts.
+    fn wanted(&self, req: &SipMessage, package: &Package) -> Option<Wanted> {
         let uri = req.request_uri()?;
         if !self.shared.is_our_host(uri.host()) {
             return None;
         }
         let user = uri.user_unescaped()?;
+        if *package == MESSAGE_SUMMARY {
+            if self.shared.is_voicemail_number(&user) {
+                return Some(Wanted::Mailbox(None));
+            }
+            let aor = self.shared.plan.canonical(&user).ok()?;
+            return Some(Wanted::Mailbox(Some(aor)));
+        }
         if let Some(n) = user.strip_prefix(LIST_PREFIX) {
             return self.shared.plan.canonical(n).ok().map(Wanted::List);
         }
@@ -235,6 +253,15 @@ impl Subscription {
         }
         self.watcher = Some(watcher.clone());
         match wanted {
+            Wanted::Mailbox(mailbox) => {
+                // `Subscribers::Owner`: the mailbox must be the subscriber's own, and anyone
+                // else gets the same answer whether the number has a mailbox or not
+                let mailbox = mailbox.unwrap_or_else(|| watcher.clone());
+                if mailbox != watcher {
+                    return self.fail(&key, &req, &flow, 403, "Forbidden", &[], ctx);
+                }
+                mailbox::start(self, key, req, flow, mailbox, expires, ctx);
+            }
             Wanted::List(owner) => {
                 if owner != watcher {
                     return self.fail(

@@ -1,6 +1,7 @@
-//! The worker's part in presence: it starts a Subscription actor for each new SUBSCRIBE
-//! dialog and answers PUBLISH through the presentity's Extension (RFC 3903), which checks the
-//! publisher's digest and keeps the publication.
+//! The worker's part in events: it starts a Subscription actor for each new SUBSCRIBE
+//! dialog (of any package; the actor checks which) and answers PUBLISH of presence through
+//! the presentity's Extension (RFC 3903), which checks the publisher's digest and keeps the
+//! publication.
 
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use tokio::sync::oneshot;
 use super::Worker;
 use crate::api::extension::{ExtCommand, PublishReply};
 use crate::clock::now;
-use crate::subscription::{Subscription, ALLOW_EVENTS};
+use crate::subscription::Subscription;
 use crate::transport::response_flow;
 
 impl Worker {
@@ -25,7 +26,7 @@ impl Worker {
             // credentials after a challenge)
             return;
         };
-        if !self.shared.config.presence.enabled {
+        if self.shared.events.is_empty() {
             return self.answer(&m, &flow, 489, "Bad Event", &[("Allow-Events", "")]);
         }
         self.start_owner(m, flow, |w, id, call_id, seed| {
@@ -46,17 +47,17 @@ impl Worker {
         let Some(key) = self.new_transaction(&req) else {
             return;
         };
-        let event = req
-            .header(HeaderName::Event)
-            .map(switchboard_engine::presence::subscription::event_package);
-        if !self.shared.config.presence.enabled || event.as_deref() != Some("presence") {
+        // only presence is published (RFC 3903); a message summary comes from the mailbox
+        let package = self.shared.events.find(req.header(HeaderName::Event));
+        if package != Some(&switchboard_engine::event::PRESENCE) {
+            let allow = self.shared.events.allow_events().to_owned();
             return self.respond(
                 key,
                 &req,
                 &flow,
                 489,
                 "Bad Event",
-                &[("Allow-Events", ALLOW_EVENTS)],
+                &[("Allow-Events", &allow)],
             );
         }
         let aor = req

@@ -8,9 +8,11 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
+use switchboard_engine::event::notify::{self, Notify};
+use switchboard_engine::event::subscription::{event_package, event_param, Dialog, State};
+use switchboard_engine::event::{Registry, MESSAGE_SUMMARY, PRESENCE};
 use switchboard_engine::presence::caps::Caps;
-use switchboard_engine::presence::notify::{self, Notify};
-use switchboard_engine::presence::subscription::{event_package, event_param, Dialog, State};
+use switchboard_engine::presence::PIDF;
 use switchboard_engine::sip::{validate, HeaderName, Message};
 
 fuzz_target!(|data: &[u8]| {
@@ -24,6 +26,10 @@ fuzz_target!(|data: &[u8]| {
     if let Some(e) = m.header(HeaderName::Event) {
         let _ = event_package(e);
         let _ = event_param(e, "id");
+    }
+    let registry = Registry::new([&PRESENCE, &MESSAGE_SUMMARY]);
+    if let Some(p) = registry.find(m.header(HeaderName::Event)) {
+        let _ = p.accepts(m.header(HeaderName::Accept));
     }
     for c in m.header_values(HeaderName::Contact) {
         let caps = Caps::from_contact(c);
@@ -41,9 +47,14 @@ fuzz_target!(|data: &[u8]| {
         expires_in: 60,
         eventlist: false,
     };
-    let bytes = notify::request(&n, Some((notify::PIDF, b"<presence/>")));
+    let bytes = notify::request(&n, Some((PIDF, b"<presence/>")));
     let back = Message::parse(bytes).expect("the NOTIFY of an accepted dialog parses");
     assert_eq!(back.call_id(), Some(d.call_id.as_str()));
     assert_eq!(back.from_tag(), Some("srv1"));
     assert_eq!(back.body(), b"<presence/>");
+    assert_eq!(
+        back.header(HeaderName::Event).map(event_package),
+        Some(d.event.clone()),
+        "the NOTIFY names the package of its SUBSCRIBE"
+    );
 });

@@ -160,7 +160,7 @@ impl Presentity {
         } else {
             let ct = req.content_type.unwrap_or("");
             let ct = ct.split(';').next().unwrap_or("").trim();
-            if !ct.eq_ignore_ascii_case(super::notify::PIDF) {
+            if !ct.eq_ignore_ascii_case(super::PIDF) {
                 return Err(PublishError::UnsupportedMedia);
             }
             Some(pidf::parse(req.body).map_err(|e| PublishError::Invalid(e.to_string()))?)

@@ -8,6 +8,8 @@
 //!   [`Greeting`] kinds, the rules of a subscriber's PIN;
 //! - `summary`: [`MessageSummary`], the RFC 3842 `message-summary` body that lights the
 //!   phone's lamp, rendered and parsed;
+//! - `mwi`: [`MessageWaiting`], what a mailbox's devices were told and which of them get an
+//!   unsolicited NOTIFY;
 //! - `deposit`: [`Deposit`], a caller leaving a message (greeting, beep, recording);
 //! - `menu`: [`Menu`], the subscriber listening by phone (PIN, messages, greetings, PIN);
 //! - `play` and `capture`: what both machines play ([`Playback`] of [`Audio`] items) and
@@ -20,6 +22,7 @@
 mod capture;
 pub mod deposit;
 pub mod menu;
+pub mod mwi;
 mod play;
 pub mod record;
 pub mod summary;
@@ -27,6 +30,7 @@ pub mod summary;
 pub use capture::{CaptureLimits, StopReason, Stopped, TAIL};
 pub use deposit::{Deposit, DepositConfig, Reason};
 pub use menu::{Menu, MenuConfig};
+pub use mwi::MessageWaiting;
 pub use play::{Audio, PlayId, Playback};
 pub use record::{
     Folder, Greeting, Greetings, MailboxSettings, NewPinError, VoicemailId, VoicemailRecord,

@@ -1,5 +1,5 @@
-//! Presence for the test agent: SUBSCRIBE dialogs (of a number or a buddy list), their
-//! NOTIFYs (answered 200), and PUBLISH with entity tags.
+//! Events for the test agent: SUBSCRIBE dialogs (presence of a number or a buddy list, a
+//! mailbox's message-summary), their NOTIFYs (answered 200), and PUBLISH with entity tags.
 
 use std::time::Duration;
 
@@ -18,6 +18,8 @@ pub struct Sub {
     pub target: String,
     pub cseq: u32,
     pub list: bool,
+    /// The event package (`presence`, `message-summary`).
+    pub event: String,
 }
 
 /// A PIDF's basic status and a NOTIFY's Subscription-State, for asserts.
@@ -29,7 +31,8 @@ pub fn sub_state(m: &Message) -> String {
 
 impl Ua {
     fn subscribe_request(&mut self, sub: &Sub, expires: u32, auth: Option<&str>) -> bytes::Bytes {
-        self.subscribe_event_request(sub, "presence", expires, auth)
+        let event = sub.event.clone();
+        self.subscribe_event_request(sub, &event, expires, auth)
     }
 
     fn subscribe_event_request(
@@ -71,6 +74,8 @@ impl Ua {
                 "Accept",
                 "application/pidf+xml, application/rlmi+xml, multipart/related",
             );
+        } else if event == "message-summary" {
+            b = b.header("Accept", "application/simple-message-summary");
         } else {
             b = b.header("Accept", "application/pidf+xml");
         }
@@ -102,6 +107,7 @@ impl Ua {
             to_tag: None,
             cseq: 0,
             list: target_user.starts_with("buddies-"),
+            event: event.to_owned(),
         };
         let mut auth: Option<String> = None;
         for _ in 0..2 {
@@ -148,7 +154,8 @@ impl Ua {
         contact: &str,
     ) -> Message {
         sub.cseq += 1;
-        let req = self.subscribe_full_request(sub, "presence", expires, None, contact);
+        let event = sub.event.clone();
+        let req = self.subscribe_full_request(sub, &event, expires, None, contact);
         self.send(req);
         let cid = sub.call_id.clone();
         self.final_response(&cid, "SUBSCRIBE").await

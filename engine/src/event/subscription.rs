@@ -1,8 +1,8 @@
 //! The notifier side of one subscription (RFC 6665 §4.2): its dialog, its state, its expiry,
-//! and when the next NOTIFY goes.
+//! and when the next NOTIFY goes, whatever the event package.
 //!
 //! The machine decides; it sends nothing itself. The owner feeds it what happens (the
-//! presentity changed, the subscriber refreshed, a NOTIFY was answered, time passed) and asks
+//! resource changed, the subscriber refreshed, a NOTIFY was answered, time passed) and asks
 //! `poll_notify` whether a NOTIFY is due. Bursts are coalesced: at most one NOTIFY per
 //! `interval`, never two in flight, and the one that goes carries the newest state, so a
 //! watcher of a presentity that changes a thousand times a second still gets one NOTIFY per
@@ -27,6 +27,8 @@ pub struct Dialog {
     pub remote_target: String,
     /// The SUBSCRIBE's Record-Route values in order: the Route of our NOTIFYs.
     pub route_set: Vec<String>,
+    /// The event package (the Event header's token, lower case), repeated in every NOTIFY.
+    pub event: String,
     /// The Event header's `id` parameter, repeated in every NOTIFY.
     pub event_id: Option<String>,
 }
@@ -71,6 +73,10 @@ impl Dialog {
             remote_tag,
             remote_target,
             route_set,
+            event: req
+                .header(HeaderName::Event)
+                .map(event_package)
+                .unwrap_or_default(),
             event_id: req
                 .header(HeaderName::Event)
                 .and_then(|e| event_param(e, "id"))
@@ -146,7 +152,7 @@ pub fn event_param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
 /// Where a subscription stands (RFC 6665 §4.1.3 Subscription-State).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
-    /// Not authorized (yet): the subscriber learns nothing of the presentity.
+    /// Not authorized (yet): the subscriber learns nothing of the resource.
     Pending,
     Active,
     /// Ended, with the reason the final NOTIFY gives (`timeout`, `rejected`, `deactivated`,
@@ -161,7 +167,7 @@ pub struct NotifyDue {
     pub state: State,
     /// Seconds the subscription has left (for `Subscription-State: active;expires=`).
     pub expires_in: u32,
-    /// Whether the NOTIFY carries the presentity's state (only an active one does).
+    /// Whether the NOTIFY carries the resource's state (only an active one does).
     pub with_state: bool,
     /// The how-manieth NOTIFY of this subscription, from 0 (RFC 4662 `version`).
     pub version: u64,
@@ -268,7 +274,7 @@ impl Subscription {
         }
     }
 
-    /// The presentity changed: a NOTIFY is due (when the interval allows).
+    /// The resource changed: a NOTIFY is due (when the interval allows).
     pub fn changed(&mut self) {
         if self.state == State::Active {
             self.dirty = true;

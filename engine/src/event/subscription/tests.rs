@@ -42,6 +42,7 @@ fn the_dialog_is_taken_from_the_subscribe() {
     assert_eq!(d.local_uri, "<sip:+15551230001@sb.test>");
     assert_eq!(d.remote_target, "sip:ann@127.0.0.1:5070;transport=udp");
     assert_eq!(d.route_set, ["<sip:edge1.test;lr>", "<sip:edge2.test;lr>"]);
+    assert_eq!(d.event, "presence");
     assert_eq!(d.event_id.as_deref(), Some("7"));
     assert_eq!(event_package("Presence ;id=7"), "presence");
 }
