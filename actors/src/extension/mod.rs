@@ -137,8 +137,11 @@ impl Extension {
                 AuthOutcome::Forbidden => return RegisterReply::Forbidden,
             }
         }
-        // the bindings before, to find the devices this REGISTER brings (message waiting)
-        let before = if self.shared.config.voicemail.unsolicited_mwi {
+        // the bindings before, to find the devices this REGISTER brings (message waiting);
+        // only needed while new messages wait or the mailbox's summary is not known yet, so
+        // a refresh of a mailbox with nothing new copies nothing
+        let mwi_may_notify = !matches!(self.mwi.state.summary(), Some((_, s)) if !s.waiting);
+        let before = if self.shared.config.voicemail.unsolicited_mwi && mwi_may_notify {
             self.bindings.clone()
         } else {
             Vec::new()
