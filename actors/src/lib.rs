@@ -13,7 +13,8 @@
 //! - `shared`: configuration and the recipients every signalling actor reads
 //! - `extension`: one actor per active address of record (registrations, digest replay
 //!   windows, presence, deliveries), started on demand by a per-arbiter directory
-//! - `chat_room`, `subscription`, `notifications`, `call_leg`: the other signalling actors
+//! - `chat_room`, `subscription`, `notifications`, `voice_notices`, `call_leg`: the other
+//!   signalling actors
 //! - `conference`: conference bridges, their directory and the mixer thread
 //! - `prompts`: the prompt set built into the binary and the text-to-speech seam
 //! - `worker`: one signalling worker per arbiter (UDP socket, ingress, local answers)
@@ -44,6 +45,7 @@ pub mod shared;
 pub mod store;
 pub mod subscription;
 pub mod transport;
+pub mod voice_notices;
 pub mod worker;
 
 pub use config::Config;

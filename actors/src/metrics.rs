@@ -84,6 +84,11 @@ pub struct Metrics {
     pub dynamic_accounts: Gauge,
     /// Notices (SMS, or voice for landlines) by outcome.
     pub notifications: Family<OutcomeLabel, Counter>,
+    /// Text messages read out to landlines, by how they ended: delivered, or the cause of the
+    /// failure (busy, no_answer, hung_up, rejected, trunk_failed, not_spoken, unplaceable).
+    pub voice_notices: Family<OutcomeLabel, Counter>,
+    /// The calls of those notices, by result (the same names).
+    pub voice_notice_calls: Family<OutcomeLabel, Counter>,
     /// Chat room posts by outcome: posted, not_member, rate_limited, no_room, store_failed.
     pub room_posts: Family<OutcomeLabel, Counter>,
     /// Room changes written by the queue writer, by outcome (and copies skipped).
@@ -172,6 +177,8 @@ impl Metrics {
             queue_committed: Counter::default(),
             dynamic_accounts: Gauge::default(),
             notifications: Family::default(),
+            voice_notices: Family::default(),
+            voice_notice_calls: Family::default(),
             room_posts: Family::default(),
             room_commits: Family::default(),
             rooms_active: Gauge::default(),
@@ -356,6 +363,16 @@ impl Metrics {
                 "notifications",
                 "Notices to offline numbers by outcome",
                 m.notifications.clone(),
+            );
+            r.register(
+                "voice_notices",
+                "Text messages read out to landlines, by outcome",
+                m.voice_notices.clone(),
+            );
+            r.register(
+                "voice_notice_calls",
+                "Calls of voice notices, by result",
+                m.voice_notice_calls.clone(),
             );
             r.register(
                 "registrations",

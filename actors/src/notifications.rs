@@ -5,21 +5,26 @@
 //! most one per number per `notify.min_interval_secs`). When a notice is due, the store actor
 //! issues a fresh one-time password if the number is a dynamic account nobody claimed yet
 //! (never for an account whose owner set a password), the text is written, and the SMS goes to
-//! the gateway thread, which alone blocks on the network. A landline cannot take an SMS: its
-//! notice is recorded as a voice notice to place (counted and logged; calls come later).
+//! the gateway thread, which alone blocks on the network. A landline cannot take an SMS: with
+//! a speech backend (`[voicemail] tts`) the same text, its numbers spelled digit by digit, is
+//! read out by a call through the PSTN trunk group (`crate::voice_notices`); without one the
+//! notice is only recorded (counted as `voice_pending` and logged).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, WrapFuture};
 use crossbeam::channel::{self, Sender};
+use switchboard_engine::messaging::voice::spell_digits;
 use switchboard_engine::messaging::{Coalescer, Notice, SmsText};
 use switchboard_engine::numbering::Aor;
+use switchboard_engine::routing::PSTN_GROUP;
 use switchboard_engine::store::OtpPurpose;
 use tracing::{debug, info, warn};
 
 use crate::api::extension::ExtCommand;
 use crate::api::notifications::{Queued, SendReset};
+use crate::api::voice_notices::ReadOut;
 use crate::clock::{now, Timer};
 use crate::metrics::OutcomeLabel;
 use crate::notifier::{Gateway, Sms};
@@ -85,8 +90,9 @@ impl Notifications {
 
     fn notify(&mut self, n: Notice, ctx: &mut Context<Self>) {
         let plan = &self.shared.plan;
-        if plan.is_landline(&n.aor) {
-            info!(number = %n.aor.redacted(), messages = n.count, "landline: a voice notice would be placed (not available yet)");
+        let landline = plan.is_landline(&n.aor);
+        if landline && !self.shared.reads_out_to_landlines() {
+            info!(number = %n.aor.redacted(), messages = n.count, "landline: a voice notice would be placed (no speech backend)");
             self.count("voice_pending");
             return;
         }
@@ -98,8 +104,14 @@ impl Notifications {
         };
         let aor = n.aor.clone();
         self.issue_then(aor, OtpPurpose::SignIn, ctx, move |act, otp| {
-            let text = act.text.compose(&n, &sender, otp.as_deref());
-            act.send(&n.aor, text);
+            if landline {
+                let otp = otp.map(|p| spell_digits(&p));
+                let text = act.text.compose(&n, &spell_digits(&sender), otp.as_deref());
+                act.read_out(n.aor, text);
+            } else {
+                let text = act.text.compose(&n, &sender, otp.as_deref());
+                act.send(&n.aor, text);
+            }
         });
     }
 
@@ -138,6 +150,25 @@ impl Notifications {
             to: aor.to_string(),
             text,
         });
+    }
+
+    /// Has the notice `text` read out to the landline `aor` by a call (its outcome is the
+    /// VoiceNotices actor's to keep and count).
+    fn read_out(&self, aor: Aor, text: String) {
+        let Some(notices) = self.shared.voice_notices.get() else {
+            return self.count("voice_pending");
+        };
+        debug!(number = %aor.redacted(), "notice to be read out");
+        // nobody waits for the answer: the notice is the switch's own
+        let (reply, _) = tokio::sync::oneshot::channel();
+        notices.read_out.do_send(ReadOut {
+            to: aor,
+            group: PSTN_GROUP.to_owned(),
+            sender: String::new(),
+            text,
+            reply,
+        });
+        self.count("voice");
     }
 
     fn count(&self, outcome: &'static str) {

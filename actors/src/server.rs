@@ -14,6 +14,7 @@ use switchboard_engine::proxy::Local;
 use tracing::{error, info, warn};
 
 use crate::api::notifications::NotificationsHandle;
+use crate::api::voice_notices::VoiceNoticesHandle;
 use crate::chat_room::directory::RoomDirectory;
 use crate::config::Config;
 use crate::extension::directory::Directory;
@@ -31,6 +32,7 @@ use crate::store::writer::{MessageQueue, WriterConfig};
 use crate::store::{Store, StoreError};
 use crate::transport::tcp::{self, TcpHub, TcpLimits};
 use crate::transport::{udp, Ingress};
+use crate::voice_notices::VoiceNotices;
 use crate::worker::Worker;
 use crate::{control, http};
 use switchboard_engine::messaging::QueueLimits;
@@ -264,6 +266,7 @@ async fn start(
             metrics.clone(),
         ),
         notifications: OnceLock::new(),
+        voice_notices: OnceLock::new(),
         recorder,
         media: media.clone(),
         speech,
@@ -273,6 +276,10 @@ async fn start(
     let _ = shared.notifications.set(NotificationsHandle {
         queued: notifications.clone().recipient(),
         reset: notifications.recipient(),
+    });
+    let notices = VoiceNotices::new(shared.clone()).start();
+    let _ = shared.voice_notices.set(VoiceNoticesHandle {
+        read_out: notices.recipient(),
     });
 
     let mut arbiters = Vec::new();
@@ -295,7 +302,10 @@ async fn start(
         let s = shared.clone();
         let seed: u64 = rand::random();
         let worker = Worker::start_in_arbiter(&handle, move |_| Worker::new(shard, s, sock, seed));
-        dialers.push(worker.clone().recipient());
+        dialers.push(crate::api::worker::Dialer {
+            dial_out: worker.clone().recipient(),
+            notice: worker.clone().recipient(),
+        });
         workers.push(worker.recipient());
         arbiters.push(arb);
     }

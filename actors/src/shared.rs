@@ -66,8 +66,8 @@ pub struct Shared {
     pub rooms: OnceLock<Vec<Recipient<ToRoom>>>,
     /// The conference directory (one, owning every bridge and the mixer thread).
     pub conferences: OnceLock<ConferencesHandle>,
-    /// Where the switch's own calls start (by worker): a chat room's `/call`.
-    pub dialers: OnceLock<Vec<Recipient<crate::api::worker::DialOut>>>,
+    /// Where the switch's own calls start (by worker): a chat room's `/call`, a voice notice.
+    pub dialers: OnceLock<Vec<crate::api::worker::Dialer>>,
     /// What dials a conference (`conf-<name>`, the configured numbers).
     pub conference_addresses: switchboard_engine::conference::Addresses,
     /// The send handle of each worker's arbiter, by shard (set when the worker starts).
@@ -76,6 +76,8 @@ pub struct Shared {
     pub queue: MessageQueue,
     /// Notices to offline numbers and password-reset codes.
     pub notifications: OnceLock<NotificationsHandle>,
+    /// Text messages read out to landlines.
+    pub voice_notices: OnceLock<crate::api::voice_notices::VoiceNoticesHandle>,
     /// The live calls, for the HTTP API.
     pub calls: crate::calls::Calls,
     /// Call recording: `start` gives a call's media session its tap; the recordings' records
@@ -223,11 +225,35 @@ impl Shared {
         let token: u64 = rand::random();
         let call_id: Box<str> = format!("dial-{token:016x}@{}", self.local.host).into();
         let shard = shard_of(&call_id, dialers.len());
-        dialers[shard].do_send(crate::api::worker::DialOut {
-            call_id,
-            member,
-            conference,
-        });
+        dialers[shard]
+            .dial_out
+            .do_send(crate::api::worker::DialOut {
+                call_id,
+                member,
+                conference,
+            });
+    }
+
+    /// Whether a text message to a landline is read out by a call (a speech backend is
+    /// configured) rather than sent to the trunk as a MESSAGE.
+    pub fn reads_out_to_landlines(&self) -> bool {
+        self.config.voicemail.tts() != crate::config::Tts::None
+            && self.voice_notices.get().is_some()
+    }
+
+    /// The switch places call `call` of a voice notice, from the worker that will own its
+    /// Call-ID; false before the workers run.
+    pub fn place_notice(&self, call: crate::api::voice_notices::NoticeCallSpec) -> bool {
+        let Some(dialers) = self.dialers.get() else {
+            return false;
+        };
+        let token: u64 = rand::random();
+        let call_id: Box<str> = format!("notice-{token:016x}@{}", self.local.host).into();
+        let shard = shard_of(&call_id, dialers.len());
+        dialers[shard]
+            .notice
+            .do_send(crate::api::worker::PlaceNotice { call_id, call });
+        true
     }
 
     /// How many signalling workers (and arbiters) there are.

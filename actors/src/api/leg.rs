@@ -22,3 +22,8 @@ pub struct StartDialOut {
     pub member: Aor,
     pub conference: ConferenceName,
 }
+
+/// A new CallLeg places a call of a voice notice.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StartNotice(pub super::voice_notices::NoticeCallSpec);

@@ -17,4 +17,5 @@ pub mod media;
 pub mod mwi;
 pub mod notifications;
 pub mod room;
+pub mod voice_notices;
 pub mod worker;

@@ -1,6 +1,6 @@
 //! What a signalling worker takes besides the datagrams of its own socket.
 
-use actix::Message;
+use actix::{Message, Recipient};
 use switchboard_engine::conference::ConferenceName;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::Aor;
@@ -25,4 +25,20 @@ pub struct DialOut {
     pub call_id: Box<str>,
     pub member: Aor,
     pub conference: ConferenceName,
+}
+
+/// The switch calls a landline to read a text message out: the worker that owns `call_id`
+/// starts the call's CallLeg.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PlaceNotice {
+    pub call_id: Box<str>,
+    pub call: super::voice_notices::NoticeCallSpec,
+}
+
+/// Where a worker takes the switch's own calls.
+#[derive(Clone)]
+pub struct Dialer {
+    pub dial_out: Recipient<DialOut>,
+    pub notice: Recipient<PlaceNotice>,
 }

@@ -341,6 +341,22 @@ impl CallLeg {
             }
             return;
         }
+        if let Some(n) = self
+            .notice
+            .as_mut()
+            .filter(|n| n.session_id() == note.session)
+        {
+            let t = now();
+            match note.event {
+                Event::PlayFinished { .. } => n.play_finished(t),
+                Event::MediaTimeout { .. } => {
+                    self.shared.metrics.media_timeouts.inc();
+                    n.media_died(t);
+                }
+                Event::Digit { .. } | Event::Latched { .. } => {}
+            }
+            return;
+        }
         if !ours && !confirm {
             return;
         }

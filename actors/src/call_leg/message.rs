@@ -3,11 +3,17 @@
 //! device is registered, when earlier messages still wait (so order is kept), or when no
 //! device took it.
 //!
-//! Guarantees: the sender hears 202 only after the group commit put the message on disk; a
-//! refusal of the queue (its caps) or an unavailable store is answered, never dropped.
+//! A text message that routing sends to the PSTN trunk group for a landline (a fixed-line
+//! number, `messaging::voice::landline_target`) is read out by a call instead when a speech
+//! backend is configured: it goes to the VoiceNotices actor, which keeps it and answers.
+//!
+//! Guarantees: the sender hears 202 only after the group commit put the message on disk (for
+//! a landline, after the notice's record was flushed); a refusal of the queue (its caps) or an
+//! unavailable store is answered, never dropped.
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
-use switchboard_engine::messaging::{check_body, wire, StoredMessage};
+use switchboard_engine::messaging::voice::landline_target;
+use switchboard_engine::messaging::{check_body, is_text_plain, wire, StoredMessage};
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::sip::{HeaderName, Scheme};
 use switchboard_engine::txn::ServerKey;
@@ -17,6 +23,7 @@ use tracing::debug;
 use super::CallLeg;
 use crate::api::extension::ExtCommand;
 use crate::api::notifications::Queued;
+use crate::api::voice_notices::ReadOut;
 use crate::clock::{now, unix_now};
 use crate::metrics::OutcomeLabel;
 use crate::store::writer::{DynamicAccount, Enqueue};
@@ -138,6 +145,81 @@ impl CallLeg {
                         .ctx
                         .respond(now(), 503, "Message Store Unavailable", &[]);
                 }
+            }
+            act.after(ctx);
+        }));
+    }
+
+    /// The landline, trunk group and text of the MESSAGE of transaction `i` when it is read
+    /// out rather than sent: routing chose the PSTN group for a fixed-line number, the body is
+    /// text to speak, and the switch speaks.
+    pub(super) fn landline_text(&self, i: usize) -> Option<(Aor, String, String)> {
+        if !self.shared.reads_out_to_landlines() {
+            return None;
+        }
+        let setup = self.txns[i].setup.as_ref()?;
+        let (group, number) = setup.message_trunk()?;
+        let to = landline_target(&self.shared.plan, group, number)?;
+        let req = self.txns[i].ctx.request();
+        let ct = req.header(HeaderName::ContentType).unwrap_or("text/plain");
+        if !is_text_plain(ct) {
+            return None;
+        }
+        let text = std::str::from_utf8(req.body()).ok()?.trim();
+        (!text.is_empty()).then(|| (to, group.to_owned(), text.to_owned()))
+    }
+
+    /// Hands the MESSAGE of `key` to the VoiceNotices actor to read `text` out to `to`
+    /// through `group`; answers 202 with its Message-ID once the notice is on disk.
+    pub(super) fn read_out(
+        &mut self,
+        key: ServerKey,
+        to: Aor,
+        group: String,
+        text: String,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(i) = self.txns.index_of(&key) else {
+            return;
+        };
+        let Some(notices) = self.shared.voice_notices.get() else {
+            return self.txns[i]
+                .ctx
+                .respond(now(), 503, "Voice Notices Unavailable", &[]);
+        };
+        let caller = self.txns[i]
+            .setup
+            .as_ref()
+            .and_then(|s| s.caller().cloned());
+        let sender = self.sender_of(self.txns[i].ctx.request(), caller.as_ref());
+        let (reply, rx) = oneshot::channel();
+        notices.read_out.do_send(ReadOut {
+            to,
+            group,
+            sender,
+            text,
+            reply,
+        });
+        ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
+            let Some(i) = act.txns.index_of(&key) else {
+                return;
+            };
+            let t = now();
+            match res {
+                Ok(Ok(id)) => {
+                    act.count("voice_notice");
+                    act.txns[i]
+                        .ctx
+                        .respond(t, 202, "Accepted", &[(wire::MESSAGE_ID, &id)]);
+                }
+                Ok(Err(refusal)) => {
+                    act.txns[i]
+                        .ctx
+                        .respond(t, refusal.code, refusal.reason, &[]);
+                }
+                Err(_) => act.txns[i]
+                    .ctx
+                    .respond(t, 503, "Voice Notices Unavailable", &[]),
             }
             act.after(ctx);
         }));

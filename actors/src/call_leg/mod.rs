@@ -30,6 +30,7 @@ mod filing;
 mod hangup;
 mod media;
 mod message;
+mod notice;
 mod party;
 mod relay;
 mod room;
@@ -82,6 +83,8 @@ pub struct CallLeg {
     party_who: Option<String>,
     /// The subscriber in the conference, if it is one.
     party_caller: Option<switchboard_engine::numbering::Aor>,
+    /// The switch calls a landline to read a text message out (a voice notice).
+    notice: Option<notice::Notice>,
     /// Looking up who to call (a dial-out) before the call exists.
     dialing: bool,
     /// The call's media, when the switch anchors it.
@@ -125,6 +128,7 @@ impl CallLeg {
             party: None,
             party_who: None,
             party_caller: None,
+            notice: None,
             dialing: false,
             media: None,
             callee_offer: None,
@@ -166,6 +170,13 @@ impl CallLeg {
                 },
                 None => msg,
             };
+            let msg = match self.notice.as_mut() {
+                Some(n) => match n.take_response(t, msg) {
+                    Some(msg) => msg,
+                    None => return,
+                },
+                None => msg,
+            };
             let is_invite_2xx = msg.status().is_some_and(|c| (200..300).contains(&c))
                 && msg.cseq().is_some_and(|c| c.method == Method::Invite);
             if is_invite_2xx {
@@ -180,6 +191,11 @@ impl CallLeg {
         }
         if let Some(p) = self.party.as_mut() {
             if p.take(&msg, t) {
+                return;
+            }
+        }
+        if let Some(n) = self.notice.as_mut() {
+            if n.take(&msg, via_fix(&flow), t) {
                 return;
             }
         }
@@ -242,6 +258,7 @@ impl CallLeg {
             self.drain_confirm();
             self.party_steps(ctx);
             self.drain_party();
+            self.drain_notice();
             let transports = &self.transports;
             self.hangup
                 .drain(|flow, bytes| transports.send(flow, bytes));
@@ -253,6 +270,7 @@ impl CallLeg {
         let idle = self.txns.is_empty()
             && self.confirm.is_none()
             && self.party.is_none()
+            && self.notice.is_none()
             && !self.dialing
             && self.hangup.is_idle();
         if idle && self.call.is_over() {
@@ -271,10 +289,12 @@ impl CallLeg {
         let idle = self.call.idle_deadline(self.max_idle());
         let confirm = self.confirm.as_ref().and_then(Confirm::poll_timeout);
         let party = self.party.as_ref().and_then(Party::poll_timeout);
+        let notice = self.notice.as_ref().and_then(notice::Notice::poll_timeout);
         [
             self.txns.poll_timeout(),
             confirm,
             party,
+            notice,
             self.hangup.poll_timeout(),
         ]
         .into_iter()
@@ -442,6 +462,9 @@ impl CallLeg {
             if let Some(p) = self.party.as_mut() {
                 p.handle_timeout(t);
             }
+            if let Some(n) = self.notice.as_mut() {
+                n.handle_timeout(t);
+            }
             self.hangup.handle_timeout(t);
             self.setup_timers(t, ctx);
         }));
@@ -461,6 +484,10 @@ impl CallLeg {
         }
         self.txns.clear();
         self.confirm = None;
+        if let Some(mut n) = self.notice.take() {
+            // its notice must not wait for a call that is gone
+            n.abandon();
+        }
         if let Some(mut p) = self.party.take() {
             // the bridge must not keep a participant whose call is gone
             p.hang_up(now(), "SIP;cause=500;text=\"Internal Failure\"");

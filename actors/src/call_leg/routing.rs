@@ -8,7 +8,8 @@
 //! address on the way the leg looks the subscriber up in its Extension (registered devices,
 //! forwarding settings), asks the router of the call's plugin version, and carries out the
 //! step the sequence returns: ring the devices, try a trunk, forward with 181 and
-//! History-Info, fail over, answer.
+//! History-Info, fail over, answer. A text message routed to the PSTN group for a landline is
+//! read out by a call instead (`message.rs`).
 //!
 //! Guarantees: the call keeps the router it started with, so a reload never changes a call
 //! in progress; a plugin failure fails that one request (500/503), never the switch; a number
@@ -165,7 +166,15 @@ impl CallLeg {
                     trunk,
                     request_uri,
                     authenticate,
-                } => self.send_to_trunk(i, trunk, &request_uri, authenticate),
+                } => {
+                    if !authenticate {
+                        if let Some((to, group, text)) = self.landline_text(i) {
+                            // a landline takes no text: the switch reads it out by a call
+                            return self.read_out(key.clone(), to, group, text, ctx);
+                        }
+                    }
+                    self.send_to_trunk(i, trunk, &request_uri, authenticate)
+                }
                 Step::External { uri, announce } => {
                     if announce {
                         self.announce(i);

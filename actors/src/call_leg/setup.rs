@@ -19,7 +19,8 @@ use switchboard_engine::forwarding::MAX_HOPS;
 use switchboard_engine::numbering::{Aor, Destination};
 use switchboard_engine::registrar;
 use switchboard_engine::routing::{
-    destination_key, CalleeState, MediaHints, RouteError, RouteRequest, RouteSequence, Router, Step,
+    destination_key, CalleeState, Decision, MediaHints, RouteError, RouteRequest, RouteSequence,
+    Router, Step,
 };
 use switchboard_engine::sip::Method;
 use switchboard_engine::trunk::{fails_over, TrunkId, Trunks};
@@ -42,6 +43,9 @@ pub(super) struct Setup {
     from_trunk: bool,
     /// What the router asked of the call's media, over every hop so far.
     media: MediaHints,
+    /// The trunk group and number of the last trunk decision for a MESSAGE (a landline's
+    /// text may be read out instead, `messaging::voice`).
+    message_trunk: Option<(String, String)>,
 }
 
 /// What a 2xx changes: the parties on the phone now and the trunk that answered.
@@ -77,6 +81,7 @@ impl Setup {
             trunk: None,
             media: MediaHints::default(),
             from_trunk,
+            message_trunk: None,
         }
     }
 
@@ -145,8 +150,18 @@ impl Setup {
         };
         let routed = self.router.route(&req)?;
         debug!(decision = ?std::mem::discriminant(&routed.decision), "routed");
+        if let (true, Decision::Trunk { group, number }) = (self.is_message(), &routed.decision) {
+            self.message_trunk = Some((group.clone(), number.clone()));
+        }
         self.media = self.media.merge(routed.media);
         Ok(self.seq.decided(routed.decision, trunks))
+    }
+
+    /// The trunk group and number routing sent this MESSAGE to, last.
+    pub(super) fn message_trunk(&self) -> Option<(&str, &str)> {
+        self.message_trunk
+            .as_ref()
+            .map(|(g, n)| (g.as_str(), n.as_str()))
     }
 
     /// What the router asked of the call's media so far.

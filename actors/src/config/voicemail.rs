@@ -1,5 +1,8 @@
 //! Configuration of voicemail (`[voicemail]`): how the switch speaks free text, the voicemail
-//! number, and the message lamps of phones that do not subscribe to them.
+//! number, the message lamps of phones that do not subscribe to them, and how it calls a
+//! landline to read a text message out (the voice notices).
+
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -18,6 +21,13 @@ pub struct Voicemail {
     /// Registered phones that did not subscribe to their mailbox's message-summary get an
     /// unsolicited NOTIFY of each change, and one when they register while messages wait.
     pub unsolicited_mwi: bool,
+    /// Calls after the first one when a voice notice's call is busy, not answered, or hung
+    /// up before the text was read.
+    pub notice_retries: u32,
+    /// Seconds between the end of one notice call and the next.
+    pub notice_retry_secs: u64,
+    /// Seconds a landline may ring before the notice call is given up as not answered.
+    pub notice_ring_secs: u64,
 }
 
 /// A text-to-speech backend the configuration can name.
@@ -45,6 +55,19 @@ impl Voicemail {
     pub fn tts(&self) -> Tts {
         Tts::parse(&self.tts).unwrap_or(Tts::None)
     }
+
+    /// How a voice notice is called again.
+    pub fn notice_retries(&self) -> switchboard_engine::messaging::voice::Retries {
+        switchboard_engine::messaging::voice::Retries {
+            retries: self.notice_retries,
+            after: Duration::from_secs(self.notice_retry_secs),
+        }
+    }
+
+    /// How long a notice call rings.
+    pub fn notice_ring(&self) -> Duration {
+        Duration::from_secs(self.notice_ring_secs)
+    }
 }
 
 /// Checks the `[voicemail]` values that parse but cannot work.
@@ -62,8 +85,29 @@ pub(super) fn validate(v: &Voicemail) -> Result<(), ConfigError> {
             message: format!("{:?} is not 1 to 16 of 0-9, * and #", v.number),
         });
     }
+    if v.notice_retries > MAX_NOTICE_RETRIES {
+        return Err(ConfigError::Value {
+            key: "voicemail.notice_retries",
+            message: format!("{} is above {MAX_NOTICE_RETRIES}", v.notice_retries),
+        });
+    }
+    if v.notice_retry_secs == 0 {
+        return Err(ConfigError::Value {
+            key: "voicemail.notice_retry_secs",
+            message: "must be at least 1".into(),
+        });
+    }
+    if !(1..=600).contains(&v.notice_ring_secs) {
+        return Err(ConfigError::Value {
+            key: "voicemail.notice_ring_secs",
+            message: format!("{} is not between 1 and 600", v.notice_ring_secs),
+        });
+    }
     Ok(())
 }
+
+/// The most calls after the first a notice may get: more would ring a landline all day.
+const MAX_NOTICE_RETRIES: u32 = 10;
 
 #[cfg(test)]
 mod tests {
@@ -75,6 +119,7 @@ mod tests {
             tts: tts.into(),
             number: "*98".into(),
             unsolicited_mwi: true,
+            ..notices()
         };
         assert_eq!(v("espeak-ng").tts(), Tts::EspeakNg);
         assert_eq!(v("none").tts(), Tts::None);
@@ -89,13 +134,60 @@ mod tests {
         let v = |number: &str| Voicemail {
             tts: "none".into(),
             number: number.into(),
-            unsolicited_mwi: true,
+            ..notices()
         };
         assert!(validate(&v("*98")).is_ok());
         assert!(validate(&v("8000")).is_ok());
         for bad in ["", "vm", "*9 8", "12345678901234567"] {
             let e = validate(&v(bad)).unwrap_err().to_string();
             assert!(e.contains("voicemail.number"), "{bad:?}: {e}");
+        }
+    }
+
+    fn notices() -> Voicemail {
+        Voicemail {
+            tts: "none".into(),
+            number: "*98".into(),
+            unsolicited_mwi: true,
+            notice_retries: 2,
+            notice_retry_secs: 300,
+            notice_ring_secs: 45,
+        }
+    }
+
+    #[test]
+    fn notice_settings_out_of_range_are_refused_by_key() {
+        let ok = notices();
+        assert!(validate(&ok).is_ok());
+        assert_eq!(ok.notice_retries().retries, 2);
+        assert_eq!(ok.notice_retries().after, Duration::from_secs(300));
+        assert_eq!(ok.notice_ring(), Duration::from_secs(45));
+        let bad = [
+            (
+                Voicemail {
+                    notice_retries: 11,
+                    ..notices()
+                },
+                "voicemail.notice_retries",
+            ),
+            (
+                Voicemail {
+                    notice_retry_secs: 0,
+                    ..notices()
+                },
+                "voicemail.notice_retry_secs",
+            ),
+            (
+                Voicemail {
+                    notice_ring_secs: 0,
+                    ..notices()
+                },
+                "voicemail.notice_ring_secs",
+            ),
+        ];
+        for (v, key) in bad {
+            let e = validate(&v).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
         }
     }
 }

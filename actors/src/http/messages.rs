@@ -5,17 +5,25 @@
 //! | `GET /v1/accounts/{number}/messages?after=&limit=` | admin or the subscriber | queued messages, oldest first |
 //! | `DELETE /v1/accounts/{number}/messages/{seq}` | admin or the subscriber | remove one (read elsewhere) |
 //! | `POST /v1/messages` | a subscriber | `{"to","text"}` or `{"to","content_type","body"}`: 202 |
+//! | `GET /v1/messages/{id}` | admin or the sender | a text read out to a landline: its outcome |
 //! | `POST /admin/messaging/sweep` | admin | `{"now"?}`: remove what expired by then |
 //!
 //! `POST /v1/messages` takes the path of a SIP MESSAGE kept for later: the message is written
 //! to the recipient's queue (202 once on disk) and delivered in order to its registered
 //! devices, or announced to its owner by SMS when none is registered.
+//!
+//! A text message to a landline is read out by calls (`crate::voice_notices`); its sender
+//! learns how that went with `GET /v1/messages/{id}`, the Message-ID of the 202: `pending`
+//! (with the calls so far and why the last one did not deliver it), `delivered`, or `failed`
+//! with the cause. An id that names no such message and one the asker did not send answer the
+//! same 404.
 
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use switchboard_engine::messaging::voice::{seq_of_message_id, NoticeState, VoiceNoticeRecord};
 use switchboard_engine::messaging::{check_body, Refusal, StoredMessage};
 use switchboard_engine::numbering::Aor;
 use tokio::sync::oneshot;
@@ -227,6 +235,75 @@ fn refused(r: Refusal) -> ApiError {
 fn recipient(s: &Shared, to: &str) -> Option<Aor> {
     let d = s.plan.classify(to).ok()?;
     s.plan.subscriber_of(&s.plan.resolve(d))
+}
+
+/// A text message to a landline as its sender sees it.
+#[derive(Serialize)]
+struct NoticeView {
+    id: String,
+    to: String,
+    sender: String,
+    /// How it is delivered: always `voice` (a call that reads it out).
+    via: &'static str,
+    /// `pending`, `delivered` or `failed`.
+    state: &'static str,
+    /// Why it failed, or why the last call did not deliver it (`busy`, `no_answer`,
+    /// `hung_up`, `rejected`, `trunk_failed`, `not_spoken`, `unplaceable`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<&'static str>,
+    /// The SIP status that said so, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+    /// Calls that ended so far.
+    calls: u32,
+    accepted_unix_ms: u64,
+    updated_unix_ms: u64,
+}
+
+impl From<VoiceNoticeRecord> for NoticeView {
+    fn from(r: VoiceNoticeRecord) -> NoticeView {
+        let failure = match r.state {
+            NoticeState::Pending { last } => last,
+            NoticeState::Delivered => None,
+            NoticeState::Failed(f) => Some(f),
+        };
+        NoticeView {
+            state: r.state.as_str(),
+            cause: failure.map(|f| f.cause.as_str()),
+            code: failure.map(|f| f.code).filter(|&c| c != 0),
+            id: r.id,
+            to: r.to,
+            sender: r.sender,
+            via: "voice",
+            calls: r.attempts,
+            accepted_unix_ms: r.accepted_unix_ms,
+            updated_unix_ms: r.updated_unix_ms,
+        }
+    }
+}
+
+pub async fn status(
+    req: HttpRequest,
+    id: web::Path<String>,
+    s: web::Data<Arc<Shared>>,
+) -> Result<HttpResponse, ApiError> {
+    let who = auth::caller(&req, &s)?;
+    let none = || ApiError::not_found("no such message");
+    let id = id.into_inner();
+    let seq = seq_of_message_id(&id).ok_or_else(none)?;
+    let db = s.db.clone();
+    let rec = web::block(move || db.notice(seq))
+        .await
+        .map_err(|_| ApiError::internal("store read failed"))?
+        .map_err(|_| ApiError::internal("store read failed"))?
+        .filter(|r| r.id == id)
+        .ok_or_else(none)?;
+    if let auth::Caller::Subscriber(aor) = who {
+        if aor.as_str() != rec.sender {
+            return Err(none());
+        }
+    }
+    Ok(HttpResponse::Ok().json(NoticeView::from(rec)))
 }
 
 #[derive(Deserialize, Default)]

@@ -139,6 +139,7 @@ pub fn start(
                 web::get().to(presence::buddies),
             )
             .route("/v1/messages", web::post().to(messages::send))
+            .route("/v1/messages/{id}", web::get().to(messages::status))
             .route(
                 "/v1/accounts/{number}/buddies",
                 web::get().to(buddies::list),

@@ -1,5 +1,5 @@
-//! The durable store: one interface over sled for accounts, bindings, buddy lists, recordings
-//! and metadata.
+//! The durable store: one interface over sled for accounts, bindings, buddy lists, recordings,
+//! voice notices and metadata.
 //!
 //! Callers see typed records (`switchboard_engine::store`) and never sled itself, so the
 //! backend could change here alone. Writes are applied in order by the store actor
@@ -12,6 +12,7 @@ pub mod api;
 mod buddies;
 mod conferences;
 mod dynamic;
+mod notices;
 mod queue;
 mod recordings;
 mod rooms;
@@ -64,6 +65,7 @@ pub struct Store {
     recordings_by_number: sled::Tree,
     recording_settings: sled::Tree,
     conferences: sled::Tree,
+    voice_notices: sled::Tree,
 }
 
 /// Metadata key of the digest realm the accounts were made for.
@@ -112,6 +114,8 @@ impl Store {
             recordings_by_number: db.open_tree(store::RECORDINGS_BY_NUMBER_TREE)?,
             recording_settings: db.open_tree(store::RECORDING_SETTINGS_TREE)?,
             conferences: db.open_tree(store::CONFERENCES_TREE)?,
+            voice_notices: db
+                .open_tree(switchboard_engine::messaging::voice::VOICE_NOTICES_TREE)?,
             db,
         })
     }

@@ -26,8 +26,8 @@ use tokio::sync::oneshot;
 use tracing::trace;
 
 use crate::api::extension::{ExtCommand, RegisterReply};
-use crate::api::leg::{FromNetwork, StartDialOut};
-use crate::api::worker::{DialOut, Inbound};
+use crate::api::leg::{FromNetwork, StartDialOut, StartNotice};
+use crate::api::worker::{DialOut, Inbound, PlaceNotice};
 use crate::call_leg::CallLeg;
 use crate::clock::{now, unix_now};
 use crate::guard::guarded;
@@ -480,6 +480,24 @@ impl Handler<DialOut> for Worker {
             member: m.member,
             conference: m.conference,
         });
+        owners(|o| o.file(m.call_id, id, leg, 0));
+    }
+}
+
+impl Handler<PlaceNotice> for Worker {
+    type Result = ();
+    fn handle(&mut self, m: PlaceNotice, _: &mut Context<Self>) {
+        let id = owners(|o| o.new_id());
+        let seed = self.entropy.next_u64();
+        let leg = CallLeg::new(
+            id,
+            m.call_id.clone(),
+            self.shared.clone(),
+            self.transports().clone(),
+            seed,
+        )
+        .start();
+        leg.do_send(StartNotice(m.call));
         owners(|o| o.file(m.call_id, id, leg, 0));
     }
 }

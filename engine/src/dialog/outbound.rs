@@ -308,6 +308,16 @@ impl OutboundCall {
         self.dialog.is_some()
     }
 
+    /// Whether anything came back for our INVITE yet (a provisional, a challenge, a final):
+    /// a far end still silent may be gone.
+    pub fn is_heard(&self) -> bool {
+        self.invite.is_proceeding()
+            || self.invite.is_final()
+            || self.auth.is_some()
+            || self.dialog.is_some()
+            || self.finished
+    }
+
     /// `Failed` or `Ended` was emitted.
     pub fn is_ended(&self) -> bool {
         self.finished || self.dialog.as_ref().is_some_and(InDialog::is_ended)

@@ -5,11 +5,13 @@
 //! were accepted (`queue_key`). `limits` says what a queue may hold and what the sender hears
 //! past it, `outbox` is the delivery of a queue to the devices that register, `wire` writes
 //! the MESSAGE a device receives (with a stable `Message-ID`, so a redelivery after a crash
-//! can be recognized) and `notice` is the SMS that tells an offline owner a message waits.
+//! can be recognized), `notice` is the SMS that tells an offline owner a message waits, and
+//! `voice` is a message to a landline, read out by a call instead.
 
 pub mod limits;
 pub mod notice;
 pub mod outbox;
+pub mod voice;
 pub mod wire;
 
 pub use limits::{check_body, BodyError, QueueLimits, QueueUsage, Refusal};

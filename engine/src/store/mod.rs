@@ -55,10 +55,16 @@ pub enum RecordError {
     Corrupt(String),
 }
 
+/// The most bytes a record's decoding may claim: far above any record, far below what a
+/// corrupt length prefix could ask for (without a limit, one asking for exabytes aborts the
+/// process on the allocation instead of failing the read).
+const MAX_RECORD_CLAIM: usize = 1 << 28;
+
 fn config() -> impl bincode::config::Config {
     bincode::config::standard()
         .with_big_endian()
         .with_fixed_int_encoding()
+        .with_limit::<MAX_RECORD_CLAIM>()
 }
 
 /// Encodes a record with its version byte.
@@ -185,6 +191,18 @@ mod tests {
         assert_eq!(decode::<BindingsRecord>(&[]), Err(RecordError::Empty));
         assert!(matches!(
             decode::<AccountRecord>(&[RECORD_VERSION, 0, 0]),
+            Err(RecordError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn a_corrupt_length_prefix_is_refused_not_allocated() {
+        // a string whose length says 0x5527... bytes: read as corrupt, not an abort
+        let mut bytes = vec![RECORD_VERSION];
+        bytes.extend_from_slice(&0x5527_0000_0000_0000u64.to_be_bytes());
+        bytes.extend_from_slice(b"short");
+        assert!(matches!(
+            decode::<String>(&bytes),
             Err(RecordError::Corrupt(_))
         ));
     }
