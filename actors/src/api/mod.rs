@@ -15,4 +15,5 @@ pub mod leg;
 pub mod media;
 pub mod notifications;
 pub mod room;
+pub mod voicemail;
 pub mod worker;

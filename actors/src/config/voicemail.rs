@@ -1,4 +1,5 @@
-//! Configuration of voicemail (`[voicemail]`): for now, how the switch speaks free text.
+//! Configuration of voicemail (`[voicemail]`): what a mailbox holds and how the switch speaks
+//! free text.
 
 use serde::Deserialize;
 
@@ -11,6 +12,12 @@ pub struct Voicemail {
     /// The text-to-speech backend for free text (a text message read out to a landline):
     /// `"espeak-ng"` or `"none"`. Menus and numbers use the embedded prompt set either way.
     pub tts: String,
+    /// Messages (new and saved) a mailbox holds at most; then callers hear it is full.
+    pub max_messages: u32,
+    /// Minutes of messages a mailbox holds at most, all together.
+    pub max_minutes: u32,
+    /// The longest message, in seconds.
+    pub max_message_secs: u32,
 }
 
 /// A text-to-speech backend the configuration can name.
@@ -48,6 +55,25 @@ pub(super) fn validate(v: &Voicemail) -> Result<(), ConfigError> {
             message: format!("{:?} is not \"espeak-ng\" or \"none\"", v.tts),
         });
     }
+    let positive = [
+        ("voicemail.max_messages", v.max_messages),
+        ("voicemail.max_minutes", v.max_minutes),
+        ("voicemail.max_message_secs", v.max_message_secs),
+    ];
+    for (key, value) in positive {
+        if value == 0 {
+            return Err(ConfigError::Value {
+                key,
+                message: "must be at least 1".into(),
+            });
+        }
+    }
+    if v.max_message_secs < 2 {
+        return Err(ConfigError::Value {
+            key: "voicemail.max_message_secs",
+            message: "must be at least 2 (messages under a second are not kept)".into(),
+        });
+    }
     Ok(())
 }
 
@@ -57,12 +83,46 @@ mod tests {
 
     #[test]
     fn both_backends_parse_and_anything_else_is_refused() {
-        let v = |tts: &str| Voicemail { tts: tts.into() };
+        let v = |tts: &str| Voicemail {
+            tts: tts.into(),
+            ..limits()
+        };
         assert_eq!(v("espeak-ng").tts(), Tts::EspeakNg);
         assert_eq!(v("none").tts(), Tts::None);
         assert!(validate(&v("none")).is_ok());
         let e = validate(&v("festival")).unwrap_err().to_string();
         assert!(e.contains("voicemail.tts") && e.contains("festival"), "{e}");
         assert!(validate(&v("")).is_err());
+    }
+
+    fn limits() -> Voicemail {
+        Voicemail {
+            tts: "none".into(),
+            max_messages: 100,
+            max_minutes: 60,
+            max_message_secs: 180,
+        }
+    }
+
+    #[test]
+    fn mailbox_limits_must_leave_room_for_a_message() {
+        assert!(validate(&limits()).is_ok());
+        for bad in [
+            Voicemail {
+                max_messages: 0,
+                ..limits()
+            },
+            Voicemail {
+                max_minutes: 0,
+                ..limits()
+            },
+            Voicemail {
+                max_message_secs: 1,
+                ..limits()
+            },
+        ] {
+            let e = validate(&bad).unwrap_err().to_string();
+            assert!(e.contains("voicemail.max_"), "{e}");
+        }
     }
 }

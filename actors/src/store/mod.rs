@@ -1,5 +1,5 @@
-//! The durable store: one interface over sled for accounts, bindings, buddy lists, recordings
-//! and metadata.
+//! The durable store: one interface over sled for accounts, bindings, buddy lists, recordings,
+//! voicemail records and metadata.
 //!
 //! Callers see typed records (`switchboard_engine::store`) and never sled itself, so the
 //! backend could change here alone. Writes are applied in order by the store actor
@@ -15,6 +15,7 @@ mod dynamic;
 mod queue;
 mod recordings;
 mod rooms;
+mod voicemails;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use switchboard_engine::numbering::Aor;
 use switchboard_engine::store::{
     self, aor_key, AccountRecord, BindingRecord, BindingsRecord, RecordError,
 };
+use switchboard_engine::voicemail;
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,9 @@ pub struct Store {
     recordings_by_number: sled::Tree,
     recording_settings: sled::Tree,
     conferences: sled::Tree,
+    voicemails: sled::Tree,
+    voicemails_pending: sled::Tree,
+    voicemail_settings: sled::Tree,
 }
 
 /// Metadata key of the digest realm the accounts were made for.
@@ -112,6 +117,9 @@ impl Store {
             recordings_by_number: db.open_tree(store::RECORDINGS_BY_NUMBER_TREE)?,
             recording_settings: db.open_tree(store::RECORDING_SETTINGS_TREE)?,
             conferences: db.open_tree(store::CONFERENCES_TREE)?,
+            voicemails: db.open_tree(voicemail::VOICEMAILS_TREE)?,
+            voicemails_pending: db.open_tree(voicemail::VOICEMAILS_PENDING_TREE)?,
+            voicemail_settings: db.open_tree(voicemail::VOICEMAIL_SETTINGS_TREE)?,
             db,
         })
     }
