@@ -1,4 +1,4 @@
-//! Start-up and shutdown of the switch: store, recordings, sockets, media threads, arbiters,
+//! Start-up and shutdown of the switch: store, recordings, mailboxes, sockets, media threads, arbiters,
 //! actors, HTTP, control socket, signals. Everything that can fail for an operator reason (a
 //! port in use, an RTP address that is not this host's, a locked or unreadable data
 //! directory, a configured text-to-speech program that is not installed) fails here, before
@@ -17,6 +17,7 @@ use crate::api::notifications::NotificationsHandle;
 use crate::chat_room::directory::RoomDirectory;
 use crate::config::Config;
 use crate::extension::directory::Directory;
+use crate::mailbox::{self, MailboxLimits, Mailboxes};
 use crate::media::{MediaError, MediaPlane};
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
@@ -58,6 +59,8 @@ pub enum ServeError {
     Plugins(#[from] crate::plugin::PluginError),
     #[error(transparent)]
     Recording(#[from] crate::recording::RecordingError),
+    #[error(transparent)]
+    Mailbox(#[from] crate::mailbox::MailboxError),
     #[error(transparent)]
     Speech(#[from] SpeechError),
     #[error("cannot start: {0}")]
@@ -104,6 +107,16 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             "recordings interrupted by the last stop were recovered"
         );
     }
+    // so are messages being left when it stopped (the repair is logged)
+    let (mailboxes, _) = Mailboxes::open(
+        store.clone(),
+        mailbox::dir_in(&config.data.dir),
+        MailboxLimits::of(&config.voicemail),
+        &config.sip.domain,
+    )?;
+    let deposits = mailbox::Writer::spawn(mailboxes.clone()).map_err(|e| {
+        ServeError::Runtime(format!("cannot start the voicemail writer thread: {e}"))
+    })?;
     let plan = config
         .numbering_plan()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
@@ -152,6 +165,8 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                 plugins,
                 gateway,
                 recorder,
+                mailboxes,
+                deposits,
                 media,
                 speech,
             },
@@ -173,6 +188,8 @@ struct Started {
     plugins: Arc<PluginHost>,
     gateway: Box<dyn crate::notifier::Gateway>,
     recorder: Recorder,
+    mailboxes: Mailboxes,
+    deposits: mailbox::Writer,
     media: MediaPlane,
     speech: Arc<dyn Speech>,
 }
@@ -192,6 +209,8 @@ async fn start(
         plugins,
         gateway,
         recorder,
+        mailboxes,
+        deposits,
         media,
         speech,
     } = started;
@@ -262,6 +281,8 @@ async fn start(
         ),
         notifications: OnceLock::new(),
         recorder,
+        mailboxes,
+        deposits,
         media: media.clone(),
         speech,
         config: config.clone(),
@@ -269,8 +290,10 @@ async fn start(
     let notifications = Notifications::new(shared.clone(), gateway).start();
     let _ = shared.notifications.set(NotificationsHandle {
         queued: notifications.clone().recipient(),
-        reset: notifications.recipient(),
+        reset: notifications.clone().recipient(),
+        voicemail: notifications.clone().recipient(),
     });
+    shared.deposits.notify_to(notifications.recipient());
 
     let mut arbiters = Vec::new();
     let mut workers = Vec::new();
@@ -382,6 +405,9 @@ async fn start(
     // recordings in progress are finalized (their calls end with the process)
     let r = shared.recorder.clone();
     let _ = tokio::task::spawn_blocking(move || r.shutdown(Duration::from_secs(5))).await;
+    // so are messages being left: kept with what they have
+    let d = shared.deposits.clone();
+    let _ = tokio::task::spawn_blocking(move || d.shutdown(Duration::from_secs(5))).await;
     match store_actor.send(Flush).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => error!(error = %e, "final flush failed"),

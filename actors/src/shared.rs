@@ -73,6 +73,10 @@ pub struct Shared {
     /// Presence subscriptions each watcher holds (taken at subscription start, given back at
     /// its end; a lock touched only then).
     pub watching: std::sync::Mutex<rustc_hash::FxHashMap<Aor, u32>>,
+    /// The voicemail mailboxes (messages, greetings, settings; the change feed).
+    pub mailboxes: crate::mailbox::Mailboxes,
+    /// The message writer thread: messages being left are written through it.
+    pub deposits: crate::mailbox::Writer,
     /// The media threads: RTP ports and sessions of anchored calls.
     pub media: MediaPlane,
     /// Free text to audio (`[voicemail] tts`); blocking, so called off the actor threads.

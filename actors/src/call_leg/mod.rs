@@ -25,6 +25,7 @@ mod call;
 mod caller;
 mod conference;
 mod confirm;
+mod deposit;
 mod feature;
 mod filing;
 mod hangup;
@@ -37,6 +38,7 @@ mod routing;
 mod setup;
 mod txn;
 mod txns;
+mod voicemail;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -82,6 +84,8 @@ pub struct CallLeg {
     party_who: Option<String>,
     /// The subscriber in the conference, if it is one.
     party_caller: Option<switchboard_engine::numbering::Aor>,
+    /// The switch answered this call for the callee's mailbox: a caller leaving a message.
+    deposit: Option<Box<deposit::DepositCall>>,
     /// Looking up who to call (a dial-out) before the call exists.
     dialing: bool,
     /// The call's media, when the switch anchors it.
@@ -125,6 +129,7 @@ impl CallLeg {
             party: None,
             party_who: None,
             party_caller: None,
+            deposit: None,
             dialing: false,
             media: None,
             callee_offer: None,
@@ -166,6 +171,13 @@ impl CallLeg {
                 },
                 None => msg,
             };
+            let msg = match self.deposit.as_mut() {
+                Some(d) => match d.take_response(t, msg) {
+                    Some(msg) => msg,
+                    None => return,
+                },
+                None => msg,
+            };
             let is_invite_2xx = msg.status().is_some_and(|c| (200..300).contains(&c))
                 && msg.cseq().is_some_and(|c| c.method == Method::Invite);
             if is_invite_2xx {
@@ -180,6 +192,11 @@ impl CallLeg {
         }
         if let Some(p) = self.party.as_mut() {
             if p.take(&msg, t) {
+                return;
+            }
+        }
+        if let Some(d) = self.deposit.as_mut() {
+            if d.take(&msg, t) {
                 return;
             }
         }
@@ -242,6 +259,7 @@ impl CallLeg {
             self.drain_confirm();
             self.party_steps(ctx);
             self.drain_party();
+            self.drain_deposit();
             let transports = &self.transports;
             self.hangup
                 .drain(|flow, bytes| transports.send(flow, bytes));
@@ -253,6 +271,7 @@ impl CallLeg {
         let idle = self.txns.is_empty()
             && self.confirm.is_none()
             && self.party.is_none()
+            && self.deposit.is_none()
             && !self.dialing
             && self.hangup.is_idle();
         if idle && self.call.is_over() {
@@ -271,10 +290,12 @@ impl CallLeg {
         let idle = self.call.idle_deadline(self.max_idle());
         let confirm = self.confirm.as_ref().and_then(Confirm::poll_timeout);
         let party = self.party.as_ref().and_then(Party::poll_timeout);
+        let deposit = self.deposit.as_ref().and_then(|d| d.poll_timeout());
         [
             self.txns.poll_timeout(),
             confirm,
             party,
+            deposit,
             self.hangup.poll_timeout(),
         ]
         .into_iter()
@@ -312,6 +333,8 @@ impl CallLeg {
                         Some("feature")
                     } else if self.party.is_some() {
                         Some("conference")
+                    } else if self.deposit.is_some() {
+                        Some("voicemail")
                     } else {
                         None
                     };
@@ -442,6 +465,9 @@ impl CallLeg {
             if let Some(p) = self.party.as_mut() {
                 p.handle_timeout(t);
             }
+            if let Some(d) = self.deposit.as_mut() {
+                d.handle_timeout(t);
+            }
             self.hangup.handle_timeout(t);
             self.setup_timers(t, ctx);
         }));
@@ -470,6 +496,10 @@ impl CallLeg {
                     crate::api::conference::ConferenceCommand::Leave { id },
                 );
             }
+        }
+        if let Some(mut d) = self.deposit.take() {
+            // a message being left keeps what it has
+            d.abort(now(), "SIP;cause=500;text=\"Internal Failure\"");
         }
         self.end_call("internal failure");
         ctx.stop();

@@ -13,13 +13,14 @@
 //! RFC 5806) are kept only from a trunk and only while we have written none.
 
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use switchboard_engine::forwarding::MAX_HOPS;
+use switchboard_engine::forwarding::{DEFAULT_RING_SECS, MAX_HOPS};
 use switchboard_engine::numbering::{Aor, Destination};
 use switchboard_engine::registrar;
 use switchboard_engine::routing::{
-    destination_key, CalleeState, MediaHints, RouteError, RouteRequest, RouteSequence, Router, Step,
+    destination_key, CalleeState, Decision, MediaHints, RouteError, RouteRequest, RouteSequence,
+    Router, Step,
 };
 use switchboard_engine::sip::Method;
 use switchboard_engine::trunk::{fails_over, TrunkId, Trunks};
@@ -42,6 +43,8 @@ pub(super) struct Setup {
     from_trunk: bool,
     /// What the router asked of the call's media, over every hop so far.
     media: MediaHints,
+    /// How long a subscriber with voicemail rings before the mailbox takes the call.
+    voicemail_ring: Duration,
 }
 
 /// What a 2xx changes: the parties on the phone now and the trunk that answered.
@@ -77,7 +80,14 @@ impl Setup {
             trunk: None,
             media: MediaHints::default(),
             from_trunk,
+            voicemail_ring: Duration::from_secs(u64::from(DEFAULT_RING_SECS)),
         }
+    }
+
+    /// How long a subscriber with voicemail (and no no-answer forward) rings before the
+    /// mailbox takes the call.
+    pub(super) fn voicemail_ring(&mut self, ring: Duration) {
+        self.voicemail_ring = ring;
     }
 
     /// The plugin version routing this request.
@@ -143,9 +153,15 @@ impl Setup {
             callee,
             history: self.seq.history(),
         };
-        let routed = self.router.route(&req)?;
+        let mut routed = self.router.route(&req)?;
         debug!(decision = ?std::mem::discriminant(&routed.decision), "routed");
         self.media = self.media.merge(routed.media);
+        // a call the subscriber does not take goes to their mailbox where no forward does
+        if let Decision::Deliver { otherwise, .. } = &mut routed.decision {
+            if self.is_call() && callee.is_some_and(|c| c.voicemail) {
+                *otherwise = std::mem::take(otherwise).or_voicemail(self.voicemail_ring);
+            }
+        }
         Ok(self.seq.decided(routed.decision, trunks))
     }
 

@@ -9,6 +9,9 @@ use super::error::ConfigError;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Voicemail {
+    /// Calls may go to subscribers' mailboxes at all (each subscriber's own setting, on by
+    /// default, decides for their calls); `false`: no call goes to voicemail.
+    pub enabled: bool,
     /// The text-to-speech backend for free text (a text message read out to a landline):
     /// `"espeak-ng"` or `"none"`. Menus and numbers use the embedded prompt set either way.
     pub tts: String,
@@ -18,6 +21,9 @@ pub struct Voicemail {
     pub max_minutes: u32,
     /// The longest message, in seconds.
     pub max_message_secs: u32,
+    /// Seconds a subscriber's phones ring before an unanswered call goes to the mailbox
+    /// (when no no-answer forward is set).
+    pub ring_secs: u16,
 }
 
 /// A text-to-speech backend the configuration can name.
@@ -68,6 +74,12 @@ pub(super) fn validate(v: &Voicemail) -> Result<(), ConfigError> {
             });
         }
     }
+    if !(5..=300).contains(&v.ring_secs) {
+        return Err(ConfigError::Value {
+            key: "voicemail.ring_secs",
+            message: format!("{} is not 5 to 300 seconds", v.ring_secs),
+        });
+    }
     if v.max_message_secs < 2 {
         return Err(ConfigError::Value {
             key: "voicemail.max_message_secs",
@@ -97,10 +109,12 @@ mod tests {
 
     fn limits() -> Voicemail {
         Voicemail {
+            enabled: true,
             tts: "none".into(),
             max_messages: 100,
             max_minutes: 60,
             max_message_secs: 180,
+            ring_secs: 20,
         }
     }
 
@@ -120,9 +134,13 @@ mod tests {
                 max_message_secs: 1,
                 ..limits()
             },
+            Voicemail {
+                ring_secs: 4,
+                ..limits()
+            },
         ] {
             let e = validate(&bad).unwrap_err().to_string();
-            assert!(e.contains("voicemail.max_"), "{e}");
+            assert!(e.contains("voicemail."), "{e}");
         }
     }
 }

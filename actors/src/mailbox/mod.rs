@@ -10,9 +10,11 @@
 //! `recover.rs`, and logs what it did). To leave a message, [`Mailboxes::begin`] (refused with
 //! [`MailboxError::Full`] when the mailbox is at its limits), [`PendingMessage::push`] each of
 //! the caller's frames and [`PendingMessage::flush_if_due`] now and then, then
-//! [`Mailboxes::commit`] or [`Mailboxes::discard`]. Everything here blocks on the disk (a
+//! [`Mailboxes::commit`] or [`Mailboxes::discard`]; a call does all of that through the
+//! message writer thread ([`Writer`], `writer.rs`). Everything here blocks on the disk (a
 //! commit fsyncs twice and flushes sled): call it from a thread that may block, not from a
-//! media thread or in an actor's handler on a busy arbiter.
+//! media thread or in an actor's handler on a busy arbiter (reads of records and settings
+//! are in-memory sled reads and may be done anywhere).
 //!
 //! What it guarantees:
 //! - a message is acknowledged (`commit` returns its record) only after its file is finalized
@@ -37,6 +39,7 @@ mod feed;
 mod greetings;
 pub mod message;
 pub mod recover;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -54,6 +57,7 @@ pub use error::MailboxError;
 pub use feed::Feed;
 pub use message::{MessageFile, Written, FLUSH_EVERY};
 pub use recover::RecoveryReport;
+pub use writer::{StartDeposit, Writer};
 
 use crate::api::voicemail::MailboxChanged;
 use crate::config::Voicemail;
@@ -291,7 +295,7 @@ impl Mailboxes {
         self.db.flush()?;
         info!(
             mailbox = %mailbox.redacted(),
-            message = %record.id,
+            voicemail = %record.id,
             duration_ms = record.duration_ms,
             "voicemail left"
         );
@@ -420,9 +424,9 @@ impl Mailboxes {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             // start-up removes it: no record names it any more
-            Err(e) => warn!(message = %id, error = %e, "voicemail file not removed"),
+            Err(e) => warn!(voicemail = %id, error = %e, "voicemail file not removed"),
         }
-        info!(mailbox = %mailbox.redacted(), message = %id, "voicemail deleted");
+        info!(mailbox = %mailbox.redacted(), voicemail = %id, "voicemail deleted");
         self.publish(mailbox);
         Ok(Some(rec))
     }

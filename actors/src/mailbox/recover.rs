@@ -153,7 +153,7 @@ fn finish_pending(
             ) => {}
         Err(e) => {
             // left pending: the next start-up tries again
-            warn!(message = %rec.id, error = %e, "interrupted voicemail not repaired");
+            warn!(voicemail = %rec.id, error = %e, "interrupted voicemail not repaired");
             return Ok(());
         }
     }
@@ -193,7 +193,7 @@ fn check_stored(
         {
             warn!(
                 mailbox = %mailbox.redacted(),
-                message = %rec.id,
+                voicemail = %rec.id,
                 error = %e,
                 "voicemail without a readable file removed"
             );
@@ -205,7 +205,7 @@ fn check_stored(
             report.lost += 1;
         }
         Err(e) => {
-            warn!(message = %rec.id, error = %e, "voicemail file not checked");
+            warn!(voicemail = %rec.id, error = %e, "voicemail file not checked");
             report.messages += 1;
         }
     }
