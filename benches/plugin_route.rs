@@ -46,6 +46,7 @@ fn plugin_route(c: &mut Criterion) {
         aor: Some(Aor::from_canonical("+82111234567")),
         account: true,
         devices: 2,
+        voicemail: false,
         forwarding: ForwardingRecord {
             busy: Some("1002".into()),
             no_answer: Some(NoAnswer {

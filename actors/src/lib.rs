@@ -6,6 +6,7 @@
 //!   panic containment, who owns which key, counters, configuration)
 //! - `store`: the durable store behind one interface, its actor and the queue writer
 //! - `recording`: call recording (the recorder thread, crash-safe WAV files, their records)
+//! - `mailbox`: the voicemail mailbox store (messages, greetings, settings; the change feed)
 //! - `api`: what each signalling actor receives
 //! - `transport`: UDP and TCP, ingress checks, stateless forwarding and the send handle
 //! - `media`: the media threads (RTP sockets of anchored calls, the relay and frame path)
@@ -32,6 +33,7 @@ pub mod control;
 pub mod extension;
 pub mod guard;
 pub mod http;
+pub mod mailbox;
 pub mod media;
 pub mod metrics;
 pub mod notifications;

@@ -1,6 +1,9 @@
 //! The Notifications actor: tells the owner of an offline number that messages wait, and
 //! sends password-reset codes, through the configured notifier gateway.
 //!
+//! A voice message left in a mailbox is told at once, one SMS per message (who called, when,
+//! how long), to a mailbox that is a mobile number.
+//!
 //! Queued messages are coalesced per number (`messaging::Coalescer`: one SMS per burst, at
 //! most one per number per `notify.min_interval_secs`). When a notice is due, the store actor
 //! issues a fresh one-time password if the number is a dynamic account nobody claimed yet
@@ -23,7 +26,7 @@ use switchboard_engine::store::OtpPurpose;
 use tracing::{debug, info, warn};
 
 use crate::api::extension::ExtCommand;
-use crate::api::notifications::{Queued, SendReset};
+use crate::api::notifications::{Queued, SendReset, VoicemailLeft};
 use crate::api::voice_notices::ReadOut;
 use crate::clock::{now, Timer};
 use crate::metrics::OutcomeLabel;
@@ -229,5 +232,28 @@ impl Handler<SendReset> for Notifications {
             let text = act.text.reset(&code, valid_minutes.max(1));
             act.send(&m.aor, text);
         });
+    }
+}
+
+impl Handler<VoicemailLeft> for Notifications {
+    type Result = ();
+    fn handle(&mut self, m: VoicemailLeft, _: &mut Context<Self>) {
+        // an SMS needs a mobile number: names, extensions and landlines get none
+        if m.mailbox.kind() != switchboard_engine::numbering::AorKind::E164
+            || self.shared.plan.is_landline(&m.mailbox)
+        {
+            debug!(number = %m.mailbox.redacted(), "voicemail notice: no phone to text");
+            self.count("no_phone");
+            return;
+        }
+        let caller = Aor::from_canonical(&m.caller);
+        let caller = if caller.kind() == switchboard_engine::numbering::AorKind::E164 {
+            self.shared.plan.display(&caller)
+        } else {
+            m.caller.clone()
+        };
+        let text = self.text.voicemail(&caller, m.received_unix, m.duration_ms);
+        info!(number = %m.mailbox.redacted(), duration_ms = m.duration_ms, "voicemail notice");
+        self.send(&m.mailbox, text);
     }
 }

@@ -1,4 +1,4 @@
-//! Start-up and shutdown of the switch: store, recordings, sockets, media threads, arbiters,
+//! Start-up and shutdown of the switch: store, recordings, mailboxes, sockets, media threads, arbiters,
 //! actors, HTTP, control socket, signals. Everything that can fail for an operator reason (a
 //! port in use, an RTP address that is not this host's, a locked or unreadable data
 //! directory, a configured text-to-speech program that is not installed) fails here, before
@@ -18,6 +18,7 @@ use crate::api::voice_notices::VoiceNoticesHandle;
 use crate::chat_room::directory::RoomDirectory;
 use crate::config::Config;
 use crate::extension::directory::Directory;
+use crate::mailbox::{self, MailboxLimits, Mailboxes};
 use crate::media::{MediaError, MediaPlane};
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
@@ -60,6 +61,8 @@ pub enum ServeError {
     Plugins(#[from] crate::plugin::PluginError),
     #[error(transparent)]
     Recording(#[from] crate::recording::RecordingError),
+    #[error(transparent)]
+    Mailbox(#[from] crate::mailbox::MailboxError),
     #[error(transparent)]
     Speech(#[from] SpeechError),
     #[error("cannot start: {0}")]
@@ -106,6 +109,16 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             "recordings interrupted by the last stop were recovered"
         );
     }
+    // so are messages being left when it stopped (the repair is logged)
+    let (mailboxes, _) = Mailboxes::open(
+        store.clone(),
+        mailbox::dir_in(&config.data.dir),
+        MailboxLimits::of(&config.voicemail),
+        &config.sip.domain,
+    )?;
+    let deposits = mailbox::Writer::spawn(mailboxes.clone()).map_err(|e| {
+        ServeError::Runtime(format!("cannot start the voicemail writer thread: {e}"))
+    })?;
     let plan = config
         .numbering_plan()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
@@ -154,6 +167,8 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                 plugins,
                 gateway,
                 recorder,
+                mailboxes,
+                deposits,
                 media,
                 speech,
             },
@@ -175,6 +190,8 @@ struct Started {
     plugins: Arc<PluginHost>,
     gateway: Box<dyn crate::notifier::Gateway>,
     recorder: Recorder,
+    mailboxes: Mailboxes,
+    deposits: mailbox::Writer,
     media: MediaPlane,
     speech: Arc<dyn Speech>,
 }
@@ -194,6 +211,8 @@ async fn start(
         plugins,
         gateway,
         recorder,
+        mailboxes,
+        deposits,
         media,
         speech,
     } = started;
@@ -241,7 +260,7 @@ async fn start(
         store: StoreHandle::of(store_actor.clone()),
         db: store.clone(),
         directories: OnceLock::new(),
-        mailboxes: OnceLock::new(),
+        mwi_directories: OnceLock::new(),
         mailbox_store: OnceLock::new(),
         events: event_packages(&config),
         rooms: OnceLock::new(),
@@ -268,6 +287,8 @@ async fn start(
         notifications: OnceLock::new(),
         voice_notices: OnceLock::new(),
         recorder,
+        mailboxes,
+        deposits,
         media: media.clone(),
         speech,
         config: config.clone(),
@@ -275,12 +296,14 @@ async fn start(
     let notifications = Notifications::new(shared.clone(), gateway).start();
     let _ = shared.notifications.set(NotificationsHandle {
         queued: notifications.clone().recipient(),
-        reset: notifications.recipient(),
+        reset: notifications.clone().recipient(),
+        voicemail: notifications.clone().recipient(),
     });
     let notices = VoiceNotices::new(shared.clone()).start();
     let _ = shared.voice_notices.set(VoiceNoticesHandle {
         read_out: notices.recipient(),
     });
+    shared.deposits.notify_to(notifications.recipient());
 
     let mut arbiters = Vec::new();
     let mut workers = Vec::new();
@@ -310,7 +333,12 @@ async fn start(
         arbiters.push(arb);
     }
     let _ = shared.directories.set(directories);
-    let _ = shared.mailboxes.set(mailboxes);
+    let _ = shared.mwi_directories.set(mailboxes);
+    // message waiting follows the mailbox store: its changes reach the owners' Extensions, and
+    // their questions about a mailbox are answered from it
+    let feed = crate::extension::mailbox_feed::MailboxFeed::new(shared.clone()).start();
+    shared.mailboxes.subscribe(feed.clone().recipient());
+    let _ = shared.mailbox_store.set(feed.recipient());
     let _ = shared.rooms.set(rooms);
     let _ = shared.dialers.set(dialers);
     let mixer = crate::conference::MixerHandle::spawn(shared.metrics.clone())
@@ -397,6 +425,9 @@ async fn start(
     // recordings in progress are finalized (their calls end with the process)
     let r = shared.recorder.clone();
     let _ = tokio::task::spawn_blocking(move || r.shutdown(Duration::from_secs(5))).await;
+    // so are messages being left: kept with what they have
+    let d = shared.deposits.clone();
+    let _ = tokio::task::spawn_blocking(move || d.shutdown(Duration::from_secs(5))).await;
     match store_actor.send(Flush).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => error!(error = %e, "final flush failed"),

@@ -55,7 +55,7 @@ pub struct Shared {
     /// The per-arbiter directories of Extensions, by shard.
     pub directories: OnceLock<Vec<Recipient<ToExtension>>>,
     /// The same directories, as the takers of mailbox changes (`mailbox_changed`).
-    pub mailboxes: OnceLock<Vec<Recipient<MailboxChanged>>>,
+    pub mwi_directories: OnceLock<Vec<Recipient<MailboxChanged>>>,
     /// The mailbox store's answer to "what does this mailbox hold" (`api::mwi`); while unset,
     /// every mailbox is empty.
     pub mailbox_store: OnceLock<Recipient<MailboxSummary>>,
@@ -86,6 +86,10 @@ pub struct Shared {
     /// Presence subscriptions each watcher holds (taken at subscription start, given back at
     /// its end; a lock touched only then).
     pub watching: std::sync::Mutex<rustc_hash::FxHashMap<Aor, u32>>,
+    /// The voicemail mailboxes (messages, greetings, settings; the change feed).
+    pub mailboxes: crate::mailbox::Mailboxes,
+    /// The message writer thread: messages being left are written through it.
+    pub deposits: crate::mailbox::Writer,
     /// The media threads: RTP ports and sessions of anchored calls.
     pub media: MediaPlane,
     /// Free text to audio (`[voicemail] tts`); blocking, so called off the actor threads.
@@ -163,7 +167,7 @@ impl Shared {
     /// Tells the Extension of a mailbox's owner that the mailbox changed (the seam of
     /// `api::mwi`): its devices hear of it within a second.
     pub fn mailbox_changed(&self, m: MailboxChanged) {
-        if let Some(dirs) = self.mailboxes.get() {
+        if let Some(dirs) = self.mwi_directories.get() {
             let shard = shard_of(m.mailbox.as_str(), dirs.len());
             dirs[shard].do_send(m);
         }

@@ -66,7 +66,8 @@ pub enum ForwardError {
     BadTarget,
 }
 
-/// The canonical text a destination is stored as, when it can be a forwarding target.
+/// The canonical text a destination is stored as, when it can be a forwarding target (the
+/// voicemail feature code, `*97`, is the subscriber's own mailbox: `voicemail`).
 pub fn target_text(d: &Destination) -> Option<String> {
     match d {
         Destination::Subscriber(a) | Destination::Pstn(a) => Some(a.as_str().to_owned()),
@@ -78,6 +79,7 @@ pub fn target_text(d: &Destination) -> Option<String> {
             domain,
         } => Some(format!("{u}@{domain}")),
         Destination::Directory { user: None, domain } => Some(domain.clone()),
+        Destination::Feature(Feature::Voicemail) => Some(crate::routing::VOICEMAIL.to_owned()),
         Destination::Enterprise { .. } | Destination::Feature(_) => None,
     }
 }
@@ -164,6 +166,10 @@ mod tests {
         assert_eq!(r.after(Condition::NoAnswer), Some("alice"));
         assert_eq!(r.ring_secs(), Some(DEFAULT_RING_SECS));
         assert_eq!(r.after(Condition::Unreachable), None);
+
+        let r = r.apply(&feature(&plan, "*90*97")).unwrap();
+        assert_eq!(r.after(Condition::Busy), Some("voicemail"), "the mailbox");
+        let r = r.apply(&feature(&plan, "*901001")).unwrap();
 
         let r = r.apply(&feature(&plan, "*73")).unwrap();
         assert_eq!(r.always, None);

@@ -99,11 +99,16 @@ impl Switch {
         // the media plane on the switch's own address, so parallel switches keep their RTP
         // ports apart and a test can tell the relay by its address
         let media = format!("[media]\naddress = \"{ip}\"\n");
-        let text = if opts.config.contains("[media]\n") {
+        let mut text = if opts.config.contains("[media]\n") {
             opts.config.replacen("[media]\n", &media, 1)
         } else {
             format!("{media}{}", opts.config)
         };
+        // voicemail answers the calls nobody takes; tests of those calls' own outcomes (busy,
+        // unavailable, not answered) run without it unless their config has a [voicemail]
+        if !text.contains("[voicemail]") {
+            text.push_str("\n[voicemail]\nenabled = false\n");
+        }
         std::fs::write(&config, text).unwrap();
         let mut args = opts.args.clone();
         if opts.auth_off {

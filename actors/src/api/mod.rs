@@ -18,4 +18,5 @@ pub mod mwi;
 pub mod notifications;
 pub mod room;
 pub mod voice_notices;
+pub mod voicemail;
 pub mod worker;

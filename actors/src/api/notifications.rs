@@ -1,5 +1,5 @@
-//! What the Notifications actor takes: notices to the owners of offline numbers and
-//! password-reset codes, sent through the notifier gateway.
+//! What the Notifications actor takes: notices to the owners of offline numbers, of voice
+//! messages left for them, and password-reset codes, sent through the notifier gateway.
 
 use actix::{Message, Recipient};
 use switchboard_engine::numbering::Aor;
@@ -21,9 +21,21 @@ pub struct SendReset {
     pub aor: Aor,
 }
 
+/// A voice message was left in `mailbox` (stored: its file and record are on disk).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct VoicemailLeft {
+    pub mailbox: Aor,
+    /// The caller as stored (a canonical number or `anonymous`).
+    pub caller: String,
+    pub received_unix: u64,
+    pub duration_ms: u64,
+}
+
 /// Where notices go.
 #[derive(Clone)]
 pub struct NotificationsHandle {
     pub queued: Recipient<Queued>,
     pub reset: Recipient<SendReset>,
+    pub voicemail: Recipient<VoicemailLeft>,
 }

@@ -324,6 +324,23 @@ impl CallLeg {
             .confirm
             .as_ref()
             .is_some_and(|c| c.session_id() == Some(note.session));
+        if let Some(d) = self
+            .deposit
+            .as_mut()
+            .filter(|d| d.session_id() == note.session)
+        {
+            let t = now();
+            match note.event {
+                Event::Digit { digit, .. } => d.digit(t, digit),
+                Event::PlayFinished { .. } => d.play_finished(t),
+                Event::MediaTimeout { .. } => {
+                    self.shared.metrics.media_timeouts.inc();
+                    d.media_died(t);
+                }
+                Event::Latched { .. } => {}
+            }
+            return;
+        }
         if let Some(p) = self
             .party
             .as_mut()

@@ -20,7 +20,7 @@ use switchboard_engine::entropy::Entropy;
 use switchboard_engine::media::dtmf::Digit;
 use switchboard_engine::media::session::{Source, StreamConfig};
 use switchboard_engine::media::tone::{Ringback, Tone};
-use switchboard_engine::media::Side;
+use switchboard_engine::media::{Codec, Side};
 use switchboard_engine::sdp::negotiate::{CodecPolicy, Negotiated};
 use switchboard_engine::sdp::{Origin, Sdp};
 
@@ -178,6 +178,17 @@ impl CallMedia {
         } else {
             false
         }
+    }
+
+    /// The session becomes the switch's own media for the caller (the switch answers the
+    /// call itself, for voicemail): the caller's answer is the one the caller may have had
+    /// already with ringback, or made now; the callee's side stays silent. The session, the
+    /// caller's answer and its codec.
+    pub(super) fn into_own(mut self) -> Option<(MediaSession, String, Codec)> {
+        let (sdp, caller) = self.plan.caller_answer().ok()?;
+        self.stop_ringback();
+        self.session.configure(Side::Caller, stream(&caller));
+        Some((self.session, sdp, caller.codec))
     }
 
     fn stop_ringback(&mut self) {

@@ -25,6 +25,7 @@ mod call;
 mod caller;
 mod conference;
 mod confirm;
+mod deposit;
 mod feature;
 mod filing;
 mod hangup;
@@ -38,6 +39,7 @@ mod routing;
 mod setup;
 mod txn;
 mod txns;
+mod voicemail;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -85,6 +87,8 @@ pub struct CallLeg {
     party_caller: Option<switchboard_engine::numbering::Aor>,
     /// The switch calls a landline to read a text message out (a voice notice).
     notice: Option<notice::Notice>,
+    /// The switch answered this call for the callee's mailbox: a caller leaving a message.
+    deposit: Option<Box<deposit::DepositCall>>,
     /// Looking up who to call (a dial-out) before the call exists.
     dialing: bool,
     /// The call's media, when the switch anchors it.
@@ -129,6 +133,7 @@ impl CallLeg {
             party_who: None,
             party_caller: None,
             notice: None,
+            deposit: None,
             dialing: false,
             media: None,
             callee_offer: None,
@@ -177,6 +182,13 @@ impl CallLeg {
                 },
                 None => msg,
             };
+            let msg = match self.deposit.as_mut() {
+                Some(d) => match d.take_response(t, msg) {
+                    Some(msg) => msg,
+                    None => return,
+                },
+                None => msg,
+            };
             let is_invite_2xx = msg.status().is_some_and(|c| (200..300).contains(&c))
                 && msg.cseq().is_some_and(|c| c.method == Method::Invite);
             if is_invite_2xx {
@@ -196,6 +208,11 @@ impl CallLeg {
         }
         if let Some(n) = self.notice.as_mut() {
             if n.take(&msg, via_fix(&flow), t) {
+                return;
+            }
+        }
+        if let Some(d) = self.deposit.as_mut() {
+            if d.take(&msg, t) {
                 return;
             }
         }
@@ -259,6 +276,7 @@ impl CallLeg {
             self.party_steps(ctx);
             self.drain_party();
             self.drain_notice();
+            self.drain_deposit();
             let transports = &self.transports;
             self.hangup
                 .drain(|flow, bytes| transports.send(flow, bytes));
@@ -271,6 +289,7 @@ impl CallLeg {
             && self.confirm.is_none()
             && self.party.is_none()
             && self.notice.is_none()
+            && self.deposit.is_none()
             && !self.dialing
             && self.hangup.is_idle();
         if idle && self.call.is_over() {
@@ -290,11 +309,13 @@ impl CallLeg {
         let confirm = self.confirm.as_ref().and_then(Confirm::poll_timeout);
         let party = self.party.as_ref().and_then(Party::poll_timeout);
         let notice = self.notice.as_ref().and_then(notice::Notice::poll_timeout);
+        let deposit = self.deposit.as_ref().and_then(|d| d.poll_timeout());
         [
             self.txns.poll_timeout(),
             confirm,
             party,
             notice,
+            deposit,
             self.hangup.poll_timeout(),
         ]
         .into_iter()
@@ -332,6 +353,8 @@ impl CallLeg {
                         Some("feature")
                     } else if self.party.is_some() {
                         Some("conference")
+                    } else if self.deposit.is_some() {
+                        Some("voicemail")
                     } else {
                         None
                     };
@@ -465,6 +488,9 @@ impl CallLeg {
             if let Some(n) = self.notice.as_mut() {
                 n.handle_timeout(t);
             }
+            if let Some(d) = self.deposit.as_mut() {
+                d.handle_timeout(t);
+            }
             self.hangup.handle_timeout(t);
             self.setup_timers(t, ctx);
         }));
@@ -497,6 +523,10 @@ impl CallLeg {
                     crate::api::conference::ConferenceCommand::Leave { id },
                 );
             }
+        }
+        if let Some(mut d) = self.deposit.take() {
+            // a message being left keeps what it has
+            d.abort(now(), "SIP;cause=500;text=\"Internal Failure\"");
         }
         self.end_call("internal failure");
         ctx.stop();

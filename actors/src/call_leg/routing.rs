@@ -109,7 +109,10 @@ impl CallLeg {
         if method == Method::Invite {
             self.file_call(caller.as_ref(), &dialed);
         }
-        let setup = Setup::new(router, &dest, method, dialed, caller, from_trunk);
+        let mut setup = Setup::new(router, &dest, method, dialed, caller, from_trunk);
+        setup.voicemail_ring(std::time::Duration::from_secs(u64::from(
+            self.shared.config.voicemail.ring_secs,
+        )));
         self.txns[i].setup = Some(Box::new(setup));
         self.run(
             &key,
@@ -180,6 +183,10 @@ impl CallLeg {
                         self.announce(i);
                     }
                     return self.external(key.clone(), uri, ctx);
+                }
+                Step::Voicemail { reason } => {
+                    self.voicemail(i, reason);
+                    Step::Wait
                 }
                 Step::Cancel => {
                     self.txns[i].ctx.cancel_pending(t);
@@ -271,11 +278,21 @@ impl CallLeg {
                 return act.after(ctx);
             };
             let (account, n) = (located.account, devices(&located, unix_now()));
+            // voicemail takes what no forward does, for a subscriber who has it on
+            let voicemail = account
+                && act.shared.config.voicemail.enabled
+                && act
+                    .shared
+                    .mailboxes
+                    .enabled(&aor)
+                    .inspect_err(|e| warn!(error = %e, "voicemail settings not readable"))
+                    .unwrap_or(false);
             let state = CalleeState {
                 aor: Some(aor.clone()),
                 account,
                 devices: n,
                 forwarding: located.forwarding.clone(),
+                voicemail,
             };
             let aor_for_ring = aor.clone();
             if let Some(s) = act.txns[i].setup.as_mut() {

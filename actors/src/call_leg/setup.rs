@@ -13,9 +13,9 @@
 //! RFC 5806) are kept only from a trunk and only while we have written none.
 
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use switchboard_engine::forwarding::MAX_HOPS;
+use switchboard_engine::forwarding::{DEFAULT_RING_SECS, MAX_HOPS};
 use switchboard_engine::numbering::{Aor, Destination};
 use switchboard_engine::registrar;
 use switchboard_engine::routing::{
@@ -46,6 +46,8 @@ pub(super) struct Setup {
     /// The trunk group and number of the last trunk decision for a MESSAGE (a landline's
     /// text may be read out instead, `messaging::voice`).
     message_trunk: Option<(String, String)>,
+    /// How long a subscriber with voicemail rings before the mailbox takes the call.
+    voicemail_ring: Duration,
 }
 
 /// What a 2xx changes: the parties on the phone now and the trunk that answered.
@@ -82,7 +84,14 @@ impl Setup {
             media: MediaHints::default(),
             from_trunk,
             message_trunk: None,
+            voicemail_ring: Duration::from_secs(u64::from(DEFAULT_RING_SECS)),
         }
+    }
+
+    /// How long a subscriber with voicemail (and no no-answer forward) rings before the
+    /// mailbox takes the call.
+    pub(super) fn voicemail_ring(&mut self, ring: Duration) {
+        self.voicemail_ring = ring;
     }
 
     /// The plugin version routing this request.
@@ -148,12 +157,18 @@ impl Setup {
             callee,
             history: self.seq.history(),
         };
-        let routed = self.router.route(&req)?;
+        let mut routed = self.router.route(&req)?;
         debug!(decision = ?std::mem::discriminant(&routed.decision), "routed");
         if let (true, Decision::Trunk { group, number }) = (self.is_message(), &routed.decision) {
             self.message_trunk = Some((group.clone(), number.clone()));
         }
         self.media = self.media.merge(routed.media);
+        // a call the subscriber does not take goes to their mailbox where no forward does
+        if let Decision::Deliver { otherwise, .. } = &mut routed.decision {
+            if self.is_call() && callee.is_some_and(|c| c.voicemail) {
+                *otherwise = std::mem::take(otherwise).or_voicemail(self.voicemail_ring);
+            }
+        }
         Ok(self.seq.decided(routed.decision, trunks))
     }
 

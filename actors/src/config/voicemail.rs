@@ -1,6 +1,6 @@
-//! Configuration of voicemail (`[voicemail]`): how the switch speaks free text, the voicemail
-//! number, the message lamps of phones that do not subscribe to them, and how it calls a
-//! landline to read a text message out (the voice notices).
+//! Configuration of voicemail (`[voicemail]`): what a mailbox holds, how the switch speaks
+//! free text, the voicemail number, the message lamps of phones that do not subscribe to them,
+//! and how it calls a landline to read a text message out (the voice notices).
 
 use std::time::Duration;
 
@@ -12,6 +12,9 @@ use super::error::ConfigError;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Voicemail {
+    /// Calls may go to subscribers' mailboxes at all (each subscriber's own setting, on by
+    /// default, decides for their calls); `false`: no call goes to voicemail.
+    pub enabled: bool,
     /// The text-to-speech backend for free text (a text message read out to a landline):
     /// `"espeak-ng"` or `"none"`. Menus and numbers use the embedded prompt set either way.
     pub tts: String,
@@ -28,6 +31,15 @@ pub struct Voicemail {
     pub notice_retry_secs: u64,
     /// Seconds a landline may ring before the notice call is given up as not answered.
     pub notice_ring_secs: u64,
+    /// Messages (new and saved) a mailbox holds at most; then callers hear it is full.
+    pub max_messages: u32,
+    /// Minutes of messages a mailbox holds at most, all together.
+    pub max_minutes: u32,
+    /// The longest message, in seconds.
+    pub max_message_secs: u32,
+    /// Seconds a subscriber's phones ring before an unanswered call goes to the mailbox
+    /// (when no no-answer forward is set).
+    pub ring_secs: u16,
 }
 
 /// A text-to-speech backend the configuration can name.
@@ -103,6 +115,31 @@ pub(super) fn validate(v: &Voicemail) -> Result<(), ConfigError> {
             message: format!("{} is not between 1 and 600", v.notice_ring_secs),
         });
     }
+    let positive = [
+        ("voicemail.max_messages", v.max_messages),
+        ("voicemail.max_minutes", v.max_minutes),
+        ("voicemail.max_message_secs", v.max_message_secs),
+    ];
+    for (key, value) in positive {
+        if value == 0 {
+            return Err(ConfigError::Value {
+                key,
+                message: "must be at least 1".into(),
+            });
+        }
+    }
+    if !(5..=300).contains(&v.ring_secs) {
+        return Err(ConfigError::Value {
+            key: "voicemail.ring_secs",
+            message: format!("{} is not 5 to 300 seconds", v.ring_secs),
+        });
+    }
+    if v.max_message_secs < 2 {
+        return Err(ConfigError::Value {
+            key: "voicemail.max_message_secs",
+            message: "must be at least 2 (messages under a second are not kept)".into(),
+        });
+    }
     Ok(())
 }
 
@@ -117,9 +154,7 @@ mod tests {
     fn both_backends_parse_and_anything_else_is_refused() {
         let v = |tts: &str| Voicemail {
             tts: tts.into(),
-            number: "*98".into(),
-            unsolicited_mwi: true,
-            ..notices()
+            ..base()
         };
         assert_eq!(v("espeak-ng").tts(), Tts::EspeakNg);
         assert_eq!(v("none").tts(), Tts::None);
@@ -144,8 +179,13 @@ mod tests {
         }
     }
 
-    fn notices() -> Voicemail {
+    fn base() -> Voicemail {
         Voicemail {
+            enabled: true,
+            max_messages: 100,
+            max_minutes: 60,
+            max_message_secs: 180,
+            ring_secs: 20,
             tts: "none".into(),
             number: "*98".into(),
             unsolicited_mwi: true,
@@ -153,6 +193,14 @@ mod tests {
             notice_retry_secs: 300,
             notice_ring_secs: 45,
         }
+    }
+
+    fn notices() -> Voicemail {
+        base()
+    }
+
+    fn limits() -> Voicemail {
+        base()
     }
 
     #[test]
@@ -188,6 +236,32 @@ mod tests {
         for (v, key) in bad {
             let e = validate(&v).unwrap_err().to_string();
             assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn mailbox_limits_must_leave_room_for_a_message() {
+        assert!(validate(&limits()).is_ok());
+        for bad in [
+            Voicemail {
+                max_messages: 0,
+                ..limits()
+            },
+            Voicemail {
+                max_minutes: 0,
+                ..limits()
+            },
+            Voicemail {
+                max_message_secs: 1,
+                ..limits()
+            },
+            Voicemail {
+                ring_secs: 4,
+                ..limits()
+            },
+        ] {
+            let e = validate(&bad).unwrap_err().to_string();
+            assert!(e.contains("voicemail."), "{e}");
         }
     }
 }

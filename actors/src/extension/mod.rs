@@ -20,6 +20,7 @@ use switchboard_engine::store::{AccountRecord, BindingRecord, OtpRecord};
 
 mod delivery;
 pub mod directory;
+pub mod mailbox_feed;
 mod messages;
 mod mwi;
 mod presence;

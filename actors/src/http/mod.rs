@@ -17,6 +17,7 @@
 //! | `/v1/recordings...`, `/v1/accounts/{number}/recording` | see `recordings.rs` | recordings |
 //! | `/v1/calls...` | see `calls.rs` | live and recently ended calls, media figures |
 //! | `/v1/conferences...` | see `conferences.rs` | conferences, participants, moderation |
+//! | `/v1/accounts/{number}/voicemail` | see `voicemail.rs` | a mailbox's messages |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -43,6 +44,7 @@ mod query;
 mod recordings;
 mod reset;
 mod rooms;
+mod voicemail;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -175,6 +177,10 @@ pub fn start(
             .route(
                 "/v1/accounts/{number}/recording",
                 web::put().to(recordings::set_setting),
+            )
+            .route(
+                "/v1/accounts/{number}/voicemail",
+                web::get().to(voicemail::list),
             )
             .route("/v1/calls", web::get().to(calls::list))
             .route("/v1/calls/{id}", web::get().to(calls::show))

@@ -137,6 +137,7 @@ fn run_one(router: &LuaRouter, plugin: usize, case: &Table) -> Result<(), String
             aor: Some(aor),
             account: true,
             devices: 1,
+            voicemail: false,
             forwarding: Default::default(),
         }),
         Value::Table(t) => Some(callee_from(&t, plan.subscriber_of(&dest))?),
@@ -281,6 +282,7 @@ fn callee_from(t: &Table, aor: Option<Aor>) -> Result<CalleeState, String> {
         aor,
         account,
         devices,
+        voicemail: false,
         forwarding,
     })
 }
@@ -315,6 +317,7 @@ fn describe_decision(d: Option<&Decision>) -> String {
     let target = |t: &Target| match t {
         Target::Address(d) => switchboard_engine::routing::destination_key(d),
         Target::Uri(u) => u.clone(),
+        Target::Voicemail => switchboard_engine::routing::VOICEMAIL.to_owned(),
     };
     match d {
         None => "pass()".into(),

@@ -422,6 +422,7 @@ function reject(code, reason) return { action = "reject", code = code, reason = 
             aor: Some(Aor::from_canonical("1001")),
             account: true,
             devices: 2,
+            voicemail: false,
             forwarding: ForwardingRecord {
                 busy: Some("1002".into()),
                 ..Default::default()

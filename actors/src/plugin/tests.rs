@@ -113,6 +113,7 @@ fn the_embedded_default_routes_when_the_directory_is_empty_and_passes_its_tests(
         aor: Some(Aor::from_canonical("1001")),
         account: true,
         devices: 1,
+        voicemail: false,
         forwarding: switchboard_engine::forwarding::ForwardingRecord {
             always: Some("1002".into()),
             ..Default::default()

@@ -1,5 +1,5 @@
 //! The durable store: one interface over sled for accounts, bindings, buddy lists, recordings,
-//! voice notices and metadata.
+//! voice notices, voicemail records and metadata.
 //!
 //! Callers see typed records (`switchboard_engine::store`) and never sled itself, so the
 //! backend could change here alone. Writes are applied in order by the store actor
@@ -16,6 +16,7 @@ mod notices;
 mod queue;
 mod recordings;
 mod rooms;
+mod voicemails;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use switchboard_engine::numbering::Aor;
 use switchboard_engine::store::{
     self, aor_key, AccountRecord, BindingRecord, BindingsRecord, RecordError,
 };
+use switchboard_engine::voicemail;
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,9 @@ pub struct Store {
     recording_settings: sled::Tree,
     conferences: sled::Tree,
     voice_notices: sled::Tree,
+    voicemails: sled::Tree,
+    voicemails_pending: sled::Tree,
+    voicemail_settings: sled::Tree,
 }
 
 /// Metadata key of the digest realm the accounts were made for.
@@ -116,6 +121,9 @@ impl Store {
             conferences: db.open_tree(store::CONFERENCES_TREE)?,
             voice_notices: db
                 .open_tree(switchboard_engine::messaging::voice::VOICE_NOTICES_TREE)?,
+            voicemails: db.open_tree(voicemail::VOICEMAILS_TREE)?,
+            voicemails_pending: db.open_tree(voicemail::VOICEMAILS_PENDING_TREE)?,
+            voicemail_settings: db.open_tree(voicemail::VOICEMAIL_SETTINGS_TREE)?,
             db,
         })
     }

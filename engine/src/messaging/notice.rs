@@ -158,6 +158,22 @@ impl SmsText {
         s
     }
 
+    /// The SMS telling a subscriber a voice message was left: who called (as people read
+    /// it), when (UTC) and how long the message is.
+    pub fn voicemail(&self, caller: &str, received_unix: u64, duration_ms: u64) -> String {
+        let days = (received_unix / 86_400) as i64;
+        let (y, m, d) = super::wire::civil_from_days(days);
+        let secs = received_unix % 86_400;
+        let length = duration_ms.div_ceil(1000);
+        format!(
+            "New voicemail from {caller} on {y:04}-{m:02}-{d:02} at {:02}:{:02} UTC, {}:{:02} long. Call your mailbox to listen.",
+            secs / 3600,
+            secs / 60 % 60,
+            length / 60,
+            length % 60
+        )
+    }
+
     /// The SMS carrying a password-reset code.
     pub fn reset(&self, code: &str, valid_minutes: u64) -> String {
         format!(
@@ -172,6 +188,23 @@ mod tests {
 
     fn aor(s: &str) -> Aor {
         Aor::from_canonical(s)
+    }
+
+    #[test]
+    fn a_voicemail_notice_says_who_when_and_how_long() {
+        let t = SmsText {
+            max_chars: 160,
+            preview_chars: 60,
+        };
+        let s = t.voicemail("+82 10-1234-5678", 1_700_000_000, 3_020);
+        assert_eq!(
+            s,
+            "New voicemail from +82 10-1234-5678 on 2023-11-14 at 22:13 UTC, 0:04 long. \
+             Call your mailbox to listen."
+        );
+        assert!(t
+            .voicemail("anonymous", 0, 125_000)
+            .contains("1970-01-01 at 00:00 UTC, 2:05"));
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub enum ForwardKind {
 /// Feature codes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Feature {
-    /// `*72`, `*90`, `*92` followed by the target.
+    /// `*72`, `*90`, `*92` followed by the target (`*97` as the target: the mailbox).
     SetForward {
         kind: ForwardKind,
         target: Box<Destination>,
@@ -284,6 +284,13 @@ impl NumberingPlan {
             return Err(ClassifyError::FeatureTarget);
         }
         match self.classify(target) {
+            // `*90*97`: busy calls to the mailbox
+            Ok(Destination::Feature(Feature::Voicemail)) => {
+                Ok(Destination::Feature(Feature::SetForward {
+                    kind,
+                    target: Box::new(Destination::Feature(Feature::Voicemail)),
+                }))
+            }
             Ok(Destination::Feature(_)) | Err(_) => Err(ClassifyError::FeatureTarget),
             Ok(d) => Ok(Destination::Feature(Feature::SetForward {
                 kind,

@@ -77,6 +77,18 @@ pub struct Fallbacks {
     pub unreachable: Option<Target>,
 }
 
+impl Fallbacks {
+    /// These fallbacks, with the subscriber's mailbox taking the call where none is set: busy,
+    /// not answered within `ring`, or no device registered.
+    pub fn or_voicemail(self, ring: Duration) -> Fallbacks {
+        Fallbacks {
+            busy: self.busy.or(Some(Target::Voicemail)),
+            no_answer: self.no_answer.or(Some((Target::Voicemail, ring))),
+            unreachable: self.unreachable.or(Some(Target::Voicemail)),
+        }
+    }
+}
+
 /// Where a forward sends a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -85,7 +97,13 @@ pub enum Target {
     Address(Destination),
     /// A SIP URI of another domain, rebuilt from its checked parts.
     Uri(String),
+    /// The mailbox of the subscriber the call was for (the text [`VOICEMAIL`], or `*97`): the
+    /// switch answers and the caller leaves a message.
+    Voicemail,
 }
+
+/// The forwarding target that sends a call to the subscriber's own mailbox.
+pub const VOICEMAIL: &str = "voicemail";
 
 /// Why a call left an address (RFC 5806 `reason` values; RFC 4458 cause codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -200,6 +218,9 @@ impl Target {
         field: &'static str,
     ) -> Result<Target, DecisionError> {
         let bad = || DecisionError::Target(field);
+        if text.eq_ignore_ascii_case(VOICEMAIL) || text == "*97" {
+            return Ok(Target::Voicemail);
+        }
         let lower = text.get(..5).map(str::to_ascii_lowercase);
         let is_uri = lower
             .as_deref()
@@ -270,6 +291,7 @@ impl Target {
         match self {
             Target::Address(d) => destination_key(d),
             Target::Uri(u) => u.clone(),
+            Target::Voicemail => VOICEMAIL.to_owned(),
         }
     }
 }
@@ -353,6 +375,23 @@ mod tests {
 
     fn target(s: &str) -> Result<Target, DecisionError> {
         Target::parse(&plan(), s, &|h| h == "switchboard.local", "forward")
+    }
+
+    #[test]
+    fn voicemail_and_star_97_name_the_mailbox_and_nothing_else_does() {
+        let plan = crate::numbering::NumberingPlan::new("KR").unwrap();
+        for text in ["voicemail", "VoiceMail", "*97"] {
+            assert_eq!(
+                Target::parse(&plan, text, &|_| false, "t"),
+                Ok(Target::Voicemail),
+                "{text}"
+            );
+        }
+        assert_eq!(Target::Voicemail.key(), VOICEMAIL);
+        assert!(matches!(
+            Target::parse(&plan, "voicemails", &|_| false, "t"),
+            Ok(Target::Address(_))
+        ));
     }
 
     #[test]

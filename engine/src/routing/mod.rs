@@ -15,7 +15,7 @@ mod sequence;
 
 pub use decision::{
     destination_key, ring_time, Decision, DecisionError, DiversionReason, Fallbacks, MediaHints,
-    Routed, Target,
+    Routed, Target, VOICEMAIL,
 };
 pub use plain::{PlainRouter, PSTN_GROUP};
 pub use request::{CalleeState, Hop, RouteRequest};

@@ -218,6 +218,7 @@ mod tests {
             aor: Some(sub("1001")),
             account: true,
             devices: 1,
+            voicemail: false,
             forwarding: ForwardingRecord {
                 busy: Some("1002".into()),
                 no_answer: Some(NoAnswer {

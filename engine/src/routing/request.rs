@@ -35,6 +35,9 @@ pub struct CalleeState {
     /// Registered devices.
     pub devices: usize,
     pub forwarding: ForwardingRecord,
+    /// Calls the subscriber does not take go to their mailbox unless a forward is set (an
+    /// account with voicemail on).
+    pub voicemail: bool,
 }
 
 /// An address a call was forwarded from, and why.

@@ -39,6 +39,9 @@ pub enum Step {
     },
     /// Send the request to a URI of another domain.
     External { uri: String, announce: bool },
+    /// The subscriber looked up last takes the call in their mailbox (`reason`: why it left
+    /// the phones); the switch answers. No more attempts follow.
+    Voicemail { reason: DiversionReason },
     /// Cancel the devices still ringing (the no-answer time ran out); `failed` follows.
     Cancel,
     /// Answer the caller with this.
@@ -286,6 +289,12 @@ impl RouteSequence {
     /// Leaves the current address for `target`. After devices rang (`after_ringing`), a loop
     /// or the hop limit ends the call with the answer they gave; before, with 482 / 483.
     fn forward(&mut self, target: Target, reason: DiversionReason, after_ringing: bool) -> Step {
+        if target == Target::Voicemail {
+            // the subscriber's own mailbox: no hop to another address, so no loop
+            self.stage = Stage::Done;
+            self.no_answer_at = None;
+            return Step::Voicemail { reason };
+        }
         let key = target.key();
         let looped = key == self.current || self.hops.iter().any(|h| h.address == key);
         if looped {
@@ -321,6 +330,7 @@ impl RouteSequence {
                 self.stage = Stage::External;
                 Step::External { uri, announce }
             }
+            Target::Voicemail => unreachable!("answered above"),
         }
     }
 

@@ -34,7 +34,8 @@ pub use mwi::MessageWaiting;
 pub use play::{Audio, PlayId, Playback};
 pub use record::{
     Folder, Greeting, Greetings, MailboxSettings, NewPinError, VoicemailId, VoicemailRecord,
-    MAX_PIN_FAILURES, MIN_PIN_LEN, VOICEMAILS_TREE, VOICEMAIL_SETTINGS_TREE,
+    MAX_PIN_FAILURES, MIN_PIN_LEN, VOICEMAILS_PENDING_TREE, VOICEMAILS_TREE,
+    VOICEMAIL_SETTINGS_TREE,
 };
 pub use summary::{MessageClass, MessageSummary, SummaryError};
 

@@ -3,6 +3,9 @@
 //! - `VOICEMAILS_TREE`: one [`VoicemailRecord`] per message, keyed `number 0x00 id`
 //!   ([`message_key`]), so a mailbox is one prefix scan in id order (ids grow with time);
 //!   the audio is the file [`VoicemailId::file_name`] in the mailbox's directory.
+//! - `VOICEMAILS_PENDING_TREE`: the same records, keyed the same, for messages being left
+//!   right now (written before their audio file exists): what start-up needs to keep the
+//!   audio a crash interrupted. A commit moves the record to `VOICEMAILS_TREE`.
 //! - `VOICEMAIL_SETTINGS_TREE`: [`MailboxSettings`] per canonical address. An address with no
 //!   record has voicemail on, no PIN and no greetings of its own
 //!   (`MailboxSettings::default()`), so data directories made before voicemail read as that.
@@ -19,6 +22,9 @@ use crate::store::{self, RecordError, RECORD_VERSION};
 
 /// Tree of messages: `message_key(number, id)` -> `VoicemailRecord`.
 pub const VOICEMAILS_TREE: &str = "voicemails";
+/// Tree of messages being left: `message_key(number, id)` -> `VoicemailRecord` (duration and
+/// size still 0).
+pub const VOICEMAILS_PENDING_TREE: &str = "voicemails_pending";
 /// Tree of mailbox settings: canonical address -> `MailboxSettings`.
 pub const VOICEMAIL_SETTINGS_TREE: &str = "voicemail_settings";
 

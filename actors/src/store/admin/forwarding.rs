@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use switchboard_engine::forwarding::{target_text, Condition, ForwardError, ForwardingRecord};
 use switchboard_engine::numbering::{Aor, Feature, NumberingPlan};
+use switchboard_engine::routing::VOICEMAIL;
 
 use crate::store::admin::accounts::{canonical, AccountError};
 use crate::store::Store;
@@ -107,6 +108,18 @@ pub fn show(
     Ok((aor, (&rec).into()))
 }
 
+/// The text a forwarding target is stored as: the plan's canonical text, or `voicemail` (the
+/// subscriber's own mailbox, also as `*97`).
+fn stored_target(plan: &NumberingPlan, target: &str) -> Result<String, ForwardingError> {
+    let bad = || ForwardingError::Target(target.to_owned());
+    let target = target.trim();
+    if target.eq_ignore_ascii_case(VOICEMAIL) {
+        return Ok(VOICEMAIL.to_owned());
+    }
+    let dest = plan.classify(target).map_err(|_| bad())?;
+    target_text(&dest).ok_or_else(bad)
+}
+
 pub fn set(
     store: &Store,
     plan: &NumberingPlan,
@@ -117,10 +130,7 @@ pub fn set(
 ) -> Result<(Aor, ForwardingSummary), ForwardingError> {
     let when = kind.condition().ok_or(ForwardingError::SetAll)?;
     let aor = subscriber(store, plan, number)?;
-    let dest = plan
-        .classify(target)
-        .map_err(|_| ForwardingError::Target(target.to_owned()))?;
-    let t = target_text(&dest).ok_or_else(|| ForwardingError::Target(target.to_owned()))?;
+    let t = stored_target(plan, target)?;
     if t == aor.as_str() {
         return Err(ForwardingError::ToSelf);
     }
@@ -190,10 +200,7 @@ pub fn replace(
     let aor = subscriber(store, plan, number)?;
     let check = |t: &Option<String>| -> Result<Option<String>, ForwardingError> {
         let Some(t) = t else { return Ok(None) };
-        let dest = plan
-            .classify(t)
-            .map_err(|_| ForwardingError::Target(t.clone()))?;
-        let text = target_text(&dest).ok_or_else(|| ForwardingError::Target(t.clone()))?;
+        let text = stored_target(plan, t)?;
         if text == aor.as_str() {
             return Err(ForwardingError::ToSelf);
         }
@@ -255,6 +262,26 @@ mod tests {
         assert!(f.always.is_some());
         let (_, f) = clear(&s, &p, "1001", Kind::All).unwrap();
         assert_eq!(f, ForwardingSummary::default());
+    }
+
+    #[test]
+    fn voicemail_is_a_target_by_name_by_feature_code_and_in_a_replacement() {
+        let (s, p) = setup("voicemail");
+        let (_, f) = set(&s, &p, "1001", Kind::Busy, "VoiceMail", None).unwrap();
+        assert_eq!(f.busy.as_deref(), Some("voicemail"));
+        let aor = Aor::from_canonical("1001");
+        let star = match p.classify("*92*97").unwrap() {
+            switchboard_engine::numbering::Destination::Feature(f) => f,
+            other => panic!("{other:?}"),
+        };
+        let f = apply_feature(&s, &aor, &star).unwrap();
+        assert_eq!(f.no_answer.as_deref(), Some("voicemail"));
+        let want = ForwardingSummary {
+            unreachable: Some("voicemail".into()),
+            ..Default::default()
+        };
+        let (_, got) = replace(&s, &p, "1001", &want).unwrap();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -225,6 +225,18 @@ fn feature_codes() {
         plan.classify("*97"),
         Ok(Destination::Feature(Feature::Voicemail))
     );
+    // the mailbox as a target: busy and unanswered calls (or all of them) to voicemail
+    let mailbox = Destination::Feature(Feature::Voicemail);
+    assert_eq!(
+        plan.classify("*90*97"),
+        set(ForwardKind::Busy, mailbox.clone())
+    );
+    assert_eq!(
+        plan.classify("*92 *97"),
+        set(ForwardKind::NoAnswer, mailbox.clone())
+    );
+    assert_eq!(plan.classify("*72*97"), set(ForwardKind::Always, mailbox));
+    assert_eq!(plan.classify("*91*97"), Err(ClassifyError::UnknownFeature));
     assert_eq!(plan.classify("*72"), Err(ClassifyError::FeatureTarget));
     assert_eq!(plan.classify("*72*73"), Err(ClassifyError::FeatureTarget));
     assert_eq!(

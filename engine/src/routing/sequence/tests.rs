@@ -467,3 +467,66 @@ fn a_stale_nonce_gets_the_credentials_once_more() {
         "a second stale answer is a refusal"
     );
 }
+
+#[test]
+fn the_mailbox_takes_a_busy_unanswered_or_unreachable_call_and_ends_the_sequence() {
+    let t0 = Instant::now();
+    let ring = Duration::from_secs(5);
+    let vm = Fallbacks::default().or_voicemail(ring);
+    // busy
+    let mut s = seq("1001");
+    s.decided(deliver("1001", vm.clone()), &trunks());
+    assert_eq!(s.located(t0, true, 1), Step::Fork);
+    assert_eq!(
+        s.failed(486, &trunks()),
+        Step::Voicemail {
+            reason: DiversionReason::UserBusy
+        }
+    );
+    assert!(s.is_done());
+    assert_eq!(s.failed(486, &trunks()), Step::Wait);
+    // not answered: the ring time runs out, the devices are cancelled
+    let mut s = seq("1001");
+    s.decided(deliver("1001", vm.clone()), &trunks());
+    s.located(t0, true, 1);
+    assert_eq!(s.poll_timeout(), Some(t0 + ring));
+    assert_eq!(s.handle_timeout(t0 + ring), Step::Cancel);
+    assert_eq!(
+        s.failed(487, &trunks()),
+        Step::Voicemail {
+            reason: DiversionReason::NoAnswer
+        }
+    );
+    assert_eq!(s.poll_timeout(), None);
+    // no device registered
+    let mut s = seq("1001");
+    s.decided(deliver("1001", vm), &trunks());
+    assert_eq!(
+        s.located(t0, true, 0),
+        Step::Voicemail {
+            reason: DiversionReason::Unavailable
+        }
+    );
+    // a forward that was set keeps its place; the mailbox takes only the rest
+    let own = Fallbacks {
+        busy: Some(addr("1002")),
+        ..Fallbacks::default()
+    }
+    .or_voicemail(ring);
+    assert_eq!(own.busy, Some(addr("1002")));
+    assert_eq!(own.unreachable, Some(Target::Voicemail));
+    // forwarding every call to the mailbox
+    let mut s = seq("1001");
+    assert_eq!(
+        s.decided(
+            Decision::Forward {
+                target: Target::Voicemail,
+                reason: DiversionReason::Unconditional
+            },
+            &trunks()
+        ),
+        Step::Voicemail {
+            reason: DiversionReason::Unconditional
+        }
+    );
+}
