@@ -189,3 +189,110 @@ fn mwi_notify(p: &mut Baresip, wait: Duration) -> String {
         .unwrap_or_else(|| panic!("no MWI_NOTIFY event:\n{}", p.log()))
         .to_string()
 }
+
+/// The interop case with real voicemail: baresip 1002 calls 1001, whose baresip rings
+/// and is not answered; after the ring time the mailbox takes the call, 1002 hears the
+/// greeting and the beep, sends its 440 Hz tone for three seconds and hangs up. 1001's
+/// baresip, subscribed to its message-summary, hears of the new message (`Voice-Message:
+/// 1/0`), and the message on disk is 1002's tone.
+#[test]
+fn baresip_leaves_a_voicemail_and_the_lamp_of_a_second_baresip_lights() {
+    if let Some(reason) = baresip::missing() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let mut sw = Switch::with(Options {
+        config: "[auth]\nalgorithms = [\"MD5\"]\n[voicemail]\nring_secs = 5\n".into(),
+        ..Default::default()
+    });
+    sw.add_account("1001", PW);
+    sw.add_account("1002", PW);
+    let mut owner = Baresip::start(baresip::Options {
+        user: "1001".into(),
+        password: PW.into(),
+        switch: sw.sip,
+        tone_hz: 1000,
+        codecs: vec!["PCMU/8000/1".into()],
+        mwi: true,
+    });
+    let mut caller = phone(&sw, "1002", 440, "PCMU/8000/1");
+    assert!(
+        owner.wait_registered(WAIT),
+        "1001 registers:\n{}",
+        owner.log()
+    );
+    assert!(
+        caller.wait_registered(WAIT),
+        "1002 registers:\n{}",
+        caller.log()
+    );
+    let empty = owner
+        .wait_event("MWI_NOTIFY", WAIT)
+        .unwrap_or_else(|| panic!("1001's first MWI_NOTIFY:\n{}", owner.log()))
+        .to_string();
+    assert!(empty.contains("Voice-Message: 0/0"), "{empty}");
+
+    caller.dial("1001");
+    owner
+        .wait_event("CALL_INCOMING", WAIT)
+        .unwrap_or_else(|| panic!("1001 rings:\n{}", owner.log()));
+    // nobody answers: the mailbox does, after the ring time
+    caller
+        .wait_event("CALL_ESTABLISHED", WAIT)
+        .unwrap_or_else(|| panic!("the mailbox answers 1002:\n{}", caller.log()));
+    let beeped = |p: &Baresip| {
+        p.heard().is_some_and(|h| {
+            let d = h.duration();
+            d > Duration::from_millis(500) && h.skip(d - Duration::from_millis(400)).has(1000.0)
+        })
+    };
+    assert!(
+        common::eventually(Duration::from_secs(30), || beeped(&caller)),
+        "1002 hears the greeting and the beep:\n{}",
+        caller.log()
+    );
+    let greeting = caller.heard().expect("what 1002 heard");
+    assert!(
+        greeting.sounding(-50.0).duration() >= Duration::from_millis(500),
+        "a spoken greeting before the beep: {}",
+        greeting.describe(&[1000.0])
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    caller.hang_up();
+    caller
+        .wait_event("CALL_CLOSED", WAIT)
+        .unwrap_or_else(|| panic!("1002's call ends:\n{}", caller.log()));
+
+    let lit = owner
+        .wait_event("MWI_NOTIFY", WAIT)
+        .unwrap_or_else(|| panic!("1001 hears of the message:\n{}", owner.log()))
+        .to_string();
+    assert!(lit.contains("Messages-Waiting: yes"), "{lit}");
+    assert!(lit.contains("Voice-Message: 1/0"), "{lit}");
+
+    let (code, body) = common::http(sw.http, "GET", "/v1/accounts/1001/voicemail", &[], None);
+    assert_eq!(code, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let m = &list["messages"][0];
+    assert_eq!(m["caller"].as_str(), Some("1002"), "{list}");
+    let id = m["id"].as_u64().expect("a message id");
+    assert_eq!(sw.stop(), Some(0));
+    let path = sw
+        .data
+        .join("voicemail")
+        .join("1001")
+        .join(format!("{id}.wav"));
+    let audio = common::audio::read_wav(&path).unwrap();
+    let tone = audio.sounding(-40.0);
+    assert!(
+        tone.duration() >= Duration::from_millis(2000),
+        "1002's tone fills the message: {}",
+        audio.describe(&[440.0])
+    );
+    assert_eq!(
+        tone.dominant_hz().map(|h| h.round()),
+        Some(440.0),
+        "{}",
+        tone.describe(&[440.0, 1000.0])
+    );
+}
