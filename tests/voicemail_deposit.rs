@@ -94,12 +94,19 @@ impl Caller {
     }
 }
 
-/// Where the first 50 ms window holding `hz` clearly starts.
+/// Where the first 150 ms of a pure `hz` tone start: three 50 ms windows in a row, each loud
+/// (above -30 dBFS) with nearly all its power at `hz` (speech never holds one pitch that
+/// long).
 fn first_window_with(audio: &Audio, hz: f32) -> Option<Duration> {
     let step = Duration::from_millis(50);
+    let pure = |at: Duration| {
+        let w = audio.skip(at).take(step);
+        let level = w.level_dbfs();
+        level > -30.0 && w.level_at(hz) >= level - 3.0
+    };
     let mut at = Duration::ZERO;
-    while at + step <= audio.duration() {
-        if audio.skip(at).take(step).has(hz) && audio.skip(at).take(step).level_dbfs() > -30.0 {
+    while at + 3 * step <= audio.duration() {
+        if pure(at) && pure(at + step) && pure(at + 2 * step) {
             return Some(at);
         }
         at += step;
@@ -308,4 +315,38 @@ async fn forwarding_every_call_to_voicemail_answers_without_ringing_the_phone() 
     // an extension has no phone to text
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(common::sms_log(&sw.data).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_mailbox_says_so_and_hangs_up_without_a_beep() {
+    let sw = media::switch("[voicemail]\nmax_messages = 1\n", &[CALLER, "1003"]);
+    let mut caller = call(&sw, "1003", false, || async {}).await;
+    leave(&mut caller, Duration::from_millis(1500), true).await;
+    messages(&sw, "1003", 1);
+
+    let mut caller = call(&sw, "1003", false, || async {}).await;
+    let call_id = caller.call.call_id.clone();
+    let bye = caller
+        .ua
+        .recv_where(PATIENCE + Duration::from_secs(15), move |m| {
+            m.method() == Some(Method::Bye) && m.call_id() == Some(call_id.as_str())
+        })
+        .await
+        .expect("the switch hangs up");
+    caller.ua.reply(&bye, 200);
+    let heard = caller.phone.audio();
+    caller.phone.stop();
+    assert!(
+        heard.duration() >= Duration::from_secs(2) && heard.sounding(-50.0).level_dbfs() > -35.0,
+        "the caller heard the greeting and that the mailbox is full: {}",
+        heard.describe(&[BEEP_HZ])
+    );
+    assert_eq!(
+        first_window_with(&heard, BEEP_HZ),
+        None,
+        "no beep: {}",
+        heard.describe(&[BEEP_HZ])
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(messages(&sw, "1003", 1).len(), 1, "nothing more was kept");
 }

@@ -36,7 +36,7 @@ use switchboard_engine::txn::ServerKey;
 use switchboard_engine::voicemail::{
     Audio, Deposit, DepositAction, DepositConfig, Greeting, PlayId, Stopped,
 };
-use tracing::{debug, info};
+use tracing::{debug, info, trace};
 
 use super::party::{Drained, OwnMedia};
 use super::txn::Txn;
@@ -306,7 +306,8 @@ impl DepositCall {
             };
             match action {
                 DepositAction::Play(p) => {
-                    debug!(items = ?p.describe(), "deposit plays");
+                    // the clips spell the mailbox's number: trace only
+                    trace!(items = ?p.describe(), "deposit plays");
                     self.queue = p.items.into();
                     self.playing = Some(p.id);
                     if !self.play_next() {
