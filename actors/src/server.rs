@@ -1,4 +1,4 @@
-//! Start-up and shutdown of the switch: store, recordings, sockets, media threads, arbiters,
+//! Start-up and shutdown of the switch: store, recordings, mailboxes, sockets, media threads, arbiters,
 //! actors, HTTP, control socket, signals. Everything that can fail for an operator reason (a
 //! port in use, an RTP address that is not this host's, a locked or unreadable data
 //! directory, a configured text-to-speech program that is not installed) fails here, before
@@ -17,6 +17,7 @@ use crate::api::notifications::NotificationsHandle;
 use crate::chat_room::directory::RoomDirectory;
 use crate::config::Config;
 use crate::extension::directory::Directory;
+use crate::mailbox::{self, MailboxError, MailboxLimits, Mailboxes};
 use crate::media::{MediaError, MediaPlane};
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
@@ -60,6 +61,8 @@ pub enum ServeError {
     Recording(#[from] crate::recording::RecordingError),
     #[error(transparent)]
     Speech(#[from] SpeechError),
+    #[error(transparent)]
+    Mailbox(#[from] MailboxError),
     #[error("cannot start: {0}")]
     Runtime(String),
 }
@@ -104,6 +107,13 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             "recordings interrupted by the last stop were recovered"
         );
     }
+    // and so are messages a crash interrupted (the store logs what it repaired)
+    let (mailboxes, _) = Mailboxes::open(
+        store.clone(),
+        mailbox::dir_in(&config.data.dir),
+        MailboxLimits::of(&config.voicemail),
+        &config.sip.domain,
+    )?;
     let plan = config
         .numbering_plan()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
@@ -152,6 +162,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                 plugins,
                 gateway,
                 recorder,
+                mailboxes,
                 media,
                 speech,
             },
@@ -173,6 +184,7 @@ struct Started {
     plugins: Arc<PluginHost>,
     gateway: Box<dyn crate::notifier::Gateway>,
     recorder: Recorder,
+    mailboxes: Mailboxes,
     media: MediaPlane,
     speech: Arc<dyn Speech>,
 }
@@ -192,6 +204,7 @@ async fn start(
         plugins,
         gateway,
         recorder,
+        mailboxes,
         media,
         speech,
     } = started;
@@ -262,6 +275,7 @@ async fn start(
         ),
         notifications: OnceLock::new(),
         recorder,
+        mailboxes,
         media: media.clone(),
         speech,
         config: config.clone(),

@@ -75,6 +75,9 @@ pub struct Shared {
     pub watching: std::sync::Mutex<rustc_hash::FxHashMap<Aor, u32>>,
     /// The media threads: RTP ports and sessions of anchored calls.
     pub media: MediaPlane,
+    /// The voicemail mailboxes: messages, greetings, settings, the change feed; blocking, so
+    /// called off the actor threads.
+    pub mailboxes: crate::mailbox::Mailboxes,
     /// Free text to audio (`[voicemail] tts`); blocking, so called off the actor threads.
     pub speech: Arc<dyn crate::prompts::speech::Speech>,
     pub context: ContextConfig,
