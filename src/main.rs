@@ -12,15 +12,18 @@
 //! switchboard forward clear <number> always|busy|no-answer|unreachable|all
 //! switchboard record show <number> [--json]
 //! switchboard record set <number> on|off   record the subscriber's calls (from the next call)
+//! switchboard voicemail list <number> [--json]   the mailbox's messages and settings
+//! switchboard voicemail set <number> on|off      calls the subscriber misses go to voicemail
+//! switchboard voicemail pin <number> <pin>       the PIN for listening from other phones
 //! switchboard reload [--data DIR]          reload the routing plugins of a running switch
 //! switchboard plugin check FILE [--config FILE]
 //! switchboard load scenarios/<file>.toml [--target HOST:PORT] [--report FILE] [--server-pid PID]
 //! switchboard media relay --calls N [--relay-base B] [--peer-base G] [--address IP] [--threads T]
 //!                         [--transcode]   the media plane alone, for RTP relay benchmarks
 //! ```
-//! Flags override the config file, which overrides the embedded defaults. Account, forward and
-//! record commands work on a stopped switch (opening the data directory) and on a running one
-//! (through its control socket). Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.
+//! Flags override the config file, which overrides the embedded defaults. Account, forward,
+//! record and voicemail commands work on a stopped switch (opening the data directory) and on a
+//! running one (through its control socket). Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.
 
 mod load;
 mod media_relay;
@@ -31,8 +34,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use switchboard_actors::api::voicemail::{MailboxView, SettingsView};
 use switchboard_actors::config::Config;
 use switchboard_actors::control;
+use switchboard_actors::mailbox::{self, MailboxLimits, Mailboxes};
 use switchboard_actors::store::actor as store_actor;
 use switchboard_actors::store::admin::accounts::AccountSummary;
 use switchboard_actors::store::admin::forwarding::{ForwardingSummary, Kind};
@@ -63,6 +68,9 @@ enum Command {
     /// Show and change whether subscribers' calls are recorded.
     #[command(subcommand)]
     Record(RecordCommand),
+    /// Show subscribers' mailboxes, turn voicemail on or off, set mailbox PINs.
+    #[command(subcommand)]
+    Voicemail(VoicemailCommand),
     /// Reload the routing plugins of the running switch (exit 1 if the new ones are refused).
     Reload {
         #[command(flatten)]
@@ -152,6 +160,34 @@ enum RecordCommand {
         number: String,
         #[arg(value_enum)]
         state: OnOff,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum VoicemailCommand {
+    /// Show a subscriber's mailbox: settings, then one message a line (oldest first).
+    List {
+        number: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Send the calls a subscriber does not take to their mailbox (on, the default) or not.
+    Set {
+        number: String,
+        #[arg(value_enum)]
+        state: OnOff,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Set the PIN a subscriber keys to listen from another phone (4 to 16 digits).
+    Pin {
+        number: String,
+        pin: String,
         #[command(flatten)]
         common: Common,
     },
@@ -280,6 +316,7 @@ fn main() -> ExitCode {
         Command::Account(a) => account(a),
         Command::Forward(f) => forward(f),
         Command::Record(r) => record(r),
+        Command::Voicemail(v) => voicemail(v),
         Command::Reload { common } => reload(&common),
         Command::Plugin(PluginCommand::Check { file, common }) => plugin_check(&file, &common),
     };
@@ -435,6 +472,63 @@ fn record(cmd: RecordCommand) -> Result<(), String> {
     Ok(())
 }
 
+fn voicemail(cmd: VoicemailCommand) -> Result<(), String> {
+    let (common, admin, json) = match cmd {
+        VoicemailCommand::List {
+            number,
+            json,
+            common,
+        } => (common, Admin::VoicemailList { number }, json),
+        VoicemailCommand::Set {
+            number,
+            state,
+            common,
+        } => {
+            let enabled = matches!(state, OnOff::On);
+            (common, Admin::VoicemailSet { number, enabled }, false)
+        }
+        VoicemailCommand::Pin {
+            number,
+            pin,
+            common,
+        } => (common, Admin::VoicemailPin { number, pin }, false),
+    };
+    match administer(&common, admin)? {
+        AdminReply::VoicemailSettings { settings } => println!("{}", settings_line(&settings)),
+        AdminReply::Voicemail { mailbox, settings } if json => {
+            let v = serde_json::json!({ "mailbox": mailbox, "settings": settings });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        AdminReply::Voicemail { mailbox, settings } => print_mailbox(&mailbox, &settings),
+        _ => return Err("unexpected answer".into()),
+    }
+    Ok(())
+}
+
+fn settings_line(s: &SettingsView) -> String {
+    let on = if s.enabled { "on" } else { "off" };
+    let pin = match (s.pin_set, s.pin_locked) {
+        (false, _) => "no pin",
+        (true, false) => "pin set",
+        (true, true) => "pin locked (too many wrong pins)",
+    };
+    format!("{}\tvoicemail {on}\t{pin}", s.number)
+}
+
+fn print_mailbox(m: &MailboxView, s: &SettingsView) {
+    println!("{}\t{} new, {} saved", settings_line(s), m.new, m.saved);
+    for msg in &m.messages {
+        println!(
+            "{}\t{}\t{}\t{:.1} s\t{}",
+            msg.id,
+            msg.received,
+            msg.caller.display,
+            msg.duration_ms as f64 / 1000.0,
+            msg.folder
+        );
+    }
+}
+
 fn reload(common: &Common) -> Result<(), String> {
     let config = load_config(common)?;
     let path = control::socket_path(&config.data.dir);
@@ -503,18 +597,34 @@ fn password(p: &PasswordArgs) -> Result<String, String> {
         .ok_or_else(|| "a password is required".to_owned())
 }
 
-/// Runs an account operation on the data directory, or through the running switch's control
-/// socket when the switch holds the directory.
+/// Runs an administrative operation on the data directory, or through the running switch's
+/// control socket when the switch holds the directory.
 fn administer(common: &Common, admin: Admin) -> Result<AdminReply, String> {
     let config = load_config(common)?;
     let dir = &config.data.dir;
     match Store::open(dir, config.store.flush_every_ms, 8) {
         Ok(store) => {
             let plan = config.numbering_plan().map_err(|e| e.to_string())?;
-            let realm = store.realm(&config.sip.domain).map_err(|e| e.to_string())?;
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
+            if matches!(
+                admin,
+                Admin::VoicemailList { .. }
+                    | Admin::VoicemailSet { .. }
+                    | Admin::VoicemailPin { .. }
+            ) {
+                // the mailbox store, which first repairs what a crash left (as a start does)
+                let (mailboxes, _) = Mailboxes::open(
+                    store,
+                    mailbox::dir_in(dir),
+                    MailboxLimits::of(&config.voicemail),
+                    &config.sip.domain,
+                )
+                .map_err(|e| e.to_string())?;
+                return mailboxes.administer(&plan, admin, now);
+            }
+            let realm = store.realm(&config.sip.domain).map_err(|e| e.to_string())?;
             store_actor::administer(&store, &plan, &realm, admin, now)
         }
         Err(StoreError::Locked { .. }) => control::request(&control::socket_path(dir), &admin),

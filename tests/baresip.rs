@@ -274,7 +274,7 @@ fn baresip_leaves_a_voicemail_and_the_lamp_of_a_second_baresip_lights() {
     assert_eq!(code, 200, "{body}");
     let list: serde_json::Value = serde_json::from_str(&body).unwrap();
     let m = &list["messages"][0];
-    assert_eq!(m["caller"].as_str(), Some("1002"), "{list}");
+    assert_eq!(m["caller"]["number"].as_str(), Some("1002"), "{list}");
     let id = m["id"].as_u64().expect("a message id");
     assert_eq!(sw.stop(), Some(0));
     let path = sw

@@ -193,7 +193,7 @@ async fn an_unanswered_call_leaves_the_callers_tone_in_the_mailbox_and_an_sms_te
     assert_eq!(list.len(), 1);
     let m = &list[0];
     assert_eq!(
-        (m["caller"].as_str(), m["folder"].as_str()),
+        (m["caller"]["number"].as_str(), m["folder"].as_str()),
         (Some(CALLER), Some("new"))
     );
     assert_length(m, 3.0);

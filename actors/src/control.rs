@@ -89,6 +89,36 @@ pub async fn serve(path: PathBuf, shared: Arc<Shared>) {
                             },
                         }
                     }
+                    Ok(
+                        req @ (Admin::VoicemailList { .. }
+                        | Admin::VoicemailSet { .. }
+                        | Admin::VoicemailPin { .. }),
+                    ) => {
+                        // the mailbox store blocks on the disk: off the actor threads
+                        let s = shared.clone();
+                        let done = tokio::task::spawn_blocking(move || {
+                            s.mailboxes
+                                .administer(&s.plan, req, crate::clock::unix_now())
+                        })
+                        .await;
+                        match done {
+                            Ok(Ok(reply)) => Answer {
+                                ok: true,
+                                reply: Some(reply),
+                                error: None,
+                            },
+                            Ok(Err(e)) => Answer {
+                                ok: false,
+                                reply: None,
+                                error: Some(e),
+                            },
+                            Err(e) => Answer {
+                                ok: false,
+                                reply: None,
+                                error: Some(e.to_string()),
+                            },
+                        }
+                    }
                     Ok(req) => {
                         let removing = matches!(req, Admin::AccountRemove { .. });
                         match store.send(req).await {

@@ -86,7 +86,8 @@ pub struct Shared {
     /// Presence subscriptions each watcher holds (taken at subscription start, given back at
     /// its end; a lock touched only then).
     pub watching: std::sync::Mutex<rustc_hash::FxHashMap<Aor, u32>>,
-    /// The voicemail mailboxes (messages, greetings, settings; the change feed).
+    /// The voicemail mailboxes: messages, greetings, settings, the change feed; blocking on
+    /// writes, so those are made off the actor threads.
     pub mailboxes: crate::mailbox::Mailboxes,
     /// The message writer thread: messages being left are written through it.
     pub deposits: crate::mailbox::Writer,

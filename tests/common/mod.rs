@@ -18,6 +18,7 @@ pub mod sipp;
 pub mod sms_http;
 pub mod smsc;
 pub mod ua;
+pub mod voicemail;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};

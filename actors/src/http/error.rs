@@ -5,7 +5,9 @@
 //!
 //! Handlers return `Result<HttpResponse, ApiError>` and use `?`; the `From` impls below say in
 //! one place what a store failure, a busy store actor, a stopped recorder, a refused room
-//! request, a refused conference request or a refused buddy entry answers. A leaf: it names nothing else of the `http` module.
+//! request, a refused conference request, a refused buddy entry, a mailbox failure or a
+//! refused voicemail upload, import or settings change answers. A leaf: it names nothing
+//! else of the `http` module.
 
 use std::fmt;
 
@@ -15,11 +17,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use switchboard_engine::media::upload::UploadError;
 use switchboard_engine::messaging::BodyError;
 use switchboard_engine::store::buddies::BuddyError;
 
 use crate::api::conference::ConferenceRefused;
 use crate::api::room::Refused;
+use crate::mailbox::{ImportError, MailboxError, SettingsError};
 use crate::recording::RecordingError;
 use crate::store::admin::conferences::ConferenceAdminError;
 use crate::store::StoreError;
@@ -247,6 +251,77 @@ impl From<BodyError> for ApiError {
         let (code, reason) = e.status();
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
         ApiError::new(status, "bad_message", reason)
+    }
+}
+
+/// A mailbox operation failed: 507 `mailbox_full` for a full mailbox, 400 for an address
+/// that cannot be a mailbox, else 500.
+impl From<MailboxError> for ApiError {
+    fn from(e: MailboxError) -> ApiError {
+        match e {
+            MailboxError::Full => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "mailbox_full",
+                e.to_string(),
+            ),
+            MailboxError::BadMailbox(_) => ApiError::bad_request("bad_number", e.to_string()),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+/// An uploaded WAV file was not taken: 415 when it is no WAV file or audio of a kind not
+/// taken, 413 when its audio is too long, 400 when it is empty, damaged or silent of samples.
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            UploadError::Empty => ApiError::bad_request("empty_body", message),
+            UploadError::NotWav => {
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_wav", message)
+            }
+            UploadError::Unsupported(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_audio",
+                message,
+            ),
+            UploadError::TooLong { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_long", message)
+            }
+            UploadError::NoAudio => ApiError::bad_request("no_audio", message),
+            _ => ApiError::bad_request("bad_wav", message),
+        }
+    }
+}
+
+/// A message was not imported: 507 `mailbox_full` when the mailbox is at its limits or has
+/// less room than the message needs, 413 `too_long`, 400 `too_short`.
+impl From<ImportError> for ApiError {
+    fn from(e: ImportError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            ImportError::TooShort { .. } => ApiError::bad_request("too_short", message),
+            ImportError::TooLong { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_long", message)
+            }
+            ImportError::Full { .. } | ImportError::NoRoom { .. } => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "mailbox_full", message)
+            }
+            ImportError::Mailbox(e) => e.into(),
+        }
+    }
+}
+
+/// Mailbox settings were not changed: 400 `bad_pin` for a PIN the rules refuse, 400
+/// `nothing_to_change` for an empty change.
+impl From<SettingsError> for ApiError {
+    fn from(e: SettingsError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            SettingsError::Pin(_) => ApiError::bad_request("bad_pin", message),
+            SettingsError::Nothing => ApiError::bad_request("nothing_to_change", message),
+            SettingsError::Mailbox(e) => e.into(),
+        }
     }
 }
 

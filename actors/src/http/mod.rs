@@ -17,7 +17,7 @@
 //! | `/v1/recordings...`, `/v1/accounts/{number}/recording` | see `recordings.rs` | recordings |
 //! | `/v1/calls...` | see `calls.rs` | live and recently ended calls, media figures |
 //! | `/v1/conferences...` | see `conferences.rs` | conferences, participants, moderation |
-//! | `/v1/accounts/{number}/voicemail` | see `voicemail.rs` | a mailbox's messages |
+//! | `/v1/accounts/{number}/voicemail...` | see `voicemail.rs` | messages, greetings, settings |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -84,6 +84,39 @@ async fn reload(req: HttpRequest, s: web::Data<Arc<Shared>>) -> Result<HttpRespo
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("no such endpoint"))
+}
+
+/// The voicemail resources; `settings` and `greetings` before `{id}`, which would take them.
+fn voicemail_routes(cfg: &mut web::ServiceConfig) {
+    const BOX: &str = "/v1/accounts/{number}/voicemail";
+    cfg.route(BOX, web::get().to(voicemail::list))
+        .route(BOX, web::post().to(voicemail::import))
+        .route(
+            &format!("{BOX}/settings"),
+            web::get().to(voicemail::settings),
+        )
+        .route(
+            &format!("{BOX}/settings"),
+            web::put().to(voicemail::put_settings),
+        )
+        .route(
+            &format!("{BOX}/greetings/{{kind}}"),
+            web::get().to(voicemail::greeting),
+        )
+        .route(
+            &format!("{BOX}/greetings/{{kind}}"),
+            web::put().to(voicemail::put_greeting),
+        )
+        .route(
+            &format!("{BOX}/greetings/{{kind}}"),
+            web::delete().to(voicemail::delete_greeting),
+        )
+        .route(&format!("{BOX}/{{id}}"), web::get().to(voicemail::audio))
+        .route(&format!("{BOX}/{{id}}"), web::patch().to(voicemail::change))
+        .route(
+            &format!("{BOX}/{{id}}"),
+            web::delete().to(voicemail::delete),
+        );
 }
 
 /// Starts the HTTP server on an already bound listener.
@@ -178,10 +211,7 @@ pub fn start(
                 "/v1/accounts/{number}/recording",
                 web::put().to(recordings::set_setting),
             )
-            .route(
-                "/v1/accounts/{number}/voicemail",
-                web::get().to(voicemail::list),
-            )
+            .configure(voicemail_routes)
             .route("/v1/calls", web::get().to(calls::list))
             .route("/v1/calls/{id}", web::get().to(calls::show))
             .route("/v1/recordings", web::get().to(recordings::list))

@@ -32,11 +32,17 @@
 //!   with the mailbox's summary after it; summaries are computed and sent under one lock, so
 //!   the last one a subscriber gets is the mailbox's state.
 //!
+//! Besides a call: [`Mailboxes::import`] stores a message from audio the operator brings
+//! (`import.rs`), and `admin.rs` has the settings changes and views of the HTTP API, the
+//! control socket and the CLI.
+//!
 //! Layering: beside `recording` (whose WAV repair it reuses), above `store` and `api`.
 
+mod admin;
 mod error;
 mod feed;
 mod greetings;
+mod import;
 pub mod message;
 pub mod recover;
 pub mod writer;
@@ -53,8 +59,10 @@ use switchboard_engine::voicemail::{
 };
 use tracing::{info, warn};
 
+pub use admin::{SettingsChange, SettingsError};
 pub use error::MailboxError;
 pub use feed::Feed;
+pub use import::ImportError;
 pub use message::{MessageFile, Written, FLUSH_EVERY};
 pub use recover::RecoveryReport;
 pub use writer::{StartDeposit, Writer};
@@ -415,11 +423,33 @@ impl Mailboxes {
         mailbox: &Aor,
         id: VoicemailId,
     ) -> Result<Option<VoicemailRecord>, MailboxError> {
+        self.delete_then(mailbox, id, || {})
+    }
+
+    /// [`delete`](Self::delete), stopping for `pause` once the record is gone from the disk
+    /// and before the file is: the window a crash test kills the switch in. Debug builds only.
+    #[cfg(debug_assertions)]
+    pub fn delete_pausing(
+        &self,
+        mailbox: &Aor,
+        id: VoicemailId,
+        pause: Duration,
+    ) -> Result<Option<VoicemailRecord>, MailboxError> {
+        self.delete_then(mailbox, id, || std::thread::sleep(pause))
+    }
+
+    fn delete_then(
+        &self,
+        mailbox: &Aor,
+        id: VoicemailId,
+        between: impl FnOnce(),
+    ) -> Result<Option<VoicemailRecord>, MailboxError> {
         let path = self.audio_path(mailbox, id)?;
         let Some(rec) = self.db.remove_voicemail(mailbox, id)? else {
             return Ok(None);
         };
         self.db.flush()?;
+        between();
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

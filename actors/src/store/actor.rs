@@ -146,6 +146,9 @@ pub fn administer(
             | Admin::ForwardShow { .. }
             | Admin::RecordShow { .. }
             | Admin::PluginsReload
+            | Admin::VoicemailList { .. }
+            | Admin::VoicemailSet { .. }
+            | Admin::VoicemailPin { .. }
     );
     let res = match m {
         Admin::AccountAdd { number, password } => {
@@ -176,6 +179,9 @@ pub fn administer(
             rec(recording::set(store, plan, &number, enabled, now))
         }
         Admin::PluginsReload => Err("plugins are reloaded by a running switch".to_owned()),
+        Admin::VoicemailList { .. } | Admin::VoicemailSet { .. } | Admin::VoicemailPin { .. } => {
+            Err("voicemail is administered by the mailbox store".to_owned())
+        }
     }?;
     if writes {
         store.flush().map_err(|e| e.to_string())?;

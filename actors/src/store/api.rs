@@ -76,6 +76,21 @@ pub enum Admin {
     },
     /// Reloads the routing plugins (handled by the control socket, not the store).
     PluginsReload,
+    /// A subscriber's mailbox: its settings and messages (these three are carried out by the
+    /// mailbox store, `Mailboxes::administer`, not the store actor).
+    VoicemailList {
+        number: String,
+    },
+    /// Turns voicemail on or off for a subscriber.
+    VoicemailSet {
+        number: String,
+        enabled: bool,
+    },
+    /// Sets a subscriber's mailbox PIN.
+    VoicemailPin {
+        number: String,
+        pin: String,
+    },
 }
 
 /// What an administrative operation produced.
@@ -99,6 +114,15 @@ pub enum AdminReply {
     },
     Plugins {
         report: crate::plugin::PluginReport,
+    },
+    /// A mailbox's settings after a change.
+    VoicemailSettings {
+        settings: crate::api::voicemail::SettingsView,
+    },
+    /// A mailbox: its messages and settings.
+    Voicemail {
+        mailbox: crate::api::voicemail::MailboxView,
+        settings: crate::api::voicemail::SettingsView,
     },
 }
 

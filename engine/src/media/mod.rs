@@ -16,6 +16,7 @@ pub mod rtcp;
 pub mod rtp;
 pub mod session;
 pub mod tone;
+pub mod upload;
 pub mod wav;
 
 use std::time::Duration;

@@ -43,13 +43,13 @@ use super::SampleRate;
 use free::Free;
 
 /// Taps of the anti-alias filter at the lower rate of the pair.
-const TAPS_AT_LOWER_RATE: usize = 48;
+pub(crate) const TAPS_AT_LOWER_RATE: usize = 48;
 
 /// The filter's cutoff, relative to the lower rate's Nyquist frequency.
-const CUTOFF: f32 = 0.95;
+pub(crate) const CUTOFF: f32 = 0.95;
 
 /// The window of the filter (see the module's notes).
-const WINDOW: WindowFunction = WindowFunction::Blackman;
+pub(crate) const WINDOW: WindowFunction = WindowFunction::Blackman;
 
 /// Converts 20 ms frames from one sample rate to another.
 pub struct FrameResampler {

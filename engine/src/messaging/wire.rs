@@ -97,6 +97,19 @@ pub fn http_date(unix: u64) -> String {
     )
 }
 
+/// An RFC 3339 timestamp in UTC (`2026-12-01T09:48:44Z`) for seconds since the Unix epoch:
+/// times in the HTTP API's JSON.
+pub fn rfc3339(unix: u64) -> String {
+    let (y, m, d) = civil_from_days((unix / 86_400) as i64);
+    let secs = unix % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 /// Year, month (1-12) and day of a day count since 1970-01-01 (H. Hinnant's algorithm).
 pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -115,6 +128,13 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use crate::sip::Message;
+
+    #[test]
+    fn timestamps_are_rfc_3339_in_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400 + 3_661), "2000-02-29T01:01:01Z");
+        assert_eq!(rfc3339(1_796_118_524), "2026-12-01T09:48:44Z");
+    }
 
     #[test]
     fn dates_are_rfc_1123() {
