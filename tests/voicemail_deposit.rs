@@ -4,7 +4,9 @@
 //! beep (1 kHz), sends a tone and hangs up. The message is then in the mailbox (the HTTP
 //! list), about as long as the tone was sent, and its WAV file holds that tone (Goertzel:
 //! frequency and level); the subscriber gets an SMS (the notifier's log). A call shorter than
-//! a second leaves nothing.
+//! a second leaves nothing. A greeting uploaded over HTTP is what the next caller hears; a
+//! switch killed (SIGKILL) while a message is being left keeps it once, readable, after the
+//! restart.
 
 mod common;
 
@@ -349,4 +351,123 @@ async fn a_full_mailbox_says_so_and_hangs_up_without_a_beep() {
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(messages(&sw, "1003", 1).len(), 1, "nothing more was kept");
+}
+
+/// A greeting the subscriber uploads over HTTP (a 660 Hz tone here, at 44.1 kHz: converted on
+/// upload) is what the next caller hears before the beep, instead of the spoken default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_greeting_uploaded_over_http_is_what_the_next_caller_hears() {
+    use common::voicemail::{request, tone_wav, Format};
+    const GREETING_HZ: f32 = 660.0;
+    let sw = switch();
+    let wav = tone_wav(
+        Format::int(44_100, 1, 16),
+        2.0,
+        GREETING_HZ as f64,
+        TONE_DBFS as f64,
+    );
+    let path = format!("/v1/accounts/{MAILBOX}/voicemail/greetings/unavailable");
+    let up = request(
+        sw.http,
+        "PUT",
+        &path,
+        &[("Authorization", &common::basic(MAILBOX, PW))],
+        Some(("audio/wav", &wav)),
+    );
+    assert_eq!(up.status, 200, "{}", up.text());
+
+    // no phone registered: the unavailable greeting plays
+    let mut caller = call(&sw, MAILBOX, false, || async {}).await;
+    let greeting = caller.greeting_then_beep().await;
+    // the uploaded greeting first (then the spoken instructions, as after any greeting)
+    let step = Duration::from_millis(50);
+    let mut tone = Duration::ZERO;
+    while greeting.skip(tone).take(step).level_at(GREETING_HZ) >= TONE_DBFS as f64 - 6.0 {
+        tone += step;
+    }
+    assert!(
+        tone >= Duration::from_millis(1700) && tone <= Duration::from_millis(2100),
+        "the two-second greeting is heard whole, from the start: {:?} of {}",
+        tone,
+        greeting.describe(&[GREETING_HZ])
+    );
+    let heard = greeting.take(tone);
+    assert_eq!(
+        heard.dominant_hz().map(|h| h.round()),
+        Some(GREETING_HZ),
+        "the uploaded greeting, not the spoken default: {}",
+        heard.describe(&[GREETING_HZ])
+    );
+    let level = heard.level_at(GREETING_HZ);
+    assert!(
+        (level - TONE_DBFS as f64).abs() <= LEVEL_DB + 1.0,
+        "at about the level uploaded ({TONE_DBFS} dBFS): {level:.1}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    caller.hang_up().await;
+    assert_length(&messages(&sw, MAILBOX, 1)[0], 2.0);
+}
+
+/// SIGKILL while a caller is leaving a message: after the restart the message is there once,
+/// with what was recorded up to at most a second before the kill, and its file is readable
+/// and holds the caller's tone. A second restart changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_being_left_when_the_switch_is_killed_is_kept_once_and_readable() {
+    let mut sw = switch();
+    let caller = call(&sw, MAILBOX, false, || async {}).await;
+    assert!(
+        caller
+            .phone
+            .wait_heard(Duration::from_millis(1200), PATIENCE)
+            .await,
+        "the greeting plays"
+    );
+    caller.phone.send_digits("#");
+    caller.greeting_then_beep().await;
+    let recorded = Duration::from_millis(2500);
+    tokio::time::sleep(recorded).await;
+    sw.kill();
+    drop(caller);
+    sw.spawn();
+
+    let list = messages(&sw, MAILBOX, 1);
+    assert_eq!(list.len(), 1, "{list:?}");
+    let m = &list[0];
+    let ms = m["duration_ms"].as_u64().unwrap();
+    assert!(
+        (1400..=2700).contains(&ms),
+        "all but at most the last second of 2.5 s: {m}"
+    );
+    let id = m["id"].as_u64().unwrap();
+    assert_eq!(sw.stop(), Some(0));
+    sw.spawn();
+    let again = messages(&sw, MAILBOX, 1);
+    assert_eq!(
+        again.len(),
+        1,
+        "still once after another restart: {again:?}"
+    );
+    assert_eq!(again[0]["id"].as_u64(), Some(id));
+    assert_eq!(sw.stop(), Some(0));
+
+    let dir = sw.data.join("voicemail").join(MAILBOX);
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wav") && !n.starts_with("greeting-"))
+        .collect();
+    assert_eq!(files, vec![format!("{id}.wav")], "one file, the message's");
+    let audio = read_wav(&dir.join(format!("{id}.wav"))).unwrap();
+    assert!(
+        (audio.duration().as_millis() as u64).abs_diff(ms) < 30,
+        "the file is as long as its record: {}",
+        audio.describe(&[])
+    );
+    let tone = audio.sounding(-40.0);
+    assert_eq!(
+        tone.dominant_hz().map(|h| h.round()),
+        Some(TONE_HZ),
+        "{}",
+        tone.describe(&[TONE_HZ])
+    );
 }
