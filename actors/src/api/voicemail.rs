@@ -1,7 +1,8 @@
 //! What the mailbox store tells the rest of the switch: [`MailboxChanged`], sent after every
 //! committed change of a mailbox's messages (a message left, heard, saved or deleted) to each
-//! recipient subscribed with `Mailboxes::subscribe` (`crate::mailbox`); and [`VoiceHeard`],
-//! what the message writer tells the call whose caller is leaving a message.
+//! recipient subscribed with `Mailboxes::subscribe` (`crate::mailbox`); [`VoiceHeard`],
+//! what the message writer tells the call whose caller is leaving a message (or recording a
+//! greeting); and [`GreetingRecorded`], the greeting a subscriber recorded by phone.
 //!
 //! The summary is the mailbox's state after the change, as the phone's lamp should show it
 //! (RFC 3842 `message-summary`); a subscriber may get several in a row and needs only the
@@ -32,4 +33,13 @@ pub struct VoiceHeard {
     pub deposit: DepositId,
     /// The loudest frame's level since the last note.
     pub dbfs: f64,
+}
+
+/// A greeting recorded by phone has ended: the samples kept (`None`: nothing), for the call
+/// to hold for review and store if the subscriber keeps it.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct GreetingRecorded {
+    pub recording: DepositId,
+    pub audio: Option<(switchboard_engine::media::SampleRate, std::sync::Arc<[i16]>)>,
 }

@@ -34,10 +34,12 @@
 //!
 //! Layering: beside `recording` (whose WAV repair it reuses), above `store` and `api`.
 
+mod changes;
 mod error;
 mod feed;
 mod greetings;
 pub mod message;
+mod pins;
 pub mod recover;
 pub mod writer;
 
@@ -53,11 +55,12 @@ use switchboard_engine::voicemail::{
 };
 use tracing::{info, warn};
 
+pub use changes::Change;
 pub use error::MailboxError;
 pub use feed::Feed;
 pub use message::{MessageFile, Written, FLUSH_EVERY};
 pub use recover::RecoveryReport;
-pub use writer::{StartDeposit, Writer};
+pub use writer::{StartDeposit, StartGreeting, Writer};
 
 use crate::api::voicemail::MailboxChanged;
 use crate::config::Voicemail;
