@@ -1,8 +1,9 @@
 //! What the mailbox store tells the rest of the switch: [`MailboxChanged`], sent after every
 //! committed change of a mailbox's messages (a message left, heard, saved or deleted) to each
-//! recipient subscribed with `Mailboxes::subscribe` (`crate::mailbox`); [`VoiceHeard`], what
-//! the message writer tells the call whose caller is leaving a message; and how the HTTP API,
-//! the control socket and the CLI show a mailbox: [`MailboxView`], [`MessageView`],
+//! recipient subscribed with `Mailboxes::subscribe` (`crate::mailbox`); [`VoiceHeard`],
+//! what the message writer tells the call whose caller is leaving a message (or recording a
+//! greeting); [`GreetingRecorded`], the greeting a subscriber recorded by phone; and how the
+//! HTTP API, the control socket and the CLI show a mailbox: [`MailboxView`], [`MessageView`],
 //! [`SettingsView`].
 //!
 //! The summary is the mailbox's state after the change, as the phone's lamp should show it
@@ -85,7 +86,8 @@ pub struct SettingsView {
     /// Calls the subscriber does not take go to the mailbox.
     pub enabled: bool,
     pub pin_set: bool,
-    /// Too many wrong PINs were keyed: other phones are refused until the PIN is set again.
+    /// Too many wrong PINs were keyed: no PIN is taken until the lockout ends or the PIN is
+    /// set again.
     pub pin_locked: bool,
     /// The greetings recorded (`unavailable`, `busy`, `name`).
     pub greetings: Vec<String>,
@@ -128,12 +130,13 @@ impl MessageView {
 }
 
 impl SettingsView {
-    pub fn of(number: &Aor, s: &MailboxSettings) -> SettingsView {
+    /// The view at `now_unix` (a PIN lockout ends on its own).
+    pub fn of(number: &Aor, s: &MailboxSettings, now_unix: u64) -> SettingsView {
         SettingsView {
             number: number.to_string(),
             enabled: s.enabled,
             pin_set: s.pin().is_some(),
-            pin_locked: s.locked(),
+            pin_locked: s.pin_locked(now_unix),
             greetings: Greeting::ALL
                 .into_iter()
                 .filter(|&g| s.greetings.has(g))
@@ -145,3 +148,11 @@ impl SettingsView {
 
 /// The caller of a message whose caller withheld their number.
 pub const ANONYMOUS: &str = "anonymous";
+/// A greeting recorded by phone has ended: the samples kept (`None`: nothing), for the call
+/// to hold for review and store if the subscriber keeps it.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct GreetingRecorded {
+    pub recording: DepositId,
+    pub audio: Option<(switchboard_engine::media::SampleRate, std::sync::Arc<[i16]>)>,
+}

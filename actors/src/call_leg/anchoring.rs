@@ -324,20 +324,13 @@ impl CallLeg {
             .confirm
             .as_ref()
             .is_some_and(|c| c.session_id() == Some(note.session));
-        if let Some(d) = self
-            .deposit
+        if let Some(v) = self
+            .voicemail
             .as_mut()
-            .filter(|d| d.session_id() == note.session)
+            .filter(|v| v.session_id() == note.session)
         {
-            let t = now();
-            match note.event {
-                Event::Digit { digit, .. } => d.digit(t, digit),
-                Event::PlayFinished { .. } => d.play_finished(t),
-                Event::MediaTimeout { .. } => {
-                    self.shared.metrics.media_timeouts.inc();
-                    d.media_died(t);
-                }
-                Event::Latched { .. } => {}
+            if v.on_media(now(), note.event) {
+                self.shared.metrics.media_timeouts.inc();
             }
             return;
         }

@@ -1,6 +1,7 @@
-//! Feature codes dialed from a phone (`*72 1002`, `*73`, `*90`/`*91`, `*92`/`*93`, `*97`):
-//! the switch changes the caller's forwarding itself and confirms by answering the call and
-//! hanging up (`confirm.rs`, RFC 3261 §13.3.1.4 and §15.1).
+//! Feature codes dialed from a phone (`*72 1002`, `*73`, `*90`/`*91`, `*92`/`*93`): the
+//! switch changes the caller's forwarding itself and confirms by answering the call and
+//! hanging up (`confirm.rs`, RFC 3261 §13.3.1.4 and §15.1). `*97` alone opens the caller's
+//! mailbox (`voicemail/open.rs`).
 //!
 //! Guarantees: feature codes are for subscribers (a trunk or another domain hears 403) and
 //! only an INVITE dials one; the change is flushed to disk before the phone hears the
@@ -36,11 +37,8 @@ impl CallLeg {
                 .respond(t, 403, "Feature Codes Are For Subscribers", &[]);
         };
         let reason = match &feature {
-            Feature::Voicemail => {
-                return self.txns[i]
-                    .ctx
-                    .respond(t, 480, "Voicemail Not Available", &[])
-            }
+            // one's own mailbox, to listen
+            Feature::Voicemail => return self.listen(i, Some(caller)),
             Feature::SetForward { .. } => "Forwarding Set",
             Feature::ClearForward(_) => "Forwarding Cleared",
         };

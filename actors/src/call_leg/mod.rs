@@ -12,7 +12,9 @@
 //! actors, store writes, room commands) add `impl CallLeg` blocks and carry out what the parts
 //! decide: `caller.rs` (checks, digest authentication), `routing.rs` (what was dialed, the
 //! plugin, the sequence's steps), `branches.rs` (devices, trunks, other domains), `relay.rs`
-//! (in-dialog requests), `feature.rs`, `message.rs` and `room.rs`. This file is the actor:
+//! (in-dialog requests), `feature.rs`, `message.rs` and `room.rs`; the calls the switch
+//! answers for voicemail (leaving a message, listening to one's mailbox) are `voicemail/`.
+//! This file is the actor:
 //! its lifecycle, the handlers, where each message goes, the drain of what the parts produced
 //! and its one timer (the earliest deadline of the parts, or the idle limit).
 //!
@@ -25,7 +27,6 @@ mod call;
 mod caller;
 mod conference;
 mod confirm;
-mod deposit;
 mod feature;
 mod filing;
 mod hangup;
@@ -87,8 +88,9 @@ pub struct CallLeg {
     party_caller: Option<switchboard_engine::numbering::Aor>,
     /// The switch calls a landline to read a text message out (a voice notice).
     notice: Option<notice::Notice>,
-    /// The switch answered this call for the callee's mailbox: a caller leaving a message.
-    deposit: Option<Box<deposit::DepositCall>>,
+    /// The switch answered this call for voicemail: a caller leaving a message, or a
+    /// subscriber listening to their mailbox.
+    voicemail: Option<voicemail::VoicemailCall>,
     /// Looking up who to call (a dial-out) before the call exists.
     dialing: bool,
     /// The call's media, when the switch anchors it.
@@ -133,7 +135,7 @@ impl CallLeg {
             party_who: None,
             party_caller: None,
             notice: None,
-            deposit: None,
+            voicemail: None,
             dialing: false,
             media: None,
             callee_offer: None,
@@ -182,7 +184,7 @@ impl CallLeg {
                 },
                 None => msg,
             };
-            let msg = match self.deposit.as_mut() {
+            let msg = match self.voicemail.as_mut() {
                 Some(d) => match d.take_response(t, msg) {
                     Some(msg) => msg,
                     None => return,
@@ -211,7 +213,7 @@ impl CallLeg {
                 return;
             }
         }
-        if let Some(d) = self.deposit.as_mut() {
+        if let Some(d) = self.voicemail.as_mut() {
             if d.take(&msg, t) {
                 return;
             }
@@ -276,7 +278,7 @@ impl CallLeg {
             self.party_steps(ctx);
             self.drain_party();
             self.drain_notice();
-            self.drain_deposit();
+            self.drain_voicemail();
             let transports = &self.transports;
             self.hangup
                 .drain(|flow, bytes| transports.send(flow, bytes));
@@ -289,7 +291,7 @@ impl CallLeg {
             && self.confirm.is_none()
             && self.party.is_none()
             && self.notice.is_none()
-            && self.deposit.is_none()
+            && self.voicemail.is_none()
             && !self.dialing
             && self.hangup.is_idle();
         if idle && self.call.is_over() {
@@ -309,13 +311,13 @@ impl CallLeg {
         let confirm = self.confirm.as_ref().and_then(Confirm::poll_timeout);
         let party = self.party.as_ref().and_then(Party::poll_timeout);
         let notice = self.notice.as_ref().and_then(notice::Notice::poll_timeout);
-        let deposit = self.deposit.as_ref().and_then(|d| d.poll_timeout());
+        let voicemail = self.voicemail.as_ref().and_then(|d| d.poll_timeout());
         [
             self.txns.poll_timeout(),
             confirm,
             party,
             notice,
-            deposit,
+            voicemail,
             self.hangup.poll_timeout(),
         ]
         .into_iter()
@@ -353,10 +355,8 @@ impl CallLeg {
                         Some("feature")
                     } else if self.party.is_some() {
                         Some("conference")
-                    } else if self.deposit.is_some() {
-                        Some("voicemail")
                     } else {
-                        None
+                        self.voicemail.as_ref().map(voicemail::VoicemailCall::kind)
                     };
                     let finish = self.call.finished(code, initial, bye, canceled, own);
                     if let Some(outcome) = finish.outcome {
@@ -488,7 +488,7 @@ impl CallLeg {
             if let Some(n) = self.notice.as_mut() {
                 n.handle_timeout(t);
             }
-            if let Some(d) = self.deposit.as_mut() {
+            if let Some(d) = self.voicemail.as_mut() {
                 d.handle_timeout(t);
             }
             self.hangup.handle_timeout(t);
@@ -524,7 +524,7 @@ impl CallLeg {
                 );
             }
         }
-        if let Some(mut d) = self.deposit.take() {
+        if let Some(mut d) = self.voicemail.take() {
             // a message being left keeps what it has
             d.abort(now(), "SIP;cause=500;text=\"Internal Failure\"");
         }

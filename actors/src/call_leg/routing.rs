@@ -1,9 +1,10 @@
 //! Routing a call (or a MESSAGE, OPTIONS) outside any dialog (RFC 3261 §16.5): what was
 //! dialed, through the routing plugin, to the devices, forwards and trunks it ends at.
 //!
-//! The Request-URI's user is rewritten by the plugins' `classify` hooks, classified by the
-//! numbering plan (a feature code goes to `feature.rs`, a room address to `room.rs`, a
-//! conference's to `conference.rs`), a
+//! The voicemail number, and a subscriber's own number dialed from their own phone, open their
+//! mailbox (`voicemail/open.rs`). The Request-URI's user is rewritten by the plugins'
+//! `classify` hooks, classified by the numbering plan (a feature code goes to `feature.rs`, a
+//! room address to `room.rs`, a conference's to `conference.rs`), a
 //! directory address is resolved to its owner, and the request's `Setup` takes over: for each
 //! address on the way the leg looks the subscriber up in its Extension (registered devices,
 //! forwarding settings), asks the router of the call's plugin version, and carries out the
@@ -58,6 +59,9 @@ impl CallLeg {
                 return self.txns[i].ctx.respond(t, 404, "Not Found", &[]);
             };
             let user = user.into_owned();
+            if method == Method::Invite && self.shared.is_voicemail_number(&user) {
+                return self.listen(i, caller);
+            }
             if let Some(Ok(name)) = self.shared.conference_addresses.conference_of(&user) {
                 return self.conference(i, method, caller, name, ctx);
             }
@@ -99,6 +103,13 @@ impl CallLeg {
                 .respond(t, 416, "Unsupported URI Scheme", &[]);
         }
         let dest = plan.resolve(dest);
+        if method == Method::Invite
+            && caller.is_some()
+            && plan.subscriber_of(&dest).as_ref() == caller.as_ref()
+        {
+            // one's own number from one's own phone: the mailbox
+            return self.listen(i, caller);
+        }
         self.shared
             .metrics
             .plugin_routed

@@ -1,6 +1,8 @@
 //! Configuration of voicemail (`[voicemail]`): what a mailbox holds, how the switch speaks
-//! free text, the voicemail number, the message lamps of phones that do not subscribe to them,
-//! and how it calls a landline to read a text message out (the voice notices).
+//! free text, the voicemail number and how a subscriber signs in to listen (PIN attempts,
+//! lockouts, whether their own phone needs the PIN), the message lamps of phones that do not
+//! subscribe to them, and how it calls a landline to read a text message out (the voice
+//! notices).
 
 use std::time::Duration;
 
@@ -40,6 +42,20 @@ pub struct Voicemail {
     /// Seconds a subscriber's phones ring before an unanswered call goes to the mailbox
     /// (when no no-answer forward is set).
     pub ring_secs: u16,
+    /// The PIN is asked also when a subscriber listens from their own phone (an
+    /// authenticated call from their number); `false` lets their own phone in without it.
+    /// A mailbox without a PIN lets its own phone in either way (to choose one).
+    pub pin_from_own_phone: bool,
+    /// PIN entries one call may make before the switch hangs up (1 to 10).
+    pub pin_attempts: u32,
+    /// Wrong PINs in a row, over any number of calls, that lock the mailbox (1 to 100).
+    pub pin_failures: u32,
+    /// How long the first lockout lasts, in seconds (1 to 86400); each further one in a row
+    /// lasts twice as long, up to a day.
+    pub pin_lockout_secs: u64,
+    /// The subscribers' time zone for the times the menu says ("received today at 3 PM"),
+    /// minutes east of UTC (-720 to 840).
+    pub utc_offset_minutes: i32,
 }
 
 /// A text-to-speech backend the configuration can name.
@@ -80,7 +96,20 @@ impl Voicemail {
     pub fn notice_ring(&self) -> Duration {
         Duration::from_secs(self.notice_ring_secs)
     }
+
+    /// When wrong PINs lock a mailbox, and for how long.
+    pub fn pin_lockout(&self) -> switchboard_engine::voicemail::PinLockout {
+        let first = Duration::from_secs(self.pin_lockout_secs);
+        switchboard_engine::voicemail::PinLockout {
+            failures: self.pin_failures,
+            first,
+            longest: first.max(LONGEST_LOCKOUT),
+        }
+    }
 }
+
+/// The longest PIN lockout (unless the first is longer).
+const LONGEST_LOCKOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Checks the `[voicemail]` values that parse but cannot work.
 pub(super) fn validate(v: &Voicemail) -> Result<(), ConfigError> {
@@ -133,6 +162,28 @@ pub(super) fn validate(v: &Voicemail) -> Result<(), ConfigError> {
             key: "voicemail.ring_secs",
             message: format!("{} is not 5 to 300 seconds", v.ring_secs),
         });
+    }
+    let ranges: [(&'static str, i64, std::ops::RangeInclusive<i64>); 4] = [
+        ("voicemail.pin_attempts", v.pin_attempts.into(), 1..=10),
+        ("voicemail.pin_failures", v.pin_failures.into(), 1..=100),
+        (
+            "voicemail.pin_lockout_secs",
+            i64::try_from(v.pin_lockout_secs).unwrap_or(i64::MAX),
+            1..=86_400,
+        ),
+        (
+            "voicemail.utc_offset_minutes",
+            v.utc_offset_minutes.into(),
+            -720..=840,
+        ),
+    ];
+    for (key, value, range) in ranges {
+        if !range.contains(&value) {
+            return Err(ConfigError::Value {
+                key,
+                message: format!("{value} is not {} to {}", range.start(), range.end()),
+            });
+        }
     }
     if v.max_message_secs < 2 {
         return Err(ConfigError::Value {
@@ -192,7 +243,62 @@ mod tests {
             notice_retries: 2,
             notice_retry_secs: 300,
             notice_ring_secs: 45,
+            pin_from_own_phone: true,
+            pin_attempts: 3,
+            pin_failures: 10,
+            pin_lockout_secs: 900,
+            utc_offset_minutes: 0,
         }
+    }
+
+    #[test]
+    fn sign_in_settings_out_of_range_are_refused_by_key_and_make_the_lockout() {
+        let ok = base();
+        assert!(validate(&ok).is_ok());
+        let l = ok.pin_lockout();
+        assert_eq!(
+            (l.failures, l.first, l.longest),
+            (10, Duration::from_secs(900), LONGEST_LOCKOUT)
+        );
+        let bad = [
+            (
+                Voicemail {
+                    pin_attempts: 0,
+                    ..base()
+                },
+                "voicemail.pin_attempts",
+            ),
+            (
+                Voicemail {
+                    pin_failures: 101,
+                    ..base()
+                },
+                "voicemail.pin_failures",
+            ),
+            (
+                Voicemail {
+                    pin_lockout_secs: 0,
+                    ..base()
+                },
+                "voicemail.pin_lockout_secs",
+            ),
+            (
+                Voicemail {
+                    utc_offset_minutes: 900,
+                    ..base()
+                },
+                "voicemail.utc_offset_minutes",
+            ),
+        ];
+        for (v, key) in bad {
+            let e = validate(&v).unwrap_err().to_string();
+            assert!(e.contains(key), "{key}: {e}");
+        }
+        let short = Voicemail {
+            pin_lockout_secs: 2,
+            ..base()
+        };
+        assert_eq!(short.pin_lockout().longest, LONGEST_LOCKOUT);
     }
 
     fn notices() -> Voicemail {

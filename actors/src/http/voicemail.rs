@@ -315,7 +315,7 @@ pub async fn settings(
     let sh = Arc::clone(s.get_ref());
     let view = web::block(move || {
         owner(&sh, &aor)?;
-        Ok::<_, ApiError>(sh.mailboxes.settings_view(&aor)?)
+        Ok::<_, ApiError>(sh.mailboxes.settings_view(&aor, unix_now())?)
     })
     .await??;
     Ok(HttpResponse::Ok().json(view))
@@ -334,7 +334,7 @@ pub async fn put_settings(
         owner(&sh, &aor)?;
         let m = &sh.mailboxes;
         m.change_settings(&aor, SettingsChange { enabled, pin }, unix_now())?;
-        Ok::<_, ApiError>(m.settings_view(&aor)?)
+        Ok::<_, ApiError>(m.settings_view(&aor, unix_now())?)
     })
     .await??;
     Ok(HttpResponse::Ok().json(view))

@@ -63,8 +63,16 @@ impl Mailboxes {
     }
 
     /// The subscriber's settings as the API shows them.
-    pub fn settings_view(&self, mailbox: &Aor) -> Result<SettingsView, MailboxError> {
-        Ok(SettingsView::of(mailbox, &self.settings(mailbox)?))
+    pub fn settings_view(
+        &self,
+        mailbox: &Aor,
+        now_unix: u64,
+    ) -> Result<SettingsView, MailboxError> {
+        Ok(SettingsView::of(
+            mailbox,
+            &self.settings(mailbox)?,
+            now_unix,
+        ))
     }
 
     /// Changes a subscriber's settings (on disk before it returns). A new PIN is checked by
@@ -85,8 +93,8 @@ impl Mailboxes {
             s.enabled = on;
         }
         if let Some(pin) = pin {
-            s.pin = Some(pin.as_str().to_owned());
-            s.pin_failures = 0;
+            // a new PIN also ends a lockout and starts the count of wrong ones again
+            s.set_pin(pin.as_str(), now_unix);
         }
         s.changed_unix = now_unix;
         self.put_settings(mailbox, &s)?;
@@ -105,7 +113,9 @@ impl Mailboxes {
             Admin::VoicemailList { number } => {
                 let aor = self.subscriber(plan, &number).map_err(|e| e.to_string())?;
                 let mailbox = self.view(plan, &aor).map_err(|e| e.to_string())?;
-                let settings = self.settings_view(&aor).map_err(|e| e.to_string())?;
+                let settings = self
+                    .settings_view(&aor, now_unix)
+                    .map_err(|e| e.to_string())?;
                 return Ok(AdminReply::Voicemail { mailbox, settings });
             }
             Admin::VoicemailSet { number, enabled } => (
@@ -129,7 +139,7 @@ impl Mailboxes {
             .change_settings(&aor, change, now_unix)
             .map_err(|e| e.to_string())?;
         Ok(AdminReply::VoicemailSettings {
-            settings: SettingsView::of(&aor, &s),
+            settings: SettingsView::of(&aor, &s, now_unix),
         })
     }
 }
@@ -204,18 +214,23 @@ mod tests {
             &mb,
             &MailboxSettings {
                 pin_failures: MAX_PIN_FAILURES,
+                pin_locked_until_unix: 1_000,
                 ..s
             },
         )
         .unwrap();
-        assert!(m.settings_view(&mb).unwrap().pin_locked);
+        assert!(m.settings_view(&mb, 10).unwrap().pin_locked);
+        assert!(
+            !m.settings_view(&mb, 1_000).unwrap().pin_locked,
+            "a lockout ends on its own"
+        );
         let off = SettingsChange {
             enabled: Some(false),
             pin: None,
         };
         let s = m.change_settings(&mb, off, 11).unwrap();
         assert!(
-            !s.enabled && s.locked(),
+            !s.enabled && s.pin_locked(11),
             "turning it off leaves the PIN and its lock"
         );
         let s = m
@@ -228,8 +243,8 @@ mod tests {
                 12,
             )
             .unwrap();
-        assert!(!s.enabled && !s.locked());
-        let v = m.settings_view(&mb).unwrap();
+        assert!(!s.enabled && !s.pin_locked(12) && s.pin_failures == 0);
+        let v = m.settings_view(&mb, 12).unwrap();
         assert!(v.pin_set && !v.pin_locked && !v.enabled);
     }
 

@@ -39,11 +39,13 @@
 //! Layering: beside `recording` (whose WAV repair it reuses), above `store` and `api`.
 
 mod admin;
+mod changes;
 mod error;
 mod feed;
 mod greetings;
 mod import;
 pub mod message;
+mod pins;
 pub mod recover;
 pub mod writer;
 
@@ -60,12 +62,13 @@ use switchboard_engine::voicemail::{
 use tracing::{info, warn};
 
 pub use admin::{SettingsChange, SettingsError};
+pub use changes::Change;
 pub use error::MailboxError;
 pub use feed::Feed;
 pub use import::ImportError;
 pub use message::{MessageFile, Written, FLUSH_EVERY};
 pub use recover::RecoveryReport;
-pub use writer::{StartDeposit, Writer};
+pub use writer::{StartDeposit, StartGreeting, Writer};
 
 use crate::api::voicemail::MailboxChanged;
 use crate::config::Voicemail;

@@ -1,5 +1,6 @@
 //! The message writer: a thread that writes the messages being left into the mailbox store,
-//! so no signalling or media thread ever waits on the disk.
+//! and every other change a call makes to a mailbox, so no signalling or media thread ever
+//! waits on the disk.
 //!
 //! How to drive it: [`Writer::start`] when the caller's recording starts, with the reading
 //! end of a frame ring (`recording::tap::channel`; the call's media session gets the
@@ -13,6 +14,12 @@
 //! ([`VoicemailLeft`]). A ring whose tap was dropped without a `stop` (the call failed) is
 //! committed whole after [`GRACE`].
 //!
+//! A greeting recorded by phone goes the same way ([`Writer::start_greeting`]) but into
+//! memory: when it ends, the samples kept go back to the call ([`GreetingRecorded`]), which
+//! holds them for review and stores them with a [`Change::Greeting`]. The subscriber's other
+//! changes on the phone (heard, saved, deleted, the PIN's count, a new PIN) are
+//! [`Writer::change`]s, carried out in the order given (`changes.rs`).
+//!
 //! What it guarantees: a message is acknowledged (`VoicemailLeft` sent, the change feed told)
 //! only once the store has committed it (see `mailbox/mod.rs`); at shutdown every message in
 //! progress is committed with what it has.
@@ -24,13 +31,14 @@ use std::time::{Duration, Instant, SystemTime};
 use actix::Recipient;
 use crossbeam::channel::{Receiver, RecvTimeoutError, Sender};
 use switchboard_engine::media::tone::block_dbfs;
-use switchboard_engine::media::{Side, MAX_FRAME_SAMPLES};
+use switchboard_engine::media::{SampleRate, Side, MAX_FRAME_SAMPLES};
 use switchboard_engine::numbering::Aor;
 use tracing::{info, warn};
 
+use super::changes::Change;
 use super::{MailboxError, Mailboxes, PendingMessage};
 use crate::api::notifications::VoicemailLeft;
-use crate::api::voicemail::{DepositId, VoiceHeard};
+use crate::api::voicemail::{DepositId, GreetingRecorded, VoiceHeard};
 use crate::recording::tap::TapReader;
 
 /// How often every ring is drained (a ring holds two seconds).
@@ -41,6 +49,9 @@ pub const HEARD_EVERY: Duration = Duration::from_millis(200);
 
 /// How long a message whose tap was dropped waits for its `stop`.
 pub const GRACE: Duration = Duration::from_secs(1);
+
+/// The longest greeting held in memory (more is not recorded).
+pub const MAX_GREETING: Duration = Duration::from_secs(300);
 
 /// A message to write.
 pub struct StartDeposit {
@@ -56,9 +67,23 @@ pub struct StartDeposit {
     pub silence_dbfs: f64,
 }
 
+/// A greeting to record by phone (held in memory, handed back when it ends).
+pub struct StartGreeting {
+    /// The subscriber's frames.
+    pub reader: TapReader,
+    /// Who hears [`VoiceHeard`] notes.
+    pub heard: Option<Recipient<VoiceHeard>>,
+    /// Frames above this level are the subscriber speaking.
+    pub silence_dbfs: f64,
+    /// Who gets the recording when it ends.
+    pub to: Recipient<GreetingRecorded>,
+}
+
 enum Command {
     Start(DepositId, Box<StartDeposit>),
+    StartGreeting(DepositId, Box<StartGreeting>),
     Stop(DepositId, Option<Duration>),
+    Change(Aor, Change),
     Shutdown(Sender<()>),
 }
 
@@ -104,10 +129,25 @@ impl Writer {
         id
     }
 
-    /// Ends a message: keeps its first `keep` of audio (`None`: nothing) once the rest of its
-    /// ring is written.
+    /// Starts recording a greeting; its id for [`Writer::stop`], the [`VoiceHeard`] notes and
+    /// the [`GreetingRecorded`] that ends it.
+    pub fn start_greeting(&self, greeting: StartGreeting) -> DepositId {
+        let id = DepositId(self.next.fetch_add(1, Ordering::Relaxed));
+        let _ = self
+            .commands
+            .send(Command::StartGreeting(id, Box::new(greeting)));
+        id
+    }
+
+    /// Ends a message (or a greeting): keeps its first `keep` of audio (`None`: nothing) once
+    /// the rest of its ring is written.
     pub fn stop(&self, id: DepositId, keep: Option<Duration>) {
         let _ = self.commands.send(Command::Stop(id, keep));
+    }
+
+    /// Changes `mailbox` (after every message and change asked before).
+    pub fn change(&self, mailbox: Aor, change: Change) {
+        let _ = self.commands.send(Command::Change(mailbox, change));
     }
 
     /// Commits every message in progress and stops the thread; `false` if that took longer
@@ -131,8 +171,7 @@ struct WriterThread {
 /// A message being written.
 struct Active {
     id: DepositId,
-    /// `None` when the store refused it (full, failed): its frames are read and dropped.
-    message: Option<PendingMessage>,
+    target: Target,
     reader: TapReader,
     heard: Option<Recipient<VoiceHeard>>,
     silence_dbfs: f64,
@@ -143,6 +182,54 @@ struct Active {
     keep: Option<Option<Duration>>,
     /// When the tap was seen dropped without a `stop`.
     closed_at: Option<Instant>,
+}
+
+/// Where a recording's frames go.
+enum Target {
+    /// A message; `None` when the store refused it (full, failed): its frames are read and
+    /// dropped.
+    Message(Option<Box<PendingMessage>>),
+    /// A greeting, in memory.
+    Greeting(Held),
+}
+
+/// A greeting's samples so far.
+struct Held {
+    rate: Option<SampleRate>,
+    samples: Vec<i16>,
+    to: Recipient<GreetingRecorded>,
+}
+
+impl Held {
+    /// Appends a frame (of the greeting's first rate; others are dropped).
+    fn push(&mut self, rate: SampleRate, pcm: &[i16]) {
+        let first = *self.rate.get_or_insert(rate);
+        let room = samples_in(first, MAX_GREETING).saturating_sub(self.samples.len());
+        if first == rate {
+            self.samples.extend_from_slice(&pcm[..pcm.len().min(room)]);
+        }
+    }
+
+    /// Hands the first `keep` of the greeting to the call (`None`: nothing kept).
+    fn finish(mut self, id: DepositId, keep: Option<Duration>) {
+        let audio = match (keep, self.rate) {
+            (Some(keep), Some(rate)) if !self.samples.is_empty() => {
+                self.samples.truncate(samples_in(rate, keep));
+                Some((rate, self.samples.into()))
+            }
+            _ => None,
+        };
+        self.to.do_send(GreetingRecorded {
+            recording: id,
+            audio,
+        });
+    }
+}
+
+/// How many samples `d` holds at `rate`.
+fn samples_in(rate: SampleRate, d: Duration) -> usize {
+    let n = d.as_millis().saturating_mul(u128::from(rate.hz())) / 1000;
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 impl WriterThread {
@@ -173,6 +260,21 @@ impl WriterThread {
     fn handle(&mut self, cmd: Command) -> bool {
         match cmd {
             Command::Start(id, d) => self.start(id, *d),
+            Command::StartGreeting(id, g) => {
+                let g = *g;
+                self.active.push(Active::new(
+                    id,
+                    Target::Greeting(Held {
+                        rate: None,
+                        samples: Vec::new(),
+                        to: g.to,
+                    }),
+                    g.reader,
+                    g.heard,
+                    g.silence_dbfs,
+                ));
+            }
+            Command::Change(mailbox, change) => change.apply(&self.mailboxes, &mailbox),
             Command::Stop(id, keep) => {
                 if let Some(a) = self.active.iter_mut().find(|a| a.id == id) {
                     a.keep = Some(keep);
@@ -202,17 +304,13 @@ impl WriterThread {
                 None
             }
         };
-        self.active.push(Active {
+        self.active.push(Active::new(
             id,
-            message,
-            reader: d.reader,
-            heard: d.heard,
-            silence_dbfs: d.silence_dbfs,
-            loudest: f64::NEG_INFINITY,
-            last_heard: None,
-            keep: None,
-            closed_at: None,
-        });
+            Target::Message(message.map(Box::new)),
+            d.reader,
+            d.heard,
+            d.silence_dbfs,
+        ));
     }
 
     /// Drains every ring, makes files durable when due, ends what is over.
@@ -232,15 +330,19 @@ impl WriterThread {
                 if level > a.silence_dbfs {
                     a.loudest = a.loudest.max(level);
                 }
-                if let Some(m) = a.message.as_mut() {
-                    if let Err(e) = m.push(rate, pcm) {
-                        failed = Some(e);
-                        break;
+                match &mut a.target {
+                    Target::Message(Some(m)) => {
+                        if let Err(e) = m.push(rate, pcm) {
+                            failed = Some(e);
+                            break;
+                        }
                     }
+                    Target::Message(None) => {}
+                    Target::Greeting(g) => g.push(rate, pcm),
                 }
             }
             if failed.is_none() {
-                if let Some(m) = a.message.as_mut() {
+                if let Target::Message(Some(m)) = &mut a.target {
                     if let Err(e) = m.flush_if_due(now) {
                         failed = Some(e);
                     }
@@ -266,10 +368,13 @@ impl WriterThread {
         }
     }
 
-    /// Commits (or discards) a message and announces a stored one.
+    /// Commits (or discards) a message and announces a stored one; hands a greeting back.
     fn finish(&mut self, a: Active) {
-        let Some(message) = a.message else {
-            return;
+        let message = match a.target {
+            Target::Message(Some(m)) => *m,
+            Target::Message(None) => return,
+            // a greeting goes back to its call (nothing of one whose call went without a stop)
+            Target::Greeting(g) => return g.finish(a.id, a.keep.flatten()),
         };
         let mailbox = message.mailbox().clone();
         let result = match a.keep {
@@ -304,6 +409,26 @@ impl WriterThread {
 }
 
 impl Active {
+    fn new(
+        id: DepositId,
+        target: Target,
+        reader: TapReader,
+        heard: Option<Recipient<VoiceHeard>>,
+        silence_dbfs: f64,
+    ) -> Active {
+        Active {
+            id,
+            target,
+            reader,
+            heard,
+            silence_dbfs,
+            loudest: f64::NEG_INFINITY,
+            last_heard: None,
+            keep: None,
+            closed_at: None,
+        }
+    }
+
     /// Tells the call its caller spoke, at most every [`HEARD_EVERY`].
     fn tell_heard(&mut self, now: Instant) {
         if self.loudest == f64::NEG_INFINITY {
@@ -327,88 +452,4 @@ impl Active {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mailbox::{dir_in, MailboxLimits};
-    use crate::store::Store;
-    use switchboard_engine::media::{FrameSink, SampleRate};
-
-    fn writer(name: &str) -> (Writer, Mailboxes) {
-        let d = std::env::temp_dir().join(format!("sb-vm-writer-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        let db = Store::open(&d.join("data"), 100, 8).unwrap();
-        let (m, _) = Mailboxes::open(db, dir_in(&d), MailboxLimits::default(), "h").unwrap();
-        (Writer::spawn(m.clone()).unwrap(), m)
-    }
-
-    fn deposit(reader: TapReader) -> StartDeposit {
-        StartDeposit {
-            mailbox: Aor::from_canonical("1001"),
-            caller: "1002".into(),
-            received: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            reader,
-            heard: None,
-            silence_dbfs: -45.0,
-        }
-    }
-
-    fn wait_for(m: &Mailboxes, n: usize) -> Vec<switchboard_engine::voicemail::VoicemailRecord> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let all = m.messages(&Aor::from_canonical("1001")).unwrap();
-            if all.len() >= n || Instant::now() > deadline {
-                return all;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    #[test]
-    fn a_stopped_message_keeps_the_callers_side_up_to_the_length_asked() {
-        let (w, m) = writer("stop");
-        let (mut tap, reader) = crate::recording::tap::channel();
-        let id = w.start(deposit(reader));
-        for _ in 0..100 {
-            tap.frame(Side::Caller, SampleRate::NARROW, &[3000; 160]);
-            // the other side is only the switch's silence: not written
-            tap.frame(Side::Callee, SampleRate::NARROW, &[0; 160]);
-        }
-        w.stop(id, Some(Duration::from_millis(1_500)));
-        drop(tap);
-        let all = wait_for(&m, 1);
-        assert_eq!(all.len(), 1);
-        assert_eq!(
-            (all[0].duration_ms, all[0].caller.as_str()),
-            (1_500, "1002")
-        );
-        let (_, samples) = m
-            .samples(&Aor::from_canonical("1001"), all[0].id)
-            .unwrap()
-            .unwrap();
-        assert!(samples.iter().all(|&s| s == 3000));
-        assert!(w.shutdown(Duration::from_secs(5)));
-    }
-
-    #[test]
-    fn a_message_stopped_with_nothing_to_keep_or_cut_off_keeps_accordingly() {
-        let (w, m) = writer("discard");
-        let (mut tap, reader) = crate::recording::tap::channel();
-        let id = w.start(deposit(reader));
-        for _ in 0..60 {
-            tap.frame(Side::Caller, SampleRate::NARROW, &[3000; 160]);
-        }
-        w.stop(id, None);
-        drop(tap);
-        // a second one whose call went without a stop: kept whole after the grace time
-        let (mut tap, reader) = crate::recording::tap::channel();
-        w.start(deposit(reader));
-        for _ in 0..75 {
-            tap.frame(Side::Caller, SampleRate::WIDE, &[-2000; 320]);
-        }
-        drop(tap);
-        let all = wait_for(&m, 1);
-        assert_eq!(all.len(), 1, "the discarded one is not there");
-        assert_eq!(all[0].duration_ms, 1_500);
-        assert!(w.shutdown(Duration::from_secs(5)));
-    }
-}
+mod tests;

@@ -6,7 +6,9 @@
 //! Input: the first byte picks the machine, the rest is chunks split on `\0`. For a party the
 //! first chunk is the INVITE it answers. Each further chunk is a message or, when it does not
 //! parse, a step of time (its length in 100 ms). In messages, `@TAG@` becomes our tag and
-//! `@BRANCH@` the branch of our last request, so the fuzzer reaches the dialog's states.
+//! `@BRANCH@` the branch of our last request, so the fuzzer reaches the dialog's states. With
+//! bit 3 of the first byte a party asks for a REFER after every chunk (refused until the
+//! dialog may send one).
 
 #![no_main]
 
@@ -191,6 +193,13 @@ fuzz_target!(|data: &[u8]| {
         if pick & 4 != 0 {
             if let Machine::Call(call) = &mut m {
                 call.cancel(now);
+            }
+        }
+        if pick & 8 != 0 {
+            // the voicemail menu's call back: refused until the dialog may take it
+            if let Machine::Party(d) = &mut m {
+                let _ = d.refer(now, "sip:1002@sb.example", Some("sip:1001@sb.example"));
+                drain(&mut m, now, &mut over, &mut tag, &mut branch);
             }
         }
     }

@@ -49,6 +49,9 @@ pub enum CallEvent {
     /// A DTMF digit the peer sent in an INFO (`application/dtmf-relay` or
     /// `application/dtmf`).
     Digit(InfoDigit),
+    /// The peer's final answer to our REFER (RFC 3515): 2xx accepted (it calls the target
+    /// now), anything else refused; 408 when no answer came.
+    ReferAnswered { code: u16 },
     /// The call is over. Emitted once, last (`Failed` is the other last event).
     Ended(EndReason),
 }
@@ -74,6 +77,8 @@ pub enum DialogError {
     NoOffer,
     #[error("the {0} given is no valid SIP")]
     Invalid(&'static str),
+    #[error("the dialog is not confirmed, is ending, or has a request of ours in flight")]
+    NotReady,
 }
 
 /// The Reason header value (RFC 3326) for a call the switch ends normally.

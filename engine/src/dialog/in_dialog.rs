@@ -16,6 +16,11 @@
 //! ends when it is answered or times out. A party never sends it before the ACK of its 2xx
 //! (§15): asked earlier, it waits for the ACK or the 64*T1 give-up.
 //!
+//! The switch may ask the peer to call someone else (RFC 3515 REFER, one at a time, only in a
+//! confirmed dialog): its final answer becomes `CallEvent::ReferAnswered` (408 when none
+//! came), and the NOTIFYs of the implicit `refer` subscription (§2.4.4) get 200 while the
+//! dialog lasts.
+//!
 //! Invariant: `CallEvent::Ended` is emitted once and nothing follows it.
 
 use std::time::Instant;
@@ -52,6 +57,10 @@ pub(super) struct InDialog {
     answers: Answers,
     /// Our BYE, with where it goes.
     ours: Vec<(ClientNonInvite, String)>,
+    /// Our REFER in flight, with where it goes.
+    refer: Option<(ClientNonInvite, String)>,
+    /// A REFER of ours was accepted or is in flight: its NOTIFYs are taken.
+    referred: bool,
     /// The request whose offer the owner has to answer.
     owed: Option<ServerKey>,
     hangup: Hangup,
@@ -77,6 +86,8 @@ impl InDialog {
             timers,
             sdp,
             ours: Vec::new(),
+            refer: None,
+            referred: false,
             owed: None,
             hangup: Hangup::No,
             end_as: EndReason::HungUp,
@@ -95,6 +106,7 @@ impl InDialog {
             && self
                 .ours
                 .iter()
+                .chain(&self.refer)
                 .any(|(t, _)| ClientKey::from_request(t.request()) == key)
     }
 
@@ -104,7 +116,7 @@ impl InDialog {
 
     /// Nothing left to send or absorb.
     pub(super) fn is_done(&self) -> bool {
-        self.ended && self.answers.is_empty() && self.ours.is_empty()
+        self.ended && self.answers.is_empty() && self.ours.is_empty() && self.refer.is_none()
     }
 
     /// Our hang-up ends the call as `reason` instead of `HungUp` (a 2xx crossed our CANCEL).
@@ -180,6 +192,9 @@ impl InDialog {
             }
             Method::Invite | Method::Update => self.offer(now, r, q),
             Method::Info => self.info(now, r, q),
+            Method::Notify if self.referred && is_refer_event(req) => {
+                self.respond(now, r, 200, &[], q)
+            }
             Method::Options => {
                 let headers = [("Allow", ALLOW), ("Accept", "application/sdp")];
                 self.respond(now, r, 200, &headers, q)
@@ -226,9 +241,52 @@ impl InDialog {
         self.send_bye(now, reason, q);
     }
 
+    /// Asks the peer to call `refer_to` (a URI, RFC 3515 §2.1), saying `referred_by` asked
+    /// (RFC 3892, when given). Refused while the dialog is not confirmed (our 2xx waits for
+    /// its ACK), is ending, or a REFER of ours waits for its answer.
+    pub(super) fn refer(
+        &mut self,
+        now: Instant,
+        refer_to: &str,
+        referred_by: Option<&str>,
+        q: &mut Queues,
+    ) -> Result<(), DialogError> {
+        if self.ended
+            || self.hangup != Hangup::No
+            || self.refer.is_some()
+            || self.answers.initial_pending()
+            || self.answers.initial_unacked()
+        {
+            return Err(DialogError::NotReady);
+        }
+        let b = branch::originated(&mut self.entropy);
+        let to = format!("<{refer_to}>");
+        let by = referred_by.map(|u| format!("<{u}>"));
+        let mut headers = vec![("Refer-To", to.as_str())];
+        if let Some(by) = &by {
+            headers.push(("Referred-By", by.as_str()));
+        }
+        let (bytes, hop) = self.state.request("REFER", &b, &headers, None);
+        let refer = Message::parse(bytes).map_err(|_| DialogError::Invalid("refer-to"))?;
+        let reliable = self.state.transport().is_reliable();
+        self.refer = Some((ClientNonInvite::new(now, refer, reliable, self.timers), hop));
+        self.referred = true;
+        self.drain_refer(q);
+        Ok(())
+    }
+
     /// A response from the peer; `false` when it answers none of our requests.
     pub(super) fn handle_response(&mut self, now: Instant, resp: Message, q: &mut Queues) -> bool {
         let key = ClientKey::from_response(&resp);
+        if let Some((t, _)) = self
+            .refer
+            .as_mut()
+            .filter(|(t, _)| key.is_some() && ClientKey::from_request(t.request()) == key)
+        {
+            let _ = t.handle_response(now, resp);
+            self.drain_refer(q);
+            return true;
+        }
         let Some(i) = self
             .ours
             .iter()
@@ -250,14 +308,19 @@ impl InDialog {
                 q.event(CallEvent::AckTimedOut);
             }
         }
-        for (t, _) in &mut self.ours {
+        for (t, _) in self.ours.iter_mut().chain(&mut self.refer) {
             t.handle_timeout(now);
         }
         self.drain_ours(now, q);
+        self.drain_refer(q);
     }
 
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
-        let ours = self.ours.iter().filter_map(|(t, _)| t.poll_timeout());
+        let ours = self
+            .ours
+            .iter()
+            .chain(&self.refer)
+            .filter_map(|(t, _)| t.poll_timeout());
         ours.chain(self.answers.poll_timeout()).min()
     }
 
@@ -405,6 +468,37 @@ impl InDialog {
         q.event(CallEvent::Ended(reason));
     }
 
+    /// Sends what our REFER's transaction sends; its final answer (or its timeout, as 408)
+    /// is told once.
+    fn drain_refer(&mut self, q: &mut Queues) {
+        let Some((t, hop)) = &mut self.refer else {
+            return;
+        };
+        let mut answered = None;
+        while let Some(o) = t.poll_output() {
+            match o {
+                txn::Output::Transmit(b) => q.request(b, hop),
+                txn::Output::Event(txn::Event::Timeout) => answered = answered.or(Some(408)),
+                txn::Output::Event(txn::Event::Response(r)) => {
+                    let code = r.status().unwrap_or(0);
+                    if code >= 200 {
+                        answered = answered.or(Some(code));
+                    }
+                }
+                txn::Output::Event(_) => {}
+            }
+        }
+        if let Some(code) = answered {
+            self.referred &= (200..300).contains(&code);
+            if !self.ended {
+                q.event(CallEvent::ReferAnswered { code });
+            }
+        }
+        if t.is_terminated() {
+            self.refer = None;
+        }
+    }
+
     /// Sends what our transactions send; a final answer to our BYE (or its timeout) ends the
     /// call.
     fn drain_ours(&mut self, now: Instant, q: &mut Queues) {
@@ -426,4 +520,14 @@ impl InDialog {
         }
         self.ours.retain(|(t, _)| !t.is_terminated());
     }
+}
+
+/// Whether a NOTIFY belongs to a REFER's implicit subscription (RFC 3515 §2.4.4: `Event:
+/// refer`, with an `id` parameter after the first REFER of a dialog).
+fn is_refer_event(req: &Message) -> bool {
+    req.header(HeaderName::Event).is_some_and(|e| {
+        e.split(';')
+            .next()
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("refer"))
+    })
 }

@@ -115,6 +115,18 @@ impl PartyDialog {
         self.dialog.hang_up(now, reason, &mut self.q);
     }
 
+    /// Asks the caller's phone to call `refer_to` instead (RFC 3515 REFER; `referred_by`: who
+    /// asks, RFC 3892). The answer comes as `CallEvent::ReferAnswered`; refused before the
+    /// ACK of our 200, once hanging up, or while another REFER waits.
+    pub fn refer(
+        &mut self,
+        now: Instant,
+        refer_to: &str,
+        referred_by: Option<&str>,
+    ) -> Result<(), DialogError> {
+        self.dialog.refer(now, refer_to, referred_by, &mut self.q)
+    }
+
     /// A request with this call's Call-ID, `via_fix` from the transport it came over.
     pub fn handle_request(&mut self, now: Instant, req: &Message, via_fix: Option<ViaFix>) {
         self.dialog.handle_request(now, req, via_fix, &mut self.q);

@@ -258,7 +258,7 @@ words! {
     NO_PIN_SET = "no-pin-set":
         "This mailbox has no PIN yet. Please call from your own phone to set one.";
     MAILBOX_LOCKED = "mailbox-locked":
-        "This mailbox is locked after too many wrong PINs. Please call from your own phone.";
+        "This mailbox is locked after too many wrong PINs. Please try again later.";
     MAILBOX_FULL_OWNER = "mailbox-full-owner":
         "Your mailbox is full. Please delete messages you no longer need.";
     // main menu

@@ -26,10 +26,11 @@
 //!
 //! PIN: `conference::PinEntry` with the mailbox's PIN, `pin_attempts` a call, fewer when the
 //! mailbox is close to `max_pin_failures` wrong PINs in a row over all calls: each wrong
-//! entry with digits in it is reported (`PinFailed`) for the owner to count in
-//! `MailboxSettings::pin_failures`, a right one too (`PinAccepted`, the count starts again).
-//! A locked mailbox, or one without a PIN, lets only a trusted caller in (the mailbox's own
-//! phone, when the operator allows that without a PIN).
+//! entry with digits in it is reported (`PinFailed`) for the owner to count in the mailbox's
+//! settings (`MailboxSettings::pin_failed`, which locks the mailbox for a while, see
+//! `lockout.rs`), a right one too (`PinAccepted`, the count starts again). A locked mailbox
+//! (`pin_failures` at `max_pin_failures`), or one without a PIN, lets only a trusted caller in
+//! (the mailbox's own phone, when the operator allows that without a PIN).
 //!
 //! Drive it with `handle_*` and `now`, take [`Action`]s from `poll_action` after each call
 //! and call `handle_timeout` at `poll_timeout`. Invariants: `HangUp` comes at most once and
@@ -60,9 +61,10 @@ pub struct MenuConfig {
     pub trusted: bool,
     /// The mailbox's PIN (`MailboxSettings::pin`).
     pub pin: Option<Pin>,
-    /// Wrong PINs in a row so far (`MailboxSettings::pin_failures`).
+    /// Wrong PINs in a row toward the next lockout (`MailboxSettings::pin_failures_now`:
+    /// `max_pin_failures` while the mailbox is locked out).
     pub pin_failures: u32,
-    /// Wrong PINs in a row after which the mailbox is locked (for other phones).
+    /// Wrong PINs in a row after which the mailbox is locked (`PinLockout::failures`).
     pub max_pin_failures: u32,
     /// PIN entries a call may make (0 counts as 1).
     pub pin_attempts: u32,

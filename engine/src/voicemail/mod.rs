@@ -12,6 +12,7 @@
 //!   unsolicited NOTIFY;
 //! - `deposit`: [`Deposit`], a caller leaving a message (greeting, beep, recording);
 //! - `menu`: [`Menu`], the subscriber listening by phone (PIN, messages, greetings, PIN);
+//! - `lockout`: [`PinLockout`], how wrong PINs over many calls lock a mailbox for a while;
 //! - `play` and `capture`: what both machines play ([`Playback`] of [`Audio`] items) and
 //!   when a recording stops ([`CaptureLimits`], [`Stopped`]).
 //!
@@ -21,6 +22,7 @@
 
 mod capture;
 pub mod deposit;
+pub mod lockout;
 pub mod menu;
 pub mod mwi;
 mod play;
@@ -29,12 +31,13 @@ pub mod summary;
 
 pub use capture::{CaptureLimits, StopReason, Stopped, TAIL};
 pub use deposit::{Deposit, DepositConfig, Reason};
+pub use lockout::PinLockout;
 pub use menu::{Menu, MenuConfig};
 pub use mwi::MessageWaiting;
 pub use play::{Audio, PlayId, Playback};
 pub use record::{
     Folder, Greeting, Greetings, MailboxSettings, NewPinError, VoicemailId, VoicemailRecord,
-    MAX_PIN_FAILURES, MIN_PIN_LEN, VOICEMAILS_PENDING_TREE, VOICEMAILS_TREE,
+    MAX_PIN_FAILURES, MIN_PIN_LEN, SETTINGS_VERSION, VOICEMAILS_PENDING_TREE, VOICEMAILS_TREE,
     VOICEMAIL_SETTINGS_TREE,
 };
 pub use summary::{MessageClass, MessageSummary, SummaryError};

@@ -11,9 +11,11 @@
 //!   (`MailboxSettings::default()`), so data directories made before voicemail read as that.
 //!
 //! Both carry a leading version byte and the store's one bincode configuration
-//! (`crate::store::encode`); `decode` reads every version written so far (1, the first) and
-//! refuses others. PINs are kept as digits, like conference PINs: keyed on a phone's keypad,
-//! they are protected by the attempt limits ([`MAX_PIN_FAILURES`]), not by hashing.
+//! (`crate::store::encode`); `decode` reads every version written so far and refuses others:
+//! messages are at version 1, settings at [`SETTINGS_VERSION`] 2 (version 1 had no lockout
+//! time and reads as unlocked). PINs are kept as digits, like conference PINs: keyed on a
+//! phone's keypad, they are protected by the attempt limits and lockouts
+//! (`lockout::PinLockout`), not by hashing.
 
 use std::time::Duration;
 
@@ -28,11 +30,14 @@ pub const VOICEMAILS_PENDING_TREE: &str = "voicemails_pending";
 /// Tree of mailbox settings: canonical address -> `MailboxSettings`.
 pub const VOICEMAIL_SETTINGS_TREE: &str = "voicemail_settings";
 
-/// The version byte of voicemail records and settings.
+/// The version byte of voicemail records.
 pub const VOICEMAIL_VERSION: u8 = RECORD_VERSION;
 
-/// Wrong PINs in a row (over any number of calls) after which a mailbox takes no PIN from
-/// other phones until its owner sets a PIN (from their own phone or over HTTP).
+/// The version byte of mailbox settings: 2 since they carry the end of a PIN lockout.
+pub const SETTINGS_VERSION: u8 = 2;
+
+/// Wrong PINs in a row (over any number of calls) after which a mailbox is locked for a while
+/// (`lockout::PinLockout`, the default of `[voicemail] pin_failures`).
 pub const MAX_PIN_FAILURES: u32 = 10;
 
 /// The shortest PIN a subscriber may choose.
@@ -234,10 +239,24 @@ pub struct MailboxSettings {
     pub pin: Option<String>,
     /// The greetings recorded.
     pub greetings: Greetings,
-    /// Wrong PINs keyed since the last right one or the last PIN change.
+    /// Wrong PINs keyed since the last right one or the last PIN change (lockouts do not
+    /// reset it: each one after the first lasts longer).
     pub pin_failures: u32,
     /// When the settings last changed, seconds since the Unix epoch.
     pub changed_unix: u64,
+    /// Until when the mailbox takes no PIN (a lockout after too many wrong ones), seconds
+    /// since the Unix epoch; 0 when it never was locked or a right PIN came since.
+    pub pin_locked_until_unix: u64,
+}
+
+/// Settings as version 1 stored them (no lockout time).
+#[derive(bincode::Decode)]
+struct MailboxSettingsV1 {
+    enabled: bool,
+    pin: Option<String>,
+    greetings: Greetings,
+    pin_failures: u32,
+    changed_unix: u64,
 }
 
 impl Default for MailboxSettings {
@@ -249,6 +268,7 @@ impl Default for MailboxSettings {
             greetings: Greetings::default(),
             pin_failures: 0,
             changed_unix: 0,
+            pin_locked_until_unix: 0,
         }
     }
 }
@@ -259,19 +279,34 @@ impl MailboxSettings {
         self.pin.as_deref().and_then(|p| Pin::parse(p).ok())
     }
 
-    /// Whether too many wrong PINs have been keyed: the mailbox takes no PIN from other phones.
-    pub fn locked(&self) -> bool {
-        self.pin_failures >= MAX_PIN_FAILURES
-    }
-
-    /// The stored bytes (version `VOICEMAIL_VERSION`).
+    /// The stored bytes (version [`SETTINGS_VERSION`]).
     pub fn encode(&self) -> Vec<u8> {
-        store::encode(self)
+        let mut out = store::encode(self);
+        out[0] = SETTINGS_VERSION;
+        out
     }
 
-    /// Reads settings of any version written so far.
+    /// Reads settings of this version or of version 1 (read as never locked).
     pub fn decode(bytes: &[u8]) -> Result<MailboxSettings, RecordError> {
-        decode_versioned(bytes)
+        let (&version, body) = bytes.split_first().ok_or(RecordError::Empty)?;
+        let mut v = Vec::with_capacity(bytes.len());
+        v.push(RECORD_VERSION);
+        v.extend_from_slice(body);
+        match version {
+            SETTINGS_VERSION => store::decode(&v),
+            1 => {
+                let old: MailboxSettingsV1 = store::decode(&v)?;
+                Ok(MailboxSettings {
+                    enabled: old.enabled,
+                    pin: old.pin,
+                    greetings: old.greetings,
+                    pin_failures: old.pin_failures,
+                    changed_unix: old.changed_unix,
+                    pin_locked_until_unix: 0,
+                })
+            }
+            other => Err(RecordError::Version(other)),
+        }
     }
 }
 
@@ -332,10 +367,42 @@ mod tests {
             greetings: Greetings::default().with(Greeting::Busy),
             pin_failures: 3,
             changed_unix: 9,
+            pin_locked_until_unix: 1_700_000_900,
         };
         let bytes = s.encode();
-        assert_eq!(bytes[0], VOICEMAIL_VERSION);
+        assert_eq!(bytes[0], SETTINGS_VERSION);
         assert_eq!(MailboxSettings::decode(&bytes), Ok(s));
+    }
+
+    #[test]
+    fn settings_of_version_1_read_as_never_locked() {
+        #[derive(bincode::Encode)]
+        struct V1 {
+            enabled: bool,
+            pin: Option<String>,
+            greetings: Greetings,
+            pin_failures: u32,
+            changed_unix: u64,
+        }
+        let old = store::encode(&V1 {
+            enabled: true,
+            pin: Some("4711".into()),
+            greetings: Greetings::default().with(Greeting::Name),
+            pin_failures: 2,
+            changed_unix: 7,
+        });
+        assert_eq!(old[0], 1);
+        assert_eq!(
+            MailboxSettings::decode(&old),
+            Ok(MailboxSettings {
+                enabled: true,
+                pin: Some("4711".into()),
+                greetings: Greetings::default().with(Greeting::Name),
+                pin_failures: 2,
+                changed_unix: 7,
+                pin_locked_until_unix: 0,
+            })
+        );
     }
 
     #[test]
@@ -353,10 +420,10 @@ mod tests {
             Err(RecordError::Corrupt(_))
         ));
         let mut bytes = MailboxSettings::default().encode();
-        bytes[0] = 0;
+        bytes[0] = 3;
         assert_eq!(
             MailboxSettings::decode(&bytes),
-            Err(RecordError::Version(0))
+            Err(RecordError::Version(3))
         );
     }
 
@@ -428,15 +495,13 @@ mod tests {
         let s = MailboxSettings::default();
         assert!(s.enabled);
         assert_eq!(s.pin(), None);
-        assert!(!s.locked());
-        let locked = MailboxSettings {
+        assert_eq!(s.pin_locked_until_unix, 0);
+        let with_pin = MailboxSettings {
             pin: Some("4711".into()),
-            pin_failures: MAX_PIN_FAILURES,
             ..s
         };
-        assert!(locked.locked());
         assert_eq!(
-            locked.pin().map(|p| p.as_str().to_owned()),
+            with_pin.pin().map(|p| p.as_str().to_owned()),
             Some("4711".into())
         );
     }

@@ -550,3 +550,5 @@ fn requests_of_another_dialog_get_481_and_out_of_order_ones_500() {
     d.handle_timeout(g);
     assert_eq!(statuses(&sent(&mut d)), [481]);
 }
+
+mod refer;

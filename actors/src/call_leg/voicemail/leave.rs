@@ -1,6 +1,6 @@
 //! A call that goes to a subscriber's mailbox: the routing sequence said so
 //! (`Step::Voicemail`: busy, not answered, no device registered, or forwarded there), and the
-//! leg answers it itself as the part in `deposit.rs`.
+//! leg answers it itself as the part in `deposit.rs`, for the caller to leave a message.
 //!
 //! What the caller hears depends on the mailbox (read here, on the leg's arbiter: sled serves
 //! settings and records from memory, greetings are a small file each): the subscriber's
@@ -15,21 +15,20 @@
 
 use std::sync::Arc;
 
-use actix::{Context, Handler};
 use switchboard_engine::routing::DiversionReason;
 use switchboard_engine::voicemail::{CaptureLimits, DepositConfig, Greeting, Reason};
 use tracing::{info, warn};
 
+use super::super::party::OwnMedia;
+use super::super::CallLeg;
 use super::deposit::{DepositCall, DepositSetup};
-use super::party::OwnMedia;
-use super::CallLeg;
-use crate::api::voicemail::VoiceHeard;
+use super::VoicemailCall;
 use crate::clock::now;
 use crate::mailbox::Capacity;
 
 impl CallLeg {
     /// The call of transaction `i` goes to the mailbox of the subscriber it was for.
-    pub(super) fn voicemail(&mut self, i: usize, why: DiversionReason) {
+    pub(in crate::call_leg) fn voicemail(&mut self, i: usize, why: DiversionReason) {
         let t = now();
         let unavailable = |leg: &mut CallLeg, i: usize| {
             leg.txns[i]
@@ -45,7 +44,7 @@ impl CallLeg {
         let caller = setup
             .caller()
             .map_or_else(|| "anonymous".to_owned(), |a| a.as_str().to_owned());
-        let Some(offer) = super::anchoring::sdp_of(self.txns[i].ctx.request()) else {
+        let Some(offer) = super::super::anchoring::sdp_of(self.txns[i].ctx.request()) else {
             return unavailable(self, i);
         };
         let mailboxes = &self.shared.mailboxes;
@@ -138,44 +137,7 @@ impl CallLeg {
         );
         if let Some(call) = call {
             info!(mailbox = %mailbox.redacted(), reason = why.as_str(), "call answered by voicemail");
-            self.deposit = Some(Box::new(call));
+            self.voicemail = Some(VoicemailCall::deposit(call));
         }
-    }
-
-    /// Sends what the voicemail dialog produced; the call ends when its dialog does (the part
-    /// stays until no retransmission is left to answer).
-    pub(super) fn drain_deposit(&mut self) {
-        let Some(d) = self.deposit.as_mut() else {
-            return;
-        };
-        let transports = &self.transports;
-        let drained = d.drain(|flow, bytes| transports.send(flow, bytes));
-        if drained == super::party::Drained::Live {
-            return;
-        }
-        if drained == super::party::Drained::Done {
-            self.deposit = None;
-        }
-        if !self.call.is_ended() {
-            self.end_call("voicemail");
-        }
-    }
-}
-
-impl Handler<VoiceHeard> for CallLeg {
-    type Result = ();
-
-    fn handle(&mut self, m: VoiceHeard, ctx: &mut Context<Self>) {
-        let span = self.span.clone();
-        let _g = span.enter();
-        // not counted in `processed`: only the owners table's messages are
-        if let Some(d) = self
-            .deposit
-            .as_mut()
-            .filter(|d| d.recording() == Some(m.deposit))
-        {
-            d.heard(now(), m.dbfs);
-        }
-        self.after(ctx);
     }
 }
