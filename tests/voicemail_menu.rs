@@ -379,7 +379,7 @@ async fn a_saved_message_plays_again_from_the_saved_folder() {
     assert_is_the_message(&first);
     p.keys("9");
     let saved = messages(&sw, |m| m.len() == 1 && m[0]["folder"] == "saved");
-    assert_eq!(saved[0]["caller"], CALLER);
+    assert_eq!(saved[0]["caller"]["number"], CALLER);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = p.mark();
     p.keys("2");
