@@ -10,7 +10,8 @@
 #
 # Defaults: scenarios/conference_200.toml, 200, 30, the file's own duration. DURATION_SECS
 # rewrites the first phase's duration_secs (a longer probe run of conference_small.toml);
-# CODECS='{ PCMU = 1 }' in the environment rewrites the codec shares.
+# CODECS='{ PCMU = 1 }' in the environment rewrites the codec shares; BIN=path runs another
+# build of the switch (an earlier commit's, side by side).
 # Prints `uptime` before, during and after: the machine is shared.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,7 +19,7 @@ scenario=${1:-$here/scenarios/conference_200.toml}
 participants=${2:-200}
 window=${3:-30}
 duration=${4:-}
-bin=$here/target/release/switchboard
+bin=${BIN:-$here/target/release/switchboard}
 [ -x "$bin" ] || (cd "$here" && cargo build --release --bin switchboard)
 work=$(mktemp -d /tmp/sb-conf.XXXXXX)
 "$bin" serve --sip 127.0.0.1:5094 --http 127.0.0.1:8094 --auth off --data "$work/data" \
