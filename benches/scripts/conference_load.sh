@@ -61,16 +61,19 @@ a_t=$(date +%s.%N)
 a_ticks=$(metric switchboard_conference_mixer_ticks_total)
 a_busy=$(metric switchboard_conference_mixer_busy_seconds_total)
 a_late=$(metric switchboard_conference_mixer_late_ticks_total)
+a_miss=$(metric switchboard_conference_voice_missing_total)
 sleep "$window"
 b_cpu=$(ticks)
 b_t=$(date +%s.%N)
 b_ticks=$(metric switchboard_conference_mixer_ticks_total)
 b_busy=$(metric switchboard_conference_mixer_busy_seconds_total)
 b_late=$(metric switchboard_conference_mixer_late_ticks_total)
+b_miss=$(metric switchboard_conference_voice_missing_total)
 in=$(metric switchboard_conference_participants)
 echo "during: $(uptime)"
 awk -v c="$((b_cpu - a_cpu))" -v hz="$hz" -v t0="$a_t" -v t1="$b_t" -v n="$in" \
 	-v k0="$a_ticks" -v k1="$b_ticks" -v b0="$a_busy" -v b1="$b_busy" -v l0="$a_late" \
+	-v m0="${a_miss:-0}" -v m1="${b_miss:-0}" \
 	-v l1="$b_late" -v rss="$(rss)" -v max="$(metric switchboard_conference_mixer_tick_max_seconds)" \
 	'BEGIN {
 		secs = t1 - t0; cpu = c / hz
@@ -79,6 +82,7 @@ awk -v c="$((b_cpu - a_cpu))" -v hz="$hz" -v t0="$a_t" -v t1="$b_t" -v n="$in" \
 		printf "switch RSS: %d KiB\n", rss
 		printf "mixer: %d ticks (%.1f/s), mean tick %.1f us, longest tick so far %.1f us, %d late ticks (> 10 ms)\n",
 			k1 - k0, (k1 - k0) / secs, (b1 - b0) * 1e6 / (k1 - k0), max * 1e6, l1 - l0
+		printf "voice frames not waiting at their mixer tick: %d of %d\n", m1 - m0, (k1 - k0) * n
 	}'
 wait $load || true
 echo "after: $(uptime)"

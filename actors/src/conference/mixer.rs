@@ -339,17 +339,19 @@ impl Loop {
         let frame = &mut self.frame[..];
         let silence = &self.silence[..];
         let mut missing = 0;
+        let number = self.clock.tick_number(at);
         for room in self.rooms.values_mut() {
-            missing += room.tick(frame, silence);
+            missing += room.tick(frame, silence, number);
         }
+        // the tick's cost (the mix, before the media threads it wakes may take the core) and
+        // lateness: two clock reads and three atomic updates, no lock
+        let busy = now.elapsed().as_secs_f64();
         // the payloads are all written: each media thread concerned wakes once and sends
         for room in self.rooms.values() {
             for p in &room.parts {
                 p.ends.mix.ring();
             }
         }
-        // the tick's cost and lateness: two clock reads and three atomic updates, no lock
-        let busy = now.elapsed().as_secs_f64();
         let m = &self.metrics;
         m.conference_ticks.inc();
         m.conference_tick_busy.inc_by(busy);
@@ -379,8 +381,9 @@ impl Room {
         self.parts.retain(|p| p.id != id);
     }
 
-    /// One tick of the room; how many participants had no voice frame waiting.
-    fn tick(&mut self, frame: &mut [i16], silence: &[i16]) -> u64 {
+    /// The room's part of the mixer's tick number `number`; how many participants had no
+    /// voice frame waiting.
+    fn tick(&mut self, frame: &mut [i16], silence: &[i16], number: u64) -> u64 {
         // a participant whose session closed leaves (no allocation: retain moves in place)
         if self.parts.iter().any(|p| p.ends.voice.is_closed()) {
             let mixer = &mut self.mixer;
@@ -409,7 +412,7 @@ impl Room {
         }
         self.mixer.tick();
         for p in &mut self.parts {
-            p.ends.mix.write(self.mixer.output(p.id));
+            p.ends.mix.write(number, self.mixer.output(p.id));
         }
         if let Some((rate, sink)) = &mut self.record {
             let mix = self

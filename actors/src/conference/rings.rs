@@ -9,8 +9,9 @@
 //!   `PayloadFeed`).
 //!
 //! A participant's frames and payloads all have one size (its rate's 20 ms frame, its codec's
-//! 20 ms payload), so a ring holds whole records and each end moves exactly one at a time;
-//! `push_slice` publishes a record whole. Each ring holds [`DEPTH`] records (160 ms). The
+//! 20 ms payload after the number of the mixer's tick that made it, [`TICK_BYTES`]), so a
+//! ring holds whole records and a reader counts only whole ones; `push_slice` publishes what
+//! it wrote at once. Each ring holds [`DEPTH`] records (160 ms). The
 //! session's frame tick follows the mixer's clock, a little ahead of each mixer tick, so one
 //! voice frame waits at each tick: the mixer takes the newest and drops any older one (a
 //! frame that missed its tick is not played a tick late, which would delay everything after
@@ -29,6 +30,9 @@ use crate::media::FeedBell;
 
 /// Records a ring holds: 160 ms.
 pub const DEPTH: usize = 8;
+
+/// The mixer's tick number before each payload of the mix ring (little-endian).
+pub const TICK_BYTES: usize = 8;
 
 /// Payloads the media thread sends at one wake-up at most (older ones are dropped): the
 /// mixer's tick and one it missed.
@@ -89,6 +93,8 @@ pub struct Mix {
     ring: HeapCons<u8>,
     bytes: usize,
     counters: Arc<RingCounters>,
+    /// The tick of the payload taken last.
+    tick: Option<u64>,
 }
 
 /// The media thread's ends, handed to the participant's call.
@@ -110,7 +116,7 @@ pub fn pair(codec: Codec, bell: Option<FeedBell>) -> (LegEnds, MixerEnds) {
     let bytes = codec.frame_payload_bytes();
     let counters = Arc::new(RingCounters::default());
     let (vp, vc) = HeapRb::<i16>::new(DEPTH * samples).split();
-    let (mp, mc) = HeapRb::<u8>::new(DEPTH * bytes).split();
+    let (mp, mc) = HeapRb::<u8>::new(DEPTH * (TICK_BYTES + bytes)).split();
     (
         LegEnds {
             voice: Voice {
@@ -122,6 +128,7 @@ pub fn pair(codec: Codec, bell: Option<FeedBell>) -> (LegEnds, MixerEnds) {
                 ring: mc,
                 bytes,
                 counters: counters.clone(),
+                tick: None,
             },
         },
         MixerEnds {
@@ -180,13 +187,16 @@ impl VoiceReader {
 }
 
 impl MixWriter {
-    /// Queues one tick's payload; dropped (and counted) when the media thread fell behind or
-    /// the payload is not one 20 ms payload of the participant's codec.
-    pub fn write(&mut self, payload: &[u8]) {
-        if payload.len() != self.bytes || self.ring.vacant_len() < self.bytes {
+    /// Queues the payload of the mixer's tick number `tick`; dropped (and counted) when the
+    /// media thread fell behind or the payload is not one 20 ms payload of the participant's
+    /// codec.
+    pub fn write(&mut self, tick: u64, payload: &[u8]) {
+        if payload.len() != self.bytes || self.ring.vacant_len() < TICK_BYTES + self.bytes {
             RingCounters::bump(&self.counters.mix_dropped);
             return;
         }
+        // the reader counts whole records only: the first push alone is no record to it
+        self.ring.push_slice(&tick.to_le_bytes());
         self.ring.push_slice(payload);
     }
 
@@ -202,16 +212,24 @@ impl MixWriter {
 impl PayloadFeed for Mix {
     fn next(&mut self, buf: &mut [u8]) -> Option<usize> {
         let n = self.bytes;
-        let mut waiting = self.ring.occupied_len() / n;
+        let record = TICK_BYTES + n;
+        let mut waiting = self.ring.occupied_len() / record;
         while waiting > KEEP {
-            self.ring.skip(n);
+            self.ring.skip(record);
             RingCounters::bump(&self.counters.mix_skipped);
             waiting -= 1;
         }
         if waiting == 0 || buf.len() < n {
             return None;
         }
+        let mut tick = [0u8; TICK_BYTES];
+        self.ring.pop_slice(&mut tick);
+        self.tick = Some(u64::from_le_bytes(tick));
         (self.ring.pop_slice(&mut buf[..n]) == n).then_some(n)
+    }
+
+    fn tick(&self) -> Option<u64> {
+        self.tick
     }
 }
 
@@ -267,19 +285,20 @@ mod tests {
         let (mut leg, mut mixer) = pair(Codec::Pcmu, None);
         let mut buf = [0u8; 1920];
         assert_eq!(leg.mix.next(&mut buf), None);
-        mixer.mix.write(&[7; 160]);
-        mixer.mix.write(&[8; 161]);
+        mixer.mix.write(1, &[7; 160]);
+        mixer.mix.write(2, &[8; 161]);
         assert_eq!(leg.mix.next(&mut buf), Some(160));
         assert_eq!(buf[..160], [7; 160]);
+        assert_eq!(leg.mix.tick(), Some(1), "with the tick that made it");
         assert_eq!(leg.mix.next(&mut buf), None);
         assert_eq!(RingCounters::get(&mixer.counters.mix_dropped), 1);
         for k in 0..4 {
-            mixer.mix.write(&[k; 160]);
+            mixer.mix.write(10 + u64::from(k), &[k; 160]);
         }
         assert_eq!(leg.mix.next(&mut buf), Some(160));
         assert_eq!(buf[0], 2, "the oldest two dropped");
         assert_eq!(leg.mix.next(&mut buf), Some(160));
-        assert_eq!(buf[0], 3);
+        assert_eq!((buf[0], leg.mix.tick()), (3, Some(13)));
         assert_eq!(RingCounters::get(&mixer.counters.mix_skipped), 2);
     }
 

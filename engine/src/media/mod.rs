@@ -219,6 +219,14 @@ pub trait PayloadFeed: Send {
     /// length, or `None` when none waits (nothing more is sent; a tick the producer missed
     /// is a gap the phone conceals).
     fn next(&mut self, buf: &mut [u8]) -> Option<usize>;
+
+    /// The number of the producer's 20 ms tick that made the payload `next` gave last, when
+    /// the producer numbers them (a mixer on a [`MixerClock`](session::MixerClock): tick k
+    /// is at `epoch + k × FRAME`). The session then times the packet by that tick rather
+    /// than by when it was told of the push, so a late wake-up is no gap in its timestamps.
+    fn tick(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The largest 20 ms payload of any codec the switch handles (L16 at 48 kHz).

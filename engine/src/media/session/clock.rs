@@ -190,7 +190,7 @@ impl Session {
         let i = side.index();
         let feeding = self.feeds[i].as_mut()?;
         let stream = self.streams[i].as_mut()?;
-        let (at, marker, payload) = feeding.take()?;
+        let (at, marker, payload) = feeding.take(self.mixer_clock.as_ref())?;
         let to = stream.rtp_target()?;
         let (ts, follows) = stream.frame_stamp(self.t0, at);
         let mut h = Header::new(stream.pt, stream.next_seq(), ts, stream.ssrc);

@@ -8,6 +8,7 @@
 
 use std::time::Instant;
 
+use super::MixerClock;
 use crate::media::{PayloadFeed, MAX_PAYLOAD};
 
 /// Payloads one push sends at most (the producer's queue bounds them too).
@@ -58,9 +59,10 @@ impl Feeding {
         }
     }
 
-    /// The next payload of the last push, with the push's time and the talk-spurt flag.
-    pub(super) fn take(&mut self) -> Option<(Instant, bool, &[u8])> {
-        let at = self.pushed?;
+    /// The next payload of the last push, with its time and the talk-spurt flag. Its time is
+    /// its tick's on `clock` when the producer numbers its ticks, else the push's.
+    pub(super) fn take(&mut self, clock: Option<&MixerClock>) -> Option<(Instant, bool, &[u8])> {
+        let pushed = self.pushed?;
         if self.taken >= MAX_PER_PUSH {
             self.pushed = None;
             return None;
@@ -69,6 +71,10 @@ impl Feeding {
             Some(n) if n <= MAX_PAYLOAD => {
                 self.taken += 1;
                 let marker = std::mem::replace(&mut self.marker, false);
+                let at = match (self.feed.tick(), clock) {
+                    (Some(k), Some(c)) => c.mixer_tick(k),
+                    _ => pushed,
+                };
                 Some((at, marker, &self.buf[..n]))
             }
             _ => {

@@ -24,6 +24,18 @@ impl MixerClock {
         grid_at_or_after(self.epoch, now)
     }
 
+    /// The time of the mixer's tick number `k`.
+    pub fn mixer_tick(&self, k: u64) -> Instant {
+        self.epoch + Duration::from_nanos(k.saturating_mul(FRAME.as_nanos() as u64))
+    }
+
+    /// The number of the mixer's tick nearest `at`.
+    pub fn tick_number(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.epoch).as_nanos();
+        let frame = FRAME.as_nanos();
+        ((since + frame / 2) / frame) as u64
+    }
+
     /// A following session's first frame tick at or after `now`.
     pub fn frame_tick_at_or_after(&self, now: Instant) -> Instant {
         grid_at_or_after(self.epoch, now + self.lead) - self.lead
@@ -53,6 +65,9 @@ mod tests {
         assert_eq!(c.mixer_tick_at_or_after(epoch), epoch);
         assert_eq!(c.mixer_tick_at_or_after(epoch + ms(1)), epoch + ms(20));
         assert_eq!(c.mixer_tick_at_or_after(epoch + ms(40)), epoch + ms(40));
+        assert_eq!(c.tick_number(epoch + ms(49)), 2);
+        assert_eq!(c.tick_number(epoch + ms(51)), 3);
+        assert_eq!(c.mixer_tick(3), epoch + ms(60));
         assert_eq!(c.frame_tick_at_or_after(epoch + ms(1)), epoch + ms(15));
         assert_eq!(c.frame_tick_at_or_after(epoch + ms(15)), epoch + ms(15));
         assert_eq!(c.frame_tick_at_or_after(epoch + ms(16)), epoch + ms(35));

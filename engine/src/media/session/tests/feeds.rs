@@ -262,3 +262,61 @@ fn the_participant_s_voice_reaches_the_sink_while_the_feed_plays() {
         "and the feed went out meanwhile"
     );
 }
+
+/// Payloads with the number of the tick that made them, and the number of the last taken.
+type Ticks = (VecDeque<(u64, Vec<u8>)>, Option<u64>);
+
+/// A mixer's ring whose payloads carry the number of the tick that made them.
+#[derive(Clone, Default)]
+struct Numbered(Arc<Mutex<Ticks>>);
+
+impl PayloadFeed for Numbered {
+    fn next(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let mut q = self.0.lock().unwrap();
+        let (tick, p) = q.0.pop_front()?;
+        q.1 = Some(tick);
+        buf[..p.len()].copy_from_slice(&p);
+        Some(p.len())
+    }
+
+    fn tick(&self) -> Option<u64> {
+        self.0.lock().unwrap().1
+    }
+}
+
+#[test]
+fn a_late_wake_up_is_no_gap_the_timestamps_follow_the_mixer_s_ticks() {
+    let mut r = participant();
+    let clock = MixerClock {
+        epoch: r.at(10),
+        lead: ms(5),
+    };
+    r.s.set_mixer_clock(r.t0, Some(clock));
+    let feed = Numbered::default();
+    r.s.set_feed(r.t0, Side::Caller, Some(Box::new(feed.clone())));
+    for k in 0..20u64 {
+        if k == 15 {
+            continue; // the mixer missed this tick
+        }
+        feed.0.lock().unwrap().0.push_back((k, vec![k as u8; 160]));
+        // the media thread wakes 1 ms after the tick, or late (15 and 19 ms)
+        let late = match k {
+            7 => 15,
+            12 => 19,
+            _ => 1,
+        };
+        let at = clock.mixer_tick(k) + ms(late);
+        r.run_until(at);
+        r.s.handle_feed(at);
+        r.drain(at);
+    }
+    let out = r.take(Side::Caller);
+    assert_eq!(out.len(), 19);
+    let steps: Vec<u32> = out
+        .windows(2)
+        .map(|w| header(&w[1]).1.wrapping_sub(header(&w[0]).1) / 160)
+        .collect();
+    let mut want = vec![1u32; 18];
+    want[14] = 2; // tick 14, then 16: the one the mixer missed
+    assert_eq!(steps, want, "frames, not wake-ups");
+}
