@@ -63,6 +63,28 @@ fn media(c: &mut Criterion) {
         })
     });
 
+    // a conference participant's voice: steered by slack, popped 3 ms after each arrival
+    let mut jb = JitterBuffer::new(JitterConfig::low_latency(Codec::Pcmu));
+    let mut i = 0u32;
+    g.bench_function("jitter_low_latency_push_pop_20ms", |b| {
+        b.iter(|| {
+            let at = t0 + Duration::from_millis(u64::from(i) * 20);
+            let meta = PacketMeta {
+                ssrc: Ssrc(1),
+                seq: Seq(i as u16),
+                timestamp: RtpTimestamp(i.wrapping_mul(160)),
+                marker: false,
+            };
+            jb.push(at, meta, black_box(&payload));
+            let played = match jb.pop(at + Duration::from_millis(3)) {
+                Playout::Frame(f) => f.payload[0],
+                _ => 0,
+            };
+            i = i.wrapping_add(1);
+            played
+        })
+    });
+
     let mut stats = ReceptionStats::new(Ssrc(1), 8000);
     let mut n = 0u32;
     g.bench_function("rtcp_reception_stats_per_packet", |b| {

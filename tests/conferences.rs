@@ -75,6 +75,44 @@ async fn the_others_hear_a_tone_when_someone_joins_and_when_someone_leaves() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_is_heard_with_the_join_tone_not_after_it() {
+    let sw = media::switch("", &["1001", "1002"]);
+    let mut a = Member::dial(&sw, "1001", "newcomer", &[Codec::Pcmu], 440.0).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    a.phone.clear_received();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // 1002 talks from its first packet on
+    let mut b = Member::dial(&sw, "1002", "newcomer", &[Codec::Pcmu], 1000.0).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let heard = a.phone.audio();
+    let tone = onset(&heard, JOIN[0]).expect("1001 hears the join tone");
+    let voice = onset(&heard, 1000.0).expect("1001 hears 1002");
+    // the mixer plays the tone over the room from the tick after the join, and 1002's voice
+    // from its first decoded frame: not after the tone's 250 ms
+    assert!(
+        voice < tone + Duration::from_millis(100),
+        "1002 heard {voice:?} into 1001's audio, the join tone {tone:?}: {}",
+        heard.describe(&[JOIN[0], JOIN[1], 1000.0])
+    );
+    for m in [&mut a, &mut b] {
+        m.hang_up().await;
+    }
+}
+
+/// Where `hz` first sounds in `audio` (a 40 ms window above -30 dBFS, in 10 ms steps).
+fn onset(audio: &Audio, hz: f32) -> Option<Duration> {
+    let (step, window) = (Duration::from_millis(10), Duration::from_millis(40));
+    let mut at = Duration::ZERO;
+    while at + window <= audio.duration() {
+        if audio.skip(at).take(window).level_at(hz) > -30.0 {
+            return Some(at);
+        }
+        at += step;
+    }
+    None
+}
+
 /// Whether `audio` has a 50 ms stretch of `first`, then later one of `then`, each loud
 /// (above -30 dBFS) and the stronger of the two there.
 fn sounds_in_order(audio: &Audio, [first, then]: [f32; 2]) -> bool {

@@ -126,6 +126,9 @@ pub struct Metrics {
     pub conference_tick_max: Gauge<f64, AtomicU64>,
     /// Ticks that began more than half a frame (10 ms) after their time.
     pub conference_late_ticks: Counter,
+    /// Participants' voice frames not waiting at their mixer tick (their media thread's
+    /// frame tick came late, or the session had not started its frames yet).
+    pub conference_voice_missing: Counter,
     /// Bridge commands that failed and were undone from the bridge's snapshot.
     pub conference_restarts: Counter,
     /// Session deadlines the media threads ran (20 ms frame ticks, DTMF, media timeouts).
@@ -198,6 +201,7 @@ impl Metrics {
             conference_tick_busy: Counter::default(),
             conference_tick_max: Gauge::default(),
             conference_late_ticks: Counter::default(),
+            conference_voice_missing: Counter::default(),
             conference_restarts: Counter::default(),
             media_ticks: Counter::default(),
             media_late_ticks: Counter::default(),
@@ -273,6 +277,11 @@ impl Metrics {
                 "conference_mixer_late_ticks",
                 "Mixer ticks that began more than half a frame (10 ms) after their time",
                 m.conference_late_ticks.clone(),
+            );
+            r.register(
+                "conference_voice_missing",
+                "Participants' voice frames not waiting at their mixer tick (a media thread late)",
+                m.conference_voice_missing.clone(),
             );
             r.register(
                 "conference_bridge_restarts",

@@ -10,7 +10,8 @@
 #
 # Defaults: scenarios/conference_200.toml, 200, 30, the file's own duration. DURATION_SECS
 # rewrites the first phase's duration_secs (a longer probe run of conference_small.toml);
-# CODECS='{ PCMU = 1 }' in the environment rewrites the codec shares.
+# CODECS='{ PCMU = 1 }' in the environment rewrites the codec shares; BIN=path runs another
+# build of the switch (an earlier commit's, side by side).
 # Prints `uptime` before, during and after: the machine is shared.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,7 +19,7 @@ scenario=${1:-$here/scenarios/conference_200.toml}
 participants=${2:-200}
 window=${3:-30}
 duration=${4:-}
-bin=$here/target/release/switchboard
+bin=${BIN:-$here/target/release/switchboard}
 [ -x "$bin" ] || (cd "$here" && cargo build --release --bin switchboard)
 work=$(mktemp -d /tmp/sb-conf.XXXXXX)
 "$bin" serve --sip 127.0.0.1:5094 --http 127.0.0.1:8094 --auth off --data "$work/data" \
@@ -60,16 +61,19 @@ a_t=$(date +%s.%N)
 a_ticks=$(metric switchboard_conference_mixer_ticks_total)
 a_busy=$(metric switchboard_conference_mixer_busy_seconds_total)
 a_late=$(metric switchboard_conference_mixer_late_ticks_total)
+a_miss=$(metric switchboard_conference_voice_missing_total)
 sleep "$window"
 b_cpu=$(ticks)
 b_t=$(date +%s.%N)
 b_ticks=$(metric switchboard_conference_mixer_ticks_total)
 b_busy=$(metric switchboard_conference_mixer_busy_seconds_total)
 b_late=$(metric switchboard_conference_mixer_late_ticks_total)
+b_miss=$(metric switchboard_conference_voice_missing_total)
 in=$(metric switchboard_conference_participants)
 echo "during: $(uptime)"
 awk -v c="$((b_cpu - a_cpu))" -v hz="$hz" -v t0="$a_t" -v t1="$b_t" -v n="$in" \
 	-v k0="$a_ticks" -v k1="$b_ticks" -v b0="$a_busy" -v b1="$b_busy" -v l0="$a_late" \
+	-v m0="${a_miss:-0}" -v m1="${b_miss:-0}" \
 	-v l1="$b_late" -v rss="$(rss)" -v max="$(metric switchboard_conference_mixer_tick_max_seconds)" \
 	'BEGIN {
 		secs = t1 - t0; cpu = c / hz
@@ -78,6 +82,7 @@ awk -v c="$((b_cpu - a_cpu))" -v hz="$hz" -v t0="$a_t" -v t1="$b_t" -v n="$in" \
 		printf "switch RSS: %d KiB\n", rss
 		printf "mixer: %d ticks (%.1f/s), mean tick %.1f us, longest tick so far %.1f us, %d late ticks (> 10 ms)\n",
 			k1 - k0, (k1 - k0) / secs, (b1 - b0) * 1e6 / (k1 - k0), max * 1e6, l1 - l0
+		printf "voice frames not waiting at their mixer tick: %d of %d\n", m1 - m0, (k1 - k0) * n
 	}'
 wait $load || true
 echo "after: $(uptime)"

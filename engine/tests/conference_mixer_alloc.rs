@@ -2,7 +2,7 @@
 //! talk detection, talker selection, the talkers of each rate resampled along the chain of
 //! rates (resamplers resting and waking as rates go quiet and talk again), mixes at three
 //! rates, shared and private encodes (G.711, G.722, L16), payloads out; muting and removing
-//! participants between ticks neither.
+//! participants and announcing join and leave tones between ticks neither.
 //!
 //! A counting global allocator tallies allocations per thread; the test sets the room up,
 //! warms it, then runs thousands of ticks and asserts the count did not move.
@@ -146,6 +146,14 @@ fn a_conference_mixer_at_three_rates_with_changing_talkers_allocates_nothing_per
                 let id = ParticipantId(1 + (k / 100 % 6) as u32);
                 let muted = mixer.is_muted(id);
                 mixer.set_muted(id, !muted);
+            }
+            if k % 250 == 0 {
+                // a join or leave tone over the room, at every rate
+                mixer.announce(if k % 500 == 0 {
+                    Tone::JOINED
+                } else {
+                    Tone::LEFT
+                });
             }
             bytes += tick(&mut mixer, &mut phones, k);
         }

@@ -1,6 +1,7 @@
 //! A media session allocates nothing per packet or per tick once its sides are set up: the
 //! relay fast path, the frame path (jitter buffer, G.722 and PCMU codecs, resampling both
-//! ways, a sink), a tone source and DTMF in and out.
+//! ways, a sink), a tone source, DTMF in and out, and a conference participant (following a
+//! mixer's clock, its mix pushed to its feed, a prompt over the mix).
 //!
 //! A counting global allocator tallies allocations per thread; each test sets its session up,
 //! warms it, then runs thousands of packets and ticks and asserts the count did not move.
@@ -8,6 +9,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard_engine::entropy::Entropy;
@@ -15,10 +18,10 @@ use switchboard_engine::media::codec::Encoder;
 use switchboard_engine::media::dtmf::Digit;
 use switchboard_engine::media::rtp::{write_header, Header, PayloadType, RtpTimestamp, Seq, Ssrc};
 use switchboard_engine::media::session::{
-    Action, Session, SessionConfig, Source, StreamConfig, MAX_TRANSMIT,
+    Action, MixerClock, Session, SessionConfig, Source, StreamConfig, MAX_TRANSMIT,
 };
-use switchboard_engine::media::tone::Ringback;
-use switchboard_engine::media::{Codec, FrameSink, SampleRate, Side};
+use switchboard_engine::media::tone::{Ringback, Tone};
+use switchboard_engine::media::{Codec, FrameSink, PayloadFeed, SampleRate, Side};
 
 struct Counting;
 
@@ -262,4 +265,64 @@ fn transcoding_g722_and_pcmu_both_ways_with_a_sink_digits_and_a_tone_allocates_n
         }
     });
     assert_eq!(n, 0);
+}
+
+/// A mixer's ring as the feed sees it: one payload after each push.
+struct Pushed(Arc<AtomicBool>);
+
+impl PayloadFeed for Pushed {
+    fn next(&mut self, buf: &mut [u8]) -> Option<usize> {
+        if !self.0.swap(false, Ordering::Relaxed) {
+            return None;
+        }
+        buf[..160].fill(0x7e);
+        Some(160)
+    }
+}
+
+#[test]
+fn a_conference_participant_following_the_mixer_s_clock_allocates_nothing() {
+    let t0 = Instant::now();
+    let mut s = Session::new(t0, SessionConfig::default(), Entropy::seeded(3));
+    s.configure(t0, Side::Caller, side("192.0.2.10:4000", Codec::Pcmu, 0));
+    let clock = MixerClock {
+        epoch: t0 + Duration::from_millis(11),
+        lead: Duration::from_millis(5),
+    };
+    s.set_mixer_clock(t0, Some(clock));
+    s.set_sink(t0, Some(Box::new(Sum(0))));
+    let waiting = Arc::new(AtomicBool::new(false));
+    s.set_feed(t0, Side::Caller, Some(Box::new(Pushed(waiting.clone()))));
+    s.activate(t0);
+    let mut phones = [(Side::Caller, Phone::new("192.0.2.10:4000", Codec::Pcmu, 0))];
+    let mut buf = vec![0u8; MAX_TRANSMIT];
+    let mut run = |s: &mut Session, from: u64, to: u64| {
+        let mut sent = 0;
+        for k in from..to {
+            sent += step(s, t0, k, &mut phones, &mut buf);
+            // the mixer's tick (11 + 20k ms): its payload pushed
+            let tick = clock.mixer_tick_at_or_after(t0 + Duration::from_millis(20 * k + 3));
+            waiting.store(true, Ordering::Relaxed);
+            s.handle_feed(tick);
+            while s.poll_transmit(tick, &mut buf).is_some() {
+                sent += 1;
+            }
+        }
+        sent
+    };
+    run(&mut s, 0, 100);
+    let mut sent = 0;
+    let n = allocations_during(|| sent = run(&mut s, 100, 5_100));
+    assert_eq!(n, 0);
+    assert_eq!(sent, 5_000, "the mix, a packet per push");
+
+    // a prompt over the mix: the pushed payloads are taken and dropped while it plays
+    s.play(t0, Side::Caller, Source::Tone(Tone::MUTED));
+    run(&mut s, 5_100, 5_110);
+    let n = allocations_during(|| sent = run(&mut s, 5_110, 7_110));
+    assert_eq!(n, 0);
+    assert!(
+        (1_995..=2_005).contains(&sent),
+        "the prompt's end, then the mix: {sent}"
+    );
 }

@@ -11,9 +11,12 @@ use serde::Serialize;
 use switchboard_engine::conference::{
     Command, ConferenceName, Limits, ParticipantId, PinConfig, Role,
 };
+use switchboard_engine::media::session::MixerClock;
 use switchboard_engine::media::tone::Tone;
 use switchboard_engine::media::{Codec, FrameSink, PayloadFeed};
 use tokio::sync::oneshot;
+
+use crate::media::FeedBell;
 
 /// A command for the bridge of `name`.
 #[derive(Message)]
@@ -104,6 +107,8 @@ pub struct JoinRequest {
     pub media: Option<u64>,
     /// Where the bridge tells the call what to do.
     pub leg: Recipient<ConferenceNote>,
+    /// The feed bell of the caller's media thread, which the mixer rings after each tick.
+    pub bell: Option<FeedBell>,
     pub reply: oneshot::Sender<Result<Joined, ConferenceRefused>>,
 }
 
@@ -114,6 +119,8 @@ pub struct Joined {
     pub voice: Box<dyn FrameSink>,
     /// The session's feed: the mix the caller hears.
     pub mix: Box<dyn PayloadFeed>,
+    /// The mixer's clock, which the session's frame tick follows.
+    pub clock: MixerClock,
     /// Participants already there.
     pub others: usize,
 }

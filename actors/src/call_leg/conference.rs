@@ -131,6 +131,7 @@ impl CallLeg {
             codec: party.codec(),
             media: Some(party.session_id().0),
             leg: me.recipient(),
+            bell: Some(party.feed_bell()),
             reply,
         };
         self.shared
@@ -142,7 +143,7 @@ impl CallLeg {
             let t = now();
             match res {
                 Ok(Ok(j)) => {
-                    party.joined(j.id, j.voice, j.mix);
+                    party.joined(j.id, j.voice, j.mix, j.clock);
                     let name = party.name().clone();
                     act.joined_as_member(&name);
                 }

@@ -27,7 +27,7 @@ use switchboard_engine::dialog::{
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::media::dtmf::Digit;
-use switchboard_engine::media::session::Source;
+use switchboard_engine::media::session::{MixerClock, Source};
 use switchboard_engine::media::tone::Tone;
 use switchboard_engine::media::{Codec, FrameSink, PayloadFeed, Side};
 use switchboard_engine::proxy::Local;
@@ -37,7 +37,7 @@ use switchboard_engine::txn::ServerKey;
 pub(super) use self::dialog::Drained;
 use super::txn::Txn;
 use crate::api::media::MediaSessionId;
-use crate::media::MediaSession;
+use crate::media::{FeedBell, MediaSession};
 use dialog::Dialog;
 
 mod dialog;
@@ -250,12 +250,14 @@ impl Party {
         self.react(now);
     }
 
-    /// The bridge let it in: its voice goes to the mixer, the mix to it.
+    /// The bridge let it in: its session follows the mixer's clock, its voice goes to the
+    /// mixer, the mix to it (with the join tone the mixer plays to the room).
     pub(super) fn joined(
         &mut self,
         id: ParticipantId,
         voice: Box<dyn FrameSink>,
         mix: Box<dyn PayloadFeed>,
+        clock: MixerClock,
     ) {
         if !matches!(self.stage, Stage::Joining) {
             // hung up meanwhile: the bridge hears the leave
@@ -264,12 +266,18 @@ impl Party {
         }
         self.stage = Stage::In(id);
         self.ever_joined = true;
+        // the clock first, so the voice's jitter buffer is made for the mixer
+        self.media.set_mixer_clock(Some(clock));
         self.media.set_sink(Some(voice));
         self.media.set_feed(Side::Caller, Some(mix));
-        self.play(Tone::JOINED);
     }
 
-    /// Plays a tone over the mix (joins, leaves, muted, unmuted).
+    /// The bell of its media thread, for the mixer to ring.
+    pub(super) fn feed_bell(&self) -> FeedBell {
+        self.media.feed_bell()
+    }
+
+    /// Plays a tone to the participant alone, in place of the mix (muted, unmuted, refused).
     pub(super) fn play(&self, tone: Tone) {
         self.media.play(Side::Caller, Source::Tone(tone));
     }
@@ -351,6 +359,7 @@ impl Party {
         if !matches!(self.stage, Stage::Over) {
             self.media.set_feed(Side::Caller, None);
             self.media.set_sink(None);
+            self.media.set_mixer_clock(None);
         }
         self.stage = Stage::Over;
     }

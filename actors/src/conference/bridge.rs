@@ -1,7 +1,9 @@
 //! The ConferenceBridge actor: one per active conference, the single owner of its
 //! participants' state (who, role, muted, since when) and of its settings. It never touches
-//! audio: it steers the mixer thread (`MixerHandle`), hands each joining call the media ends
-//! of its rings, and tells calls what to play or when to hang up (`ConferenceNote`).
+//! audio: it steers the mixer thread (`MixerHandle`: joins, leaves, mutes, and the join and
+//! leave tones, which the mixer plays to the whole room over the conversation), hands each
+//! joining call the media ends of its rings and the mixer's clock, and tells calls what to
+//! play to them alone or when to hang up (`ConferenceNote`).
 //!
 //! Supervision: every command runs under `guard::guarded`; the state after each command is
 //! kept as the bridge's snapshot. A command that fails (panics) is dropped and the state
@@ -241,14 +243,13 @@ impl ConferenceBridge {
         }
         let id = ParticipantId(s.next_id);
         s.next_id += 1;
-        let (leg_ends, mixer_ends) = rings::pair(j.codec);
+        let (leg_ends, mixer_ends) = rings::pair(j.codec, j.bell);
         // the room was opened with the ceiling and the limit is below it, and ids are new:
         // the mixer takes it; its answer is not waited for
         drop(self.mixer.join(self.key, id, j.codec, mixer_ends));
         let others = s.participants.len();
-        for p in s.participants.values() {
-            p.leg.do_send(ConferenceNote::Play(Tone::JOINED));
-        }
+        // everyone, the newcomer too, hears the join tone over the conversation
+        self.mixer.announce(self.key, Tone::JOINED);
         s.participants.insert(
             id,
             Participant {
@@ -266,6 +267,7 @@ impl ConferenceBridge {
             id,
             voice: Box::new(leg_ends.voice),
             mix: Box::new(leg_ends.mix),
+            clock: self.mixer.clock(),
             others,
         }));
     }
@@ -276,9 +278,7 @@ impl ConferenceBridge {
         }
         self.state.order.retain(|&o| o != id);
         self.mixer.leave(self.key, id);
-        for p in self.state.participants.values() {
-            p.leg.do_send(ConferenceNote::Play(Tone::LEFT));
-        }
+        self.mixer.announce(self.key, Tone::LEFT);
         info!(conference = %self.name, participant = %id, "left");
     }
 

@@ -2,14 +2,23 @@
 //! 20 ms tick at a time, and ticks only while some conference has a participant.
 //!
 //! Bridges steer it with [`MixerHandle`] commands over a crossbeam channel (open a room, a
-//! participant joins with its rings, leaves, is muted, the mix is recorded, a status for the
-//! API). Each tick, for every room: pop each participant's newest voice frame from its ring
-//! (`rings::VoiceReader`), run the engine's `Mixer::tick` (N-1, per-rate buses, shared and
-//! private encodes), push each participant's payload into its mix ring (`rings::MixWriter`),
-//! and give the full mix to the room's recording sink, if any. Each tick's cost goes into the
-//! metrics (busy time, longest tick, ticks begun more than 10 ms late). The media threads send
-//! the payloads on their own 20 ms clocks. After setup (a join allocates the participant's
-//! buffers) a tick allocates, locks and logs nothing; commands are handled between ticks.
+//! participant joins with its rings, leaves, is muted, a join or leave tone for the room, the
+//! mix is recorded, a status for the API). Each tick, for every room: pop each participant's
+//! newest voice frame from its ring (`rings::VoiceReader`), run the engine's `Mixer::tick`
+//! (N-1, per-rate buses, shared and private encodes, the room's announcement over the mix),
+//! push each participant's payload into its mix ring (`rings::MixWriter`), and give the full
+//! mix to the room's recording sink, if any; then ring the feed bell of each participant's
+//! media thread (one wake-up per thread), which sends the payloads at once. Each tick's cost
+//! goes into the metrics (busy time, longest tick, ticks begun more than 10 ms late, voice
+//! frames that missed their tick). After setup (a join allocates the participant's buffers) a
+//! tick allocates, locks and logs nothing; commands are handled between ticks.
+//!
+//! Timing: the thread ticks on a fixed 20 ms grid ([`MixerHandle::clock`], from the thread's
+//! start), and every participant's session follows it: its frame tick, which decodes the
+//! voice frame the mixer takes, falls [`LEAD`] before each mixer tick. A voice frame so waits
+//! that lead for the mixer, and the mix none for the media thread: the bridge adds its input
+//! jitter buffer's wait, the lead and the mix (about 10-30 ms) instead of two rings' and two
+//! unaligned clocks' waits.
 //!
 //! A participant whose call closed its session (its voice ring's writer is gone) is taken
 //! out at the next tick, so a bridge that failed before it heard of the leave cannot leave a
@@ -21,6 +30,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender};
 use switchboard_engine::conference::{Format, Mixer, MixerConfig, MixerError, ParticipantId};
+use switchboard_engine::media::session::MixerClock;
+use switchboard_engine::media::tone::Tone;
 use switchboard_engine::media::{Codec, FrameSink, SampleRate, Side, FRAME, MAX_FRAME_SAMPLES};
 use tokio::sync::oneshot;
 
@@ -34,6 +45,11 @@ pub struct RoomKey(pub u64);
 /// Ticks the loop may fall behind before it skips ahead instead of catching up.
 const MAX_LAG: u32 = 3;
 
+/// How long before each mixer tick the participants' sessions make their voice frames: a
+/// media thread's wake-up is late by up to a millisecond (its poll's resolution) plus its
+/// other sessions' frames and the machine's scheduling.
+pub const LEAD: Duration = Duration::from_millis(5);
+
 /// What one participant looks like from the mixer, for the API.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PartStatus {
@@ -45,8 +61,8 @@ pub struct PartStatus {
     pub level_dbfs: f32,
     /// Voice frames that did not reach the mix (dropped or skipped).
     pub voice_lost: u64,
-    /// Ticks the participant's media thread had no mix to send.
-    pub mix_missing: u64,
+    /// Ticks with no voice frame of the participant waiting.
+    pub voice_missing: u64,
 }
 
 enum Command {
@@ -70,6 +86,10 @@ enum Command {
         id: ParticipantId,
         muted: bool,
     },
+    Announce {
+        room: RoomKey,
+        tone: Tone,
+    },
     Record {
         room: RoomKey,
         sink: Option<(SampleRate, Box<dyn FrameSink>)>,
@@ -88,6 +108,7 @@ enum Command {
 #[derive(Clone)]
 pub struct MixerHandle {
     tx: Sender<Command>,
+    clock: MixerClock,
     join: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
@@ -101,13 +122,23 @@ impl MixerHandle {
     /// Starts the mixer thread.
     pub fn spawn(metrics: Arc<Metrics>) -> std::io::Result<MixerHandle> {
         let (tx, rx) = channel::unbounded();
+        let clock = MixerClock {
+            epoch: Instant::now(),
+            lead: LEAD,
+        };
         let join = std::thread::Builder::new()
             .name("mixer".into())
-            .spawn(move || Loop::new(rx, metrics).run())?;
+            .spawn(move || Loop::new(rx, clock, metrics).run())?;
         Ok(MixerHandle {
             tx,
+            clock,
             join: Arc::new(std::sync::Mutex::new(Some(join))),
         })
+    }
+
+    /// The thread's 20 ms clock, for the participants' sessions to follow.
+    pub fn clock(&self) -> MixerClock {
+        self.clock
     }
 
     /// A room for up to `capacity` participants (again: nothing changes).
@@ -141,6 +172,11 @@ impl MixerHandle {
 
     pub fn mute(&self, room: RoomKey, id: ParticipantId, muted: bool) {
         let _ = self.tx.send(Command::Mute { room, id, muted });
+    }
+
+    /// Plays `tone` to everyone in the room over the conversation (someone joined or left).
+    pub fn announce(&self, room: RoomKey, tone: Tone) {
+        let _ = self.tx.send(Command::Announce { room, tone });
     }
 
     /// Gives the room's full mix at `rate`, one frame per tick, to `sink` (as both sides, so a
@@ -184,6 +220,7 @@ struct Room {
 
 struct Loop {
     rx: Receiver<Command>,
+    clock: MixerClock,
     metrics: Arc<Metrics>,
     rooms: HashMap<RoomKey, Room>,
     /// One frame at any rate, for the voice read.
@@ -194,9 +231,10 @@ struct Loop {
 }
 
 impl Loop {
-    fn new(rx: Receiver<Command>, metrics: Arc<Metrics>) -> Loop {
+    fn new(rx: Receiver<Command>, clock: MixerClock, metrics: Arc<Metrics>) -> Loop {
         Loop {
             rx,
+            clock,
             metrics,
             rooms: HashMap::new(),
             frame: Box::new([0; MAX_FRAME_SAMPLES]),
@@ -229,7 +267,7 @@ impl Loop {
         self.next_tick = match (busy, self.next_tick) {
             (false, _) => None,
             (true, Some(t)) => Some(t),
-            (true, None) => Some(Instant::now() + FRAME),
+            (true, None) => Some(self.clock.mixer_tick_at_or_after(Instant::now())),
         };
         let n: usize = self.rooms.values().map(|r| r.parts.len()).sum();
         self.metrics.conference_participants.set(n as i64);
@@ -269,6 +307,11 @@ impl Loop {
                     r.mixer.set_muted(id, muted);
                 }
             }
+            Command::Announce { room, tone } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.mixer.announce(tone);
+                }
+            }
             Command::Record { room, sink } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     r.record = sink;
@@ -295,14 +338,26 @@ impl Loop {
         };
         let frame = &mut self.frame[..];
         let silence = &self.silence[..];
+        let mut missing = 0;
+        let number = self.clock.tick_number(at);
         for room in self.rooms.values_mut() {
-            room.tick(frame, silence);
+            missing += room.tick(frame, silence, number);
         }
-        // the tick's cost and lateness: two clock reads and three atomic updates, no lock
+        // the tick's cost (the mix, before the media threads it wakes may take the core) and
+        // lateness: two clock reads and three atomic updates, no lock
         let busy = now.elapsed().as_secs_f64();
+        // the payloads are all written: each media thread concerned wakes once and sends
+        for room in self.rooms.values() {
+            for p in &room.parts {
+                p.ends.mix.ring();
+            }
+        }
         let m = &self.metrics;
         m.conference_ticks.inc();
         m.conference_tick_busy.inc_by(busy);
+        if missing > 0 {
+            m.conference_voice_missing.inc_by(missing);
+        }
         if busy > m.conference_tick_max.get() {
             // only this thread sets it
             m.conference_tick_max.set(busy);
@@ -311,8 +366,9 @@ impl Loop {
         if behind > FRAME / 2 {
             m.conference_late_ticks.inc();
         }
+        // on the grid the sessions follow, even after a stall
         self.next_tick = Some(if behind > FRAME * MAX_LAG {
-            now + FRAME
+            self.clock.mixer_tick_at_or_after(now + FRAME / 2)
         } else {
             at + FRAME
         });
@@ -325,7 +381,9 @@ impl Room {
         self.parts.retain(|p| p.id != id);
     }
 
-    fn tick(&mut self, frame: &mut [i16], silence: &[i16]) {
+    /// The room's part of the mixer's tick number `number`; how many participants had no
+    /// voice frame waiting.
+    fn tick(&mut self, frame: &mut [i16], silence: &[i16], number: u64) -> u64 {
         // a participant whose session closed leaves (no allocation: retain moves in place)
         if self.parts.iter().any(|p| p.ends.voice.is_closed()) {
             let mixer = &mut self.mixer;
@@ -338,8 +396,9 @@ impl Room {
             });
         }
         if self.parts.is_empty() && self.record.is_none() {
-            return;
+            return 0;
         }
+        let mut missing = 0;
         for p in &mut self.parts {
             if p.ends.voice.read(frame) {
                 let n = self
@@ -347,11 +406,13 @@ impl Room {
                     .format(p.id)
                     .map_or(0, |f| f.rate.frame_samples());
                 self.mixer.input(p.id, &frame[..n]);
+            } else {
+                missing += 1;
             }
         }
         self.mixer.tick();
         for p in &mut self.parts {
-            p.ends.mix.write(self.mixer.output(p.id));
+            p.ends.mix.write(number, self.mixer.output(p.id));
         }
         if let Some((rate, sink)) = &mut self.record {
             let mix = self
@@ -362,6 +423,7 @@ impl Room {
             sink.frame(Side::Caller, *rate, mix);
             sink.frame(Side::Callee, *rate, mix);
         }
+        missing
     }
 
     fn status(&self) -> Vec<PartStatus> {
@@ -377,7 +439,7 @@ impl Room {
                     level_dbfs: self.mixer.level_dbfs(p.id),
                     voice_lost: RingCounters::get(&c.voice_dropped)
                         + RingCounters::get(&c.voice_skipped),
-                    mix_missing: RingCounters::get(&c.mix_missing),
+                    voice_missing: RingCounters::get(&c.voice_missing),
                 }
             })
             .collect()

@@ -7,9 +7,12 @@ use std::sync::Arc;
 use actix::Recipient;
 use crossbeam::channel::Sender;
 use switchboard_engine::media::dtmf::Digit;
-use switchboard_engine::media::session::{SessionConfig, SessionStats, Source, StreamConfig};
+use switchboard_engine::media::session::{
+    MixerClock, SessionConfig, SessionStats, Source, StreamConfig,
+};
 use switchboard_engine::media::{FrameSink, PayloadFeed, Side};
 
+use super::bell::FeedBell;
 use super::ports::Pair;
 use crate::api::media::{MediaNote, MediaSessionId};
 
@@ -22,6 +25,7 @@ pub(super) enum Command {
     SendDigit(MediaSessionId, Side, Digit),
     SetSink(MediaSessionId, Option<Box<dyn FrameSink>>),
     SetFeed(MediaSessionId, Side, Option<Box<dyn PayloadFeed>>),
+    SetMixerClock(MediaSessionId, Option<MixerClock>),
     Stats(MediaSessionId, tokio::sync::oneshot::Sender<SessionStats>),
     Close(MediaSessionId),
     /// The thread ends (shutdown).
@@ -43,6 +47,8 @@ pub(super) struct Open {
 pub(super) struct Mailbox {
     pub(super) tx: Sender<Command>,
     pub(super) waker: Arc<mio::Waker>,
+    /// The thread's feed bell (the same waker).
+    pub(super) bell: FeedBell,
 }
 
 impl Mailbox {

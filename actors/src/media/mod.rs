@@ -6,13 +6,16 @@
 //!   sides of a call live on one thread, so a relayed packet never crosses threads.
 //! - [`MediaSession`]: the call's handle. Its methods are commands to the thread
 //!   (`configure` a side from its negotiated SDP, `activate`, `play`, `send_digit`,
-//!   `set_sink`, `set_feed`, `stats`); dropping it closes the session and frees its ports.
+//!   `set_sink`, `set_feed`, `set_mixer_clock`, `stats`); dropping it closes the session and
+//!   frees its ports. Its thread's [`FeedBell`] (`feed_bell`) is how a producer of its feed
+//!   (the conference mixer) has the payloads sent the moment they are made.
 //!   What happens (a side latched, a digit, a source ended, the media timed out) comes back
 //!   to the owner given to `open` as [`MediaNote`] messages.
 //!
 //! This module sits below `shared`: it imports the engine, `api::media`, `config` and
 //! `metrics`, nothing else of the crate.
 
+mod bell;
 mod command;
 mod counters;
 mod error;
@@ -20,6 +23,7 @@ mod ports;
 mod recv;
 mod thread;
 
+pub use bell::FeedBell;
 pub use error::MediaError;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -28,7 +32,9 @@ use std::sync::{Arc, Mutex};
 
 use actix::Recipient;
 use switchboard_engine::media::dtmf::Digit;
-use switchboard_engine::media::session::{SessionConfig, SessionStats, Source, StreamConfig};
+use switchboard_engine::media::session::{
+    MixerClock, SessionConfig, SessionStats, Source, StreamConfig,
+};
 use switchboard_engine::media::{FrameSink, PayloadFeed, Side};
 use switchboard_engine::sdp::rewrite::RelayPort;
 
@@ -261,6 +267,17 @@ impl MediaSession {
     /// `None` stops.
     pub fn set_feed(&self, side: Side, feed: Option<Box<dyn PayloadFeed>>) {
         self.mailbox.send(Command::SetFeed(self.id, side, feed));
+    }
+
+    /// Makes the session's frame tick follow a mixer's clock (a conference participant), or
+    /// its own again.
+    pub fn set_mixer_clock(&self, clock: Option<MixerClock>) {
+        self.mailbox.send(Command::SetMixerClock(self.id, clock));
+    }
+
+    /// The bell that has the session's thread send what its feeds were given.
+    pub fn feed_bell(&self) -> FeedBell {
+        self.mailbox.bell.clone()
     }
 
     /// What the session measured (the receiver fails if the session is gone).

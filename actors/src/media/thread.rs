@@ -26,6 +26,7 @@ use switchboard_engine::entropy::Entropy;
 use switchboard_engine::media::session::{Action, Session, MAX_TRANSMIT};
 use switchboard_engine::media::{Side, FRAME};
 
+use super::bell::FeedBell;
 use super::command::{Command, Mailbox, Open};
 use super::counters::{Counters, Sinks};
 use super::ports::Ports;
@@ -56,12 +57,14 @@ pub(super) fn spawn(
 ) -> std::io::Result<Spawned> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let bell = FeedBell::new(waker.clone());
     let (tx, rx) = crossbeam::channel::unbounded();
+    let thread_bell = bell.clone();
     let join = std::thread::Builder::new()
         .name(format!("media-{index}"))
-        .spawn(move || MediaThread::new(poll, rx, ports, metrics).run())?;
+        .spawn(move || MediaThread::new(poll, rx, thread_bell, ports, metrics).run())?;
     Ok(Spawned {
-        mailbox: Mailbox { tx, waker },
+        mailbox: Mailbox { tx, waker, bell },
         join,
     })
 }
@@ -101,6 +104,10 @@ struct MediaThread {
     generation: u32,
     by_id: FxHashMap<MediaSessionId, usize>,
     timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
+    /// Rung when payloads wait in the feeds of `fed`.
+    bell: FeedBell,
+    /// The slots of the sessions with a feed.
+    fed: Vec<usize>,
     batch: Batch,
     out: Box<[u8]>,
     ports: Arc<Mutex<Ports>>,
@@ -127,6 +134,7 @@ impl MediaThread {
     fn new(
         poll: Poll,
         rx: Receiver<Command>,
+        bell: FeedBell,
         ports: Arc<Mutex<Ports>>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -138,6 +146,8 @@ impl MediaThread {
             generation: 0,
             by_id: FxHashMap::default(),
             timers: BinaryHeap::with_capacity(4096),
+            bell,
+            fed: Vec::with_capacity(1024),
             batch: Batch::new(),
             out: vec![0; MAX_TRANSMIT].into_boxed_slice(),
             ports,
@@ -176,6 +186,9 @@ impl MediaThread {
                 break;
             }
             let now = Instant::now();
+            if commands && self.bell.answer() {
+                self.feeds(now);
+            }
             self.fire(now);
             if now.saturating_duration_since(flushed) >= FLUSH_EVERY {
                 self.counters.flush(&self.sinks);
@@ -237,6 +250,17 @@ impl MediaThread {
         arm(e, slot, &mut self.timers);
     }
 
+    /// The bell rang: every fed session sends what its feed was given.
+    fn feeds(&mut self, now: Instant) {
+        for &slot in &self.fed {
+            let Some(Some(e)) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            e.session.handle_feed(now);
+            drain(e, now, &mut self.out, &mut self.counters);
+        }
+    }
+
     /// Runs the sessions whose deadline has come.
     fn fire(&mut self, now: Instant) {
         while let Some(&Reverse((at, slot, generation))) = self.timers.peek() {
@@ -291,7 +315,16 @@ impl MediaThread {
                 Command::StopPlay(id, side) => self.with(id, |x| x.stop_play(now, side)),
                 Command::SendDigit(id, side, d) => self.with(id, |x| x.send_digit(now, side, d)),
                 Command::SetSink(id, sink) => self.with(id, |x| x.set_sink(now, sink)),
-                Command::SetFeed(id, side, feed) => self.with(id, |x| x.set_feed(now, side, feed)),
+                Command::SetFeed(id, side, feed) => {
+                    let slot = self.with(id, |x| x.set_feed(now, side, feed));
+                    if let Some(slot) = slot {
+                        self.mark_fed(slot);
+                    }
+                    slot
+                }
+                Command::SetMixerClock(id, clock) => {
+                    self.with(id, |x| x.set_mixer_clock(now, clock))
+                }
                 Command::Stats(id, reply) => {
                     if let Some(&slot) = self.by_id.get(&id) {
                         if let Some(Some(e)) = self.slots.get(slot) {
@@ -307,6 +340,17 @@ impl MediaThread {
                     arm(e, slot, &mut self.timers);
                 }
             }
+        }
+    }
+
+    /// Keeps the list of fed sessions right after a feed was set or taken away.
+    fn mark_fed(&mut self, slot: usize) {
+        let fed = matches!(self.slots.get(slot), Some(Some(e)) if e.session.is_fed());
+        let listed = self.fed.contains(&slot);
+        if fed && !listed {
+            self.fed.push(slot);
+        } else if !fed && listed {
+            self.fed.retain(|&f| f != slot);
         }
     }
 
@@ -364,6 +408,7 @@ impl MediaThread {
             return;
         };
         self.free.push(slot);
+        self.fed.retain(|&f| f != slot);
         let mut freed = [None, None];
         for (i, s) in e.sides.iter_mut().enumerate() {
             if let Some(s) = s.as_mut() {

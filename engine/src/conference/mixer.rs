@@ -24,14 +24,19 @@
 //!    (N-1), encoded by its own encoder: one private encode per talker. A talker alone hears
 //!    silence; everyone else hears that talker.
 //!
+//! Announcements (`announce`: the join and leave tones) play to the whole room over the
+//! conversation: each bus adds the tone, generated at its rate, to its sum, so everyone hears
+//! it, talkers in their N-1 mixes too, in the payloads they already share; nobody stops
+//! hearing the others while it plays, and a newcomer is heard at once.
+//!
 //! A participant keeps its own encoder for the ticks it is a talker; the shared encoder of
 //! its format serves it the other ticks. For G.722, whose encoder carries ADPCM state, the
 //! switch between the two streams may click once at the listener's decoder: accepted, as it
 //! happens only when someone starts or stops talking.
 //!
 //! Everything is allocated by `new` and `add` (frames, payloads, encoders, buses and
-//! resamplers for a new rate); `input`, `tick`, `output`, `set_muted` and `remove` allocate
-//! nothing. Changes between ticks take effect at the next tick. With no participant `tick`
+//! resamplers for a new rate); `input`, `tick`, `output`, `set_muted`, `announce` and
+//! `remove` allocate nothing. Changes between ticks take effect at the next tick. With no participant `tick`
 //! does nothing, and the mixer thread can stop ticking.
 
 mod chain;
@@ -43,6 +48,7 @@ use rustc_hash::FxHashMap;
 
 use super::vad::{Vad, VadConfig, MIN_LEVEL_DBFS};
 use crate::media::codec::Encoder;
+use crate::media::tone::{Tone, ToneGenerator};
 use crate::media::{Codec, SampleRate, MAX_FRAME_SAMPLES};
 use chain::Chain;
 
@@ -198,9 +204,12 @@ struct Bus {
     /// What came from the buses of higher rates, and whether anything did.
     down: Vec<i32>,
     down_live: bool,
-    /// Everything: `own + up + down`.
+    /// Everything: `own + up + down`, and the announcement playing.
     sum: Vec<i32>,
     mix: Vec<i16>,
+    /// The announcement playing to the room, at this rate.
+    tone: Option<ToneGenerator>,
+    tone_frame: Vec<i16>,
 }
 
 /// The participants of one format, and the payload they share when outside the mix.
@@ -325,6 +334,22 @@ impl Mixer {
     pub fn hold_mix(&mut self, rate: SampleRate, held: bool) {
         let bus = self.bus_of(rate);
         self.buses[bus].held = held;
+    }
+
+    /// Plays `tone` once to everyone in the room, over the mix, from the next tick (in place
+    /// of one still playing). Nothing with nobody in the room.
+    pub fn announce(&mut self, tone: Tone) {
+        if self.present == 0 {
+            return;
+        }
+        for bus in &mut self.buses {
+            bus.tone = Some(ToneGenerator::new(tone, bus.rate));
+        }
+    }
+
+    /// Whether an announcement is playing.
+    pub fn announcing(&self) -> bool {
+        self.buses.iter().any(|b| b.tone.is_some())
     }
 
     /// Mixes one 20 ms tick; afterwards `output(id)` is what `id` hears, encoded.
@@ -535,6 +560,8 @@ impl Bus {
             down_live: false,
             sum: vec![0; rate.frame_samples()],
             mix: vec![0; rate.frame_samples()],
+            tone: None,
+            tone_frame: vec![0; rate.frame_samples()],
         }
     }
 
@@ -554,6 +581,13 @@ impl Bus {
         for part in live {
             for (s, &x) in self.sum.iter_mut().zip(part.iter()) {
                 *s += x;
+            }
+        }
+        if let Some(tone) = &mut self.tone {
+            tone.generate(&mut self.tone_frame);
+            add(&mut self.sum, &self.tone_frame);
+            if tone.is_finished() {
+                self.tone = None;
             }
         }
         for (m, &s) in self.mix.iter_mut().zip(&self.sum) {

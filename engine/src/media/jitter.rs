@@ -19,6 +19,14 @@
 //! new SSRC, a timestamp jump beyond the window, or a marked packet (talkspurt start, RFC 3551
 //! §4.1) arriving while the buffer is dry start over the same way.
 //!
+//! A low-latency input (a conference participant's voice, whose frames the mixer takes at
+//! once) steers by slack instead ([`Steering::Slack`], `jitter/slack.rs`): each frame plays at
+//! the first tick at least `guard` plus the measured jitter after it arrived, with no
+//! floor of whole frames; a frame that misses its tick stretches the delay by one frame as
+//! above, and the delay shrinks by one frame once every frame of a 200 ms window waited more
+//! than a frame beyond that target. On a clean network a frame so waits 2-22 ms (about 12 ms
+//! on average) instead of 40-60 ms; under jitter the target rises with the estimate.
+//!
 //! Storage is allocated once in `new`: a slot per frame of capacity and the payload bytes
 //! behind them; `push` copies the payload in, `pop` lends it out. Neither allocates.
 //!
@@ -26,8 +34,12 @@
 //! the playout passes is exactly one of played, concealed or skipped.
 
 mod conceal;
+mod estimate;
+mod slack;
 
 pub use conceal::Concealment;
+
+use estimate::JitterEstimate;
 
 use std::time::{Duration, Instant};
 
@@ -42,8 +54,6 @@ const SHRINK_HOLD_POPS: u32 = 10;
 const Q: i64 = 256;
 /// Smoothing of the level: each pop moves it 1/16 of the way (about 320 ms).
 const LEVEL_SMOOTHING: i64 = 16;
-/// Decay of the jitter estimate per packet below it: 1/256 of the difference (about 5 s).
-const JITTER_DECAY: i64 = 256;
 
 /// How a buffer is sized and how far its delay may move.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -58,6 +68,18 @@ pub struct JitterConfig {
     pub max_payload: usize,
     pub min_delay: Duration,
     pub max_delay: Duration,
+    pub steering: Steering,
+}
+
+/// What the delay is steered by.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Steering {
+    /// Frames waiting behind the one playing: `jitter + one frame`, rounded up to whole
+    /// frames (the frame path's default).
+    Level,
+    /// The time each frame waited between its arrival and its tick: at least `guard` plus
+    /// the jitter estimate (an input whose consumer takes each frame at once).
+    Slack { guard: Duration },
 }
 
 impl JitterConfig {
@@ -70,6 +92,19 @@ impl JitterConfig {
             max_payload: codec.frame_payload_bytes(),
             min_delay: Duration::from_millis(40),
             max_delay: Duration::from_millis(200),
+            steering: Steering::Level,
+        }
+    }
+
+    /// One second of `codec` frames steered by slack with a 2 ms guard and no floor (up to
+    /// 200 ms): a conference participant's voice on its way to the mixer.
+    pub fn low_latency(codec: Codec) -> JitterConfig {
+        JitterConfig {
+            min_delay: Duration::ZERO,
+            steering: Steering::Slack {
+                guard: Duration::from_millis(2),
+            },
+            ..JitterConfig::for_codec(codec)
         }
     }
 }
@@ -163,6 +198,8 @@ struct Slot {
     ts: RtpTimestamp,
     seq: Seq,
     len: u16,
+    /// When its packet arrived (while `Filled`).
+    arrived: Option<Instant>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -195,6 +232,8 @@ pub struct JitterBuffer {
     /// Smoothed level in frames, times `Q`.
     level: i64,
     jitter: JitterEstimate,
+    /// The slack of the frames played lately (`Steering::Slack`).
+    slack: slack::Window,
     stats: JitterStats,
 }
 
@@ -214,6 +253,7 @@ impl JitterBuffer {
             ts: RtpTimestamp(0),
             seq: Seq(0),
             len: 0,
+            arrived: None,
         };
         JitterBuffer {
             slots: vec![empty; cfg.capacity].into_boxed_slice(),
@@ -229,6 +269,7 @@ impl JitterBuffer {
             shrink_hold: 0,
             level: 0,
             jitter: JitterEstimate::new(cfg.clock_rate),
+            slack: slack::Window::default(),
             stats: JitterStats::default(),
             cfg,
         }
@@ -264,13 +305,13 @@ impl JitterBuffer {
             return self.resync(now, meta, payload);
         }
         if f < 0 {
-            return self.before_playout_point(f, meta, payload);
+            return self.before_playout_point(now, f, meta, payload);
         }
         let dry = self.buffered == 0;
         if self.phase == Phase::Idle || (meta.marker && dry && self.phase == Phase::Playing) {
             // a talkspurt after a pause starts a new playout with the current target
             self.begin(now, meta, f);
-            self.store(0, meta, payload);
+            self.store(now, 0, meta, payload);
             return Pushed::Stored;
         }
         if f >= cap {
@@ -285,7 +326,7 @@ impl JitterBuffer {
             self.stats.duplicates += 1;
             return Pushed::Duplicate;
         }
-        self.store(f, meta, payload);
+        self.store(now, f, meta, payload);
         Pushed::Stored
     }
 
@@ -309,32 +350,34 @@ impl JitterBuffer {
             }
             // keep the place: a delayed burst still plays, 20 ms later
             self.stats.stretched += 1;
+            self.slack.restart();
             return Playout::Missing;
         }
         self.dry_pops = 0;
         let level = self.current_level();
         self.level += (level * Q - self.level) / LEVEL_SMOOTHING;
-        let target = self.target_frames();
-        if self.level > target * Q + Q / 2 {
-            self.shrink_hold += 1;
-        } else {
-            self.shrink_hold = 0;
-        }
-        if self.shrink_hold >= SHRINK_HOLD_POPS && level >= 1 {
-            // shrink: pass over the next frame position (a hole costs nothing to skip)
-            self.shrink_hold = 0;
-            self.level -= Q;
-            self.stats.skipped += 1;
-            self.pass_next();
-        } else if self.level + Q < target * Q {
+        let grow = match self.cfg.steering {
+            Steering::Level => self.steer_by_level(level),
+            Steering::Slack { .. } => {
+                if level >= 1 && self.slack.shrinks(self.target_delay()) {
+                    self.level -= Q;
+                    self.stats.skipped += 1;
+                    self.pass_next();
+                }
+                false
+            }
+        };
+        if grow {
             // grow: play a concealment frame and keep the next one for the next tick
-            self.level += Q;
             self.stats.stretched += 1;
             return Playout::Missing;
         }
         let idx = self.next_slot;
         let slot = self.slots[idx];
         if slot.state == SlotState::Filled && slot.ts == self.next_ts {
+            if let Some(arrived) = slot.arrived {
+                self.slack.played(now.saturating_duration_since(arrived));
+            }
             self.slots[idx].state = SlotState::Played;
             self.buffered -= 1;
             self.advance();
@@ -347,8 +390,34 @@ impl JitterBuffer {
             });
         }
         self.stats.concealed += 1;
+        self.slack.restart();
         self.pass_next();
         Playout::Missing
+    }
+
+    /// Steers the level to `jitter + one frame` in whole frames: skips a frame position once
+    /// the level stayed above the target for 200 ms; true when the buffer must grow instead
+    /// (play a concealment frame without consuming one).
+    fn steer_by_level(&mut self, level: i64) -> bool {
+        let target = self.target_frames();
+        if self.level > target * Q + Q / 2 {
+            self.shrink_hold += 1;
+        } else {
+            self.shrink_hold = 0;
+        }
+        if self.shrink_hold >= SHRINK_HOLD_POPS && level >= 1 {
+            // shrink: pass over the next frame position (a hole costs nothing to skip)
+            self.shrink_hold = 0;
+            self.level -= Q;
+            self.stats.skipped += 1;
+            self.pass_next();
+            false
+        } else if self.level + Q < target * Q {
+            self.level += Q;
+            true
+        } else {
+            false
+        }
     }
 
     pub fn stats(&self) -> JitterStats {
@@ -362,7 +431,11 @@ impl JitterBuffer {
 
     /// The delay the buffer steers to.
     pub fn target_delay(&self) -> Duration {
-        let want = self.jitter.estimate() + FRAME;
+        let jitter = self.jitter.estimate();
+        let want = match self.cfg.steering {
+            Steering::Level => jitter + FRAME,
+            Steering::Slack { guard } => guard + jitter,
+        };
         want.clamp(self.cfg.min_delay, self.cfg.max_delay)
     }
 
@@ -398,7 +471,7 @@ impl JitterBuffer {
         // no history to place this packet against: it starts the slot numbering
         self.next_ts = meta.timestamp;
         self.begin(now, meta, 0);
-        self.store(0, meta, payload);
+        self.store(now, 0, meta, payload);
         if counted {
             Pushed::Resynced
         } else {
@@ -413,6 +486,7 @@ impl JitterBuffer {
         self.next_ts = meta.timestamp;
         self.newest_ts = meta.timestamp;
         self.dry_pops = 0;
+        self.slack.restart();
         self.phase = Phase::Buffering {
             start_at: now + self.target_delay(),
         };
@@ -429,7 +503,13 @@ impl JitterBuffer {
     }
 
     /// A packet `f` (< 0, within the window) frames before the playout point.
-    fn before_playout_point(&mut self, f: i64, meta: PacketMeta, payload: &[u8]) -> Pushed {
+    fn before_playout_point(
+        &mut self,
+        now: Instant,
+        f: i64,
+        meta: PacketMeta,
+        payload: &[u8],
+    ) -> Pushed {
         if let Phase::Buffering { .. } = self.phase {
             // not playing yet: an earlier frame moves the start back if it fits the window
             // and was never passed over by an earlier playout
@@ -441,7 +521,7 @@ impl JitterBuffer {
             if unplayed && newest - f < self.cfg.capacity as i64 {
                 self.next_slot = self.slot_at(f);
                 self.next_ts = meta.timestamp;
-                self.store(0, meta, payload);
+                self.store(now, 0, meta, payload);
                 return Pushed::Stored;
             }
         }
@@ -455,7 +535,7 @@ impl JitterBuffer {
         }
     }
 
-    fn store(&mut self, f: i64, meta: PacketMeta, payload: &[u8]) {
+    fn store(&mut self, now: Instant, f: i64, meta: PacketMeta, payload: &[u8]) {
         let idx = self.slot_at(f);
         let at = idx * self.cfg.max_payload;
         self.payloads[at..at + payload.len()].copy_from_slice(payload);
@@ -465,6 +545,7 @@ impl JitterBuffer {
             ts: meta.timestamp,
             seq: meta.seq,
             len: payload.len() as u16,
+            arrived: Some(now),
         };
         self.buffered += 1;
         if f > self.offset(self.newest_ts) {
@@ -483,6 +564,7 @@ impl JitterBuffer {
             ts: self.next_ts,
             seq: Seq(0),
             len: 0,
+            arrived: None,
         };
         self.advance();
     }
@@ -515,56 +597,6 @@ impl JitterBuffer {
         let t = self.target_delay().as_micros() as i64;
         let frame = FRAME.as_micros() as i64;
         (t + frame - 1) / frame
-    }
-}
-
-/// Arrival jitter as a peak follower over |transit difference| of consecutive packets
-/// (the RFC 3550 §6.4.1 D), rising halfway to every larger sample and decaying slowly.
-#[derive(Clone, Debug)]
-struct JitterEstimate {
-    clock_rate: i64,
-    prev: Option<(Instant, RtpTimestamp)>,
-    /// Microseconds.
-    estimate: i64,
-}
-
-impl JitterEstimate {
-    fn new(clock_rate: u32) -> JitterEstimate {
-        JitterEstimate {
-            clock_rate: i64::from(clock_rate),
-            prev: None,
-            estimate: 0,
-        }
-    }
-
-    /// Takes this packet as the reference for the next one without a sample (new source or
-    /// timestamp base), keeping the estimate.
-    fn restart(&mut self, now: Instant, ts: RtpTimestamp) {
-        self.prev = Some((now, ts));
-    }
-
-    fn forget(&mut self) {
-        self.prev = None;
-    }
-
-    /// One sample: how much this packet's transit time differs from the previous one's
-    /// (in arrival order, as RFC 3550 Appendix A.8 does).
-    fn on_arrival(&mut self, now: Instant, ts: RtpTimestamp, cap: Duration) {
-        if let Some((at, prev_ts)) = self.prev {
-            let da = now.saturating_duration_since(at).as_micros() as i64;
-            let dts = i64::from(prev_ts.distance_to(ts)) * 1_000_000 / self.clock_rate;
-            let sample = (da - dts).abs().min(cap.as_micros() as i64);
-            if sample > self.estimate {
-                self.estimate += (sample - self.estimate + 1) / 2;
-            } else {
-                self.estimate -= (self.estimate - sample) / JITTER_DECAY;
-            }
-        }
-        self.prev = Some((now, ts));
-    }
-
-    fn estimate(&self) -> Duration {
-        Duration::from_micros(self.estimate.max(0) as u64)
     }
 }
 

@@ -210,14 +210,24 @@ pub trait FrameSink: Send {
 }
 
 /// What a side hears when the switch makes it elsewhere, already encoded: the conference
-/// mixer's output for one participant. The session asks for one payload per 20 ms tick, in
-/// the side's negotiated codec, and sends it in the side's own RTP stream (its SSRC, sequence
-/// numbers and timestamps). Like a [`FrameSink`] it runs on a media thread, so it must not
+/// mixer's output for one participant. When the producer has pushed payloads (its driver
+/// calls `Session::handle_feed`), the session takes what waits, in the side's negotiated
+/// codec, and sends it in the side's own RTP stream (its SSRC, sequence numbers and
+/// timestamps). Like a [`FrameSink`] it runs on a media thread, so it must not
 /// block, allocate, lock or log: it takes the payload from its producer's lock-free ring.
 pub trait PayloadFeed: Send {
-    /// This tick's payload, written into `buf` (at least [`MAX_PAYLOAD`] bytes): its length,
-    /// or `None` when there is none this tick (nothing is sent; the phone conceals).
+    /// The next payload waiting, written into `buf` (at least [`MAX_PAYLOAD`] bytes): its
+    /// length, or `None` when none waits (nothing more is sent; a tick the producer missed
+    /// is a gap the phone conceals).
     fn next(&mut self, buf: &mut [u8]) -> Option<usize>;
+
+    /// The number of the producer's 20 ms tick that made the payload `next` gave last, when
+    /// the producer numbers them (a mixer on a [`MixerClock`](session::MixerClock): tick k
+    /// is at `epoch + k × FRAME`). The session then times the packet by that tick rather
+    /// than by when it was told of the push, so a late wake-up is no gap in its timestamps.
+    fn tick(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The largest 20 ms payload of any codec the switch handles (L16 at 48 kHz).

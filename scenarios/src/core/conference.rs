@@ -9,7 +9,8 @@
 //! probe: silent except a [`PROBE_BURST`] burst of [`PROBE_HZ`] at the start of every second,
 //! whose arrival in the others' streams measures the delay through the bridge. Everybody else
 //! sends silence (real G.711 or G.722 silence, 50 packets/s, as a phone without silence
-//! suppression does). The probe bursts from [`PROBE_SETTLE`] after its answer on.
+//! suppression does). The probe bursts from `probe_settle` after its answer on
+//! ([`PROBE_SETTLE`] unless the scenario says).
 //!
 //! Sans-IO: [`Participant::voice`] gives one second of the participant's audio, encoded in its
 //! codec, 50 payloads the runner sends in a loop; the receive side is
@@ -31,9 +32,9 @@ pub const PROBE_HZ: f32 = 3000.0;
 /// How long the probe's burst lasts, at the start of each second.
 pub const PROBE_BURST: Duration = Duration::from_millis(100);
 
-/// The probe is silent this long after its call is answered: a burst sent with its first
-/// packets came through about 280 ms late while the switch set the participant up, which is
-/// no delay of the bridge in a conversation.
+/// The probe is silent this long after its call is answered, unless the scenario says
+/// (`probe_settle_ms`): the bursts then measure the bridge in a conversation, not the
+/// participant's setting up (its packets before the switch has joined it are not heard).
 pub const PROBE_SETTLE: Duration = Duration::from_secs(2);
 
 /// The level every tone is sent at: -12 dBFS (a full-scale sine is 0 dBFS), so three talkers
@@ -82,6 +83,8 @@ pub struct Participant {
     pub talkers: u32,
     /// The room has a probe: listen for its bursts.
     pub probe: bool,
+    /// A probe's silence once answered, before its first burst.
+    pub probe_settle: Duration,
     /// How long it stays once answered.
     pub hold: Duration,
 }
@@ -153,6 +156,7 @@ mod tests {
             voice,
             talkers: 3,
             probe: true,
+            probe_settle: PROBE_SETTLE,
             hold: Duration::from_secs(1),
         }
     }

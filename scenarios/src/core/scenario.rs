@@ -206,6 +206,8 @@ pub struct ConferencesB {
     /// The last participant of each room is a probe (bursts that measure the delay through
     /// the bridge).
     pub probe: bool,
+    /// How long a probe stays silent once answered before its first burst.
+    pub probe_settle: Duration,
 }
 
 /// A duration picked uniformly in `min..=max`.

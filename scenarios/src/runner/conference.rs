@@ -10,7 +10,7 @@
 //! switch, its jitter buffer, the mixer's tick, the send tick, back to the listener, plus
 //! the runner's own wake-up on each side. Bursts are a second apart, far more than any
 //! delay, so the slot still holds the burst that arrived. A probe starts bursting only once
-//! it has settled in the conference (`PROBE_SETTLE`).
+//! it has settled in the conference (`Participant::probe_settle`).
 //!
 //! Set up once per participant (its second of voice is encoded once per voice and codec by
 //! the shard and shared); each packet reuses the same buffers.
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
-use crate::core::conference::{Participant, Voice, PROBE_BURST, PROBE_SETTLE};
+use crate::core::conference::{Participant, Voice, PROBE_BURST};
 use crate::core::stats::{ParticipantCounts, ParticipantMeter};
 
 const FRAME: Duration = Duration::from_millis(20);
@@ -93,13 +93,13 @@ pub fn start(
     let mut meter = ParticipantMeter::new(p, remote);
     let (room, probe) = (p.room, p.voice == Voice::Probe);
     let codec = p.codec;
+    let settle = (p.probe_settle.as_millis() / FRAME.as_millis()) as usize;
     tokio::spawn(async move {
         let bytes = codec.frame_payload_bytes();
         let frames = (voice.len() / bytes.max(1)).max(1);
         // a probe's bursts are its frames 0 .. burst of each second; until it has settled it
         // sends the silence after them instead
         let burst = (PROBE_BURST.as_millis() / FRAME.as_millis()) as usize;
-        let settle = (PROBE_SETTLE.as_millis() / FRAME.as_millis()) as usize;
         let mut packet = vec![0u8; 12 + bytes];
         packet[0] = 0x80; // V=2
         packet[1] = codec.static_payload_type().unwrap_or(96);

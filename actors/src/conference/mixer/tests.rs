@@ -22,7 +22,7 @@ struct Leg {
 
 impl Leg {
     fn new(codec: Codec, freq: f32) -> (Leg, MixerEnds) {
-        let (ends, mixer) = rings::pair(codec);
+        let (ends, mixer) = rings::pair(codec, None);
         let tone = Tone::continuous(Sound::Single(freq), Level::dbfs(-12.0));
         (
             Leg {

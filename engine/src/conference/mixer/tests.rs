@@ -342,6 +342,31 @@ fn a_participant_added_between_ticks_is_heard_from_the_next_tick_and_a_removed_o
 }
 
 #[test]
+fn an_announcement_plays_over_the_conversation_to_everyone_at_every_rate_then_ends() {
+    let mut room = Room::new(MixerConfig::new(4));
+    room.join(1, Codec::Pcmu, Some((440.0, -12.0)));
+    room.join(2, Codec::G722, Some((1000.0, -12.0)));
+    room.join(3, Codec::Pcmu, None);
+    room.run(20);
+    // 523 Hz for 100 ms, then 784 Hz for 150 ms: the last 10 frames of 12 hold 7 of 784 Hz
+    room.mixer.announce(Tone::JOINED);
+    assert!(room.mixer.announcing());
+    room.run(12);
+    for (id, hears) in [(1, 1000.0), (2, 440.0), (3, 440.0)] {
+        let tone = room.level(id, 784.0);
+        assert!(tone > -30.0, "{id} hears the announcement ({tone:.1} dBFS)");
+        let voice = room.level(id, hears);
+        assert!((voice + 12.0).abs() < 1.0, "{id} hears the others under it");
+    }
+    room.run(20);
+    assert!(!room.mixer.announcing(), "it ends by itself");
+    room.assert_hears(3, &[440.0, 1000.0], &[784.0], -12.0);
+    let mut empty = Mixer::new(MixerConfig::new(2));
+    empty.announce(Tone::JOINED);
+    assert!(!empty.announcing(), "nobody to hear it");
+}
+
+#[test]
 fn muting_removes_a_participants_tone_from_the_others_output() {
     let mut room = Room::new(MixerConfig::new(8));
     room.join(1, Codec::Pcmu, Some((440.0, -20.0)));

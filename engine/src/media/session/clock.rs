@@ -5,9 +5,9 @@
 use std::time::Instant;
 
 use super::pipeline::{Decode, Encode};
-use super::{Event, Route, Session, Transmit, SIDES, SILENCE};
+use super::{Event, Route, Session, Transmit, MAX_TICK_LAG, SIDES, SILENCE};
 use crate::media::rtp::{write_header, Header};
-use crate::media::Side;
+use crate::media::{Side, FRAME};
 
 impl Session {
     /// Whether the side's audio goes through its decoder (for the other side or the sink).
@@ -34,11 +34,14 @@ impl Session {
             let decodes = self.decodes(side);
             let was = std::mem::replace(&mut self.decoding[i], decodes);
             let codec = self.streams[i].as_ref().map(|s| s.cfg.codec);
+            let low = self.mixer_clock.is_some();
             match (decodes, &mut self.decode[i], codec) {
                 // back on the frame path after a while: a fresh stream
-                (true, Some(d), Some(c)) if d.codec() == c && !was => d.reset(),
-                (true, Some(d), Some(c)) if d.codec() == c => {}
-                (true, slot, Some(c)) => *slot = Some(Box::new(Decode::new(c))),
+                (true, Some(d), Some(c)) if d.codec() == c && d.low_latency() == low && !was => {
+                    d.reset()
+                }
+                (true, Some(d), Some(c)) if d.codec() == c && d.low_latency() == low => {}
+                (true, slot, Some(c)) => *slot = Some(Box::new(Decode::new(c, low))),
                 _ => {}
             }
             let route = self.routes[i];
@@ -66,9 +69,18 @@ impl Session {
         let ticking = self.sink.is_some() || self.routes.iter().any(|r| r.ticks());
         self.next_tick = match (ticking, self.next_tick) {
             (true, Some(t)) => Some(t),
-            (true, None) => Some(now),
+            (true, None) => Some(self.first_tick(now)),
             (false, _) => None,
         };
+    }
+
+    /// The first frame tick of a clock that starts at `now`: at once, or the next one of
+    /// the mixer's clock the session follows.
+    pub(super) fn first_tick(&self, now: Instant) -> Instant {
+        match &self.mixer_clock {
+            Some(c) => c.frame_tick_at_or_after(now),
+            None => now,
+        }
     }
 
     /// One 20 ms tick of the frame path at `at`.
@@ -120,34 +132,45 @@ impl Session {
                 _ => {}
             }
         }
-        for side in SIDES {
-            let i = side.index();
-            if let (Route::Feed, Some(f)) = (self.routes[i], &mut self.feeds[i]) {
-                f.pull(at);
-            }
-        }
         if finished {
             self.refresh(at);
         }
     }
 
-    /// The frame waiting for `side`, as an RTP packet of the switch's stream.
-    pub(super) fn transmit_audio(&mut self, side: Side, buf: &mut [u8]) -> Option<Transmit> {
-        let i = side.index();
-        if self.routes[i] == Route::Feed {
+    /// The next frame waiting for `side`, as an RTP packet of the switch's stream: the frame
+    /// its encoder made at the last tick (a prompt's last frame goes out even when the feed
+    /// took over in that tick), then what its feed was pushed.
+    pub(super) fn transmit_audio(
+        &mut self,
+        now: Instant,
+        side: Side,
+        buf: &mut [u8],
+    ) -> Option<Transmit> {
+        if let Some(t) = self.transmit_encoded(now, side, buf) {
+            return Some(t);
+        }
+        if self.routes[side.index()] == Route::Feed {
             return self.transmit_fed(side, buf);
         }
+        None
+    }
+
+    /// The frame the side's encoder made at the last tick, unless it waited so long that it
+    /// is stale (the route changed before it was sent): a stale frame never goes out.
+    fn transmit_encoded(&mut self, now: Instant, side: Side, buf: &mut [u8]) -> Option<Transmit> {
+        let i = side.index();
         let enc = self.encode[i].as_mut()?;
         let at = enc.take_pending()?;
+        if now.saturating_duration_since(at) > FRAME * (MAX_TICK_LAG + 1) {
+            return None;
+        }
         let stream = self.streams[i].as_mut()?;
         let to = stream.rtp_target()?;
-        let mut h = Header::new(
-            stream.pt,
-            stream.next_seq(),
-            stream.clock(self.t0, at),
-            stream.ssrc,
-        );
-        h.marker = enc.take_marker();
+        let (ts, follows) = stream.frame_stamp(self.t0, at);
+        let mut h = Header::new(stream.pt, stream.next_seq(), ts, stream.ssrc);
+        // a talk spurt starts where the switch's stream resumes, not where what it carries
+        // changes (RFC 3551 §4.1)
+        h.marker = enc.take_marker() && !follows;
         let n = write_header(buf, &h).ok()?;
         if buf.len() < n + enc.codec().frame_payload_bytes() {
             return None;
@@ -167,15 +190,11 @@ impl Session {
         let i = side.index();
         let feeding = self.feeds[i].as_mut()?;
         let stream = self.streams[i].as_mut()?;
-        let (at, marker, payload) = feeding.take()?;
+        let (at, marker, payload) = feeding.take(self.mixer_clock.as_ref())?;
         let to = stream.rtp_target()?;
-        let mut h = Header::new(
-            stream.pt,
-            stream.next_seq(),
-            stream.clock(self.t0, at),
-            stream.ssrc,
-        );
-        h.marker = marker;
+        let (ts, follows) = stream.frame_stamp(self.t0, at);
+        let mut h = Header::new(stream.pt, stream.next_seq(), ts, stream.ssrc);
+        h.marker = marker && !follows;
         let n = write_header(buf, &h).ok()?;
         let end = n + payload.len();
         if buf.len() < end {

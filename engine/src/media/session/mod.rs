@@ -16,6 +16,15 @@
 //!   buffer and its decoder (concealing losses), the sink, a resampler to the hearing side's
 //!   rate and its encoder, into the switch's own RTP stream (own SSRC, sequence, timestamps),
 //!   one packet per 20 ms tick. `clock.rs` keeps the routes and the tick.
+//! - Feeds (`feed.rs`): a side may hear payloads made elsewhere (a conference's mix), sent
+//!   in its own stream when their producer pushes them (`handle_feed`).
+//! - Pace (`pace.rs`): the frame tick runs on its own clock, or a little before each tick
+//!   of a mixer's ([`MixerClock`], `set_mixer_clock`), with the input jitter buffers steered
+//!   for low latency: a conference participant's voice then waits for the mixer only that
+//!   lead, and the mix goes out as soon as it is made.
+//! - Timestamps: the switch's own stream to a side steps by exactly one frame per frame,
+//!   whichever clock made it (the tick, a push), and leaves a gap only for frames missed; a
+//!   marker starts a talk spurt only where the stream resumes after one.
 //! - Sources (`source.rs`): a tone or recording played to a side replaces what it hears.
 //! - DTMF: every RFC 4733 digit received is an [`Event::Digit`] (`events.rs`); relayed sides forward the
 //!   event packets (payload type mapped), transcoded sides get the digit again from the
@@ -32,12 +41,14 @@ mod clock;
 mod events;
 mod feed;
 mod latch;
+mod pace;
 mod pipeline;
 mod relay;
 mod source;
 mod stream;
 
 pub use events::Event;
+pub use pace::MixerClock;
 pub use relay::Route;
 pub use source::Source;
 pub use stream::{SideStats, StreamConfig};
@@ -186,6 +197,8 @@ pub struct Session {
     sink: Option<Box<dyn FrameSink>>,
     /// By hearing side: payloads made elsewhere (a conference's mix).
     feeds: [Option<Feeding>; 2],
+    /// The mixer's clock the frame tick follows, if any.
+    mixer_clock: Option<MixerClock>,
     next_tick: Option<Instant>,
     activated: Option<Instant>,
     last_rtp: Option<Instant>,
@@ -219,6 +232,7 @@ impl Session {
             routes: [Route::Silent; 2],
             sink: None,
             feeds: [None, None],
+            mixer_clock: None,
             next_tick: None,
             activated: None,
             last_rtp: None,
@@ -298,9 +312,47 @@ impl Session {
 
     /// Gives `side` the payloads of `feed` in place of the other side (a conference
     /// participant hears the mix); what plays to it still comes first. `None` takes it away.
-    /// The feed's payloads must be in the side's negotiated codec.
+    /// The feed's payloads must be in the side's negotiated codec; they go out when the
+    /// driver says the producer pushed them (`handle_feed`).
     pub fn set_feed(&mut self, now: Instant, side: Side, feed: Option<Box<dyn PayloadFeed>>) {
         self.feeds[side.index()] = feed.map(Feeding::new);
+        self.refresh(now);
+    }
+
+    /// Whether a side has a feed.
+    pub fn is_fed(&self) -> bool {
+        self.feeds.iter().any(Option::is_some)
+    }
+
+    /// The producer of the feeds pushed payloads at `now` (a mixer ticked): a fed side's go
+    /// out with the next `poll_transmit`s (call it until `None`); a fed side that hears a
+    /// prompt now drops them, so it hears the current mix once the prompt ends.
+    pub fn handle_feed(&mut self, now: Instant) {
+        for side in SIDES {
+            let i = side.index();
+            let Some(f) = &mut self.feeds[i] else {
+                continue;
+            };
+            if self.routes[i] == Route::Feed {
+                f.push(now);
+            } else {
+                f.discard();
+            }
+        }
+    }
+
+    /// Follows a mixer's clock (a conference participant) or, with `None`, the session's
+    /// own again: with a clock, the frame tick falls `clock.lead` before each of the mixer's
+    /// ticks, and the input jitter buffers steer by slack
+    /// ([`JitterConfig::low_latency`](super::jitter::JitterConfig::low_latency)), so a
+    /// voice frame is decoded as late as it can be and taken by the mixer at once. Their
+    /// buffers start afresh.
+    pub fn set_mixer_clock(&mut self, now: Instant, clock: Option<MixerClock>) {
+        if self.mixer_clock == clock {
+            return;
+        }
+        self.mixer_clock = clock;
+        self.next_tick = self.next_tick.map(|_| self.first_tick(now));
         self.refresh(now);
     }
 
@@ -349,7 +401,7 @@ impl Session {
     /// [`MAX_TRANSMIT`] bytes), or `None`. Call after `handle_timeout` until `None`.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         for side in SIDES {
-            if let Some(t) = self.transmit_audio(side, buf) {
+            if let Some(t) = self.transmit_audio(now, side, buf) {
                 return Some(t);
             }
             if let Some(t) = self.transmit_digit(now, side, buf) {
@@ -383,8 +435,12 @@ impl Session {
         if let Some(at) = self.next_tick.filter(|&t| t <= now) {
             let behind = now.saturating_duration_since(at);
             let at = if behind > FRAME * MAX_TICK_LAG {
-                // the thread stalled: drop the missed ticks rather than burst them out
-                now
+                // the thread stalled: drop the missed ticks rather than burst them out (on the
+                // mixer's clock still, if it follows one)
+                match &self.mixer_clock {
+                    Some(c) => c.frame_tick_at_or_after(now + FRAME) - FRAME,
+                    None => now,
+                }
             } else {
                 at
             };

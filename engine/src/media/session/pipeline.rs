@@ -17,6 +17,7 @@ use crate::media::{Codec, SampleRate, MAX_FRAME_SAMPLES};
 #[derive(Debug)]
 pub(super) struct Decode {
     codec: Codec,
+    low_latency: bool,
     jitter: JitterBuffer,
     decoder: Decoder,
     conceal: Concealment,
@@ -24,10 +25,17 @@ pub(super) struct Decode {
 }
 
 impl Decode {
-    pub(super) fn new(codec: Codec) -> Decode {
+    /// `low_latency`: the jitter buffer steers by slack (a mixer takes each frame at once).
+    pub(super) fn new(codec: Codec, low_latency: bool) -> Decode {
+        let config = if low_latency {
+            JitterConfig::low_latency(codec)
+        } else {
+            JitterConfig::for_codec(codec)
+        };
         Decode {
             codec,
-            jitter: JitterBuffer::new(JitterConfig::for_codec(codec)),
+            low_latency,
+            jitter: JitterBuffer::new(config),
             decoder: Decoder::new(codec),
             conceal: Concealment::new(),
             pcm: vec![0; MAX_FRAME_SAMPLES].into_boxed_slice(),
@@ -36,6 +44,10 @@ impl Decode {
 
     pub(super) fn codec(&self) -> Codec {
         self.codec
+    }
+
+    pub(super) fn low_latency(&self) -> bool {
+        self.low_latency
     }
 
     pub(super) fn rate(&self) -> SampleRate {

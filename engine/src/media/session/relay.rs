@@ -60,9 +60,10 @@ impl Route {
         }
     }
 
-    /// Whether the route runs the 20 ms frame clock.
+    /// Whether the route runs the 20 ms frame clock (a feed's payloads go out when its
+    /// producer pushes them).
     pub(super) fn ticks(self) -> bool {
-        matches!(self, Route::Transcode | Route::Source | Route::Feed)
+        matches!(self, Route::Transcode | Route::Source)
     }
 
     /// Whether the route needs the side's own encoder.

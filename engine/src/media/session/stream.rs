@@ -10,7 +10,7 @@ use crate::entropy::Entropy;
 use crate::media::dtmf::{DtmfReceiver, DtmfSender};
 use crate::media::rtcp::ReceptionStats;
 use crate::media::rtp::{PayloadType, RtpPacket, RtpTimestamp, Seq, Ssrc};
-use crate::media::Codec;
+use crate::media::{Codec, FRAME};
 
 /// A side's media as its SDP (offer or answer) negotiated it, seen from the switch.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -91,6 +91,8 @@ pub(super) struct Stream {
     /// How relayed packets of one source map into the switch's stream toward the side.
     pub(super) relay_map: Option<RelayMap>,
     ts_base: u32,
+    /// The last 20 ms frame of the switch's own stream: when it was made and its timestamp.
+    last_frame: Option<(Instant, RtpTimestamp)>,
 }
 
 /// Packet counts of one side.
@@ -126,6 +128,7 @@ impl Stream {
             ts_base: entropy.next_u64() as u32,
             generated: false,
             relay_map: None,
+            last_frame: None,
         };
         s.reconfigure(cfg);
         s
@@ -136,6 +139,7 @@ impl Stream {
     pub(super) fn reconfigure(&mut self, cfg: StreamConfig) {
         if cfg.codec != self.cfg.codec {
             self.reception = None;
+            self.last_frame = None;
         }
         let te = cfg.telephone_event.map(pt);
         let clock = cfg.codec.clock_rate();
@@ -204,6 +208,7 @@ impl Stream {
     /// A relayed packet went out as `seq` of the switch's stream: its own packets follow on.
     pub(super) fn relayed_as(&mut self, seq: Seq) {
         self.seq = seq.next();
+        self.last_frame = None;
     }
 
     /// The switch's RTP clock towards the side at `at`.
@@ -212,6 +217,32 @@ impl Stream {
             self.ts_base
                 .wrapping_add(units_since(t0, at, self.cfg.codec.clock_rate())),
         )
+    }
+
+    /// The timestamp of a 20 ms frame of the switch's own stream made at `at`, and whether
+    /// it follows the previous frame without a gap. The frames of one stream step by exactly
+    /// one frame's units whatever clock made them (the frame tick, a mixer's push, both in
+    /// turn): a frame made less than half a frame after the previous one was due follows it;
+    /// a later one leaves out the whole frames missed (up to a second; after that, and for
+    /// the first frame or the first after relayed packets, the wall clock).
+    pub(super) fn frame_stamp(&mut self, t0: Instant, at: Instant) -> (RtpTimestamp, bool) {
+        let units = self.cfg.codec.frame_timestamp_units();
+        let (ts, follows) = match self.last_frame {
+            Some((last_at, last_ts)) => {
+                let late = at.saturating_duration_since(last_at + FRAME);
+                if late < FRAME / 2 {
+                    (last_ts.wrapping_add(units), true)
+                } else if late < Duration::from_secs(1) {
+                    let missed = ((late + FRAME / 2).as_micros() / FRAME.as_micros()) as u32;
+                    (last_ts.wrapping_add(units.wrapping_mul(1 + missed)), false)
+                } else {
+                    (self.clock(t0, at), false)
+                }
+            }
+            None => (self.clock(t0, at), false),
+        };
+        self.last_frame = Some((at, ts));
+        (ts, follows)
     }
 
     pub(super) fn sent(&mut self, payload: usize) {

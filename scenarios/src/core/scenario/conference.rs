@@ -8,7 +8,7 @@ use switchboard_engine::media::Codec;
 use super::build::{between_ms, need_users, secs, MAX_SECS};
 use super::read::{Res, Tbl};
 use super::{Behaviours, ConferencesB, Population, Thresholds};
-use crate::core::conference::MAX_TALKERS;
+use crate::core::conference::{MAX_TALKERS, PROBE_SETTLE};
 
 /// `[behaviours.conferences]` of `behaviours`, if there: sizes checked against each other and
 /// the population, codec shares summing to 1.
@@ -21,6 +21,7 @@ pub(super) fn behaviour(behaviours: &Tbl<'_>, pop: &Population) -> Res<Option<Co
         "join_secs",
         "hold_ms",
         "probe",
+        "probe_settle_ms",
     ];
     let Some(t) = behaviours.table("conferences", &keys)? else {
         return Ok(None);
@@ -30,6 +31,9 @@ pub(super) fn behaviour(behaviours: &Tbl<'_>, pop: &Population) -> Res<Option<Co
     let participants = t.required("participants", t.u32_in("participants", 2, 1000)?)?;
     let talkers = t.u32_in("talkers", 0, MAX_TALKERS)?.unwrap_or(1);
     let probe = t.bool("probe")?.unwrap_or(false);
+    let probe_settle = t
+        .int_in("probe_settle_ms", 0, 60_000)?
+        .map_or(PROBE_SETTLE, |ms| Duration::from_millis(ms as u64));
     if talkers > participants {
         let m = format!("{talkers} talkers but {participants} participants per room");
         return Err(t.err("talkers", m));
@@ -84,6 +88,7 @@ pub(super) fn behaviour(behaviours: &Tbl<'_>, pop: &Population) -> Res<Option<Co
         join: secs(t.f64_in("join_secs", 0.0, MAX_SECS)?.unwrap_or(1.0)),
         hold,
         probe,
+        probe_settle,
     }))
 }
 

@@ -57,6 +57,7 @@ impl Schedule {
             voice: voice_of(&c, index),
             talkers: c.talkers,
             probe: c.probe,
+            probe_settle: c.probe_settle,
             hold: Duration::from_secs_f64(hold.max(0.0)),
         })
     }

@@ -340,6 +340,7 @@ mod tests {
             voice,
             talkers: 3,
             probe,
+            probe_settle: crate::core::conference::PROBE_SETTLE,
             hold: Duration::from_secs(10),
         }
     }

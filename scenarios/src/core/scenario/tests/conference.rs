@@ -65,6 +65,19 @@ fn conferences_default_to_pcmu_one_talker_no_probe_and_staying_to_the_end() {
     assert_eq!(c.codecs, vec![(Codec::Pcmu, 1.0)]);
     assert_eq!((c.talkers, c.probe, c.hold), (1, false, None));
     assert_eq!(c.join, Duration::from_secs(1));
+    assert_eq!(c.probe_settle, crate::core::conference::PROBE_SETTLE);
+}
+
+#[test]
+fn a_probe_may_burst_from_its_first_packet() {
+    let sc = parse(&conf("probe = true", "probe = true\nprobe_settle_ms = 0")).unwrap();
+    let c = sc.behaviours.conferences.unwrap();
+    assert_eq!(c.probe_settle, Duration::ZERO);
+    rejected(
+        &conf("probe = true", "probe = true\nprobe_settle_ms = -1"),
+        17,
+        "behaviours.conferences.probe_settle_ms",
+    );
 }
 
 #[test]
