@@ -12,8 +12,9 @@
 //!
 //! It prints its pid and `ready` once every session is set up, runs until SIGTERM or SIGINT,
 //! then prints what the sessions counted (packets received, relayed, sent by the frame path,
-//! dropped, frames concealed, frame ticks run late) and, per media thread, its sessions and
-//! the highest busy fraction it published (sampled once a second), and exits.
+//! dropped, frames concealed, frame ticks run late) and, on a second line, per media thread
+//! its sessions and the highest busy fraction it published (sampled once a second), and
+//! exits.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
@@ -228,15 +229,8 @@ fn thread_gauges(m: &Metrics, t: usize) -> (i64, f64) {
 }
 
 fn print_totals(t: &Totals, m: &Metrics, busiest: &[f64]) {
-    let mut threads = String::new();
-    for (i, b) in busiest.iter().enumerate() {
-        threads += &format!(
-            " t{i}_sessions {} t{i}_busy_max {b:.3}",
-            thread_gauges(m, i).0
-        );
-    }
     println!(
-        "sessions {} received {} relayed {} sent {} dropped {} concealed {} ticks {} late_ticks {}{}",
+        "sessions {} received {} relayed {} sent {} dropped {} concealed {} ticks {} late_ticks {}",
         t.sessions,
         t.rx,
         t.relayed,
@@ -245,8 +239,15 @@ fn print_totals(t: &Totals, m: &Metrics, busiest: &[f64]) {
         t.concealed,
         m.media_ticks.get(),
         m.media_late_ticks.get(),
-        threads
     );
+    let mut threads = format!("threads {}", busiest.len());
+    for (i, b) in busiest.iter().enumerate() {
+        threads += &format!(
+            " t{i}_sessions {} t{i}_busy_max {b:.3}",
+            thread_gauges(m, i).0
+        );
+    }
+    println!("{threads}");
 }
 
 #[cfg(test)]

@@ -197,12 +197,10 @@ mod tests {
         }
         m.waits(t0, 4);
         // ten wake-ups of 30 ms each over 1 s: 0.3
-        let mut t = t0;
         for k in 0..10 {
-            t = t0 + 100 * MS * k;
+            let t = t0 + 100 * MS * k;
             m.woke(t);
-            t += 30 * MS;
-            assert!(!m.waits(t, 4), "not a second yet");
+            assert!(!m.waits(t + 30 * MS, 4), "not a second yet");
         }
         m.woke(t0 + 1000 * MS);
         assert!(m.waits(t0 + 1000 * MS, 4));
