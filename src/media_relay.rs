@@ -12,7 +12,9 @@
 //!
 //! It prints its pid and `ready` once every session is set up, runs until SIGTERM or SIGINT,
 //! then prints what the sessions counted (packets received, relayed, sent by the frame path,
-//! dropped, frames concealed, frame ticks run late) and exits.
+//! dropped, frames concealed, frame ticks run late) and, on a second line, per media thread
+//! its sessions and the highest busy fraction it published (sampled once a second), and
+//! exits.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
@@ -23,7 +25,7 @@ use clap::Args;
 use switchboard_actors::api::media::MediaNote;
 use switchboard_actors::config::Config;
 use switchboard_actors::media::{MediaPlane, MediaSession};
-use switchboard_actors::metrics::Metrics;
+use switchboard_actors::metrics::{Metrics, ThreadLabel};
 use switchboard_engine::media::session::StreamConfig;
 use switchboard_engine::media::{Codec, Side};
 
@@ -137,9 +139,23 @@ async fn run(a: RelayArgs) -> Result<(), Box<dyn std::error::Error>> {
         last,
         media.thread_count()
     );
-    wait_for_signal().await?;
+    let threads = media.thread_count();
+    let mut busiest = vec![0.0f64; threads];
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let signal = wait_for_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            r = &mut signal => { r?; break; }
+            _ = tick.tick() => {
+                for (t, b) in busiest.iter_mut().enumerate() {
+                    *b = b.max(thread_gauges(&metrics, t).1);
+                }
+            }
+        }
+    }
     let totals = totals(&sessions).await;
-    print_totals(&totals, &metrics);
+    print_totals(&totals, &metrics, &busiest);
     drop(sessions);
     plane.stop();
     Ok(())
@@ -203,7 +219,16 @@ async fn totals(sessions: &[MediaSession]) -> Totals {
     t
 }
 
-fn print_totals(t: &Totals, m: &Metrics) {
+/// Media thread `t`'s sessions and busy fraction, as last published.
+fn thread_gauges(m: &Metrics, t: usize) -> (i64, f64) {
+    let label = ThreadLabel { thread: t as u32 };
+    (
+        m.media_thread_sessions.get_or_create(&label).get(),
+        m.media_thread_busy.get_or_create(&label).get(),
+    )
+}
+
+fn print_totals(t: &Totals, m: &Metrics, busiest: &[f64]) {
     println!(
         "sessions {} received {} relayed {} sent {} dropped {} concealed {} ticks {} late_ticks {}",
         t.sessions,
@@ -213,8 +238,16 @@ fn print_totals(t: &Totals, m: &Metrics) {
         t.dropped,
         t.concealed,
         m.media_ticks.get(),
-        m.media_late_ticks.get()
+        m.media_late_ticks.get(),
     );
+    let mut threads = format!("threads {}", busiest.len());
+    for (i, b) in busiest.iter().enumerate() {
+        threads += &format!(
+            " t{i}_sessions {} t{i}_busy_max {b:.3}",
+            thread_gauges(m, i).0
+        );
+    }
+    println!("{threads}");
 }
 
 #[cfg(test)]

@@ -42,6 +42,12 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// A media thread, by index (`media-N`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ThreadLabel {
+    pub thread: u32,
+}
+
 /// Every metric of the switch.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -115,6 +121,10 @@ pub struct Metrics {
     pub media_timeouts: Counter,
     /// RTP port pairs free in the configured range.
     pub media_ports_free: Gauge,
+    /// Per media thread, the fraction of the last second it was busy (between `epoll_wait`
+    /// returns and its next waits), and the sessions it has open; published once a second.
+    pub media_thread_busy: Family<ThreadLabel, Gauge<f64, AtomicU64>>,
+    pub media_thread_sessions: Family<ThreadLabel, Gauge>,
     /// Conferences with a running bridge.
     pub conferences_active: Gauge,
     /// Participants on the mixer thread.
@@ -195,6 +205,8 @@ impl Metrics {
             anchored_calls: Counter::default(),
             media_timeouts: Counter::default(),
             media_ports_free: Gauge::default(),
+            media_thread_busy: Family::default(),
+            media_thread_sessions: Family::default(),
             conferences_active: Gauge::default(),
             conference_participants: Gauge::default(),
             conference_ticks: Counter::default(),
@@ -247,6 +259,16 @@ impl Metrics {
                 "media_ports_free",
                 "RTP port pairs free in the media port range",
                 m.media_ports_free.clone(),
+            );
+            r.register(
+                "media_thread_busy",
+                "Fraction of the last second each media thread was busy (not waiting for packets)",
+                m.media_thread_busy.clone(),
+            );
+            r.register(
+                "media_thread_sessions",
+                "Media sessions open on each media thread",
+                m.media_thread_sessions.clone(),
             );
             r.register(
                 "conferences_active",

@@ -9,7 +9,7 @@ use actix::{Actor, Context, Handler};
 use switchboard_actors::api::media::MediaNote;
 use switchboard_actors::config::{Config, Media};
 use switchboard_actors::media::{MediaError, MediaPlane};
-use switchboard_actors::metrics::Metrics;
+use switchboard_actors::metrics::{Metrics, ThreadLabel};
 use switchboard_engine::media::codec::{Decoder, Encoder};
 use switchboard_engine::media::rtp::{
     write_header, Header, PayloadType, RtpPacket, RtpTimestamp, Seq, Ssrc,
@@ -302,6 +302,71 @@ async fn closing_a_session_frees_its_ports() {
     drop(UdpSocket::bind("127.0.0.1:41441").expect("the sockets are closed"));
     let again = plane.open(&[Side::Caller], owner.recipient()).unwrap();
     assert!(again.local(Side::Callee).is_none());
+    plane.stop();
+}
+
+#[actix_rt::test]
+async fn sessions_are_packed_onto_the_first_media_thread_which_publishes_its_load() {
+    let metrics = Arc::new(Metrics::new());
+    let mut m = media("41480-41499");
+    m.threads = 3;
+    let plane = MediaPlane::start(&m, metrics.clone()).unwrap();
+    let owner = Owner::default().start();
+    let mut calls = Vec::new();
+    for _ in 0..4 {
+        let s = plane
+            .open(&[Side::Caller, Side::Callee], owner.clone().recipient())
+            .unwrap();
+        let (caller, callee) = (phone(), phone());
+        s.configure(
+            Side::Caller,
+            side(caller.local_addr().unwrap(), Codec::Pcmu, 0),
+        );
+        s.configure(
+            Side::Callee,
+            side(callee.local_addr().unwrap(), Codec::Pcmu, 0),
+        );
+        calls.push((s, caller, callee, Talker::new(Codec::Pcmu, 0, 440.0)));
+    }
+    // 1.5 s of packets, every 20 ms: the threads publish their figures once a second
+    let start = Instant::now();
+    let mut sent = 0;
+    while start.elapsed() < Duration::from_millis(1500) {
+        for (s, caller, _, talker) in &mut calls {
+            talker.send(caller, s.local(Side::Caller).unwrap().rtp);
+        }
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (s, _, callee, _) in &calls {
+        assert_eq!(
+            receive_all(callee, Duration::from_millis(100)).len(),
+            sent,
+            "relayed"
+        );
+        // the plane finds the session's thread from its id alone
+        let stats = plane.stats(s.id()).await.expect("found by id");
+        assert_eq!(stats.side(Side::Caller).unwrap().rx_packets, sent as u64);
+    }
+    let thread = |t: u32| ThreadLabel { thread: t };
+    let sessions = |t| {
+        metrics
+            .media_thread_sessions
+            .get_or_create(&thread(t))
+            .get()
+    };
+    assert_eq!(
+        [sessions(0), sessions(1), sessions(2)],
+        [4, 0, 0],
+        "an idle plane packs"
+    );
+    let busy = metrics.media_thread_busy.get_or_create(&thread(0)).get();
+    assert!(busy > 0.0 && busy < 0.5, "{busy}");
+    assert_eq!(
+        metrics.media_thread_busy.get_or_create(&thread(1)).get(),
+        0.0
+    );
+    drop(calls);
     plane.stop();
 }
 

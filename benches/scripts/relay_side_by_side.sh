@@ -173,9 +173,10 @@ sb_step() {
 	rss=$(rss_kib "$SB_PID")
 	stop_sb
 	[ -n "$line" ] || { log "no result for $mode N=$n"; return 0; }
-	# the switch's own counts at exit: sessions received relayed sent dropped concealed ticks
+	# the switch's own counts at exit: sessions received relayed sent dropped concealed ticks,
+	# then per media thread its sessions and highest busy fraction
 	local counts
-	counts=$(awk '/^sessions/ { for (i = 1; i < NF; i += 2) printf " sb_%s=%s", $i, $(i + 1) }' "$logf")
+	counts=$(awk '/^(sessions|threads) / { for (i = 1; i < NF; i += 2) printf " sb_%s=%s", $i, $(i + 1) }' "$logf")
 	echo "$line xmode=$mode xcalls=$n xrun=$r pin=$pin rss_kib=${rss:-0} load1=$load1$counts" >>"$RAW"
 }
 

@@ -22,7 +22,8 @@ pub struct Media {
     pub advertise: Option<IpAddr>,
     /// RTP ports, `"first-last"`: even ports carry RTP, the next odd one RTCP.
     pub ports: String,
-    /// Media threads; 0 = one per CPU core.
+    /// Media threads at most; 0 = one per CPU core. Sessions fill the lowest-index thread
+    /// that is not busy (`media/placement.rs`).
     pub threads: usize,
     /// `"auto"` (anchor when needed: NAT, transcoding, recording, prompts), `"always"` or
     /// `"never"`.
@@ -51,7 +52,7 @@ impl Media {
         Policy::parse(&self.anchor).unwrap_or(Policy::Auto)
     }
 
-    /// Media threads to run.
+    /// Media threads to start (the ones sessions spill onto idle at no cost).
     pub fn thread_count(&self) -> usize {
         if self.threads > 0 {
             self.threads

@@ -2,8 +2,11 @@
 //! drive their engine `Session`s, and the handles the call's actors steer them with.
 //!
 //! - [`MediaPlane`] (in `Shared`): starts the threads (`media-0`, ...), binds each session's
-//!   port pairs from the configured range (`open`) and hands it to a thread round-robin; both
-//!   sides of a call live on one thread, so a relayed packet never crosses threads.
+//!   port pairs from the configured range (`open`) and hands it to a thread by load: the
+//!   lowest-index thread that is not busy, so sessions are packed onto as few threads as carry
+//!   them (`placement.rs` for the policy, `load.rs` for the figures it reads). Both sides of a
+//!   call live on one thread, so a relayed packet never crosses threads, and a session never
+//!   moves: its id carries its thread's index in its low 8 bits.
 //! - [`MediaSession`]: the call's handle. Its methods are commands to the thread
 //!   (`configure` a side from its negotiated SDP, `activate`, `play`, `send_digit`,
 //!   `set_sink`, `set_feed`, `set_mixer_clock`, `stats`); dropping it closes the session and
@@ -19,6 +22,8 @@ mod bell;
 mod command;
 mod counters;
 mod error;
+mod load;
+mod placement;
 mod ports;
 mod recv;
 mod thread;
@@ -29,6 +34,7 @@ pub use error::MediaError;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use actix::Recipient;
 use switchboard_engine::media::dtmf::Digit;
@@ -39,6 +45,7 @@ use switchboard_engine::media::{FrameSink, PayloadFeed, Side};
 use switchboard_engine::sdp::rewrite::RelayPort;
 
 use command::{Command, Mailbox, Open};
+use load::ThreadLoad;
 use ports::{Pair, Ports};
 
 use crate::api::media::{MediaNote, MediaSessionId};
@@ -53,6 +60,8 @@ pub struct MediaPlane {
 
 struct Plane {
     threads: Vec<Mailbox>,
+    /// By thread index, as `threads`.
+    loads: Vec<Arc<ThreadLoad>>,
     joins: Mutex<Vec<std::thread::JoinHandle<()>>>,
     ports: Arc<Mutex<Ports>>,
     advertise: IpAddr,
@@ -61,10 +70,14 @@ struct Plane {
     metrics: Arc<Metrics>,
 }
 
+/// Bits of a `MediaSessionId` that hold its thread's index (`media.threads` is at most 256).
+const THREAD_BITS: u32 = 8;
+
 impl Plane {
-    /// The thread a session runs on: round-robin by id, so its id alone finds it again.
+    /// The thread a session runs on, from the index in its id's low bits.
     fn thread_of(&self, id: MediaSessionId) -> &Mailbox {
-        &self.threads[(id.0 % self.threads.len() as u64) as usize]
+        let index = (id.0 & ((1 << THREAD_BITS) - 1)) as usize;
+        &self.threads[index % self.threads.len()]
     }
 }
 
@@ -105,16 +118,21 @@ impl MediaPlane {
         metrics.media_ports_free.set(ports.free() as i64);
         let ports = Arc::new(Mutex::new(ports));
         let mut threads = Vec::new();
+        let mut loads = Vec::new();
         let mut joins = Vec::new();
-        for index in 0..config.thread_count() {
-            let t = thread::spawn(index, ports.clone(), metrics.clone())
+        let epoch = Instant::now();
+        for index in 0..config.thread_count().min(1 << THREAD_BITS) {
+            let load = Arc::new(ThreadLoad::new(epoch));
+            let t = thread::spawn(index, ports.clone(), metrics.clone(), load.clone())
                 .map_err(|source| MediaError::Thread { index, source })?;
             threads.push(t.mailbox);
+            loads.push(load);
             joins.push(t.join);
         }
         Ok(MediaPlane {
             inner: Arc::new(Plane {
                 threads,
+                loads,
                 joins: Mutex::new(joins),
                 ports,
                 advertise: config.advertised(),
@@ -129,7 +147,8 @@ impl MediaPlane {
     }
 
     /// A session with a port pair for each of `sides` (the caller's alone when the switch
-    /// answers), on the next media thread; its events go to `owner`.
+    /// answers), on the first media thread not busy (`placement.rs`); its events go to
+    /// `owner`.
     pub fn open(
         &self,
         sides: &[Side],
@@ -163,8 +182,13 @@ impl MediaPlane {
                 rtcp: SocketAddr::new(p.advertise, pair.rtp_port + 1),
             })
         });
-        let id = MediaSessionId(p.next_id.fetch_add(1, Ordering::Relaxed));
-        let mailbox = p.thread_of(id).clone();
+        let now = Instant::now();
+        let index = placement::place(p.loads.iter().map(|l| l.load(now)));
+        let load = p.loads[index].clone();
+        load.placed();
+        let seq = p.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = MediaSessionId(seq << THREAD_BITS | index as u64);
+        let mailbox = p.threads[index].clone();
         p.metrics.media_sessions.inc();
         mailbox.send(Command::Open(Box::new(Open {
             id,
@@ -173,7 +197,12 @@ impl MediaPlane {
             config: p.session,
             seed: rand::random(),
         })));
-        Ok(MediaSession { id, mailbox, local })
+        Ok(MediaSession {
+            id,
+            mailbox,
+            load,
+            local,
+        })
     }
 
     /// What session `id` measured, for an observer that does not own it (the API); the
@@ -212,6 +241,8 @@ impl MediaPlane {
 pub struct MediaSession {
     id: MediaSessionId,
     mailbox: Mailbox,
+    /// Its thread's figures, where the plane counts it.
+    load: Arc<ThreadLoad>,
     local: [Option<LocalPorts>; 2],
 }
 
@@ -294,5 +325,6 @@ impl MediaSession {
 impl Drop for MediaSession {
     fn drop(&mut self) {
         self.mailbox.send(Command::Close(self.id));
+        self.load.closed();
     }
 }

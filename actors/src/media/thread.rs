@@ -10,12 +10,15 @@
 //! drained and its next deadline armed. Deadlines sit in a heap; a session's entry is
 //! replaced only when its deadline moves earlier, so a relayed packet, which moves the media
 //! timeout later, touches no heap. Nothing on the packet path allocates, locks or logs.
+//!
+//! Around each `epoll_wait` the thread notes when it woke and when it waits again (`load.rs`),
+//! and once a second publishes how busy it was, for the plane's placement of new sessions.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::ErrorKind;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix::Recipient;
 use crossbeam::channel::{Receiver, TryRecvError};
@@ -29,14 +32,13 @@ use switchboard_engine::media::{Side, FRAME};
 use super::bell::FeedBell;
 use super::command::{Command, Mailbox, Open};
 use super::counters::{Counters, Sinks};
+use super::load::{Meter, ThreadLoad};
 use super::ports::Ports;
 use super::recv::{Batch, BATCH};
 use crate::api::media::{MediaNote, MediaSessionId};
 use crate::metrics::Metrics;
 
 const WAKER: Token = Token(usize::MAX);
-/// How often the thread's counts reach the metrics.
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Readable sockets served per clock read: a packet's arrival time is late by at most the
 /// time this many sockets take (tens of microseconds), for a clock read per 16 packets.
 const CLOCK_EVERY: usize = 16;
@@ -54,15 +56,17 @@ pub(super) fn spawn(
     index: usize,
     ports: Arc<Mutex<Ports>>,
     metrics: Arc<Metrics>,
+    load: Arc<ThreadLoad>,
 ) -> std::io::Result<Spawned> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let bell = FeedBell::new(waker.clone());
     let (tx, rx) = crossbeam::channel::unbounded();
     let thread_bell = bell.clone();
+    let meter = Meter::new(index, load, &metrics, Instant::now());
     let join = std::thread::Builder::new()
         .name(format!("media-{index}"))
-        .spawn(move || MediaThread::new(poll, rx, thread_bell, ports, metrics).run())?;
+        .spawn(move || MediaThread::new(poll, rx, thread_bell, ports, metrics, meter).run())?;
     Ok(Spawned {
         mailbox: Mailbox { tx, waker, bell },
         join,
@@ -114,6 +118,7 @@ struct MediaThread {
     metrics: Arc<Metrics>,
     counters: Counters,
     sinks: Sinks,
+    meter: Meter,
 }
 
 /// A token names a slot, a side and RTP or RTCP.
@@ -137,6 +142,7 @@ impl MediaThread {
         bell: FeedBell,
         ports: Arc<Mutex<Ports>>,
         metrics: Arc<Metrics>,
+        meter: Meter,
     ) -> Self {
         MediaThread {
             poll,
@@ -154,17 +160,23 @@ impl MediaThread {
             sinks: Sinks::of(&metrics),
             metrics,
             counters: Counters::default(),
+            meter,
         }
     }
 
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
-        let mut flushed = Instant::now();
         loop {
+            let now = Instant::now();
+            // the figure of the last second, with the counts, once a second (and zeroes once
+            // when the last session has closed: then no deadline wakes the thread again)
+            if self.meter.waits(now, self.by_id.len()) {
+                self.counters.flush(&self.sinks);
+            }
             let timeout = self
                 .timers
                 .peek()
-                .map(|Reverse((at, _, _))| at.saturating_duration_since(Instant::now()));
+                .map(|Reverse((at, _, _))| at.saturating_duration_since(now));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != ErrorKind::Interrupted {
                     tracing::error!(error = %e, "media thread poll failed");
@@ -173,6 +185,7 @@ impl MediaThread {
             }
             let mut commands = false;
             let mut now = Instant::now();
+            self.meter.woke(now);
             for (k, ev) in events.iter().enumerate() {
                 if k > 0 && k % CLOCK_EVERY == 0 {
                     now = Instant::now();
@@ -190,10 +203,6 @@ impl MediaThread {
                 self.feeds(now);
             }
             self.fire(now);
-            if now.saturating_duration_since(flushed) >= FLUSH_EVERY {
-                self.counters.flush(&self.sinks);
-                flushed = now;
-            }
         }
         self.counters.flush(&self.sinks);
         let ids: Vec<MediaSessionId> = self.by_id.keys().copied().collect();
@@ -397,6 +406,7 @@ impl MediaThread {
             armed: None,
         });
         self.by_id.insert(o.id, slot);
+        self.meter.opened();
     }
 
     /// Ends session `id`: its sockets close and their ports go back to the range.
