@@ -73,11 +73,20 @@ struct Plane {
 /// Bits of a `MediaSessionId` that hold its thread's index (`media.threads` is at most 256).
 const THREAD_BITS: u32 = 8;
 
+/// The id of the `seq`th session, placed on thread `index`.
+fn session_id(seq: u64, index: usize) -> MediaSessionId {
+    MediaSessionId(seq << THREAD_BITS | index as u64)
+}
+
+/// The index of the thread session `id` runs on, of `threads` (any id maps to one).
+fn thread_index(id: MediaSessionId, threads: usize) -> usize {
+    (id.0 & ((1 << THREAD_BITS) - 1)) as usize % threads.max(1)
+}
+
 impl Plane {
     /// The thread a session runs on, from the index in its id's low bits.
     fn thread_of(&self, id: MediaSessionId) -> &Mailbox {
-        let index = (id.0 & ((1 << THREAD_BITS) - 1)) as usize;
-        &self.threads[index % self.threads.len()]
+        &self.threads[thread_index(id, self.threads.len())]
     }
 }
 
@@ -187,7 +196,7 @@ impl MediaPlane {
         let load = p.loads[index].clone();
         load.placed();
         let seq = p.next_id.fetch_add(1, Ordering::Relaxed);
-        let id = MediaSessionId(seq << THREAD_BITS | index as u64);
+        let id = session_id(seq, index);
         let mailbox = p.threads[index].clone();
         p.metrics.media_sessions.inc();
         mailbox.send(Command::Open(Box::new(Open {
@@ -326,5 +335,28 @@ impl Drop for MediaSession {
     fn drop(&mut self) {
         self.mailbox.send(Command::Close(self.id));
         self.load.closed();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_id_names_its_thread_and_ids_stay_distinct() {
+        let threads = 1 << THREAD_BITS;
+        let mut seen = std::collections::HashSet::new();
+        for seq in [1, 2, 77, 1 << 40] {
+            for index in [0, 1, 5, threads - 1] {
+                let id = session_id(seq, index);
+                assert_eq!(thread_index(id, threads), index);
+                assert!(seen.insert(id), "{id} twice");
+            }
+        }
+        assert_eq!(
+            thread_index(session_id(9, 3), 2),
+            1,
+            "a foreign id still maps"
+        );
     }
 }
