@@ -333,9 +333,11 @@ impl Loop {
     }
 
     fn tick(&mut self, now: Instant) {
-        let Some(at) = self.next_tick else {
+        let Some(due) = self.next_tick else {
             return;
         };
+        let behind = now.saturating_duration_since(due);
+        let at = tick_time(&self.clock, due, now);
         let frame = &mut self.frame[..];
         let silence = &self.silence[..];
         let mut missing = 0;
@@ -362,16 +364,22 @@ impl Loop {
             // only this thread sets it
             m.conference_tick_max.set(busy);
         }
-        let behind = now.saturating_duration_since(at);
         if behind > FRAME / 2 {
             m.conference_late_ticks.inc();
         }
         // on the grid the sessions follow, even after a stall
-        self.next_tick = Some(if behind > FRAME * MAX_LAG {
-            self.clock.mixer_tick_at_or_after(now + FRAME / 2)
-        } else {
-            at + FRAME
-        });
+        self.next_tick = Some(at + FRAME);
+    }
+}
+
+/// The grid time a tick due at `due` and run at `now` counts as: its own, or after a stall
+/// of more than [`MAX_LAG`] ticks (the ticks missed are skipped rather than burst out) the
+/// latest of the grid, so the mix it makes is numbered, and timed by the phones, as made now.
+fn tick_time(clock: &MixerClock, due: Instant, now: Instant) -> Instant {
+    if now.saturating_duration_since(due) > FRAME * MAX_LAG {
+        clock.mixer_tick_at_or_before(now)
+    } else {
+        due
     }
 }
 

@@ -174,3 +174,24 @@ fn the_thread_ticks_only_while_someone_is_in_a_conference() {
     assert_eq!(metrics.conference_ticks.get(), after_leave, "idle again");
     mixer.stop();
 }
+
+#[test]
+fn after_a_stall_the_mixer_skips_to_the_grid_s_latest_tick_and_numbers_its_mix_so() {
+    let epoch = Instant::now();
+    let clock = MixerClock { epoch, lead: LEAD };
+    let ms = Duration::from_millis;
+    // on time, or behind by up to three ticks: the tick keeps its time (the missed ones
+    // follow in a burst)
+    assert_eq!(
+        tick_time(&clock, epoch + ms(40), epoch + ms(41)),
+        epoch + ms(40)
+    );
+    assert_eq!(
+        tick_time(&clock, epoch + ms(40), epoch + ms(99)),
+        epoch + ms(40)
+    );
+    // a stall of a second and a half: the tick is the grid's latest, not one 1.5 s old
+    let late = tick_time(&clock, epoch + ms(40), epoch + ms(1_553));
+    assert_eq!(late, epoch + ms(1_540));
+    assert_eq!(clock.tick_number(late), 77);
+}

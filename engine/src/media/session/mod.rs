@@ -438,7 +438,7 @@ impl Session {
                 // the thread stalled: drop the missed ticks rather than burst them out (on the
                 // mixer's clock still, if it follows one)
                 match &self.mixer_clock {
-                    Some(c) => c.frame_tick_at_or_after(now + FRAME) - FRAME,
+                    Some(c) => c.frame_tick_at_or_before(now),
                     None => now,
                 }
             } else {

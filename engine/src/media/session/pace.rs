@@ -36,10 +36,27 @@ impl MixerClock {
         ((since + frame / 2) / frame) as u64
     }
 
+    /// The mixer's last tick at or before `now` (its first, before the epoch).
+    pub fn mixer_tick_at_or_before(&self, now: Instant) -> Instant {
+        grid_at_or_before(self.epoch, now)
+    }
+
     /// A following session's first frame tick at or after `now`.
     pub fn frame_tick_at_or_after(&self, now: Instant) -> Instant {
         grid_at_or_after(self.epoch, now + self.lead) - self.lead
     }
+
+    /// A following session's last frame tick at or before `now`.
+    pub fn frame_tick_at_or_before(&self, now: Instant) -> Instant {
+        grid_at_or_before(self.epoch, now + self.lead) - self.lead
+    }
+}
+
+/// The last of `epoch + k × FRAME` (k ≥ 0) at or before `now` (`epoch` before it).
+fn grid_at_or_before(epoch: Instant, now: Instant) -> Instant {
+    let since = now.saturating_duration_since(epoch).as_nanos();
+    let frame = FRAME.as_nanos();
+    epoch + Duration::from_nanos((since / frame * frame) as u64)
 }
 
 /// The first of `epoch + k × FRAME` (k ≥ 0) at or after `now`.
@@ -71,6 +88,10 @@ mod tests {
         assert_eq!(c.frame_tick_at_or_after(epoch + ms(1)), epoch + ms(15));
         assert_eq!(c.frame_tick_at_or_after(epoch + ms(15)), epoch + ms(15));
         assert_eq!(c.frame_tick_at_or_after(epoch + ms(16)), epoch + ms(35));
+        assert_eq!(c.mixer_tick_at_or_before(epoch + ms(39)), epoch + ms(20));
+        assert_eq!(c.mixer_tick_at_or_before(epoch + ms(40)), epoch + ms(40));
+        assert_eq!(c.frame_tick_at_or_before(epoch + ms(34)), epoch + ms(15));
+        assert_eq!(c.frame_tick_at_or_before(epoch + ms(35)), epoch + ms(35));
         let hour = Duration::from_secs(3600);
         assert_eq!(
             c.frame_tick_at_or_after(epoch + hour + ms(7)),

@@ -320,3 +320,24 @@ fn a_late_wake_up_is_no_gap_the_timestamps_follow_the_mixer_s_ticks() {
     want[14] = 2; // tick 14, then 16: the one the mixer missed
     assert_eq!(steps, want, "frames, not wake-ups");
 }
+
+#[test]
+fn after_a_stall_the_frame_tick_comes_back_on_the_mixer_s_grid() {
+    struct Nothing;
+    impl FrameSink for Nothing {
+        fn frame(&mut self, _: Side, _: SampleRate, _: &[i16]) {}
+    }
+    let mut r = participant();
+    let clock = MixerClock {
+        epoch: r.at(10),
+        lead: ms(5),
+    };
+    r.s.set_mixer_clock(r.t0, Some(clock));
+    r.s.set_sink(r.t0, Some(Box::new(Nothing)));
+    assert_eq!(r.s.poll_timeout(), Some(r.at(5)), "5 ms before the mixer's");
+    r.run_until(r.at(45));
+    assert_eq!(r.s.poll_timeout(), Some(r.at(65)));
+    // the thread stalls for 200 ms: the ticks missed are dropped, the next is on the grid
+    r.s.handle_timeout(r.at(273));
+    assert_eq!(r.s.poll_timeout(), Some(r.at(285)));
+}
