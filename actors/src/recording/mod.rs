@@ -66,6 +66,9 @@ pub struct Recorder {
     commands: Sender<Command>,
     db: Store,
     dir: Arc<PathBuf>,
+    /// Set by `shutdown`: the thread answers a shutdown before it drops its end of the
+    /// channel, so a start sent in between would be taken and never finished.
+    stopped: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Recorder {
@@ -93,6 +96,7 @@ impl Recorder {
                 commands,
                 db,
                 dir: Arc::new(dir),
+                stopped: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             },
             report,
         ))
@@ -106,6 +110,9 @@ impl Recorder {
         &self,
         meta: RecordingMeta,
     ) -> Result<(RecordingId, RecordingTap), RecordingError> {
+        if self.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(RecordingError::Stopped);
+        }
         let id = self.db.next_recording_id()?;
         let started_unix_ms = meta
             .started
@@ -154,6 +161,8 @@ impl Recorder {
     /// Finishes every recording and stops the thread (graceful shutdown); `false` if that
     /// took longer than `wait`.
     pub fn shutdown(&self, wait: Duration) -> bool {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Release);
         let (reply, done) = crossbeam::channel::bounded(1);
         if self.commands.send(Command::Shutdown { reply }).is_err() {
             return true;
