@@ -40,6 +40,10 @@ pub struct Voicemail {
     /// Seconds a subscriber's phones ring before an unanswered call goes to the mailbox
     /// (when no no-answer forward is set).
     pub ring_secs: u16,
+    /// Threads writing the messages being left (each message on one, by its id): every
+    /// message's file is fsynced once a second, and several threads keep several fsyncs in
+    /// flight.
+    pub writer_threads: usize,
 }
 
 /// A text-to-speech backend the configuration can name.
@@ -134,6 +138,12 @@ pub(super) fn validate(v: &Voicemail) -> Result<(), ConfigError> {
             message: format!("{} is not 5 to 300 seconds", v.ring_secs),
         });
     }
+    if !(1..=64).contains(&v.writer_threads) {
+        return Err(ConfigError::Value {
+            key: "voicemail.writer_threads",
+            message: format!("{} is not 1 to 64", v.writer_threads),
+        });
+    }
     if v.max_message_secs < 2 {
         return Err(ConfigError::Value {
             key: "voicemail.max_message_secs",
@@ -192,6 +202,7 @@ mod tests {
             notice_retries: 2,
             notice_retry_secs: 300,
             notice_ring_secs: 45,
+            writer_threads: 4,
         }
     }
 
@@ -257,6 +268,10 @@ mod tests {
             },
             Voicemail {
                 ring_secs: 4,
+                ..limits()
+            },
+            Voicemail {
+                writer_threads: 0,
                 ..limits()
             },
         ] {
