@@ -3,14 +3,18 @@
 //! server's CPU sampled from its pid, and `scenarios/anchored-calls.toml`: calls with audio
 //! whose RTP goes phone to phone, or through the switch's relay when it anchors them; and
 //! `scenarios/conference_small.toml`: conference participants who must all join, hear another
-//! talker and never themselves.
+//! talker and never themselves; and `scenarios/voicemail_small.toml`: callers who each leave a
+//! message in a mailbox of their own.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
-use common::{cli, Options, Switch, TempDir};
+use common::audio::read_wav;
+use common::voicemail::{files, list, request, tone_wav, Format};
+use common::{basic, cli, Options, Switch, TempDir};
 
 /// Load runs take turns: on a small machine, one run's RTP (4,000 packets/s for
 /// anchored-calls) delays another's packets past the 40 ms lateness budget, and the
@@ -386,5 +390,77 @@ fn a_bad_conference_field_is_refused_with_its_line_and_field() {
             "line {line}: behaviours.conferences.talkers: 5 talkers but 4 participants per room"
         )),
         "{err}"
+    );
+}
+
+/// The voicemail_small population (users 700000..700011, `pw-<n>`: the first six call, the
+/// others are their mailboxes) with a 0.3 s greeting in every mailbox.
+fn voicemail_switch() -> Switch {
+    let sw = Switch::with(Options {
+        config: "[voicemail]\nenabled = true\n".into(),
+        ..Options::default()
+    });
+    let greeting = tone_wav(Format::int(8_000, 1, 16), 0.3, 600.0, -20.0);
+    for i in 0..12 {
+        let n = (700_000 + i).to_string();
+        sw.add_account(&n, &format!("pw-{n}"));
+        if i >= 6 {
+            let a = request(
+                sw.http,
+                "PUT",
+                &format!("/v1/accounts/{n}/voicemail/greetings/unavailable"),
+                &[("Authorization", &basic(&n, &format!("pw-{n}")))],
+                Some(("audio/wav", &greeting)),
+            );
+            assert_eq!(a.status, 200, "{}", a.text());
+        }
+    }
+    sw
+}
+
+#[test]
+fn voicemail_callers_each_leave_one_whole_message_of_their_tone_in_their_own_mailbox() {
+    let sw = voicemail_switch();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/voicemail_small.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let (code, out, r) = run_text(&text, &sw, "load-voicemail");
+    assert_eq!(code, 0, "{out}");
+    let calls = kind(&r, "voicemail");
+    assert_eq!(
+        (calls["offered"].as_u64(), calls["ok"].as_u64()),
+        (Some(6), Some(6)),
+        "{out}"
+    );
+    assert_eq!(kind(&r, "bye")["ok"], 6, "every caller hung up: {out}");
+    // the callers heard the switch: greeting, beep, and its silence while recording
+    let rtp = &r["rtp"];
+    assert_eq!(rtp["legs"], 6, "{rtp}");
+    assert!(rtp["received"].as_u64().unwrap() >= 6 * 50, "{rtp}");
+    let mut lengths = Vec::new();
+    for i in 6..12 {
+        let n = (700_000 + i).to_string();
+        let v = list(sw.http, &n, &basic(&n, &format!("pw-{n}")));
+        let messages = v["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 1, "{n}: {v}");
+        lengths.push(messages[0]["duration_ms"].as_u64().unwrap());
+        // the message's file, beside the greeting's
+        let file: Vec<String> = files(&sw.data, &n)
+            .into_iter()
+            .filter(|f| !f.starts_with("greeting-"))
+            .collect();
+        assert_eq!(file.len(), 1, "{n}: {file:?}");
+        let audio = read_wav(&sw.data.join("voicemail").join(&n).join(&file[0])).unwrap();
+        let hz = audio.skip(Duration::from_millis(500)).dominant_hz();
+        assert!(
+            hz.is_some_and(|hz| (hz - 400.0).abs() <= 2.0),
+            "{n}: {hz:?}"
+        );
+    }
+    // 8.5 s from the answer to the hang-up, less 0.3 s of greeting, 4.96 s of "please leave a
+    // message after the tone" and the 0.2 s beep: about 3 s, less on a busy machine, where
+    // the prompts end late (a second or more was kept: every message is there)
+    assert!(
+        lengths.iter().all(|&ms| (1_000..=3_100).contains(&ms)),
+        "{lengths:?} ms"
     );
 }

@@ -12,6 +12,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+mod voicemail;
+
+pub use voicemail::VoicemailMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MethodLabel {
     pub method: &'static str,
@@ -146,6 +150,8 @@ pub struct Metrics {
     /// Of those, the ones run more than a frame (20 ms) after they were due: the thread was
     /// behind, and a transcoded frame left late.
     pub media_late_ticks: Counter,
+    /// The voicemail thread: messages being written, its polls, backlog and lost audio.
+    pub voicemail: VoicemailMetrics,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -217,6 +223,7 @@ impl Metrics {
             conference_restarts: Counter::default(),
             media_ticks: Counter::default(),
             media_late_ticks: Counter::default(),
+            voicemail: VoicemailMetrics::default(),
         };
         {
             let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -360,6 +367,7 @@ impl Metrics {
                 "Audio frames recordings lost because the recorder fell behind",
                 m.recording_frames_dropped.clone(),
             );
+            m.voicemail.register(&mut r);
             r.register(
                 "messages_queued",
                 "Messages waiting in the durable queues",

@@ -116,9 +116,12 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         MailboxLimits::of(&config.voicemail),
         &config.sip.domain,
     )?;
-    let deposits = mailbox::Writer::spawn(mailboxes.clone()).map_err(|e| {
-        ServeError::Runtime(format!("cannot start the voicemail writer thread: {e}"))
-    })?;
+    let deposits = mailbox::Writer::spawn(
+        mailboxes.clone(),
+        metrics.clone(),
+        config.voicemail.writer_threads,
+    )
+    .map_err(|e| ServeError::Runtime(format!("cannot start the voicemail writer threads: {e}")))?;
     let plan = config
         .numbering_plan()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;

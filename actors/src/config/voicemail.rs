@@ -56,6 +56,10 @@ pub struct Voicemail {
     /// The subscribers' time zone for the times the menu says ("received today at 3 PM"),
     /// minutes east of UTC (-720 to 840).
     pub utc_offset_minutes: i32,
+    /// Threads writing the messages being left (each message on one, by its id): every
+    /// message's file is fsynced once a second, and several threads keep several fsyncs in
+    /// flight.
+    pub writer_threads: usize,
 }
 
 /// A text-to-speech backend the configuration can name.
@@ -163,7 +167,7 @@ pub(super) fn validate(v: &Voicemail) -> Result<(), ConfigError> {
             message: format!("{} is not 5 to 300 seconds", v.ring_secs),
         });
     }
-    let ranges: [(&'static str, i64, std::ops::RangeInclusive<i64>); 4] = [
+    let ranges: [(&'static str, i64, std::ops::RangeInclusive<i64>); 5] = [
         ("voicemail.pin_attempts", v.pin_attempts.into(), 1..=10),
         ("voicemail.pin_failures", v.pin_failures.into(), 1..=100),
         (
@@ -175,6 +179,11 @@ pub(super) fn validate(v: &Voicemail) -> Result<(), ConfigError> {
             "voicemail.utc_offset_minutes",
             v.utc_offset_minutes.into(),
             -720..=840,
+        ),
+        (
+            "voicemail.writer_threads",
+            i64::try_from(v.writer_threads).unwrap_or(i64::MAX),
+            1..=64,
         ),
     ];
     for (key, value, range) in ranges {
@@ -248,6 +257,7 @@ mod tests {
             pin_failures: 10,
             pin_lockout_secs: 900,
             utc_offset_minutes: 0,
+            writer_threads: 4,
         }
     }
 
@@ -363,6 +373,10 @@ mod tests {
             },
             Voicemail {
                 ring_secs: 4,
+                ..limits()
+            },
+            Voicemail {
+                writer_threads: 0,
                 ..limits()
             },
         ] {

@@ -1,6 +1,9 @@
-//! The message writer: a thread that writes the messages being left into the mailbox store,
-//! and every other change a call makes to a mailbox, so no signalling or media thread ever
-//! waits on the disk.
+//! The message writer: threads that write the messages being left into the mailbox store, and
+//! every other change a call makes to a mailbox, so no signalling or media thread ever waits
+//! on the disk. Each mailbox belongs to one of [`Writer::spawn`]'s threads (by its number), so
+//! its messages and changes keep their order: a message's file is made durable every second,
+//! and one thread doing every message's fsync in turn falls behind at a few hundred messages
+//! on a plain disk, where several threads keep several fsyncs in flight.
 //!
 //! How to drive it: [`Writer::start`] when the caller's recording starts, with the reading
 //! end of a frame ring (`recording::tap::channel`; the call's media session gets the
@@ -23,6 +26,12 @@
 //! What it guarantees: a message is acknowledged (`VoicemailLeft` sent, the change feed told)
 //! only once the store has committed it (see `mailbox/mod.rs`); at shutdown every message in
 //! progress is committed with what it has.
+//!
+//! What it reports (`switchboard_voicemail_*`, [`VoicemailMetrics`], summed over the
+//! threads): the messages in progress, every poll's cost and lateness (a poll is due [`POLL`] after the previous one
+//! began, late when it begins more than [`LATE`] after that: the previous one took longer than
+//! a frame, or the thread did not get to run), the deepest ring found at a poll, the frames
+//! written, and those the rings dropped because the thread fell behind.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -39,9 +48,11 @@ use super::changes::Change;
 use super::{MailboxError, Mailboxes, PendingMessage};
 use crate::api::notifications::VoicemailLeft;
 use crate::api::voicemail::{DepositId, GreetingRecorded, VoiceHeard};
+use crate::metrics::{Metrics, VoicemailMetrics};
 use crate::recording::tap::TapReader;
 
-/// How often every ring is drained (a ring holds two seconds).
+/// How often every ring is drained (a ring holds two seconds of a wideband call, about four
+/// of a G.711 one).
 pub const POLL: Duration = Duration::from_millis(20);
 
 /// The shortest time between two [`VoiceHeard`] notes of one message.
@@ -52,6 +63,9 @@ pub const GRACE: Duration = Duration::from_secs(1);
 
 /// The longest greeting held in memory (more is not recorded).
 pub const MAX_GREETING: Duration = Duration::from_secs(300);
+/// A poll that begins this long after it was due is late (a frame: the rings hold seconds,
+/// so a late poll loses no audio, but many say the thread is falling behind: fsyncs, mostly).
+pub const LATE: Duration = Duration::from_millis(20);
 
 /// A message to write.
 pub struct StartDeposit {
@@ -87,33 +101,62 @@ enum Command {
     Shutdown(Sender<()>),
 }
 
-/// The handle of the writer thread (cheap to clone; held in `Shared`).
+/// The handle of the writer threads (cheap to clone; held in `Shared`).
 #[derive(Clone)]
 pub struct Writer {
-    commands: Sender<Command>,
+    /// One command channel per thread: a mailbox's messages and changes go to the one
+    /// [`Writer::thread_for`] it, and a recording's id says its thread (`id % len`).
+    commands: Arc<[Sender<Command>]>,
     next: Arc<AtomicU64>,
     notices: Arc<OnceLock<Recipient<VoicemailLeft>>>,
 }
 
 impl Writer {
-    /// Starts the thread writing into `mailboxes`.
-    pub fn spawn(mailboxes: Mailboxes) -> std::io::Result<Writer> {
-        let (tx, rx) = crossbeam::channel::unbounded();
+    /// Starts `threads` threads (at least one) writing into `mailboxes`, reporting into
+    /// `metrics.voicemail`.
+    pub fn spawn(
+        mailboxes: Mailboxes,
+        metrics: Arc<Metrics>,
+        threads: usize,
+    ) -> std::io::Result<Writer> {
         let notices = Arc::new(OnceLock::new());
-        let thread = WriterThread {
-            mailboxes,
-            notices: notices.clone(),
-            active: Vec::new(),
-            frame: vec![0; MAX_FRAME_SAMPLES].into_boxed_slice(),
-        };
-        std::thread::Builder::new()
-            .name("voicemail".into())
-            .spawn(move || thread.run(rx))?;
+        let mut commands = Vec::new();
+        for i in 0..threads.max(1) {
+            let (tx, rx) = crossbeam::channel::unbounded();
+            let thread = WriterThread {
+                mailboxes: mailboxes.clone(),
+                notices: notices.clone(),
+                active: Vec::new(),
+                frame: vec![0; MAX_FRAME_SAMPLES].into_boxed_slice(),
+                metrics: metrics.clone(),
+                due: None,
+            };
+            std::thread::Builder::new()
+                .name(format!("voicemail-{i}"))
+                .spawn(move || thread.run(rx))?;
+            commands.push(tx);
+        }
         Ok(Writer {
-            commands: tx,
+            commands: commands.into(),
             next: Arc::new(AtomicU64::new(1)),
             notices,
         })
+    }
+
+    /// The channel of the thread that writes recording `id`.
+    fn thread_of(&self, id: DepositId) -> &Sender<Command> {
+        &self.commands[(id.0 % self.commands.len() as u64) as usize]
+    }
+
+    /// The thread that writes `mailbox`'s messages and changes.
+    fn thread_for(&self, mailbox: &Aor) -> usize {
+        crate::ownership::shard_of(mailbox.as_str(), self.commands.len())
+    }
+
+    /// A new recording's id, on thread `thread`.
+    fn next_id(&self, thread: usize) -> DepositId {
+        let n = self.commands.len() as u64;
+        DepositId(self.next.fetch_add(1, Ordering::Relaxed) * n + thread as u64)
     }
 
     /// Where stored messages are announced (the Notifications actor); set once, at start-up.
@@ -124,17 +167,21 @@ impl Writer {
     /// Starts writing a message; its id for [`Writer::stop`] and the [`VoiceHeard`] notes.
     /// Returns at once (the store is written on the thread).
     pub fn start(&self, deposit: StartDeposit) -> DepositId {
-        let id = DepositId(self.next.fetch_add(1, Ordering::Relaxed));
-        let _ = self.commands.send(Command::Start(id, Box::new(deposit)));
+        let id = self.next_id(self.thread_for(&deposit.mailbox));
+        let _ = self
+            .thread_of(id)
+            .send(Command::Start(id, Box::new(deposit)));
         id
     }
 
     /// Starts recording a greeting; its id for [`Writer::stop`], the [`VoiceHeard`] notes and
     /// the [`GreetingRecorded`] that ends it.
     pub fn start_greeting(&self, greeting: StartGreeting) -> DepositId {
-        let id = DepositId(self.next.fetch_add(1, Ordering::Relaxed));
+        // held in memory, stored later by a change: any thread will do
+        let seq = self.next.load(Ordering::Relaxed);
+        let id = self.next_id((seq % self.commands.len() as u64) as usize);
         let _ = self
-            .commands
+            .thread_of(id)
             .send(Command::StartGreeting(id, Box::new(greeting)));
         id
     }
@@ -142,22 +189,25 @@ impl Writer {
     /// Ends a message (or a greeting): keeps its first `keep` of audio (`None`: nothing) once
     /// the rest of its ring is written.
     pub fn stop(&self, id: DepositId, keep: Option<Duration>) {
-        let _ = self.commands.send(Command::Stop(id, keep));
+        let _ = self.thread_of(id).send(Command::Stop(id, keep));
     }
 
     /// Changes `mailbox` (after every message and change asked before).
     pub fn change(&self, mailbox: Aor, change: Change) {
-        let _ = self.commands.send(Command::Change(mailbox, change));
+        let _ = self.commands[self.thread_for(&mailbox)].send(Command::Change(mailbox, change));
     }
 
-    /// Commits every message in progress and stops the thread; `false` if that took longer
+    /// Commits every message in progress and stops the threads; `false` if that took longer
     /// than `wait`.
     pub fn shutdown(&self, wait: Duration) -> bool {
-        let (reply, done) = crossbeam::channel::bounded(1);
-        if self.commands.send(Command::Shutdown(reply)).is_err() {
-            return true;
-        }
-        done.recv_timeout(wait).is_ok()
+        let deadline = Instant::now() + wait;
+        let (reply, done) = crossbeam::channel::bounded(self.commands.len());
+        let asked = self
+            .commands
+            .iter()
+            .filter(|c| c.send(Command::Shutdown(reply.clone())).is_ok())
+            .count();
+        (0..asked).all(|_| done.recv_deadline(deadline).is_ok())
     }
 }
 
@@ -166,6 +216,10 @@ struct WriterThread {
     notices: Arc<OnceLock<Recipient<VoicemailLeft>>>,
     active: Vec<Active>,
     frame: Box<[i16]>,
+    metrics: Arc<Metrics>,
+    /// When the next poll is due (while messages are being written): a [`POLL`] after the
+    /// last one began.
+    due: Option<Instant>,
 }
 
 /// A message being written.
@@ -252,8 +306,32 @@ impl WriterThread {
                     return;
                 }
             }
-            self.pump(Instant::now());
+            self.poll();
         }
+    }
+
+    /// One poll: every ring drained ([`WriterThread::pump`]), timed while messages are being
+    /// written: two clock reads and a few atomic updates.
+    fn poll(&mut self) {
+        let now = Instant::now();
+        if self.active.is_empty() {
+            self.due = None;
+            return self.pump(now);
+        }
+        let m = &self.metrics.voicemail;
+        if self.due.is_some_and(|due| now > due + LATE) {
+            m.late_polls.inc();
+        }
+        self.pump(now);
+        let busy = now.elapsed().as_secs_f64();
+        let m = &self.metrics.voicemail;
+        m.polls.inc();
+        m.poll_busy.inc_by(busy);
+        if busy > m.poll_max.get() {
+            // two threads racing here may keep the lesser of two new maxima: a gauge
+            m.poll_max.set(busy);
+        }
+        self.due = Some(now + POLL);
     }
 
     /// Carries out one command; `false` to stop the thread.
@@ -304,6 +382,7 @@ impl WriterThread {
                 None
             }
         };
+        self.metrics.voicemail.deposits_active.inc();
         self.active.push(Active::new(
             id,
             Target::Message(message.map(Box::new)),
@@ -315,16 +394,19 @@ impl WriterThread {
 
     /// Drains every ring, makes files durable when due, ends what is over.
     fn pump(&mut self, now: Instant) {
+        let (mut frames, mut deepest) = (0u64, 0u64);
         let mut i = 0;
         while i < self.active.len() {
             let a = &mut self.active[i];
             // read before draining: a tap dropped by now pushed everything it will
             let closed = a.reader.is_closed();
             let mut failed = None;
+            let mut drained = 0u64;
             while let Some((side, rate, n)) = a.reader.next_frame(&mut self.frame) {
                 if side != Side::Caller {
                     continue;
                 }
+                drained += 1;
                 let pcm = &self.frame[..n];
                 let level = block_dbfs(pcm);
                 if level > a.silence_dbfs {
@@ -353,6 +435,8 @@ impl WriterThread {
                 // what reached the file is kept; the rest of the call is not recorded
                 a.keep.get_or_insert(Some(Duration::MAX));
             }
+            frames += drained;
+            deepest = deepest.max(drained);
             a.tell_heard(now);
             if closed && a.keep.is_none() {
                 a.closed_at.get_or_insert(now);
@@ -366,10 +450,16 @@ impl WriterThread {
                 i += 1;
             }
         }
+        note_frames(&self.metrics.voicemail, frames, deepest);
     }
 
     /// Commits (or discards) a message and announces a stored one; hands a greeting back.
     fn finish(&mut self, a: Active) {
+        let m = &self.metrics.voicemail;
+        m.frames_dropped.inc_by(a.reader.dropped());
+        if matches!(a.target, Target::Message(_)) {
+            m.deposits_active.dec();
+        }
         let message = match a.target {
             Target::Message(Some(m)) => *m,
             Target::Message(None) => return,
@@ -405,6 +495,18 @@ impl WriterThread {
         for a in std::mem::take(&mut self.active) {
             self.finish(a);
         }
+    }
+}
+
+/// Counts the caller frames one pump wrote and raises the backlog high-water mark.
+fn note_frames(m: &VoicemailMetrics, frames: u64, deepest: u64) {
+    if frames > 0 {
+        m.frames.inc_by(frames);
+    }
+    let deepest = i64::try_from(deepest).unwrap_or(i64::MAX);
+    if deepest > m.backlog_max_frames.get() {
+        // two threads racing here may keep the lesser of two new maxima: a gauge
+        m.backlog_max_frames.set(deepest);
     }
 }
 

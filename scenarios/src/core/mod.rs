@@ -92,6 +92,14 @@ pub enum Action {
     /// A participant dials its conference (`conf-loadconf-<room>`), sends its voice and
     /// listens to the mix for its hold time, then hangs up.
     Conference(conference::Participant),
+    /// `caller` calls the mailbox of `mailbox` (a subscriber with no phone registered: the
+    /// switch answers for the mailbox at once), hears the greeting and the beep while it
+    /// talks (a tone), and hangs up `hold` after the answer.
+    Voicemail {
+        caller: User,
+        mailbox: User,
+        hold: Duration,
+    },
 }
 
 impl Action {
@@ -105,6 +113,7 @@ impl Action {
             Action::Publish { .. } => Kind::Publish,
             Action::RoomPost { .. } => Kind::RoomPost,
             Action::Conference(_) => Kind::Conference,
+            Action::Voicemail { .. } => Kind::Voicemail,
         }
     }
 }
@@ -127,10 +136,12 @@ pub enum Kind {
     RoomPost,
     /// A conference participant's call setup: INVITE to `conf-<room>` until its 200.
     Conference,
+    /// A voicemail caller's call setup: INVITE to the mailbox's number until the switch's 200.
+    Voicemail,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Register,
         Kind::Call,
         Kind::Bye,
@@ -140,6 +151,7 @@ impl Kind {
         Kind::Publish,
         Kind::RoomPost,
         Kind::Conference,
+        Kind::Voicemail,
     ];
 
     /// The name used in scenario thresholds and reports (`register`, `call`, ...).
@@ -154,6 +166,7 @@ impl Kind {
             Kind::Publish => "publish",
             Kind::RoomPost => "room_post",
             Kind::Conference => "conference",
+            Kind::Voicemail => "voicemail",
         }
     }
 

@@ -2,10 +2,10 @@
 //! `scenarios/README.md`).
 //!
 //! A scenario names a population of simulated subscribers, the behaviours mixed in one run
-//! (registrations, calls, messages, presence, chat rooms, conferences), phases with durations
-//! and load factors, pass/fail thresholds and a seed. [`parse`] turns text into a [`Scenario`] or the
-//! first problem found, with the line and dotted field name ([`ScenarioError`]); nothing is
-//! sent for a file that does not parse. Parsing is pure: it takes the file's text (and
+//! (registrations, calls, messages, presence, chat rooms, conferences, voicemail), phases with
+//! durations and load factors, pass/fail thresholds and a seed. [`parse`] turns text into a
+//! [`Scenario`] or the first problem found, with the line and dotted field name
+//! ([`ScenarioError`]); nothing is sent for a file that does not parse. Parsing is pure: it takes the file's text (and
 //! [`parse_with`] a reader of the population's CSV); no files, no clock, no network. The
 //! runner reads the files (`crate::runner::file`).
 
@@ -14,6 +14,7 @@ mod conference;
 mod read;
 #[cfg(test)]
 mod tests;
+mod voicemail;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -87,6 +88,7 @@ pub struct Behaviours {
     pub presence: Option<PresenceB>,
     pub room: Option<RoomB>,
     pub conferences: Option<ConferencesB>,
+    pub voicemail: Option<VoicemailB>,
 }
 
 /// A behaviour's name, as listed in `phases.behaviours`.
@@ -98,6 +100,7 @@ pub enum Behaviour {
     Presence,
     Room,
     Conferences,
+    Voicemail,
 }
 
 /// How hard a behaviour runs, before phase factors.
@@ -208,6 +211,22 @@ pub struct ConferencesB {
     pub probe: bool,
     /// How long a probe stays silent once answered before its first burst.
     pub probe_settle: Duration,
+}
+
+/// Callers leaving voice messages: caller k (online user k) calls the mailbox of offline user
+/// k ([`Scenario::voicemail_mailbox`]), which the switch answers at once (nobody registered
+/// it), hears the greeting and the beep, talks (a tone) and hangs up after its hold time, then
+/// calls again while a whole call still fits in the run. The first calls are spread over
+/// `join`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoicemailB {
+    /// Callers, each with a mailbox of its own.
+    pub callers: u32,
+    /// The first calls are spread evenly over this time from the start of the first phase
+    /// that runs voicemail.
+    pub join: Duration,
+    /// From the answer to the caller's BYE: greeting, beep and message.
+    pub hold: Between,
 }
 
 /// A duration picked uniformly in `min..=max`.
@@ -333,6 +352,12 @@ impl Scenario {
         room * p + index
     }
 
+    /// The mailbox voicemail caller `caller` leaves its messages in: the offline user
+    /// `online_users() + caller`.
+    pub fn voicemail_mailbox(&self, caller: User) -> User {
+        self.population.online_users() + caller
+    }
+
     /// The members of room `room` (`load-<room>`): `members_per_room` consecutive online
     /// users from `room × members_per_room`, wrapping. Empty without a room behaviour.
     pub fn room_members(&self, room: u32) -> Vec<User> {
@@ -387,17 +412,18 @@ impl Population {
 }
 
 impl Behaviour {
-    pub const ALL: [Behaviour; 6] = [
+    pub const ALL: [Behaviour; 7] = [
         Behaviour::Register,
         Behaviour::Call,
         Behaviour::Message,
         Behaviour::Presence,
         Behaviour::Room,
         Behaviour::Conferences,
+        Behaviour::Voicemail,
     ];
 
     /// Its name in scenario files (`register`, `call`, `message`, `presence`, `room`,
-    /// `conferences`).
+    /// `conferences`, `voicemail`).
     pub fn name(self) -> &'static str {
         match self {
             Behaviour::Register => "register",
@@ -406,6 +432,7 @@ impl Behaviour {
             Behaviour::Presence => "presence",
             Behaviour::Room => "room",
             Behaviour::Conferences => "conferences",
+            Behaviour::Voicemail => "voicemail",
         }
     }
 
@@ -415,8 +442,8 @@ impl Behaviour {
 }
 
 impl Behaviours {
-    /// The load of `b`, if present and driven (`register` may have none; `conferences` has
-    /// its own timing).
+    /// The load of `b`, if present and driven (`register` may have none; `conferences` and
+    /// `voicemail` have their own timing).
     pub fn load(&self, b: Behaviour) -> Option<Load> {
         match b {
             Behaviour::Register => self.register.as_ref().and_then(|r| r.load),
@@ -424,7 +451,7 @@ impl Behaviours {
             Behaviour::Message => self.message.as_ref().map(|m| m.load),
             Behaviour::Presence => self.presence.as_ref().map(|p| p.load),
             Behaviour::Room => self.room.as_ref().map(|r| r.load),
-            Behaviour::Conferences => None,
+            Behaviour::Conferences | Behaviour::Voicemail => None,
         }
     }
 
@@ -437,6 +464,7 @@ impl Behaviours {
             Behaviour::Presence => self.presence.is_some(),
             Behaviour::Room => self.room.is_some(),
             Behaviour::Conferences => self.conferences.is_some(),
+            Behaviour::Voicemail => self.voicemail.is_some(),
         }
     }
 }

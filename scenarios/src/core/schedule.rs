@@ -15,7 +15,10 @@
 //! at `join × k / slots` from the start of the first phase that runs conferences, stays its
 //! hold time (drawn in order of the joins, or to the end of the run), and dials again when it
 //! has hung up, unless the run is over (a phase without conferences puts it off to the next
-//! phase with them). Phase factors do not scale conferences.
+//! phase with them). Phase factors do not scale conferences. Voicemail callers
+//! (`behaviours.voicemail`) are timed the same way (first calls spread over `join`, the next
+//! a second after hanging up), but only while a call of the longest hold still fits in the
+//! run, so no message is cut by its end.
 //!
 //! Closed-loop behaviours (`concurrency`) are not timed here: the runner keeps
 //! [`Schedule::concurrency_at`] of them in flight and takes each new one from
@@ -50,6 +53,8 @@ pub struct Schedule {
     online_from: Option<f64>,
     /// Hold times of conference participants, drawn in order of their joins.
     conference_holds: Entropy,
+    /// Hold times of voicemail calls, drawn in order of the calls.
+    voicemail_holds: Entropy,
 }
 
 /// The kinds of open-loop streams.
@@ -59,6 +64,8 @@ enum Source {
     Cursor(usize),
     /// Conference participant slot k dials.
     Conference(u32),
+    /// Voicemail caller k calls its mailbox.
+    Voicemail(u32),
 }
 
 #[derive(Debug, Clone)]
@@ -173,6 +180,7 @@ impl Schedule {
             closed,
             online_from,
             conference_holds: stream_rng(seed, 60),
+            voicemail_holds: stream_rng(seed, 70),
         };
         for i in 0..s.streams.len() {
             if let Some(t) = s.arrival(i, 0.0) {
@@ -185,6 +193,7 @@ impl Schedule {
             }
         }
         s.queue_conferences();
+        s.queue_voicemail();
         s
     }
 
@@ -400,6 +409,7 @@ impl Iterator for Schedule {
                 }
             }
             Source::Conference(k) => self.conference(k, t),
+            Source::Voicemail(k) => self.voicemail(k, t),
         };
         Some((Duration::from_nanos(nanos), action))
     }
@@ -446,6 +456,7 @@ fn behaviour_of(kind: Kind) -> Option<Behaviour> {
         Kind::Subscribe | Kind::Publish => Some(Behaviour::Presence),
         Kind::RoomPost => Some(Behaviour::Room),
         Kind::Conference => Some(Behaviour::Conferences),
+        Kind::Voicemail => Some(Behaviour::Voicemail),
         Kind::Bye | Kind::Notify => None,
     }
 }
@@ -529,10 +540,12 @@ fn draw(sc: &Scenario, kind: Kind, rng: &mut Entropy, online: u32) -> Action {
                 member: member as User,
             }
         }
-        Kind::Register | Kind::Bye | Kind::Notify | Kind::Conference => Action::Register {
-            user: below(rng, online),
-            device: below(rng, pop.devices),
-        },
+        Kind::Register | Kind::Bye | Kind::Notify | Kind::Conference | Kind::Voicemail => {
+            Action::Register {
+                user: below(rng, online),
+                device: below(rng, pop.devices),
+            }
+        }
     }
 }
 
@@ -573,3 +586,4 @@ fn between(rng: &mut Entropy, min: Duration, max: Duration) -> Duration {
 mod conference;
 #[cfg(test)]
 mod tests;
+mod voicemail;

@@ -315,6 +315,7 @@ fn origin(a: &Action) -> u32 {
         Action::Subscribe { watcher, .. } => *watcher,
         Action::RoomPost { member, .. } => *member,
         Action::Conference(p) => p.user,
+        Action::Voicemail { caller, .. } => *caller,
     }
 }
 

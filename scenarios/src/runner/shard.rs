@@ -415,6 +415,11 @@ impl Shard {
                 self.request(now, spec, user, None, record, &mut out)
             }
             Action::Conference(p) => self.dial_conference(now, p, record, &mut out),
+            Action::Voicemail {
+                caller,
+                mailbox,
+                hold,
+            } => self.dial_voicemail(now, caller, mailbox, hold, &mut out),
             Action::RoomPost { room, member } => {
                 let spec = room_message(
                     &self.ep,

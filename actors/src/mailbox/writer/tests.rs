@@ -6,17 +6,27 @@ use crate::store::Store;
 use switchboard_engine::media::FrameSink;
 use switchboard_engine::voicemail::{Folder, Greeting, PinLockout};
 
-fn writer(name: &str) -> (Writer, Mailboxes) {
+/// A writer of three threads (so mailboxes land on different ones).
+fn writer(name: &str) -> (Writer, Mailboxes, Arc<Metrics>) {
     let d = std::env::temp_dir().join(format!("sb-vm-writer-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     let db = Store::open(&d.join("data"), 100, 8).unwrap();
     let (m, _) = Mailboxes::open(db, dir_in(&d), MailboxLimits::default(), "h").unwrap();
-    (Writer::spawn(m.clone()).unwrap(), m)
+    let metrics = Arc::new(Metrics::new());
+    (
+        Writer::spawn(m.clone(), metrics.clone(), 3).unwrap(),
+        m,
+        metrics,
+    )
 }
 
 fn deposit(reader: TapReader) -> StartDeposit {
+    deposit_to("1001", reader)
+}
+
+fn deposit_to(mailbox: &str, reader: TapReader) -> StartDeposit {
     StartDeposit {
-        mailbox: Aor::from_canonical("1001"),
+        mailbox: Aor::from_canonical(mailbox),
         caller: "1002".into(),
         received: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         reader,
@@ -38,7 +48,7 @@ fn wait_for(m: &Mailboxes, n: usize) -> Vec<switchboard_engine::voicemail::Voice
 
 #[test]
 fn a_stopped_message_keeps_the_callers_side_up_to_the_length_asked() {
-    let (w, m) = writer("stop");
+    let (w, m, metrics) = writer("stop");
     let (mut tap, reader) = crate::recording::tap::channel();
     let id = w.start(deposit(reader));
     for _ in 0..100 {
@@ -60,11 +70,66 @@ fn a_stopped_message_keeps_the_callers_side_up_to_the_length_asked() {
         .unwrap();
     assert!(samples.iter().all(|&s| s == 3000));
     assert!(w.shutdown(Duration::from_secs(5)));
+    // the thread reported the message: written whole, none left in progress
+    let vm = &metrics.voicemail;
+    assert_eq!(
+        (
+            vm.frames.get(),
+            vm.frames_dropped.get(),
+            vm.deposits_active.get()
+        ),
+        (100, 0, 0)
+    );
+    assert!(vm.polls.get() >= 1 && vm.backlog_max_frames.get() >= 1);
+}
+
+#[test]
+fn messages_to_many_mailboxes_are_spread_over_the_threads_and_each_kept_in_its_own() {
+    let (w, m, metrics) = writer("spread");
+    let boxes: Vec<String> = (0..12).map(|i| format!("{}", 2000 + i)).collect();
+    let threads: std::collections::HashSet<usize> = boxes
+        .iter()
+        .map(|b| w.thread_for(&Aor::from_canonical(b)))
+        .collect();
+    assert!(threads.len() > 1, "{threads:?}");
+    let mut taps = Vec::new();
+    for b in &boxes {
+        let (tap, reader) = crate::recording::tap::channel();
+        let id = w.start(deposit_to(b, reader));
+        // a recording's id names its mailbox's thread
+        assert_eq!(
+            id.0 % 3,
+            w.thread_for(&Aor::from_canonical(b)) as u64,
+            "{b}"
+        );
+        taps.push((id, tap));
+    }
+    for (i, (id, tap)) in taps.iter_mut().enumerate() {
+        for _ in 0..60 {
+            tap.frame(
+                Side::Caller,
+                SampleRate::NARROW,
+                &[100 * (i as i16 + 1); 160],
+            );
+        }
+        w.stop(*id, Some(Duration::MAX));
+    }
+    drop(taps);
+    assert!(w.shutdown(Duration::from_secs(10)));
+    for (i, b) in boxes.iter().enumerate() {
+        let mb = Aor::from_canonical(b);
+        let all = m.messages(&mb).unwrap();
+        assert_eq!(all.len(), 1, "{b}");
+        let (_, samples) = m.samples(&mb, all[0].id).unwrap().unwrap();
+        assert_eq!(samples.len(), 60 * 160, "{b}");
+        assert!(samples.iter().all(|&s| s == 100 * (i as i16 + 1)), "{b}");
+    }
+    assert_eq!(metrics.voicemail.deposits_active.get(), 0);
 }
 
 #[test]
 fn a_message_stopped_with_nothing_to_keep_or_cut_off_keeps_accordingly() {
-    let (w, m) = writer("discard");
+    let (w, m, _) = writer("discard");
     let (mut tap, reader) = crate::recording::tap::channel();
     let id = w.start(deposit(reader));
     for _ in 0..60 {
@@ -101,11 +166,11 @@ impl actix::Handler<GreetingRecorded> for Collect {
 #[test]
 fn a_greeting_comes_back_up_to_the_length_kept_and_a_kept_one_is_stored_in_order() {
     use actix::Actor;
-    let (w, m) = writer("greeting");
+    let (w, m, _) = writer("greeting");
     let (tx, rx) = crossbeam::channel::unbounded();
     let mb = Aor::from_canonical("1001");
     let sys = actix::System::new();
-    sys.block_on(async {
+    let kept = sys.block_on(async {
         let to = Collect(tx).start().recipient();
         let (mut tap, reader) = crate::recording::tap::channel();
         let id = w.start_greeting(StartGreeting {
@@ -135,9 +200,12 @@ fn a_greeting_comes_back_up_to_the_length_kept_and_a_kept_one_is_stored_in_order
         while rx.len() < 2 && Instant::now() < deadline {
             actix::clock::sleep(Duration::from_millis(10)).await;
         }
+        id
     });
-    let got: Vec<GreetingRecorded> = rx.try_iter().collect();
+    let mut got: Vec<GreetingRecorded> = rx.try_iter().collect();
     assert_eq!(got.len(), 2);
+    // two threads may finish them in either order
+    got.sort_by_key(|g| g.recording != kept);
     let (rate, samples) = got[0].audio.clone().expect("the greeting kept");
     assert_eq!((rate, samples.len()), (SampleRate::NARROW, 12_000));
     assert!(

@@ -1,7 +1,8 @@
 //! The calling side of a simulated call: INVITE (a 407 answered once), the plan's expected
 //! answer (200, 486, or 487 after our CANCEL), the ACK, audio while it is up, and the BYE
 //! (ours, or the callee's). A conference participant's call is the same flow towards the
-//! conference's address ([`Caller::conference`]): answered by the switch, held, hung up.
+//! conference's address ([`Caller::conference`]), and a voicemail caller's towards a mailbox
+//! ([`Caller::voicemail`]): answered by the switch, held, hung up.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -114,6 +115,29 @@ impl Caller {
         };
         let audio = (Some(media), codec, Kind::Conference);
         Caller::dial(now, id, room_user, plan, audio, ep, e, out)
+    }
+
+    /// A caller dials `mailbox` (the number of a subscriber with no phone registered, whose
+    /// mailbox the switch answers at once) offering PCMU on `media`, and hangs up `hold` after
+    /// the answer (or when the switch hangs up). Its setup is recorded as `Kind::Voicemail`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn voicemail(
+        now: Instant,
+        id: Identity,
+        mailbox: &str,
+        hold: Duration,
+        media: Audio,
+        ep: Endpoint,
+        e: &mut Entropy,
+        out: &mut Vec<Out>,
+    ) -> Caller {
+        let plan = CallPlan::Answer {
+            ring: Duration::ZERO,
+            hold,
+            callee_hangs_up: false,
+        };
+        let audio = (Some(media), Codec::Pcmu, Kind::Voicemail);
+        Caller::dial(now, id, mailbox, plan, audio, ep, e, out)
     }
 
     #[allow(clippy::too_many_arguments)]

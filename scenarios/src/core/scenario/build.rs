@@ -457,6 +457,7 @@ fn behaviours(root: &Tbl<'_>, pop: &Population, phases: &[Phase]) -> Res<Behavio
         });
     }
     out.conferences = super::conference::behaviour(&b, pop)?;
+    out.voicemail = super::voicemail::behaviour(&b, pop, open_only)?;
     if Behaviour::ALL.iter().all(|&x| !out.has(x)) {
         return Err(b.err(
             "register",

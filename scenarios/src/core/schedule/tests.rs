@@ -349,3 +349,68 @@ fn a_participant_dials_again_after_its_hold_and_not_in_a_phase_without_conferenc
         "same seed, same joins"
     );
 }
+
+fn voicemail_calls(s: &mut Schedule) -> Vec<(u64, User, User, u64)> {
+    take(s, 100_000)
+        .into_iter()
+        .filter_map(|(t, a)| match a {
+            Action::Voicemail {
+                caller,
+                mailbox,
+                hold,
+            } => Some((
+                t.as_millis() as u64,
+                caller,
+                mailbox,
+                hold.as_millis() as u64,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn voicemail_callers_start_spread_call_their_own_mailbox_again_and_stop_before_a_cut_call() {
+    let sc = scenario(
+        "offline_users = 4\n[behaviours.voicemail]\ncallers = 4\njoin_secs = 2\n\
+         hold_ms = [3000, 3000]\n[[phases]]\nname = \"t\"\nduration_secs = 14\n",
+    );
+    let calls = voicemail_calls(&mut Schedule::new(&sc));
+    for k in 0..4 {
+        let of: Vec<(u64, u64)> = calls
+            .iter()
+            .filter(|c| c.1 == k)
+            .map(|c| {
+                assert_eq!(c.2, 96 + k, "caller {k}'s own mailbox, an offline user");
+                (c.0, c.3)
+            })
+            .collect();
+        // a call every 3 s + 1 s from 0.5 k s, made only if it ends (with 2 s to settle)
+        // within the run's 14 s
+        let start = 500 * u64::from(k);
+        let expected: Vec<(u64, u64)> = [start, start + 4000, start + 8000]
+            .into_iter()
+            .filter(|t| t + 3000 + 2000 <= 14_000)
+            .map(|t| (t, 3000))
+            .collect();
+        assert_eq!(of, expected, "caller {k}");
+    }
+    // third calls at 8, 8.5 and 9 s; 9.5 s would end at 14.5 s
+    assert_eq!(calls.len(), 4 + 4 + 3);
+    assert_eq!(calls, voicemail_calls(&mut Schedule::new(&sc)));
+}
+
+#[test]
+fn a_voicemail_call_due_in_a_phase_without_voicemail_waits_for_the_next_with_it() {
+    let sc = scenario(
+        "offline_users = 1\n[behaviours.call]\nrate = 1\n[behaviours.voicemail]\ncallers = 1\n\
+         hold_ms = [2000, 2000]\n\
+         [[phases]]\nname = \"a\"\nduration_secs = 4\n\
+         [[phases]]\nname = \"b\"\nduration_secs = 5\nbehaviours = [\"call\"]\n\
+         [[phases]]\nname = \"c\"\nduration_secs = 4\n",
+    );
+    let calls = voicemail_calls(&mut Schedule::new(&sc));
+    // 0 s and 3 s in phase a; 6 s falls in phase b: at 9 s, the start of c; 12 s would not fit
+    let at: Vec<u64> = calls.iter().map(|c| c.0).collect();
+    assert_eq!(at, [0, 3000, 9000]);
+}

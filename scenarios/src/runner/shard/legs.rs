@@ -1,9 +1,9 @@
 //! A shard's RTP: call legs and conference participants start when their call comes up
 //! (`Out::MediaStart`) and stop when it ends, and their counts come back to the shard's
-//! recorder. A conference participant's call is dialled here too.
+//! recorder. Conference participants' and voicemail callers' calls are dialled here too.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
@@ -11,7 +11,7 @@ use super::{Flow, Shard};
 use crate::core::agent::{Audio, Caller, Out};
 use crate::core::conference::{room_user, Participant};
 use crate::core::stats::{LegCounts, ParticipantCounts};
-use crate::core::CallMedia;
+use crate::core::{CallMedia, User};
 use crate::runner::{conference, media};
 
 /// What a leg counted when it ended.
@@ -51,6 +51,36 @@ impl Shard {
         let call_id: Box<str> = c.call_id().into();
         self.media_sockets.insert(call_id.clone(), socket);
         self.participants.insert(call_id.clone(), p);
+        Some((call_id, Flow::Caller(Box::new(c))))
+    }
+
+    /// A voicemail caller calls its mailbox; its audio is a call leg's (a tone out, the
+    /// switch's greeting and beep counted in).
+    pub(super) fn dial_voicemail(
+        &mut self,
+        now: Instant,
+        caller: User,
+        mailbox: User,
+        hold: Duration,
+        out: &mut Vec<Out>,
+    ) -> Option<(Box<str>, Flow)> {
+        let socket = self.media_socket()?;
+        let audio = Audio {
+            socket: socket.local_addr().ok()?,
+            media: CallMedia::Direct,
+        };
+        let c = Caller::voicemail(
+            now,
+            self.identity(caller, 0),
+            &self.people.number(mailbox),
+            hold,
+            audio,
+            self.ep.clone(),
+            &mut self.e,
+            out,
+        );
+        let call_id: Box<str> = c.call_id().into();
+        self.media_sockets.insert(call_id.clone(), socket);
         Some((call_id, Flow::Caller(Box::new(c))))
     }
 
