@@ -89,6 +89,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         warn!(realm, domain = config.sip.domain, "data directory realm differs from the configured domain; accounts authenticate in the data directory's realm");
     }
     let n = config.worker_count();
+    crate::transport::set_symmetric_responses(config.sip.symmetric_responses);
     let sip = config.sip.listen;
     let local = Arc::new(
         Local::new(sip.ip().to_string(), sip.port(), config.sip.domain.clone())

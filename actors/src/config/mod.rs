@@ -73,7 +73,15 @@ pub struct Plugins {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sip {
+    /// The first SIP address (UDP and TCP); the switch's own Via, Record-Route and Contact
+    /// name it toward peers of its address family.
     pub listen: SocketAddr,
+    /// More addresses for UDP and TCP (an IPv6 one next to an IPv4 one: `["[::]:5060"]`).
+    #[serde(default)]
+    pub listen_also: Vec<SocketAddr>,
+    /// UDP responses go back to the source address even without `rport`; false: RFC 3261
+    /// §18.2.2 to the letter (the source IP and the Via port).
+    pub symmetric_responses: bool,
     pub domain: String,
     pub workers: usize,
     pub receive_batch: usize,

@@ -13,6 +13,7 @@ use std::time::Duration;
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, StreamHandler, WrapFuture,
 };
+use bytes::Bytes;
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::Aor;
@@ -35,8 +36,10 @@ use crate::metrics::OutcomeLabel;
 use crate::ownership::{owners, Stop};
 use crate::shared::Shared;
 use crate::transport::forward;
-use crate::transport::udp::{Datagram, Receiver};
-use crate::transport::{ingest, register_aor, response_flow, route, via_fix, Ingested, Transports};
+use crate::transport::udp::{self, Datagram, Receiver};
+use crate::transport::{
+    ingest, register_aor, reply_flow, response_flow, route, via_fix, Ingested, Transports,
+};
 use limits::Limiter;
 use txns::LocalTxns;
 
@@ -85,6 +88,14 @@ impl Worker {
             return;
         }
         let flow = Flow::udp(d.from);
+        match udp::blank(&d.bytes) {
+            Some(udp::Blank::Ping) => {
+                let pong = Bytes::from_static(udp::PONG);
+                return self.transports().send(&flow, pong);
+            }
+            Some(udp::Blank::Ignore) => return,
+            None => {}
+        }
         match ingest(d.bytes) {
             Ingested::Message(m) => {
                 let workers = self.shared.ingress.workers();
@@ -95,7 +106,7 @@ impl Worker {
                     workers[shard].do_send(Inbound { msg: m, flow, aor });
                 }
             }
-            Ingested::Reply(r) => self.transports().send(&flow, r),
+            Ingested::Reply(r) => self.transports().send(&reply_flow(&r, &flow), r),
             Ingested::Dropped(why) => self.shared.metrics.dropped(why),
         }
     }
