@@ -87,6 +87,19 @@ pub struct Sip {
     pub receive_batch: usize,
 }
 
+impl Sip {
+    /// Every SIP address: `listen`, then `listen_also` (duplicates left out).
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        let mut out = vec![self.listen];
+        for a in &self.listen_also {
+            if !out.contains(a) {
+                out.push(*a);
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Http {

@@ -69,29 +69,51 @@ pub fn via_fix(from: &Flow) -> Option<ViaFix> {
     })
 }
 
-/// Sends SIP messages from one worker: its UDP socket, and the shared TCP connections.
+/// Sends SIP messages from one worker: its UDP sockets (one per SIP address), and the
+/// shared TCP connections.
 #[derive(Clone)]
 pub struct Transports {
-    udp: Arc<tokio::net::UdpSocket>,
+    /// Each socket with whether it is an IPv6 one.
+    udp: Arc<[(bool, Arc<tokio::net::UdpSocket>)]>,
     tcp: Arc<TcpHub>,
     metrics: Arc<Metrics>,
 }
 
 impl Transports {
-    pub fn new(udp: Arc<tokio::net::UdpSocket>, tcp: Arc<TcpHub>, metrics: Arc<Metrics>) -> Self {
-        Transports { udp, tcp, metrics }
+    /// `udp` holds at least one socket.
+    pub fn new(
+        udp: Vec<Arc<tokio::net::UdpSocket>>,
+        tcp: Arc<TcpHub>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let udp: Vec<_> = udp
+            .into_iter()
+            .map(|s| (s.local_addr().is_ok_and(|l| l.is_ipv6()), s))
+            .collect();
+        Transports {
+            udp: udp.into(),
+            tcp,
+            metrics,
+        }
     }
 
     pub fn send(&self, flow: &Flow, bytes: Bytes) {
         self.metrics.sent(&bytes);
         match flow.transport {
-            Transport::Udp => udp::send(&self.udp, flow.remote, bytes, &self.metrics),
+            Transport::Udp => {
+                udp::send(self.udp_for(flow.remote), flow.remote, bytes, &self.metrics)
+            }
             Transport::Tcp => self.tcp.send(flow, bytes),
         }
     }
 
-    pub fn udp(&self) -> &Arc<tokio::net::UdpSocket> {
-        &self.udp
+    /// The UDP socket that reaches `remote`: the first of its address family (dual-stack
+    /// flows: an IPv6 peer hears from the IPv6 address), else the first.
+    pub fn udp_for(&self, remote: SocketAddr) -> &Arc<tokio::net::UdpSocket> {
+        self.udp
+            .iter()
+            .find(|(v6, _)| *v6 == remote.is_ipv6())
+            .map_or(&self.udp[0].1, |(_, s)| s)
     }
 }
 

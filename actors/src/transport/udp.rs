@@ -1,5 +1,5 @@
-//! UDP: one socket per worker on the same address (SO_REUSEPORT), read as a stream of
-//! datagrams by the worker actor.
+//! UDP: one socket per worker on each SIP address (SO_REUSEPORT), read as a stream of
+//! datagrams by the worker actor; datagrams of only whitespace are keep-alives.
 
 use std::io;
 use std::net::SocketAddr;
@@ -23,6 +23,10 @@ pub fn bind_shared(addr: SocketAddr, n: usize) -> io::Result<Vec<std::net::UdpSo
         .map(|_| {
             let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
             s.set_reuse_address(true)?;
+            if addr.is_ipv6() {
+                // each family its own socket: `[::]` and `0.0.0.0` on one port side by side
+                s.set_only_v6(true)?;
+            }
             #[cfg(unix)]
             s.set_reuse_port(true)?;
             // room for bursts: a load test offers tens of thousands of datagrams a second
