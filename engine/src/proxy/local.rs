@@ -47,7 +47,7 @@ impl Local {
     /// IPv6 peers.
     pub fn listening(addrs: &[SocketAddr], domain: impl Into<String>) -> Local {
         let v4 = addrs.iter().find(|a| a.is_ipv4()).or(addrs.first());
-        let (host, port) = v4.map_or(("127.0.0.1".to_owned(), 5060), |a| host_port(a));
+        let (host, port) = v4.map_or(("127.0.0.1".to_owned(), 5060), host_port);
         let mut local = Local::new(host, port, domain);
         local.v6 = addrs.iter().find(|a| a.is_ipv6()).map(host_port);
         local
