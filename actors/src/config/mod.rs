@@ -420,6 +420,29 @@ mod tests {
     }
 
     #[test]
+    fn more_sip_addresses_follow_the_first_and_symmetric_responses_are_on_by_default() {
+        let c = Config::load(None).unwrap();
+        assert!(c.sip.symmetric_responses);
+        assert_eq!(c.sip.addresses(), vec![c.sip.listen]);
+        let dir = std::env::temp_dir().join(format!("sb-config-v6-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c.toml");
+        std::fs::write(
+            &f,
+            "[sip]\nlisten = \"127.0.0.1:5070\"\nlisten_also = [\"[::1]:5070\", \"127.0.0.1:5070\"]\n\
+symmetric_responses = false\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        let want: Vec<SocketAddr> = vec![
+            "127.0.0.1:5070".parse().unwrap(),
+            "[::1]:5070".parse().unwrap(),
+        ];
+        assert_eq!(c.sip.addresses(), want);
+        assert!(!c.sip.symmetric_responses);
+    }
+
+    #[test]
     fn cidr_matching() {
         let net = parse_cidr("127.0.0.0/8").unwrap();
         assert!(cidr_contains(net, "127.1.2.3".parse().unwrap()));
