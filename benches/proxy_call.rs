@@ -53,6 +53,7 @@ Call-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 314160 BYE\r\nContent-Length: 
                 BranchSpec {
                     request_uri: Some("sip:+82111234567@192.0.2.20:5060"),
                     transport: Transport::Udp,
+                    remote: None,
                     record_route: true,
                     pop_route: false,
                     extra_headers: "",
@@ -84,6 +85,7 @@ Call-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 314160 BYE\r\nContent-Length: 
                 BranchSpec {
                     request_uri: None,
                     transport: Transport::Udp,
+                    remote: None,
                     record_route: false,
                     pop_route: true,
                     extra_headers: "",

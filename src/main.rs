@@ -550,10 +550,8 @@ fn reload(common: &Common) -> Result<(), String> {
 fn plugin_check(file: &std::path::Path, common: &Common) -> Result<(), String> {
     let config = load_config(common)?;
     let plan = config.numbering_plan().map_err(|e| e.to_string())?;
-    let sip = config.sip.listen;
-    let local = std::sync::Arc::new(switchboard_engine::proxy::Local::new(
-        sip.ip().to_string(),
-        sip.port(),
+    let local = std::sync::Arc::new(switchboard_engine::proxy::Local::listening(
+        &config.sip.addresses(),
         config.sip.domain.clone(),
     ));
     let report =

@@ -89,11 +89,10 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         warn!(realm, domain = config.sip.domain, "data directory realm differs from the configured domain; accounts authenticate in the data directory's realm");
     }
     let n = config.worker_count();
-    let sip = config.sip.listen;
-    let local = Arc::new(
-        Local::new(sip.ip().to_string(), sip.port(), config.sip.domain.clone())
-            .with_realm(realm.clone()),
-    );
+    crate::transport::set_symmetric_responses(config.sip.symmetric_responses);
+    let sip = config.sip.addresses();
+    let local =
+        Arc::new(Local::listening(&sip, config.sip.domain.clone()).with_realm(realm.clone()));
     let metrics = Arc::new(Metrics::new());
     // recordings a crash interrupted are repaired before anything runs
     let (recorder, recovered) = Recorder::open(
@@ -135,16 +134,24 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         config.router_mode(),
         metrics.clone(),
     )?);
-    let udp_sockets = udp::bind_shared(sip, n).map_err(|source| ServeError::Sip {
-        proto: "UDP",
-        addr: sip,
-        source,
-    })?;
-    let tcp_listener = tcp::bind_listener(sip).map_err(|source| ServeError::Sip {
-        proto: "TCP",
-        addr: sip,
-        source,
-    })?;
+    // per worker, one UDP socket on each address
+    let mut udp_sockets: Vec<Vec<std::net::UdpSocket>> = (0..n).map(|_| Vec::new()).collect();
+    let mut tcp_listeners = Vec::new();
+    for &addr in &sip {
+        let socks = udp::bind_shared(addr, n).map_err(|source| ServeError::Sip {
+            proto: "UDP",
+            addr,
+            source,
+        })?;
+        for (worker, s) in udp_sockets.iter_mut().zip(socks) {
+            worker.push(s);
+        }
+        tcp_listeners.push(tcp::bind_listener(addr).map_err(|source| ServeError::Sip {
+            proto: "TCP",
+            addr,
+            source,
+        })?);
+    }
     let http_listener =
         std::net::TcpListener::bind(config.http.listen).map_err(|source| ServeError::Http {
             addr: config.http.listen,
@@ -176,7 +183,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                 speech,
             },
             udp_sockets,
-            tcp_listener,
+            tcp_listeners,
             http_listener,
         )
         .await
@@ -202,8 +209,8 @@ struct Started {
 async fn start(
     config: Config,
     started: Started,
-    udp_sockets: Vec<std::net::UdpSocket>,
-    tcp_listener: std::net::TcpListener,
+    udp_sockets: Vec<Vec<std::net::UdpSocket>>,
+    tcp_listeners: Vec<std::net::TcpListener>,
     http_listener: std::net::TcpListener,
 ) -> Result<(), ServeError> {
     let Started {
@@ -244,7 +251,7 @@ async fn start(
         metrics.clone(),
         ingress.clone(),
     );
-    let sip = config.sip.listen;
+    let sip = config.sip.addresses();
     let mut key = [0u8; 32];
     rand::Rng::fill(&mut rand::rngs::OsRng, &mut key);
     let shared = Arc::new(Shared {
@@ -314,7 +321,7 @@ async fn start(
     let mut mailboxes = Vec::new();
     let mut rooms = Vec::new();
     let mut dialers = Vec::new();
-    for (shard, sock) in udp_sockets.into_iter().enumerate() {
+    for (shard, socks) in udp_sockets.into_iter().enumerate() {
         let arb = Arbiter::new();
         let handle = arb.handle();
         let s = shared.clone();
@@ -327,7 +334,7 @@ async fn start(
         );
         let s = shared.clone();
         let seed: u64 = rand::random();
-        let worker = Worker::start_in_arbiter(&handle, move |_| Worker::new(shard, s, sock, seed));
+        let worker = Worker::start_in_arbiter(&handle, move |_| Worker::new(shard, s, socks, seed));
         dialers.push(crate::api::worker::Dialer {
             dial_out: worker.clone().recipient(),
             notice: worker.clone().recipient(),
@@ -374,7 +381,9 @@ async fn start(
         });
     ingress.set_workers(workers);
     let handles: Vec<_> = arbiters.iter().map(|a| a.handle()).collect();
-    actix_rt::spawn(tcp::accept_loop(tcp_listener, tcp_hub, handles));
+    for listener in tcp_listeners {
+        actix_rt::spawn(tcp::accept_loop(listener, tcp_hub.clone(), handles.clone()));
+    }
 
     let http = http::start(http_listener, shared.clone()).map_err(|source| ServeError::Http {
         addr: config.http.listen,
@@ -411,7 +420,7 @@ async fn start(
     };
 
     info!(
-        sip = %sip,
+        sip = ?sip,
         http = %config.http.listen,
         rtp = %media.advertise(),
         rtp_ports = %config.media.ports,

@@ -27,9 +27,21 @@ use tokio::sync::mpsc;
 
 pub const SDP: &[u8] = b"v=0\r\no=ua 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 fn at_own_address(sdp: &[u8], ip: std::net::IpAddr) -> Vec<u8> {
-    String::from_utf8_lossy(sdp)
-        .replace("127.0.0.1", &ip.to_string())
-        .into_bytes()
+    let text = String::from_utf8_lossy(sdp);
+    match ip {
+        std::net::IpAddr::V4(_) => text.replace("127.0.0.1", &ip.to_string()),
+        // RFC 4566 §5.7: IP6 and the address unbracketed
+        std::net::IpAddr::V6(_) => text.replace("IP4 127.0.0.1", &format!("IP6 {ip}")),
+    }
+    .into_bytes()
+}
+
+/// A host as a URI writes it (IPv6 in brackets, RFC 5118 §4).
+pub fn uri_host(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+    }
 }
 
 pub const SDP_HOLD: &[u8] = b"v=0\r\no=ua 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n";
@@ -131,7 +143,11 @@ impl Ua {
                 (Tx::Udp(s), local)
             }
             Proto::Tcp => {
-                let sock = tokio::net::TcpSocket::new_v4().unwrap();
+                let sock = if server.is_ipv6() {
+                    tokio::net::TcpSocket::new_v6().unwrap()
+                } else {
+                    tokio::net::TcpSocket::new_v4().unwrap()
+                };
                 sock.bind(SocketAddr::new(server.ip(), 0)).unwrap();
                 let stream: TcpStream = sock.connect(server).await.unwrap();
                 let local = stream.local_addr().unwrap();
@@ -204,7 +220,7 @@ impl Ua {
     }
 
     pub fn aor(&self) -> String {
-        format!("sip:{}@{}", self.user, self.server.ip())
+        format!("sip:{}@{}", self.user, uri_host(self.server.ip()))
     }
 
     pub fn token(&mut self) -> String {
@@ -516,7 +532,12 @@ impl Ua {
     pub async fn accept(&mut self, invite: &Message) -> Call {
         let tag = self.e.token(8);
         self.reply_tagged(invite, 180, &tag, None);
-        self.reply_tagged(invite, 200, &tag, Some(("application/sdp", SDP)));
+        // an IPv6 agent answers with its own address (c=IN IP6)
+        let sdp = match self.local {
+            SocketAddr::V6(_) => at_own_address(SDP, self.local.ip()),
+            SocketAddr::V4(_) => SDP.to_vec(),
+        };
+        self.reply_tagged(invite, 200, &tag, Some(("application/sdp", &sdp)));
         self.uas_call(invite, &tag)
     }
 

@@ -249,6 +249,7 @@ impl Txn {
             let spec = BranchSpec {
                 request_uri: Some(&b.uri),
                 transport: flow.transport,
+                remote: Some(flow.remote.ip()),
                 record_route,
                 pop_route,
                 extra_headers: &headers,
@@ -312,6 +313,7 @@ impl Txn {
         let spec = BranchSpec {
             request_uri: Some(request_uri),
             transport: trunk.transport,
+            remote: Some(trunk.remote.ip()),
             record_route: s.is_call(),
             pop_route: route::first_route_is_us(self.ctx.request(), local),
             extra_headers: &extra,
@@ -343,6 +345,7 @@ impl Txn {
         let spec = BranchSpec {
             request_uri: Some(uri),
             transport: flow.transport,
+            remote: Some(flow.remote.ip()),
             record_route: s.is_call(),
             pop_route: route::first_route_is_us(self.ctx.request(), local),
             extra_headers: &extra,
@@ -364,6 +367,7 @@ impl Txn {
         let spec = BranchSpec {
             request_uri: None,
             transport: dest.transport,
+            remote: Some(dest.remote.ip()),
             record_route: false,
             pop_route: true,
             extra_headers: "",

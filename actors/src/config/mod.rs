@@ -73,10 +73,31 @@ pub struct Plugins {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sip {
+    /// The first SIP address (UDP and TCP); the switch's own Via, Record-Route and Contact
+    /// name it toward peers of its address family.
     pub listen: SocketAddr,
+    /// More addresses for UDP and TCP (an IPv6 one next to an IPv4 one: `["[::]:5060"]`).
+    #[serde(default)]
+    pub listen_also: Vec<SocketAddr>,
+    /// UDP responses go back to the source address even without `rport`; false: RFC 3261
+    /// §18.2.2 to the letter (the source IP and the Via port).
+    pub symmetric_responses: bool,
     pub domain: String,
     pub workers: usize,
     pub receive_batch: usize,
+}
+
+impl Sip {
+    /// Every SIP address: `listen`, then `listen_also` (duplicates left out).
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        let mut out = vec![self.listen];
+        for a in &self.listen_also {
+            if !out.contains(a) {
+                out.push(*a);
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -396,6 +417,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("cannot read config file"), "{e}");
+    }
+
+    #[test]
+    fn more_sip_addresses_follow_the_first_and_symmetric_responses_are_on_by_default() {
+        let c = Config::load(None).unwrap();
+        assert!(c.sip.symmetric_responses);
+        assert_eq!(c.sip.addresses(), vec![c.sip.listen]);
+        let dir = std::env::temp_dir().join(format!("sb-config-v6-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c.toml");
+        std::fs::write(
+            &f,
+            "[sip]\nlisten = \"127.0.0.1:5070\"\nlisten_also = [\"[::1]:5070\", \"127.0.0.1:5070\"]\n\
+symmetric_responses = false\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        let want: Vec<SocketAddr> = vec![
+            "127.0.0.1:5070".parse().unwrap(),
+            "[::1]:5070".parse().unwrap(),
+        ];
+        assert_eq!(c.sip.addresses(), want);
+        assert!(!c.sip.symmetric_responses);
     }
 
     #[test]

@@ -166,7 +166,8 @@ impl Delivery {
         for b in live {
             let flow = flow_for_binding(b);
             let branch = format!("z9hG4bK{}", self.entropy.token(16));
-            let via = self.shared.local.via(flow.transport, &branch);
+            let toward = Some(flow.remote.ip());
+            let via = self.shared.local.via_to(flow.transport, toward, &branch);
             self.cseq += 1;
             let bytes = wire::request(
                 &Attempt {

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `POST /v1/accounts` | admin | `{"number","password"}`: 201, or 409 when it exists |
 //! | `GET /v1/accounts/{number}` | admin or the subscriber | number, dynamic, queued, devices |
+//! | `GET /v1/accounts/{number}/bindings` | admin or the subscriber | its registered devices |
 //! | `POST /v1/accounts/{number}/password` | the subscriber | `{"password"}`: 204 |
 //!
 //! A subscriber authenticates with HTTP Basic: the number and its password, or the one-time
@@ -23,6 +24,7 @@ use crate::clock::unix_now;
 use crate::shared::Shared;
 use crate::store::api::{Admin, AdminReply};
 use crate::store::StoreError;
+use crate::transport::behind_nat;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +50,21 @@ struct AccountView {
     queued: u64,
     /// Registered devices.
     devices: usize,
+}
+
+/// One registered device in `GET /v1/accounts/{number}/bindings`.
+#[derive(Serialize)]
+struct BindingView {
+    contact: String,
+    expires_in: u64,
+    transport: &'static str,
+    /// The address the REGISTER came from.
+    source: String,
+    instance: Option<String>,
+    reg_id: Option<u32>,
+    /// The contact's address is not where the device registered from (behind NAT): it is
+    /// reached through the flow it registered on.
+    nat: bool,
 }
 
 pub async fn create(
@@ -100,6 +117,39 @@ pub async fn show(
     .await??;
     let view = view.ok_or_else(|| ApiError::not_found("no such account"))?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+pub async fn bindings(
+    req: HttpRequest,
+    number: web::Path<String>,
+    s: web::Data<Arc<Shared>>,
+) -> Result<HttpResponse, ApiError> {
+    let aor = auth::allowed(&req, &s, &number)?;
+    let db = s.db.clone();
+    let view = web::block(move || -> Result<Option<Vec<BindingView>>, StoreError> {
+        if db.account(&aor)?.is_none() {
+            return Ok(None);
+        }
+        let now = unix_now();
+        let list = db
+            .bindings(&aor)?
+            .iter()
+            .filter(|b| b.expires_at > now)
+            .map(|b| BindingView {
+                contact: b.uri.clone(),
+                expires_in: b.expires_at - now,
+                transport: b.transport.param(),
+                source: b.source.to_string(),
+                instance: b.instance.clone(),
+                reg_id: b.reg_id,
+                nat: behind_nat(b),
+            })
+            .collect();
+        Ok(Some(list))
+    })
+    .await??;
+    let bindings = view.ok_or_else(|| ApiError::not_found("no such account"))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "bindings": bindings })))
 }
 
 pub async fn set_password(

@@ -154,6 +154,10 @@ pub fn start(
             .route("/v1/accounts", web::post().to(accounts::create))
             .route("/v1/accounts/{number}", web::get().to(accounts::show))
             .route(
+                "/v1/accounts/{number}/bindings",
+                web::get().to(accounts::bindings),
+            )
+            .route(
                 "/v1/accounts/{number}/password",
                 web::post().to(accounts::set_password),
             )

@@ -223,9 +223,9 @@ impl Subscription {
 
     fn contact(&self) -> String {
         let l = &self.shared.local;
-        match self.flow.as_ref().map(|f| f.transport) {
-            Some(Transport::Udp) | None => format!("<sip:{}:{}>", l.host, l.port),
-            Some(t) => format!("<sip:{}:{};transport={}>", l.host, l.port, t.param()),
+        match self.flow {
+            Some(f) => l.contact_to(f.transport, Some(f.remote.ip())),
+            None => l.contact_to(Transport::Udp, None),
         }
     }
 
@@ -306,7 +306,10 @@ impl Subscription {
             return;
         };
         let branch = format!("z9hG4bK{}", self.entropy.token(16));
-        let via = self.shared.local.via(flow.transport, &branch);
+        let via = self
+            .shared
+            .local
+            .via_to(flow.transport, Some(flow.remote.ip()), &branch);
         let contact = self.contact();
         let list = matches!(self.target, Target::List { .. });
         let body: Option<(String, Vec<u8>)> = match &mut self.target {

@@ -28,8 +28,9 @@ pub fn forward_ack(
     let Ok(uri) = Uri::parse(&hop.uri) else {
         return;
     };
-    let (_, _, transport) = route::destination(&uri);
-    let via = local.via(transport, &branch::stateless(ack, &local.realm));
+    let (host, _, transport) = route::destination(&uri);
+    let toward = host.parse::<IpAddr>().ok();
+    let via = local.via_to(transport, toward, &branch::stateless(ack, &local.realm));
     let mut fwd = Forward::request().push_via(&via).fix_via(fix);
     if hop.pop_route {
         fwd = fwd.pop_route();

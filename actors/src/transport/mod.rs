@@ -8,6 +8,7 @@ pub mod tcp;
 pub mod udp;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,14 +18,30 @@ use switchboard_engine::sip::{Message, ViaFix};
 use crate::metrics::Metrics;
 
 pub use ingress::{ingest, register_aor, route, Ingested, Ingress};
-pub use resolve::{flow_for_binding, flow_for_uri, resolve};
+pub use resolve::{behind_nat, flow_for_binding, flow_for_uri, resolve};
 pub use tcp::TcpHub;
 
-/// Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4): back on the connection
-/// for streams; for UDP to the source address when `rport` was asked for, else to the source
-/// IP and the Via port.
+/// Whether UDP responses go back to the source address even without `rport` (symmetric
+/// response routing, `[sip] symmetric_responses`); set once at start, on by default.
+static SYMMETRIC_RESPONSES: AtomicBool = AtomicBool::new(true);
+
+/// Sets how UDP responses to requests without `rport` are routed (see `response_flow`).
+pub fn set_symmetric_responses(on: bool) {
+    SYMMETRIC_RESPONSES.store(on, Ordering::Relaxed);
+}
+
+/// Where responses to a request go: back on the connection for streams; for UDP to the
+/// source address, as Kamailio and Asterisk do, so a phone behind NAT or one sending from
+/// another port than its Via names hears them. With symmetric responses off, RFC 3261
+/// §18.2.2 to the letter: the source address when `rport` was asked for (RFC 3581 §4), else
+/// the source IP and the Via port.
 pub fn response_flow(req: &Message, from: &Flow) -> Flow {
-    if from.transport != Transport::Udp {
+    response_flow_with(req, from, SYMMETRIC_RESPONSES.load(Ordering::Relaxed))
+}
+
+/// `response_flow` with the setting given.
+pub fn response_flow_with(req: &Message, from: &Flow, symmetric: bool) -> Flow {
+    if from.transport != Transport::Udp || symmetric {
         return *from;
     }
     match req.top_via() {
@@ -32,6 +49,15 @@ pub fn response_flow(req: &Message, from: &Flow) -> Flow {
             Flow::udp(SocketAddr::new(from.remote.ip(), v.port().unwrap_or(5060)))
         }
         _ => *from,
+    }
+}
+
+/// Where the answer ingress made for a malformed request goes: the answer carries the
+/// request's Via (when it could be read), so it follows `response_flow` like any other.
+pub fn reply_flow(reply: &Bytes, from: &Flow) -> Flow {
+    match Message::parse(reply.clone()) {
+        Ok(m) => response_flow(&m, from),
+        Err(_) => *from,
     }
 }
 
@@ -43,29 +69,51 @@ pub fn via_fix(from: &Flow) -> Option<ViaFix> {
     })
 }
 
-/// Sends SIP messages from one worker: its UDP socket, and the shared TCP connections.
+/// Sends SIP messages from one worker: its UDP sockets (one per SIP address), and the
+/// shared TCP connections.
 #[derive(Clone)]
 pub struct Transports {
-    udp: Arc<tokio::net::UdpSocket>,
+    /// Each socket with whether it is an IPv6 one.
+    udp: Arc<[(bool, Arc<tokio::net::UdpSocket>)]>,
     tcp: Arc<TcpHub>,
     metrics: Arc<Metrics>,
 }
 
 impl Transports {
-    pub fn new(udp: Arc<tokio::net::UdpSocket>, tcp: Arc<TcpHub>, metrics: Arc<Metrics>) -> Self {
-        Transports { udp, tcp, metrics }
+    /// `udp` holds at least one socket.
+    pub fn new(
+        udp: Vec<Arc<tokio::net::UdpSocket>>,
+        tcp: Arc<TcpHub>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let udp: Vec<_> = udp
+            .into_iter()
+            .map(|s| (s.local_addr().is_ok_and(|l| l.is_ipv6()), s))
+            .collect();
+        Transports {
+            udp: udp.into(),
+            tcp,
+            metrics,
+        }
     }
 
     pub fn send(&self, flow: &Flow, bytes: Bytes) {
         self.metrics.sent(&bytes);
         match flow.transport {
-            Transport::Udp => udp::send(&self.udp, flow.remote, bytes, &self.metrics),
+            Transport::Udp => {
+                udp::send(self.udp_for(flow.remote), flow.remote, bytes, &self.metrics)
+            }
             Transport::Tcp => self.tcp.send(flow, bytes),
         }
     }
 
-    pub fn udp(&self) -> &Arc<tokio::net::UdpSocket> {
-        &self.udp
+    /// The UDP socket that reaches `remote`: the first of its address family (dual-stack
+    /// flows: an IPv6 peer hears from the IPv6 address), else the first.
+    pub fn udp_for(&self, remote: SocketAddr) -> &Arc<tokio::net::UdpSocket> {
+        self.udp
+            .iter()
+            .find(|(v6, _)| *v6 == remote.is_ipv6())
+            .map_or(&self.udp[0].1, |(_, s)| s)
     }
 }
 
@@ -74,19 +122,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn responses_go_to_the_source_unless_symmetric_routing_is_off() {
+        let src = Flow::udp("192.0.2.1:40000".parse().unwrap());
+        let without = Message::parse(Bytes::from_static(
+            b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK1\r\n\r\n",
+        ))
+        .unwrap();
+        assert_eq!(response_flow_with(&without, &src, true), src);
+        let tcp = Flow::tcp("192.0.2.1:40000".parse().unwrap(), None);
+        assert_eq!(response_flow_with(&without, &tcp, false), tcp);
+    }
+
+    #[test]
     fn responses_follow_rport_or_the_via_port() {
         let src = Flow::udp("192.0.2.1:40000".parse().unwrap());
         let with_rport = Message::parse(Bytes::from_static(
             b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;rport;branch=z9hG4bK1\r\n\r\n",
         ))
         .unwrap();
-        assert_eq!(response_flow(&with_rport, &src).remote, src.remote);
+        assert_eq!(
+            response_flow_with(&with_rport, &src, false).remote,
+            src.remote
+        );
         let without = Message::parse(Bytes::from_static(
             b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK1\r\n\r\n",
         ))
         .unwrap();
         assert_eq!(
-            response_flow(&without, &src).remote,
+            response_flow_with(&without, &src, false).remote,
             "192.0.2.1:5062".parse().unwrap()
         );
     }

@@ -35,6 +35,20 @@ pub async fn resolve(uri_text: String) -> Option<Flow> {
     })
 }
 
+/// Whether a device registered from behind NAT: its contact's address is not the one its
+/// REGISTER came from. On UDP the port counts too; a stream device connects from a port of
+/// its own choosing, so there only the IP does. A contact with a host name says nothing
+/// either way (false).
+pub fn behind_nat(b: &BindingRecord) -> bool {
+    let Some(contact) = Uri::parse(&b.uri).ok().as_ref().and_then(flow_for_uri) else {
+        return false;
+    };
+    match b.transport {
+        Transport::Udp => contact.remote != b.source,
+        _ => contact.remote.ip() != b.source.ip(),
+    }
+}
+
 /// Where to send a request for a registered contact (RFC 3261 §10, with the flow reuse of
 /// RFC 5626 when the device asked for it or is evidently behind NAT):
 /// - a device that registered with `reg-id` (outbound), or whose contact is exactly the
@@ -63,5 +77,55 @@ pub fn flow_for_binding(b: &BindingRecord) -> Flow {
         Some(d) if d.remote == b.source && transport == b.transport => via_flow,
         Some(d) if d.remote.ip() == b.source.ip() => d,
         _ => via_flow,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(uri: &str, transport: Transport, source: &str) -> BindingRecord {
+        BindingRecord {
+            uri: uri.into(),
+            q: None,
+            expires_at: 1,
+            call_id: "c".into(),
+            cseq: 1,
+            instance: None,
+            reg_id: None,
+            transport,
+            source: source.parse().unwrap(),
+            conn: None,
+            caps: switchboard_engine::presence::caps::Caps::assumed(),
+        }
+    }
+
+    #[test]
+    fn a_contact_elsewhere_than_the_source_is_behind_nat() {
+        let udp = Transport::Udp;
+        let private = binding("sip:a@10.0.0.7:5060", udp, "198.51.100.4:31544");
+        assert!(behind_nat(&private));
+        assert_eq!(flow_for_binding(&private).remote, private.source);
+        assert!(!behind_nat(&binding(
+            "sip:a@198.51.100.4:31544",
+            udp,
+            "198.51.100.4:31544"
+        )));
+        assert!(behind_nat(&binding(
+            "sip:a@198.51.100.4:5060",
+            udp,
+            "198.51.100.4:31544"
+        )));
+        let v6 = binding("sip:a@[2001:db8::7]:5060", udp, "[2001:db8::7]:5060");
+        assert!(!behind_nat(&v6));
+        // a stream phone connects from a port of its own: only the address counts
+        let tcp = Transport::Tcp;
+        let t = binding("sip:a@192.0.2.1:5060;transport=tcp", tcp, "192.0.2.1:40111");
+        assert!(!behind_nat(&t));
+        assert!(!behind_nat(&binding(
+            "sip:a@phone.example",
+            udp,
+            "192.0.2.1:5060"
+        )));
     }
 }

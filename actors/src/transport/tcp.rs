@@ -1,4 +1,4 @@
-//! TCP: a listener on the SIP address, connections framed by Content-Length (RFC 3261
+//! TCP: a listener on each SIP address, connections framed by Content-Length (RFC 3261
 //! §18.3), responses on the connection a request came on, connection limits in total and per
 //! source, idle timeouts, CRLF keep-alives (RFC 5626 §3.5.1).
 //!
@@ -255,6 +255,9 @@ pub fn bind_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener>
         None,
     )?;
     s.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
     s.bind(&addr.into())?;
     s.listen(1024)?;
     s.set_nonblocking(true)?;

@@ -1,5 +1,5 @@
-//! UDP: one socket per worker on the same address (SO_REUSEPORT), read as a stream of
-//! datagrams by the worker actor.
+//! UDP: one socket per worker on each SIP address (SO_REUSEPORT), read as a stream of
+//! datagrams by the worker actor; datagrams of only whitespace are keep-alives.
 
 use std::io;
 use std::net::SocketAddr;
@@ -23,6 +23,10 @@ pub fn bind_shared(addr: SocketAddr, n: usize) -> io::Result<Vec<std::net::UdpSo
         .map(|_| {
             let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
             s.set_reuse_address(true)?;
+            if addr.is_ipv6() {
+                // each family its own socket: `[::]` and `0.0.0.0` on one port side by side
+                s.set_only_v6(true)?;
+            }
             #[cfg(unix)]
             s.set_reuse_port(true)?;
             // room for bursts: a load test offers tens of thousands of datagrams a second
@@ -176,6 +180,33 @@ impl futures_core::Stream for Receiver {
     }
 }
 
+/// What a datagram of nothing but whitespace is: NAT keep-alives, never SIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blank {
+    /// Exactly a double CRLF: a ping, answered with one CRLF to its source (the CRLF
+    /// keep-alive of RFC 5626 §3.5.1 that phones also send over UDP).
+    Ping,
+    /// Any other whitespace (a single CRLF, spaces): ignored, and not counted as malformed.
+    Ignore,
+}
+
+/// The answer to a ping.
+pub const PONG: &[u8] = b"\r\n";
+
+/// Whether a datagram is a keep-alive rather than a message.
+pub fn blank(bytes: &[u8]) -> Option<Blank> {
+    if bytes == b"\r\n\r\n" {
+        Some(Blank::Ping)
+    } else if bytes
+        .iter()
+        .all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
+    {
+        Some(Blank::Ignore)
+    } else {
+        None
+    }
+}
+
 /// Sends a datagram without waiting; a full socket buffer falls back to an async send.
 pub fn send(socket: &Arc<UdpSocket>, to: SocketAddr, bytes: Bytes, metrics: &Metrics) {
     match socket.try_send_to(&bytes, to) {
@@ -187,5 +218,19 @@ pub fn send(socket: &Arc<UdpSocket>, to: SocketAddr, bytes: Bytes, metrics: &Met
             });
         }
         Err(_) => metrics.dropped("udp send error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_double_crlf_is_a_ping_and_other_whitespace_is_ignored() {
+        assert_eq!(blank(b"\r\n\r\n"), Some(Blank::Ping));
+        assert_eq!(blank(b"\r\n"), Some(Blank::Ignore));
+        assert_eq!(blank(b" \r\n \t"), Some(Blank::Ignore));
+        assert_eq!(blank(b"\r\n\r\nOPTIONS"), None);
+        assert_eq!(blank(b"x"), None);
     }
 }

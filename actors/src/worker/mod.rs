@@ -1,4 +1,4 @@
-//! The signalling worker: one per arbiter (CPU core). It owns a UDP socket on the shared SIP
+//! The signalling worker: one per arbiter (CPU core). It owns a UDP socket on each shared SIP
 //! address, checks what arrives, hands each message to the worker that owns its Call-ID, and
 //! on its own shard answers what it answers itself (REGISTER, OPTIONS, errors) and passes
 //! calls to their `CallLeg` actors, which run on the same arbiter.
@@ -13,6 +13,7 @@ use std::time::Duration;
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, StreamHandler, WrapFuture,
 };
+use bytes::Bytes;
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::Aor;
@@ -35,8 +36,10 @@ use crate::metrics::OutcomeLabel;
 use crate::ownership::{owners, Stop};
 use crate::shared::Shared;
 use crate::transport::forward;
-use crate::transport::udp::{Datagram, Receiver};
-use crate::transport::{ingest, register_aor, response_flow, route, via_fix, Ingested, Transports};
+use crate::transport::udp::{self, Datagram, Receiver};
+use crate::transport::{
+    ingest, register_aor, reply_flow, response_flow, route, via_fix, Ingested, Transports,
+};
 use limits::Limiter;
 use txns::LocalTxns;
 
@@ -47,7 +50,8 @@ pub const ALLOW: &str =
 pub struct Worker {
     shard: usize,
     shared: Arc<Shared>,
-    socket: Option<std::net::UdpSocket>,
+    /// Its UDP sockets, one per SIP address, until `started` registers them.
+    sockets: Vec<std::net::UdpSocket>,
     transports: Option<Transports>,
     txns: LocalTxns,
     limiter: Limiter,
@@ -58,14 +62,14 @@ impl Worker {
     pub fn new(
         shard: usize,
         shared: Arc<Shared>,
-        socket: std::net::UdpSocket,
+        sockets: Vec<std::net::UdpSocket>,
         seed: u64,
     ) -> Worker {
         let limiter = Limiter::new(&shared.config.limits);
         Worker {
             shard,
             shared,
-            socket: Some(socket),
+            sockets,
             transports: None,
             txns: LocalTxns::default(),
             limiter,
@@ -85,6 +89,14 @@ impl Worker {
             return;
         }
         let flow = Flow::udp(d.from);
+        match udp::blank(&d.bytes) {
+            Some(udp::Blank::Ping) => {
+                let pong = Bytes::from_static(udp::PONG);
+                return self.transports().send(&flow, pong);
+            }
+            Some(udp::Blank::Ignore) => return,
+            None => {}
+        }
         match ingest(d.bytes) {
             Ingested::Message(m) => {
                 let workers = self.shared.ingress.workers();
@@ -95,7 +107,7 @@ impl Worker {
                     workers[shard].do_send(Inbound { msg: m, flow, aor });
                 }
             }
-            Ingested::Reply(r) => self.transports().send(&flow, r),
+            Ingested::Reply(r) => self.transports().send(&reply_flow(&r, &flow), r),
             Ingested::Dropped(why) => self.shared.metrics.dropped(why),
         }
     }
@@ -422,25 +434,27 @@ impl Actor for Worker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let Some(std_sock) = self.socket.take() else {
-            return;
-        };
-        let sock = match tokio::net::UdpSocket::from_std(std_sock) {
-            Ok(s) => Arc::new(s),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot register udp socket");
-                return;
+        let mut socks = Vec::new();
+        for std_sock in std::mem::take(&mut self.sockets) {
+            match tokio::net::UdpSocket::from_std(std_sock) {
+                Ok(s) => socks.push(Arc::new(s)),
+                Err(e) => tracing::error!(error = %e, "cannot register udp socket"),
             }
-        };
+        }
+        if socks.is_empty() {
+            return;
+        }
         let transports = Transports::new(
-            sock.clone(),
+            socks.clone(),
             self.shared.tcp.clone(),
             self.shared.metrics.clone(),
         );
         // the actors of this arbiter that send on their own (deliveries) use this socket
         self.shared.set_transports(self.shard, transports.clone());
         self.transports = Some(transports);
-        ctx.add_stream(Receiver::new(sock, self.shared.config.sip.receive_batch));
+        for sock in socks {
+            ctx.add_stream(Receiver::new(sock, self.shared.config.sip.receive_batch));
+        }
         ctx.run_interval(Duration::from_millis(500), |act, _| {
             let t = now();
             act.txns.expire(t);

@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 
 use crate::media::Side;
+use crate::proxy::local::uri_ip;
 use crate::proxy::Local;
 use crate::sip::{HeaderName, Message, RequestBuilder};
 
@@ -130,8 +131,9 @@ impl ProxiedDialog {
         // a CSeq above anything the side we speak for sent, so the other side takes it
         from.cseq = from.cseq.saturating_add(1).max(1);
         let mut b = RequestBuilder::new("BYE", &to.target);
-        let transport = transport_of(route.first().map_or(&to.target, |r| r));
-        b.push_header("Via", &local.via(transport, branch));
+        let next_hop = route.first().map_or(&to.target, |r| r);
+        let transport = transport_of(next_hop);
+        b.push_header("Via", &local.via_to(transport, uri_ip(next_hop), branch));
         b.push_header("Max-Forwards", "70");
         for r in route {
             b.push_header("Route", r);

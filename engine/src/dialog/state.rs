@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 
 use crate::flow::Transport;
+use crate::proxy::local::uri_ip;
 use crate::proxy::Local;
 use crate::sip::{HeaderName, Message, NameAddr, RequestBuilder};
 
@@ -125,7 +126,7 @@ impl DialogState {
 
     /// Our Contact (the target the peer sends its requests to).
     pub(super) fn contact(&self) -> String {
-        contact_of(&self.local, self.transport)
+        contact_of(&self.local, self.transport, &self.next_hop())
     }
 
     /// Whether a request from the peer belongs to this dialog (§12.2.2: Call-ID, our tag in
@@ -203,7 +204,8 @@ impl DialogState {
             (self.remote_target.as_str(), &self.route_set[..])
         };
         let mut b = RequestBuilder::new(method, uri);
-        b.push_header("Via", &self.local.via(self.transport, branch));
+        let toward = uri_ip(&self.next_hop());
+        b.push_header("Via", &self.local.via_to(self.transport, toward, branch));
         b.push_header("Max-Forwards", "70");
         for r in routes {
             b.push_header("Route", r);
@@ -219,17 +221,10 @@ impl DialogState {
     }
 }
 
-/// Our Contact for `transport`: the address we listen on.
-pub(super) fn contact_of(local: &Local, transport: Transport) -> String {
-    match transport {
-        Transport::Udp => format!("<sip:{}:{}>", local.host, local.port),
-        t => format!(
-            "<sip:{}:{};transport={}>",
-            local.host,
-            local.port,
-            t.param()
-        ),
-    }
+/// Our Contact for `transport` toward the peer `next_hop` (a URI) leads to: the address we
+/// listen on in its family.
+pub(super) fn contact_of(local: &Local, transport: Transport, next_hop: &str) -> String {
+    local.contact_to(transport, uri_ip(next_hop))
 }
 
 /// The URI inside `<...>` (a Route value), or the value itself.

@@ -19,6 +19,7 @@
 //! INVITE (forked answers), and `ContextEvent::Terminated` is emitted once, last.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,6 +61,9 @@ pub struct BranchSpec<'a> {
     pub request_uri: Option<&'a str>,
     /// Transport of the branch (Via, Record-Route and retransmission rules follow it).
     pub transport: Transport,
+    /// The address the branch goes to: a dual-stack switch names itself in the Via and
+    /// Record-Route by that address's family. `None`: the first address.
+    pub remote: Option<IpAddr>,
     /// Insert Record-Route (dialog-creating requests).
     pub record_route: bool,
     /// Remove the first Route value, which names us.
@@ -323,9 +327,14 @@ impl ProxyContext {
         }
         let id = self.branches.len();
         let branch_param = branch::generate(&mut self.entropy, &self.request, &self.local.realm);
-        let via = self.local.via(spec.transport, &branch_param);
-        let rr_down = self.local.record_route(spec.transport);
-        let rr_up = self.local.record_route(self.upstream);
+        // toward each side, the address of its family (RFC 5118): the caller's from its source
+        let up = self.via_fix.map(|f| f.source_ip);
+        let via = self
+            .local
+            .via_to(spec.transport, spec.remote, &branch_param);
+        let rr_down = self.local.record_route_to(spec.transport, spec.remote);
+        let rr_up = self.local.record_route_to(self.upstream, up);
+        let family_changes = self.local.facing(spec.remote) != self.local.facing(up);
         let mut fwd = Forward::request()
             .push_via(&via)
             .fix_via(self.via_fix)
@@ -346,10 +355,10 @@ impl ProxyContext {
             fwd = fwd.body(content_type, body);
         }
         if spec.record_route {
-            // RFC 5658 double record-routing when the transport changes: the top value faces
-            // the callee, the lower one the caller
+            // RFC 5658 double record-routing when the transport or the address family
+            // changes: the top value faces the callee, the lower one the caller
             fwd = fwd.record_route(&rr_down);
-            if spec.transport != self.upstream {
+            if spec.transport != self.upstream || family_changes {
                 fwd = fwd.record_route(&rr_up);
             }
         }

@@ -1,6 +1,11 @@
 //! This switch as it appears in Via, Record-Route and Route headers.
+//!
+//! A dual-stack switch has two addresses: toward a peer reached over IPv6 it names its IPv6
+//! one (in brackets, RFC 5118 §4), toward the others its first one. Headers naming either
+//! are ours.
 
 use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::flow::Transport;
 use crate::sip::Uri;
@@ -11,6 +16,8 @@ pub struct Local {
     /// Host written in Via and Record-Route (an IP literal, IPv6 in brackets).
     pub host: String,
     pub port: u16,
+    /// Our IPv6 host (in brackets) and port, when the switch listens on IPv6 as well.
+    pub v6: Option<(String, u16)>,
     /// The SIP domain (a name Route headers and From hosts may use for us).
     pub domain: String,
     /// The digest realm our subscribers authenticate in.
@@ -24,6 +31,7 @@ impl Local {
         Local {
             host: host.into(),
             port,
+            v6: None,
             realm: domain.clone(),
             domain,
         }
@@ -34,37 +42,71 @@ impl Local {
         self
     }
 
+    /// Our identity from the addresses the switch listens on: the first IPv4 one names us
+    /// toward IPv4 peers (the first address when there is none), the first IPv6 one toward
+    /// IPv6 peers.
+    pub fn listening(addrs: &[SocketAddr], domain: impl Into<String>) -> Local {
+        let v4 = addrs.iter().find(|a| a.is_ipv4()).or(addrs.first());
+        let (host, port) = v4.map_or(("127.0.0.1".to_owned(), 5060), host_port);
+        let mut local = Local::new(host, port, domain);
+        local.v6 = addrs.iter().find(|a| a.is_ipv6()).map(host_port);
+        local
+    }
+
+    /// The host and port that name us to a peer at `remote` (unknown: our first address).
+    pub fn facing(&self, remote: Option<IpAddr>) -> (&str, u16) {
+        match &self.v6 {
+            Some((h, p)) if remote.is_some_and(|r| r.is_ipv6()) => (h, *p),
+            _ => (&self.host, self.port),
+        }
+    }
+
+    /// Our Contact value toward a peer at `remote`.
+    pub fn contact_to(&self, transport: Transport, remote: Option<IpAddr>) -> String {
+        let (host, port) = self.facing(remote);
+        match transport {
+            Transport::Udp => format!("<sip:{host}:{port}>"),
+            t => format!("<sip:{host}:{port};transport={}>", t.param()),
+        }
+    }
+
+    /// `via` toward a peer at `remote`.
+    pub fn via_to(&self, transport: Transport, remote: Option<IpAddr>, branch: &str) -> String {
+        let (host, port) = self.facing(remote);
+        via_value(transport, host, port, branch)
+    }
+
+    /// `record_route` toward a peer at `remote`.
+    pub fn record_route_to(&self, transport: Transport, remote: Option<IpAddr>) -> String {
+        let (host, port) = self.facing(remote);
+        record_route_value(transport, host, port)
+    }
+
     /// Our Via value for `transport` with `branch`; `rport` asks the next hop to record our
     /// source port (RFC 3581).
     pub fn via(&self, transport: Transport, branch: &str) -> String {
-        let mut s = String::with_capacity(64 + branch.len());
-        let _ = write!(
-            s,
-            "SIP/2.0/{} {}:{};branch={};rport",
-            transport, self.host, self.port, branch
-        );
-        s
+        via_value(transport, &self.host, self.port, branch)
     }
 
     /// Our Record-Route value for the side of the call that uses `transport`.
     pub fn record_route(&self, transport: Transport) -> String {
-        match transport {
-            Transport::Udp => format!("<sip:{}:{};lr>", self.host, self.port),
-            t => format!(
-                "<sip:{}:{};transport={};lr>",
-                self.host,
-                self.port,
-                t.param()
-            ),
-        }
+        record_route_value(transport, &self.host, self.port)
+    }
+
+    /// Our addresses: the first, and the IPv6 one.
+    fn addresses(&self) -> impl Iterator<Item = (&str, u16)> {
+        std::iter::once((self.host.as_str(), self.port))
+            .chain(self.v6.iter().map(|(h, p)| (h.as_str(), *p)))
     }
 
     /// Whether a Route or Request-URI names this switch.
     pub fn is_us(&self, uri: &Uri<'_>) -> bool {
         let port = uri.port().unwrap_or(5060);
-        port == self.port
-            && (uri.host().eq_ignore_ascii_case(&self.host)
-                || uri.host().eq_ignore_ascii_case(&self.domain))
+        let host = uri.host();
+        (port == self.port && host.eq_ignore_ascii_case(&self.domain))
+            || self
+                .addresses()
+                .any(|(h, p)| p == port && same_host(host, h))
     }
 
     /// Whether a host in a From or Request-URI names this switch: its domain, its address, a
@@ -73,7 +115,7 @@ impl Local {
     pub fn is_our_host(&self, host: &str) -> bool {
         let h = host.trim_start_matches('[').trim_end_matches(']');
         h.eq_ignore_ascii_case(&self.domain)
-            || h.eq_ignore_ascii_case(&self.host)
+            || self.addresses().any(|(ours, _)| same_host(h, ours))
             || h.eq_ignore_ascii_case("localhost")
             || h.parse::<std::net::IpAddr>().is_ok()
     }
@@ -83,13 +125,67 @@ impl Local {
     pub fn names_us(&self, host: &str) -> bool {
         let h = host.trim_start_matches('[').trim_end_matches(']');
         h.eq_ignore_ascii_case(&self.domain)
-            || h.eq_ignore_ascii_case(&self.host)
+            || self.addresses().any(|(ours, _)| same_host(h, ours))
             || h.eq_ignore_ascii_case("localhost")
     }
 
     /// Whether a Via sent-by is ours.
     pub fn is_our_sent_by(&self, host: &str, port: Option<u16>) -> bool {
-        port.unwrap_or(5060) == self.port && host.eq_ignore_ascii_case(&self.host)
+        let port = port.unwrap_or(5060);
+        self.addresses()
+            .any(|(h, p)| p == port && same_host(host, h))
+    }
+}
+
+/// The address a URI (a Request-URI, a Route value with or without angle brackets) leads
+/// to, when its host (or maddr) is an IP literal.
+pub fn uri_ip(uri: &str) -> Option<IpAddr> {
+    let inner = match uri.trim().strip_prefix('<') {
+        Some(rest) => rest.split('>').next().unwrap_or(""),
+        None => uri.trim(),
+    };
+    let u = Uri::parse(inner).ok()?;
+    match u.param("maddr") {
+        Some(m) => crate::sip::uri::parse_host_ip(m),
+        None => u.host_ip(),
+    }
+}
+
+/// `host` and `port` as a URI or Via writes them (IPv6 in brackets).
+fn host_port(a: &SocketAddr) -> (String, u16) {
+    match a {
+        SocketAddr::V4(v4) => (v4.ip().to_string(), v4.port()),
+        SocketAddr::V6(v6) => (format!("[{}]", v6.ip()), v6.port()),
+    }
+}
+
+/// Whether two hosts are the same: names case-insensitively, IP literals by value (IPv6 with
+/// or without brackets, in any spelling, RFC 5118 §4.1).
+fn same_host(a: &str, b: &str) -> bool {
+    let bare = |h: &str| h.trim_start_matches('[').trim_end_matches(']').to_owned();
+    match (
+        bare(a).parse::<IpAddr>().ok(),
+        bare(b).parse::<IpAddr>().ok(),
+    ) {
+        (Some(x), Some(y)) => x == y,
+        _ => bare(a).eq_ignore_ascii_case(&bare(b)),
+    }
+}
+
+fn via_value(transport: Transport, host: &str, port: u16, branch: &str) -> String {
+    let mut s = String::with_capacity(64 + branch.len());
+    let _ = write!(
+        s,
+        "SIP/2.0/{} {}:{};branch={};rport",
+        transport, host, port, branch
+    );
+    s
+}
+
+fn record_route_value(transport: Transport, host: &str, port: u16) -> String {
+    match transport {
+        Transport::Udp => format!("<sip:{host}:{port};lr>"),
+        t => format!("<sip:{host}:{port};transport={};lr>", t.param()),
     }
 }
 
@@ -126,6 +222,45 @@ mod tests {
         assert!(l.is_us(&Uri::parse("sip:SB.example;lr").unwrap()));
         assert!(!l.is_us(&Uri::parse("sip:127.0.0.1:5070;lr").unwrap()));
         assert!(!l.is_us(&Uri::parse("sip:10.0.0.1;lr").unwrap()));
+    }
+
+    #[test]
+    fn a_dual_stack_switch_names_the_address_of_the_peer_family() {
+        let addrs: Vec<SocketAddr> = vec![
+            "[::1]:5070".parse().unwrap(),
+            "127.0.0.1:5060".parse().unwrap(),
+        ];
+        let l = Local::listening(&addrs, "sb");
+        assert_eq!((l.host.as_str(), l.port), ("127.0.0.1", 5060));
+        let v6: Option<IpAddr> = "::1".parse().ok();
+        let v4: Option<IpAddr> = "127.0.0.2".parse().ok();
+        assert_eq!(
+            l.via_to(Transport::Udp, v6, "z9hG4bKx"),
+            "SIP/2.0/UDP [::1]:5070;branch=z9hG4bKx;rport"
+        );
+        assert_eq!(
+            l.record_route_to(Transport::Tcp, v6),
+            "<sip:[::1]:5070;transport=tcp;lr>"
+        );
+        assert_eq!(
+            l.record_route_to(Transport::Udp, v4),
+            "<sip:127.0.0.1:5060;lr>"
+        );
+        assert_eq!(l.facing(uri_ip("<sip:a@[::1]:5000;lr>")), ("[::1]", 5070));
+        assert_eq!(l.facing(uri_ip("sip:a@example.com")), ("127.0.0.1", 5060));
+        assert_eq!(l.contact_to(Transport::Udp, v6), "<sip:[::1]:5070>");
+        // either address, in any spelling, is ours
+        assert!(l.is_us(&Uri::parse("sip:[0:0::1]:5070;lr").unwrap()));
+        assert!(l.is_us(&Uri::parse("sip:127.0.0.1;lr").unwrap()));
+        assert!(!l.is_us(&Uri::parse("sip:[::1];lr").unwrap()));
+        assert!(l.is_our_sent_by("[::1]", Some(5070)));
+        assert!(l.names_us("[::1]"));
+        let only6 = Local::listening(&addrs[..1], "sb");
+        assert_eq!(only6.host, "[::1]");
+        assert_eq!(
+            only6.via_to(Transport::Udp, v4, "b"),
+            "SIP/2.0/UDP [::1]:5070;branch=b;rport"
+        );
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl Ua {
         event: &str,
         expires: u32,
     ) -> (Message, Sub) {
-        let uri = format!("sip:{target_user}@{}", self.server.ip());
+        let uri = format!("sip:{target_user}@{}", super::uri_host(self.server.ip()));
         let mut sub = Sub {
             call_id: format!("sub-{}", self.token()),
             target: uri.clone(),

@@ -14,6 +14,7 @@ use crate::dialog::event::DialogError;
 use crate::dialog::state::{contact_of, strip_brackets, ALLOW};
 use crate::entropy::Entropy;
 use crate::flow::Transport;
+use crate::proxy::local::uri_ip;
 use crate::proxy::Local;
 use crate::sip::{lex, validate, Message, NameAddr, RequestBuilder, Uri};
 
@@ -102,7 +103,8 @@ impl InviteParts {
         auth: Option<&(&str, String)>,
     ) -> Option<Message> {
         let mut b = RequestBuilder::new("INVITE", &self.request_uri);
-        b.push_header("Via", &self.local.via(self.transport, branch));
+        let toward = uri_ip(self.next_hop());
+        b.push_header("Via", &self.local.via_to(self.transport, toward, branch));
         b.push_header("Max-Forwards", "70");
         for r in &self.route {
             b.push_header("Route", r);
@@ -111,7 +113,10 @@ impl InviteParts {
         b.push_header("To", &self.to);
         b.push_header("Call-ID", &self.call_id);
         b.push_header("CSeq", &format!("{seq} INVITE"));
-        b.push_header("Contact", &contact_of(&self.local, self.transport));
+        b.push_header(
+            "Contact",
+            &contact_of(&self.local, self.transport, self.next_hop()),
+        );
         b.push_header("Allow", ALLOW);
         if let Some((name, value)) = auth {
             b.push_header(name, value);

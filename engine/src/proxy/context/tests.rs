@@ -75,6 +75,7 @@ impl Run {
                 BranchSpec {
                     request_uri: Some(&uri),
                     transport: Transport::Udp,
+                    remote: None,
                     record_route: true,
                     pop_route: false,
                     extra_headers: "",
@@ -340,6 +341,7 @@ fn cancel_before_any_branch_answers_487_and_blocks_new_branches() {
     let spec = BranchSpec {
         request_uri: None,
         transport: Transport::Udp,
+        remote: None,
         record_route: true,
         pop_route: false,
         extra_headers: "",
@@ -376,6 +378,7 @@ Content-Length: 0\r\n\r\n";
         BranchSpec {
             request_uri: None,
             transport: Transport::Udp,
+            remote: None,
             record_route: false,
             pop_route: true,
             extra_headers: "",
@@ -438,6 +441,7 @@ impl Run {
                 BranchSpec {
                     request_uri: Some(uri),
                     transport: Transport::Udp,
+                    remote: None,
                     record_route: true,
                     pop_route: false,
                     extra_headers: extra,
@@ -593,6 +597,7 @@ fn a_cancel_between_two_stages_is_answered_487() {
             BranchSpec {
                 request_uri: Some("sip:1002@192.0.2.11"),
                 transport: Transport::Udp,
+                remote: None,
                 record_route: true,
                 pop_route: false,
                 extra_headers: "",
