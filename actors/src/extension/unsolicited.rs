@@ -17,7 +17,7 @@ use std::time::Instant;
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::event::notify::{self, Unsolicited as Request};
-use switchboard_engine::flow::{Flow, Transport};
+use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::sip::Message as SipMessage;
 use switchboard_engine::store::BindingRecord;
@@ -146,11 +146,7 @@ impl Unsolicited {
         let from_tag = self.entropy.token(10);
         let d = &self.devices[i];
         let via = self.shared.local.via(d.flow.transport, &branch);
-        let l = &self.shared.local;
-        let contact = match d.flow.transport {
-            Transport::Udp => format!("<sip:{}:{}>", l.host, l.port),
-            tr => format!("<sip:{}:{};transport={}>", l.host, l.port, tr.param()),
-        };
+        let contact = self.shared.local.contact(d.flow.transport);
         let body = summary.to_body();
         let bytes = notify::unsolicited(
             &Request {

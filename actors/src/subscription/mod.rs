@@ -222,11 +222,8 @@ impl Subscription {
     }
 
     fn contact(&self) -> String {
-        let l = &self.shared.local;
-        match self.flow.as_ref().map(|f| f.transport) {
-            Some(Transport::Udp) | None => format!("<sip:{}:{}>", l.host, l.port),
-            Some(t) => format!("<sip:{}:{};transport={}>", l.host, l.port, t.param()),
-        }
+        let transport = self.flow.as_ref().map_or(Transport::Udp, |f| f.transport);
+        self.shared.local.contact(transport)
     }
 
     fn flush_server(&mut self) {

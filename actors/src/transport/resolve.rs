@@ -41,7 +41,10 @@ pub async fn resolve(uri_text: String) -> Option<Flow> {
 ///   address it registered from, is reached through that flow (its connection, for TCP);
 /// - a contact on the same host as the REGISTER but another port is reached as written (a
 ///   TCP phone listens on another port than it connected from);
-/// - a contact on another address (a private one behind NAT) is reached through the flow.
+/// - a contact on another address (a private one behind NAT) is reached through the flow;
+/// - a device registered over TLS is always reached through its connection: phones do not
+///   accept TLS connections (they have no server certificate), and RFC 5626 §5.3 reuse is
+///   what keeps the request on TLS.
 pub fn flow_for_binding(b: &BindingRecord) -> Flow {
     let uri = Uri::parse(&b.uri).ok();
     let transport = uri
@@ -59,7 +62,7 @@ pub fn flow_for_binding(b: &BindingRecord) -> Flow {
         .and_then(flow_for_uri)
         .map(|f| Flow { transport, ..f });
     match direct {
-        _ if b.reg_id.is_some() => via_flow,
+        _ if b.reg_id.is_some() || b.transport == Transport::Tls => via_flow,
         Some(d) if d.remote == b.source && transport == b.transport => via_flow,
         Some(d) if d.remote.ip() == b.source.ip() => d,
         _ => via_flow,

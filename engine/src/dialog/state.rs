@@ -221,15 +221,7 @@ impl DialogState {
 
 /// Our Contact for `transport`: the address we listen on.
 pub(super) fn contact_of(local: &Local, transport: Transport) -> String {
-    match transport {
-        Transport::Udp => format!("<sip:{}:{}>", local.host, local.port),
-        t => format!(
-            "<sip:{}:{};transport={}>",
-            local.host,
-            local.port,
-            t.param()
-        ),
-    }
+    local.contact(transport)
 }
 
 /// The URI inside `<...>` (a Route value), or the value itself.

@@ -10,7 +10,10 @@ use crate::sip::Uri;
 pub struct Local {
     /// Host written in Via and Record-Route (an IP literal, IPv6 in brackets).
     pub host: String,
+    /// The UDP and TCP port.
     pub port: u16,
+    /// The TLS port, when SIP over TLS is on (RFC 3261 §26.2; 5061 unless configured).
+    pub tls_port: Option<u16>,
     /// The SIP domain (a name Route headers and From hosts may use for us).
     pub domain: String,
     /// The digest realm our subscribers authenticate in.
@@ -24,6 +27,7 @@ impl Local {
         Local {
             host: host.into(),
             port,
+            tls_port: None,
             realm: domain.clone(),
             domain,
         }
@@ -34,6 +38,31 @@ impl Local {
         self
     }
 
+    /// Listens for SIP over TLS on `port` as well.
+    pub fn with_tls_port(mut self, port: u16) -> Local {
+        self.tls_port = Some(port);
+        self
+    }
+
+    /// The port we listen on for `transport`: what our Via, Record-Route and Contact name
+    /// when a message leaves by it.
+    pub fn port_for(&self, transport: Transport) -> u16 {
+        match (transport, self.tls_port) {
+            (Transport::Tls, Some(p)) => p,
+            _ => self.port,
+        }
+    }
+
+    /// Our Contact for `transport`: the address we listen on, with a `transport` parameter
+    /// unless UDP.
+    pub fn contact(&self, transport: Transport) -> String {
+        let port = self.port_for(transport);
+        match transport {
+            Transport::Udp => format!("<sip:{}:{}>", self.host, port),
+            t => format!("<sip:{}:{};transport={}>", self.host, port, t.param()),
+        }
+    }
+
     /// Our Via value for `transport` with `branch`; `rport` asks the next hop to record our
     /// source port (RFC 3581).
     pub fn via(&self, transport: Transport, branch: &str) -> String {
@@ -41,28 +70,27 @@ impl Local {
         let _ = write!(
             s,
             "SIP/2.0/{} {}:{};branch={};rport",
-            transport, self.host, self.port, branch
+            transport,
+            self.host,
+            self.port_for(transport),
+            branch
         );
         s
     }
 
     /// Our Record-Route value for the side of the call that uses `transport`.
     pub fn record_route(&self, transport: Transport) -> String {
+        let port = self.port_for(transport);
         match transport {
-            Transport::Udp => format!("<sip:{}:{};lr>", self.host, self.port),
-            t => format!(
-                "<sip:{}:{};transport={};lr>",
-                self.host,
-                self.port,
-                t.param()
-            ),
+            Transport::Udp => format!("<sip:{}:{};lr>", self.host, port),
+            t => format!("<sip:{}:{};transport={};lr>", self.host, port, t.param()),
         }
     }
 
     /// Whether a Route or Request-URI names this switch.
     pub fn is_us(&self, uri: &Uri<'_>) -> bool {
-        let port = uri.port().unwrap_or(5060);
-        port == self.port
+        let (_, port, _) = super::route::destination(uri);
+        self.is_our_port(port)
             && (uri.host().eq_ignore_ascii_case(&self.host)
                 || uri.host().eq_ignore_ascii_case(&self.domain))
     }
@@ -89,7 +117,12 @@ impl Local {
 
     /// Whether a Via sent-by is ours.
     pub fn is_our_sent_by(&self, host: &str, port: Option<u16>) -> bool {
-        port.unwrap_or(5060) == self.port && host.eq_ignore_ascii_case(&self.host)
+        self.is_our_port(port.unwrap_or(5060)) && host.eq_ignore_ascii_case(&self.host)
+    }
+
+    /// Whether we listen on `port` (for UDP and TCP, or for TLS).
+    fn is_our_port(&self, port: u16) -> bool {
+        port == self.port || Some(port) == self.tls_port
     }
 }
 
@@ -140,5 +173,27 @@ mod tests {
             l.via(Transport::Tcp, "z9hG4bKx"),
             "SIP/2.0/TCP 127.0.0.1:5080;branch=z9hG4bKx;rport"
         );
+    }
+
+    #[test]
+    fn tls_names_the_tls_port_in_via_record_route_and_contact() {
+        let l = Local::new("127.0.0.1", 5060, "sb").with_tls_port(5061);
+        assert_eq!(
+            l.via(Transport::Tls, "z9hG4bKx"),
+            "SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKx;rport"
+        );
+        assert_eq!(
+            l.record_route(Transport::Tls),
+            "<sip:127.0.0.1:5061;transport=tls;lr>"
+        );
+        assert_eq!(
+            l.contact(Transport::Tls),
+            "<sip:127.0.0.1:5061;transport=tls>"
+        );
+        assert_eq!(l.contact(Transport::Udp), "<sip:127.0.0.1:5060>");
+        assert!(l.is_us(&Uri::parse("sip:127.0.0.1:5061;transport=tls;lr").unwrap()));
+        assert!(l.is_us(&Uri::parse("sips:127.0.0.1;lr").unwrap()));
+        assert!(l.is_our_sent_by("127.0.0.1", Some(5061)));
+        assert!(!l.is_our_sent_by("127.0.0.1", Some(5062)));
     }
 }
