@@ -335,7 +335,7 @@ mod tests {
 
     /// A ClientHello offering TLS 1.1 at most (no supported_versions extension), as an old
     /// phone would send it; rustls as a client cannot make one.
-    pub(crate) fn tls11_client_hello() -> Vec<u8> {
+    fn tls11_client_hello() -> Vec<u8> {
         let mut body = vec![0x03, 0x02]; // client_version TLS 1.1
         body.extend([7u8; 32]); // random
         body.push(0); // no session id
