@@ -62,11 +62,20 @@ pub fn transport_flag(transport: &str) -> &'static str {
 /// TLS transport you must compile SIPp with OpenSSL").
 pub fn has_tls() -> bool {
     let out = sipp()
-        .args(["-t", "l1", "-m", "1", "-timeout", "1s", "-nostdin", "127.0.0.1:9"])
+        .args([
+            "-t",
+            "l1",
+            "-m",
+            "1",
+            "-timeout",
+            "1s",
+            "-nostdin",
+            "127.0.0.1:9",
+        ])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).into_owned()
-        + &String::from_utf8_lossy(&out.stdout);
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     !text.contains("compile SIPp with OpenSSL")
 }
 
