@@ -263,3 +263,27 @@ async fn wait_for_cert(
     }
     false
 }
+
+#[tokio::test]
+async fn keep_alive_pings_over_tls_are_answered() {
+    let sw = switch_with(&[]);
+    let trust = client_trusting(&lab_cert(&sw.data));
+    let ip = sw.tls.ip().to_string();
+    let mut s = common::tls::open(sw.tls, trust, &ip).await.unwrap();
+    // RFC 5626 §3.5.1: a double CRLF ping gets a single CRLF pong
+    s.write_all(b"\r\n\r\n").await.unwrap();
+    let mut pong = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut pong))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&pong, b"\r\n");
+    // and the connection still carries SIP
+    s.write_all(&options(sw.sip)).await.unwrap();
+    let mut buf = [0u8; 2048];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(buf[..n].starts_with(b"SIP/2.0 200"));
+}

@@ -68,3 +68,48 @@ pub fn flow_for_binding(b: &BindingRecord) -> Flow {
         _ => via_flow,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(uri: &str, transport: Transport, source: &str) -> BindingRecord {
+        BindingRecord {
+            uri: uri.into(),
+            q: None,
+            expires_at: 1,
+            call_id: "c".into(),
+            cseq: 1,
+            instance: None,
+            reg_id: None,
+            transport,
+            source: source.parse().unwrap(),
+            conn: Some(7),
+            caps: switchboard_engine::presence::caps::Caps::AUDIO,
+        }
+    }
+
+    #[test]
+    fn a_device_registered_over_tls_is_reached_on_its_connection() {
+        // the contact names a listening port of its own, as phones write it: over TCP that
+        // port is dialled, over TLS the registering connection is reused
+        let tls = binding(
+            "sip:1001@192.0.2.5:5062;transport=tls",
+            Transport::Tls,
+            "192.0.2.5:40123",
+        );
+        assert_eq!(
+            flow_for_binding(&tls),
+            Flow::tls("192.0.2.5:40123".parse().unwrap(), Some(ConnId(7)))
+        );
+        let tcp = binding(
+            "sip:1001@192.0.2.5:5062;transport=tcp",
+            Transport::Tcp,
+            "192.0.2.5:40123",
+        );
+        assert_eq!(
+            flow_for_binding(&tcp).remote,
+            "192.0.2.5:5062".parse().unwrap()
+        );
+    }
+}
