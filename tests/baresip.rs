@@ -28,6 +28,7 @@ fn phone(sw: &Switch, user: &str, tone_hz: u32, codec: &str) -> Baresip {
         tone_hz,
         codecs: vec![codec.into()],
         mwi: false,
+        tls_ca: None,
     })
 }
 
@@ -163,6 +164,7 @@ fn baresip_subscribes_to_its_mailbox_and_hears_of_a_new_message() {
         tone_hz: 440,
         codecs: vec!["PCMU/8000/1".into()],
         mwi: true,
+        tls_ca: None,
     });
     assert!(p.wait_registered(WAIT), "1001 registers:\n{}", p.log());
     let first = mwi_notify(&mut p, WAIT);
@@ -214,6 +216,7 @@ fn baresip_leaves_a_voicemail_and_the_lamp_of_a_second_baresip_lights() {
         tone_hz: 1000,
         codecs: vec!["PCMU/8000/1".into()],
         mwi: true,
+        tls_ca: None,
     });
     let mut caller = phone(&sw, "1002", 440, "PCMU/8000/1");
     assert!(

@@ -36,6 +36,7 @@ fn member(sw: &Switch, who: &'static str, hz: u32, codec: &str, rate: SampleRate
         tone_hz: hz,
         codecs: vec![codec.into()],
         mwi: false,
+        tls_ca: None,
     });
     Member {
         who,

@@ -69,6 +69,8 @@ pub struct Metrics {
     /// NOTIFY requests sent (first transmissions), in subscriptions and unsolicited.
     pub notifies: Counter,
     pub tcp_connections: Gauge,
+    /// TLS handshakes completed on accepted connections.
+    pub tls_handshakes: Counter,
     pub drops: Family<ReasonLabel, Counter>,
     pub call_failures: Counter,
     /// The routing plugin version new calls start on.
@@ -181,6 +183,7 @@ impl Metrics {
             subscriptions: Gauge::default(),
             notifies: Counter::default(),
             tcp_connections: Gauge::default(),
+            tls_handshakes: Counter::default(),
             drops: Family::default(),
             call_failures: Counter::default(),
             plugin_version: Gauge::default(),
@@ -446,8 +449,13 @@ impl Metrics {
             );
             r.register(
                 "tcp_connections",
-                "Open SIP TCP connections",
+                "Open SIP stream connections (TCP and TLS)",
                 m.tcp_connections.clone(),
+            );
+            r.register(
+                "tls_handshakes",
+                "TLS handshakes completed on accepted SIP connections",
+                m.tls_handshakes.clone(),
             );
             r.register(
                 "sip_dropped",

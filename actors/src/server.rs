@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use actix::{Actor, Arbiter, SyncArbiter};
 use switchboard_engine::auth::Nonces;
+use switchboard_engine::flow::Transport;
 use switchboard_engine::proxy::Local;
 use tracing::{error, info, warn};
 
@@ -32,6 +33,7 @@ use crate::store::api::{Flush, StoreHandle, Sweep};
 use crate::store::writer::{MessageQueue, WriterConfig};
 use crate::store::{Store, StoreError};
 use crate::transport::tcp::{self, TcpHub, TcpLimits};
+use crate::transport::tls::TlsContext;
 use crate::transport::{udp, Ingress};
 use crate::voice_notices::VoiceNotices;
 use crate::worker::Worker;
@@ -65,6 +67,8 @@ pub enum ServeError {
     Mailbox(#[from] crate::mailbox::MailboxError),
     #[error(transparent)]
     Speech(#[from] SpeechError),
+    #[error(transparent)]
+    Tls(#[from] crate::transport::tls::TlsError),
     #[error("cannot start: {0}")]
     Runtime(String),
 }
@@ -91,8 +95,28 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let n = config.worker_count();
     crate::transport::set_symmetric_responses(config.sip.symmetric_responses);
     let sip = config.sip.addresses();
-    let local =
-        Arc::new(Local::listening(&sip, config.sip.domain.clone()).with_realm(realm.clone()));
+    let primary = config.sip.listen;
+    // certificates before sockets: a bad file is the one line the operator reads
+    let tls = if config.tls.enabled {
+        Some(Arc::new(TlsContext::load(
+            &config.tls,
+            &config.data.dir,
+            &config.sip.domain,
+            primary.ip(),
+        )?))
+    } else {
+        None
+    };
+    let tls_addrs = if tls.is_some() {
+        config.tls.listen_addrs(primary)
+    } else {
+        Vec::new()
+    };
+    let mut local = Local::listening(&sip, config.sip.domain.clone()).with_realm(realm.clone());
+    if let Some(a) = tls_addrs.first() {
+        local = local.with_tls_port(a.port());
+    }
+    let local = Arc::new(local);
     let metrics = Arc::new(Metrics::new());
     // recordings a crash interrupted are repaired before anything runs
     let (recorder, recovered) = Recorder::open(
@@ -152,6 +176,16 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             source,
         })?);
     }
+    let tls_listeners = tls_addrs
+        .iter()
+        .map(|&addr| {
+            tcp::bind_listener(addr).map_err(|source| ServeError::Sip {
+                proto: "TLS",
+                addr,
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let http_listener =
         std::net::TcpListener::bind(config.http.listen).map_err(|source| ServeError::Http {
             addr: config.http.listen,
@@ -183,7 +217,11 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                 speech,
             },
             udp_sockets,
-            tcp_listeners,
+            Listeners {
+                tcp: tcp_listeners,
+                tls: tls_listeners,
+                tls_context: tls,
+            },
             http_listener,
         )
         .await
@@ -206,11 +244,18 @@ struct Started {
     speech: Arc<dyn Speech>,
 }
 
+/// The stream listeners `run` bound, and the TLS certificates when TLS is on.
+struct Listeners {
+    tcp: Vec<std::net::TcpListener>,
+    tls: Vec<std::net::TcpListener>,
+    tls_context: Option<Arc<TlsContext>>,
+}
+
 async fn start(
     config: Config,
     started: Started,
     udp_sockets: Vec<Vec<std::net::UdpSocket>>,
-    tcp_listeners: Vec<std::net::TcpListener>,
+    listeners: Listeners,
     http_listener: std::net::TcpListener,
 ) -> Result<(), ServeError> {
     let Started {
@@ -251,6 +296,9 @@ async fn start(
         metrics.clone(),
         ingress.clone(),
     );
+    if let Some(t) = &listeners.tls_context {
+        tcp_hub.set_tls(t.clone());
+    }
     let sip = config.sip.addresses();
     let mut key = [0u8; 32];
     rand::Rng::fill(&mut rand::rngs::OsRng, &mut key);
@@ -381,8 +429,21 @@ async fn start(
         });
     ingress.set_workers(workers);
     let handles: Vec<_> = arbiters.iter().map(|a| a.handle()).collect();
-    for listener in tcp_listeners {
-        actix_rt::spawn(tcp::accept_loop(listener, tcp_hub.clone(), handles.clone()));
+    for l in listeners.tls {
+        actix_rt::spawn(tcp::accept_loop(
+            l,
+            tcp_hub.clone(),
+            handles.clone(),
+            Transport::Tls,
+        ));
+    }
+    for l in listeners.tcp {
+        actix_rt::spawn(tcp::accept_loop(
+            l,
+            tcp_hub.clone(),
+            handles.clone(),
+            Transport::Tcp,
+        ));
     }
 
     let http = http::start(http_listener, shared.clone()).map_err(|source| ServeError::Http {
@@ -419,8 +480,19 @@ async fn start(
         None
     };
 
+    let tls_listen: Vec<String> = if listeners.tls_context.is_some() {
+        config
+            .tls
+            .listen_addrs(config.sip.listen)
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
     info!(
         sip = ?sip,
+        tls = %tls_listen.join(","),
         http = %config.http.listen,
         rtp = %media.advertise(),
         rtp_ports = %config.media.ports,
@@ -431,7 +503,7 @@ async fn start(
         "switchboard running"
     );
 
-    wait_for_signal(plugins).await;
+    wait_for_signal(plugins, listeners.tls_context).await;
     info!("shutting down");
     http_handle.stop(true).await;
     // recordings in progress are finalized (their calls end with the process)
@@ -461,8 +533,9 @@ fn event_packages(config: &Config) -> switchboard_engine::event::Registry {
     Registry::new(presence.into_iter().chain([&MESSAGE_SUMMARY]))
 }
 
-/// Waits for SIGTERM or SIGINT; SIGHUP reloads the routing plugins meanwhile.
-async fn wait_for_signal(plugins: Arc<PluginHost>) {
+/// Waits for SIGTERM or SIGINT; SIGHUP reloads the routing plugins and the TLS certificate
+/// meanwhile.
+async fn wait_for_signal(plugins: Arc<PluginHost>, tls: Option<Arc<TlsContext>>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -482,13 +555,26 @@ async fn wait_for_signal(plugins: Arc<PluginHost>) {
                     let p = plugins.clone();
                     // compiling and testing takes milliseconds: off the main thread
                     let _ = tokio::task::spawn_blocking(move || p.reload()).await;
+                    if let Some(t) = &tls {
+                        reload_tls(t);
+                    }
                 }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = plugins;
+        let _ = (plugins, tls);
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Reads the TLS certificate and key again (SIGHUP): new connections get them; a file that
+/// does not load keeps the old certificate, and the log says which file and why.
+fn reload_tls(tls: &TlsContext) {
+    let cert = tls.source().cert.display().to_string();
+    match tls.reload() {
+        Ok(()) => info!(cert, "SIGHUP: tls certificate reloaded"),
+        Err(e) => error!(error = %e, "SIGHUP: tls certificate not reloaded, keeping the old one"),
     }
 }

@@ -6,11 +6,13 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-/// A SIP transport.
+/// A SIP transport. `Tls` is TCP with TLS on top (RFC 3261 §26.2, RFC 5630): a stream like
+/// TCP, the only transport a `sips:` request may leave by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
 pub enum Transport {
     Udp,
     Tcp,
+    Tls,
 }
 
 impl Transport {
@@ -24,6 +26,7 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 
@@ -32,6 +35,21 @@ impl Transport {
         match self {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+        }
+    }
+
+    /// Whether a connection-oriented stream carries it (TCP or TLS): framing by
+    /// Content-Length and connection reuse apply.
+    pub fn is_stream(self) -> bool {
+        matches!(self, Transport::Tcp | Transport::Tls)
+    }
+
+    /// The port a URI or Via without one means (RFC 3261 §19.1.2): 5061 for TLS.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Transport::Tls => 5061,
+            _ => 5060,
         }
     }
 
@@ -41,6 +59,8 @@ impl Transport {
             Some(Transport::Udp)
         } else if s.eq_ignore_ascii_case("tcp") {
             Some(Transport::Tcp)
+        } else if s.eq_ignore_ascii_case("tls") {
+            Some(Transport::Tls)
         } else {
             None
         }
@@ -82,10 +102,37 @@ impl Flow {
             conn,
         }
     }
+
+    pub fn tls(remote: SocketAddr, conn: Option<ConnId>) -> Flow {
+        Flow {
+            transport: Transport::Tls,
+            remote,
+            conn,
+        }
+    }
 }
 
 impl fmt::Display for Flow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.transport.param(), self.remote)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_is_a_reliable_stream_with_its_own_token_and_port() {
+        let t = Transport::parse("TLS").unwrap();
+        assert_eq!(t, Transport::Tls);
+        assert!(t.is_reliable() && t.is_stream());
+        assert_eq!(
+            (t.via_token(), t.param(), t.default_port()),
+            ("TLS", "tls", 5061)
+        );
+        assert!(!Transport::Udp.is_stream());
+        assert_eq!(Transport::parse("tls"), Some(Transport::Tls));
+        assert_eq!(Transport::parse("sctp"), None);
     }
 }

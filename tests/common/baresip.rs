@@ -68,6 +68,23 @@ pub struct Options {
     /// runs: baresip 1.0's `mwi` module loops forever resubscribing when an account registers
     /// before the module's start-up timer fired.
     pub mwi: bool,
+    /// Register and call over TLS (to the switch's TLS port, the SIP port + 1), trusting
+    /// this certificate file.
+    pub tls_ca: Option<std::path::PathBuf>,
+}
+
+impl Options {
+    /// Where the phone registers and calls: the SIP address, or the TLS one with
+    /// `;transport=tls`.
+    fn server_uri(&self) -> String {
+        match &self.tls_ca {
+            None => self.switch.to_string(),
+            Some(_) => {
+                let tls = SocketAddr::new(self.switch.ip(), self.switch.port() + 1);
+                format!("{tls};transport=tls")
+            }
+        }
+    }
 }
 
 /// A running baresip, stopped when dropped.
@@ -115,9 +132,14 @@ impl Baresip {
              module_app\t\tmenu.so\n\
              {mwi_module}\
              ctrl_tcp_listen\t\t{ctrl_addr}\n\
-             snd_path\t\t{rec}\n",
+             snd_path\t\t{rec}\n\
+             {cafile}",
             hz = options.tone_hz,
             rec = rec.display(),
+            cafile = options.tls_ca.as_ref().map_or(String::new(), |f| format!(
+                "sip_cafile\t\t{}\n",
+                f.display()
+            )),
             mwi_module = if options.mwi {
                 "module_app\t\tmwi.so\n"
             } else {
@@ -130,7 +152,7 @@ impl Baresip {
              answermode=manual;mwi={m}\n",
             u = options.user,
             p = options.password,
-            sw = options.switch,
+            sw = options.server_uri(),
             c = options.codecs.join(","),
             m = if options.mwi { "yes" } else { "no" },
         );
@@ -257,7 +279,7 @@ impl Baresip {
 
     /// Calls `number` at the switch.
     pub fn dial(&mut self, number: &str) {
-        let uri = format!("sip:{number}@{}", self.options.switch);
+        let uri = format!("sip:{number}@{}", self.options.server_uri());
         self.command("dial", &uri)
             .unwrap_or_else(|e| panic!("baresip dial {uri}: {e}"));
     }

@@ -17,6 +17,7 @@ pub mod rtp;
 pub mod sipp;
 pub mod sms_http;
 pub mod smsc;
+pub mod tls;
 pub mod ua;
 pub mod voicemail;
 
@@ -69,6 +70,8 @@ impl Drop for TempDir {
 pub struct Switch {
     pub child: Option<Child>,
     pub sip: SocketAddr,
+    /// SIP over TLS: the SIP address's port + 1 (the switch's default).
+    pub tls: SocketAddr,
     pub http: SocketAddr,
     pub data: PathBuf,
     pub config: Option<PathBuf>,
@@ -118,6 +121,7 @@ impl Switch {
         let mut s = Switch {
             child: None,
             sip,
+            tls: SocketAddr::new(ip, 5061),
             http,
             data,
             config: Some(config),
@@ -208,6 +212,15 @@ impl Switch {
         let _ = child.kill();
         let _ = child.wait();
         None
+    }
+
+    /// Sends SIGHUP (reload plugins and the TLS certificate).
+    pub fn hangup(&self) {
+        if let Some(c) = &self.child {
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGHUP);
+            }
+        }
     }
 
     /// Crash stop (SIGKILL).

@@ -49,13 +49,34 @@ impl Bg {
     }
 }
 
-/// `t1` for TCP (one connection), `u1` for UDP.
+/// `t1` for TCP (one connection), `l1` for TLS (one connection), `u1` for UDP.
 pub fn transport_flag(transport: &str) -> &'static str {
-    if transport == "tcp" {
-        "t1"
-    } else {
-        "u1"
+    match transport {
+        "tcp" => "t1",
+        "tls" => "l1",
+        _ => "u1",
     }
+}
+
+/// Whether this SIPp was built with TLS (Debian's `sip-tester` is not: it says "To use a
+/// TLS transport you must compile SIPp with OpenSSL").
+pub fn has_tls() -> bool {
+    let out = sipp()
+        .args([
+            "-t",
+            "l1",
+            "-m",
+            "1",
+            "-timeout",
+            "1s",
+            "-nostdin",
+            "127.0.0.1:9",
+        ])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    !text.contains("compile SIPp with OpenSSL")
 }
 
 /// A SIPp UAS running `scenario` on ip:port, in the foreground so dropping it stops it.

@@ -1,4 +1,4 @@
-//! A small SIP user agent for end-to-end tests, speaking real SIP over UDP or TCP on
+//! A small SIP user agent for end-to-end tests, speaking real SIP over UDP, TCP or TLS on
 //! loopback. It reuses the engine's parser, builders and digest code, and keeps just enough
 //! dialog state to place, answer, hold, transfer and hang up calls. A call can carry real RTP
 //! from a test phone on each end (`media`).
@@ -50,6 +50,7 @@ pub const SDP_HOLD: &[u8] = b"v=0\r\no=ua 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP
 pub enum Proto {
     Udp,
     Tcp,
+    Tls,
 }
 
 enum Tx {
@@ -116,6 +117,66 @@ impl Ua {
         Self::bound(server, local, user, "", Proto::Udp).await
     }
 
+    /// An agent on a TLS connection to `tls` (the switch's TLS address; `server` stays its
+    /// SIP address, which Request-URIs name), trusting what `client` trusts. Fails when the
+    /// handshake does.
+    pub async fn tls(
+        server: SocketAddr,
+        tls: SocketAddr,
+        user: &str,
+        password: &str,
+        client: Arc<rustls::ClientConfig>,
+    ) -> std::io::Result<Ua> {
+        let (txq, rx) = mpsc::unbounded_channel();
+        let sock = tokio::net::TcpSocket::new_v4()?;
+        sock.bind(SocketAddr::new(server.ip(), 0))?;
+        let stream: TcpStream = sock.connect(tls).await?;
+        let local = stream.local_addr()?;
+        let name = rustls::pki_types::ServerName::from(tls.ip());
+        let stream = tokio_rustls::TlsConnector::from(client)
+            .connect(name, stream)
+            .await?;
+        let (rd, wr) = tokio::io::split(stream);
+        let tx = stream_tx(rd, wr, txq);
+        Ok(Self::with_tx(
+            server,
+            local,
+            user,
+            password,
+            Proto::Tls,
+            tx,
+            rx,
+        ))
+    }
+
+    fn with_tx(
+        server: SocketAddr,
+        local: SocketAddr,
+        user: &str,
+        password: &str,
+        proto: Proto,
+        tx: Tx,
+        rx: mpsc::UnboundedReceiver<Message>,
+    ) -> Ua {
+        let mut e = Entropy::seeded(rand::random());
+        let reg_call_id = format!("reg-{}", e.token(12));
+        Ua {
+            display: String::new(),
+            user: user.to_owned(),
+            password: password.to_owned(),
+            server,
+            local,
+            proto,
+            tx,
+            rx,
+            backlog: VecDeque::new(),
+            e,
+            reg_call_id,
+            reg_cseq: 0,
+            nc: 0,
+        }
+    }
+
     async fn bound(
         server: SocketAddr,
         local_addr: SocketAddr,
@@ -124,7 +185,6 @@ impl Ua {
         proto: Proto,
     ) -> Ua {
         let (txq, rx) = mpsc::unbounded_channel();
-        let seed = rand::random();
         let (tx, local) = match proto {
             Proto::Udp => {
                 let s = Arc::new(UdpSocket::bind(local_addr).await.unwrap());
@@ -151,63 +211,19 @@ impl Ua {
                 sock.bind(SocketAddr::new(server.ip(), 0)).unwrap();
                 let stream: TcpStream = sock.connect(server).await.unwrap();
                 let local = stream.local_addr().unwrap();
-                let (mut rd, mut wr) = stream.into_split();
-                let (wtx, mut wrx) = mpsc::unbounded_channel::<Bytes>();
-                tokio::spawn(async move {
-                    while let Some(b) = wrx.recv().await {
-                        if wr.write_all(&b).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                tokio::spawn(async move {
-                    let mut buf = BytesMut::with_capacity(65536);
-                    loop {
-                        match rd.read_buf(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(_) => {}
-                        }
-                        while let Ok(f) = next_frame(&buf, 65535) {
-                            match f {
-                                Frame::Incomplete => break,
-                                Frame::KeepAlive { len, .. } => buf.advance(len),
-                                Frame::Message { skip, len } => {
-                                    buf.advance(skip);
-                                    let b = buf.split_to(len).freeze();
-                                    if let Ok(m) = Message::parse(b) {
-                                        let _ = txq.send(m);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                });
-                (Tx::Tcp(wtx), local)
+                let (rd, wr) = stream.into_split();
+                (stream_tx(rd, wr, txq), local)
             }
+            Proto::Tls => panic!("TLS agents are made with Ua::tls"),
         };
-        let mut e = Entropy::seeded(seed);
-        let reg_call_id = format!("reg-{}", e.token(12));
-        Ua {
-            display: String::new(),
-            user: user.to_owned(),
-            password: password.to_owned(),
-            server,
-            local,
-            proto,
-            tx,
-            rx,
-            backlog: VecDeque::new(),
-            e,
-            reg_call_id,
-            reg_cseq: 0,
-            nc: 0,
-        }
+        Self::with_tx(server, local, user, password, proto, tx, rx)
     }
 
     pub fn transport(&self) -> &'static str {
         match self.proto {
             Proto::Udp => "UDP",
             Proto::Tcp => "TCP",
+            Proto::Tls => "TLS",
         }
     }
 
@@ -216,6 +232,7 @@ impl Ua {
         match self.proto {
             Proto::Udp => format!("sip:{}@{}", self.user, self.local),
             Proto::Tcp => format!("sip:{}@{};transport=tcp", self.user, self.local),
+            Proto::Tls => format!("sip:{}@{};transport=tls", self.user, self.local),
         }
     }
 
@@ -395,6 +412,12 @@ impl Ua {
 
     pub async fn invite_with(&mut self, target_user: &str, sdp: &[u8], answer_407: bool) -> Call {
         let uri = format!("sip:{}@{}", target_user, self.server);
+        self.invite_uri(&uri, sdp, answer_407).await
+    }
+
+    /// Starts a call to a Request-URI of any scheme (`sips:` for one that must stay on TLS).
+    pub async fn invite_uri(&mut self, uri: &str, sdp: &[u8], answer_407: bool) -> Call {
+        let uri = uri.to_owned();
         let call_id = format!("call-{}", self.e.token(16));
         let local_tag = self.e.token(8);
         let mut call = Call {
@@ -635,4 +658,44 @@ fn is_stale(resp: &Message, header: HeaderName) -> bool {
     resp.header(header)
         .and_then(|v| Challenge::parse(v).ok())
         .is_some_and(|c| c.stale)
+}
+
+/// The sending half of a stream connection (TCP or TLS) and a reader task that frames what
+/// arrives (RFC 3261 §18.3) and queues the messages.
+fn stream_tx<R, W>(mut rd: R, mut wr: W, txq: mpsc::UnboundedSender<Message>) -> Tx
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (wtx, mut wrx) = mpsc::unbounded_channel::<Bytes>();
+    tokio::spawn(async move {
+        while let Some(b) = wrx.recv().await {
+            if wr.write_all(&b).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut buf = BytesMut::with_capacity(65536);
+        loop {
+            match rd.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            while let Ok(f) = next_frame(&buf, 65535) {
+                match f {
+                    Frame::Incomplete => break,
+                    Frame::KeepAlive { len, .. } => buf.advance(len),
+                    Frame::Message { skip, len } => {
+                        buf.advance(skip);
+                        let b = buf.split_to(len).freeze();
+                        if let Ok(m) = Message::parse(b) {
+                            let _ = txq.send(m);
+                        }
+                    }
+                }
+            }
+        }
+    });
+    Tx::Tcp(wtx)
 }

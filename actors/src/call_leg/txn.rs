@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use switchboard_engine::entropy::Entropy;
-use switchboard_engine::flow::Flow;
+use switchboard_engine::flow::{Flow, Transport};
 use switchboard_engine::proxy::{
     route, BranchSpec, ContextConfig, ContextEvent, Local, Output, ProxyContext,
 };
@@ -27,7 +27,9 @@ use switchboard_engine::registrar;
 use switchboard_engine::routing::Step;
 use switchboard_engine::sip::digest::{answer_challenge, Challenge};
 use switchboard_engine::sip::validate::required_extensions;
-use switchboard_engine::sip::{reason_phrase, HeaderName, Message as SipMessage, Method, ViaFix};
+use switchboard_engine::sip::{
+    reason_phrase, HeaderName, Message as SipMessage, Method, Scheme, ViaFix,
+};
 use switchboard_engine::trunk::{Trunk, TrunkId, Trunks};
 use switchboard_engine::txn::ServerKey;
 
@@ -244,8 +246,18 @@ impl Txn {
         self.ctx.new_stage();
         let record_route = s.is_call();
         let pop_route = route::first_route_is_us(self.ctx.request(), local);
+        // a `sips:` request reaches only devices registered over TLS (RFC 3261 §26.2.2,
+        // RFC 5630 §3.1.3): the others are skipped, none left is 480
+        let secure = self
+            .ctx
+            .request()
+            .request_uri()
+            .is_some_and(|u| u.scheme() == Scheme::Sips);
         for b in registrar::targets(&located.bindings, unix) {
             let flow = flow_for_binding(b);
+            if secure && flow.transport != Transport::Tls {
+                continue;
+            }
             let spec = BranchSpec {
                 request_uri: Some(&b.uri),
                 transport: flow.transport,

@@ -13,6 +13,7 @@ mod messaging;
 mod numbering;
 mod presence;
 mod rooms;
+mod tls;
 mod trunks;
 mod voicemail;
 
@@ -23,6 +24,7 @@ pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
 pub use presence::Presence;
 pub use rooms::Rooms;
+pub use tls::Tls;
 pub use trunks::TrunkConfig;
 pub use voicemail::{Tts, Voicemail};
 
@@ -40,6 +42,7 @@ pub struct Config {
     pub registrar: Registrar,
     pub calls: Calls,
     pub tcp: Tcp,
+    pub tls: Tls,
     pub limits: Limits,
     pub extension: Extension,
     pub store: Store,
@@ -254,6 +257,7 @@ impl Config {
         media::validate(&self.media)?;
         conference::validate(&self.conference)?;
         voicemail::validate(&self.voicemail)?;
+        tls::validate(&self.tls)?;
         for net in &self.limits.exempt {
             parse_cidr(net).ok_or_else(|| ConfigError::Value {
                 key: "limits.exempt",
@@ -383,6 +387,11 @@ mod tests {
         assert_eq!(c.sip.listen, "127.0.0.1:5060".parse().unwrap());
         assert!(c.auth.enabled);
         assert!(c.worker_count() >= 1);
+        assert!(c.tls.enabled);
+        assert_eq!(
+            c.tls.listen_addrs(c.sip.listen),
+            vec!["127.0.0.1:5061".parse().unwrap()]
+        );
     }
 
     #[test]

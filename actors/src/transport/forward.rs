@@ -73,8 +73,12 @@ pub fn forward_response(resp: &Message, local: &Local, transports: &Transports) 
     if unsafe_target {
         return;
     }
-    let port = next.rport().flatten().or(next.port()).unwrap_or(5060);
     let transport = Transport::parse(next.transport()).unwrap_or(Transport::Udp);
+    let port = next
+        .rport()
+        .flatten()
+        .or(next.port())
+        .unwrap_or(transport.default_port());
     let flow = Flow {
         transport,
         remote: SocketAddr::new(ip, port),

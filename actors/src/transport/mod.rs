@@ -1,10 +1,12 @@
-//! SIP transports: UDP sockets per worker and TCP connections, with ingress checks shared by
-//! both (parse, validate, answer what is malformed) and a send handle for the actors.
+//! SIP transports: UDP sockets per worker and stream connections (TCP, TLS), with ingress
+//! checks shared by all (parse, validate, answer what is malformed) and a send handle for the
+//! actors.
 
 pub mod forward;
 pub mod ingress;
 pub mod resolve;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 
 use std::net::SocketAddr;
@@ -103,7 +105,7 @@ impl Transports {
             Transport::Udp => {
                 udp::send(self.udp_for(flow.remote), flow.remote, bytes, &self.metrics)
             }
-            Transport::Tcp => self.tcp.send(flow, bytes),
+            Transport::Tcp | Transport::Tls => self.tcp.send(flow, bytes),
         }
     }
 

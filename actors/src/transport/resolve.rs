@@ -55,7 +55,10 @@ pub fn behind_nat(b: &BindingRecord) -> bool {
 ///   address it registered from, is reached through that flow (its connection, for TCP);
 /// - a contact on the same host as the REGISTER but another port is reached as written (a
 ///   TCP phone listens on another port than it connected from);
-/// - a contact on another address (a private one behind NAT) is reached through the flow.
+/// - a contact on another address (a private one behind NAT) is reached through the flow;
+/// - a device registered over TLS is always reached through its connection: phones do not
+///   accept TLS connections (they have no server certificate), and RFC 5626 §5.3 reuse is
+///   what keeps the request on TLS.
 pub fn flow_for_binding(b: &BindingRecord) -> Flow {
     let uri = Uri::parse(&b.uri).ok();
     let transport = uri
@@ -73,7 +76,7 @@ pub fn flow_for_binding(b: &BindingRecord) -> Flow {
         .and_then(flow_for_uri)
         .map(|f| Flow { transport, ..f });
     match direct {
-        _ if b.reg_id.is_some() => via_flow,
+        _ if b.reg_id.is_some() || b.transport == Transport::Tls => via_flow,
         Some(d) if d.remote == b.source && transport == b.transport => via_flow,
         Some(d) if d.remote.ip() == b.source.ip() => d,
         _ => via_flow,
@@ -95,8 +98,8 @@ mod tests {
             reg_id: None,
             transport,
             source: source.parse().unwrap(),
-            conn: None,
-            caps: switchboard_engine::presence::caps::Caps::assumed(),
+            conn: Some(7),
+            caps: switchboard_engine::presence::caps::Caps::AUDIO,
         }
     }
 
@@ -127,5 +130,29 @@ mod tests {
             udp,
             "192.0.2.1:5060"
         )));
+    }
+
+    #[test]
+    fn a_device_registered_over_tls_is_reached_on_its_connection() {
+        // the contact names a listening port of its own, as phones write it: over TCP that
+        // port is dialled, over TLS the registering connection is reused
+        let tls = binding(
+            "sip:1001@192.0.2.5:5062;transport=tls",
+            Transport::Tls,
+            "192.0.2.5:40123",
+        );
+        assert_eq!(
+            flow_for_binding(&tls),
+            Flow::tls("192.0.2.5:40123".parse().unwrap(), Some(ConnId(7)))
+        );
+        let tcp = binding(
+            "sip:1001@192.0.2.5:5062;transport=tcp",
+            Transport::Tcp,
+            "192.0.2.5:40123",
+        );
+        assert_eq!(
+            flow_for_binding(&tcp).remote,
+            "192.0.2.5:5062".parse().unwrap()
+        );
     }
 }

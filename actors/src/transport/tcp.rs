@@ -1,9 +1,12 @@
-//! TCP: a listener on each SIP address, connections framed by Content-Length (RFC 3261
-//! §18.3), responses on the connection a request came on, connection limits in total and per
-//! source, idle timeouts, CRLF keep-alives (RFC 5626 §3.5.1).
+//! Stream connections, TCP and TLS: a listener on each SIP address (and the TLS listeners of
+//! `tls`), connections framed by Content-Length (RFC 3261 §18.3), responses on the connection
+//! a request came on, connection limits in total and per source, idle timeouts, CRLF
+//! keep-alives (RFC 5626 §3.5.1).
 //!
 //! Each connection has a reader task (frames, checks and dispatches to the owning worker) and
-//! a writer task fed by a channel, so any actor can send without locking the socket.
+//! a writer task fed by a channel, so any actor can send without locking the socket. A TLS
+//! connection is the same machinery over a rustls stream: the handshake runs first (with a
+//! deadline), then reads and writes go through TLS.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -12,14 +15,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use switchboard_engine::flow::{ConnId, Flow};
+use switchboard_engine::flow::{ConnId, Flow, Transport};
 use switchboard_engine::sip::framing::{next_frame, Frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::ingress::{ingest, Ingested, Ingress};
+use super::tls::TlsContext;
 use crate::metrics::Metrics;
 
 /// TCP limits from the configuration.
@@ -34,22 +38,27 @@ pub struct TcpLimits {
 struct Conn {
     tx: mpsc::UnboundedSender<Bytes>,
     remote: SocketAddr,
+    transport: Transport,
 }
 
 #[derive(Default)]
 struct Table {
     conns: HashMap<ConnId, Conn>,
-    by_remote: HashMap<SocketAddr, ConnId>,
+    /// A TCP and a TLS connection to one address are different flows: a message for TLS
+    /// never falls back to plain TCP.
+    by_remote: HashMap<(Transport, SocketAddr), ConnId>,
     per_source: HashMap<IpAddr, usize>,
 }
 
-/// All TCP connections of the switch.
+/// All stream connections (TCP and TLS) of the switch.
 pub struct TcpHub {
     table: Mutex<Table>,
     next: AtomicU64,
     limits: TcpLimits,
     metrics: Arc<Metrics>,
     ingress: Arc<Ingress>,
+    /// Certificates and settings for TLS connections; unset: TLS is off.
+    tls: std::sync::OnceLock<Arc<TlsContext>>,
 }
 
 /// Why a connection was not taken.
@@ -67,7 +76,13 @@ impl TcpHub {
             limits,
             metrics,
             ingress,
+            tls: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Turns TLS on: accepted TLS connections and connections opened for TLS flows use it.
+    pub fn set_tls(&self, tls: Arc<TlsContext>) {
+        let _ = self.tls.set(tls);
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, Table> {
@@ -86,6 +101,7 @@ impl TcpHub {
     fn register(
         &self,
         remote: SocketAddr,
+        transport: Transport,
     ) -> Result<(ConnId, mpsc::UnboundedReceiver<Bytes>), Refused> {
         let mut t = self.table();
         if t.conns.len() >= self.limits.max_connections {
@@ -98,8 +114,15 @@ impl TcpHub {
         *n += 1;
         let id = ConnId(self.next.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = mpsc::unbounded_channel();
-        t.conns.insert(id, Conn { tx, remote });
-        t.by_remote.insert(remote, id);
+        t.conns.insert(
+            id,
+            Conn {
+                tx,
+                remote,
+                transport,
+            },
+        );
+        t.by_remote.insert((transport, remote), id);
         self.metrics.tcp_connections.set(t.conns.len() as i64);
         Ok((id, rx))
     }
@@ -107,8 +130,9 @@ impl TcpHub {
     fn unregister(&self, id: ConnId) {
         let mut t = self.table();
         if let Some(c) = t.conns.remove(&id) {
-            if t.by_remote.get(&c.remote) == Some(&id) {
-                t.by_remote.remove(&c.remote);
+            let key = (c.transport, c.remote);
+            if t.by_remote.get(&key) == Some(&id) {
+                t.by_remote.remove(&key);
             }
             if let Some(n) = t.per_source.get_mut(&c.remote.ip()) {
                 *n -= 1;
@@ -120,26 +144,41 @@ impl TcpHub {
         self.metrics.tcp_connections.set(t.conns.len() as i64);
     }
 
-    /// Sends on the flow's connection, else on any connection to its address, else opens one.
+    /// Sends on the flow's connection, else on any connection of its transport to its
+    /// address, else opens one (a TLS one for a TLS flow, RFC 3261 §26.2).
     pub fn send(self: &Arc<Self>, flow: &Flow, bytes: Bytes) {
         {
             let t = self.table();
             let id = flow
                 .conn
-                .filter(|c| t.conns.contains_key(c))
-                .or_else(|| t.by_remote.get(&flow.remote).copied());
+                .filter(|c| {
+                    t.conns
+                        .get(c)
+                        .is_some_and(|c| c.transport == flow.transport)
+                })
+                .or_else(|| t.by_remote.get(&(flow.transport, flow.remote)).copied());
             if let Some(c) = id.and_then(|id| t.conns.get(&id)) {
                 let _ = c.tx.send(bytes);
                 return;
             }
         }
-        self.connect(flow.remote, bytes);
+        self.connect(flow.remote, flow.transport, bytes);
     }
 
     /// Opens a connection to `remote` and sends `first` once it is up. Later sends queue on
     /// the connection's channel meanwhile.
-    fn connect(self: &Arc<Self>, remote: SocketAddr, first: Bytes) {
-        let Ok((id, rx)) = self.register(remote) else {
+    fn connect(self: &Arc<Self>, remote: SocketAddr, transport: Transport, first: Bytes) {
+        let tls = match transport {
+            Transport::Tls => match self.tls.get() {
+                Some(t) => Some(t.clone()),
+                None => {
+                    self.metrics.dropped("tls is off");
+                    return;
+                }
+            },
+            _ => None,
+        };
+        let Ok((id, rx)) = self.register(remote, transport) else {
             self.metrics.dropped("tcp connection limit");
             return;
         };
@@ -148,19 +187,59 @@ impl TcpHub {
         }
         let hub = self.clone();
         actix_rt::spawn(async move {
-            match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(remote)).await {
-                Ok(Ok(stream)) => hub.run(id, remote, stream, rx).await,
+            let deadline = Duration::from_secs(10);
+            let stream = match tokio::time::timeout(deadline, TcpStream::connect(remote)).await {
+                Ok(Ok(stream)) => stream,
                 _ => {
                     debug!(%remote, "tcp connect failed");
                     hub.unregister(id);
+                    return;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            match tls {
+                None => {
+                    let (rd, wr) = stream.into_split();
+                    hub.run(id, remote, Transport::Tcp, rd, wr, rx).await
+                }
+                Some(tls) => {
+                    let connect = tls.connector().connect(tls.server_name(remote), stream);
+                    match tokio::time::timeout(deadline, connect).await {
+                        Ok(Ok(s)) => {
+                            let (rd, wr) = tokio::io::split(s);
+                            hub.run(id, remote, Transport::Tls, rd, wr, rx).await
+                        }
+                        Ok(Err(e)) => {
+                            warn!(%remote, error = %e, "tls connection refused by us or the peer");
+                            hub.metrics.dropped("tls handshake failed");
+                            hub.unregister(id);
+                        }
+                        Err(_) => {
+                            debug!(%remote, "tls handshake timed out");
+                            hub.unregister(id);
+                        }
+                    }
                 }
             }
         });
     }
 
-    /// Takes over an accepted connection (call on the arbiter that should run it).
-    pub fn adopt(self: &Arc<Self>, stream: std::net::TcpStream, remote: SocketAddr) {
-        let (id, rx) = match self.register(remote) {
+    /// Takes over an accepted connection (call on the arbiter that should run it); for TLS
+    /// the handshake comes first.
+    pub fn adopt(
+        self: &Arc<Self>,
+        stream: std::net::TcpStream,
+        remote: SocketAddr,
+        transport: Transport,
+    ) {
+        let tls = match transport {
+            Transport::Tls => match self.tls.get() {
+                Some(t) => Some(t.clone()),
+                None => return,
+            },
+            _ => None,
+        };
+        let (id, rx) = match self.register(remote, transport) {
             Ok(x) => x,
             Err(_) => {
                 self.metrics.dropped("tcp connection limit");
@@ -170,22 +249,50 @@ impl TcpHub {
         let hub = self.clone();
         actix_rt::spawn(async move {
             let _ = stream.set_nonblocking(true);
-            match TcpStream::from_std(stream) {
-                Ok(s) => hub.run(id, remote, s, rx).await,
-                Err(_) => hub.unregister(id),
+            let Ok(s) = TcpStream::from_std(stream) else {
+                hub.unregister(id);
+                return;
+            };
+            let _ = s.set_nodelay(true);
+            let Some(tls) = tls else {
+                let (rd, wr) = s.into_split();
+                return hub.run(id, remote, Transport::Tcp, rd, wr, rx).await;
+            };
+            let accept = tls.acceptor().accept(s);
+            match tokio::time::timeout(tls.handshake_timeout(), accept).await {
+                Ok(Ok(s)) => {
+                    hub.metrics.tls_handshakes.inc();
+                    let (rd, wr) = tokio::io::split(s);
+                    hub.run(id, remote, Transport::Tls, rd, wr, rx).await
+                }
+                Ok(Err(e)) => {
+                    // a client that does not trust us, or speaks TLS 1.1: its problem, ours
+                    // to count
+                    debug!(%remote, error = %e, "tls handshake failed");
+                    hub.metrics.dropped("tls handshake failed");
+                    hub.unregister(id);
+                }
+                Err(_) => {
+                    debug!(%remote, "tls handshake timed out");
+                    hub.metrics.dropped("tls handshake timeout");
+                    hub.unregister(id);
+                }
             }
         });
     }
 
-    async fn run(
+    async fn run<R, W>(
         self: Arc<Self>,
         id: ConnId,
         remote: SocketAddr,
-        stream: TcpStream,
+        transport: Transport,
+        mut rd: R,
+        mut wr: W,
         mut rx: mpsc::UnboundedReceiver<Bytes>,
-    ) {
-        let _ = stream.set_nodelay(true);
-        let (mut rd, mut wr) = stream.into_split();
+    ) where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin + 'static,
+    {
         let writer = actix_rt::spawn(async move {
             while let Some(b) = rx.recv().await {
                 if wr.write_all(&b).await.is_err() {
@@ -194,7 +301,11 @@ impl TcpHub {
             }
             let _ = wr.shutdown().await;
         });
-        let flow = Flow::tcp(remote, Some(id));
+        let flow = Flow {
+            transport,
+            remote,
+            conn: Some(id),
+        };
         let mut buf = BytesMut::with_capacity(16 * 1024);
         'read: loop {
             let n =
@@ -264,11 +375,13 @@ pub fn bind_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener>
     Ok(s.into())
 }
 
-/// Accepts connections and hands each to a worker arbiter in turn.
+/// Accepts connections and hands each to a worker arbiter in turn (`transport` is TCP, or TLS
+/// for a TLS listener).
 pub async fn accept_loop(
     listener: std::net::TcpListener,
     hub: Arc<TcpHub>,
     arbiters: Vec<actix_rt::ArbiterHandle>,
+    transport: Transport,
 ) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
@@ -288,7 +401,7 @@ pub async fn accept_loop(
         let arb = &arbiters[next % arbiters.len().max(1)];
         next = next.wrapping_add(1);
         arb.spawn(async move {
-            hub.adopt(std_stream, remote);
+            hub.adopt(std_stream, remote, transport);
         });
     }
 }

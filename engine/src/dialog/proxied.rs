@@ -160,10 +160,12 @@ impl ProxiedDialog {
     }
 }
 
-/// The transport a URI asks for (`transport=` parameter), UDP by default.
+/// The transport a URI asks for (`transport=` parameter, TLS for `sips:`), UDP by default.
 fn transport_of(uri: &str) -> crate::flow::Transport {
     let lower = uri.to_ascii_lowercase();
-    if lower.contains("transport=tcp") {
+    if lower.contains("transport=tls") || lower.trim_start_matches('<').starts_with("sips:") {
+        crate::flow::Transport::Tls
+    } else if lower.contains("transport=tcp") {
         crate::flow::Transport::Tcp
     } else {
         crate::flow::Transport::Udp

@@ -2,7 +2,8 @@
 //!
 //! A dual-stack switch has two addresses: toward a peer reached over IPv6 it names its IPv6
 //! one (in brackets, RFC 5118 §4), toward the others its first one. Headers naming either
-//! are ours.
+//! are ours. A message leaving over TLS names the TLS port (RFC 3261 §26.2), on either
+//! address.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -15,9 +16,12 @@ use crate::sip::Uri;
 pub struct Local {
     /// Host written in Via and Record-Route (an IP literal, IPv6 in brackets).
     pub host: String,
+    /// The UDP and TCP port.
     pub port: u16,
     /// Our IPv6 host (in brackets) and port, when the switch listens on IPv6 as well.
     pub v6: Option<(String, u16)>,
+    /// The TLS port, when SIP over TLS is on (5061 unless configured).
+    pub tls_port: Option<u16>,
     /// The SIP domain (a name Route headers and From hosts may use for us).
     pub domain: String,
     /// The digest realm our subscribers authenticate in.
@@ -32,6 +36,7 @@ impl Local {
             host: host.into(),
             port,
             v6: None,
+            tls_port: None,
             realm: domain.clone(),
             domain,
         }
@@ -39,6 +44,12 @@ impl Local {
 
     pub fn with_realm(mut self, realm: impl Into<String>) -> Local {
         self.realm = realm.into();
+        self
+    }
+
+    /// Listens for SIP over TLS on `port` as well.
+    pub fn with_tls_port(mut self, port: u16) -> Local {
+        self.tls_port = Some(port);
         self
     }
 
@@ -53,7 +64,8 @@ impl Local {
         local
     }
 
-    /// The host and port that name us to a peer at `remote` (unknown: our first address).
+    /// The host and UDP/TCP port that name us to a peer at `remote` (unknown: our first
+    /// address).
     pub fn facing(&self, remote: Option<IpAddr>) -> (&str, u16) {
         match &self.v6 {
             Some((h, p)) if remote.is_some_and(|r| r.is_ipv6()) => (h, *p),
@@ -61,9 +73,30 @@ impl Local {
         }
     }
 
+    /// The host and port that name us to a peer at `remote` for a message leaving by
+    /// `transport` (TLS: the TLS port).
+    fn facing_by(&self, transport: Transport, remote: Option<IpAddr>) -> (&str, u16) {
+        let (host, port) = self.facing(remote);
+        match (transport, self.tls_port) {
+            (Transport::Tls, Some(p)) => (host, p),
+            _ => (host, port),
+        }
+    }
+
+    /// The port we listen on for `transport` on our first address: what our Via,
+    /// Record-Route and Contact name when a message leaves by it.
+    pub fn port_for(&self, transport: Transport) -> u16 {
+        self.facing_by(transport, None).1
+    }
+
+    /// Our Contact for `transport` on our first address.
+    pub fn contact(&self, transport: Transport) -> String {
+        self.contact_to(transport, None)
+    }
+
     /// Our Contact value toward a peer at `remote`.
     pub fn contact_to(&self, transport: Transport, remote: Option<IpAddr>) -> String {
-        let (host, port) = self.facing(remote);
+        let (host, port) = self.facing_by(transport, remote);
         match transport {
             Transport::Udp => format!("<sip:{host}:{port}>"),
             t => format!("<sip:{host}:{port};transport={}>", t.param()),
@@ -72,41 +105,51 @@ impl Local {
 
     /// `via` toward a peer at `remote`.
     pub fn via_to(&self, transport: Transport, remote: Option<IpAddr>, branch: &str) -> String {
-        let (host, port) = self.facing(remote);
+        let (host, port) = self.facing_by(transport, remote);
         via_value(transport, host, port, branch)
     }
 
     /// `record_route` toward a peer at `remote`.
     pub fn record_route_to(&self, transport: Transport, remote: Option<IpAddr>) -> String {
-        let (host, port) = self.facing(remote);
+        let (host, port) = self.facing_by(transport, remote);
         record_route_value(transport, host, port)
     }
 
     /// Our Via value for `transport` with `branch`; `rport` asks the next hop to record our
     /// source port (RFC 3581).
     pub fn via(&self, transport: Transport, branch: &str) -> String {
-        via_value(transport, &self.host, self.port, branch)
+        self.via_to(transport, None, branch)
     }
 
     /// Our Record-Route value for the side of the call that uses `transport`.
     pub fn record_route(&self, transport: Transport) -> String {
-        record_route_value(transport, &self.host, self.port)
+        self.record_route_to(transport, None)
     }
 
-    /// Our addresses: the first, and the IPv6 one.
+    /// Our addresses: the first, and the IPv6 one, each with its UDP/TCP port.
     fn addresses(&self) -> impl Iterator<Item = (&str, u16)> {
         std::iter::once((self.host.as_str(), self.port))
             .chain(self.v6.iter().map(|(h, p)| (h.as_str(), *p)))
     }
 
+    /// Whether `host:port` is one of our addresses (the TLS port on any of them).
+    fn is_our_address(&self, host: &str, port: u16) -> bool {
+        self.addresses()
+            .any(|(h, p)| (p == port || Some(port) == self.tls_port) && same_host(host, h))
+    }
+
+    /// Whether we listen on `port` (for UDP and TCP, or for TLS).
+    fn is_our_port(&self, port: u16) -> bool {
+        self.addresses().any(|(_, p)| p == port) || Some(port) == self.tls_port
+    }
+
     /// Whether a Route or Request-URI names this switch.
     pub fn is_us(&self, uri: &Uri<'_>) -> bool {
-        let port = uri.port().unwrap_or(5060);
+        // the port a URI means without one: 5061 for sips: and transport=tls
+        let (_, port, _) = super::route::destination(uri);
         let host = uri.host();
-        (port == self.port && host.eq_ignore_ascii_case(&self.domain))
-            || self
-                .addresses()
-                .any(|(h, p)| p == port && same_host(host, h))
+        (self.is_our_port(port) && host.eq_ignore_ascii_case(&self.domain))
+            || self.is_our_address(host, port)
     }
 
     /// Whether a host in a From or Request-URI names this switch: its domain, its address, a
@@ -131,9 +174,7 @@ impl Local {
 
     /// Whether a Via sent-by is ours.
     pub fn is_our_sent_by(&self, host: &str, port: Option<u16>) -> bool {
-        let port = port.unwrap_or(5060);
-        self.addresses()
-            .any(|(h, p)| p == port && same_host(host, h))
+        self.is_our_address(host, port.unwrap_or(5060))
     }
 }
 
@@ -275,5 +316,27 @@ mod tests {
             l.via(Transport::Tcp, "z9hG4bKx"),
             "SIP/2.0/TCP 127.0.0.1:5080;branch=z9hG4bKx;rport"
         );
+    }
+
+    #[test]
+    fn tls_names_the_tls_port_in_via_record_route_and_contact() {
+        let l = Local::new("127.0.0.1", 5060, "sb").with_tls_port(5061);
+        assert_eq!(
+            l.via(Transport::Tls, "z9hG4bKx"),
+            "SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKx;rport"
+        );
+        assert_eq!(
+            l.record_route(Transport::Tls),
+            "<sip:127.0.0.1:5061;transport=tls;lr>"
+        );
+        assert_eq!(
+            l.contact(Transport::Tls),
+            "<sip:127.0.0.1:5061;transport=tls>"
+        );
+        assert_eq!(l.contact(Transport::Udp), "<sip:127.0.0.1:5060>");
+        assert!(l.is_us(&Uri::parse("sip:127.0.0.1:5061;transport=tls;lr").unwrap()));
+        assert!(l.is_us(&Uri::parse("sips:127.0.0.1;lr").unwrap()));
+        assert!(l.is_our_sent_by("127.0.0.1", Some(5061)));
+        assert!(!l.is_our_sent_by("127.0.0.1", Some(5062)));
     }
 }

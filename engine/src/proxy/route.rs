@@ -36,7 +36,8 @@ pub fn first_route_is_us(req: &Message, local: &Local) -> bool {
 }
 
 /// Host, port and transport to send to for a URI (maddr and transport parameters honoured;
-/// port defaults to 5060, transport to UDP for `sip:`, TCP for `sips:` until TLS exists).
+/// transport defaults to UDP for `sip:` and TLS for `sips:`, RFC 3261 §26.2.2; port to 5060, or
+/// 5061 for TLS, §19.1.2).
 pub fn destination(uri: &Uri<'_>) -> (String, u16, Transport) {
     let host = uri.param("maddr").unwrap_or(uri.host());
     let host = host
@@ -45,12 +46,22 @@ pub fn destination(uri: &Uri<'_>) -> (String, u16, Transport) {
         .to_owned();
     let transport = uri.transport().and_then(Transport::parse).unwrap_or(
         if uri.scheme() == crate::sip::Scheme::Sips {
-            Transport::Tcp
+            Transport::Tls
         } else {
             Transport::Udp
         },
     );
-    (host, uri.port().unwrap_or(5060), transport)
+    // a `sips:` URI asking for another transport still means TLS (RFC 5630 §3.1.3)
+    let transport = if uri.scheme() == crate::sip::Scheme::Sips {
+        Transport::Tls
+    } else {
+        transport
+    };
+    (
+        host,
+        uri.port().unwrap_or(transport.default_port()),
+        transport,
+    )
 }
 
 #[cfg(test)]
@@ -106,5 +117,15 @@ To: <sip:1001@sb>;tag=t\r\nFrom: <sip:1002@sb>;tag=f\r\nCall-ID: c\r\nCSeq: 2 BY
         assert_eq!(destination(&u), ("192.0.2.8".into(), 5060, Transport::Udp));
         let u = Uri::parse("sip:[2001:db8::1]:5070").unwrap();
         assert_eq!(destination(&u).0, "2001:db8::1");
+    }
+
+    #[test]
+    fn sips_and_transport_tls_go_over_tls_on_5061_by_default() {
+        let u = Uri::parse("sips:a@192.0.2.7").unwrap();
+        assert_eq!(destination(&u), ("192.0.2.7".into(), 5061, Transport::Tls));
+        let u = Uri::parse("sips:a@192.0.2.7:5071;transport=tcp").unwrap();
+        assert_eq!(destination(&u), ("192.0.2.7".into(), 5071, Transport::Tls));
+        let u = Uri::parse("sip:a@192.0.2.7;transport=tls").unwrap();
+        assert_eq!(destination(&u), ("192.0.2.7".into(), 5061, Transport::Tls));
     }
 }
