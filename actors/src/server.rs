@@ -231,6 +231,7 @@ async fn start(
         })
     };
     let ingress = Arc::new(Ingress::new(plan.clone()));
+    let security = crate::security::Security::new(&config, metrics.clone());
     let tcp_hub = TcpHub::new(
         TcpLimits {
             max_connections: config.tcp.max_connections,
@@ -240,6 +241,7 @@ async fn start(
         },
         metrics.clone(),
         ingress.clone(),
+        security.clone(),
     );
     let sip = config.sip.listen;
     let mut key = [0u8; 32];
@@ -257,6 +259,7 @@ async fn start(
         metrics: metrics.clone(),
         ingress: ingress.clone(),
         tcp: tcp_hub.clone(),
+        security,
         store: StoreHandle::of(store_actor.clone()),
         db: store.clone(),
         directories: OnceLock::new(),

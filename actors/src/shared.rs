@@ -47,6 +47,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub ingress: Arc<Ingress>,
     pub tcp: Arc<TcpHub>,
+    /// Flood bans and abuse limits.
+    pub security: Arc<crate::security::Security>,
     /// Administrative and blocking store work (flush, sweeps, account changes).
     pub store: StoreHandle,
     /// Direct store access for Extensions: reads and written-behind inserts, which sled

@@ -56,6 +56,7 @@ impl CallLeg {
         let ours = uri.scheme() == Scheme::Tel || local.is_our_host(uri.host());
         let classified = if ours {
             let Some(user) = uri.user_unescaped() else {
+                self.unknown_number(i);
                 return self.txns[i].ctx.respond(t, 404, "Not Found", &[]);
             };
             let user = user.into_owned();
@@ -91,6 +92,9 @@ impl CallLeg {
                     ClassifyError::FeatureTarget => (484, "Address Incomplete"),
                     _ => (404, "Not Found"),
                 };
+                if code == 404 {
+                    self.unknown_number(i);
+                }
                 return self.txns[i].ctx.respond(t, code, reason, &[]);
             }
         };
@@ -316,6 +320,15 @@ impl CallLeg {
             act.run(&key, step, ctx);
             act.after(ctx);
         }));
+    }
+
+    /// The request of transaction `i` asked for a number or name nobody has: a failure of
+    /// its source toward a ban.
+    fn unknown_number(&self, i: usize) {
+        let source = self.txns[i].upstream().remote.ip();
+        self.shared
+            .security
+            .failure(source, switchboard_engine::security::Reason::UnknownNumber);
     }
 
     /// The step after looking up `aor` (`account`, `devices` registered): a MESSAGE may be

@@ -13,6 +13,7 @@ mod messaging;
 mod numbering;
 mod presence;
 mod rooms;
+mod security;
 mod trunks;
 mod voicemail;
 
@@ -23,6 +24,7 @@ pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
 pub use presence::Presence;
 pub use rooms::Rooms;
+pub use security::Security;
 pub use trunks::TrunkConfig;
 pub use voicemail::{Tts, Voicemail};
 
@@ -41,6 +43,7 @@ pub struct Config {
     pub calls: Calls,
     pub tcp: Tcp,
     pub limits: Limits,
+    pub security: Security,
     pub extension: Extension,
     pub store: Store,
     pub plugins: Plugins,
@@ -233,6 +236,7 @@ impl Config {
         media::validate(&self.media)?;
         conference::validate(&self.conference)?;
         voicemail::validate(&self.voicemail)?;
+        security::validate(&self.security)?;
         for net in &self.limits.exempt {
             parse_cidr(net).ok_or_else(|| ConfigError::Value {
                 key: "limits.exempt",

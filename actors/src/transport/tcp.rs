@@ -1,6 +1,8 @@
 //! TCP: a listener on the SIP address, connections framed by Content-Length (RFC 3261
 //! §18.3), responses on the connection a request came on, connection limits in total and per
-//! source, idle timeouts, CRLF keep-alives (RFC 5626 §3.5.1).
+//! source, idle timeouts, CRLF keep-alives (RFC 5626 §3.5.1). A banned source's connections
+//! are refused at accept and closed at its next message; malformed messages and floods on a
+//! connection count against its source (`crate::security`).
 //!
 //! Each connection has a reader task (frames, checks and dispatches to the owning worker) and
 //! a writer task fed by a channel, so any actor can send without locking the socket.
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use switchboard_engine::flow::{ConnId, Flow};
+use switchboard_engine::security::{RateWindow, Reason};
 use switchboard_engine::sip::framing::{next_frame, Frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -21,6 +24,7 @@ use tracing::debug;
 
 use super::ingress::{ingest, Ingested, Ingress};
 use crate::metrics::Metrics;
+use crate::security::Security;
 
 /// TCP limits from the configuration.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +54,7 @@ pub struct TcpHub {
     limits: TcpLimits,
     metrics: Arc<Metrics>,
     ingress: Arc<Ingress>,
+    security: Arc<Security>,
 }
 
 /// Why a connection was not taken.
@@ -60,13 +65,19 @@ pub enum Refused {
 }
 
 impl TcpHub {
-    pub fn new(limits: TcpLimits, metrics: Arc<Metrics>, ingress: Arc<Ingress>) -> Arc<TcpHub> {
+    pub fn new(
+        limits: TcpLimits,
+        metrics: Arc<Metrics>,
+        ingress: Arc<Ingress>,
+        security: Arc<Security>,
+    ) -> Arc<TcpHub> {
         Arc::new(TcpHub {
             table: Mutex::new(Table::default()),
             next: AtomicU64::new(1),
             limits,
             metrics,
             ingress,
+            security,
         })
     }
 
@@ -160,6 +171,14 @@ impl TcpHub {
 
     /// Takes over an accepted connection (call on the arbiter that should run it).
     pub fn adopt(self: &Arc<Self>, stream: std::net::TcpStream, remote: SocketAddr) {
+        let mut bans = self.security.view();
+        if self
+            .security
+            .is_banned(&mut bans, remote.ip(), crate::clock::now())
+        {
+            self.metrics.dropped("banned");
+            return; // dropping the stream closes it
+        }
         let (id, rx) = match self.register(remote) {
             Ok(x) => x,
             Err(_) => {
@@ -196,6 +215,9 @@ impl TcpHub {
         });
         let flow = Flow::tcp(remote, Some(id));
         let mut buf = BytesMut::with_capacity(16 * 1024);
+        let mut bans = self.security.view();
+        let (pike_max, pike_window) = self.security.pike();
+        let mut pike = RateWindow::new(crate::clock::now());
         'read: loop {
             let n =
                 match tokio::time::timeout(self.limits.idle_timeout, rd.read_buf(&mut buf)).await {
@@ -217,19 +239,36 @@ impl TcpHub {
                         }
                     }
                     Ok(Frame::Message { skip, len }) => {
+                        let t = crate::clock::now();
+                        if self.security.is_banned(&mut bans, remote.ip(), t) {
+                            self.metrics.dropped("banned");
+                            break 'read;
+                        }
+                        if pike_max > 0 {
+                            if let Some(n) = pike.handle_request(t, pike_max, pike_window) {
+                                self.security.flood(remote.ip(), n);
+                            }
+                        }
                         buf.advance(skip);
                         let bytes = buf.split_to(len).freeze();
                         match ingest(bytes) {
                             Ingested::Message(m) => self.ingress.dispatch(m, flow),
                             Ingested::Reply(r) => {
+                                self.security.failure(remote.ip(), Reason::Malformed);
                                 self.metrics.sent(&r);
                                 self.reply(id, r);
                             }
-                            Ingested::Dropped(why) => self.metrics.dropped(why),
+                            Ingested::Dropped(why) => {
+                                if why == "unparseable" {
+                                    self.security.failure(remote.ip(), Reason::Malformed);
+                                }
+                                self.metrics.dropped(why)
+                            }
                         }
                     }
                     Err(e) => {
                         debug!(%remote, error = %e, "closing tcp connection");
+                        self.security.failure(remote.ip(), Reason::Malformed);
                         self.metrics.dropped("tcp framing error");
                         break 'read;
                     }

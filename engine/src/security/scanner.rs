@@ -38,10 +38,14 @@ impl ScannerAgents {
         if self.needles.is_empty() {
             return None;
         }
-        let ua = user_agent.to_ascii_lowercase();
+        // no allocation: this runs for every request that names its agent
+        let ua = user_agent.as_bytes();
         self.needles
             .iter()
-            .find(|n| ua.contains(n.as_str()))
+            .find(|n| {
+                ua.windows(n.len())
+                    .any(|w| w.eq_ignore_ascii_case(n.as_bytes()))
+            })
             .map(String::as_str)
     }
 }
