@@ -347,7 +347,11 @@ impl CallLeg {
             self.store(key.clone(), aor, devices > 0, ctx);
             return Step::Wait;
         }
-        if !account && self.shared.allows_dynamic(&aor) {
+        let source = Some(self.txns[i].upstream().remote.ip());
+        if !account
+            && self.shared.allows_dynamic(&aor)
+            && self.shared.security.abuse.dynamic_account(source).is_ok()
+        {
             // a call to a number of ours nobody signed up: the number gets its account (the
             // caller hears that it is unavailable, not that it does not exist)
             let expires = unix_now() + self.shared.config.accounts.dynamic_expiry_days * 86_400;
