@@ -74,14 +74,14 @@ impl<K: Hash + Eq + Clone> Quota<K> {
             return Duration::ZERO;
         };
         let window = self.rule.window;
-        let mut live = q
+        // times are oldest first, so the ones still in the window are a suffix
+        let count = q
             .iter()
-            .filter(|t| now.saturating_duration_since(**t) < window);
-        let Some(oldest) = live.next() else {
+            .filter(|t| now.saturating_duration_since(**t) < window)
+            .count();
+        let (Some(oldest), Some(last)) = (q.get(q.len() - count), q.back()) else {
             return Duration::ZERO;
         };
-        let count = 1 + live.clone().count();
-        let last = live.last().unwrap_or(oldest);
         let mut wait = (*last + self.rule.min_gap).saturating_duration_since(now);
         if count >= self.rule.max as usize {
             wait = wait.max((*oldest + window).saturating_duration_since(now));
