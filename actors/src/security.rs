@@ -358,14 +358,61 @@ impl Abuse {
 mod tests {
     use super::*;
 
-    fn security(extra: &str) -> Arc<Security> {
-        let dir =
-            std::env::temp_dir().join(format!("sb-sec-{}-{}", std::process::id(), extra.len()));
+    fn config(extra: &str) -> Result<Config, crate::config::ConfigError> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("sb-sec-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("c.toml");
         std::fs::write(&f, extra).unwrap();
-        let c = Config::load(Some(&f)).unwrap();
-        Security::new(&c, Arc::new(Metrics::new()))
+        let c = Config::load(Some(&f));
+        let _ = std::fs::remove_dir_all(&dir);
+        c
+    }
+
+    fn security(extra: &str) -> Arc<Security> {
+        Security::new(&config(extra).unwrap(), Arc::new(Metrics::new()))
+    }
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let c = Config::load(None).unwrap();
+        let p = c.security.policy();
+        assert_eq!(p.ban, Duration::from_secs(300));
+        assert_eq!(
+            (p.failures, p.failure_window),
+            (10, Duration::from_secs(600))
+        );
+        assert_eq!(
+            (p.pike_requests, p.pike_window),
+            (16, Duration::from_secs(2))
+        );
+        assert!(p.trusted.is_empty(), "loopback is not trusted by default");
+        assert_eq!(c.security.scanner_user_agents.len(), 7);
+        let a = &c.accounts;
+        assert_eq!(
+            (a.otp_per_number, a.otp_window_secs, a.otp_min_interval_secs),
+            (3, 600, 60)
+        );
+        assert_eq!(a.dynamic_per_source_per_hour, 10);
+        let m = &c.messaging;
+        assert_eq!(
+            (
+                m.unregistered_per_source_per_hour,
+                m.unregistered_per_number_per_hour
+            ),
+            (30, 10)
+        );
+    }
+
+    #[test]
+    fn settings_that_cannot_work_name_their_key() {
+        let e = config("[security]\ntrusted = [\"10.0.0.0/33\"]\n").unwrap_err();
+        assert!(e.to_string().contains("security.trusted"), "{e}");
+        let e = config("[security]\nban_secs = 0\n").unwrap_err();
+        assert!(e.to_string().contains("security.ban_secs"), "{e}");
+        let e = config("[security]\npike_window_secs = 0\n").unwrap_err();
+        assert!(e.to_string().contains("security.pike_window_secs"), "{e}");
     }
 
     #[test]
