@@ -147,7 +147,7 @@ pub struct Metrics {
     /// behind, and a transcoded frame left late.
     pub media_late_ticks: Counter,
     /// Bans made, by reason (bad_digest, unauthenticated, unknown_number, scanner, malformed,
-    /// flood, manual).
+    /// flood).
     pub bans: Family<ReasonLabel, Counter>,
     /// Sources banned now.
     pub banned_sources: Gauge,

@@ -16,6 +16,7 @@ use actix::{
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::Aor;
+use switchboard_engine::security::{Pike, Reason};
 use switchboard_engine::sip::digest::Credentials;
 use switchboard_engine::sip::validate::required_extensions;
 use switchboard_engine::sip::{
@@ -38,7 +39,6 @@ use crate::transport::forward;
 use crate::transport::udp::{Datagram, Receiver};
 use crate::transport::{ingest, register_aor, response_flow, route, via_fix, Ingested, Transports};
 use limits::Limiter;
-use switchboard_engine::security::{Pike, Reason};
 use txns::LocalTxns;
 
 /// Methods this switch handles, for Allow headers.

@@ -116,14 +116,6 @@ impl Guard {
         self.ban(now, ip, Reason::Flood, count, self.policy.pike_window)
     }
 
-    /// The operator bans `ip` (trusted or not: the operator knows).
-    pub fn handle_manual(&mut self, now: Instant, ip: IpAddr, duration: Duration) -> Option<Ban> {
-        self.failures.forget(ip);
-        self.bans
-            .handle_ban(now, ip, Reason::Manual, 0, Duration::ZERO, duration)
-            .cloned()
-    }
-
     fn ban(
         &mut self,
         now: Instant,

@@ -58,8 +58,6 @@ pub enum Reason {
     Malformed,
     /// More requests than the pike rate allows.
     Flood,
-    /// Banned by the operator (not by a rule).
-    Manual,
 }
 
 impl Reason {
@@ -72,19 +70,17 @@ impl Reason {
             Reason::Scanner => "scanner",
             Reason::Malformed => "malformed",
             Reason::Flood => "flood",
-            Reason::Manual => "manual",
         }
     }
 
     /// Every reason, for metrics that show zero before the first ban.
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 6] = [
         Reason::BadDigest,
         Reason::Unauthenticated,
         Reason::UnknownNumber,
         Reason::Scanner,
         Reason::Malformed,
         Reason::Flood,
-        Reason::Manual,
     ];
 }
 
