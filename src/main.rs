@@ -84,6 +84,27 @@ enum Command {
     /// Operator's tools for the media plane.
     #[command(subcommand)]
     Media(MediaCommand),
+    /// List and lift the flood bans of the running switch.
+    #[command(subcommand)]
+    Bans(BansCommand),
+}
+
+#[derive(Subcommand)]
+enum BansCommand {
+    /// The sources banned now, one a line: address, reason, count, window, seconds left.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Lift the ban of a source address (exit 1 if it is not banned).
+    Lift {
+        ip: String,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Subcommand)]
@@ -318,6 +339,7 @@ fn main() -> ExitCode {
         Command::Record(r) => record(r),
         Command::Voicemail(v) => voicemail(v),
         Command::Reload { common } => reload(&common),
+        Command::Bans(b) => bans(b),
         Command::Plugin(PluginCommand::Check { file, common }) => plugin_check(&file, &common),
     };
     match result {
@@ -545,6 +567,35 @@ fn reload(common: &Common) -> Result<(), String> {
         }
         _ => Err("unexpected answer".into()),
     }
+}
+
+/// `switchboard bans ...`: through the running switch's control socket (bans live in it).
+fn bans(cmd: BansCommand) -> Result<(), String> {
+    let (common, admin, json) = match cmd {
+        BansCommand::List { json, common } => (common, Admin::BansList, json),
+        BansCommand::Lift { ip, common } => (common, Admin::BanLift { ip }, false),
+    };
+    let config = load_config(&common)?;
+    let path = control::socket_path(&config.data.dir);
+    match control::request(&path, &admin)? {
+        AdminReply::Bans { bans } if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&bans).unwrap_or_default()
+            );
+        }
+        AdminReply::Bans { bans } => {
+            for b in bans {
+                println!(
+                    "{}\t{}\tcount={}\twindow={}s\tleft={}s",
+                    b.ip, b.reason, b.count, b.window_secs, b.remaining_secs
+                );
+            }
+        }
+        AdminReply::Lifted { ban } => println!("lifted {} ({})", ban.ip, ban.reason),
+        _ => return Err("unexpected answer".into()),
+    }
+    Ok(())
 }
 
 fn plugin_check(file: &std::path::Path, common: &Common) -> Result<(), String> {

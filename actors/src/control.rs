@@ -89,6 +89,36 @@ pub async fn serve(path: PathBuf, shared: Arc<Shared>) {
                             },
                         }
                     }
+                    Ok(Admin::BansList) => Answer {
+                        ok: true,
+                        reply: Some(AdminReply::Bans {
+                            bans: shared.security.list(),
+                        }),
+                        error: None,
+                    },
+                    Ok(Admin::BanLift { ip }) => {
+                        let lifted = ip
+                            .parse::<std::net::IpAddr>()
+                            .map_err(|_| format!("{ip:?} is not an IP address"))
+                            .and_then(|a| {
+                                shared
+                                    .security
+                                    .lift(a)
+                                    .ok_or_else(|| format!("{a} is not banned"))
+                            });
+                        match lifted {
+                            Ok(ban) => Answer {
+                                ok: true,
+                                reply: Some(AdminReply::Lifted { ban }),
+                                error: None,
+                            },
+                            Err(e) => Answer {
+                                ok: false,
+                                reply: None,
+                                error: Some(e),
+                            },
+                        }
+                    }
                     Ok(
                         req @ (Admin::VoicemailList { .. }
                         | Admin::VoicemailSet { .. }

@@ -8,6 +8,8 @@
 //! - `recording`: call recording (the recorder thread, crash-safe WAV files, their records)
 //! - `mailbox`: the voicemail mailbox store (messages, greetings, settings; the change feed)
 //! - `api`: what each signalling actor receives
+//! - `security`: flood bans (the banned set the receive paths read without a lock) and the
+//!   abuse limits
 //! - `transport`: UDP and TCP, ingress checks, stateless forwarding and the send handle
 //! - `media`: the media threads (RTP sockets of anchored calls, the relay and frame path)
 //!   and the handles call actors steer them with
@@ -42,6 +44,7 @@ pub mod ownership;
 pub mod plugin;
 pub mod prompts;
 pub mod recording;
+pub mod security;
 pub mod server;
 pub mod shared;
 pub mod store;

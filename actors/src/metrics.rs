@@ -154,6 +154,19 @@ pub struct Metrics {
     pub media_late_ticks: Counter,
     /// The voicemail thread: messages being written, its polls, backlog and lost audio.
     pub voicemail: VoicemailMetrics,
+    /// Bans made, by reason (bad_digest, unauthenticated, unknown_number, scanner, malformed,
+    /// flood).
+    pub bans: Family<ReasonLabel, Counter>,
+    /// Sources banned now.
+    pub banned_sources: Gauge,
+    /// Requests refused by an abuse limit, by limit (unregistered_source,
+    /// unregistered_number, otp, dynamic_source).
+    pub abuse_refusals: Family<LimitLabel, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabel {
+    pub limit: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -172,6 +185,9 @@ impl Metrics {
     pub fn new() -> Metrics {
         let m = Metrics {
             registry: Mutex::new(Registry::with_prefix("switchboard")),
+            bans: Family::default(),
+            banned_sources: Gauge::default(),
+            abuse_refusals: Family::default(),
             requests_received: Family::default(),
             responses_received: Family::default(),
             responses_sent: Family::default(),
@@ -459,8 +475,19 @@ impl Metrics {
             );
             r.register(
                 "sip_dropped",
-                "SIP messages dropped, by reason",
+                "SIP messages dropped, by reason (banned: from a banned source)",
                 m.drops.clone(),
+            );
+            r.register("bans", "Sources banned, by reason", m.bans.clone());
+            r.register(
+                "banned_sources",
+                "Sources banned now",
+                m.banned_sources.clone(),
+            );
+            r.register(
+                "abuse_refusals",
+                "Requests refused by an abuse limit, by limit",
+                m.abuse_refusals.clone(),
             );
             r.register(
                 "call_failures",

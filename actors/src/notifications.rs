@@ -8,7 +8,9 @@
 //! most one per number per `notify.min_interval_secs`). When a notice is due, the store actor
 //! issues a fresh one-time password if the number is a dynamic account nobody claimed yet
 //! (never for an account whose owner set a password), the text is written, and the SMS goes to
-//! the gateway thread, which alone blocks on the network. A landline cannot take an SMS: with
+//! the gateway thread, which alone blocks on the network. One-time passwords are limited per
+//! number (`accounts.otp_*`, `security::Abuse::otp`): past the limit a notice carries no new
+//! code. A landline cannot take an SMS: with
 //! a speech backend (`[voicemail] tts`) the same text, its numbers spelled digit by digit, is
 //! read out by a call through the PSTN trunk group (`crate::voice_notices`); without one the
 //! notice is only recorded (counted as `voice_pending` and logged).
@@ -106,7 +108,7 @@ impl Notifications {
             n.sender.clone()
         };
         let aor = n.aor.clone();
-        self.issue_then(aor, OtpPurpose::SignIn, ctx, move |act, otp| {
+        let deliver = move |act: &mut Self, otp: Option<String>| {
             if landline {
                 let otp = otp.map(|p| spell_digits(&p));
                 let text = act.text.compose(&n, &spell_digits(&sender), otp.as_deref());
@@ -115,7 +117,15 @@ impl Notifications {
                 let text = act.text.compose(&n, &sender, otp.as_deref());
                 act.send(&n.aor, text);
             }
-        });
+        };
+        // a sign-in code is issued only to a dynamic account nobody claimed; past the number's
+        // one-time-password limit the notice goes without a new code (the last one works)
+        let unclaimed = self.shared.db.dynamic(&aor).ok().flatten().is_some();
+        if unclaimed && self.shared.security.abuse.otp(&aor).is_err() {
+            self.count("otp_limited");
+            return deliver(self, None);
+        }
+        self.issue_then(aor, OtpPurpose::SignIn, ctx, deliver);
     }
 
     /// Asks the store actor for a one-time password for `aor`, then calls `then` with it

@@ -286,6 +286,7 @@ async fn start(
         })
     };
     let ingress = Arc::new(Ingress::new(plan.clone()));
+    let security = crate::security::Security::new(&config, metrics.clone());
     let tcp_hub = TcpHub::new(
         TcpLimits {
             max_connections: config.tcp.max_connections,
@@ -295,6 +296,7 @@ async fn start(
         },
         metrics.clone(),
         ingress.clone(),
+        security.clone(),
     );
     if let Some(t) = &listeners.tls_context {
         tcp_hub.set_tls(t.clone());
@@ -315,6 +317,7 @@ async fn start(
         metrics: metrics.clone(),
         ingress: ingress.clone(),
         tcp: tcp_hub.clone(),
+        security,
         store: StoreHandle::of(store_actor.clone()),
         db: store.clone(),
         directories: OnceLock::new(),

@@ -47,6 +47,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub ingress: Arc<Ingress>,
     pub tcp: Arc<TcpHub>,
+    /// Flood bans and abuse limits.
+    pub security: Arc<crate::security::Security>,
     /// Administrative and blocking store work (flush, sweeps, account changes).
     pub store: StoreHandle,
     /// Direct store access for Extensions: reads and written-behind inserts, which sled
@@ -110,6 +112,27 @@ impl Shared {
     /// of ours that may get a dynamic account.
     pub fn may_queue_for(&self, aor: &Aor, account: bool) -> bool {
         account || !self.auth_enabled() || self.allows_dynamic(aor)
+    }
+
+    /// The abuse limits of a message from `source` about to be stored for `to` (`account`:
+    /// `to` has one): a number nobody signed up (no account, or a dynamic one nobody claimed)
+    /// takes from the quotas of unregistered messages, and one that gets its dynamic account
+    /// now from its source's quota of dynamic accounts.
+    pub fn admit_stored(
+        &self,
+        source: Option<std::net::IpAddr>,
+        to: &Aor,
+        account: bool,
+    ) -> Result<(), crate::security::Refused> {
+        let unclaimed = !account || self.db.dynamic(to).ok().flatten().is_some();
+        if !unclaimed {
+            return Ok(());
+        }
+        self.security.abuse.unregistered_message(source, to)?;
+        if !account && self.allows_dynamic(to) {
+            self.security.abuse.dynamic_account(source)?;
+        }
+        Ok(())
     }
 
     /// Whether a message or call to `aor` without an account makes a dynamic one.

@@ -22,6 +22,7 @@ pub mod proxy;
 pub mod registrar;
 pub mod routing;
 pub mod sdp;
+pub mod security;
 pub mod sip;
 pub mod smpp;
 pub mod store;

@@ -76,6 +76,8 @@ pub struct Switch {
     pub data: PathBuf,
     pub config: Option<PathBuf>,
     pub extra_args: Vec<String>,
+    /// Where the switch's log goes (`Options::capture_log`); else it is discarded.
+    pub log: Option<PathBuf>,
     _dir: Option<TempDir>,
 }
 
@@ -86,6 +88,25 @@ pub struct Options {
     /// Extra TOML appended to the generated config file.
     pub config: String,
     pub args: Vec<String>,
+    /// Keep the switch's log (warnings, and the security lines at info) in a file
+    /// (`Switch::log_text`).
+    pub capture_log: bool,
+}
+
+/// Sets `key` in `[section]` of the TOML `text` unless the text sets it already: in the
+/// section when the text has one, else in a new one at the end.
+fn default_key(text: &mut String, section: &str, key: &str, value: &str) {
+    if text.contains(&format!("{key} =")) {
+        return;
+    }
+    let header = format!("[{section}]\n");
+    let line = format!("{key} = {value}\n");
+    match text.find(&header) {
+        Some(at) if at == 0 || text.as_bytes()[at - 1] == b'\n' => {
+            text.insert_str(at + header.len(), &line)
+        }
+        _ => text.push_str(&format!("\n{header}{line}")),
+    }
 }
 
 impl Switch {
@@ -113,11 +134,41 @@ impl Switch {
         if !text.contains("[voicemail]") {
             text.push_str("\n[voicemail]\nenabled = false\n");
         }
+        // the suite's clients all send from loopback, many requests quickly, wrong passwords
+        // and unknown numbers on purpose: loopback is trusted and the abuse limits are wide,
+        // unless a test sets these itself (the ban and limit tests do)
+        default_key(
+            &mut text,
+            "security",
+            "trusted",
+            "[\"127.0.0.0/8\", \"::1/128\"]",
+        );
+        default_key(&mut text, "accounts", "otp_per_number", "1000000");
+        default_key(&mut text, "accounts", "otp_min_interval_secs", "0");
+        default_key(
+            &mut text,
+            "accounts",
+            "dynamic_per_source_per_hour",
+            "1000000",
+        );
+        default_key(
+            &mut text,
+            "messaging",
+            "unregistered_per_source_per_hour",
+            "1000000",
+        );
+        default_key(
+            &mut text,
+            "messaging",
+            "unregistered_per_number_per_hour",
+            "1000000",
+        );
         std::fs::write(&config, text).unwrap();
         let mut args = opts.args.clone();
         if opts.auth_off {
             args.extend(["--auth".into(), "off".into()]);
         }
+        let log = opts.capture_log.then(|| dir.0.join("switch.log"));
         let mut s = Switch {
             child: None,
             sip,
@@ -126,6 +177,7 @@ impl Switch {
             data,
             config: Some(config),
             extra_args: args,
+            log,
             _dir: Some(dir),
         };
         s.spawn();
@@ -156,6 +208,16 @@ impl Switch {
             } else {
                 Stdio::null()
             });
+        if let Some(path) = &self.log {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("open the switch log");
+            cmd.env("RUST_LOG", "warn,switchboard::security=info")
+                .env("NO_COLOR", "1")
+                .stderr(file);
+        }
         if let Some(c) = &self.config {
             cmd.arg("--config").arg(c);
         }
@@ -229,6 +291,14 @@ impl Switch {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// What the switch logged so far (empty unless `Options::capture_log`).
+    pub fn log_text(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
     }
 
     /// The /metrics text.

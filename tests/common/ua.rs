@@ -112,6 +112,11 @@ impl Ua {
         ua
     }
 
+    /// An agent (UDP) with credentials on a given local address: a phone on another host.
+    pub async fn on(server: SocketAddr, local: SocketAddr, user: &str, password: &str) -> Ua {
+        Self::bound(server, local, user, password, Proto::Udp).await
+    }
+
     /// An agent on a given local address (UDP): a gateway the switch's config names.
     pub async fn at(server: SocketAddr, local: SocketAddr, user: &str) -> Ua {
         Self::bound(server, local, user, "", Proto::Udp).await

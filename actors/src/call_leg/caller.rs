@@ -13,6 +13,7 @@ use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::auth::AuthOutcome;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::proxy::branch;
+use switchboard_engine::security::Reason;
 use switchboard_engine::sip::digest::Credentials;
 use switchboard_engine::sip::{reason_phrase, HeaderName, Message as SipMessage, Method};
 use tokio::sync::oneshot;
@@ -74,7 +75,9 @@ impl CallLeg {
         let Some(creds) = creds else {
             return self.challenge(i, false);
         };
+        let source = self.txns[i].upstream().remote.ip();
         let Ok(caller) = self.shared.plan.canonical(creds.username) else {
+            self.shared.security.failure(source, Reason::BadDigest);
             return self.txns[i].ctx.respond(t, 403, "Forbidden", &[]);
         };
         let (tx, rx) = oneshot::channel();
@@ -90,16 +93,26 @@ impl CallLeg {
             let Some(i) = act.txns.index_of(&key) else {
                 return;
             };
+            let security = &act.shared.security;
             match res.unwrap_or(AuthOutcome::Forbidden) {
-                AuthOutcome::Authenticated { .. } => act.start_routing(i, Some(caller), false, ctx),
+                AuthOutcome::Authenticated { .. } => {
+                    security.succeeded(source);
+                    act.start_routing(i, Some(caller), false, ctx)
+                }
                 AuthOutcome::Challenge { stale } => act.challenge(i, stale),
-                AuthOutcome::Forbidden => act.txns[i].ctx.respond(now(), 403, "Forbidden", &[]),
+                AuthOutcome::Forbidden => {
+                    security.failure(source, Reason::BadDigest);
+                    act.txns[i].ctx.respond(now(), 403, "Forbidden", &[])
+                }
             }
             act.after(ctx);
         }));
     }
 
     fn challenge(&mut self, i: usize, stale: bool) {
+        self.shared
+            .security
+            .challenged(self.txns[i].upstream().remote.ip());
         let values = self.shared.challenge(stale);
         let extra: Vec<(&str, &str)> = values
             .iter()

@@ -7,6 +7,11 @@
 //! number, `messaging::voice::landline_target`) is read out by a call instead when a speech
 //! backend is configured: it goes to the VoiceNotices actor, which keeps it and answers.
 //!
+//! Messages for a number nobody signed up (no account, or a dynamic one nobody claimed) are
+//! limited per source address and per number per hour, and the dynamic accounts a source
+//! makes per hour (`Shared::admit_stored`); past a limit the sender hears 503 Too Many
+//! Messages with Retry-After.
+//!
 //! Guarantees: the sender hears 202 only after the group commit put the message on disk (for
 //! a landline, after the notice's record was flushed); a refusal of the queue (its caps) or an
 //! unavailable store is answered, never dropped.
@@ -103,6 +108,18 @@ impl CallLeg {
             .as_ref()
             .and_then(|s| s.location())
             .is_some_and(|(_, l)| l.account);
+        let source = self.txns[i].upstream().remote.ip();
+        if let Err(r) = self.shared.admit_stored(Some(source), &aor, account) {
+            // an abuse limit: the sender may try again later
+            self.count("refused_abuse");
+            let secs = r.retry_after_secs().to_string();
+            return self.txns[i].ctx.respond(
+                now(),
+                503,
+                "Too Many Messages",
+                &[("Retry-After", &secs)],
+            );
+        }
         let dynamic = (!account && self.shared.allows_dynamic(&aor)).then(|| DynamicAccount {
             realm: self.shared.realm.clone(),
             expires_unix: unix_now() + self.shared.config.accounts.dynamic_expiry_days * 86_400,

@@ -56,6 +56,7 @@ impl CallLeg {
         let ours = uri.scheme() == Scheme::Tel || local.is_our_host(uri.host());
         let classified = if ours {
             let Some(user) = uri.user_unescaped() else {
+                self.unknown_number(i);
                 return self.txns[i].ctx.respond(t, 404, "Not Found", &[]);
             };
             let user = user.into_owned();
@@ -91,6 +92,9 @@ impl CallLeg {
                     ClassifyError::FeatureTarget => (484, "Address Incomplete"),
                     _ => (404, "Not Found"),
                 };
+                if code == 404 {
+                    self.unknown_number(i);
+                }
                 return self.txns[i].ctx.respond(t, code, reason, &[]);
             }
         };
@@ -318,6 +322,15 @@ impl CallLeg {
         }));
     }
 
+    /// The request of transaction `i` asked for a number or name nobody has: a failure of
+    /// its source toward a ban.
+    fn unknown_number(&self, i: usize) {
+        let source = self.txns[i].upstream().remote.ip();
+        self.shared
+            .security
+            .failure(source, switchboard_engine::security::Reason::UnknownNumber);
+    }
+
     /// The step after looking up `aor` (`account`, `devices` registered): a MESSAGE may be
     /// stored for later, a call or message to a valid number of ours without an account makes
     /// a dynamic one, and otherwise the sequence rings or falls back.
@@ -334,7 +347,11 @@ impl CallLeg {
             self.store(key.clone(), aor, devices > 0, ctx);
             return Step::Wait;
         }
-        if !account && self.shared.allows_dynamic(&aor) {
+        let source = Some(self.txns[i].upstream().remote.ip());
+        if !account
+            && self.shared.allows_dynamic(&aor)
+            && self.shared.security.abuse.dynamic_account(source).is_ok()
+        {
             // a call to a number of ours nobody signed up: the number gets its account (the
             // caller hears that it is unavailable, not that it does not exist)
             let expires = unix_now() + self.shared.config.accounts.dynamic_expiry_days * 86_400;

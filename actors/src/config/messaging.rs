@@ -23,6 +23,10 @@ pub struct Messaging {
     pub retry_max_secs: u64,
     /// How often expired messages and unclaimed dynamic accounts are swept.
     pub sweep_every_secs: u64,
+    /// Messages stored for numbers nobody signed up, per source address per hour.
+    pub unregistered_per_source_per_hour: u32,
+    /// Messages stored for one number nobody signed up, per hour.
+    pub unregistered_per_number_per_hour: u32,
 }
 
 /// `[accounts]`: accounts made by the switch itself.
@@ -41,6 +45,13 @@ pub struct Accounts {
     pub resets_per_number_per_hour: u32,
     /// Password resets per source address per hour (more: 429).
     pub resets_per_source_per_hour: u32,
+    /// One-time-password SMS per number within `otp_window_secs`, at least
+    /// `otp_min_interval_secs` apart.
+    pub otp_per_number: u32,
+    pub otp_window_secs: u64,
+    pub otp_min_interval_secs: u64,
+    /// Dynamic accounts one source address may make per hour.
+    pub dynamic_per_source_per_hour: u32,
 }
 
 /// `[notify]`: SMS to numbers that have messages waiting.
@@ -120,6 +131,12 @@ pub(super) fn validate(m: &Messaging, a: &Accounts, n: &Notify) -> Result<(), Co
         return Err(ConfigError::Value {
             key: "accounts.otp_digits",
             message: "must be 4 to 10".into(),
+        });
+    }
+    if a.otp_window_secs == 0 {
+        return Err(ConfigError::Value {
+            key: "accounts.otp_window_secs",
+            message: "must be at least 1".into(),
         });
     }
     if a.dynamic_expiry_days == 0 {

@@ -13,6 +13,7 @@ mod messaging;
 mod numbering;
 mod presence;
 mod rooms;
+mod security;
 mod tls;
 mod trunks;
 mod voicemail;
@@ -24,6 +25,7 @@ pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
 pub use presence::Presence;
 pub use rooms::Rooms;
+pub use security::Security;
 pub use tls::Tls;
 pub use trunks::TrunkConfig;
 pub use voicemail::{Tts, Voicemail};
@@ -44,6 +46,7 @@ pub struct Config {
     pub tcp: Tcp,
     pub tls: Tls,
     pub limits: Limits,
+    pub security: Security,
     pub extension: Extension,
     pub store: Store,
     pub plugins: Plugins,
@@ -258,6 +261,7 @@ impl Config {
         conference::validate(&self.conference)?;
         voicemail::validate(&self.voicemail)?;
         tls::validate(&self.tls)?;
+        security::validate(&self.security)?;
         for net in &self.limits.exempt {
             parse_cidr(net).ok_or_else(|| ConfigError::Value {
                 key: "limits.exempt",

@@ -172,6 +172,13 @@ pub async fn send(
     if !s.may_queue_for(&to, account) {
         return Err(ApiError::not_found("no such number"));
     }
+    if let Err(r) = s.admit_stored(req.peer_addr().map(|a| a.ip()), &to, account) {
+        return Err(ApiError::too_many_requests(
+            "too_many_messages",
+            "too many messages for numbers nobody signed up; try again later",
+            r.retry_after_secs(),
+        ));
+    }
     let message = StoredMessage {
         id: String::new(),
         from: format!("<sip:{sender}@{}>", s.local.domain),

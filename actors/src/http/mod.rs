@@ -18,6 +18,7 @@
 //! | `/v1/calls...` | see `calls.rs` | live and recently ended calls, media figures |
 //! | `/v1/conferences...` | see `conferences.rs` | conferences, participants, moderation |
 //! | `/v1/accounts/{number}/voicemail...` | see `voicemail.rs` | messages, greetings, settings |
+//! | `GET /v1/bans`, `DELETE /v1/bans/{ip}` | admin, see `bans.rs` | flood bans |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -32,6 +33,7 @@
 
 mod accounts;
 mod auth;
+mod bans;
 mod buddies;
 mod calls;
 mod conferences;
@@ -143,6 +145,8 @@ pub fn start(
             .route("/metrics", web::get().to(metrics))
             .route("/admin/plugins", web::get().to(plugins))
             .route("/admin/plugins/reload", web::post().to(reload))
+            .route("/v1/bans", web::get().to(bans::list))
+            .route("/v1/bans/{ip}", web::delete().to(bans::lift))
             .route(
                 "/v1/accounts/{number}/forwarding",
                 web::get().to(forwarding::show),

@@ -4,7 +4,8 @@
 //! sent after the answer, so the timing says nothing either). A number gets at most
 //! `accounts.resets_per_number_per_hour` codes (more requests are answered alike and
 //! dropped); a source address may ask `accounts.resets_per_source_per_hour` times an hour,
-//! then gets 429.
+//! then gets 429. One-time-password SMS to a number are limited too (`accounts.otp_*`: 3 per
+//! 10 minutes, 60 s apart): past that, 429 with Retry-After, for any number alike.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -73,6 +74,15 @@ pub async fn reset(
         .plan
         .canonical(&number)
         .map_err(|_| ApiError::bad_request("bad_number", "not a phone number"))?;
+    // one-time-password SMS per number: counted whether or not the number has an account,
+    // so the answer tells nothing of it
+    if let Err(r) = s.security.abuse.otp(&aor) {
+        return Err(ApiError::too_many_requests(
+            "too_many_codes",
+            "a code was sent to this number a short while ago; try again later",
+            r.retry_after_secs(),
+        ));
+    }
     if limits
         .per_number
         .allow(aor.as_str(), a.resets_per_number_per_hour, now)

@@ -146,6 +146,8 @@ pub fn administer(
             | Admin::ForwardShow { .. }
             | Admin::RecordShow { .. }
             | Admin::PluginsReload
+            | Admin::BansList
+            | Admin::BanLift { .. }
             | Admin::VoicemailList { .. }
             | Admin::VoicemailSet { .. }
             | Admin::VoicemailPin { .. }
@@ -179,6 +181,9 @@ pub fn administer(
             rec(recording::set(store, plan, &number, enabled, now))
         }
         Admin::PluginsReload => Err("plugins are reloaded by a running switch".to_owned()),
+        Admin::BansList | Admin::BanLift { .. } => {
+            Err("bans are kept by a running switch (none is running)".to_owned())
+        }
         Admin::VoicemailList { .. } | Admin::VoicemailSet { .. } | Admin::VoicemailPin { .. } => {
             Err("voicemail is administered by the mailbox store".to_owned())
         }

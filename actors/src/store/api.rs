@@ -91,6 +91,13 @@ pub enum Admin {
         number: String,
         pin: String,
     },
+    /// The sources banned now (these two are carried out by the running switch's
+    /// `Security`, through the control socket).
+    BansList,
+    /// Lifts the ban of a source address.
+    BanLift {
+        ip: String,
+    },
 }
 
 /// What an administrative operation produced.
@@ -123,6 +130,14 @@ pub enum AdminReply {
     Voicemail {
         mailbox: crate::api::voicemail::MailboxView,
         settings: crate::api::voicemail::SettingsView,
+    },
+    /// The sources banned now.
+    Bans {
+        bans: Vec<crate::security::BanInfo>,
+    },
+    /// A ban just lifted.
+    Lifted {
+        ban: crate::security::BanInfo,
     },
 }
 

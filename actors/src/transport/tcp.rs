@@ -1,7 +1,9 @@
 //! Stream connections, TCP and TLS: a listener on each SIP address (and the TLS listeners of
 //! `tls`), connections framed by Content-Length (RFC 3261 §18.3), responses on the connection
 //! a request came on, connection limits in total and per source, idle timeouts, CRLF
-//! keep-alives (RFC 5626 §3.5.1).
+//! keep-alives (RFC 5626 §3.5.1). A banned source's connections are refused at accept and
+//! closed at its next message; malformed messages and floods on a connection count against
+//! its source (`crate::security`).
 //!
 //! Each connection has a reader task (frames, checks and dispatches to the owning worker) and
 //! a writer task fed by a channel, so any actor can send without locking the socket. A TLS
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use switchboard_engine::flow::{ConnId, Flow, Transport};
+use switchboard_engine::security::{RateWindow, Reason};
 use switchboard_engine::sip::framing::{next_frame, Frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,6 +28,7 @@ use tracing::{debug, warn};
 use super::ingress::{ingest, Ingested, Ingress};
 use super::tls::TlsContext;
 use crate::metrics::Metrics;
+use crate::security::Security;
 
 /// TCP limits from the configuration.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +63,7 @@ pub struct TcpHub {
     ingress: Arc<Ingress>,
     /// Certificates and settings for TLS connections; unset: TLS is off.
     tls: std::sync::OnceLock<Arc<TlsContext>>,
+    security: Arc<Security>,
 }
 
 /// Why a connection was not taken.
@@ -69,7 +74,12 @@ pub enum Refused {
 }
 
 impl TcpHub {
-    pub fn new(limits: TcpLimits, metrics: Arc<Metrics>, ingress: Arc<Ingress>) -> Arc<TcpHub> {
+    pub fn new(
+        limits: TcpLimits,
+        metrics: Arc<Metrics>,
+        ingress: Arc<Ingress>,
+        security: Arc<Security>,
+    ) -> Arc<TcpHub> {
         Arc::new(TcpHub {
             table: Mutex::new(Table::default()),
             next: AtomicU64::new(1),
@@ -77,6 +87,7 @@ impl TcpHub {
             metrics,
             ingress,
             tls: std::sync::OnceLock::new(),
+            security,
         })
     }
 
@@ -225,13 +236,21 @@ impl TcpHub {
     }
 
     /// Takes over an accepted connection (call on the arbiter that should run it); for TLS
-    /// the handshake comes first.
+    /// the handshake comes first. A banned source's connection is closed at once.
     pub fn adopt(
         self: &Arc<Self>,
         stream: std::net::TcpStream,
         remote: SocketAddr,
         transport: Transport,
     ) {
+        let mut bans = self.security.view();
+        if self
+            .security
+            .is_banned(&mut bans, remote.ip(), crate::clock::now())
+        {
+            self.metrics.dropped("banned");
+            return; // dropping the stream closes it
+        }
         let tls = match transport {
             Transport::Tls => match self.tls.get() {
                 Some(t) => Some(t.clone()),
@@ -307,6 +326,9 @@ impl TcpHub {
             conn: Some(id),
         };
         let mut buf = BytesMut::with_capacity(16 * 1024);
+        let mut bans = self.security.view();
+        let (pike_max, pike_window) = self.security.pike();
+        let mut pike = RateWindow::new(crate::clock::now());
         'read: loop {
             let n =
                 match tokio::time::timeout(self.limits.idle_timeout, rd.read_buf(&mut buf)).await {
@@ -328,19 +350,36 @@ impl TcpHub {
                         }
                     }
                     Ok(Frame::Message { skip, len }) => {
+                        let t = crate::clock::now();
+                        if self.security.is_banned(&mut bans, remote.ip(), t) {
+                            self.metrics.dropped("banned");
+                            break 'read;
+                        }
+                        if pike_max > 0 {
+                            if let Some(n) = pike.handle_request(t, pike_max, pike_window) {
+                                self.security.flood(remote.ip(), n);
+                            }
+                        }
                         buf.advance(skip);
                         let bytes = buf.split_to(len).freeze();
                         match ingest(bytes) {
                             Ingested::Message(m) => self.ingress.dispatch(m, flow),
                             Ingested::Reply(r) => {
+                                self.security.failure(remote.ip(), Reason::Malformed);
                                 self.metrics.sent(&r);
                                 self.reply(id, r);
                             }
-                            Ingested::Dropped(why) => self.metrics.dropped(why),
+                            Ingested::Dropped(why) => {
+                                if why == "unparseable" {
+                                    self.security.failure(remote.ip(), Reason::Malformed);
+                                }
+                                self.metrics.dropped(why)
+                            }
                         }
                     }
                     Err(e) => {
                         debug!(%remote, error = %e, "closing tcp connection");
+                        self.security.failure(remote.ip(), Reason::Malformed);
                         self.metrics.dropped("tcp framing error");
                         break 'read;
                     }

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::Aor;
+use switchboard_engine::security::{Pike, Reason};
 use switchboard_engine::sip::digest::Credentials;
 use switchboard_engine::sip::validate::required_extensions;
 use switchboard_engine::sip::{
@@ -55,6 +56,9 @@ pub struct Worker {
     transports: Option<Transports>,
     txns: LocalTxns,
     limiter: Limiter,
+    /// Requests per source for flood bans (`[security] pike_*`).
+    pike: Pike,
+    bans: crate::security::BanView,
     entropy: Entropy,
 }
 
@@ -66,6 +70,8 @@ impl Worker {
         seed: u64,
     ) -> Worker {
         let limiter = Limiter::new(&shared.config.limits);
+        let (pike_max, pike_window) = shared.security.pike();
+        let bans = shared.security.view();
         Worker {
             shard,
             shared,
@@ -73,6 +79,8 @@ impl Worker {
             transports: None,
             txns: LocalTxns::default(),
             limiter,
+            pike: Pike::new(pike_max, pike_window),
+            bans,
             entropy: Entropy::seeded(seed),
         }
     }
@@ -84,7 +92,20 @@ impl Worker {
 
     fn on_datagram(&mut self, d: Datagram, ctx: &mut Context<Self>) {
         let t = now();
-        if !self.limiter.allow(d.from.ip(), t) {
+        let ip = d.from.ip();
+        // a banned source is dropped before anything else is done with its bytes
+        if self.shared.security.is_banned(&mut self.bans, ip, t) {
+            self.shared.metrics.dropped("banned");
+            return;
+        }
+        // requests count toward a flood ban; responses (a phone answering a burst of NOTIFY)
+        // do not
+        if !d.bytes.starts_with(b"SIP/2.0 ") {
+            if let Some(n) = self.pike.handle_request(t, ip) {
+                self.shared.security.flood(ip, n);
+            }
+        }
+        if !self.limiter.allow(ip, t) {
             self.shared.metrics.dropped("flood limit");
             return;
         }
@@ -107,8 +128,17 @@ impl Worker {
                     workers[shard].do_send(Inbound { msg: m, flow, aor });
                 }
             }
-            Ingested::Reply(r) => self.transports().send(&reply_flow(&r, &flow), r),
-            Ingested::Dropped(why) => self.shared.metrics.dropped(why),
+            Ingested::Reply(r) => {
+                self.shared.security.failure(ip, Reason::Malformed);
+                self.transports().send(&reply_flow(&r, &flow), r)
+            }
+            Ingested::Dropped(why) => {
+                // blank keep-alives were answered or ignored above: this is not one
+                if why == "unparseable" {
+                    self.shared.security.failure(ip, Reason::Malformed);
+                }
+                self.shared.metrics.dropped(why)
+            }
         }
     }
 
@@ -129,6 +159,13 @@ impl Worker {
             return;
         }
         let method = m.method().unwrap_or(Method::Other);
+        if let Some(ua) = m.header(HeaderName::UserAgent) {
+            if self.shared.security.scanner(flow.remote.ip(), ua) {
+                // banned at once, and not answered: a scan learns nothing
+                self.shared.metrics.dropped("scanner");
+                return;
+            }
+        }
         self.shared.metrics.request(method);
         let (scheme_ok, no_user) = match m.request_uri() {
             Some(u) => (
@@ -318,6 +355,9 @@ impl Worker {
         };
         let aor = aor.or_else(|| register_aor(&self.shared.plan, &req));
         let Some(aor) = aor else {
+            self.shared
+                .security
+                .failure(flow.remote.ip(), Reason::UnknownNumber);
             self.count_register("invalid");
             return self.respond(key, &req, &flow, 404, "Not Found", &[]);
         };
@@ -328,6 +368,7 @@ impl Worker {
                 .is_some_and(|c| c.realm == self.shared.realm);
             if !ours {
                 // the same challenge whoever asks: no account lookup before credentials
+                self.shared.security.challenged(flow.remote.ip());
                 self.count_register("challenged");
                 return self.challenge(key, &req, &flow, false);
             }
@@ -392,6 +433,7 @@ impl Worker {
         self.txns.remove(&key);
         match reply {
             RegisterReply::Ok { contacts } => {
+                self.shared.security.succeeded(flow.remote.ip());
                 self.count_register("ok");
                 let date = switchboard_engine::messaging::wire::http_date(unix_now());
                 let mut extra: Vec<(&str, &str)> =
@@ -400,10 +442,14 @@ impl Worker {
                 self.respond(key, &req, &flow, 200, "OK", &extra);
             }
             RegisterReply::Challenge { stale } => {
+                self.shared.security.challenged(flow.remote.ip());
                 self.count_register("challenged");
                 self.challenge(key, &req, &flow, stale);
             }
             RegisterReply::Forbidden => {
+                self.shared
+                    .security
+                    .failure(flow.remote.ip(), Reason::BadDigest);
                 self.count_register("forbidden");
                 self.respond(key, &req, &flow, 403, "Forbidden", &[]);
             }
@@ -459,6 +505,8 @@ impl Actor for Worker {
             let t = now();
             act.txns.expire(t);
             act.limiter.prune(t);
+            act.pike.prune(t);
+            act.shared.security.sweep();
             // give back what a burst grew: idle memory stays proportional to what is live
             act.txns.shrink();
             owners(|o| o.shrink());
