@@ -212,5 +212,6 @@ pub(super) fn stream(n: &Negotiated) -> StreamConfig {
         incoming_telephone_event: n.incoming_telephone_event,
         sends: n.direction.sends(),
         receives: n.direction.receives(),
+        srtp: None,
     }
 }

@@ -44,6 +44,7 @@ pub(super) fn stream(remote: &str, codec: Codec, pt: u8, te: Option<u8>) -> Stre
         incoming_telephone_event: te,
         sends: true,
         receives: true,
+        srtp: None,
     }
 }
 
