@@ -20,8 +20,7 @@
 use std::net::IpAddr;
 
 use super::srtp::{self as sdes, SrtpError, SrtpPolicy, SrtpState};
-use crate::entropy::Entropy;
-use crate::media::srtp::SrtpKeys;
+use crate::media::srtp::{MasterKey, SrtpKeys};
 use crate::media::{Codec, Side};
 use crate::sdp::negotiate::{self, CodecPolicy, LocalEndpoint, Negotiated, NegotiationError};
 use crate::sdp::rewrite::{self, RelayPort, RewriteError};
@@ -119,14 +118,16 @@ impl AnchoredCall {
             caller: None,
             callee: None,
             pending: None,
-            srtp: SrtpState::new(SrtpPolicy::default(), Entropy::seeded(0)),
+            // no side may speak SRTP, so these keys are never used
+            srtp: SrtpState::new(SrtpPolicy::default(), [MasterKey::from_bytes(&[0; 30]); 2]),
         }
     }
 
     /// The same call ending SRTP where `policy` lets it (see `srtp.rs`), with the switch's
-    /// keys drawn from `entropy`. Without it an `RTP/SAVP` offer is refused.
-    pub fn with_srtp(mut self, policy: SrtpPolicy, entropy: Entropy) -> AnchoredCall {
-        self.srtp = SrtpState::new(policy, entropy);
+    /// own keys toward each side (by `Side::index`; from a cryptographic random source).
+    /// Without it an `RTP/SAVP` offer is refused.
+    pub fn with_srtp(mut self, policy: SrtpPolicy, keys: [MasterKey; 2]) -> AnchoredCall {
+        self.srtp = SrtpState::new(policy, keys);
         self
     }
 

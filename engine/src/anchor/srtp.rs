@@ -3,8 +3,9 @@
 //!
 //! A side that offers `RTP/SAVP` with an `a=crypto` line the switch can run (the first in the
 //! offer's order, RFC 4568 §7.1.1) gets the switch's answer in `RTP/SAVP` with one crypto
-//! line: the same tag and suite, the switch's own key (made once per side from the call's
-//! entropy and kept for the call). The other side is offered plain `RTP/AVP` without the
+//! line: the same tag and suite, the switch's own key for that side (given by the caller of
+//! [`super::AnchoredCall::with_srtp`], drawn from a cryptographic source, never from the
+//! engine's `Entropy`, which is not one; kept for the call). The other side is offered plain `RTP/AVP` without the
 //! offerer's keys, unless it speaks SRTP with the switch already (a re-offer), or the call
 //! offers SRTP to the callee ([`SrtpPolicy::offer_callee`]); then it gets `RTP/SAVP` with
 //! the switch's key for it, and its answer must carry its own.
@@ -12,7 +13,6 @@
 //! An `RTP/SAVP` offer from a side the switch may not end SRTP for (`media.srtp`), or with
 //! no line it can run, is refused ([`super::PlanError::Srtp`]): the relay cannot carry it.
 
-use crate::entropy::Entropy;
 use crate::media::srtp::{MasterKey, SrtpKeys, Suite};
 use crate::media::Side;
 use crate::sdp::crypto::{is_savp, plain_profile, Crypto};
@@ -78,8 +78,8 @@ struct Agreed {
 /// The SRTP of one anchored call: the switch's keys and what each side agreed.
 pub(super) struct SrtpState {
     policy: SrtpPolicy,
-    entropy: Entropy,
-    ours: [Option<MasterKey>; 2],
+    /// By side: the switch's key for what it sends that side.
+    ours: [MasterKey; 2],
     agreed: [Option<Agreed>; 2],
 }
 
@@ -96,11 +96,10 @@ pub enum SrtpError {
 }
 
 impl SrtpState {
-    pub(super) fn new(policy: SrtpPolicy, entropy: Entropy) -> SrtpState {
+    pub(super) fn new(policy: SrtpPolicy, ours: [MasterKey; 2]) -> SrtpState {
         SrtpState {
             policy,
-            entropy,
-            ours: [None; 2],
+            ours,
             agreed: [None; 2],
         }
     }
@@ -213,14 +212,13 @@ impl SrtpState {
         Some(SrtpKeys {
             suite: a.suite,
             inbound: a.theirs,
-            outbound: self.ours[side.index()]?,
+            outbound: self.ours[side.index()],
         })
     }
 
-    /// The switch's key toward `side`, made the first time it is needed.
-    fn ours(&mut self, side: Side) -> MasterKey {
-        let entropy = &mut self.entropy;
-        *self.ours[side.index()].get_or_insert_with(|| MasterKey::generate(entropy))
+    /// The switch's key toward `side`.
+    fn ours(&self, side: Side) -> MasterKey {
+        self.ours[side.index()]
     }
 }
 
@@ -291,8 +289,11 @@ mod tests {
             accept,
             offer_callee,
         };
-        AnchoredCall::new(relay, CodecPolicy::default(), origin)
-            .with_srtp(policy, Entropy::seeded(9))
+        let ours = [
+            MasterKey::from_bytes(&[7; 30]),
+            MasterKey::from_bytes(&[8; 30]),
+        ];
+        AnchoredCall::new(relay, CodecPolicy::default(), origin).with_srtp(policy, ours)
     }
 
     fn sdp(port: u16, proto: &str, cryptos: &[&str]) -> Sdp {

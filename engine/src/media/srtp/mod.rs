@@ -33,8 +33,6 @@ mod replay;
 
 pub use context::SrtpContext;
 
-use crate::entropy::Entropy;
-
 /// Bytes of a master key (AES-128).
 pub const MASTER_KEY_LEN: usize = 16;
 /// Bytes of a master salt (112 bits, RFC 3711 §8.2).
@@ -89,7 +87,8 @@ impl std::fmt::Display for Suite {
     }
 }
 
-/// A master key and salt (RFC 3711 §3.2.1).
+/// A master key and salt (RFC 3711 §3.2.1). The switch's own come from a cryptographic
+/// random source the driver owns (the engine's `Entropy` is not one).
 #[derive(Copy, Clone, PartialEq, Eq)]
 pub struct MasterKey {
     pub key: [u8; MASTER_KEY_LEN],
@@ -118,16 +117,6 @@ impl MasterKey {
         out[..MASTER_KEY_LEN].copy_from_slice(&self.key);
         out[MASTER_KEY_LEN..].copy_from_slice(&self.salt);
         out
-    }
-
-    /// A fresh key from `entropy` (the switch's own, for what it sends a phone).
-    pub fn generate(entropy: &mut Entropy) -> MasterKey {
-        let mut bytes = [0; KEY_SALT_LEN];
-        for chunk in bytes.chunks_mut(8) {
-            let r = entropy.next_u64().to_be_bytes();
-            chunk.copy_from_slice(&r[..chunk.len()]);
-        }
-        MasterKey::from_bytes(&bytes)
     }
 }
 
