@@ -8,6 +8,7 @@ mod hold;
 mod latching;
 mod relay;
 mod sources;
+mod srtp;
 mod stats;
 
 use std::net::SocketAddr;
