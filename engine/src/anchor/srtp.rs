@@ -70,7 +70,6 @@ pub struct SrtpPolicy {
 /// What one side agreed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct Agreed {
-    tag: u32,
     suite: Suite,
     theirs: MasterKey,
 }
@@ -162,11 +161,7 @@ impl SrtpState {
         if suite.name() != ours.suite {
             return Err(SrtpError::Answer);
         }
-        self.agreed[to.index()] = Some(Agreed {
-            tag: theirs.tag,
-            suite,
-            theirs: key,
-        });
+        self.agreed[to.index()] = Some(Agreed { suite, theirs: key });
         Ok(())
     }
 
@@ -198,11 +193,7 @@ impl SrtpState {
             m.proto = proto;
             push_crypto(m, &Crypto::new(theirs.tag, suite, &ours));
         }
-        self.agreed[side.index()] = Some(Agreed {
-            tag: theirs.tag,
-            suite,
-            theirs: key,
-        });
+        self.agreed[side.index()] = Some(Agreed { suite, theirs: key });
         Ok(())
     }
 
