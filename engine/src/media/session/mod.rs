@@ -395,13 +395,11 @@ impl Session {
         } else {
             demux(&buf[..len])
         };
-        let len = match (&mut stream.crypto, kind) {
-            (Some(c), PacketKind::Rtp) => c.inbound.unprotect(buf, len),
-            (Some(c), PacketKind::Rtcp) => c.inbound.unprotect_rtcp(buf, len),
-            _ => Ok(len),
+        let len = match kind {
+            PacketKind::Rtp | PacketKind::Rtcp => stream.open(kind == PacketKind::Rtcp, buf, len),
+            _ => Some(len),
         };
-        let Ok(len) = len else {
-            stream.counters.srtp += 1;
+        let Some(len) = len else {
             return Action::Dropped(DropReason::Srtp);
         };
         let mut action = match kind {
@@ -418,19 +416,9 @@ impl Session {
         {
             if let Some(s) = &mut self.streams[to.index()] {
                 s.sent(len);
-                if let Some(c) = &mut s.crypto {
-                    let sealed = if kind == PacketKind::Rtcp {
-                        c.outbound.protect_rtcp(buf, *out)
-                    } else {
-                        c.outbound.protect(buf, *out)
-                    };
-                    match sealed {
-                        Ok(n) => *out = n,
-                        Err(_) => {
-                            s.counters.srtp += 1;
-                            return Action::Dropped(DropReason::Srtp);
-                        }
-                    }
+                match s.seal(kind == PacketKind::Rtcp, buf, *out) {
+                    Some(n) => *out = n,
+                    None => return Action::Dropped(DropReason::Srtp),
                 }
             }
             if let Some(s) = &mut self.streams[side.index()] {
@@ -455,20 +443,13 @@ impl Session {
             }
             let mut t = made?;
             // the switch's own packets are RTP; a side that speaks SRTP gets them protected
+            // (a failure cannot happen with a buffer of MAX_TRANSMIT: the packet is lost)
             let Some(s) = self.streams[t.side.index()].as_mut() else {
                 return Some(t);
             };
-            let Some(c) = &mut s.crypto else {
+            if let Some(n) = s.seal(false, buf, t.len) {
+                t.len = n;
                 return Some(t);
-            };
-            match c.outbound.protect(buf, t.len) {
-                Ok(n) => {
-                    t.len = n;
-                    return Some(t);
-                }
-                // cannot happen with a buffer of MAX_TRANSMIT; the packet is lost, not sent
-                // in clear
-                Err(_) => s.counters.srtp += 1,
             }
         }
     }

@@ -277,6 +277,34 @@ impl Stream {
         (ts, follows)
     }
 
+    /// A packet from the side, unprotected in place when it speaks SRTP: its plain length,
+    /// or `None` (counted) when it fails authentication or is a replay.
+    pub(super) fn open(&mut self, rtcp: bool, buf: &mut [u8], len: usize) -> Option<usize> {
+        let Some(c) = &mut self.crypto else {
+            return Some(len);
+        };
+        let opened = if rtcp {
+            c.inbound.unprotect_rtcp(buf, len)
+        } else {
+            c.inbound.unprotect(buf, len)
+        };
+        opened.map_err(|_| self.counters.srtp += 1).ok()
+    }
+
+    /// A packet toward the side, protected in place when it speaks SRTP: its new length, or
+    /// `None` (counted) when it could not be (no room after it): it is not sent in clear.
+    pub(super) fn seal(&mut self, rtcp: bool, buf: &mut [u8], len: usize) -> Option<usize> {
+        let Some(c) = &mut self.crypto else {
+            return Some(len);
+        };
+        let sealed = if rtcp {
+            c.outbound.protect_rtcp(buf, len)
+        } else {
+            c.outbound.protect(buf, len)
+        };
+        sealed.map_err(|_| self.counters.srtp += 1).ok()
+    }
+
     pub(super) fn sent(&mut self, payload: usize) {
         self.counters.tx_packets += 1;
         self.counters.tx_bytes += payload as u64;
