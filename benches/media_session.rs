@@ -31,6 +31,7 @@ fn side(remote: &str, codec: Codec, pt: u8) -> StreamConfig {
         incoming_telephone_event: Some(101),
         sends: true,
         receives: true,
+        srtp: None,
     }
 }
 

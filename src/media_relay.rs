@@ -178,6 +178,7 @@ fn stream(ip: IpAddr, peer: u16, transcode: bool, side: Side) -> StreamConfig {
         incoming_telephone_event: None,
         sends: true,
         receives: true,
+        srtp: None,
     }
 }
 

@@ -59,6 +59,7 @@ fn side(remote: SocketAddr, codec: Codec, pt: u8) -> StreamConfig {
         incoming_telephone_event: None,
         sends: true,
         receives: true,
+        srtp: None,
     }
 }
 

@@ -127,6 +127,7 @@ fn stream(remote: SocketAddr, codec: Codec) -> StreamConfig {
         incoming_telephone_event: None,
         sends: true,
         receives: true,
+        srtp: None,
     }
 }
 

@@ -1,7 +1,8 @@
 //! A media session allocates nothing per packet or per tick once its sides are set up: the
 //! relay fast path, the frame path (jitter buffer, G.722 and PCMU codecs, resampling both
 //! ways, a sink), a tone source, DTMF in and out, and a conference participant (following a
-//! mixer's clock, its mix pushed to its feed, a prompt over the mix).
+//! mixer's clock, its mix pushed to its feed, a prompt over the mix), and SRTP on a side
+//! (unprotected on arrival, protected on the way out, relayed and transcoded).
 //!
 //! A counting global allocator tallies allocations per thread; each test sets its session up,
 //! warms it, then runs thousands of packets and ticks and asserts the count did not move.
@@ -20,6 +21,7 @@ use switchboard_engine::media::rtp::{write_header, Header, PayloadType, RtpTimes
 use switchboard_engine::media::session::{
     Action, MixerClock, Session, SessionConfig, Source, StreamConfig, MAX_TRANSMIT,
 };
+use switchboard_engine::media::srtp::{MasterKey, SrtpContext, SrtpKeys, Suite};
 use switchboard_engine::media::tone::{Ringback, Tone};
 use switchboard_engine::media::{Codec, FrameSink, PayloadFeed, SampleRate, Side};
 
@@ -89,6 +91,7 @@ fn side(remote: &str, codec: Codec, pt: u8) -> StreamConfig {
         incoming_telephone_event: Some(101),
         sends: true,
         receives: true,
+        srtp: None,
     }
 }
 
@@ -101,6 +104,8 @@ struct Phone {
     ts: u32,
     encoder: Encoder,
     pcm: Vec<i16>,
+    /// The phone's own SRTP, when it speaks it.
+    srtp: Option<SrtpContext>,
 }
 
 impl Phone {
@@ -115,6 +120,15 @@ impl Phone {
             pcm: (0..codec.sample_rate().frame_samples())
                 .map(|i| ((i * 37) % 4000) as i16 - 2000)
                 .collect(),
+            srtp: None,
+        }
+    }
+
+    /// The same phone speaking SRTP with `key`.
+    fn srtp(self, key: &MasterKey) -> Phone {
+        Phone {
+            srtp: Some(SrtpContext::new(Suite::AesCm128HmacSha1_80, key)),
+            ..self
         }
     }
 
@@ -129,7 +143,10 @@ impl Phone {
         let m = self.encoder.encode(&self.pcm, &mut buf[n..]);
         self.seq = self.seq.wrapping_add(1);
         self.ts = self.ts.wrapping_add(self.codec.frame_timestamp_units());
-        n + m
+        match &mut self.srtp {
+            Some(c) => c.protect(buf, n + m).unwrap(),
+            None => n + m,
+        }
     }
 }
 
@@ -211,6 +228,49 @@ fn relaying_packets_both_ways_allocates_nothing() {
     });
     assert_eq!(n, 0);
     assert_eq!(forwarded, 20_000);
+}
+
+#[test]
+fn srtp_on_a_side_relayed_and_transcoded_allocates_nothing() {
+    let phone_key = MasterKey::from_bytes(&[1; 30]);
+    let keys = SrtpKeys {
+        suite: Suite::AesCm128HmacSha1_80,
+        inbound: phone_key,
+        outbound: MasterKey::from_bytes(&[2; 30]),
+    };
+    for (callee, pt) in [(Codec::Pcmu, 0), (Codec::G722, 9)] {
+        let t0 = Instant::now();
+        let mut s = Session::new(t0, SessionConfig::default(), Entropy::seeded(3));
+        let caller = StreamConfig {
+            srtp: Some(keys),
+            ..side("192.0.2.10:4000", Codec::Pcmu, 0)
+        };
+        s.configure(t0, Side::Caller, caller);
+        s.configure(t0, Side::Callee, side("192.0.2.20:5000", callee, pt));
+        s.activate(t0);
+        let mut phones = [
+            (
+                Side::Caller,
+                Phone::new("192.0.2.10:4000", Codec::Pcmu, 0).srtp(&phone_key),
+            ),
+            (Side::Callee, Phone::new("192.0.2.20:5000", callee, pt)),
+        ];
+        let mut buf = vec![0u8; MAX_TRANSMIT];
+        for k in 0..100 {
+            step(&mut s, t0, k, &mut phones, &mut buf);
+        }
+        let mut left = 0;
+        let n = allocations_during(|| {
+            for k in 100..5_100 {
+                left += step(&mut s, t0, k, &mut phones, &mut buf);
+            }
+        });
+        assert_eq!(n, 0, "{callee}");
+        assert!(left >= 9_900, "{callee}: {left} packets out");
+        let caller = s.stats().side(Side::Caller).copied().unwrap();
+        assert_eq!(caller.srtp, 0, "{callee}: every packet authenticated");
+        assert!(caller.rx_packets >= 5_000, "{callee}");
+    }
 }
 
 /// Counts what it is given, as a recorder's ring would take it.

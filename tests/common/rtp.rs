@@ -11,7 +11,9 @@
 //!
 //! Two threads per phone (plain std threads, so sync and async tests both use it): a sender
 //! paced on the wall clock (a late tick catches up, as phones do), and a receiver. The phone
-//! sends no RTCP.
+//! sends no RTCP. With [`RtpPhone::use_srtp`] it speaks SRTP (SDES keys): it protects what it
+//! sends with its own key and unprotects what it receives with the other side's, keeping the
+//! first packets as they arrived ([`RtpPhone::raw_received`]) and counting those that fail.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -25,6 +27,7 @@ use switchboard_engine::media::dtmf::{Digit, DtmfReceiver, DtmfSender, DEFAULT_D
 use switchboard_engine::media::rtp::{
     demux, write_header, Header, PacketKind, PayloadType, RtpPacket, RtpTimestamp, Seq, Ssrc,
 };
+use switchboard_engine::media::srtp::{MasterKey, SrtpContext, Suite, SRTP_OVERHEAD};
 use switchboard_engine::media::tone::{Level, Sound, Tone, ToneGenerator};
 use switchboard_engine::media::{Codec, FRAME};
 
@@ -73,6 +76,12 @@ struct Received {
     sources: Vec<SocketAddr>,
     dtmf: DtmfReceiver,
     digits: String,
+    /// The other side's key, when the phone speaks SRTP.
+    srtp: Option<SrtpContext>,
+    /// SRTP packets that failed to unprotect.
+    srtp_failed: u64,
+    /// The first packets received as they arrived, when the phone speaks SRTP.
+    raw: Vec<Vec<u8>>,
 }
 
 /// What the sender thread reads at every tick.
@@ -98,6 +107,8 @@ pub struct RtpPhone {
     stop: Arc<AtomicBool>,
     receiver: Option<JoinHandle<()>>,
     sender: Option<Sender>,
+    /// Its own key for what it sends, when it speaks SRTP.
+    tx_srtp: Option<SrtpContext>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -134,6 +145,9 @@ impl RtpPhone {
             sources: Vec::new(),
             dtmf: receiver_for(TELEPHONE_EVENT_PT),
             digits: String::new(),
+            srtp: None,
+            srtp_failed: 0,
+            raw: Vec::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let receiver = {
@@ -150,7 +164,30 @@ impl RtpPhone {
             stop,
             receiver: Some(receiver),
             sender: None,
+            tx_srtp: None,
         }
+    }
+
+    /// Speaks SRTP from now on (streams started after this): sends protected with `ours`,
+    /// unprotects with `theirs`.
+    pub fn use_srtp(&mut self, suite: Suite, ours: MasterKey, theirs: MasterKey) {
+        self.tx_srtp = Some(SrtpContext::new(suite, &ours));
+        lock(&self.received).srtp = Some(SrtpContext::new(suite, &theirs));
+    }
+
+    /// SRTP packets received that failed to unprotect.
+    pub fn srtp_failures(&self) -> u64 {
+        lock(&self.received).srtp_failed
+    }
+
+    /// The first (up to 100) packets received as they arrived, when the phone speaks SRTP.
+    pub fn raw_received(&self) -> Vec<Vec<u8>> {
+        lock(&self.received).raw.clone()
+    }
+
+    /// Sends `bytes` as they are to `to` from the phone's socket.
+    pub fn send_raw(&self, bytes: &[u8], to: SocketAddr) {
+        self.socket.send_to(bytes, to).expect("send a datagram");
     }
 
     /// The address the phone's socket is bound to (where it receives and sends from).
@@ -235,6 +272,7 @@ impl RtpPhone {
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(Mutex::new(0u64));
+        let srtp = self.tx_srtp.clone();
         let thread = {
             let (socket, control, stop, sent) = (
                 self.socket.clone(),
@@ -244,7 +282,13 @@ impl RtpPhone {
             );
             std::thread::Builder::new()
                 .name(format!("rtp-tx-{}", self.local))
-                .spawn(move || send(&socket, codec, pt, tone_hz, &control, &stop, &sent))
+                .spawn(move || {
+                    let mut out = Out {
+                        socket: &socket,
+                        srtp,
+                    };
+                    send(&mut out, codec, pt, tone_hz, &control, &stop, &sent)
+                })
                 .unwrap()
         };
         self.sender = Some(Sender {
@@ -421,8 +465,28 @@ fn receive(socket: &UdpSocket, received: &Mutex<Received>, stop: &AtomicBool) {
         let got = socket.recv_from(&mut buf);
         let now = Instant::now();
         let mut r = lock(received);
-        if let Ok((n, from)) = got {
-            handle_packet(&mut r, now, &buf[..n], from, &mut pcm);
+        if let Ok((mut n, from)) = got {
+            let r = &mut *r;
+            let plain = match &mut r.srtp {
+                Some(ctx) => {
+                    if r.raw.len() < 100 {
+                        r.raw.push(buf[..n].to_vec());
+                    }
+                    match ctx.unprotect(&mut buf, n) {
+                        Ok(len) => {
+                            n = len;
+                            true
+                        }
+                        Err(_) => false,
+                    }
+                }
+                None => true,
+            };
+            if plain {
+                handle_packet(r, now, &buf[..n], from, &mut pcm);
+            } else {
+                r.srtp_failed += 1;
+            }
         }
         if r.dtmf.poll_timeout().is_some_and(|at| at <= now) {
             r.dtmf.handle_timeout(now);
@@ -488,8 +552,25 @@ fn handle_packet(r: &mut Received, now: Instant, b: &[u8], from: SocketAddr, pcm
     s.info.audio.samples.extend_from_slice(&pcm[..n]);
 }
 
+/// Where the sender's packets go out: the socket, through SRTP when the phone speaks it.
+struct Out<'a> {
+    socket: &'a UdpSocket,
+    srtp: Option<SrtpContext>,
+}
+
+impl Out<'_> {
+    /// Sends `packet[..n]` (protected in place first with SRTP); whether it went.
+    fn send(&mut self, packet: &mut [u8], n: usize, to: SocketAddr) -> bool {
+        let n = match &mut self.srtp {
+            Some(ctx) => ctx.protect(packet, n).expect("room for the tag"),
+            None => n,
+        };
+        self.socket.send_to(&packet[..n], to).is_ok()
+    }
+}
+
 fn send(
-    socket: &UdpSocket,
+    socket: &mut Out<'_>,
     codec: Codec,
     pt: u8,
     tone_hz: f32,
@@ -505,7 +586,7 @@ fn send(
     );
     let mut encoder = Encoder::new(codec);
     let mut frame = vec![0i16; rate.frame_samples()];
-    let mut packet = [0u8; 1500];
+    let mut packet = [0u8; 1500 + SRTP_OVERHEAD];
     let ssrc = Ssrc(rand::random());
     let mut seq = Seq(rand::random());
     let mut ts = RtpTimestamp(rand::random());
@@ -534,7 +615,7 @@ fn send(
         let mut count = 0;
         while let Some(e) = tx.poll(now, ts) {
             let n = e.write_rtp(&mut packet, seq, ssrc).expect("an event fits");
-            count += u64::from(socket.send_to(&packet[..n], remote).is_ok());
+            count += u64::from(socket.send(&mut packet, n, remote));
             seq = seq.next();
         }
         // RFC 4733 §2.5.1.2: no audio while an event is on
@@ -545,7 +626,7 @@ fn send(
             first = false;
             let n = write_header(&mut packet, &h).expect("a header fits");
             let m = encoder.encode(&frame, &mut packet[n..]);
-            count += u64::from(socket.send_to(&packet[..n + m], remote).is_ok());
+            count += u64::from(socket.send(&mut packet, n + m, remote));
             seq = seq.next();
         }
         *lock(sent) += count;

@@ -16,9 +16,9 @@ use std::time::{Duration, SystemTime};
 
 use actix::{Context, Handler};
 use bytes::Bytes;
-use switchboard_engine::anchor::{self, Facts};
+use switchboard_engine::anchor::{self, Facts, SrtpPolicy};
 use switchboard_engine::dialog::ProxiedDialog;
-use switchboard_engine::flow::Flow;
+use switchboard_engine::flow::{Flow, Transport};
 use switchboard_engine::media::dtmf::parse_dtmf_relay;
 use switchboard_engine::media::session::Event;
 use switchboard_engine::media::Side;
@@ -69,12 +69,24 @@ impl CallLeg {
                 .iter()
                 .flatten()
                 .any(|a| self.shared.db.record_calls(a).unwrap_or(false));
+        let mode = self.shared.config.media.srtp();
+        let caller_secure = signalling_secure(self.call.source());
+        // the branches' flows are chosen as they go out; until one can be secure (TLS), the
+        // callee's leg counts as plain
+        let callee_secure = signalling_secure(None);
+        let srtp = SrtpPolicy {
+            accept: [mode.allows(caller_secure), mode.allows(callee_secure)],
+            offer_callee: mode.offers(callee_secure),
+        };
         let facts = Facts {
             offer: offer.as_ref(),
             caller_source: self.call.source().map(|f| f.remote.ip()),
             callees,
             plugin: hints.anchor,
             record,
+            srtp: offer
+                .as_ref()
+                .is_some_and(|o| anchor::srtp_needs_anchor(mode, o, caller_secure, callee_secure)),
         };
         let Some(reason) = anchor::decide(self.shared.config.media.anchor(), &facts) else {
             return;
@@ -92,7 +104,8 @@ impl CallLeg {
                 return;
             }
         };
-        let Some(mut media) = CallMedia::new(session, CodecPolicy::default(), &mut self.entropy)
+        let Some(mut media) =
+            CallMedia::new(session, CodecPolicy::default(), srtp, &mut self.entropy)
         else {
             return;
         };
@@ -454,7 +467,7 @@ impl CallLeg {
         )
         .ok()?;
         let stream = answer.streams.first()?;
-        session.configure(Side::Caller, super::media::stream(stream));
+        session.configure(Side::Caller, super::media::stream(stream, None));
         Some(super::party::OwnMedia {
             codec: stream.codec,
             sdp: answer.sdp.to_string(),
@@ -534,4 +547,14 @@ fn with_sdp(m: &SipMessage, sdp: &str) -> Option<SipMessage> {
         .body("application/sdp", sdp.as_bytes())
         .to_bytes(m);
     SipMessage::parse(bytes).ok()
+}
+
+/// Whether SDES keys may travel on a leg's signalling: the flow it came on is encrypted
+/// (TLS, RFC 4568 §8.3). The one place the media plane asks (`media.srtp = "tls-only"`); the
+/// match names each transport, so a new one must say here whether it encrypts.
+pub(super) fn signalling_secure(flow: Option<&Flow>) -> bool {
+    flow.is_some_and(|f| match f.transport {
+        Transport::Tls => true,
+        Transport::Udp | Transport::Tcp => false,
+    })
 }

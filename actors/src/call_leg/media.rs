@@ -15,10 +15,11 @@
 //! it closes the session (its ports are free again, and a recording's tap goes with it,
 //! which ends the recording).
 
-use switchboard_engine::anchor::{AnchoredCall, PlanError, Relay};
+use switchboard_engine::anchor::{AnchoredCall, PlanError, Relay, SrtpPolicy};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::media::dtmf::Digit;
 use switchboard_engine::media::session::{Source, StreamConfig};
+use switchboard_engine::media::srtp::{MasterKey, SrtpKeys, KEY_SALT_LEN};
 use switchboard_engine::media::tone::{Ringback, Tone};
 use switchboard_engine::media::{Codec, Side};
 use switchboard_engine::sdp::negotiate::{CodecPolicy, Negotiated};
@@ -48,6 +49,7 @@ impl CallMedia {
     pub(super) fn new(
         session: MediaSession,
         policy: CodecPolicy,
+        srtp: SrtpPolicy,
         entropy: &mut Entropy,
     ) -> Option<CallMedia> {
         let caller = session.local(Side::Caller)?;
@@ -60,7 +62,8 @@ impl CallMedia {
         let origin = Origin::new(entropy.next_u64() % 1_000_000_000, 1, relay.address);
         Some(CallMedia {
             session,
-            plan: AnchoredCall::new(relay, policy, origin),
+            plan: AnchoredCall::new(relay, policy, origin)
+                .with_srtp(srtp, [fresh_key(), fresh_key()]),
             ringing: None,
             early: false,
             active: false,
@@ -90,7 +93,8 @@ impl CallMedia {
             return None;
         }
         let (body, caller) = self.plan.caller_answer().ok()?;
-        self.session.configure(Side::Caller, stream(&caller));
+        self.session
+            .configure(Side::Caller, stream(&caller, self.plan.srtp(Side::Caller)));
         self.session
             .play(Side::Caller, Source::Tone(Ringback::for_country(country)));
         self.ringing = Some(country);
@@ -106,8 +110,7 @@ impl CallMedia {
         final_answer: bool,
     ) -> Result<Body, PlanError> {
         let a = self.plan.callee_answered(answer)?;
-        self.session.configure(Side::Caller, stream(&a.caller));
-        self.session.configure(Side::Callee, stream(&a.callee));
+        self.configure(&a.caller, &a.callee);
         self.stop_ringback();
         self.early = true;
         if final_answer {
@@ -146,8 +149,7 @@ impl CallMedia {
     /// The answer to the offer in flight: what the offerer gets; both sides re-latch.
     pub(super) fn answered_offer(&mut self, answer: &Sdp) -> Result<Body, PlanError> {
         let r = self.plan.answered(answer)?;
-        self.session.configure(Side::Caller, stream(&r.caller));
-        self.session.configure(Side::Callee, stream(&r.callee));
+        self.configure(&r.caller, &r.callee);
         Ok(r.body)
     }
 
@@ -187,8 +189,17 @@ impl CallMedia {
     pub(super) fn into_own(mut self) -> Option<(MediaSession, String, Codec)> {
         let (sdp, caller) = self.plan.caller_answer().ok()?;
         self.stop_ringback();
-        self.session.configure(Side::Caller, stream(&caller));
+        self.session
+            .configure(Side::Caller, stream(&caller, self.plan.srtp(Side::Caller)));
         Some((self.session, sdp, caller.codec))
+    }
+
+    /// Both sides' streams to the session, with their SRTP keys when they speak it.
+    fn configure(&self, caller: &Negotiated, callee: &Negotiated) {
+        for (side, n) in [(Side::Caller, caller), (Side::Callee, callee)] {
+            self.session
+                .configure(side, stream(n, self.plan.srtp(side)));
+        }
     }
 
     fn stop_ringback(&mut self) {
@@ -198,9 +209,16 @@ impl CallMedia {
     }
 }
 
+/// A key of the switch for what it sends one side in SRTP: from the operating system's
+/// random source through `rand`'s cryptographic generator (the engine's `Entropy`, which
+/// makes tags and SSRCs seen on the wire, is not one).
+fn fresh_key() -> MasterKey {
+    MasterKey::from_bytes(&rand::random::<[u8; KEY_SALT_LEN]>())
+}
+
 /// A side's stream for the media session, from its negotiation (directions from the switch's
-/// side).
-pub(super) fn stream(n: &Negotiated) -> StreamConfig {
+/// side) and its SRTP keys.
+pub(super) fn stream(n: &Negotiated, srtp: Option<SrtpKeys>) -> StreamConfig {
     StreamConfig {
         remote: n.remote_rtp,
         remote_rtcp: n.remote_rtcp,
@@ -212,5 +230,6 @@ pub(super) fn stream(n: &Negotiated) -> StreamConfig {
         incoming_telephone_event: n.incoming_telephone_event,
         sends: n.direction.sends(),
         receives: n.direction.receives(),
+        srtp,
     }
 }

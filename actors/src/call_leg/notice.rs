@@ -162,7 +162,7 @@ impl Notice {
         match stream {
             Some(stream) => {
                 self.media
-                    .configure(Side::Caller, super::media::stream(&stream));
+                    .configure(Side::Caller, super::media::stream(&stream, None));
                 self.media.activate();
                 self.media.play(Side::Caller, self.audio.clone());
             }

@@ -441,7 +441,7 @@ impl Party {
             Some(stream) => {
                 self.codec = stream.codec;
                 self.media
-                    .configure(Side::Caller, super::media::stream(&stream));
+                    .configure(Side::Caller, super::media::stream(&stream, None));
                 self.media.activate();
                 self.stage = Stage::Joining;
                 self.steps.push_back(Step::Join(Role::Participant));
@@ -470,7 +470,7 @@ impl Party {
             Some((body, stream)) if stream.codec == self.codec => {
                 if self.dialog.answer_offer(now, &body).is_ok() {
                     self.media
-                        .configure(Side::Caller, super::media::stream(&stream));
+                        .configure(Side::Caller, super::media::stream(&stream, None));
                 }
             }
             _ => {

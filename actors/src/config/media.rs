@@ -1,12 +1,12 @@
 //! Configuration of the media plane (`[media]`): where RTP is bound and advertised, the port
-//! range, the media threads, when calls are anchored, and the media timeouts.
+//! range, the media threads, when calls are anchored, SRTP, and the media timeouts.
 
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use serde::Deserialize;
-use switchboard_engine::anchor::Policy;
+use switchboard_engine::anchor::{Policy, SrtpMode};
 
 use super::error::ConfigError;
 
@@ -34,6 +34,14 @@ pub struct Media {
     pub hold_timeout_secs: u64,
     /// Recorded calls start with the recording notice tone to both sides.
     pub record_announcement: bool,
+    /// Which legs of an anchored call the switch ends SRTP (SDES) on: `"tls-only"` (legs
+    /// whose signalling is TLS, so the keys in their SDP are not in clear), `"any"`, `"off"`.
+    #[serde(default = "default_srtp")]
+    pub srtp: String,
+}
+
+fn default_srtp() -> String {
+    "tls-only".to_owned()
 }
 
 impl Media {
@@ -50,6 +58,11 @@ impl Media {
     /// When calls are anchored (validated at load).
     pub fn anchor(&self) -> Policy {
         Policy::parse(&self.anchor).unwrap_or(Policy::Auto)
+    }
+
+    /// Which legs the switch ends SRTP on (validated at load).
+    pub fn srtp(&self) -> SrtpMode {
+        SrtpMode::parse(&self.srtp).unwrap_or_default()
     }
 
     /// Media threads to start (the ones sessions spill onto idle at no cost).
@@ -102,6 +115,12 @@ pub(super) fn validate(m: &Media) -> Result<(), ConfigError> {
             message: "must be \"auto\", \"always\" or \"never\"".into(),
         });
     }
+    if SrtpMode::parse(&m.srtp).is_none() {
+        return Err(ConfigError::Value {
+            key: "media.srtp",
+            message: "must be \"tls-only\", \"any\" or \"off\"".into(),
+        });
+    }
     if m.advertised().is_unspecified() {
         return Err(ConfigError::Value {
             key: "media.advertise",
@@ -138,6 +157,11 @@ mod tests {
         assert_eq!(c.media.timeout(), Duration::from_secs(60));
         assert_eq!(c.media.hold_timeout(), Duration::from_secs(3600));
         assert!(!c.media.record_announcement);
+        assert_eq!(c.media.srtp(), SrtpMode::TlsOnly);
+        c.media.srtp = "sometimes".into();
+        assert!(c.validate().unwrap_err().to_string().contains("media.srtp"));
+        c.media.srtp = "any".into();
+        assert_eq!(c.media.srtp(), SrtpMode::Any);
         for bad in ["20000", "30000-20000", "80-1000", "20001-20002", "a-b"] {
             c.media.ports = bad.into();
             let e = c.validate().unwrap_err().to_string();

@@ -62,6 +62,10 @@ struct LegMedia {
     dropped_spoofed: u64,
     dropped_invalid: u64,
     dropped_inactive: u64,
+    /// The leg speaks SRTP with the switch.
+    srtp: bool,
+    /// SRTP or SRTCP packets dropped: failed authentication, replays.
+    dropped_srtp: u64,
 }
 
 impl LegMedia {
@@ -89,6 +93,8 @@ impl LegMedia {
             dropped_spoofed: s.spoofed,
             dropped_invalid: s.invalid,
             dropped_inactive: s.inactive,
+            srtp: s.srtp_active,
+            dropped_srtp: s.srtp,
         }
     }
 }

@@ -15,14 +15,20 @@
 use std::io;
 use std::net::SocketAddr;
 
+use switchboard_engine::media::session::RELAY_HEADROOM;
+
 /// Datagrams one call takes at most.
 #[cfg(target_os = "linux")]
 pub(super) const BATCH: usize = 8;
 #[cfg(not(target_os = "linux"))]
 pub(super) const BATCH: usize = 1;
 
-/// The largest datagram taken (bigger ones are cut, and then fail to parse).
+/// The bytes of one datagram's slot: the largest datagram taken (bigger ones are cut, and
+/// then fail to parse) and the room SRTP protection of a relayed packet needs after it.
 pub(super) const RECEIVE_BUFFER: usize = 4096;
+
+/// The largest datagram taken.
+const MAX_DATAGRAM: usize = RECEIVE_BUFFER - RELAY_HEADROOM;
 
 /// Room for `BATCH` datagrams and their sources.
 pub(super) struct Batch {
@@ -63,7 +69,7 @@ impl Batch {
             let base = self.bufs.as_mut_ptr();
             for (i, (h, v)) in hdrs.iter_mut().zip(iov.iter_mut()).enumerate() {
                 v.iov_base = base.add(i * RECEIVE_BUFFER).cast();
-                v.iov_len = RECEIVE_BUFFER;
+                v.iov_len = MAX_DATAGRAM;
                 h.msg_hdr.msg_iov = v;
                 h.msg_hdr.msg_iovlen = 1;
                 h.msg_hdr.msg_name = self.addrs.as_mut_ptr().add(i).cast();
@@ -81,7 +87,7 @@ impl Batch {
             }
             let n = n as usize;
             for (i, h) in hdrs.iter().enumerate().take(n) {
-                self.lens[i] = (h.msg_len as usize).min(RECEIVE_BUFFER);
+                self.lens[i] = (h.msg_len as usize).min(MAX_DATAGRAM);
                 self.from[i] = source(&self.addrs[i]);
             }
             n
@@ -91,7 +97,7 @@ impl Batch {
 
     #[cfg(not(target_os = "linux"))]
     pub(super) fn recv(&mut self, socket: &mio::net::UdpSocket) -> io::Result<usize> {
-        let (len, from) = socket.recv_from(&mut self.bufs[..RECEIVE_BUFFER])?;
+        let (len, from) = socket.recv_from(&mut self.bufs[..MAX_DATAGRAM])?;
         self.lens[0] = len;
         self.from[0] = Some(from);
         Ok(1)

@@ -2,11 +2,15 @@
 //! it accepts writes to a body it reads again as the same description (unless the written
 //! form outgrows the size limit, bare LF having become CRLF: then it must say so). Answering
 //! it, reading that answer back as the answer to it, and pointing it at a relay must not
-//! panic either.
+//! panic either. Every `a=crypto` line that parses writes to one that parses the same, and an
+//! anchored call that ends SRTP answers whatever it takes with at most one crypto line.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use switchboard_engine::anchor::{AnchoredCall, Relay, SrtpPolicy};
+use switchboard_engine::media::srtp::MasterKey;
+use switchboard_engine::sdp::crypto::Crypto;
 use switchboard_engine::sdp::negotiate::{self, CodecPolicy, LocalEndpoint};
 use switchboard_engine::sdp::rewrite::{self, RelayPort};
 use switchboard_engine::sdp::{Origin, Sdp, SdpError, MAX_BODY};
@@ -42,4 +46,29 @@ fuzz_target!(|data: &[u8]| {
     rewrite::rewrite_endpoints(&mut relayed, &ports, relay).expect("one port per stream");
     let _ = rewrite::replace_codecs(&mut relayed, &policy.codecs);
     let _ = Sdp::parse(relayed.to_string().as_bytes());
+
+    for m in &sdp.media {
+        for c in m.cryptos() {
+            let again = Crypto::parse(&c.to_string()).expect("a written crypto line reads back");
+            assert_eq!(again, c);
+        }
+    }
+    let relay = Relay {
+        address: relay,
+        caller: RelayPort::new(30000),
+        callee: RelayPort::new(30002),
+    };
+    let srtp = SrtpPolicy {
+        accept: [true, true],
+        offer_callee: data.len() % 2 == 0,
+    };
+    let keys = [MasterKey::from_bytes(&[1; 30]), MasterKey::from_bytes(&[2; 30])];
+    let mut call = AnchoredCall::new(relay, policy, Origin::new(1, 1, relay.address))
+        .with_srtp(srtp, keys);
+    if call.caller_offered(&sdp, false).is_ok() {
+        if let Ok((answer, _)) = call.caller_answer() {
+            let answer = Sdp::parse(answer.as_bytes()).expect("our answer reads back");
+            assert!(answer.media.iter().all(|m| m.cryptos().count() <= 1));
+        }
+    }
 });

@@ -4,23 +4,28 @@
 //!
 //! - `decide` says whether a call is anchored and why: the operator's policy
 //!   (`media.anchor`), the routing plugin, recording, a party behind NAT (its SDP names an
-//!   address other than the one its signalling came from), or transcoding (an offer a plain
-//!   G.711 phone could not answer).
+//!   address other than the one its signalling came from), SRTP (the caller offers SRTP
+//!   the switch may end while the callee's leg would get plain RTP: [`srtp_needs_anchor`]),
+//!   or transcoding (an offer a plain G.711 phone could not answer).
 //! - `AnchoredCall` (plan.rs) is the offer/answer of one anchored call: the offer each
 //!   callee gets (pointed at the relay's callee side, with the codecs the switch can
 //!   transcode to added when needed), the answer the caller gets (the switch's own, on the
 //!   relay's caller side, with one codec of the caller's offer that stays fixed for the whole
 //!   call), what each side's stream is, and the same for offers inside the dialog (hold,
 //!   resume) and late offers (an INVITE without SDP).
+//! - `srtp.rs`: SDES-keyed SRTP ended by the switch on each side that offers it and may
+//!   ([`SrtpMode`], `media.srtp`), each side with its own keys.
 //!
 //! Sans-IO: descriptions in, descriptions and stream parameters out.
 
 mod plan;
+mod srtp;
 
 use std::fmt;
 use std::net::IpAddr;
 
 pub use plan::{AnchoredCall, Answered, PlanError, Relay, Reoffer};
+pub use srtp::{offers_srtp, SrtpError, SrtpMode, SrtpPolicy};
 
 use crate::media::{Codec, Side};
 use crate::sdp::Sdp;
@@ -64,6 +69,8 @@ pub enum Reason {
     },
     /// The caller offered no G.711: a phone with only G.711 could not answer it.
     Transcoding,
+    /// The caller offered SRTP that the switch ends, the callee gets plain RTP.
+    Srtp,
 }
 
 impl fmt::Display for Reason {
@@ -74,6 +81,7 @@ impl fmt::Display for Reason {
             Reason::Recording => f.write_str("recording"),
             Reason::Nat { sdp, source, .. } => write!(f, "nat: sdp {sdp} != source {source}"),
             Reason::Transcoding => f.write_str("transcoding"),
+            Reason::Srtp => f.write_str("srtp"),
         }
     }
 }
@@ -92,6 +100,8 @@ pub struct Facts<'a> {
     pub plugin: Option<bool>,
     /// The call is recorded (the subscriber's setting or the plugin's `record`).
     pub record: bool,
+    /// The caller's SRTP must end at the switch ([`srtp_needs_anchor`]).
+    pub srtp: bool,
 }
 
 /// Whether the call with `facts` is anchored under `policy`, and why. `None`: its media
@@ -109,6 +119,9 @@ pub fn decide(policy: Policy, facts: &Facts<'_>) -> Option<Reason> {
         Policy::Never => return None,
         Policy::Always => return Some(Reason::Policy),
         Policy::Auto => {}
+    }
+    if facts.srtp {
+        return Some(Reason::Srtp);
     }
     if let (Some(offer), Some(source)) = (facts.offer, facts.caller_source) {
         if let Some(sdp) = audio_address(offer).filter(|a| *a != source) {
@@ -130,6 +143,20 @@ pub fn decide(policy: Policy, facts: &Facts<'_>) -> Option<Reason> {
         return Some(Reason::Transcoding);
     }
     None
+}
+
+/// Whether an offer's SRTP must end at the switch: the caller offers SRTP the switch can run
+/// and may end on its leg (`mode`, `caller_secure`: its signalling is TLS), and the callee
+/// would not be offered SRTP (its leg is not secure, so its phone may be plain and the
+/// caller's keys must not travel to it in clear). When both legs are secure the offer goes
+/// end to end unless the call is anchored for another reason.
+pub fn srtp_needs_anchor(
+    mode: SrtpMode,
+    offer: &Sdp,
+    caller_secure: bool,
+    callee_secure: bool,
+) -> bool {
+    offers_srtp(offer) && mode.allows(caller_secure) && !mode.offers(callee_secure)
 }
 
 /// The address the first audio stream of `sdp` receives on, unless it is on hold the RFC 2543

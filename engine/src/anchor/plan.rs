@@ -19,6 +19,8 @@
 
 use std::net::IpAddr;
 
+use super::srtp::{self as sdes, SrtpError, SrtpPolicy, SrtpState};
+use crate::media::srtp::{MasterKey, SrtpKeys};
 use crate::media::{Codec, Side};
 use crate::sdp::negotiate::{self, CodecPolicy, LocalEndpoint, Negotiated, NegotiationError};
 use crate::sdp::rewrite::{self, RelayPort, RewriteError};
@@ -53,6 +55,8 @@ pub enum PlanError {
     Streams(usize),
     #[error("an answer with no offer before it")]
     NoOffer,
+    #[error("{0}")]
+    Srtp(#[from] SrtpError),
 }
 
 /// The callee answered: what the caller gets, and each side's stream.
@@ -98,6 +102,7 @@ pub struct AnchoredCall {
     caller: Option<Negotiated>,
     callee: Option<Negotiated>,
     pending: Option<Pending>,
+    srtp: SrtpState,
 }
 
 impl AnchoredCall {
@@ -113,13 +118,38 @@ impl AnchoredCall {
             caller: None,
             callee: None,
             pending: None,
+            // no side may speak SRTP, so these keys are never used
+            srtp: SrtpState::new(SrtpPolicy::default(), [MasterKey::from_bytes(&[0; 30]); 2]),
         }
+    }
+
+    /// The same call ending SRTP where `policy` lets it (see `srtp.rs`), with the switch's
+    /// own keys toward each side (by `Side::index`; from a cryptographic random source).
+    /// Without it an `RTP/SAVP` offer is refused.
+    pub fn with_srtp(mut self, policy: SrtpPolicy, keys: [MasterKey; 2]) -> AnchoredCall {
+        self.srtp = SrtpState::new(policy, keys);
+        self
+    }
+
+    /// The offer the callee got, as sent.
+    #[cfg(test)]
+    pub(super) fn callee_offer_for_test(&self) -> String {
+        self.to_callee
+            .as_ref()
+            .map(Sdp::to_string)
+            .unwrap_or_default()
+    }
+
+    /// The SRTP keys of `side`'s stream, when it speaks SRTP with the switch.
+    pub fn srtp(&self, side: Side) -> Option<SrtpKeys> {
+        self.srtp.keys(side)
     }
 
     /// The caller's offer (in the INVITE): the offer the callee gets. With `transcode`, the
     /// codecs the switch can transcode to are added after the caller's.
     pub fn caller_offered(&mut self, offer: &Sdp, transcode: bool) -> Result<String, PlanError> {
         check_streams(offer)?;
+        self.srtp.check_offer(Side::Caller, offer)?;
         let mut codecs = known_codecs(offer, &self.policy);
         if transcode {
             for c in &self.policy.codecs {
@@ -131,6 +161,7 @@ impl AnchoredCall {
         let mut out = offer.clone();
         rewrite::replace_codecs(&mut out, &codecs)?;
         rewrite::rewrite_endpoints(&mut out, &[self.relay.callee], self.relay.address)?;
+        self.srtp.forward_offer(Side::Callee, &mut out, true);
         let body = out.to_string();
         self.caller_offer = Some(offer.clone());
         self.to_callee = Some(out);
@@ -170,6 +201,7 @@ impl AnchoredCall {
     pub fn callee_answered(&mut self, answer: &Sdp) -> Result<Answered, PlanError> {
         let to_callee = self.to_callee.as_ref().ok_or(PlanError::NoOffer)?;
         let callee = first(negotiate::accept_answer(to_callee, answer)?);
+        self.srtp.answered(Side::Callee, to_callee, answer)?;
         self.callee = Some(callee.clone());
         let (body, caller) = self.caller_answer()?;
         Ok(Answered {
@@ -183,6 +215,7 @@ impl AnchoredCall {
     /// the other side gets.
     pub fn offered(&mut self, from: Side, offer: &Sdp) -> Result<String, PlanError> {
         check_streams(offer)?;
+        self.srtp.check_offer(from, offer)?;
         let to = from.other();
         let mut out = offer.clone();
         // a side keeps its codec: when the call transcodes, the other side is offered only
@@ -194,6 +227,7 @@ impl AnchoredCall {
         };
         rewrite::replace_codecs(&mut out, &codecs)?;
         rewrite::rewrite_endpoints(&mut out, &[self.relay.port(to)], self.relay.address)?;
+        self.srtp.forward_offer(to, &mut out, false);
         let body = out.to_string();
         self.pending = Some(Pending {
             from,
@@ -209,6 +243,8 @@ impl AnchoredCall {
         let pending = self.pending.take().ok_or(PlanError::NoOffer)?;
         let answerer = first(negotiate::accept_answer(&pending.forwarded, answer)?);
         let offerer = pending.from;
+        self.srtp
+            .answered(offerer.other(), &pending.forwarded, answer)?;
         let codec = match self.stream(offerer) {
             Some(s) if offer_has(&pending.received, s.codec) => s.codec,
             _ if offer_has(&pending.received, answerer.codec) => answerer.codec,
@@ -276,9 +312,12 @@ impl AnchoredCall {
         };
         let origin = self.origin.clone();
         self.origin = origin.next_version();
-        let answer = negotiate::answer(offer, &local, &policy, origin)?;
+        // the codecs are negotiated as plain RTP; SRTP goes on the answer after
+        let answer = negotiate::answer(&sdes::plain(offer), &local, &policy, origin)?;
         let stream = first(answer.streams);
-        Ok((answer.sdp.to_string(), stream))
+        let mut sdp = answer.sdp;
+        self.srtp.answer(side, offer, &mut sdp)?;
+        Ok((sdp.to_string(), stream))
     }
 }
 

@@ -233,6 +233,18 @@ impl Media {
         }
     }
 
+    /// Whether the stream is SRTP (`RTP/SAVP`, `RTP/SAVPF`, RFC 3711 §12, RFC 5124).
+    pub fn is_savp(&self) -> bool {
+        super::crypto::is_savp(&self.proto)
+    }
+
+    /// Its `a=crypto` lines that parse (RFC 4568), in order; malformed ones are skipped.
+    pub fn cryptos(&self) -> impl Iterator<Item = super::crypto::Crypto> + '_ {
+        self.attributes()
+            .filter(|a| a.is("crypto"))
+            .filter_map(|a| super::crypto::Crypto::parse(a.value.as_deref()?).ok())
+    }
+
     pub fn is_audio(&self) -> bool {
         self.kind == MediaKind::Audio
     }

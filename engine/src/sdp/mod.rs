@@ -13,12 +13,14 @@
 //! - [`negotiate`]: the answer to an offer, the outcome of our own offer, hold and resume;
 //!   [`negotiate::Negotiated`] is what the media plane needs per audio stream.
 //! - [`rewrite`]: pointing a body passing through at the switch's relay ports.
+//! - [`crypto`]: SDES `a=crypto` lines (RFC 4568) of `RTP/SAVP` streams; [`Media::cryptos`].
 //!
 //! Guarantees: the body is at most [`MAX_BODY`] bytes, [`MAX_LINES`] lines and [`MAX_MEDIA`]
 //! media sections, so a hostile body costs little; for every `s` that parses,
 //! `Sdp::parse(s.to_string())` gives `s` again (as long as the written form stays within the
 //! size limit: bare LF becomes CRLF).
 
+pub mod crypto;
 mod media;
 pub mod negotiate;
 mod parse;

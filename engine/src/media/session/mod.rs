@@ -66,6 +66,7 @@ use super::dtmf::{Digit, EventPayload, DEFAULT_DURATION};
 use super::jitter::PacketMeta;
 use super::rtcp::parse_compound;
 use super::rtp::{demux, PacketKind, RtpPacketMut};
+use super::srtp::{SRTCP_OVERHEAD, SRTP_OVERHEAD};
 use super::{FrameSink, PayloadFeed, Side, FRAME, MAX_FRAME_SAMPLES};
 use crate::entropy::Entropy;
 
@@ -117,15 +118,19 @@ pub enum DropReason {
     Spoofed,
     /// The side's SDP says it does not send (recvonly, inactive).
     Inactive,
+    /// SRTP or SRTCP that failed authentication or was a replay (or could not be protected
+    /// for the side it was going to).
+    Srtp,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::Unconfigured,
         DropReason::Malformed,
         DropReason::PayloadType,
         DropReason::Spoofed,
         DropReason::Inactive,
+        DropReason::Srtp,
     ];
 
     /// A label for counters.
@@ -136,6 +141,7 @@ impl DropReason {
             DropReason::PayloadType => "payload_type",
             DropReason::Spoofed => "spoofed",
             DropReason::Inactive => "inactive",
+            DropReason::Srtp => "srtp",
         }
     }
 }
@@ -166,9 +172,14 @@ impl SessionStats {
     }
 }
 
-/// Bytes `poll_transmit` may need: an RTP header and the largest 20 ms payload (L16 at
-/// 48 kHz).
-pub const MAX_TRANSMIT: usize = 12 + 2 * MAX_FRAME_SAMPLES;
+/// Bytes `poll_transmit` may need: an RTP header, the largest 20 ms payload (L16 at
+/// 48 kHz) and an SRTP tag.
+pub const MAX_TRANSMIT: usize = 12 + 2 * MAX_FRAME_SAMPLES + SRTP_OVERHEAD;
+
+/// Room a receive buffer needs after the largest datagram it takes, so a packet relayed to
+/// an SRTP side can be protected in place (the SRTCP index and tag; an SRTP tag is
+/// shorter).
+pub const RELAY_HEADROOM: usize = SRTCP_OVERHEAD;
 
 /// Ticks the frame clock may fall behind before it skips ahead instead of catching up.
 const MAX_TICK_LAG: u32 = 3;
@@ -362,7 +373,10 @@ impl Session {
     }
 
     /// Takes a datagram that arrived on `side`'s RTP port (`rtcp`: on its RTCP port) from
-    /// `from`, in `buf[..len]`; a relayed packet is rewritten there.
+    /// `from`, in `buf[..len]`; a relayed packet is rewritten there. When the side speaks
+    /// SRTP the packet is authenticated and decrypted in place first; when the side it is
+    /// relayed to does, it is protected in place last, so `buf` should have
+    /// [`RELAY_HEADROOM`] bytes after `len` (a packet that does not fit is dropped).
     pub fn handle_packet(
         &mut self,
         now: Instant,
@@ -373,22 +387,39 @@ impl Session {
         len: usize,
     ) -> Action {
         let len = len.min(buf.len());
-        let buf = &mut buf[..len];
         let Some(stream) = self.streams[side.index()].as_mut() else {
             return Action::Dropped(DropReason::Unconfigured);
         };
-        let kind = if rtcp { PacketKind::Rtcp } else { demux(buf) };
-        let action = match kind {
-            PacketKind::Rtcp => self.handle_rtcp(side, from, buf),
-            PacketKind::Rtp => self.handle_rtp(now, side, from, buf),
+        let kind = if rtcp {
+            PacketKind::Rtcp
+        } else {
+            demux(&buf[..len])
+        };
+        let len = match kind {
+            PacketKind::Rtp | PacketKind::Rtcp => stream.open(kind == PacketKind::Rtcp, buf, len),
+            _ => Some(len),
+        };
+        let Some(len) = len else {
+            return Action::Dropped(DropReason::Srtp);
+        };
+        let mut action = match kind {
+            PacketKind::Rtcp => self.handle_rtcp(side, from, &mut buf[..len]),
+            PacketKind::Rtp => self.handle_rtp(now, side, from, &mut buf[..len]),
             _ => {
                 stream.counters.invalid += 1;
                 Action::Dropped(DropReason::Malformed)
             }
         };
-        if let Action::Forward { side: to, .. } = action {
+        if let Action::Forward {
+            side: to, len: out, ..
+        } = &mut action
+        {
             if let Some(s) = &mut self.streams[to.index()] {
                 s.sent(len);
+                match s.seal(kind == PacketKind::Rtcp, buf, *out) {
+                    Some(n) => *out = n,
+                    None => return Action::Dropped(DropReason::Srtp),
+                }
             }
             if let Some(s) = &mut self.streams[side.index()] {
                 s.counters.relayed += 1;
@@ -400,15 +431,27 @@ impl Session {
     /// The next packet the session made (frame path, DTMF) into `buf` (at least
     /// [`MAX_TRANSMIT`] bytes), or `None`. Call after `handle_timeout` until `None`.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        for side in SIDES {
-            if let Some(t) = self.transmit_audio(now, side, buf) {
-                return Some(t);
+        loop {
+            let mut made = None;
+            for side in SIDES {
+                made = self
+                    .transmit_audio(now, side, buf)
+                    .or_else(|| self.transmit_digit(now, side, buf));
+                if made.is_some() {
+                    break;
+                }
             }
-            if let Some(t) = self.transmit_digit(now, side, buf) {
+            let mut t = made?;
+            // the switch's own packets are RTP; a side that speaks SRTP gets them protected
+            // (a failure cannot happen with a buffer of MAX_TRANSMIT: the packet is lost)
+            let Some(s) = self.streams[t.side.index()].as_mut() else {
+                return Some(t);
+            };
+            if let Some(n) = s.seal(false, buf, t.len) {
+                t.len = n;
                 return Some(t);
             }
         }
-        None
     }
 
     /// When `handle_timeout` (and then `poll_transmit`) has work: the next 20 ms tick, a DTMF

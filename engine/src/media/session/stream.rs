@@ -10,6 +10,7 @@ use crate::entropy::Entropy;
 use crate::media::dtmf::{DtmfReceiver, DtmfSender};
 use crate::media::rtcp::ReceptionStats;
 use crate::media::rtp::{PayloadType, RtpPacket, RtpTimestamp, Seq, Ssrc};
+use crate::media::srtp::{SrtpContext, SrtpKeys};
 use crate::media::{Codec, FRAME};
 
 /// A side's media as its SDP (offer or answer) negotiated it, seen from the switch.
@@ -39,6 +40,9 @@ pub struct StreamConfig {
     /// The switch takes media from the side (false: recvonly or inactive; its packets are
     /// dropped).
     pub receives: bool,
+    /// The side speaks SRTP (SDES): what it sends is unprotected with its key before anything
+    /// else reads it, what it is sent is protected with the switch's key last.
+    pub srtp: Option<SrtpKeys>,
 }
 
 impl StreamConfig {
@@ -93,6 +97,27 @@ pub(super) struct Stream {
     ts_base: u32,
     /// The last 20 ms frame of the switch's own stream: when it was made and its timestamp.
     last_frame: Option<(Instant, RtpTimestamp)>,
+    /// The SRTP contexts when the side speaks SRTP (made by `configure`, kept while its keys
+    /// stay the same so indexes and replay windows carry over a re-INVITE).
+    pub(super) crypto: Option<Box<Crypto>>,
+}
+
+/// A side's SRTP: its packets in, the switch's packets out.
+#[derive(Debug)]
+pub(super) struct Crypto {
+    keys: SrtpKeys,
+    pub(super) inbound: SrtpContext,
+    pub(super) outbound: SrtpContext,
+}
+
+impl Crypto {
+    fn new(keys: SrtpKeys) -> Crypto {
+        Crypto {
+            keys,
+            inbound: SrtpContext::new(keys.suite, &keys.inbound),
+            outbound: SrtpContext::new(keys.suite, &keys.outbound),
+        }
+    }
 }
 
 /// Packet counts of one side.
@@ -106,6 +131,7 @@ pub(super) struct Counters {
     pub(super) spoofed: u64,
     pub(super) invalid: u64,
     pub(super) inactive: u64,
+    pub(super) srtp: u64,
 }
 
 impl Stream {
@@ -129,6 +155,7 @@ impl Stream {
             generated: false,
             relay_map: None,
             last_frame: None,
+            crypto: None,
         };
         s.reconfigure(cfg);
         s
@@ -154,6 +181,11 @@ impl Stream {
         self.pt = pt(cfg.payload_type);
         self.rx_te = cfg.incoming_telephone_event.map(pt);
         self.rx_pt = pt(cfg.incoming_payload_type);
+        match cfg.srtp {
+            Some(keys) if self.crypto.as_ref().is_some_and(|c| c.keys == keys) => {}
+            Some(keys) => self.crypto = Some(Box::new(Crypto::new(keys))),
+            None => self.crypto = None,
+        }
         self.cfg = cfg;
         self.latch.reset();
     }
@@ -245,6 +277,34 @@ impl Stream {
         (ts, follows)
     }
 
+    /// A packet from the side, unprotected in place when it speaks SRTP: its plain length,
+    /// or `None` (counted) when it fails authentication or is a replay.
+    pub(super) fn open(&mut self, rtcp: bool, buf: &mut [u8], len: usize) -> Option<usize> {
+        let Some(c) = &mut self.crypto else {
+            return Some(len);
+        };
+        let opened = if rtcp {
+            c.inbound.unprotect_rtcp(buf, len)
+        } else {
+            c.inbound.unprotect(buf, len)
+        };
+        opened.map_err(|_| self.counters.srtp += 1).ok()
+    }
+
+    /// A packet toward the side, protected in place when it speaks SRTP: its new length, or
+    /// `None` (counted) when it could not be (no room after it): it is not sent in clear.
+    pub(super) fn seal(&mut self, rtcp: bool, buf: &mut [u8], len: usize) -> Option<usize> {
+        let Some(c) = &mut self.crypto else {
+            return Some(len);
+        };
+        let sealed = if rtcp {
+            c.outbound.protect_rtcp(buf, len)
+        } else {
+            c.outbound.protect(buf, len)
+        };
+        sealed.map_err(|_| self.counters.srtp += 1).ok()
+    }
+
     pub(super) fn sent(&mut self, payload: usize) {
         self.counters.tx_packets += 1;
         self.counters.tx_bytes += payload as u64;
@@ -284,6 +344,8 @@ impl Stream {
             spoofed: self.counters.spoofed,
             invalid: self.counters.invalid,
             inactive: self.counters.inactive,
+            srtp: self.counters.srtp,
+            srtp_active: self.crypto.is_some(),
         }
     }
 }
@@ -320,6 +382,10 @@ pub struct SideStats {
     pub invalid: u64,
     /// Packets dropped because its SDP says it does not send.
     pub inactive: u64,
+    /// SRTP or SRTCP packets dropped: authentication failed, a replay, malformed.
+    pub srtp: u64,
+    /// The side speaks SRTP.
+    pub srtp_active: bool,
 }
 
 fn pt(v: u8) -> PayloadType {

@@ -4,6 +4,7 @@ fn held(remote: &str, codec: Codec, sends: bool, receives: bool) -> StreamConfig
     StreamConfig {
         sends,
         receives,
+        srtp: None,
         ..stream(
             remote,
             codec,

@@ -8,6 +8,7 @@ mod hold;
 mod latching;
 mod relay;
 mod sources;
+mod srtp;
 mod stats;
 
 use std::net::SocketAddr;
@@ -44,6 +45,7 @@ pub(super) fn stream(remote: &str, codec: Codec, pt: u8, te: Option<u8>) -> Stre
         incoming_telephone_event: te,
         sends: true,
         receives: true,
+        srtp: None,
     }
 }
 
