@@ -220,6 +220,20 @@ impl Shared {
         user == self.config.voicemail.number
     }
 
+    /// Whether a Request-URI's user part is the voicemail access number (`[voicemail]
+    /// access_number`): as dialed, or the same number by the numbering plan.
+    pub fn is_voicemail_access_number(&self, user: &str) -> bool {
+        let access = self.config.voicemail.access_number.as_str();
+        if access.is_empty() {
+            return false;
+        }
+        user == access
+            || matches!(
+                (self.plan.canonical(user), self.plan.canonical(access)),
+                (Ok(a), Ok(b)) if a == b
+            )
+    }
+
     /// Sends a command to the ChatRoom actor of `room` (started on demand by its directory).
     pub fn to_room(&self, room: switchboard_engine::chat::RoomName, cmd: RoomCommand) {
         if let Some(dirs) = self.rooms.get() {

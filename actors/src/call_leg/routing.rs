@@ -2,7 +2,8 @@
 //! dialed, through the routing plugin, to the devices, forwards and trunks it ends at.
 //!
 //! The voicemail number, and a subscriber's own number dialed from their own phone, open their
-//! mailbox (`voicemail/open.rs`). The Request-URI's user is rewritten by the plugins'
+//! mailbox (`voicemail/open.rs`); the voicemail access number, dialed by anyone, asks which
+//! mailbox. The Request-URI's user is rewritten by the plugins'
 //! `classify` hooks, classified by the numbering plan (a feature code goes to `feature.rs`, a
 //! room address to `room.rs`, a conference's to `conference.rs`), a
 //! directory address is resolved to its owner, and the request's `Setup` takes over: for each
@@ -60,6 +61,9 @@ impl CallLeg {
                 return self.txns[i].ctx.respond(t, 404, "Not Found", &[]);
             };
             let user = user.into_owned();
+            if method == Method::Invite && self.shared.is_voicemail_access_number(&user) {
+                return self.listen_any(i, caller);
+            }
             if method == Method::Invite && self.shared.is_voicemail_number(&user) {
                 return self.listen(i, caller);
             }

@@ -23,6 +23,11 @@ pub struct Voicemail {
     /// The voicemail number (`*98`): dialled to listen, and a message-summary SUBSCRIBE to it
     /// watches the subscriber's own mailbox.
     pub number: String,
+    /// A number anyone may dial to listen to a mailbox from any phone (a trunk's caller, an
+    /// anonymous one, a colleague's phone): the switch asks for the mailbox number, then its
+    /// PIN. Matched as dialed or by the numbering plan's canonical form; empty (the default):
+    /// none.
+    pub access_number: String,
     /// Registered phones that did not subscribe to their mailbox's message-summary get an
     /// unsolicited NOTIFY of each change, and one when they register while messages wait.
     pub unsolicited_mwi: bool,
@@ -128,6 +133,14 @@ pub(super) fn validate(v: &Voicemail) -> Result<(), ConfigError> {
         return Err(ConfigError::Value {
             key: "voicemail.number",
             message: format!("{:?} is not 1 to 16 of 0-9, * and #", v.number),
+        });
+    }
+    let access = &v.access_number;
+    let number_char = |c: char| dialable(c) || c == '+' || c == '-';
+    if access.len() > 32 || !access.chars().all(number_char) {
+        return Err(ConfigError::Value {
+            key: "voicemail.access_number",
+            message: format!("{access:?} is not empty or up to 32 of 0-9, +, -, * and #"),
         });
     }
     if v.notice_retries > MAX_NOTICE_RETRIES {
@@ -239,6 +252,21 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_access_number_is_empty_or_a_number() {
+        let v = |access: &str| Voicemail {
+            access_number: access.into(),
+            ..base()
+        };
+        for ok in ["", "+8211990098", "02-1990-0098", "8000"] {
+            assert!(validate(&v(ok)).is_ok(), "{ok:?}");
+        }
+        for bad in ["vm", "+82 11", &"1".repeat(33)] {
+            let e = validate(&v(bad)).unwrap_err().to_string();
+            assert!(e.contains("voicemail.access_number"), "{bad:?}: {e}");
+        }
+    }
+
     fn base() -> Voicemail {
         Voicemail {
             enabled: true,
@@ -248,6 +276,7 @@ mod tests {
             ring_secs: 20,
             tts: "none".into(),
             number: "*98".into(),
+            access_number: String::new(),
             unsolicited_mwi: true,
             notice_retries: 2,
             notice_retry_secs: 300,

@@ -255,6 +255,8 @@ words! {
     // signing in
     ENTER_PIN = "enter-pin": "Please enter your PIN, then press pound.";
     PIN_WRONG = "pin-wrong": "That PIN is not right.";
+    ENTER_MAILBOX = "enter-mailbox": "Please enter your mailbox number, then press pound.";
+    MAILBOX_PIN_WRONG = "mailbox-pin-wrong": "That mailbox number and PIN do not match.";
     NO_PIN_SET = "no-pin-set":
         "This mailbox has no PIN yet. Please call from your own phone to set one.";
     MAILBOX_LOCKED = "mailbox-locked":

@@ -3,11 +3,14 @@
 //!
 //! ```text
 //!  PIN (skipped when trusted) --right--> main menu --1/2--> messages (browse.rs)
-//!   | wrong: again, up to the attempts      |  3 greetings, 4 new PIN (settings.rs)
-//!   | too many, no PIN set, locked          |  * again, # goodbye
-//!   v                                       v
-//!  goodbye --end or grace--> HangUp    a menu unanswered: said again `reprompts` times,
-//!                                      then goodbye
+//!   | wrong: again, up to the attempts   ^  |  3 greetings, 4 new PIN (settings.rs)
+//!   | too many, no PIN set, locked       |  |  * again, # goodbye
+//!   | `*` first: another mailbox         |  v
+//!   v      |                             |  a menu unanswered: said again `reprompts`
+//!  goodbye v                             |  times, then goodbye
+//!   ^   mailbox number # --OpenMailbox--> its PIN (login.rs)
+//!   |      ^                                 | wrong, or no such mailbox: "that mailbox
+//!   +------+---------------------------------+ number and PIN do not match", again
 //! ```
 //!
 //! Keys, by menu:
@@ -32,6 +35,13 @@
 //! (`pin_failures` at `max_pin_failures`), or one without a PIN, lets only a trusted caller in
 //! (the mailbox's own phone, when the operator allows that without a PIN).
 //!
+//! Another mailbox (`login.rs`): `*` keyed while the PIN is asked, before any digit of it (or
+//! `MenuConfig::ask_mailbox`, the access number), asks for a mailbox number; the owner opens
+//! it (`OpenMailbox`, answered by `handle_mailbox`) and its PIN is asked, always: a wrong PIN,
+//! an unknown mailbox, one without a PIN or with voicemail off all get the same answer after
+//! the same PIN prompt, and each costs one of the call's `pin_attempts`. Only a wrong PIN of a
+//! real mailbox with a PIN is reported (`PinFailed`, counted in that mailbox).
+//!
 //! Drive it with `handle_*` and `now`, take [`Action`]s from `poll_action` after each call
 //! and call `handle_timeout` at `poll_timeout`. Invariants: `HangUp` comes at most once and
 //! nothing follows it; after `CallBack` or the caller's hang-up nothing follows but the
@@ -39,86 +49,26 @@
 //! played, saved or deleted only if it is in the mailbox and was not deleted.
 
 mod browse;
+mod config;
+mod login;
 mod pin;
 mod settings;
 #[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::capture::{Capture, CaptureLimits, StopReason, Stopped};
+use super::capture::{Capture, StopReason, Stopped};
 use super::play::{say, Audio, PlayId, Playback, Player};
-use super::record::{Folder, Greeting, VoicemailId, VoicemailRecord, MAX_PIN_FAILURES};
+use super::record::{Folder, Greeting, VoicemailId, VoicemailRecord};
 use crate::conference::{Pin, PinConfig, PinEntry};
 use crate::media::dtmf::Digit;
 use crate::prompt::{clip, voicemail as sentences, Phrase};
 
-/// How a mailbox session runs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MenuConfig {
-    /// The caller is the mailbox's own phone and the operator lets it in without a PIN.
-    pub trusted: bool,
-    /// The mailbox's PIN (`MailboxSettings::pin`).
-    pub pin: Option<Pin>,
-    /// Wrong PINs in a row toward the next lockout (`MailboxSettings::pin_failures_now`:
-    /// `max_pin_failures` while the mailbox is locked out).
-    pub pin_failures: u32,
-    /// Wrong PINs in a row after which the mailbox is locked (`PinLockout::failures`).
-    pub max_pin_failures: u32,
-    /// PIN entries a call may make (0 counts as 1).
-    pub pin_attempts: u32,
-    /// How long the first digit of a PIN may take after the prompt starts.
-    pub pin_first_digit: Duration,
-    /// How long the PIN entry may take, all attempts together.
-    pub pin_overall: Duration,
-    /// How long the next digit of a PIN (or a new PIN) may take; then the entry ends.
-    pub inter_digit: Duration,
-    /// How long the menu waits for a key after it has been said.
-    pub input_timeout: Duration,
-    /// How often an unanswered menu is said again before the switch says goodbye.
-    pub reprompts: u32,
-    /// Limits of a greeting recording.
-    pub greeting: CaptureLimits,
-    /// The longest a session may take; then the switch hangs up.
-    pub max_session: Duration,
-    /// How long the last words (goodbye, "calling") may take before the switch goes on.
-    pub goodbye_grace: Duration,
-    /// The wall clock at the start, seconds since the Unix epoch ("received today at ...").
-    pub now_unix: u64,
-    /// The subscriber's UTC offset, seconds east.
-    pub utc_offset: i32,
-    /// The mailbox is full: the subscriber hears so after signing in.
-    pub full: bool,
-}
-
-impl Default for MenuConfig {
-    /// PIN asked, 3 attempts, 10 s to the first digit, 5 s between digits, 60 s in all; 6 s
-    /// to answer a menu, said 3 times in all; greetings of up to 60 s; 30 minutes a session.
-    fn default() -> MenuConfig {
-        MenuConfig {
-            trusted: false,
-            pin: None,
-            pin_failures: 0,
-            max_pin_failures: MAX_PIN_FAILURES,
-            pin_attempts: 3,
-            pin_first_digit: Duration::from_secs(10),
-            pin_overall: Duration::from_secs(60),
-            inter_digit: Duration::from_secs(5),
-            input_timeout: Duration::from_secs(6),
-            reprompts: 2,
-            greeting: CaptureLimits {
-                max_length: Duration::from_secs(60),
-                ..CaptureLimits::default()
-            },
-            max_session: Duration::from_secs(1800),
-            goodbye_grace: Duration::from_secs(15),
-            now_unix: 0,
-            utc_offset: 0,
-            full: false,
-        }
-    }
-}
+pub use self::config::MenuConfig;
+pub use self::login::OpenedMailbox;
+use self::login::{Claim, MailboxEntry};
 
 /// What the menu asks its owner to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,6 +97,10 @@ pub enum Action {
     DiscardGreeting,
     /// The subscriber chose a new PIN (and the count of wrong ones starts again).
     SetPin(Pin),
+    /// Open the mailbox of the number keyed (as keyed: digits) and answer with
+    /// `Menu::handle_mailbox`; until the PIN is accepted the mailbox's changes are only
+    /// `PinFailed`.
+    OpenMailbox(String),
     /// Hang up the call.
     HangUp,
 }
@@ -165,6 +119,10 @@ enum State {
         entry: PinEntry,
         keyed: bool,
     },
+    /// A mailbox number is keyed.
+    Mailbox(MailboxEntry),
+    /// The owner opens the mailbox keyed.
+    Opening,
     Main,
     Browse(Browse),
     Greetings,
@@ -219,6 +177,12 @@ pub struct Menu {
     reprompts: u32,
     ends: Instant,
     warned_full: bool,
+    /// Sign-in attempts this call used (PINs, mailbox numbers left empty).
+    used: u32,
+    /// The mailbox other than the caller's own whose PIN is asked.
+    claim: Option<Claim>,
+    /// When the mailbox number and PIN keyed for another mailbox must be in.
+    login_ends: Instant,
     actions: VecDeque<Action>,
 }
 
@@ -226,25 +190,24 @@ impl Menu {
     /// A session starting at `now` on a mailbox holding `messages`: the PIN prompt (or the
     /// main menu for a trusted caller, or goodbye for a mailbox that takes no PIN).
     pub fn new(now: Instant, config: MenuConfig, messages: Vec<VoicemailRecord>) -> Menu {
-        let mut messages: Vec<Entry> = messages
-            .into_iter()
-            .map(|record| Entry {
-                record,
-                deleted: false,
-            })
-            .collect();
-        messages.sort_by_key(|e| (e.record.received_unix, e.record.id));
         let mut m = Menu {
             ends: now + config.max_session,
+            login_ends: now + config.pin_overall,
             config,
-            messages,
+            messages: entries(messages),
             state: State::Done,
             player: Player::default(),
             waiting_since: None,
             reprompts: 0,
             warned_full: false,
+            used: 0,
+            claim: None,
             actions: VecDeque::new(),
         };
+        if m.config.ask_mailbox {
+            m.ask_mailbox(now, Vec::new());
+            return m;
+        }
         let failures = m.config.pin_failures;
         let max = m.config.max_pin_failures;
         match m.config.pin {
@@ -296,7 +259,11 @@ impl Menu {
                 self.call_back(number);
             }
             State::Ending { .. } => self.finish(true),
-            State::Pin { .. } | State::Recording(..) | State::Done => {}
+            State::Pin { .. }
+            | State::Mailbox(_)
+            | State::Opening
+            | State::Recording(..)
+            | State::Done => {}
         }
     }
 
@@ -306,7 +273,10 @@ impl Menu {
         let key = digit.as_char();
         match &self.state {
             State::Pin { .. } => return self.pin_digit(now, digit),
-            State::CallingBack { .. } | State::Ending { .. } | State::Done => return,
+            State::Mailbox(_) => return self.mailbox_digit(now, digit),
+            State::Opening | State::CallingBack { .. } | State::Ending { .. } | State::Done => {
+                return
+            }
             _ => {}
         }
         self.reprompts = 0;
@@ -355,6 +325,7 @@ impl Menu {
                 entry.handle_timeout(now);
                 self.pin_outcomes(now);
             }
+            State::Mailbox(_) | State::Opening => self.login_timeout(now),
             State::Recording(_, c) => {
                 if let Some((why, at)) = c.due(now) {
                     let s = c.stop(at, why);
@@ -397,6 +368,8 @@ impl Menu {
         let own = match &self.state {
             State::Done => return None,
             State::Pin { entry, .. } => entry.poll_timeout(),
+            State::Mailbox(e) => Some(e.due(&self.config).min(self.login_ends)),
+            State::Opening => Some(self.login_ends),
             State::Recording(_, c) => Some(c.deadline()),
             State::Ending { until } | State::CallingBack { until, .. } => Some(*until),
             State::NewPin(p) => p
@@ -536,6 +509,19 @@ impl Menu {
             self.actions.push_back(Action::HangUp);
         }
     }
+}
+
+/// The messages of a mailbox as the menu keeps them, oldest first.
+fn entries(messages: Vec<VoicemailRecord>) -> Vec<Entry> {
+    let mut messages: Vec<Entry> = messages
+        .into_iter()
+        .map(|record| Entry {
+            record,
+            deleted: false,
+        })
+        .collect();
+    messages.sort_by_key(|e| (e.record.received_unix, e.record.id));
+    messages
 }
 
 /// The number to call a caller back on: digits with an optional leading `+`.

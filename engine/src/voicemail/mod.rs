@@ -11,14 +11,16 @@
 //! - `mwi`: [`MessageWaiting`], what a mailbox's devices were told and which of them get an
 //!   unsolicited NOTIFY;
 //! - `deposit`: [`Deposit`], a caller leaving a message (greeting, beep, recording);
-//! - `menu`: [`Menu`], the subscriber listening by phone (PIN, messages, greetings, PIN);
+//! - `menu`: [`Menu`], the subscriber listening by phone (PIN, messages, greetings, PIN),
+//!   their own mailbox or one they sign in to by number and PIN ([`OpenedMailbox`]);
 //! - `lockout`: [`PinLockout`], how wrong PINs over many calls lock a mailbox for a while;
 //! - `play` and `capture`: what both machines play ([`Playback`] of [`Audio`] items) and
 //!   when a recording stops ([`CaptureLimits`], [`Stopped`]).
 //!
 //! The owner of the call (an actor with the call's media session) plays what the machines
 //! ask, records, reports digits, frame levels and the end of each playback, and carries out
-//! the mailbox changes (save, delete, greetings, PIN) in the store.
+//! the mailbox changes (save, delete, greetings, PIN) in the store; it opens the mailbox a
+//! caller keys at the menu's mailbox prompt.
 
 mod capture;
 pub mod deposit;
@@ -32,7 +34,7 @@ pub mod summary;
 pub use capture::{CaptureLimits, StopReason, Stopped, TAIL};
 pub use deposit::{Deposit, DepositConfig, Reason};
 pub use lockout::PinLockout;
-pub use menu::{Menu, MenuConfig};
+pub use menu::{Menu, MenuConfig, OpenedMailbox};
 pub use mwi::MessageWaiting;
 pub use play::{Audio, PlayId, Playback};
 pub use record::{

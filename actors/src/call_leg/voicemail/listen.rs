@@ -2,6 +2,12 @@
 //! the INVITE itself (`answered.rs`), and the engine's `Menu` machine says what happens: the
 //! PIN, the main menu, the messages, the greetings, a new PIN, a call back.
 //!
+//! The session's mailbox is the caller's own, or none (the access number) until the menu asks
+//! for another (`OpenMailbox`): `open.rs` reads it, and from then on the session is that
+//! mailbox's: a wrong PIN is counted in its settings, and once its PIN is accepted its
+//! messages play and its changes are written. A number that opens nothing leaves the session
+//! without a mailbox, and nothing is written.
+//!
 //! It needs no actor: it plays what the machine asks (prompt clips; a message's PCM from the
 //! mailbox store, played at its own rate and resampled by the media session to the call's
 //! codec; the greeting just recorded), records greetings through the message writer (into
@@ -51,8 +57,9 @@ use super::answered::Answered;
 use super::deposit::REASON_TIMEOUT;
 use crate::api::voicemail::{DepositId, GreetingRecorded, VoiceHeard};
 use crate::clock::unix_now;
-use crate::mailbox::{Change, Mailboxes, StartGreeting, Writer};
+use crate::mailbox::{Change, StartGreeting, Writer};
 use crate::prompts::PromptSet;
+use crate::shared::Shared;
 
 /// The Reason of our BYE when the subscriber is done.
 const REASON_DONE: &str = "SIP;cause=200;text=\"Mailbox Closed\"";
@@ -63,11 +70,12 @@ const CLOSING: Duration = Duration::from_secs(15);
 
 /// Whose mailbox, and how the session runs.
 pub(super) struct ListenSetup {
-    pub(super) mailbox: Aor,
+    /// `None` until the caller of the access number keyed one that opened.
+    pub(super) mailbox: Option<Aor>,
     pub(super) config: MenuConfig,
     pub(super) messages: Vec<VoicemailRecord>,
-    /// Where messages are read from.
-    pub(super) mailboxes: Mailboxes,
+    /// Where mailboxes are opened and messages read from.
+    pub(super) shared: Arc<Shared>,
     /// Where changes and greeting recordings go.
     pub(super) writer: Writer,
     pub(super) lockout: PinLockout,
@@ -158,7 +166,7 @@ impl ListenCall {
             match e {
                 CallEvent::Acked { .. } if self.machine.is_none() => {
                     info!(
-                        mailbox = %self.setup.mailbox.redacted(),
+                        mailbox = %redacted(self.setup.mailbox.as_ref()),
                         trusted = self.setup.config.trusted,
                         "subscriber listening to the mailbox"
                     );
@@ -308,7 +316,7 @@ impl ListenCall {
                 MenuAction::StopPlaying => self.call.stop_playing(),
                 MenuAction::PinAccepted => self.change(Change::PinAccepted),
                 MenuAction::PinFailed => {
-                    info!(mailbox = %self.setup.mailbox.redacted(), "wrong mailbox PIN");
+                    info!(mailbox = %redacted(self.setup.mailbox.as_ref()), "wrong mailbox PIN");
                     self.change(Change::PinFailed {
                         now_unix: unix_now(),
                         rules: self.setup.lockout,
@@ -330,6 +338,7 @@ impl ListenCall {
                     pin,
                     now_unix: unix_now(),
                 }),
+                MenuAction::OpenMailbox(number) => self.open_mailbox(now, &number),
                 MenuAction::HangUp => self.call.hang_up(now, REASON_DONE),
             }
         }
@@ -341,17 +350,39 @@ impl ListenCall {
     }
 
     fn change(&self, change: Change) {
-        self.setup.writer.change(self.setup.mailbox.clone(), change);
+        match &self.setup.mailbox {
+            Some(mailbox) => self.setup.writer.change(mailbox.clone(), change),
+            None => debug!("no mailbox for the change"),
+        }
+    }
+
+    /// The caller keyed `number` at the mailbox prompt: the session is now that mailbox's (or
+    /// no one's), and the menu asks its PIN.
+    fn open_mailbox(&mut self, now: Instant, number: &str) {
+        let (mailbox, opened) = super::open::other_mailbox(&self.setup.shared, number).unzip();
+        info!(
+            mailbox = %redacted(mailbox.as_ref()),
+            "signing in to a mailbox from another phone"
+        );
+        self.setup.mailbox = mailbox;
+        self.loaded = None;
+        if let Some(m) = self.machine.as_mut() {
+            m.handle_mailbox(now, opened);
+        }
     }
 
     /// Asks the phone to call `number` itself.
     fn call_back(&mut self, now: Instant, number: &str) {
         let domain = &self.setup.domain;
         let target = format!("sip:{number}@{domain}");
-        let by = format!("sip:{}@{domain}", self.setup.mailbox.as_str());
-        match self.call.refer(now, &target, Some(&by)) {
+        let by = self
+            .setup
+            .mailbox
+            .as_ref()
+            .map(|m| format!("sip:{}@{domain}", m.as_str()));
+        match self.call.refer(now, &target, by.as_deref()) {
             Ok(()) => {
-                info!(mailbox = %self.setup.mailbox.redacted(), "call back: the phone is asked to call");
+                info!(mailbox = %redacted(self.setup.mailbox.as_ref()), "call back: the phone is asked to call");
                 self.after = After::Referring;
             }
             Err(e) => {
@@ -437,7 +468,7 @@ impl ListenCall {
     }
 
     fn store_greeting(&self, kind: Greeting, rate: SampleRate, samples: Arc<[i16]>) {
-        info!(mailbox = %self.setup.mailbox.redacted(), greeting = kind.as_str(), "greeting recorded by phone");
+        info!(mailbox = %redacted(self.setup.mailbox.as_ref()), greeting = kind.as_str(), "greeting recorded by phone");
         self.change(Change::Greeting(kind, rate, samples));
     }
 }
@@ -460,8 +491,9 @@ fn sound(
             _ => None,
         },
         Audio::Message(id) => {
+            let mailbox = setup.mailbox.as_ref()?;
             if loaded.as_ref().is_none_or(|(l, _, _)| *l != id) {
-                *loaded = match setup.mailboxes.samples(&setup.mailbox, id) {
+                *loaded = match setup.shared.mailboxes.samples(mailbox, id) {
                     Ok(Some((rate, samples))) => Some((id, rate, samples.into())),
                     Ok(None) => None,
                     Err(e) => {
@@ -478,4 +510,9 @@ fn sound(
         // a menu plays no greeting of the mailbox's own
         Audio::Greeting(_) => None,
     }
+}
+
+/// A mailbox as logs show it ("none" before one is opened).
+fn redacted(mailbox: Option<&Aor>) -> String {
+    mailbox.map_or_else(|| "none".to_owned(), |m| m.redacted().to_string())
 }

@@ -1,6 +1,7 @@
 //! Calls the switch answers for voicemail, a part of the leg: a caller leaving a message for a
-//! subscriber (`leave.rs` decides, `deposit.rs` runs the call) and a subscriber listening to
-//! their own mailbox (`open.rs` decides, `listen.rs` runs the call). Both are a call the
+//! subscriber (`leave.rs` decides, `deposit.rs` runs the call) and someone listening to a
+//! mailbox, their own or one they sign in to by number and PIN (`open.rs` decides,
+//! `listen.rs` runs the call). Both are a call the
 //! switch answered with its own media (`answered.rs`) driven by an engine machine.
 //!
 //! The leg holds at most one [`VoicemailCall`] and hands it what concerns it: the call's

@@ -3,7 +3,8 @@
 //! Each wrong entry with digits in it is reported (`PinFailed`) for the owner to count over
 //! calls; an entry left empty (silence, `#` alone) ends an attempt without counting as a
 //! guess. The right PIN reports `PinAccepted` and opens the main menu; when the attempts are
-//! used up the switch says goodbye and hangs up.
+//! used up the switch says goodbye and hangs up. `*` before any digit of an entry asks for
+//! another mailbox instead (`login.rs`), which also judges the PIN keyed for that one.
 
 use std::time::Instant;
 
@@ -20,7 +21,12 @@ impl Menu {
             entry.handle_timeout(now);
         }
         self.pin_outcomes(now);
+        let own = self.claim.is_none();
         if let State::Pin { entry, keyed } = &mut self.state {
+            if own && !*keyed && digit.as_char() == '*' {
+                // before any digit of the PIN: the caller signs in to another mailbox
+                return self.ask_mailbox(now, Vec::new());
+            }
             *keyed |= digit.as_char() != '#';
             entry.handle_digit(now, digit);
             self.stop_playing();
@@ -34,6 +40,12 @@ impl Menu {
                 return;
             };
             let guessed = std::mem::take(keyed);
+            if self.claim.is_some() {
+                return self.claim_outcome(now, outcome, guessed);
+            }
+            if matches!(outcome, PinOutcome::Retry | PinOutcome::Refused) {
+                self.used += 1;
+            }
             if guessed && matches!(outcome, PinOutcome::Retry | PinOutcome::Refused) {
                 self.actions.push_back(Action::PinFailed);
             }

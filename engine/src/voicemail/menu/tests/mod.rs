@@ -1,6 +1,7 @@
 //! The voicemail menu driven by hand: keys, playback ends and time, with what it asks for.
 
 mod browse;
+mod login;
 mod main_menu;
 mod pin;
 mod settings;
