@@ -72,6 +72,8 @@ fuzz_target!(|data: &[u8]| {
                         incoming_telephone_event: (a & 8 != 0).then_some(*b),
                         sends: a & 16 != 0,
                         receives: a & 32 != 0,
+                        // SRTP has a target of its own (srtp_unprotect)
+                        srtp: None,
                     },
                 );
                 configured[side.index()] = true;

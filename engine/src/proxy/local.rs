@@ -145,8 +145,14 @@ impl Local {
 
     /// Whether a Route or Request-URI names this switch.
     pub fn is_us(&self, uri: &Uri<'_>) -> bool {
-        // the port a URI means without one: 5061 for sips: and transport=tls
-        let (_, port, _) = super::route::destination(uri);
+        // the port a URI means without one: 5061 for sips: and transport=tls (RFC 3261
+        // §19.1.2; `route::destination` says the same, and imports this module)
+        let tls = uri.scheme() == crate::sip::Scheme::Sips
+            || uri
+                .transport()
+                .is_some_and(|t| Transport::parse(t) == Some(Transport::Tls));
+        let by = if tls { Transport::Tls } else { Transport::Udp };
+        let port = uri.port().unwrap_or(by.default_port());
         let host = uri.host();
         (self.is_our_port(port) && host.eq_ignore_ascii_case(&self.domain))
             || self.is_our_address(host, port)

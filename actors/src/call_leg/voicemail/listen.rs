@@ -359,7 +359,7 @@ impl ListenCall {
     /// The caller keyed `number` at the mailbox prompt: the session is now that mailbox's (or
     /// no one's), and the menu asks its PIN.
     fn open_mailbox(&mut self, now: Instant, number: &str) {
-        let (mailbox, opened) = super::open::other_mailbox(&self.setup.shared, number).unzip();
+        let (mailbox, opened) = super::keyed::other_mailbox(&self.setup.shared, number).unzip();
         info!(
             mailbox = %redacted(mailbox.as_ref()),
             "signing in to a mailbox from another phone"

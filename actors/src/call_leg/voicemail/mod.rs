@@ -13,6 +13,7 @@
 
 mod answered;
 mod deposit;
+mod keyed;
 mod leave;
 mod listen;
 mod open;

@@ -12,10 +12,7 @@
 //! straight to the menu; a mailbox without a PIN lets its own phone in either way, so the
 //! subscriber can choose one.
 //!
-//! Another mailbox is opened the same way by [`other_mailbox`] when the menu asks
-//! (`OpenMailbox`): the number keyed is read through the numbering plan like any number
-//! dialed; a number without an account, or whose subscriber turned voicemail off, opens
-//! nothing (the menu asks the PIN all the same and answers as for a wrong one).
+//! Another mailbox is opened the same way by `keyed.rs` when the menu asks (`OpenMailbox`).
 //!
 //! Guarantees: the voicemail number and `*97` open only the caller's own mailbox, for a
 //! subscriber (anyone else hears 403); another mailbox always takes its PIN, never the trust
@@ -23,8 +20,8 @@
 //! with voicemail off for the switch both numbers answer 480.
 
 use switchboard_engine::numbering::Aor;
-use switchboard_engine::voicemail::{CaptureLimits, MenuConfig, OpenedMailbox, VoicemailRecord};
-use tracing::{debug, info, warn};
+use switchboard_engine::voicemail::{CaptureLimits, MenuConfig, VoicemailRecord};
+use tracing::{info, warn};
 
 use super::super::CallLeg;
 use super::listen::{ListenCall, ListenSetup};
@@ -172,41 +169,4 @@ fn menu_config(shared: &Shared, now_unix: u64) -> MenuConfig {
         utc_offset: config.utc_offset_minutes * 60,
         ..MenuConfig::default()
     }
-}
-
-/// The mailbox a caller keyed `number` for at the mailbox prompt, read as the session's own is
-/// (`None`: no account has that number, its subscriber turned voicemail off, or the store
-/// cannot read it).
-pub(super) fn other_mailbox(shared: &Shared, number: &str) -> Option<(Aor, OpenedMailbox)> {
-    let mailboxes = &shared.mailboxes;
-    let aor = match mailboxes.subscriber(&shared.plan, number) {
-        Ok(aor) => aor,
-        Err(e) => {
-            // the number keyed is not logged: it may be a guess at someone's
-            debug!(error = %e, "no mailbox for the number keyed");
-            return None;
-        }
-    };
-    let read = mailboxes.settings(&aor).and_then(|s| {
-        let messages = mailboxes.messages(&aor)?;
-        Ok((s, messages, mailboxes.capacity(&aor)?))
-    });
-    let (settings, messages, capacity) = match read {
-        Ok(r) => r,
-        Err(e) => {
-            warn!(mailbox = %aor.redacted(), error = %e, "mailbox not readable");
-            return None;
-        }
-    };
-    if !settings.enabled {
-        return None;
-    }
-    let lockout = shared.config.voicemail.pin_lockout();
-    let opened = OpenedMailbox {
-        pin: settings.pin(),
-        pin_failures: settings.pin_failures_now(unix_now(), &lockout),
-        full: capacity == Capacity::Full,
-        messages,
-    };
-    Some((aor, opened))
 }
