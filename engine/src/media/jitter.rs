@@ -537,6 +537,12 @@ impl JitterBuffer {
 
     fn store(&mut self, now: Instant, f: i64, meta: PacketMeta, payload: &[u8]) {
         let idx = self.slot_at(f);
+        if self.slots[idx].state == SlotState::Filled {
+            // a frame off the 20 ms grid of this one (timestamps that moved by part of a
+            // frame) can share its slot: the older one goes, counted
+            self.buffered -= 1;
+            self.stats.dropped += 1;
+        }
         let at = idx * self.cfg.max_payload;
         self.payloads[at..at + payload.len()].copy_from_slice(payload);
         self.slots[idx] = Slot {
@@ -553,11 +559,16 @@ impl JitterBuffer {
         }
     }
 
-    /// Moves the playout point over the next position without playing it.
+    /// Moves the playout point over the next position without playing it. A frame there whose
+    /// timestamp is not the position's (a stream that moved by part of a frame) could never
+    /// play: it is counted dropped.
     fn pass_next(&mut self) {
         let idx = self.next_slot;
-        if self.slots[idx].state == SlotState::Filled && self.slots[idx].ts == self.next_ts {
+        if self.slots[idx].state == SlotState::Filled {
             self.buffered -= 1;
+            if self.slots[idx].ts != self.next_ts {
+                self.stats.dropped += 1;
+            }
         }
         self.slots[idx] = Slot {
             state: SlotState::Passed,

@@ -579,3 +579,67 @@ fn a_low_latency_input_follows_a_sender_whose_clock_drifts_a_frame_at_a_time() {
         assert_in_order_once(&r.played);
     }
 }
+
+#[test]
+fn a_frame_off_the_playout_grid_is_counted_dropped_when_the_playout_passes_it() {
+    // a stream whose second packet is half a frame earlier: the playout moves back to it, and
+    // the first packet then sits between two playout positions, never playable
+    let mut jb = buffer();
+    let t0 = Instant::now();
+    let m = |ts: u32| PacketMeta {
+        ssrc: SSRC,
+        seq: Seq(0),
+        timestamp: RtpTimestamp(ts),
+        marker: false,
+    };
+    assert_eq!(jb.push(t0, m(16_400), &payload(1)), Pushed::Stored);
+    assert_eq!(jb.push(t0, m(16_320), &payload(2)), Pushed::Stored);
+    let mut played = Vec::new();
+    for t in (60..400).step_by(20) {
+        if let Playout::Frame(f) = jb.pop(t0 + ms(t)) {
+            played.push(f.timestamp.0);
+        }
+    }
+    assert_eq!(played, [16_320]);
+    let s = jb.stats();
+    assert_eq!((s.played, s.dropped, jb.buffered()), (1, 1, 0), "{s:?}");
+}
+
+#[test]
+fn frames_off_the_grid_that_share_a_slot_are_all_accounted_for() {
+    // timestamps moving by half frames before the playout starts: a frame moved back over
+    // lands in the slot of one stored earlier, which is then dropped and counted
+    let mut jb = buffer();
+    let t0 = Instant::now();
+    let pushes: &[(u64, u32, u32, usize)] = &[
+        (0, 1, 0, 0),
+        (42, 1, 4_294_962_896, 0),
+        (85, 1, 4_294_958_496, 0),
+        (85, 1, 4_294_959_456, 246),
+        (116, 1, 4_294_959_456, 0),
+        (116, 1, 4_294_959_456, 0),
+        (116, 2, 4_294_938_976, 0),
+        (116, 1, 4_294_943_696, 0),
+        (116, 1, 140_240, 188),
+        (116, 1, 140_240, 0),
+    ];
+    for &(t, ssrc, ts, len) in pushes {
+        let meta = PacketMeta {
+            ssrc: Ssrc(ssrc),
+            seq: Seq(0),
+            timestamp: RtpTimestamp(ts),
+            marker: false,
+        };
+        jb.push(t0 + ms(t), meta, &[7u8; 255][..len]);
+        // nothing popped: every packet is a duplicate, late, dropped or still buffered
+        let s = jb.stats();
+        let buffered = jb.buffered() as u64;
+        assert_eq!(
+            s.received,
+            s.duplicates + s.late + s.dropped + buffered,
+            "after {ts}: {s:?}, {buffered} buffered"
+        );
+        let filled = jb.slots.iter().filter(|x| x.state == SlotState::Filled);
+        assert_eq!(filled.count() as u64, buffered);
+    }
+}
