@@ -118,3 +118,29 @@ async fn a_phone_on_ipv4_calls_a_phone_on_ipv6() {
     assert_eq!(caller.register(600).await.status(), Some(200));
     call_and_hang_up(&mut caller, &mut callee, v6).await;
 }
+
+#[tokio::test]
+async fn phones_register_and_call_on_ipv6_over_tls() {
+    let v6: SocketAddr = format!("[::1]:{}", free_v6_port()).parse().unwrap();
+    let tls6: SocketAddr = format!("[::1]:{}", free_v6_port()).parse().unwrap();
+    let sw = Switch::with(Options {
+        config: format!("[sip]\nlisten_also = [\"{v6}\"]\n[tls]\nlisten = [\"{tls6}\"]\n"),
+        ..Default::default()
+    });
+    for n in ["1001", "1002"] {
+        sw.add_account(n, "secret");
+    }
+    // the lab certificate names ::1
+    let trust = common::tls::client_trusting(&common::tls::lab_cert(&sw.data));
+    let mut callee = Ua::tls(v6, tls6, "1002", "secret", trust.clone())
+        .await
+        .expect("a TLS handshake on [::1]");
+    assert!(callee.local.is_ipv6());
+    assert_eq!(callee.register(600).await.status(), Some(200));
+    let mut caller = Ua::tls(v6, tls6, "1001", "secret", trust)
+        .await
+        .expect("a TLS handshake on [::1]");
+    assert_eq!(caller.register(600).await.status(), Some(200));
+    // the switch names its IPv6 address and TLS port toward the callee
+    call_and_hang_up(&mut caller, &mut callee, tls6).await;
+}

@@ -133,8 +133,13 @@ impl Ua {
         client: Arc<rustls::ClientConfig>,
     ) -> std::io::Result<Ua> {
         let (txq, rx) = mpsc::unbounded_channel();
-        let sock = tokio::net::TcpSocket::new_v4()?;
-        sock.bind(SocketAddr::new(server.ip(), 0))?;
+        let sock = if tls.is_ipv6() {
+            tokio::net::TcpSocket::new_v6()?
+        } else {
+            tokio::net::TcpSocket::new_v4()?
+        };
+        let from = if tls.is_ipv6() { tls.ip() } else { server.ip() };
+        sock.bind(SocketAddr::new(from, 0))?;
         let stream: TcpStream = sock.connect(tls).await?;
         let local = stream.local_addr()?;
         let name = rustls::pki_types::ServerName::from(tls.ip());
