@@ -16,7 +16,7 @@ use switchboard_engine::media::tone::Tone;
 use switchboard_engine::media::{Codec, FrameSink, PayloadFeed};
 use tokio::sync::oneshot;
 
-use crate::media::FeedBell;
+use super::bell::FeedBell;
 
 /// A command for the bridge of `name`.
 #[derive(Message)]

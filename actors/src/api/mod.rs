@@ -10,6 +10,7 @@
 //! ChatRoom and its directory) stay in that folder; the store's actor and the queue writer,
 //! which sit below every signalling actor, declare theirs in `store`.
 
+pub mod bell;
 pub mod conference;
 pub mod extension;
 pub mod leg;

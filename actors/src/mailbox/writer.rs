@@ -150,7 +150,10 @@ impl Writer {
 
     /// The thread that writes `mailbox`'s messages and changes.
     fn thread_for(&self, mailbox: &Aor) -> usize {
-        crate::ownership::shard_of(mailbox.as_str(), self.commands.len())
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        mailbox.as_str().hash(&mut h);
+        (h.finish() % self.commands.len() as u64) as usize
     }
 
     /// A new recording's id, on thread `thread`.

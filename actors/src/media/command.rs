@@ -12,8 +12,8 @@ use switchboard_engine::media::session::{
 };
 use switchboard_engine::media::{FrameSink, PayloadFeed, Side};
 
-use super::bell::FeedBell;
 use super::ports::Pair;
+use crate::api::bell::FeedBell;
 use crate::api::media::{MediaNote, MediaSessionId};
 
 pub(super) enum Command {

@@ -15,10 +15,9 @@
 //!   What happens (a side latched, a digit, a source ended, the media timed out) comes back
 //!   to the owner given to `open` as [`MediaNote`] messages.
 //!
-//! This module sits below `shared`: it imports the engine, `api::media`, `config` and
-//! `metrics`, nothing else of the crate.
+//! This module sits below `shared`: it imports the engine, `api::media` and `api::bell`,
+//! `config` and `metrics`, nothing else of the crate.
 
-mod bell;
 mod command;
 mod counters;
 mod error;
@@ -28,7 +27,7 @@ mod ports;
 mod recv;
 mod thread;
 
-pub use bell::FeedBell;
+pub use crate::api::bell::FeedBell;
 pub use error::MediaError;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};

@@ -29,12 +29,12 @@ use switchboard_engine::entropy::Entropy;
 use switchboard_engine::media::session::{Action, Session, MAX_TRANSMIT};
 use switchboard_engine::media::{Side, FRAME};
 
-use super::bell::FeedBell;
 use super::command::{Command, Mailbox, Open};
 use super::counters::{Counters, Sinks};
 use super::load::{Meter, ThreadLoad};
 use super::ports::Ports;
 use super::recv::{Batch, BATCH};
+use crate::api::bell::FeedBell;
 use crate::api::media::{MediaNote, MediaSessionId};
 use crate::metrics::Metrics;
 

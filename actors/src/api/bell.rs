@@ -30,7 +30,7 @@ impl std::fmt::Debug for FeedBell {
 }
 
 impl FeedBell {
-    pub(super) fn new(waker: Arc<mio::Waker>) -> FeedBell {
+    pub(crate) fn new(waker: Arc<mio::Waker>) -> FeedBell {
         FeedBell {
             inner: Arc::new(Bell {
                 rung: AtomicBool::new(false),
@@ -50,7 +50,7 @@ impl FeedBell {
     }
 
     /// Whether the bell rang since the last answer (and clears it).
-    pub(super) fn answer(&self) -> bool {
+    pub(crate) fn answer(&self) -> bool {
         self.inner.rung.swap(false, Ordering::AcqRel)
     }
 
