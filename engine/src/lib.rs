@@ -6,6 +6,7 @@
 
 pub mod anchor;
 pub mod auth;
+pub mod cdr;
 pub mod chat;
 pub mod conference;
 pub mod dialog;

@@ -1,0 +1,168 @@
+//! Call detail records: the one record every call (on-net and off-net) ends with.
+//!
+//! A [`CallRecord`] is built by the CallLeg when its call is over, from what the switch saw:
+//! the parties as dialed and as routed, the trunk, the times of setup, answer and end, the
+//! outcome and its SIP cause, the media mode and the routing plugin's version. Off-net calls
+//! are rated into [`CallRecord::charge`] before the record is written. The record is the input
+//! of the durable CDR log, of its CSV / JSON-lines exports and of the per-day analytics.
+//!
+//! Times are milliseconds since the Unix epoch, given by the caller (the engine reads no clock);
+//! money is in integer minor units of its currency (cents), never floating point.
+
+/// How a call ended, as an operator reads it in a record or a chart (ASR counts `Answered`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
+pub enum Outcome {
+    /// A 2xx was received: the call was talked (its duration may still be zero).
+    Answered,
+    /// The callee was busy (486, 600).
+    Busy,
+    /// Nobody answered before the ring time or the caller gave up (408, 480, 487 after ringing).
+    NoAnswer,
+    /// The caller cancelled before any answer and before ringing.
+    Cancelled,
+    /// The switch or the callee refused the call (403, 404, 402, 484, 488...).
+    Rejected,
+    /// Something failed: no route, trunk down, 5xx, media timeout before the answer.
+    Failed,
+}
+
+impl Outcome {
+    /// The word used in exports and the API (`answered`, `busy`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Busy => "busy",
+            Outcome::NoAnswer => "no-answer",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Rejected => "rejected",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    /// The outcome of a call that ended with final status `status` (0: no final answer,
+    /// the caller cancelled), `rang` telling whether a 180/183 had been seen.
+    pub fn from_status(status: u16, rang: bool) -> Outcome {
+        match status {
+            200..=299 => Outcome::Answered,
+            486 | 600 => Outcome::Busy,
+            408 | 480 => Outcome::NoAnswer,
+            0 | 487 if rang => Outcome::NoAnswer,
+            0 | 487 => Outcome::Cancelled,
+            400..=499 | 603..=699 => Outcome::Rejected,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+/// How the media of a call flowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
+pub enum MediaMode {
+    /// The phones sent media to each other (or the call never had media).
+    Direct,
+    /// Through the switch's relay.
+    Anchored,
+}
+
+impl MediaMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaMode::Direct => "direct",
+            MediaMode::Anchored => "anchored",
+        }
+    }
+}
+
+/// What an off-net call costs, as rated against a tariff table.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct Charge {
+    /// The tariff table used (its name).
+    pub table: String,
+    /// The destination prefix that matched (the longest).
+    pub prefix: String,
+    /// Seconds billed after the increments were applied.
+    pub billed_secs: u32,
+    /// The amount, in minor units of `currency` (cents).
+    pub amount_minor: i64,
+    /// ISO 4217 code (`EUR`, `KRW`...).
+    pub currency: String,
+}
+
+/// One call's record.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct CallRecord {
+    /// The record's id: unique in the switch's log, given by the writer in order.
+    pub id: u64,
+    /// The caller's Call-ID (the first leg's).
+    pub call_id: String,
+    /// The caller as identified (canonical number, or the From user of a trunk caller).
+    pub caller: String,
+    /// The callee as dialed (the Request-URI user of the first INVITE).
+    pub dialed: String,
+    /// The callee as routed (canonical number, or the number sent to a trunk), when routed.
+    pub routed: Option<String>,
+    /// The trunk the call left or entered by, when it did.
+    pub trunk: Option<String>,
+    /// The destination's country (ISO 3166 alpha-2) when the numbering plan knows it.
+    pub country: Option<String>,
+    pub setup_unix_ms: u64,
+    pub answer_unix_ms: Option<u64>,
+    pub end_unix_ms: u64,
+    pub outcome: Outcome,
+    /// The final SIP status (0 when the caller cancelled before any) and why the call ended
+    /// (`hung up by the caller`, `media timeout`, `credit exhausted`...).
+    pub cause: u16,
+    pub reason: String,
+    pub media: MediaMode,
+    /// The routing plugin's version that decided the call.
+    pub plugin_version: u64,
+    /// What the call costs, for rated (off-net) calls.
+    pub charge: Option<Charge>,
+}
+
+impl CallRecord {
+    /// Talked time: from the answer to the end, zero for calls never answered.
+    pub fn duration_ms(&self) -> u64 {
+        self.answer_unix_ms
+            .map_or(0, |a| self.end_unix_ms.saturating_sub(a))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancel_after_ringing_is_no_answer_and_before_it_is_cancelled() {
+        assert_eq!(Outcome::from_status(487, true), Outcome::NoAnswer);
+        assert_eq!(Outcome::from_status(0, false), Outcome::Cancelled);
+        assert_eq!(Outcome::from_status(486, true), Outcome::Busy);
+        assert_eq!(Outcome::from_status(404, false), Outcome::Rejected);
+        assert_eq!(Outcome::from_status(503, false), Outcome::Failed);
+        assert_eq!(Outcome::from_status(200, true), Outcome::Answered);
+    }
+
+    #[test]
+    fn duration_runs_from_the_answer_to_the_end() {
+        let mut r = CallRecord {
+            id: 1,
+            call_id: "c".into(),
+            caller: "+1".into(),
+            dialed: "2".into(),
+            routed: None,
+            trunk: None,
+            country: None,
+            setup_unix_ms: 1_000,
+            answer_unix_ms: Some(3_000),
+            end_unix_ms: 63_500,
+            outcome: Outcome::Answered,
+            cause: 200,
+            reason: "hung up by the caller".into(),
+            media: MediaMode::Direct,
+            plugin_version: 1,
+            charge: None,
+        };
+        assert_eq!(r.duration_ms(), 60_500);
+        r.answer_unix_ms = None;
+        assert_eq!(r.duration_ms(), 0);
+    }
+}
