@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
+#[cfg(debug_assertions)]
 use common::ua::{Proto, Ua};
 use common::{fresh_ip, options_ping, Options, Switch};
 use rand::{Rng, SeedableRng};
