@@ -1,6 +1,9 @@
 //! SIPp over TLS (`-t l1`): a SIPp UAC registers over TLS with digest and places calls to a
 //! phone registered over TLS. Debian's SIPp (`sip-tester`) is built without OpenSSL; with it
-//! the test says so and stops (the TLS calls of `tests/tls.rs` cover the switch's side).
+//! the test says so and stops (the TLS calls of `tests/tls.rs` and `tests/baresip_tls.rs`
+//! cover the switch's side). Point `SIPP` at a SIPp built with TLS to run it:
+//! `cmake -DUSE_SSL=1 -DUSE_PCAP=0 .. && make`, then
+//! `SIPP=/path/to/sipp cargo test --test sipp_tls`.
 
 mod common;
 

@@ -13,16 +13,19 @@ pub fn scenarios() -> PathBuf {
 
 /// A `sipp` command; fails the test with a clear message when SIPp is not installed.
 pub fn sipp() -> Command {
-    let found = Command::new("sipp")
+    // SIPP names another build (Debian's lacks TLS: a SIPp built with `-DUSE_SSL=1` runs
+    // tests/sipp_tls.rs)
+    let bin = std::env::var("SIPP").unwrap_or_else(|_| "sipp".into());
+    let found = Command::new(&bin)
         .arg("-v")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
     assert!(
         found.is_ok(),
-        "SIPp is required for this test (Debian package sip-tester)"
+        "SIPp is required for this test (Debian package sip-tester, or SIPP=<path>)"
     );
-    Command::new("sipp")
+    Command::new(bin)
 }
 
 /// A SIPp process stopped when dropped.
