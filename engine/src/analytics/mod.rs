@@ -31,6 +31,14 @@ use crate::cdr::{CallRecord, Outcome};
 pub use day::{Day, DayError};
 pub use snapshot::{day_key, DayRecord, Snapshot, TallyRecord};
 
+/// The store tree of the days' records (`DayRecord`, keyed by `day_key`) and the high-water
+/// id (`HIGH_WATER_KEY`).
+pub const ANALYTICS_TREE: &str = "analytics";
+
+/// The key of the high-water record id in [`ANALYTICS_TREE`] (longer than a day's key, so it
+/// never is one).
+pub const HIGH_WATER_KEY: &[u8] = b"high_water";
+
 /// Distinct countries, trunks or currencies kept by name; later ones are counted under
 /// [`OTHER`] (the names come from configuration and the numbering plan, so this is a guard
 /// against a feed of garbage, not a limit an operator meets).

@@ -103,6 +103,13 @@ impl Aggregates {
             .collect()
     }
 
+    /// Has `take_dirty` hand out a day again (its save failed).
+    pub fn mark_dirty(&mut self, day: Day) {
+        if let Some(d) = self.days.get_mut(&day) {
+            d.dirty = true;
+        }
+    }
+
     /// Replaces a day with its stored form (start-up). The day is not dirty afterwards.
     pub fn restore_day(&mut self, rec: &DayRecord) {
         let mut d = DayTally {
