@@ -127,7 +127,10 @@ fn analytics(c: &mut Criterion) {
     });
     let bytes = a.snapshot().encode();
     assert!(Snapshot::decode(&bytes).is_ok());
-    eprintln!("analytics: snapshot of 10M records over {DAYS} days: {} bytes", bytes.len());
+    eprintln!(
+        "analytics: snapshot of 10M records over {DAYS} days: {} bytes",
+        bytes.len()
+    );
 
     // steady state on the call path: today, known names
     a.take_dirty();

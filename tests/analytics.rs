@@ -26,7 +26,10 @@ fn bearer() -> String {
 
 /// The start of today (UTC), in ms since the epoch.
 fn today_ms() -> u64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     now - now % DAY_MS
 }
 
@@ -35,7 +38,13 @@ fn date(ms: u64) -> String {
 }
 
 /// A record set up `days_ago` days before today at 10:00 UTC.
-fn record(id: u64, days_ago: u64, country: Option<&str>, trunk: Option<&str>, talk_secs: Option<u64>) -> Value {
+fn record(
+    id: u64,
+    days_ago: u64,
+    country: Option<&str>,
+    trunk: Option<&str>,
+    talk_secs: Option<u64>,
+) -> Value {
     let setup = today_ms() - days_ago * DAY_MS + 10 * 3_600_000;
     let answer = talk_secs.map(|_| setup + 3_000);
     let mut r = json!({
@@ -93,7 +102,11 @@ fn imported_records_show_per_day_country_and_trunk_and_survive_a_restart() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["imported"], 5);
 
-    let range = format!("from={}&to={}", date(today_ms() - 10 * DAY_MS), date(today_ms()));
+    let range = format!(
+        "from={}&to={}",
+        date(today_ms() - 10 * DAY_MS),
+        date(today_ms())
+    );
     let check = |sw: &Switch| {
         let (status, days) = get(sw, &format!("/v1/analytics/days?{range}"));
         assert_eq!(status, 200, "{days}");
@@ -105,27 +118,41 @@ fn imported_records_show_per_day_country_and_trunk_and_survive_a_restart() {
         assert_eq!(rows[0]["talked_secs"], 180);
         assert_eq!(rows[0]["acd_secs"], 90.0);
         assert_eq!(rows[0]["asr"], 0.6667);
-        assert_eq!(rows[0]["revenue"], json!([{"currency": "EUR", "amount_minor": 300}]));
+        assert_eq!(
+            rows[0]["revenue"],
+            json!([{"currency": "EUR", "amount_minor": 300}])
+        );
 
         let (_, countries) = get(sw, &format!("/v1/analytics/countries?{range}"));
         let rows = countries["rows"].as_array().unwrap();
         assert_eq!(rows[0]["country"], "KR", "most calls first: {countries}");
         assert_eq!(rows[0]["calls"], 3);
         assert_eq!(rows[0]["asr"], 0.6667);
-        assert!(rows.iter().any(|r| r["country"].is_null() && r["calls"] == 1));
+        assert!(rows
+            .iter()
+            .any(|r| r["country"].is_null() && r["calls"] == 1));
 
         let (_, trunks) = get(sw, &format!("/v1/analytics/trunks?{range}"));
         let rows = trunks["rows"].as_array().unwrap();
         let b = rows.iter().find(|r| r["trunk"] == "carrier-b").unwrap();
-        assert_eq!((b["calls"].as_u64(), b["talked_secs"].as_u64()), (Some(2), Some(90)));
+        assert_eq!(
+            (b["calls"].as_u64(), b["talked_secs"].as_u64()),
+            (Some(2), Some(90))
+        );
         assert_eq!(b["revenue"][0]["amount_minor"], 300);
-        assert!(rows.iter().any(|r| r["trunk"].is_null()), "on-net row: {trunks}");
+        assert!(
+            rows.iter().any(|r| r["trunk"].is_null()),
+            "on-net row: {trunks}"
+        );
     };
     check(&sw);
 
     // a range without the calls is empty, the default range (the last 30 days) has them
     let yesterday = date(today_ms() - DAY_MS);
-    let (_, one) = get(&sw, &format!("/v1/analytics/days?from={yesterday}&to={yesterday}"));
+    let (_, one) = get(
+        &sw,
+        &format!("/v1/analytics/days?from={yesterday}&to={yesterday}"),
+    );
     assert_eq!(one["rows"].as_array().unwrap().len(), 1);
     let (_, default) = get(&sw, "/v1/analytics/countries");
     assert_eq!(default["to"], date(today_ms()));
@@ -154,9 +181,16 @@ fn only_the_operator_reads_or_imports_and_a_bad_import_counts_nothing() {
     let (status, err) = import(&sw, &bad);
     assert_eq!(status, 400);
     assert_eq!(err["code"], "bad_record", "{err}");
-    assert!(err["message"].as_str().unwrap().contains("record 3"), "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("record 3"),
+        "{err}"
+    );
     let (_, days) = get(&sw, "/v1/analytics/days");
-    assert_eq!(days["rows"], json!([]), "nothing of a refused import is counted");
+    assert_eq!(
+        days["rows"],
+        json!([]),
+        "nothing of a refused import is counted"
+    );
 
     let (status, err) = get(&sw, "/v1/analytics/days?from=2026-02-30");
     assert_eq!((status, err["code"].as_str()), (400, Some("bad_date")));

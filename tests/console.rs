@@ -126,7 +126,10 @@ fn the_console_draws_the_imported_days_in_a_real_browser_without_errors() {
         config: format!("[http]\nadmin_token = \"{TOKEN}\"\n"),
         ..Default::default()
     });
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     let today = now - now % DAY_MS;
     let mut records = Vec::new();
     for (i, ago) in DAYS_AGO.iter().enumerate() {
@@ -151,7 +154,9 @@ fn the_console_draws_the_imported_days_in_a_real_browser_without_errors() {
     let (status, head, page) = http_raw(sw.http, "GET", "/console", None);
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&page).contains("/console/app.js"));
-    assert!(head.to_ascii_lowercase().contains("content-security-policy: default-src 'none'"));
+    assert!(head
+        .to_ascii_lowercase()
+        .contains("content-security-policy: default-src 'none'"));
 
     let profile = TempDir::new("chromium");
     let url = format!("http://{}/console#token={TOKEN}", sw.http);
@@ -176,11 +181,16 @@ fn the_console_draws_the_imported_days_in_a_real_browser_without_errors() {
     );
     assert!(calls.contains(&format!("data-bars=\"{}\"", DAYS_AGO.len())));
     assert_eq!(
-        element(&dom, "chart-minutes").matches("class=\"bar\"").count(),
+        element(&dom, "chart-minutes")
+            .matches("class=\"bar\"")
+            .count(),
         DAYS_AGO.len()
     );
     let countries = element(&dom, "table-countries");
-    assert!(countries.contains(">KR<") && countries.contains(">DE<"), "{countries}");
+    assert!(
+        countries.contains(">KR<") && countries.contains(">DE<"),
+        "{countries}"
+    );
     assert!(element(&dom, "table-trunks").contains(">carrier-b<"));
     assert!(element(&dom, "chart-countries").contains("<svg"));
     assert!(element(&dom, "table-calls").contains("No live calls"));
@@ -196,7 +206,10 @@ fn the_console_draws_the_imported_days_in_a_real_browser_without_errors() {
     assert!(dom.contains("data-ready=\"0\""), "{dom}");
     let login = element(&dom, "login");
     let login_tag = &login[..login.find('>').unwrap()];
-    assert!(!login_tag.contains("hidden"), "the sign-in form shows:\n{dom}");
+    assert!(
+        !login_tag.contains("hidden"),
+        "the sign-in form shows:\n{dom}"
+    );
     assert!(!dom.contains(">KR<"), "no data without the token");
 
     let shot = profile.0.join("console.png");
@@ -209,7 +222,11 @@ fn the_console_draws_the_imported_days_in_a_real_browser_without_errors() {
             "--window-size=1280,1400",
         ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     if let Some(keep) = std::env::var_os("SB_CONSOLE_SCREENSHOT") {
         // to look at it: SB_CONSOLE_SCREENSHOT=/tmp/console.png cargo test --test console
         std::fs::copy(&shot, keep).expect("copy the screenshot");
@@ -218,7 +235,11 @@ fn the_console_draws_the_imported_days_in_a_real_browser_without_errors() {
     assert_eq!((width, height), (1280, 1400));
     // a blank or error page has a handful of colours and little ink; charts and tables many
     assert!(colours > 100, "{colours} distinct colours");
-    assert!(ink > 0.02, "{:.1} % of the pixels differ from the background", ink * 100.0);
+    assert!(
+        ink > 0.02,
+        "{:.1} % of the pixels differ from the background",
+        ink * 100.0
+    );
     eprintln!(
         "console rendered twice in {:?}: {colours} colours, {:.1} % ink",
         started.elapsed(),

@@ -157,7 +157,11 @@ mod tests {
         // after the save: lost by a "crash" unless replayed
         a.record(&record(3, 20_001, "DE"));
         let b = Analytics::open(store).unwrap();
-        assert_eq!(b.replay_after(), Some(2), "imports do not move the replay point");
+        assert_eq!(
+            b.replay_after(),
+            Some(2),
+            "imports do not move the replay point"
+        );
         let rows = b.query(Day(0), Day(u32::MAX), Grouping::Day);
         assert_eq!(rows.iter().map(|r| r.calls).collect::<Vec<_>>(), [1, 1, 1]);
         b.record(&record(3, 20_001, "DE"));

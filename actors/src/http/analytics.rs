@@ -121,7 +121,12 @@ pub async fn trunks(
     answer(&req, &q, &s, Grouping::Trunk)
 }
 
-fn answer(req: &HttpRequest, q: &Range, s: &Shared, by: Grouping) -> Result<HttpResponse, ApiError> {
+fn answer(
+    req: &HttpRequest,
+    q: &Range,
+    s: &Shared,
+    by: Grouping,
+) -> Result<HttpResponse, ApiError> {
     auth::admin(req, s)?;
     let (from, to) = range(q)?;
     // days × rows, not records: answered inline (well under a millisecond for a year)

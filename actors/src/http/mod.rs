@@ -130,7 +130,10 @@ fn voicemail_routes(cfg: &mut web::ServiceConfig) {
 /// The analytics API, the registrations list and the console.
 fn analytics_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/analytics/days", web::get().to(analytics::days))
-        .route("/v1/analytics/countries", web::get().to(analytics::countries))
+        .route(
+            "/v1/analytics/countries",
+            web::get().to(analytics::countries),
+        )
         .route("/v1/analytics/trunks", web::get().to(analytics::trunks))
         .service(
             web::resource("/v1/analytics/records")

@@ -18,7 +18,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for d in days {
-            batch.insert(&day_key(switchboard_engine::analytics::Day(d.day))[..], d.encode());
+            batch.insert(
+                &day_key(switchboard_engine::analytics::Day(d.day))[..],
+                d.encode(),
+            );
         }
         if let Some(h) = high_water {
             batch.insert(HIGH_WATER_KEY, &h.to_be_bytes()[..]);
@@ -40,7 +43,9 @@ impl Store {
             }
             match DayRecord::decode(&v) {
                 Ok(d) => days.push(d),
-                Err(e) => tracing::error!(key = ?&k[..], error = %e, "unreadable analytics day skipped"),
+                Err(e) => {
+                    tracing::error!(key = ?&k[..], error = %e, "unreadable analytics day skipped")
+                }
             }
         }
         Ok((days, high_water))
@@ -59,10 +64,13 @@ mod tests {
                 calls,
                 ..Default::default()
             },
-            countries: vec![(Some("KR".into()), TallyRecord {
-                calls,
-                ..Default::default()
-            })],
+            countries: vec![(
+                Some("KR".into()),
+                TallyRecord {
+                    calls,
+                    ..Default::default()
+                },
+            )],
             trunks: Vec::new(),
         }
     }
@@ -73,7 +81,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::open(&dir, 100, 8).unwrap();
         assert_eq!(store.analytics().unwrap(), (Vec::new(), None));
-        store.put_analytics(&[day(300, 1), day(20, 4)], Some(9)).unwrap();
+        store
+            .put_analytics(&[day(300, 1), day(20, 4)], Some(9))
+            .unwrap();
         store.put_analytics(&[day(300, 2)], None).unwrap();
         let (days, hw) = store.analytics().unwrap();
         assert_eq!(days, [day(20, 4), day(300, 2)]);

@@ -265,7 +265,10 @@ impl Store {
 
     /// Up to `limit` addresses with stored bindings, in key order, with their bindings (a
     /// scan: the operator's list of registrations).
-    pub fn every_binding(&self, limit: usize) -> Result<Vec<(Aor, Vec<BindingRecord>)>, StoreError> {
+    pub fn every_binding(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(Aor, Vec<BindingRecord>)>, StoreError> {
         let mut out = Vec::new();
         for item in self.bindings.iter().take(limit) {
             let (k, v) = item?;

@@ -106,7 +106,9 @@ impl fmt::Display for Day {
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         4 | 6 | 9 | 11 => 30,
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
         2 => 28,
         _ => 31,
     }
@@ -155,7 +157,14 @@ mod tests {
             Day::parse("1969-12-31"),
             Err(DayError::BeforeEpoch(_))
         ));
-        for bad in ["2026-1-01", "2026/01/01", "20260101", "2026-01-0x", "", "+026-01-01"] {
+        for bad in [
+            "2026-1-01",
+            "2026/01/01",
+            "20260101",
+            "2026-01-0x",
+            "",
+            "+026-01-01",
+        ] {
             assert!(matches!(Day::parse(bad), Err(DayError::Syntax(_))), "{bad}");
         }
     }

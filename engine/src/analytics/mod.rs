@@ -195,7 +195,11 @@ impl Aggregates {
                         self.row(key, t)
                     })
                     .collect();
-                rows.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| key_name(a).cmp(&key_name(b))));
+                rows.sort_by(|a, b| {
+                    b.calls
+                        .cmp(&a.calls)
+                        .then_with(|| key_name(a).cmp(&key_name(b)))
+                });
                 rows
             }
         }
@@ -279,7 +283,9 @@ impl Names {
 
     /// The name of `id`, `None` for id 0 (none).
     fn name(&self, id: usize) -> Option<&str> {
-        (id > 0).then(|| self.names.get(id).map(String::as_str)).flatten()
+        (id > 0)
+            .then(|| self.names.get(id).map(String::as_str))
+            .flatten()
     }
 }
 
