@@ -29,8 +29,8 @@ pub enum DayError {
 impl Day {
     /// The day an instant given in milliseconds since the Unix epoch falls on.
     pub fn of_unix_ms(ms: u64) -> Day {
-        // u64 ms / 86.4e6 fits u32 until the year 11 million
-        Day((ms / DAY_MS) as u32)
+        // u32 days last until the year 11 million; later instants (garbage) stay on the last
+        Day(u32::try_from(ms / DAY_MS).unwrap_or(u32::MAX))
     }
 
     /// Milliseconds since the epoch at the start (00:00 UTC) of this day.
@@ -175,5 +175,10 @@ mod tests {
         assert_eq!(Day::of_unix_ms(d.start_unix_ms()), d);
         assert_eq!(Day::of_unix_ms(d.start_unix_ms() - 1), Day(d.0 - 1));
         assert_eq!(Day::of_unix_ms(d.next().start_unix_ms() - 1), d);
+        assert_eq!(
+            Day::of_unix_ms(u64::MAX),
+            Day(u32::MAX),
+            "no wrap to an early day"
+        );
     }
 }
