@@ -5,6 +5,7 @@
 //! - `clock`, `guard`, `ownership`, `metrics`, `config`: leaves (time and the timer helper,
 //!   panic containment, who owns which key, counters, configuration)
 //! - `store`: the durable store behind one interface, its actor and the queue writer
+//! - `analytics`: the per-day call tallies (the CDR writer's hook, saves, the console's queries)
 //! - `recording`: call recording (the recorder thread, crash-safe WAV files, their records)
 //! - `mailbox`: the voicemail mailbox store (messages, greetings, settings; the change feed)
 //! - `api`: what each signalling actor receives
@@ -24,6 +25,7 @@
 //! - `plugin`: the routing plugin host (sandboxed Lua, versions, hot reload)
 //! - `http`, `control`, `server`: the API, the CLI's socket, start-up and shutdown
 
+pub mod analytics;
 pub mod api;
 pub mod call_leg;
 pub mod calls;

@@ -304,6 +304,7 @@ async fn start(
     let sip = config.sip.addresses();
     let mut key = [0u8; 32];
     rand::Rng::fill(&mut rand::rngs::OsRng, &mut key);
+    let analytics = crate::analytics::Analytics::open(store.clone())?;
     let shared = Arc::new(Shared {
         context: Shared::context_config(&config),
         policy: config.policy(),
@@ -331,6 +332,7 @@ async fn start(
         transports: (0..udp_sockets.len()).map(|_| OnceLock::new()).collect(),
         watching: Default::default(),
         calls: Default::default(),
+        analytics,
         queue: MessageQueue::start(
             store.clone(),
             WriterConfig {
@@ -477,6 +479,19 @@ async fn start(
         }
     });
 
+    // the analytics' changed days, saved off the actor threads (see `analytics`)
+    let a = shared.analytics.clone();
+    actix_rt::spawn(async move {
+        let mut tick = tokio::time::interval(crate::analytics::SAVE_EVERY);
+        loop {
+            tick.tick().await;
+            let a = a.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.save()).await {
+                error!(error = %e, "analytics save failed");
+            }
+        }
+    });
+
     let _watcher = if config.plugins.watch {
         plugin::watch::watch(plugins.clone())
     } else {
@@ -515,6 +530,10 @@ async fn start(
     // so are messages being left: kept with what they have
     let d = shared.deposits.clone();
     let _ = tokio::task::spawn_blocking(move || d.shutdown(Duration::from_secs(5))).await;
+    let a = shared.analytics.clone();
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.save()).await {
+        error!(error = %e, "analytics save failed at shutdown");
+    }
     match store_actor.send(Flush).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => error!(error = %e, "final flush failed"),

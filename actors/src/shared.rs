@@ -82,6 +82,8 @@ pub struct Shared {
     pub voice_notices: OnceLock<crate::api::voice_notices::VoiceNoticesHandle>,
     /// The live calls, for the HTTP API.
     pub calls: crate::calls::Calls,
+    /// The per-day call tallies (the CDR writer's hook `record`, the analytics API).
+    pub analytics: crate::analytics::Analytics,
     /// Call recording: `start` gives a call's media session its tap; the recordings' records
     /// are read from `db`.
     pub recorder: Recorder,

@@ -4,6 +4,7 @@
 //! sockets, clocks, threads, actix or sled: the `switchboard-actors` crate drives these
 //! machines. See `ARCHITECTURE.md` at the repository root for the map.
 
+pub mod analytics;
 pub mod anchor;
 pub mod auth;
 pub mod cdr;

@@ -19,6 +19,9 @@
 //! | `/v1/conferences...` | see `conferences.rs` | conferences, participants, moderation |
 //! | `/v1/accounts/{number}/voicemail...` | see `voicemail.rs` | messages, greetings, settings |
 //! | `GET /v1/bans`, `DELETE /v1/bans/{ip}` | admin, see `bans.rs` | flood bans |
+//! | `GET /v1/registrations` | admin, see `registrations.rs` | every registered device |
+//! | `/v1/analytics/...` | admin, see `analytics.rs` | per-day call tallies, record import |
+//! | `GET /console` | anyone (its data: admin), see `console.rs` | the operator console |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -32,11 +35,13 @@
 //! read alike, such as a `number=` filter).
 
 mod accounts;
+mod analytics;
 mod auth;
 mod bans;
 mod buddies;
 mod calls;
 mod conferences;
+mod console;
 mod error;
 mod forwarding;
 mod mailboxes;
@@ -44,6 +49,7 @@ mod messages;
 mod presence;
 mod query;
 mod recordings;
+mod registrations;
 mod reset;
 mod rooms;
 mod voicemail;
@@ -119,6 +125,25 @@ fn voicemail_routes(cfg: &mut web::ServiceConfig) {
             &format!("{BOX}/{{id}}"),
             web::delete().to(voicemail::delete),
         );
+}
+
+/// The analytics API, the registrations list and the console.
+fn analytics_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/analytics/days", web::get().to(analytics::days))
+        .route(
+            "/v1/analytics/countries",
+            web::get().to(analytics::countries),
+        )
+        .route("/v1/analytics/trunks", web::get().to(analytics::trunks))
+        .service(
+            web::resource("/v1/analytics/records")
+                .app_data(web::PayloadConfig::new(analytics::MAX_IMPORT_BYTES))
+                .route(web::post().to(analytics::import)),
+        )
+        .route("/v1/registrations", web::get().to(registrations::list))
+        .route("/console", web::get().to(console::page))
+        .route("/console/app.js", web::get().to(console::script))
+        .route("/console/app.css", web::get().to(console::style));
 }
 
 /// Starts the HTTP server on an already bound listener.
@@ -260,6 +285,7 @@ pub fn start(
                 "/v1/conferences/{name}/participants/{id}",
                 web::delete().to(conferences::remove),
             )
+            .configure(analytics_routes)
             .configure(conferences::debug_routes)
             .configure(mailboxes::debug_routes)
             .default_service(web::to(not_found))

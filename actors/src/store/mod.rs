@@ -1,5 +1,5 @@
 //! The durable store: one interface over sled for accounts, bindings, buddy lists, recordings,
-//! voice notices, voicemail records and metadata.
+//! voice notices, voicemail records, the call analytics' days and metadata.
 //!
 //! Callers see typed records (`switchboard_engine::store`) and never sled itself, so the
 //! backend could change here alone. Writes are applied in order by the store actor
@@ -8,6 +8,7 @@
 
 pub mod actor;
 pub mod admin;
+mod analytics;
 pub mod api;
 mod buddies;
 mod conferences;
@@ -71,6 +72,7 @@ pub struct Store {
     voicemails: sled::Tree,
     voicemails_pending: sled::Tree,
     voicemail_settings: sled::Tree,
+    analytics: sled::Tree,
 }
 
 /// Metadata key of the digest realm the accounts were made for.
@@ -124,6 +126,7 @@ impl Store {
             voicemails: db.open_tree(voicemail::VOICEMAILS_TREE)?,
             voicemails_pending: db.open_tree(voicemail::VOICEMAILS_PENDING_TREE)?,
             voicemail_settings: db.open_tree(voicemail::VOICEMAIL_SETTINGS_TREE)?,
+            analytics: db.open_tree(switchboard_engine::analytics::ANALYTICS_TREE)?,
             db,
         })
     }
@@ -258,6 +261,25 @@ impl Store {
             }
         }
         Ok(removed)
+    }
+
+    /// Up to `limit` addresses with stored bindings, in key order, with their bindings (a
+    /// scan: the operator's list of registrations).
+    pub fn every_binding(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(Aor, Vec<BindingRecord>)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.bindings.iter().take(limit) {
+            let (k, v) = item?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let rec = BindingsRecord::decode(&v).map_err(|source| StoreError::Record {
+                key: key.clone(),
+                source,
+            })?;
+            out.push((Aor::from_canonical(&key), rec.bindings));
+        }
+        Ok(out)
     }
 
     /// Number of stored bindings (a scan; used at start-up for the gauge).
