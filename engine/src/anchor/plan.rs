@@ -479,7 +479,10 @@ mod tests {
         c.caller_offered(&sdp("10.0.0.7", 4000, "0", ""), false)
             .unwrap();
         let to_callee = parse(&c.callee_offer_for_test());
-        assert!(to_callee.to_string().contains("c=IN IP6 2001:db8::1\r\n"), "{to_callee}");
+        assert!(
+            to_callee.to_string().contains("c=IN IP6 2001:db8::1\r\n"),
+            "{to_callee}"
+        );
         let answer = parse(
             "v=0\r\no=b 1 1 IN IP6 2001:db8::9\r\ns=-\r\nc=IN IP6 2001:db8::9\r\nt=0 0\r\n\
              m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",

@@ -481,7 +481,8 @@ mod tests {
     }
 
     #[test]
-    fn a_callee_offered_srtp_that_answers_plain_rtp_gets_a_plain_leg_and_a_keyless_one_is_refused() {
+    fn a_callee_offered_srtp_that_answers_plain_rtp_gets_a_plain_leg_and_a_keyless_one_is_refused()
+    {
         let mut c = call([true, true], true);
         c.caller_offered(&sdp(4000, "RTP/AVP", &[]), false).unwrap();
         let a = c.callee_answered(&sdp(5000, "RTP/AVP", &[])).unwrap();
