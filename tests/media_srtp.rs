@@ -10,7 +10,8 @@
 //! Toward a callee registered over TLS the switch offers SRTP itself (`RTP/SAVP`, a fresh key
 //! of its own, never the caller's): two TLS phones each speak SRTP with the switch under keys
 //! of their own; a TLS callee that answers that offer with plain RTP gets a plain leg and the
-//! call goes on; a callee registered over UDP is offered plain RTP.
+//! call goes on; a callee registered over UDP is offered plain RTP, and so is a TLS callee
+//! when the caller offered plain RTP.
 
 mod common;
 
@@ -406,4 +407,21 @@ async fn a_callee_registered_over_udp_is_offered_plain_rtp_by_a_tls_caller() {
     let live = the_live_call(&sw);
     assert_eq!(live["media"], "anchored", "{live}");
     assert_eq!(live["reason"], "srtp", "{live}");
+}
+
+#[tokio::test]
+async fn a_plain_offer_reaches_a_tls_callee_as_plain_rtp_in_an_anchored_call() {
+    let sw = media::switch("[media]\nanchor = \"always\"\n", &["1001", "1002"]);
+    let mut ua_b = tls_registered(&sw, "1001").await;
+    let mut ua_a = tls_registered(&sw, "1002").await;
+    let a = RtpPhone::bind(ua_a.local.ip());
+    let _call_a = ua_a
+        .invite_sdp("1001", &a.sdp(&[Codec::Pcmu], a.local().ip()))
+        .await;
+    let invite = ua_b.expect_request(Method::Invite).await;
+    let to_b = Sdp::parse(invite.body()).unwrap();
+    // a phone without SRTP would refuse RTP/SAVP (488): the caller did not ask for it
+    assert_eq!(to_b.media[0].proto, "RTP/AVP", "{to_b}");
+    assert_eq!(to_b.media[0].cryptos().count(), 0, "{to_b}");
+    assert_ne!(to_b.media[0].port, a.local().port(), "anchored: {to_b}");
 }

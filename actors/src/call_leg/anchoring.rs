@@ -45,8 +45,8 @@ impl CallLeg {
     /// another domain): anchor the call's media if it needs it, and give the branches the
     /// relay's offer.
     ///
-    /// The callee's leg counts as secure (SRTP may be offered to it, `media.srtp`) when every
-    /// flow is TLS, and gets the relay's IPv6 ports when every flow is IPv6; the caller's
+    /// The callee's leg counts as secure (SRTP may be offered to it, `media.srtp`, when the
+    /// caller offered SRTP) when every flow is TLS, and gets the relay's IPv6 ports when every flow is IPv6; the caller's
     /// leg is in the family of its offer's address (or of where its INVITE came from).
     pub(super) fn anchor_branches(
         &mut self,
@@ -83,9 +83,13 @@ impl CallLeg {
         // a fork to a TLS phone and a UDP one is plain: one offer goes to all, and the key
         // in it must not travel in clear
         let callee_secure = !flows.is_empty() && flows.iter().all(|f| signalling_secure(Some(f)));
+        // the callee is offered SRTP only when the caller asked for it: a TLS phone that
+        // speaks no SRTP refuses an RTP/SAVP offer (488), and a plain call must not fail for
+        // being anchored
+        let caller_srtp = offer.as_ref().is_some_and(anchor::offers_srtp);
         let srtp = SrtpPolicy {
             accept: [mode.allows(caller_secure), mode.allows(callee_secure)],
-            offer_callee: mode.offers(callee_secure),
+            offer_callee: caller_srtp && mode.offers(callee_secure),
         };
         let facts = Facts {
             offer: offer.as_ref(),
