@@ -46,8 +46,9 @@ impl CallLeg {
     /// relay's offer.
     ///
     /// The callee's leg counts as secure (SRTP may be offered to it, `media.srtp`, when the
-    /// caller offered SRTP) when every flow is TLS, and gets the relay's IPv6 ports when every flow is IPv6; the caller's
-    /// leg is in the family of its offer's address (or of where its INVITE came from).
+    /// caller offered SRTP) when every flow is TLS, and gets the relay's IPv6 ports when
+    /// every flow is IPv6; the caller's leg is in the family of its offer's address (or of
+    /// where its INVITE came from).
     pub(super) fn anchor_branches(
         &mut self,
         i: usize,

@@ -3,10 +3,10 @@
 //!
 //! - [`MediaPlane`] (in `Shared`): starts the threads (`media-0`, ...), binds each session's
 //!   port pairs from the configured range (`open`; `open_in` puts a side's pair on the IPv6
-//!   address, `media.address_v6`, so each side is in its phone's address family) and hands it to a thread by load: the
-//!   lowest-index thread that is not busy, so sessions are packed onto as few threads as carry
-//!   them (`placement.rs` for the policy, `load.rs` for the figures it reads). Both sides of a
-//!   call live on one thread, so a relayed packet never crosses threads, and a session never
+//!   address, `media.address_v6`, so each side is in its phone's address family) and hands
+//!   it to a thread by load: the lowest-index thread that is not busy, so sessions are packed
+//!   onto as few threads as carry them (`placement.rs` for the policy, `load.rs` for the
+//!   figures it reads). Both sides of a call live on one thread, so a relayed packet never crosses threads, and a session never
 //!   moves: its id carries its thread's index in its low 8 bits.
 //! - [`MediaSession`]: the call's handle. Its methods are commands to the thread
 //!   (`configure` a side from its negotiated SDP, `activate`, `play`, `send_digit`,
