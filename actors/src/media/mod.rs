@@ -6,8 +6,9 @@
 //!   address, `media.address_v6`, so each side is in its phone's address family) and hands
 //!   it to a thread by load: the lowest-index thread that is not busy, so sessions are packed
 //!   onto as few threads as carry them (`placement.rs` for the policy, `load.rs` for the
-//!   figures it reads). Both sides of a call live on one thread, so a relayed packet never crosses threads, and a session never
-//!   moves: its id carries its thread's index in its low 8 bits.
+//!   figures it reads). Both sides of a call live on one thread, so a relayed packet never
+//!   crosses threads, and a session never moves: its id carries its thread's index in its
+//!   low 8 bits.
 //! - [`MediaSession`]: the call's handle. Its methods are commands to the thread
 //!   (`configure` a side from its negotiated SDP, `activate`, `play`, `send_digit`,
 //!   `set_sink`, `set_feed`, `set_mixer_clock`, `stats`); dropping it closes the session and
