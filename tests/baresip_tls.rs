@@ -1,6 +1,8 @@
 //! baresip over TLS: two baresip phones register to the switch's TLS port (`;transport=tls`,
 //! trusting the switch's lab certificate through `sip_cafile`), one calls the other, the call
-//! is established and hung up, all on TLS connections.
+//! is established and hung up, all on TLS connections; and the same with the call anchored
+//! (`media.anchor = "always"`): a plain offer reaches the TLS callee as plain RTP, since a
+//! phone without SRTP refuses an `RTP/SAVP` offer (488).
 //!
 //! Skipped, with the reason printed, when baresip is not installed.
 
@@ -27,15 +29,16 @@ fn phone(sw: &Switch, user: &str, tone_hz: u32) -> Baresip {
     })
 }
 
-#[test]
-fn two_baresips_register_and_call_over_tls() {
+/// Two baresips register over TLS and one calls the other with `config`; `anchored`: the
+/// switch must relay the call's media.
+fn register_and_call_over_tls(config: &str, anchored: bool) {
     if let Some(reason) = baresip::missing() {
         eprintln!("skipped: {reason}");
         return;
     }
     // baresip 1.0 answers MD5 digest challenges only
     let sw = Switch::with(Options {
-        config: "[auth]\nalgorithms = [\"MD5\"]\n".into(),
+        config: format!("[auth]\nalgorithms = [\"MD5\"]\n{config}"),
         ..Default::default()
     });
     sw.add_account("1001", PW);
@@ -60,6 +63,9 @@ fn two_baresips_register_and_call_over_tls() {
         }
     }
     assert_eq!(sw.metric("switchboard_active_calls"), 1.0);
+    if anchored {
+        assert_eq!(sw.metric("switchboard_anchored_calls_total"), 1.0);
+    }
     a.hang_up();
     b.wait_event("CALL_CLOSED", WAIT)
         .unwrap_or_else(|| panic!("1001 sees the hang-up:\n{}", b.log()));
@@ -71,4 +77,14 @@ fn two_baresips_register_and_call_over_tls() {
         conns_before,
         "the call reused the phones' connections"
     );
+}
+
+#[test]
+fn two_baresips_register_and_call_over_tls() {
+    register_and_call_over_tls("", false);
+}
+
+#[test]
+fn two_baresips_without_srtp_call_over_tls_with_anchored_media() {
+    register_and_call_over_tls("[media]\nanchor = \"always\"\n", true);
 }

@@ -6,6 +6,12 @@
 //! `media.anchor = "always"`: the switch cannot relay SRTP it holds no keys for, and the
 //! callee, not the switch, answers the offer (it may speak SRTP itself), so the switch
 //! neither refuses it with 488 nor strips it.
+//!
+//! Toward a callee registered over TLS the switch offers SRTP itself (`RTP/SAVP`, a fresh key
+//! of its own, never the caller's): two TLS phones each speak SRTP with the switch under keys
+//! of their own; a TLS callee that answers that offer with plain RTP gets a plain leg and the
+//! call goes on; a callee registered over UDP is offered plain RTP, and so is a TLS callee
+//! when the caller offered plain RTP.
 
 mod common;
 
@@ -19,6 +25,7 @@ use switchboard_engine::media::codec::Decoder;
 use switchboard_engine::media::rtp::{write_header, Header, PayloadType, RtpTimestamp, Seq, Ssrc};
 use switchboard_engine::media::srtp::{MasterKey, SrtpContext, Suite, SRTP_OVERHEAD};
 use switchboard_engine::media::{Codec, SampleRate};
+use switchboard_engine::sdp::crypto::Crypto;
 use switchboard_engine::sdp::Sdp;
 use switchboard_engine::sip::Method;
 
@@ -225,4 +232,196 @@ async fn an_srtp_offer_the_switch_may_not_end_passes_end_to_end_untouched() {
         let live = the_live_call(&sw);
         assert_eq!(live["media"], "direct", "{srtp}: {live}");
     }
+}
+
+/// A phone registered over TLS on the switch's TLS port.
+async fn tls_registered(sw: &common::Switch, user: &str) -> Ua {
+    let trust = common::tls::client_trusting(&common::tls::lab_cert(&sw.data));
+    let mut ua = Ua::tls(sw.sip, sw.tls, user, PW, trust)
+        .await
+        .expect("a TLS handshake");
+    assert_eq!(
+        ua.register(600).await.status(),
+        Some(200),
+        "{user} over TLS"
+    );
+    ua
+}
+
+/// The packets `raw` (SRTP as received) unprotected with `key`, or a panic.
+fn unprotected(raw: &[Vec<u8>], key: &MasterKey) -> Vec<Vec<u8>> {
+    let mut reader = SrtpContext::new(SUITE, key);
+    raw.iter()
+        .map(|p| {
+            let mut buf = p.clone();
+            let n = reader
+                .unprotect(&mut buf, p.len())
+                .expect("authenticated by the switch");
+            buf.truncate(n);
+            buf
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn two_phones_registered_over_tls_speak_srtp_each_with_its_own_key_to_the_switch() {
+    let sw = media::switch("[media]\nanchor = \"always\"\n", &["1001", "1002"]);
+    let mut ua_b = tls_registered(&sw, "1001").await;
+    let mut ua_a = tls_registered(&sw, "1002").await;
+    let mut a = RtpPhone::bind(ua_a.local.ip());
+    let mut b = RtpPhone::bind(ua_b.local.ip());
+    let key = caller_key();
+
+    let offer = savp(&a.sdp(&[Codec::Pcmu], a.local().ip()), &key);
+    let mut call_a = ua_a.invite_sdp("1001", &offer).await;
+    let invite = ua_b.expect_request(Method::Invite).await;
+    // B, on TLS, is offered SRTP with a key of the switch's, not A's
+    let (suite, to_b_key) = crypto_of(invite.body());
+    assert_eq!(suite, SUITE);
+    assert_ne!(to_b_key, key, "A's key stays on A's leg");
+    assert!(
+        !String::from_utf8_lossy(invite.body()).contains(&Crypto::new(1, SUITE, &key).to_string()),
+        "no trace of A's key"
+    );
+    let b_key = MasterKey::from_bytes(&[0x42; 30]);
+    let accepted = answer_codecs(invite.body(), &[Codec::Pcmu]);
+    let b_sdp = savp(&b.sdp(&accepted, b.local().ip()), &b_key);
+    let mut call_b = ua_b.accept_sdp(&invite, &b_sdp).await;
+    let answer = ua_a.invite_outcome(&mut call_a).await;
+    assert_eq!(answer.status(), Some(200));
+    ua_b.expect_request(Method::Ack).await;
+    let (_, to_a_key) = crypto_of(answer.body());
+    assert!(
+        to_a_key != key && to_a_key != b_key && to_a_key != to_b_key,
+        "a key of the switch's own for each leg"
+    );
+    assert!(!String::from_utf8_lossy(answer.body())
+        .contains(&Crypto::new(1, SUITE, &b_key).to_string()));
+
+    a.use_srtp(SUITE, key, to_a_key);
+    b.use_srtp(SUITE, b_key, to_b_key);
+    let a_sends = remote_of(answer.body(), &[Codec::Pcmu]).expect("audio in the answer");
+    let b_sends = remote_of(invite.body(), &accepted).expect("audio in the offer");
+    a.start_towards(&a_sends, CALLER_HZ);
+    b.start_towards(&b_sends, CALLEE_HZ);
+    assert!(a.wait_heard(LISTEN, PATIENCE).await, "A hears audio");
+    assert!(b.wait_heard(LISTEN, PATIENCE).await, "B hears audio");
+
+    let live = the_live_call(&sw);
+    assert_eq!(live["media"], "anchored", "{live}");
+    let id = live["id"].as_u64().unwrap();
+    let (_, shown) = api(&sw, &format!("/v1/calls/{id}"));
+    for leg in shown["media_stats"]["legs"].as_array().unwrap() {
+        assert_eq!(leg["srtp"], true, "{shown}");
+    }
+
+    let bye = ua_a.in_dialog_request(&mut call_a, "BYE", None, true);
+    ua_a.send(bye);
+    let bye = ua_b.expect_request(Method::Bye).await;
+    ua_b.reply(&bye, 200);
+    let _ = &mut call_b;
+    a.stop();
+    b.stop();
+
+    assert_tone("A", &a.audio(), CALLEE_HZ, CALLER_HZ, SampleRate::NARROW);
+    assert_tone("B", &b.audio(), CALLER_HZ, CALLEE_HZ, SampleRate::NARROW);
+    assert_eq!(a.srtp_failures(), 0, "every packet to A authenticated");
+    assert_eq!(b.srtp_failures(), 0, "every packet to B authenticated");
+    // what reached B was SRTP under the key offered to B: noise as plain audio, A's tone
+    // once unprotected
+    let raw = b.raw_received();
+    assert!(raw.len() >= 50, "{} packets kept", raw.len());
+    assert!(
+        !as_plain_pcmu(&raw[10..]).has(CALLER_HZ),
+        "ciphertext is no tone"
+    );
+    let heard = as_plain_pcmu(&unprotected(&raw, &to_b_key)[10..]);
+    assert!(heard.has(CALLER_HZ), "decrypted, it is A's tone");
+    assert!((heard.level_at(CALLER_HZ) - f64::from(TONE_DBFS)).abs() < 3.0);
+}
+
+#[tokio::test]
+async fn a_tls_callee_that_answers_the_srtp_offer_with_plain_rtp_still_hears_the_caller() {
+    let sw = media::switch("[media]\nanchor = \"always\"\n", &["1001", "1002"]);
+    let mut ua_b = tls_registered(&sw, "1001").await;
+    let mut ua_a = tls_registered(&sw, "1002").await;
+    let mut a = RtpPhone::bind(ua_a.local.ip());
+    let mut b = RtpPhone::bind(ua_b.local.ip());
+    let key = caller_key();
+    let offer = savp(&a.sdp(&[Codec::Pcmu], a.local().ip()), &key);
+    let mut call_a = ua_a.invite_sdp("1001", &offer).await;
+    let invite = ua_b.expect_request(Method::Invite).await;
+    crypto_of(invite.body());
+    // B knows no SRTP and answers RTP/AVP (RFC 4568 says it should have refused)
+    let accepted = answer_codecs(invite.body(), &[Codec::Pcmu]);
+    let b_sdp = b.sdp(&accepted, b.local().ip());
+    let _call_b = ua_b.accept_sdp(&invite, &b_sdp).await;
+    let answer = ua_a.invite_outcome(&mut call_a).await;
+    assert_eq!(answer.status(), Some(200));
+    ua_b.expect_request(Method::Ack).await;
+    let (_, to_a_key) = crypto_of(answer.body());
+    a.use_srtp(SUITE, key, to_a_key);
+    let a_sends = remote_of(answer.body(), &[Codec::Pcmu]).expect("audio in the answer");
+    let b_sends = remote_of(invite.body(), &accepted).expect("audio in the offer");
+    a.start_towards(&a_sends, CALLER_HZ);
+    b.start_towards(&b_sends, CALLEE_HZ);
+    assert!(a.wait_heard(LISTEN, PATIENCE).await, "A hears audio");
+    assert!(b.wait_heard(LISTEN, PATIENCE).await, "B hears audio");
+    let id = the_live_call(&sw)["id"].as_u64().unwrap();
+    let (_, shown) = api(&sw, &format!("/v1/calls/{id}"));
+    for leg in shown["media_stats"]["legs"].as_array().unwrap() {
+        let srtp = leg["side"] == "caller";
+        assert_eq!(leg["srtp"], srtp, "B's leg is plain: {shown}");
+    }
+    a.stop();
+    b.stop();
+    assert_tone("A", &a.audio(), CALLEE_HZ, CALLER_HZ, SampleRate::NARROW);
+    assert_tone("B", &b.audio(), CALLER_HZ, CALLEE_HZ, SampleRate::NARROW);
+    assert_eq!(a.srtp_failures(), 0);
+    assert_eq!(b.unknown_packets(), 0, "B gets plain RTP it reads");
+}
+
+#[tokio::test]
+async fn a_callee_registered_over_udp_is_offered_plain_rtp_by_a_tls_caller() {
+    let sw = media::switch("[media]\nanchor = \"auto\"\n", &["1001", "1002"]);
+    let mut ua_b = Ua::registered(sw.sip, "1001", PW).await;
+    let mut ua_a = tls_registered(&sw, "1002").await;
+    let a = RtpPhone::bind(ua_a.local.ip());
+    let offer = savp(&a.sdp(&[Codec::Pcmu], a.local().ip()), &caller_key());
+    let mut call_a = ua_a.invite_sdp("1001", &offer).await;
+    let invite = ua_b.expect_request(Method::Invite).await;
+    let to_b = Sdp::parse(invite.body()).unwrap();
+    assert_eq!(to_b.media[0].proto, "RTP/AVP", "{to_b}");
+    assert_eq!(
+        to_b.media[0].cryptos().count(),
+        0,
+        "no key over UDP: {to_b}"
+    );
+    let b = RtpPhone::bind(ua_b.local.ip());
+    let accepted = answer_codecs(invite.body(), &[Codec::Pcmu]);
+    ua_b.accept_sdp(&invite, &b.sdp(&accepted, b.local().ip()))
+        .await;
+    let answer = ua_a.invite_outcome(&mut call_a).await;
+    assert_eq!(answer.status(), Some(200));
+    assert_ne!(crypto_of(answer.body()).1, caller_key());
+    let live = the_live_call(&sw);
+    assert_eq!(live["media"], "anchored", "{live}");
+    assert_eq!(live["reason"], "srtp", "{live}");
+}
+
+#[tokio::test]
+async fn a_plain_offer_reaches_a_tls_callee_as_plain_rtp_in_an_anchored_call() {
+    let sw = media::switch("[media]\nanchor = \"always\"\n", &["1001", "1002"]);
+    let mut ua_b = tls_registered(&sw, "1001").await;
+    let mut ua_a = tls_registered(&sw, "1002").await;
+    let a = RtpPhone::bind(ua_a.local.ip());
+    let _call_a = ua_a
+        .invite_sdp("1001", &a.sdp(&[Codec::Pcmu], a.local().ip()))
+        .await;
+    let invite = ua_b.expect_request(Method::Invite).await;
+    let to_b = Sdp::parse(invite.body()).unwrap();
+    // a phone without SRTP would refuse RTP/SAVP (488): the caller did not ask for it
+    assert_eq!(to_b.media[0].proto, "RTP/AVP", "{to_b}");
+    assert_eq!(to_b.media[0].cryptos().count(), 0, "{to_b}");
+    assert_ne!(to_b.media[0].port, a.local().port(), "anchored: {to_b}");
 }

@@ -1,6 +1,7 @@
 //! The media threads' receive loop allocates nothing per packet once a session is set up:
 //! relayed packets (receive, session, send on the other side's socket) and the frame path
-//! (transcoded packets sent on every tick).
+//! (transcoded packets sent on every tick), and packets relayed between an IPv4 leg and an
+//! IPv6 one.
 //!
 //! A counting global allocator counts the allocations of the whole process (the media thread
 //! is not ours to mark), so this file holds one test and the test thread only sends and
@@ -125,6 +126,7 @@ async fn the_media_thread_relays_and_transcodes_without_allocating_per_packet() 
     let mut m = Config::load(None).unwrap().media;
     m.ports = "41480-41499".into();
     m.threads = 1;
+    m.address_v6 = Some("::1".parse().unwrap());
     let plane = MediaPlane::start(&m, Arc::new(Metrics::new())).unwrap();
     let owner = Owner.start();
     let (a, b) = (
@@ -159,7 +161,7 @@ async fn the_media_thread_relays_and_transcodes_without_allocating_per_packet() 
 
     // frame path: G.722 from the caller to a PCMU callee, one packet per 20 ms tick
     let t = plane
-        .open(&[Side::Caller, Side::Callee], owner.recipient())
+        .open(&[Side::Caller, Side::Callee], owner.clone().recipient())
         .unwrap();
     t.configure(Side::Caller, side(aa, Codec::G722, 9));
     t.configure(Side::Callee, side(ba, Codec::Pcmu, 0));
@@ -172,8 +174,41 @@ async fn the_media_thread_relays_and_transcodes_without_allocating_per_packet() 
     let transcoded = exchange(&a, pa, &b, Codec::G722, 9, &mut sa, 100, tick);
     let framed = ALLOCATIONS.load(Ordering::Relaxed) - before;
     drop(t);
+
+    // relay between an IPv4 caller and an IPv6 callee
+    let c = UdpSocket::bind("[::1]:0").unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    b.set_nonblocking(false).unwrap();
+    a.set_nonblocking(false).unwrap();
+    while a.recv_from(&mut [0u8; 512]).is_ok() {}
+    let u = plane
+        .open_in(
+            &[(Side::Caller, false), (Side::Callee, true)],
+            owner.recipient(),
+        )
+        .unwrap();
+    u.configure(Side::Caller, side(aa, Codec::Pcmu, 0));
+    u.configure(Side::Callee, side(c.local_addr().unwrap(), Codec::Pcmu, 0));
+    let (pa, pc) = (
+        u.local(Side::Caller).unwrap().rtp,
+        u.local(Side::Callee).unwrap().rtp,
+    );
+    assert!(pa.is_ipv4() && pc.is_ipv6(), "{pa} {pc}");
+    exchange(&a, pa, &c, Codec::Pcmu, 0, &mut sa, 200, None);
+    exchange(&c, pc, &a, Codec::Pcmu, 0, &mut sb, 200, None);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let to_v6 = exchange(&a, pa, &c, Codec::Pcmu, 0, &mut sa, 5_000, None);
+    let to_v4 = exchange(&c, pc, &a, Codec::Pcmu, 0, &mut sb, 5_000, None);
+    let bridged = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    drop(u);
     plane.stop();
 
+    assert!(to_v6 >= 4_990 && to_v4 >= 4_990, "{to_v6} {to_v4}");
+    assert_eq!(
+        bridged, 0,
+        "allocations relaying 10,000 packets between IPv4 and IPv6"
+    );
     assert!(there >= 4_990 && back >= 4_990, "{there} {back}");
     assert!(transcoded >= 90, "{transcoded}");
     assert_eq!(relayed, 0, "allocations relaying 10,000 packets");

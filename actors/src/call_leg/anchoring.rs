@@ -41,10 +41,20 @@ const REASON_TIMEOUT: &str = "SIP;cause=408;text=\"Media Timeout\"";
 
 impl CallLeg {
     /// The branches of transaction `i` (the call's INVITE) are about to go out, to devices
-    /// registered with contact hosts and sources `callees` (none for a trunk or another
-    /// domain): anchor the call's media if it needs it, and give the branches the relay's
-    /// offer.
-    pub(super) fn anchor_branches(&mut self, i: usize, callees: Vec<(IpAddr, IpAddr)>) {
+    /// registered with contact hosts and sources `callees`, on `flows` (none for a trunk or
+    /// another domain): anchor the call's media if it needs it, and give the branches the
+    /// relay's offer.
+    ///
+    /// The callee's leg counts as secure (SRTP may be offered to it, `media.srtp`, when the
+    /// caller offered SRTP) when every flow is TLS, and gets the relay's IPv6 ports when
+    /// every flow is IPv6; the caller's leg is in the family of its offer's address (or of
+    /// where its INVITE came from).
+    pub(super) fn anchor_branches(
+        &mut self,
+        i: usize,
+        callees: Vec<(IpAddr, IpAddr)>,
+        flows: &[Flow],
+    ) {
         if let Some(body) = &self.callee_offer {
             // anchored at an earlier stage: the new branches get the same offer
             self.txns[i].replace_sdp(body.clone());
@@ -71,12 +81,16 @@ impl CallLeg {
                 .any(|a| self.shared.db.record_calls(a).unwrap_or(false));
         let mode = self.shared.config.media.srtp();
         let caller_secure = signalling_secure(self.call.source());
-        // the branches' flows are chosen as they go out; until one can be secure (TLS), the
-        // callee's leg counts as plain
-        let callee_secure = signalling_secure(None);
+        // a fork to a TLS phone and a UDP one is plain: one offer goes to all, and the key
+        // in it must not travel in clear
+        let callee_secure = !flows.is_empty() && flows.iter().all(|f| signalling_secure(Some(f)));
+        // the callee is offered SRTP only when the caller asked for it: a TLS phone that
+        // speaks no SRTP refuses an RTP/SAVP offer (488), and a plain call must not fail for
+        // being anchored
+        let caller_srtp = offer.as_ref().is_some_and(anchor::offers_srtp);
         let srtp = SrtpPolicy {
             accept: [mode.allows(caller_secure), mode.allows(callee_secure)],
-            offer_callee: mode.offers(callee_secure),
+            offer_callee: caller_srtp && mode.offers(callee_secure),
         };
         let facts = Facts {
             offer: offer.as_ref(),
@@ -92,11 +106,16 @@ impl CallLeg {
             return;
         };
         let Some(me) = self.me.clone() else { return };
-        let session = match self
-            .shared
-            .media
-            .open(&[Side::Caller, Side::Callee], me.recipient())
-        {
+        let caller_v6 = offer
+            .as_ref()
+            .and_then(anchor::audio_address)
+            .or(facts.caller_source)
+            .is_some_and(|a| a.is_ipv6());
+        let callee_v6 = !flows.is_empty() && flows.iter().all(|f| f.remote.is_ipv6());
+        let session = match self.shared.media.open_in(
+            &[(Side::Caller, caller_v6), (Side::Callee, callee_v6)],
+            me.recipient(),
+        ) {
             Ok(s) => s,
             Err(e) => {
                 // no ports: the call goes on with direct media rather than fail
@@ -447,10 +466,12 @@ impl CallLeg {
     /// the called party: a prompt, a conference).
     pub(super) fn own_media(&mut self, offer: &Sdp) -> Option<super::party::OwnMedia> {
         let me = self.me.clone()?;
+        // in the family of the caller's offer
+        let v6 = anchor::audio_address(offer).is_some_and(|a| a.is_ipv6());
         let session = self
             .shared
             .media
-            .open(&[Side::Caller], me.recipient())
+            .open_in(&[(Side::Caller, v6)], me.recipient())
             .ok()?;
         let local = session.local(Side::Caller)?;
         let endpoint = switchboard_engine::sdp::negotiate::LocalEndpoint::new(

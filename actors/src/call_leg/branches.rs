@@ -24,30 +24,34 @@ use super::txn::{TrunkAttempt, TrunkStep};
 use super::CallLeg;
 use crate::clock::{now, unix_now};
 use crate::metrics::TrunkLabel;
-use crate::transport::{flow_for_uri, resolve};
+use crate::transport::{flow_for_binding, flow_for_uri, resolve};
 
 impl CallLeg {
     /// Rings every registered device of the subscriber just located; the sequence's next
     /// step when none can be rung after all.
     pub(super) fn fork(&mut self, i: usize) -> Step {
         let unix = unix_now();
-        // each device's contact host against where it registered from: NAT shows there
-        let callees = self.txns[i]
+        // each device's contact host against where it registered from: NAT shows there;
+        // and the flow its branch goes out on (TLS or not, IPv4 or IPv6)
+        let (callees, flows) = self.txns[i]
             .setup
             .as_ref()
             .and_then(|s| s.location())
             .map(|(_, located)| {
-                registrar::targets(&located.bindings, unix)
-                    .into_iter()
+                let targets = registrar::targets(&located.bindings, unix);
+                let callees = targets
+                    .iter()
                     .filter_map(|b| {
                         let uri = Uri::parse(&b.uri).ok()?;
                         let host: IpAddr = uri.host().trim_matches(['[', ']']).parse().ok()?;
                         Some((host, b.source.ip()))
                     })
-                    .collect()
+                    .collect();
+                let flows: Vec<Flow> = targets.into_iter().map(flow_for_binding).collect();
+                (callees, flows)
             })
             .unwrap_or_default();
-        self.anchor_branches(i, callees);
+        self.anchor_branches(i, callees, &flows);
         self.txns[i].fork(now(), &self.shared.local, unix)
     }
 
@@ -69,7 +73,7 @@ impl CallLeg {
         request_uri: &str,
         authenticate: bool,
     ) -> Step {
-        self.anchor_branches(i, Vec::new());
+        self.anchor_branches(i, Vec::new(), &[]);
         let attempt = TrunkStep {
             id,
             request_uri,
@@ -133,7 +137,7 @@ impl CallLeg {
     }
 
     fn send_external(&mut self, i: usize, uri: &str, flow: Flow) {
-        self.anchor_branches(i, Vec::new());
+        self.anchor_branches(i, Vec::new(), &[]);
         self.txns[i].branch_to_external(now(), &self.shared.local, uri, flow);
     }
 }

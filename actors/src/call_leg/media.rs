@@ -55,11 +55,12 @@ impl CallMedia {
         let caller = session.local(Side::Caller)?;
         let callee = session.local(Side::Callee)?;
         let relay = Relay {
-            address: caller.rtp.ip(),
+            address: [caller.rtp.ip(), callee.rtp.ip()],
             caller: caller.relay_port(),
             callee: callee.relay_port(),
         };
-        let origin = Origin::new(entropy.next_u64() % 1_000_000_000, 1, relay.address);
+        // the o= of the caller's answers: in the caller's family, as its c= is
+        let origin = Origin::new(entropy.next_u64() % 1_000_000_000, 1, caller.rtp.ip());
         Some(CallMedia {
             session,
             plan: AnchoredCall::new(relay, policy, origin)

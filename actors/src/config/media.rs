@@ -20,6 +20,14 @@ pub struct Media {
     /// bind address.
     #[serde(default)]
     pub advertise: Option<IpAddr>,
+    /// The IPv6 address RTP sockets bind to for legs whose SDP is `c=IN IP6`. Unset: the
+    /// first IPv6 address SIP listens on (`sip.listen`, `sip.listen_also`) when it names
+    /// one (not `[::]`), else none (IPv6 legs then get the IPv4 relay; see `Config::load`).
+    #[serde(default)]
+    pub address_v6: Option<IpAddr>,
+    /// The IPv6 address put in SDP for those ports; unset: `address_v6`.
+    #[serde(default)]
+    pub advertise_v6: Option<IpAddr>,
     /// RTP ports, `"first-last"`: even ports carry RTP, the next odd one RTCP.
     pub ports: String,
     /// Media threads at most; 0 = one per CPU core. Sessions fill the lowest-index thread
@@ -53,6 +61,23 @@ impl Media {
     /// The address in SDP.
     pub fn advertised(&self) -> IpAddr {
         self.advertise.unwrap_or(self.address)
+    }
+
+    /// The IPv6 relay: the address bound and the one in SDP, when there is one.
+    pub fn v6(&self) -> Option<(IpAddr, IpAddr)> {
+        let bind = self.address_v6?;
+        Some((bind, self.advertise_v6.unwrap_or(bind)))
+    }
+
+    /// Takes the IPv6 address of `sip` (the first of them that is IPv6 and not `[::]`) for
+    /// `address_v6` when it is unset: a switch that takes SIP on IPv6 relays IPv6 media too.
+    pub(super) fn default_v6(&mut self, sip: &[std::net::SocketAddr]) {
+        if self.address_v6.is_none() {
+            self.address_v6 = sip
+                .iter()
+                .map(|a| a.ip())
+                .find(|ip| ip.is_ipv6() && !ip.is_unspecified());
+        }
     }
 
     /// When calls are anchored (validated at load).
@@ -127,6 +152,20 @@ pub(super) fn validate(m: &Media) -> Result<(), ConfigError> {
             message: "must be set to a reachable address when media.address is unspecified".into(),
         });
     }
+    if let Some((bind, advertised)) = m.v6() {
+        if !bind.is_ipv6() || !advertised.is_ipv6() {
+            return Err(ConfigError::Value {
+                key: "media.address_v6",
+                message: "media.address_v6 and media.advertise_v6 must be IPv6 addresses".into(),
+            });
+        }
+        if advertised.is_unspecified() {
+            return Err(ConfigError::Value {
+                key: "media.advertise_v6",
+                message: "must be set to a reachable address when media.address_v6 is [::]".into(),
+            });
+        }
+    }
     if m.threads > 256 {
         return Err(ConfigError::Value {
             key: "media.threads",
@@ -189,11 +228,53 @@ mod tests {
             c.media.advertised(),
             "203.0.113.5".parse::<IpAddr>().unwrap()
         );
+        assert_eq!(c.media.v6(), None, "no IPv6 SIP, no IPv6 media");
+        c.media.address_v6 = Some("::".parse().unwrap());
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("media.advertise_v6"));
+        c.media.advertise_v6 = Some("2001:db8::5".parse().unwrap());
+        c.validate().unwrap();
+        c.media.advertise_v6 = Some("192.0.2.5".parse().unwrap());
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("media.address_v6"));
+        c.media.address_v6 = None;
+        c.media.advertise_v6 = None;
         c.media.hold_timeout_secs = 10;
         assert!(c
             .validate()
             .unwrap_err()
             .to_string()
             .contains("media.timeout_secs"));
+    }
+
+    #[test]
+    fn ipv6_media_follows_an_ipv6_sip_address_unless_set() {
+        let dir = std::env::temp_dir().join(format!("sb-media-v6-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(Some(&file)).unwrap().media.v6()
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            load("[sip]\nlisten_also = [\"[::]:5060\", \"[::1]:5060\"]\n"),
+            Some((ip("::1"), ip("::1")))
+        );
+        assert_eq!(load("[sip]\nlisten_also = [\"[::]:5060\"]\n"), None);
+        assert_eq!(
+            load(
+                "[sip]\nlisten_also = [\"[::1]:5060\"]\n\
+                 [media]\naddress_v6 = \"::\"\nadvertise_v6 = \"2001:db8::7\"\n"
+            ),
+            Some((ip("::"), ip("2001:db8::7")))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

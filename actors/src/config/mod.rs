@@ -202,13 +202,14 @@ impl Config {
             merge(&mut base, over);
         }
         let origin = file.map_or("embedded defaults".to_owned(), |p| p.display().to_string());
-        let config: Config =
+        let mut config: Config =
             toml::Value::Table(base)
                 .try_into()
                 .map_err(|e: toml::de::Error| ConfigError::Parse {
                     origin,
                     message: e.to_string(),
                 })?;
+        config.media.default_v6(&config.sip.addresses());
         config.validate()?;
         Ok(config)
     }

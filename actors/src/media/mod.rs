@@ -2,11 +2,13 @@
 //! drive their engine `Session`s, and the handles the call's actors steer them with.
 //!
 //! - [`MediaPlane`] (in `Shared`): starts the threads (`media-0`, ...), binds each session's
-//!   port pairs from the configured range (`open`) and hands it to a thread by load: the
-//!   lowest-index thread that is not busy, so sessions are packed onto as few threads as carry
-//!   them (`placement.rs` for the policy, `load.rs` for the figures it reads). Both sides of a
-//!   call live on one thread, so a relayed packet never crosses threads, and a session never
-//!   moves: its id carries its thread's index in its low 8 bits.
+//!   port pairs from the configured range (`open`; `open_in` puts a side's pair on the IPv6
+//!   address, `media.address_v6`, so each side is in its phone's address family) and hands
+//!   it to a thread by load: the lowest-index thread that is not busy, so sessions are packed
+//!   onto as few threads as carry them (`placement.rs` for the policy, `load.rs` for the
+//!   figures it reads). Both sides of a call live on one thread, so a relayed packet never
+//!   crosses threads, and a session never moves: its id carries its thread's index in its
+//!   low 8 bits.
 //! - [`MediaSession`]: the call's handle. Its methods are commands to the thread
 //!   (`configure` a side from its negotiated SDP, `activate`, `play`, `send_digit`,
 //!   `set_sink`, `set_feed`, `set_mixer_clock`, `stats`); dropping it closes the session and
@@ -45,7 +47,7 @@ use switchboard_engine::sdp::rewrite::RelayPort;
 
 use command::{Command, Mailbox, Open};
 use load::ThreadLoad;
-use ports::{Pair, Ports};
+use ports::{Pair, Pools, Ports};
 
 use crate::api::media::{MediaNote, MediaSessionId};
 use crate::config::Media;
@@ -62,8 +64,10 @@ struct Plane {
     /// By thread index, as `threads`.
     loads: Vec<Arc<ThreadLoad>>,
     joins: Mutex<Vec<std::thread::JoinHandle<()>>>,
-    ports: Arc<Mutex<Ports>>,
+    ports: Arc<Mutex<Pools>>,
     advertise: IpAddr,
+    /// The IPv6 address in SDP, when the plane has IPv6 ports.
+    advertise_v6: Option<IpAddr>,
     next_id: AtomicU64,
     session: SessionConfig,
     metrics: Arc<Metrics>,
@@ -122,7 +126,22 @@ impl MediaPlane {
             addr: probe,
             source,
         })?;
-        let ports = Ports::new(config.address, config.port_range());
+        let v6 = match config.v6() {
+            Some((bind, advertise)) => {
+                let probe = SocketAddr::new(bind, 0);
+                UdpSocket::bind(probe).map_err(|source| MediaError::Bind {
+                    addr: probe,
+                    source,
+                })?;
+                Some((Ports::new(bind, config.port_range()), advertise))
+            }
+            None => None,
+        };
+        let advertise_v6 = v6.as_ref().map(|(_, a)| *a);
+        let ports = Pools::new(
+            Ports::new(config.address, config.port_range()),
+            v6.map(|(p, _)| p),
+        );
         metrics.media_ports_free.set(ports.free() as i64);
         let ports = Arc::new(Mutex::new(ports));
         let mut threads = Vec::new();
@@ -144,6 +163,7 @@ impl MediaPlane {
                 joins: Mutex::new(joins),
                 ports,
                 advertise: config.advertised(),
+                advertise_v6,
                 next_id: AtomicU64::new(1),
                 session: SessionConfig {
                     timeout: config.timeout(),
@@ -156,27 +176,39 @@ impl MediaPlane {
 
     /// A session with a port pair for each of `sides` (the caller's alone when the switch
     /// answers), on the first media thread not busy (`placement.rs`); its events go to
-    /// `owner`.
+    /// `owner`. Its ports are on the IPv4 address.
     pub fn open(
         &self,
         sides: &[Side],
+        owner: Recipient<MediaNote>,
+    ) -> Result<MediaSession, MediaError> {
+        let sides: Vec<(Side, bool)> = sides.iter().map(|&s| (s, false)).collect();
+        self.open_in(&sides, owner)
+    }
+
+    /// The same, with each side's ports on the IPv6 address when its `bool` says so and the
+    /// plane has one (`media.address_v6`), else on the IPv4 address: a side's ports are in
+    /// the family of the phone they talk to.
+    pub fn open_in(
+        &self,
+        sides: &[(Side, bool)],
         owner: Recipient<MediaNote>,
     ) -> Result<MediaSession, MediaError> {
         let p = &self.inner;
         let mut pairs: [Option<Pair>; 2] = [None, None];
         {
             let mut ports = p.ports.lock().unwrap_or_else(|e| e.into_inner());
-            for &side in sides {
+            for &(side, v6) in sides {
                 if pairs[side.index()].is_some() {
                     continue;
                 }
-                match ports.bind_pair() {
+                match ports.bind_pair(v6) {
                     Ok(pair) => pairs[side.index()] = Some(pair),
                     Err(e) => {
                         for pair in pairs.into_iter().flatten() {
-                            let port = pair.rtp_port;
+                            let (v6, port) = (pair.v6, pair.rtp_port);
                             drop(pair);
-                            ports.release(port);
+                            ports.release(v6, port);
                         }
                         return Err(e);
                     }
@@ -185,9 +217,15 @@ impl MediaPlane {
             p.metrics.media_ports_free.set(ports.free() as i64);
         }
         let local = pairs.each_ref().map(|pair| {
-            pair.as_ref().map(|pair| LocalPorts {
-                rtp: SocketAddr::new(p.advertise, pair.rtp_port),
-                rtcp: SocketAddr::new(p.advertise, pair.rtp_port + 1),
+            pair.as_ref().map(|pair| {
+                let ip = match p.advertise_v6 {
+                    Some(v6) if pair.v6 => v6,
+                    _ => p.advertise,
+                };
+                LocalPorts {
+                    rtp: SocketAddr::new(ip, pair.rtp_port),
+                    rtcp: SocketAddr::new(ip, pair.rtp_port + 1),
+                }
             })
         });
         let now = Instant::now();
@@ -224,6 +262,11 @@ impl MediaPlane {
     /// The address the relay ports are advertised at.
     pub fn advertise(&self) -> IpAddr {
         self.inner.advertise
+    }
+
+    /// The IPv6 address the relay ports are advertised at, when the plane has IPv6 ports.
+    pub fn advertise_v6(&self) -> Option<IpAddr> {
+        self.inner.advertise_v6
     }
 
     /// Port pairs not in use.

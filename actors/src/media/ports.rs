@@ -1,6 +1,7 @@
 //! RTP port pairs from the configured range: an even port for RTP, the next for RTCP, both
 //! bound when handed out (a port someone else holds is skipped) and given back when the
-//! session closes. Handed out round the range, so a port just freed is the last to be taken
+//! session closes. The IPv4 address and the IPv6 one (`media.address_v6`) each have the whole
+//! range ([`Pools`]). Handed out round the range, so a port just freed is the last to be taken
 //! again (late packets of an old call do not reach the next one).
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -24,6 +25,8 @@ pub(super) struct Ports {
 #[derive(Debug)]
 pub(super) struct Pair {
     pub(super) rtp_port: u16,
+    /// Bound on the IPv6 address.
+    pub(super) v6: bool,
     pub(super) rtp: UdpSocket,
     pub(super) rtcp: UdpSocket,
 }
@@ -67,6 +70,7 @@ impl Ports {
             self.free -= 1;
             return Ok(Pair {
                 rtp_port,
+                v6: self.ip.is_ipv6(),
                 rtp,
                 rtcp,
             });
@@ -89,6 +93,41 @@ impl Ports {
     /// Pairs not handed out.
     pub(super) fn free(&self) -> usize {
         self.free
+    }
+}
+
+/// The pairs of the IPv4 address and, when configured, of the IPv6 one.
+#[derive(Debug)]
+pub(super) struct Pools {
+    v4: Ports,
+    v6: Option<Ports>,
+}
+
+impl Pools {
+    pub(super) fn new(v4: Ports, v6: Option<Ports>) -> Pools {
+        Pools { v4, v6 }
+    }
+
+    /// Binds the next free pair on the IPv6 address when `v6` and there is one, else on the
+    /// IPv4 address.
+    pub(super) fn bind_pair(&mut self, v6: bool) -> Result<Pair, MediaError> {
+        match self.v6.as_mut().filter(|_| v6) {
+            Some(p) => p.bind_pair(),
+            None => self.v4.bind_pair(),
+        }
+    }
+
+    /// Gives a pair back to the pool it came from ([`Pair::v6`]).
+    pub(super) fn release(&mut self, v6: bool, rtp_port: u16) {
+        match self.v6.as_mut().filter(|_| v6) {
+            Some(p) => p.release(rtp_port),
+            None => self.v4.release(rtp_port),
+        }
+    }
+
+    /// Pairs not handed out, of both families.
+    pub(super) fn free(&self) -> usize {
+        self.v4.free() + self.v6.as_ref().map_or(0, Ports::free)
     }
 }
 
@@ -131,5 +170,28 @@ mod tests {
             2,
             "41304 has no RTCP port"
         );
+    }
+
+    #[test]
+    fn each_family_has_the_whole_range_and_takes_its_pairs_back() {
+        let v4: IpAddr = "127.0.0.1".parse().unwrap();
+        let v6: IpAddr = "::1".parse().unwrap();
+        let mut p = Pools::new(
+            Ports::new(v4, 41_310..=41_313),
+            Some(Ports::new(v6, 41_310..=41_313)),
+        );
+        assert_eq!(p.free(), 4);
+        let a = p.bind_pair(true).unwrap();
+        assert!(a.v6 && a.rtp.local_addr().unwrap().is_ipv6());
+        let b = p.bind_pair(false).unwrap();
+        assert!(!b.v6 && b.rtp.local_addr().unwrap().is_ipv4());
+        assert_eq!(a.rtp_port, b.rtp_port, "the same port on each address");
+        assert_eq!(p.free(), 2);
+        drop(a);
+        p.release(true, 41_310);
+        assert_eq!(p.free(), 3);
+        // without an IPv6 address an IPv6 leg gets an IPv4 pair
+        let mut only4 = Pools::new(Ports::new(v4, 41_320..=41_321), None);
+        assert!(!only4.bind_pair(true).unwrap().v6);
     }
 }

@@ -32,7 +32,7 @@ use switchboard_engine::media::{Side, FRAME};
 use super::command::{Command, Mailbox, Open};
 use super::counters::{Counters, Sinks};
 use super::load::{Meter, ThreadLoad};
-use super::ports::Ports;
+use super::ports::Pools;
 use super::recv::{Batch, BATCH};
 use crate::api::bell::FeedBell;
 use crate::api::media::{MediaNote, MediaSessionId};
@@ -54,7 +54,7 @@ pub(super) struct Spawned {
 /// Starts media thread `index`.
 pub(super) fn spawn(
     index: usize,
-    ports: Arc<Mutex<Ports>>,
+    ports: Arc<Mutex<Pools>>,
     metrics: Arc<Metrics>,
     load: Arc<ThreadLoad>,
 ) -> std::io::Result<Spawned> {
@@ -78,6 +78,8 @@ struct SideSockets {
     rtp: UdpSocket,
     rtcp: UdpSocket,
     rtp_port: u16,
+    /// Bound on the IPv6 address (its port goes back to that pool).
+    v6: bool,
 }
 
 impl SideSockets {
@@ -114,7 +116,7 @@ struct MediaThread {
     fed: Vec<usize>,
     batch: Batch,
     out: Box<[u8]>,
-    ports: Arc<Mutex<Ports>>,
+    ports: Arc<Mutex<Pools>>,
     metrics: Arc<Metrics>,
     counters: Counters,
     sinks: Sinks,
@@ -140,7 +142,7 @@ impl MediaThread {
         poll: Poll,
         rx: Receiver<Command>,
         bell: FeedBell,
-        ports: Arc<Mutex<Ports>>,
+        ports: Arc<Mutex<Pools>>,
         metrics: Arc<Metrics>,
         meter: Meter,
     ) -> Self {
@@ -386,6 +388,7 @@ impl MediaThread {
                 rtp: UdpSocket::from_std(pair.rtp),
                 rtcp: UdpSocket::from_std(pair.rtcp),
                 rtp_port: pair.rtp_port,
+                v6: pair.v6,
             };
             let ok = registry
                 .register(&mut s.rtp, token(slot, side, false), Interest::READABLE)
@@ -424,14 +427,14 @@ impl MediaThread {
             if let Some(s) = s.as_mut() {
                 let _ = self.poll.registry().deregister(&mut s.rtp);
                 let _ = self.poll.registry().deregister(&mut s.rtcp);
-                freed[i] = Some(s.rtp_port);
+                freed[i] = Some((s.v6, s.rtp_port));
             }
         }
         // the sockets close before their ports can be handed out again
         drop(e);
         let mut ports = self.ports.lock().unwrap_or_else(|p| p.into_inner());
-        for port in freed.into_iter().flatten() {
-            ports.release(port);
+        for (v6, port) in freed.into_iter().flatten() {
+            ports.release(v6, port);
         }
         self.metrics.media_ports_free.set(ports.free() as i64);
         drop(ports);

@@ -26,15 +26,22 @@ use crate::sdp::negotiate::{self, CodecPolicy, LocalEndpoint, Negotiated, Negoti
 use crate::sdp::rewrite::{self, RelayPort, RewriteError};
 use crate::sdp::{Direction, Origin, Sdp};
 
-/// The relay's address (as written in SDP) and its port on each side.
+/// The relay's address and port on each side, as written in that side's SDP.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Relay {
-    pub address: IpAddr,
+    /// By `Side::index`: each side's in its own address family (`c=IN IP4` or `c=IN IP6`),
+    /// so a call can bridge an IPv4 phone and an IPv6 one.
+    pub address: [IpAddr; 2],
     pub caller: RelayPort,
     pub callee: RelayPort,
 }
 
 impl Relay {
+    /// The relay's address toward `side`.
+    pub fn address_of(&self, side: Side) -> IpAddr {
+        self.address[side.index()]
+    }
+
     fn port(&self, side: Side) -> RelayPort {
         match side {
             Side::Caller => self.caller,
@@ -160,7 +167,11 @@ impl AnchoredCall {
         }
         let mut out = offer.clone();
         rewrite::replace_codecs(&mut out, &codecs)?;
-        rewrite::rewrite_endpoints(&mut out, &[self.relay.callee], self.relay.address)?;
+        rewrite::rewrite_endpoints(
+            &mut out,
+            &[self.relay.callee],
+            self.relay.address_of(Side::Callee),
+        )?;
         self.srtp.forward_offer(Side::Callee, &mut out, true);
         let body = out.to_string();
         self.caller_offer = Some(offer.clone());
@@ -200,7 +211,8 @@ impl AnchoredCall {
     /// caller's answer does not change once sent.
     pub fn callee_answered(&mut self, answer: &Sdp) -> Result<Answered, PlanError> {
         let to_callee = self.to_callee.as_ref().ok_or(PlanError::NoOffer)?;
-        let callee = first(negotiate::accept_answer(to_callee, answer)?);
+        let offered = sdes::answered_offer(to_callee, answer);
+        let callee = first(negotiate::accept_answer(&offered, answer)?);
         self.srtp.answered(Side::Callee, to_callee, answer)?;
         self.callee = Some(callee.clone());
         let (body, caller) = self.caller_answer()?;
@@ -226,7 +238,7 @@ impl AnchoredCall {
             _ => known_codecs(offer, &self.policy),
         };
         rewrite::replace_codecs(&mut out, &codecs)?;
-        rewrite::rewrite_endpoints(&mut out, &[self.relay.port(to)], self.relay.address)?;
+        rewrite::rewrite_endpoints(&mut out, &[self.relay.port(to)], self.relay.address_of(to))?;
         self.srtp.forward_offer(to, &mut out, false);
         let body = out.to_string();
         self.pending = Some(Pending {
@@ -241,7 +253,8 @@ impl AnchoredCall {
     /// both streams.
     pub fn answered(&mut self, answer: &Sdp) -> Result<Reoffer, PlanError> {
         let pending = self.pending.take().ok_or(PlanError::NoOffer)?;
-        let answerer = first(negotiate::accept_answer(&pending.forwarded, answer)?);
+        let offered = sdes::answered_offer(&pending.forwarded, answer);
+        let answerer = first(negotiate::accept_answer(&offered, answer)?);
         let offerer = pending.from;
         self.srtp
             .answered(offerer.other(), &pending.forwarded, answer)?;
@@ -301,7 +314,7 @@ impl AnchoredCall {
     ) -> Result<(String, Negotiated), PlanError> {
         let port = self.relay.port(side);
         let local = LocalEndpoint {
-            address: self.relay.address,
+            address: self.relay.address_of(side),
             ports: vec![port.rtp],
             rtcp_mux: port.rtcp_mux,
             direction,
@@ -366,7 +379,7 @@ mod tests {
 
     fn relay() -> Relay {
         Relay {
-            address: "192.0.2.1".parse().unwrap(),
+            address: ["192.0.2.1".parse().unwrap(); 2],
             caller: RelayPort::new(30000),
             callee: RelayPort::new(30002),
         }
@@ -452,6 +465,33 @@ mod tests {
         );
         // the 2xx retransmitted, or a forked 18x before it: the same answer
         assert_eq!(c.callee_answered(&answer).unwrap().body, a.body);
+    }
+
+    #[test]
+    fn an_ipv4_caller_and_an_ipv6_callee_each_get_the_relay_in_their_own_family() {
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let relay = Relay {
+            address: ["192.0.2.1".parse().unwrap(), v6],
+            ..relay()
+        };
+        let origin = Origin::new(42, 1, "192.0.2.1".parse().unwrap());
+        let mut c = AnchoredCall::new(relay, CodecPolicy::default(), origin);
+        c.caller_offered(&sdp("10.0.0.7", 4000, "0", ""), false)
+            .unwrap();
+        let to_callee = parse(&c.callee_offer_for_test());
+        assert!(
+            to_callee.to_string().contains("c=IN IP6 2001:db8::1\r\n"),
+            "{to_callee}"
+        );
+        let answer = parse(
+            "v=0\r\no=b 1 1 IN IP6 2001:db8::9\r\ns=-\r\nc=IN IP6 2001:db8::9\r\nt=0 0\r\n\
+             m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+        );
+        let a = c.callee_answered(&answer).unwrap();
+        assert_eq!(a.callee.remote_rtp, addr("[2001:db8::9]:5000"));
+        assert_eq!(a.caller.remote_rtp, addr("10.0.0.7:4000"));
+        assert!(a.body.contains("c=IN IP4 192.0.2.1\r\n"), "{}", a.body);
+        assert!(!a.body.contains("IP6 2001:db8::1"), "{}", a.body);
     }
 
     #[test]

@@ -8,10 +8,13 @@
 //! engine's `Entropy`, which is not one; kept for the call). The other side is offered plain `RTP/AVP` without the
 //! offerer's keys, unless it speaks SRTP with the switch already (a re-offer), or the call
 //! offers SRTP to the callee ([`SrtpPolicy::offer_callee`]); then it gets `RTP/SAVP` with
-//! the switch's key for it, and its answer must carry its own.
+//! the switch's key for it, and its answer carries its own (a plain `RTP/AVP` answer leaves
+//! that leg plain: see [`SrtpState::answered`]).
 //!
 //! An `RTP/SAVP` offer from a side the switch may not end SRTP for (`media.srtp`), or with
 //! no line it can run, is refused ([`super::PlanError::Srtp`]): the relay cannot carry it.
+
+use std::borrow::Cow;
 
 use crate::media::srtp::{MasterKey, SrtpKeys, Suite};
 use crate::media::Side;
@@ -143,6 +146,13 @@ impl SrtpState {
 
     /// `to` answered the offer it got (`forwarded`) with `answer`: its key, if it was
     /// offered SRTP.
+    ///
+    /// A plain `RTP/AVP` answer to the switch's `RTP/SAVP` offer is, by RFC 4568 §7.1.2, a
+    /// failed offer; the switch takes it as the phone's choice of plain RTP on its own leg
+    /// instead (the call goes on; that leg is plain, and says so in the call's media stats).
+    /// The key the switch offered was never used, and the answer came over the signalling the
+    /// offer went on (TLS under `tls-only`), so no one on the path chose it. An `RTP/SAVP`
+    /// answer without a crypto line for the offered one is refused.
     pub(super) fn answered(
         &mut self,
         to: Side,
@@ -153,6 +163,10 @@ impl SrtpState {
             self.agreed[to.index()] = None;
             return Ok(());
         };
+        if answers_plain(answer) {
+            self.agreed[to.index()] = None;
+            return Ok(());
+        }
         let ours = offered.cryptos().next().ok_or(SrtpError::Answer)?;
         let theirs = audio(answer)
             .and_then(|m| m.cryptos().find(|c| c.tag == ours.tag))
@@ -213,6 +227,22 @@ impl SrtpState {
     }
 }
 
+/// The offer `answer` is checked against in the codec negotiation: `forwarded` as sent, or
+/// its plain copy when `answer` takes an `RTP/SAVP` offer as plain RTP (a plain leg, see
+/// [`SrtpState::answered`]).
+pub(super) fn answered_offer<'a>(forwarded: &'a Sdp, answer: &Sdp) -> Cow<'a, Sdp> {
+    if audio(forwarded).is_some_and(Media::is_savp) && answers_plain(answer) {
+        Cow::Owned(plain(forwarded))
+    } else {
+        Cow::Borrowed(forwarded)
+    }
+}
+
+/// The audio stream of `answer` is plain `RTP/AVP` without keys.
+fn answers_plain(answer: &Sdp) -> bool {
+    audio(answer).is_some_and(|m| !m.is_savp() && m.cryptos().next().is_none())
+}
+
 /// A plain copy of `offer` for the codec negotiation, which speaks `RTP/AVP`.
 pub(super) fn plain(offer: &Sdp) -> Sdp {
     let mut out = offer.clone();
@@ -271,11 +301,11 @@ mod tests {
 
     fn call(accept: [bool; 2], offer_callee: bool) -> AnchoredCall {
         let relay = Relay {
-            address: "192.0.2.1".parse().unwrap(),
+            address: ["192.0.2.1".parse().unwrap(); 2],
             caller: RelayPort::new(30000),
             callee: RelayPort::new(30002),
         };
-        let origin = Origin::new(42, 1, relay.address);
+        let origin = Origin::new(42, 1, relay.address_of(Side::Caller));
         let policy = SrtpPolicy {
             accept,
             offer_callee,
@@ -448,6 +478,22 @@ mod tests {
         let keys = c.srtp(Side::Callee).unwrap();
         assert_eq!((keys.inbound, keys.outbound), (key(KEY_B), ours));
         assert_eq!(c.srtp(Side::Caller), None);
+    }
+
+    #[test]
+    fn a_callee_offered_srtp_that_answers_plain_rtp_gets_a_plain_leg_and_a_keyless_one_is_refused()
+    {
+        let mut c = call([true, true], true);
+        c.caller_offered(&sdp(4000, "RTP/AVP", &[]), false).unwrap();
+        let a = c.callee_answered(&sdp(5000, "RTP/AVP", &[])).unwrap();
+        assert_eq!(parse(&a.body).media[0].proto, "RTP/AVP");
+        assert_eq!(c.srtp(Side::Callee), None, "the callee's leg runs plain");
+        let mut c = call([true, true], true);
+        c.caller_offered(&sdp(4000, "RTP/AVP", &[]), false).unwrap();
+        assert_eq!(
+            c.callee_answered(&sdp(5000, "RTP/SAVP", &[])).unwrap_err(),
+            PlanError::Srtp(SrtpError::Answer)
+        );
     }
 
     #[test]
