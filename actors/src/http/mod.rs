@@ -19,6 +19,7 @@
 //! | `/v1/conferences...` | see `conferences.rs` | conferences, participants, moderation |
 //! | `/v1/accounts/{number}/voicemail...` | see `voicemail.rs` | messages, greetings, settings |
 //! | `GET /v1/bans`, `DELETE /v1/bans/{ip}` | admin, see `bans.rs` | flood bans |
+//! | `/v1/members...` | see `members.rs` | members, outside-number verification, hot-desk PIN |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -40,6 +41,7 @@ mod conferences;
 mod error;
 mod forwarding;
 mod mailboxes;
+mod members;
 mod messages;
 mod presence;
 mod query;
@@ -118,6 +120,26 @@ fn voicemail_routes(cfg: &mut web::ServiceConfig) {
         .route(
             &format!("{BOX}/{{id}}"),
             web::delete().to(voicemail::delete),
+        );
+}
+
+/// The members resources.
+fn member_routes(cfg: &mut web::ServiceConfig) {
+    const ONE: &str = "/v1/members/{id}";
+    const VERIFY: &str = "/v1/members/{id}/numbers/{n}/verification";
+    cfg.route("/v1/members", web::post().to(members::create))
+        .route("/v1/members", web::get().to(members::list))
+        .route(ONE, web::get().to(members::show))
+        .route(ONE, web::patch().to(members::change))
+        .route(ONE, web::delete().to(members::delete))
+        .route(
+            &format!("{ONE}/hotdesk-pin"),
+            web::put().to(members::set_pin),
+        )
+        .route(VERIFY, web::post().to(members::send_code))
+        .route(
+            &format!("{VERIFY}/confirm"),
+            web::post().to(members::confirm),
         );
 }
 
@@ -220,6 +242,7 @@ pub fn start(
                 web::put().to(recordings::set_setting),
             )
             .configure(voicemail_routes)
+            .configure(member_routes)
             .route("/v1/calls", web::get().to(calls::list))
             .route("/v1/calls/{id}", web::get().to(calls::show))
             .route("/v1/recordings", web::get().to(recordings::list))
