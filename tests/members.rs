@@ -33,7 +33,11 @@ fn switch(accounts: &[&str]) -> Switch {
 
 async fn registered(sw: &Switch, user: &str) -> Ua {
     let mut ua = Ua::new(sw.sip, user, PW, Proto::Udp).await;
-    assert_eq!(ua.register(600).await.status(), Some(200), "{user} registers");
+    assert_eq!(
+        ua.register(600).await.status(),
+        Some(200),
+        "{user} registers"
+    );
     ua
 }
 
@@ -89,7 +93,11 @@ async fn a_verified_outside_number_reaches_the_member_and_an_unverified_one_nobo
         "/v1/members",
         r#"{"name":"X","email":"x@example.com","country":"KR","numbers":["1002"],"reachable_at":"010-1234-5678"}"#,
     );
-    assert_eq!((code, e["code"].as_str()), (409, Some("number_claimed")), "{e}");
+    assert_eq!(
+        (code, e["code"].as_str()),
+        (409, Some("number_claimed")),
+        "{e}"
+    );
     let (code, e) = post(
         &sw,
         "/v1/members",
@@ -106,7 +114,11 @@ async fn a_verified_outside_number_reaches_the_member_and_an_unverified_one_nobo
     // before verification, the number routes as any outside number: the member never rings
     let mut call = caller.invite(MOBILE_E164).await;
     let r = caller.invite_outcome(&mut call).await;
-    assert!(r.status().is_some_and(|s| s >= 400), "refused: {:?}", r.status());
+    assert!(
+        r.status().is_some_and(|s| s >= 400),
+        "refused: {:?}",
+        r.status()
+    );
     assert!(member_phone
         .maybe_request(Method::Invite, Duration::from_millis(500))
         .await
@@ -186,7 +198,10 @@ async fn hot_desk_rings_a_second_phone_until_it_signs_out() {
         "nothing rings for a code"
     );
     let r = dial(&mut desk, "*551001*2468").await;
-    assert_eq!((r.status(), r.reason()), (Some(200), Some("Hot Desk Signed In")));
+    assert_eq!(
+        (r.status(), r.reason()),
+        (Some(200), Some("Hot Desk Signed In"))
+    );
 
     // the member's number rings both phones
     let mut call = caller.invite("1001").await;
@@ -214,7 +229,10 @@ async fn hot_desk_rings_a_second_phone_until_it_signs_out() {
     assert_eq!(caller.invite_outcome(&mut call).await.status(), Some(486));
 
     let r = dial(&mut desk, "*56").await;
-    assert_eq!((r.status(), r.reason()), (Some(200), Some("Hot Desk Signed Out")));
+    assert_eq!(
+        (r.status(), r.reason()),
+        (Some(200), Some("Hot Desk Signed Out"))
+    );
     rings(&mut caller, "1001", &mut own_phone).await;
     assert!(
         desk.maybe_request(Method::Invite, Duration::from_millis(500))

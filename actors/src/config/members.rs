@@ -109,3 +109,47 @@ pub(super) fn validate(m: &Members, h: &Hotdesk) -> Result<(), ConfigError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn the_embedded_defaults_are_the_documented_ones_and_feed_the_rules() {
+        let c = Config::load(None).unwrap();
+        assert_eq!(
+            (
+                c.members.code_valid_secs,
+                c.members.code_attempts,
+                c.members.code_digits
+            ),
+            (600, 5, 6)
+        );
+        assert_eq!(c.hotdesk.max(), Duration::from_secs(12 * 3600));
+        let r = c.members.verification(&c.accounts);
+        assert_eq!(
+            (r.sends.max, r.sends.window, r.sends.min_gap),
+            (3, Duration::from_secs(600), Duration::from_secs(60)),
+            "the one-time-password limits"
+        );
+        assert_eq!(c.hotdesk.pin_lockout().failures, 10);
+    }
+
+    #[test]
+    fn values_that_cannot_work_name_their_key() {
+        let h = Hotdesk {
+            max_hours: 0,
+            ..Hotdesk::default()
+        };
+        let e = validate(&Members::default(), &h).unwrap_err();
+        assert!(e.to_string().contains("hotdesk.max_hours"), "{e}");
+        let m = Members {
+            code_digits: 3,
+            ..Members::default()
+        };
+        let e = validate(&m, &Hotdesk::default()).unwrap_err();
+        assert!(e.to_string().contains("members.code_digits"), "{e}");
+        assert!(validate(&Members::default(), &Hotdesk::default()).is_ok());
+    }
+}

@@ -11,35 +11,10 @@ use sled::transaction::{
     ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
 };
 use switchboard_engine::members::record::{hotdesk_number_key, hotdesk_number_prefix};
-use switchboard_engine::members::{
-    HotDeskSession, MemberDraft, MemberId, MemberRecord, HOTDESK_BY_NUMBER_TREE, HOTDESK_TREE,
-    MEMBERS_BY_NUMBER_TREE, MEMBERS_BY_OUTSIDE_TREE, MEMBERS_TREE,
-};
+use switchboard_engine::members::{HotDeskSession, MemberDraft, MemberId, MemberRecord};
 use switchboard_engine::numbering::Aor;
 
 use super::{Store, StoreError};
-
-/// The trees of members and hot desk.
-#[derive(Clone)]
-pub struct MemberTrees {
-    members: sled::Tree,
-    by_number: sled::Tree,
-    by_outside: sled::Tree,
-    hotdesk: sled::Tree,
-    hotdesk_by_number: sled::Tree,
-}
-
-impl MemberTrees {
-    pub(super) fn open(db: &sled::Db) -> Result<MemberTrees, StoreError> {
-        Ok(MemberTrees {
-            members: db.open_tree(MEMBERS_TREE)?,
-            by_number: db.open_tree(MEMBERS_BY_NUMBER_TREE)?,
-            by_outside: db.open_tree(MEMBERS_BY_OUTSIDE_TREE)?,
-            hotdesk: db.open_tree(HOTDESK_TREE)?,
-            hotdesk_by_number: db.open_tree(HOTDESK_BY_NUMBER_TREE)?,
-        })
-    }
-}
 
 /// Why a change of members is refused.
 #[derive(Debug, thiserror::Error)]

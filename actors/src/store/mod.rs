@@ -12,6 +12,7 @@ pub mod api;
 mod buddies;
 mod conferences;
 mod dynamic;
+mod member_trees;
 pub mod members;
 mod notices;
 mod queue;
@@ -72,7 +73,7 @@ pub struct Store {
     voicemails: sled::Tree,
     voicemails_pending: sled::Tree,
     voicemail_settings: sled::Tree,
-    members: members::MemberTrees,
+    members: member_trees::MemberTrees,
 }
 
 /// Metadata key of the digest realm the accounts were made for.
@@ -126,7 +127,7 @@ impl Store {
             voicemails: db.open_tree(voicemail::VOICEMAILS_TREE)?,
             voicemails_pending: db.open_tree(voicemail::VOICEMAILS_PENDING_TREE)?,
             voicemail_settings: db.open_tree(voicemail::VOICEMAIL_SETTINGS_TREE)?,
-            members: members::MemberTrees::open(&db)?,
+            members: member_trees::MemberTrees::open(&db)?,
             db,
         })
     }

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use super::record::MemberRecord;
-use super::verification::{hash, same};
+use super::secret::PinHash;
 use crate::voicemail::PinLockout;
 
 /// Dialed to sign a phone in: `*55<number>*<pin>`.
@@ -96,26 +96,6 @@ fn sign_in(rest: &str) -> Result<HotDeskCode, HotDeskParseError> {
 /// Whether `pin` may be a hot-desk PIN: 4 to 8 ASCII digits.
 pub fn valid_pin(pin: &str) -> bool {
     PIN_DIGITS.contains(&pin.len()) && pin.bytes().all(|c| c.is_ascii_digit())
-}
-
-/// A PIN as stored: SHA-256 of a random salt and the PIN.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub struct PinHash {
-    pub salt: [u8; 16],
-    pub hash: [u8; 32],
-}
-
-impl PinHash {
-    pub fn new(pin: &str, salt: [u8; 16]) -> PinHash {
-        PinHash {
-            salt,
-            hash: hash(&salt, pin),
-        }
-    }
-
-    pub fn matches(&self, pin: &str) -> bool {
-        same(&hash(&self.salt, pin), &self.hash)
-    }
 }
 
 /// Why a PIN is not taken.

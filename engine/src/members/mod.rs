@@ -10,6 +10,7 @@
 //! - [`verification`]: the one-time codes that prove an outside number (sends limited like
 //!   the other one-time passwords, 3 per 10 minutes and 60 s apart by default; codes expire;
 //!   wrong codes are counted);
+//! - [`secret`]: codes and PINs kept as salted hashes;
 //! - [`hotdesk`]: the `*55<number>*<pin>` / `*56` dial strings, the hashed PIN with its
 //!   lockout (the voicemail PIN's rules), and the sessions that end at `[hotdesk] max_hours`.
 //!
@@ -18,12 +19,14 @@
 
 pub mod hotdesk;
 pub mod record;
+pub mod secret;
 pub mod verification;
 
-pub use hotdesk::{HotDeskCode, HotDeskParseError, HotDeskSession, PinError, PinHash};
+pub use hotdesk::{HotDeskCode, HotDeskParseError, HotDeskSession, PinError};
 pub use record::{
     MemberDraft, MemberError, MemberId, MemberRecord, OutsideKind, OutsideNumber,
     HOTDESK_BY_NUMBER_TREE, HOTDESK_TREE, MEMBERS_BY_NUMBER_TREE, MEMBERS_BY_OUTSIDE_TREE,
     MEMBERS_TREE,
 };
+pub use secret::PinHash;
 pub use verification::{Verification, VerificationRules, VerifyError};

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use super::hotdesk::PinHash;
+use super::secret::PinHash;
 use super::verification::Verification;
 use crate::numbering::{Aor, AorKind, NumberingPlan};
 use crate::store::{self, RecordError};

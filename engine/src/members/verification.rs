@@ -14,8 +14,7 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
+use super::secret::{hash, same};
 use crate::security::QuotaRule;
 
 /// The limits of verification codes.
@@ -188,19 +187,6 @@ impl Verification {
         }
         Err(VerifyError::WrongCode { attempts_left })
     }
-}
-
-/// SHA-256 of the salt and the secret.
-pub(super) fn hash(salt: &[u8; 16], secret: &str) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(salt);
-    h.update(secret.as_bytes());
-    h.finalize().into()
-}
-
-/// Equality in time independent of where the first difference is.
-pub(super) fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
