@@ -6,10 +6,11 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::ua::{Proto, Ua};
-use common::{http, wait_for_sms, Options, Switch};
+use common::{fresh_ip, http, wait_for_sms, Options, Switch};
 use switchboard_engine::sip::{Message, Method};
 
 const PW: &str = "test-password";
@@ -54,6 +55,17 @@ fn member(sw: &Switch, extra: &str) -> String {
     let (code, m) = post(sw, "/v1/members", &body);
     assert_eq!(code, 201, "{m}");
     m["id"].as_str().unwrap().to_owned()
+}
+
+/// The six-digit code in the `n`th SMS the notifier sent to `to`.
+fn code_sent(sw: &Switch, n: usize, to: &str) -> String {
+    let sms = wait_for_sms(&sw.data, n);
+    assert_eq!(sms[n - 1]["to"], to);
+    let text = sms[n - 1]["text"].as_str().unwrap();
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a six-digit code")
+        .to_owned()
 }
 
 /// Dials a hot-desk code and goes through the switch's answer (200, ACK, its BYE); the final
@@ -128,14 +140,7 @@ async fn a_verified_outside_number_reaches_the_member_and_an_unverified_one_nobo
     let verify = format!("/v1/members/{id}/numbers/{MOBILE_E164}/verification");
     let (code, body) = post(&sw, &verify, "{}");
     assert_eq!(code, 202, "{body}");
-    let sms = wait_for_sms(&sw.data, 1);
-    assert_eq!(sms[0]["to"], MOBILE_E164);
-    let text = sms[0]["text"].as_str().unwrap();
-    let sent: String = text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .expect("a six-digit code")
-        .to_owned();
+    let sent = code_sent(&sw, 1, MOBILE_E164);
     let wrong = if sent == "000000" { "111111" } else { "000000" };
     let (code, e) = post(
         &sw,
@@ -178,6 +183,47 @@ async fn a_verified_outside_number_reaches_the_member_and_an_unverified_one_nobo
     assert_eq!(m["outside_numbers"][0]["verified"], true);
     assert_eq!(m["outside_numbers"][1]["number"], OTHER_E164);
     assert_eq!(m["outside_numbers"][1]["verified"], false);
+}
+
+#[tokio::test]
+async fn a_call_from_a_trunk_to_a_verified_number_reaches_the_member() {
+    let gw = SocketAddr::new(fresh_ip(), 5080);
+    let sw = Switch::with(Options {
+        config: format!(
+            "[numbering]\nown_ranges = [\"+8211\"]\n\n[[trunks]]\nname = \"carrier\"\n\
+             group = \"pstn\"\naddress = \"{gw}\"\n"
+        ),
+        ..Options::default()
+    });
+    sw.add_account("1001", PW);
+    let mut member_phone = registered(&sw, "1001").await;
+    let mut carrier = Ua::at(sw.sip, gw, "carrier").await;
+    let id = member(&sw, &format!(r#","reachable_at":"{MOBILE}""#));
+
+    // unverified: the carrier's call is not ours to take (no transit), the member never rings
+    let sdp = carrier.sdp();
+    let mut call = carrier.invite_with(MOBILE_E164, &sdp, false).await;
+    let r = carrier.invite_outcome(&mut call).await;
+    assert_eq!(r.status(), Some(403));
+    assert!(member_phone
+        .maybe_request(Method::Invite, Duration::from_millis(300))
+        .await
+        .is_none());
+
+    let verify = format!("/v1/members/{id}/numbers/{MOBILE_E164}/verification");
+    assert_eq!(post(&sw, &verify, "{}").0, 202);
+    let code = code_sent(&sw, 1, MOBILE_E164);
+    let (status, v) = post(
+        &sw,
+        &format!("{verify}/confirm"),
+        &format!(r#"{{"code":"{code}"}}"#),
+    );
+    assert_eq!(status, 200, "{v}");
+
+    let mut call = carrier.invite_with(MOBILE_E164, &sdp, false).await;
+    let inv = member_phone.expect_request(Method::Invite).await;
+    member_phone.reply(&inv, 486);
+    assert_eq!(carrier.invite_outcome(&mut call).await.status(), Some(486));
 }
 
 #[tokio::test]
