@@ -5,7 +5,8 @@
 //! mailbox (`voicemail/open.rs`); the voicemail access number, dialed by anyone, asks which
 //! mailbox. The Request-URI's user is rewritten by the plugins'
 //! `classify` hooks, classified by the numbering plan (a feature code goes to `feature.rs`, a
-//! room address to `room.rs`, a conference's to `conference.rs`), a
+//! room address to `room.rs`, a conference's to `conference.rs`; a hot-desk code and a
+//! member's verified outside number to `members.rs`), a
 //! directory address is resolved to its owner, and the request's `Setup` takes over: for each
 //! address on the way the leg looks the subscriber up in its Extension (registered devices,
 //! forwarding settings), asks the router of the call's plugin version, and carries out the

@@ -6,7 +6,7 @@
 //! | `POST /v1/members` | admin | `{"name","email","country","numbers","reachable_at"?,"other_numbers"?,"hotdesk_pin"?}`: 201 |
 //! | `GET /v1/members` | admin | `{"members":[...]}` |
 //! | `GET /v1/members/{id}` | admin or the member | the member |
-//! | `PATCH /v1/members/{id}` | admin | any of the `POST` fields: the member |
+//! | `PATCH /v1/members/{id}` | admin | any of the `POST` fields: the member (phones signed in as a number it drops are signed out) |
 //! | `DELETE /v1/members/{id}` | admin | 204; its phones signed in by hot desk are signed out |
 //! | `PUT /v1/members/{id}/hotdesk-pin` | admin or the member | `{"pin"}` (4 to 8 digits): 204 |
 //! | `POST /v1/members/{id}/numbers/{n}/verification` | admin or the member | a code by SMS to `{n}`: 202 |
@@ -225,6 +225,14 @@ pub async fn change(
                 let _ = m.set_pin(pin, pin_salt);
             }
         })?;
+        // a number the member no longer owns rings no phone signed in as it
+        for n in current.numbers.iter().filter(|n| !rec.numbers.contains(n)) {
+            for session in shared.db.hotdesk_phones(&Aor::from_canonical(n), 0)? {
+                shared
+                    .db
+                    .hotdesk_sign_out(&Aor::from_canonical(&session.phone))?;
+            }
+        }
         shared.db.flush()?;
         Ok::<_, MemberStoreError>(rec)
     })

@@ -1,5 +1,5 @@
 //! The durable store: one interface over sled for accounts, bindings, buddy lists, recordings,
-//! voice notices, voicemail records and metadata.
+//! voice notices, voicemail records, members and hot-desk sessions, and metadata.
 //!
 //! Callers see typed records (`switchboard_engine::store`) and never sled itself, so the
 //! backend could change here alone. Writes are applied in order by the store actor
