@@ -28,7 +28,7 @@ use switchboard_engine::store::OtpPurpose;
 use tracing::{debug, info, warn};
 
 use crate::api::extension::ExtCommand;
-use crate::api::notifications::{Queued, SendReset, VoicemailLeft};
+use crate::api::notifications::{Queued, SendCode, SendReset, VoicemailLeft};
 use crate::api::voice_notices::ReadOut;
 use crate::clock::{now, Timer};
 use crate::metrics::OutcomeLabel;
@@ -242,6 +242,14 @@ impl Handler<SendReset> for Notifications {
             let text = act.text.reset(&code, valid_minutes.max(1));
             act.send(&m.aor, text);
         });
+    }
+}
+
+impl Handler<SendCode> for Notifications {
+    type Result = ();
+    fn handle(&mut self, m: SendCode, _: &mut Context<Self>) {
+        info!(number = %m.to.redacted(), "verification code");
+        self.send(&m.to, m.text);
     }
 }
 

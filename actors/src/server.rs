@@ -361,6 +361,7 @@ async fn start(
         queued: notifications.clone().recipient(),
         reset: notifications.clone().recipient(),
         voicemail: notifications.clone().recipient(),
+        code: notifications.clone().recipient(),
     });
     let notices = VoiceNotices::new(shared.clone()).start();
     let _ = shared.voice_notices.set(VoiceNoticesHandle {

@@ -16,6 +16,7 @@ pub mod event;
 pub mod flow;
 pub mod forwarding;
 pub mod media;
+pub mod members;
 pub mod messaging;
 pub mod numbering;
 pub mod presence;

@@ -21,6 +21,15 @@ pub struct SendReset {
     pub aor: Aor,
 }
 
+/// A verification code for an outside number a member claims (sent already limited, the code
+/// stored hashed): `text` goes to `to` by SMS as it is.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SendCode {
+    pub to: Aor,
+    pub text: String,
+}
+
 /// A voice message was left in `mailbox` (stored: its file and record are on disk).
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
@@ -38,4 +47,5 @@ pub struct NotificationsHandle {
     pub queued: Recipient<Queued>,
     pub reset: Recipient<SendReset>,
     pub voicemail: Recipient<VoicemailLeft>,
+    pub code: Recipient<SendCode>,
 }

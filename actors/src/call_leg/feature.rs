@@ -66,7 +66,7 @@ impl CallLeg {
     }
 
     /// Answers transaction `i` ourselves and hangs up once the caller acknowledged.
-    fn confirm(&mut self, i: usize, reason: &str) {
+    pub(super) fn confirm(&mut self, i: usize, reason: &str) {
         // with an offer from the phone, the switch answers with its own media and a chime
         let media = super::anchoring::sdp_of(self.txns[i].ctx.request())
             .and_then(|offer| self.prompt_media(&offer));

@@ -31,6 +31,7 @@ mod feature;
 mod filing;
 mod hangup;
 mod media;
+mod members;
 mod message;
 mod notice;
 mod party;

@@ -5,7 +5,8 @@
 //! mailbox (`voicemail/open.rs`); the voicemail access number, dialed by anyone, asks which
 //! mailbox. The Request-URI's user is rewritten by the plugins'
 //! `classify` hooks, classified by the numbering plan (a feature code goes to `feature.rs`, a
-//! room address to `room.rs`, a conference's to `conference.rs`), a
+//! room address to `room.rs`, a conference's to `conference.rs`; a hot-desk code and a
+//! member's verified outside number to `members.rs`), a
 //! directory address is resolved to its owner, and the request's `Setup` takes over: for each
 //! address on the way the leg looks the subscriber up in its Extension (registered devices,
 //! forwarding settings), asks the router of the call's plugin version, and carries out the
@@ -51,6 +52,9 @@ impl CallLeg {
         let key = self.txns[i].key.clone();
         let method = req.method().unwrap_or(Method::Other);
         let Some(uri) = req.request_uri() else { return };
+        // a phone signed in by hot desk dials hot-desk codes as itself, all else as the member
+        let phone = caller.clone();
+        let (caller, presented) = self.presented_caller(caller);
         let router = self.shared.plugins.router();
         let local = self.shared.local.clone();
         let plan = &self.shared.plan;
@@ -61,6 +65,9 @@ impl CallLeg {
                 return self.txns[i].ctx.respond(t, 404, "Not Found", &[]);
             };
             let user = user.into_owned();
+            if let Some(code) = switchboard_engine::members::HotDeskCode::parse(&user) {
+                return self.hot_desk(i, method, phone, code, ctx);
+            }
             if method == Method::Invite && self.shared.is_voicemail_access_number(&user) {
                 return self.listen_any(i, caller);
             }
@@ -111,6 +118,7 @@ impl CallLeg {
                 .respond(t, 416, "Unsupported URI Scheme", &[]);
         }
         let dest = plan.resolve(dest);
+        let (dest, member) = self.member_destination(dest);
         if method == Method::Invite
             && caller.is_some()
             && plan.subscriber_of(&dest).as_ref() == caller.as_ref()
@@ -128,7 +136,15 @@ impl CallLeg {
         if method == Method::Invite {
             self.file_call(caller.as_ref(), &dialed);
         }
-        let mut setup = Setup::new(router, &dest, method, dialed, caller, from_trunk);
+        let mut setup = Setup::new(router, &dest, method, dialed, caller.clone(), from_trunk);
+        if presented {
+            if let Some(aor) = caller {
+                setup.present_as(aor);
+            }
+        }
+        if let Some((first, others)) = member {
+            setup.ring_also(first, others);
+        }
         setup.voicemail_ring(std::time::Duration::from_secs(u64::from(
             self.shared.config.voicemail.ring_secs,
         )));
@@ -290,12 +306,19 @@ impl CallLeg {
             let Some(i) = act.txns.index_of(&key) else {
                 return;
             };
-            let Ok(located) = res else {
+            let Ok(mut located) = res else {
                 act.txns[i]
                     .ctx
                     .respond(now(), 500, "Server Internal Error", &[]);
                 return act.after(ctx);
             };
+            // phones signed in as this number, and a member's other numbers
+            let also = act.txns[i]
+                .setup
+                .as_ref()
+                .map(|s| s.also_of(&aor).to_vec())
+                .unwrap_or_default();
+            act.member_devices(&aor, &also, &mut located);
             let (account, n) = (located.account, devices(&located, unix_now()));
             // voicemail takes what no forward does, for a subscriber who has it on
             let voicemail = account

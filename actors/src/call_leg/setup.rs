@@ -48,6 +48,11 @@ pub(super) struct Setup {
     message_trunk: Option<(String, String)>,
     /// How long a subscriber with voicemail rings before the mailbox takes the call.
     voicemail_ring: Duration,
+    /// The member number a phone signed in by hot desk presents (P-Asserted-Identity).
+    presented: Option<Aor>,
+    /// A call to a member's verified outside number: the member number it was routed to, and
+    /// the member's other numbers, whose devices ring with it.
+    ring_also: Option<(Aor, Vec<Aor>)>,
 }
 
 /// What a 2xx changes: the parties on the phone now and the trunk that answered.
@@ -85,6 +90,8 @@ impl Setup {
             from_trunk,
             message_trunk: None,
             voicemail_ring: Duration::from_secs(u64::from(DEFAULT_RING_SECS)),
+            presented: None,
+            ring_also: None,
         }
     }
 
@@ -92,6 +99,25 @@ impl Setup {
     /// mailbox takes the call.
     pub(super) fn voicemail_ring(&mut self, ring: Duration) {
         self.voicemail_ring = ring;
+    }
+
+    /// The caller presents `aor` (a phone signed in as a member by hot desk).
+    pub(super) fn present_as(&mut self, aor: Aor) {
+        self.presented = Some(aor);
+    }
+
+    /// Ringing `primary` also rings the devices of `others` (a member reached at an outside
+    /// number).
+    pub(super) fn ring_also(&mut self, primary: Aor, others: Vec<Aor>) {
+        self.ring_also = Some((primary, others));
+    }
+
+    /// The numbers whose devices ring besides `aor`'s.
+    pub(super) fn also_of(&self, aor: &Aor) -> &[Aor] {
+        match &self.ring_also {
+            Some((primary, others)) if primary == aor => others,
+            _ => &[],
+        }
     }
 
     /// The plugin version routing this request.
@@ -122,7 +148,15 @@ impl Setup {
 
     /// History-Info and Diversion lines for the current attempt (empty if not forwarded).
     pub(super) fn history_headers(&self, domain: &str) -> String {
-        self.seq.history_headers(domain)
+        let mut h = self.seq.history_headers(domain);
+        if let Some(aor) = &self.presented {
+            // RFC 3325 §9.1: the identity the switch asserts for its own subscriber
+            h.push_str(&format!(
+                "P-Asserted-Identity: <sip:{}@{domain}>\r\n",
+                aor.as_str()
+            ));
+        }
+        h
     }
 
     /// The reason of the last forward hop (its Diversion reason), for counting forwards.

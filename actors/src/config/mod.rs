@@ -9,6 +9,7 @@ use serde::Deserialize;
 mod conference;
 mod error;
 mod media;
+mod members;
 mod messaging;
 mod numbering;
 mod presence;
@@ -21,6 +22,7 @@ mod voicemail;
 pub use conference::Conference;
 pub use error::ConfigError;
 pub use media::Media;
+pub use members::{Hotdesk, Members};
 pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
 pub use presence::Presence;
@@ -58,6 +60,12 @@ pub struct Config {
     pub media: Media,
     pub conference: Conference,
     pub voicemail: Voicemail,
+    /// Outside-number verification codes of members.
+    #[serde(default)]
+    pub members: Members,
+    /// Hot desk: phones signed in as members.
+    #[serde(default)]
+    pub hotdesk: Hotdesk,
     /// SIP trunks (PSTN gateways, other providers), tried in this order within a group.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -261,6 +269,7 @@ impl Config {
         media::validate(&self.media)?;
         conference::validate(&self.conference)?;
         voicemail::validate(&self.voicemail)?;
+        members::validate(&self.members, &self.hotdesk)?;
         tls::validate(&self.tls)?;
         security::validate(&self.security)?;
         for net in &self.limits.exempt {

@@ -22,6 +22,7 @@
 //! | `GET /v1/registrations` | admin, see `registrations.rs` | every registered device |
 //! | `/v1/analytics/...` | admin, see `analytics.rs` | per-day call tallies, record import |
 //! | `GET /console` | anyone (its data: admin), see `console.rs` | the operator console |
+//! | `/v1/members...` | see `members.rs` | members, outside-number verification, hot-desk PIN |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -45,6 +46,7 @@ mod console;
 mod error;
 mod forwarding;
 mod mailboxes;
+mod members;
 mod messages;
 mod presence;
 mod query;
@@ -146,6 +148,26 @@ fn analytics_routes(cfg: &mut web::ServiceConfig) {
         .route("/console/app.css", web::get().to(console::style));
 }
 
+/// The members resources.
+fn member_routes(cfg: &mut web::ServiceConfig) {
+    const ONE: &str = "/v1/members/{id}";
+    const VERIFY: &str = "/v1/members/{id}/numbers/{n}/verification";
+    cfg.route("/v1/members", web::post().to(members::create))
+        .route("/v1/members", web::get().to(members::list))
+        .route(ONE, web::get().to(members::show))
+        .route(ONE, web::patch().to(members::change))
+        .route(ONE, web::delete().to(members::delete))
+        .route(
+            &format!("{ONE}/hotdesk-pin"),
+            web::put().to(members::set_pin),
+        )
+        .route(VERIFY, web::post().to(members::send_code))
+        .route(
+            &format!("{VERIFY}/confirm"),
+            web::post().to(members::confirm),
+        );
+}
+
 /// Starts the HTTP server on an already bound listener.
 pub fn start(
     listener: TcpListener,
@@ -245,6 +267,7 @@ pub fn start(
                 web::put().to(recordings::set_setting),
             )
             .configure(voicemail_routes)
+            .configure(member_routes)
             .route("/v1/calls", web::get().to(calls::list))
             .route("/v1/calls/{id}", web::get().to(calls::show))
             .route("/v1/recordings", web::get().to(recordings::list))

@@ -1,5 +1,6 @@
 //! The durable store: one interface over sled for accounts, bindings, buddy lists, recordings,
-//! voice notices, voicemail records, the call analytics' days and metadata.
+//! voice notices, voicemail records, the call analytics' days, members and hot-desk sessions,
+//! and metadata.
 //!
 //! Callers see typed records (`switchboard_engine::store`) and never sled itself, so the
 //! backend could change here alone. Writes are applied in order by the store actor
@@ -13,6 +14,8 @@ pub mod api;
 mod buddies;
 mod conferences;
 mod dynamic;
+mod member_trees;
+pub mod members;
 mod notices;
 mod queue;
 mod recordings;
@@ -73,6 +76,7 @@ pub struct Store {
     voicemails_pending: sled::Tree,
     voicemail_settings: sled::Tree,
     analytics: sled::Tree,
+    members: member_trees::MemberTrees,
 }
 
 /// Metadata key of the digest realm the accounts were made for.
@@ -127,6 +131,7 @@ impl Store {
             voicemails_pending: db.open_tree(voicemail::VOICEMAILS_PENDING_TREE)?,
             voicemail_settings: db.open_tree(voicemail::VOICEMAIL_SETTINGS_TREE)?,
             analytics: db.open_tree(switchboard_engine::analytics::ANALYTICS_TREE)?,
+            members: member_trees::MemberTrees::open(&db)?,
             db,
         })
     }
