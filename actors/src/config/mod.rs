@@ -11,6 +11,7 @@ mod error;
 mod media;
 mod messaging;
 mod numbering;
+mod numbers;
 mod presence;
 mod rooms;
 mod security;
@@ -23,6 +24,7 @@ pub use error::ConfigError;
 pub use media::Media;
 pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
+pub use numbers::Numbers;
 pub use presence::Presence;
 pub use rooms::Rooms;
 pub use security::Security;
@@ -58,6 +60,9 @@ pub struct Config {
     pub media: Media,
     pub conference: Conference,
     pub voicemail: Voicemail,
+    /// The number shop: holds, orders, the payment provider.
+    #[serde(default)]
+    pub numbers: Numbers,
     /// SIP trunks (PSTN gateways, other providers), tried in this order within a group.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -229,6 +234,7 @@ impl Config {
             });
         }
         self.numbering_plan()?;
+        numbers::validate(&self.numbers)?;
         if self.sip.domain.is_empty() || self.sip.domain.contains(['"', ' ', '<', '>']) {
             return Err(ConfigError::Value {
                 key: "sip.domain",

@@ -13,6 +13,7 @@ mod buddies;
 mod conferences;
 mod dynamic;
 mod notices;
+pub mod numbers;
 mod queue;
 mod recordings;
 mod rooms;

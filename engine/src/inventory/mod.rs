@@ -31,7 +31,7 @@ mod pattern;
 mod stock;
 pub mod webhook;
 
-pub use desk::{Desk, DeskError, Dirty, Hold, Terms};
+pub use desk::{Block, Desk, DeskError, Dirty, Hold, LoadReport, Terms};
 pub use file::{parse_inventory, BlockLine, InventoryError, InventoryLine, MAX_BLOCK};
 pub use listing::{Listed, ListingError};
 pub use order::{Approval, Order, OrderError, OrderInput, OrderState, OrderStep, PaymentRecord};
