@@ -10,7 +10,7 @@
 //! `country` is a calling code (`82`) or an ISO country (`KR`); `kind` is `personal`,
 //! `enterprise` or `range`; `pattern` follows `switchboard_engine::inventory::Pattern`
 //! (`777`, `^62`, `082$`, `7?7`, `~4`). Pages are in number order; `next` is the `after` of
-//! the next page.
+//! the next page. In a path, the `#` of an enterprise number is written `%23`.
 
 use std::sync::Arc;
 
@@ -204,7 +204,8 @@ pub async fn reserve(
     number: web::Path<String>,
     shop: web::Data<NumberShop>,
 ) -> Result<HttpResponse, ApiError> {
-    let written = number.into_inner();
+    // `#` of an enterprise number travels as %23, which the router leaves encoded
+    let written = number.into_inner().replace("%23", "#");
     let hold = web::block(move || {
         shop.with_desk(|d, now| {
             let key = d
