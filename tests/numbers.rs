@@ -277,7 +277,7 @@ async fn a_golden_number_is_found_held_paid_and_then_rings_the_buyers_phone() {
 #[tokio::test]
 async fn enterprise_orders_wait_for_approval_and_a_refused_one_frees_its_number() {
     let provider = Provider::start();
-    let sw = shop(&provider);
+    let mut sw = shop(&provider);
 
     let approved = buy(&sw, "6200-7777%23082");
     let refused = buy(&sw, "6200-7778%23082");
@@ -300,6 +300,7 @@ async fn enterprise_orders_wait_for_approval_and_a_refused_one_frees_its_number(
     );
     let mut phone = Ua::new(sw.sip, &account, PW, Proto::Udp).await;
     assert_eq!(phone.register(600).await.status(), Some(200));
+    drop(phone);
 
     // refused: the number is for sale again, and a payment arriving later is only recorded
     let r = refused["id"].as_str().unwrap();
@@ -336,4 +337,17 @@ async fn enterprise_orders_wait_for_approval_and_a_refused_one_frees_its_number(
     let blocks = get(&sw, "/v1/numbers/blocks");
     assert_eq!(blocks["blocks"].as_array().unwrap().len(), 3);
     assert_eq!(blocks["numbers"], 103);
+
+    // killed and started again: every answered change is still there
+    sw.kill();
+    sw.spawn();
+    assert_eq!(get(&sw, &format!("/v1/orders/{a}"))["state"], "assigned");
+    assert_eq!(get(&sw, &format!("/v1/orders/{r}"))["state"], "refused");
+    assert_eq!(get(&sw, &format!("/v1/orders/{p}"))["state"], "assigned");
+    let free = keys(&get(&sw, "/v1/numbers/available?kind=enterprise"));
+    assert_eq!(free, ["62007778#082"]);
+    let (status, again) = provider.complete(&sw, approved["payment_id"].as_str().unwrap());
+    assert_eq!((status, again["step"].as_str()), (200, Some("duplicate")));
+    let mut phone = Ua::new(sw.sip, &account, PW, Proto::Udp).await;
+    assert_eq!(phone.register(600).await.status(), Some(200));
 }
