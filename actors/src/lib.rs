@@ -42,6 +42,7 @@ pub mod media;
 pub mod metrics;
 pub mod notifications;
 pub mod notifier;
+pub mod number_shop;
 pub mod ownership;
 pub mod plugin;
 pub mod prompts;

@@ -15,6 +15,7 @@ pub mod entropy;
 pub mod event;
 pub mod flow;
 pub mod forwarding;
+pub mod inventory;
 pub mod media;
 pub mod members;
 pub mod messaging;

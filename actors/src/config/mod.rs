@@ -12,6 +12,7 @@ mod media;
 mod members;
 mod messaging;
 mod numbering;
+mod numbers;
 mod presence;
 mod rooms;
 mod security;
@@ -25,6 +26,7 @@ pub use media::Media;
 pub use members::{Hotdesk, Members};
 pub use messaging::{Accounts, Messaging, Notify, NotifyHttp, NotifySmpp};
 pub use numbering::{BranchConfig, Numbering, ProviderConfig};
+pub use numbers::Numbers;
 pub use presence::Presence;
 pub use rooms::Rooms;
 pub use security::Security;
@@ -66,6 +68,9 @@ pub struct Config {
     /// Hot desk: phones signed in as members.
     #[serde(default)]
     pub hotdesk: Hotdesk,
+    /// The number shop: holds, orders, the payment provider.
+    #[serde(default)]
+    pub numbers: Numbers,
     /// SIP trunks (PSTN gateways, other providers), tried in this order within a group.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -238,6 +243,7 @@ impl Config {
             });
         }
         self.numbering_plan()?;
+        numbers::validate(&self.numbers)?;
         if self.sip.domain.is_empty() || self.sip.domain.contains(['"', ' ', '<', '>']) {
             return Err(ConfigError::Value {
                 key: "sip.domain",

@@ -23,6 +23,8 @@
 //! | `/v1/analytics/...` | admin, see `analytics.rs` | per-day call tallies, record import |
 //! | `GET /console` | anyone (its data: admin), see `console.rs` | the operator console |
 //! | `/v1/members...` | see `members.rs` | members, outside-number verification, hot-desk PIN |
+//! | `/v1/numbers...` | see `numbers.rs` | the number inventory, searches, holds |
+//! | `/v1/orders...`, `POST /v1/payments/webhook` | see `orders.rs` | orders, payments, approval |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -48,6 +50,8 @@ mod forwarding;
 mod mailboxes;
 mod members;
 mod messages;
+mod numbers;
+mod orders;
 mod presence;
 mod query;
 mod recordings;
@@ -168,17 +172,43 @@ fn member_routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
+/// The number shop's resources; `available`, `blocks` and `inventory` before `{number}`.
+fn shop_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/numbers/inventory", web::post().to(numbers::load))
+        .route("/v1/numbers/blocks", web::get().to(numbers::blocks))
+        .route("/v1/numbers/available", web::get().to(numbers::available))
+        .route(
+            "/v1/numbers/{number}/reservation",
+            web::post().to(numbers::reserve),
+        )
+        .route("/v1/orders", web::post().to(orders::create))
+        .route("/v1/orders", web::get().to(orders::list))
+        .route("/v1/orders/{id}", web::get().to(orders::show))
+        .route("/v1/orders/{id}/payment", web::post().to(orders::pay))
+        .route("/v1/orders/{id}/approve", web::post().to(orders::approve))
+        .route("/v1/orders/{id}/refuse", web::post().to(orders::refuse))
+        .route("/v1/payments/webhook", web::post().to(orders::webhook));
+}
+
 /// Starts the HTTP server on an already bound listener.
 pub fn start(
     listener: TcpListener,
     shared: Arc<Shared>,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let shop = crate::number_shop::NumberShop::open(
+        shared.db.clone(),
+        shared.plan.clone(),
+        shared.config.numbers.clone(),
+    )
+    .map_err(|e| std::io::Error::other(format!("number shop: {e}")))?;
+    let shop = web::Data::new(shop);
     let data = web::Data::new(shared);
     let resets = web::Data::new(reset::ResetLimits::default());
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(resets.clone())
+            .app_data(shop.clone())
             .app_data(
                 web::JsonConfig::default()
                     // bodies must say application/json: a browser page cannot send that to
@@ -311,6 +341,7 @@ pub fn start(
             .configure(analytics_routes)
             .configure(conferences::debug_routes)
             .configure(mailboxes::debug_routes)
+            .configure(shop_routes)
             .default_service(web::to(not_found))
     })
     .workers(1)

@@ -17,6 +17,7 @@ mod dynamic;
 mod member_trees;
 pub mod members;
 mod notices;
+pub mod numbers;
 mod queue;
 mod recordings;
 mod rooms;

@@ -1,0 +1,353 @@
+//! The number shop end to end: the operator loads an inventory, a buyer searches, holds and
+//! orders a number, pays through a payment provider (a local one speaking the protocol of
+//! docs/payments.md, signing its webhooks), the operator approves enterprise orders, and the
+//! buyer's phone registers with the number it bought and receives a call on it.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::ua::{Proto, Ua};
+use common::{http, Options, Switch};
+use serde_json::Value;
+use switchboard_engine::inventory::webhook::sign;
+use switchboard_engine::sip::Method;
+
+const SECRET: &str = "test-webhook-secret-0123";
+const PW: &str = "bought-pw-1234";
+
+const INVENTORY: &str = "class standard 10000 KRW\\nclass golden 500000 KRW\\n\
+block personal standard 100 02-6200-6200-082\\n\
+block personal golden 1 02-6200-7777-082\\n\
+block enterprise golden 2 6200-7777#082\\n";
+
+/// A payment provider on loopback: it answers `POST /payments` with a payment id and a
+/// redirect URL, remembers the request, and on `complete` sends the switch the signed
+/// `payment.succeeded` webhook of that payment.
+struct Provider {
+    addr: SocketAddr,
+    /// payment id -> the create-payment request body
+    payments: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+impl Provider {
+    fn start() -> Provider {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let payments: Arc<Mutex<HashMap<String, Value>>> = Arc::default();
+        let seen = payments.clone();
+        std::thread::spawn(move || {
+            for (n, conn) in listener.incoming().enumerate() {
+                let Ok(mut conn) = conn else { continue };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                assert!(line.starts_with("POST /payments "), "{line}");
+                let mut len = 0;
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            len = v.trim().parse().unwrap();
+                        }
+                    }
+                }
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                let req: Value = serde_json::from_slice(&body).unwrap();
+                let id = format!("pay-{n}");
+                seen.lock().unwrap().insert(id.clone(), req);
+                let answer = serde_json::json!({
+                    "payment_id": id,
+                    "redirect_url": format!("http://{addr}/checkout/{id}"),
+                })
+                .to_string();
+                write!(
+                    conn,
+                    "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .unwrap();
+            }
+        });
+        Provider { addr, payments }
+    }
+
+    /// The create-payment request of `payment`.
+    fn request(&self, payment: &str) -> Value {
+        self.payments.lock().unwrap()[payment].clone()
+    }
+
+    /// The webhook body saying `payment` succeeded.
+    fn succeeded(&self, payment: &str) -> String {
+        let r = self.request(payment);
+        serde_json::json!({
+            "event": "payment.succeeded",
+            "payment_id": payment,
+            "order_id": r["order_id"],
+            "amount_minor": r["amount_minor"],
+            "currency": r["currency"],
+        })
+        .to_string()
+    }
+
+    /// Sends `body` to the switch signed with `secret`; the status and the answer.
+    fn deliver(&self, sw: &Switch, body: &str, secret: &str) -> (u16, Value) {
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let sig = sign(secret.as_bytes(), ts, body.as_bytes());
+        let (status, answer) = http(
+            sw.http,
+            "POST",
+            "/v1/payments/webhook",
+            &[
+                ("Payment-Timestamp", &ts.to_string()),
+                ("Payment-Signature", &sig),
+            ],
+            Some(body),
+        );
+        (status, serde_json::from_str(&answer).unwrap_or(Value::Null))
+    }
+
+    /// The provider pays `payment`: the signed webhook.
+    fn complete(&self, sw: &Switch, payment: &str) -> (u16, Value) {
+        self.deliver(sw, &self.succeeded(payment), SECRET)
+    }
+}
+
+fn shop(provider: &Provider) -> Switch {
+    let sw = Switch::with(Options {
+        config: format!(
+            "[numbers]\nprovider = \"http\"\nprovider_url = \"http://{}\"\n\
+             webhook_secret = \"{SECRET}\"\nreturn_url = \"https://shop.example/orders/{{order}}\"\n",
+            provider.addr
+        ),
+        ..Default::default()
+    });
+    let (status, body) = http(
+        sw.http,
+        "POST",
+        "/v1/numbers/inventory",
+        &[],
+        Some(&format!("{{\"inventory\": \"{INVENTORY}\"}}")),
+    );
+    assert_eq!(status, 200, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["added"], 103);
+    sw
+}
+
+fn get(sw: &Switch, path: &str) -> Value {
+    let (status, body) = http(sw.http, "GET", path, &[], None);
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn post(sw: &Switch, path: &str, body: &str) -> (u16, Value) {
+    let (status, body) = http(sw.http, "POST", path, &[], Some(body));
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// Holds `number` (as written in a path) and orders it with `PW`; the order.
+fn buy(sw: &Switch, number: &str) -> Value {
+    let (status, hold) = post(sw, &format!("/v1/numbers/{number}/reservation"), "");
+    assert_eq!(status, 201, "{hold}");
+    let order = serde_json::json!({
+        "number": number.replace("%23", "#"),
+        "token": hold["token"],
+        "password": PW,
+    });
+    let (status, order) = post(sw, "/v1/orders", &order.to_string());
+    assert_eq!(status, 201, "{order}");
+    order
+}
+
+fn keys(page: &Value) -> Vec<String> {
+    page["numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["key"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_golden_number_is_found_held_paid_and_then_rings_the_buyers_phone() {
+    let provider = Provider::start();
+    let sw = shop(&provider);
+    const GOLDEN: &str = "+82262007777";
+
+    // search: runs of four, personal numbers of Korea
+    let page = get(
+        &sw,
+        "/v1/numbers/available?country=KR&kind=personal&pattern=~4",
+    );
+    assert_eq!(keys(&page), [GOLDEN]);
+    assert_eq!(page["numbers"][0]["price_minor"], 500_000);
+    let paged = get(&sw, "/v1/numbers/available?kind=personal&limit=40");
+    assert_eq!(keys(&paged).len(), 40);
+    assert!(paged["next"].is_string());
+    let (status, _) = http(
+        sw.http,
+        "GET",
+        "/v1/numbers/available?pattern=7-7",
+        &[],
+        None,
+    );
+    assert_eq!(status, 400, "a pattern outside the syntax");
+
+    let order = buy(&sw, "02-6200-7777-082");
+    let id = order["id"].as_str().unwrap().to_owned();
+    assert_eq!(order["state"], "awaiting_payment");
+    assert_eq!(order["account"], GOLDEN);
+    let payment = order["payment_id"].as_str().unwrap().to_owned();
+    assert!(order["redirect_url"].as_str().unwrap().ends_with(&payment));
+    let asked = provider.request(&payment);
+    assert_eq!(asked["order_id"], id.as_str());
+    assert_eq!(asked["amount_minor"], 500_000);
+    assert_eq!(asked["currency"], "KRW");
+    assert_eq!(
+        asked["return_url"],
+        format!("https://shop.example/orders/{id}")
+    );
+    // held and ordered: no longer offered, and nobody else may hold it
+    assert!(keys(&get(&sw, "/v1/numbers/available?pattern=~4&kind=personal")).is_empty());
+    let (status, _) = post(&sw, "/v1/numbers/02-6200-7777-082/reservation", "");
+    assert_eq!(status, 409);
+
+    // a webhook signed with another secret is refused and changes nothing
+    let body = provider.succeeded(&payment);
+    let (status, _) = provider.deliver(&sw, &body, "not-the-shared-secret");
+    assert_eq!(status, 401);
+    let (status, _) = http(
+        sw.http,
+        "POST",
+        "/v1/payments/webhook",
+        &[
+            ("Payment-Timestamp", "1"),
+            ("Payment-Signature", "sha256=00"),
+        ],
+        Some(&body),
+    );
+    assert_eq!(status, 401, "an old timestamp");
+    assert_eq!(
+        get(&sw, &format!("/v1/orders/{id}"))["state"],
+        "awaiting_payment"
+    );
+    let (status, _) = http(sw.http, "GET", &format!("/v1/accounts/{GOLDEN}"), &[], None);
+    assert_eq!(status, 404, "no account before payment");
+
+    // the provider's webhook, delivered twice: assigned once
+    let (status, first) = provider.complete(&sw, &payment);
+    assert_eq!((status, first["step"].as_str()), (200, Some("assigned")));
+    let (status, again) = provider.complete(&sw, &payment);
+    assert_eq!((status, again["step"].as_str()), (200, Some("duplicate")));
+    let done = get(&sw, &format!("/v1/orders/{id}"));
+    assert_eq!(done["state"], "assigned");
+    assert_eq!(done["payments"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        get(&sw, &format!("/v1/accounts/{GOLDEN}"))["number"],
+        GOLDEN
+    );
+
+    // the buyer's phone registers with the number and the password of the order
+    let mut phone = Ua::new(sw.sip, GOLDEN, PW, Proto::Udp).await;
+    assert_eq!(phone.register(600).await.status(), Some(200));
+    sw.add_account("1002", "caller-pw");
+    let mut caller = Ua::new(sw.sip, "1002", "caller-pw", Proto::Udp).await;
+    assert_eq!(caller.register(600).await.status(), Some(200));
+    let mut out = caller.invite("02-6200-7777").await;
+    let inv = phone.expect_request(Method::Invite).await;
+    phone.accept(&inv).await;
+    let ok = caller.invite_outcome(&mut out).await;
+    assert_eq!(ok.status(), Some(200), "the bought number answers");
+}
+
+#[tokio::test]
+async fn enterprise_orders_wait_for_approval_and_a_refused_one_frees_its_number() {
+    let provider = Provider::start();
+    let mut sw = shop(&provider);
+
+    let approved = buy(&sw, "6200-7777%23082");
+    let refused = buy(&sw, "6200-7778%23082");
+    assert_eq!(approved["state"], "pending");
+    let pending = get(&sw, "/v1/orders?state=pending");
+    assert_eq!(pending["orders"].as_array().unwrap().len(), 2);
+
+    // paid first, approved second: assigned on approval
+    let a = approved["id"].as_str().unwrap();
+    let (status, paid) = provider.complete(&sw, approved["payment_id"].as_str().unwrap());
+    assert_eq!((status, paid["step"].as_str()), (200, Some("progressed")));
+    assert_eq!(paid["state"], "pending");
+    let (status, done) = post(&sw, &format!("/v1/orders/{a}/approve"), "");
+    assert_eq!((status, done["step"].as_str()), (200, Some("assigned")));
+    let account = done["order"]["account"].as_str().unwrap().to_owned();
+    assert_eq!(account, "ent-62007777-082");
+    assert_eq!(
+        get(&sw, &format!("/v1/accounts/{account}"))["number"],
+        account
+    );
+    let mut phone = Ua::new(sw.sip, &account, PW, Proto::Udp).await;
+    assert_eq!(phone.register(600).await.status(), Some(200));
+    drop(phone);
+
+    // refused: the number is for sale again, and a payment arriving later is only recorded
+    let r = refused["id"].as_str().unwrap();
+    let (status, no) = post(
+        &sw,
+        &format!("/v1/orders/{r}/refuse"),
+        r#"{"reason":"kept for the operator"}"#,
+    );
+    assert_eq!((status, no["step"].as_str()), (200, Some("released")));
+    assert_eq!(no["order"]["refusal"], "kept for the operator");
+    let (status, late) = provider.complete(&sw, refused["payment_id"].as_str().unwrap());
+    assert_eq!((status, late["step"].as_str()), (200, Some("recorded")));
+    let after = get(&sw, &format!("/v1/orders/{r}"));
+    assert_eq!(after["state"], "refused");
+    assert_eq!(after["payments"][0]["counted"], false);
+    let free = keys(&get(&sw, "/v1/numbers/available?kind=enterprise"));
+    assert_eq!(free, ["62007778#082"]);
+    let (status, _) = http(sw.http, "GET", "/v1/accounts/ent-62007778-082", &[], None);
+    assert_eq!(status, 404);
+
+    // the operator's manual payment on a personal order of the same switch
+    let personal = buy(&sw, "02-6200-6200-082");
+    let p = personal["id"].as_str().unwrap();
+    let (status, manual) = post(
+        &sw,
+        &format!("/v1/orders/{p}/payment"),
+        r#"{"amount_minor":10000,"currency":"KRW","reference":"bank-42"}"#,
+    );
+    assert_eq!(
+        (status, manual["step"].as_str()),
+        (200, Some("assigned")),
+        "{manual}"
+    );
+    let blocks = get(&sw, "/v1/numbers/blocks");
+    assert_eq!(blocks["blocks"].as_array().unwrap().len(), 3);
+    assert_eq!(blocks["numbers"], 103);
+
+    // killed and started again: every answered change is still there
+    sw.kill();
+    sw.spawn();
+    assert_eq!(get(&sw, &format!("/v1/orders/{a}"))["state"], "assigned");
+    assert_eq!(get(&sw, &format!("/v1/orders/{r}"))["state"], "refused");
+    assert_eq!(get(&sw, &format!("/v1/orders/{p}"))["state"], "assigned");
+    let free = keys(&get(&sw, "/v1/numbers/available?kind=enterprise"));
+    assert_eq!(free, ["62007778#082"]);
+    let (status, again) = provider.complete(&sw, approved["payment_id"].as_str().unwrap());
+    assert_eq!((status, again["step"].as_str()), (200, Some("duplicate")));
+    let mut phone = Ua::new(sw.sip, &account, PW, Proto::Udp).await;
+    assert_eq!(phone.register(600).await.status(), Some(200));
+}
