@@ -5,6 +5,8 @@
 //! - `clock`, `guard`, `ownership`, `metrics`, `config`: leaves (time and the timer helper,
 //!   panic containment, who owns which key, counters, configuration)
 //! - `store`: the durable store behind one interface, its actor and the queue writer
+//! - `cdr`, `tariffs`: call detail records (the writer thread, day files) and the tariff tables
+//!   that rate them (hot reload)
 //! - `recording`: call recording (the recorder thread, crash-safe WAV files, their records)
 //! - `mailbox`: the voicemail mailbox store (messages, greetings, settings; the change feed)
 //! - `api`: what each signalling actor receives
@@ -27,6 +29,7 @@
 pub mod api;
 pub mod call_leg;
 pub mod calls;
+pub mod cdr;
 pub mod chat_room;
 pub mod clock;
 pub mod conference;
@@ -49,6 +52,7 @@ pub mod server;
 pub mod shared;
 pub mod store;
 pub mod subscription;
+pub mod tariffs;
 pub mod transport;
 pub mod voice_notices;
 pub mod worker;

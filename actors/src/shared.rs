@@ -82,6 +82,10 @@ pub struct Shared {
     pub voice_notices: OnceLock<crate::api::voice_notices::VoiceNoticesHandle>,
     /// The live calls, for the HTTP API.
     pub calls: crate::calls::Calls,
+    /// Call detail records: where each call's record goes when it ends, and the log.
+    pub cdrs: crate::cdr::Cdrs,
+    /// The tariff tables rating off-net calls.
+    pub tariffs: Arc<crate::tariffs::TariffHost>,
     /// Call recording: `start` gives a call's media session its tap; the recordings' records
     /// are read from `db`.
     pub recorder: Recorder,

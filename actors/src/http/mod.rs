@@ -19,6 +19,7 @@
 //! | `/v1/conferences...` | see `conferences.rs` | conferences, participants, moderation |
 //! | `/v1/accounts/{number}/voicemail...` | see `voicemail.rs` | messages, greetings, settings |
 //! | `GET /v1/bans`, `DELETE /v1/bans/{ip}` | admin, see `bans.rs` | flood bans |
+//! | `GET /v1/cdrs`, `/admin/tariffs...` | admin, see `cdrs.rs` | call records, tariff tables |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -36,6 +37,7 @@ mod auth;
 mod bans;
 mod buddies;
 mod calls;
+mod cdrs;
 mod conferences;
 mod error;
 mod forwarding;
@@ -146,6 +148,12 @@ pub fn start(
             .route("/admin/plugins", web::get().to(plugins))
             .route("/admin/plugins/reload", web::post().to(reload))
             .route("/v1/bans", web::get().to(bans::list))
+            .route("/v1/cdrs", web::get().to(cdrs::list))
+            .route("/admin/tariffs", web::get().to(cdrs::tariffs))
+            .route(
+                "/admin/tariffs/reload",
+                web::post().to(cdrs::reload_tariffs),
+            )
             .route("/v1/bans/{ip}", web::delete().to(bans::lift))
             .route(
                 "/v1/accounts/{number}/forwarding",

@@ -10,6 +10,7 @@ pub mod actor;
 pub mod admin;
 pub mod api;
 mod buddies;
+pub mod cdr;
 mod conferences;
 mod dynamic;
 mod notices;
