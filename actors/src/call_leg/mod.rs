@@ -369,8 +369,11 @@ impl CallLeg {
                         self.voicemail.as_ref().map(voicemail::VoicemailCall::kind)
                     };
                     let finish = self.call.finished(code, initial, bye, canceled, own);
-                    if let Some(outcome) = finish.outcome {
+                    if initial {
+                        // a challenge too: the record waits for the attempt with credentials
                         self.record_final(code, version);
+                    }
+                    if let Some(outcome) = finish.outcome {
                         self.shared
                             .metrics
                             .calls
