@@ -355,6 +355,7 @@ fn a_switch_killed_mid_run_keeps_one_record_of_every_call_that_ended_before() {
         );
     }
     let answered = recs.iter().filter(|r| r["outcome"] == "answered").count() as u64;
+    eprintln!("{ok} calls ended before the kill at SIPp; {answered} answered records after it");
     // calls in flight at the kill (at 20/s, held 200 ms) may have ended at the switch and not
     // yet at SIPp; no more than those
     assert!(
