@@ -37,7 +37,7 @@ for r in $(seq 1 "$rounds"); do
 		rm -rf "$out/sb-data"
 		enabled=true
 		[ "$cdr" = off ] && enabled=false
-		printf '[cdr]\nenabled = %s\n[tariffs]\ndir = "%s"\n' "$enabled" "$out/tariffs" \
+		printf '[cdr]\nenabled = %s\n[tariffs]\ndir = "%s"\n[security]\ntrusted = ["127.0.0.0/8"]\n' "$enabled" "$out/tariffs" \
 			>"$out/config-$cdr.toml"
 		"$bin" serve --sip 127.0.0.1:5080 --http 127.0.0.1:8088 --auth off \
 			--config "$out/config-$cdr.toml" --data "$out/sb-data" \
