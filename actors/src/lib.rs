@@ -6,6 +6,8 @@
 //!   panic containment, who owns which key, counters, configuration)
 //! - `store`: the durable store behind one interface, its actor and the queue writer
 //! - `analytics`: the per-day call tallies (the CDR writer's hook, saves, the console's queries)
+//! - `cdr`, `tariffs`: call detail records (the writer thread, day files) and the tariff tables
+//!   that rate them (hot reload)
 //! - `recording`: call recording (the recorder thread, crash-safe WAV files, their records)
 //! - `mailbox`: the voicemail mailbox store (messages, greetings, settings; the change feed)
 //! - `api`: what each signalling actor receives
@@ -29,6 +31,7 @@ pub mod analytics;
 pub mod api;
 pub mod call_leg;
 pub mod calls;
+pub mod cdr;
 pub mod chat_room;
 pub mod clock;
 pub mod conference;
@@ -52,6 +55,7 @@ pub mod server;
 pub mod shared;
 pub mod store;
 pub mod subscription;
+pub mod tariffs;
 pub mod transport;
 pub mod voice_notices;
 pub mod worker;

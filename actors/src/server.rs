@@ -272,6 +272,16 @@ async fn start(
         speech,
     } = started;
     metrics.registrations.set(store.count_bindings()? as i64);
+    // call records: day files a crash left short are completed from the log before any call
+    let cdrs = crate::cdr::start(&config, &store)?;
+    let tariffs = Arc::new(crate::tariffs::TariffHost::start(
+        config
+            .tariffs
+            .dir
+            .clone()
+            .filter(|d| !d.as_os_str().is_empty()),
+        config.tariffs.default_table(),
+    ));
     let plan = config
         .numbering_plan()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
@@ -333,6 +343,8 @@ async fn start(
         watching: Default::default(),
         calls: Default::default(),
         analytics,
+        cdrs,
+        tariffs: tariffs.clone(),
         queue: MessageQueue::start(
             store.clone(),
             WriterConfig {
@@ -522,6 +534,7 @@ async fn start(
         "switchboard running"
     );
 
+    crate::tariffs::reload_on_sighup(tariffs);
     wait_for_signal(plugins, listeners.tls_context).await;
     info!("shutting down");
     http_handle.stop(true).await;
@@ -545,6 +558,13 @@ async fn start(
     for a in &arbiters {
         a.stop();
     }
+    // the records of the calls the stop ended reach the log before the process exits
+    let c = shared.cdrs.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        c.sync(Duration::from_secs(5))
+    })
+    .await;
     actix::System::current().stop();
     Ok(())
 }

@@ -84,6 +84,10 @@ pub struct Shared {
     pub calls: crate::calls::Calls,
     /// The per-day call tallies (the CDR writer's hook `record`, the analytics API).
     pub analytics: crate::analytics::Analytics,
+    /// Call detail records: where each call's record goes when it ends, and the log.
+    pub cdrs: crate::cdr::Cdrs,
+    /// The tariff tables rating off-net calls.
+    pub tariffs: Arc<crate::tariffs::TariffHost>,
     /// Call recording: `start` gives a call's media session its tap; the recordings' records
     /// are read from `db`.
     pub recorder: Recorder,

@@ -30,6 +30,7 @@ pub mod security;
 pub mod sip;
 pub mod smpp;
 pub mod store;
+pub mod tariff;
 pub mod trunk;
 pub mod txn;
 pub mod voicemail;

@@ -89,14 +89,16 @@ impl CallLeg {
         );
         match sent {
             TrunkAttempt::Sent => {
+                let name = trunks.get(id).name.clone();
                 self.shared
                     .metrics
                     .trunk_attempts
                     .get_or_create(&TrunkLabel {
-                        trunk: trunks.get(id).name.clone(),
+                        trunk: name.clone(),
                         outcome: "sent",
                     })
                     .inc();
+                self.record_trunk(&name);
                 Step::Wait
             }
             TrunkAttempt::Nothing => Step::Wait,

@@ -28,6 +28,9 @@ impl CallLeg {
         let t = now();
         let method = msg.method().unwrap_or(Method::Other);
         let initial = method == Method::Invite;
+        if initial {
+            self.record_setup(&msg, &flow);
+        }
         // a new call attempt (the first INVITE, or the one re-sent with credentials)
         if initial && self.call.attempt(msg.clone(), flow) {
             self.shared.metrics.active_calls.inc();

@@ -35,6 +35,7 @@ mod members;
 mod message;
 mod notice;
 mod party;
+mod record;
 mod relay;
 mod room;
 mod routing;
@@ -105,6 +106,8 @@ pub struct CallLeg {
     hangup: Hangup,
     /// The call in the live calls table.
     call_no: Option<CallNo>,
+    /// The call's detail record, from its INVITE until it is written.
+    record: Option<record::Draft>,
     me: Option<Addr<CallLeg>>,
     timer: Timer,
     span: tracing::Span,
@@ -143,6 +146,7 @@ impl CallLeg {
             dialog: None,
             hangup: Hangup::default(),
             call_no: None,
+            record: None,
             me: None,
             timer: Timer::default(),
             span,
@@ -157,6 +161,11 @@ impl CallLeg {
             let Some(key) = ClientKey::from_response(&msg) else {
                 return;
             };
+            if msg.status().is_some_and(|c| c == 180 || c == 183)
+                && msg.cseq().is_some_and(|c| c.method == Method::Invite)
+            {
+                self.record_ringing();
+            }
             let Some(msg) = self.hangup.take_response(t, &key, msg) else {
                 return;
             };
@@ -337,6 +346,7 @@ impl CallLeg {
             match *r {
                 Report::Answered { initial: true, .. } => {
                     self.call.answered();
+                    self.record_answered();
                     if let Some(no) = self.call_no {
                         let at = crate::clock::unix_now_ms();
                         self.shared.calls.update(no, |v| {
@@ -360,6 +370,10 @@ impl CallLeg {
                         self.voicemail.as_ref().map(voicemail::VoicemailCall::kind)
                     };
                     let finish = self.call.finished(code, initial, bye, canceled, own);
+                    if initial {
+                        // a challenge too: the record waits for the attempt with credentials
+                        self.record_final(code, version);
+                    }
                     if let Some(outcome) = finish.outcome {
                         self.shared
                             .metrics
@@ -446,6 +460,7 @@ impl CallLeg {
     /// are off the phone, and it is no longer counted active.
     fn end_call(&mut self, reason: &str) {
         // the media session closes (its ports are free again, a recording ends)
+        self.record_end(reason);
         self.media = None;
         self.callee_offer = None;
         if let Some(no) = self.call_no.take() {

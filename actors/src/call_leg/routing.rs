@@ -135,6 +135,7 @@ impl CallLeg {
             .inc();
         if method == Method::Invite {
             self.file_call(caller.as_ref(), &dialed);
+            self.record_caller(caller.as_ref());
         }
         let mut setup = Setup::new(router, &dest, method, dialed, caller.clone(), from_trunk);
         if presented {
@@ -174,6 +175,7 @@ impl CallLeg {
                     if announce {
                         self.announce(i);
                     }
+                    self.record_routed(&destination);
                     match self.shared.plan.subscriber_of(&destination) {
                         Some(aor) => {
                             return self.locate(key.clone(), aor, Then::Decide(destination), ctx)

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod cdr;
 mod conference;
 mod error;
 mod media;
@@ -20,6 +21,7 @@ mod tls;
 mod trunks;
 mod voicemail;
 
+pub use cdr::{Cdr, Tariffs};
 pub use conference::Conference;
 pub use error::ConfigError;
 pub use media::Media;
@@ -74,6 +76,12 @@ pub struct Config {
     /// SIP trunks (PSTN gateways, other providers), tried in this order within a group.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
+    /// Call detail records.
+    #[serde(default)]
+    pub cdr: Cdr,
+    /// Tariff tables rating off-net calls.
+    #[serde(default)]
+    pub tariffs: Tariffs,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -25,6 +25,7 @@
 //! | `/v1/members...` | see `members.rs` | members, outside-number verification, hot-desk PIN |
 //! | `/v1/numbers...` | see `numbers.rs` | the number inventory, searches, holds |
 //! | `/v1/orders...`, `POST /v1/payments/webhook` | see `orders.rs` | orders, payments, approval |
+//! | `GET /v1/cdrs`, `/admin/tariffs...` | admin, see `cdrs.rs` | call records, tariff tables |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -43,6 +44,7 @@ mod auth;
 mod bans;
 mod buddies;
 mod calls;
+mod cdrs;
 mod conferences;
 mod console;
 mod error;
@@ -223,6 +225,12 @@ pub fn start(
             .route("/admin/plugins", web::get().to(plugins))
             .route("/admin/plugins/reload", web::post().to(reload))
             .route("/v1/bans", web::get().to(bans::list))
+            .route("/v1/cdrs", web::get().to(cdrs::list))
+            .route("/admin/tariffs", web::get().to(cdrs::tariffs))
+            .route(
+                "/admin/tariffs/reload",
+                web::post().to(cdrs::reload_tariffs),
+            )
             .route("/v1/bans/{ip}", web::delete().to(bans::lift))
             .route(
                 "/v1/accounts/{number}/forwarding",

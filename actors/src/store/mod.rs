@@ -12,6 +12,7 @@ pub mod admin;
 mod analytics;
 pub mod api;
 mod buddies;
+pub mod cdr;
 mod conferences;
 mod dynamic;
 mod member_trees;

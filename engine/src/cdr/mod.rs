@@ -8,6 +8,15 @@
 //!
 //! Times are milliseconds since the Unix epoch, given by the caller (the engine reads no clock);
 //! money is in integer minor units of its currency (cents), never floating point.
+//!
+//! Stored in the sled tree [`CDR_TREE`] under its id (big-endian), encoded with the store's one
+//! bincode configuration and version byte ([`CallRecord::encode`]); `export` writes it as CSV
+//! or JSON lines.
+
+pub mod export;
+
+/// The tree of the durable CDR log: id (big-endian u64) to record.
+pub const CDR_TREE: &str = "cdrs";
 
 /// How a call ended, as an operator reads it in a record or a chart (ASR counts `Answered`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
@@ -120,6 +129,21 @@ pub struct CallRecord {
 }
 
 impl CallRecord {
+    /// The stored form (version byte, bincode).
+    pub fn encode(&self) -> Vec<u8> {
+        crate::store::encode(self)
+    }
+
+    /// A record from its stored form.
+    pub fn decode(bytes: &[u8]) -> Result<CallRecord, crate::store::RecordError> {
+        crate::store::decode(bytes)
+    }
+
+    /// Whether `number` is one of the parties (caller, as dialed or as routed).
+    pub fn involves(&self, number: &str) -> bool {
+        self.caller == number || self.dialed == number || self.routed.as_deref() == Some(number)
+    }
+
     /// Talked time: from the answer to the end, zero for calls never answered.
     pub fn duration_ms(&self) -> u64 {
         self.answer_unix_ms

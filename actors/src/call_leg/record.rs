@@ -1,0 +1,175 @@
+//! The call's detail record (`switchboard_engine::cdr`): what the leg learns of the call as it
+//! goes (the INVITE's caller and dialed number, where routing sent it, the trunk, ringing, the
+//! answer, the final status and the plugin version), written once when the call ends.
+//!
+//! Guarantees: a call whose INVITE got a final answer (other than a 401/407 challenge) has
+//! exactly one record: `end_call` hands it to the CDR writer the first time it runs after that
+//! answer, and never again (`written`). A challenge the caller never answers leaves no record
+//! (it was a step of a call that did not happen); a call that ends without any final answer
+//! (the switch stopping, an internal failure, a media timeout) gets one with outcome `failed`.
+//! Off-net calls (those that left by a trunk) and were answered are rated against the default
+//! tariff table when the record is made.
+
+use switchboard_engine::cdr::{CallRecord, MediaMode, Outcome};
+use switchboard_engine::flow::Flow;
+use switchboard_engine::numbering::{Aor, Destination};
+use switchboard_engine::sip::Message as SipMessage;
+
+use super::CallLeg;
+use crate::clock::unix_now_ms;
+
+/// What is known of the call so far.
+#[derive(Default)]
+pub(super) struct Draft {
+    setup_unix_ms: u64,
+    caller: String,
+    dialed: String,
+    routed: Option<String>,
+    trunk: Option<String>,
+    /// The call left by `trunk` (rather than came in by it): it is rated.
+    outbound: bool,
+    answer_unix_ms: Option<u64>,
+    /// The INVITE's final status (the latest attempt's).
+    status: Option<u16>,
+    rang: bool,
+    anchored: bool,
+    plugin_version: u64,
+    written: bool,
+}
+
+impl CallLeg {
+    /// An INVITE outside any dialog arrived on `flow`: the call starts now (its first attempt
+    /// only; the one re-sent with credentials keeps the start).
+    pub(super) fn record_setup(&mut self, invite: &SipMessage, flow: &Flow) {
+        let trunk = self
+            .shared
+            .trunks
+            .by_source(flow.remote)
+            .map(|id| self.shared.trunks.get(id).name.clone());
+        let d = self.record.get_or_insert_with(|| Draft {
+            setup_unix_ms: unix_now_ms(),
+            ..Draft::default()
+        });
+        if d.dialed.is_empty() {
+            d.dialed = invite
+                .request_uri()
+                .and_then(|u| u.user().map(|u| u.to_string()))
+                .unwrap_or_default();
+        }
+        if d.caller.is_empty() {
+            d.caller = invite
+                .from()
+                .and_then(|f| f.uri().user().map(|u| u.to_string()))
+                .unwrap_or_default();
+        }
+        if trunk.is_some() {
+            d.trunk = trunk;
+        }
+    }
+
+    /// The caller was identified (canonical number of the subscriber).
+    pub(super) fn record_caller(&mut self, caller: Option<&Aor>) {
+        if let (Some(d), Some(c)) = (self.record.as_mut(), caller) {
+            d.caller = c.as_str().to_owned();
+        }
+    }
+
+    /// Routing takes the call to `destination`.
+    pub(super) fn record_routed(&mut self, destination: &Destination) {
+        let routed = match destination {
+            Destination::Subscriber(a) | Destination::Pstn(a) => a.as_str(),
+            Destination::Personal { e164, .. } | Destination::Provider { e164, .. } => {
+                e164.as_str()
+            }
+            _ => return,
+        };
+        if let Some(d) = self.record.as_mut() {
+            d.routed = Some(routed.to_owned());
+        }
+    }
+
+    /// The call left by trunk `name`.
+    pub(super) fn record_trunk(&mut self, name: &str) {
+        if let Some(d) = self.record.as_mut() {
+            d.trunk = Some(name.to_owned());
+            d.outbound = true;
+        }
+    }
+
+    /// A provisional response of the INVITE went upstream (180 or 183: it rang).
+    pub(super) fn record_ringing(&mut self) {
+        if let Some(d) = self.record.as_mut() {
+            d.rang = true;
+        }
+    }
+
+    /// The INVITE was answered (2xx).
+    pub(super) fn record_answered(&mut self) {
+        let anchored = self.media.is_some();
+        if let Some(d) = self.record.as_mut() {
+            d.answer_unix_ms.get_or_insert_with(unix_now_ms);
+            d.anchored |= anchored;
+        }
+    }
+
+    /// The INVITE's final status went upstream; `version`: the plugin version routing it.
+    pub(super) fn record_final(&mut self, code: u16, version: Option<u64>) {
+        let anchored = self.media.is_some();
+        if let Some(d) = self.record.as_mut() {
+            d.status = Some(code);
+            d.anchored |= anchored;
+            if let Some(v) = version {
+                d.plugin_version = v;
+            }
+        }
+    }
+
+    /// The call ended for `reason`: its record goes to the CDR writer, once.
+    pub(super) fn record_end(&mut self, reason: &str) {
+        let Some(d) = self.record.as_mut() else {
+            return;
+        };
+        if d.written || matches!(d.status, Some(401 | 407)) {
+            return;
+        }
+        d.written = true;
+        let end = unix_now_ms();
+        let (outcome, cause) = match d.status {
+            Some(code) => (Outcome::from_status(code, d.rang), code),
+            None => (Outcome::Failed, 0),
+        };
+        let mut r = CallRecord {
+            id: 0,
+            call_id: self.call_id.to_string(),
+            caller: std::mem::take(&mut d.caller),
+            dialed: std::mem::take(&mut d.dialed),
+            routed: d.routed.take(),
+            trunk: d.trunk.take(),
+            country: None,
+            setup_unix_ms: d.setup_unix_ms,
+            answer_unix_ms: d.answer_unix_ms.filter(|_| outcome == Outcome::Answered),
+            end_unix_ms: end.max(d.setup_unix_ms),
+            outcome,
+            cause,
+            reason: reason.to_owned(),
+            media: if d.anchored {
+                MediaMode::Anchored
+            } else {
+                MediaMode::Direct
+            },
+            plugin_version: d.plugin_version,
+            charge: None,
+        };
+        if d.outbound && r.outcome == Outcome::Answered {
+            let to = r.routed.as_deref().unwrap_or(&r.dialed);
+            // the caller's member plan picks the table once plans exist; the default until then
+            r.charge = self
+                .shared
+                .tariffs
+                .current()
+                .table_for(None)
+                .and_then(|t| t.charge(to, r.duration_ms()));
+        }
+        self.shared.cdrs.write(r);
+    }
+}
