@@ -273,7 +273,9 @@ async fn start(
     } = started;
     metrics.registrations.set(store.count_bindings()? as i64);
     // call records: day files a crash left short are completed from the log before any call
-    let cdrs = crate::cdr::start(&config, &store)?;
+    // the analytics first: the CDR writer replays into them what a crash kept from them
+    let analytics = crate::analytics::Analytics::open(store.clone())?;
+    let cdrs = crate::cdr::start(&config, &store, Some(analytics.clone()))?;
     let tariffs = Arc::new(crate::tariffs::TariffHost::start(
         config
             .tariffs
@@ -314,7 +316,6 @@ async fn start(
     let sip = config.sip.addresses();
     let mut key = [0u8; 32];
     rand::Rng::fill(&mut rand::rngs::OsRng, &mut key);
-    let analytics = crate::analytics::Analytics::open(store.clone())?;
     let shared = Arc::new(Shared {
         context: Shared::context_config(&config),
         policy: config.policy(),

@@ -19,6 +19,10 @@
 //!   moments (between the end and the writer's append, normally well under a millisecond; longer
 //!   only while the previous batch's fsync runs).
 //!
+//! - The call analytics (`crate::analytics`) count each record once it is durable, in id order;
+//!   at start the records of the log above the analytics' last saved id are replayed into them
+//!   (a crash loses no call from the tallies).
+//!
 //! With `[cdr] enabled = false` nothing is written: [`Cdrs::write`] drops the record.
 
 mod days;
@@ -32,6 +36,7 @@ use tracing::{error, info, warn};
 
 pub use days::DayFiles;
 
+use crate::analytics::Analytics;
 use crate::store::cdr::CdrLog;
 use crate::store::{Store, StoreError};
 
@@ -44,12 +49,16 @@ pub fn dir_in(data: &Path) -> PathBuf {
 }
 
 /// The records of a switch configured by `config` (off when `[cdr] enabled = false`).
-pub fn start(config: &crate::config::Config, store: &Store) -> Result<Cdrs, StoreError> {
+pub fn start(
+    config: &crate::config::Config,
+    store: &Store,
+    analytics: Option<Analytics>,
+) -> Result<Cdrs, StoreError> {
     if !config.cdr.enabled {
         info!("call records off");
         return Ok(Cdrs::disabled());
     }
-    let (cdrs, completed) = Cdrs::start(store, dir_in(&config.data.dir))?;
+    let (cdrs, completed) = Cdrs::start(store, dir_in(&config.data.dir), analytics)?;
     if completed > 0 {
         warn!(
             lines = completed,
@@ -81,20 +90,35 @@ impl Cdrs {
         }
     }
 
-    /// Completes the day files in `dir` from the store's log, then starts the writer thread.
-    /// Returns the handle and how many lines the day files were missing.
-    pub fn start(store: &Store, dir: PathBuf) -> Result<(Cdrs, usize), StoreError> {
+    /// Completes the day files in `dir` from the store's log and replays into `analytics` the
+    /// records they have not counted, then starts the writer thread. Returns the handle and how
+    /// many lines the day files were missing.
+    pub fn start(
+        store: &Store,
+        dir: PathBuf,
+        analytics: Option<Analytics>,
+    ) -> Result<(Cdrs, usize), StoreError> {
         let log = store.cdr_log()?;
         let mut days = DayFiles::new(dir);
         let completed = days
             .complete_from(&log)
             .map_err(|e| StoreError::Io(format!("cdr day files: {e}")))?;
+        if let Some(a) = &analytics {
+            let replayed = replay(&log, a)?;
+            if replayed > 0 {
+                info!(
+                    records = replayed,
+                    "call analytics caught up from the cdr log"
+                );
+            }
+        }
         let next = log.last_id()? + 1;
         let (tx, rx) = channel::unbounded();
         let writer = Writer {
             log: log.clone(),
             days,
             next,
+            analytics,
         };
         std::thread::Builder::new()
             .name("cdr-writer".into())
@@ -139,10 +163,28 @@ impl Cdrs {
     }
 }
 
+/// Counts into `analytics` the log's records above the id they last saved; returns how many.
+fn replay(log: &CdrLog, analytics: &Analytics) -> Result<usize, StoreError> {
+    let mut after = analytics.replay_after().unwrap_or(0);
+    let mut n = 0;
+    loop {
+        let page = log.after(after, BATCH)?;
+        let Some(last) = page.last() else {
+            return Ok(n);
+        };
+        after = last.id;
+        for r in &page {
+            analytics.record(r);
+        }
+        n += page.len();
+    }
+}
+
 struct Writer {
     log: CdrLog,
     days: DayFiles,
     next: u64,
+    analytics: Option<Analytics>,
 }
 
 impl Writer {
@@ -166,6 +208,11 @@ impl Writer {
             }
             if !batch.is_empty() {
                 self.append(&batch);
+                if let Some(a) = &self.analytics {
+                    for r in &batch {
+                        a.record(r);
+                    }
+                }
                 if let Err(e) = self.days.append(&batch) {
                     // the log has them; the day file is completed at the next start
                     warn!(error = %e, "cdr day file not written");
@@ -231,7 +278,7 @@ mod tests {
     fn records_get_ids_in_order_and_reach_the_log_and_the_day_file() {
         let data = tmp("writer");
         let store = Store::open(&data, 1000, 8).unwrap();
-        let (cdrs, completed) = Cdrs::start(&store, dir_in(&data)).unwrap();
+        let (cdrs, completed) = Cdrs::start(&store, dir_in(&data), None).unwrap();
         assert_eq!(completed, 0);
         let day = 1_796_515_200_000; // 2026-12-06
         for n in 0..5 {
@@ -250,6 +297,37 @@ mod tests {
             "a header and five records:\n{text}"
         );
         assert!(text.lines().nth(5).unwrap().starts_with("5,c4,"));
+    }
+
+    #[test]
+    fn the_analytics_count_each_durable_record_and_catch_up_after_a_crash() {
+        use switchboard_engine::analytics::{Day, Grouping};
+        let data = tmp("analytics");
+        // records end a minute into 2026-12-06 (a record's day is its setup's)
+        let day = 1_796_515_260_000;
+        let calls = |a: &Analytics| -> u64 {
+            let d = Day::of_unix_ms(day);
+            a.query(d, d, Grouping::Day).iter().map(|r| r.calls).sum()
+        };
+        let store = Store::open(&data, 1000, 8).unwrap();
+        let analytics = Analytics::open(store.clone()).unwrap();
+        let (cdrs, _) = Cdrs::start(&store, dir_in(&data), Some(analytics.clone())).unwrap();
+        for n in 0..4 {
+            cdrs.write(record(&format!("c{n}"), day + n));
+        }
+        assert!(cdrs.sync(Duration::from_secs(10)));
+        assert_eq!(calls(&analytics), 4);
+        // a crash before the analytics' save: at the next start they are read back without
+        // these records, and the log's are replayed once
+        let after_crash = Analytics::open(store.clone()).unwrap();
+        assert_eq!(calls(&after_crash), 0);
+        assert_eq!(replay(cdrs.log().unwrap(), &after_crash).unwrap(), 4);
+        assert_eq!(calls(&after_crash), 4);
+        // once saved, nothing is replayed twice
+        analytics.save().unwrap();
+        let after_save = Analytics::open(store.clone()).unwrap();
+        assert_eq!(replay(cdrs.log().unwrap(), &after_save).unwrap(), 0);
+        assert_eq!(calls(&after_save), 4);
     }
 
     #[test]
