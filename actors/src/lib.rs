@@ -6,7 +6,8 @@
 //!   panic containment, who owns which key, counters, configuration)
 //! - `store`: the durable store behind one interface, its actor and the queue writer
 //! - `cdr`, `tariffs`: call detail records (the writer thread, day files) and the tariff tables
-//!   that rate them (hot reload)
+//!   that rate them (hot reload); `billing`: prepaid and postpaid balances, their ledgers and
+//!   the settlement of each record's charge
 //! - `recording`: call recording (the recorder thread, crash-safe WAV files, their records)
 //! - `mailbox`: the voicemail mailbox store (messages, greetings, settings; the change feed)
 //! - `api`: what each signalling actor receives
@@ -27,6 +28,7 @@
 //! - `http`, `control`, `server`: the API, the CLI's socket, start-up and shutdown
 
 pub mod api;
+pub mod billing;
 pub mod call_leg;
 pub mod calls;
 pub mod cdr;

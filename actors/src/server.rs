@@ -273,7 +273,18 @@ async fn start(
     } = started;
     metrics.registrations.set(store.count_bindings()? as i64);
     // call records: day files a crash left short are completed from the log before any call
-    let cdrs = crate::cdr::start(&config, &store)?;
+    // billing: balances loaded and records a crash left unsettled debited, before any call
+    let log = if config.cdr.enabled {
+        Some(store.cdr_log()?)
+    } else {
+        None
+    };
+    let billing = Arc::new(crate::billing::Billing::start(&store, log.as_ref())?);
+    let settle: crate::cdr::Settle = {
+        let b = billing.clone();
+        Arc::new(move |records| b.settle(records))
+    };
+    let cdrs = crate::cdr::start(&config, &store, Some(settle))?;
     let tariffs = Arc::new(crate::tariffs::TariffHost::start(
         config
             .tariffs
@@ -343,6 +354,7 @@ async fn start(
         calls: Default::default(),
         cdrs,
         tariffs: tariffs.clone(),
+        billing,
         queue: MessageQueue::start(
             store.clone(),
             WriterConfig {

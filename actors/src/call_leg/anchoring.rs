@@ -188,6 +188,10 @@ impl CallLeg {
         if self.media.is_none() {
             if initial && (200..300).contains(&code) {
                 self.note_direct_streams(&resp);
+                // a metered call may have to be cut by the switch when its credit ends
+                if self.credit.is_some() && self.dialog.is_none() {
+                    self.learn_dialog(&resp, flow);
+                }
             }
             return resp;
         }
@@ -416,12 +420,19 @@ impl CallLeg {
             "call ended by the switch"
         );
         self.shared.metrics.media_timeouts.inc();
+        self.bye_both(REASON_TIMEOUT);
+        self.end_call("media timeout");
+    }
+
+    /// The switch ends the answered call itself: a BYE with `reason` (a Reason header value,
+    /// RFC 3326) to each side, sent again until answered (`hangup.rs`).
+    pub(super) fn bye_both(&mut self, reason: &str) {
         if let Some((mut d, caller_flow, callee_flow)) = self.dialog.take() {
             let t = now();
             let local = self.shared.local.clone();
             for (side, flow) in [(Side::Callee, callee_flow), (Side::Caller, caller_flow)] {
                 let branch = format!("z9hG4bK{}", self.entropy.token(16));
-                let out = d.bye(side, &local, &branch, REASON_TIMEOUT);
+                let out = d.bye(side, &local, &branch, reason);
                 // beyond us another proxy first; else where the side's requests came from
                 let to = Uri::parse(&out.next_hop)
                     .ok()
@@ -431,7 +442,6 @@ impl CallLeg {
                 self.hangup.send(t, out.bytes, &branch, to);
             }
         }
-        self.end_call("media timeout");
     }
 
     /// The switch answers a feature code itself: a session with the caller's side alone and

@@ -19,11 +19,16 @@
 //!   moments (between the end and the writer's append, normally well under a millisecond; longer
 //!   only while the previous batch's fsync runs).
 //!
-//! With `[cdr] enabled = false` nothing is written: [`Cdrs::write`] drops the record.
+//! - Once a batch is in the log it goes to the settlement (`crate::billing`), which debits
+//!   each charge once (by record id) and gives the calls' credit holds back.
+//!
+//! With `[cdr] enabled = false` nothing is written: [`Cdrs::write`] hands the record (id 0) to
+//! the settlement alone.
 
 mod days;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam::channel::{self, Receiver, Sender};
@@ -43,13 +48,23 @@ pub fn dir_in(data: &Path) -> PathBuf {
     data.join("cdr")
 }
 
+/// What is done with records once they are durable (the billing's settlement).
+pub type Settle = Arc<dyn Fn(&[CallRecord]) + Send + Sync>;
+
 /// The records of a switch configured by `config` (off when `[cdr] enabled = false`).
-pub fn start(config: &crate::config::Config, store: &Store) -> Result<Cdrs, StoreError> {
+pub fn start(
+    config: &crate::config::Config,
+    store: &Store,
+    settle: Option<Settle>,
+) -> Result<Cdrs, StoreError> {
     if !config.cdr.enabled {
         info!("call records off");
-        return Ok(Cdrs::disabled());
+        return Ok(Cdrs {
+            settle,
+            ..Cdrs::disabled()
+        });
     }
-    let (cdrs, completed) = Cdrs::start(store, dir_in(&config.data.dir))?;
+    let (cdrs, completed) = Cdrs::start(store, dir_in(&config.data.dir), settle)?;
     if completed > 0 {
         warn!(
             lines = completed,
@@ -70,6 +85,8 @@ enum Op {
 pub struct Cdrs {
     tx: Option<Sender<Op>>,
     log: Option<CdrLog>,
+    /// Used directly only when records are off (the writer has its own).
+    settle: Option<Settle>,
 }
 
 impl Cdrs {
@@ -78,12 +95,17 @@ impl Cdrs {
         Cdrs {
             tx: None,
             log: None,
+            settle: None,
         }
     }
 
     /// Completes the day files in `dir` from the store's log, then starts the writer thread.
     /// Returns the handle and how many lines the day files were missing.
-    pub fn start(store: &Store, dir: PathBuf) -> Result<(Cdrs, usize), StoreError> {
+    pub fn start(
+        store: &Store,
+        dir: PathBuf,
+        settle: Option<Settle>,
+    ) -> Result<(Cdrs, usize), StoreError> {
         let log = store.cdr_log()?;
         let mut days = DayFiles::new(dir);
         let completed = days
@@ -95,6 +117,7 @@ impl Cdrs {
             log: log.clone(),
             days,
             next,
+            settle,
         };
         std::thread::Builder::new()
             .name("cdr-writer".into())
@@ -104,6 +127,7 @@ impl Cdrs {
             Cdrs {
                 tx: Some(tx),
                 log: Some(log),
+                settle: None,
             },
             completed,
         ))
@@ -120,6 +144,9 @@ impl Cdrs {
             if tx.send(Op::Record(Box::new(record))).is_err() {
                 error!("cdr writer gone: a call record is lost");
             }
+        } else if let Some(settle) = self.settle.clone() {
+            // off a call's thread: the settlement writes to disk
+            std::thread::spawn(move || settle(&[record]));
         }
     }
 
@@ -143,6 +170,7 @@ struct Writer {
     log: CdrLog,
     days: DayFiles,
     next: u64,
+    settle: Option<Settle>,
 }
 
 impl Writer {
@@ -166,6 +194,9 @@ impl Writer {
             }
             if !batch.is_empty() {
                 self.append(&batch);
+                if let Some(settle) = &self.settle {
+                    settle(&batch);
+                }
                 if let Err(e) = self.days.append(&batch) {
                     // the log has them; the day file is completed at the next start
                     warn!(error = %e, "cdr day file not written");
@@ -231,7 +262,7 @@ mod tests {
     fn records_get_ids_in_order_and_reach_the_log_and_the_day_file() {
         let data = tmp("writer");
         let store = Store::open(&data, 1000, 8).unwrap();
-        let (cdrs, completed) = Cdrs::start(&store, dir_in(&data)).unwrap();
+        let (cdrs, completed) = Cdrs::start(&store, dir_in(&data), None).unwrap();
         assert_eq!(completed, 0);
         let day = 1_796_515_200_000; // 2026-12-06
         for n in 0..5 {

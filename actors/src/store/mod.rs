@@ -9,6 +9,7 @@
 pub mod actor;
 pub mod admin;
 pub mod api;
+pub mod billing;
 mod buddies;
 pub mod cdr;
 mod conferences;
