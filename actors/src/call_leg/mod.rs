@@ -375,6 +375,10 @@ impl CallLeg {
                         self.voicemail.as_ref().map(voicemail::VoicemailCall::kind)
                     };
                     let finish = self.call.finished(code, initial, bye, canceled, own);
+                    if initial && matches!(code, 401 | 407) {
+                        // a challenge: the record waits for the INVITE with credentials
+                        self.record_final(code, version);
+                    }
                     if let Some(outcome) = finish.outcome {
                         self.record_final(code, version);
                         self.shared
