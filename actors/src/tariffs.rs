@@ -178,9 +178,8 @@ pub fn reload_on_sighup(host: Arc<TariffHost>) {
         while hup.recv().await.is_some() {
             info!("SIGHUP: reloading tariffs");
             let h = host.clone();
-            match tokio::task::spawn_blocking(move || h.reload()).await {
-                Ok(Err(e)) => error!(error = %e, "tariffs not reloaded, keeping the old ones"),
-                Ok(Ok(_)) | Err(_) => {}
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || h.reload()).await {
+                error!(error = %e, "tariffs not reloaded, keeping the old ones");
             }
         }
     });

@@ -420,14 +420,18 @@ impl CallLeg {
             "call ended by the switch"
         );
         self.shared.metrics.media_timeouts.inc();
-        self.bye_both(REASON_TIMEOUT);
+        let _ = self.bye_both(REASON_TIMEOUT);
         self.end_call("media timeout");
     }
 
     /// The switch ends the answered call itself: a BYE with `reason` (a Reason header value,
-    /// RFC 3326) to each side, sent again until answered (`hangup.rs`).
-    pub(super) fn bye_both(&mut self, reason: &str) {
-        if let Some((mut d, caller_flow, callee_flow)) = self.dialog.take() {
+    /// RFC 3326) to each side, sent again until answered (`hangup.rs`). `false` when the
+    /// dialog is unknown (its 2xx could not be read) and nothing was sent.
+    pub(super) fn bye_both(&mut self, reason: &str) -> bool {
+        let Some((mut d, caller_flow, callee_flow)) = self.dialog.take() else {
+            return false;
+        };
+        {
             let t = now();
             let local = self.shared.local.clone();
             for (side, flow) in [(Side::Callee, callee_flow), (Side::Caller, caller_flow)] {
@@ -442,6 +446,7 @@ impl CallLeg {
                 self.hangup.send(t, out.bytes, &branch, to);
             }
         }
+        true
     }
 
     /// The switch answers a feature code itself: a session with the caller's side alone and

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_engine::credit::Admission;
 use switchboard_engine::routing::Step;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::CallLeg;
 use crate::clock::now;
@@ -110,7 +110,9 @@ impl CallLeg {
     pub(super) fn credit_check(&mut self, t: Instant) {
         if self.credit_deadline().is_some_and(|at| at <= t) && !self.call.is_ended() {
             info!(reason = "credit exhausted", "call ended by the switch");
-            self.bye_both(REASON_CREDIT);
+            if !self.bye_both(REASON_CREDIT) {
+                warn!("credit exhausted but the dialog is unknown: no BYE sent");
+            }
             self.end_call("credit exhausted");
         }
     }
