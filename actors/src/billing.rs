@@ -123,3 +123,86 @@ fn charge_of(r: &CallRecord) -> Option<EntryKind> {
         reason: r.reason.clone(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_engine::cdr::{Charge, MediaMode};
+    use switchboard_engine::credit::{BillingAccount, Mode};
+    use switchboard_engine::tariff::{Fixed, Increments, Rate};
+
+    fn record(id: u64, call_id: &str, amount: i64) -> CallRecord {
+        CallRecord {
+            id,
+            call_id: call_id.into(),
+            caller: "+8211".into(),
+            dialed: "+12125551234".into(),
+            routed: Some("+12125551234".into()),
+            trunk: Some("gw".into()),
+            country: None,
+            setup_unix_ms: 1_000,
+            answer_unix_ms: Some(2_000),
+            end_unix_ms: 5_000,
+            outcome: Outcome::Answered,
+            cause: 200,
+            reason: "credit exhausted".into(),
+            media: MediaMode::Direct,
+            plugin_version: 1,
+            charge: Some(Charge {
+                table: "default".into(),
+                prefix: "1212".into(),
+                billed_secs: 3,
+                amount_minor: amount,
+                currency: "EUR".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_record_is_debited_once_and_frees_its_hold_and_a_restart_settles_the_rest() {
+        let dir = std::env::temp_dir().join(format!("sb-billing-settle-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir, 1000, 8).unwrap();
+        let billing = Billing::start(&store, None).unwrap();
+        let a = BillingAccount::new(Mode::Prepaid, None, "EUR", 0);
+        let a = billing.book().put_settings("+8211", &a).unwrap();
+        billing.wallets().put("+8211", &a);
+        billing
+            .post("+8211", 10, 100, EntryKind::TopUp { id: "t".into() })
+            .unwrap();
+        let rate = Rate {
+            per_minute: Fixed(600_000),
+            connection: Fixed(50_000),
+            increments: Increments {
+                first_secs: 1,
+                next_secs: 1,
+            },
+            currency: "EUR".into(),
+        };
+        billing.wallets().admit("+8211", "c1", Some(&rate));
+        assert_eq!(billing.wallets().reserve("c1").unwrap().held, 100);
+        let r = record(1, "c1", 8);
+        billing.settle(std::slice::from_ref(&r));
+        billing.settle(std::slice::from_ref(&r));
+        assert_eq!(billing.wallets().balance("+8211"), Some((92, 0)));
+        let (_, entries) = billing.book().entries("+8211", 0, u64::MAX).unwrap();
+        assert_eq!(entries.len(), 2, "the top-up and one debit");
+        assert_eq!(billing.book().settled_through().unwrap(), 1);
+
+        // records 2 and 3 reach the log but the switch stops before settling them
+        let log = store.cdr_log().unwrap();
+        log.append(&[r, record(2, "c2", 5), record(3, "c3", 7)])
+            .unwrap();
+        drop(billing);
+        let billing = Billing::start(&store, Some(&log)).unwrap();
+        assert_eq!(billing.wallets().balance("+8211"), Some((80, 0)));
+        let a = billing.book().account("+8211").unwrap().unwrap();
+        let (_, entries) = billing.book().entries("+8211", 0, u64::MAX).unwrap();
+        assert_eq!(entries.len(), 4, "record 1 was not debited again");
+        assert_eq!(
+            a.balance_minor,
+            entries.iter().map(|e| e.amount_minor).sum::<i64>()
+        );
+        assert_eq!(billing.book().settled_through().unwrap(), 3);
+    }
+}
