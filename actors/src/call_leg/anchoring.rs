@@ -431,20 +431,18 @@ impl CallLeg {
         let Some((mut d, caller_flow, callee_flow)) = self.dialog.take() else {
             return false;
         };
-        {
-            let t = now();
-            let local = self.shared.local.clone();
-            for (side, flow) in [(Side::Callee, callee_flow), (Side::Caller, caller_flow)] {
-                let branch = format!("z9hG4bK{}", self.entropy.token(16));
-                let out = d.bye(side, &local, &branch, reason);
-                // beyond us another proxy first; else where the side's requests came from
-                let to = Uri::parse(&out.next_hop)
-                    .ok()
-                    .filter(|_| out.next_hop.contains(";lr") || out.next_hop.contains("lr>"))
-                    .and_then(|u| flow_for_uri(&u))
-                    .unwrap_or(flow);
-                self.hangup.send(t, out.bytes, &branch, to);
-            }
+        let t = now();
+        let local = self.shared.local.clone();
+        for (side, flow) in [(Side::Callee, callee_flow), (Side::Caller, caller_flow)] {
+            let branch = format!("z9hG4bK{}", self.entropy.token(16));
+            let out = d.bye(side, &local, &branch, reason);
+            // beyond us another proxy first; else where the side's requests came from
+            let to = Uri::parse(&out.next_hop)
+                .ok()
+                .filter(|_| out.next_hop.contains(";lr") || out.next_hop.contains("lr>"))
+                .and_then(|u| flow_for_uri(&u))
+                .unwrap_or(flow);
+            self.hangup.send(t, out.bytes, &branch, to);
         }
         true
     }

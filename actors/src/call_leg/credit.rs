@@ -10,7 +10,7 @@
 //! - at the answer, `credit_answered`: the call holds the price of its whole allowance and the
 //!   leg arms its cut [`CUT_MARGIN`] before the allowance is over, so the talked time the
 //!   record bills (rounded up to the second) never passes the last paid increment;
-//! - at the cut, `credit_exhausted`: BYEs go out and the call ends with reason
+//! - at the cut, `credit_check`: BYEs go out and the call ends with reason
 //!   `credit exhausted`. The charge is debited when the record is written (`crate::billing`),
 //!   which also gives the hold back.
 

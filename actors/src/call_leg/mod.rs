@@ -99,8 +99,8 @@ pub struct CallLeg {
     media: Option<CallMedia>,
     /// The offer the callee's branches carry (the relay's), once anchored.
     callee_offer: Option<String>,
-    /// The answered dialog of an anchored or metered call (to end it itself) and where each side is
-    /// reached: the caller's flow, the callee's.
+    /// The answered dialog of an anchored or metered call (to end it itself) and where each
+    /// side is reached: the caller's flow, the callee's.
     dialog: Option<(ProxiedDialog, Flow, Flow)>,
     /// The switch's own BYEs in flight.
     hangup: Hangup,

@@ -2,7 +2,7 @@
 //!
 //! | method and path | who | what |
 //! |---|---|---|
-//! | `GET /v1/billing/{number}` | admin or the subscriber | settings, balance, credit held by calls |
+//! | `GET /v1/billing/{number}` | admin or the subscriber | settings, balance, held credit |
 //! | `PUT /v1/billing/{number}` | admin | create the account or change its settings |
 //! | `POST /v1/billing/{number}/topups` | admin | `{id, amount_minor}`: credit, once per `id` |
 //! | `POST /v1/billing/{number}/adjustments` | admin | `{id, amount_minor, note}`: either way |
