@@ -7,7 +7,8 @@
 //! - `store`: the durable store behind one interface, its actor and the queue writer
 //! - `analytics`: the per-day call tallies (the CDR writer's hook, saves, the console's queries)
 //! - `cdr`, `tariffs`: call detail records (the writer thread, day files) and the tariff tables
-//!   that rate them (hot reload)
+//!   that rate them (hot reload); `billing`: prepaid and postpaid balances, their ledgers and
+//!   the settlement of each record's charge
 //! - `recording`: call recording (the recorder thread, crash-safe WAV files, their records)
 //! - `mailbox`: the voicemail mailbox store (messages, greetings, settings; the change feed)
 //! - `api`: what each signalling actor receives
@@ -29,6 +30,7 @@
 
 pub mod analytics;
 pub mod api;
+pub mod billing;
 pub mod call_leg;
 pub mod calls;
 pub mod cdr;

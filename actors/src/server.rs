@@ -275,7 +275,18 @@ async fn start(
     // call records: day files a crash left short are completed from the log before any call
     // the analytics first: the CDR writer replays into them what a crash kept from them
     let analytics = crate::analytics::Analytics::open(store.clone())?;
-    let cdrs = crate::cdr::start(&config, &store, Some(analytics.clone()))?;
+    // billing: balances loaded and records a crash left unsettled debited, before any call
+    let log = if config.cdr.enabled {
+        Some(store.cdr_log()?)
+    } else {
+        None
+    };
+    let billing = Arc::new(crate::billing::Billing::start(&store, log.as_ref())?);
+    let settle: crate::cdr::Settle = {
+        let b = billing.clone();
+        Arc::new(move |records| b.settle(records))
+    };
+    let cdrs = crate::cdr::start(&config, &store, Some(analytics.clone()), Some(settle))?;
     let tariffs = Arc::new(crate::tariffs::TariffHost::start(
         config
             .tariffs
@@ -346,6 +357,7 @@ async fn start(
         analytics,
         cdrs,
         tariffs: tariffs.clone(),
+        billing,
         queue: MessageQueue::start(
             store.clone(),
             WriterConfig {

@@ -88,6 +88,8 @@ pub struct Shared {
     pub cdrs: crate::cdr::Cdrs,
     /// The tariff tables rating off-net calls.
     pub tariffs: Arc<crate::tariffs::TariffHost>,
+    /// Billing accounts, balances and the credit calls hold.
+    pub billing: Arc<crate::billing::Billing>,
     /// Call recording: `start` gives a call's media session its tap; the recordings' records
     /// are read from `db`.
     pub recorder: Recorder,

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cdr;
 pub mod chat;
 pub mod conference;
+pub mod credit;
 pub mod dialog;
 pub mod entropy;
 pub mod event;

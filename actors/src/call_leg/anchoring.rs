@@ -207,6 +207,10 @@ impl CallLeg {
         if self.media.is_none() {
             if initial && (200..300).contains(&code) {
                 self.note_direct_streams(&resp);
+                // a metered call may have to be cut by the switch when its credit ends
+                if self.credit.is_some() && self.dialog.is_none() {
+                    self.learn_dialog(&resp, flow);
+                }
             }
             return resp;
         }
@@ -435,22 +439,31 @@ impl CallLeg {
             "call ended by the switch"
         );
         self.shared.metrics.media_timeouts.inc();
-        if let Some((mut d, caller_flow, callee_flow)) = self.dialog.take() {
-            let t = now();
-            let local = self.shared.local.clone();
-            for (side, flow) in [(Side::Callee, callee_flow), (Side::Caller, caller_flow)] {
-                let branch = format!("z9hG4bK{}", self.entropy.token(16));
-                let out = d.bye(side, &local, &branch, REASON_TIMEOUT);
-                // beyond us another proxy first; else where the side's requests came from
-                let to = Uri::parse(&out.next_hop)
-                    .ok()
-                    .filter(|_| out.next_hop.contains(";lr") || out.next_hop.contains("lr>"))
-                    .and_then(|u| flow_for_uri(&u))
-                    .unwrap_or(flow);
-                self.hangup.send(t, out.bytes, &branch, to);
-            }
-        }
+        let _ = self.bye_both(REASON_TIMEOUT);
         self.end_call("media timeout");
+    }
+
+    /// The switch ends the answered call itself: a BYE with `reason` (a Reason header value,
+    /// RFC 3326) to each side, sent again until answered (`hangup.rs`). `false` when the
+    /// dialog is unknown (its 2xx could not be read) and nothing was sent.
+    pub(super) fn bye_both(&mut self, reason: &str) -> bool {
+        let Some((mut d, caller_flow, callee_flow)) = self.dialog.take() else {
+            return false;
+        };
+        let t = now();
+        let local = self.shared.local.clone();
+        for (side, flow) in [(Side::Callee, callee_flow), (Side::Caller, caller_flow)] {
+            let branch = format!("z9hG4bK{}", self.entropy.token(16));
+            let out = d.bye(side, &local, &branch, reason);
+            // beyond us another proxy first; else where the side's requests came from
+            let to = Uri::parse(&out.next_hop)
+                .ok()
+                .filter(|_| out.next_hop.contains(";lr") || out.next_hop.contains("lr>"))
+                .and_then(|u| flow_for_uri(&u))
+                .unwrap_or(flow);
+            self.hangup.send(t, out.bytes, &branch, to);
+        }
+        true
     }
 
     /// The switch answers a feature code itself: a session with the caller's side alone and

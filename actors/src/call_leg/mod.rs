@@ -27,6 +27,7 @@ mod call;
 mod caller;
 mod conference;
 mod confirm;
+mod credit;
 mod feature;
 mod filing;
 mod hangup;
@@ -99,8 +100,8 @@ pub struct CallLeg {
     media: Option<CallMedia>,
     /// The offer the callee's branches carry (the relay's), once anchored.
     callee_offer: Option<String>,
-    /// The answered dialog of an anchored call (to end it itself) and where each side is
-    /// reached: the caller's flow, the callee's.
+    /// The answered dialog of an anchored or metered call (to end it itself) and where each
+    /// side is reached: the caller's flow, the callee's.
     dialog: Option<(ProxiedDialog, Flow, Flow)>,
     /// The switch's own BYEs in flight.
     hangup: Hangup,
@@ -108,6 +109,8 @@ pub struct CallLeg {
     call_no: Option<CallNo>,
     /// The call's detail record, from its INVITE until it is written.
     record: Option<record::Draft>,
+    /// A prepaid caller's off-net call: its account and when its credit runs out.
+    credit: Option<credit::Metered>,
     me: Option<Addr<CallLeg>>,
     timer: Timer,
     span: tracing::Span,
@@ -147,6 +150,7 @@ impl CallLeg {
             hangup: Hangup::default(),
             call_no: None,
             record: None,
+            credit: None,
             me: None,
             timer: Timer::default(),
             span,
@@ -329,6 +333,7 @@ impl CallLeg {
             notice,
             voicemail,
             self.hangup.poll_timeout(),
+            self.credit_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -347,6 +352,7 @@ impl CallLeg {
                 Report::Answered { initial: true, .. } => {
                     self.call.answered();
                     self.record_answered();
+                    self.credit_answered();
                     if let Some(no) = self.call_no {
                         let at = crate::clock::unix_now_ms();
                         self.shared.calls.update(no, |v| {
@@ -461,6 +467,7 @@ impl CallLeg {
     fn end_call(&mut self, reason: &str) {
         // the media session closes (its ports are free again, a recording ends)
         self.record_end(reason);
+        self.credit_ended();
         self.media = None;
         self.callee_offer = None;
         if let Some(no) = self.call_no.take() {
@@ -508,6 +515,7 @@ impl CallLeg {
                 d.handle_timeout(t);
             }
             self.hangup.handle_timeout(t);
+            self.credit_check(t);
             self.setup_timers(t, ctx);
         }));
         if r.is_err() {

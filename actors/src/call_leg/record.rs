@@ -7,8 +7,9 @@
 //! answer, and never again (`written`). A challenge the caller never answers leaves no record
 //! (it was a step of a call that did not happen); a call that ends without any final answer
 //! (the switch stopping, an internal failure, a media timeout) gets one with outcome `failed`.
-//! Off-net calls (those that left by a trunk) and were answered are rated against the default
-//! tariff table when the record is made.
+//! Off-net calls (those that left by a trunk) and were answered are rated when the record is
+//! made, against the table of the caller's billing plan (the default table when it has none);
+//! the billing settles the charge once the record is written (`crate::billing`).
 
 use switchboard_engine::cdr::{CallRecord, MediaMode, Outcome};
 use switchboard_engine::flow::Flow;
@@ -34,6 +35,8 @@ pub(super) struct Draft {
     rang: bool,
     anchored: bool,
     plugin_version: u64,
+    /// The caller is one of our subscribers, authenticated (it may be billed).
+    identified: bool,
     written: bool,
 }
 
@@ -71,7 +74,16 @@ impl CallLeg {
     pub(super) fn record_caller(&mut self, caller: Option<&Aor>) {
         if let (Some(d), Some(c)) = (self.record.as_mut(), caller) {
             d.caller = c.as_str().to_owned();
+            d.identified = true;
         }
+    }
+
+    /// The subscriber calling and the number the call is rated for (as routed, else as
+    /// dialed), when the caller is an identified subscriber.
+    pub(super) fn rated_parties(&self) -> Option<(String, String)> {
+        let d = self.record.as_ref().filter(|d| d.identified)?;
+        let to = d.routed.as_deref().unwrap_or(&d.dialed);
+        Some((d.caller.clone(), to.to_owned()))
     }
 
     /// Routing takes the call to `destination`.
@@ -162,12 +174,18 @@ impl CallLeg {
         };
         if d.outbound && r.outcome == Outcome::Answered {
             let to = r.routed.as_deref().unwrap_or(&r.dialed);
-            // the caller's member plan picks the table once plans exist; the default until then
+            // the caller's billing plan picks the table (the default when it names none)
+            let plan = self
+                .shared
+                .billing
+                .wallets()
+                .plan(&r.caller)
+                .map(str::to_owned);
             r.charge = self
                 .shared
                 .tariffs
                 .current()
-                .table_for(None)
+                .table_for(plan.as_deref())
                 .and_then(|t| t.charge(to, r.duration_ms()));
         }
         self.shared.cdrs.write(r);

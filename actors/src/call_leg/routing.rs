@@ -213,7 +213,11 @@ impl CallLeg {
                             return self.read_out(key.clone(), to, group, text, ctx);
                         }
                     }
-                    self.send_to_trunk(i, trunk, &request_uri, authenticate)
+                    let invite = self.txns[i].ctx.request().method() == Some(Method::Invite);
+                    match invite.then(|| self.credit_admit()).flatten() {
+                        Some(refusal) => refusal,
+                        None => self.send_to_trunk(i, trunk, &request_uri, authenticate),
+                    }
                 }
                 Step::External { uri, announce } => {
                     if announce {

@@ -18,16 +18,19 @@
 //! - A kill -9 loses only records not yet handed to sled: those of calls that ended in the last
 //!   moments (between the end and the writer's append, normally well under a millisecond; longer
 //!   only while the previous batch's fsync runs).
-//!
 //! - The call analytics (`crate::analytics`) count each record once it is durable, in id order;
 //!   at start the records of the log above the analytics' last saved id are replayed into them
 //!   (a crash loses no call from the tallies).
+//! - Once a batch is in the log it goes to the settlement (`crate::billing`), which debits
+//!   each charge once (by record id) and gives the calls' credit holds back.
 //!
-//! With `[cdr] enabled = false` nothing is written: [`Cdrs::write`] drops the record.
+//! With `[cdr] enabled = false` nothing is written: [`Cdrs::write`] hands the record (id 0) to
+//! the settlement alone.
 
 mod days;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam::channel::{self, Receiver, Sender};
@@ -48,17 +51,24 @@ pub fn dir_in(data: &Path) -> PathBuf {
     data.join("cdr")
 }
 
+/// What is done with records once they are durable (the billing's settlement).
+pub type Settle = Arc<dyn Fn(&[CallRecord]) + Send + Sync>;
+
 /// The records of a switch configured by `config` (off when `[cdr] enabled = false`).
 pub fn start(
     config: &crate::config::Config,
     store: &Store,
     analytics: Option<Analytics>,
+    settle: Option<Settle>,
 ) -> Result<Cdrs, StoreError> {
     if !config.cdr.enabled {
         info!("call records off");
-        return Ok(Cdrs::disabled());
+        return Ok(Cdrs {
+            settle,
+            ..Cdrs::disabled()
+        });
     }
-    let (cdrs, completed) = Cdrs::start(store, dir_in(&config.data.dir), analytics)?;
+    let (cdrs, completed) = Cdrs::start(store, dir_in(&config.data.dir), analytics, settle)?;
     if completed > 0 {
         warn!(
             lines = completed,
@@ -79,6 +89,8 @@ enum Op {
 pub struct Cdrs {
     tx: Option<Sender<Op>>,
     log: Option<CdrLog>,
+    /// Used directly only when records are off (the writer has its own).
+    settle: Option<Settle>,
 }
 
 impl Cdrs {
@@ -87,16 +99,18 @@ impl Cdrs {
         Cdrs {
             tx: None,
             log: None,
+            settle: None,
         }
     }
 
     /// Completes the day files in `dir` from the store's log and replays into `analytics` the
-    /// records they have not counted, then starts the writer thread. Returns the handle and how
-    /// many lines the day files were missing.
+    /// records they have not counted, then starts the writer thread (which hands each durable
+    /// batch to `settle`). Returns the handle and how many lines the day files were missing.
     pub fn start(
         store: &Store,
         dir: PathBuf,
         analytics: Option<Analytics>,
+        settle: Option<Settle>,
     ) -> Result<(Cdrs, usize), StoreError> {
         let log = store.cdr_log()?;
         let mut days = DayFiles::new(dir);
@@ -119,6 +133,7 @@ impl Cdrs {
             days,
             next,
             analytics,
+            settle,
         };
         std::thread::Builder::new()
             .name("cdr-writer".into())
@@ -128,6 +143,7 @@ impl Cdrs {
             Cdrs {
                 tx: Some(tx),
                 log: Some(log),
+                settle: None,
             },
             completed,
         ))
@@ -144,6 +160,9 @@ impl Cdrs {
             if tx.send(Op::Record(Box::new(record))).is_err() {
                 error!("cdr writer gone: a call record is lost");
             }
+        } else if let Some(settle) = self.settle.clone() {
+            // off a call's thread: the settlement writes to disk
+            std::thread::spawn(move || settle(&[record]));
         }
     }
 
@@ -185,6 +204,7 @@ struct Writer {
     days: DayFiles,
     next: u64,
     analytics: Option<Analytics>,
+    settle: Option<Settle>,
 }
 
 impl Writer {
@@ -212,6 +232,9 @@ impl Writer {
                     for r in &batch {
                         a.record(r);
                     }
+                }
+                if let Some(settle) = &self.settle {
+                    settle(&batch);
                 }
                 if let Err(e) = self.days.append(&batch) {
                     // the log has them; the day file is completed at the next start
@@ -278,7 +301,7 @@ mod tests {
     fn records_get_ids_in_order_and_reach_the_log_and_the_day_file() {
         let data = tmp("writer");
         let store = Store::open(&data, 1000, 8).unwrap();
-        let (cdrs, completed) = Cdrs::start(&store, dir_in(&data), None).unwrap();
+        let (cdrs, completed) = Cdrs::start(&store, dir_in(&data), None, None).unwrap();
         assert_eq!(completed, 0);
         let day = 1_796_515_200_000; // 2026-12-06
         for n in 0..5 {
@@ -311,7 +334,7 @@ mod tests {
         };
         let store = Store::open(&data, 1000, 8).unwrap();
         let analytics = Analytics::open(store.clone()).unwrap();
-        let (cdrs, _) = Cdrs::start(&store, dir_in(&data), Some(analytics.clone())).unwrap();
+        let (cdrs, _) = Cdrs::start(&store, dir_in(&data), Some(analytics.clone()), None).unwrap();
         for n in 0..4 {
             cdrs.write(record(&format!("c{n}"), day + n));
         }

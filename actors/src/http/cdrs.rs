@@ -145,7 +145,7 @@ pub async fn reload_tariffs(req: HttpRequest, s: Data) -> Result<HttpResponse, A
 }
 
 /// A `from`/`to` value: a day or Unix milliseconds; a day as `to` ends after that day.
-fn bound(v: Option<&str>, end: bool) -> Result<Option<u64>, ApiError> {
+pub(super) fn bound(v: Option<&str>, end: bool) -> Result<Option<u64>, ApiError> {
     let Some(v) = v.filter(|v| !v.is_empty()) else {
         return Ok(None);
     };

@@ -26,6 +26,7 @@
 //! | `/v1/numbers...` | see `numbers.rs` | the number inventory, searches, holds |
 //! | `/v1/orders...`, `POST /v1/payments/webhook` | see `orders.rs` | orders, payments, approval |
 //! | `GET /v1/cdrs`, `/admin/tariffs...` | admin, see `cdrs.rs` | call records, tariff tables |
+//! | `/v1/billing/{number}...` | see `billing.rs` | balances, top-ups, statements |
 //!
 //! The whole API is described in `docs/openapi.yaml`.
 //!
@@ -42,6 +43,7 @@ mod accounts;
 mod analytics;
 mod auth;
 mod bans;
+mod billing;
 mod buddies;
 mod calls;
 mod cdrs;
@@ -226,6 +228,24 @@ pub fn start(
             .route("/admin/plugins/reload", web::post().to(reload))
             .route("/v1/bans", web::get().to(bans::list))
             .route("/v1/cdrs", web::get().to(cdrs::list))
+            .route("/v1/billing/{number}", web::get().to(billing::show))
+            .route("/v1/billing/{number}", web::put().to(billing::replace))
+            .route(
+                "/v1/billing/{number}/topups",
+                web::post().to(billing::top_up),
+            )
+            .route(
+                "/v1/billing/{number}/adjustments",
+                web::post().to(billing::adjust),
+            )
+            .route(
+                "/v1/billing/{number}/statement",
+                web::get().to(billing::statement),
+            )
+            .route(
+                "/v1/billing/{number}/statements/{month}",
+                web::get().to(billing::monthly),
+            )
             .route("/admin/tariffs", web::get().to(cdrs::tariffs))
             .route(
                 "/admin/tariffs/reload",

@@ -11,6 +11,7 @@ pub mod actor;
 pub mod admin;
 mod analytics;
 pub mod api;
+pub mod billing;
 mod buddies;
 pub mod cdr;
 mod conferences;
