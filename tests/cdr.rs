@@ -303,6 +303,10 @@ fn an_off_net_call_is_rated_from_the_loaded_tariff_table() {
     assert_eq!(r["outcome"], "answered", "{r}");
     assert_eq!(r["trunk"], "gw");
     assert_eq!(r["routed"], "+12125551234");
+    assert_eq!(
+        r["country"], "US",
+        "the analytics count it for its country: {r}"
+    );
     let c = &r["charge"];
     assert_eq!(c["table"], "default", "{r}");
     assert_eq!(c["prefix"], "1212");

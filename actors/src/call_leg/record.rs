@@ -26,6 +26,8 @@ pub(super) struct Draft {
     caller: String,
     dialed: String,
     routed: Option<String>,
+    /// The destination's country (ISO 3166 alpha-2), from the numbering metadata.
+    country: Option<String>,
     trunk: Option<String>,
     /// The call left by `trunk` (rather than came in by it): it is rated.
     outbound: bool,
@@ -88,6 +90,9 @@ impl CallLeg {
 
     /// Routing takes the call to `destination`.
     pub(super) fn record_routed(&mut self, destination: &Destination) {
+        if let Some(d) = self.record.as_mut() {
+            d.country = switchboard_engine::numbering::country_of(destination);
+        }
         let routed = match destination {
             Destination::Subscriber(a) | Destination::Pstn(a) => a.as_str(),
             Destination::Personal { e164, .. } | Destination::Provider { e164, .. } => {
@@ -157,7 +162,7 @@ impl CallLeg {
             dialed: std::mem::take(&mut d.dialed),
             routed: d.routed.take(),
             trunk: d.trunk.take(),
-            country: None,
+            country: d.country.take(),
             setup_unix_ms: d.setup_unix_ms,
             answer_unix_ms: d.answer_unix_ms.filter(|_| outcome == Outcome::Answered),
             end_unix_ms: end.max(d.setup_unix_ms),

@@ -9,11 +9,13 @@ use std::fmt;
 
 mod cache;
 mod classify;
+mod country;
 mod tables;
 pub use cache::{Classifier, ClassifyCache, MemoPlan};
 pub use classify::{
     ClassifyError, Destination, Feature, ForwardKind, NumberFormat, Provider, MAX_DIALED,
 };
+pub use country::{country_of, country_of_code, country_of_e164};
 pub use tables::{is_trunk_name, Branch, TableError};
 
 use phonenumber::country::Id as CountryId;
