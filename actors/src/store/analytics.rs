@@ -1,5 +1,5 @@
 //! The call analytics in the store: one `DayRecord` per UTC day (`analytics::day_key`) and
-//! the high-water record id, in one tree. The analytics holder (`crate::analytics`) is the
+//! the high-water record id, in one tree. The analytics holder (the `analytics` module) is the
 //! only writer; it saves the days that changed and the high-water mark in one atomic batch,
 //! so after a crash the stored days and the mark agree (the records above the mark are the
 //! ones to replay).

@@ -1,7 +1,7 @@
 //! The durable CDR log in the store: one [`CallRecord`] per ended call, keyed by its id
 //! (big-endian, so sled keeps them in id order), in the tree `cdrs`.
 //!
-//! The CDR writer (`crate::cdr`) is the only writer while the switch runs: it gives each
+//! The CDR writer (the `cdr` module) is the only writer while the switch runs: it gives each
 //! record the next id, appends a batch and flushes (fsync) before the records count anywhere
 //! else (day files, exports). Reads may come from any thread.
 
