@@ -127,10 +127,16 @@ impl Provider {
 }
 
 fn shop(provider: &Provider) -> Switch {
+    shop_with(provider, "")
+}
+
+/// A shop whose config ends with `extra` (TOML).
+fn shop_with(provider: &Provider, extra: &str) -> Switch {
     let sw = Switch::with(Options {
         config: format!(
             "[numbers]\nprovider = \"http\"\nprovider_url = \"http://{}\"\n\
-             webhook_secret = \"{SECRET}\"\nreturn_url = \"https://shop.example/orders/{{order}}\"\n",
+             webhook_secret = \"{SECRET}\"\nreturn_url = \"https://shop.example/orders/{{order}}\"\n\
+             {extra}",
             provider.addr
         ),
         ..Default::default()
@@ -277,7 +283,26 @@ async fn a_golden_number_is_found_held_paid_and_then_rings_the_buyers_phone() {
 #[tokio::test]
 async fn enterprise_orders_wait_for_approval_and_a_refused_one_frees_its_number() {
     let provider = Provider::start();
-    let mut sw = shop(&provider);
+    // both enterprise numbers also have a configured branch: a sold number's account wins
+    // over it, an unsold number still reaches its branch
+    let mut sw = shop_with(
+        &provider,
+        "[[numbering.branches]]\nlocal = \"6200-7777\"\ncountry = 82\nsubscriber = \"1003\"\n\
+         [[numbering.branches]]\nlocal = \"6200-7778\"\ncountry = 82\nsubscriber = \"1003\"\n",
+    );
+    sw.add_account("1002", "caller-pw");
+    sw.add_account("1003", "branch-pw");
+    let mut caller = Ua::new(sw.sip, "1002", "caller-pw", Proto::Udp).await;
+    assert_eq!(caller.register(600).await.status(), Some(200));
+    let mut branch = Ua::new(sw.sip, "1003", "branch-pw", Proto::Udp).await;
+    assert_eq!(branch.register(600).await.status(), Some(200));
+
+    // before the sale the configured branch answers the number
+    let mut out = caller.invite("6200-7777%23082").await;
+    let inv = branch.expect_request(Method::Invite).await;
+    branch.accept(&inv).await;
+    let ok = caller.invite_outcome(&mut out).await;
+    assert_eq!(ok.status(), Some(200), "the branch answers before the sale");
 
     let approved = buy(&sw, "6200-7777%23082");
     let refused = buy(&sw, "6200-7778%23082");
@@ -300,6 +325,31 @@ async fn enterprise_orders_wait_for_approval_and_a_refused_one_frees_its_number(
     );
     let mut phone = Ua::new(sw.sip, &account, PW, Proto::Udp).await;
     assert_eq!(phone.register(600).await.status(), Some(200));
+
+    // sold: a call dialed in either spelling, and a text, reach the buyer's phone
+    for dialed in ["6200-7777%23082", "62007777%23082"] {
+        let mut out = caller.invite(dialed).await;
+        let inv = phone.expect_request(Method::Invite).await;
+        phone.accept(&inv).await;
+        let ok = caller.invite_outcome(&mut out).await;
+        assert_eq!(ok.status(), Some(200), "{dialed}: the sold number answers");
+    }
+    let (sent, _) = tokio::join!(caller.text("6200-7777%23082", "hello"), async {
+        let m = phone.expect_request(Method::Message).await;
+        phone.reply(&m, 200);
+    });
+    assert_eq!(
+        sent.status(),
+        Some(200),
+        "the text reached the buyer's phone"
+    );
+    let stray = branch
+        .maybe_request(Method::Invite, std::time::Duration::from_millis(200))
+        .await;
+    assert!(
+        stray.is_none(),
+        "the branch no longer rings for the sold number"
+    );
     drop(phone);
 
     // refused: the number is for sale again, and a payment arriving later is only recorded
@@ -320,6 +370,16 @@ async fn enterprise_orders_wait_for_approval_and_a_refused_one_frees_its_number(
     assert_eq!(free, ["62007778#082"]);
     let (status, _) = http(sw.http, "GET", "/v1/accounts/ent-62007778-082", &[], None);
     assert_eq!(status, 404);
+    // unsold: routed by its configured branch as before
+    let mut out = caller.invite("6200-7778%23082").await;
+    let inv = branch.expect_request(Method::Invite).await;
+    branch.accept(&inv).await;
+    let ok = caller.invite_outcome(&mut out).await;
+    assert_eq!(
+        ok.status(),
+        Some(200),
+        "the unsold number reaches its branch"
+    );
 
     // the operator's manual payment on a personal order of the same switch
     let personal = buy(&sw, "02-6200-6200-082");

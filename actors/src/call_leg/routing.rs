@@ -17,6 +17,11 @@
 //! Guarantees: the call keeps the router it started with, so a reload never changes a call
 //! in progress; a plugin failure fails that one request (500/503), never the switch; a number
 //! of ours nobody signed up gets its dynamic account when it is called.
+//!
+//! An enterprise number the shop sold (`6200-7777#082`) reaches its buyer's account
+//! (`ent-62007777-082`) while that account exists, ahead of any `[[numbering.branches]]`
+//! entry for the same number; an enterprise number without such an account routes by the
+//! configured branches as before.
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::numbering::{Aor, ClassifyError, Destination};
@@ -121,7 +126,7 @@ impl CallLeg {
         let (dest, member) = self.member_destination(dest);
         if method == Method::Invite
             && caller.is_some()
-            && plan.subscriber_of(&dest).as_ref() == caller.as_ref()
+            && self.subscriber_of(&dest).as_ref() == caller.as_ref()
         {
             // one's own number from one's own phone: the mailbox
             return self.listen(i, caller);
@@ -176,6 +181,10 @@ impl CallLeg {
                         self.announce(i);
                     }
                     self.record_routed(&destination);
+                    if let Some(aor) = self.sold_account(&destination) {
+                        let sold = Destination::Subscriber(aor.clone());
+                        return self.locate(key.clone(), aor, Then::Decide(sold), ctx);
+                    }
                     match self.shared.plan.subscriber_of(&destination) {
                         Some(aor) => {
                             return self.locate(key.clone(), aor, Then::Decide(destination), ctx)
@@ -244,6 +253,30 @@ impl CallLeg {
                 Step::Wait => return,
             };
         }
+    }
+
+    /// The account of a sold enterprise number (`ent-<local>-<0CC>`, as the shop names it),
+    /// when that account exists; `None` for every other destination. A failed lookup is
+    /// logged and routes by the plan.
+    fn sold_account(&self, destination: &Destination) -> Option<Aor> {
+        let Destination::Enterprise { local, country } = destination else {
+            return None;
+        };
+        let aor = Aor::from_canonical(&format!("ent-{local}-{country:03}"));
+        match self.shared.db.account(&aor) {
+            Ok(found) => found.map(|_| aor),
+            Err(e) => {
+                warn!(error = %e, "account lookup failed; enterprise number routed by the plan");
+                None
+            }
+        }
+    }
+
+    /// The subscriber `destination` reaches: a sold enterprise number's account first, else
+    /// the plan's subscriber (`NumberingPlan::subscriber_of`).
+    fn subscriber_of(&self, destination: &Destination) -> Option<Aor> {
+        self.sold_account(destination)
+            .or_else(|| self.shared.plan.subscriber_of(destination))
     }
 
     /// 181 Call Is Being Forwarded, for calls; counted by the reason of the hop.

@@ -94,7 +94,8 @@ impl Listed {
 
     /// The account a buyer of this number gets: the E.164 number for personal and range
     /// numbers; for an enterprise number the name `ent-<local>-<0CC>` (an enterprise number
-    /// has no E.164 form; calls dialed `local#country` reach it through the plan's branches).
+    /// has no E.164 form; the switch routes calls dialed `local#country` to this account
+    /// while it exists, ahead of the plan's branches).
     pub fn account(&self) -> Aor {
         match self.kind {
             NumberKind::Enterprise => {
