@@ -116,8 +116,10 @@ async fn bad_feature_codes_are_refused_with_a_reason() {
     assert_eq!(r.reason(), Some("Cannot Forward To Yourself"));
     let r = dial_feature(&mut alice, "*72").await;
     assert_eq!(r.status(), Some(484), "a forward needs a target");
+    let r = dial_feature(&mut alice, "*58").await;
+    assert_eq!(r.status(), Some(404), "no such feature code");
     let r = dial_feature(&mut alice, "*55").await;
-    assert_eq!(r.status(), Some(404));
+    assert_eq!(r.status(), Some(484), "hot desk needs a number and a PIN");
     let r = dial_feature(&mut alice, "*97").await;
     assert_eq!(r.status(), Some(480));
     assert!(forwarding_json(&sw, "1001")["always"].is_null());
