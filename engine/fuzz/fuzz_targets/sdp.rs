@@ -53,8 +53,14 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again, c);
         }
     }
+    // the callee's side on IPv6 now and then: a call bridging the two families
+    let callee_address = if data.len() % 3 == 0 {
+        "2001:db8::1".parse().unwrap()
+    } else {
+        relay
+    };
     let relay = Relay {
-        address: relay,
+        address: [relay, callee_address],
         caller: RelayPort::new(30000),
         callee: RelayPort::new(30002),
     };
@@ -63,7 +69,7 @@ fuzz_target!(|data: &[u8]| {
         offer_callee: data.len() % 2 == 0,
     };
     let keys = [MasterKey::from_bytes(&[1; 30]), MasterKey::from_bytes(&[2; 30])];
-    let mut call = AnchoredCall::new(relay, policy, Origin::new(1, 1, relay.address))
+    let mut call = AnchoredCall::new(relay, policy, Origin::new(1, 1, relay.address[0]))
         .with_srtp(srtp, keys);
     if call.caller_offered(&sdp, false).is_ok() {
         if let Ok((answer, _)) = call.caller_answer() {
