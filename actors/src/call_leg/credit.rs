@@ -94,7 +94,7 @@ impl CallLeg {
         let paid = Duration::from_secs(u64::from(grant.secs));
         m.cut_at = Some(now() + paid.saturating_sub(CUT_MARGIN));
         info!(
-            number = %m.number,
+            number = %switchboard_engine::numbering::Redacted(&m.number),
             secs = grant.secs,
             held = grant.held,
             "prepaid call answered"
