@@ -4,6 +4,8 @@
 //! directory, a configured text-to-speech program that is not installed) fails here, before
 //! anything runs, with one clear line.
 
+mod signals;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -38,6 +40,7 @@ use crate::transport::{udp, Ingress};
 use crate::voice_notices::VoiceNotices;
 use crate::worker::Worker;
 use crate::{control, http};
+use signals::wait_for_signal;
 use switchboard_engine::messaging::QueueLimits;
 
 /// Why the switch could not start.
@@ -587,50 +590,4 @@ fn event_packages(config: &Config) -> switchboard_engine::event::Registry {
     use switchboard_engine::event::{Registry, MESSAGE_SUMMARY, PRESENCE};
     let presence = config.presence.enabled.then_some(&PRESENCE);
     Registry::new(presence.into_iter().chain([&MESSAGE_SUMMARY]))
-}
-
-/// Waits for SIGTERM or SIGINT; SIGHUP reloads the routing plugins and the TLS certificate
-/// meanwhile.
-async fn wait_for_signal(plugins: Arc<PluginHost>, tls: Option<Arc<TlsContext>>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::hangup()),
-        ) else {
-            return std::future::pending().await;
-        };
-        loop {
-            tokio::select! {
-                _ = term.recv() => return,
-                _ = int.recv() => return,
-                _ = hup.recv() => {
-                    info!("SIGHUP: reloading routing plugins");
-                    let p = plugins.clone();
-                    // compiling and testing takes milliseconds: off the main thread
-                    let _ = tokio::task::spawn_blocking(move || p.reload()).await;
-                    if let Some(t) = &tls {
-                        reload_tls(t);
-                    }
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (plugins, tls);
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Reads the TLS certificate and key again (SIGHUP): new connections get them; a file that
-/// does not load keeps the old certificate, and the log says which file and why.
-fn reload_tls(tls: &TlsContext) {
-    let cert = tls.source().cert.display().to_string();
-    match tls.reload() {
-        Ok(()) => info!(cert, "SIGHUP: tls certificate reloaded"),
-        Err(e) => error!(error = %e, "SIGHUP: tls certificate not reloaded, keeping the old one"),
-    }
 }
