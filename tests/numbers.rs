@@ -343,6 +343,27 @@ async fn enterprise_orders_wait_for_approval_and_a_refused_one_frees_its_number(
         Some(200),
         "the text reached the buyer's phone"
     );
+    // a call the buyer refuses: its record names the account reached and the number's country
+    let mut out = caller.invite("6200-7777%23082").await;
+    let inv = phone.expect_request(Method::Invite).await;
+    phone.reply(&inv, 486);
+    assert_eq!(caller.invite_outcome(&mut out).await.status(), Some(486));
+    let mut line = String::new();
+    assert!(
+        common::eventually(std::time::Duration::from_secs(5), || {
+            let (status, body) = http(sw.http, "GET", "/v1/cdrs?format=jsonl", &[], None);
+            assert_eq!(status, 200, "{body}");
+            line = body
+                .lines()
+                .find(|l| l.contains("\"outcome\":\"busy\""))
+                .unwrap_or_default()
+                .to_owned();
+            !line.is_empty()
+        }),
+        "no record of the refused call"
+    );
+    assert!(line.contains("\"routed\":\"ent-62007777-082\""), "{line}");
+    assert!(line.contains("\"country\":\"KR\""), "{line}");
     let stray = branch
         .maybe_request(Method::Invite, std::time::Duration::from_millis(200))
         .await;

@@ -90,8 +90,13 @@ impl CallLeg {
 
     /// Routing takes the call to `destination`.
     pub(super) fn record_routed(&mut self, destination: &Destination) {
-        if let Some(d) = self.record.as_mut() {
-            d.country = switchboard_engine::numbering::country_of(destination);
+        // a destination without a country (a sold enterprise number's account) keeps the one
+        // of the number dialled
+        if let (Some(d), Some(c)) = (
+            self.record.as_mut(),
+            switchboard_engine::numbering::country_of(destination),
+        ) {
+            d.country = Some(c);
         }
         let routed = match destination {
             Destination::Subscriber(a) | Destination::Pstn(a) => a.as_str(),

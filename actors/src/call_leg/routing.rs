@@ -183,6 +183,7 @@ impl CallLeg {
                     self.record_routed(&destination);
                     if let Some(aor) = self.sold_account(&destination) {
                         let sold = Destination::Subscriber(aor.clone());
+                        self.record_routed(&sold);
                         return self.locate(key.clone(), aor, Then::Decide(sold), ctx);
                     }
                     match self.shared.plan.subscriber_of(&destination) {
