@@ -144,6 +144,14 @@ pub async fn replace(
     }
 }
 
+/// A posting's id (the client's, making a repeated post a no-op): 1 to 128 characters.
+fn check_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > 128 {
+        return Err(ApiError::bad_request("bad_id", "id is 1 to 128 characters"));
+    }
+    Ok(())
+}
+
 pub async fn top_up(
     req: HttpRequest,
     number: web::Path<String>,
@@ -153,9 +161,7 @@ pub async fn top_up(
     auth::admin(&req, &s)?;
     let number = auth::allowed(&req, &s, &number)?.as_str().to_owned();
     let b = body.into_inner();
-    if b.id.is_empty() || b.id.len() > 128 {
-        return Err(ApiError::bad_request("bad_id", "id is 1 to 128 characters"));
-    }
+    check_id(&b.id)?;
     if b.amount_minor <= 0 {
         return Err(ApiError::bad_request(
             "bad_amount",
@@ -174,9 +180,7 @@ pub async fn adjust(
     auth::admin(&req, &s)?;
     let number = auth::allowed(&req, &s, &number)?.as_str().to_owned();
     let b = body.into_inner();
-    if b.id.is_empty() || b.id.len() > 128 {
-        return Err(ApiError::bad_request("bad_id", "id is 1 to 128 characters"));
-    }
+    check_id(&b.id)?;
     if b.amount_minor == 0 {
         return Err(ApiError::bad_request(
             "bad_amount",
