@@ -11,7 +11,9 @@
 //! the admin API: `/v1/analytics/*`, `/v1/calls`, `/v1/registrations`, `/v1/bans`. A switch
 //! without a token serves the API to loopback clients, and so the console too. The content
 //! security policy allows only the switch's own script and style (no inline code), and no
-//! framing.
+//! framing. The page shows subscribers' numbers (live calls, registrations) with their middle
+//! masked by the rule of the logs' redaction (`numbering::Redacted`): a screen seen by others
+//! does not list who calls whom.
 
 use actix_web::http::header;
 use actix_web::HttpResponse;

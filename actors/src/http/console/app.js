@@ -1,7 +1,8 @@
 // Switchboard operator console: plain JavaScript, no dependencies. Reads the admin API with
 // the token kept in sessionStorage (or none, for a switch without one, from loopback) and
 // draws the charts as inline SVG. Every value from the API is put in the page as text, never
-// as markup (contacts and names come from the network).
+// as markup (contacts and names come from the network). Subscribers' numbers and names are
+// shown with their middle masked, as the switch's logs show them; the API has them in full.
 "use strict";
 
 (function () {
@@ -107,6 +108,25 @@
   }
   const day = (d) => d.toISOString().slice(0, 10);
 
+  // a number or name with its middle masked, the rule of the switch's log redaction
+  // (engine numbering::Redacted): a `+` number keeps its first four digits and last two
+  // (`+8211*****67`), anything else its first two and last two; four characters or fewer
+  // are masked whole
+  function mask(s) {
+    if (!s) return "–";
+    const c = Array.from(s);
+    const len = c.length;
+    if (len <= 4) return "*".repeat(len);
+    const head = c[0] === "+" ? Math.min(5, Math.floor(len / 2)) : 2;
+    return c.slice(0, head).join("") + "*".repeat(len - head - 2) + c.slice(len - 2).join("");
+  }
+
+  // a contact URI with its user part masked (`sip:+8211*****67@192.0.2.7:5060`)
+  function maskUri(u) {
+    const m = /^(<?sips?:)([^@]+)(@.*)$/i.exec(u) || /^(<?tel:)([^;>]+)(.*)$/i.exec(u);
+    return m ? m[1] + mask(m[2]) + m[3] : u;
+  }
+
   // ---- charts ----
 
   // a "nice" step: 1, 2 or 5 times a power of ten, at least v
@@ -203,12 +223,14 @@
 
   // ---- tables ----
 
-  // columns: [header, value(row), numeric?]
+  // columns: [header, value(row), kind?]: `true` for a number (right-aligned), "wrap" for
+  // a long value that may break (an address)
   function table(box, rows, cols, empty) {
     if (rows.length === 0) return emptyState(box, empty);
-    const head = el("tr", {}, ...cols.map(([h, , num]) => el("th", num ? { class: "num" } : {}, h)));
+    const cls = (kind) => (kind === true ? { class: "num" } : kind ? { class: kind } : {});
+    const head = el("tr", {}, ...cols.map(([h, , kind]) => el("th", cls(kind), h)));
     const body = rows.map((r) =>
-      el("tr", {}, ...cols.map(([, f, num]) => el("td", num ? { class: "num" } : {}, f(r))))
+      el("tr", {}, ...cols.map(([, f, kind]) => el("td", cls(kind), f(r))))
     );
     box.replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, ...body)));
   }
@@ -284,7 +306,7 @@
     ]);
     const leg = (c, side) => {
       const l = (c.legs || []).find((x) => x.side === side);
-      return (l && l.number) || "–";
+      return mask(l && l.number);
     };
     $("calls-count").textContent = calls.calls.length ? "(" + calls.calls.length + ")" : "";
     table($("table-calls"), calls.calls, [
@@ -294,14 +316,14 @@
       ["Started", (c) => ago(c.started_unix_ms) + " ago", true],
       ["Talking", (c) => (c.answered_unix_ms ? ago(c.answered_unix_ms) : "–"), true],
       ["Media", (c) => c.media + (c.reason ? " (" + c.reason + ")" : "")],
-      ["Codecs", (c) => (c.legs || []).map((l) => l.codec || "?").join(" / ")],
+      ["Codecs", (c) => (c.legs || []).some((l) => l.codec) ? c.legs.map((l) => l.codec || "?").join(" / ") : "–"],
     ], "No live calls");
 
     const list = regs.registrations;
     $("registrations-count").textContent = list.length ? "(" + list.length + (regs.truncated ? "+" : "") + ")" : "";
     table($("table-registrations"), list, [
-      ["Number", (r) => r.number],
-      ["Contact", (r) => r.contact],
+      ["Number", (r) => mask(r.number)],
+      ["Contact", (r) => maskUri(r.contact), "wrap"],
       ["Transport", (r) => r.transport],
       ["Source", (r) => r.source],
       ["NAT", (r) => (r.nat ? el("span", { class: "pill nat" }, "nat") : "")],
@@ -312,7 +334,8 @@
     table($("table-bans"), bans.bans, [
       ["Address", (b) => b.ip],
       ["Reason", (b) => b.reason],
-      ["Count", (b) => n(b.count) + " / " + dur(b.window_secs), true],
+      // a ban made at once (a scanner) has no counting window
+      ["Count", (b) => n(b.count) + (b.window_secs ? " in " + dur(b.window_secs) : ""), true],
       ["Remaining", (b) => dur(b.remaining_secs), true],
     ], "No bans");
     $("updated").textContent = "Updated " + new Date().toLocaleTimeString() + ".";
