@@ -1,25 +1,35 @@
 //! The operator console in a real browser: a switch with imported call records serves
 //! `/console`, headless Chromium loads it with the admin token in the URL fragment, and the
-//! page it renders from the live API has one bar per imported day in the calls chart, the
-//! countries and trunks in its tables, the registered phone, its empty states for what has
-//! nothing (no live calls, no bans), a screenshot that shows more than a blank page, and no JavaScript error. Without
-//! the token the page shows its sign-in form and no data.
+//! page it renders from the live API shows, first, one bar per imported day in the calls chart
+//! and its empty states for what is not live yet (no calls, no devices, no bans); then, with
+//! two test phones registered over SIP, a call between them ended (today's record) and another
+//! one up, and a scanner banned: today's bar too, the on-net trunk, the live call's row (its
+//! caller, callee and state), both registrations and the ban, numbers masked in the middle as
+//! the logs mask them and never in full. The page has no JavaScript error, a screenshot shows
+//! more than a blank page, and without the token the page shows its sign-in form and no data.
 //!
 //! Skips, saying so, when Chromium is not installed (except in CI, which installs it).
 
 mod common;
 
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{http, http_raw, Options, Switch, TempDir};
+use common::ua::{Call, Ua};
+use common::{eventually_async, fresh_ip, http, http_raw, Options, Switch, TempDir};
 use serde_json::{json, Value};
+use switchboard_engine::numbering::Redacted;
+use switchboard_engine::sip::{Method, RequestBuilder};
 
 const TOKEN: &str = "console-browser-token";
 const DAY_MS: u64 = 86_400_000;
 /// Days with imported calls (within the console's default range, the last 30 days).
 const DAYS_AGO: [u64; 5] = [1, 2, 4, 7, 12];
+/// The two test phones' numbers (in the switch's own range).
+const ALICE: &str = "+82111230001";
+const BOB: &str = "+82111230002";
 
 fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -112,8 +122,63 @@ fn page_errors(stderr: &str) -> Vec<&str> {
         .collect()
 }
 
+/// A phone on an address of its own (the switch trusts no source here: each has its own
+/// request budget), registered as `number`.
+async fn phone(sw: &Switch, number: &str) -> Ua {
+    let pw = format!("pw-{number}");
+    sw.add_account(number, &pw);
+    let mut ua = Ua::on(sw.sip, SocketAddr::new(fresh_ip(), 0), number, &pw).await;
+    assert_eq!(
+        ua.register(600).await.status(),
+        Some(200),
+        "{number} registers"
+    );
+    ua
+}
+
+/// `caller` calls `callee`, who answers: the call as the caller sees it.
+async fn answered_call(caller: &mut Ua, callee: &mut Ua, dial: &str) -> Call {
+    let mut out = caller.invite(dial).await;
+    let inv = callee.expect_request(Method::Invite).await;
+    callee.accept(&inv).await;
+    let ok = caller.invite_outcome(&mut out).await;
+    assert_eq!(ok.status(), Some(200), "the call is answered");
+    callee.expect_request(Method::Ack).await;
+    out
+}
+
+/// One OPTIONS with a scanner's User-Agent from a fresh address: banned at once.
+fn scan(server: SocketAddr) -> IpAddr {
+    let ip = fresh_ip();
+    let sock = UdpSocket::bind(SocketAddr::new(ip, 0)).unwrap();
+    let local = sock.local_addr().unwrap();
+    let uri = format!("sip:100@{server}");
+    let options = RequestBuilder::new("OPTIONS", &uri)
+        .header(
+            "Via",
+            &format!("SIP/2.0/UDP {local};branch=z9hG4bKscan1;rport"),
+        )
+        .header("Max-Forwards", "70")
+        .header("From", &format!("<sip:scan@{server}>;tag=s1"))
+        .header("To", &format!("<{uri}>"))
+        .header("Call-ID", &format!("scan-1@{ip}"))
+        .header("CSeq", "1 OPTIONS")
+        .header("User-Agent", "friendly-scanner")
+        .build(None);
+    sock.send_to(&options, server).unwrap();
+    ip
+}
+
+/// GET `path` of the admin API as JSON.
+fn admin_get(sw: &Switch, path: &str) -> Value {
+    let auth = format!("Bearer {TOKEN}");
+    let (status, body) = http(sw.http, "GET", path, &[("Authorization", &auth)], None);
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_console_draws_the_imported_days_in_a_real_browser_without_errors() {
+async fn the_console_shows_live_calls_registrations_bans_and_call_days_in_a_real_browser() {
     let Some(browser) = chromium() else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -123,11 +188,12 @@ async fn the_console_draws_the_imported_days_in_a_real_browser_without_errors() 
         return;
     };
     let sw = Switch::with(Options {
-        config: format!("[http]\nadmin_token = \"{TOKEN}\"\n"),
+        config: format!(
+            "[http]\nadmin_token = \"{TOKEN}\"\n[numbering]\nown_ranges = [\"+8211\"]\n\
+             [security]\ntrusted = []\n"
+        ),
         ..Default::default()
     });
-    sw.add_account("1001", "pw-console-1001");
-    let _phone = common::ua::Ua::registered(sw.sip, "1001", "pw-console-1001").await;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -163,44 +229,109 @@ async fn the_console_draws_the_imported_days_in_a_real_browser_without_errors() 
     let profile = TempDir::new("chromium");
     let url = format!("http://{}/console#token={TOKEN}", sw.http);
     let started = Instant::now();
-    let out = browse(&browser, &profile.0, &url, &["--dump-dom"]);
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "chromium failed: {log}");
-    assert!(
-        dom.contains("data-ready=\"1\""),
-        "the page loaded every section:\n{dom}\n{log}"
-    );
-    assert!(dom.contains("data-errors=\"0\""), "no script error:\n{dom}");
-    assert_eq!(page_errors(&log), Vec::<&str>::new(), "browser log:\n{log}");
 
+    // nothing live yet: the live sections say so
+    let dom = console_dom(&browser, &profile.0, &url);
+    assert_eq!(
+        element(&dom, "chart-calls")
+            .matches("class=\"bar\"")
+            .count(),
+        DAYS_AGO.len(),
+        "one bar per imported day:\n{dom}"
+    );
+    assert!(element(&dom, "table-calls").contains("No live calls"));
+    assert!(element(&dom, "table-registrations").contains("No registered devices"));
+    assert!(element(&dom, "table-bans").contains("No bans"));
+
+    // two phones, a call that ended (today's record) and one still up, and a banned scanner
+    let mut alice = phone(&sw, ALICE).await;
+    let mut bob = phone(&sw, BOB).await;
+    let mut done = answered_call(&mut alice, &mut bob, BOB).await;
+    let bye = alice.in_dialog_request(&mut done, "BYE", None, true);
+    alice.send(bye);
+    let bye = bob.expect_request(Method::Bye).await;
+    bob.reply(&bye, 200);
+    assert!(alice.response(&done.call_id, 200).await.is_some());
+    let live = answered_call(&mut bob, &mut alice, ALICE).await;
+    let scanner = scan(sw.sip);
+    let day = |v: &Value| v["rows"].as_array().and_then(|r| r.last()).cloned();
+    let ready = eventually_async(Duration::from_secs(10), || {
+        let calls = admin_get(&sw, "/v1/calls")["calls"].clone();
+        let bans = admin_get(&sw, "/v1/bans")["bans"].clone();
+        let days = admin_get(&sw, "/v1/analytics/days");
+        calls.as_array().is_some_and(|c| {
+            c.len() == 1 && c[0]["call_id"] == live.call_id.as_str() && c[0]["state"] == "answered"
+        }) && bans[0]["ip"] == scanner.to_string()
+            && day(&days).is_some_and(|d| d["calls"] == 1 && d["answered"] == 1)
+    })
+    .await;
+    assert!(
+        ready,
+        "the live call, the ban and today's record: {} {} {}",
+        admin_get(&sw, "/v1/calls"),
+        admin_get(&sw, "/v1/bans"),
+        admin_get(&sw, "/v1/analytics/days")
+    );
+
+    let dom = console_dom(&browser, &profile.0, &url);
     let calls = element(&dom, "chart-calls");
     assert_eq!(
         calls.matches("class=\"bar\"").count(),
-        DAYS_AGO.len(),
-        "one bar per imported day:\n{calls}"
+        DAYS_AGO.len() + 1,
+        "one bar per imported day and today's:\n{calls}"
     );
-    assert!(calls.contains(&format!("data-bars=\"{}\"", DAYS_AGO.len())));
+    assert!(calls.contains(&format!("data-bars=\"{}\"", DAYS_AGO.len() + 1)));
     assert_eq!(
         element(&dom, "chart-minutes")
             .matches("class=\"bar\"")
             .count(),
-        DAYS_AGO.len()
+        DAYS_AGO.len() + 1
     );
     let countries = element(&dom, "table-countries");
     assert!(
         countries.contains(">KR<") && countries.contains(">DE<"),
         "{countries}"
     );
-    assert!(element(&dom, "table-trunks").contains(">carrier-b<"));
-    assert!(element(&dom, "chart-countries").contains("<svg"));
-    assert!(element(&dom, "table-calls").contains("No live calls"));
-    assert!(element(&dom, "table-bans").contains("No bans"));
-    let registrations = element(&dom, "table-registrations");
+    let trunks = element(&dom, "table-trunks");
     assert!(
-        registrations.contains(">1001<") && registrations.contains(">udp<"),
-        "{registrations}"
+        trunks.contains(">carrier-b<") && trunks.contains(">on-net<"),
+        "the imported trunks and today's call between two phones: {trunks}"
     );
+    assert!(element(&dom, "chart-countries").contains("<svg"));
+
+    // numbers are shown with their middle masked, as the switch's logs show them
+    let (alice_masked, bob_masked) = (masked(ALICE), masked(BOB));
+    let live_calls = element(&dom, "table-calls");
+    let row = live_calls
+        .split("<tr>")
+        .find(|r| r.contains(&bob_masked))
+        .unwrap_or_else(|| panic!("a row of the live call:\n{live_calls}"));
+    assert!(
+        row.contains(&format!(">{bob_masked}<"))
+            && row.contains(&format!(">{alice_masked}<"))
+            && row.contains(">answered<"),
+        "the caller, the callee and the state:\n{row}"
+    );
+    assert!(
+        row.find(&bob_masked) < row.find(&alice_masked),
+        "the caller first:\n{row}"
+    );
+    let registrations = element(&dom, "table-registrations");
+    for number in [&alice_masked, &bob_masked] {
+        assert!(
+            registrations.contains(&format!(">{number}<")),
+            "{number} registered:\n{registrations}"
+        );
+    }
+    assert!(registrations.contains(">udp<"), "{registrations}");
+    let bans = element(&dom, "table-bans");
+    assert!(
+        bans.contains(&format!(">{scanner}<")) && bans.contains(">scanner<"),
+        "{bans}"
+    );
+    for full in [ALICE, BOB, &ALICE[1..], &BOB[1..]] {
+        assert!(!dom.contains(full), "{full} is not in the page:\n{dom}");
+    }
     // the token left the address bar for the tab's session storage
     assert!(!dom.contains(TOKEN), "the token is not in the page");
 
@@ -216,6 +347,7 @@ async fn the_console_draws_the_imported_days_in_a_real_browser_without_errors() 
         "the sign-in form shows:\n{dom}"
     );
     assert!(!dom.contains(">KR<"), "no data without the token");
+    assert!(!dom.contains(&bob_masked), "no data without the token");
 
     let shot = profile.0.join("console.png");
     let out = browse(
@@ -246,10 +378,39 @@ async fn the_console_draws_the_imported_days_in_a_real_browser_without_errors() 
         ink * 100.0
     );
     eprintln!(
-        "console rendered twice in {:?}: {colours} colours, {:.1} % ink",
+        "console rendered four times in {:?}: {colours} colours, {:.1} % ink",
         started.elapsed(),
         ink * 100.0
     );
+    // the live call was up for every look at the page
+    let calls = admin_get(&sw, "/v1/calls");
+    assert_eq!(
+        calls["calls"][0]["call_id"],
+        live.call_id.as_str(),
+        "{calls}"
+    );
+}
+
+/// Loads the console with the token and returns the page as drawn, checked to have loaded
+/// every section without a script error or a failed request.
+fn console_dom(browser: &Path, profile: &Path, url: &str) -> String {
+    let out = browse(browser, profile, url, &["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "chromium failed: {log}");
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the page loaded every section:\n{dom}\n{log}"
+    );
+    assert!(dom.contains("data-errors=\"0\""), "no script error:\n{dom}");
+    assert_eq!(page_errors(&log), Vec::<&str>::new(), "browser log:\n{log}");
+    dom
+}
+
+/// `number` as the console shows it: the rule of the switch's log redaction
+/// (`switchboard_engine::numbering::Redacted`).
+fn masked(number: &str) -> String {
+    Redacted(number).to_string()
 }
 
 /// Width, height, distinct colours, and the share of pixels unlike the most common one.
