@@ -1,6 +1,7 @@
 //! The call's detail record (`switchboard_engine::cdr`): what the leg learns of the call as it
-//! goes (the INVITE's caller and dialed number, where routing sent it, the trunk, ringing, the
-//! answer, the final status and the plugin version), written once when the call ends.
+//! goes (the INVITE's caller and dialed number with their escapes decoded, where routing sent
+//! it, the trunk, ringing, the answer, the final status and the plugin version), written once
+//! when the call ends.
 //!
 //! Guarantees: a call whose INVITE got a final answer (other than a 401/407 challenge) has
 //! exactly one record: `end_call` hands it to the CDR writer the first time it runs after that
@@ -11,7 +12,7 @@
 //! made, against the table of the caller's billing plan (the default table when it has none);
 //! the billing settles the charge once the record is written (`crate::billing`).
 
-use switchboard_engine::cdr::{CallRecord, MediaMode, Outcome};
+use switchboard_engine::cdr::{party, CallRecord, MediaMode, Outcome};
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::{Aor, Destination};
 use switchboard_engine::sip::Message as SipMessage;
@@ -55,17 +56,12 @@ impl CallLeg {
             setup_unix_ms: unix_now_ms(),
             ..Draft::default()
         });
+        // as people write them: `6200-6200#082`, not the URI's `6200-6200%23082`
         if d.dialed.is_empty() {
-            d.dialed = invite
-                .request_uri()
-                .and_then(|u| u.user().map(|u| u.to_string()))
-                .unwrap_or_default();
+            d.dialed = invite.request_uri().map(|u| party(&u)).unwrap_or_default();
         }
         if d.caller.is_empty() {
-            d.caller = invite
-                .from()
-                .and_then(|f| f.uri().user().map(|u| u.to_string()))
-                .unwrap_or_default();
+            d.caller = invite.from().map(|f| party(f.uri())).unwrap_or_default();
         }
         if trunk.is_some() {
             d.trunk = trunk;

@@ -1,11 +1,13 @@
 //! Fuzz target for the SIP message layer: arbitrary bytes as a datagram and as a stream
 //! chunk; everything that parses is validated, answered, forwarded and re-parsed. Nothing may
-//! panic, and what Switchboard itself writes must always parse back.
+//! panic, what Switchboard itself writes must always parse back, and a URI's user part as a
+//! call record keeps it holds no control character.
 
 #![no_main]
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
+use switchboard_engine::cdr;
 use switchboard_engine::sip::digest::{Challenge, Credentials};
 use switchboard_engine::sip::{
     framing, malformed, validate, Forward, Message, NameAddr, ResponseBuilder, Uri, Via,
@@ -54,6 +56,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(s) = std::str::from_utf8(data) {
+        if let Ok(u) = Uri::parse(s) {
+            // a call record's party: decoded, yet one line with nothing unprintable
+            let party = cdr::party(&u);
+            assert!(!party.contains(char::is_control), "{party:?}");
+        }
         let _ = (Uri::parse(s), NameAddr::parse(s), Via::parse(s));
         let _ = (Credentials::parse(s), Challenge::parse(s));
     }

@@ -5,8 +5,9 @@
 //! country, setup, answer, end, duration_ms, outcome, cause, reason, media, plugin_version,
 //! charge_table, charge_prefix, billed_secs, amount_minor, currency`. Times are Unix
 //! milliseconds; absent values are empty. Fields holding a comma, a quote or a line break are
-//! quoted (RFC 4180 §2), so every record is exactly one line. Pure functions writing into a
-//! caller's `String`.
+//! quoted (RFC 4180 §2); no record's field holds a line break (parties keep control characters
+//! escaped, [`super::party`]), so every record is exactly one line. Pure functions writing into
+//! a caller's `String`.
 
 use std::fmt::Write;
 
@@ -275,6 +276,30 @@ mod tests {
         assert!(s.contains("\"reason\":\"line\\nbreak\\u0001\""), "{s}");
         assert!(s.contains("\"charge\":{\"table\":\"default\",\"prefix\":\"44\",\"billed_secs\":60,\"amount_minor\":12,\"currency\":\"EUR\"}"), "{s}");
         assert!(s.contains("\"country\":null"));
+    }
+
+    #[test]
+    fn decoded_parties_stay_one_quoted_csv_field_and_one_json_string() {
+        use crate::sip::Uri;
+        let party = |uri: &str| super::super::party(&Uri::parse(uri).unwrap());
+        let mut r = record();
+        r.call_id = "c@h".into();
+        r.dialed = party("sip:6200-6200%23082@h");
+        r.caller = party("sip:%22a%2Cb%22%0D%0A@h");
+        let mut s = String::new();
+        write_csv(&r, &mut s);
+        assert!(
+            s.starts_with("7,c@h,\"\"\"a,b\"\"%0D%0A\",6200-6200#082,+44207,"),
+            "{s}"
+        );
+        assert_eq!(s.lines().count(), 1, "{s}");
+        s.clear();
+        write_json(&r, &mut s);
+        assert!(
+            s.contains("\"caller\":\"\\\"a,b\\\"%0D%0A\",\"dialed\":\"6200-6200#082\""),
+            "{s}"
+        );
+        assert_eq!(s.lines().count(), 1, "{s}");
     }
 
     #[test]

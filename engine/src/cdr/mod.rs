@@ -9,11 +9,18 @@
 //! Times are milliseconds since the Unix epoch, given by the caller (the engine reads no clock);
 //! money is in integer minor units of its currency (cents), never floating point.
 //!
+//! The parties are text as people write numbers: [`party`] makes it from a URI's user part
+//! with its escapes decoded (`6200-6200#082`, not `6200-6200%23082`).
+//!
 //! Stored in the sled tree [`CDR_TREE`] under its id (big-endian), encoded with the store's one
 //! bincode configuration and version byte ([`CallRecord::encode`]); `export` writes it as CSV
 //! or JSON lines.
 
 pub mod export;
+
+use std::fmt::Write;
+
+use crate::sip::Uri;
 
 /// The tree of the durable CDR log: id (big-endian u64) to record.
 pub const CDR_TREE: &str = "cdrs";
@@ -151,9 +158,57 @@ impl CallRecord {
     }
 }
 
+/// A party as a record keeps it: the user part of `uri` (empty when it has none) with its
+/// escapes decoded (RFC 3261 §19.1.2: `6200-6200%23082` is `6200-6200#082`), except for `%`
+/// itself and control characters, which stay escaped (`%25`, `%0A`): a record's text reads
+/// back without ambiguity and stays one line of its CSV day file. Escapes that decode to no
+/// UTF-8 are replaced (U+FFFD), as [`Uri::user_unescaped`] does.
+pub fn party(uri: &Uri<'_>) -> String {
+    let Some(user) = uri.user_unescaped() else {
+        return String::new();
+    };
+    if !user.contains(|c: char| c == '%' || c.is_control()) {
+        return user.into_owned();
+    }
+    let mut out = String::with_capacity(user.len() + 8);
+    for c in user.chars() {
+        if c == '%' || c.is_control() {
+            let mut utf8 = [0; 4];
+            for b in c.encode_utf8(&mut utf8).bytes() {
+                let _ = write!(out, "%{b:02X}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn user_of(uri: &str) -> String {
+        party(&Uri::parse(uri).unwrap())
+    }
+
+    #[test]
+    fn a_party_is_the_user_part_with_its_escapes_decoded() {
+        assert_eq!(user_of("sip:6200-6200%23082@h"), "6200-6200#082");
+        assert_eq!(user_of("sip:%2B82111234567@h;user=phone"), "+82111234567");
+        assert_eq!(user_of("sip:alice@h"), "alice");
+        assert_eq!(user_of("sip:h"), "");
+        assert_eq!(user_of("tel:+82-11-123"), "+82-11-123");
+    }
+
+    #[test]
+    fn a_party_keeps_percent_and_control_characters_escaped() {
+        assert_eq!(user_of("sip:a%0Ab%0d%00c@h"), "a%0Ab%0D%00c");
+        assert_eq!(user_of("sip:100%25@h"), "100%25");
+        assert_eq!(user_of("sip:caf%C3%A9@h"), "café");
+        let p = user_of("sip:x%C2%85y@h");
+        assert_eq!(p, "x%C2%85y", "a C1 control (NEL) is escaped whole");
+    }
 
     #[test]
     fn a_cancel_after_ringing_is_no_answer_and_before_it_is_cancelled() {
