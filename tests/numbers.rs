@@ -364,6 +364,23 @@ async fn enterprise_orders_wait_for_approval_and_a_refused_one_frees_its_number(
     );
     assert!(line.contains("\"routed\":\"ent-62007777-082\""), "{line}");
     assert!(line.contains("\"country\":\"KR\""), "{line}");
+    // the number as dialled, `#` and all (the Request-URI's `%23` decoded), and the export
+    // finds it by the number however it is spelled, with `#` sent as `%23` in the query
+    assert!(line.contains("\"dialed\":\"6200-7777#082\""), "{line}");
+    let export = |number: &str| {
+        let path = format!("/v1/cdrs?format=jsonl&number={number}");
+        let (status, body) = http(sw.http, "GET", &path, &[], None);
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    for asked in ["6200-7777%23082", "62007777%23082", "ent-62007777-082"] {
+        let found = export(asked);
+        assert!(found.lines().any(|l| l == line), "{asked}: {found}");
+    }
+    assert!(
+        !export("6200-7778%23082").contains("\"dialed\""),
+        "no record of a number nobody dialled"
+    );
     let stray = branch
         .maybe_request(Method::Invite, std::time::Duration::from_millis(200))
         .await;

@@ -8,7 +8,9 @@
 //!
 //! `from` and `to` bound the end of the call: a day (`2026-12-06`, `to` then includes the
 //! whole day) or Unix milliseconds (`to` exclusive); `number` keeps the records it is a party
-//! of (the caller, as dialed or as routed, as given or in canonical form). `format` is `csv`
+//! of (the caller, as dialed or as routed, as given or in canonical form; a dial string however
+//! it is spelled: `number=6200-7777%23082`, the `#` escaped in the query, finds a call dialled
+//! `62007777#082`, `CallRecord::involves`). `format` is `csv`
 //! (the default; a header line first) or `jsonl` (one JSON object a line). The body is
 //! written as the log is read, page by page, so an export of millions of records holds one
 //! page in memory. 503 `cdr_off` when records are off.

@@ -10,7 +10,8 @@
 //! money is in integer minor units of its currency (cents), never floating point.
 //!
 //! The parties are text as people write numbers: [`party`] makes it from a URI's user part
-//! with its escapes decoded (`6200-6200#082`, not `6200-6200%23082`).
+//! with its escapes decoded (`6200-6200#082`, not `6200-6200%23082`), and
+//! [`CallRecord::involves`] finds a number among them however it was spelled.
 //!
 //! Stored in the sled tree [`CDR_TREE`] under its id (big-endian), encoded with the store's one
 //! bincode configuration and version byte ([`CallRecord::encode`]); `export` writes it as CSV
@@ -20,6 +21,7 @@ pub mod export;
 
 use std::fmt::Write;
 
+use crate::numbering::is_separator;
 use crate::sip::Uri;
 
 /// The tree of the durable CDR log: id (big-endian u64) to record.
@@ -146,9 +148,21 @@ impl CallRecord {
         crate::store::decode(bytes)
     }
 
-    /// Whether `number` is one of the parties (caller, as dialed or as routed).
+    /// Whether `number` is one of the parties (caller, as dialed or as routed). A dial string
+    /// (digits, `+`, `*`, `#` and the separators people write) matches however a party spelled
+    /// it: `6200-7777#082` is a record's `62007777#082`, and also the `6200-7777%23082` of a
+    /// record written before parties were decoded.
     pub fn involves(&self, number: &str) -> bool {
-        self.caller == number || self.dialed == number || self.routed.as_deref() == Some(number)
+        if number.is_empty() {
+            return false;
+        }
+        let parties = [
+            self.caller.as_str(),
+            self.dialed.as_str(),
+            self.routed.as_deref().unwrap_or(""),
+        ];
+        parties.contains(&number)
+            || is_dial_string(number) && parties.iter().any(|p| same_symbols(p, number))
     }
 
     /// Talked time: from the answer to the end, zero for calls never answered.
@@ -184,6 +198,40 @@ pub fn party(uri: &Uri<'_>) -> String {
     out
 }
 
+/// Digits with `+ * #` and separators, at least one digit.
+fn is_dial_string(s: &str) -> bool {
+    s.bytes().any(|c| c.is_ascii_digit())
+        && s.bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'*' | b'#') || is_separator(c))
+}
+
+/// Whether `a` and `b` write the same symbols once their escapes are decoded and their
+/// separators left out.
+fn same_symbols(a: &str, b: &str) -> bool {
+    symbols(a).eq(symbols(b))
+}
+
+/// The bytes of `s` with `%XX` escapes decoded, separators left out.
+fn symbols(s: &str) -> impl Iterator<Item = u8> + '_ {
+    let b = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || loop {
+        let c = *b.get(i)?;
+        let escaped = (c == b'%')
+            .then(|| Some(hex(*b.get(i + 1)?)? << 4 | hex(*b.get(i + 2)?)?))
+            .flatten();
+        let (c, len) = escaped.map_or((c, 1), |d| (d, 3));
+        i += len;
+        if !is_separator(c) {
+            return Some(c);
+        }
+    })
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +256,54 @@ mod tests {
         assert_eq!(user_of("sip:caf%C3%A9@h"), "café");
         let p = user_of("sip:x%C2%85y@h");
         assert_eq!(p, "x%C2%85y", "a C1 control (NEL) is escaped whole");
+    }
+
+    fn with_parties(caller: &str, dialed: &str, routed: Option<&str>) -> CallRecord {
+        CallRecord {
+            id: 1,
+            call_id: "c".into(),
+            caller: caller.into(),
+            dialed: dialed.into(),
+            routed: routed.map(Into::into),
+            trunk: None,
+            country: None,
+            setup_unix_ms: 0,
+            answer_unix_ms: None,
+            end_unix_ms: 0,
+            outcome: Outcome::Busy,
+            cause: 486,
+            reason: String::new(),
+            media: MediaMode::Direct,
+            plugin_version: 0,
+            charge: None,
+        }
+    }
+
+    #[test]
+    fn an_enterprise_number_is_found_however_it_was_dialled() {
+        let spaced = with_parties("+82111230001", "6200-7777#082", Some("ent-62007777-082"));
+        let packed = with_parties("+82111230001", "62007777#082", None);
+        let legacy = with_parties("+82111230001", "6200-7777%23082", None);
+        for r in [&spaced, &packed, &legacy] {
+            for asked in ["6200-7777#082", "62007777#082", "6200 7777 #082"] {
+                assert!(r.involves(asked), "{asked} in {r:?}");
+            }
+            assert!(!r.involves("6200-7778#082"), "another number: {r:?}");
+            assert!(!r.involves("62007777#08"), "a shorter one: {r:?}");
+            assert!(
+                r.involves("+82 11 123 0001"),
+                "the caller spelled with spaces"
+            );
+        }
+        assert!(spaced.involves("ent-62007777-082"), "as routed");
+    }
+
+    #[test]
+    fn names_match_only_as_written() {
+        let r = with_parties("alice.smith", "bob", None);
+        assert!(r.involves("alice.smith") && r.involves("bob"));
+        assert!(!r.involves("alicesmith"), "a name is no dial string");
+        assert!(!r.involves(""), "nothing is no party");
     }
 
     #[test]

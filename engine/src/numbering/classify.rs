@@ -148,7 +148,7 @@ fn national_digits(e164: &str) -> Option<String> {
 }
 
 /// Separators people put between digits.
-fn is_separator(c: u8) -> bool {
+pub(crate) fn is_separator(c: u8) -> bool {
     matches!(c, b' ' | b'-' | b'.' | b'(' | b')')
 }
 

@@ -12,6 +12,7 @@ mod classify;
 mod country;
 mod tables;
 pub use cache::{Classifier, ClassifyCache, MemoPlan};
+pub(crate) use classify::is_separator;
 pub use classify::{
     ClassifyError, Destination, Feature, ForwardKind, NumberFormat, Provider, MAX_DIALED,
 };
