@@ -21,7 +21,7 @@ impl Default for Cdr {
     fn default() -> Self {
         Cdr {
             enabled: true,
-            commit_every_ms: 10,
+            commit_every_ms: 50,
         }
     }
 }
