@@ -7,7 +7,7 @@
 //!   sent to the reload keeps the old one;
 //! - a switch killed (SIGKILL) in the middle of a run has, after its restart, a record for
 //!   every call SIPp saw complete before the kill, none twice, and a day file level with the
-//!   log.
+//!   log, with records grouped in a 300 ms commit interval (the BYE waits for its record).
 
 mod common;
 
@@ -334,7 +334,8 @@ fn an_off_net_call_is_rated_from_the_loaded_tariff_table() {
 
 #[test]
 fn a_switch_killed_mid_run_keeps_one_record_of_every_call_that_ended_before() {
-    let mut sw = switch("");
+    // a long commit interval: most records wait for their flush, and the BYEs with them
+    let mut sw = switch("[cdr]\ncommit_every_ms = 300\n");
     let work = TempDir::new("sipp-cdr-crash");
     let _uas = callee(&sw, &work.0, "2001", 200, "OK");
     // calls for 8 s at 20/s; the switch is killed after 4 s

@@ -46,6 +46,12 @@ for r in $(seq 1 "$rounds"); do
 		sleep 2
 		START_SERVER=0 TARGET=127.0.0.1:5080 SERVER_PIDS=$pid \
 			TESTS=call WORK="$out/$cdr-$r" bash "$harness" >"$out/$cdr-$r.txt"
+		# CPU of the threads that do nothing but records (the writer, sled's flushes), in clock
+		# ticks, against the switch's total
+		for t in /proc/$pid/task/*; do
+			echo "$(cat "$t/comm") $(awk '{print $14+$15}' "$t/stat")"
+		done | awk '{a[$1]+=$2; all+=$2} /^cdr-writer|^sled-io/ {rec+=$2}
+			END {printf "threads: records=%d all=%d ticks\n", rec, all}' >>"$out/$cdr-$r.txt"
 		kill -TERM $pid 2>/dev/null
 		wait $pid 2>/dev/null
 		echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -142,6 +142,11 @@ impl CallLeg {
         }
     }
 
+    /// Whether the call's record went to the CDR writer.
+    pub(super) fn record_written(&self) -> bool {
+        self.record.as_ref().is_some_and(|d| d.written)
+    }
+
     /// The call ended for `reason`: its record goes to the CDR writer, once.
     pub(super) fn record_end(&mut self, reason: &str) {
         let Some(d) = self.record.as_mut() else {

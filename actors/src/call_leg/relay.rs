@@ -3,7 +3,9 @@
 //! first when it is a name.
 //!
 //! Guarantees: a request whose Route set does not name us is refused with 481 (we are not
-//! part of that dialog); a BYE ends the call for its parties' presence as it passes.
+//! part of that dialog); a BYE ends the call for its parties' presence as it passes, and goes
+//! on only once the call's record is durable (`crate::cdr`: within the commit interval plus
+//! one fsync), so no phone sees a call end whose record a crash could still lose.
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::flow::Flow;
@@ -43,30 +45,52 @@ impl CallLeg {
                 (Some(f), Some(c)) if f == c => "hung up by the caller",
                 _ => "hung up by the callee",
             };
+            let written = self.record_written();
             self.end_call(by);
-        }
-        match Uri::parse(&hop.uri).ok().and_then(|u| flow_for_uri(&u)) {
-            Some(dest) => self.txns[i].relay(now(), dest),
-            None => {
-                let key = self.txns[i].key.clone();
-                ctx.spawn(
-                    resolve(hop.uri)
+            // the BYE goes on once the call's record is durable: the phones see the call end
+            // (the 200 to their BYE) only when its record would survive a crash
+            if !written && self.record_written() {
+                if let Some(durable) = self.shared.cdrs.durable() {
+                    let key = self.txns[i].key.clone();
+                    ctx.spawn(
+                        async move {
+                            let _ = durable.await;
+                        }
                         .into_actor(self)
-                        .map(move |dest, act, ctx| {
+                        .map(move |(), act, ctx| {
                             if let Some(i) = act.txns.index_of(&key) {
-                                match dest {
-                                    Some(d) => act.txns[i].relay(now(), d),
-                                    None => act.txns[i].ctx.respond(
-                                        now(),
-                                        404,
-                                        "Next Hop Not Resolvable",
-                                        &[],
-                                    ),
-                                }
+                                act.relay_to(i, hop.uri, ctx);
                             }
                             act.after(ctx);
                         }),
-                );
+                    );
+                    return;
+                }
+            }
+        }
+        self.relay_to(i, hop.uri, ctx);
+    }
+
+    /// Relays transaction `i`'s request to `uri` (the next hop), resolved first when it is a
+    /// name.
+    fn relay_to(&mut self, i: usize, uri: String, ctx: &mut Context<Self>) {
+        match Uri::parse(&uri).ok().and_then(|u| flow_for_uri(&u)) {
+            Some(dest) => self.txns[i].relay(now(), dest),
+            None => {
+                let key = self.txns[i].key.clone();
+                ctx.spawn(resolve(uri).into_actor(self).map(move |dest, act, ctx| {
+                    if let Some(i) = act.txns.index_of(&key) {
+                        match dest {
+                            Some(d) => act.txns[i].relay(now(), d),
+                            None => {
+                                act.txns[i]
+                                    .ctx
+                                    .respond(now(), 404, "Next Hop Not Resolvable", &[])
+                            }
+                        }
+                    }
+                    act.after(ctx);
+                }));
             }
         }
     }

@@ -11,11 +11,18 @@ use serde::Deserialize;
 pub struct Cdr {
     /// Write a record for every call (the log in the store, the day files in `<data>/cdr/`).
     pub enabled: bool,
+    /// Group commit: the log is flushed (fsync) at most once per this many milliseconds; a
+    /// record arriving sooner after a flush waits for the next one with the others (0: every
+    /// batch is flushed as soon as it is taken).
+    pub commit_every_ms: u64,
 }
 
 impl Default for Cdr {
     fn default() -> Self {
-        Cdr { enabled: true }
+        Cdr {
+            enabled: true,
+            commit_every_ms: 50,
+        }
     }
 }
 

@@ -292,7 +292,13 @@ fn samples_in(rate: SampleRate, d: Duration) -> usize {
 impl WriterThread {
     fn run(mut self, rx: Receiver<Command>) {
         loop {
-            match rx.recv_timeout(POLL) {
+            // idle (nothing being written): sleep until a command comes, no polling
+            let next = if self.active.is_empty() {
+                rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                rx.recv_timeout(POLL)
+            };
+            match next {
                 Ok(cmd) => {
                     if !self.handle(cmd) {
                         return;
