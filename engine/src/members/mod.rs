@@ -10,6 +10,8 @@
 //! - [`verification`]: the one-time codes that prove an outside number (sends limited like
 //!   the other one-time passwords, 3 per 10 minutes and 60 s apart by default; codes expire;
 //!   wrong codes are counted);
+//! - [`channel`]: how a code travels: by SMS, or by a call that reads it out (the default for
+//!   a fixed line, which takes no SMS), and what that call says;
 //! - [`secret`]: codes and PINs kept as salted hashes;
 //! - [`hotdesk`]: the `*55<number>*<pin>` / `*56` dial strings, the hashed PIN with its
 //!   lockout (the voicemail PIN's rules), and the sessions that end at `[hotdesk] max_hours`.
@@ -17,11 +19,13 @@
 //! Guarantees: an outside number routes to a member only while its claim is verified; a PIN is
 //! never stored in clear; a session is live only before its end.
 
+pub mod channel;
 pub mod hotdesk;
 pub mod record;
 pub mod secret;
 pub mod verification;
 
+pub use channel::{call_group, spoken_code, Channel, ChannelError};
 pub use hotdesk::{HotDeskCode, HotDeskParseError, HotDeskSession, PinError};
 pub use record::{
     MemberDraft, MemberError, MemberId, MemberRecord, OutsideKind, OutsideNumber,
