@@ -7,13 +7,14 @@
 //! | `GET /v1/members` | admin | `{"members":[...]}` |
 //! | `GET /v1/members/{id}` | admin or the member | the member |
 //! | `PATCH /v1/members/{id}` | admin | any of the `POST` fields: the member (phones signed in as a number it drops are signed out) |
-//! | `DELETE /v1/members/{id}` | admin | 204; its phones signed in by hot desk are signed out |
+//! | `DELETE /v1/members/{id}` | admin | 204; its claims are free again, its phones signed in by hot desk are signed out, its accounts stay |
 //! | `PUT /v1/members/{id}/hotdesk-pin` | admin or the member | `{"pin"}` (4 to 8 digits): 204 |
 //! | `POST /v1/members/{id}/numbers/{n}/verification` | admin or the member | `{"channel"?}`: a code to `{n}` by SMS or by a call: 202 |
 //! | `POST /v1/members/{id}/numbers/{n}/verification/confirm` | admin or the member | `{"code"}`: the number, verified |
 //!
 //! "The member": HTTP Basic with one of its numbers on the switch and that account's
-//! password. `numbers` are accounts on the switch (each belongs to one member at most);
+//! password. An account removed (`DELETE /v1/accounts/{number}`, the CLI) leaves its member's
+//! `numbers`; a member left with none keeps its claims and reaches nobody until given one. `numbers` are accounts on the switch (each belongs to one member at most);
 //! `reachable_at` is the member's PSTN number and `other_numbers` the ones it holds at other
 //! providers: E.164 numbers outside the switch's own ranges, each claimed by one member at
 //! most. `PATCH` with `"reachable_at": ""` drops that number. A claim routes calls and
