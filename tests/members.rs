@@ -2,7 +2,10 @@
 //! sent (the `log` gateway's `sms.log`), then calls and messages to it reaching the member's
 //! registered phone while an unverified one reaches nobody; hot desk signing a second phone
 //! in with `*55<number>*<pin>` (it rings for the member's number and presents it), out with
-//! `*56`, a wrong PIN refused, and a session kept across a restart.
+//! `*56`, a wrong PIN refused, and a session kept across a restart. Removing an account takes
+//! it off its member (calls to the member's outside number ring its other number, the phone
+//! signed in as the removed one is signed out); deleting a member frees its outside numbers
+//! and leaves its accounts.
 
 mod common;
 
@@ -286,4 +289,74 @@ async fn hot_desk_rings_a_second_phone_until_it_signs_out() {
             .is_none(),
         "the desk phone no longer rings for the member"
     );
+}
+
+#[tokio::test]
+async fn a_removed_account_leaves_its_member_and_a_deleted_member_frees_its_claims() {
+    let sw = switch(&["1001", "1002", "1003", "1004"]);
+    let mut own_phone = registered(&sw, "1001").await;
+    let mut caller = registered(&sw, "1002").await;
+    let mut desk = registered(&sw, "1003").await;
+    let (status, m) = post(
+        &sw,
+        "/v1/members",
+        &format!(
+            r#"{{"name":"Kim Minji","email":"minji@example.com","country":"KR",
+                "numbers":["1004","1001"],"reachable_at":"{MOBILE}","hotdesk_pin":"2468"}}"#
+        ),
+    );
+    assert_eq!(status, 201, "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+    let verify = format!("/v1/members/{id}/numbers/{MOBILE_E164}/verification");
+    assert_eq!(post(&sw, &verify, "{}").0, 202);
+    let code = code_sent(&sw, 1, MOBILE_E164);
+    let (status, v) = post(
+        &sw,
+        &format!("{verify}/confirm"),
+        &format!(r#"{{"code":"{code}"}}"#),
+    );
+    assert_eq!(status, 200, "{v}");
+    let r = dial(&mut desk, "*551004*2468").await;
+    assert_eq!(r.status(), Some(200), "the desk phone signs in as 1004");
+
+    // the member's first number goes
+    let (status, body) = http(sw.http, "DELETE", "/v1/accounts/1004", &[], None);
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = http(sw.http, "DELETE", "/v1/accounts/1004", &[], None);
+    assert_eq!(status, 404, "gone already");
+    let (_, m) = http(sw.http, "GET", &format!("/v1/members/{id}"), &[], None);
+    let m: serde_json::Value = serde_json::from_str(&m).unwrap();
+    assert_eq!(m["numbers"], serde_json::json!(["1001"]), "{m}");
+
+    // the outside number now rings the member's remaining number, and not the desk phone
+    rings(&mut caller, MOBILE_E164, &mut own_phone).await;
+    assert!(
+        desk.maybe_request(Method::Invite, Duration::from_millis(500))
+            .await
+            .is_none(),
+        "the phone signed in as 1004 was signed out"
+    );
+    let r = dial(&mut desk, "*551004*2468").await;
+    assert_eq!(r.status(), Some(403), "no member owns 1004 now");
+
+    // deleting the member frees its outside number and keeps its account
+    let (status, _) = http(sw.http, "DELETE", &format!("/v1/members/{id}"), &[], None);
+    assert_eq!(status, 204);
+    let mut call = caller.invite(MOBILE_E164).await;
+    let r = caller.invite_outcome(&mut call).await;
+    assert!(r.status().is_some_and(|s| s >= 400), "{:?}", r.status());
+    assert!(own_phone
+        .maybe_request(Method::Invite, Duration::from_millis(500))
+        .await
+        .is_none());
+    let (status, e) = post(
+        &sw,
+        "/v1/members",
+        &format!(
+            r#"{{"name":"Lee","email":"lee@example.com","country":"KR","numbers":["1001"],"reachable_at":"{MOBILE}"}}"#
+        ),
+    );
+    assert_eq!(status, 201, "the number and the claim are free again: {e}");
+    assert_eq!(e["outside_numbers"][0]["verified"], false, "{e}");
+    rings(&mut caller, "1001", &mut own_phone).await;
 }

@@ -179,6 +179,7 @@ impl Notifications {
             group: PSTN_GROUP.to_owned(),
             sender: String::new(),
             text,
+            secret: false,
             reply,
         });
         self.count("voice");

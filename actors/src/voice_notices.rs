@@ -13,6 +13,11 @@
 //!
 //! At start the notices still pending in the store are picked up again with the calls they
 //! had made; a call in progress when the switch stopped is not counted, so it is made again.
+//!
+//! A secret text (a member's verification code, `ReadOut::secret`) goes through the same
+//! calls and retries but is never written: it is accepted at once, lives in memory until its
+//! last call, and a restart drops it (the member asks for a new code; the code itself is
+//! stored only hashed, in the member's record).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +45,8 @@ struct Live {
     attempts: NoticeAttempts,
     /// What each call plays, once spoken.
     audio: Option<(SampleRate, Arc<[i16]>)>,
+    /// Kept in memory only (`ReadOut::secret`).
+    secret: bool,
 }
 
 pub struct VoiceNotices {
@@ -90,6 +97,11 @@ impl VoiceNotices {
             state: NoticeState::Pending { last: None },
             updated_unix_ms: at,
         };
+        if m.secret {
+            info!(number = %m.to.redacted(), seq, "code to be read out");
+            let _ = m.reply.send(Ok(rec.id.clone()));
+            return self.start(seq, rec, true, ctx);
+        }
         if let Err(e) = self.shared.db.put_notice(seq, &rec) {
             warn!(error = %e, "voice notice not written");
             let _ = m.reply.send(Err(unavailable));
@@ -101,7 +113,7 @@ impl VoiceNotices {
             if matches!(res, Ok(Ok(_))) {
                 info!(number = %m.to.redacted(), seq, "text to a landline accepted; to be read out");
                 let _ = reply.send(Ok(rec.id.clone()));
-                act.start(seq, rec, ctx);
+                act.start(seq, rec, false, ctx);
             } else {
                 warn!(seq, "voice notice not flushed; refused");
                 // never called: the sender was not told it was taken
@@ -113,8 +125,9 @@ impl VoiceNotices {
         }));
     }
 
-    /// Speaks the text of notice `seq` (off the actor thread), then calls.
-    fn start(&mut self, seq: u64, rec: VoiceNoticeRecord, ctx: &mut Context<Self>) {
+    /// Speaks the text of notice `seq` (off the actor thread), then calls; a `secret` one is
+    /// never written.
+    fn start(&mut self, seq: u64, rec: VoiceNoticeRecord, secret: bool, ctx: &mut Context<Self>) {
         let last = match rec.state {
             NoticeState::Pending { last } => last,
             _ => return,
@@ -127,6 +140,7 @@ impl VoiceNotices {
                 rec,
                 attempts,
                 audio: None,
+                secret,
             },
         );
         let speech = self.shared.speech.clone();
@@ -187,6 +201,9 @@ impl VoiceNotices {
                     live.rec.state = NoticeState::Pending { last: Some(last) };
                     live.rec.updated_unix_ms = unix_now_ms();
                     // written behind: a crash costs at most one call more
+                    if live.secret {
+                        continue;
+                    }
                     if let Err(e) = self.shared.db.put_notice(seq, &live.rec) {
                         warn!(seq, error = %e, "voice notice progress not written");
                     }
@@ -198,7 +215,7 @@ impl VoiceNotices {
                     live.rec.attempts = attempts;
                     live.rec.state = state;
                     live.rec.updated_unix_ms = unix_now_ms();
-                    self.finished(seq, &live.rec);
+                    self.finished(seq, &live.rec, live.secret);
                 }
             }
         }
@@ -240,8 +257,9 @@ impl VoiceNotices {
         }
     }
 
-    /// Notice `seq` is over: its outcome is written and flushed, and counted.
-    fn finished(&mut self, seq: u64, rec: &VoiceNoticeRecord) {
+    /// Notice `seq` is over: its outcome is counted, and written and flushed unless the
+    /// notice is `secret`.
+    fn finished(&mut self, seq: u64, rec: &VoiceNoticeRecord, secret: bool) {
         let outcome = match rec.state {
             NoticeState::Delivered => "delivered",
             NoticeState::Failed(f) => f.cause.as_str(),
@@ -255,6 +273,9 @@ impl VoiceNotices {
             "voice notice finished"
         );
         self.count_outcome(outcome);
+        if secret {
+            return;
+        }
         if let Err(e) = self.shared.db.put_notice(seq, rec) {
             warn!(seq, error = %e, "voice notice outcome not written");
             return;
@@ -313,7 +334,7 @@ impl Actor for VoiceNotices {
             info!(notices = pending.len(), "voice notices picked up again");
         }
         for (seq, rec) in pending {
-            self.start(seq, rec, ctx);
+            self.start(seq, rec, false, ctx);
         }
     }
 }

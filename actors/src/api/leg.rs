@@ -1,5 +1,6 @@
 //! What the owner of a Call-ID takes from the network: a CallLeg, a Subscription, or a
-//! Delivery of queued messages (`ownership::owners` files them; the worker delivers).
+//! Delivery of queued messages (`ownership::owners` files them; the worker delivers); and what
+//! starts a CallLeg of the switch's own, or tells one that its own write is on disk.
 
 use actix::Message;
 use switchboard_engine::conference::ConferenceName;
@@ -27,3 +28,10 @@ pub struct StartDialOut {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct StartNotice(pub super::voice_notices::NoticeCallSpec);
+
+/// The hot-desk sign-in a leg's voice menu made is on disk (`ok`), or its flush failed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct HotDeskFlushed {
+    pub ok: bool,
+}

@@ -13,6 +13,8 @@ use tokio::sync::oneshot;
 
 /// A text message routing sent to the PSTN group for a landline: keep it, answer with its
 /// Message-ID once it is on disk (or the refusal), then read it out by calls through `group`.
+/// A `secret` text (a verification code) is never written: it is answered at once and read
+/// out from memory, and a restart drops it.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ReadOut {
@@ -21,6 +23,7 @@ pub struct ReadOut {
     /// The sender for people: a canonical number or a SIP URI.
     pub sender: String,
     pub text: String,
+    pub secret: bool,
     pub reply: oneshot::Sender<Result<String, Refusal>>,
 }
 

@@ -5,7 +5,8 @@
 //!   ring together with those of its other numbers. An unverified claim changes nothing: the
 //!   number routes as any outside number does.
 //! - `*55<number>*<pin>` from a registered phone signs it in as the member owning `<number>`;
-//!   `*56` signs it out. Both are confirmed like feature codes (`feature.rs`: the switch
+//!   `*56` signs it out; `*55` alone answers with the voice menu (`voicemail/hotdesk.rs`)
+//!   that asks for the number and the PIN and signs in through [`sign_in`] too. Both are confirmed like feature codes (`feature.rs`: the switch
 //!   answers, chimes and hangs up) once the change is on disk. While signed in (until
 //!   `[hotdesk] max_hours`), ringing the member's number rings the phone too, and the phone's
 //!   calls present the member's number (P-Asserted-Identity).
@@ -15,7 +16,9 @@
 //! 403); lookups that fail leave the request routed as if there were no member.
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
-use switchboard_engine::members::{HotDeskCode, HotDeskParseError, HotDeskSession, PinError};
+use switchboard_engine::members::{
+    HotDeskCode, HotDeskParseError, HotDeskSession, PinError, SignInOutcome,
+};
 use switchboard_engine::numbering::{Aor, Destination};
 use switchboard_engine::sip::Method;
 use tracing::{info, warn};
@@ -23,6 +26,7 @@ use tracing::{info, warn};
 use super::CallLeg;
 use crate::api::extension::Located;
 use crate::clock::{now, unix_now};
+use crate::shared::Shared;
 use crate::store::api::Flush;
 
 /// A member's first number and its other ones.
@@ -144,10 +148,16 @@ impl CallLeg {
                         .respond(t, 500, "Server Internal Error", &[]);
                 }
             },
-            HotDeskCode::SignIn { number, pin } => match self.sign_in(&phone, &number, &pin) {
-                Ok(()) => "Hot Desk Signed In",
-                Err((code, reason)) => return self.txns[i].ctx.respond(t, code, reason, &[]),
-            },
+            HotDeskCode::SignIn { number, pin } => {
+                match sign_in(&self.shared, &phone, &number, &pin) {
+                    Ok(()) => "Hot Desk Signed In",
+                    Err(e) => {
+                        let (code, reason) = e.sip();
+                        return self.txns[i].ctx.respond(t, code, reason, &[]);
+                    }
+                }
+            }
+            HotDeskCode::Menu => return self.hot_desk_menu(i, phone),
         };
         // on disk before the phone hears the confirmation
         let key = self.txns[i].key.clone();
@@ -165,39 +175,75 @@ impl CallLeg {
             act.after(ctx);
         }));
     }
+}
 
-    /// Checks the PIN of the member owning `number` and signs `phone` in as that number.
-    fn sign_in(&self, phone: &Aor, number: &str, pin: &str) -> Result<(), (u16, &'static str)> {
-        let db = &self.shared.db;
-        let internal = |e: &dyn std::fmt::Display| {
-            warn!(error = %e, "hot desk not signed in");
-            (500, "Server Internal Error")
-        };
-        let refused = (403, "Hot Desk Refused");
-        let Ok(number) = self.shared.plan.canonical(number) else {
-            return Err(refused);
-        };
-        let (id, _) = db
-            .member_by_number(&number)
-            .map_err(|e| internal(&e))?
-            .ok_or(refused)?;
-        let unix = unix_now();
-        let lockout = self.shared.config.hotdesk.pin_lockout();
-        let (checked, _) = db
-            .modify_member(id, |m| m.check_pin(unix, &lockout, pin))
-            .map_err(|e| internal(&e))?;
-        match checked {
-            Ok(()) => {}
-            Err(PinError::Locked { .. }) => return Err((403, "Hot Desk Locked")),
-            Err(e) => {
-                info!(phone = %phone.redacted(), member = %id, error = %e, "hot desk: PIN refused");
-                return Err(refused);
-            }
+/// Why a hot-desk sign-in was not made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SignInRefused {
+    /// No member owns the number, or the PIN is wrong or not set.
+    Refused,
+    /// Hot desk is locked for the number after wrong PINs.
+    Locked,
+    /// The store failed.
+    Failed,
+}
+
+impl SignInRefused {
+    /// The answer to a `*55<number>*<pin>` INVITE.
+    fn sip(self) -> (u16, &'static str) {
+        match self {
+            SignInRefused::Refused => (403, "Hot Desk Refused"),
+            SignInRefused::Locked => (403, "Hot Desk Locked"),
+            SignInRefused::Failed => (500, "Server Internal Error"),
         }
-        let max = self.shared.config.hotdesk.max();
-        let session = HotDeskSession::start(id.0, number.as_str(), phone.as_str(), unix, max);
-        db.hotdesk_sign_in(&session).map_err(|e| internal(&e))?;
-        info!(phone = %phone.redacted(), member = %id, "hot desk: signed in");
-        Ok(())
     }
+
+    /// What the voice menu is told.
+    pub(super) fn outcome(self) -> SignInOutcome {
+        match self {
+            SignInRefused::Refused => SignInOutcome::Refused,
+            SignInRefused::Locked => SignInOutcome::Locked,
+            SignInRefused::Failed => SignInOutcome::Failed,
+        }
+    }
+}
+
+/// Checks the PIN of the member owning `number` and signs `phone` in as that number (written,
+/// not flushed: the caller flushes before it confirms).
+pub(super) fn sign_in(
+    shared: &Shared,
+    phone: &Aor,
+    number: &str,
+    pin: &str,
+) -> Result<(), SignInRefused> {
+    let db = &shared.db;
+    let internal = |e: &dyn std::fmt::Display| {
+        warn!(error = %e, "hot desk not signed in");
+        SignInRefused::Failed
+    };
+    let Ok(number) = shared.plan.canonical(number) else {
+        return Err(SignInRefused::Refused);
+    };
+    let (id, _) = db
+        .member_by_number(&number)
+        .map_err(|e| internal(&e))?
+        .ok_or(SignInRefused::Refused)?;
+    let unix = unix_now();
+    let lockout = shared.config.hotdesk.pin_lockout();
+    let (checked, _) = db
+        .modify_member(id, |m| m.check_pin(unix, &lockout, pin))
+        .map_err(|e| internal(&e))?;
+    match checked {
+        Ok(()) => {}
+        Err(PinError::Locked { .. }) => return Err(SignInRefused::Locked),
+        Err(e) => {
+            info!(phone = %phone.redacted(), member = %id, error = %e, "hot desk: PIN refused");
+            return Err(SignInRefused::Refused);
+        }
+    }
+    let max = shared.config.hotdesk.max();
+    let session = HotDeskSession::start(id.0, number.as_str(), phone.as_str(), unix, max);
+    db.hotdesk_sign_in(&session).map_err(|e| internal(&e))?;
+    info!(phone = %phone.redacted(), member = %id, "hot desk: signed in");
+    Ok(())
 }

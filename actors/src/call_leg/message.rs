@@ -215,6 +215,7 @@ impl CallLeg {
             group,
             sender,
             text,
+            secret: false,
             reply,
         });
         ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {

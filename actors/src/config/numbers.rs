@@ -1,5 +1,6 @@
-//! Configuration of the number shop (`[numbers]`): how long holds and unpaid orders last, the
-//! inventory file loaded at start and the payment provider.
+//! Configuration of the number shop (`[numbers]`): how long holds and unpaid orders last, how
+//! many holds one client may have running, the inventory file loaded at start and the payment
+//! provider.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,10 @@ pub struct Numbers {
     pub hold_secs: u64,
     /// An order not paid this long after it was placed expires (seconds).
     pub pay_within_secs: u64,
+    /// Holds one client (an IPv4 address, an IPv6 /64) may have running at once (1 to 1000);
+    /// past it `POST /v1/numbers/{n}/reservation` answers 429 until one runs out or becomes
+    /// an order.
+    pub max_holds_per_source: u32,
     /// An inventory file (see `docs/payments.md` and the README) loaded at every start;
     /// numbers already loaded are kept as they are. Empty: none.
     pub inventory_file: Option<PathBuf>,
@@ -40,6 +45,7 @@ impl Default for Numbers {
         Numbers {
             hold_secs: 15 * 60,
             pay_within_secs: 30 * 60,
+            max_holds_per_source: 5,
             inventory_file: None,
             page_max: 100,
             provider: "manual".into(),
@@ -56,6 +62,7 @@ impl Numbers {
         Terms {
             hold: Duration::from_secs(self.hold_secs),
             pay_within: Duration::from_secs(self.pay_within_secs),
+            holds_per_source: self.max_holds_per_source,
         }
     }
 
@@ -71,6 +78,12 @@ pub(super) fn validate(n: &Numbers) -> Result<(), ConfigError> {
         return Err(ConfigError::Value {
             key: "numbers.hold_secs",
             message: "hold_secs and pay_within_secs must be at least 1".into(),
+        });
+    }
+    if !(1..=1000).contains(&n.max_holds_per_source) {
+        return Err(ConfigError::Value {
+            key: "numbers.max_holds_per_source",
+            message: "must be 1 to 1000".into(),
         });
     }
     if !(1..=1000).contains(&n.page_max) {
@@ -121,5 +134,17 @@ mod tests {
         assert!(validate(&n).is_ok());
         n.provider = "paypal".into();
         assert!(validate(&n).is_err());
+    }
+
+    #[test]
+    fn holds_per_source_default_to_five_and_zero_is_refused() {
+        let mut n = Numbers::default();
+        assert_eq!(n.terms().holds_per_source, 5);
+        n.max_holds_per_source = 0;
+        let e = validate(&n).unwrap_err();
+        assert!(
+            e.to_string().contains("numbers.max_holds_per_source"),
+            "{e}"
+        );
     }
 }

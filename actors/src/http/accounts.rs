@@ -6,6 +6,7 @@
 //! | `GET /v1/accounts/{number}` | admin or the subscriber | number, dynamic, queued, devices |
 //! | `GET /v1/accounts/{number}/bindings` | admin or the subscriber | its registered devices |
 //! | `POST /v1/accounts/{number}/password` | the subscriber | `{"password"}`: 204 |
+//! | `DELETE /v1/accounts/{number}` | admin | 204: the account, its registrations, settings and waiting messages go; a member owning the number no longer lists it, and phones signed in as it by hot desk are signed out |
 //!
 //! A subscriber authenticates with HTTP Basic: the number and its password, or the one-time
 //! password an SMS brought. Setting a password of one's own ends one-time passwords and makes
@@ -86,6 +87,28 @@ pub async fn create(
         }
         Ok(_) => Err(ApiError::internal("unexpected reply")),
         Err(e) if e.contains("already exists") => Err(ApiError::conflict("exists", e)),
+        Err(e) => Err(ApiError::bad_request("bad_account", e)),
+    }
+}
+
+pub async fn remove(
+    req: HttpRequest,
+    number: web::Path<String>,
+    s: web::Data<Arc<Shared>>,
+) -> Result<HttpResponse, ApiError> {
+    auth::admin(&req, &s)?;
+    let number = number.into_inner();
+    let removed = s.store.admin.send(Admin::AccountRemove { number }).await?;
+    match removed {
+        Ok(AdminReply::Account { number }) => {
+            let aor = Aor::from_canonical(&number);
+            // the messages waiting for it go with the account
+            s.queue.purge(aor.clone());
+            s.to_extension(aor, ExtCommand::AccountChanged);
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Ok(_) => Err(ApiError::internal("unexpected reply")),
+        Err(e) if e.starts_with("no account") => Err(ApiError::not_found(e)),
         Err(e) => Err(ApiError::bad_request("bad_account", e)),
     }
 }

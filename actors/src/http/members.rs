@@ -7,13 +7,14 @@
 //! | `GET /v1/members` | admin | `{"members":[...]}` |
 //! | `GET /v1/members/{id}` | admin or the member | the member |
 //! | `PATCH /v1/members/{id}` | admin | any of the `POST` fields: the member (phones signed in as a number it drops are signed out) |
-//! | `DELETE /v1/members/{id}` | admin | 204; its phones signed in by hot desk are signed out |
+//! | `DELETE /v1/members/{id}` | admin | 204; its claims are free again, its phones signed in by hot desk are signed out, its accounts stay |
 //! | `PUT /v1/members/{id}/hotdesk-pin` | admin or the member | `{"pin"}` (4 to 8 digits): 204 |
-//! | `POST /v1/members/{id}/numbers/{n}/verification` | admin or the member | a code by SMS to `{n}`: 202 |
+//! | `POST /v1/members/{id}/numbers/{n}/verification` | admin or the member | `{"channel"?}`: a code to `{n}` by SMS or by a call: 202 |
 //! | `POST /v1/members/{id}/numbers/{n}/verification/confirm` | admin or the member | `{"code"}`: the number, verified |
 //!
 //! "The member": HTTP Basic with one of its numbers on the switch and that account's
-//! password. `numbers` are accounts on the switch (each belongs to one member at most);
+//! password. An account removed (`DELETE /v1/accounts/{number}`, the CLI) leaves its member's
+//! `numbers`; a member left with none keeps its claims and reaches nobody until given one. `numbers` are accounts on the switch (each belongs to one member at most);
 //! `reachable_at` is the member's PSTN number and `other_numbers` the ones it holds at other
 //! providers: E.164 numbers outside the switch's own ranges, each claimed by one member at
 //! most. `PATCH` with `"reachable_at": ""` drops that number. A claim routes calls and
@@ -23,20 +24,28 @@
 //! Codes: `[members] code_digits` digits, good for `code_valid_secs`, `code_attempts` wrong
 //! tries; sent at most `accounts.otp_per_number` times per `otp_window_secs` and
 //! `otp_min_interval_secs` apart (429 with Retry-After beyond that), counted with the other
-//! one-time passwords sent to that number.
+//! one-time passwords sent to that number, whichever way they went. `"channel"` is `"sms"`
+//! (through the notifier) or `"call"` (the switch calls the number and reads the code out
+//! twice, digit by digit, through the voice notices: their trunk group, ring limit and
+//! retries; the code is never written in clear); without it, a number the numbering plan
+//! says is a fixed line gets a call and any other an SMS. An SMS to a fixed line is refused
+//! (422 `cannot_text`), and so is a call when the switch has no speech backend (`[voicemail]
+//! tts`, 422 `no_speech`).
 
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use switchboard_engine::members::{
-    MemberDraft, MemberError, MemberId, MemberRecord, PinError, VerifyError,
+    call_group, spoken_code, Channel, MemberDraft, MemberError, MemberId, MemberRecord, PinError,
+    VerifyError,
 };
 use switchboard_engine::numbering::Aor;
 
 use super::auth::{self, Caller};
 use super::error::ApiError;
 use crate::api::notifications::SendCode;
+use crate::api::voice_notices::ReadOut;
 use crate::clock::unix_now;
 use crate::shared::Shared;
 use crate::store::members::MemberStoreError;
@@ -75,6 +84,14 @@ pub struct MemberChange {
 #[serde(deny_unknown_fields)]
 pub struct NewPin {
     pin: String,
+}
+
+/// `POST .../verification`; the body may be left out.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    /// `sms` or `call`; none: a call for a fixed line, an SMS for anything else.
+    channel: Option<String>,
 }
 
 /// `POST .../verification/confirm`.
@@ -286,11 +303,13 @@ pub async fn set_pin(
 pub async fn send_code(
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    body: web::Bytes,
     s: Data,
 ) -> Result<HttpResponse, ApiError> {
     let (id, number) = path.into_inner();
     let (id, rec) = member_for(&req, &s, &id)?;
     let aor = claimed(&s, &rec, &number)?;
+    let channel = channel_for(&s, &aor, &body)?;
     let now = unix_now();
     let rules = s.config.members.verification(&s.config.accounts);
     if let Some(c) = rec.claim(aor.as_str()) {
@@ -323,21 +342,79 @@ pub async fn send_code(
     .await?
     .map_err(refused)?;
     issued.map_err(verify_refused)?;
+    match channel {
+        Channel::Sms => text_code(&s, &aor, &code),
+        Channel::Call => call_code(&s, &aor, &code).await?,
+    }
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "status": "sent",
+        "channel": channel.as_str(),
+        "number": aor.as_str(),
+        "expires_in_secs": s.config.members.code_valid_secs,
+    })))
+}
+
+/// The channel a code to `aor` goes by: the one the body asks for, else the number's default;
+/// one the switch cannot use for it is refused before a code is spent.
+fn channel_for(s: &Shared, aor: &Aor, body: &[u8]) -> Result<Channel, ApiError> {
+    let asked: CodeRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CodeRequest::default()
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request("bad_json", e.to_string()))?
+    };
+    let asked = asked
+        .channel
+        .map(|c| Channel::parse(&c))
+        .transpose()
+        .map_err(|e| ApiError::bad_request("bad_channel", e.to_string()))?;
+    let channel = Channel::choose(&s.plan, aor, asked)
+        .map_err(|e| ApiError::unprocessable("cannot_text", e.to_string()))?;
+    if channel == Channel::Call && !s.reads_out_to_landlines() {
+        return Err(ApiError::unprocessable(
+            "no_speech",
+            "reading a code out needs a speech backend ([voicemail] tts), which is off",
+        ));
+    }
+    Ok(channel)
+}
+
+/// Sends `code` to `to` by SMS through the notifier.
+fn text_code(s: &Shared, to: &Aor, code: &str) {
     let minutes = (s.config.members.code_valid_secs / 60).max(1);
     if let Some(n) = s.notifications.get() {
         n.code.do_send(SendCode {
-            to: aor.clone(),
+            to: to.clone(),
             text: format!(
                 "Your verification code is {code}. It links this number to your switchboard \
                  membership and expires in {minutes} minutes."
             ),
         });
     }
-    Ok(HttpResponse::Accepted().json(serde_json::json!({
-        "status": "sent",
-        "number": aor.as_str(),
-        "expires_in_secs": s.config.members.code_valid_secs,
-    })))
+}
+
+/// Has `code` read out to `to` by a call of the voice notices (kept in memory only).
+async fn call_code(s: &Shared, to: &Aor, code: &str) -> Result<(), ApiError> {
+    let Some(notices) = s.voice_notices.get() else {
+        return Err(ApiError::unavailable(
+            "calls that read codes are not running",
+        ));
+    };
+    let (reply, accepted) = tokio::sync::oneshot::channel();
+    notices.read_out.do_send(ReadOut {
+        to: to.clone(),
+        group: call_group(&s.plan, to),
+        sender: String::new(),
+        text: spoken_code(code),
+        secret: true,
+        reply,
+    });
+    match accepted.await {
+        Ok(Ok(_)) => Ok(()),
+        _ => Err(ApiError::unavailable(
+            "the call that reads the code could not be placed; ask again later",
+        )),
+    }
 }
 
 pub async fn confirm(

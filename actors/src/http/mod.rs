@@ -262,6 +262,7 @@ pub fn start(
             )
             .route("/v1/accounts", web::post().to(accounts::create))
             .route("/v1/accounts/{number}", web::get().to(accounts::show))
+            .route("/v1/accounts/{number}", web::delete().to(accounts::remove))
             .route(
                 "/v1/accounts/{number}/bindings",
                 web::get().to(accounts::bindings),

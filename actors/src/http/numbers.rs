@@ -5,13 +5,19 @@
 //! | `POST /v1/numbers/inventory` | admin | `{"inventory": "<inventory file text>"}`: classes and blocks |
 //! | `GET /v1/numbers/blocks` | admin | the loaded blocks and price classes |
 //! | `GET /v1/numbers/available` | anyone | free numbers: `country`, `kind`, `pattern`, `after`, `limit` |
-//! | `POST /v1/numbers/{number}/reservation` | anyone | holds it: 201 with a token, 409 when taken |
+//! | `POST /v1/numbers/{number}/reservation` | anyone | holds it: 201 with a token, 409 when taken, 429 past the client's holds |
 //!
 //! `country` is a calling code (`82`) or an ISO country (`KR`); `kind` is `personal`,
 //! `enterprise` or `range`; `pattern` follows `switchboard_engine::inventory::Pattern`
 //! (`777`, `^62`, `082$`, `7?7`, `~4`). Pages are in number order; `next` is the `after` of
 //! the next page. In a path, the `#` of an enterprise number is written `%23`.
+//!
+//! One client (its address: an IPv4 address, or the /64 of an IPv6 one) has at most
+//! `[numbers] max_holds_per_source` holds running; past that a reservation answers 429
+//! `too_many_holds` with Retry-After (when its first hold runs out). A hold that runs out or
+//! becomes an order frees its place.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -32,6 +38,11 @@ pub fn shop_error(e: ShopError) -> ApiError {
             DeskError::NoSuchNumber | DeskError::NoSuchOrder => ApiError::not_found(message),
             DeskError::Taken => ApiError::conflict("taken", message),
             DeskError::NoHold => ApiError::conflict("no_hold", message),
+            DeskError::TooManyHolds {
+                limit,
+                retry_after_secs,
+            } => ApiError::too_many_requests("too_many_holds", message, retry_after_secs)
+                .with_field("limit", limit),
             DeskError::Order(_) => ApiError::conflict("order_closed", message),
             _ => ApiError::unprocessable("bad_inventory", message),
         },
@@ -200,18 +211,33 @@ pub async fn available(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// The client a hold is counted for: its IPv4 address, or the /64 of its IPv6 address (one
+/// subscriber's network); an IPv4 address mapped into IPv6 counts as itself.
+pub fn hold_source(ip: Option<IpAddr>) -> String {
+    match ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        None => "unknown".to_owned(),
+    }
+}
+
 pub async fn reserve(
+    req: HttpRequest,
     number: web::Path<String>,
     shop: web::Data<NumberShop>,
 ) -> Result<HttpResponse, ApiError> {
     // `#` of an enterprise number travels as %23, which the router leaves encoded
     let written = number.into_inner().replace("%23", "#");
+    let source = hold_source(req.peer_addr().map(|a| a.ip()));
     let hold = web::block(move || {
         shop.with_desk(|d, now| {
             let key = d
                 .key_of(shop.plan(), &written)
                 .ok_or(DeskError::NoSuchNumber)?;
-            d.reserve(now, &key, token(32))
+            d.reserve(now, &key, token(32), &source)
         })
     })
     .await?
@@ -222,4 +248,26 @@ pub async fn reserve(
         "token": hold.token,
         "expires_unix": hold.until.0,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_count_per_ipv4_address_and_per_ipv6_network() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(hold_source(ip("192.0.2.7")), "192.0.2.7");
+        assert_eq!(hold_source(ip("::ffff:192.0.2.7")), "192.0.2.7");
+        assert_eq!(
+            hold_source(ip("2001:db8:1:2:aaaa::1")),
+            hold_source(ip("2001:db8:1:2:bbbb::9")),
+            "one /64"
+        );
+        assert_ne!(
+            hold_source(ip("2001:db8:1:2::1")),
+            hold_source(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(hold_source(None), "unknown");
+    }
 }

@@ -128,6 +128,37 @@ impl Store {
         Ok(true)
     }
 
+    /// Removes account `aor` and, in the same transaction, takes the number off the member
+    /// owning it (a member left with no number keeps its record and claims, and reaches no
+    /// phone until it is given a number again); then ends the hot-desk sessions the number
+    /// was in: phones signed in as it, and its own phone signed in as a member. Whether the
+    /// account existed.
+    pub(super) fn remove_account_and_membership(&self, aor: &Aor) -> Result<bool, StoreError> {
+        let t = &self.members;
+        let n = aor.as_str().as_bytes();
+        let r = (&self.accounts, &t.members, &t.by_number).transaction(|(acc, m, bn)| {
+            let existed = acc.remove(n)?.is_some();
+            let Some(id) = bn.remove(n)?.and_then(|v| MemberId::from_key(&v)) else {
+                return Ok(existed);
+            };
+            if let Some(v) = m.get(id.key())? {
+                let mut rec = decode(id, &v).map_err(|e| Abort::Abort(e.into()))?;
+                rec.numbers.retain(|x| x != aor.as_str());
+                m.insert(&id.key(), rec.encode())?;
+            }
+            Ok(existed)
+        });
+        let existed = finish(r).map_err(|e| match e {
+            MemberStoreError::Store(e) => e,
+            other => StoreError::Io(other.to_string()),
+        })?;
+        for s in self.hotdesk_phones(aor, 0)? {
+            self.hotdesk_sign_out(&Aor::from_canonical(&s.phone))?;
+        }
+        self.hotdesk_sign_out(aor)?;
+        Ok(existed)
+    }
+
     /// The member owning number `aor` on the switch.
     pub fn member_by_number(
         &self,
@@ -393,6 +424,49 @@ mod tests {
         assert!(s.delete_member(a).unwrap());
         assert!(s.member_reached_at(&out).unwrap().is_none());
         assert!(!s.delete_member(a).unwrap());
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn removing_an_account_takes_it_off_its_member_and_ends_its_hot_desk_sessions() {
+        let (s, dir) = store("unaccount");
+        let (a, _) = s.create_member(&draft(&["1001", "1002"], None), 1).unwrap();
+        let (n1, n2, n3) = (
+            Aor::from_canonical("1001"),
+            Aor::from_canonical("1002"),
+            Aor::from_canonical("1003"),
+        );
+        // 1003 is signed in as 1001, and 1002's own phone as 1001 too
+        let at =
+            |phone: &str| HotDeskSession::start(a.0, "1001", phone, 100, Duration::from_secs(3600));
+        s.hotdesk_sign_in(&at("1003")).unwrap();
+        s.hotdesk_sign_in(&at("1002")).unwrap();
+
+        assert!(s.remove_account(&n2).unwrap());
+        assert_eq!(s.member(a).unwrap().unwrap().numbers, ["1001"]);
+        assert!(s.member_by_number(&n2).unwrap().is_none(), "index gone");
+        assert!(s.account(&n2).unwrap().is_none());
+        assert!(
+            s.hotdesk_of_phone(&n2, 120).unwrap().is_none(),
+            "its own phone is signed out"
+        );
+        assert_eq!(s.hotdesk_phones(&n1, 120).unwrap().len(), 1, "1003 stays");
+
+        assert!(s.remove_account(&n1).unwrap());
+        let m = s.member(a).unwrap().unwrap();
+        assert!(m.numbers.is_empty(), "the member stays, with no number");
+        assert!(
+            s.hotdesk_of_phone(&n3, 120).unwrap().is_none(),
+            "a phone signed in as a removed number is signed out"
+        );
+        assert!(!s.remove_account(&n1).unwrap(), "gone already");
+        // the number can be made again and given to a member
+        s.put_account(&n1, &s.account(&n3).unwrap().unwrap())
+            .unwrap();
+        s.modify_member(a, |m| m.numbers.push("1001".into()))
+            .unwrap();
+        assert_eq!(s.member_by_number(&n1).unwrap().unwrap().0, a);
         drop(s);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -163,11 +163,12 @@ impl Store {
     }
 
     /// Removes an account, its bindings, its forwarding, its one-time password, its buddy list,
-    /// its watch grants and its recording settings; `false` if there was none. (Its queue is
+    /// its watch grants and its recording settings, takes it off its member and ends the
+    /// hot-desk sessions it was in (`members.rs`); `false` if there was none. (Its queue is
     /// the message queue writer's to purge; its recordings stay, they are the other party's
     /// too.)
     pub fn remove_account(&self, aor: &Aor) -> Result<bool, StoreError> {
-        let existed = self.accounts.remove(aor_key(aor))?.is_some();
+        let existed = self.remove_account_and_membership(aor)?;
         self.bindings.remove(aor_key(aor))?;
         self.forwarding.remove(aor_key(aor))?;
         self.recording_settings.remove(aor_key(aor))?;

@@ -1,6 +1,7 @@
 //! The hot-desk dial-string parser on arbitrary text: it must answer without panicking, leave
-//! alone what does not start with `*55` or `*56`, and every sign-in it accepts carries a
-//! number of digits (an optional `+`) and a PIN the PIN rules accept.
+//! alone what does not start with `*55` or `*56`, read `*55` alone as the voice menu, and every
+//! sign-in it accepts carries a number of digits (an optional `+`) and a PIN the PIN rules
+//! accept.
 
 #![no_main]
 
@@ -26,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
                 Some(Ok(HotDeskCode::SignIn { number, pin }))
             );
         }
+        Some(Ok(HotDeskCode::Menu)) => assert_eq!(s.trim(), "*55"),
         Some(Ok(HotDeskCode::SignOut)) | Some(Err(_)) => {}
     }
 });

@@ -1,5 +1,6 @@
 //! The desk: price classes, blocks, the stock and the orders together, with the deadlines
-//! that free held numbers and expire unpaid orders, and the queue of records to write.
+//! that free held numbers and expire unpaid orders, the cap on the holds one source may have
+//! running at once, and the queue of records to write.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -8,23 +9,27 @@ use crate::numbering::{Destination, NumberingPlan};
 use crate::store::AccountRecord;
 
 use super::file::{BlockLine, InventoryLine};
+use super::holders::Holders;
 use super::listing::{nth, Listed, ListingError};
 use super::order::{Approval, Order, OrderError, OrderInput, OrderState, OrderStep};
 use super::stock::{Filter, Page, Slot, SlotState, Stock};
 use super::{NumberKind, PriceClass, UnixTime};
 
-/// How long holds and unpaid orders last.
+/// How long holds and unpaid orders last, and how many holds one source may have running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Terms {
     pub hold: Duration,
     pub pay_within: Duration,
+    pub holds_per_source: u32,
 }
 
 impl Default for Terms {
+    /// Holds of 15 minutes, 5 at once per source; 30 minutes to pay.
     fn default() -> Terms {
         Terms {
             hold: Duration::from_secs(15 * 60),
             pay_within: Duration::from_secs(30 * 60),
+            holds_per_source: 5,
         }
     }
 }
@@ -65,6 +70,11 @@ pub enum DeskError {
     Taken,
     #[error("no valid hold with this token")]
     NoHold,
+    #[error(
+        "this client holds {limit} numbers already, the most it may at once; one is free \
+         again in {retry_after_secs} s, or as soon as one becomes an order"
+    )]
+    TooManyHolds { limit: u32, retry_after_secs: u64 },
     #[error("no such order")]
     NoSuchOrder,
     #[error("unknown price class {0:?}")]
@@ -101,6 +111,7 @@ pub struct Desk {
     stock: Stock,
     orders: BTreeMap<String, Order>,
     deadlines: BTreeSet<(UnixTime, Due)>,
+    holders: Holders,
     dirty: VecDeque<Dirty>,
 }
 
@@ -200,6 +211,7 @@ impl Desk {
                     if let Some(slot) = self.stock.get_mut(&key) {
                         if matches!(&slot.state, SlotState::Held { until, .. } if *until <= now) {
                             slot.state = SlotState::Free;
+                            self.holders.release(&key);
                             self.dirty.push_back(Dirty::Number(key));
                         }
                     }
@@ -309,18 +321,38 @@ impl Desk {
         self.stock.search(now, filter, after, limit)
     }
 
-    /// Holds number `key` for `terms.hold` under `token` (a secret the caller made).
-    pub fn reserve(&mut self, now: UnixTime, key: &str, token: String) -> Result<Hold, DeskError> {
+    /// Holds number `key` for `terms.hold` under `token` (a secret the caller made) for
+    /// `source` (the client, as the caller names it: an address), which may have at most
+    /// `terms.holds_per_source` holds running at once.
+    pub fn reserve(
+        &mut self,
+        now: UnixTime,
+        key: &str,
+        token: String,
+        source: &str,
+    ) -> Result<Hold, DeskError> {
         self.handle_timeout(now);
         let until = now.after(self.terms.hold);
-        let slot = self.stock.get_mut(key).ok_or(DeskError::NoSuchNumber)?;
+        let slot = self.stock.get(key).ok_or(DeskError::NoSuchNumber)?;
         if !slot.is_free(now) {
             return Err(DeskError::Taken);
         }
-        slot.state = SlotState::Held {
-            token: token.clone(),
-            until,
-        };
+        let limit = self.terms.holds_per_source;
+        if let (held, Some(first)) = self.holders.of(source) {
+            if held >= limit as usize {
+                return Err(DeskError::TooManyHolds {
+                    limit,
+                    retry_after_secs: first.0.saturating_sub(now.0).max(1),
+                });
+            }
+        }
+        if let Some(slot) = self.stock.get_mut(key) {
+            slot.state = SlotState::Held {
+                token: token.clone(),
+                until,
+            };
+        }
+        self.holders.add(source, key, until);
         self.deadlines.insert((until, Due::Hold(key.to_owned())));
         self.dirty.push_back(Dirty::Number(key.to_owned()));
         Ok(Hold {
@@ -377,6 +409,7 @@ impl Desk {
         if let Some(slot) = self.stock.get_mut(key) {
             slot.state = SlotState::Ordered { order: id.clone() };
         }
+        self.holders.release(key);
         self.deadlines.insert((pay_by, Due::Order(id.clone())));
         self.dirty.push_back(Dirty::Number(key.to_owned()));
         self.dirty.push_back(Dirty::Order(id.clone()));

@@ -6,10 +6,10 @@
 //! ranges), each block with a price class. Every number is read by the numbering plan's own
 //! classifier ([`crate::numbering::NumberingPlan::classify`]), so the shop sells exactly the
 //! numbers the switch routes. A buyer searches ([`Pattern`]), holds one number for a while
-//! ([`Desk::reserve`]), turns the hold into an [`Order`], pays it through a payment provider
-//! and, for enterprise numbers, waits for the operator's approval; then the number is
-//! assigned and the order's account (made by the caller from the buyer's password) is
-//! written.
+//! ([`Desk::reserve`]; one client has at most `Terms::holds_per_source` holds running), turns
+//! the hold into an [`Order`], pays it through a payment provider and, for enterprise
+//! numbers, waits for the operator's approval; then the number is assigned and the order's
+//! account (made by the caller from the buyer's password) is written.
 //!
 //! How to drive it: [`Desk`] is sans-IO. Every call takes the current time `now`
 //! ([`UnixTime`], wall-clock seconds, since orders outlive restarts); secrets (hold tokens,
@@ -25,6 +25,7 @@
 
 mod desk;
 mod file;
+mod holders;
 mod listing;
 mod order;
 mod pattern;

@@ -4,6 +4,9 @@
 //! (`[hotdesk] max_hours`), calls to the member's number ring that phone too and calls from it
 //! present the member's number.
 //!
+//! `*55` dialed alone answers with a voice menu that asks the number and the PIN by keys
+//! (`super::hotdesk_menu`) and signs in the same way.
+//!
 //! [`HotDeskCode::parse`] reads the dial string (a Request-URI user, unescaped); the PIN is
 //! kept as a salted hash ([`PinHash`]) and wrong PINs lock hot desk out like a mailbox
 //! (`voicemail::lockout`'s rules: after `failures` wrong ones in a row, for `first`, twice as
@@ -22,13 +25,15 @@ pub const SIGN_OUT: &str = "*56";
 /// Shortest and longest hot-desk PIN, in digits.
 pub const PIN_DIGITS: std::ops::RangeInclusive<usize> = 4..=8;
 /// Most digits of the number in a sign-in (E.164 has 15, national forms a few more).
-const MAX_NUMBER_DIGITS: usize = 17;
+pub(super) const MAX_NUMBER_DIGITS: usize = 17;
 
 /// A hot-desk dial string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HotDeskCode {
     /// `*55<number>*<pin>`: the number as dialed (digits, an optional leading `+`).
     SignIn { number: String, pin: String },
+    /// `*55` alone: the voice menu asks for the number and the PIN.
+    Menu,
     /// `*56`.
     SignOut,
 }
@@ -61,6 +66,9 @@ impl HotDeskCode {
             });
         }
         let rest = s.strip_prefix(SIGN_IN)?;
+        if rest.trim().is_empty() {
+            return Some(Ok(HotDeskCode::Menu));
+        }
         Some(sign_in(rest))
     }
 }
@@ -253,10 +261,7 @@ mod tests {
             HotDeskCode::parse("*561"),
             Some(Err(HotDeskParseError::Trailing))
         );
-        assert_eq!(
-            HotDeskCode::parse("*55"),
-            Some(Err(HotDeskParseError::Incomplete))
-        );
+        assert_eq!(HotDeskCode::parse("*55"), Some(Ok(HotDeskCode::Menu)));
         assert_eq!(
             HotDeskCode::parse("*551001"),
             Some(Err(HotDeskParseError::Incomplete))

@@ -1,7 +1,7 @@
-//! Proof that a member holds an outside number: a one-time code sent to it by SMS and keyed
-//! back.
+//! Proof that a member holds an outside number: a one-time code sent to it (by SMS, or read
+//! out by a call: [`super::channel`]) and keyed back.
 //!
-//! Sends are limited per number like the switch's other one-time passwords
+//! Sends, by either channel, are limited per number like the switch's other one-time passwords
 //! (`accounts.otp_*`: by default 3 within 10 minutes, at least 60 s apart); the times of the
 //! last sends are kept in the claim, so the limit holds across a restart. A code is stored
 //! salted and hashed, expires after [`VerificationRules::code_valid`], and takes

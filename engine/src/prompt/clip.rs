@@ -312,6 +312,13 @@ words! {
     PIN_INVALID = "pin-invalid": "A PIN has four to sixteen digits.";
     PINS_DIFFER = "pins-differ": "The two PINs were different.";
     PIN_CHANGED = "pin-changed": "Your PIN has been changed.";
+    // hot desk
+    HOTDESK_NUMBER = "hotdesk-number":
+        "Hot desk. Please enter the number to sign in as, then press pound.";
+    HOTDESK_WRONG = "hotdesk-wrong": "That number and PIN do not match.";
+    HOTDESK_SIGNED_IN = "hotdesk-signed-in": "This phone is now signed in as that number.";
+    HOTDESK_LOCKED = "hotdesk-locked":
+        "Hot desk is locked for that number after too many wrong PINs. Please try again later.";
 }
 
 const GROUPS: &[&[Clip]] = &[

@@ -1,8 +1,9 @@
 //! Calls the switch answers for voicemail, a part of the leg: a caller leaving a message for a
 //! subscriber (`leave.rs` decides, `deposit.rs` runs the call) and someone listening to a
 //! mailbox, their own or one they sign in to by number and PIN (`open.rs` decides,
-//! `listen.rs` runs the call). Both are a call the
-//! switch answered with its own media (`answered.rs`) driven by an engine machine.
+//! `listen.rs` runs the call); and the hot-desk menu of `*55` dialed alone (`hotdesk.rs`),
+//! which asks by the same prompts and keys. Each is a call the switch answered with its own
+//! media (`answered.rs`) driven by an engine machine.
 //!
 //! The leg holds at most one [`VoicemailCall`] and hands it what concerns it: the call's
 //! requests and responses, its media notes (digits, the end of a playback, a media timeout),
@@ -13,6 +14,7 @@
 
 mod answered;
 mod deposit;
+mod hotdesk;
 mod keyed;
 mod leave;
 mod listen;
@@ -28,9 +30,11 @@ use switchboard_engine::sip::Message as SipMessage;
 
 use self::answered::Answered;
 use self::deposit::DepositCall;
+use self::hotdesk::HotDeskCall;
 use self::listen::ListenCall;
 use super::party::Drained;
 use super::CallLeg;
+use crate::api::leg::HotDeskFlushed;
 use crate::api::media::MediaSessionId;
 use crate::api::voicemail::{GreetingRecorded, VoiceHeard};
 use crate::clock::now;
@@ -41,6 +45,7 @@ pub(super) struct VoicemailCall(Kind);
 enum Kind {
     Deposit(Box<DepositCall>),
     Listen(Box<ListenCall>),
+    HotDesk(Box<HotDeskCall>),
 }
 
 impl VoicemailCall {
@@ -52,10 +57,15 @@ impl VoicemailCall {
         VoicemailCall(Kind::Listen(Box::new(call)))
     }
 
+    fn hot_desk(call: HotDeskCall) -> VoicemailCall {
+        VoicemailCall(Kind::HotDesk(Box::new(call)))
+    }
+
     fn call(&mut self) -> &mut Answered {
         match &mut self.0 {
             Kind::Deposit(d) => d.call(),
             Kind::Listen(l) => l.call(),
+            Kind::HotDesk(h) => h.call(),
         }
     }
 
@@ -63,6 +73,7 @@ impl VoicemailCall {
         match &mut self.0 {
             Kind::Deposit(d) => d.react(now),
             Kind::Listen(l) => l.react(now),
+            Kind::HotDesk(h) => h.react(now),
         }
     }
 
@@ -70,6 +81,7 @@ impl VoicemailCall {
         match &self.0 {
             Kind::Deposit(d) => d.session_id(),
             Kind::Listen(l) => l.session_id(),
+            Kind::HotDesk(h) => h.session_id(),
         }
     }
 
@@ -96,14 +108,20 @@ impl VoicemailCall {
         match (&mut self.0, event) {
             (Kind::Deposit(d), Event::Digit { digit, .. }) => d.digit(now, digit),
             (Kind::Listen(l), Event::Digit { digit, .. }) => l.digit(now, digit),
+            (Kind::HotDesk(h), Event::Digit { digit, .. }) => h.digit(now, digit),
             (Kind::Deposit(d), Event::PlayFinished { .. }) => d.play_finished(now),
             (Kind::Listen(l), Event::PlayFinished { .. }) => l.play_finished(now),
+            (Kind::HotDesk(h), Event::PlayFinished { .. }) => h.play_finished(now),
             (Kind::Deposit(d), Event::MediaTimeout { .. }) => {
                 d.media_died(now);
                 return true;
             }
             (Kind::Listen(l), Event::MediaTimeout { .. }) => {
                 l.media_died(now);
+                return true;
+            }
+            (Kind::HotDesk(h), Event::MediaTimeout { .. }) => {
+                h.media_died(now);
                 return true;
             }
             (_, Event::Latched { .. }) => {}
@@ -116,6 +134,7 @@ impl VoicemailCall {
         match &mut self.0 {
             Kind::Deposit(d) => d.abort(now, reason),
             Kind::Listen(l) => l.abort(now, reason),
+            Kind::HotDesk(h) => h.abort(now, reason),
         }
     }
 
@@ -123,6 +142,7 @@ impl VoicemailCall {
         match &self.0 {
             Kind::Deposit(d) => d.poll_timeout(),
             Kind::Listen(l) => l.poll_timeout(),
+            Kind::HotDesk(h) => h.poll_timeout(),
         }
     }
 
@@ -130,6 +150,7 @@ impl VoicemailCall {
         match &mut self.0 {
             Kind::Deposit(d) => d.handle_timeout(now),
             Kind::Listen(l) => l.handle_timeout(now),
+            Kind::HotDesk(h) => h.handle_timeout(now),
         }
     }
 
@@ -144,6 +165,7 @@ impl VoicemailCall {
         match self.0 {
             Kind::Deposit(_) => "voicemail",
             Kind::Listen(_) => "mailbox",
+            Kind::HotDesk(_) => "hotdesk",
         }
     }
 }
@@ -195,6 +217,19 @@ impl Handler<GreetingRecorded> for CallLeg {
         let _g = span.enter();
         if let Some(Kind::Listen(l)) = self.voicemail.as_mut().map(|v| &mut v.0) {
             l.greeting_recorded(m);
+        }
+        self.after(ctx);
+    }
+}
+
+impl Handler<HotDeskFlushed> for CallLeg {
+    type Result = ();
+
+    fn handle(&mut self, m: HotDeskFlushed, ctx: &mut Context<Self>) {
+        let span = self.span.clone();
+        let _g = span.enter();
+        if let Some(Kind::HotDesk(h)) = self.voicemail.as_mut().map(|v| &mut v.0) {
+            h.flushed(now(), m.ok);
         }
         self.after(ctx);
     }

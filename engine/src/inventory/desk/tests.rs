@@ -31,6 +31,8 @@ fn keys(d: &mut Desk, now: UnixTime, f: &Filter) -> Vec<String> {
 }
 
 const FIRST: &str = "+82262006200";
+/// The client making the holds.
+const SRC: &str = "192.0.2.1";
 
 #[test]
 fn loading_reads_every_number_and_a_second_load_adds_nothing() {
@@ -110,10 +112,13 @@ fn search_filters_by_kind_country_and_pattern_and_pages() {
 #[test]
 fn a_held_number_is_hidden_until_its_hold_expires() {
     let mut d = desk();
-    let hold = d.reserve(T0, FIRST, "tok-a".into()).unwrap();
+    let hold = d.reserve(T0, FIRST, "tok-a".into(), SRC).unwrap();
     assert_eq!(hold.until, T0.after(Terms::default().hold));
     assert!(!keys(&mut d, T0, &Filter::default()).contains(&FIRST.to_owned()));
-    assert_eq!(d.reserve(T0, FIRST, "tok-b".into()), Err(DeskError::Taken));
+    assert_eq!(
+        d.reserve(T0, FIRST, "tok-b".into(), SRC),
+        Err(DeskError::Taken)
+    );
     assert_eq!(d.poll_timeout(), Some(hold.until));
     let just_before = UnixTime(hold.until.0 - 1);
     assert!(!keys(&mut d, just_before, &Filter::default()).contains(&FIRST.to_owned()));
@@ -122,7 +127,7 @@ fn a_held_number_is_hidden_until_its_hold_expires() {
     assert!(keys(&mut d, hold.until, &Filter::default()).contains(&FIRST.to_owned()));
     assert_eq!(d.poll_dirty(), Some(Dirty::Number(FIRST.into())));
     assert_eq!(d.stock().get(FIRST).unwrap().state, SlotState::Free);
-    assert!(d.reserve(hold.until, FIRST, "tok-b".into()).is_ok());
+    assert!(d.reserve(hold.until, FIRST, "tok-b".into(), SRC).is_ok());
     assert_eq!(
         d.place(hold.until, FIRST, "tok-a", "o1".into(), account())
             .unwrap_err(),
@@ -138,7 +143,7 @@ fn an_order_needs_a_live_hold_with_its_token() {
         d.place(T0, FIRST, "x", "o1".into(), account()).unwrap_err(),
         DeskError::NoHold
     );
-    let hold = d.reserve(T0, FIRST, "tok".into()).unwrap();
+    let hold = d.reserve(T0, FIRST, "tok".into(), SRC).unwrap();
     assert_eq!(
         d.place(T0, FIRST, "other", "o1".into(), account())
             .unwrap_err(),
@@ -165,7 +170,7 @@ fn paid(minor: u64, id: &str) -> OrderInput {
 #[test]
 fn a_paid_order_assigns_its_number_once() {
     let mut d = desk();
-    d.reserve(T0, FIRST, "tok".into()).unwrap();
+    d.reserve(T0, FIRST, "tok".into(), SRC).unwrap();
     let o = d.place(T0, FIRST, "tok", "o1".into(), account()).unwrap();
     assert_eq!(o.price.minor, 10_000);
     assert_eq!(o.account, FIRST);
@@ -189,7 +194,7 @@ fn a_paid_order_assigns_its_number_once() {
 #[test]
 fn an_unpaid_order_expires_and_frees_its_number_and_a_late_webhook_is_only_recorded() {
     let mut d = desk();
-    d.reserve(T0, FIRST, "tok".into()).unwrap();
+    d.reserve(T0, FIRST, "tok".into(), SRC).unwrap();
     let pay_by = d
         .place(T0, FIRST, "tok", "o1".into(), account())
         .unwrap()
@@ -211,7 +216,7 @@ fn an_unpaid_order_expires_and_frees_its_number_and_a_late_webhook_is_only_recor
 fn a_refused_enterprise_order_frees_its_number_and_an_approved_one_assigns() {
     let mut d = desk();
     for (key, id) in [("62007777#082", "o1"), ("62007778#082", "o2")] {
-        d.reserve(T0, key, format!("t-{id}")).unwrap();
+        d.reserve(T0, key, format!("t-{id}"), SRC).unwrap();
         d.place(T0, key, &format!("t-{id}"), id.into(), account())
             .unwrap();
     }
@@ -240,11 +245,71 @@ fn a_refused_enterprise_order_frees_its_number_and_an_approved_one_assigns() {
 }
 
 #[test]
+fn one_source_holds_at_most_its_share_until_a_hold_runs_out_or_becomes_an_order() {
+    let mut d = Desk::new(Terms {
+        holds_per_source: 3,
+        ..Terms::default()
+    });
+    d.load(&plan(), &parse_inventory(TEXT).unwrap()).unwrap();
+    let key = |i: u32| format!("+822620062{i:02}");
+    let at = |secs: u64| UnixTime(T0.0 + secs);
+    let hold = Terms::default().hold.as_secs();
+    for i in 0..3 {
+        d.reserve(at(10 * u64::from(i)), &key(i), format!("t{i}"), SRC)
+            .unwrap();
+    }
+    while d.poll_dirty().is_some() {}
+    assert_eq!(
+        d.reserve(at(30), &key(3), "t3".into(), SRC),
+        Err(DeskError::TooManyHolds {
+            limit: 3,
+            retry_after_secs: hold - 30
+        }),
+        "the fourth waits for the first to run out"
+    );
+    assert_eq!(d.poll_dirty(), None, "a refused hold changes nothing");
+    assert_eq!(d.stock().get(&key(3)).unwrap().state, SlotState::Free);
+    assert_eq!(
+        d.reserve(at(30), &key(0), "t".into(), SRC),
+        Err(DeskError::Taken),
+        "a held number is taken, whoever asks"
+    );
+    // another client is not held back
+    d.reserve(at(30), &key(3), "other".into(), "198.51.100.7")
+        .unwrap();
+
+    // a hold that becomes an order frees its place
+    d.place(at(40), &key(0), "t0", "o1".into(), account())
+        .unwrap();
+    d.reserve(at(40), &key(4), "t4".into(), SRC).unwrap();
+    assert_eq!(
+        d.reserve(at(50), &key(5), "t5".into(), SRC),
+        Err(DeskError::TooManyHolds {
+            limit: 3,
+            retry_after_secs: hold + 10 - 50
+        })
+    );
+    // and so does one that runs out
+    d.reserve(at(hold + 10), &key(5), "t5".into(), SRC).unwrap();
+    assert_eq!(
+        d.reserve(at(hold + 10), &key(6), "t6".into(), SRC),
+        Err(DeskError::TooManyHolds {
+            limit: 3,
+            retry_after_secs: 10
+        })
+    );
+    // the number that ran out may be held again, by anyone, and counts for its new holder
+    d.reserve(at(hold + 20), &key(1), "again".into(), "198.51.100.7")
+        .unwrap();
+    d.reserve(at(hold + 20), &key(6), "t6".into(), SRC).unwrap();
+}
+
+#[test]
 fn the_written_records_restore_the_same_desk() {
     let mut d = desk();
-    d.reserve(T0, FIRST, "tok".into()).unwrap();
+    d.reserve(T0, FIRST, "tok".into(), SRC).unwrap();
     d.place(T0, FIRST, "tok", "o1".into(), account()).unwrap();
-    d.reserve(T0, "+82262006201", "tok2".into()).unwrap();
+    d.reserve(T0, "+82262006201", "tok2".into(), SRC).unwrap();
     let mut dirty = BTreeSet::new();
     while let Some(x) = d.poll_dirty() {
         dirty.insert(x);
