@@ -44,6 +44,7 @@ set -uo pipefail
 export LC_ALL=C
 here=$(cd "$(dirname "$0")/../.." && pwd)
 scn=${SCENARIOS:-$here/../shared/bench/kamailio/scenarios}
+[ -d "$scn" ] || scn=/work/shared/bench/kamailio/scenarios
 bin_a=${1:?usage: instructions_ab.sh BIN_A BIN_B [OUT]}
 bin_b=${2:?usage: instructions_ab.sh BIN_A BIN_B [OUT]}
 out=${3:-/tmp/sb-instr-ab}
@@ -138,9 +139,12 @@ one_run() {
 	for p in "$SIP_PORT" "$HTTP_PORT" "$UAC_PORT" "$UAS_PORT"; do
 		if port_taken "$p"; then log "port $p is taken on this machine; pick another"; exit 1; fi
 	done
+	# loopback trusted: SIPp's one address would otherwise be banned as a flood (pike)
+	printf '[security]\ntrusted = ["127.0.0.0/8"]\n' >"$dir/config.toml"
 	valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" \
 		"$bin" serve --sip "$ip:$SIP_PORT" --http "$ip:$HTTP_PORT" --auth off \
-		--workers "$WORKERS" --data "$dir/data" >"$dir/switch.log" 2>&1 </dev/null &
+		--config "$dir/config.toml" --workers "$WORKERS" --data "$dir/data" \
+		>"$dir/switch.log" 2>&1 </dev/null &
 	SW_PID=$!
 	local i
 	for i in $(seq 1 600); do
