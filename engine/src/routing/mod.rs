@@ -5,10 +5,13 @@
 //! and forwarding) into a `Decision`; `PlainRouter` is the built-in one, the Lua plugin host
 //! (`switchboard-actors`) is the operator's. `RouteSequence` follows the decisions of one call
 //! through forwarding hops and trunk failover; `history` writes the History-Info and
-//! Diversion headers that tell the final callee where the call came from.
+//! Diversion headers that tell the final callee where the call came from. `DecisionMemo`
+//! keeps the decisions of a router that depends only on declared fields of the request, so a
+//! host asks it once per distinct request rather than once per call.
 
 mod decision;
 pub mod history;
+mod memo;
 mod plain;
 mod request;
 mod sequence;
@@ -17,6 +20,7 @@ pub use decision::{
     destination_key, ring_time, Decision, DecisionError, DiversionReason, Fallbacks, MediaHints,
     Routed, Target, VOICEMAIL,
 };
+pub use memo::{DecisionMemo, Depends, DependsError};
 pub use plain::{PlainRouter, PSTN_GROUP};
 pub use request::{CalleeState, Hop, RouteRequest};
 pub use sequence::{RouteSequence, Step};
