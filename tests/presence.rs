@@ -542,3 +542,55 @@ async fn in_lab_mode_without_authentication_anyone_may_watch() {
     );
     assert!(!first.body().is_empty());
 }
+
+#[tokio::test]
+async fn a_caller_nobody_watched_shows_its_call_to_a_watcher_who_comes_during_it() {
+    // lab mode: the caller is who From says and runs no Extension (no registration, no
+    // digest); the call's presence waits in its directory until something starts one
+    let sw = Switch::with(Options {
+        auth_off: true,
+        config: "[presence]\nmin_expires_secs = 1\nnotify_interval_ms = 200\n".into(),
+        ..Default::default()
+    });
+    let mut callee = Ua::new(sw.sip, "2003", "", Proto::Udp).await;
+    assert_eq!(callee.register(300).await.status(), Some(200));
+    let mut caller = Ua::new(sw.sip, "2001", "", Proto::Udp).await;
+    let mut out = caller.invite("2003").await;
+    let inv = callee.expect_request(Method::Invite).await;
+    let _inbound = callee.accept(&inv).await;
+    assert_eq!(caller.invite_outcome(&mut out).await.status(), Some(200));
+
+    let mut watcher = Ua::new(sw.sip, "2004", "", Proto::Udp).await;
+    let (ok, sub) = watcher.subscribe("2001", 600).await;
+    assert_eq!(ok.status(), Some(200));
+    notify_until(&mut watcher, &sub, |d| {
+        d.activities.contains(&Activity::OnThePhone)
+    })
+    .await;
+    let (bye, _) = tokio::join!(caller.request_in_dialog(&mut out, "BYE", None), async {
+        let b = callee.expect_request(Method::Bye).await;
+        callee.reply(&b, 200);
+    });
+    assert_eq!(bye.status(), Some(200));
+    notify_until(&mut watcher, &sub, |d| {
+        !d.activities.contains(&Activity::OnThePhone)
+    })
+    .await;
+
+    // a call that ended before anyone looked leaves nothing behind
+    let mut other = Ua::new(sw.sip, "2006", "", Proto::Udp).await;
+    let mut out = other.invite("2003").await;
+    let inv = callee.expect_request(Method::Invite).await;
+    let _inbound = callee.accept(&inv).await;
+    assert_eq!(other.invite_outcome(&mut out).await.status(), Some(200));
+    let (bye, _) = tokio::join!(other.request_in_dialog(&mut out, "BYE", None), async {
+        let b = callee.expect_request(Method::Bye).await;
+        callee.reply(&b, 200);
+    });
+    assert_eq!(bye.status(), Some(200));
+    let mut late = Ua::new(sw.sip, "2005", "", Proto::Udp).await;
+    let (ok, sub) = late.subscribe("2006", 600).await;
+    assert_eq!(ok.status(), Some(200));
+    let first = late.expect_notify(&sub).await;
+    assert!(!doc_of(&first).activities.contains(&Activity::OnThePhone));
+}
