@@ -1,5 +1,8 @@
 //! sip_parse_invite_sdp: parse a ~1.2 KB INVITE with SDP from its receive buffer, the way
 //! ingress does (parse, then validate the headers every element relies on).
+//! sip_views_invite_sdp: the same, then the typed views a proxied INVITE is asked for on its
+//! way through the switch (top Via ten times, From and To three, the Request-URI two), which
+//! the message keeps (top Via, Request-URI) once parsed.
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
@@ -19,6 +22,22 @@ fn parse(c: &mut Criterion) {
         b.iter(|| {
             let m = Message::parse(black_box(raw.clone())).unwrap();
             validate::request(&m).unwrap();
+            m
+        })
+    });
+    g.bench_function("sip_views_invite_sdp", |b| {
+        b.iter(|| {
+            let m = Message::parse(black_box(raw.clone())).unwrap();
+            validate::request(&m).unwrap();
+            for _ in 0..10 {
+                black_box(m.top_via());
+            }
+            for _ in 0..3 {
+                black_box((m.from(), m.to()));
+            }
+            for _ in 0..2 {
+                black_box(m.request_uri());
+            }
             m
         })
     });

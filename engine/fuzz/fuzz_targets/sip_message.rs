@@ -1,7 +1,8 @@
 //! Fuzz target for the SIP message layer: arbitrary bytes as a datagram and as a stream
 //! chunk; everything that parses is validated, answered, forwarded and re-parsed. Nothing may
-//! panic, what Switchboard itself writes must always parse back, and a URI's user part as a
-//! call record keeps it holds no control character.
+//! panic, what Switchboard itself writes must always parse back, the views a message keeps
+//! (top Via, Request-URI) equal a fresh parse of their text, and a URI's user part as a call
+//! record keeps it holds no control character.
 
 #![no_main]
 
@@ -23,6 +24,16 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Ok(m) => {
+            use switchboard_engine::sip::HeaderName;
+            let first_via = m.header_values(HeaderName::Via).next();
+            for _ in 0..2 {
+                // the first call keeps the view, the second rebuilds it
+                assert_eq!(m.top_via(), first_via.and_then(|v| Via::parse(v).ok()));
+                assert_eq!(
+                    m.request_uri(),
+                    m.request_uri_str().and_then(|s| Uri::parse(s).ok())
+                );
+            }
             let _ = (
                 m.cseq(),
                 m.top_via(),

@@ -26,7 +26,11 @@ pub struct ViaFix {
 impl ViaFix {
     /// The top Via value rewritten with `received`/`rport`, or `None` when it needs no change.
     pub fn apply(&self, via_text: &str) -> Option<String> {
-        let via = Via::parse(via_text).ok()?;
+        self.apply_parsed(&Via::parse(via_text).ok()?, via_text)
+    }
+
+    /// `apply` to `via`, already parsed from `via_text`.
+    fn apply_parsed(&self, via: &Via<'_>, via_text: &str) -> Option<String> {
         let wants_rport = via.rport() == Some(None);
         let host_matches = via.host().parse::<IpAddr>().ok() == Some(self.source_ip)
             || super::uri::parse_host_ip(via.host()) == Some(self.source_ip);
@@ -267,7 +271,12 @@ pub(crate) fn write_fixed_via(
     let value = m.value_of(h);
     let mut values = lex::split_commas(value);
     let first = values.next().unwrap_or("");
-    match fix.apply(first) {
+    // `h` is the first Via line, so its first value is the message's top Via, parsed once
+    let fixed = match m.top_via() {
+        Some(via) => fix.apply_parsed(&via, first),
+        None => fix.apply(first),
+    };
+    match fixed {
         Some(fixed) => {
             out.extend_from_slice(b"Via: ");
             out.extend_from_slice(fixed.as_bytes());

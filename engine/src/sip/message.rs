@@ -6,6 +6,11 @@
 //! a message pays only for the headers a decision needs. The rare folded header value is
 //! unfolded once at parse time so typed views can still borrow from the message.
 //!
+//! The views every layer asks for again and again (the top Via, read a dozen times per
+//! proxied message, and the Request-URI) are parsed once: the first time (the Request-URI at
+//! parse, which validates it) their parts' positions are kept (`at`), and later calls rebuild
+//! the view from them.
+//!
 //! Content-Length follows RFC 3261 §18.3: bytes after the declared body in a datagram are
 //! discarded, a body shorter than declared is an error. Stream framing is in `framing`.
 //!
@@ -13,9 +18,11 @@
 //! start-line span is a `str`.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
+use super::at::{Kept, UriAt, ViaAt};
 pub use super::cseq::{parse_delta_seconds, CSeq, CSeqError};
 use super::header::HeaderName;
 use super::lex;
@@ -60,6 +67,10 @@ pub struct Message {
     unfolded: Vec<String>,
     head_end: u32,
     body: Span,
+    /// The Request-URI's parts, in the Request-URI text.
+    request_uri: Option<UriAt>,
+    /// The top Via's parts once parsed, in its value.
+    top_via: OnceLock<Kept<ViaAt>>,
 }
 
 impl Message {
@@ -86,7 +97,7 @@ impl Message {
         std::str::from_utf8(&b[..head_len]).map_err(|_| ParseError::Utf8)?;
 
         let (sl_end, sl_next) = line_end(b, pos, head_len);
-        let start = parse_start_line(b, pos, sl_end)?;
+        let (start, request_uri) = parse_start_line(b, pos, sl_end)?;
         let start_line = Span::new(pos, sl_next);
 
         let mut headers = Vec::with_capacity(16);
@@ -177,6 +188,8 @@ impl Message {
             unfolded,
             head_end: head_len as u32,
             body: Span::new(body_start, end),
+            request_uri,
+            top_via: OnceLock::new(),
         })
     }
 
@@ -230,7 +243,11 @@ impl Message {
 
     /// The parsed Request-URI (validated at parse time).
     pub fn request_uri(&self) -> Option<Uri<'_>> {
-        self.request_uri_str().and_then(|s| Uri::parse(s).ok())
+        let s = self.request_uri_str()?;
+        match &self.request_uri {
+            Some(at) => Some(at.view(s)),
+            None => Uri::parse(s).ok(),
+        }
     }
 
     /// Status code; `None` for requests.
@@ -330,11 +347,18 @@ impl Message {
             .and_then(|v| NameAddr::parse(v).ok())
     }
 
-    /// The topmost Via value.
+    /// The topmost Via value; `None` when it is missing or malformed.
     pub fn top_via(&self) -> Option<Via<'_>> {
-        self.header_values(HeaderName::Via)
-            .next()
-            .and_then(|v| Via::parse(v).ok())
+        let v = self.header_values(HeaderName::Via).next()?;
+        let kept = self.top_via.get_or_init(|| match Via::parse(v) {
+            Ok(via) => ViaAt::of(v, &via).map_or(Kept::Unkept, Kept::Valid),
+            Err(_) => Kept::Invalid,
+        });
+        match kept {
+            Kept::Valid(at) => Some(at.view(v)),
+            Kept::Invalid => None,
+            Kept::Unkept => Via::parse(v).ok(),
+        }
     }
 
     /// Every Via value, top first (malformed ones skipped; validation rejects them earlier).
@@ -673,5 +697,37 @@ v=0\n";
         assert_eq!(parse_delta_seconds("10000000000000000000"), Some(u32::MAX));
         assert_eq!(parse_delta_seconds("3600"), Some(3600));
         assert_eq!(parse_delta_seconds("-1"), None);
+    }
+
+    #[test]
+    fn kept_views_answer_as_a_fresh_parse_of_the_header_would() {
+        let m = msg("INVITE sip:bob%40x@biloxi.example.com;user=phone SIP/2.0\n\
+Via: SIP/2.0/UDP pc33.atlanta.example.com:5066;branch=z9hG4bK776, SIP/2.0/TCP a.b\n\
+To: <sip:bob@biloxi.example.com>\nFrom: sip:alice@atlanta.example.com;tag=1928\n\
+Call-ID: a84b4c76e66710\nCSeq: 314159 INVITE\n\n")
+        .unwrap();
+        for _ in 0..2 {
+            let via = m.header_values(HeaderName::Via).next().unwrap();
+            assert_eq!(m.top_via(), Via::parse(via).ok());
+            assert_eq!(m.top_via().unwrap().port(), Some(5066));
+            assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK776"));
+            assert_eq!(
+                m.request_uri(),
+                Uri::parse(m.request_uri_str().unwrap()).ok()
+            );
+            assert_eq!(m.request_uri().unwrap().param("user"), Some("phone"));
+        }
+        let copy = m.clone();
+        assert_eq!(copy.top_via(), m.top_via(), "a copy keeps the view");
+        let folded = msg("SIP/2.0 200 OK\nVia: SIP/2.0/UDP h\n ;branch=z9hG4bK1\n\n").unwrap();
+        assert_eq!(
+            folded.top_via().unwrap().branch(),
+            Some("z9hG4bK1"),
+            "a folded value"
+        );
+        assert_eq!(folded.top_via(), folded.vias().next());
+        let bad = msg("SIP/2.0 200 OK\nVia: SIP/2.0/UDP\n\n").unwrap();
+        assert!(bad.top_via().is_none());
+        assert!(bad.top_via().is_none(), "an invalid value stays invalid");
     }
 }

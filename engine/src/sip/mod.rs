@@ -1,6 +1,7 @@
 //! The SIP message layer: parsing in place, typed header views, validation, building and
 //! forwarding (RFC 3261 §7, §8, §16, §18, §19, §20, §25).
 
+mod at;
 pub mod builder;
 pub mod cseq;
 pub mod digest;

@@ -1,5 +1,6 @@
 //! The start line of a SIP message (RFC 3261 §7.1, §7.2): Request-Line or Status-Line.
 
+use super::at::UriAt;
 use super::lex;
 use super::method::Method;
 use super::parse_error::ParseError;
@@ -20,7 +21,13 @@ pub enum StartLine {
     },
 }
 
-pub(super) fn parse_start_line(b: &[u8], from: usize, end: usize) -> Result<StartLine, ParseError> {
+/// The start line of `b[from..end]`, and for a request where its Request-URI's parts lie in
+/// the URI text (the parse that validates it gives them; `None` when they cannot be kept).
+pub(super) fn parse_start_line(
+    b: &[u8],
+    from: usize,
+    end: usize,
+) -> Result<(StartLine, Option<UriAt>), ParseError> {
     let line = &b[from..end];
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
@@ -37,10 +44,13 @@ pub(super) fn parse_start_line(b: &[u8], from: usize, end: usize) -> Result<Star
             return Err(ParseError::StatusCode);
         }
         let rstart = from + sp + 1 + (rest.len().min(4));
-        return Ok(StartLine::Response {
-            code,
-            reason: Span::new(rstart.min(end), end),
-        });
+        return Ok((
+            StartLine::Response {
+                code,
+                reason: Span::new(rstart.min(end), end),
+            },
+            None,
+        ));
     }
     // Request-Line = Method SP Request-URI SP SIP-Version; trailing white space tolerated
     let mut trimmed = line.len();
@@ -70,11 +80,14 @@ pub(super) fn parse_start_line(b: &[u8], from: usize, end: usize) -> Result<Star
         // headers are not allowed in a Request-URI (RFC 3261 §19.1.1 table 1)
         return Err(ParseError::RequestUri);
     }
-    Ok(StartLine::Request {
-        method: Method::parse(method),
-        method_span: Span::new(from, from + sp1),
-        uri: Span::new(from + sp1 + 1, from + sp2),
-    })
+    Ok((
+        StartLine::Request {
+            method: Method::parse(method),
+            method_span: Span::new(from, from + sp1),
+            uri: Span::new(from + sp1 + 1, from + sp2),
+        },
+        UriAt::of(uri_str, &parsed),
+    ))
 }
 
 fn check_version(v: &[u8]) -> Result<(), ParseError> {

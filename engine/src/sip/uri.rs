@@ -186,6 +186,30 @@ impl<'a> Uri<'a> {
         })
     }
 
+    /// A view from parts a parse gave before (`at::UriAt`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        raw: &'a str,
+        scheme: Scheme,
+        user: Option<&'a str>,
+        password: Option<&'a str>,
+        host: &'a str,
+        port: Option<u16>,
+        params: &'a str,
+        headers: &'a str,
+    ) -> Uri<'a> {
+        Uri {
+            raw,
+            scheme,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        }
+    }
+
     /// The URI exactly as written.
     pub fn as_str(&self) -> &'a str {
         self.raw

@@ -38,7 +38,9 @@ pub fn request(m: &Message) -> Result<(), Reject> {
     if m.count(HeaderName::Via) == 0 {
         return Err(bad("Missing Via"));
     }
-    for v in m.header_values(HeaderName::Via) {
+    // the top Via through the message, which keeps it for every later reader
+    m.top_via().ok_or(bad("Malformed Via"))?;
+    for v in m.header_values(HeaderName::Via).skip(1) {
         Via::parse(v).map_err(|_| bad("Malformed Via"))?;
     }
     let call_id = m.call_id().unwrap_or("");
@@ -79,6 +81,7 @@ pub fn request(m: &Message) -> Result<(), Reject> {
 pub fn response(m: &Message) -> bool {
     m.top_via().is_some()
         && m.header_values(HeaderName::Via)
+            .skip(1)
             .all(|v| Via::parse(v).is_ok())
         && m.count(HeaderName::CSeq) == 1
         && m.cseq().is_some()

@@ -78,6 +78,21 @@ impl<'a> Via<'a> {
         })
     }
 
+    /// A view from parts a parse gave before (`at::ViaAt`).
+    pub(crate) fn from_parts(
+        transport: &'a str,
+        host: &'a str,
+        port: Option<u16>,
+        params: &'a str,
+    ) -> Via<'a> {
+        Via {
+            transport,
+            host,
+            port,
+            params,
+        }
+    }
+
     /// Transport token as written (`UDP`, `TCP`, `TLS`, ...).
     pub fn transport(&self) -> &'a str {
         self.transport

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crate::sip::{Message, Method, Via};
+use crate::sip::{Message, Method};
 
 /// Identifies a client transaction: the branch Switchboard generated and the CSeq method.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -58,7 +58,7 @@ impl ServerKey {
 
     fn build(req: &Message, method: &str) -> Option<ServerKey> {
         let via_text = req.header_values(crate::sip::HeaderName::Via).next()?;
-        let via = Via::parse(via_text).ok()?;
+        let via = req.top_via()?;
         let mut k = Vec::with_capacity(96);
         match via.branch() {
             Some(b) if b.starts_with(crate::sip::via::MAGIC_COOKIE) => {
