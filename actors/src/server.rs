@@ -361,6 +361,7 @@ async fn start(
         cdrs,
         tariffs: tariffs.clone(),
         billing,
+        number_shop: OnceLock::new(),
         queue: MessageQueue::start(
             store.clone(),
             WriterConfig {
