@@ -157,6 +157,9 @@ pub struct Registrar {
     pub max_expires: u32,
     pub default_expires: u32,
     pub max_contacts: usize,
+    /// A refresh that only moves expiries reaches the store at most this late
+    /// (`registrar::write_behind`); 0 writes every refresh.
+    pub refresh_write_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
