@@ -112,6 +112,9 @@ pub struct Sip {
     pub domain: String,
     pub workers: usize,
     pub receive_batch: usize,
+    /// Answers to REGISTER each worker keeps to repeat to a retransmission (a ring of this
+    /// many, each for at most 64*T1).
+    pub register_answers: usize,
 }
 
 impl Sip {
