@@ -72,8 +72,8 @@ impl RegisterError {
 pub enum Applied {
     /// Nothing changed (a query, a retransmission, a removal of what was not there).
     Unchanged,
-    /// The same bindings with later expiries (and CSeqs): a refresh from the same devices on
-    /// the same flows. The store may take it later (`write_behind`).
+    /// The same bindings with later expiries (and Call-IDs, CSeqs): a refresh from the same
+    /// devices on the same flows. The store may take it later (`write_behind`).
     Refreshed,
     /// Bindings were added, removed, expired or changed in anything but their expiry.
     Changed,
@@ -234,7 +234,9 @@ pub fn apply(
     Ok(applied)
 }
 
-/// What changed from `old` to `new` (same devices in the same order, or not).
+/// What changed from `old` to `new` (same devices in the same order, or not). A binding's
+/// Call-ID and CSeq only order the requests that touch it (§10.3 step 7), so a refresh that
+/// changes them and the expiry alone is `Refreshed`: routing needs nothing else of it.
 fn compare(old: &[BindingRecord], new: &[BindingRecord]) -> Applied {
     if old.len() != new.len() {
         return Applied::Changed;
@@ -243,7 +245,6 @@ fn compare(old: &[BindingRecord], new: &[BindingRecord]) -> Applied {
     for (a, b) in old.iter().zip(new) {
         let same_device = a.uri == b.uri
             && a.q == b.q
-            && a.call_id == b.call_id
             && a.instance == b.instance
             && a.reg_id == b.reg_id
             && a.transport == b.transport
@@ -253,7 +254,7 @@ fn compare(old: &[BindingRecord], new: &[BindingRecord]) -> Applied {
         if !same_device {
             return Applied::Changed;
         }
-        if a.expires_at != b.expires_at || a.cseq != b.cseq {
+        if a.expires_at != b.expires_at || a.cseq != b.cseq || a.call_id != b.call_id {
             applied = Applied::Refreshed;
         }
     }
@@ -483,8 +484,10 @@ To: <sip:1001@sb>\r\nFrom: <sip:1001@sb>;tag=a\r\nCall-ID: {call_id}\r\nCSeq: {c
                 &p,
                 &flow()
             ),
-            Ok(Applied::Changed)
+            Ok(Applied::Refreshed),
+            "another Call-ID may start lower"
         );
+        assert_eq!((b[0].call_id.as_str(), b[0].cseq), ("other", 1));
     }
 
     #[test]
@@ -550,6 +553,10 @@ To: <sip:1001@sb>\r\nFrom: <sip:1001@sb>;tag=a\r\nCall-ID: {call_id}\r\nCSeq: {c
         let again = apply(&register(2, "c1", &c, Some(600)), &mut b, 1010, &p, &flow());
         assert_eq!(again, Ok(Applied::Refreshed));
         assert_eq!((b[0].expires_at, b[0].cseq), (1610, 2));
+        // a phone that takes a new Call-ID for each REGISTER (SIPp does)
+        let fresh = apply(&register(1, "c2", &c, Some(600)), &mut b, 1015, &p, &flow());
+        assert_eq!(fresh, Ok(Applied::Refreshed));
+        assert_eq!(b[0].call_id, "c2");
         let other = Flow::udp("192.0.2.10:5999".parse().unwrap());
         let moved = apply(&register(3, "c1", &c, Some(600)), &mut b, 1020, &p, &other);
         assert_eq!(moved, Ok(Applied::Changed), "a new source port is a change");
