@@ -44,7 +44,7 @@ fn lookup(c: &mut Criterion) {
 fn answers(c: &mut Criterion) {
     const RING: usize = 16_384;
     let t0 = Instant::now();
-    let mut ring: RecentAnswers<u32> = RecentAnswers::new(RING, Duration::from_secs(32), t0);
+    let mut ring: RecentAnswers<u32> = RecentAnswers::new(RING, Duration::from_secs(32));
     let requests: Vec<Message> = (0..2 * RING as u32)
         .map(|i| {
             let branch = format!("z9hG4bKring{i:08}");

@@ -71,7 +71,6 @@ impl Worker {
         let answers = RecentAnswers::new(
             shared.config.sip.register_answers,
             txn::Timers::default().timeout(),
-            now(),
         );
         Worker {
             shard,

@@ -21,8 +21,8 @@
 //!
 //! Drive it with time as a parameter: `handle_request` on arrival, `begin` when the request
 //! goes to its owner, `handle_answer` when the answer leaves, `expire` now and then to let
-//! go of answers past the window. The index never grows past `capacity` entries, so it never
-//! resizes after construction.
+//! go of answers past the window. The slots grow with use up to `capacity` and are reused
+//! after; the index is made for `capacity` entries and never holds more, so it never resizes.
 
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,9 @@ pub enum Seen<T> {
 /// The ring of recent answers (see the module docs).
 pub struct RecentAnswers<T> {
     window: Duration,
-    slots: Box<[Slot<T>]>,
+    capacity: usize,
+    /// Grows to `capacity` as it is used, then is reused round and round.
+    slots: Vec<Slot<T>>,
     /// Sequence number of the next slot to fill; slot `seq % capacity`.
     next: u64,
     /// Sequence number of the oldest slot that may still hold an entry.
@@ -61,17 +63,12 @@ struct Slot<T> {
 
 impl<T: Clone> RecentAnswers<T> {
     /// A ring of `capacity` answers (at least one), each kept at most `window`.
-    pub fn new(capacity: usize, window: Duration, now: Instant) -> RecentAnswers<T> {
+    pub fn new(capacity: usize, window: Duration) -> RecentAnswers<T> {
         let capacity = capacity.max(1);
         RecentAnswers {
             window,
-            slots: (0..capacity)
-                .map(|_| Slot {
-                    key: None,
-                    at: now,
-                    answer: None,
-                })
-                .collect(),
+            capacity,
+            slots: Vec::new(),
             next: 0,
             oldest: 0,
             index: FxHashMap::with_capacity_and_hasher(capacity, Default::default()),
@@ -80,7 +77,7 @@ impl<T: Clone> RecentAnswers<T> {
 
     /// How many answers it holds at most.
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.capacity
     }
 
     /// Requests it knows of (answered or pending), some possibly past the window until the
@@ -112,16 +109,25 @@ impl<T: Clone> RecentAnswers<T> {
     pub fn begin(&mut self, now: Instant, key: ServerKey) {
         let seq = self.next;
         self.next += 1;
-        self.clear(seq);
-        let cap = self.slots.len() as u64;
+        let cap = self.capacity as u64;
         if self.oldest + cap <= seq {
             self.oldest = seq + 1 - cap;
         }
+        if self.slots.len() == self.capacity {
+            // the oldest goes (before the index learns the new one: it may be the same key)
+            self.clear(seq);
+        }
         self.index.insert(key.clone(), seq);
-        let slot = self.slot_mut(seq);
-        slot.key = Some(key);
-        slot.at = now;
-        slot.answer = None;
+        let slot = Slot {
+            key: Some(key),
+            at: now,
+            answer: None,
+        };
+        if self.slots.len() < self.capacity {
+            self.slots.push(slot);
+        } else {
+            *self.slot_mut(seq) = slot;
+        }
     }
 
     /// The answer to the request with `key` was sent to `to` at `now`: it is kept in the
@@ -163,18 +169,18 @@ impl<T: Clone> RecentAnswers<T> {
     }
 
     fn slot(&self, seq: u64) -> &Slot<T> {
-        &self.slots[(seq % self.slots.len() as u64) as usize]
+        &self.slots[(seq % self.capacity as u64) as usize]
     }
 
     fn slot_mut(&mut self, seq: u64) -> &mut Slot<T> {
-        let n = self.slots.len() as u64;
+        let n = self.capacity as u64;
         &mut self.slots[(seq % n) as usize]
     }
 
     /// Empties the slot `seq` maps to, and its index entry if it still points there (a later
     /// `begin` of the same key points elsewhere).
     fn clear(&mut self, seq: u64) {
-        let n = self.slots.len() as u64;
+        let n = self.capacity as u64;
         let slot = &mut self.slots[(seq % n) as usize];
         slot.answer = None;
         if let Some(key) = slot.key.take() {
@@ -207,7 +213,7 @@ mod tests {
     #[test]
     fn a_retransmission_is_absorbed_while_pending_then_gets_the_same_bytes() {
         let t0 = Instant::now();
-        let mut a: RecentAnswers<u8> = RecentAnswers::new(8, WINDOW, t0);
+        let mut a: RecentAnswers<u8> = RecentAnswers::new(8, WINDOW);
         let k = key("one");
         assert_eq!(a.handle_request(t0, &k), Seen::New);
         a.begin(t0, k.clone());
@@ -223,7 +229,7 @@ mod tests {
     #[test]
     fn an_answer_past_the_window_is_new_again_and_expire_frees_it() {
         let t0 = Instant::now();
-        let mut a: RecentAnswers<u8> = RecentAnswers::new(8, WINDOW, t0);
+        let mut a: RecentAnswers<u8> = RecentAnswers::new(8, WINDOW);
         let k = key("one");
         a.begin(t0, k.clone());
         a.handle_answer(t0, k.clone(), Bytes::from_static(b"x"), 1);
@@ -243,12 +249,17 @@ mod tests {
     #[test]
     fn a_full_ring_forgets_the_oldest_answer_and_never_holds_more_than_its_capacity() {
         let t0 = Instant::now();
-        let mut a: RecentAnswers<u32> = RecentAnswers::new(4, WINDOW, t0);
+        let mut a: RecentAnswers<u32> = RecentAnswers::new(4, WINDOW);
         let keys: Vec<ServerKey> = (0..10).map(|i| key(&format!("k{i}"))).collect();
         for (i, k) in keys.iter().enumerate() {
             // answered at once, without `begin`
             a.handle_answer(t0, k.clone(), Bytes::from(vec![i as u8]), i as u32);
             assert!(a.len() <= 4);
+            assert_eq!(
+                a.slots.len(),
+                (i + 1).min(4),
+                "slots are made as they are needed"
+            );
         }
         for (i, k) in keys.iter().enumerate() {
             let seen = a.handle_request(t0, k);
@@ -262,9 +273,26 @@ mod tests {
     }
 
     #[test]
+    fn a_key_begun_again_a_whole_ring_later_takes_its_own_old_slot() {
+        let t0 = Instant::now();
+        let mut a: RecentAnswers<u8> = RecentAnswers::new(2, WINDOW);
+        let (k, other) = (key("same"), key("other"));
+        a.begin(t0, k.clone());
+        a.begin(t0, other.clone());
+        let t1 = t0 + WINDOW;
+        a.begin(t1, k.clone());
+        a.handle_answer(t1, k.clone(), Bytes::from_static(b"new"), 1);
+        assert_eq!(
+            a.handle_request(t1, &k),
+            Seen::Answered(Bytes::from_static(b"new"), 1)
+        );
+        assert_eq!(a.len(), 2);
+    }
+
+    #[test]
     fn an_answer_for_a_request_whose_slot_was_taken_gets_a_new_one() {
         let t0 = Instant::now();
-        let mut a: RecentAnswers<u8> = RecentAnswers::new(2, WINDOW, t0);
+        let mut a: RecentAnswers<u8> = RecentAnswers::new(2, WINDOW);
         let (k1, k2, k3) = (key("one"), key("two"), key("three"));
         a.begin(t0, k1.clone());
         a.begin(t0, k2.clone());
@@ -284,7 +312,7 @@ mod tests {
     #[test]
     fn the_same_key_begun_again_keeps_its_newest_slot_when_the_old_one_is_reused() {
         let t0 = Instant::now();
-        let mut a: RecentAnswers<u8> = RecentAnswers::new(2, WINDOW, t0);
+        let mut a: RecentAnswers<u8> = RecentAnswers::new(2, WINDOW);
         let k = key("again");
         a.begin(t0, k.clone());
         let t1 = t0 + WINDOW;
