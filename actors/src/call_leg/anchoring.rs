@@ -360,6 +360,13 @@ impl CallLeg {
             .confirm
             .as_ref()
             .is_some_and(|c| c.session_id() == Some(note.session));
+        if self
+            .refusal
+            .as_ref()
+            .is_some_and(|r| r.session_id() == note.session)
+        {
+            return self.refusal_media(note.event);
+        }
         if let Some(v) = self
             .voicemail
             .as_mut()

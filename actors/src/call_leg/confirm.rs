@@ -155,6 +155,20 @@ impl Confirm {
     }
 }
 
+impl super::CallLeg {
+    /// Sends what the answered feature-code dialog produced; ends the call when it is over.
+    pub(super) fn drain_confirm(&mut self) {
+        let Some(c) = self.confirm.as_mut() else {
+            return;
+        };
+        let transports = &self.transports;
+        if c.drain(|flow, bytes| transports.send(flow, bytes)) {
+            self.confirm = None;
+            self.end_call("answered by the switch");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

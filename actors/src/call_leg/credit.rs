@@ -6,7 +6,8 @@
 //! call in `crate::billing::Billing`); this file carries the decisions out:
 //! - before the first trunk attempt, `credit_admit`: a caller whose free credit does not pay
 //!   the destination's first increment (connection fee included) is answered 402 Insufficient
-//!   Credit, and nothing leaves the switch;
+//!   Credit after a spoken announcement as early media (`refusal.rs`: 183 with the switch's
+//!   SDP, the prompt, then the 402), and nothing leaves the switch;
 //! - at the answer, `credit_answered`: the call holds the price of its whole allowance and the
 //!   leg arms its cut [`CUT_MARGIN`] before the allowance is over, so the talked time the
 //!   record bills (rounded up to the second) never passes the last paid increment;
@@ -17,6 +18,7 @@
 use std::time::{Duration, Instant};
 
 use switchboard_engine::credit::Admission;
+use switchboard_engine::prompt::clip;
 use switchboard_engine::routing::Step;
 use tracing::{info, warn};
 
@@ -39,16 +41,19 @@ pub(super) struct Metered {
 impl CallLeg {
     /// The call is about to leave by a trunk: the prepaid check. The refusal to answer, if the
     /// caller cannot pay.
-    pub(super) fn credit_admit(&mut self) -> Option<Step> {
+    pub(super) fn credit_admit(&mut self, i: usize) -> Option<Step> {
         let (number, destination) = self.rated_parties()?;
         let tariffs = self.shared.tariffs.current();
-        let mut wallets = self.shared.billing.wallets();
-        if !wallets.is_prepaid(&number) {
-            return None;
-        }
-        let table = tariffs.table_for(wallets.plan(&number));
-        let rate = table.and_then(|t| t.lookup(&destination)).map(|(_, r)| r);
-        match wallets.admit(&number, &self.call_id, rate) {
+        let admission = {
+            let mut wallets = self.shared.billing.wallets();
+            if !wallets.is_prepaid(&number) {
+                return None;
+            }
+            let table = tariffs.table_for(wallets.plan(&number));
+            let rate = table.and_then(|t| t.lookup(&destination)).map(|(_, r)| r);
+            wallets.admit(&number, &self.call_id, rate)
+        };
+        match admission {
             Admission::Unmetered => None,
             Admission::Admitted { held } => {
                 info!(held, "prepaid call admitted");
@@ -63,17 +68,11 @@ impl CallLeg {
                     needed,
                     available, "prepaid call refused: insufficient credit"
                 );
-                Some(Step::Respond {
-                    code: 402,
-                    reason: "Insufficient Credit".into(),
-                })
+                Some(self.refuse_announced(i, 402, "Insufficient Credit", clip::CREDIT_LOW))
             }
             Admission::Unpriced => {
                 info!("prepaid call refused: no price for the destination");
-                Some(Step::Respond {
-                    code: 402,
-                    reason: "No Price For Destination".into(),
-                })
+                Some(self.refuse_announced(i, 402, "No Price For Destination", clip::NO_PRICE))
             }
         }
     }

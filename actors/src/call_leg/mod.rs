@@ -37,6 +37,7 @@ mod message;
 mod notice;
 mod party;
 mod record;
+mod refusal;
 mod relay;
 mod room;
 mod routing;
@@ -111,6 +112,8 @@ pub struct CallLeg {
     record: Option<record::Draft>,
     /// A prepaid caller's off-net call: its account and when its credit runs out.
     credit: Option<credit::Metered>,
+    /// The call is refused after an announcement (early media, then the error).
+    refusal: Option<refusal::Refusal>,
     me: Option<Addr<CallLeg>>,
     timer: Timer,
     span: tracing::Span,
@@ -151,6 +154,7 @@ impl CallLeg {
             call_no: None,
             record: None,
             credit: None,
+            refusal: None,
             me: None,
             timer: Timer::default(),
             span,
@@ -289,6 +293,7 @@ impl CallLeg {
                 self.on_reports(reports, ctx);
             }
             self.drain_confirm();
+            self.refusal_over();
             self.party_steps(ctx);
             self.drain_party();
             self.drain_notice();
@@ -306,6 +311,7 @@ impl CallLeg {
             && self.party.is_none()
             && self.notice.is_none()
             && self.voicemail.is_none()
+            && self.refusal.is_none()
             && !self.dialing
             && self.hangup.is_idle();
         if idle && self.call.is_over() {
@@ -334,6 +340,9 @@ impl CallLeg {
             voicemail,
             self.hangup.poll_timeout(),
             self.credit_deadline(),
+            self.refusal
+                .as_ref()
+                .and_then(refusal::Refusal::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -415,45 +424,6 @@ impl CallLeg {
         }
     }
 
-    /// Sends what the answered feature-code dialog produced; ends the call when it is over.
-    fn drain_confirm(&mut self) {
-        let Some(c) = self.confirm.as_mut() else {
-            return;
-        };
-        let transports = &self.transports;
-        if c.drain(|flow, bytes| transports.send(flow, bytes)) {
-            self.confirm = None;
-            self.end_call("answered by the switch");
-        }
-    }
-
-    /// Sends what the participant's dialog produced; the call ends when its dialog does
-    /// (the part stays until no retransmission is left to answer).
-    fn drain_party(&mut self) {
-        let Some(p) = self.party.as_mut() else {
-            return;
-        };
-        let transports = &self.transports;
-        let drained = p.drain(|flow, bytes| transports.send(flow, bytes));
-        if drained == party::Drained::Live {
-            return;
-        }
-        let failed = p.failed_before_joining();
-        if drained == party::Drained::Done {
-            self.party = None;
-            self.party_who = None;
-            self.party_caller = None;
-        }
-        // once: the calls table and presence hear of the end when the dialog ends
-        if !self.call.is_ended() {
-            self.end_call(if failed {
-                "not answered"
-            } else {
-                "left the conference"
-            });
-        }
-    }
-
     /// Leaves the owners table, and stops, once every message sent to this leg is handled
     /// (otherwise the next one finds it still there).
     fn retire(&mut self) {
@@ -516,6 +486,7 @@ impl CallLeg {
             }
             self.hangup.handle_timeout(t);
             self.credit_check(t);
+            self.refusal_timeout(t);
             self.setup_timers(t, ctx);
         }));
         if r.is_err() {
@@ -534,6 +505,7 @@ impl CallLeg {
         }
         self.txns.clear();
         self.confirm = None;
+        self.refusal = None;
         if let Some(mut n) = self.notice.take() {
             // its notice must not wait for a call that is gone
             n.abandon();

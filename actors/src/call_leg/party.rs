@@ -498,3 +498,32 @@ impl Party {
         Some((a.sdp.to_string(), stream))
     }
 }
+
+impl super::CallLeg {
+    /// Sends what the participant's dialog produced; the call ends when its dialog does
+    /// (the part stays until no retransmission is left to answer).
+    pub(super) fn drain_party(&mut self) {
+        let Some(p) = self.party.as_mut() else {
+            return;
+        };
+        let transports = &self.transports;
+        let drained = p.drain(|flow, bytes| transports.send(flow, bytes));
+        if drained == Drained::Live {
+            return;
+        }
+        let failed = p.failed_before_joining();
+        if drained == Drained::Done {
+            self.party = None;
+            self.party_who = None;
+            self.party_caller = None;
+        }
+        // once: the calls table and presence hear of the end when the dialog ends
+        if !self.call.is_ended() {
+            self.end_call(if failed {
+                "not answered"
+            } else {
+                "left the conference"
+            });
+        }
+    }
+}

@@ -224,7 +224,7 @@ impl CallLeg {
                         }
                     }
                     let invite = self.txns[i].ctx.request().method() == Some(Method::Invite);
-                    match invite.then(|| self.credit_admit()).flatten() {
+                    match invite.then(|| self.credit_admit(i)).flatten() {
                         Some(refusal) => refusal,
                         None => self.send_to_trunk(i, trunk, &request_uri, authenticate),
                     }

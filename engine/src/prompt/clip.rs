@@ -319,6 +319,10 @@ words! {
     HOTDESK_SIGNED_IN = "hotdesk-signed-in": "This phone is now signed in as that number.";
     HOTDESK_LOCKED = "hotdesk-locked":
         "Hot desk is locked for that number after too many wrong PINs. Please try again later.";
+    // prepaid credit
+    CREDIT_LOW = "credit-low":
+        "Your credit is not enough for this call. Please top up your account.";
+    NO_PRICE = "no-price": "Calls to this number cannot be made from your account.";
 }
 
 const GROUPS: &[&[Clip]] = &[

@@ -319,6 +319,17 @@ impl ProxyContext {
         self.check_terminated();
     }
 
+    /// Sends a provisional response the owner built itself (a 183 carrying the switch's own
+    /// early media, before it answers an error with [`Context::respond`] and the same To
+    /// tag). Nothing goes once a final response went upstream, and a code outside 101-199
+    /// is not sent.
+    pub fn provisional_with(&mut self, now: Instant, code: u16, bytes: Bytes) {
+        if self.finished || !(101..200).contains(&code) {
+            return;
+        }
+        self.server_respond(now, code, bytes);
+    }
+
     /// Forwards the request on a new branch and returns its id; `None` when a final response
     /// already went upstream (the caller cancelled, or the owner answered itself).
     pub fn add_branch(&mut self, now: Instant, spec: BranchSpec<'_>) -> Option<BranchId> {

@@ -332,6 +332,42 @@ fn local_answers_end_the_request_without_branches() {
 }
 
 #[test]
+fn an_owners_early_answer_goes_up_and_the_error_after_it_keeps_its_to_tag() {
+    let mut r = Run::new(INVITE);
+    let tag = r.ctx.to_tag().to_owned();
+    let early = crate::sip::ResponseBuilder::new(r.ctx.request(), 183, "Session Progress")
+        .to_tag(&tag)
+        .body("application/sdp", b"v=0\n")
+        .build();
+    r.ctx.provisional_with(r.now, 183, early.clone());
+    r.ctx.provisional_with(r.now, 200, early.clone());
+    r.drain();
+    assert_eq!(
+        r.up_codes(),
+        [100, 183],
+        "a final code is not a provisional"
+    );
+    assert_eq!(r.up[1].body(), b"v=0\n");
+    // a retransmitted INVITE hears the 183 again
+    let inv = r.ctx.request().clone();
+    r.ctx.handle_request(r.now, &inv);
+    r.ctx.respond(r.now, 402, "Insufficient Credit", &[]);
+    r.ctx.provisional_with(r.now, 183, early);
+    r.drain();
+    assert_eq!(
+        r.up_codes(),
+        [100, 183, 183, 402],
+        "nothing after the final"
+    );
+    assert_eq!(
+        r.up[3].to_tag(),
+        Some(tag.as_str()),
+        "the early dialog's tag"
+    );
+    assert_eq!(r.finished(), [402]);
+}
+
+#[test]
 fn cancel_before_any_branch_answers_487_and_blocks_new_branches() {
     let mut r = Run::new(INVITE);
     let cancel = Message::parse(crate::sip::builder::cancel_for(r.ctx.request())).unwrap();
