@@ -4,7 +4,9 @@
 #
 #   benches/scripts/register_cpu.sh RATE COUNT [BIN] [CONFIG]
 #
-# Starts BIN (default target/release/switchboard) with --auth off on a fresh data directory,
+# Starts BIN (default target/release/switchboard) with --auth off on a fresh data directory
+# (CONFIG: a config file; SIPp from loopback needs [security] trusted = ["127.0.0.0/8"] since
+# the flood bans, and KAMDIR= names the shared harness when the checkout is not beside it),
 # sends COUNT REGISTERs from SIPp at RATE per second (10,000 users, then refreshes, the
 # scenario of the Kamailio harness), and prints one line:
 #   rate count us_per_op rss_kib rtt_max_ms rtt_over_100ms
@@ -14,7 +16,7 @@ count=$2
 here=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${3:-$here/target/release/switchboard}
 config=${4:-}
-scn=$here/../shared/bench/kamailio/scenarios/register.xml
+scn=${KAMDIR:-$here/../shared/bench/kamailio}/scenarios/register.xml
 work=$(mktemp -d /tmp/sb-regcpu.XXXXXX)
 { echo SEQUENTIAL; awk 'BEGIN { for (i = 1; i <= 10000; i++) printf "u%06d;\n", i }'; } >"$work/users.csv"
 "$bin" serve ${config:+--config "$config"} --sip 127.0.0.1:5094 --http 127.0.0.1:8094 --auth off \
