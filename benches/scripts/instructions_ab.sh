@@ -31,6 +31,11 @@
 # make; WORKERS=2 shows those hops' user-space share, at the price of a few thousand
 # instructions of spread (SIPp's Call-IDs, which pick the worker, change with its pid).
 #
+# CONFIG_A and CONFIG_B (TOML, `\n` for new lines) are added to the configuration of the A and
+# B runs: the same binary twice compares two settings, e.g.
+#   CONFIG_A='[cdr]\nenabled = true' CONFIG_B='[cdr]\nenabled = false' \
+#       TESTS=call instructions_ab.sh target/release/switchboard target/release/switchboard
+#
 # Output in OUT: runs.tsv (one line per run: instructions, SIPp successes, failures and
 # retransmissions, whether the run overran its window), summary.tsv (instructions per
 # operation per round and binary, ratio B/A), and for round 1 functions-TEST.tsv: each
@@ -141,6 +146,9 @@ one_run() {
 	done
 	# loopback trusted: SIPp's one address would otherwise be banned as a flood (pike)
 	printf '[security]\ntrusted = ["127.0.0.0/8"]\n' >"$dir/config.toml"
+	# more configuration for one side (an A/B of settings on one binary)
+	if [ "$which" = a ]; then printf '%b\n' "${CONFIG_A:-}"; else printf '%b\n' "${CONFIG_B:-}"; fi \
+		>>"$dir/config.toml"
 	valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" \
 		"$bin" serve --sip "$ip:$SIP_PORT" --http "$ip:$HTTP_PORT" --auth off \
 		--config "$dir/config.toml" --workers "$WORKERS" --data "$dir/data" \

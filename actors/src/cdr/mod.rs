@@ -74,8 +74,21 @@ pub fn start(
 ) -> Result<Cdrs, StoreError> {
     if !config.cdr.enabled {
         info!("call records off");
+        let Some(settle) = settle else {
+            return Ok(Cdrs::disabled());
+        };
+        // one thread settles every record (the settlement writes to disk), off the calls'
+        let (tx, rx) = channel::unbounded::<CallRecord>();
+        std::thread::Builder::new()
+            .name("cdr-settle".into())
+            .spawn(move || {
+                while let Ok(record) = rx.recv() {
+                    settle(&[record]);
+                }
+            })
+            .map_err(|e| StoreError::Io(format!("cannot start the settlement: {e}")))?;
         return Ok(Cdrs {
-            settle,
+            settle: Some(tx),
             ..Cdrs::disabled()
         });
     }
@@ -106,8 +119,9 @@ pub struct Cdrs {
     /// Flushes of the log so far.
     flushes: Arc<AtomicU64>,
     log: Option<CdrLog>,
-    /// Used directly only when records are off (the writer has its own).
-    settle: Option<Settle>,
+    /// To the settlement thread, used only when records are off (the writer settles what
+    /// it writes).
+    settle: Option<Sender<CallRecord>>,
 }
 
 impl Cdrs {
@@ -199,9 +213,10 @@ impl Cdrs {
             if tx.send(Op::Record(Box::new(record))).is_err() {
                 error!("cdr writer gone: a call record is lost");
             }
-        } else if let Some(settle) = self.settle.clone() {
-            // off a call's thread: the settlement writes to disk
-            std::thread::spawn(move || settle(&[record]));
+        } else if let Some(settle) = &self.settle {
+            if settle.send(record).is_err() {
+                error!("cdr settlement gone: a call record is not settled");
+            }
         }
     }
 
