@@ -118,6 +118,10 @@ impl Router for LuaRouter {
         Ok(current)
     }
 
+    fn rewrites(&self) -> bool {
+        self.sandbox.plugins.iter().any(|p| p.classify.is_some())
+    }
+
     fn route(&self, req: &RouteRequest<'_>) -> Result<Routed, RouteError> {
         for p in &self.sandbox.plugins {
             let Some(f) = &p.route else { continue };

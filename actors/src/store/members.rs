@@ -244,6 +244,39 @@ impl Store {
         Ok(out)
     }
 
+    /// Adds to `bindings` (a number's own) those of the devices that ring with `number` at
+    /// `now_unix`: the phones signed in as it by hot desk, and (`also`) a member's other
+    /// numbers with theirs. A failed read leaves those devices out (logged).
+    pub fn hotdesk_devices(
+        &self,
+        number: &Aor,
+        also: &[Aor],
+        now_unix: u64,
+        bindings: &mut Vec<switchboard_engine::store::BindingRecord>,
+    ) {
+        let mut phones: Vec<Aor> = also.to_vec();
+        for n in std::iter::once(number).chain(also) {
+            match self.hotdesk_phones(n, now_unix) {
+                Ok(sessions) => {
+                    phones.extend(sessions.iter().map(|s| Aor::from_canonical(&s.phone)))
+                }
+                Err(e) => tracing::warn!(error = %e, "hot-desk lookup failed"),
+            }
+        }
+        for phone in phones.iter().filter(|p| *p != number) {
+            match self.bindings(phone) {
+                Ok(found) => {
+                    for b in found {
+                        if !bindings.iter().any(|x| x.uri == b.uri) {
+                            bindings.push(b);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "bindings not readable"),
+            }
+        }
+    }
+
     fn indexed(
         &self,
         index: &sled::Tree,

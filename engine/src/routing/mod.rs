@@ -5,14 +5,17 @@
 //! and forwarding) into a `Decision`; `PlainRouter` is the built-in one, the Lua plugin host
 //! (`switchboard-actors`) is the operator's. `RouteSequence` follows the decisions of one call
 //! through forwarding hops and trunk failover; `history` writes the History-Info and
-//! Diversion headers that tell the final callee where the call came from.
+//! Diversion headers that tell the final callee where the call came from. `Decided` replays a
+//! decision already taken, so a request handed on is not routed twice.
 
+mod decided;
 mod decision;
 pub mod history;
 mod plain;
 mod request;
 mod sequence;
 
+pub use decided::Decided;
 pub use decision::{
     destination_key, ring_time, Decision, DecisionError, DiversionReason, Fallbacks, MediaHints,
     Routed, Target, VOICEMAIL,
@@ -88,6 +91,12 @@ pub trait Router {
         _caller: Option<&numbering::Aor>,
     ) -> Result<Option<String>, RouteError> {
         Ok(None)
+    }
+
+    /// Whether `rewrite` may change what was dialed (a router with rewrite hooks says so);
+    /// without them, what a request reaches follows from the plan alone.
+    fn rewrites(&self) -> bool {
+        false
     }
 
     fn route(&self, req: &RouteRequest<'_>) -> Result<Routed, RouteError>;

@@ -75,6 +75,12 @@ pub(super) struct Branch {
 }
 
 impl ProxyContext {
+    /// The client transaction key of branch `id` (its responses carry it), for an owner
+    /// that finds the context of a response by its branch.
+    pub fn branch_key(&self, id: BranchId) -> Option<&ClientKey> {
+        self.branches.get(id).map(|b| &b.key)
+    }
+
     /// Ends a branch that never answered as if a 408 had come (§16.8).
     pub(super) fn give_up_branch(&mut self, i: BranchId) {
         let b = &mut self.branches[i];
