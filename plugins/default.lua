@@ -12,6 +12,11 @@
 -- beside it: plugins are asked in file-name order, the first decision wins) to change it.
 -- See plugins/README.md for the API. `switchboard plugin check FILE` runs the tests below.
 
+-- every decision below follows from these fields of the request alone: the switch may reuse a
+-- decision for requests that agree on them (a plugin that reads the time or the caller must
+-- name them, or leave this out)
+route_depends_on = { "method", "dest", "callee" }
+
 -- conditional forwards of the callee, as a delivery's fallbacks
 local function fallbacks(f)
   return {

@@ -16,7 +16,7 @@ pub const DEFAULT_RING_SECS: u16 = 20;
 pub const MAX_HOPS: usize = 5;
 
 /// One subscriber's forwarding settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
 pub struct ForwardingRecord {
     /// Every call goes here.
     pub always: Option<String>,
@@ -28,7 +28,7 @@ pub struct ForwardingRecord {
     pub unreachable: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
 pub struct NoAnswer {
     pub target: String,
     pub ring_secs: u16,

@@ -2,19 +2,29 @@
 //! `route(req)` that returns a decision wins; `nil` or `pass()` hands the request to the next
 //! plugin, and after the last one the built-in routing (`PlainRouter`) decides. `classify`
 //! hooks rewrite the dialed string before the plan classifies it.
+//!
+//! When every plugin with a `route` says which request fields its decisions depend on
+//! (`route_depends_on`), the router keeps its decisions (`DecisionMemo`, up to
+//! `MEMO_CAPACITY`) and runs the plugins once per distinct request instead of once per call;
+//! a reload builds a new router, so a new version starts with no decision kept. A plugin that
+//! does not say is asked every time.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use mlua::{Function, Value};
 use switchboard_engine::numbering::{Aor, Classifier, NumberingPlan};
 use switchboard_engine::proxy::Local;
 use switchboard_engine::routing::{
-    PlainRouter, RouteError, RouteErrorKind, RouteRequest, Routed, Router,
+    DecisionMemo, Depends, PlainRouter, RouteError, RouteErrorKind, RouteRequest, Routed, Router,
 };
 
 use super::convert;
 use super::sandbox::{Limits, Sandbox};
 use super::set::{PluginError, PluginSet};
+
+/// Decisions one router keeps at most (a few hundred bytes each).
+pub const MEMO_CAPACITY: usize = 16_384;
 
 /// The plugins of one version, compiled in one interpreter.
 pub struct LuaRouter {
@@ -22,6 +32,8 @@ pub struct LuaRouter {
     pub(super) plain: PlainRouter,
     pub(super) local: Arc<Local>,
     version: u64,
+    /// The decisions made, when every plugin's decisions are reusable.
+    memo: Option<RefCell<DecisionMemo>>,
 }
 
 impl LuaRouter {
@@ -37,12 +49,31 @@ impl LuaRouter {
                 .load(&f.name, &f.source)
                 .map_err(|e| PluginError::Compile(compile_message(&f.name, &e)))?;
         }
+        let memo = reusable(&sandbox)
+            .map(|depends| RefCell::new(DecisionMemo::new(depends, MEMO_CAPACITY)));
         Ok(LuaRouter {
             sandbox,
             plain: PlainRouter::new(plan.clone()),
             local: local.clone(),
             version: set.version,
+            memo,
         })
+    }
+
+    /// Runs the chain: the first plugin's decision, else the built-in routing's.
+    fn decide(&self, req: &RouteRequest<'_>) -> Result<Routed, RouteError> {
+        for p in &self.sandbox.plugins {
+            let Some(f) = &p.route else { continue };
+            if let Some(d) = self.call_route(f, &p.name, req, self.plain.classifier())? {
+                return Ok(d);
+            }
+        }
+        Ok(self.plain.decide(req).into())
+    }
+
+    /// Decisions kept for reuse (none when the plugins' decisions are not reusable).
+    pub fn memo_len(&self) -> usize {
+        self.memo.as_ref().map_or(0, |m| m.borrow().len())
     }
 
     pub(super) fn call_route(
@@ -123,18 +154,31 @@ impl Router for LuaRouter {
     }
 
     fn route(&self, req: &RouteRequest<'_>) -> Result<Routed, RouteError> {
-        for p in &self.sandbox.plugins {
-            let Some(f) = &p.route else { continue };
-            if let Some(d) = self.call_route(f, &p.name, req, self.plain.classifier())? {
-                return Ok(d);
-            }
+        let Some(memo) = &self.memo else {
+            return self.decide(req);
+        };
+        if let Some(routed) = memo.borrow().get(req) {
+            return Ok(routed.clone());
         }
-        Ok(self.plain.decide(req).into())
+        // a failure is not kept: the next request asks again
+        let routed = self.decide(req)?;
+        memo.borrow_mut().insert(req, routed.clone());
+        Ok(routed)
     }
 
     fn version(&self) -> u64 {
         self.version
     }
+}
+
+/// What the decisions of the chain in `sandbox` depend on, when every plugin with a `route`
+/// says (each plugin's fields, and those the built-in routing reads after a `pass`).
+fn reusable(sandbox: &Sandbox) -> Option<Depends> {
+    sandbox
+        .plugins
+        .iter()
+        .filter(|p| p.route.is_some())
+        .try_fold(Depends::default(), |all, p| p.depends.map(|d| all.union(d)))
 }
 
 /// A compile error's text, starting with the file it is in.

@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use mlua::chunk::ChunkMode;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
-use switchboard_engine::routing::{RouteError, RouteErrorKind};
+use switchboard_engine::routing::{Depends, RouteError, RouteErrorKind};
 
 /// Instructions between two budget checks.
 const HOOK_EVERY: u32 = 1000;
@@ -46,6 +46,9 @@ pub struct Loaded {
     pub route: Option<Function>,
     pub classify: Option<Function>,
     pub tests: Option<Table>,
+    /// The request fields its `route` decisions depend on (`route_depends_on`), when it says:
+    /// its decisions may then be reused for requests that agree on them.
+    pub depends: Option<Depends>,
 }
 
 /// The decision helpers every plugin can call; they only build tables, which the host checks
@@ -213,11 +216,25 @@ impl Sandbox {
                 ))
             }
         };
+        let depends = match env.raw_get::<Value>("route_depends_on").map_err(failed)? {
+            Value::Nil => None,
+            Value::Table(t) => {
+                let names = t
+                    .sequence_values::<String>()
+                    .collect::<mlua::Result<Vec<String>>>()
+                    .map_err(|_| depends_error(name, "must be a list of field names"))?;
+                let d = Depends::parse(names.iter().map(String::as_str))
+                    .map_err(|e| depends_error(name, &e.to_string()))?;
+                Some(d)
+            }
+            _ => return Err(depends_error(name, "must be a list of field names")),
+        };
         self.plugins.push(Loaded {
             name: name.to_owned(),
             route,
             classify,
             tests,
+            depends,
         });
         Ok(())
     }
@@ -310,6 +327,13 @@ fn message(e: &mlua::Error) -> String {
         other => other.to_string(),
     };
     text.lines().next().unwrap_or("").to_owned()
+}
+
+fn depends_error(plugin: &str, what: &str) -> RouteError {
+    RouteError::new(
+        RouteErrorKind::Failed,
+        format!("{plugin}: `route_depends_on`: {what}"),
+    )
 }
 
 fn failed(e: mlua::Error) -> RouteError {

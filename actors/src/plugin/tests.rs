@@ -398,3 +398,111 @@ fn the_example_plugins_pass_their_tests() {
     let speed = r.rewrite("*1", None).unwrap();
     assert_eq!(speed.as_deref(), Some("1001"));
 }
+
+/// A router of the plugin files `files` (name, text), version 1.
+fn lua_router(files: &[(&str, &str)]) -> Result<LuaRouter, PluginError> {
+    let set = PluginSet {
+        version: 1,
+        digest: String::new(),
+        files: files
+            .iter()
+            .map(|(name, source)| PluginFile {
+                name: (*name).into(),
+                source: (*source).into(),
+            })
+            .collect(),
+        tests: 0,
+    };
+    LuaRouter::build(&set, &plan(), &local(), Limits::default())
+}
+
+/// Routes "1001" at Unix time `time` and gives the reject code the plugin chose.
+fn code_at(r: &LuaRouter, time: u64) -> u16 {
+    let p = plan();
+    let d = p.resolve(p.classify("1001").unwrap());
+    let req = RouteRequest {
+        method: Method::Invite,
+        dialed: "1001",
+        destination: &d,
+        caller: None,
+        time,
+        callee: None,
+        history: &[],
+    };
+    match r.route(&req).unwrap().decision {
+        Decision::Reject { code, .. } => code,
+        other => panic!("expected a reject, got {other:?}"),
+    }
+}
+
+/// A plugin whose decision changes with the time (480 before 1000, 486 after).
+const BY_TIME: &str = r#"
+function route(req) if req.time < 1000 then return reject(480, "Early") end return reject(486, "Late") end
+"#;
+
+#[test]
+fn a_plugin_that_declares_its_dependencies_decides_once_per_distinct_request() {
+    let declared = format!("route_depends_on = {{ \"method\", \"dest\", \"callee\" }}\n{BY_TIME}");
+    let r = lua_router(&[("by-time.lua", &declared)]).unwrap();
+    assert_eq!(code_at(&r, 0), 480);
+    assert_eq!(
+        code_at(&r, 5000),
+        480,
+        "the time is not a declared dependency: the first decision is reused"
+    );
+    assert_eq!(r.memo_len(), 1);
+}
+
+#[test]
+fn a_plugin_that_does_not_declare_is_asked_every_time() {
+    let undeclared = lua_router(&[("by-time.lua", BY_TIME)]).unwrap();
+    assert_eq!(code_at(&undeclared, 0), 480);
+    assert_eq!(code_at(&undeclared, 5000), 486);
+    assert_eq!(undeclared.memo_len(), 0);
+    // one plugin in the chain that does not say is enough: an earlier one's pass may depend
+    // on anything
+    let declared = format!("route_depends_on = {{ \"callee\" }}\n{BY_TIME}");
+    let chain = lua_router(&[
+        ("10-first.lua", "function route(req) return pass() end"),
+        ("20-by-time.lua", &declared),
+    ])
+    .unwrap();
+    assert_eq!(code_at(&chain, 0), 480);
+    assert_eq!(code_at(&chain, 5000), 486);
+}
+
+#[test]
+fn a_dependency_on_the_time_or_an_unknown_field_is_refused_at_load() {
+    let on_time = format!("route_depends_on = {{ \"callee\", \"clock\" }}\n{BY_TIME}");
+    let err = lua_router(&[("t.lua", &on_time)]).err().expect("refused");
+    assert!(err.to_string().contains("route_depends_on"), "{err}");
+    assert!(err.to_string().contains("clock"), "{err}");
+    let unknown = format!("route_depends_on = {{ \"callee\", \"weather\" }}\n{BY_TIME}");
+    assert!(lua_router(&[("u.lua", &unknown)]).is_err());
+    let not_a_list = format!("route_depends_on = \"callee\"\n{BY_TIME}");
+    assert!(lua_router(&[("n.lua", &not_a_list)]).is_err());
+}
+
+#[test]
+fn the_default_plugin_declares_what_it_reads() {
+    let r = lua_router(&[(DEFAULT_NAME, DEFAULT_PLUGIN)]).unwrap();
+    let p = plan();
+    let d = p.resolve(p.classify("1001").unwrap());
+    for time in [0, 86_400] {
+        let req = RouteRequest {
+            method: Method::Invite,
+            dialed: "1001",
+            destination: &d,
+            caller: None,
+            time,
+            callee: None,
+            history: &[],
+        };
+        assert_eq!(r.route(&req).unwrap().decision, deliver("1001"));
+    }
+    assert_eq!(
+        r.memo_len(),
+        1,
+        "the second request reused the first decision"
+    );
+}

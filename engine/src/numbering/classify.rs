@@ -29,7 +29,7 @@ use crate::sip::{Scheme, Uri};
 pub const MAX_DIALED: usize = 64;
 
 /// What a dialed string designates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Destination {
     /// One of our subscribers: a number in our ranges, a private extension or a name.
     Subscriber(Aor),
@@ -62,7 +62,7 @@ pub enum Destination {
 }
 
 /// Which forwarding a feature code sets or clears.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ForwardKind {
     Always,
     Busy,
@@ -70,7 +70,7 @@ pub enum ForwardKind {
 }
 
 /// Feature codes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Feature {
     /// `*72`, `*90`, `*92` followed by the target (`*97` as the target: the mailbox).
     SetForward {

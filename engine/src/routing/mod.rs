@@ -5,12 +5,15 @@
 //! and forwarding) into a `Decision`; `PlainRouter` is the built-in one, the Lua plugin host
 //! (`switchboard-actors`) is the operator's. `RouteSequence` follows the decisions of one call
 //! through forwarding hops and trunk failover; `history` writes the History-Info and
-//! Diversion headers that tell the final callee where the call came from. `Decided` replays a
+//! Diversion headers that tell the final callee where the call came from. `DecisionMemo`
+//! keeps the decisions of a router that depends only on declared fields of the request, so a
+//! host asks it once per distinct request rather than once per call. `Decided` replays a
 //! decision already taken, so a request handed on is not routed twice.
 
 mod decided;
 mod decision;
 pub mod history;
+mod memo;
 mod plain;
 mod request;
 mod sequence;
@@ -20,6 +23,7 @@ pub use decision::{
     destination_key, ring_time, Decision, DecisionError, DiversionReason, Fallbacks, MediaHints,
     Routed, Target, VOICEMAIL,
 };
+pub use memo::{DecisionMemo, Depends, DependsError};
 pub use plain::{PlainRouter, PSTN_GROUP};
 pub use request::{CalleeState, Hop, RouteRequest};
 pub use sequence::{RouteSequence, Step};

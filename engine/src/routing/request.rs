@@ -27,7 +27,7 @@ pub struct RouteRequest<'a> {
 }
 
 /// One of our subscribers as a router sees it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct CalleeState {
     pub aor: Option<Aor>,
     /// Whether an account exists (a number without one is not found).
@@ -41,7 +41,7 @@ pub struct CalleeState {
 }
 
 /// An address a call was forwarded from, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Hop {
     pub address: String,
     pub reason: DiversionReason,
