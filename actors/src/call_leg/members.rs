@@ -84,9 +84,11 @@ impl CallLeg {
     /// Adds to what the lookup of `aor` found the devices that ring with it: the phones
     /// signed in as `aor` by hot desk, and (`also`) the member's other numbers, with theirs.
     pub(super) fn member_devices(&self, aor: &Aor, also: &[Aor], located: &mut Located) {
-        self.shared
+        let extra = self
+            .shared
             .db
-            .hotdesk_devices(aor, also, unix_now(), &mut located.bindings);
+            .hotdesk_devices(aor, also, unix_now(), &located.bindings);
+        located.bindings.extend(extra);
     }
 
     /// A hot-desk code (`*55<number>*<pin>`, `*56`) dialed by `caller`.

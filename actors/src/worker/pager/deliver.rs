@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::numbering::Aor;
-use switchboard_engine::registrar;
 use switchboard_engine::routing::{
     CalleeState, Decided, Decision, Fallbacks, RouteRequest, Routed, Router,
 };
 use switchboard_engine::sip::Method;
+use switchboard_engine::store::BindingRecord;
 use tokio::sync::oneshot;
 use tracing::warn;
 
@@ -29,6 +29,11 @@ use crate::clock::{now, unix_now};
 use crate::locations::Location;
 use crate::metrics::VersionLabel;
 use crate::offline;
+
+/// The bindings of `bindings` live at Unix time `unix`.
+fn live(bindings: &[BindingRecord], unix: u64) -> usize {
+    bindings.iter().filter(|b| b.expires_at > unix).count()
+}
 
 /// What the routing decision leaves the relay to do.
 enum Next {
@@ -64,7 +69,7 @@ impl Worker {
             .inc();
         let callee = p.callee.clone();
         if let Some(l) = self.shared.locations.get(&callee) {
-            return self.page_located(id, &l, ctx);
+            return self.page_located(id, l, ctx);
         }
         // the table does not know the number: its Extension reads the store (and tells the
         // table, for the next message)
@@ -77,7 +82,7 @@ impl Worker {
                     account, bindings, ..
                 }) => {
                     let l = Arc::new(Location { account, bindings });
-                    act.page_located(id, &l, ctx);
+                    act.page_located(id, l, ctx);
                 }
                 Err(_) => act.page_respond(id, 500, "Server Internal Error", &[]),
             }
@@ -87,18 +92,15 @@ impl Worker {
 
     /// The callee of page `id` was found (`l`): the plugin decides, and the relay carries a
     /// delivery to the callee out or refuses; any other decision goes to a CallLeg.
-    fn page_located(&mut self, id: u64, l: &Location, ctx: &mut Context<Self>) {
+    fn page_located(&mut self, id: u64, l: Arc<Location>, ctx: &mut Context<Self>) {
         let Some(p) = self.pager.pages.get_mut(&id) else {
             return;
         };
         let shared = &self.shared;
         let unix = unix_now();
-        let mut bindings = l.bindings.clone();
         // phones signed in as the callee by hot desk ring with its own
-        shared
-            .db
-            .hotdesk_devices(&p.callee, &[], unix, &mut bindings);
-        let devices = registrar::targets(&bindings, unix).len();
+        let extra = shared.db.hotdesk_devices(&p.callee, &[], unix, &l.bindings);
+        let devices = live(&l.bindings, unix) + live(&extra, unix);
         let forwarding = match l.account {
             // read where it is kept, so a change applies to the next message
             true => shared.db.forwarding(&p.callee).unwrap_or_else(|e| {
@@ -158,7 +160,8 @@ impl Worker {
         match next {
             Next::Deliver => {
                 p.account = l.account;
-                p.bindings = bindings;
+                p.location = Some(l);
+                p.extra = extra;
                 self.page_deliver(id, devices, ctx)
             }
             Next::Respond(code, reason) => self.page_respond(id, code, &reason, &[]),
@@ -226,8 +229,17 @@ impl Worker {
             ),
             None => String::new(),
         };
+        let own = p.location.as_ref().map_or(&[][..], |l| &l.bindings[..]);
+        // the callee's own bindings as published; with a hot-desk phone's, a copy of both
+        let joined: Vec<BindingRecord>;
+        let bindings = if p.extra.is_empty() {
+            own
+        } else {
+            joined = own.iter().chain(&p.extra).cloned().collect();
+            &joined[..]
+        };
         let devices = Devices {
-            bindings: &p.bindings,
+            bindings,
             unix: unix_now(),
             headers: &headers,
             // a request's own History-Info and Diversion are kept from a trunk only

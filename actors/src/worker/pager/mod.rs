@@ -30,6 +30,7 @@ mod deliver;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, AsyncContext, Context, SpawnHandle};
@@ -47,6 +48,7 @@ use tracing::warn;
 use super::Worker;
 use crate::call_leg::{CallLeg, Handover};
 use crate::clock::now;
+use crate::locations::Location;
 use crate::transport::{response_flow, via_fix};
 
 /// A page older than this is forgotten by the sweep (a bug left it; nothing waits so long).
@@ -89,9 +91,11 @@ struct Page {
     caller: Option<Aor>,
     /// The member number the caller's phone presents (hot desk).
     presented: Option<Aor>,
-    /// What the callee's lookup found: an account, and the devices to ring.
+    /// What the callee's lookup found: an account and its bindings, and the devices that
+    /// ring with it (phones signed in by hot desk).
     account: bool,
-    bindings: Vec<BindingRecord>,
+    location: Option<Arc<Location>>,
+    extra: Vec<BindingRecord>,
     /// The devices rang (a failure may queue the message).
     forked: bool,
     /// The deadline last put in the heap.
@@ -179,7 +183,8 @@ impl Worker {
             caller: None,
             presented: None,
             account: false,
-            bindings: Vec::new(),
+            location: None,
+            extra: Vec::new(),
             forked: false,
             due: None,
             born: t,
@@ -198,13 +203,14 @@ impl Worker {
         if self.pager.by_branch.is_empty() || m.cseq().is_none_or(|c| c.method != Method::Message) {
             return Some(m);
         }
-        let Some(id) = ClientKey::from_response(&m).and_then(|k| self.pager.by_branch.get(&k))
-        else {
+        let Some(key) = ClientKey::from_response(&m) else {
             return Some(m);
         };
-        let id = *id;
+        let Some(&id) = self.pager.by_branch.get(&key) else {
+            return Some(m);
+        };
         if let Some(p) = self.pager.pages.get_mut(&id) {
-            p.ctx.handle_response(now(), m);
+            p.ctx.handle_response_to(now(), &key, m);
         }
         self.drain_page(id, ctx);
         None
