@@ -118,7 +118,8 @@ async fn bad_feature_codes_are_refused_with_a_reason() {
     assert_eq!(r.status(), Some(484), "a forward needs a target");
     let r = dial_feature(&mut alice, "*58").await;
     assert_eq!(r.status(), Some(404), "no such feature code");
-    let r = dial_feature(&mut alice, "*55").await;
+    // (`*55` alone answers with the hot-desk voice menu: tests/hotdesk_menu.rs)
+    let r = dial_feature(&mut alice, "*551001").await;
     assert_eq!(r.status(), Some(484), "hot desk needs a number and a PIN");
     let r = dial_feature(&mut alice, "*97").await;
     assert_eq!(r.status(), Some(480));

@@ -200,18 +200,71 @@ Expires: 300\r\nContent-Length: 0\r\n\r\n",
     );
     ua.send(bytes::Bytes::from(raw.clone()));
     let first = ua.final_response("retrans-reg", "REGISTER").await;
+    // over a second later: an answer made again would count its expiry down
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     ua.send(bytes::Bytes::from(raw));
     let second = ua.final_response("retrans-reg", "REGISTER").await;
     assert_eq!(first.status(), Some(200));
+    assert!(first.to_tag().is_some());
+    assert_eq!(second.to_tag(), first.to_tag(), "the same To tag");
+    assert_eq!(
+        second.header(HeaderName::Contact),
+        first.header(HeaderName::Contact),
+        "the same Contact and expires"
+    );
     assert_eq!(
         first.as_bytes(),
         second.as_bytes(),
-        "the transaction repeats its answer"
+        "the recent answer is repeated byte for byte"
     );
     assert_eq!(
         sw.metric("switchboard_register_requests_total{outcome=\"ok\"}"),
-        1.0
+        1.0,
+        "the registrar saw it once"
     );
+    assert_eq!(sw.metric("switchboard_registrations"), 1.0);
+}
+
+/// A retransmission the worker's ring of recent answers no longer holds reaches the registrar
+/// again, which applies nothing twice: the phone hears 200 with its binding, not a 500 for a
+/// CSeq it already used.
+#[tokio::test]
+async fn a_retransmission_past_the_recent_answers_is_answered_again_without_a_second_binding() {
+    let sw = Switch::with(common::Options {
+        auth_off: true,
+        config: "[sip]\nregister_answers = 1\n".into(),
+        ..Default::default()
+    });
+    let mut ua = Ua::new(sw.sip, "u1", "", Proto::Udp).await;
+    let (srv, local) = (ua.server, ua.local);
+    let request = |branch: &str, call_id: &str, port: u16| {
+        format!(
+            "REGISTER sip:{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bK{branch};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:u1@{ip}>;tag=x\r\nTo: <sip:u1@{ip}>\r\nCall-ID: {call_id}\r\n\
+CSeq: 1 REGISTER\r\nContact: <sip:u1@{host}:{port}>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n",
+            l = local,
+            ip = srv.ip(),
+            host = local.ip(),
+        )
+    };
+    let phone = request("ringphone", "ring-phone", 5001);
+    ua.send(bytes::Bytes::from(phone.clone()));
+    let first = ua.final_response("ring-phone", "REGISTER").await;
+    assert_eq!(first.status(), Some(200));
+    // another phone of the same number (the same worker): its answer takes the only slot
+    ua.send(bytes::Bytes::from(request("ringdesk", "ring-desk", 5002)));
+    let desk = ua.final_response("ring-desk", "REGISTER").await;
+    assert_eq!(desk.status(), Some(200));
+    ua.send(bytes::Bytes::from(phone));
+    let again = ua.final_response("ring-phone", "REGISTER").await;
+    assert_eq!(again.status(), Some(200), "not 500 Out Of Order CSeq");
+    assert_eq!(contacts(&again).len(), 2, "both phones, no third binding");
+    assert_eq!(
+        sw.metric("switchboard_register_requests_total{outcome=\"ok\"}"),
+        3.0,
+        "the registrar answered the retransmission again"
+    );
+    assert_eq!(sw.metric("switchboard_registrations"), 2.0);
 }
 
 /// Builds an authenticated REGISTER by hand so a test can reuse a nonce or a nonce count.

@@ -158,10 +158,10 @@ pub async fn serve(path: PathBuf, shared: Arc<Shared>) {
                                     let aor =
                                         switchboard_engine::numbering::Aor::from_canonical(number);
                                     if removing {
-                                        // the messages waiting for it go with the account
-                                        shared.queue.purge(aor.clone());
+                                        shared.account_removed(aor);
+                                    } else {
+                                        shared.to_extension(aor, ExtCommand::AccountChanged);
                                     }
-                                    shared.to_extension(aor, ExtCommand::AccountChanged);
                                 }
                                 Answer {
                                     ok: true,

@@ -112,7 +112,8 @@ impl Notifications {
             if landline {
                 let otp = otp.map(|p| spell_digits(&p));
                 let text = act.text.compose(&n, &spell_digits(&sender), otp.as_deref());
-                act.read_out(n.aor, text);
+                // a notice carrying a sign-in password is never written to the store
+                act.read_out(n.aor, text, otp.is_some());
             } else {
                 let text = act.text.compose(&n, &sender, otp.as_deref());
                 act.send(&n.aor, text);
@@ -166,8 +167,10 @@ impl Notifications {
     }
 
     /// Has the notice `text` read out to the landline `aor` by a call (its outcome is the
-    /// VoiceNotices actor's to keep and count).
-    fn read_out(&self, aor: Aor, text: String) {
+    /// VoiceNotices actor's to keep and count); a `secret` one (it carries a one-time
+    /// password) is kept in memory only, so a restart before its call loses it (the next
+    /// notice brings a fresh password).
+    fn read_out(&self, aor: Aor, text: String, secret: bool) {
         let Some(notices) = self.shared.voice_notices.get() else {
             return self.count("voice_pending");
         };
@@ -179,7 +182,7 @@ impl Notifications {
             group: PSTN_GROUP.to_owned(),
             sender: String::new(),
             text,
-            secret: false,
+            secret,
             reply,
         });
         self.count("voice");

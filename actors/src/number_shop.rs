@@ -73,6 +73,7 @@ impl NumberShop {
             config,
             agent,
         };
+        shop.release_removed()?;
         if let Some(path) = &shop.config.inventory_file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| ShopError::File(path.display().to_string(), e.to_string()))?;
@@ -107,6 +108,34 @@ impl NumberShop {
     pub fn load(&self, text: &str) -> Result<switchboard_engine::inventory::LoadReport, ShopError> {
         let lines = parse_inventory(text)?;
         Ok(self.with_desk(|d, _| d.load(&self.plan, &lines))??)
+    }
+
+    /// Account `aor` was removed: the number sold as it goes back on sale after the
+    /// quarantine (`[numbers] quarantine_days`). Returns the number's key, if one was sold as
+    /// it.
+    pub fn release_account(&self, aor: &Aor) -> Result<Option<String>, ShopError> {
+        let key = self.with_desk(|d, now| d.release(now, aor.as_str()))?;
+        if key.is_some() {
+            info!(account = %aor.redacted(), "sold number released into quarantine");
+        }
+        Ok(key)
+    }
+
+    /// Releases the sold numbers whose account no longer exists (removed while the shop did
+    /// not hear of it: the switch stopped between the removal and the shop's write).
+    fn release_removed(&self) -> Result<(), ShopError> {
+        let sold = self
+            .desk
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sold_accounts();
+        for account in sold {
+            let aor = Aor::from_canonical(&account);
+            if self.db.account(&aor)?.is_none() {
+                self.release_account(&aor)?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes the account of an order that was just assigned; returns its address.

@@ -16,6 +16,7 @@ use switchboard_engine::flow::Transport;
 use switchboard_engine::proxy::Local;
 use tracing::{error, info, warn};
 
+use crate::api::extension::WriteHeldBack;
 use crate::api::notifications::NotificationsHandle;
 use crate::api::voice_notices::VoiceNoticesHandle;
 use crate::chat_room::directory::RoomDirectory;
@@ -362,6 +363,7 @@ async fn start(
         cdrs,
         tariffs: tariffs.clone(),
         billing,
+        number_shop: OnceLock::new(),
         queue: MessageQueue::start(
             store.clone(),
             WriterConfig {
@@ -401,6 +403,7 @@ async fn start(
     let mut arbiters = Vec::new();
     let mut workers = Vec::new();
     let mut directories = Vec::new();
+    let mut held_back = Vec::new();
     let mut mailboxes = Vec::new();
     let mut rooms = Vec::new();
     let mut dialers = Vec::new();
@@ -410,6 +413,7 @@ async fn start(
         let s = shared.clone();
         let directory = Directory::start_in_arbiter(&handle, move |_| Directory::new(shard, s));
         mailboxes.push(directory.clone().recipient());
+        held_back.push(directory.clone().recipient::<WriteHeldBack>());
         directories.push(directory.recipient());
         let s = shared.clone();
         rooms.push(
@@ -564,6 +568,10 @@ async fn start(
     let a = shared.analytics.clone();
     if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.save()).await {
         error!(error = %e, "analytics save failed at shutdown");
+    }
+    // refreshes the Extensions held back reach the store before its last flush
+    for d in &held_back {
+        let _ = d.send(WriteHeldBack).await;
     }
     match store_actor.send(Flush).await {
         Ok(Ok(_)) => {}

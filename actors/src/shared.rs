@@ -93,6 +93,9 @@ pub struct Shared {
     pub tariffs: Arc<crate::tariffs::TariffHost>,
     /// Billing accounts, balances and the credit calls hold.
     pub billing: Arc<crate::billing::Billing>,
+    /// The number shop (set when the HTTP API starts): a removed account's sold number goes
+    /// back on sale through it.
+    pub number_shop: OnceLock<Arc<crate::number_shop::NumberShop>>,
     /// Call recording: `start` gives a call's media session its tap; the recordings' records
     /// are read from `db`.
     pub recorder: Recorder,
@@ -188,6 +191,21 @@ impl Shared {
             if *n == 0 {
                 m.remove(watcher);
             }
+        }
+    }
+
+    /// Account `aor` was removed (HTTP or the control socket): the messages waiting for it go
+    /// with it, a running Extension forgets its credentials, and a number sold as it goes back
+    /// on sale after its quarantine (written off the caller's thread).
+    pub fn account_removed(&self, aor: Aor) {
+        self.queue.purge(aor.clone());
+        self.to_extension(aor.clone(), ExtCommand::AccountChanged);
+        if let Some(shop) = self.number_shop.get().cloned() {
+            std::thread::spawn(move || {
+                if let Err(e) = shop.release_account(&aor) {
+                    tracing::warn!(error = %e, "sold number not released");
+                }
+            });
         }
     }
 

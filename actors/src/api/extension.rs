@@ -115,7 +115,18 @@ pub enum ExtCommand {
     Presence {
         reply: oneshot::Sender<Arc<Snapshot>>,
     },
+    /// Write the bindings held back from the store (refreshes, `registrar::write_behind`)
+    /// now: the switch is shutting down.
+    WriteHeldBack {
+        done: oneshot::Sender<()>,
+    },
 }
+
+/// Every live Extension of a Directory writes the bindings it held back from the store;
+/// answered once all have (before the store's last flush at shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WriteHeldBack;
 
 /// A presentity's state as its watchers get it: rendered once per change.
 #[derive(Debug)]

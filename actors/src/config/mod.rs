@@ -112,6 +112,9 @@ pub struct Sip {
     pub domain: String,
     pub workers: usize,
     pub receive_batch: usize,
+    /// Answers to REGISTER each worker keeps to repeat to a retransmission (a ring of this
+    /// many, each for at most 64*T1).
+    pub register_answers: usize,
 }
 
 impl Sip {
@@ -157,6 +160,9 @@ pub struct Registrar {
     pub max_expires: u32,
     pub default_expires: u32,
     pub max_contacts: usize,
+    /// A refresh that only moves expiries reaches the store at most this late
+    /// (`registrar::write_behind`); 0 writes every refresh.
+    pub refresh_write_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -22,6 +22,9 @@ pub struct Numbers {
     /// past it `POST /v1/numbers/{n}/reservation` answers 429 until one runs out or becomes
     /// an order.
     pub max_holds_per_source: u32,
+    /// A sold number whose account is removed goes back on sale this many days later (0: at
+    /// once).
+    pub quarantine_days: u64,
     /// An inventory file (see `docs/payments.md` and the README) loaded at every start;
     /// numbers already loaded are kept as they are. Empty: none.
     pub inventory_file: Option<PathBuf>,
@@ -46,6 +49,7 @@ impl Default for Numbers {
             hold_secs: 15 * 60,
             pay_within_secs: 30 * 60,
             max_holds_per_source: 5,
+            quarantine_days: 90,
             inventory_file: None,
             page_max: 100,
             provider: "manual".into(),
@@ -63,6 +67,7 @@ impl Numbers {
             hold: Duration::from_secs(self.hold_secs),
             pay_within: Duration::from_secs(self.pay_within_secs),
             holds_per_source: self.max_holds_per_source,
+            quarantine: Duration::from_secs(self.quarantine_days.saturating_mul(86_400)),
         }
     }
 

@@ -3,17 +3,20 @@
 //! `ownership::Registry`: an Extension retires only when it handled every command sent to it).
 //! The next command starts a fresh Extension that reloads from the store.
 //!
+//! At shutdown it has every live Extension write the bindings it held back (`WriteHeldBack`).
+//!
 //! It also takes the mailbox store's `MailboxChanged` (`api::mwi`) for the mailboxes of its
 //! addresses and passes it to the owner's Extension, the notifier of its message waiting.
 
 use std::sync::Arc;
 
-use actix::{Actor, AsyncContext, Context, Handler};
+use actix::{Actor, AsyncContext, Context, Handler, ResponseFuture};
 use switchboard_engine::numbering::Aor;
+use tokio::sync::oneshot;
 
 use super::messages::{Command, Retire};
 use super::Extension;
-use crate::api::extension::{ExtCommand, ToExtension};
+use crate::api::extension::{ExtCommand, ToExtension, WriteHeldBack};
 use crate::api::mwi::MailboxChanged;
 use crate::ownership::Registry;
 use crate::shared::Shared;
@@ -59,6 +62,26 @@ impl Handler<MailboxChanged> for Directory {
             cmd: ExtCommand::MailboxChanged(m.summary),
         };
         <Self as Handler<ToExtension>>::handle(self, to, ctx);
+    }
+}
+
+impl Handler<WriteHeldBack> for Directory {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: WriteHeldBack, ctx: &mut Context<Self>) -> Self::Result {
+        let live: Vec<Aor> = self.extensions.keys().cloned().collect();
+        let mut written = Vec::with_capacity(live.len());
+        for aor in live {
+            let (done, rx) = oneshot::channel();
+            let cmd = ExtCommand::WriteHeldBack { done };
+            <Self as Handler<ToExtension>>::handle(self, ToExtension { aor, cmd }, ctx);
+            written.push(rx);
+        }
+        Box::pin(async move {
+            for w in written {
+                let _ = w.await;
+            }
+        })
     }
 }
 

@@ -13,11 +13,12 @@ use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::forwarding::ForwardingRecord;
 use switchboard_engine::numbering::Aor;
-use switchboard_engine::registrar;
+use switchboard_engine::registrar::{self, write_behind::Write, write_behind::WriteBehind};
 use switchboard_engine::sip::digest::Credentials;
 use switchboard_engine::sip::{HeaderName, Message as SipMessage};
 use switchboard_engine::store::{AccountRecord, BindingRecord, OtpRecord};
 
+mod bindings;
 mod delivery;
 pub mod directory;
 pub mod mailbox_feed;
@@ -40,7 +41,7 @@ struct Running {
 use tracing::{debug, info, warn};
 
 use crate::api::extension::{ExtCommand, Located, RegisterReply, MAX_OTP_FAILURES};
-use crate::clock::{now, unix_now};
+use crate::clock::{now, unix_now, Timer};
 use crate::guard::guarded;
 use crate::ownership::{OwnerId, Stop};
 use crate::shared::Shared;
@@ -58,6 +59,9 @@ pub struct Extension {
     /// Wrong answers to a one-time password in a row (they are revoked at `MAX_OTP_FAILURES`).
     otp_failures: u32,
     bindings: Vec<BindingRecord>,
+    /// When the bindings reach the store (`bindings`).
+    writes: WriteBehind,
+    write_timer: Timer,
     delivery: Option<Running>,
     /// Ids of this Extension's deliveries.
     deliveries: u64,
@@ -81,6 +85,7 @@ impl Extension {
         directory: Recipient<Retire>,
     ) -> Extension {
         let mailbox = format!("sip:{aor}@{}", shared.local.domain);
+        let hold = Duration::from_secs(shared.config.registrar.refresh_write_secs);
         Extension {
             mwi: mwi::Mwi::new(mailbox),
             aor,
@@ -92,6 +97,8 @@ impl Extension {
             otps: Vec::new(),
             otp_failures: 0,
             bindings: Vec::new(),
+            writes: WriteBehind::new(hold),
+            write_timer: Timer::default(),
             delivery: None,
             deliveries: 0,
             replay: ReplayWindow::default(),
@@ -118,8 +125,10 @@ impl Extension {
         self.presence.is_busy() || self.mwi.is_busy()
     }
 
-    fn retire_if(&self, cond: bool) {
+    fn retire_if(&mut self, cond: bool) {
         if cond {
+            // the next Extension of this address loads what this one knew
+            self.write_pending();
             self.directory.do_send(Retire {
                 aor: self.aor.clone(),
                 id: self.id,
@@ -154,17 +163,13 @@ impl Extension {
             &self.shared.policy,
             &flow,
         ) {
-            Ok(changed) => {
-                if changed {
-                    // written behind: sled applies it in memory and its flusher makes it
-                    // durable within store.flush_every_ms
-                    match self.shared.db.put_bindings(&self.aor, &self.bindings) {
-                        Ok(delta) => {
-                            self.shared.metrics.registrations.inc_by(delta);
-                            self.presence_changed(ctx);
-                            self.mailbox_registered(&before, ctx);
-                        }
-                        Err(e) => {
+            Ok(applied) => {
+                match self
+                    .writes
+                    .handle_applied(now_unix, applied, &self.bindings)
+                {
+                    Write::Now => {
+                        if let Err(e) = self.write_bindings() {
                             warn!(error = %e, "binding write failed");
                             return RegisterReply::Error {
                                 code: 500,
@@ -172,7 +177,17 @@ impl Extension {
                                 min_expires: None,
                             };
                         }
-                    };
+                    }
+                    Write::Later => self.write_later(ctx),
+                    Write::Nothing => {}
+                }
+                match applied {
+                    registrar::Applied::Changed => {
+                        self.presence_changed(ctx);
+                        self.mailbox_registered(&before, ctx);
+                    }
+                    registrar::Applied::Refreshed => self.presence_refreshed(ctx),
+                    registrar::Applied::Unchanged => {}
                 }
                 RegisterReply::Ok {
                     contacts: registrar::contact_values(&self.bindings, now_unix),
@@ -338,6 +353,7 @@ impl Actor for Extension {
         match loaded {
             Ok((account, bindings)) => {
                 self.account = account;
+                self.writes.handle_written(&bindings);
                 self.bindings = bindings;
                 self.otps = self.shared.db.otps(&self.aor).unwrap_or_default();
                 self.publish_location();
@@ -360,6 +376,8 @@ impl Actor for Extension {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        // stopped without retiring (a failed handler): what it held back is not lost
+        self.write_pending();
         self.shared.locations.stopped(&self.aor);
         self.presence_stopped();
         self.mwi_stopped();
@@ -473,6 +491,10 @@ impl Extension {
                 }
                 Err(e) => warn!(error = %e, "account reload failed"),
             },
+            ExtCommand::WriteHeldBack { done } => {
+                self.write_pending();
+                let _ = done.send(());
+            }
             ExtCommand::AuthorizationChanged => self.authorization_changed(),
             ExtCommand::BuddiesChanged => self.buddies_changed(),
         }

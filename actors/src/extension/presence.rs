@@ -145,6 +145,14 @@ impl Extension {
         self.schedule_presence_timer(ctx);
     }
 
+    /// Bindings were refreshed (only their expiries moved): watchers see the same, only the
+    /// wake-up at the next binding expiry moves.
+    pub(super) fn presence_refreshed(&mut self, ctx: &mut Context<Self>) {
+        if !self.presence.watchers.is_empty() {
+            self.schedule_presence_timer(ctx);
+        }
+    }
+
     /// Wakes at the next binding or publication expiry while anyone watches or publishes.
     pub(super) fn schedule_presence_timer(&mut self, ctx: &mut Context<Self>) {
         let now = unix_now();

@@ -101,10 +101,7 @@ pub async fn remove(
     let removed = s.store.admin.send(Admin::AccountRemove { number }).await?;
     match removed {
         Ok(AdminReply::Account { number }) => {
-            let aor = Aor::from_canonical(&number);
-            // the messages waiting for it go with the account
-            s.queue.purge(aor.clone());
-            s.to_extension(aor, ExtCommand::AccountChanged);
+            s.account_removed(Aor::from_canonical(&number));
             Ok(HttpResponse::NoContent().finish())
         }
         Ok(_) => Err(ApiError::internal("unexpected reply")),

@@ -181,6 +181,7 @@ fn shop_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/numbers/inventory", web::post().to(numbers::load))
         .route("/v1/numbers/blocks", web::get().to(numbers::blocks))
         .route("/v1/numbers/available", web::get().to(numbers::available))
+        .route("/v1/numbers/{n}", web::get().to(numbers::show))
         .route(
             "/v1/numbers/{number}/reservation",
             web::post().to(numbers::reserve),
@@ -205,7 +206,9 @@ pub fn start(
         shared.config.numbers.clone(),
     )
     .map_err(|e| std::io::Error::other(format!("number shop: {e}")))?;
-    let shop = web::Data::new(shop);
+    let shop = Arc::new(shop);
+    let _ = shared.number_shop.set(shop.clone());
+    let shop = web::Data::from(shop);
     let data = web::Data::new(shared);
     let resets = web::Data::new(reset::ResetLimits::default());
     Ok(HttpServer::new(move || {

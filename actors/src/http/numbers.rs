@@ -127,6 +127,57 @@ pub async fn blocks(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// `GET /v1/numbers/{n}` (admin): one number of the stock and what it is doing: `free`,
+/// `held` (until), `ordered` (order), `assigned` (order), `quarantine` (for sale again at).
+pub async fn show(
+    req: HttpRequest,
+    number: web::Path<String>,
+    s: web::Data<Arc<Shared>>,
+    shop: web::Data<NumberShop>,
+) -> Result<HttpResponse, ApiError> {
+    use switchboard_engine::inventory::SlotState;
+    auth::admin(&req, &s)?;
+    let written = number.into_inner();
+    let view = web::block(move || {
+        shop.with_desk(|d, now| {
+            let key = d.key_of(shop.plan(), &written)?;
+            let slot = d.stock().get(&key)?;
+            let (state, extra) = match &slot.state {
+                SlotState::Held { until, .. } if *until > now => {
+                    ("held", serde_json::json!({ "until_unix": until.0 }))
+                }
+                SlotState::Free | SlotState::Held { .. } => ("free", serde_json::json!({})),
+                SlotState::Ordered { order } => ("ordered", serde_json::json!({ "order": order })),
+                SlotState::Assigned { order } => {
+                    ("assigned", serde_json::json!({ "order": order }))
+                }
+                SlotState::Aging { until } if *until > now => {
+                    ("quarantine", serde_json::json!({ "until_unix": until.0 }))
+                }
+                SlotState::Aging { .. } => ("free", serde_json::json!({})),
+            };
+            let mut v = serde_json::json!({
+                "key": slot.listed.key,
+                "display": slot.listed.display,
+                "kind": slot.listed.kind.as_str(),
+                "country": slot.listed.country,
+                "class": slot.listed.class,
+                "state": state,
+            });
+            if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+                v.extend(extra.clone());
+            }
+            Some(v)
+        })
+    })
+    .await?
+    .map_err(shop_error)?;
+    match view {
+        Some(v) => Ok(HttpResponse::Ok().json(v)),
+        None => Err(ApiError::not_found("no such number in the stock")),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {

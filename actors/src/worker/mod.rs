@@ -6,42 +6,35 @@
 pub mod limits;
 mod pager;
 mod presence;
+mod register;
 mod txns;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, StreamHandler, WrapFuture,
-};
+use actix::{Actor, Addr, AsyncContext, Context, Handler, StreamHandler};
 use bytes::Bytes;
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::security::{Pike, Reason};
-use switchboard_engine::sip::digest::Credentials;
 use switchboard_engine::sip::validate::required_extensions;
 use switchboard_engine::sip::{
     reason_phrase, HeaderName, Message as SipMessage, Method, ResponseBuilder, Scheme,
 };
-use switchboard_engine::txn::{self, ServerKey, ServerNonInvite};
-use tokio::sync::oneshot;
+use switchboard_engine::txn::{self, RecentAnswers, ServerKey, ServerNonInvite};
 use tracing::trace;
 
-use crate::api::extension::{ExtCommand, RegisterReply};
 use crate::api::leg::{FromNetwork, StartDialOut, StartNotice};
 use crate::api::worker::{DialOut, Inbound, PlaceNotice};
 use crate::call_leg::CallLeg;
-use crate::clock::{now, unix_now};
+use crate::clock::now;
 use crate::guard::guarded;
-use crate::metrics::OutcomeLabel;
 use crate::ownership::{owners, Stop};
 use crate::shared::Shared;
 use crate::transport::forward;
 use crate::transport::udp::{self, Datagram, Receiver};
-use crate::transport::{
-    ingest, register_aor, reply_flow, response_flow, route, via_fix, Ingested, Transports,
-};
+use crate::transport::{ingest, reply_flow, response_flow, route, via_fix, Ingested, Transports};
 use limits::Limiter;
 use txns::LocalTxns;
 
@@ -55,7 +48,10 @@ pub struct Worker {
     /// Its UDP sockets, one per SIP address, until `started` registers them.
     sockets: Vec<std::net::UdpSocket>,
     transports: Option<Transports>,
+    /// Server transactions of what it answers itself, but REGISTER.
     txns: LocalTxns,
+    /// Recent answers to REGISTER, repeated to retransmissions (`register`).
+    answers: RecentAnswers<Flow>,
     limiter: Limiter,
     /// Requests per source for flood bans (`[security] pike_*`).
     pike: Pike,
@@ -75,12 +71,17 @@ impl Worker {
         let limiter = Limiter::new(&shared.config.limits);
         let (pike_max, pike_window) = shared.security.pike();
         let bans = shared.security.view();
+        let answers = RecentAnswers::new(
+            shared.config.sip.register_answers,
+            txn::Timers::default().timeout(),
+        );
         Worker {
             shard,
             shared,
             sockets,
             transports: None,
             txns: LocalTxns::default(),
+            answers,
             limiter,
             pike: Pike::new(pike_max, pike_window),
             bans,
@@ -289,8 +290,8 @@ impl Worker {
         });
     }
 
-    /// Answers a request itself through a server transaction (retransmissions get the same
-    /// answer).
+    /// Answers a request itself through a server transaction, or for REGISTER through the
+    /// recent answers (retransmissions get the same answer either way).
     fn answer(
         &mut self,
         req: &SipMessage,
@@ -308,6 +309,9 @@ impl Worker {
     /// of one this worker already has (absorbed, or answered again).
     fn new_transaction(&mut self, req: &SipMessage) -> Option<ServerKey> {
         let key = ServerKey::from_request(req)?;
+        if req.method() == Some(Method::Register) {
+            return self.register_seen(key);
+        }
         let Some((txn, to)) = self.txns.get_mut(&key) else {
             return Some(key);
         };
@@ -317,7 +321,8 @@ impl Worker {
         None
     }
 
-    /// Sends the final answer of a request through a new server transaction.
+    /// Sends the final answer of a request through a new server transaction (for REGISTER:
+    /// keeps it with the recent answers).
     fn respond(
         &mut self,
         key: ServerKey,
@@ -329,7 +334,6 @@ impl Worker {
     ) {
         let t = now();
         let to = response_flow(req, flow);
-        let mut txn = ServerNonInvite::new(t, flow.transport.is_reliable(), txn::Timers::default());
         let tag = self.entropy.token(10);
         let mut b = ResponseBuilder::new(req, code, reason)
             .to_tag(&tag)
@@ -337,7 +341,12 @@ impl Worker {
         for (n, v) in extra {
             b = b.header(n, v);
         }
-        let _ = txn.respond(t, code, b.build());
+        let bytes = b.build();
+        if req.method() == Some(Method::Register) {
+            return self.answer_register(t, key, bytes, to);
+        }
+        let mut txn = ServerNonInvite::new(t, flow.transport.is_reliable(), txn::Timers::default());
+        let _ = txn.respond(t, code, bytes);
         while let Some(o) = txn.poll_output() {
             if let txn::Output::Transmit(bytes) = o {
                 self.transports().send(&to, bytes);
@@ -363,138 +372,6 @@ impl Worker {
         for b in sends {
             self.transports().send(to, b);
         }
-    }
-
-    fn on_register(
-        &mut self,
-        req: SipMessage,
-        flow: Flow,
-        aor: Option<Aor>,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(key) = self.new_transaction(&req) else {
-            return;
-        };
-        let aor = aor.or_else(|| register_aor(&self.shared.plan, &req));
-        let Some(aor) = aor else {
-            self.shared
-                .security
-                .failure(flow.remote.ip(), Reason::UnknownNumber);
-            self.count_register("invalid");
-            return self.respond(key, &req, &flow, 404, "Not Found", &[]);
-        };
-        if self.shared.auth_enabled() {
-            let ours = req
-                .header(HeaderName::Authorization)
-                .and_then(|v| Credentials::parse(v).ok())
-                .is_some_and(|c| c.realm == self.shared.realm);
-            if !ours {
-                // the same challenge whoever asks: no account lookup before credentials
-                self.shared.security.challenged(flow.remote.ip());
-                self.count_register("challenged");
-                return self.challenge(key, &req, &flow, false);
-            }
-        }
-        // a placeholder absorbs retransmissions while the Extension works
-        let t = now();
-        let to = response_flow(&req, &flow);
-        let txn = ServerNonInvite::new(t, flow.transport.is_reliable(), txn::Timers::default());
-        self.txns.wake_at(t + Duration::from_secs(5), key.clone());
-        self.txns.insert(key.clone(), (txn, to));
-        let (tx, rx) = oneshot::channel();
-        self.shared.to_extension(
-            aor,
-            ExtCommand::Register {
-                req: req.clone(),
-                flow,
-                reply: tx,
-            },
-        );
-        ctx.spawn(rx.into_actor(self).map(move |res, act, _| {
-            let reply = res.unwrap_or(RegisterReply::Error {
-                code: 500,
-                reason: "Server Internal Error",
-                min_expires: None,
-            });
-            act.finish_register(key, req, flow, reply);
-        }));
-    }
-
-    fn challenge(&mut self, key: ServerKey, req: &SipMessage, flow: &Flow, stale: bool) {
-        self.challenge_as(key, req, flow, stale, false);
-    }
-
-    /// A 401 (registrar) or 407 (`proxy`: the requests a phone sends through us, such as
-    /// PUBLISH) with the same challenge for everyone.
-    fn challenge_as(
-        &mut self,
-        key: ServerKey,
-        req: &SipMessage,
-        flow: &Flow,
-        stale: bool,
-        proxy: bool,
-    ) {
-        let (header, code) = if proxy {
-            ("Proxy-Authenticate", 407)
-        } else {
-            ("WWW-Authenticate", 401)
-        };
-        let values = self.shared.challenge(stale);
-        let extra: Vec<(&str, &str)> = values.iter().map(|v| (header, v.as_str())).collect();
-        self.respond(key, req, flow, code, reason_phrase(code), &extra);
-    }
-
-    fn finish_register(
-        &mut self,
-        key: ServerKey,
-        req: SipMessage,
-        flow: Flow,
-        reply: RegisterReply,
-    ) {
-        // the placeholder is replaced by the transaction that holds the answer
-        self.txns.remove(&key);
-        match reply {
-            RegisterReply::Ok { contacts } => {
-                self.shared.security.succeeded(flow.remote.ip());
-                self.count_register("ok");
-                let date = switchboard_engine::messaging::wire::http_date(unix_now());
-                let mut extra: Vec<(&str, &str)> =
-                    contacts.iter().map(|c| ("Contact", c.as_str())).collect();
-                extra.push(("Date", &date));
-                self.respond(key, &req, &flow, 200, "OK", &extra);
-            }
-            RegisterReply::Challenge { stale } => {
-                self.shared.security.challenged(flow.remote.ip());
-                self.count_register("challenged");
-                self.challenge(key, &req, &flow, stale);
-            }
-            RegisterReply::Forbidden => {
-                self.shared
-                    .security
-                    .failure(flow.remote.ip(), Reason::BadDigest);
-                self.count_register("forbidden");
-                self.respond(key, &req, &flow, 403, "Forbidden", &[]);
-            }
-            RegisterReply::Error {
-                code,
-                reason,
-                min_expires,
-            } => {
-                self.count_register("error");
-                let min = min_expires.map(|m| m.to_string());
-                let extra: Vec<(&str, &str)> =
-                    min.iter().map(|m| ("Min-Expires", m.as_str())).collect();
-                self.respond(key, &req, &flow, code, reason, &extra);
-            }
-        }
-    }
-
-    fn count_register(&self, outcome: &'static str) {
-        self.shared
-            .metrics
-            .register_requests
-            .get_or_create(&OutcomeLabel { outcome })
-            .inc();
     }
 }
 
@@ -526,6 +403,7 @@ impl Actor for Worker {
         ctx.run_interval(Duration::from_millis(500), |act, _| {
             let t = now();
             act.txns.expire(t);
+            act.answers.expire(t);
             act.limiter.prune(t);
             act.pike.prune(t);
             act.shared.security.sweep();

@@ -1,13 +1,14 @@
-//! Server transactions of the requests a worker answers itself (REGISTER, OPTIONS, refusals).
+//! Server transactions of the requests a worker answers itself (OPTIONS, PUBLISH, refusals;
+//! REGISTER is answered without one, see `register`).
 //!
-//! Under a REGISTER storm a worker holds hundreds of thousands of them (each lives for Timer
-//! J, 32 s over UDP), so the table's shape matters for latency, not just memory: a hash map
+//! Under a storm of such requests a worker holds hundreds of thousands of them (each lives for
+//! Timer J, 32 s over UDP), so the table's shape matters for latency, not just memory: a hash map
 //! that doubles in one step has to move every entry into freshly faulted memory while requests
 //! queue behind it. Here the table is split into shards, each resizing on its own, and holds
 //! only a key and a pointer per entry, so a resize moves a few bytes per transaction and the
 //! transactions themselves stay where they were allocated.
 //!
-//! Deadlines (Timer J, or a recheck while an Extension answers) go in a FIFO: every
+//! Deadlines (Timer J, or a recheck while an Extension answers a PUBLISH) go in a FIFO: every
 //! transaction gets the same Timer J, so deadlines arrive in order and no heap is needed.
 
 use std::collections::VecDeque;

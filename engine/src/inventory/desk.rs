@@ -21,15 +21,18 @@ pub struct Terms {
     pub hold: Duration,
     pub pay_within: Duration,
     pub holds_per_source: u32,
+    /// A sold number whose account was removed goes back on sale this long after.
+    pub quarantine: Duration,
 }
 
 impl Default for Terms {
-    /// Holds of 15 minutes, 5 at once per source; 30 minutes to pay.
+    /// Holds of 15 minutes, 5 at once per source; 30 minutes to pay; 90 days of quarantine.
     fn default() -> Terms {
         Terms {
             hold: Duration::from_secs(15 * 60),
             pay_within: Duration::from_secs(30 * 60),
             holds_per_source: 5,
+            quarantine: Duration::from_secs(90 * 86_400),
         }
     }
 }
@@ -360,6 +363,46 @@ impl Desk {
             token,
             until,
         })
+    }
+
+    /// Account `account` was removed: the number sold as it goes back on sale once its
+    /// quarantine (`Terms::quarantine`) is over. Returns the number's key; `None` when no
+    /// number was sold as that account (or it was released already).
+    pub fn release(&mut self, now: UnixTime, account: &str) -> Option<String> {
+        // the order the number is sold by now (a number sold, released and sold again has
+        // an older assigned order for the same account)
+        let key = self
+            .orders
+            .values()
+            .filter(|o| o.state == OrderState::Assigned && o.account == account)
+            .find(|o| {
+                self.stock.get(&o.number).is_some_and(
+                    |s| matches!(&s.state, SlotState::Assigned { order } if *order == o.id),
+                )
+            })?
+            .number
+            .clone();
+        let slot = self.stock.get_mut(&key)?;
+        slot.state = SlotState::Aging {
+            until: now.after(self.terms.quarantine),
+        };
+        self.dirty.push_back(Dirty::Number(key.clone()));
+        Some(key)
+    }
+
+    /// The accounts of the numbers sold and not released (to check against the accounts
+    /// that still exist).
+    pub fn sold_accounts(&self) -> Vec<String> {
+        self.orders
+            .values()
+            .filter(|o| o.state == OrderState::Assigned)
+            .filter(|o| {
+                self.stock.get(&o.number).is_some_and(
+                    |s| matches!(&s.state, SlotState::Assigned { order } if *order == o.id),
+                )
+            })
+            .map(|o| o.account.clone())
+            .collect()
     }
 
     /// Turns the hold on `key` made with `token` into order `id` (a fresh id the caller

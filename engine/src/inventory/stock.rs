@@ -23,6 +23,11 @@ pub enum SlotState {
     Assigned {
         order: String,
     },
+    /// Its account was removed: back on sale at `until` (a quarantine, so callers who still
+    /// dial the old owner do not reach a new one at once).
+    Aging {
+        until: UnixTime,
+    },
 }
 
 /// A number and its state: the stored record of one number.
@@ -37,7 +42,7 @@ impl Slot {
     pub fn is_free(&self, now: UnixTime) -> bool {
         match &self.state {
             SlotState::Free => true,
-            SlotState::Held { until, .. } => *until <= now,
+            SlotState::Held { until, .. } | SlotState::Aging { until } => *until <= now,
             _ => false,
         }
     }

@@ -1,9 +1,18 @@
 //! Registrar processing of REGISTER (RFC 3261 §10.3, instance matching from RFC 5626).
 //!
 //! Pure functions over an address's bindings: `apply` validates a REGISTER completely before
-//! changing anything (a request either applies in full or not at all), `contact_values`
-//! renders the current bindings for the 200 OK. Time is seconds since the Unix epoch, because
-//! bindings outlive the process.
+//! changing anything (a request either applies in full or not at all) and says what kind of
+//! change it made, `contact_values` renders the current bindings for the 200 OK. Time is
+//! seconds since the Unix epoch, because bindings outlive the process.
+//!
+//! Applying the same REGISTER twice changes nothing the second time: a contact whose binding
+//! already carries the request's Call-ID and CSeq was put there by this very request (every
+//! new request of a Call-ID has a higher CSeq, §8.1.1.5), so it is left as it is. A
+//! retransmission that reaches the registrar again is answered with the bindings as they are
+//! rather than refused (see "Deviations" in ARCHITECTURE.md). `write_behind` decides when a
+//! refresh reaches the store.
+
+pub mod write_behind;
 
 use crate::flow::Flow;
 use crate::presence::caps::Caps;
@@ -58,18 +67,42 @@ impl RegisterError {
     }
 }
 
-/// Applies a REGISTER to `bindings`. Returns whether anything changed (a store write is
-/// needed). Expired bindings are dropped on the way.
+/// What applying a REGISTER did to an address's bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Nothing changed (a query, a retransmission, a removal of what was not there).
+    Unchanged,
+    /// The same bindings with later expiries (and Call-IDs, CSeqs): a refresh from the same
+    /// devices on the same flows. The store may take it later (`write_behind`).
+    Refreshed,
+    /// Bindings were added, removed, expired or changed in anything but their expiry.
+    Changed,
+}
+
+impl Applied {
+    /// Whether the stored copy differs from the bindings now.
+    pub fn is_change(self) -> bool {
+        self != Applied::Unchanged
+    }
+}
+
+/// Applies a REGISTER to `bindings` and says what it changed. Expired bindings are dropped on
+/// the way.
 pub fn apply(
     req: &Message,
     bindings: &mut Vec<BindingRecord>,
     now: u64,
     policy: &Policy,
     source: &Flow,
-) -> Result<bool, RegisterError> {
+) -> Result<Applied, RegisterError> {
     let before = bindings.len();
     bindings.retain(|b| b.expires_at > now);
-    let mut changed = bindings.len() != before;
+    let dropped = bindings.len() != before;
+    let unchanged = if dropped {
+        Applied::Changed
+    } else {
+        Applied::Unchanged
+    };
     let call_id = req
         .call_id()
         .ok_or(RegisterError::Invalid("Missing Call-ID"))?;
@@ -83,7 +116,7 @@ pub fn apply(
     };
     let values: Vec<&str> = req.header_values(HeaderName::Contact).collect();
     if values.is_empty() {
-        return Ok(changed); // a query: answer with the current bindings
+        return Ok(unchanged); // a query: answer with the current bindings
     }
     if values.contains(&"*") {
         if values.len() != 1 || header_expires != Some(0) {
@@ -96,9 +129,9 @@ pub fn apply(
                 return Err(RegisterError::OutOfOrder);
             }
         }
-        changed |= !bindings.is_empty();
+        let any = !bindings.is_empty();
         bindings.clear();
-        return Ok(changed);
+        return Ok(if any { Applied::Changed } else { unchanged });
     }
 
     let mut next = bindings.clone();
@@ -142,7 +175,11 @@ pub fn apply(
         });
         match existing {
             Some(i) => {
-                if next[i].call_id == call_id && cseq <= next[i].cseq {
+                if next[i].call_id == call_id && cseq == next[i].cseq {
+                    // put there by this very request: a retransmission applies nothing
+                    continue;
+                }
+                if next[i].call_id == call_id && cseq < next[i].cseq {
                     return Err(RegisterError::OutOfOrder);
                 }
                 if expires == 0 {
@@ -188,8 +225,40 @@ pub fn apply(
             .unwrap_or(0);
         next.remove(i);
     }
+    let applied = if dropped {
+        Applied::Changed
+    } else {
+        compare(bindings, &next)
+    };
     *bindings = next;
-    Ok(true)
+    Ok(applied)
+}
+
+/// What changed from `old` to `new` (same devices in the same order, or not). A binding's
+/// Call-ID and CSeq only order the requests that touch it (§10.3 step 7), so a refresh that
+/// changes them and the expiry alone is `Refreshed`: routing needs nothing else of it.
+fn compare(old: &[BindingRecord], new: &[BindingRecord]) -> Applied {
+    if old.len() != new.len() {
+        return Applied::Changed;
+    }
+    let mut applied = Applied::Unchanged;
+    for (a, b) in old.iter().zip(new) {
+        let same_device = a.uri == b.uri
+            && a.q == b.q
+            && a.instance == b.instance
+            && a.reg_id == b.reg_id
+            && a.transport == b.transport
+            && a.source == b.source
+            && a.conn == b.conn
+            && a.caps == b.caps;
+        if !same_device {
+            return Applied::Changed;
+        }
+        if a.expires_at != b.expires_at || a.cseq != b.cseq || a.call_id != b.call_id {
+            applied = Applied::Refreshed;
+        }
+    }
+    applied
 }
 
 /// Contact header values for a 200 OK: every live binding with its remaining time.
@@ -287,7 +356,7 @@ To: <sip:1001@sb>\r\nFrom: <sip:1001@sb>;tag=a\r\nCall-ID: {call_id}\r\nCSeq: {c
         let p = Policy::default();
         let mut b = Vec::new();
         let r = register(1, "c1", &["<sip:1001@192.0.2.10:5062>"], Some(600));
-        assert_eq!(apply(&r, &mut b, 1000, &p, &flow()), Ok(true));
+        assert_eq!(apply(&r, &mut b, 1000, &p, &flow()), Ok(Applied::Changed));
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].expires_at, 1600);
         assert_eq!(
@@ -356,7 +425,7 @@ To: <sip:1001@sb>\r\nFrom: <sip:1001@sb>;tag=a\r\nCall-ID: {call_id}\r\nCSeq: {c
         );
         assert_eq!(
             apply(&register(2, "a", &["*"], Some(0)), &mut b, 0, &p, &flow()),
-            Ok(true)
+            Ok(Applied::Changed)
         );
         assert!(b.is_empty());
     }
@@ -415,8 +484,10 @@ To: <sip:1001@sb>\r\nFrom: <sip:1001@sb>;tag=a\r\nCall-ID: {call_id}\r\nCSeq: {c
                 &p,
                 &flow()
             ),
-            Ok(true)
+            Ok(Applied::Refreshed),
+            "another Call-ID may start lower"
         );
+        assert_eq!((b[0].call_id.as_str(), b[0].cseq), ("other", 1));
     }
 
     #[test]
@@ -470,6 +541,66 @@ To: <sip:1001@sb>\r\nFrom: <sip:1001@sb>;tag=a\r\nCall-ID: {call_id}\r\nCSeq: {c
         .unwrap();
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].uri, "sip:x@192.0.2.2");
+    }
+
+    #[test]
+    fn a_refresh_from_the_same_device_only_moves_its_expiry() {
+        let p = Policy::default();
+        let mut b = Vec::new();
+        let c = ["<sip:1001@192.0.2.10:5062>"];
+        let first = apply(&register(1, "c1", &c, Some(600)), &mut b, 1000, &p, &flow());
+        assert_eq!(first, Ok(Applied::Changed), "a new binding");
+        let again = apply(&register(2, "c1", &c, Some(600)), &mut b, 1010, &p, &flow());
+        assert_eq!(again, Ok(Applied::Refreshed));
+        assert_eq!((b[0].expires_at, b[0].cseq), (1610, 2));
+        // a phone that takes a new Call-ID for each REGISTER (SIPp does)
+        let fresh = apply(&register(1, "c2", &c, Some(600)), &mut b, 1015, &p, &flow());
+        assert_eq!(fresh, Ok(Applied::Refreshed));
+        assert_eq!(b[0].call_id, "c2");
+        let other = Flow::udp("192.0.2.10:5999".parse().unwrap());
+        let moved = apply(&register(3, "c1", &c, Some(600)), &mut b, 1020, &p, &other);
+        assert_eq!(moved, Ok(Applied::Changed), "a new source port is a change");
+        let q = apply(&register(4, "c1", &[], None), &mut b, 1030, &p, &other);
+        assert_eq!(q, Ok(Applied::Unchanged), "a query");
+        let late = apply(&register(5, "c1", &[], None), &mut b, 9999, &p, &other);
+        assert_eq!(late, Ok(Applied::Changed), "the binding expired on the way");
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn a_retransmitted_register_applies_nothing_the_second_time() {
+        let p = Policy::default();
+        let mut b = Vec::new();
+        let r = register(7, "c1", &["<sip:x@h1>", "<sip:x@h2>"], Some(600));
+        assert_eq!(apply(&r, &mut b, 1000, &p, &flow()), Ok(Applied::Changed));
+        let before = b.clone();
+        assert_eq!(
+            apply(&r, &mut b, 1020, &p, &flow()),
+            Ok(Applied::Unchanged),
+            "same Call-ID and CSeq: the bindings stay as the first pass left them"
+        );
+        assert_eq!(b, before);
+        let removal = register(8, "c1", &["<sip:x@h1>"], Some(0));
+        assert_eq!(
+            apply(&removal, &mut b, 1030, &p, &flow()),
+            Ok(Applied::Changed)
+        );
+        assert_eq!(
+            apply(&removal, &mut b, 1031, &p, &flow()),
+            Ok(Applied::Unchanged)
+        );
+        assert_eq!(b.len(), 1);
+        assert_eq!(
+            apply(
+                &register(6, "c1", &["<sip:x@h2>"], None),
+                &mut b,
+                1032,
+                &p,
+                &flow()
+            ),
+            Err(RegisterError::OutOfOrder),
+            "a lower CSeq is still refused"
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! `poll_output`, and arm one timer at `poll_timeout`. No machine reads a clock.
 //!
 //! [`key`] implements transaction matching (§17.1.3, §17.2.3, RFC 2543 fallback).
+//! [`answers`] keeps recent answers to a request answered without a transaction (REGISTER).
 
+pub mod answers;
 mod client_invite;
 mod client_non_invite;
 pub mod key;
@@ -19,6 +21,7 @@ use bytes::Bytes;
 
 use crate::sip::Message;
 
+pub use answers::{RecentAnswers, Seen};
 pub use client_invite::ClientInvite;
 pub use client_non_invite::ClientNonInvite;
 pub use key::{ClientKey, ServerKey};

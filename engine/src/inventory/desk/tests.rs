@@ -192,6 +192,40 @@ fn a_paid_order_assigns_its_number_once() {
 }
 
 #[test]
+fn a_sold_number_whose_account_is_removed_goes_back_on_sale_after_its_quarantine() {
+    let mut d = desk();
+    d.reserve(T0, FIRST, "tok".into(), SRC).unwrap();
+    d.place(T0, FIRST, "tok", "o1".into(), account()).unwrap();
+    d.handle_order(T0, "o1", paid(10_000, "p1")).unwrap();
+    assert_eq!(d.sold_accounts(), [FIRST]);
+    assert_eq!(d.release(T0, "+829999"), None, "not a sold account");
+    while d.poll_dirty().is_some() {}
+    let removed = T0.after(Duration::from_secs(3_600));
+    assert_eq!(d.release(removed, FIRST).as_deref(), Some(FIRST));
+    assert_eq!(d.poll_dirty(), Some(Dirty::Number(FIRST.into())));
+    assert!(d.sold_accounts().is_empty());
+    assert_eq!(d.release(removed, FIRST), None, "released once");
+    let back = removed.after(Terms::default().quarantine);
+    let before = UnixTime(back.0 - 1);
+    assert!(!keys(&mut d, before, &Filter::default()).contains(&FIRST.to_owned()));
+    assert_eq!(
+        d.reserve(before, FIRST, "t2".into(), SRC).unwrap_err(),
+        DeskError::Taken,
+        "still in quarantine"
+    );
+    assert!(keys(&mut d, back, &Filter::default()).contains(&FIRST.to_owned()));
+    d.reserve(back, FIRST, "t2".into(), SRC).unwrap();
+    // the old order keeps its history
+    assert_eq!(d.order("o1").unwrap().state, OrderState::Assigned);
+    // sold again as the same account, and released again: by its newer order
+    d.place(back, FIRST, "t2", "o2".into(), account()).unwrap();
+    d.handle_order(back, "o2", paid(10_000, "p2")).unwrap();
+    assert_eq!(d.sold_accounts(), [FIRST]);
+    assert_eq!(d.release(back, FIRST).as_deref(), Some(FIRST));
+    assert!(d.sold_accounts().is_empty());
+}
+
+#[test]
 fn an_unpaid_order_expires_and_frees_its_number_and_a_late_webhook_is_only_recorded() {
     let mut d = desk();
     d.reserve(T0, FIRST, "tok".into(), SRC).unwrap();
