@@ -2,8 +2,9 @@
 //! store and the HTTP and control endpoints. `ARCHITECTURE.md` has the map and the layers
 //! (which module may import which).
 //!
-//! - `clock`, `guard`, `ownership`, `metrics`, `config`: leaves (time and the timer helper,
-//!   panic containment, who owns which key, counters, configuration)
+//! - `clock`, `guard`, `ownership`, `locations`, `metrics`, `config`: leaves (time and the timer
+//!   helper, panic containment, who owns which key, where each number's devices are, counters,
+//!   configuration)
 //! - `store`: the durable store behind one interface, its actor and the queue writer
 //! - `analytics`: the per-day call tallies (the CDR writer's hook, saves, the console's queries)
 //! - `cdr`, `tariffs`: call detail records (the writer thread, day files) and the tariff tables
@@ -18,6 +19,7 @@
 //! - `media`: the media threads (RTP sockets of anchored calls, the relay and frame path)
 //!   and the handles call actors steer them with
 //! - `shared`: configuration and the recipients every signalling actor reads
+//! - `offline`: a MESSAGE kept in its number's durable queue (limits, the writer, what follows)
 //! - `extension`: one actor per active address of record (registrations, digest replay
 //!   windows, presence, deliveries), started on demand by a per-arbiter directory
 //! - `chat_room`, `subscription`, `notifications`, `voice_notices`, `call_leg`: the other
@@ -42,12 +44,14 @@ pub mod control;
 pub mod extension;
 pub mod guard;
 pub mod http;
+pub mod locations;
 pub mod mailbox;
 pub mod media;
 pub mod metrics;
 pub mod notifications;
 pub mod notifier;
 pub mod number_shop;
+pub mod offline;
 pub mod ownership;
 pub mod plugin;
 pub mod prompts;

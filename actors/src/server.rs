@@ -357,6 +357,7 @@ async fn start(
         conference_addresses: config.conference.addresses(),
         transports: (0..udp_sockets.len()).map(|_| OnceLock::new()).collect(),
         watching: Default::default(),
+        locations: Default::default(),
         calls: Default::default(),
         analytics,
         cdrs,

@@ -76,6 +76,9 @@ pub struct Shared {
     pub transports: Vec<OnceLock<Transports>>,
     /// The durable message queues (reads here, writes through their writer thread).
     pub queue: MessageQueue,
+    /// Each number's account and bindings as its Extension knows them (written by the
+    /// Extension alone), for a MESSAGE to find the devices without asking it.
+    pub locations: crate::locations::Locations,
     /// Notices to offline numbers and password-reset codes.
     pub notifications: OnceLock<NotificationsHandle>,
     /// Text messages read out to landlines.
@@ -356,6 +359,36 @@ impl Shared {
     /// and authenticate.
     pub fn is_our_host(&self, host: &str) -> bool {
         self.local.is_our_host(host)
+    }
+
+    /// The sender of a text as people read it: the authenticated `caller`, a number of ours,
+    /// or the From URI's user@host.
+    pub fn sender_of(
+        &self,
+        req: &switchboard_engine::sip::Message,
+        caller: Option<&Aor>,
+    ) -> String {
+        if let Some(c) = caller {
+            return c.to_string();
+        }
+        let Some(from) = req.from() else {
+            return "unknown".into();
+        };
+        let uri = from.uri();
+        let user = uri.user_unescaped();
+        let ours =
+            uri.scheme() == switchboard_engine::sip::Scheme::Tel || self.is_our_host(uri.host());
+        let Some(u) = user else {
+            return uri.host().to_owned();
+        };
+        match self.plan.canonical(&u) {
+            // a number reads the same from any network; a name is ours only from our domain
+            Ok(a) if ours || a.kind() == switchboard_engine::numbering::AorKind::E164 => {
+                a.to_string()
+            }
+            _ if ours => u.into_owned(),
+            _ => format!("{u}@{}", uri.host()),
+        }
     }
 
     /// `plan.classify(input)` through this thread's memo: callers dial the same numbers over

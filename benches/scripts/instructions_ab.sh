@@ -19,6 +19,14 @@
 #             registered CALLEES callees first (default SMALL: the extra LARGE - SMALL calls go
 #             to callees already called, as in the harness's ladder)
 #   message   MESSAGE to a registered callee, answered 200 by the SIPp UAS (online delivery)
+#   stored    MESSAGE to a number nobody registered (OFFLINE of the harness's offline users,
+#             default SMALL, in turn: the extra LARGE - SMALL messages go to numbers that
+#             already have a queue, as in the harness's ladder), stored and answered 202 after
+#             the queue's fsync
+#
+# The switch runs with a config (OUT/bench.toml, plus CONFIG_A or CONFIG_B) that trusts loopback and lifts the hourly
+# limit per unregistered number, as benches/scripts/message_ab.sh does: otherwise the flood
+# limit bans SIPp's one source while the callees register, and stored messages are refused.
 #
 # Counting starts once the switch listens (SETTLE_S later, `callgrind_control --zero`), and
 # every run of a test lasts the same wall time from there to SIGTERM (the LARGE workload plus
@@ -61,6 +69,7 @@ out=${3:-/tmp/sb-instr-ab}
 : "${RATE:=20}"             # operations per second offered by SIPp
 : "${REG_USERS:=$LARGE}"    # users in the REGISTER CSV
 : "${CALLEES:=$SMALL}"      # callees the UAS registers before calls and messages
+: "${OFFLINE:=$SMALL}"     # numbers the stored messages go to
 : "${CALLEE_RATE:=50}"      # REGISTERs per second for the callees
 : "${HOLD_MS:=1000}"        # pause between ACK and BYE
 : "${DRAIN_S:=40}"          # idle seconds after the LARGE workload before SIGTERM
@@ -88,6 +97,9 @@ gen=$scn/../gen_users.sh
 [ -x "$gen" ] || { echo "no $gen (the harness's user lists)" >&2; exit 2; }
 "$gen" "$REG_USERS" u >"$out/users.csv"
 "$gen" "$CALLEES" c >"$out/callees.csv"
+"$gen" "$OFFLINE" o >"$out/offline.csv"
+printf '[security]\ntrusted = ["127.0.0.0/8"]\n[messaging]\nunregistered_per_number_per_hour = 1000000000\n' \
+	>"$out/bench.toml"
 
 SIPP_COMMON=(-t u1 -i "$ip" -nostdin -buff_size 4194304
 	-watchdog_major_maxtriggers 100000 -watchdog_minor_maxtriggers 100000)
@@ -144,15 +156,13 @@ one_run() {
 	for p in "$SIP_PORT" "$HTTP_PORT" "$UAC_PORT" "$UAS_PORT"; do
 		if port_taken "$p"; then log "port $p is taken on this machine; pick another"; exit 1; fi
 	done
-	# loopback trusted: SIPp's one address would otherwise be banned as a flood (pike)
-	printf '[security]\ntrusted = ["127.0.0.0/8"]\n' >"$dir/config.toml"
+	cp "$out/bench.toml" "$dir/config.toml"
 	# more configuration for one side (an A/B of settings on one binary)
 	if [ "$which" = a ]; then printf '%b\n' "${CONFIG_A:-}"; else printf '%b\n' "${CONFIG_B:-}"; fi \
 		>>"$dir/config.toml"
 	valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" \
-		"$bin" serve --sip "$ip:$SIP_PORT" --http "$ip:$HTTP_PORT" --auth off \
-		--config "$dir/config.toml" --workers "$WORKERS" --data "$dir/data" \
-		>"$dir/switch.log" 2>&1 </dev/null &
+		"$bin" serve --config "$dir/config.toml" --sip "$ip:$SIP_PORT" --http "$ip:$HTTP_PORT" \
+		--auth off --workers "$WORKERS" --data "$dir/data" >"$dir/switch.log" 2>&1 </dev/null &
 	SW_PID=$!
 	local i
 	for i in $(seq 1 600); do
@@ -174,9 +184,9 @@ one_run() {
 	local t0=$EPOCHSECONDS window
 	# the same window for both sizes: preparation, the LARGE workload, the hold, the drain
 	window=$((LARGE / RATE + hold_s + DRAIN_S + 5))
-	[ "$test" = register ] || window=$((window + CALLEES / CALLEE_RATE + 5))
+	case $test in register | stored) ;; *) window=$((window + CALLEES / CALLEE_RATE + 5)) ;; esac
 
-	if [ "$test" != register ]; then
+	if [ "$test" != register ] && [ "$test" != stored ]; then
 		run_sipp "$dir" callees $((CALLEES / CALLEE_RATE + 60)) -sf "$scn/register.xml" \
 			-inf "$out/callees.csv" -key contact_host "$ip" -key contact_port "$UAS_PORT" \
 			-key expires 3600 -r "$CALLEE_RATE" -rp 1000 -m "$CALLEES" -recv_timeout 8000 \
@@ -203,6 +213,11 @@ one_run() {
 		;;
 	message)
 		run_sipp "$dir" uac "$maxs" -sf "$scn/uac_message.xml" -inf "$out/callees.csv" \
+			-r "$RATE" -rp 1000 -m "$size" -recv_timeout 8000 -timeout $((maxs - 10))s \
+			-default_behaviors -bye
+		;;
+	stored)
+		run_sipp "$dir" uac "$maxs" -sf "$scn/uac_message.xml" -inf "$out/offline.csv" \
 			-r "$RATE" -rp 1000 -m "$size" -recv_timeout 8000 -timeout $((maxs - 10))s \
 			-default_behaviors -bye
 		;;

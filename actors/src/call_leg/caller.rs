@@ -52,6 +52,11 @@ impl CallLeg {
         if method == Method::Message && self.refused_body(i) {
             return;
         }
+        if let Some(h) = self.handover.as_ref() {
+            // the worker's relay checked and authenticated the caller already
+            let caller = h.caller.clone();
+            return self.start_routing(i, caller, from_trunk, ctx);
+        }
         let from_here = req
             .from()
             .is_some_and(|f| self.shared.is_our_host(f.uri().host()));

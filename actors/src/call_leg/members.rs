@@ -84,31 +84,11 @@ impl CallLeg {
     /// Adds to what the lookup of `aor` found the devices that ring with it: the phones
     /// signed in as `aor` by hot desk, and (`also`) the member's other numbers, with theirs.
     pub(super) fn member_devices(&self, aor: &Aor, also: &[Aor], located: &mut Located) {
-        let unix = unix_now();
-        let db = &self.shared.db;
-        let mut numbers = vec![aor.clone()];
-        numbers.extend(also.iter().cloned());
-        let mut phones: Vec<Aor> = also.to_vec();
-        for n in &numbers {
-            match db.hotdesk_phones(n, unix) {
-                Ok(sessions) => {
-                    phones.extend(sessions.iter().map(|s| Aor::from_canonical(&s.phone)))
-                }
-                Err(e) => warn!(error = %e, "hot-desk lookup failed"),
-            }
-        }
-        for phone in phones.iter().filter(|p| *p != aor) {
-            match db.bindings(phone) {
-                Ok(bindings) => {
-                    for b in bindings {
-                        if !located.bindings.iter().any(|x| x.uri == b.uri) {
-                            located.bindings.push(b);
-                        }
-                    }
-                }
-                Err(e) => warn!(error = %e, "bindings not readable"),
-            }
-        }
+        let extra = self
+            .shared
+            .db
+            .hotdesk_devices(aor, also, unix_now(), &located.bindings);
+        located.bindings.extend(extra);
     }
 
     /// A hot-desk code (`*55<number>*<pin>`, `*56`) dialed by `caller`.

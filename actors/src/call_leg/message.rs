@@ -12,26 +12,25 @@
 //! makes per hour (`Shared::admit_stored`); past a limit the sender hears 503 Too Many
 //! Messages with Retry-After.
 //!
+//! Storing is `offline` (shared with the workers' relay, which carries most MESSAGEs without a
+//! CallLeg, `worker::pager`).
+//!
 //! Guarantees: the sender hears 202 only after the group commit put the message on disk (for
 //! a landline, after the notice's record was flushed); a refusal of the queue (its caps) or an
 //! unavailable store is answered, never dropped.
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use switchboard_engine::messaging::voice::landline_target;
-use switchboard_engine::messaging::{check_body, is_text_plain, wire, StoredMessage};
+use switchboard_engine::messaging::{check_body, is_text_plain, wire};
 use switchboard_engine::numbering::Aor;
-use switchboard_engine::sip::{HeaderName, Scheme};
+use switchboard_engine::sip::HeaderName;
 use switchboard_engine::txn::ServerKey;
 use tokio::sync::oneshot;
-use tracing::debug;
 
 use super::CallLeg;
-use crate::api::extension::ExtCommand;
-use crate::api::notifications::Queued;
 use crate::api::voice_notices::ReadOut;
-use crate::clock::{now, unix_now};
-use crate::metrics::OutcomeLabel;
-use crate::store::writer::{DynamicAccount, Enqueue};
+use crate::clock::now;
+use crate::offline;
 
 impl CallLeg {
     /// Refuses a MESSAGE whose body cannot be taken; `true` when it was answered.
@@ -81,88 +80,36 @@ impl CallLeg {
         let Some(i) = self.txns.index_of(&key) else {
             return;
         };
-        let req = self.txns[i].ctx.request();
         let caller = self.txns[i]
             .setup
             .as_ref()
             .and_then(|s| s.caller().cloned());
-        let sender = self.sender_of(req, caller.as_ref());
-        let message = StoredMessage {
-            id: String::new(),
-            from: req
-                .header(HeaderName::From)
-                .map(wire::without_tag)
-                .unwrap_or_default(),
-            sender: sender.clone(),
-            content_type: req
-                .header(HeaderName::ContentType)
-                .unwrap_or("text/plain")
-                .to_owned(),
-            body: req.body().to_vec(),
-            accepted_unix_ms: crate::clock::unix_now_ms(),
-            expires_unix: 0,
-        };
-        let text = message.text().map(str::to_owned);
         let account = self.txns[i]
             .setup
             .as_ref()
             .and_then(|s| s.location())
             .is_some_and(|(_, l)| l.account);
         let source = self.txns[i].upstream().remote.ip();
-        if let Err(r) = self.shared.admit_stored(Some(source), &aor, account) {
-            // an abuse limit: the sender may try again later
-            self.count("refused_abuse");
-            let secs = r.retry_after_secs().to_string();
-            return self.txns[i].ctx.respond(
-                now(),
-                503,
-                "Too Many Messages",
-                &[("Retry-After", &secs)],
-            );
-        }
-        let dynamic = (!account && self.shared.allows_dynamic(&aor)).then(|| DynamicAccount {
-            realm: self.shared.realm.clone(),
-            expires_unix: unix_now() + self.shared.config.accounts.dynamic_expiry_days * 86_400,
-        });
-        let (reply, rx) = oneshot::channel();
-        self.shared.queue.enqueue(Enqueue {
-            aor: aor.clone(),
-            message,
-            dynamic,
-            reply,
-        });
+        let req = self.txns[i].ctx.request();
+        let queued = offline::enqueue(
+            &self.shared,
+            req,
+            caller.as_ref(),
+            &aor,
+            account,
+            source,
+            online,
+        );
+        let (kept, rx) = match queued {
+            Ok(q) => q,
+            Err(a) => return respond(&mut self.txns[i].ctx, a),
+        };
         ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
             let Some(i) = act.txns.index_of(&key) else {
                 return;
             };
-            match res {
-                Ok(Ok(accepted)) => {
-                    debug!(number = %aor.redacted(), seq = accepted.seq, "message stored");
-                    if accepted.dynamic_created {
-                        act.shared
-                            .to_extension(aor.clone(), ExtCommand::AccountChanged);
-                    }
-                    let id = accepted.id.clone();
-                    act.txns[i]
-                        .ctx
-                        .respond(now(), 202, "Accepted", &[(wire::MESSAGE_ID, &id)]);
-                    if online {
-                        act.shared.to_extension(aor, ExtCommand::Deliver);
-                    } else {
-                        act.shared.notify_queued(Queued { aor, sender, text });
-                    }
-                }
-                Ok(Err(refusal)) => {
-                    act.txns[i]
-                        .ctx
-                        .respond(now(), refusal.code, refusal.reason, &[]);
-                }
-                Err(_) => {
-                    act.txns[i]
-                        .ctx
-                        .respond(now(), 503, "Message Store Unavailable", &[]);
-                }
-            }
+            let a = offline::answered(&act.shared, kept, res);
+            respond(&mut act.txns[i].ctx, a);
             act.after(ctx);
         }));
     }
@@ -208,7 +155,9 @@ impl CallLeg {
             .setup
             .as_ref()
             .and_then(|s| s.caller().cloned());
-        let sender = self.sender_of(self.txns[i].ctx.request(), caller.as_ref());
+        let sender = self
+            .shared
+            .sender_of(self.txns[i].ctx.request(), caller.as_ref());
         let (reply, rx) = oneshot::channel();
         notices.read_out.do_send(ReadOut {
             to,
@@ -243,36 +192,15 @@ impl CallLeg {
         }));
     }
 
-    /// The sender as people read it: the authenticated caller, a number of ours, or the From
-    /// URI's user@host.
-    fn sender_of(&self, req: &switchboard_engine::sip::Message, caller: Option<&Aor>) -> String {
-        if let Some(c) = caller {
-            return c.to_string();
-        }
-        let Some(from) = req.from() else {
-            return "unknown".into();
-        };
-        let uri = from.uri();
-        let user = uri.user_unescaped();
-        let ours = uri.scheme() == Scheme::Tel || self.shared.is_our_host(uri.host());
-        let Some(u) = user else {
-            return uri.host().to_owned();
-        };
-        match self.shared.plan.canonical(&u) {
-            // a number reads the same from any network; a name is ours only from our domain
-            Ok(a) if ours || a.kind() == switchboard_engine::numbering::AorKind::E164 => {
-                a.to_string()
-            }
-            _ if ours => u.into_owned(),
-            _ => format!("{u}@{}", uri.host()),
-        }
-    }
-
     fn count(&self, outcome: &'static str) {
-        self.shared
-            .metrics
-            .messages
-            .get_or_create(&OutcomeLabel { outcome })
-            .inc();
+        offline::count(&self.shared, outcome);
+    }
+}
+
+/// Sends the answer of the queue (or of its limits) through the request's context.
+fn respond(ctx: &mut switchboard_engine::proxy::ProxyContext, a: offline::Answer) {
+    match &a.header {
+        Some((name, value)) => ctx.respond(now(), a.code, a.reason, &[(name, value)]),
+        None => ctx.respond(now(), a.code, a.reason, &[]),
     }
 }

@@ -63,6 +63,7 @@ use self::confirm::Confirm;
 use self::hangup::Hangup;
 use self::media::CallMedia;
 use self::party::{Party, Step};
+pub(crate) use self::txn::{fork_devices, Devices};
 use self::txn::{Report, Txn};
 use self::txns::Txns;
 use crate::api::extension::ExtCommand;
@@ -120,6 +121,18 @@ pub struct CallLeg {
     /// Messages handled, for race-free retirement (`ownership::Registry::retire`).
     processed: u64,
     retiring: bool,
+    /// What the worker's MESSAGE relay settled before it handed the first request over.
+    handover: Option<Handover>,
+}
+
+/// What the worker's MESSAGE relay (`worker::pager`) settled before handing a MESSAGE to a
+/// CallLeg because its routing decision is more than the relay carries out (a forward, a
+/// trunk, fallbacks): the caller, authenticated once (a digest's nonce count is good for one
+/// request), and the router of the request with its decision already taken, so the plugin is
+/// asked once.
+pub struct Handover {
+    pub caller: Option<switchboard_engine::numbering::Aor>,
+    pub router: std::rc::Rc<dyn switchboard_engine::routing::Router>,
 }
 
 impl CallLeg {
@@ -160,7 +173,14 @@ impl CallLeg {
             span,
             processed: 0,
             retiring: false,
+            handover: None,
         }
+    }
+
+    /// The leg of a MESSAGE the worker's relay hands over (`Handover`).
+    pub fn handed_over(mut self, h: Handover) -> CallLeg {
+        self.handover = Some(h);
+        self
     }
 
     fn on_network(&mut self, msg: SipMessage, flow: Flow, ctx: &mut Context<Self>) {

@@ -60,7 +60,11 @@ impl CallLeg {
         // a phone signed in by hot desk dials hot-desk codes as itself, all else as the member
         let phone = caller.clone();
         let (caller, presented) = self.presented_caller(caller);
-        let router = self.shared.plugins.router();
+        let router = match self.handover.take() {
+            // the relay's router, its decision taken
+            Some(h) => h.router,
+            None => self.shared.plugins.router(),
+        };
         let local = self.shared.local.clone();
         let plan = &self.shared.plan;
         let ours = uri.scheme() == Scheme::Tel || local.is_our_host(uri.host());

@@ -30,6 +30,7 @@ use switchboard_engine::sip::validate::required_extensions;
 use switchboard_engine::sip::{
     reason_phrase, HeaderName, Message as SipMessage, Method, Scheme, ViaFix,
 };
+use switchboard_engine::store::BindingRecord;
 use switchboard_engine::trunk::{Trunk, TrunkId, Trunks};
 use switchboard_engine::txn::ServerKey;
 
@@ -242,40 +243,20 @@ impl Txn {
             return Step::Wait;
         };
         let headers = s.history_headers(&local.domain);
-        let drop_history = s.drop_history();
         self.ctx.new_stage();
-        let record_route = s.is_call();
-        let pop_route = route::first_route_is_us(self.ctx.request(), local);
-        // a `sips:` request reaches only devices registered over TLS (RFC 3261 §26.2.2,
-        // RFC 5630 §3.1.3): the others are skipped, none left is 480
-        let secure = self
-            .ctx
-            .request()
-            .request_uri()
-            .is_some_and(|u| u.scheme() == Scheme::Sips);
-        for b in registrar::targets(&located.bindings, unix) {
-            let flow = flow_for_binding(b);
-            if secure && flow.transport != Transport::Tls {
-                continue;
-            }
-            let spec = BranchSpec {
-                request_uri: Some(&b.uri),
-                transport: flow.transport,
-                remote: Some(flow.remote.ip()),
-                record_route,
-                pop_route,
-                extra_headers: &headers,
-                no_response: None,
-                drop_history,
-                body: self
-                    .sdp
-                    .as_deref()
-                    .map(|b| ("application/sdp", b.as_bytes())),
-            };
-            if self.ctx.add_branch(now, spec).is_some() {
-                self.branches.push(flow);
-            }
-        }
+        let devices = Devices {
+            bindings: &located.bindings,
+            unix,
+            headers: &headers,
+            drop_history: s.drop_history(),
+            record_route: s.is_call(),
+            body: self
+                .sdp
+                .as_deref()
+                .map(|b| ("application/sdp", b.as_bytes())),
+        };
+        let flows = fork_devices(&mut self.ctx, now, local, devices);
+        self.branches.extend(flows);
         if self.ctx.stage_is_empty() && !self.ctx.is_finished() {
             let account = located.account;
             return s.located(now, account, 0);
@@ -395,6 +376,59 @@ impl Txn {
         }
         self.ctx.seal(now);
     }
+}
+
+/// The devices a fork rings and how their branches are built.
+pub(crate) struct Devices<'a> {
+    /// The subscriber's bindings (expired ones are skipped).
+    pub(crate) bindings: &'a [BindingRecord],
+    /// Unix time now, for the bindings' expiry.
+    pub(crate) unix: u64,
+    /// Header lines every branch gets (History-Info, Diversion, P-Asserted-Identity).
+    pub(crate) headers: &'a str,
+    pub(crate) drop_history: bool,
+    /// Insert Record-Route (calls).
+    pub(crate) record_route: bool,
+    /// A body replacing the request's (the relay's SDP offer).
+    pub(crate) body: Option<(&'a str, &'a [u8])>,
+}
+
+/// Adds to `ctx` a branch per device registered now, in `registrar::targets` order (a
+/// `sips:` request reaches only devices registered over TLS, RFC 3261 §26.2.2, RFC 5630
+/// §3.1.3); the flow of each branch added, in branch order.
+pub(crate) fn fork_devices(
+    ctx: &mut ProxyContext,
+    now: Instant,
+    local: &Local,
+    d: Devices<'_>,
+) -> Vec<Flow> {
+    let pop_route = route::first_route_is_us(ctx.request(), local);
+    let secure = ctx
+        .request()
+        .request_uri()
+        .is_some_and(|u| u.scheme() == Scheme::Sips);
+    let mut flows = Vec::new();
+    for b in registrar::targets(d.bindings, d.unix) {
+        let flow = flow_for_binding(b);
+        if secure && flow.transport != Transport::Tls {
+            continue;
+        }
+        let spec = BranchSpec {
+            request_uri: Some(&b.uri),
+            transport: flow.transport,
+            remote: Some(flow.remote.ip()),
+            record_route: d.record_route,
+            pop_route,
+            extra_headers: d.headers,
+            no_response: None,
+            drop_history: d.drop_history,
+            body: d.body,
+        };
+        if ctx.add_branch(now, spec).is_some() {
+            flows.push(flow);
+        }
+    }
+    flows
 }
 
 /// The header line that answers the challenge in `ctx` with `trunk`'s credentials (RFC 3261

@@ -282,6 +282,16 @@ impl Extension {
         outcome
     }
 
+    /// Tells the locations table what this Extension knows now (its account and bindings),
+    /// so a MESSAGE finds the devices without asking (`locations`).
+    fn publish_location(&self) {
+        let location = crate::locations::Location {
+            account: self.account.is_some(),
+            bindings: self.bindings.clone(),
+        };
+        self.shared.locations.publish(&self.aor, location);
+    }
+
     /// Starts the delivery of queued messages when a device is registered and something
     /// waits; tells a running one about new messages or devices. The Delivery runs on this
     /// arbiter, under Call-IDs its worker owns, so the devices' answers come straight to it.
@@ -346,6 +356,7 @@ impl Actor for Extension {
                 self.writes.handle_written(&bindings);
                 self.bindings = bindings;
                 self.otps = self.shared.db.otps(&self.aor).unwrap_or_default();
+                self.publish_location();
             }
             Err(e) => {
                 warn!(error = %e, "extension load failed");
@@ -367,6 +378,7 @@ impl Actor for Extension {
     fn stopped(&mut self, _: &mut Context<Self>) {
         // stopped without retiring (a failed handler): what it held back is not lost
         self.write_pending();
+        self.shared.locations.stopped(&self.aor);
         self.presence_stopped();
         self.mwi_stopped();
         self.shared.metrics.extensions_active.dec();
@@ -394,7 +406,16 @@ impl Extension {
                 let r = self.register(req, flow, ctx);
                 debug!(aor = %self.aor.redacted(), reply = ?std::mem::discriminant(&r), "register");
                 let ok = matches!(r, RegisterReply::Ok { .. });
+                // a refused digest changed nothing; any other answer may have (an Error can
+                // follow a change the store refused to keep, still held here)
+                let unchanged = matches!(
+                    r,
+                    RegisterReply::Challenge { .. } | RegisterReply::Forbidden
+                );
                 let _ = reply.send(r);
+                if !unchanged {
+                    self.publish_location();
+                }
                 if ok {
                     self.deliver(ctx, true);
                 }
@@ -462,6 +483,7 @@ impl Extension {
                     self.account = acc;
                     self.otps = self.shared.db.otps(&self.aor).unwrap_or_default();
                     self.otp_failures = 0;
+                    self.publish_location();
                     // an account made or removed changes who may watch it (its list and
                     // grants go with it)
                     self.authorization_changed();

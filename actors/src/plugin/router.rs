@@ -149,6 +149,10 @@ impl Router for LuaRouter {
         Ok(current)
     }
 
+    fn rewrites(&self) -> bool {
+        self.sandbox.plugins.iter().any(|p| p.classify.is_some())
+    }
+
     fn route(&self, req: &RouteRequest<'_>) -> Result<Routed, RouteError> {
         let Some(memo) = &self.memo else {
             return self.decide(req);

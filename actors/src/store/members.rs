@@ -180,6 +180,7 @@ impl Store {
     /// Signs a phone in (replacing a session it had).
     pub fn hotdesk_sign_in(&self, s: &HotDeskSession) -> Result<(), StoreError> {
         let phone = Aor::from_canonical(&s.phone);
+        self.members.hotdesk_in_use();
         self.hotdesk_sign_out(&phone)?;
         self.members
             .hotdesk
@@ -211,6 +212,9 @@ impl Store {
         phone: &Aor,
         now_unix: u64,
     ) -> Result<Option<HotDeskSession>, StoreError> {
+        if !self.members.hotdesk_used() {
+            return Ok(None);
+        }
         let Some(v) = self.members.hotdesk.get(phone.as_str().as_bytes())? else {
             return Ok(None);
         };
@@ -232,8 +236,11 @@ impl Store {
         number: &Aor,
         now_unix: u64,
     ) -> Result<Vec<HotDeskSession>, StoreError> {
-        let prefix = hotdesk_number_prefix(number.as_str());
         let mut out = Vec::new();
+        if !self.members.hotdesk_used() {
+            return Ok(out);
+        }
+        let prefix = hotdesk_number_prefix(number.as_str());
         for item in self.members.hotdesk_by_number.scan_prefix(&prefix) {
             let (k, _) = item?;
             let phone = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
@@ -242,6 +249,42 @@ impl Store {
             out.extend(s.filter(|s| s.number == number.as_str()));
         }
         Ok(out)
+    }
+
+    /// The bindings of the devices that ring with `number` at `now_unix` besides its own
+    /// (`own`): the phones signed in as it by hot desk, and (`also`) a member's other numbers
+    /// with theirs. A failed read leaves those devices out (logged).
+    pub fn hotdesk_devices(
+        &self,
+        number: &Aor,
+        also: &[Aor],
+        now_unix: u64,
+        own: &[switchboard_engine::store::BindingRecord],
+    ) -> Vec<switchboard_engine::store::BindingRecord> {
+        let mut extra: Vec<switchboard_engine::store::BindingRecord> = Vec::new();
+        let mut phones: Vec<Aor> = also.to_vec();
+        for n in std::iter::once(number).chain(also) {
+            match self.hotdesk_phones(n, now_unix) {
+                Ok(sessions) => {
+                    phones.extend(sessions.iter().map(|s| Aor::from_canonical(&s.phone)))
+                }
+                Err(e) => tracing::warn!(error = %e, "hot-desk lookup failed"),
+            }
+        }
+        for phone in phones.iter().filter(|p| *p != number) {
+            match self.bindings(phone) {
+                Ok(found) => {
+                    for b in found {
+                        let known = own.iter().chain(&extra).any(|x| x.uri == b.uri);
+                        if !known {
+                            extra.push(b);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "bindings not readable"),
+            }
+        }
+        extra
     }
 
     fn indexed(
@@ -497,6 +540,25 @@ mod tests {
         s.hotdesk_sign_in(&session).unwrap();
         assert_eq!(s.hotdesk_sign_out(&phone).unwrap(), Some(session));
         assert!(s.hotdesk_phones(&number, 120).unwrap().is_empty());
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_session_stored_before_a_restart_is_found_after_it() {
+        let (s, dir) = store("hotdesk-restart");
+        let (phone, number) = (Aor::from_canonical("1003"), Aor::from_canonical("1001"));
+        assert!(s.hotdesk_of_phone(&phone, 120).unwrap().is_none());
+        let session = HotDeskSession::start(1, "1001", "1003", 100, Duration::from_secs(600));
+        s.hotdesk_sign_in(&session).unwrap();
+        s.flush().unwrap();
+        drop(s);
+        let s = Store::open(&dir, 50, 8).unwrap();
+        assert_eq!(
+            s.hotdesk_of_phone(&phone, 120).unwrap(),
+            Some(session.clone())
+        );
+        assert_eq!(s.hotdesk_phones(&number, 120).unwrap(), vec![session]);
         drop(s);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -4,6 +4,7 @@
 //! calls to their `CallLeg` actors, which run on the same arbiter.
 
 pub mod limits;
+mod pager;
 mod presence;
 mod register;
 mod txns;
@@ -56,6 +57,8 @@ pub struct Worker {
     pike: Pike,
     bans: crate::security::BanView,
     entropy: Entropy,
+    /// The MESSAGEs this worker relays without a CallLeg.
+    pager: pager::Pager,
 }
 
 impl Worker {
@@ -83,6 +86,7 @@ impl Worker {
             pike: Pike::new(pike_max, pike_window),
             bans,
             entropy: Entropy::seeded(seed),
+            pager: pager::Pager::default(),
         }
     }
 
@@ -151,6 +155,9 @@ impl Worker {
                 .responses_received
                 .get_or_create(&crate::metrics::CodeLabel { code })
                 .inc();
+            let Some(m) = self.page_response(m, ctx) else {
+                return;
+            };
             let Some((m, _)) = self.deliver_to_leg(m, flow) else {
                 return;
             };
@@ -215,7 +222,8 @@ impl Worker {
                 Some((m, flow)) => self.answer(&m, &flow, 481, reason_phrase(481), &[]),
             },
             _ if in_dialog => self.route_to_leg(m, flow),
-            Method::Invite | Method::Options | Method::Message => self.route_to_leg(m, flow),
+            Method::Message => self.on_pager_message(m, flow, ctx),
+            Method::Invite | Method::Options => self.route_to_leg(m, flow),
             Method::Subscribe => self.start_subscription(m, flow),
             Method::Publish => self.on_publish(m, flow, ctx),
             Method::Notify | Method::Refer => {
@@ -256,6 +264,20 @@ impl Worker {
         let owner = start(self, id, call_id.clone(), seed);
         owner.do_send(FromNetwork { msg: m, flow });
         owners(|o| o.file(call_id, id, owner, 1));
+    }
+
+    /// A MESSAGE outside any dialog: its Call-ID's CallLeg if there is one, else the relay
+    /// (`pager`), else a new CallLeg.
+    fn on_pager_message(&mut self, m: SipMessage, flow: Flow, ctx: &mut Context<Self>) {
+        let Some((m, flow)) = self.deliver_to_leg(m, flow) else {
+            return;
+        };
+        let Some((m, flow)) = self.page(m, flow, ctx) else {
+            return;
+        };
+        self.start_owner(m, flow, |w, id, call_id, seed| {
+            CallLeg::new(id, call_id, w.shared.clone(), w.transports().clone(), seed).start()
+        });
     }
 
     /// Passes a request to its call's CallLeg, starting one for a new call.
@@ -385,6 +407,7 @@ impl Actor for Worker {
             act.limiter.prune(t);
             act.pike.prune(t);
             act.shared.security.sweep();
+            act.pager_sweep(t);
             // give back what a burst grew: idle memory stays proportional to what is live
             act.txns.shrink();
             owners(|o| o.shrink());

@@ -343,8 +343,15 @@ impl ProxyContext {
         let via = self
             .local
             .via_to(spec.transport, spec.remote, &branch_param);
-        let rr_down = self.local.record_route_to(spec.transport, spec.remote);
-        let rr_up = self.local.record_route_to(self.upstream, up);
+        // a request that makes no dialog (a MESSAGE) records no route: nothing to build
+        let (rr_down, rr_up) = if spec.record_route {
+            (
+                self.local.record_route_to(spec.transport, spec.remote),
+                self.local.record_route_to(self.upstream, up),
+            )
+        } else {
+            (String::new(), String::new())
+        };
         let family_changes = self.local.facing(spec.remote) != self.local.facing(up);
         let mut fwd = Forward::request()
             .push_via(&via)
@@ -378,7 +385,9 @@ impl ProxyContext {
         let forwarded = Message::parse(bytes).expect("forwarded request parses");
         let method_str = self.request.method_str().unwrap_or("INVITE");
         let key = ClientKey::new(&branch_param, method_str);
-        let cancel_key = ClientKey::new(&branch_param, "CANCEL");
+        // only an INVITE branch is ever cancelled (§9.1)
+        let cancel_key =
+            (self.method == Method::Invite).then(|| ClientKey::new(&branch_param, "CANCEL"));
         let reliable = spec.transport.is_reliable();
         let client = if self.method == Method::Invite {
             Client::Invite(ClientInvite::new(
@@ -506,39 +515,6 @@ impl ProxyContext {
         }
         self.maybe_finish(now);
         self.check_terminated();
-    }
-
-    /// A response from downstream. Returns `false` when it matches no branch of this context.
-    pub fn handle_response(&mut self, now: Instant, resp: Message) -> bool {
-        let Some(key) = ClientKey::from_response(&resp) else {
-            return false;
-        };
-        let Some(i) = self
-            .branches
-            .iter()
-            .position(|b| b.key == key || b.cancel_key == key)
-        else {
-            return false;
-        };
-        if self.branches[i].cancel_key == key {
-            if let Some(c) = &mut self.branches[i].cancel {
-                let _ = c.handle_response(now, resp);
-                while c.poll_output().is_some() {}
-            }
-        } else {
-            self.branches[i].client.handle_response(now, resp);
-            self.drain_branch(now, i);
-        }
-        self.maybe_finish(now);
-        self.check_terminated();
-        true
-    }
-
-    /// Whether a response with this key belongs to one of this context's branches.
-    pub fn owns(&self, key: &ClientKey) -> bool {
-        self.branches
-            .iter()
-            .any(|b| &b.key == key || &b.cancel_key == key)
     }
 
     /// Whether the caller cancelled the request.

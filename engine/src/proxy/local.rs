@@ -163,10 +163,11 @@ impl Local {
     /// there; only a foreign domain name marks another provider's user).
     pub fn is_our_host(&self, host: &str) -> bool {
         let h = host.trim_start_matches('[').trim_end_matches(']');
+        // any IP literal counts, so it is tried before comparing with each address
         h.eq_ignore_ascii_case(&self.domain)
-            || self.addresses().any(|(ours, _)| same_host(h, ours))
             || h.eq_ignore_ascii_case("localhost")
             || h.parse::<std::net::IpAddr>().is_ok()
+            || self.addresses().any(|(ours, _)| same_host(h, ours))
     }
 
     /// Whether a host names this switch exactly: its domain, its own address, `localhost`.
@@ -209,13 +210,13 @@ fn host_port(a: &SocketAddr) -> (String, u16) {
 /// Whether two hosts are the same: names case-insensitively, IP literals by value (IPv6 with
 /// or without brackets, in any spelling, RFC 5118 §4.1).
 fn same_host(a: &str, b: &str) -> bool {
-    let bare = |h: &str| h.trim_start_matches('[').trim_end_matches(']').to_owned();
-    match (
-        bare(a).parse::<IpAddr>().ok(),
-        bare(b).parse::<IpAddr>().ok(),
-    ) {
+    fn bare(h: &str) -> &str {
+        h.trim_start_matches('[').trim_end_matches(']')
+    }
+    let (a, b) = (bare(a), bare(b));
+    match (a.parse::<IpAddr>().ok(), b.parse::<IpAddr>().ok()) {
         (Some(x), Some(y)) => x == y,
-        _ => bare(a).eq_ignore_ascii_case(&bare(b)),
+        _ => a.eq_ignore_ascii_case(b),
     }
 }
 

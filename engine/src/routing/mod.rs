@@ -7,8 +7,10 @@
 //! through forwarding hops and trunk failover; `history` writes the History-Info and
 //! Diversion headers that tell the final callee where the call came from. `DecisionMemo`
 //! keeps the decisions of a router that depends only on declared fields of the request, so a
-//! host asks it once per distinct request rather than once per call.
+//! host asks it once per distinct request rather than once per call. `Decided` replays a
+//! decision already taken, so a request handed on is not routed twice.
 
+mod decided;
 mod decision;
 pub mod history;
 mod memo;
@@ -16,6 +18,7 @@ mod plain;
 mod request;
 mod sequence;
 
+pub use decided::Decided;
 pub use decision::{
     destination_key, ring_time, Decision, DecisionError, DiversionReason, Fallbacks, MediaHints,
     Routed, Target, VOICEMAIL,
@@ -92,6 +95,12 @@ pub trait Router {
         _caller: Option<&numbering::Aor>,
     ) -> Result<Option<String>, RouteError> {
         Ok(None)
+    }
+
+    /// Whether `rewrite` may change what was dialed (a router with rewrite hooks says so);
+    /// without them, what a request reaches follows from the plan alone.
+    fn rewrites(&self) -> bool {
+        false
     }
 
     fn route(&self, req: &RouteRequest<'_>) -> Result<Routed, RouteError>;

@@ -56,6 +56,17 @@ impl<K: Hash + Eq + Clone> Quota<K> {
         if self.rule.max == 0 {
             return Err(self.rule.window);
         }
+        if let Some(q) = self.uses.get_mut(key) {
+            // uses that left the window never count again: the list stays as long as the
+            // uses within it, however high the maximum
+            let window = self.rule.window;
+            while q
+                .front()
+                .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+            {
+                q.pop_front();
+            }
+        }
         let wait = self.wait(now, key);
         if !wait.is_zero() {
             return Err(wait);
@@ -75,10 +86,7 @@ impl<K: Hash + Eq + Clone> Quota<K> {
         };
         let window = self.rule.window;
         // times are oldest first, so the ones still in the window are a suffix
-        let count = q
-            .iter()
-            .filter(|t| now.saturating_duration_since(**t) < window)
-            .count();
+        let count = q.len() - q.partition_point(|t| now.saturating_duration_since(*t) >= window);
         let (Some(oldest), Some(last)) = (q.get(q.len() - count), q.back()) else {
             return Duration::ZERO;
         };
@@ -157,5 +165,18 @@ mod tests {
         assert_eq!(q.tracked(), 1);
         q.prune(t0 + 60 * SEC);
         assert_eq!(q.tracked(), 0);
+    }
+
+    #[test]
+    fn a_high_maximum_keeps_only_the_uses_within_the_window() {
+        let t0 = Instant::now();
+        let mut q = Quota::new(QuotaRule::per(1_000_000, 10 * SEC));
+        let n = "1001".to_owned();
+        for i in 0..100u32 {
+            assert_eq!(q.take(t0 + i * SEC, &n), Ok(()));
+        }
+        // one use a second over a ten-second window: ten (or eleven) remembered, not a hundred
+        assert!(q.uses[&n].len() <= 11, "{}", q.uses[&n].len());
+        assert_eq!(q.wait(t0 + 100 * SEC, &n), Duration::ZERO);
     }
 }

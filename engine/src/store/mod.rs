@@ -71,9 +71,12 @@ fn config() -> impl bincode::config::Config {
 pub fn encode<T: bincode::Encode>(value: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     out.push(RECORD_VERSION);
-    // encoding into a Vec cannot fail for these plain data types
-    let body = bincode::encode_to_vec(value, config()).unwrap_or_default();
-    out.extend_from_slice(&body);
+    // straight after the version byte: no second buffer and copy (a stored MESSAGE is encoded
+    // on the queue writer's thread, once per message). Encoding into a Vec cannot fail for
+    // these plain data types; if it did, the record is the version byte alone, as before.
+    if bincode::encode_into_std_write(value, &mut out, config()).is_err() {
+        out.truncate(1);
+    }
     out
 }
 
@@ -117,6 +120,22 @@ mod tests {
         let bytes = encode(&acc);
         assert_eq!(bytes[0], RECORD_VERSION);
         assert_eq!(decode::<AccountRecord>(&bytes).unwrap(), acc);
+    }
+
+    #[test]
+    fn a_record_is_its_version_byte_then_the_bincode_body_as_stored_so_far() {
+        let m = crate::messaging::StoredMessage {
+            id: "1.abc@example.com".into(),
+            from: "<sip:1002@example.com>".into(),
+            sender: "1002".into(),
+            content_type: "text/plain".into(),
+            body: vec![b'x'; 300],
+            accepted_unix_ms: 1_700_000_000_123,
+            expires_unix: 1_700_604_800,
+        };
+        let mut expected = vec![RECORD_VERSION];
+        expected.extend(bincode::encode_to_vec(&m, config()).unwrap());
+        assert_eq!(encode(&m), expected);
     }
 
     #[test]

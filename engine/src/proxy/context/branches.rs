@@ -64,7 +64,8 @@ impl Client {
 
 pub(super) struct Branch {
     pub(super) key: ClientKey,
-    pub(super) cancel_key: ClientKey,
+    /// The key of its CANCEL's responses (an INVITE branch's only).
+    pub(super) cancel_key: Option<ClientKey>,
     pub(super) client: Client,
     pub(super) cancel: Option<ClientNonInvite>,
     pub(super) cancel_wanted: bool,
@@ -75,6 +76,51 @@ pub(super) struct Branch {
 }
 
 impl ProxyContext {
+    /// A response from downstream. Returns `false` when it matches no branch of this context.
+    pub fn handle_response(&mut self, now: Instant, resp: Message) -> bool {
+        let Some(key) = ClientKey::from_response(&resp) else {
+            return false;
+        };
+        self.handle_response_to(now, &key, resp)
+    }
+
+    /// `handle_response` for an owner that found this context by the response's key
+    /// (`ClientKey::from_response`), so it is not worked out twice.
+    pub fn handle_response_to(&mut self, now: Instant, key: &ClientKey, resp: Message) -> bool {
+        let Some(i) = self
+            .branches
+            .iter()
+            .position(|b| &b.key == key || b.cancel_key.as_ref() == Some(key))
+        else {
+            return false;
+        };
+        if self.branches[i].cancel_key.as_ref() == Some(key) {
+            if let Some(c) = &mut self.branches[i].cancel {
+                let _ = c.handle_response(now, resp);
+                while c.poll_output().is_some() {}
+            }
+        } else {
+            self.branches[i].client.handle_response(now, resp);
+            self.drain_branch(now, i);
+        }
+        self.maybe_finish(now);
+        self.check_terminated();
+        true
+    }
+
+    /// Whether a response with this key belongs to one of this context's branches.
+    pub fn owns(&self, key: &ClientKey) -> bool {
+        self.branches
+            .iter()
+            .any(|b| &b.key == key || b.cancel_key.as_ref() == Some(key))
+    }
+
+    /// The client transaction key of branch `id` (its responses carry it), for an owner
+    /// that finds the context of a response by its branch.
+    pub fn branch_key(&self, id: BranchId) -> Option<&ClientKey> {
+        self.branches.get(id).map(|b| &b.key)
+    }
+
     /// Ends a branch that never answered as if a 408 had come (§16.8).
     pub(super) fn give_up_branch(&mut self, i: BranchId) {
         let b = &mut self.branches[i];

@@ -4,8 +4,9 @@
 
 use std::time::Instant;
 
-use super::{best, Best, ContextEvent, Output, ProxyContext};
+use super::{best, Best, ContextEvent, Output, ProxyContext, Server};
 use crate::sip::{reason_phrase, Forward, HeaderName, ResponseBuilder};
+use crate::txn::ServerNonInvite;
 
 impl ProxyContext {
     pub(super) fn emit_finished(&mut self, code: u16) {
@@ -76,6 +77,23 @@ impl ProxyContext {
         self.finished = true;
         self.emit_finished(code);
         self.server_respond(now, code, bytes);
+    }
+
+    /// A non-INVITE context whose final response went upstream, reduced to what is left to
+    /// do: its server transaction, which answers the request's retransmissions with that
+    /// response until Timer J (§17.2.2). The branches are given up: nothing is cancelled for
+    /// a non-INVITE request (§9.1), a branch still without an answer stops retransmitting,
+    /// and its late response finds no transaction. Holding a few hundred bytes for Timer J
+    /// instead of the whole context is what keeps a proxy's memory flat at thousands of
+    /// messages a second. The context comes back unchanged when it is an INVITE's, has not
+    /// answered, or has output not yet drained (`poll_output`).
+    pub fn into_answered(self) -> Result<ServerNonInvite, Box<ProxyContext>> {
+        match self.server {
+            Server::NonInvite(s) if self.finished && self.out.is_empty() && s.is_completed() => {
+                Ok(s)
+            }
+            server => Err(Box::new(ProxyContext { server, ..self })),
+        }
     }
 
     pub(super) fn check_terminated(&mut self) {
