@@ -7,6 +7,7 @@
 //! switchboard account passwd <number> --password <pw>
 //! switchboard account remove <number>
 //! switchboard account list [--json]
+//! switchboard account import FILE          number,password lines (- for stdin), stopped switch
 //! switchboard forward show <number> [--json]
 //! switchboard forward set <number> always|busy|no-answer|unreachable <target> [--ring-secs N]
 //! switchboard forward clear <number> always|busy|no-answer|unreachable|all
@@ -25,6 +26,7 @@
 //! record and voicemail commands work on a stopped switch (opening the data directory) and on a
 //! running one (through its control socket). Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.
 
+mod account_import;
 mod load;
 mod media_relay;
 
@@ -277,6 +279,13 @@ enum AccountCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Add many subscribers from `number,password` lines (`-`: standard input), flushed once;
+    /// the switch must be stopped.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Args)]
@@ -422,6 +431,7 @@ fn account(cmd: AccountCommand) -> Result<(), String> {
             }
             return Ok(());
         }
+        AccountCommand::Import { file, common } => return import(&file, &common),
     };
     let verb = match &admin {
         Admin::AccountAdd { .. } => "added",
@@ -432,6 +442,32 @@ fn account(cmd: AccountCommand) -> Result<(), String> {
     if let AdminReply::Account { number } = administer(&common, admin)? {
         println!("{verb} {number}");
     }
+    Ok(())
+}
+
+fn import(file: &std::path::Path, common: &Common) -> Result<(), String> {
+    let config = load_config(common)?;
+    let store = Store::open(
+        &config.data.dir,
+        config.store.flush_every_ms,
+        config.store.cache_capacity_mb,
+    )
+    .map_err(|e| match e {
+        StoreError::Locked { .. } => format!("{e}: stop the switch to import"),
+        e => e.to_string(),
+    })?;
+    let plan = config.numbering_plan().map_err(|e| e.to_string())?;
+    let realm = store.realm(&config.sip.domain).map_err(|e| e.to_string())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let done = if file.as_os_str() == "-" {
+        account_import::import(&store, &plan, &realm, std::io::stdin().lock(), now)?
+    } else {
+        let f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        account_import::import(&store, &plan, &realm, std::io::BufReader::new(f), now)?
+    };
+    println!("added {} (already there: {})", done.added, done.existing);
     Ok(())
 }
 

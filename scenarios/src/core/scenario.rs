@@ -67,6 +67,9 @@ pub struct Population {
     pub refresh: f64,
     /// Every online user's devices register before the first phase (not counted in phases).
     pub register_first: bool,
+    /// REGISTERs per second of that first registration (sent 200 at a time, every
+    /// `200 / rate` seconds).
+    pub register_first_rate: u32,
     /// The last `offline_users` users: recipients of offline messages.
     pub offline_users: u32,
 }

@@ -196,8 +196,10 @@ async fn run_async(
         .then(|| tokio::spawn(sample_server(opts.server_pids.clone(), stop_rx.clone())));
     let mut schedule = Schedule::new(&sc);
     let shard_of = |user: u32| user as usize % n;
-    // registrations first, at most 2,000 a second, then every room's members join
+    // registrations first, at most `register_first_rate` a second (200 at a time), then
+    // every room's members join
     let initial = schedule.initial();
+    let batch_gap = Duration::from_secs_f64(200.0 / f64::from(sc.population.register_first_rate));
     for (k, a) in initial.into_iter().enumerate() {
         if *stop_rx.borrow() {
             break;
@@ -207,7 +209,7 @@ async fn run_async(
             .fetch_add(1, Ordering::Relaxed);
         let _ = senders[s].send(Work::Setup(a)).await;
         if k % 200 == 199 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(batch_gap).await;
         }
     }
     wait_idle(&in_flight, Duration::from_secs(30), &stop_rx).await;

@@ -88,6 +88,7 @@ fn population(
             "register_expires_secs",
             "refresh",
             "register_first",
+            "register_first_rate",
             "offline_users",
         ],
     )?;
@@ -145,6 +146,9 @@ fn population(
         register_expires: Duration::from_secs(expires.into()),
         refresh,
         register_first: p.bool("register_first")?.unwrap_or(true),
+        register_first_rate: p
+            .u32_in("register_first_rate", 200, 100_000)?
+            .unwrap_or(2_000),
         offline_users,
     })
 }

@@ -4,7 +4,7 @@ const SMOKE: &str = include_str!("../../../smoke.toml");
 mod conference;
 mod voicemail;
 
-const SHIPPED: [(&str, &str); 10] = [
+const SHIPPED: [(&str, &str); 11] = [
     ("smoke", SMOKE),
     (
         "register-storm",
@@ -36,6 +36,7 @@ const SHIPPED: [(&str, &str); 10] = [
         "voicemail_load",
         include_str!("../../../voicemail_load.toml"),
     ),
+    ("carrier-day", include_str!("../../../carrier-day.toml")),
 ];
 
 /// A small valid file; tests replace or append lines to break it. Line numbers matter.
@@ -115,6 +116,7 @@ fn base_file_parses_with_defaults() {
     let sc = parse(BASE).unwrap();
     let p = &sc.population;
     assert_eq!((p.devices, p.refresh, p.register_first), (1, 0.5, true));
+    assert_eq!(p.register_first_rate, 2_000);
     assert_eq!(p.register_expires, Duration::from_secs(3600));
     let c = sc.behaviours.call.unwrap();
     assert!(
@@ -128,6 +130,20 @@ fn base_file_parses_with_defaults() {
         Some(0),
         "messages in the run default to 0 lost"
     );
+}
+
+#[test]
+fn the_first_registration_rate_is_read_and_bounded() {
+    let text = replace(
+        "offline_users = 2",
+        "offline_users = 2\nregister_first_rate = 20000",
+    );
+    assert_eq!(parse(&text).unwrap().population.register_first_rate, 20_000);
+    let slow = replace(
+        "offline_users = 2",
+        "offline_users = 2\nregister_first_rate = 100",
+    );
+    rejected(&slow, 9, "population.register_first_rate");
 }
 
 #[test]
