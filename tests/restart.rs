@@ -53,8 +53,9 @@ async fn registrations_survive_a_crash_once_flushed() {
         assert_eq!(ua.register(600).await.status(), Some(200));
         uas.push(ua);
     }
-    // bindings are written behind and flushed every 200 ms by default
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // bindings are written behind and flushed every 200 ms by default; the flush's fsync can
+    // take a second or more when other processes fill the disk's journal, so wait for many
+    tokio::time::sleep(Duration::from_millis(3000)).await;
     sw.kill();
     sw.spawn();
     assert_eq!(

@@ -4,6 +4,8 @@
 //! directory, a configured text-to-speech program that is not installed) fails here, before
 //! anything runs, with one clear line.
 
+mod periodic;
+mod shutdown;
 mod signals;
 
 use std::net::SocketAddr;
@@ -14,7 +16,7 @@ use actix::{Actor, Arbiter, SyncArbiter};
 use switchboard_engine::auth::Nonces;
 use switchboard_engine::flow::Transport;
 use switchboard_engine::proxy::Local;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::api::extension::WriteHeldBack;
 use crate::api::notifications::NotificationsHandle;
@@ -32,7 +34,7 @@ use crate::prompts::PromptSet;
 use crate::recording::{self, Recorder};
 use crate::shared::Shared;
 use crate::store::actor::StoreActor;
-use crate::store::api::{Flush, StoreHandle, Sweep};
+use crate::store::api::StoreHandle;
 use crate::store::writer::{MessageQueue, WriterConfig};
 use crate::store::{Store, StoreError};
 use crate::transport::tcp::{self, TcpHub, TcpLimits};
@@ -495,36 +497,7 @@ async fn start(
     let sock_path = control::socket_path(&config.data.dir);
     actix_rt::spawn(control::serve(sock_path.clone(), shared.clone()));
 
-    let sweeper = store_actor.clone();
-    actix_rt::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
-        loop {
-            tick.tick().await;
-            sweeper.do_send(Sweep);
-        }
-    });
-    let s = shared.clone();
-    actix_rt::spawn(async move {
-        let every = Duration::from_secs(s.config.messaging.sweep_every_secs);
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            s.sweep_messages(crate::clock::unix_now()).await;
-        }
-    });
-
-    // the analytics' changed days, saved off the actor threads (see `analytics`)
-    let a = shared.analytics.clone();
-    actix_rt::spawn(async move {
-        let mut tick = tokio::time::interval(crate::analytics::SAVE_EVERY);
-        loop {
-            tick.tick().await;
-            let a = a.clone();
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.save()).await {
-                error!(error = %e, "analytics save failed");
-            }
-        }
-    });
+    periodic::spawn(&shared, store_actor.clone());
 
     let _watcher = if config.plugins.watch {
         plugin::watch::watch(plugins.clone())
@@ -558,37 +531,14 @@ async fn start(
     crate::tariffs::reload_on_sighup(tariffs);
     wait_for_signal(plugins, listeners.tls_context).await;
     info!("shutting down");
-    http_handle.stop(true).await;
-    // recordings in progress are finalized (their calls end with the process)
-    let r = shared.recorder.clone();
-    let _ = tokio::task::spawn_blocking(move || r.shutdown(Duration::from_secs(5))).await;
-    // so are messages being left: kept with what they have
-    let d = shared.deposits.clone();
-    let _ = tokio::task::spawn_blocking(move || d.shutdown(Duration::from_secs(5))).await;
-    let a = shared.analytics.clone();
-    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.save()).await {
-        error!(error = %e, "analytics save failed at shutdown");
-    }
-    // refreshes the Extensions held back reach the store before its last flush
-    for d in &held_back {
-        let _ = d.send(WriteHeldBack).await;
-    }
-    match store_actor.send(Flush).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => error!(error = %e, "final flush failed"),
-        Err(e) => error!(error = %e, "store actor gone at shutdown"),
-    }
-    let _ = std::fs::remove_file(&sock_path);
-    media.stop();
-    for a in &arbiters {
-        a.stop();
-    }
-    // the records of the calls the stop ended reach the log before the process exits
-    let c = shared.cdrs.clone();
-    let _ = tokio::task::spawn_blocking(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        c.sync(Duration::from_secs(5))
-    })
+    shutdown::stop(
+        &shared,
+        &store_actor,
+        &held_back,
+        &arbiters,
+        http_handle,
+        &sock_path,
+    )
     .await;
     actix::System::current().stop();
     Ok(())
