@@ -10,6 +10,9 @@
 #   benches/scripts/relay_syscalls.sh
 #   NS="250 1000" MODES="relay switchboard switchboard-sendto" \
 #       SB_FLAGS_sendto="--connect-latched false" benches/scripts/relay_syscalls.sh
+#
+# (perf's tracepoints make every system call dearer while they count: the CPU columns of this
+# script are for comparing its own rows, not figures of the relays.)
 #   PROFILE=1 ...     also `perf record -g` (cpu-clock) of each server over the window:
 #                     OUT/profile-MODE-N.txt, the kernel and user functions by share
 #
@@ -27,8 +30,9 @@ if [ -z "${HARNESS:-}" ]; then
 	: "${HARNESS:=$repo/../shared/bench/rtpengine}"
 fi
 : "${NS:=250}"
-: "${MODES:=relay relay-connect switchboard switchboard-sendto}"
+: "${MODES:=relay relay-connect switchboard switchboard-sendto switchboard-uring}"
 : "${SB_FLAGS_sendto:=--connect-latched false}"
+: "${SB_FLAGS_uring:=--io uring}"
 : "${REPEAT:=1}"
 : "${SB_THREADS:=1}"
 : "${SB_BIN:=$repo/target/release/switchboard}"
@@ -40,7 +44,7 @@ fi
 : "${PROFILE:=0}"
 : "${PRIORITY:=0}"
 : "${OUT:=}"
-export SB_FLAGS_sendto
+export SB_FLAGS_sendto SB_FLAGS_uring
 
 command -v perf >/dev/null || { echo "needs perf (linux-perf)" >&2; exit 2; }
 [ -f "$HARNESS/rtpgen.c" ] || { echo "no RTP harness at $HARNESS" >&2; exit 2; }
@@ -116,7 +120,6 @@ for n in $NS; do
 			sleep "$WARMUP.3"
 			win=$(awk -v d="$DURATION" 'BEGIN { print d - 0.6 }')
 			c0=$(cpu_ticks "$PID")
-			t0=$(date +%s.%N)
 			prof=()
 			if [ "$PROFILE" = 1 ]; then
 				perf record -q -e cpu-clock -g -p "$PID" -o "$OUT/perf-$mode-$n-$r.data" -- sleep "$win" \
@@ -124,7 +127,6 @@ for n in $NS; do
 				prof=($!)
 			fi
 			perf stat -x, -e "$EVENTS" -p "$PID" -o "$OUT/stat-$mode-$n-$r.csv" -- sleep "$win"
-			t1=$(date +%s.%N)
 			c1=$(cpu_ticks "$PID")
 			[ ${#prof[@]} -gt 0 ] && wait "${prof[0]}"
 			wait "$gen"
@@ -135,7 +137,7 @@ for n in $NS; do
 			hz=$(getconf CLK_TCK)
 			{
 				printf 'mode=%s calls=%s run=%s load1=%s fwd_pps=%s window_s=%s' "$mode" "$n" "$r" "$load1" \
-					"$fwd" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
+					"$fwd" "$win"
 				echo "$c0 $c1" | awk -v hz="$hz" '{ printf " user_s=%.3f sys_s=%.3f", ($3 - $1) / hz, ($4 - $2) / hz }'
 				awk -F, '$1 ~ /^[0-9.]+$/ { e = $3; sub(/^(raw_)?syscalls:sys_enter_?/, "", e); if (e == "") e = "syscalls"
 					printf " %s=%s", e, $1 }' "$OUT/stat-$mode-$n-$r.csv"
