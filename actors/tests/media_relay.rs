@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use actix::{Actor, Context, Handler};
 use switchboard_actors::api::media::MediaNote;
 use switchboard_actors::config::{Config, Media};
-use switchboard_actors::media::{MediaError, MediaPlane};
+use switchboard_actors::media::{MediaError, MediaPlane, MediaSession};
 use switchboard_actors::metrics::{Metrics, ThreadLabel};
 use switchboard_engine::media::codec::{Decoder, Encoder};
 use switchboard_engine::media::rtp::{
@@ -61,6 +61,13 @@ fn side(remote: SocketAddr, codec: Codec, pt: u8) -> StreamConfig {
         receives: true,
         srtp: None,
     }
+}
+
+/// Waits until the session's thread has taken every command sent to it so far (it takes them
+/// in order, and answers `stats` after them): a packet sent after this finds the session set
+/// up, where one sent before could meet a session not yet configured and be dropped.
+async fn settled(s: &MediaSession) {
+    s.stats().await.expect("the session is open");
 }
 
 /// A phone's outgoing stream of a tone.
@@ -173,6 +180,7 @@ async fn relay_with_a_caller_behind_nat(ports: &str, connect: bool, io: &str) {
         Side::Callee,
         side(callee.local_addr().unwrap(), Codec::Pcmu, 0),
     );
+    settled(&session).await;
     let (to_caller_side, to_callee_side) = (
         session.local(Side::Caller).unwrap().rtp,
         session.local(Side::Callee).unwrap().rtp,
@@ -259,6 +267,7 @@ async fn g722_and_pcmu_are_transcoded_both_ways_at_the_right_frequency_and_rate(
         Side::Callee,
         side(callee.local_addr().unwrap(), Codec::Pcmu, 0),
     );
+    settled(&session).await;
     let (pa, pb) = (
         session.local(Side::Caller).unwrap().rtp,
         session.local(Side::Callee).unwrap().rtp,
@@ -353,6 +362,7 @@ async fn sessions_are_packed_onto_the_first_media_thread_which_publishes_its_loa
             Side::Callee,
             side(callee.local_addr().unwrap(), Codec::Pcmu, 0),
         );
+        settled(&s).await;
         calls.push((s, caller, callee, Talker::new(Codec::Pcmu, 0, 440.0)));
     }
     // 1.5 s of packets, every 20 ms: the threads publish their figures once a second
@@ -457,6 +467,7 @@ async fn re_latch_on_a_re_invite(ports: &str, io: &str) {
         Side::Callee,
         side(callee.local_addr().unwrap(), Codec::Pcmu, 0),
     );
+    settled(&session).await;
     let (pa, pb) = (
         session.local(Side::Caller).unwrap().rtp,
         session.local(Side::Callee).unwrap().rtp,
@@ -569,6 +580,7 @@ async fn icmp_errors_are_passed_over(ports: &str, io: &str) {
     );
     session.configure(Side::Callee, side(callee_at, Codec::Pcmu, 0));
     session.activate();
+    settled(&session).await;
     let (pa, pb) = (
         session.local(Side::Caller).unwrap().rtp,
         session.local(Side::Callee).unwrap().rtp,
@@ -586,6 +598,21 @@ async fn icmp_errors_are_passed_over(ports: &str, io: &str) {
     for _ in 0..25 {
         a.send(&caller, pa);
         std::thread::sleep(Duration::from_millis(5));
+    }
+    // every one of them was taken (and relayed into the closed port) before the port opens
+    // again, so none of them reaches it afterwards
+    for _ in 0..200 {
+        let rx = session
+            .stats()
+            .await
+            .unwrap()
+            .side(Side::Caller)
+            .unwrap()
+            .rx_packets;
+        if rx == 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // ... and opens again: the call goes on both ways
     let callee = UdpSocket::bind(callee_at).expect("the callee's port again");
@@ -618,6 +645,7 @@ async fn icmp_errors_are_passed_over(ports: &str, io: &str) {
         .unwrap();
     next.configure(Side::Caller, side(c2.local_addr().unwrap(), Codec::Pcmu, 0));
     next.configure(Side::Callee, side(d2.local_addr().unwrap(), Codec::Pcmu, 0));
+    settled(&next).await;
     let mut c = Talker::new(Codec::Pcmu, 0, 440.0);
     c.send(&c2, next.local(Side::Caller).unwrap().rtp);
     assert_eq!(receive_all(&d2, Duration::from_millis(200)).len(), 1);
