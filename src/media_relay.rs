@@ -51,6 +51,13 @@ pub struct RelayArgs {
     /// The callee side speaks G.722 (payload type 0): both directions are transcoded.
     #[arg(long)]
     transcode: bool,
+    /// Connect each socket to the source its port latched to (`media.connect_latched`);
+    /// `false` sends every packet with `sendto`.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    connect_latched: bool,
+    /// How the media threads do their IO (`media.io`): epoll or uring.
+    #[arg(long, default_value = "epoll", value_parser = ["epoll", "uring"])]
+    io: String,
 }
 
 /// Takes the sessions' notes (latching) and forgets them.
@@ -102,6 +109,8 @@ async fn run(a: RelayArgs) -> Result<(), Box<dyn std::error::Error>> {
     media.address = a.address;
     media.advertise = None;
     media.threads = a.threads;
+    media.connect_latched = a.connect_latched;
+    media.io = a.io.clone();
     // exactly the pairs of the layout: the allocator hands them out in order, round the range
     let last = u32::from(a.relay_base) + 4 * u32::from(a.calls.max(1)) - 1;
     media.ports = format!("{}-{last}", a.relay_base);
@@ -127,7 +136,7 @@ async fn run(a: RelayArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("pid {}", std::process::id());
     println!(
-        "ready: {} {} calls on {}:{}-{}, {} media threads",
+        "ready: {} {} calls on {}:{}-{}, {} media threads, connect_latched {}, io {}",
         a.calls,
         if a.transcode {
             "transcoded PCMU <-> G.722"
@@ -137,7 +146,9 @@ async fn run(a: RelayArgs) -> Result<(), Box<dyn std::error::Error>> {
         a.address,
         a.relay_base,
         last,
-        media.thread_count()
+        media.thread_count(),
+        media.connect_latched,
+        media.io
     );
     let threads = media.thread_count();
     let mut busiest = vec![0.0f64; threads];
@@ -272,6 +283,8 @@ mod tests {
             address: "127.0.0.1".parse().unwrap(),
             threads: 1,
             transcode: false,
+            connect_latched: true,
+            io: "epoll".into(),
         };
         assert!(check(&args(2_000, 20_000)).is_ok());
         assert!(check(&args(0, 20_000)).is_ok());

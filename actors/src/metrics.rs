@@ -152,6 +152,9 @@ pub struct Metrics {
     /// Of those, the ones run more than a frame (20 ms) after they were due: the thread was
     /// behind, and a transcoded frame left late.
     pub media_late_ticks: Counter,
+    /// ICMP errors (the peer's port closed, its host unreachable) that connected media
+    /// sockets reported on a send or receive, taken and passed over.
+    pub media_icmp_errors: Counter,
     /// The voicemail thread: messages being written, its polls, backlog and lost audio.
     pub voicemail: VoicemailMetrics,
     /// Bans made, by reason (bad_digest, unauthenticated, unknown_number, scanner, malformed,
@@ -242,6 +245,7 @@ impl Metrics {
             conference_restarts: Counter::default(),
             media_ticks: Counter::default(),
             media_late_ticks: Counter::default(),
+            media_icmp_errors: Counter::default(),
             voicemail: VoicemailMetrics::default(),
         };
         {
@@ -355,6 +359,11 @@ impl Metrics {
                 "media_late_ticks",
                 "Session deadlines run more than 20 ms after they were due",
                 m.media_late_ticks.clone(),
+            );
+            r.register(
+                "media_icmp_errors",
+                "ICMP errors connected media sockets reported, passed over",
+                m.media_icmp_errors.clone(),
             );
             r.register(
                 "room_posts",

@@ -1,7 +1,7 @@
 //! The media threads' receive loop allocates nothing per packet once a session is set up:
 //! relayed packets (receive, session, send on the other side's socket) and the frame path
-//! (transcoded packets sent on every tick), and packets relayed between an IPv4 leg and an
-//! IPv6 one.
+//! (transcoded packets sent on every tick), packets relayed between an IPv4 leg and an
+//! IPv6 one, and packets relayed on an io_uring (`media.io = "uring"`).
 //!
 //! A counting global allocator counts the allocations of the whole process (the media thread
 //! is not ours to mark), so this file holds one test and the test thread only sends and
@@ -184,7 +184,7 @@ async fn the_media_thread_relays_and_transcodes_without_allocating_per_packet() 
     let u = plane
         .open_in(
             &[(Side::Caller, false), (Side::Callee, true)],
-            owner.recipient(),
+            owner.clone().recipient(),
         )
         .unwrap();
     u.configure(Side::Caller, side(aa, Codec::Pcmu, 0));
@@ -203,6 +203,41 @@ async fn the_media_thread_relays_and_transcodes_without_allocating_per_packet() 
     let bridged = ALLOCATIONS.load(Ordering::Relaxed) - before;
     drop(u);
     plane.stop();
+
+    // relay on io_uring (a thread on epoll where the kernel has none)
+    let mut m = Config::load(None).unwrap().media;
+    m.ports = "41620-41639".into();
+    m.threads = 1;
+    m.io = "uring".into();
+    let plane = MediaPlane::start(&m, Arc::new(Metrics::new())).unwrap();
+    for s in [&a, &b] {
+        s.set_nonblocking(false).unwrap();
+        while s.recv_from(&mut [0u8; 512]).is_ok() {}
+    }
+    let w = plane
+        .open(&[Side::Caller, Side::Callee], owner.recipient())
+        .unwrap();
+    w.configure(Side::Caller, side(aa, Codec::Pcmu, 0));
+    w.configure(Side::Callee, side(ba, Codec::Pcmu, 0));
+    let (pa, pb) = (
+        w.local(Side::Caller).unwrap().rtp,
+        w.local(Side::Callee).unwrap().rtp,
+    );
+    exchange(&a, pa, &b, Codec::Pcmu, 0, &mut sa, 200, None);
+    exchange(&b, pb, &a, Codec::Pcmu, 0, &mut sb, 200, None);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let ring_there = exchange(&a, pa, &b, Codec::Pcmu, 0, &mut sa, 5_000, None);
+    let ring_back = exchange(&b, pb, &a, Codec::Pcmu, 0, &mut sb, 5_000, None);
+    let ringed = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    drop(w);
+    plane.stop();
+
+    assert!(
+        ring_there >= 4_990 && ring_back >= 4_990,
+        "{ring_there} {ring_back}"
+    );
+    assert_eq!(ringed, 0, "allocations relaying 10,000 packets on io_uring");
 
     assert!(to_v6 >= 4_990 && to_v4 >= 4_990, "{to_v6} {to_v4}");
     assert_eq!(

@@ -11,6 +11,12 @@
 #   TRANSCODE_NS="100 200 300" NS= ...                    transcoding capacity of one core only
 #   PRIORITY=1 ...                                        on a machine others keep busy: the
 #                                                         servers and the generator above them
+#   MODES="relay rtpengine switchboard switchboard-sendto" SB_FLAGS_sendto="--connect-latched false"
+#                                                         an A/B of one switchboard binary: a
+#                                                         mode switchboard-NAME runs `media relay`
+#                                                         with the flags in SB_FLAGS_NAME
+#   MODES="relay relay-connect ..."                       relay.c also with --connect (connected
+#                                                         sockets, send())
 #
 # For each N (concurrent G.711 calls, 100 forwarded packets/s each) and each repeat, the modes
 # run one after the other (interleaved, so that the machine's other load falls on all of
@@ -182,10 +188,12 @@ sb_step() {
 
 # harness_step MODE CALLS RUN: one step of run.sh (relay.c or rtpengine), its RESULT line in RAW
 harness_step() {
-	local mode=$1 n=$2 r=$3 w=$OUT/harness-$1-$2-$3 load1
+	local mode=$1 n=$2 r=$3 w=$OUT/harness-$1-$2-$3 load1 hmode=$1 connect=${RELAY_CONNECT:-0}
+	# relay-connect: relay.c with connected sockets
+	[ "$mode" = relay-connect ] && hmode=relay connect=1
 	wait_quiet
 	load1=$(cut -d' ' -f1 /proc/loadavg)
-	NS=$n MODES=$mode REPEAT=1 WORK=$w bash "$HARNESS/run.sh" >"$w.txt" 2>"$w.err"
+	NS=$n MODES=$hmode REPEAT=1 WORK=$w RELAY_CONNECT=$connect bash "$HARNESS/run.sh" >"$w.txt" 2>"$w.err"
 	local line
 	line=$(grep '^RESULT' "$w/results.raw" 2>/dev/null | tail -1)
 	[ -n "$line" ] || { log "no result for $mode N=$n (see $w.err)"; return 0; }
@@ -228,6 +236,11 @@ for n in $NS; do
 		for mode in $MODES; do
 			case $mode in
 			switchboard) with_retry "$mode" "$n" "$r" sb_step switchboard "$n" "$r" "$PIN" --threads "$SB_THREADS" ;;
+			switchboard-*)
+				flags=SB_FLAGS_${mode#switchboard-}
+				# shellcheck disable=SC2086
+				with_retry "$mode" "$n" "$r" sb_step "$mode" "$n" "$r" "$PIN" --threads "$SB_THREADS" ${!flags:-}
+				;;
 			*) with_retry "$mode" "$n" "$r" harness_step "$mode" "$n" "$r" ;;
 			esac
 			tail -1 "$RAW" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -303,12 +316,17 @@ done
 			usm[p[1], p[2]] = med(us[k]); if (!(p[1] in ns)) { ns[p[1]] = 1; order[++nn] = p[1] }
 		}
 		print ""
-		print "| calls | switchboard / rtpengine (µs per pkt) | switchboard / relay.c |"
-		print "|---:|---:|---:|"
+		print "| calls | mode | / rtpengine (µs per pkt) | / relay.c |"
+		print "|---:|---|---:|---:|"
 		for (i = 1; i <= nn; i++) {
-			n = order[i]; s = usm[n, "switchboard"]; e = usm[n, "rtpengine"]; c = usm[n, "relay"]
-			printf "| %s | %s | %s |\n", n, (s != "" && e > 0) ? sprintf("%.2f", s / e) : "–",
-				(s != "" && c > 0) ? sprintf("%.2f", s / c) : "–"
+			n = order[i]; e = usm[n, "rtpengine"]; c = usm[n, "relay"]
+			for (j = 1; j <= nk; j++) {
+				split(keys[j], q, SUBSEP)
+				if (q[1] != n || q[2] !~ /^(switchboard|relay-connect)/) continue
+				s = usm[n, q[2]]
+				printf "| %s | %s | %s | %s |\n", n, q[2], (s != "" && e > 0) ? sprintf("%.2f", s / e) : "–",
+					(s != "" && c > 0) ? sprintf("%.2f", s / c) : "–"
+			}
 		}
 	}' "$RAW"
 	if [ "$RSS0" -gt 0 ] 2>/dev/null; then

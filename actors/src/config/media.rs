@@ -46,6 +46,25 @@ pub struct Media {
     /// whose signalling is TLS, so the keys in their SDP are not in clear), `"any"`, `"off"`.
     #[serde(default = "default_srtp")]
     pub srtp: String,
+    /// Once a side's port has latched its source, its socket is connected to it: relayed
+    /// packets go out with `send` on the socket's own route (no route lookup per packet) and
+    /// the kernel refuses other sources (they are then not counted as `spoofed`). Off: every
+    /// packet is sent with `sendto`, and strict source is the session's alone.
+    #[serde(default = "default_connect_latched")]
+    pub connect_latched: bool,
+    /// How the media threads do their IO: `"epoll"` (a system call per packet received and
+    /// one per packet sent) or `"uring"` (an io_uring per thread: one `io_uring_enter` per
+    /// loop turn for all its packets; Linux only, epoll where it cannot be set up).
+    #[serde(default = "default_io")]
+    pub io: String,
+}
+
+fn default_io() -> String {
+    "epoll".to_owned()
+}
+
+fn default_connect_latched() -> bool {
+    true
 }
 
 fn default_srtp() -> String {
@@ -83,6 +102,11 @@ impl Media {
     /// When calls are anchored (validated at load).
     pub fn anchor(&self) -> Policy {
         Policy::parse(&self.anchor).unwrap_or(Policy::Auto)
+    }
+
+    /// The media threads run on io_uring (`io = "uring"`).
+    pub fn uring(&self) -> bool {
+        self.io == "uring"
     }
 
     /// Which legs the switch ends SRTP on (validated at load).
@@ -144,6 +168,12 @@ pub(super) fn validate(m: &Media) -> Result<(), ConfigError> {
         return Err(ConfigError::Value {
             key: "media.srtp",
             message: "must be \"tls-only\", \"any\" or \"off\"".into(),
+        });
+    }
+    if !matches!(m.io.as_str(), "epoll" | "uring") {
+        return Err(ConfigError::Value {
+            key: "media.io",
+            message: "must be \"epoll\" or \"uring\"".into(),
         });
     }
     if m.advertised().is_unspecified() {

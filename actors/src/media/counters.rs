@@ -18,6 +18,8 @@ pub(super) struct Counters {
     /// Session deadlines run, and those run more than a frame late.
     pub(super) ticks: u64,
     pub(super) late_ticks: u64,
+    /// ICMP errors connected sockets reported (and the thread passed over).
+    pub(super) icmp: u64,
     dropped: [u64; SEND_FAILED + 1],
 }
 
@@ -27,6 +29,7 @@ pub(super) struct Sinks {
     framed: Counter,
     ticks: Counter,
     late_ticks: Counter,
+    icmp: Counter,
     dropped: [Counter; SEND_FAILED + 1],
 }
 
@@ -46,6 +49,7 @@ impl Counters {
         to.framed.inc_by(std::mem::take(&mut self.framed));
         to.ticks.inc_by(std::mem::take(&mut self.ticks));
         to.late_ticks.inc_by(std::mem::take(&mut self.late_ticks));
+        to.icmp.inc_by(std::mem::take(&mut self.icmp));
         for (n, c) in self.dropped.iter_mut().zip(&to.dropped) {
             if *n > 0 {
                 c.inc_by(std::mem::take(n));
@@ -67,6 +71,7 @@ impl Sinks {
             framed: m.media_frame_packets.clone(),
             ticks: m.media_ticks.clone(),
             late_ticks: m.media_late_ticks.clone(),
+            icmp: m.media_icmp_errors.clone(),
             dropped: std::array::from_fn(reason),
         }
     }

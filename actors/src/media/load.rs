@@ -8,6 +8,11 @@
 //! placed on each thread and not yet closed in the same `ThreadLoad` as it places and closes
 //! them, so a session counts from the moment it is placed.
 //!
+//! A thread on an io_uring (`media.io = "uring"`) does its packets' kernel work inside its
+//! wait (the receives run as its deferred task work, the sends at submission), so there the
+//! busy time is the thread's CPU time instead (one `clock_gettime` of the thread's CPU clock
+//! per published second).
+//!
 //! A thread with no sessions publishes zeroes and then blocks in `epoll_wait` with no timeout;
 //! a figure older than [`STALE`] is read as an idle second (a thread that has not woken for
 //! that long was waiting).
@@ -108,6 +113,8 @@ pub(super) struct Meter {
     opened: u32,
     /// Zeroes were published and nothing has been opened since.
     idle: bool,
+    /// Busy time is the thread's CPU time: its reading when the second began.
+    cpu: Option<Duration>,
 }
 
 impl Meter {
@@ -129,7 +136,14 @@ impl Meter {
             busy: Duration::ZERO,
             opened: 0,
             idle: false,
+            cpu: None,
         }
+    }
+
+    /// Measures busy time as the thread's CPU time from now on (a thread whose kernel work
+    /// runs inside its wait). Call on the thread itself.
+    pub(super) fn use_cpu_time(&mut self) {
+        self.cpu = Some(thread_cpu_time());
     }
 
     /// `epoll_wait` returned at `now`.
@@ -154,7 +168,15 @@ impl Meter {
         if elapsed < PUBLISH_EVERY {
             return false;
         }
-        let busy = self.busy.as_secs_f64() / elapsed.as_secs_f64();
+        let busy = match self.cpu {
+            Some(before) => {
+                let cpu = thread_cpu_time();
+                self.cpu = Some(cpu);
+                cpu.saturating_sub(before)
+            }
+            None => self.busy,
+        };
+        let busy = busy.as_secs_f64() / elapsed.as_secs_f64();
         let covered = (open as u32).saturating_sub(self.opened);
         self.publish(now, busy, covered, open);
         true
@@ -174,6 +196,17 @@ impl Meter {
         self.busy = Duration::ZERO;
         self.opened = 0;
     }
+}
+
+/// The CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    // SAFETY: all zeroes is a valid timespec, which clock_gettime fills
+    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `t` is a valid timespec to write to
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 #[cfg(test)]
@@ -261,5 +294,25 @@ mod tests {
         assert_eq!(metrics.media_thread_sessions.get_or_create(&label).get(), 0);
         m.woke(t0 + 1001 * MS);
         assert!(!m.waits(t0 + 1002 * MS, 0), "once");
+    }
+
+    #[test]
+    fn a_thread_measured_by_cpu_time_counts_what_it_ran_not_what_it_waited() {
+        let t0 = Instant::now();
+        let (mut m, shared, _metrics) = meter(t0);
+        m.use_cpu_time();
+        m.opened();
+        // spin about 100 ms of CPU, then sleep 200 ms: about a third busy
+        let spin = Instant::now();
+        while spin.elapsed() < 100 * MS {
+            std::hint::black_box(0u64);
+        }
+        std::thread::sleep(200 * MS);
+        let now = Instant::now();
+        m.woke(now);
+        assert!(m.waits(t0 + 1000 * MS, 1));
+        let busy = shared.load(t0 + 1000 * MS).busy;
+        // at most the CPU it had (the machine may have lent it less than 100 ms)
+        assert!(busy > 0.0 && busy <= 0.15, "{busy}");
     }
 }

@@ -27,7 +27,10 @@ mod load;
 mod placement;
 mod ports;
 mod recv;
+mod socket;
 mod thread;
+#[cfg_attr(not(target_os = "linux"), path = "uring_none.rs")]
+mod uring;
 
 pub use crate::api::bell::FeedBell;
 pub use error::MediaError;
@@ -150,8 +153,17 @@ impl MediaPlane {
         let epoch = Instant::now();
         for index in 0..config.thread_count().min(1 << THREAD_BITS) {
             let load = Arc::new(ThreadLoad::new(epoch));
-            let t = thread::spawn(index, ports.clone(), metrics.clone(), load.clone())
-                .map_err(|source| MediaError::Thread { index, source })?;
+            let t = thread::spawn(
+                index,
+                ports.clone(),
+                metrics.clone(),
+                load.clone(),
+                thread::IoOptions {
+                    connect: config.connect_latched,
+                    uring: config.uring(),
+                },
+            )
+            .map_err(|source| MediaError::Thread { index, source })?;
             threads.push(t.mailbox);
             loads.push(load);
             joins.push(t.join);

@@ -113,7 +113,7 @@ impl Batch {
 
 /// The source address the kernel wrote.
 #[cfg(target_os = "linux")]
-fn source(a: &libc::sockaddr_storage) -> Option<SocketAddr> {
+pub(super) fn source(a: &libc::sockaddr_storage) -> Option<SocketAddr> {
     use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
     match i32::from(a.ss_family) {
         libc::AF_INET => {

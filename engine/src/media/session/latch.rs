@@ -51,6 +51,11 @@ impl Latch {
         self.rtp
     }
 
+    /// The learnt RTCP source.
+    pub(super) fn rtcp(&self) -> Option<SocketAddr> {
+        self.rtcp
+    }
+
     /// Where RTP for the side goes: the learnt source, else the SDP address if it can be sent
     /// to (`0.0.0.0` or port 0 is the RFC 2543 hold form, or a side not to send to).
     pub(super) fn rtp_target(&self, sdp: SocketAddr) -> Option<SocketAddr> {

@@ -367,6 +367,20 @@ impl Session {
         self.refresh(now);
     }
 
+    /// The one source a port of `side` takes packets from now: the source its RTP port
+    /// (`rtcp` false) or its RTCP port latched to, `None` while it learns (no packet yet, or
+    /// a new SDP opened learning again) and for the RTCP port of a side with rtcp-mux (its
+    /// RTCP comes to the RTP port). A media thread may `connect` the port's socket to it:
+    /// the kernel then refuses every other source, as strict source would.
+    pub fn peer(&self, side: Side, rtcp: bool) -> Option<SocketAddr> {
+        let s = self.streams[side.index()].as_ref()?;
+        match (rtcp, s.cfg.rtcp_mux) {
+            (false, _) => s.latch.rtp(),
+            (true, false) => s.latch.rtcp(),
+            (true, true) => None,
+        }
+    }
+
     /// What the routes of both sides are now.
     pub fn route(&self, side: Side) -> Route {
         self.routes[side.index()]

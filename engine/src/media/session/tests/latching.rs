@@ -88,3 +88,48 @@ fn an_invalid_packet_does_not_latch_a_side() {
         Some(addr(CALLEE))
     );
 }
+
+#[test]
+fn a_port_names_its_one_peer_once_latched_and_none_again_after_a_new_sdp() {
+    let mut r = Rig::call(
+        stream(CALLER, Codec::Pcmu, 0, None),
+        stream(CALLEE, Codec::Pcmu, 0, None),
+    );
+    assert_eq!(r.s.peer(Side::Callee, false), None, "nothing learnt yet");
+    let public = addr("198.51.100.4:31000");
+    r.recv(
+        r.t0,
+        Side::Callee,
+        public,
+        &rtp(0, 1, 0, 3, false, &[0; 160]),
+    );
+    assert_eq!(r.s.peer(Side::Callee, false), Some(public));
+    assert_eq!(r.s.peer(Side::Callee, true), None, "RTCP learns on its own");
+    assert_eq!(r.s.peer(Side::Caller, false), None);
+    // an empty receiver report on the RTCP port, from where the NAT maps it
+    let rtcp_from = addr("198.51.100.4:31007");
+    let mut rr = [0x80u8, 201, 0, 1, 0, 0, 0, 5];
+    r.s.handle_packet(r.t0, Side::Callee, rtcp_from, true, &mut rr, 8);
+    assert_eq!(r.s.peer(Side::Callee, true), Some(rtcp_from));
+
+    // with rtcp-mux, RTCP comes to the RTP port: the RTCP port has no peer
+    let mut muxed = stream(CALLEE, Codec::Pcmu, 0, None);
+    muxed.rtcp_mux = true;
+    r.s.configure(r.at(20), Side::Callee, muxed);
+    assert_eq!(
+        r.s.peer(Side::Callee, false),
+        None,
+        "a new SDP: learning again"
+    );
+    let moved = addr("203.0.113.9:5000");
+    r.recv(
+        r.at(40),
+        Side::Callee,
+        moved,
+        &rtp(0, 2, 160, 3, false, &[0; 160]),
+    );
+    let mut rr = [0x80u8, 201, 0, 1, 0, 0, 0, 5];
+    r.s.handle_packet(r.at(40), Side::Callee, moved, false, &mut rr, 8);
+    assert_eq!(r.s.peer(Side::Callee, false), Some(moved));
+    assert_eq!(r.s.peer(Side::Callee, true), None);
+}

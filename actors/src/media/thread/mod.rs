@@ -1,42 +1,56 @@
-//! A media thread: a plain thread with one `mio::Poll` over the UDP sockets of its sessions,
-//! the command channel's waker, and its sessions' deadlines.
+//! A media thread: a plain thread that owns the UDP sockets of its sessions and drives them,
+//! with the command channel's waker (a `mio::Poll`) and its sessions' deadlines.
 //!
-//! Per readable socket it receives until the socket is empty, in batches (`recv.rs`: one
-//! `recvmmsg` per wake-up of a socket holding one datagram), into the thread's receive
-//! buffers; each datagram goes to the session (`handle_packet`, with the time the poll
-//! returned, read again every 16 sockets), and a packet to forward leaves at once from the
-//! other side's socket (`send_to`, the same buffer). Then the session's own packets
+//! Two loops, one per thread as `media.io` says: `epoll.rs` (`epoll_wait`, then per readable
+//! socket `recvmmsg` batches into the thread's receive buffers, `recv.rs`, and a packet to
+//! forward sent at once from the other side's socket) and `ring.rs` (an io_uring,
+//! `uring.rs`: a multishot receive armed on every socket into provided buffers, a packet to
+//! forward queued as a send of the same buffer, one `io_uring_enter` per turn); a thread
+//! whose ring cannot be set up runs the epoll loop. Either way each datagram goes to the
+//! session (`handle_packet`, with the time the wait returned, read again every 16 sockets or
+//! completions), a relayed packet leaves from the other side's socket in its own buffer
+//! (with `send` when that socket is connected to the address, `socket.rs`, else `sendto`),
+//! and then the session's own packets
 //! (`poll_transmit`, into the thread's send buffer) and events (to the call's actor) are
 //! drained and its next deadline armed. Deadlines sit in a heap; a session's entry is
 //! replaced only when its deadline moves earlier, so a relayed packet, which moves the media
 //! timeout later, touches no heap. Nothing on the packet path allocates, locks or logs.
 //!
-//! Around each `epoll_wait` the thread notes when it woke and when it waits again (`load.rs`),
+//! With `media.connect_latched`, a socket is connected to the one source its port latched
+//! to (`Session::peer`) after the packets that taught it, and disconnected when a command
+//! (a new SDP) opened learning again.
+//!
+//! Around each wait the thread notes when it woke and when it waits again (`load.rs`),
 //! and once a second publishes how busy it was, for the plane's placement of new sessions.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::ErrorKind;
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actix::Recipient;
 use crossbeam::channel::{Receiver, TryRecvError};
 use mio::net::UdpSocket;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Interest, Poll, Token, Waker};
 use rustc_hash::FxHashMap;
 use switchboard_engine::entropy::Entropy;
-use switchboard_engine::media::session::{Action, Session, MAX_TRANSMIT};
+use switchboard_engine::media::session::{Session, MAX_TRANSMIT};
 use switchboard_engine::media::{Side, FRAME};
 
 use super::command::{Command, Mailbox, Open};
 use super::counters::{Counters, Sinks};
 use super::load::{Meter, ThreadLoad};
 use super::ports::Pools;
-use super::recv::{Batch, BATCH};
+use super::recv::Batch;
+use super::socket::MediaSocket;
+use super::uring::Ring;
 use crate::api::bell::FeedBell;
 use crate::api::media::{MediaNote, MediaSessionId};
 use crate::metrics::Metrics;
+
+mod epoll;
+mod ring;
 
 const WAKER: Token = Token(usize::MAX);
 /// Readable sockets served per clock read: a packet's arrival time is late by at most the
@@ -44,11 +58,23 @@ const WAKER: Token = Token(usize::MAX);
 const CLOCK_EVERY: usize = 16;
 /// Deadlines a session may run in one go (each advances it; a bound against a bug).
 const MAX_DUE_PER_WAKE: usize = 16;
+/// Failed receives a socket may return in one wake-up before it is left (each ICMP error
+/// queued on a connected socket fails one; anything else that fails again would spin).
+const MAX_RECV_ERRORS: usize = 4;
 
 /// A started thread.
 pub(super) struct Spawned {
     pub(super) mailbox: Mailbox,
     pub(super) join: std::thread::JoinHandle<()>,
+}
+
+/// How a thread does its IO.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct IoOptions {
+    /// Connect a socket to the peer its port latched to (`media.connect_latched`).
+    pub(super) connect: bool,
+    /// Run on an io_uring (`media.io = "uring"`), else epoll.
+    pub(super) uring: bool,
 }
 
 /// Starts media thread `index`.
@@ -57,6 +83,7 @@ pub(super) fn spawn(
     ports: Arc<Mutex<Pools>>,
     metrics: Arc<Metrics>,
     load: Arc<ThreadLoad>,
+    io: IoOptions,
 ) -> std::io::Result<Spawned> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -66,7 +93,7 @@ pub(super) fn spawn(
     let meter = Meter::new(index, load, &metrics, Instant::now());
     let join = std::thread::Builder::new()
         .name(format!("media-{index}"))
-        .spawn(move || MediaThread::new(poll, rx, thread_bell, ports, metrics, meter).run())?;
+        .spawn(move || MediaThread::new(poll, rx, thread_bell, ports, metrics, meter, io).run())?;
     Ok(Spawned {
         mailbox: Mailbox { tx, waker, bell },
         join,
@@ -75,19 +102,27 @@ pub(super) fn spawn(
 
 /// One side's sockets.
 struct SideSockets {
-    rtp: UdpSocket,
-    rtcp: UdpSocket,
+    rtp: MediaSocket,
+    rtcp: MediaSocket,
     rtp_port: u16,
     /// Bound on the IPv6 address (its port goes back to that pool).
     v6: bool,
 }
 
 impl SideSockets {
-    fn socket(&self, rtcp: bool) -> &UdpSocket {
+    fn socket(&self, rtcp: bool) -> &MediaSocket {
         if rtcp {
             &self.rtcp
         } else {
             &self.rtp
+        }
+    }
+
+    fn socket_mut(&mut self, rtcp: bool) -> &mut MediaSocket {
+        if rtcp {
+            &mut self.rtcp
+        } else {
+            &mut self.rtp
         }
     }
 }
@@ -121,6 +156,12 @@ struct MediaThread {
     counters: Counters,
     sinks: Sinks,
     meter: Meter,
+    /// Connects a socket to the peer its port latched to.
+    connect: bool,
+    /// Asked to run on an io_uring.
+    uring: bool,
+    /// The ring it runs on, when it does (set up on the thread itself).
+    ring: Option<Ring>,
 }
 
 /// A token names a slot, a side and RTP or RTCP.
@@ -145,6 +186,7 @@ impl MediaThread {
         ports: Arc<Mutex<Pools>>,
         metrics: Arc<Metrics>,
         meter: Meter,
+        io: IoOptions,
     ) -> Self {
         MediaThread {
             poll,
@@ -163,102 +205,31 @@ impl MediaThread {
             metrics,
             counters: Counters::default(),
             meter,
+            connect: io.connect,
+            uring: io.uring,
+            ring: None,
         }
     }
 
     fn run(mut self) {
-        let mut events = Events::with_capacity(1024);
-        loop {
-            let now = Instant::now();
-            // the figure of the last second, with the counts, once a second (and zeroes once
-            // when the last session has closed: then no deadline wakes the thread again)
-            if self.meter.waits(now, self.by_id.len()) {
-                self.counters.flush(&self.sinks);
-            }
-            let timeout = self
-                .timers
-                .peek()
-                .map(|Reverse((at, _, _))| at.saturating_duration_since(now));
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != ErrorKind::Interrupted {
-                    tracing::error!(error = %e, "media thread poll failed");
-                    break;
+        if self.uring {
+            match Ring::new(self.poll.as_raw_fd()) {
+                Ok(ring) => self.ring = Some(ring),
+                Err(e) => {
+                    tracing::warn!(error = %e, "io_uring unavailable: the media thread runs on epoll")
                 }
             }
-            let mut commands = false;
-            let mut now = Instant::now();
-            self.meter.woke(now);
-            for (k, ev) in events.iter().enumerate() {
-                if k > 0 && k % CLOCK_EVERY == 0 {
-                    now = Instant::now();
-                }
-                match ev.token() {
-                    WAKER => commands = true,
-                    t => self.readable(t, now),
-                }
-            }
-            if commands && !self.commands() {
-                break;
-            }
-            let now = Instant::now();
-            if commands && self.bell.answer() {
-                self.feeds(now);
-            }
-            self.fire(now);
+        }
+        if self.ring.is_some() {
+            self.run_uring();
+        } else {
+            self.run_epoll();
         }
         self.counters.flush(&self.sinks);
         let ids: Vec<MediaSessionId> = self.by_id.keys().copied().collect();
         for id in ids {
             self.close(id);
         }
-    }
-
-    /// Everything waiting on a socket of a session, at `now` (read when the poll returned and
-    /// again every `CLOCK_EVERY` sockets, not per packet).
-    fn readable(&mut self, t: Token, now: Instant) {
-        let (slot, side, rtcp) = untoken(t);
-        let Some(Some(e)) = self.slots.get_mut(slot) else {
-            return;
-        };
-        loop {
-            let Some(sock) = e.sides[side.index()].as_ref().map(|s| s.socket(rtcp)) else {
-                return;
-            };
-            let n = match self.batch.recv(sock) {
-                Ok(n) => n,
-                Err(err) if err.kind() == ErrorKind::WouldBlock => break,
-                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-                // an ICMP error queued on the socket: taken, move on
-                Err(_) => continue,
-            };
-            for i in 0..n {
-                let (buf, len, from) = self.batch.datagram(i);
-                let Some(from) = from else { continue };
-                match e.session.handle_packet(now, side, from, rtcp, buf, len) {
-                    Action::Forward {
-                        side: to,
-                        to: addr,
-                        len,
-                        rtcp,
-                    } => {
-                        let sent = e.sides[to.index()]
-                            .as_ref()
-                            .map(|s| s.socket(rtcp).send_to(&buf[..len], addr));
-                        match sent {
-                            Some(Ok(_)) => self.counters.relayed += 1,
-                            _ => self.counters.send_failed(),
-                        }
-                    }
-                    Action::Consumed => {}
-                    Action::Dropped(r) => self.counters.dropped(r),
-                }
-            }
-            if n < BATCH {
-                break; // a short batch: the socket is empty
-            }
-        }
-        drain(e, now, &mut self.out, &mut self.counters);
-        arm(e, slot, &mut self.timers);
     }
 
     /// The bell rang: every fed session sends what its feed was given.
@@ -347,6 +318,13 @@ impl MediaThread {
             };
             if let Some(slot) = id {
                 if let Some(Some(e)) = self.slots.get_mut(slot) {
+                    if self.connect {
+                        // a new SDP opens learning again: its sockets take anyone
+                        for side in [Side::Caller, Side::Callee] {
+                            follow(e, side, false);
+                            follow(e, side, true);
+                        }
+                    }
                     drain(e, now, &mut self.out, &mut self.counters);
                     arm(e, slot, &mut self.timers);
                 }
@@ -385,16 +363,20 @@ impl MediaThread {
             let Some(pair) = pair else { continue };
             let side = if i == 0 { Side::Caller } else { Side::Callee };
             let mut s = SideSockets {
-                rtp: UdpSocket::from_std(pair.rtp),
-                rtcp: UdpSocket::from_std(pair.rtcp),
+                rtp: MediaSocket::new(UdpSocket::from_std(pair.rtp)),
+                rtcp: MediaSocket::new(UdpSocket::from_std(pair.rtcp)),
                 rtp_port: pair.rtp_port,
                 v6: pair.v6,
             };
-            let ok = registry
-                .register(&mut s.rtp, token(slot, side, false), Interest::READABLE)
-                .and_then(|_| {
-                    registry.register(&mut s.rtcp, token(slot, side, true), Interest::READABLE)
-                });
+            let (rtp, rtcp) = (token(slot, side, false), token(slot, side, true));
+            let ok = match self.ring.as_mut() {
+                Some(ring) => ring
+                    .watch(rtp.0, self.generation, s.rtp.socket().as_raw_fd())
+                    .and_then(|_| ring.watch(rtcp.0, self.generation, s.rtcp.socket().as_raw_fd())),
+                None => registry
+                    .register(s.rtp.socket_mut(), rtp, Interest::READABLE)
+                    .and_then(|_| registry.register(s.rtcp.socket_mut(), rtcp, Interest::READABLE)),
+            };
             if let Err(e) = ok {
                 tracing::warn!(error = %e, session = %o.id, "media socket not registered");
             }
@@ -425,8 +407,17 @@ impl MediaThread {
         let mut freed = [None, None];
         for (i, s) in e.sides.iter_mut().enumerate() {
             if let Some(s) = s.as_mut() {
-                let _ = self.poll.registry().deregister(&mut s.rtp);
-                let _ = self.poll.registry().deregister(&mut s.rtcp);
+                let side = if i == 0 { Side::Caller } else { Side::Callee };
+                match self.ring.as_mut() {
+                    Some(ring) => {
+                        ring.unwatch(token(slot, side, false).0, e.generation);
+                        ring.unwatch(token(slot, side, true).0, e.generation);
+                    }
+                    None => {
+                        let _ = self.poll.registry().deregister(s.rtp.socket_mut());
+                        let _ = self.poll.registry().deregister(s.rtcp.socket_mut());
+                    }
+                }
                 freed[i] = Some((s.v6, s.rtp_port));
             }
         }
@@ -445,9 +436,10 @@ impl MediaThread {
 /// Sends what the session made and tells its owner what happened.
 fn drain(e: &mut Entry, now: Instant, out: &mut [u8], counters: &mut Counters) {
     while let Some(t) = e.session.poll_transmit(now, out) {
+        let icmp = &mut counters.icmp;
         let sent = e.sides[t.side.index()]
             .as_ref()
-            .map(|s| s.socket(t.rtcp).send_to(&out[..t.len], t.to));
+            .map(|s| s.socket(t.rtcp).send(&out[..t.len], t.to, icmp));
         match sent {
             Some(Ok(_)) => counters.framed += 1,
             _ => counters.send_failed(),
@@ -458,6 +450,22 @@ fn drain(e: &mut Entry, now: Instant, out: &mut [u8], counters: &mut Counters) {
             session: e.id,
             event,
         });
+    }
+}
+
+/// Connects a socket of `side` to the peer its port latched to, or disconnects it when the
+/// port learns again (a failure leaves it unconnected, sending with `sendto`, and is tried
+/// again with the next packets).
+fn follow(e: &mut Entry, side: Side, rtcp: bool) {
+    let peer = e.session.peer(side, rtcp);
+    let Some(s) = e.sides[side.index()].as_mut() else {
+        return;
+    };
+    let sock = s.socket_mut(rtcp);
+    if sock.peer() != peer {
+        if let Err(err) = sock.follow(peer) {
+            tracing::debug!(error = %err, session = %e.id, ?peer, "media socket not connected");
+        }
     }
 }
 
