@@ -231,6 +231,13 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("media.srtp"));
         c.media.srtp = "any".into();
         assert_eq!(c.media.srtp(), SrtpMode::Any);
+        assert!(c.media.connect_latched);
+        assert!(!c.media.uring(), "epoll by default");
+        c.media.io = "kqueue".into();
+        assert!(c.validate().unwrap_err().to_string().contains("media.io"));
+        c.media.io = "uring".into();
+        assert!(c.media.uring());
+        c.validate().unwrap();
         for bad in ["20000", "30000-20000", "80-1000", "20001-20002", "a-b"] {
             c.media.ports = bad.into();
             let e = c.validate().unwrap_err().to_string();

@@ -78,9 +78,9 @@ pub(super) enum Done {
         retried: bool,
         result: i32,
     },
-    /// The thread's epoll descriptor (its waker) turned readable (`ok`: not an error); `more`
-    /// as above.
-    Woken { more: bool, ok: bool },
+    /// The thread's epoll descriptor (its waker) turned readable; `rearm`: its poll ended
+    /// (a full completion queue ends a multishot request) and should be armed again.
+    Woken { rearm: bool },
     /// Something of no interest (a cancellation's own completion).
     Other,
 }
@@ -102,6 +102,11 @@ pub(super) struct Ring {
     wake_fd: RawFd,
     /// The registered file table's size: tokens below it are registered files.
     files: u32,
+    /// Receives to arm again that found the submission queue full and the kernel refusing
+    /// to take it (a completion queue overflowing): armed at the next wait.
+    pending: Vec<(usize, u32, RawFd)>,
+    /// The same for the waker's poll.
+    wake_pending: bool,
 }
 
 /// An operation's target: the registered file of a token, or a descriptor.
@@ -179,6 +184,8 @@ impl Ring {
             ),
             wake_fd,
             files,
+            pending: Vec::with_capacity(256),
+            wake_pending: false,
         };
         r.msghdr.msg_namelen = NAME as libc::socklen_t;
         // SAFETY: the mapping is page-aligned, holds BUFFERS entries and lives as long as
@@ -207,18 +214,23 @@ impl Ring {
         self.arm_recv(token, generation, fd)
     }
 
-    /// Arms (again) the multishot receive of socket `token` (descriptor `fd`).
+    /// Arms (again) the multishot receive of socket `token` (descriptor `fd`); when the
+    /// ring cannot take it now, at the next wait.
     pub(super) fn arm_recv(&mut self, token: usize, generation: u32, fd: RawFd) -> io::Result<()> {
         let msghdr: *const libc::msghdr = &*self.msghdr;
         let e = target!(self, token, fd, RecvMsgMulti::new(_, msghdr, GROUP))
             .build()
             .user_data(user_data(RECV, generation, token));
-        self.push(&e)
+        if self.push(&e).is_err() {
+            self.pending.push((token, generation, fd));
+        }
+        Ok(())
     }
 
     /// Stops receiving on socket `token` and lets go of its file (the socket can close, and
     /// its port is free, once this returns).
     pub(super) fn unwatch(&mut self, token: usize, generation: u32) {
+        self.pending.retain(|p| p.0 != token);
         let e = opcode::AsyncCancel::new(user_data(RECV, generation, token))
             .build()
             .user_data(0);
@@ -295,6 +307,15 @@ impl Ring {
 
     /// Submits what was queued and waits for a completion, or `timeout`.
     pub(super) fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if std::mem::take(&mut self.wake_pending) {
+            self.arm_wake()?;
+        }
+        for _ in 0..self.pending.len() {
+            let Some((token, generation, fd)) = self.pending.pop() else {
+                break;
+            };
+            self.arm_recv(token, generation, fd)?;
+        }
         let r = match timeout {
             Some(t) => {
                 let ts = Timespec::from(t);
@@ -323,13 +344,17 @@ impl Ring {
         Some(decode(&c))
     }
 
-    /// Arms (again) the poll of the waker's epoll descriptor.
+    /// Arms (again) the poll of the waker's epoll descriptor; when the ring cannot take it
+    /// now, at the next wait.
     pub(super) fn arm_wake(&mut self) -> io::Result<()> {
         let e = opcode::PollAdd::new(io_uring::types::Fd(self.wake_fd), libc::POLLIN as u32)
             .multi(true)
             .build()
             .user_data(WAKE << KIND_SHIFT);
-        self.push(&e)
+        if self.push(&e).is_err() {
+            self.wake_pending = true;
+        }
+        Ok(())
     }
 
     /// Queues an entry, submitting what waits first when the queue is full.
@@ -385,8 +410,8 @@ fn decode(c: &cqueue::Entry) -> Done {
             result: c.result(),
         },
         WAKE => Done::Woken {
-            more,
-            ok: c.result() >= 0,
+            // not for a descriptor the poll cannot take at all
+            rearm: !more && !matches!(-c.result(), libc::EBADF | libc::EINVAL),
         },
         _ => Done::Other,
     }

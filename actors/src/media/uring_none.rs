@@ -23,8 +23,7 @@ pub(super) enum Done {
         result: i32,
     },
     Woken {
-        more: bool,
-        ok: bool,
+        rearm: bool,
     },
     Other,
 }

@@ -59,9 +59,9 @@ impl MediaThread {
                         retried,
                         result,
                     } => self.sent(Token(token), generation, buffer, retried, result),
-                    Done::Woken { more, ok } => {
+                    Done::Woken { rearm } => {
                         commands = true;
-                        if !more && ok {
+                        if rearm {
                             if let Some(ring) = self.ring.as_mut() {
                                 let _ = ring.arm_wake();
                             }
