@@ -56,7 +56,7 @@ pub struct RelayArgs {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     connect_latched: bool,
     /// How the media threads do their IO (`media.io`): epoll or uring.
-    #[arg(long, default_value = "epoll", value_parser = ["epoll", "uring"])]
+    #[arg(long, default_value = "uring", value_parser = ["epoll", "uring"])]
     io: String,
 }
 

@@ -52,15 +52,16 @@ pub struct Media {
     /// packet is sent with `sendto`, and strict source is the session's alone.
     #[serde(default = "default_connect_latched")]
     pub connect_latched: bool,
-    /// How the media threads do their IO: `"epoll"` (a system call per packet received and
-    /// one per packet sent) or `"uring"` (an io_uring per thread: one `io_uring_enter` per
-    /// loop turn for all its packets; Linux only, epoll where it cannot be set up).
+    /// How the media threads do their IO: `"uring"` (the default: an io_uring per thread,
+    /// one `io_uring_enter` per loop turn for all its packets; Linux only, epoll where it
+    /// cannot be set up) or `"epoll"` (a system call per packet received and one per packet
+    /// sent).
     #[serde(default = "default_io")]
     pub io: String,
 }
 
 fn default_io() -> String {
-    "epoll".to_owned()
+    "uring".to_owned()
 }
 
 fn default_connect_latched() -> bool {
@@ -232,12 +233,13 @@ mod tests {
         c.media.srtp = "any".into();
         assert_eq!(c.media.srtp(), SrtpMode::Any);
         assert!(c.media.connect_latched);
-        assert!(!c.media.uring(), "epoll by default");
+        assert!(c.media.uring(), "io_uring by default");
         c.media.io = "kqueue".into();
         assert!(c.validate().unwrap_err().to_string().contains("media.io"));
-        c.media.io = "uring".into();
-        assert!(c.media.uring());
+        c.media.io = "epoll".into();
+        assert!(!c.media.uring());
         c.validate().unwrap();
+
         for bad in ["20000", "30000-20000", "80-1000", "20001-20002", "a-b"] {
             c.media.ports = bad.into();
             let e = c.validate().unwrap_err().to_string();
