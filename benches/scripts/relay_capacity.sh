@@ -9,6 +9,7 @@
 #   benches/scripts/relay_capacity.sh                         the default ladder
 #   NS="2000" REPEAT=3 MODES="switchboard-uring switchboard-epoll" benches/scripts/relay_capacity.sh
 #   MODES="direct relay switchboard-uring" ...                the generator alone, relay.c, the switch
+#   RELAY_CPUS=0 GEN_FLAGS="--cpu 1" SB_FLAGS_uring="--io uring --threads 1" ...   pinned apart
 #
 # Modes: `direct` (the generator's legs send to each other: its own cost and delay floor),
 # `relay` (the shared harness's relay.c: one recvfrom + one sendto per packet, unconnected),
@@ -40,7 +41,8 @@ fi
 : "${LOSS_PCT:=0.1}"
 : "${JITTER_US:=1000}"
 : "${SOCKETS:=16}"
-: "${GEN_FLAGS:=}"
+: "${GEN_FLAGS:=}"                     # e.g. "--cpu 1": the generator pinned
+: "${RELAY_CPUS:=}"                    # e.g. 0: the relay pinned (taskset -c)
 : "${SB_FLAGS_uring:=--io uring}"
 : "${SB_FLAGS_epoll:=--io epoll}"
 : "${SB_BIN:=$repo/target/release/switchboard}"
@@ -74,18 +76,19 @@ trap 'exit 130' INT TERM
 
 # start MODE N: the relay of MODE for N calls, its pid in PID (none for direct)
 start() {
-	local mode=$1 n=$2 logf=$OUT/$1-$2.log i
+	local mode=$1 n=$2 logf=$OUT/$1-$2.log i pin=()
+	[ -n "$RELAY_CPUS" ] && pin=(taskset -c "$RELAY_CPUS")
 	case $mode in
 	direct) return 0 ;;
 	relay)
-		"$OUT/relay" --calls "$n" --base "$RELAY_BASE" --peer-base "$GEN_BASE" >"$logf" 2>&1 &
+		${pin[@]+"${pin[@]}"} "$OUT/relay" --calls "$n" --base "$RELAY_BASE" --peer-base "$GEN_BASE" >"$logf" 2>&1 &
 		PID=$!
 		sleep 1
 		;;
 	switchboard-*)
 		local flags=SB_FLAGS_${mode#switchboard-}
 		# shellcheck disable=SC2086
-		"$SB_BIN" media relay --calls "$n" --relay-base "$RELAY_BASE" --peer-base "$GEN_BASE" \
+		${pin[@]+"${pin[@]}"} "$SB_BIN" media relay --calls "$n" --relay-base "$RELAY_BASE" --peer-base "$GEN_BASE" \
 			${!flags:-} >"$logf" 2>&1 &
 		PID=$!
 		for i in $(seq 1 300); do
