@@ -164,12 +164,17 @@ const BENCHES: [(&str, u64); 5] = [
     ("conference_mix_1_room_x100_pcmu_3_talkers_tick", 100),
     ("conference_mix_mixed_rate_12_3_talkers_tick", 12),
     ("conference_mix_mixed_rate_20_pcmu_g722_3_talkers_tick", 20),
-    ("conference_mix_mixed_rate_100_pcmu_g722_3_talkers_tick", 100),
+    (
+        "conference_mix_mixed_rate_100_pcmu_g722_3_talkers_tick",
+        100,
+    ),
 ];
 
 fn rooms_of(bench: &str) -> Vec<Room> {
     match bench {
-        "conference_mix_10_rooms_x10_pcmu_3_talkers_tick" => (0..10).map(|_| pcmu_room(10, 3)).collect(),
+        "conference_mix_10_rooms_x10_pcmu_3_talkers_tick" => {
+            (0..10).map(|_| pcmu_room(10, 3)).collect()
+        }
         "conference_mix_1_room_x100_pcmu_3_talkers_tick" => vec![pcmu_room(100, 3)],
         "conference_mix_mixed_rate_12_3_talkers_tick" => vec![three_rate_room()],
         "conference_mix_mixed_rate_20_pcmu_g722_3_talkers_tick" => vec![mixed_room(20)],
@@ -199,7 +204,9 @@ criterion_group!(benches, conference);
 /// difference of two values of N cancels the set-up).
 fn main() {
     if let Ok(ticks) = std::env::var("CONFERENCE_MIX_TICKS") {
-        let ticks: usize = ticks.parse().expect("CONFERENCE_MIX_TICKS: a number of ticks");
+        let ticks: usize = ticks
+            .parse()
+            .expect("CONFERENCE_MIX_TICKS: a number of ticks");
         let name = std::env::args()
             .skip(1)
             .find(|a| !a.starts_with('-'))
