@@ -83,7 +83,12 @@ impl ProbeClocks {
     }
 
     fn codec(&self, room: u32) -> Option<Codec> {
-        self.codecs.lock().ok()?.get(room as usize).copied().flatten()
+        self.codecs
+            .lock()
+            .ok()?
+            .get(room as usize)
+            .copied()
+            .flatten()
     }
 }
 

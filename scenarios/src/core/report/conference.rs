@@ -186,7 +186,8 @@ impl ConferenceReport {
                 &a.runner_read_lateness,
                 &a.runner_send_lateness,
             );
-            let _ = writeln!(
+            let _ =
+                writeln!(
                 out,
                 "conferences runner: probe delay by the runner's read p50 {:.1} ms, p99 {:.1} ms; \
                  the runner read the mix late p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms ({} \

@@ -105,8 +105,7 @@ mod imp {
                     ))
                 }
                 libc::AF_INET6 => {
-                    let a =
-                        &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
+                    let a = &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
                     SocketAddr::V6(SocketAddrV6::new(
                         Ipv6Addr::from(a.sin6_addr.s6_addr),
                         u16::from_be(a.sin6_port),
@@ -161,7 +160,10 @@ mod tests {
         assert_eq!((&buf[..n], from), (&b"late"[..], a.local_addr().unwrap()));
         if stamped {
             let arrived = std::time::Duration::from_nanos(arrived.unwrap());
-            assert!(arrived >= sent - std::time::Duration::from_millis(1), "{arrived:?}");
+            assert!(
+                arrived >= sent - std::time::Duration::from_millis(1),
+                "{arrived:?}"
+            );
             assert!(read - arrived >= std::time::Duration::from_millis(45));
         }
     }

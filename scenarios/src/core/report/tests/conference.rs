@@ -81,7 +81,11 @@ fn the_report_gives_each_room_and_the_totals() {
     assert!((a.jitter_mean_ms - 1.5).abs() < 1e-9 && (a.jitter_max_ms - 1.5).abs() < 1e-9);
     assert_eq!(a.delay.samples, 15);
     assert!((a.delay.p50_ms - 30.0).abs() < 0.5, "{:?}", a.delay);
-    assert!((a.delay_read.p50_ms - 35.0).abs() < 0.5, "{:?}", a.delay_read);
+    assert!(
+        (a.delay_read.p50_ms - 35.0).abs() < 0.5,
+        "{:?}",
+        a.delay_read
+    );
     assert!((a.runner_read_lateness.p99_ms - 5.0).abs() < 0.1);
     let pairs: Vec<_> = a
         .delay_by_codec
@@ -111,7 +115,10 @@ fn the_report_gives_each_room_and_the_totals() {
         "{table}"
     );
     assert!(table.contains("4/5 listeners heard another talker, 1/3 talkers heard themselves"));
-    assert!(table.contains("probe  PCMU -> listener PCMU  delay p50"), "{table}");
+    assert!(
+        table.contains("probe  PCMU -> listener PCMU  delay p50"),
+        "{table}"
+    );
     assert!(report.to_html().contains("<h2>Conferences</h2>"));
 }
 
