@@ -12,12 +12,15 @@
 //! - `conference_mix_mixed_rate_20_pcmu_g722_3_talkers_tick`: one room of ten PCMU and ten
 //!   G.722 participants, two PCMU talkers and one G.722 talker: the mixed room of today's
 //!   phones (narrowband and wideband).
+//! - `conference_mix_mixed_rate_100_pcmu_g722_3_talkers_tick`: one room of 50 PCMU and 50
+//!   G.722 participants, two PCMU talkers and one G.722 talker: the 100-participant room of
+//!   the CPU target, at two rates.
 //!
 //! Talkers send speech-like audio (a 120 Hz buzz with harmonics under a syllable envelope,
 //! plus noise); the others send faint noise under the talk threshold, as a jitter buffer
 //! gives frames for everyone. CPU per participant-second = time per tick × 50 / participants.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_group, Criterion, Throughput};
 use switchboard_engine::conference::{Format, Mixer, MixerConfig, ParticipantId};
 use switchboard_engine::media::{Codec, SampleRate};
 
@@ -108,21 +111,30 @@ fn pcmu_room(n: usize, talkers: usize) -> Room {
     Room::new(&participants)
 }
 
-fn conference(c: &mut Criterion) {
-    let mut g = c.benchmark_group("conference_mix");
+/// `n` participants, half PCMU and half G.722, two PCMU talkers and one G.722 talker.
+fn mixed_room(n: usize) -> Room {
+    let half = n / 2;
+    let participants: Vec<(Codec, bool)> = (0..n)
+        .map(|i| {
+            if i < half {
+                (Codec::Pcmu, i < 2)
+            } else {
+                (Codec::G722, i == half)
+            }
+        })
+        .collect();
+    let room = Room::new(&participants);
+    let s = room.mixer.stats();
+    assert_eq!(
+        s.resampled_frames / s.ticks,
+        2,
+        "the PCMU talkers up together, the G.722 talker down: {s:?}"
+    );
+    room
+}
 
-    let mut rooms: Vec<Room> = (0..10).map(|_| pcmu_room(10, 3)).collect();
-    g.throughput(Throughput::Elements(100));
-    g.bench_function("conference_mix_10_rooms_x10_pcmu_3_talkers_tick", |b| {
-        b.iter(|| rooms.iter_mut().map(|r| black_box(r.tick())).sum::<usize>())
-    });
-
-    let mut room = pcmu_room(100, 3);
-    g.throughput(Throughput::Elements(100));
-    g.bench_function("conference_mix_1_room_x100_pcmu_3_talkers_tick", |b| {
-        b.iter(|| black_box(room.tick()))
-    });
-
+/// Four each of PCMU, G.722 and L16 48 kHz, one talker at each rate.
+fn three_rate_room() -> Room {
     let fb = Codec::L16(SampleRate::FULL);
     let mut participants = Vec::new();
     for codec in [Codec::Pcmu, Codec::G722, fb] {
@@ -130,7 +142,7 @@ fn conference(c: &mut Criterion) {
             participants.push((codec, i == 0));
         }
     }
-    let mut room = Room::new(&participants);
+    let room = Room::new(&participants);
     let s = room.mixer.stats();
     assert_eq!(
         s.private_encodes / s.ticks,
@@ -142,31 +154,68 @@ fn conference(c: &mut Criterion) {
         4,
         "8 -> 16 -> 48 kHz and back down: {s:?}"
     );
-    g.throughput(Throughput::Elements(12));
-    g.bench_function("conference_mix_mixed_rate_12_3_talkers_tick", |b| {
-        b.iter(|| black_box(room.tick()))
-    });
+    room
+}
 
-    let participants: Vec<(Codec, bool)> = (0..20)
-        .map(|i| match i {
-            0..10 => (Codec::Pcmu, i < 2),
-            _ => (Codec::G722, i == 10),
-        })
-        .collect();
-    let mut room = Room::new(&participants);
-    let s = room.mixer.stats();
-    assert_eq!(
-        s.resampled_frames / s.ticks,
-        2,
-        "the PCMU talkers up together, the G.722 talker down: {s:?}"
-    );
-    g.throughput(Throughput::Elements(20));
-    g.bench_function(
-        "conference_mix_mixed_rate_20_pcmu_g722_3_talkers_tick",
-        |b| b.iter(|| black_box(room.tick())),
-    );
+/// Each bench: its name, its participants per iteration, and its rooms (one iteration ticks
+/// every room once).
+const BENCHES: [(&str, u64); 5] = [
+    ("conference_mix_10_rooms_x10_pcmu_3_talkers_tick", 100),
+    ("conference_mix_1_room_x100_pcmu_3_talkers_tick", 100),
+    ("conference_mix_mixed_rate_12_3_talkers_tick", 12),
+    ("conference_mix_mixed_rate_20_pcmu_g722_3_talkers_tick", 20),
+    (
+        "conference_mix_mixed_rate_100_pcmu_g722_3_talkers_tick",
+        100,
+    ),
+];
+
+fn rooms_of(bench: &str) -> Vec<Room> {
+    match bench {
+        "conference_mix_10_rooms_x10_pcmu_3_talkers_tick" => {
+            (0..10).map(|_| pcmu_room(10, 3)).collect()
+        }
+        "conference_mix_1_room_x100_pcmu_3_talkers_tick" => vec![pcmu_room(100, 3)],
+        "conference_mix_mixed_rate_12_3_talkers_tick" => vec![three_rate_room()],
+        "conference_mix_mixed_rate_20_pcmu_g722_3_talkers_tick" => vec![mixed_room(20)],
+        "conference_mix_mixed_rate_100_pcmu_g722_3_talkers_tick" => vec![mixed_room(100)],
+        _ => panic!("no bench {bench}"),
+    }
+}
+
+fn tick_all(rooms: &mut [Room]) -> usize {
+    rooms.iter_mut().map(|r| black_box(r.tick())).sum()
+}
+
+fn conference(c: &mut Criterion) {
+    let mut g = c.benchmark_group("conference_mix");
+    for (name, participants) in BENCHES {
+        let mut rooms = rooms_of(name);
+        g.throughput(Throughput::Elements(participants));
+        g.bench_function(name, |b| b.iter(|| tick_all(&mut rooms)));
+    }
     g.finish();
 }
 
 criterion_group!(benches, conference);
-criterion_main!(benches);
+
+/// `CONFERENCE_MIX_TICKS=N conference_mix NAME`: sets up bench NAME's rooms and ticks them N
+/// times, without criterion: for counting instructions per tick under callgrind (the
+/// difference of two values of N cancels the set-up).
+fn main() {
+    if let Ok(ticks) = std::env::var("CONFERENCE_MIX_TICKS") {
+        let ticks: usize = ticks
+            .parse()
+            .expect("CONFERENCE_MIX_TICKS: a number of ticks");
+        let name = std::env::args()
+            .skip(1)
+            .find(|a| !a.starts_with('-'))
+            .expect("the bench's name");
+        let mut rooms = rooms_of(&name);
+        let bytes: usize = (0..ticks).map(|_| tick_all(&mut rooms)).sum();
+        println!("{name}: {ticks} ticks, {bytes} payload bytes");
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -11,7 +11,10 @@
 # Defaults: scenarios/conference_200.toml, 200, 30, the file's own duration. DURATION_SECS
 # rewrites the first phase's duration_secs (a longer probe run of conference_small.toml);
 # CODECS='{ PCMU = 1 }' in the environment rewrites the codec shares; BIN=path runs another
-# build of the switch (an earlier commit's, side by side).
+# build of the switch (an earlier commit's, side by side). SIP_PORT and HTTP_PORT (default 5094
+# and 8094) move the switch's loopback ports, MEDIA_PORTS (e.g. 40000-44999) its RTP ports
+# (default: the configuration's), where other work on the machine uses those. The switch
+# trusts loopback (`[security] trusted`): no flood ban of the load generator's one address.
 # Prints `uptime` before, during and after: the machine is shared.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,8 +25,16 @@ duration=${4:-}
 bin=${BIN:-$here/target/release/switchboard}
 [ -x "$bin" ] || (cd "$here" && cargo build --release --bin switchboard)
 work=$(mktemp -d /tmp/sb-conf.XXXXXX)
-"$bin" serve --sip 127.0.0.1:5094 --http 127.0.0.1:8094 --auth off --data "$work/data" \
-	>"$work/switch.log" 2>&1 &
+sip_port=${SIP_PORT:-5094}
+http_port=${HTTP_PORT:-8094}
+# loopback is trusted: the load generator's joins come from one address, faster than the
+# flood limit (16 requests in 2 s) allows one source
+printf '[security]\ntrusted = ["127.0.0.0/8"]\n' >"$work/switch.toml"
+if [ -n "${MEDIA_PORTS:-}" ]; then
+	printf '[media]\nports = "%s"\n' "$MEDIA_PORTS" >>"$work/switch.toml"
+fi
+"$bin" serve --config "$work/switch.toml" --sip 127.0.0.1:$sip_port --http 127.0.0.1:$http_port --auth off \
+	--data "$work/data" >"$work/switch.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 sleep 2
@@ -39,7 +50,7 @@ scenario=$work/scenario.toml
 
 ticks() { awk '{ n = split($0, f, ")"); split(f[n], g, " "); print g[12] + g[13] }' /proc/$pid/stat; }
 rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
-metric() { curl -s 127.0.0.1:8094/metrics | awk -v m="$1" '$1 == m {print $2}'; }
+metric() { curl -s 127.0.0.1:$http_port/metrics | awk -v m="$1" '$1 == m {print $2}'; }
 hz=$(getconf CLK_TCK)
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
 echo "before: $(uptime)"
@@ -48,7 +59,7 @@ t0=$(ticks)
 sleep 5
 echo "idle switch: RSS $(rss) KiB, $(($(ticks) - t0)) CPU ticks in 5 s, mixer ticks $(metric switchboard_conference_mixer_ticks_total)"
 
-"$bin" load "$scenario" --target 127.0.0.1:5094 --server-pid $pid --report "$work/report.json" \
+"$bin" load "$scenario" --target 127.0.0.1:$sip_port --server-pid $pid --report "$work/report.json" \
 	--quiet >"$work/load.txt" 2>&1 &
 load=$!
 for _ in $(seq 1 120); do

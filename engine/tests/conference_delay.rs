@@ -131,10 +131,10 @@ fn stream(remote: SocketAddr, codec: Codec) -> StreamConfig {
     }
 }
 
-/// A room of a talker (PCMU), a PCMU listener and a G.722 listener, run for `secs` seconds
-/// with the talker's phone sending at `phase` and its packets delayed by `network`; with
-/// `follow`, the sessions follow the mixer's clock (else each keeps its own). The delays of
-/// the bursts to each listener, and the talker's session.
+/// A room of a talker (PCMU unless said), a PCMU listener and a G.722 listener, run for
+/// `secs` seconds with the talker's phone sending at `phase` and its packets delayed by
+/// `network`; with `follow`, the sessions follow the mixer's clock (else each keeps its own).
+/// The delays of the bursts to each listener, and the talker's session.
 struct Bridge {
     t0: Instant,
     clock: MixerClock,
@@ -144,6 +144,15 @@ struct Bridge {
 
 impl Bridge {
     fn new(phase: Duration, network: Box<dyn FnMut(u64) -> Duration>, follow: bool) -> Bridge {
+        Bridge::with_talker(Codec::Pcmu, phase, network, follow)
+    }
+
+    fn with_talker(
+        talker_codec: Codec,
+        phase: Duration,
+        network: Box<dyn FnMut(u64) -> Duration>,
+        follow: bool,
+    ) -> Bridge {
         let t0 = Instant::now();
         let clock = MixerClock {
             epoch: t0 + Duration::from_millis(7),
@@ -153,7 +162,7 @@ impl Bridge {
         let mut parties = Vec::new();
         let talker = Tone::continuous(Sound::Single(BURST_HZ), Level::dbfs(-12.0));
         let members = [
-            (Codec::Pcmu, phase, true),
+            (talker_codec, phase, true),
             (Codec::Pcmu, Duration::from_millis(4), false),
             (Codec::G722, Duration::from_millis(13), false),
         ];
@@ -319,6 +328,29 @@ fn a_burst_reaches_the_listeners_within_40_ms_whatever_the_talker_s_phase() {
         let s = b.parties[0].session.stats();
         let talker = s.side(Side::Caller).unwrap();
         assert_eq!(talker.concealed, 0, "phase {phase} ms: {talker:?}");
+    }
+}
+
+#[test]
+fn pcmu_and_g722_listeners_hear_a_burst_in_the_same_tick_whichever_rate_it_came_at() {
+    // resampling between the rates and G.722's coding delay a burst by a few ms (the
+    // resampler's half filter, the QMFs' 22 samples): well inside the burst's first frame,
+    // so both listeners' first loud packet is the same tick's, from either kind of talker,
+    // at every phase
+    for talker in [Codec::Pcmu, Codec::G722] {
+        for phase in [0u64, 5, 10, 15, 19] {
+            let mut b = Bridge::with_talker(
+                talker,
+                Duration::from_millis(phase),
+                Box::new(|_| Duration::from_micros(300)),
+                true,
+            );
+            b.run(6);
+            let (pcmu, g722) = (b.delays(1), b.delays(2));
+            assert!(pcmu.len() >= 9, "{talker} at {phase} ms: {pcmu:?}");
+            assert_eq!(pcmu, g722, "{talker} talker at {phase} ms");
+            assert!(max_ms(&pcmu) <= 40.0, "{talker} at {phase} ms: {pcmu:?}");
+        }
     }
 }
 

@@ -6,59 +6,89 @@
 //! The probe's delay: a probe stores the time it sends the first packet of each burst in
 //! its room's slot of [`ProbeClocks`] (shared by every shard of the run); a listener whose
 //! meter sees a burst start reads the slot and records the difference. Both times come from
-//! one clock in one process, so the delay is the bridge's: the probe's packet into the
-//! switch, its jitter buffer, the mixer's tick, the send tick, back to the listener, plus
-//! the runner's own wake-up on each side. Bursts are a second apart, far more than any
-//! delay, so the slot still holds the burst that arrived. A probe starts bursting only once
-//! it has settled in the conference (`Participant::probe_settle`).
+//! one clock (the system's real-time clock), so the delay is the bridge's: the probe's packet
+//! into the switch, its jitter buffer, the mixer's tick, the send tick, back to the listener.
+//! The arrival is the kernel's receive timestamp of the packet (`SO_TIMESTAMPNS`, on Linux),
+//! not the moment the runner got round to reading it: the runner's own wake-ups on the
+//! receive side are left out of the delay and counted apart (its lateness, every packet), as
+//! is its lateness sending (how long after each 20 ms tick was due a packet went out; a
+//! late probe packet is timed from its real send). Elsewhere, or where the kernel gives no
+//! timestamp, the arrival is the read. Bursts are a second apart, far more than any delay,
+//! so the slot still holds the burst that arrived. A probe starts bursting only once it has
+//! settled in the conference (`Participant::probe_settle`).
 //!
 //! Set up once per participant (its second of voice is encoded once per voice and codec by
 //! the shard and shared); each packet reuses the same buffers.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use switchboard_engine::media::Codec;
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
 use crate::core::conference::{Participant, Voice, PROBE_BURST};
 use crate::core::stats::{ParticipantCounts, ParticipantMeter};
 
+mod stamp;
+
 const FRAME: Duration = Duration::from_millis(20);
 /// A delay longer than this is no delay of the burst in the slot (a probe that left).
 const LONGEST_DELAY: Duration = Duration::from_millis(900);
 
-/// When each room's probe last started a burst (µs since `epoch`; `u64::MAX`: never).
+/// When each room's probe last started a burst (ns of the real-time clock, the clock of the
+/// kernel's receive timestamps; `u64::MAX`: never), and each room's probe's codec.
 pub struct ProbeClocks {
-    epoch: Instant,
     bursts: Box<[AtomicU64]>,
+    /// Set once per probe call (not per packet), read once per participant at its end.
+    codecs: Mutex<Box<[Option<Codec>]>>,
+}
+
+/// Now on the real-time clock, in ns since the Unix epoch.
+fn real_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl ProbeClocks {
     /// Slots for `rooms` rooms.
     pub fn new(rooms: u32) -> ProbeClocks {
         ProbeClocks {
-            epoch: Instant::now(),
             bursts: (0..rooms).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            codecs: Mutex::new(vec![None; rooms as usize].into_boxed_slice()),
         }
-    }
-
-    fn now_us(&self) -> u64 {
-        self.epoch.elapsed().as_micros() as u64
     }
 
     fn burst_started(&self, room: u32) {
         if let Some(slot) = self.bursts.get(room as usize) {
-            slot.store(self.now_us(), Ordering::Release);
+            slot.store(real_now(), Ordering::Release);
         }
     }
 
-    /// How long ago the room's probe started its last burst.
-    fn since_burst(&self, room: u32) -> Option<Duration> {
-        let at = self.bursts.get(room as usize)?.load(Ordering::Acquire);
-        (at != u64::MAX).then(|| Duration::from_micros(self.now_us().saturating_sub(at)))
+    /// How long before `at` (real-time ns) the room's probe started its last burst.
+    fn since_burst(&self, room: u32, at: u64) -> Option<Duration> {
+        let sent = self.bursts.get(room as usize)?.load(Ordering::Acquire);
+        (sent != u64::MAX).then(|| Duration::from_nanos(at.saturating_sub(sent)))
+    }
+
+    fn set_codec(&self, room: u32, codec: Codec) {
+        if let Ok(mut codecs) = self.codecs.lock() {
+            if let Some(slot) = codecs.get_mut(room as usize) {
+                *slot = Some(codec);
+            }
+        }
+    }
+
+    fn codec(&self, room: u32) -> Option<Codec> {
+        self.codecs
+            .lock()
+            .ok()?
+            .get(room as usize)
+            .copied()
+            .flatten()
     }
 }
 
@@ -94,6 +124,10 @@ pub fn start(
     let (room, probe) = (p.room, p.voice == Voice::Probe);
     let codec = p.codec;
     let settle = (p.probe_settle.as_millis() / FRAME.as_millis()) as usize;
+    if probe {
+        clocks.set_codec(room, codec);
+    }
+    let stamped = stamp::enable(&socket);
     tokio::spawn(async move {
         let bytes = codec.frame_payload_bytes();
         let frames = (voice.len() / bytes.max(1)).max(1);
@@ -112,7 +146,8 @@ pub fn start(
         loop {
             tokio::select! {
                 _ = &mut stop_rx => break,
-                _ = tick.tick() => {
+                due = tick.tick() => {
+                    meter.record_send_lateness(due.elapsed());
                     packet[2..4].copy_from_slice(&seq.to_be_bytes());
                     packet[4..8].copy_from_slice(&ts.to_be_bytes());
                     let mut k = frame % frames;
@@ -129,16 +164,28 @@ pub fn start(
                     ts = ts.wrapping_add(codec.frame_timestamp_units());
                     frame += 1;
                 }
-                r = socket.recv_from(&mut rx) => {
-                    let Ok((n, from)) = r else { continue };
-                    if meter.handle_packet(epoch.elapsed(), from, &rx[..n]) {
-                        if let Some(d) = clocks.since_burst(room).filter(|d| *d < LONGEST_DELAY) {
-                            meter.record_delay(d);
+                r = stamp::recv(&socket, &mut rx, stamped) => {
+                    let Ok((n, from, arrived)) = r else { continue };
+                    let read = real_now();
+                    let arrived = arrived.filter(|&a| a <= read).unwrap_or(read);
+                    let late = Duration::from_nanos(read - arrived);
+                    if stamped {
+                        meter.record_lateness(late);
+                    }
+                    // the meter times the mix (jitter, lateness) by its arrival too
+                    let now = epoch.elapsed().saturating_sub(late);
+                    if meter.handle_packet(now, from, &rx[..n]) {
+                        if let Some(d) = clocks
+                            .since_burst(room, arrived)
+                            .filter(|d| *d < LONGEST_DELAY)
+                        {
+                            meter.record_delay(d, d + late);
                         }
                     }
                 }
             }
         }
+        meter.set_probe_codec(clocks.codec(room));
         let _ = done_tx.send(meter.counts());
     });
     Leg {

@@ -17,7 +17,8 @@
 //!
 //! The encoder is written for speed (a conference mixer runs one per wideband format and one
 //! per wideband talker, every 20 ms) without leaving those integers: the transmit QMF splits a
-//! whole frame before the ADPCM runs (it needs no ADPCM state), QUANTL finds its interval with
+//! whole frame before the ADPCM runs (it needs no ADPCM state), each pair's two sums as SSE2
+//! dot products of 16-bit samples (`qmf`), QUANTL finds its interval with
 //! one multiplication by a tabulated reciprocal of DETL and one table look-up instead of a
 //! search, the interval gives the code, its INVQAL level and its LOGSCL step in one look-up,
 //! the scale factors come from tables indexed by `NB >> 6`, the leak factors
@@ -184,38 +185,31 @@ impl Qmf {
 
     /// Splits pairs of 16 kHz samples (`2 * xl.len()` of them) into as many lower-band
     /// (`xl`) and higher-band (`xh`) samples, the transmit QMF of G.722 one pair at a time.
+    ///
+    /// Pair `i` sees the 12 pairs before it and itself, oldest first: 24 samples in a row of
+    /// the input after the 11 pairs of history, as they arrived (first, second, first, ..).
+    /// `a + b` and `b - a` are dot products of that row with the coefficients interleaved
+    /// (`qmf`): on x86-64, three SSE2 multiply-adds of eight 16-bit lanes each (every product
+    /// and sum fits 32 bits: the integers are G.722's exactly).
     fn analyze_block(&mut self, pcm: &[i16], xl: &mut [i32], xh: &mut [i32]) {
         let n = xl.len();
         debug_assert!(n <= QMF_BLOCK && xh.len() == n && pcm.len() >= 2 * n);
-        // The first and second samples of each pair, after the 11 pairs of history: pair `i`
-        // sees the 12 pairs `i..i + 12` of these, oldest first, as `push` would leave them.
-        let mut first = [0i32; QMF_BLOCK + 11];
-        let mut second = [0i32; QMF_BLOCK + 11];
-        first[..11].copy_from_slice(&self.first[1..]);
-        second[..11].copy_from_slice(&self.second[1..]);
-        for ((f, s), pair) in first[11..11 + n]
-            .iter_mut()
-            .zip(&mut second[11..11 + n])
-            .zip(pcm.chunks_exact(2))
-        {
-            *f = pair[0] as i32;
-            *s = pair[1] as i32;
+        if n == 0 {
+            return;
         }
-        for (i, (l, h)) in xl.iter_mut().zip(xh.iter_mut()).enumerate() {
-            let (first, second) = (&first[i..i + 12], &second[i..i + 12]);
-            let mut a = 0;
-            let mut b = 0;
-            for k in 0..12 {
-                a += first[k] * QMF_EVEN[k];
-                b += second[k] * QMF_EVEN[11 - k];
-            }
-            // 16-bit input is twice G.722's 15-bit XIN, so one more bit comes off than G.722
-            // says
-            *l = (b + a) >> 14;
-            *h = (b - a) >> 14;
+        let mut row = [0i16; 2 * (QMF_BLOCK + 11)];
+        for (k, pair) in row[..22].chunks_exact_mut(2).enumerate() {
+            // the history holds input samples, or sums of two 15-bit band signals: 16 bits
+            pair[0] = self.first[k + 1] as i16;
+            pair[1] = self.second[k + 1] as i16;
         }
-        self.first.copy_from_slice(&first[n - 1..n + 11]);
-        self.second.copy_from_slice(&second[n - 1..n + 11]);
+        row[22..22 + 2 * n].copy_from_slice(&pcm[..2 * n]);
+        let row = &row[..22 + 2 * n];
+        qmf_rows(row, xl, xh);
+        for (k, pair) in row[2 * (n - 1)..].chunks_exact(2).enumerate() {
+            self.first[k] = i32::from(pair[0]);
+            self.second[k] = i32::from(pair[1]);
+        }
     }
 
     /// Recombines one sample of each band into a pair of 16 kHz samples.
@@ -565,8 +559,12 @@ const ILB: [i32; 32] = [
     2896, 2960, 3025, 3091, 3158, 3228, 3298, 3371, 3444, 3520, 3597, 3676, 3756, 3838, 3922, 4008,
 ];
 
+mod qmf;
 mod zeros;
 
+use qmf::qmf_rows;
+#[cfg(test)]
+use qmf::qmf_rows_plain;
 use zeros::Zeros;
 
 #[cfg(test)]

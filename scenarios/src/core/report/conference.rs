@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::ThresholdResult;
 use crate::core::conference::room_name;
-use crate::core::stats::{Recorder, RoomTotals};
+use crate::core::stats::{Histogram, Recorder, RoomTotals};
 
 /// A limit on conference participants (scenario thresholds `conference_*`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,8 +76,28 @@ pub struct RoomReport {
     /// Talkers measured, and those who heard their own voice.
     pub talkers: u64,
     pub self_heard: u64,
-    /// The probe's bursts through the bridge, send to arrival.
+    /// The probe's bursts through the bridge, send to arrival (the kernel's receive
+    /// timestamp where the runner had one).
     pub delay: DelayReport,
+    /// The same bursts, send to the runner's reading them (what `delay` was before kernel
+    /// timestamps: the runner's lateness included).
+    pub delay_read: DelayReport,
+    /// The runner's own lateness: reading each packet of the mix after its arrival, and
+    /// sending each packet after its 20 ms tick was due.
+    pub runner_read_lateness: DelayReport,
+    pub runner_send_lateness: DelayReport,
+    /// The probe's delay per pair of the probe's codec and the listener's.
+    pub delay_by_codec: Vec<CodecDelayReport>,
+}
+
+/// The probe's bursts from a probe of one codec to listeners of one codec.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodecDelayReport {
+    pub probe: String,
+    pub listener: String,
+    pub delay: DelayReport,
+    pub delay_read: DelayReport,
+    pub runner_read_lateness: DelayReport,
 }
 
 /// Delay percentiles of the probe's bursts.
@@ -87,6 +107,18 @@ pub struct DelayReport {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+}
+
+impl DelayReport {
+    fn of(h: &Histogram) -> DelayReport {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        DelayReport {
+            samples: h.count(),
+            p50_ms: ms(h.percentile(50.0)),
+            p99_ms: ms(h.percentile(99.0)),
+            max_ms: ms(h.max()),
+        }
+    }
 }
 
 impl ConferenceReport {
@@ -148,6 +180,40 @@ impl ConferenceReport {
             let _ = write!(out, "; server {us:.1} µs CPU per participant-second");
         }
         out.push('\n');
+        if a.delay.samples > 0 {
+            let (r, l, w) = (
+                &a.delay_read,
+                &a.runner_read_lateness,
+                &a.runner_send_lateness,
+            );
+            let _ =
+                writeln!(
+                out,
+                "conferences runner: probe delay by the runner's read p50 {:.1} ms, p99 {:.1} ms; \
+                 the runner read the mix late p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms ({} \
+                 packets timestamped); sent late p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+                r.p50_ms, r.p99_ms, l.p50_ms, l.p99_ms, l.max_ms, l.samples, w.p50_ms, w.p99_ms,
+                w.max_ms
+            );
+            for c in &a.delay_by_codec {
+                let _ = writeln!(
+                    out,
+                    "  probe {:>5} -> listener {:<5} delay p50 {:>5.1} ms p99 {:>5.1} ms max \
+                     {:>5.1} ms ({:>5} bursts); by read p50 {:>5.1} p99 {:>5.1}; read late \
+                     p50 {:.2} p99 {:.2} ms",
+                    c.probe,
+                    c.listener,
+                    c.delay.p50_ms,
+                    c.delay.p99_ms,
+                    c.delay.max_ms,
+                    c.delay.samples,
+                    c.delay_read.p50_ms,
+                    c.delay_read.p99_ms,
+                    c.runner_read_lateness.p50_ms,
+                    c.runner_read_lateness.p99_ms
+                );
+            }
+        }
         for r in &self.rooms {
             let _ = write!(
                 out,
@@ -208,7 +274,6 @@ impl ConferenceReport {
 
 impl RoomReport {
     fn new(room: String, t: &RoomTotals) -> RoomReport {
-        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         RoomReport {
             room,
             dialled: t.dialled,
@@ -227,12 +292,21 @@ impl RoomReport {
             heard_ratio: super::ratio(t.heard, t.listeners),
             talkers: t.talkers,
             self_heard: t.self_heard,
-            delay: DelayReport {
-                samples: t.delays.count(),
-                p50_ms: ms(t.delays.percentile(50.0)),
-                p99_ms: ms(t.delays.percentile(99.0)),
-                max_ms: ms(t.delays.max()),
-            },
+            delay: DelayReport::of(&t.delays),
+            delay_read: DelayReport::of(&t.delays_read),
+            runner_read_lateness: DelayReport::of(&t.lateness),
+            runner_send_lateness: DelayReport::of(&t.send_lateness),
+            delay_by_codec: t
+                .by_codec
+                .iter()
+                .map(|c| CodecDelayReport {
+                    probe: c.probe.to_string(),
+                    listener: c.listener.to_string(),
+                    delay: DelayReport::of(&c.delays),
+                    delay_read: DelayReport::of(&c.delays_read),
+                    runner_read_lateness: DelayReport::of(&c.lateness),
+                })
+                .collect(),
         }
     }
 }

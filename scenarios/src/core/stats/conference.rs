@@ -13,7 +13,11 @@
 //! any window. Listeners of a probe decode every frame and look for the probe's tone in each:
 //! the first frame holding it after at least 200 ms without it is an onset
 //! ([`ParticipantMeter::handle_packet`] returns true), timed by the runner against the
-//! probe's send time ([`ParticipantMeter::record_delay`]).
+//! probe's send time ([`ParticipantMeter::record_delay`]): once by the packet's arrival (the
+//! kernel's receive timestamp where the runner has one), once by the moment the runner read
+//! it. The runner's own lateness, reading each packet after its arrival and sending each
+//! packet after its 20 ms tick was due, is counted apart, and the delays are kept per pair of
+//! the probe's codec and the listener's.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,7 +25,7 @@ use std::time::Duration;
 use switchboard_engine::media::codec::Decoder;
 use switchboard_engine::media::rtp::{demux, PacketKind, RtpPacket};
 use switchboard_engine::media::tone::{block_dbfs, goertzel_power};
-use switchboard_engine::media::{SampleRate, MAX_FRAME_SAMPLES};
+use switchboard_engine::media::{Codec, SampleRate, MAX_FRAME_SAMPLES};
 
 use super::histogram::Histogram;
 use super::rtp::{LegCounts, LegMeter};
@@ -62,8 +66,19 @@ pub struct ParticipantCounts {
     pub should_hear: bool,
     /// It talks (it could hear itself).
     pub talks: bool,
-    /// Delays of the probe's bursts, from the probe's send to the onset's arrival here.
+    /// Delays of the probe's bursts, from the probe's send to the onset's arrival here (the
+    /// kernel's receive timestamp; the runner's reading it where there is none).
     pub delays: Histogram,
+    /// The same bursts from the probe's send to the runner's reading the onset packet.
+    pub delays_read: Histogram,
+    /// Every packet of the mix: from its arrival (the kernel's timestamp) to the runner's
+    /// reading it. Empty without kernel timestamps.
+    pub lateness: Histogram,
+    /// Every packet it sent: how long after its 20 ms tick was due the runner sent it.
+    pub send_lateness: Histogram,
+    /// Its codec, and the codec of its room's probe (once the probe's call has started).
+    pub codec: Codec,
+    pub probe_codec: Option<Codec>,
 }
 
 impl ParticipantCounts {
@@ -103,8 +118,33 @@ pub struct RoomTotals {
     pub heard: u64,
     pub talkers: u64,
     pub self_heard: u64,
-    /// Delays of the probe's bursts through the bridge.
+    /// Delays of the probe's bursts through the bridge, by arrival and by the runner's read.
     pub delays: Histogram,
+    pub delays_read: Histogram,
+    /// The runner's lateness reading the mix's packets and sending its own.
+    pub lateness: Histogram,
+    pub send_lateness: Histogram,
+    /// The probe's delays per pair of the probe's codec and the listener's.
+    pub by_codec: Vec<CodecDelays>,
+}
+
+/// The probe's delays between a probe of one codec and listeners of one codec.
+#[derive(Debug, Clone)]
+pub struct CodecDelays {
+    pub probe: Codec,
+    pub listener: Codec,
+    /// Send to arrival, send to the runner's read, and the listeners' lateness reading.
+    pub delays: Histogram,
+    pub delays_read: Histogram,
+    pub lateness: Histogram,
+}
+
+impl CodecDelays {
+    fn add(&mut self, delays: &Histogram, read: &Histogram, lateness: &Histogram) {
+        self.delays.merge(delays);
+        self.delays_read.merge(read);
+        self.lateness.merge(lateness);
+    }
 }
 
 impl RoomTotals {
@@ -133,6 +173,34 @@ impl RoomTotals {
             self.self_heard += u64::from(c.heard_itself());
         }
         self.delays.merge(&c.delays);
+        self.delays_read.merge(&c.delays_read);
+        self.lateness.merge(&c.lateness);
+        self.send_lateness.merge(&c.send_lateness);
+        if let Some(probe) = c.probe_codec.filter(|_| c.delays.count() > 0) {
+            self.pair_mut(probe, c.codec)
+                .add(&c.delays, &c.delays_read, &c.lateness);
+        }
+    }
+
+    fn pair_mut(&mut self, probe: Codec, listener: Codec) -> &mut CodecDelays {
+        let at = match self
+            .by_codec
+            .iter()
+            .position(|p| p.probe == probe && p.listener == listener)
+        {
+            Some(at) => at,
+            None => {
+                self.by_codec.push(CodecDelays {
+                    probe,
+                    listener,
+                    delays: Histogram::new(),
+                    delays_read: Histogram::new(),
+                    lateness: Histogram::new(),
+                });
+                self.by_codec.len() - 1
+            }
+        };
+        &mut self.by_codec[at]
     }
 
     /// Adds another room's totals.
@@ -152,6 +220,13 @@ impl RoomTotals {
         self.talkers += o.talkers;
         self.self_heard += o.self_heard;
         self.delays.merge(&o.delays);
+        self.delays_read.merge(&o.delays_read);
+        self.lateness.merge(&o.lateness);
+        self.send_lateness.merge(&o.send_lateness);
+        for p in &o.by_codec {
+            self.pair_mut(p.probe, p.listener)
+                .add(&p.delays, &p.delays_read, &p.lateness);
+        }
     }
 }
 
@@ -179,6 +254,11 @@ pub struct ParticipantMeter {
     self_windows: u64,
     quiet_frames: u32,
     delays: Histogram,
+    delays_read: Histogram,
+    lateness: Histogram,
+    send_lateness: Histogram,
+    codec: Codec,
+    probe_codec: Option<Codec>,
 }
 
 impl ParticipantMeter {
@@ -210,6 +290,11 @@ impl ParticipantMeter {
             self_windows: 0,
             quiet_frames: 0,
             delays: Histogram::new(),
+            delays_read: Histogram::new(),
+            lateness: Histogram::new(),
+            send_lateness: Histogram::coarse(),
+            codec: p.codec,
+            probe_codec: None,
         }
     }
 
@@ -261,9 +346,26 @@ impl ParticipantMeter {
         onset
     }
 
-    /// A probe burst that started at this participant's onset took `delay` from the probe.
-    pub fn record_delay(&mut self, delay: Duration) {
-        self.delays.record(delay);
+    /// A probe burst that started at this participant's onset took `arrival` from the probe's
+    /// send to the onset packet's arrival, and `read` to the runner's reading it.
+    pub fn record_delay(&mut self, arrival: Duration, read: Duration) {
+        self.delays.record(arrival);
+        self.delays_read.record(read);
+    }
+
+    /// The runner read a packet of the mix `late` after it arrived.
+    pub fn record_lateness(&mut self, late: Duration) {
+        self.lateness.record(late);
+    }
+
+    /// The runner sent a packet `late` after its tick was due.
+    pub fn record_send_lateness(&mut self, late: Duration) {
+        self.send_lateness.record(late);
+    }
+
+    /// The codec of the room's probe.
+    pub fn set_probe_codec(&mut self, codec: Option<Codec>) {
+        self.probe_codec = codec;
     }
 
     /// What it counted so far.
@@ -280,6 +382,11 @@ impl ParticipantMeter {
             should_hear: self.n_others > 0,
             talks: self.own.is_some(),
             delays: self.delays.clone(),
+            delays_read: self.delays_read.clone(),
+            lateness: self.lateness.clone(),
+            send_lateness: self.send_lateness.clone(),
+            codec: self.codec,
+            probe_codec: self.probe_codec,
         }
     }
 
@@ -472,8 +579,20 @@ mod tests {
             hz
         });
         assert_eq!(onsets, vec![57, 107, 157]);
-        m.record_delay(Duration::from_millis(30));
-        assert_eq!(m.counts().delays.count(), 1);
+        m.record_delay(Duration::from_millis(30), Duration::from_millis(34));
+        m.record_lateness(Duration::from_millis(4));
+        m.set_probe_codec(Some(Codec::Pcmu));
+        let c = m.counts();
+        assert_eq!((c.delays.count(), c.delays_read.count()), (1, 1));
+        assert_eq!((c.codec, c.probe_codec), (Codec::G722, Some(Codec::Pcmu)));
+        let mut t = RoomTotals::default();
+        t.add_participant(&c);
+        t.add_participant(&c);
+        assert_eq!(t.by_codec.len(), 1);
+        let pair = &t.by_codec[0];
+        assert_eq!((pair.probe, pair.listener), (Codec::Pcmu, Codec::G722));
+        assert_eq!((pair.delays.count(), pair.lateness.count()), (2, 2));
+        assert!(pair.delays_read.percentile(50.0) > pair.delays.percentile(50.0));
     }
 
     #[test]

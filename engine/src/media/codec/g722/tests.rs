@@ -307,3 +307,40 @@ fn buffers_of_odd_or_short_length_convert_only_whole_pairs() {
     let mut pcm = [0i16; 5];
     assert_eq!(dec.decode(&[0xFA; 4], &mut pcm), 4);
 }
+
+#[test]
+fn the_vector_transmit_qmf_matches_the_plain_one_to_full_scale() {
+    let mut seed = 0x1234_5678_u32;
+    let mut row = vec![0i16; 22 + 2 * QMF_BLOCK];
+    for round in 0..400 {
+        for x in row.iter_mut() {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *x = match round % 4 {
+                // the extremes in every combination: the sums' widest reach
+                0 => [i16::MIN, i16::MAX][(seed >> 31) as usize],
+                1 => i16::MIN,
+                2 => (seed >> 16) as i16,
+                _ => ((seed >> 16) as i16) >> 6,
+            };
+        }
+        let (mut l, mut h) = ([0i32; QMF_BLOCK], [0i32; QMF_BLOCK]);
+        let (mut pl, mut ph) = ([0i32; QMF_BLOCK], [0i32; QMF_BLOCK]);
+        qmf_rows(&row, &mut l, &mut h);
+        qmf_rows_plain(&row, &mut pl, &mut ph);
+        assert_eq!((l, h), (pl, ph), "round {round}");
+        // and the plain row form is the QMF as G.722 writes it (first samples through the
+        // even coefficients, second ones through the odd)
+        for i in [0, 7, QMF_BLOCK - 1] {
+            let (mut a, mut b) = (0, 0);
+            for k in 0..12 {
+                a += i32::from(row[2 * (i + k)]) * QMF_EVEN[k];
+                b += i32::from(row[2 * (i + k) + 1]) * QMF_EVEN[11 - k];
+            }
+            assert_eq!(
+                (pl[i], ph[i]),
+                ((b + a) >> 14, (b - a) >> 14),
+                "round {round}"
+            );
+        }
+    }
+}

@@ -2,13 +2,17 @@
 
 use super::*;
 use crate::core::stats::{Histogram, ParticipantCounts};
+use switchboard_engine::media::Codec;
 
 /// A participant of `room` that received `received` of 500 packets, measured 5 windows and
 /// heard another talker in `heard` of them (its own voice in `own`), with probe delays.
 fn participant(room: u32, received: u64, heard: u64, own: u64, talks: bool) -> ParticipantCounts {
-    let mut delays = Histogram::new();
+    let (mut delays, mut delays_read, mut lateness) =
+        (Histogram::new(), Histogram::new(), Histogram::new());
     for d in [20, 30, 40] {
         delays.record(ms(d));
+        delays_read.record(ms(d + 5));
+        lateness.record(ms(5));
     }
     ParticipantCounts {
         room,
@@ -28,6 +32,12 @@ fn participant(room: u32, received: u64, heard: u64, own: u64, talks: bool) -> P
         should_hear: true,
         talks,
         delays,
+        delays_read,
+        lateness,
+        send_lateness: Histogram::coarse(),
+        // the listeners of room 1 are G.722, room 0's probe is PCMU and room 1's G.722
+        codec: if room == 1 { Codec::G722 } else { Codec::Pcmu },
+        probe_codec: Some(if room == 1 { Codec::G722 } else { Codec::Pcmu }),
     }
 }
 
@@ -71,6 +81,18 @@ fn the_report_gives_each_room_and_the_totals() {
     assert!((a.jitter_mean_ms - 1.5).abs() < 1e-9 && (a.jitter_max_ms - 1.5).abs() < 1e-9);
     assert_eq!(a.delay.samples, 15);
     assert!((a.delay.p50_ms - 30.0).abs() < 0.5, "{:?}", a.delay);
+    assert!(
+        (a.delay_read.p50_ms - 35.0).abs() < 0.5,
+        "{:?}",
+        a.delay_read
+    );
+    assert!((a.runner_read_lateness.p99_ms - 5.0).abs() < 0.1);
+    let pairs: Vec<_> = a
+        .delay_by_codec
+        .iter()
+        .map(|c| (c.probe.as_str(), c.listener.as_str(), c.delay.samples))
+        .collect();
+    assert_eq!(pairs, vec![("PCMU", "PCMU", 9), ("G722", "G722", 6)]);
     assert_eq!(c.participant_seconds, 50.0, "5 × 500 packets at 50/s");
     let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     let j = &v["conferences"];
@@ -80,6 +102,9 @@ fn the_report_gives_each_room_and_the_totals() {
         "heard_ratio",
         "self_heard",
         "delay",
+        "delay_read",
+        "runner_read_lateness",
+        "delay_by_codec",
         "rooms",
     ] {
         assert!(!j[key].is_null(), "{key} missing: {j}");
@@ -90,6 +115,10 @@ fn the_report_gives_each_room_and_the_totals() {
         "{table}"
     );
     assert!(table.contains("4/5 listeners heard another talker, 1/3 talkers heard themselves"));
+    assert!(
+        table.contains("probe  PCMU -> listener PCMU  delay p50"),
+        "{table}"
+    );
     assert!(report.to_html().contains("<h2>Conferences</h2>"));
 }
 
