@@ -52,6 +52,13 @@ pub struct ThreadLabel {
     pub thread: u32,
 }
 
+/// A media thread and the codec of the input jitter buffers it sums over.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JitterLabel {
+    pub thread: u32,
+    pub codec: String,
+}
+
 /// Every metric of the switch.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -131,6 +138,16 @@ pub struct Metrics {
     /// returns and its next waits), and the sessions it has open; published once a second.
     pub media_thread_busy: Family<ThreadLabel, Gauge<f64, AtomicU64>>,
     pub media_thread_sessions: Family<ThreadLabel, Gauge>,
+    /// Per media thread and codec, over the open sessions' input jitter buffers (the frame
+    /// path: conference participants, transcoded legs), published once a second: the
+    /// highest and the mean target delay (seconds), and the ticks they grew and the frames
+    /// they skipped to shrink, summed.
+    pub media_jitter_target_max: Family<JitterLabel, Gauge<f64, AtomicU64>>,
+    pub media_jitter_target_mean: Family<JitterLabel, Gauge<f64, AtomicU64>>,
+    /// The mean buffering delay of those buffers (seconds).
+    pub media_jitter_delay_mean: Family<JitterLabel, Gauge<f64, AtomicU64>>,
+    pub media_jitter_grown: Family<JitterLabel, Gauge>,
+    pub media_jitter_shrunk: Family<JitterLabel, Gauge>,
     /// Conferences with a running bridge.
     pub conferences_active: Gauge,
     /// Participants on the mixer thread.
@@ -235,6 +252,11 @@ impl Metrics {
             media_ports_free: Gauge::default(),
             media_thread_busy: Family::default(),
             media_thread_sessions: Family::default(),
+            media_jitter_target_max: Family::default(),
+            media_jitter_target_mean: Family::default(),
+            media_jitter_delay_mean: Family::default(),
+            media_jitter_grown: Family::default(),
+            media_jitter_shrunk: Family::default(),
             conferences_active: Gauge::default(),
             conference_participants: Gauge::default(),
             conference_ticks: Counter::default(),
@@ -299,6 +321,31 @@ impl Metrics {
                 "media_thread_sessions",
                 "Media sessions open on each media thread",
                 m.media_thread_sessions.clone(),
+            );
+            r.register(
+                "media_jitter_target_max_seconds",
+                "Highest target delay of the input jitter buffers open on each media thread, by codec",
+                m.media_jitter_target_max.clone(),
+            );
+            r.register(
+                "media_jitter_target_mean_seconds",
+                "Mean target delay of the input jitter buffers open on each media thread, by codec",
+                m.media_jitter_target_mean.clone(),
+            );
+            r.register(
+                "media_jitter_delay_mean_seconds",
+                "Mean buffering delay of the input jitter buffers open on each media thread, by codec",
+                m.media_jitter_delay_mean.clone(),
+            );
+            r.register(
+                "media_jitter_grown_ticks",
+                "Ticks the open input jitter buffers played no frame (the delay grew), summed, by codec",
+                m.media_jitter_grown.clone(),
+            );
+            r.register(
+                "media_jitter_shrunk_frames",
+                "Frames the open input jitter buffers skipped to shrink their delay, summed, by codec",
+                m.media_jitter_shrunk.clone(),
             );
             r.register(
                 "conferences_active",

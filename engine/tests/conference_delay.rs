@@ -65,6 +65,8 @@ struct Party {
     /// The network's delay for packet k, if it is not lost.
     network: Box<dyn FnMut(u64) -> Duration>,
     talks: bool,
+    /// Talks all the time (a steady tone of its own), rather than in bursts.
+    steady: Option<ToneGenerator>,
     encoder: Encoder,
     tone: ToneGenerator,
     seq: u16,
@@ -79,7 +81,9 @@ impl Party {
     fn packet(&mut self, k: u64) -> Vec<u8> {
         let n = self.codec.sample_rate().frame_samples();
         let mut pcm = vec![0i16; n];
-        if self.talks && k % BURST_EVERY < BURST_FRAMES {
+        if let Some(g) = self.steady.as_mut() {
+            g.generate(&mut pcm);
+        } else if self.talks && k % BURST_EVERY < BURST_FRAMES {
             self.tone.generate(&mut pcm);
         }
         let mut payload = vec![0u8; self.codec.frame_payload_bytes()];
@@ -153,21 +157,36 @@ impl Bridge {
         network: Box<dyn FnMut(u64) -> Duration>,
         follow: bool,
     ) -> Bridge {
+        let members = vec![
+            (talker_codec, phase, true),
+            (Codec::Pcmu, Duration::from_millis(4), false),
+            (Codec::G722, Duration::from_millis(13), false),
+        ];
+        Bridge::with_members(members, Vec::new(), network, follow)
+    }
+
+    /// A room of `members` (codec, phase, bursts), the first the bursting talker, plus
+    /// `steady` talkers (codec, phase, tone Hz) that talk all the time.
+    fn with_members(
+        members: Vec<(Codec, Duration, bool)>,
+        steady: Vec<(Codec, Duration, f32)>,
+        network: Box<dyn FnMut(u64) -> Duration>,
+        follow: bool,
+    ) -> Bridge {
         let t0 = Instant::now();
         let clock = MixerClock {
             epoch: t0 + Duration::from_millis(7),
             lead: Duration::from_millis(5),
         };
-        let mut mixer = Mixer::new(MixerConfig::new(4));
+        let mut mixer = Mixer::new(MixerConfig::new(members.len() + steady.len()));
         let mut parties = Vec::new();
         let talker = Tone::continuous(Sound::Single(BURST_HZ), Level::dbfs(-12.0));
-        let members = [
-            (talker_codec, phase, true),
-            (Codec::Pcmu, Duration::from_millis(4), false),
-            (Codec::G722, Duration::from_millis(13), false),
-        ];
         let mut network = Some(network);
-        for (i, (codec, phase, talks)) in members.into_iter().enumerate() {
+        let everyone = members
+            .into_iter()
+            .map(|(c, p, t)| (c, p, t, None))
+            .chain(steady.into_iter().map(|(c, p, hz)| (c, p, false, Some(hz))));
+        for (i, (codec, phase, talks, steady)) in everyone.enumerate() {
             let id = ParticipantId(i as u32 + 1);
             let phone: SocketAddr = format!("192.0.2.{}:4000", i + 1).parse().unwrap();
             let mut session = Session::new(t0, SessionConfig::default(), Entropy::seeded(i as u64));
@@ -197,6 +216,10 @@ impl Bridge {
                 phase,
                 network,
                 talks,
+                steady: steady.map(|hz| {
+                    let t = Tone::continuous(Sound::Single(hz), Level::dbfs(-12.0));
+                    ToneGenerator::new(t, codec.sample_rate())
+                }),
                 encoder: Encoder::new(codec),
                 tone: ToneGenerator::new(talker, codec.sample_rate()),
                 seq: 100,
@@ -328,6 +351,15 @@ fn a_burst_reaches_the_listeners_within_40_ms_whatever_the_talker_s_phase() {
         let s = b.parties[0].session.stats();
         let talker = s.side(Side::Caller).unwrap();
         assert_eq!(talker.concealed, 0, "phase {phase} ms: {talker:?}");
+        // packets on time: the buffer steers to its 2 ms guard and never grew once playing
+        // (the gauges an operator reads, `switchboard_media_jitter_*`, show these figures)
+        let j = b.parties[0].session.jitter_figures(Side::Caller).unwrap();
+        assert!(
+            j.target < Duration::from_millis(3),
+            "phase {phase} ms: {j:?}"
+        );
+        assert!(j.grown <= 1, "phase {phase} ms: {j:?}");
+        assert!(b.parties[0].session.jitter_figures(Side::Callee).is_none());
     }
 }
 
@@ -389,10 +421,64 @@ fn under_network_jitter_the_bridge_waits_longer_and_loses_little() {
         talker.concealed * 100 <= talker.rx_packets * 2,
         "at most 2 % of the talker's frames concealed: {talker:?}"
     );
+    // the buffer's figures say so: its target follows the jitter up (guard + at least half
+    // of the largest transit differences)
+    let j = b.parties[0].session.jitter_figures(Side::Caller).unwrap();
+    assert!(j.target >= Duration::from_millis(10), "{j:?}");
     for i in [1, 2] {
         let d = b.delays(i);
         assert!(d.len() >= 17, "every burst heard: {d:?}");
         // 30 ms of jitter, a frame of slack at most, the lead and the mix
         assert!(max_ms(&d) <= 80.0, "{d:?}");
     }
+}
+
+#[test]
+fn a_room_of_ten_with_two_steady_talkers_hears_a_g722_probe_as_soon_as_a_pcmu_one() {
+    // the load's room (`scenarios/conference_200.toml`): a probe, seven silent listeners of
+    // both codecs, two steady talkers. In the load a G.722 probe is heard 20-40 ms later
+    // than a PCMU one, even with two rooms on an idle switch (benches/README.md); on
+    // injected time, with digital silence from the listeners, it is not: both in one tick
+    let mut out = Vec::new();
+    for probe in [Codec::Pcmu, Codec::G722] {
+        let ms = Duration::from_millis;
+        let members = vec![
+            (probe, ms(9), true),
+            (Codec::Pcmu, ms(4), false),
+            (Codec::G722, ms(13), false),
+            (Codec::Pcmu, ms(1), false),
+            (Codec::G722, ms(7), false),
+            (Codec::Pcmu, ms(11), false),
+            (Codec::G722, ms(17), false),
+            (Codec::G722, ms(3), false),
+        ];
+        let steady = vec![(Codec::Pcmu, ms(2), 400.0), (Codec::G722, ms(15), 600.0)];
+        let mut b = Bridge::with_members(
+            members,
+            steady,
+            Box::new(|_| Duration::from_micros(300)),
+            true,
+        );
+        b.run(6);
+        let (pcmu, g722) = (b.delays(1), b.delays(2));
+        out.push((probe, pcmu, g722));
+    }
+    for (probe, pcmu, g722) in &out {
+        assert!(
+            pcmu.len() >= 9 && g722.len() >= 9,
+            "{probe}: {pcmu:?} {g722:?}"
+        );
+        assert!(
+            max_ms(pcmu) <= 40.0 && max_ms(g722) <= 40.0,
+            "{probe}: {pcmu:?} {g722:?}"
+        );
+    }
+    assert_eq!(
+        out[0].1, out[1].1,
+        "PCMU and G.722 probes, to the PCMU listener"
+    );
+    assert_eq!(
+        out[0].2, out[1].2,
+        "PCMU and G.722 probes, to the G.722 listener"
+    );
 }

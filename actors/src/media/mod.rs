@@ -23,6 +23,7 @@
 mod command;
 mod counters;
 mod error;
+mod jitter_gauges;
 mod load;
 mod placement;
 mod ports;

@@ -23,7 +23,7 @@ impl MediaThread {
             // the figure of the last second, with the counts, once a second (and zeroes once
             // when the last session has closed: then no deadline wakes the thread again)
             if self.meter.waits(now, self.by_id.len()) {
-                self.counters.flush(&self.sinks);
+                self.publish();
             }
             let timeout = self
                 .timers

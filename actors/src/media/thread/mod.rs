@@ -40,6 +40,7 @@ use switchboard_engine::media::{Side, FRAME};
 
 use super::command::{Command, Mailbox, Open};
 use super::counters::{Counters, Sinks};
+use super::jitter_gauges::JitterGauges;
 use super::load::{Meter, ThreadLoad};
 use super::ports::Pools;
 use super::recv::Batch;
@@ -91,9 +92,12 @@ pub(super) fn spawn(
     let (tx, rx) = crossbeam::channel::unbounded();
     let thread_bell = bell.clone();
     let meter = Meter::new(index, load, &metrics, Instant::now());
+    let jitter = JitterGauges::new(index, &metrics);
     let join = std::thread::Builder::new()
         .name(format!("media-{index}"))
-        .spawn(move || MediaThread::new(poll, rx, thread_bell, ports, metrics, meter, io).run())?;
+        .spawn(move || {
+            MediaThread::new(poll, rx, thread_bell, ports, metrics, (meter, jitter), io).run()
+        })?;
     Ok(Spawned {
         mailbox: Mailbox { tx, waker, bell },
         join,
@@ -156,6 +160,7 @@ struct MediaThread {
     counters: Counters,
     sinks: Sinks,
     meter: Meter,
+    jitter: JitterGauges,
     /// Connects a socket to the peer its port latched to.
     connect: bool,
     /// Asked to run on an io_uring.
@@ -185,7 +190,7 @@ impl MediaThread {
         bell: FeedBell,
         ports: Arc<Mutex<Pools>>,
         metrics: Arc<Metrics>,
-        meter: Meter,
+        (meter, jitter): (Meter, JitterGauges),
         io: IoOptions,
     ) -> Self {
         MediaThread {
@@ -205,6 +210,7 @@ impl MediaThread {
             metrics,
             counters: Counters::default(),
             meter,
+            jitter,
             connect: io.connect,
             uring: io.uring,
             ring: None,
@@ -230,6 +236,16 @@ impl MediaThread {
         for id in ids {
             self.close(id);
         }
+    }
+
+    /// Once a second with the thread's load: the flush of the counters and where the input
+    /// jitter buffers stand.
+    fn publish(&mut self) {
+        self.counters.flush(&self.sinks);
+        for e in self.slots.iter().flatten() {
+            self.jitter.add(&e.session);
+        }
+        self.jitter.publish();
     }
 
     /// The bell rang: every fed session sends what its feed was given.

@@ -23,7 +23,7 @@ impl MediaThread {
         loop {
             let now = Instant::now();
             if self.meter.waits(now, self.by_id.len()) {
-                self.counters.flush(&self.sinks);
+                self.publish();
             }
             let timeout = self
                 .timers

@@ -51,6 +51,7 @@ mod stream;
 
 pub use events::Event;
 pub use pace::MixerClock;
+pub use pipeline::JitterFigures;
 pub use relay::Route;
 pub use source::Source;
 pub use stream::{SideStats, StreamConfig};
@@ -526,6 +527,13 @@ impl Session {
 
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
+    }
+
+    /// The input jitter buffer of `side`, when its packets take the frame path.
+    pub fn jitter_figures(&self, side: Side) -> Option<JitterFigures> {
+        self.decode[side.index()]
+            .as_ref()
+            .map(|d| d.jitter_figures())
     }
 
     pub fn stats(&self) -> SessionStats {

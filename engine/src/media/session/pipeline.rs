@@ -6,7 +6,7 @@
 //! Both are built (and allocate) when a side starts needing the frame path (a codec change,
 //! a sink, a source); ticking and packets never allocate.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::media::codec::{Decoder, Encoder};
 use crate::media::jitter::{Concealment, JitterBuffer, JitterConfig, PacketMeta, Playout};
@@ -94,6 +94,36 @@ impl Decode {
     pub(super) fn concealed(&self) -> u64 {
         self.jitter.stats().concealed
     }
+
+    /// Where its jitter buffer stands.
+    pub(super) fn jitter_figures(&self) -> JitterFigures {
+        let st = self.jitter.stats();
+        JitterFigures {
+            codec: self.codec,
+            target: self.jitter.target_delay(),
+            delay: self.jitter.delay(),
+            jitter: self.jitter.jitter(),
+            grown: st.stretched,
+            shrunk: st.skipped,
+        }
+    }
+}
+
+/// Where one side's input jitter buffer stands (the frame path only: a relayed side has
+/// none).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct JitterFigures {
+    pub codec: Codec,
+    /// The delay it steers to: the guard plus the arrival jitter it measured.
+    pub target: Duration,
+    /// The buffering delay now (smoothed).
+    pub delay: Duration,
+    /// The arrival jitter estimate (a peak follower).
+    pub jitter: Duration,
+    /// Ticks that played no frame to grow the delay or wait for a late one.
+    pub grown: u64,
+    /// Frame positions skipped to shrink the delay.
+    pub shrunk: u64,
 }
 
 /// Frames to one side's packets.
