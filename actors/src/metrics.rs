@@ -6,58 +6,16 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+mod labels;
 mod voicemail;
 
+pub use labels::*;
 pub use voicemail::VoicemailMetrics;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct MethodLabel {
-    pub method: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CodeLabel {
-    pub code: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabel {
-    pub outcome: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KindLabel {
-    pub kind: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct VersionLabel {
-    pub version: u64,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabel {
-    pub reason: &'static str,
-}
-
-/// A media thread, by index (`media-N`).
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ThreadLabel {
-    pub thread: u32,
-}
-
-/// A media thread and the codec of the input jitter buffers it sums over.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct JitterLabel {
-    pub thread: u32,
-    pub codec: String,
-}
 
 /// Every metric of the switch.
 pub struct Metrics {
@@ -182,17 +140,6 @@ pub struct Metrics {
     /// Requests refused by an abuse limit, by limit (unregistered_source,
     /// unregistered_number, otp, dynamic_source).
     pub abuse_refusals: Family<LimitLabel, Counter>,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct LimitLabel {
-    pub limit: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TrunkLabel {
-    pub trunk: String,
-    pub outcome: &'static str,
 }
 
 impl Default for Metrics {
@@ -641,31 +588,4 @@ pub fn call_outcome(code: u16, canceled: bool) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exposition_has_the_counters_with_labels() {
-        let m = Metrics::new();
-        m.request(switchboard_engine::sip::Method::Invite);
-        m.sent(b"SIP/2.0 486 Busy Here\r\n");
-        m.calls
-            .get_or_create(&OutcomeLabel { outcome: "busy" })
-            .inc();
-        m.active_calls.set(3);
-        let text = m.encode();
-        assert!(
-            text.contains("switchboard_sip_requests_received_total{method=\"INVITE\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("switchboard_sip_responses_sent_total{code=\"486\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("switchboard_calls_total{outcome=\"busy\"} 1"),
-            "{text}"
-        );
-        assert!(text.contains("switchboard_active_calls 3"), "{text}");
-    }
-}
+mod tests;
