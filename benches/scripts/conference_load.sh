@@ -13,7 +13,11 @@
 # CODECS='{ PCMU = 1 }' in the environment rewrites the codec shares; BIN=path runs another
 # build of the switch (an earlier commit's, side by side). SIP_PORT and HTTP_PORT (default 5094
 # and 8094) move the switch's loopback ports, MEDIA_PORTS (e.g. 40000-44999) its RTP ports
-# (default: the configuration's), where other work on the machine uses those. The switch
+# (default: the configuration's), where other work on the machine uses those; ADDR (default
+# 127.0.0.1) the loopback address the switch binds SIP, HTTP and RTP to; CONFIG more TOML for
+# the switch's configuration (e.g. '[conference]\nmax_participants = 100'); CONFERENCES JSON
+# bodies (one a line) to POST to /v1/conferences before the run (a room above the 50 a room
+# made by its first caller holds: '{"name":"loadconf-0","max_participants":100}'). The switch
 # trusts loopback (`[security] trusted`): no flood ban of the load generator's one address.
 # Prints `uptime` before, during and after: the machine is shared.
 set -euo pipefail
@@ -27,13 +31,16 @@ bin=${BIN:-$here/target/release/switchboard}
 work=$(mktemp -d /tmp/sb-conf.XXXXXX)
 sip_port=${SIP_PORT:-5094}
 http_port=${HTTP_PORT:-8094}
+addr=${ADDR:-127.0.0.1}
 # loopback is trusted: the load generator's joins come from one address, faster than the
 # flood limit (16 requests in 2 s) allows one source
 printf '[security]\ntrusted = ["127.0.0.0/8"]\n' >"$work/switch.toml"
-if [ -n "${MEDIA_PORTS:-}" ]; then
-	printf '[media]\nports = "%s"\n' "$MEDIA_PORTS" >>"$work/switch.toml"
+if [ -n "${MEDIA_PORTS:-}" ] || [ "$addr" != 127.0.0.1 ]; then
+	printf '[media]\naddress = "%s"\n' "$addr" >>"$work/switch.toml"
+	[ -z "${MEDIA_PORTS:-}" ] || printf 'ports = "%s"\n' "$MEDIA_PORTS" >>"$work/switch.toml"
 fi
-"$bin" serve --config "$work/switch.toml" --sip 127.0.0.1:$sip_port --http 127.0.0.1:$http_port --auth off \
+[ -z "${CONFIG:-}" ] || printf '%b\n' "$CONFIG" >>"$work/switch.toml"
+"$bin" serve --config "$work/switch.toml" --sip $addr:$sip_port --http $addr:$http_port --auth off \
 	--data "$work/data" >"$work/switch.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
@@ -50,16 +57,20 @@ scenario=$work/scenario.toml
 
 ticks() { awk '{ n = split($0, f, ")"); split(f[n], g, " "); print g[12] + g[13] }' /proc/$pid/stat; }
 rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
-metric() { curl -s 127.0.0.1:$http_port/metrics | awk -v m="$1" '$1 == m {print $2}'; }
+metric() { curl -s $addr:$http_port/metrics | awk -v m="$1" '$1 == m {print $2}'; }
 hz=$(getconf CLK_TCK)
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
 echo "before: $(uptime)"
 
+while read -r body; do
+	[ -z "$body" ] || curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' -d "$body" \
+		$addr:$http_port/v1/conferences || { echo "POST /v1/conferences $body failed" >&2; exit 1; }
+done <<<"${CONFERENCES:-}"
 t0=$(ticks)
 sleep 5
 echo "idle switch: RSS $(rss) KiB, $(($(ticks) - t0)) CPU ticks in 5 s, mixer ticks $(metric switchboard_conference_mixer_ticks_total)"
 
-"$bin" load "$scenario" --target 127.0.0.1:$sip_port --server-pid $pid --report "$work/report.json" \
+"$bin" load "$scenario" --target $addr:$sip_port --server-pid $pid --report "$work/report.json" \
 	--quiet >"$work/load.txt" 2>&1 &
 load=$!
 for _ in $(seq 1 120); do
