@@ -98,7 +98,8 @@ gen=$scn/../gen_users.sh
 "$gen" "$REG_USERS" u >"$out/users.csv"
 "$gen" "$CALLEES" c >"$out/callees.csv"
 "$gen" "$OFFLINE" o >"$out/offline.csv"
-printf '[security]\ntrusted = ["127.0.0.0/8"]\n[messaging]\nunregistered_per_number_per_hour = 1000000000\n' \
+# media on epoll: valgrind does not follow io_uring (the media threads' rings never start)
+printf '[security]\ntrusted = ["127.0.0.0/8"]\n[messaging]\nunregistered_per_number_per_hour = 1000000000\n[media]\nio = "epoll"\n' \
 	>"$out/bench.toml"
 
 SIPP_COMMON=(-t u1 -i "$ip" -nostdin -buff_size 4194304

@@ -190,7 +190,7 @@ messages)
 	a=$(ticks)
 	t0=$EPOCHREALTIME
 	sipp_uac "$work/store" -sf "$scn/uac_message.xml" -inf "$work/offline.csv" \
-		-r "$rate" -rp 1000 -m "$n" -recv_timeout 8000 -timeout $((n / rate + 60))s \
+		-r "$rate" -rp 1000 -m "$n" -recv_timeout 8000 -timeout $((2 * n / rate + 120))s \
 		-default_behaviors -bye
 	wall=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 	b=$(ticks)

@@ -297,16 +297,17 @@ impl Extension {
     /// arbiter, under Call-IDs its worker owns, so the devices' answers come straight to it.
     fn deliver(&mut self, ctx: &mut Context<Self>, devices_changed: bool) {
         let now_unix = unix_now();
-        let live: Vec<BindingRecord> = self
-            .bindings
-            .iter()
-            .filter(|b| b.expires_at > now_unix)
-            .cloned()
-            .collect();
+        let live = |bindings: &[BindingRecord]| -> Vec<BindingRecord> {
+            bindings
+                .iter()
+                .filter(|b| b.expires_at > now_unix)
+                .cloned()
+                .collect()
+        };
         match &self.delivery {
             Some(d) if d.addr.connected() => {
                 if devices_changed {
-                    d.addr.do_send(Targets(live));
+                    d.addr.do_send(Targets(live(&self.bindings)));
                 } else {
                     d.addr.do_send(Kick);
                 }
@@ -315,9 +316,13 @@ impl Extension {
             // it stopped without our hearing of it: start afresh
             _ => self.delivery = None,
         }
-        if live.is_empty() || !self.shared.queue.has_messages(&self.aor) {
+        // the devices are copied only when there is something to deliver to them
+        if !self.bindings.iter().any(|b| b.expires_at > now_unix)
+            || !self.shared.queue.has_messages(&self.aor)
+        {
             return;
         }
+        let live = live(&self.bindings);
         let Some(transports) = self.shared.transports(self.shard) else {
             return;
         };

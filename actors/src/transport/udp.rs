@@ -52,6 +52,33 @@ pub struct Receiver {
     buf: Vec<u8>,
     batch: usize,
     ready: std::collections::VecDeque<Datagram>,
+    /// `recvmmsg`'s headers, made once.
+    #[cfg(target_os = "linux")]
+    mmsg: Mmsg,
+}
+
+/// The slots of one `recvmmsg` call: a header, an iovec and an address per datagram, made
+/// once; `recv_many` points them at the buffers before each call.
+#[cfg(target_os = "linux")]
+struct Mmsg {
+    addrs: Vec<libc::sockaddr_storage>,
+    iov: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+}
+
+#[cfg(target_os = "linux")]
+impl Mmsg {
+    fn new(batch: usize) -> Mmsg {
+        // SAFETY: all-zero is a valid sockaddr_storage, iovec and mmsghdr (null pointers,
+        // zero lengths)
+        unsafe {
+            Mmsg {
+                addrs: vec![std::mem::zeroed(); batch],
+                iov: vec![std::mem::zeroed(); batch],
+                hdrs: vec![std::mem::zeroed(); batch],
+            }
+        }
+    }
 }
 
 impl Receiver {
@@ -64,6 +91,8 @@ impl Receiver {
         Receiver {
             socket,
             buf: vec![0; MAX_DATAGRAM * batch],
+            #[cfg(target_os = "linux")]
+            mmsg: Mmsg::new(batch),
             batch,
             ready: std::collections::VecDeque::with_capacity(batch),
         }
@@ -102,69 +131,71 @@ impl Receiver {
                 Poll::Ready(Err(_)) => continue,
                 Poll::Ready(Ok(())) => {}
             }
-            let (batch, buf, ready) = (self.batch, &mut self.buf, &mut self.ready);
+            let (buf, mmsg, ready) = (&mut self.buf, &mut self.mmsg, &mut self.ready);
             let sock = &self.socket;
             // try_io clears the readiness when the socket would block
             let _ = sock.try_io(tokio::io::Interest::READABLE, || {
-                recv_many(sock, buf, batch, ready)
+                recv_many(sock, buf, mmsg, ready)
             });
         }
     }
 }
 
-/// One `recvmmsg` into `batch` slots of `buf`; received datagrams are appended to `out`.
+/// One `recvmmsg` into the slots of `mmsg`, MAX_DATAGRAM bytes of `buf` each; received
+/// datagrams are appended to `out`.
 #[cfg(target_os = "linux")]
 fn recv_many(
     sock: &UdpSocket,
     buf: &mut [u8],
-    batch: usize,
+    mmsg: &mut Mmsg,
     out: &mut std::collections::VecDeque<Datagram>,
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    // SAFETY: every pointer handed to the kernel points into `buf`, `iov` or `addrs`, which
-    // outlive the call and are sized for `batch` entries; the kernel writes at most
-    // `iov_len` bytes per slot and `msg_namelen` bytes per address.
-    unsafe {
-        let mut addrs: Vec<libc::sockaddr_storage> = vec![std::mem::zeroed(); batch];
-        let mut iov: Vec<libc::iovec> = (0..batch)
-            .map(|i| libc::iovec {
-                iov_base: buf.as_mut_ptr().add(i * MAX_DATAGRAM) as *mut libc::c_void,
-                iov_len: MAX_DATAGRAM,
-            })
-            .collect();
-        let mut hdrs: Vec<libc::mmsghdr> = (0..batch)
-            .map(|i| {
-                let mut h: libc::mmsghdr = std::mem::zeroed();
-                h.msg_hdr.msg_name = addrs.as_mut_ptr().add(i) as *mut libc::c_void;
-                h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
-                h.msg_hdr.msg_iov = iov.as_mut_ptr().add(i);
-                h.msg_hdr.msg_iovlen = 1;
-                h
-            })
-            .collect();
-        let n = libc::recvmmsg(
+    let Mmsg { addrs, iov, hdrs } = mmsg;
+    let slots = hdrs.len().min(buf.len() / MAX_DATAGRAM);
+    for (i, chunk) in buf.chunks_exact_mut(MAX_DATAGRAM).take(slots).enumerate() {
+        iov[i] = libc::iovec {
+            iov_base: chunk.as_mut_ptr() as *mut libc::c_void,
+            iov_len: MAX_DATAGRAM,
+        };
+        let h = &mut hdrs[i].msg_hdr;
+        h.msg_name = &mut addrs[i] as *mut libc::sockaddr_storage as *mut libc::c_void;
+        h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
+        h.msg_iov = &mut iov[i];
+        h.msg_iovlen = 1;
+        h.msg_control = std::ptr::null_mut();
+        h.msg_controllen = 0;
+        h.msg_flags = 0;
+    }
+    // SAFETY: the first `slots` headers point into `buf` (MAX_DATAGRAM bytes each, `iov`)
+    // and into `addrs` (one sockaddr_storage each), all alive and not otherwise borrowed for
+    // the call; the kernel writes at most `iov_len` bytes per slot and `msg_namelen` bytes
+    // per address.
+    let n = unsafe {
+        libc::recvmmsg(
             sock.as_raw_fd(),
             hdrs.as_mut_ptr(),
-            batch as u32,
+            slots as u32,
             libc::MSG_DONTWAIT,
             std::ptr::null_mut(),
-        );
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        for (i, h) in hdrs.iter().take(n as usize).enumerate() {
-            let len = h.msg_len as usize;
-            let sa = socket2::SockAddr::new(addrs[i], h.msg_hdr.msg_namelen);
-            if let (Some(from), true) = (sa.as_socket(), len > 0) {
-                let start = i * MAX_DATAGRAM;
-                out.push_back(Datagram {
-                    bytes: Bytes::copy_from_slice(&buf[start..start + len]),
-                    from,
-                });
-            }
-        }
-        Ok(())
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
     }
+    for (i, h) in hdrs.iter().take(n as usize).enumerate() {
+        let len = h.msg_len as usize;
+        // SAFETY: the kernel filled `msg_namelen` bytes of this slot's address
+        let sa = unsafe { socket2::SockAddr::new(addrs[i], h.msg_hdr.msg_namelen) };
+        if let (Some(from), true) = (sa.as_socket(), len > 0) {
+            let start = i * MAX_DATAGRAM;
+            out.push_back(Datagram {
+                bytes: Bytes::copy_from_slice(&buf[start..start + len]),
+                from,
+            });
+        }
+    }
+    Ok(())
 }
 
 impl futures_core::Stream for Receiver {

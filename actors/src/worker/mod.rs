@@ -59,6 +59,8 @@ pub struct Worker {
     entropy: Entropy,
     /// The MESSAGEs this worker relays without a CallLeg.
     pager: pager::Pager,
+    /// The Date of REGISTER answers, formatted once a second.
+    date: switchboard_engine::messaging::wire::DateCache,
 }
 
 impl Worker {
@@ -87,6 +89,7 @@ impl Worker {
             bans,
             entropy: Entropy::seeded(seed),
             pager: pager::Pager::default(),
+            date: Default::default(),
         }
     }
 

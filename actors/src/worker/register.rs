@@ -136,11 +136,13 @@ impl Worker {
             RegisterReply::Ok { contacts } => {
                 self.shared.security.succeeded(flow.remote.ip());
                 self.count_register("ok");
-                let date = switchboard_engine::messaging::wire::http_date(unix_now());
+                // the Date is formatted once a second, not per answer
+                let mut date = std::mem::take(&mut self.date);
                 let mut extra: Vec<(&str, &str)> =
                     contacts.iter().map(|c| ("Contact", c.as_str())).collect();
-                extra.push(("Date", &date));
+                extra.push(("Date", date.at(unix_now())));
                 self.respond(key, &req, &flow, 200, "OK", &extra);
+                self.date = date;
             }
             RegisterReply::Challenge { stale } => {
                 self.shared.security.challenged(flow.remote.ip());

@@ -97,6 +97,25 @@ pub fn http_date(unix: u64) -> String {
     )
 }
 
+/// `http_date` of the current second, formatted once per second: a REGISTER's 200 carries a
+/// Date, and a storm answers thousands a second.
+#[derive(Debug, Default)]
+pub struct DateCache {
+    unix: Option<u64>,
+    text: String,
+}
+
+impl DateCache {
+    /// The date of `unix`, formatted again only when the second changed.
+    pub fn at(&mut self, unix: u64) -> &str {
+        if self.unix != Some(unix) {
+            self.unix = Some(unix);
+            self.text = http_date(unix);
+        }
+        &self.text
+    }
+}
+
 /// An RFC 3339 timestamp in UTC (`2026-12-01T09:48:44Z`) for seconds since the Unix epoch:
 /// times in the HTTP API's JSON.
 pub fn rfc3339(unix: u64) -> String {
@@ -142,6 +161,11 @@ mod tests {
         assert_eq!(http_date(1_796_118_524), "Tue, 01 Dec 2026 09:48:44 GMT");
         assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(http_date(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+        let mut cache = DateCache::default();
+        assert_eq!(cache.at(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(cache.at(1_796_118_524), "Tue, 01 Dec 2026 09:48:44 GMT");
+        assert_eq!(cache.at(1_796_118_524), "Tue, 01 Dec 2026 09:48:44 GMT");
+        assert_eq!(cache.at(1_796_118_525), "Tue, 01 Dec 2026 09:48:45 GMT");
     }
 
     #[test]

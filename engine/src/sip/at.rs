@@ -9,6 +9,7 @@
 //! (an empty part that was no slice of the text, such as the `""` of a URI without
 //! parameters, comes back as an empty slice of it: the same value).
 
+use super::name_addr::NameAddr;
 use super::uri::{Scheme, Uri};
 use super::via::Via;
 
@@ -116,6 +117,35 @@ impl UriAt {
     }
 }
 
+/// A `NameAddr` by position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NameAddrAt {
+    display: Option<At>,
+    uri: UriAt,
+    params: At,
+    bracketed: bool,
+}
+
+impl NameAddrAt {
+    pub(crate) fn of(base: &str, n: &NameAddr<'_>) -> Option<NameAddrAt> {
+        Some(NameAddrAt {
+            display: of_opt(base, n.display())?,
+            uri: UriAt::of(base, n.uri())?,
+            params: At::of(base, n.params())?,
+            bracketed: n.is_bracketed(),
+        })
+    }
+
+    pub(crate) fn view<'a>(&self, base: &'a str) -> NameAddr<'a> {
+        NameAddr::from_parts(
+            self.display.map(|a| a.get(base)),
+            self.uri.view(base),
+            self.params.get(base),
+            self.bracketed,
+        )
+    }
+}
+
 /// A view a message keeps: parsed and valid (by position), parsed and invalid, or valid but
 /// not kept (a text past 64 KiB, or a non-empty part that is no slice of it: parsed each
 /// time).
@@ -148,6 +178,21 @@ mod tests {
         let text = "sip:alice@atlanta.example.com";
         let u = Uri::parse(text).unwrap();
         assert_eq!(UriAt::of(text, &u).unwrap().view(text), u);
+    }
+
+    #[test]
+    fn name_addrs_rebuilt_from_positions_equal_the_parsed_ones() {
+        for text in [
+            "\"Bob B\" <sips:bob@biloxi.example.com:5061;transport=tls>;tag=a6c85cf",
+            "Alice <sip:alice@atlanta.example.com>",
+            "sip:+12125551212@phone2net.example.com;tag=887s",
+            "<tel:+1-201-555-0123>;tag=x;expires=60",
+        ] {
+            let n = NameAddr::parse(text).unwrap();
+            let back = NameAddrAt::of(text, &n).unwrap().view(text);
+            assert_eq!(back, n, "{text}");
+            assert_eq!(back.params().as_ptr(), n.params().as_ptr());
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! unfolded once at parse time so typed views can still borrow from the message.
 //!
 //! The views every layer asks for again and again (the top Via, read a dozen times per
-//! proxied message, and the Request-URI) are parsed once: the first time (the Request-URI at
+//! proxied message, From, To and the Request-URI) are parsed once: the first time (the Request-URI at
 //! parse, which validates it) their parts' positions are kept (`at`), and later calls rebuild
 //! the view from them.
 //!
@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
-use super::at::{Kept, UriAt, ViaAt};
+use super::at::{Kept, NameAddrAt, UriAt, ViaAt};
 pub use super::cseq::{parse_delta_seconds, CSeq, CSeqError};
 use super::header::HeaderName;
 use super::lex;
@@ -30,10 +30,13 @@ use super::method::Method;
 use super::name_addr::NameAddr;
 pub use super::parse_error::{ParseError, Reaction};
 pub use super::span::Span;
-use super::start_line::parse_start_line;
 pub use super::start_line::StartLine;
 use super::uri::Uri;
 use super::via::Via;
+
+mod parse;
+#[cfg(test)]
+mod tests;
 
 /// Most header lines a message may have; more is treated as an attack.
 pub const MAX_HEADERS: usize = 256;
@@ -71,128 +74,14 @@ pub struct Message {
     request_uri: Option<UriAt>,
     /// The top Via's parts once parsed, in its value.
     top_via: OnceLock<Kept<ViaAt>>,
+    /// From and To, kept like the top Via (both parsed on the first ask for either):
+    /// validation parses them, and a REGISTER's address of record, a call's parties and
+    /// dialog lookups read them again. Boxed, so a message that is moved from actor to actor
+    /// stays small.
+    names: OnceLock<Box<[Kept<NameAddrAt>; 2]>>,
 }
 
 impl Message {
-    /// Parses one message from a datagram or a framed stream chunk. Bytes beyond the declared
-    /// Content-Length are discarded (RFC 3261 §18.3); without Content-Length the body is the
-    /// rest of the buffer.
-    pub fn parse(raw: Bytes) -> Result<Message, ParseError> {
-        let b = &raw[..];
-        // leading CRLFs (keep-alives, RFC 3261 §7.5) are skipped
-        let mut pos = 0;
-        while pos < b.len() && (b[pos] == b'\r' || b[pos] == b'\n') {
-            pos += 1;
-        }
-        if pos == b.len() {
-            return Err(ParseError::Empty);
-        }
-        let (head_len, body_start) = match find_head_end(b, pos) {
-            Some(h) => h,
-            // A datagram whose last header line is terminated but that lacks the empty line
-            // is tolerated (robustness principle); stream framing never gets here without one.
-            None if b.ends_with(b"\n") => (b.len(), b.len()),
-            None => return Err(ParseError::Incomplete),
-        };
-        std::str::from_utf8(&b[..head_len]).map_err(|_| ParseError::Utf8)?;
-
-        let (sl_end, sl_next) = line_end(b, pos, head_len);
-        let (start, request_uri) = parse_start_line(b, pos, sl_end)?;
-        let start_line = Span::new(pos, sl_next);
-
-        let mut headers = Vec::with_capacity(16);
-        let mut unfolded = Vec::new();
-        let mut line_no = 1;
-        let mut p = sl_next;
-        while p < head_len {
-            line_no += 1;
-            if headers.len() >= MAX_HEADERS {
-                return Err(ParseError::TooManyHeaders);
-            }
-            let (mut end, mut next) = line_end(b, p, head_len);
-            if b[p] == b' ' || b[p] == b'\t' {
-                // a continuation line without a header to continue
-                return Err(ParseError::HeaderLine { line: line_no });
-            }
-            let colon = memchr::memchr(b':', &b[p..end])
-                .map(|i| p + i)
-                .ok_or(ParseError::HeaderLine { line: line_no })?;
-            let name_end = trim_end_ws(b, p, colon);
-            if name_end == p || !b[p..name_end].iter().all(|&c| lex::is_token_char(c)) {
-                return Err(ParseError::HeaderLine { line: line_no });
-            }
-            let mut folded = false;
-            // continuation lines (RFC 3261 §7.3.1 line folding)
-            while next < head_len && (b[next] == b' ' || b[next] == b'\t') {
-                folded = true;
-                let (e, n) = line_end(b, next, head_len);
-                end = e;
-                next = n;
-                line_no += 1;
-            }
-            let vstart = skip_lws(b, colon + 1, end);
-            let vend = trim_end_lws(b, vstart, end);
-            let name = HeaderName::parse(&b[p..name_end]);
-            let folded_idx = if folded {
-                let text = str_of(b, vstart, vend);
-                unfolded.push(unfold(text));
-                Some((unfolded.len() - 1) as u16)
-            } else {
-                None
-            };
-            headers.push(Header {
-                name,
-                name_span: Span::new(p, name_end),
-                value: Span::new(vstart, vend),
-                line: Span::new(p, next),
-                folded: folded_idx,
-            });
-            p = next;
-        }
-
-        let available = b.len() - body_start;
-        let mut declared = None;
-        for h in headers
-            .iter()
-            .filter(|h| h.name == HeaderName::ContentLength)
-        {
-            let v = value_of(b, &unfolded, h);
-            let n = lex::parse_decimal(lex::trim(v), u32::MAX as u64)
-                .ok_or(ParseError::ContentLength)? as usize;
-            if declared.is_some_and(|d| d != n) {
-                return Err(ParseError::ContentLength);
-            }
-            declared = Some(n);
-        }
-        let body_len = match declared {
-            Some(n) if n > available => {
-                return Err(ParseError::BodyTruncated {
-                    declared: n,
-                    available,
-                })
-            }
-            Some(n) => n,
-            None => available,
-        };
-        let end = body_start + body_len;
-        let raw = if end < raw.len() {
-            raw.slice(..end)
-        } else {
-            raw
-        };
-        Ok(Message {
-            raw,
-            start,
-            start_line,
-            headers,
-            unfolded,
-            head_end: head_len as u32,
-            body: Span::new(body_start, end),
-            request_uri,
-            top_via: OnceLock::new(),
-        })
-    }
-
     /// The message bytes (leading keep-alive CRLFs and trailing extra bytes excluded from the
     /// spans, but the buffer itself starts where it was received).
     pub fn raw(&self) -> &Bytes {
@@ -337,14 +226,36 @@ impl Message {
             .and_then(|v| CSeq::parse(v).ok())
     }
 
+    /// The From value; `None` when it is missing or malformed (parsed once, see `at`).
     pub fn from(&self) -> Option<NameAddr<'_>> {
-        self.header(HeaderName::From)
-            .and_then(|v| NameAddr::parse(v).ok())
+        self.name_addr(0, HeaderName::From)
     }
 
+    /// The To value; `None` when it is missing or malformed (parsed once, see `at`).
     pub fn to(&self) -> Option<NameAddr<'_>> {
-        self.header(HeaderName::To)
-            .and_then(|v| NameAddr::parse(v).ok())
+        self.name_addr(1, HeaderName::To)
+    }
+
+    /// From (`which` 0) or To (1) through the positions kept in `names`.
+    fn name_addr(&self, which: usize, name: HeaderName) -> Option<NameAddr<'_>> {
+        let v = self.header(name)?;
+        let kept = self.names.get_or_init(|| {
+            let keep = |v: Option<&str>| match v.map(NameAddr::parse) {
+                Some(Ok(na)) => {
+                    NameAddrAt::of(v.unwrap_or(""), &na).map_or(Kept::Unkept, Kept::Valid)
+                }
+                Some(Err(_)) | None => Kept::Invalid,
+            };
+            Box::new([
+                keep(self.header(HeaderName::From)),
+                keep(self.header(HeaderName::To)),
+            ])
+        });
+        match kept[which] {
+            Kept::Valid(at) => Some(at.view(v)),
+            Kept::Invalid => None,
+            Kept::Unkept => NameAddr::parse(v).ok(),
+        }
     }
 
     /// The topmost Via value; `None` when it is missing or malformed.
@@ -449,97 +360,6 @@ impl fmt::Debug for Message {
     }
 }
 
-/// Returns (end of header section, start of body): the offset of the empty line and the offset
-/// just after it. Accepts CRLF and bare LF terminators.
-fn find_head_end(b: &[u8], from: usize) -> Option<(usize, usize)> {
-    let mut i = from;
-    while let Some(n) = memchr::memchr(b'\n', &b[i..]) {
-        let nl = i + n;
-        let next = nl + 1;
-        if next < b.len() && b[next] == b'\n' {
-            return Some((next, next + 1));
-        }
-        if next + 1 < b.len() && b[next] == b'\r' && b[next + 1] == b'\n' {
-            return Some((next, next + 2));
-        }
-        if next == b.len() {
-            return None;
-        }
-        i = next;
-    }
-    None
-}
-
-/// End of the line starting at `from` (before CR LF) and the start of the next line.
-fn line_end(b: &[u8], from: usize, limit: usize) -> (usize, usize) {
-    match memchr::memchr(b'\n', &b[from..limit]) {
-        Some(n) => {
-            let nl = from + n;
-            let end = if nl > from && b[nl - 1] == b'\r' {
-                nl - 1
-            } else {
-                nl
-            };
-            (end, nl + 1)
-        }
-        None => (limit, limit),
-    }
-}
-
-fn skip_lws(b: &[u8], mut i: usize, end: usize) -> usize {
-    while i < end && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
-        i += 1;
-    }
-    i
-}
-
-fn trim_end_lws(b: &[u8], start: usize, mut end: usize) -> usize {
-    while end > start && matches!(b[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
-        end -= 1;
-    }
-    end
-}
-
-fn trim_end_ws(b: &[u8], start: usize, mut end: usize) -> usize {
-    while end > start && (b[end - 1] == b' ' || b[end - 1] == b'\t') {
-        end -= 1;
-    }
-    end
-}
-
-/// Replaces every CRLF/LF followed by white space with one space (RFC 3261 §7.3.1).
-fn unfold(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        if c == '\r' || c == '\n' {
-            // swallow the terminator and the leading white space of the continuation
-            while let Some(&(_, n)) = chars.peek() {
-                if matches!(n, '\r' | '\n' | ' ' | '\t') {
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            // collapse white space written before the fold too
-            while out.ends_with([' ', '\t']) {
-                out.pop();
-            }
-            out.push(' ');
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn value_of<'a>(b: &'a [u8], unfolded: &'a [String], h: &Header) -> &'a str {
-    match h.folded {
-        Some(i) => &unfolded[i as usize],
-        None => str_of(b, h.value.start as usize, h.value.end as usize),
-    }
-}
-
 /// A header-section slice as `str`.
 fn str_of(b: &[u8], start: usize, end: usize) -> &str {
     // Spans only ever cover the header section, which `Message::parse` checked to be UTF-8,
@@ -549,185 +369,4 @@ fn str_of(b: &[u8], start: usize, end: usize) -> &str {
     // inside it, and span ends are ASCII delimiters (CR, LF, ':', SP, HT) found by byte
     // search, which never occur inside a multi-byte UTF-8 sequence, so the slice is UTF-8.
     unsafe { std::str::from_utf8_unchecked(&b[start..end]) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn msg(s: &str) -> Result<Message, ParseError> {
-        Message::parse(Bytes::from(s.replace('\n', "\r\n")))
-    }
-
-    const INVITE: &str = "INVITE sip:bob@biloxi.com SIP/2.0\n\
-Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\n\
-Max-Forwards: 70\n\
-To: Bob <sip:bob@biloxi.com>\n\
-From: Alice <sip:alice@atlanta.com>;tag=1928301774\n\
-Call-ID: a84b4c76e66710@pc33.atlanta.com\n\
-CSeq: 314159 INVITE\n\
-Contact: <sip:alice@pc33.atlanta.com>\n\
-Content-Type: application/sdp\n\
-Content-Length: 4\n\
-\n\
-v=0\n";
-
-    #[test]
-    fn request_fields_are_indexed() {
-        let m = msg(INVITE).unwrap();
-        assert_eq!(m.method(), Some(Method::Invite));
-        assert_eq!(m.request_uri_str(), Some("sip:bob@biloxi.com"));
-        assert_eq!(m.call_id(), Some("a84b4c76e66710@pc33.atlanta.com"));
-        let cseq = m.cseq().unwrap();
-        assert_eq!((cseq.seq, cseq.method), (314159, Method::Invite));
-        assert_eq!(m.from_tag(), Some("1928301774"));
-        assert_eq!(m.to_tag(), None);
-        assert_eq!(m.max_forwards(), Some(70));
-        assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK776asdhds"));
-        assert_eq!(m.body(), b"v=0\r");
-    }
-
-    #[test]
-    fn extra_datagram_bytes_beyond_content_length_are_discarded() {
-        let m = msg(&INVITE.replace("Content-Length: 4", "Content-Length: 0")).unwrap();
-        assert!(m.body().is_empty());
-        assert!(m.as_bytes().ends_with(b"\r\n\r\n"));
-    }
-
-    #[test]
-    fn short_body_is_an_error() {
-        let e = msg(&INVITE.replace("Content-Length: 4", "Content-Length: 9999")).unwrap_err();
-        assert!(matches!(
-            e,
-            ParseError::BodyTruncated { declared: 9999, .. }
-        ));
-        assert_eq!(e.reaction(), Reaction::Respond(400));
-    }
-
-    #[test]
-    fn negative_content_length_is_an_error() {
-        let e = msg(&INVITE.replace("Content-Length: 4", "Content-Length: -999")).unwrap_err();
-        assert_eq!(e, ParseError::ContentLength);
-    }
-
-    #[test]
-    fn folded_values_are_unfolded_once() {
-        let m = msg("OPTIONS sip:x@y SIP/2.0\nSubject: first\n   second\n\tthird\nCall-ID: c\n\n")
-            .unwrap();
-        assert_eq!(m.header(HeaderName::Subject), Some("first second third"));
-        assert_eq!(m.call_id(), Some("c"));
-    }
-
-    #[test]
-    fn list_headers_split_across_lines_and_commas() {
-        let m = msg("OPTIONS sip:x@y SIP/2.0\nVia: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2\nv: SIP/2.0/TCP c;branch=z9hG4bK3\n\n").unwrap();
-        let hosts: Vec<_> = m.vias().map(|v| v.host()).collect();
-        assert_eq!(hosts, ["a", "b", "c"]);
-    }
-
-    #[test]
-    fn responses_parse_with_empty_reason() {
-        let m = msg("SIP/2.0 100 \nVia: SIP/2.0/UDP a;branch=z9hG4bK1\n\n").unwrap();
-        assert_eq!(m.status(), Some(100));
-        assert_eq!(m.reason(), Some(""));
-        let m = msg("SIP/2.0 180\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\n\n").unwrap();
-        assert_eq!(m.status(), Some(180));
-    }
-
-    #[test]
-    fn start_line_errors_are_classified() {
-        assert_eq!(
-            msg("INVITE sip:x@y SIP/7.0\n\n").unwrap_err(),
-            ParseError::Version
-        );
-        assert_eq!(
-            msg("INVITE  sip:x@y SIP/2.0\n\n").unwrap_err(),
-            ParseError::StartLine
-        );
-        assert_eq!(
-            msg("INVITE <sip:x@y> SIP/2.0\n\n").unwrap_err(),
-            ParseError::RequestUri
-        );
-        assert_eq!(
-            msg("SIP/2.0 4294967301 Big\n\n").unwrap_err(),
-            ParseError::StatusCode
-        );
-        assert_eq!(
-            msg("SIP/2.0 099 Low\n\n").unwrap_err(),
-            ParseError::StatusCode
-        );
-        assert!(
-            msg("INVITE sip:x@y SIP/2.0   \n\n").is_ok(),
-            "trailing white space tolerated"
-        );
-    }
-
-    #[test]
-    fn header_lines_need_a_token_and_colon() {
-        assert!(matches!(
-            msg("OPTIONS sip:x@y SIP/2.0\nNo colon here\n\n").unwrap_err(),
-            ParseError::HeaderLine { line: 2 }
-        ));
-        assert!(matches!(
-            msg("OPTIONS sip:x@y SIP/2.0\nBad Name: v\n\n").unwrap_err(),
-            ParseError::HeaderLine { .. }
-        ));
-    }
-
-    #[test]
-    fn incomplete_head_is_reported() {
-        assert_eq!(
-            msg("OPTIONS sip:x@y SIP/2.0\nVia: x").unwrap_err(),
-            ParseError::Incomplete
-        );
-        assert_eq!(msg("\n\n").unwrap_err(), ParseError::Empty);
-    }
-
-    #[test]
-    fn cseq_limits_and_delta_seconds_saturation() {
-        assert!(CSeq::parse("36893488147419103232 INVITE").is_err());
-        assert!(CSeq::parse("2147483648 INVITE").is_err());
-        assert_eq!(
-            CSeq::parse("0009\n  INVITE".replace('\n', " ").as_str())
-                .unwrap()
-                .seq,
-            9
-        );
-        assert!(CSeq::parse("9INVITE").is_err());
-        assert_eq!(parse_delta_seconds("10000000000000000000"), Some(u32::MAX));
-        assert_eq!(parse_delta_seconds("3600"), Some(3600));
-        assert_eq!(parse_delta_seconds("-1"), None);
-    }
-
-    #[test]
-    fn kept_views_answer_as_a_fresh_parse_of_the_header_would() {
-        let m = msg("INVITE sip:bob%40x@biloxi.example.com;user=phone SIP/2.0\n\
-Via: SIP/2.0/UDP pc33.atlanta.example.com:5066;branch=z9hG4bK776, SIP/2.0/TCP a.b\n\
-To: <sip:bob@biloxi.example.com>\nFrom: sip:alice@atlanta.example.com;tag=1928\n\
-Call-ID: a84b4c76e66710\nCSeq: 314159 INVITE\n\n")
-        .unwrap();
-        for _ in 0..2 {
-            let via = m.header_values(HeaderName::Via).next().unwrap();
-            assert_eq!(m.top_via(), Via::parse(via).ok());
-            assert_eq!(m.top_via().unwrap().port(), Some(5066));
-            assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK776"));
-            assert_eq!(
-                m.request_uri(),
-                Uri::parse(m.request_uri_str().unwrap()).ok()
-            );
-            assert_eq!(m.request_uri().unwrap().param("user"), Some("phone"));
-        }
-        let copy = m.clone();
-        assert_eq!(copy.top_via(), m.top_via(), "a copy keeps the view");
-        let folded = msg("SIP/2.0 200 OK\nVia: SIP/2.0/UDP h\n ;branch=z9hG4bK1\n\n").unwrap();
-        assert_eq!(
-            folded.top_via().unwrap().branch(),
-            Some("z9hG4bK1"),
-            "a folded value"
-        );
-        assert_eq!(folded.top_via(), folded.vias().next());
-        let bad = msg("SIP/2.0 200 OK\nVia: SIP/2.0/UDP\n\n").unwrap();
-        assert!(bad.top_via().is_none());
-        assert!(bad.top_via().is_none(), "an invalid value stays invalid");
-    }
 }

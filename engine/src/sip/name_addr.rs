@@ -59,6 +59,21 @@ pub fn tag_of(value: &str) -> Option<&str> {
 }
 
 impl<'a> NameAddr<'a> {
+    /// A name-addr from parts a parse gave before (`at::NameAddrAt`).
+    pub(crate) fn from_parts(
+        display: Option<&'a str>,
+        uri: Uri<'a>,
+        params: &'a str,
+        bracketed: bool,
+    ) -> NameAddr<'a> {
+        NameAddr {
+            display,
+            uri,
+            params,
+            bracketed,
+        }
+    }
+
     /// Parses one name-addr or addr-spec with its header parameters.
     pub fn parse(s: &'a str) -> Result<NameAddr<'a>, NameAddrError> {
         let s = lex::trim(s);

@@ -364,16 +364,26 @@ pub fn valid_host(h: &str) -> bool {
                         .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.'))
         });
     }
-    // a hostname: labels of alphanumerics and '-', optionally ending with '.'
-    let body = h.strip_suffix('.').unwrap_or(h);
-    !body.is_empty()
-        && body.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-                && !label.starts_with('-')
-        })
+    // a hostname: labels of alphanumerics and '-', optionally ending with '.'; one pass over
+    // the bytes (every message's URIs and Via come through here)
+    let body = h.strip_suffix('.').unwrap_or(h).as_bytes();
+    if body.is_empty() {
+        return false;
+    }
+    let mut label_start = true;
+    for &c in body {
+        if c == b'.' {
+            if label_start {
+                return false; // an empty label
+            }
+            label_start = true;
+        } else if c.is_ascii_alphanumeric() || c == b'_' || (c == b'-' && !label_start) {
+            label_start = false;
+        } else {
+            return false;
+        }
+    }
+    !label_start
 }
 
 /// The IP address in `host`, accepting IPv6 with or without brackets.
@@ -499,5 +509,53 @@ mod tests {
         let u = Uri::parse("mailto:kim@acme.example").unwrap();
         assert_eq!(u.scheme(), Scheme::Other);
         assert_eq!(u.as_str(), "mailto:kim@acme.example");
+    }
+    /// The hostname rule as RFC 3261 §25.1 reads (labels split on '.', one trailing dot).
+    fn hostname_by_labels(h: &str) -> bool {
+        let body = h.strip_suffix('.').unwrap_or(h);
+        !body.is_empty()
+            && body.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+                    && !label.starts_with('-')
+            })
+    }
+
+    #[test]
+    fn valid_host_agrees_with_the_label_rule_on_every_short_string() {
+        // every string of up to five bytes from an alphabet with each class in it
+        let alphabet = [b'a', b'7', b'-', b'_', b'.', b'x', b' ', b'@'];
+        let mut checked = 0;
+        for len in 1..=5u32 {
+            for n in 0..alphabet.len().pow(len) {
+                let mut k = n;
+                let s: Vec<u8> = (0..len)
+                    .map(|_| {
+                        let c = alphabet[k % alphabet.len()];
+                        k /= alphabet.len();
+                        c
+                    })
+                    .collect();
+                let s = std::str::from_utf8(&s).unwrap();
+                assert_eq!(valid_host(s), hostname_by_labels(s), "{s:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 30_000);
+        for (h, ok) in [
+            ("127.0.0.1", true),
+            ("pc33.atlanta.com.", true),
+            ("a-b.c_d", true),
+            ("-a.b", false),
+            ("a..b", false),
+            ("a.b..", false),
+            (".a", false),
+            ("", false),
+            (".", false),
+        ] {
+            assert_eq!(valid_host(h), ok, "{h:?}");
+        }
     }
 }

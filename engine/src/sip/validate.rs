@@ -52,8 +52,9 @@ pub fn request(m: &Message) -> Result<(), Reject> {
     if Some(cseq.method_str) != m.method_str() {
         return Err(bad("CSeq method does not match request method"));
     }
-    NameAddr::parse(m.header(HeaderName::From).unwrap_or("")).map_err(|_| bad("Malformed From"))?;
-    NameAddr::parse(m.header(HeaderName::To).unwrap_or("")).map_err(|_| bad("Malformed To"))?;
+    // through the message, which keeps them for every later reader
+    m.from().ok_or(bad("Malformed From"))?;
+    m.to().ok_or(bad("Malformed To"))?;
     if m.count(HeaderName::MaxForwards) > 1 {
         return Err(bad("Repeated Max-Forwards"));
     }

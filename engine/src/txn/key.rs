@@ -69,7 +69,7 @@ impl ServerKey {
                     k.push(c.to_ascii_lowercase());
                 }
                 k.push(b':');
-                k.extend_from_slice(via.port().unwrap_or(5060).to_string().as_bytes());
+                push_decimal(&mut k, via.port().unwrap_or(5060) as u32);
             }
             _ => {
                 // RFC 2543 fallback (§17.2.3): To tag is left out so the ACK, which carries the
@@ -81,7 +81,7 @@ impl ServerKey {
                 k.push(0);
                 k.extend_from_slice(req.call_id()?.as_bytes());
                 k.push(0);
-                k.extend_from_slice(req.cseq()?.seq.to_string().as_bytes());
+                push_decimal(&mut k, req.cseq()?.seq);
                 k.push(0);
                 k.extend_from_slice(via_text.as_bytes());
             }
@@ -90,6 +90,21 @@ impl ServerKey {
         k.extend_from_slice(method.as_bytes());
         Some(ServerKey(Arc::from(k)))
     }
+}
+
+/// Appends `n` in decimal (a key is built per datagram: no formatter, no string).
+fn push_decimal(k: &mut Vec<u8>, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    k.extend_from_slice(&digits[i..]);
 }
 
 #[cfg(test)]
@@ -133,6 +148,15 @@ mod tests {
             .replace(";branch=z9hG4bKnashds8", "")
             .replace("314159", "314160"));
         assert_ne!(ServerKey::from_request(&other).unwrap(), k);
+    }
+
+    #[test]
+    fn decimals_are_written_as_to_string_writes_them() {
+        for n in [0, 7, 10, 5060, 65535, 314159, u32::MAX] {
+            let mut k = Vec::new();
+            push_decimal(&mut k, n);
+            assert_eq!(k, n.to_string().into_bytes());
+        }
     }
 
     #[test]
