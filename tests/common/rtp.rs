@@ -10,10 +10,11 @@
 //! addresses packets came from with [`RtpPhone::sources`].
 //!
 //! Two threads per phone (plain std threads, so sync and async tests both use it): a sender
-//! paced on the wall clock (a late tick catches up, as phones do), and a receiver. The phone
-//! sends no RTCP. With [`RtpPhone::use_srtp`] it speaks SRTP (SDES keys): it protects what it
-//! sends with its own key and unprotects what it receives with the other side's, keeping the
-//! first packets as they arrived ([`RtpPhone::raw_received`]) and counting those that fail.
+//! paced on the wall clock (a late tick catches up, as phones do; `rtp/sender.rs`), and a
+//! receiver (`rtp/receiver.rs`). The phone sends no RTCP. With [`RtpPhone::use_srtp`] it
+//! speaks SRTP (SDES keys): it protects what it sends with its own key and unprotects what it
+//! receives with the other side's, keeping the first packets as they arrived
+//! ([`RtpPhone::raw_received`]) and counting those that fail.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -34,7 +35,12 @@ use switchboard_engine::media::{Codec, FRAME};
 pub use super::audio::{Audio, TONE_DBFS};
 pub use sdp::{answer_codecs, remote_of, Remote};
 
+mod receiver;
 mod sdp;
+mod sender;
+
+use receiver::{receive, receiver_for};
+use sender::{send, Out};
 
 /// The audio left out at the start of what was received.
 pub const SKIP: Duration = Duration::from_millis(200);
@@ -448,200 +454,4 @@ impl Drop for RtpPhone {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn receiver_for(pt: u8) -> DtmfReceiver {
-    DtmfReceiver::new(
-        PayloadType::new(pt).expect("a payload type below 128"),
-        8_000,
-        Duration::from_millis(500),
-    )
-}
-
-fn receive(socket: &UdpSocket, received: &Mutex<Received>, stop: &AtomicBool) {
-    let mut buf = [0u8; 2048];
-    let mut pcm = vec![0i16; 8192];
-    while !stop.load(Ordering::Relaxed) {
-        let got = socket.recv_from(&mut buf);
-        let now = Instant::now();
-        let mut r = lock(received);
-        if let Ok((mut n, from)) = got {
-            let r = &mut *r;
-            let plain = match &mut r.srtp {
-                Some(ctx) => {
-                    if r.raw.len() < 100 {
-                        r.raw.push(buf[..n].to_vec());
-                    }
-                    match ctx.unprotect(&mut buf, n) {
-                        Ok(len) => {
-                            n = len;
-                            true
-                        }
-                        Err(_) => false,
-                    }
-                }
-                None => true,
-            };
-            if plain {
-                handle_packet(r, now, &buf[..n], from, &mut pcm);
-            } else {
-                r.srtp_failed += 1;
-            }
-        }
-        if r.dtmf.poll_timeout().is_some_and(|at| at <= now) {
-            r.dtmf.handle_timeout(now);
-        }
-        while let Some(e) = r.dtmf.poll_event() {
-            r.digits.push(e.digit.as_char());
-        }
-    }
-}
-
-fn handle_packet(r: &mut Received, now: Instant, b: &[u8], from: SocketAddr, pcm: &mut [i16]) {
-    if demux(b) != PacketKind::Rtp {
-        return;
-    }
-    let Ok(p) = RtpPacket::parse(b) else {
-        return;
-    };
-    r.packets += 1;
-    if !r.sources.contains(&from) {
-        r.sources.push(from);
-    }
-    let pt = p.payload_type().value();
-    let ssrc = p.ssrc().0;
-    let codec = r.payload_types.iter().find(|(t, _)| *t == pt).map(|x| x.1);
-    let i = match r.streams.iter().position(|s| s.info.ssrc == ssrc) {
-        Some(i) => i,
-        None => {
-            let c = codec.unwrap_or(Codec::Pcmu);
-            r.streams.push(RxStream {
-                info: Stream {
-                    ssrc,
-                    codec: c,
-                    packets: 0,
-                    from,
-                    audio: Audio::new(c.sample_rate(), Vec::new()),
-                },
-                decoder: Decoder::new(c),
-            });
-            r.streams.len() - 1
-        }
-    };
-    {
-        let s = &mut r.streams[i];
-        s.info.packets += 1;
-        s.info.from = from;
-    }
-    if pt == r.telephone_event {
-        r.dtmf.handle_packet(now, &p);
-        return;
-    }
-    let Some(codec) = codec else {
-        r.unknown += 1;
-        return;
-    };
-    let s = &mut r.streams[i];
-    if s.decoder.codec() != codec {
-        // the stream changed codec: what a listener hears from now on
-        s.decoder = Decoder::new(codec);
-        s.info.codec = codec;
-        s.info.audio = Audio::new(codec.sample_rate(), Vec::new());
-    }
-    let n = s.decoder.decode(p.payload(), pcm);
-    s.info.audio.samples.extend_from_slice(&pcm[..n]);
-}
-
-/// Where the sender's packets go out: the socket, through SRTP when the phone speaks it.
-struct Out<'a> {
-    socket: &'a UdpSocket,
-    srtp: Option<SrtpContext>,
-}
-
-impl Out<'_> {
-    /// Sends `packet[..n]` (protected in place first with SRTP); whether it went.
-    fn send(&mut self, packet: &mut [u8], n: usize, to: SocketAddr) -> bool {
-        let n = match &mut self.srtp {
-            Some(ctx) => ctx.protect(packet, n).expect("room for the tag"),
-            None => n,
-        };
-        self.socket.send_to(&packet[..n], to).is_ok()
-    }
-}
-
-fn send(
-    socket: &mut Out<'_>,
-    codec: Codec,
-    pt: u8,
-    tone_hz: f32,
-    control: &Mutex<Control>,
-    stop: &AtomicBool,
-    sent: &Mutex<u64>,
-) {
-    let payload_type = PayloadType::new(pt).expect("a payload type below 128");
-    let rate = codec.sample_rate();
-    let mut tone = ToneGenerator::new(
-        Tone::continuous(Sound::Single(tone_hz), Level::dbfs(TONE_DBFS)),
-        rate,
-    );
-    let mut encoder = Encoder::new(codec);
-    let mut frame = vec![0i16; rate.frame_samples()];
-    let mut packet = [0u8; 1500 + SRTP_OVERHEAD];
-    let ssrc = Ssrc(rand::random());
-    let mut seq = Seq(rand::random());
-    let mut ts = RtpTimestamp(rand::random());
-    let mut dtmf: Option<(u8, DtmfSender)> = None;
-    let mut first = true;
-    let mut next = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        if now < next {
-            std::thread::sleep((next - now).min(Duration::from_millis(5)));
-            continue;
-        }
-        let (remote, sending) = {
-            let mut c = lock(control);
-            let te = c.telephone_event;
-            if dtmf.as_ref().is_none_or(|(t, _)| *t != te) {
-                dtmf = Some((te, dtmf_sender(te)));
-            }
-            let tx = &mut dtmf.as_mut().expect("set above").1;
-            while let Some((d, len)) = c.digits.pop_front() {
-                let _ = tx.send(now, d, len);
-            }
-            (c.remote, c.sending)
-        };
-        let tx = &mut dtmf.as_mut().expect("set above").1;
-        let mut count = 0;
-        while let Some(e) = tx.poll(now, ts) {
-            let n = e.write_rtp(&mut packet, seq, ssrc).expect("an event fits");
-            count += u64::from(socket.send(&mut packet, n, remote));
-            seq = seq.next();
-        }
-        // RFC 4733 §2.5.1.2: no audio while an event is on
-        if sending && !tx.is_active() {
-            tone.generate(&mut frame);
-            let mut h = Header::new(payload_type, seq, ts, ssrc);
-            h.marker = first;
-            first = false;
-            let n = write_header(&mut packet, &h).expect("a header fits");
-            let m = encoder.encode(&frame, &mut packet[n..]);
-            count += u64::from(socket.send(&mut packet, n + m, remote));
-            seq = seq.next();
-        }
-        *lock(sent) += count;
-        ts = ts.wrapping_add(codec.frame_timestamp_units());
-        next += FRAME;
-        // far behind (a stalled machine): start afresh rather than burst a second of audio
-        if now.saturating_duration_since(next) > Duration::from_secs(1) {
-            next = now + FRAME;
-        }
-    }
-}
-
-fn dtmf_sender(pt: u8) -> DtmfSender {
-    DtmfSender::new(
-        PayloadType::new(pt).expect("a payload type below 128"),
-        8_000,
-    )
 }

@@ -4,23 +4,22 @@
 //! the caller (with ringback when the callee rings without early media), offers inside the
 //! dialog from either side and their answers, a late offer (the callee's, in the 2xx) and
 //! its answer in the ACK; SIP INFO digits (`application/dtmf-relay`) turned into RFC 4733
-//! toward a side that takes telephone-events; the call's recording; and what the media plane
-//! reports: a call whose media died ends with a BYE to both sides.
+//! toward a side that takes telephone-events; the call's recording; and the BYE to both sides
+//! with which the switch ends a call itself. What the media plane reports (a call whose media
+//! died ends with that BYE) is handled in `media_notes.rs`.
 //!
 //! The decisions are the engine's (`switchboard_engine::anchor`); the offer/answer state is
 //! the call's media part (`media.rs`). This file carries them out with what only the actor
 //! has: its configuration, its address for the media plane's notes, the recorder.
 
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use actix::{Context, Handler};
 use bytes::Bytes;
 use switchboard_engine::anchor::{self, Facts, SrtpPolicy};
 use switchboard_engine::dialog::ProxiedDialog;
 use switchboard_engine::flow::{Flow, Transport};
 use switchboard_engine::media::dtmf::parse_dtmf_relay;
-use switchboard_engine::media::session::Event;
 use switchboard_engine::media::Side;
 use switchboard_engine::numbering::Aor;
 use switchboard_engine::sdp::negotiate::CodecPolicy;
@@ -30,14 +29,9 @@ use tracing::{debug, info, warn};
 
 use super::media::CallMedia;
 use super::CallLeg;
-use crate::api::media::MediaNote;
 use crate::clock::now;
 use crate::recording::RecordingMeta;
 use crate::transport::flow_for_uri;
-
-/// How long a call's media may take to be heard of before a BYE gives up: the BYE's own
-/// transaction timer (64*T1) covers the rest.
-const REASON_TIMEOUT: &str = "SIP;cause=408;text=\"Media Timeout\"";
 
 impl CallLeg {
     /// The branches of transaction `i` (the call's INVITE) are about to go out, to devices
@@ -350,106 +344,6 @@ impl CallLeg {
         }
     }
 
-    /// The media plane's word on this call's media.
-    fn on_media(&mut self, note: MediaNote) {
-        let ours = self
-            .media
-            .as_ref()
-            .is_some_and(|m| m.session().id() == note.session);
-        let confirm = self
-            .confirm
-            .as_ref()
-            .is_some_and(|c| c.session_id() == Some(note.session));
-        if self
-            .refusal
-            .as_ref()
-            .is_some_and(|r| r.session_id() == note.session)
-        {
-            return self.refusal_media(note.event);
-        }
-        if let Some(v) = self
-            .voicemail
-            .as_mut()
-            .filter(|v| v.session_id() == note.session)
-        {
-            if v.on_media(now(), note.event) {
-                self.shared.metrics.media_timeouts.inc();
-            }
-            return;
-        }
-        if let Some(p) = self
-            .party
-            .as_mut()
-            .filter(|p| p.session_id() == note.session)
-        {
-            let t = now();
-            match note.event {
-                Event::Digit { digit, .. } => p.digit(t, digit),
-                Event::PlayFinished { .. } => p.play_finished(t),
-                Event::MediaTimeout { .. } => {
-                    self.shared.metrics.media_timeouts.inc();
-                    p.media_died(t);
-                }
-                Event::Latched { .. } => {}
-            }
-            return;
-        }
-        if let Some(n) = self
-            .notice
-            .as_mut()
-            .filter(|n| n.session_id() == note.session)
-        {
-            let t = now();
-            match note.event {
-                Event::PlayFinished { .. } => n.play_finished(t),
-                Event::MediaTimeout { .. } => {
-                    self.shared.metrics.media_timeouts.inc();
-                    n.media_died(t);
-                }
-                Event::Digit { .. } | Event::Latched { .. } => {}
-            }
-            return;
-        }
-        if !ours && !confirm {
-            return;
-        }
-        match note.event {
-            Event::Latched { side, from } => {
-                debug!(?side, %from, "media latched");
-                if let Some(no) = self.call_no {
-                    let side_name = side_name(side);
-                    self.shared.calls.update(no, |v| {
-                        if let Some(l) = v.legs.iter_mut().find(|l| l.side == side_name) {
-                            l.latched = Some(from.to_string());
-                        }
-                    });
-                }
-            }
-            Event::Digit { side, digit } => {
-                debug!(?side, digit = %digit.as_char(), "digit")
-            }
-            Event::PlayFinished { .. } if confirm => {
-                if let Some(c) = self.confirm.as_mut() {
-                    c.hang_up(now());
-                }
-            }
-            Event::PlayFinished { .. } => {}
-            Event::MediaTimeout { idle } => self.media_died(idle),
-        }
-    }
-
-    /// No RTP from either side for `idle`: the switch ends the call, a BYE to each side.
-    fn media_died(&mut self, idle: Duration) {
-        info!(
-            idle_secs = idle.as_secs(),
-            reason = "media timeout",
-            "call ended by the switch"
-        );
-        self.shared.metrics.media_timeouts.inc();
-        let _ = self.bye_both(REASON_TIMEOUT);
-        self.end_call("media timeout");
-    }
-
     /// The switch ends the answered call itself: a BYE with `reason` (a Reason header value,
     /// RFC 3326) to each side, sent again until answered (`hangup.rs`). `false` when the
     /// dialog is unknown (its 2xx could not be read) and nothing was sent.
@@ -547,24 +441,6 @@ impl CallLeg {
             },
             offer,
         ))
-    }
-}
-
-impl Handler<MediaNote> for CallLeg {
-    type Result = ();
-
-    fn handle(&mut self, note: MediaNote, ctx: &mut Context<Self>) {
-        let span = self.span.clone();
-        let _g = span.enter();
-        self.on_media(note);
-        self.after(ctx);
-    }
-}
-
-fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Caller => "caller",
-        Side::Callee => "callee",
     }
 }
 

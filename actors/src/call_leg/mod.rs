@@ -32,6 +32,7 @@ mod feature;
 mod filing;
 mod hangup;
 mod media;
+mod media_notes;
 mod members;
 mod message;
 mod notice;

@@ -11,8 +11,8 @@ use switchboard_engine::voicemail::record::new_pin;
 use switchboard_engine::voicemail::{MailboxSettings, NewPinError};
 
 use super::{MailboxError, Mailboxes};
-use crate::api::voicemail::{MailboxView, SettingsView};
 use crate::store::admin::accounts::{canonical, AccountError};
+use crate::store::admin::voicemail::{MailboxView, SettingsView};
 use crate::store::api::{Admin, AdminReply};
 use crate::store::StoreError;
 

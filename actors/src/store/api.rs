@@ -124,12 +124,12 @@ pub enum AdminReply {
     },
     /// A mailbox's settings after a change.
     VoicemailSettings {
-        settings: crate::api::voicemail::SettingsView,
+        settings: super::admin::voicemail::SettingsView,
     },
     /// A mailbox: its messages and settings.
     Voicemail {
-        mailbox: crate::api::voicemail::MailboxView,
-        settings: crate::api::voicemail::SettingsView,
+        mailbox: super::admin::voicemail::MailboxView,
+        settings: super::admin::voicemail::SettingsView,
     },
     /// The sources banned now.
     Bans {

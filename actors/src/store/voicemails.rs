@@ -2,7 +2,7 @@
 //! right now, and each subscriber's mailbox settings (`switchboard_engine::voicemail::record`
 //! says the keys).
 //!
-//! Only the mailbox store (`crate::mailbox`) calls these: it keeps the records and the audio
+//! Only the mailbox store (the `mailbox` module) calls these: it keeps the records and the audio
 //! files in step and decides when to flush. A message moves from pending to stored in one
 //! sled transaction.
 

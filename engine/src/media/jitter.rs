@@ -34,17 +34,21 @@
 //! the playout passes is exactly one of played, concealed or skipped.
 
 mod conceal;
+mod config;
 mod estimate;
+mod playout;
 mod slack;
 
 pub use conceal::Concealment;
+pub use config::{JitterConfig, Steering};
+pub use playout::{Frame, JitterStats, PacketMeta, Playout, Pushed};
 
 use estimate::JitterEstimate;
 
 use std::time::{Duration, Instant};
 
-use super::rtp::{RtpPacket, RtpTimestamp, Seq, Ssrc};
-use super::{Codec, FRAME};
+use super::rtp::{RtpTimestamp, Seq, Ssrc};
+use super::FRAME;
 
 /// Pops that `pop` keeps its place through an empty buffer before going idle.
 const DRY_POPS_BEFORE_IDLE: u32 = 3;
@@ -54,134 +58,6 @@ const SHRINK_HOLD_POPS: u32 = 10;
 const Q: i64 = 256;
 /// Smoothing of the level: each pop moves it 1/16 of the way (about 320 ms).
 const LEVEL_SMOOTHING: i64 = 16;
-
-/// How a buffer is sized and how far its delay may move.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct JitterConfig {
-    /// The stream's RTP clock rate (Hz).
-    pub clock_rate: u32,
-    /// RTP timestamp units of one 20 ms frame.
-    pub frame_units: u32,
-    /// Frames the buffer holds (50 = 1 s).
-    pub capacity: usize,
-    /// Largest payload stored; larger packets are dropped.
-    pub max_payload: usize,
-    pub min_delay: Duration,
-    pub max_delay: Duration,
-    pub steering: Steering,
-}
-
-/// What the delay is steered by.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Steering {
-    /// Frames waiting behind the one playing: `jitter + one frame`, rounded up to whole
-    /// frames (the frame path's default).
-    Level,
-    /// The time each frame waited between its arrival and its tick: at least `guard` plus
-    /// the jitter estimate (an input whose consumer takes each frame at once).
-    Slack { guard: Duration },
-}
-
-impl JitterConfig {
-    /// One second of `codec` frames, with the delay between 40 and 200 ms.
-    pub fn for_codec(codec: Codec) -> JitterConfig {
-        JitterConfig {
-            clock_rate: codec.clock_rate(),
-            frame_units: codec.frame_timestamp_units(),
-            capacity: 50,
-            max_payload: codec.frame_payload_bytes(),
-            min_delay: Duration::from_millis(40),
-            max_delay: Duration::from_millis(200),
-            steering: Steering::Level,
-        }
-    }
-
-    /// One second of `codec` frames steered by slack with a 2 ms guard and no floor (up to
-    /// 200 ms): a conference participant's voice on its way to the mixer.
-    pub fn low_latency(codec: Codec) -> JitterConfig {
-        JitterConfig {
-            min_delay: Duration::ZERO,
-            steering: Steering::Slack {
-                guard: Duration::from_millis(2),
-            },
-            ..JitterConfig::for_codec(codec)
-        }
-    }
-}
-
-/// The header fields the buffer needs from a packet.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct PacketMeta {
-    pub ssrc: Ssrc,
-    pub seq: Seq,
-    pub timestamp: RtpTimestamp,
-    pub marker: bool,
-}
-
-impl PacketMeta {
-    pub fn of(p: &RtpPacket<'_>) -> PacketMeta {
-        PacketMeta {
-            ssrc: p.ssrc(),
-            seq: p.seq(),
-            timestamp: p.timestamp(),
-            marker: p.marker(),
-        }
-    }
-}
-
-/// What `push` did with a packet.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Pushed {
-    Stored,
-    /// Stored after dropping what was buffered and starting over (new SSRC, timestamp jump).
-    Resynced,
-    /// Its frame is already buffered or was played.
-    Duplicate,
-    /// Its frame's playout time has passed.
-    Late,
-    /// Beyond the window while the buffer is full (nobody pops).
-    Overflow,
-    /// Payload larger than `max_payload`.
-    TooLarge,
-}
-
-/// A frame lent out by `pop`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Frame<'a> {
-    pub seq: Seq,
-    pub timestamp: RtpTimestamp,
-    pub payload: &'a [u8],
-}
-
-/// What to play in this 20 ms tick.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Playout<'a> {
-    Frame(Frame<'a>),
-    /// A frame is due but absent (lost, late, or inserted to grow the delay): conceal it.
-    Missing,
-    /// Nothing is playing: no stream yet, still filling, or the stream paused.
-    Idle,
-}
-
-/// Counters of a buffer since it was made.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct JitterStats {
-    /// Packets pushed.
-    pub received: u64,
-    /// Frames played.
-    pub played: u64,
-    /// Frames missing at their playout time (lost or late).
-    pub concealed: u64,
-    /// `Missing` returned without consuming a frame: delay growth and dry-buffer waits.
-    pub stretched: u64,
-    /// Frame positions skipped to shrink the delay (buffered or not).
-    pub skipped: u64,
-    pub late: u64,
-    pub duplicates: u64,
-    /// Packets dropped for overflow or size, and buffered frames flushed by a resync.
-    pub dropped: u64,
-    pub resyncs: u64,
-}
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum SlotState {
