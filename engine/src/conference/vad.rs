@@ -141,8 +141,27 @@ impl Vad {
 /// The sum of the magnitudes of `frame` (exact) and the sum of their squares (in `f32`: the
 /// power is an `f32`, and the rounding of 120 additions a lane is far below 0.01 dB), in
 /// eight lanes the compiler turns into vector code: talk detection runs on every
-/// participant's frame every tick.
+/// participant's frame every tick. Where the processor has AVX2 (detected at run time) the
+/// same code is compiled for it: the eight lanes in one register, with the sign extension
+/// and magnitudes SSE2 lacks, a third of the instructions; the lanes and the order of every
+/// addition are the same, so the result is the same bits (a test holds it).
 fn sums(frame: &[i16]) -> (u64, f32) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2
+        return unsafe { sums_avx2(frame) };
+    }
+    sums_plain(frame)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sums_avx2(frame: &[i16]) -> (u64, f32) {
+    sums_plain(frame)
+}
+
+#[inline(always)]
+fn sums_plain(frame: &[i16]) -> (u64, f32) {
     const LANES: usize = 8;
     let mut abs = 0u64;
     let mut squares = [0f32; LANES];
@@ -168,6 +187,42 @@ fn sums(frame: &[i16]) -> (u64, f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sums_are_the_same_bits_with_or_without_avx2() {
+        let mut seed = 0x9e37_79b9_u32;
+        for len in [0, 7, 160, 320, 961, 1_000, 70_000] {
+            let frame: Vec<i16> = (0..len)
+                .map(|i| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    match i % 5 {
+                        0 => i16::MIN,
+                        1 => i16::MAX,
+                        _ => (seed >> 16) as i16,
+                    }
+                })
+                .collect();
+            let plain = sums_plain(&frame);
+            let (abs, squares) = sums(&frame);
+            assert_eq!(
+                (abs, squares.to_bits()),
+                (plain.0, plain.1.to_bits()),
+                "{len}"
+            );
+            let exact: u64 = frame.iter().map(|s| u64::from(s.unsigned_abs())).sum();
+            assert_eq!(abs, exact, "{len}");
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the processor has AVX2
+                let wide = unsafe { sums_avx2(&frame) };
+                assert_eq!(
+                    (wide.0, wide.1.to_bits()),
+                    (plain.0, plain.1.to_bits()),
+                    "{len}"
+                );
+            }
+        }
+    }
     use crate::media::tone::{Level, Sound, Tone, ToneGenerator};
     use crate::media::SampleRate;
 

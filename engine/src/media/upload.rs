@@ -6,8 +6,9 @@
 //! bits or 32-bit float, mono or stereo, at any rate from 8 to 48 kHz. [`decode`] reads it
 //! with `hound` from the bytes of a request body (no I/O here), checks the header against
 //! [`UploadLimits`] before it reads a sample and averages the channels to mono;
-//! [`Upload::to_pcm`] resamples to the rate asked, with the frame resampler's filter
-//! (rubato's windowed sinc, see `resample.rs`) run over the whole clip, and rounds to 16 bits.
+//! [`Upload::to_pcm`] resamples to the rate asked, with the filter the frame resampler uses
+//! for pairs of rates with no whole-number ratio (rubato's windowed sinc, see `resample.rs`)
+//! run over the whole clip, and rounds to 16 bits.
 //!
 //! Guarantees: no input makes it panic (fuzz target `wav_upload`); memory is bounded by the
 //! input's size and the duration limit, never by lengths a header declares; the result is as

@@ -24,7 +24,10 @@
 //! the scale factors come from tables indexed by `NB >> 6`, the leak factors
 //! (`x * 32640 >> 15` and the like) are shifts, and saturations that cannot bind are left out
 //! (each says why). Every step keeps G.722's integers, so the vectors above still hold bit for
-//! bit; it runs in about half the time of a plain transcription of the blocks.
+//! bit; it runs in about half the time of a plain transcription of the blocks. Where the
+//! processor has AVX2 (detected at run time) the encoder runs a copy of itself compiled for
+//! it: the same integer steps in about three quarters of the instructions (three-operand
+//! forms, fewer register copies), the same octets (a test holds the two to each other).
 //!
 //! Each stream has its own [`G722Encoder`] or [`G722Decoder`]: ADPCM state carries from
 //! packet to packet. Nothing allocates; the codec delay is 22 samples at 16 kHz (1.375 ms)
@@ -83,6 +86,24 @@ impl G722Encoder {
     /// `min(pcm.len() / 2, out.len())`. A trailing odd sample is not encoded (a 20 ms frame
     /// has 320 samples, always even).
     pub fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2
+            return unsafe { self.encode_avx2(pcm, out) };
+        }
+        self.encode_frame(pcm, out)
+    }
+
+    /// [`encode`](Self::encode) compiled for AVX2 (three-operand forms of the SSE2 steps,
+    /// fewer register copies): the same integer operations, the same octets.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn encode_avx2(&mut self, pcm: &[i16], out: &mut [u8]) -> usize {
+        self.encode_frame(pcm, out)
+    }
+
+    #[inline(always)]
+    fn encode_frame(&mut self, pcm: &[i16], out: &mut [u8]) -> usize {
         let n = (pcm.len() / 2).min(out.len());
         // The QMF needs no ADPCM state: split a block of pairs into both bands first (a loop
         // the compiler vectorizes), then run the two ADPCM coders over the band samples.

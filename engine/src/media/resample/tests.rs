@@ -104,11 +104,10 @@ fn the_reported_delay_is_where_an_impulse_comes_out() {
             peak.abs_diff(expected) <= 1,
             "{from} -> {to}: peak at {peak}, delay {expected}"
         );
-        // half the filter, 24 samples at the lower rate, and one input sample more when
-        // upsampling
+        // half the filter, `HALF_TAPS` samples at the lower rate
         let lower = from.min(to);
         let ms = expected as f64 * 1000.0 / to.hz() as f64;
-        let half_filter = 24_000.0 / lower.hz() as f64;
+        let half_filter = super::poly::HALF_TAPS as f64 * 1000.0 / lower.hz() as f64;
         assert!(
             (half_filter..half_filter + 0.5).contains(&ms),
             "{from} -> {to}: {ms:.2} ms"
