@@ -83,6 +83,8 @@ impl Flow {
 pub enum Work {
     /// An action of the run (in the figures).
     Run(Action),
+    /// Actions of the run due at once (in the figures), in order.
+    Runs(Vec<Action>),
     /// An action of the set-up before the first phase (registrations; not in the figures).
     Setup(Action),
     /// A member joins a room before the first phase.
@@ -91,10 +93,14 @@ pub enum Work {
     Start(Instant),
 }
 
-/// A device's registration: one Call-ID for all its REGISTERs, a growing CSeq.
+/// A device's registration: one Call-ID for all its REGISTERs, a growing CSeq; its
+/// identity, To and Contact made once (every refresh repeats them).
 struct Device {
     call_id: String,
     cseq: u32,
+    id: Identity,
+    to: String,
+    contact: String,
 }
 
 /// What a shard is started with.
@@ -148,6 +154,8 @@ pub struct Shard {
     ),
     rtp_pending: usize,
     register_expires: u32,
+    /// The Request-URI of every REGISTER (`sip:<server>`).
+    register_uri: String,
     next_message: u64,
     in_flight: Arc<InFlight>,
     outstanding: Arc<AtomicI64>,
@@ -187,6 +195,7 @@ impl Shard {
             rtp: mpsc::unbounded_channel(),
             rtp_pending: 0,
             register_expires: s.register_expires,
+            register_uri: format!("sip:{}", s.target),
             // message ids: this run's (random) and this shard's, so a delivery left over from
             // an earlier run is no receipt of this one
             next_message: (s.seed & 0xff_ffff) << 32 | (s.index as u64) << 24,
@@ -210,12 +219,19 @@ impl Shard {
         let mut closed = false;
         let mut drain_until: Option<tokio::time::Instant> = None;
         let socket = self.socket.clone();
+        // one timer for the flows' earliest deadline, moved only when that changes (a new
+        // sleep per turn of the loop would register and cancel a timer each time)
+        let idle = || tokio::time::Instant::now() + Duration::from_secs(3600);
+        let sleep = tokio::time::sleep_until(idle());
+        tokio::pin!(sleep);
         loop {
             let next = self.timers.peek().map(|Reverse((at, _))| *at);
-            let sleep_to = next.map_or_else(
-                || tokio::time::Instant::now() + Duration::from_secs(3600),
-                tokio::time::Instant::from_std,
-            );
+            let sleep_to = next.map_or_else(idle, tokio::time::Instant::from_std);
+            if (next.is_some() && sleep.deadline() != sleep_to)
+                || (next.is_none() && sleep.deadline() < sleep_to - Duration::from_secs(60))
+            {
+                sleep.as_mut().reset(sleep_to);
+            }
             tokio::select! {
                 r = socket.recv_from(&mut buf) => {
                     if let Ok((n, _)) = r {
@@ -228,6 +244,7 @@ impl Shard {
                 }
                 a = actions.recv(), if !closed => match a {
                     Some(Work::Run(a)) => self.start(a, true),
+                    Some(Work::Runs(batch)) => batch.into_iter().for_each(|a| self.start(a, true)),
                     Some(Work::Setup(a)) => self.start(a, false),
                     Some(Work::Join { room, member }) => self.join(room, member),
                     Some(Work::Start(at)) => self.epoch = at,
@@ -236,7 +253,10 @@ impl Shard {
                         drain_until = Some(tokio::time::Instant::now() + drain);
                     }
                 },
-                _ = tokio::time::sleep_until(sleep_to) => self.fire_timers(),
+                _ = &mut sleep => {
+                    sleep.as_mut().reset(idle());
+                    self.fire_timers();
+                }
                 c = self.rtp.1.recv() => {
                     if let Some(c) = c {
                         self.rtp_pending = self.rtp_pending.saturating_sub(1);
@@ -469,33 +489,45 @@ impl Shard {
         record: bool,
         out: &mut Vec<Out>,
     ) -> Option<(Box<str>, Flow)> {
-        let seed = self.e.token(12);
-        let d = self
-            .devices
-            .entry((user, device))
-            .or_insert_with(|| Device {
-                call_id: format!("lr-{user}-{device}-{seed}"),
-                cseq: 0,
-            });
+        let d = match self.devices.entry((user, device)) {
+            std::collections::hash_map::Entry::Occupied(d) => d.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let seed = self.e.token(12);
+                let id = Identity {
+                    number: self.people.number(user),
+                    password: self.people.password(user),
+                    contact_user: People::contact_user(user, device),
+                };
+                v.insert(Device {
+                    call_id: format!("lr-{user}-{device}-{seed}"),
+                    cseq: 0,
+                    to: format!("<{}>", id.aor(&self.ep)),
+                    contact: id.contact(&self.ep),
+                    id,
+                })
+            }
+        };
         d.cseq += 1;
-        let (call_id, cseq) = (d.call_id.clone(), d.cseq);
-        let id = self.identity(user, device);
-        let aor = id.aor(&self.ep);
+        let mut num = [0u8; 20];
         let spec = RequestSpec {
             kind: Kind::Register,
             method: "REGISTER",
-            uri: format!("sip:{}", self.ep.server),
-            to: format!("<{aor}>"),
-            call_id,
-            cseq,
+            uri: self.register_uri.clone(),
+            to: d.to.clone(),
+            call_id: d.call_id.clone(),
+            cseq: d.cseq,
             headers: vec![
-                ("Contact".into(), id.contact(&self.ep)),
-                ("Expires".into(), expires.to_string()),
+                ("Contact".into(), d.contact.clone()),
+                (
+                    "Expires".into(),
+                    agent::decimal(u64::from(expires), &mut num).into(),
+                ),
             ],
             body: None,
             message_id: None,
         };
-        self.request(now, spec, user, Some((user, device)), record, out)
+        let id = d.id.clone();
+        self.request_as(now, spec, id, Some((user, device)), record, out)
     }
 
     fn request(
@@ -508,6 +540,18 @@ impl Shard {
         out: &mut Vec<Out>,
     ) -> Option<(Box<str>, Flow)> {
         let id = self.identity(user, device.map_or(0, |d| d.1));
+        self.request_as(now, spec, id, device, record, out)
+    }
+
+    fn request_as(
+        &mut self,
+        now: Instant,
+        spec: RequestSpec,
+        id: Identity,
+        device: Option<(User, u32)>,
+        record: bool,
+        out: &mut Vec<Out>,
+    ) -> Option<(Box<str>, Flow)> {
         let r = Box::new(Request::start(
             now,
             spec,
