@@ -225,6 +225,14 @@ impl Shard {
         let sleep = tokio::time::sleep_until(idle());
         tokio::pin!(sleep);
         loop {
+            // the timers of flows that ended (most requests: answered before Timer E) are
+            // dropped here rather than woken for
+            while let Some(Reverse((_, key))) = self.timers.peek() {
+                if self.flows.contains_key(key) {
+                    break;
+                }
+                self.timers.pop();
+            }
             let next = self.timers.peek().map(|Reverse((at, _))| *at);
             let sleep_to = next.map_or_else(idle, tokio::time::Instant::from_std);
             if (next.is_some() && sleep.deadline() != sleep_to)
@@ -480,89 +488,6 @@ impl Shard {
         self.out = out;
     }
 
-    fn register(
-        &mut self,
-        now: Instant,
-        user: User,
-        device: u32,
-        expires: u32,
-        record: bool,
-        out: &mut Vec<Out>,
-    ) -> Option<(Box<str>, Flow)> {
-        let d = match self.devices.entry((user, device)) {
-            std::collections::hash_map::Entry::Occupied(d) => d.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let seed = self.e.token(12);
-                let id = Identity {
-                    number: self.people.number(user),
-                    password: self.people.password(user),
-                    contact_user: People::contact_user(user, device),
-                };
-                v.insert(Device {
-                    call_id: format!("lr-{user}-{device}-{seed}"),
-                    cseq: 0,
-                    to: format!("<{}>", id.aor(&self.ep)),
-                    contact: id.contact(&self.ep),
-                    id,
-                })
-            }
-        };
-        d.cseq += 1;
-        let mut num = [0u8; 20];
-        let spec = RequestSpec {
-            kind: Kind::Register,
-            method: "REGISTER",
-            uri: self.register_uri.clone(),
-            to: d.to.clone(),
-            call_id: d.call_id.clone(),
-            cseq: d.cseq,
-            headers: vec![
-                ("Contact".into(), d.contact.clone()),
-                (
-                    "Expires".into(),
-                    agent::decimal(u64::from(expires), &mut num).into(),
-                ),
-            ],
-            body: None,
-            message_id: None,
-        };
-        let id = d.id.clone();
-        self.request_as(now, spec, id, Some((user, device)), record, out)
-    }
-
-    fn request(
-        &mut self,
-        now: Instant,
-        spec: RequestSpec,
-        user: User,
-        device: Option<(User, u32)>,
-        record: bool,
-        out: &mut Vec<Out>,
-    ) -> Option<(Box<str>, Flow)> {
-        let id = self.identity(user, device.map_or(0, |d| d.1));
-        self.request_as(now, spec, id, device, record, out)
-    }
-
-    fn request_as(
-        &mut self,
-        now: Instant,
-        spec: RequestSpec,
-        id: Identity,
-        device: Option<(User, u32)>,
-        record: bool,
-        out: &mut Vec<Out>,
-    ) -> Option<(Box<str>, Flow)> {
-        let r = Box::new(Request::start(
-            now,
-            spec,
-            id,
-            self.ep.clone(),
-            &mut self.e,
-            out,
-        ));
-        Some((r.call_id().into(), Flow::Request { r, device, record }))
-    }
-
     fn media_socket(&mut self) -> Option<std::net::UdpSocket> {
         let s = std::net::UdpSocket::bind(SocketAddr::new(self.ep.local.ip(), 0)).ok()?;
         s.set_nonblocking(true).ok()?;
@@ -655,4 +580,5 @@ fn room_message(ep: &Endpoint, room: u32, text: &str, e: &mut Entropy) -> Reques
 
 mod incoming;
 mod legs;
+mod requests;
 mod teardown;

@@ -196,7 +196,10 @@ pub(crate) fn build(h: &Head<'_>, extra: &[(&str, &str)], body: Option<(&str, &[
             + h.from.len()
             + h.to.len()
             + h.call_id.len()
-            + extra.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>()
+            + extra
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 4)
+                .sum::<usize>()
             + body.map_or(0, |(t, b)| t.len() + b.len() + 20),
     );
     let mut num = [0u8; 20];
