@@ -336,6 +336,41 @@ impl Scenario {
         self.phases.iter().map(|p| p.duration).sum()
     }
 
+    /// The most requests a second the runner starts, at the highest phase factor, when the
+    /// scenario is registrations and messages only, open loop (refreshes and a message's
+    /// delivery to its recipient included). `None` for everything else: calls, conferences
+    /// and voicemail carry RTP, rooms and presence fan out, a closed loop follows the server.
+    pub fn signalling_peak_rate(&self) -> Option<f64> {
+        let b = &self.behaviours;
+        let fans_out_or_media = b.call.is_some()
+            || b.conferences.is_some()
+            || b.voicemail.is_some()
+            || b.room.is_some()
+            || b.presence.is_some();
+        if fans_out_or_media {
+            return None;
+        }
+        let factor = self
+            .phases
+            .iter()
+            .map(|p| p.factor.max(p.ramp_to.unwrap_or(0.0)))
+            .fold(0.0, f64::max);
+        let mut rate = 0.0;
+        for (beh, per_action) in [(Behaviour::Register, 1.0), (Behaviour::Message, 2.0)] {
+            match b.load(beh).map(|l| l.drive) {
+                Some(Drive::Rate(r)) => rate += r * factor * per_action,
+                Some(Drive::Concurrency(_)) => return None,
+                None => {}
+            }
+        }
+        let devices = f64::from(self.population.count) * f64::from(self.population.devices);
+        let refresh = self.population.refresh_interval().as_secs_f64();
+        if refresh > 0.0 {
+            rate += devices / refresh;
+        }
+        Some(rate)
+    }
+
     /// The SIP domain: `domain`, else the host of `target` (the `--target` given, else the
     /// file's).
     pub fn domain_for<'a>(&'a self, target: Option<&'a str>) -> Option<&'a str> {

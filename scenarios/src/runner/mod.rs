@@ -5,7 +5,8 @@
 //!
 //! - [`file::read`] reads the scenario (and its CSV) for the core's parser;
 //! - the core's `Schedule` says what happens when (same file and seed: same actions);
-//! - shards (one per core, each a UDP socket and the devices whose Contact it is) carry the
+//! - shards (one per core, or one for a light registrations-and-messages scenario; each a
+//!   UDP socket and the devices whose Contact it is) carry the
 //!   actions out with the core's agent flows, RTP legs where calls carry audio, and record
 //!   every outcome;
 //! - the scheduler keeps closed-loop behaviours at their concurrency, progress bars show
@@ -48,7 +49,8 @@ pub struct LoadOptions {
     /// The server's processes (one, or several for a server that forks workers): their CPU
     /// and memory are sampled and summed.
     pub server_pids: Vec<u32>,
-    /// Shards (sockets and tasks); `None`: one per core.
+    /// Shards (sockets and tasks); `None`: one for a scenario of registrations and messages
+    /// up to `ONE_SHARD_RATE` requests a second, else one per core.
     pub shards: Option<usize>,
     /// How long to wait at the end for answers, hang-ups and message deliveries.
     pub drain: Duration,
@@ -80,15 +82,34 @@ pub fn run(opts: LoadOptions) -> Result<Report, LoadError> {
         .map_err(|e| LoadError::Target(format!("{target_text}: {e}")))?
         .next()
         .ok_or_else(|| LoadError::Target(format!("{target_text}: no address")))?;
-    let shards = opts
-        .shards
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .max(1);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(shards)
-        .enable_all()
-        .build()?;
+    let shards = opts.shards.unwrap_or_else(|| default_shards(&sc)).max(1);
+    // one shard: the scheduler, the shard and its tasks share one thread (no wake-up of
+    // another thread per batch of actions); more: a worker thread per shard
+    let rt = if shards == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(shards)
+            .enable_all()
+            .build()?
+    };
     rt.block_on(run_async(sc, target, target_text, shards, opts))
+}
+
+/// Up to this many requests a second (registrations and messages only) one shard carries a
+/// scenario on one thread, for less CPU than two: no wake-up of another thread per batch of
+/// actions (benches/README.md, "The runner against SIPp").
+const ONE_SHARD_RATE: f64 = 10_000.0;
+
+/// Shards when `--shards` is not given: one for a light signalling-only scenario, else one
+/// per core.
+fn default_shards(sc: &Scenario) -> usize {
+    match sc.signalling_peak_rate() {
+        Some(r) if r <= ONE_SHARD_RATE => 1,
+        _ => std::thread::available_parallelism().map_or(2, |n| n.get()),
+    }
 }
 
 /// A shard's socket with large buffers: a burst of answers to thousands of requests arrives
@@ -233,6 +254,8 @@ async fn run_async(
     let progress_task = tokio::spawn(progress::follow(progress_rx, bars, run_start, n));
     let mut pending = schedule.next();
     let mut stopped_early = false;
+    // the actions due at one wake-up, by shard: one message (and one wake-up) per shard
+    let mut due: Vec<Vec<Action>> = (0..n).map(|_| Vec::new()).collect();
     loop {
         if *stop_rx.borrow() {
             stopped_early = true;
@@ -250,7 +273,7 @@ async fn run_async(
                     break;
                 };
                 in_flight[i].fetch_add(1, Ordering::Relaxed);
-                let _ = senders[shard_of(origin(&a))].send(Work::Run(a)).await;
+                due[shard_of(origin(&a))].push(a);
             }
         }
         while let Some((at, _)) = &pending {
@@ -260,9 +283,20 @@ async fn run_async(
             if let Some((_, a)) = pending.take() {
                 let i = Kind::ALL.iter().position(|x| *x == a.kind()).unwrap_or(0);
                 in_flight[i].fetch_add(1, Ordering::Relaxed);
-                let _ = senders[shard_of(origin(&a))].send(Work::Run(a)).await;
+                due[shard_of(origin(&a))].push(a);
             }
             pending = schedule.next();
+        }
+        for (s, batch) in senders.iter().zip(due.iter_mut()) {
+            match batch.len() {
+                0 => {}
+                1 => {
+                    let _ = s.send(Work::Run(batch.remove(0))).await;
+                }
+                _ => {
+                    let _ = s.send(Work::Runs(std::mem::take(batch))).await;
+                }
+            }
         }
         let next = pending
             .as_ref()

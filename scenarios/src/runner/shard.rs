@@ -81,6 +81,8 @@ impl Flow {
 pub enum Work {
     /// An action of the run (in the figures).
     Run(Action),
+    /// Actions of the run due at once (in the figures), in order.
+    Runs(Vec<Action>),
     /// An action of the set-up before the first phase (registrations; not in the figures).
     Setup(Action),
     /// A member joins a room before the first phase.
@@ -89,10 +91,14 @@ pub enum Work {
     Start(Instant),
 }
 
-/// A device's registration: one Call-ID for all its REGISTERs, a growing CSeq.
+/// A device's registration: one Call-ID for all its REGISTERs, a growing CSeq; its
+/// identity, To and Contact made once (every refresh repeats them).
 struct Device {
     call_id: String,
     cseq: u32,
+    id: Identity,
+    to: String,
+    contact: String,
 }
 
 /// What a shard is started with.
@@ -146,6 +152,8 @@ pub struct Shard {
     ),
     rtp_pending: usize,
     register_expires: u32,
+    /// The Request-URI of every REGISTER (`sip:<server>`).
+    register_uri: String,
     next_message: u64,
     in_flight: Arc<InFlight>,
     outstanding: Arc<AtomicI64>,
@@ -185,6 +193,7 @@ impl Shard {
             rtp: mpsc::unbounded_channel(),
             rtp_pending: 0,
             register_expires: s.register_expires,
+            register_uri: format!("sip:{}", s.target),
             // message ids: this run's (random) and this shard's, so a delivery left over from
             // an earlier run is no receipt of this one
             next_message: (s.seed & 0xff_ffff) << 32 | (s.index as u64) << 24,
@@ -208,12 +217,27 @@ impl Shard {
         let mut closed = false;
         let mut drain_until: Option<tokio::time::Instant> = None;
         let socket = self.socket.clone();
+        // one timer for the flows' earliest deadline, moved only when that changes (a new
+        // sleep per turn of the loop would register and cancel a timer each time)
+        let idle = || tokio::time::Instant::now() + Duration::from_secs(3600);
+        let sleep = tokio::time::sleep_until(idle());
+        tokio::pin!(sleep);
         loop {
+            // the timers of flows that ended (most requests: answered before Timer E) are
+            // dropped here rather than woken for
+            while let Some(Reverse((_, key))) = self.timers.peek() {
+                if self.flows.contains_key(key) {
+                    break;
+                }
+                self.timers.pop();
+            }
             let next = self.timers.peek().map(|Reverse((at, _))| *at);
-            let sleep_to = next.map_or_else(
-                || tokio::time::Instant::now() + Duration::from_secs(3600),
-                tokio::time::Instant::from_std,
-            );
+            let sleep_to = next.map_or_else(idle, tokio::time::Instant::from_std);
+            if (next.is_some() && sleep.deadline() != sleep_to)
+                || (next.is_none() && sleep.deadline() < sleep_to - Duration::from_secs(60))
+            {
+                sleep.as_mut().reset(sleep_to);
+            }
             tokio::select! {
                 r = socket.recv_from(&mut buf) => {
                     if let Ok((n, _)) = r {
@@ -226,6 +250,7 @@ impl Shard {
                 }
                 a = actions.recv(), if !closed => match a {
                     Some(Work::Run(a)) => self.start(a, true),
+                    Some(Work::Runs(batch)) => batch.into_iter().for_each(|a| self.start(a, true)),
                     Some(Work::Setup(a)) => self.start(a, false),
                     Some(Work::Join { room, member }) => self.join(room, member),
                     Some(Work::Start(at)) => self.epoch = at,
@@ -234,7 +259,10 @@ impl Shard {
                         drain_until = Some(tokio::time::Instant::now() + drain);
                     }
                 },
-                _ = tokio::time::sleep_until(sleep_to) => self.fire_timers(),
+                _ = &mut sleep => {
+                    sleep.as_mut().reset(idle());
+                    self.fire_timers();
+                }
                 c = self.rtp.1.recv() => {
                     if let Some(c) = c {
                         self.rtp_pending = self.rtp_pending.saturating_sub(1);
@@ -385,5 +413,6 @@ impl Shard {
 
 mod incoming;
 mod legs;
+mod requests;
 mod start;
 mod teardown;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::sip::digest::Challenge;
-use switchboard_engine::sip::{HeaderName, Message, RequestBuilder};
+use switchboard_engine::sip::{HeaderName, Message};
 
 pub use callee::Callee;
 pub use caller::Caller;
@@ -53,12 +53,65 @@ pub struct Identity {
 
 impl Identity {
     pub fn aor(&self, ep: &Endpoint) -> String {
-        format!("sip:{}@{}", self.number, ep.domain)
+        let mut s = String::with_capacity(5 + self.number.len() + ep.domain.len());
+        self.push_aor(&mut s, ep);
+        s
+    }
+
+    /// Appends `sip:<number>@<domain>`.
+    pub(crate) fn push_aor(&self, s: &mut String, ep: &Endpoint) {
+        s.push_str("sip:");
+        s.push_str(&self.number);
+        s.push('@');
+        s.push_str(&ep.domain);
     }
 
     pub fn contact(&self, ep: &Endpoint) -> String {
-        format!("<sip:{}@{}>", self.contact_user, ep.local)
+        let mut s = String::with_capacity(30 + self.contact_user.len());
+        s.push_str("<sip:");
+        s.push_str(&self.contact_user);
+        s.push('@');
+        push_addr(&mut s, ep.local);
+        s.push('>');
+        s
     }
+}
+
+/// Appends `ip:port` as `SocketAddr`'s `Display` writes it (without its formatting
+/// machinery for IPv4, the common case: Via and Contact of every request).
+pub(crate) fn push_addr(s: &mut String, a: SocketAddr) {
+    match a {
+        SocketAddr::V4(v4) => {
+            let mut buf = [0u8; 20];
+            for (i, o) in v4.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                s.push_str(decimal(u64::from(*o), &mut buf));
+            }
+            s.push(':');
+            s.push_str(decimal(u64::from(v4.port()), &mut buf));
+        }
+        SocketAddr::V6(_) => {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{a}");
+        }
+    }
+}
+
+/// `n` in decimal, written at the end of `buf`.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // only ASCII digits were written
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// What a flow asks of the runner.
@@ -89,11 +142,16 @@ pub enum Out {
 
 /// A Via value for this socket with a fresh branch (returned too).
 pub(crate) fn via(ep: &Endpoint, e: &mut Entropy) -> (String, String) {
-    let branch = format!("z9hG4bK{}", e.token(16));
-    (
-        format!("SIP/2.0/UDP {};branch={branch};rport", ep.local),
-        branch,
-    )
+    let mut branch = String::with_capacity(23);
+    branch.push_str("z9hG4bK");
+    e.push_token(&mut branch, 16);
+    let mut v = String::with_capacity(80);
+    v.push_str("SIP/2.0/UDP ");
+    push_addr(&mut v, ep.local);
+    v.push_str(";branch=");
+    v.push_str(&branch);
+    v.push_str(";rport");
+    (v, branch)
 }
 
 /// The credentials answering the challenge in `resp` (401 or 407), with its header name.
@@ -128,18 +186,55 @@ pub(crate) struct Head<'a> {
     pub cseq: u32,
 }
 
+/// The request's bytes, written straight into one buffer (the same bytes the engine's
+/// `RequestBuilder` writes, without a format per line: every request of a run goes through
+/// here).
 pub(crate) fn build(h: &Head<'_>, extra: &[(&str, &str)], body: Option<(&str, &[u8])>) -> Bytes {
-    let mut b = RequestBuilder::new(h.method, h.uri)
-        .header("Via", h.via)
-        .header("Max-Forwards", "70")
-        .header("From", h.from)
-        .header("To", h.to)
-        .header("Call-ID", h.call_id)
-        .header("CSeq", &format!("{} {}", h.cseq, h.method));
-    for (n, v) in extra {
-        b.push_header(n, v);
+    let mut out = Vec::with_capacity(
+        200 + h.uri.len()
+            + h.via.len()
+            + h.from.len()
+            + h.to.len()
+            + h.call_id.len()
+            + extra
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 4)
+                .sum::<usize>()
+            + body.map_or(0, |(t, b)| t.len() + b.len() + 20),
+    );
+    let mut num = [0u8; 20];
+    for part in [h.method, " ", h.uri, " SIP/2.0\r\n"] {
+        out.extend_from_slice(part.as_bytes());
     }
-    b.build(body)
+    let cseq = decimal(u64::from(h.cseq), &mut num);
+    let mut line = |name: &str, value: &[&str]| {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        value
+            .iter()
+            .for_each(|v| out.extend_from_slice(v.as_bytes()));
+        out.extend_from_slice(b"\r\n");
+    };
+    line("Via", &[h.via]);
+    line("Max-Forwards", &["70"]);
+    line("From", &[h.from]);
+    line("To", &[h.to]);
+    line("Call-ID", &[h.call_id]);
+    line("CSeq", &[cseq, " ", h.method]);
+    for (n, v) in extra {
+        line(n, &[v]);
+    }
+    match body {
+        Some((ctype, b)) => {
+            let len = decimal(b.len() as u64, &mut num);
+            line("Content-Type", &[ctype]);
+            line("Content-Length", &[len]);
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(b);
+        }
+        None => out.extend_from_slice(b"Content-Length: 0\r\n\r\n"),
+    }
+    Bytes::from(out)
 }
 
 /// Sends what a BYE's transaction emitted; when its final answer (or timeout) came, reports

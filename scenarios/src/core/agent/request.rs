@@ -1,12 +1,21 @@
 //! A non-INVITE request with digest authentication: REGISTER (401), MESSAGE and PUBLISH
 //! (407), a room post. One client transaction at a time (retransmissions over UDP), one
 //! challenge answered, then the final answer is the outcome.
+//!
+//! The engine's transaction machine takes a parsed request. Most requests of a run are
+//! answered well before Timer E's first retransmission (T1, 500 ms), so the request is sent
+//! as built and the machine is made (from the bytes, started at the first send) only when
+//! Timer E fires or a provisional answer comes: the retransmissions and Timer F are the
+//! machine's, as if it had been there from the start, and a request answered at once costs
+//! no second parse of its own bytes.
 
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::sip::Message;
-use switchboard_engine::txn::{self, ClientKey, ClientNonInvite};
+use switchboard_engine::txn::{self, ClientNonInvite};
 
 use super::{build, credentials, via, Endpoint, Head, Identity, Out};
 use crate::core::{Kind, Outcome};
@@ -37,8 +46,13 @@ pub struct Request {
     from: String,
     tag: String,
     started: Instant,
-    txn: ClientNonInvite,
-    key: ClientKey,
+    /// The transaction's request as sent, first sent at `sent`; its machine once needed.
+    bytes: Bytes,
+    sent: Instant,
+    txn: Option<ClientNonInvite>,
+    /// The transaction's branch: a response is this transaction's when its top Via carries
+    /// it and its CSeq our method (RFC 3261 §17.1.3).
+    branch: String,
     auth: Option<(&'static str, String)>,
     done: bool,
 }
@@ -54,22 +68,40 @@ impl Request {
         out: &mut Vec<Out>,
     ) -> Request {
         let tag = e.token(10);
-        let from = format!("<{}>;tag={tag}", id.aor(&ep));
-        let (txn, key) = transaction(now, &spec, &from, &ep, None, e);
-        let mut r = Request {
+        let mut from = String::with_capacity(32 + id.number.len() + ep.domain.len());
+        from.push('<');
+        id.push_aor(&mut from, &ep);
+        from.push_str(">;tag=");
+        from.push_str(&tag);
+        let (bytes, branch) = transaction(&spec, &from, &ep, None, e);
+        out.push(Out::Send(bytes.clone()));
+        Request {
             spec,
             id,
             ep,
             from,
             tag,
             started: now,
-            txn,
-            key,
+            bytes,
+            sent: now,
+            txn: None,
+            branch,
             auth: None,
             done: false,
-        };
-        r.drain(now, out);
-        r
+        }
+    }
+
+    /// The transaction machine, made when first needed as if started at the first send (its
+    /// first transmission, already sent then, is dropped).
+    fn machine(&mut self) -> &mut ClientNonInvite {
+        let (bytes, sent) = (&self.bytes, self.sent);
+        self.txn.get_or_insert_with(|| {
+            // what we build always parses (our own values); a failure would be a bug
+            let msg = Message::parse(bytes.clone()).expect("a request the agent built");
+            let mut t = ClientNonInvite::new(sent, msg, false, txn::Timers::default());
+            let _first = t.poll_output();
+            t
+        })
     }
 
     pub fn call_id(&self) -> &str {
@@ -92,11 +124,21 @@ impl Request {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        (!self.done).then(|| self.txn.poll_timeout()).flatten()
+        if self.done {
+            return None;
+        }
+        match &self.txn {
+            Some(t) => t.poll_timeout(),
+            // Timer E's first firing (Timer F comes later)
+            None => Some(self.sent + txn::Timers::default().t1),
+        }
     }
 
     pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<Out>) {
-        self.txn.handle_timeout(now);
+        if self.txn.is_none() && now < self.sent + txn::Timers::default().t1 {
+            return;
+        }
+        self.machine().handle_timeout(now);
         self.drain(now, out);
     }
 
@@ -108,21 +150,35 @@ impl Request {
         e: &mut Entropy,
         out: &mut Vec<Out>,
     ) {
-        if ClientKey::from_response(&resp).as_ref() != Some(&self.key) {
+        let ours = resp
+            .top_via()
+            .is_some_and(|v| v.branch() == Some(self.branch.as_str()))
+            && resp
+                .cseq()
+                .is_some_and(|c| c.method_str == self.spec.method);
+        if !ours {
             return;
         }
-        let _ = self.txn.handle_response(now, resp);
-        let finals = self.drain(now, out);
+        let code = resp.status().unwrap_or(0);
+        let finals = if self.txn.is_none() && code >= 200 {
+            // a final answer before any retransmission: the machine would only pass it up
+            (!self.done).then_some(resp)
+        } else {
+            let _ = self.machine().handle_response(now, resp);
+            self.drain(now, out)
+        };
         let Some(resp) = finals else { return };
         let code = resp.status().unwrap_or(0);
         if self.auth.is_none() && (code == 401 || code == 407) {
             if let Some(c) = credentials(&resp, self.spec.method, &self.spec.uri, &self.id, e) {
                 self.spec.cseq += 1;
-                let (txn, key) = transaction(now, &self.spec, &self.from, &self.ep, Some(&c), e);
+                let (bytes, branch) = transaction(&self.spec, &self.from, &self.ep, Some(&c), e);
+                out.push(Out::Send(bytes.clone()));
                 self.auth = Some(c);
-                self.txn = txn;
-                self.key = key;
-                self.drain(now, out);
+                self.bytes = bytes;
+                self.sent = now;
+                self.txn = None;
+                self.branch = branch;
                 return;
             }
         }
@@ -132,7 +188,7 @@ impl Request {
     /// Sends what the transaction emitted; returns its final response, if one came.
     fn drain(&mut self, now: Instant, out: &mut Vec<Out>) -> Option<Message> {
         let mut last = None;
-        while let Some(o) = self.txn.poll_output() {
+        while let Some(o) = self.txn.as_mut().and_then(ClientNonInvite::poll_output) {
             match o {
                 txn::Output::Transmit(b) => out.push(Out::Send(b)),
                 txn::Output::Event(txn::Event::Response(r)) if r.status() >= Some(200) => {
@@ -168,14 +224,14 @@ impl Request {
     }
 }
 
+/// The request's bytes with a fresh branch (returned too).
 fn transaction(
-    now: Instant,
     spec: &RequestSpec,
     from: &str,
     ep: &Endpoint,
     auth: Option<&(&'static str, String)>,
     e: &mut Entropy,
-) -> (ClientNonInvite, ClientKey) {
+) -> (Bytes, String) {
     let (via, branch) = via(ep, e);
     let mut extra: Vec<(&str, &str)> = spec
         .headers
@@ -198,8 +254,5 @@ fn transaction(
         &extra,
         spec.body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice())),
     );
-    // what we build always parses (our own values); a failure would be a bug, not input
-    let msg = Message::parse(bytes).expect("a request the agent built");
-    let txn = ClientNonInvite::new(now, msg, false, txn::Timers::default());
-    (txn, ClientKey::new(&branch, spec.method))
+    (bytes, branch)
 }

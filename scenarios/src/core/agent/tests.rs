@@ -11,6 +11,7 @@ use super::*;
 use crate::core::{CallMedia, CallPlan};
 
 mod anchored;
+mod request;
 
 fn ep(port: u16) -> Endpoint {
     Endpoint {
@@ -523,4 +524,43 @@ fn only_a_notify_with_a_new_publication_stamp_reports_a_latency() {
         4,
         "every NOTIFY answered"
     );
+}
+
+#[test]
+fn requests_are_written_byte_for_byte_as_the_engines_builder_writes_them() {
+    use switchboard_engine::sip::RequestBuilder;
+    let head = Head {
+        method: "REGISTER",
+        uri: "sip:127.0.0.1:5060",
+        via: "SIP/2.0/UDP 10.1.2.3:40000;branch=z9hG4bKabc;rport",
+        from: "<sip:100@sb.test>;tag=x",
+        to: "<sip:100@sb.test>",
+        call_id: "lr-1-0-abc",
+        cseq: 4_294_967_295,
+    };
+    let engine = |body| {
+        RequestBuilder::new(head.method, head.uri)
+            .header("Via", head.via)
+            .header("Max-Forwards", "70")
+            .header("From", head.from)
+            .header("To", head.to)
+            .header("Call-ID", head.call_id)
+            .header("CSeq", &format!("{} {}", head.cseq, head.method))
+            .header("Contact", "<sip:u1d0@10.1.2.3:40000>")
+            .header("Expires", "0")
+            .build(body)
+    };
+    let extra = [("Contact", "<sip:u1d0@10.1.2.3:40000>"), ("Expires", "0")];
+    assert_eq!(build(&head, &extra, None), engine(None));
+    let body = Some(("text/plain", &b"load-msg-7"[..]));
+    assert_eq!(build(&head, &extra, body), engine(body));
+    let mut s = String::new();
+    push_addr(&mut s, SocketAddr::from(([10, 0, 255, 1], 65535)));
+    assert_eq!(s, "10.0.255.1:65535");
+    let v6: SocketAddr = "[::1]:5060".parse().unwrap();
+    s.clear();
+    push_addr(&mut s, v6);
+    assert_eq!(s, v6.to_string());
+    assert_eq!(id("7").contact(&ep(5)), "<sip:7-d0@127.0.0.1:5>");
+    assert_eq!(id("7").aor(&ep(5)), "sip:7@sb.test");
 }

@@ -474,3 +474,27 @@ fn the_anchored_threshold_is_a_ratio_and_needs_calls_with_audio() {
     );
     assert!(e.message.contains("rtp = true"), "{e}");
 }
+
+#[test]
+fn the_signalling_peak_rate_counts_registrations_messages_and_refreshes_at_the_top_factor() {
+    let storm = parse(include_str!("../../../register-storm.toml")).unwrap();
+    let peak = storm.signalling_peak_rate().expect("registrations only");
+    // 2,000/s × the highest factor, plus 10,000 devices refreshing every 0.8 × 3600 s or so
+    let top = storm.phases.iter().map(|p| p.factor).fold(0.0, f64::max);
+    assert!(
+        peak >= 2_000.0 * top && peak < 2_000.0 * top + 10.0,
+        "{peak}"
+    );
+    let text =
+        "name = \"m\"\nseed = 1\n[population]\ncount = 10\nfirst = \"100\"\npassword = \"pw\"\n\
+                [behaviours.message]\nrate = 100\n[[phases]]\nname = \"p\"\nduration_secs = 5\n";
+    let m = parse(text).unwrap();
+    let peak = m.signalling_peak_rate().unwrap();
+    assert!(
+        (200.0..201.0).contains(&peak),
+        "{peak}: a MESSAGE and its delivery"
+    );
+    // calls carry RTP: not a signalling-only scenario
+    let calls = parse(include_str!("../../../call-burst.toml")).unwrap();
+    assert_eq!(calls.signalling_peak_rate(), None);
+}

@@ -50,7 +50,9 @@ impl Shard {
     /// request is for the side whose tag its To carries (none: the receiving side); a
     /// response for the side whose tag its From carries.
     fn side_of(&self, call_id: &str, msg: &Message) -> String {
-        let receiving = format!("{call_id}\0");
+        let mut receiving = String::with_capacity(call_id.len() + 1);
+        receiving.push_str(call_id);
+        receiving.push('\0');
         let ours = |key: &str, tag: Option<&str>| {
             tag.is_some() && self.flows.get(key).is_some_and(|f| Some(f.tag()) == tag)
         };

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use switchboard_engine::entropy::Entropy;
 
-use super::{Device, Flow, Shard};
-use crate::core::agent::{self, Audio, Caller, Endpoint, Out, Request, RequestSpec, Subscriber};
+use super::{Flow, Shard};
+use crate::core::agent::{self, Audio, Caller, Endpoint, RequestSpec, Subscriber};
 use crate::core::{Action, Kind, User};
 
 impl Shard {
@@ -159,65 +159,6 @@ impl Shard {
             self.keep(cid, flow, now);
         }
         self.out = out;
-    }
-
-    fn register(
-        &mut self,
-        now: Instant,
-        user: User,
-        device: u32,
-        expires: u32,
-        record: bool,
-        out: &mut Vec<Out>,
-    ) -> Option<(Box<str>, Flow)> {
-        let seed = self.e.token(12);
-        let d = self
-            .devices
-            .entry((user, device))
-            .or_insert_with(|| Device {
-                call_id: format!("lr-{user}-{device}-{seed}"),
-                cseq: 0,
-            });
-        d.cseq += 1;
-        let (call_id, cseq) = (d.call_id.clone(), d.cseq);
-        let id = self.identity(user, device);
-        let aor = id.aor(&self.ep);
-        let spec = RequestSpec {
-            kind: Kind::Register,
-            method: "REGISTER",
-            uri: format!("sip:{}", self.ep.server),
-            to: format!("<{aor}>"),
-            call_id,
-            cseq,
-            headers: vec![
-                ("Contact".into(), id.contact(&self.ep)),
-                ("Expires".into(), expires.to_string()),
-            ],
-            body: None,
-            message_id: None,
-        };
-        self.request(now, spec, user, Some((user, device)), record, out)
-    }
-
-    pub(super) fn request(
-        &mut self,
-        now: Instant,
-        spec: RequestSpec,
-        user: User,
-        device: Option<(User, u32)>,
-        record: bool,
-        out: &mut Vec<Out>,
-    ) -> Option<(Box<str>, Flow)> {
-        let id = self.identity(user, device.map_or(0, |d| d.1));
-        let r = Box::new(Request::start(
-            now,
-            spec,
-            id,
-            self.ep.clone(),
-            &mut self.e,
-            out,
-        ));
-        Some((r.call_id().into(), Flow::Request { r, device, record }))
     }
 }
 

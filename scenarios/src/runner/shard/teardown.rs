@@ -51,11 +51,23 @@ impl Shard {
         }
         self.out = out;
         let until = tokio::time::Instant::now() + Duration::from_secs(2);
-        while waiting.iter().any(|c| self.flows.contains_key(c)) {
+        // the first flow not known to be done yet (each answer is checked once: a scan of
+        // every flow per answer would cost the square of the registrations)
+        let mut first = 0;
+        loop {
+            while first < waiting.len() && !self.flows.contains_key(&waiting[first]) {
+                first += 1;
+            }
+            if first == waiting.len() {
+                break;
+            }
             tokio::select! {
                 r = socket.recv_from(buf) => {
                     if let Ok((n, _)) = r {
                         self.on_datagram(Bytes::copy_from_slice(&buf[..n]));
+                        while let Ok((n, _)) = socket.try_recv_from(buf) {
+                            self.on_datagram(Bytes::copy_from_slice(&buf[..n]));
+                        }
                     }
                 }
                 _ = tokio::time::sleep(Duration::from_millis(50)) => self.fire_timers(),
