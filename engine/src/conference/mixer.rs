@@ -40,6 +40,7 @@
 //! does nothing, and the mixer thread can stop ticking.
 
 mod chain;
+mod payloads;
 mod select;
 #[cfg(test)]
 mod tests;
@@ -422,38 +423,9 @@ impl Mixer {
             bus.sum_up();
         }
 
-        // 6. one shared payload per format for everyone outside the mix
-        for group in groups.iter_mut() {
-            group.len = 0;
-        }
-        for slot in slots.iter_mut().flatten() {
-            if slot.mixed {
-                continue;
-            }
-            slot.heard = Heard::Shared;
-            let group = &mut groups[slot.group];
-            if group.len == 0 {
-                group.len = group
-                    .encoder
-                    .encode(&buses[group.bus].mix, &mut group.payload);
-                stats.shared_encodes += 1;
-            }
-        }
-
-        // 7. a private N-1 payload per talker
-        for &t in talkers.iter() {
-            let Some(slot) = slots[t].as_mut() else {
-                continue;
-            };
-            let sum = &buses[slot.bus].sum;
-            let n = slot.frame.len();
-            for ((o, &s), &own) in scratch[..n].iter_mut().zip(sum).zip(&slot.frame) {
-                *o = saturate(s - i32::from(own));
-            }
-            slot.payload_len = slot.encoder.encode(&scratch[..n], &mut slot.payload);
-            slot.heard = Heard::Private;
-            stats.private_encodes += 1;
-        }
+        // 6, 7. one shared payload per format for everyone outside the mix, a private N-1
+        // payload per talker
+        payloads::encode(slots, groups, buses, talkers, scratch, stats);
     }
 
     /// What `id` hears, encoded in its codec: the payload of the last tick (empty before the

@@ -195,15 +195,19 @@ Call-ID: 843817637684230@998sdasdh09\nCSeq: 1826 REGISTER\n\n")
     }
     assert_eq!(m.clone().from(), m.from(), "a copy keeps the view");
     // a malformed From is None every time, and does not hide a good To
-    let bad = msg("REGISTER sip:b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
-From: <sip:@>;tag=1\nTo: <sip:bob@b>\nCall-ID: c\nCSeq: 1 REGISTER\n\n")
+    let bad = msg(
+        "REGISTER sip:b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+From: <sip:@>;tag=1\nTo: <sip:bob@b>\nCall-ID: c\nCSeq: 1 REGISTER\n\n",
+    )
     .unwrap();
     assert!(bad.from().is_none());
     assert!(bad.from().is_none(), "an invalid value stays invalid");
     assert_eq!(bad.to().unwrap().uri().user(), Some("bob"));
     // and one without From at all
-    let none = msg("OPTIONS sip:b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
-To: <sip:bob@b>\nCall-ID: c\nCSeq: 1 OPTIONS\n\n")
+    let none = msg(
+        "OPTIONS sip:b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+To: <sip:bob@b>\nCall-ID: c\nCSeq: 1 OPTIONS\n\n",
+    )
     .unwrap();
     assert!(none.from().is_none());
     assert!(none.to().is_some());
