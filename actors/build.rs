@@ -9,7 +9,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/en");
+    // read at run time, not compiled in: a build script built for one checkout and reused
+    // by another (a shared or copied target directory) reads the checkout that runs it
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest).join("prompts/en");
     let list = dir.join("clips.txt");
     println!("cargo:rerun-if-changed={}", list.display());
     let text = std::fs::read_to_string(&list)
