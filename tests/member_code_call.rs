@@ -272,8 +272,12 @@ async fn a_landline_gets_a_call_that_reads_the_code_and_the_code_heard_verifies_
     let (from, speech) = EspeakNg::new().speak(&spoken_code("000000")).unwrap();
     let once = speech.len() as f64 / f64::from(from.hz());
     let played = (LEAD_IN + PAUSE).as_secs_f64() + 2.0 * once;
+    // read twice, then hung up: one reading would end near half of `played`. Under a loaded
+    // suite the hang-up has come up to 1.05 s before the reading's real-time length (twice:
+    // 11.36 s and 11.40 s for 12.4 s), so the floor is 1.5 s under it; why the media thread's
+    // end of play runs ahead of the wall clock then is not known yet
     assert!(
-        (played - 1.0..played + 3.0).contains(&took.as_secs_f64()),
+        (played - 1.5..played + 3.0).contains(&took.as_secs_f64()),
         "the call lasted {took:?} for about {played:.1} s of reading"
     );
     let loud: Vec<f64> = samples
