@@ -23,6 +23,15 @@ impl People {
     }
 
     /// The Contact user part of a device.
+    /// Who `user`'s `device` is to the switch: number, password and Contact user.
+    pub fn identity(&self, user: User, device: u32) -> crate::core::agent::Identity {
+        crate::core::agent::Identity {
+            number: self.number(user),
+            password: self.password(user),
+            contact_user: People::contact_user(user, device),
+        }
+    }
+
     pub fn contact_user(user: User, device: u32) -> String {
         format!("u{user}d{device}")
     }

@@ -329,11 +329,7 @@ impl Shard {
     }
 
     fn identity(&self, user: User, device: u32) -> Identity {
-        Identity {
-            number: self.people.number(user),
-            password: self.people.password(user),
-            contact_user: People::contact_user(user, device),
-        }
+        self.people.identity(user, device)
     }
 
     fn media_socket(&mut self) -> Option<std::net::UdpSocket> {

@@ -6,7 +6,6 @@ use std::time::Instant;
 use super::{Device, Flow, Shard};
 use crate::core::agent::{self, Identity, Out, Request, RequestSpec};
 use crate::core::{Kind, User};
-use crate::runner::people::People;
 
 impl Shard {
     pub(super) fn register(
@@ -22,11 +21,7 @@ impl Shard {
             std::collections::hash_map::Entry::Occupied(d) => d.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
                 let seed = self.e.token(12);
-                let id = Identity {
-                    number: self.people.number(user),
-                    password: self.people.password(user),
-                    contact_user: People::contact_user(user, device),
-                };
+                let id = self.people.identity(user, device);
                 v.insert(Device {
                     call_id: format!("lr-{user}-{device}-{seed}"),
                     cseq: 0,
