@@ -6,6 +6,10 @@
 #   benches/scripts/side_by_side.sh [TESTS] [OUT]     TESTS default "register call"
 #
 # Writes each server's figures and results.tsv under OUT (default /tmp/sb-side-by-side).
+#
+# FLOOR=1 also runs the REGISTER test against benches/scripts/sip_floor.c (a 200 OK built from
+# the request's headers, one recvfrom and one sendto, nothing else): the socket API's floor per
+# REGISTER on this machine, in the same sitting.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 harness=${HARNESS:-$here/../shared/bench/kamailio/run.sh}
@@ -33,6 +37,17 @@ for t in $tests; do
 		bash "$harness" >"$out/switchboard-$t.txt"
 	kill -TERM $pid
 	wait $pid 2>/dev/null
+	if [ "${FLOOR:-0}" = 1 ] && [ "$t" = register ]; then
+		echo "== floor $t" >&2
+		gcc -O2 -o "$out/sip_floor" "$here/benches/scripts/sip_floor.c" -lpthread || exit 1
+		"$out/sip_floor" 127.0.0.1 5090 &
+		fpid=$!
+		sleep 0.5
+		START_SERVER=0 TARGET=127.0.0.1:5090 SERVER_PIDS=$fpid TESTS="$t" WORK="$out/floor-$t" \
+			bash "$harness" >"$out/floor-$t.txt"
+		kill -TERM $fpid
+		wait $fpid 2>/dev/null
+	fi
 done
 for f in "$out"/*-*.txt; do
 	echo "# $(basename "$f" .txt)"
