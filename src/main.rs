@@ -19,7 +19,7 @@
 //! switchboard reload [--data DIR]          reload the routing plugins of a running switch
 //! switchboard plugin check FILE [--config FILE]
 //! switchboard load scenarios/<file>.toml [--target HOST:PORT] [--report FILE] [--server-pid PID]
-//! switchboard media relay --calls N [--relay-base B] [--peer-base G] [--address IP] [--threads T]
+//! switchboard media relay --calls N [--relay-base B] [--peer-base G] [--address IP] [--threads T] [--realtime-priority P]
 //!                         [--transcode]   the media plane alone, for RTP relay benchmarks
 //! ```
 //! Flags override the config file, which overrides the embedded defaults. Account, forward,

@@ -58,6 +58,9 @@ pub struct RelayArgs {
     /// How the media threads do their IO (`media.io`): epoll or uring.
     #[arg(long, default_value = "uring", value_parser = ["epoll", "uring"])]
     io: String,
+    /// The media threads' SCHED_FIFO priority (`media.realtime_priority`); 0 = ordinary.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=99))]
+    realtime_priority: u8,
 }
 
 /// Takes the sessions' notes (latching) and forgets them.
@@ -111,6 +114,7 @@ async fn run(a: RelayArgs) -> Result<(), Box<dyn std::error::Error>> {
     media.threads = a.threads;
     media.connect_latched = a.connect_latched;
     media.io = a.io.clone();
+    media.realtime_priority = a.realtime_priority;
     // exactly the pairs of the layout: the allocator hands them out in order, round the range
     let last = u32::from(a.relay_base) + 4 * u32::from(a.calls.max(1)) - 1;
     media.ports = format!("{}-{last}", a.relay_base);
@@ -136,7 +140,7 @@ async fn run(a: RelayArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("pid {}", std::process::id());
     println!(
-        "ready: {} {} calls on {}:{}-{}, {} media threads, connect_latched {}, io {}",
+        "ready: {} {} calls on {}:{}-{}, {} media threads, connect_latched {}, io {}, realtime_priority {}",
         a.calls,
         if a.transcode {
             "transcoded PCMU <-> G.722"
@@ -148,7 +152,8 @@ async fn run(a: RelayArgs) -> Result<(), Box<dyn std::error::Error>> {
         last,
         media.thread_count(),
         media.connect_latched,
-        media.io
+        media.io,
+        media.realtime_priority
     );
     let threads = media.thread_count();
     let mut busiest = vec![0.0f64; threads];

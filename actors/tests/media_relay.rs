@@ -22,6 +22,8 @@ use switchboard_engine::media::{Codec, SampleRate, Side};
 mod icmp;
 #[path = "media_relay/re_invite.rs"]
 mod re_invite;
+#[path = "media_relay/realtime.rs"]
+mod realtime;
 #[path = "media_relay/relay.rs"]
 mod relay;
 #[path = "media_relay/sessions.rs"]

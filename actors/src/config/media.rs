@@ -58,6 +58,13 @@ pub struct Media {
     /// sent).
     #[serde(default = "default_io")]
     pub io: String,
+    /// The media threads' real-time priority: 0 (the default) leaves them ordinary threads;
+    /// 1-99 runs each under `SCHED_FIFO` at that priority, so a packet's arrival preempts
+    /// ordinary work on its core (signalling, the store, other tenants): what FreeSWITCH's
+    /// `-rp` and Asterisk's `-p` do for their media. Needs root or `CAP_SYS_NICE` (or an
+    /// `RLIMIT_RTPRIO` that allows it); without it the threads stay ordinary and say so once.
+    #[serde(default)]
+    pub realtime_priority: u8,
 }
 
 fn default_io() -> String {
@@ -203,6 +210,12 @@ pub(super) fn validate(m: &Media) -> Result<(), ConfigError> {
             message: "must be 0 (one per core) to 256".into(),
         });
     }
+    if m.realtime_priority > 99 {
+        return Err(ConfigError::Value {
+            key: "media.realtime_priority",
+            message: "must be 0 (off) or a SCHED_FIFO priority from 1 to 99".into(),
+        });
+    }
     if m.timeout_secs == 0 || m.hold_timeout_secs < m.timeout_secs {
         return Err(ConfigError::Value {
             key: "media.timeout_secs",
@@ -239,6 +252,16 @@ mod tests {
         c.media.io = "epoll".into();
         assert!(!c.media.uring());
         c.validate().unwrap();
+        assert_eq!(
+            c.media.realtime_priority, 0,
+            "ordinary media threads by default"
+        );
+        c.media.realtime_priority = 100;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("media.realtime_priority"), "{e}");
+        c.media.realtime_priority = 99;
+        c.validate().unwrap();
+        c.media.realtime_priority = 0;
 
         for bad in ["20000", "30000-20000", "80-1000", "20001-20002", "a-b"] {
             c.media.ports = bad.into();

@@ -27,6 +27,7 @@ mod jitter_gauges;
 mod load;
 mod placement;
 mod ports;
+mod realtime;
 mod recv;
 mod socket;
 mod thread;
@@ -163,6 +164,7 @@ impl MediaPlane {
                     connect: config.connect_latched,
                     uring: config.uring(),
                 },
+                config.realtime_priority,
             )
             .map_err(|source| MediaError::Thread { index, source })?;
             threads.push(t.mailbox);

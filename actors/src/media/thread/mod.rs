@@ -78,13 +78,15 @@ pub(super) struct IoOptions {
     pub(super) uring: bool,
 }
 
-/// Starts media thread `index`.
+/// Starts media thread `index`, under `SCHED_FIFO` at `realtime_priority` when it is not 0
+/// (`media.realtime_priority`).
 pub(super) fn spawn(
     index: usize,
     ports: Arc<Mutex<Pools>>,
     metrics: Arc<Metrics>,
     load: Arc<ThreadLoad>,
     io: IoOptions,
+    realtime_priority: u8,
 ) -> std::io::Result<Spawned> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -96,6 +98,16 @@ pub(super) fn spawn(
     let join = std::thread::Builder::new()
         .name(format!("media-{index}"))
         .spawn(move || {
+            if realtime_priority > 0 {
+                match super::realtime::set_fifo(realtime_priority) {
+                    Ok(()) => tracing::debug!(thread = index, priority = realtime_priority, "media thread under SCHED_FIFO"),
+                    Err(e) => tracing::warn!(
+                        thread = index,
+                        error = %e,
+                        "media.realtime_priority not applied (needs root or CAP_SYS_NICE): an ordinary thread"
+                    ),
+                }
+            }
             MediaThread::new(poll, rx, thread_bell, ports, metrics, (meter, jitter), io).run()
         })?;
     Ok(Spawned {
