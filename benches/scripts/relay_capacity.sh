@@ -13,6 +13,8 @@
 #
 # Modes: `direct` (the generator's legs send to each other: its own cost and delay floor),
 # `relay` (the shared harness's relay.c: one recvfrom + one sendto per packet, unconnected),
+# `relay-rt` (relay.c under SCHED_FIFO at RT_PRIORITY, default 10), `switchboard-rt` (the
+# switch's media threads under SCHED_FIFO: `--realtime-priority RT_PRIORITY`),
 # `switchboard-NAME` (`switchboard media relay` with the flags in SB_FLAGS_NAME; defaults
 # below for `uring` and `epoll`). Each step starts a fresh relay, runs the generator (WARMUP s,
 # then a DURATION s window) and stops the relay.
@@ -45,6 +47,8 @@ fi
 : "${RELAY_CPUS:=}"                    # e.g. 0: the relay pinned (taskset -c)
 : "${SB_FLAGS_uring:=--io uring}"
 : "${SB_FLAGS_epoll:=--io epoll}"
+: "${RT_PRIORITY:=10}"                 # SCHED_FIFO priority of the -rt modes
+: "${SB_FLAGS_rt:=--io uring --realtime-priority $RT_PRIORITY}"
 : "${SB_BIN:=$repo/target/release/switchboard}"
 : "${GEN_BASE:=10000}"
 : "${RELAY_BASE:=20000}"
@@ -55,7 +59,7 @@ RAW=$OUT/results.raw
 log() { echo "$(date +%T) $*" | tee -a "$OUT/log.txt" >&2; }
 
 gcc -O2 -Wall -o "$OUT/rtpbatch" "$repo/benches/scripts/rtpbatch.c" || exit 1
-if [[ " $MODES " == *" relay "* ]]; then
+if [[ " $MODES " == *" relay "* || " $MODES " == *" relay-rt "* ]]; then
 	[ -f "${HARNESS:-}/relay.c" ] || { log "relay.c not found: set HARNESS"; exit 1; }
 	gcc -O2 -o "$OUT/relay" "$HARNESS/relay.c" || exit 1
 fi
@@ -80,7 +84,8 @@ start() {
 	[ -n "$RELAY_CPUS" ] && pin=(taskset -c "$RELAY_CPUS")
 	case $mode in
 	direct) return 0 ;;
-	relay)
+	relay | relay-rt)
+		[ "$mode" = relay-rt ] && pin+=(chrt -f "$RT_PRIORITY")
 		${pin[@]+"${pin[@]}"} "$OUT/relay" --calls "$n" --base "$RELAY_BASE" --peer-base "$GEN_BASE" >"$logf" 2>&1 &
 		PID=$!
 		sleep 1
