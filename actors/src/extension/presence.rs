@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix::Context;
 use switchboard_engine::numbering::Aor;
-use switchboard_engine::presence::pidf::{self};
+use switchboard_engine::presence::pidf::{self, PresenceDoc};
 use switchboard_engine::presence::presentity::{PublishError, PublishPolicy, PublishRequest};
 use switchboard_engine::sip::{HeaderName, Message as SipMessage};
 use switchboard_engine::store::Authorization;
@@ -103,6 +103,9 @@ impl Extension {
             list: w.list,
             allowed,
         });
+        if self.presence.told.is_none() {
+            self.presence.told = Some(self.told_view());
+        }
         self.schedule_presence_timer(ctx);
         if allowed {
             WatchReply::Allowed(self.snapshot())
@@ -111,18 +114,34 @@ impl Extension {
         }
     }
 
+    /// The presence document as watchers see it now, without its version.
+    fn told_view(&self) -> PresenceDoc {
+        let mut view = self
+            .presence
+            .presentity
+            .view(&self.entity(), &self.bindings, unix_now());
+        view.version = None;
+        view
+    }
+
     pub(super) fn unwatch(&mut self, id: u64) {
         self.presence.watchers.retain(|x| x.id != id);
     }
 
     /// Something watchers may see changed: if it did, a new version to every allowed
     /// watcher.
+    ///
+    /// With nobody watching there is nobody to tell: the version moves on and nothing is kept
+    /// (a registrar with 10,000 active numbers and no watchers kept a presence document per
+    /// number, 3.7 MiB); what a watcher was told is set when the first one comes (`watch`).
     pub(super) fn presence_changed(&mut self, ctx: &mut Context<Self>) {
-        let mut view = self
-            .presence
-            .presentity
-            .view(&self.entity(), &self.bindings, unix_now());
-        view.version = None;
+        if self.presence.watchers.is_empty() {
+            self.presence.told = None;
+            self.presence.snapshot = None;
+            self.presence.presentity.bump();
+            return self.schedule_presence_timer(ctx);
+        }
+        let view = self.told_view();
         if self.presence.told.as_ref() == Some(&view) {
             return self.schedule_presence_timer(ctx);
         }

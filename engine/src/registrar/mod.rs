@@ -230,6 +230,9 @@ pub fn apply(
     } else {
         compare(bindings, &next)
     };
+    // a first binding pushed onto an empty list takes room for four (608 bytes for one),
+    // held by the Extension as long as it runs: keep only what is used
+    next.shrink_to_fit();
     *bindings = next;
     Ok(applied)
 }

@@ -27,6 +27,11 @@ fn register_adds_refreshes_and_removes_a_binding() {
     let r = register(1, "c1", &["<sip:1001@192.0.2.10:5062>"], Some(600));
     assert_eq!(apply(&r, &mut b, 1000, &p, &flow()), Ok(Applied::Changed));
     assert_eq!(b.len(), 1);
+    assert_eq!(
+        b.capacity(),
+        1,
+        "an Extension keeps no room for bindings it does not have"
+    );
     assert_eq!(b[0].expires_at, 1600);
     assert_eq!(
         contact_values(&b, 1100),

@@ -123,9 +123,40 @@ impl<'a> ResponseBuilder<'a> {
         self
     }
 
+    /// Bytes the response takes at most (a little more when `received`/`rport` grow past the
+    /// room left for them): the buffer is made this large at once, and a response kept for
+    /// retransmissions (a registrar's recent answers) holds no slack for the request's
+    /// headers it does not copy (its Contact, Expires, User-Agent...).
+    fn size_hint(&self) -> usize {
+        let req = self.req;
+        let copied: usize = req
+            .headers()
+            .iter()
+            .filter(|h| match h.name {
+                HeaderName::Via
+                | HeaderName::From
+                | HeaderName::CallId
+                | HeaderName::CSeq
+                | HeaderName::To => true,
+                HeaderName::RecordRoute => self.copy_record_route,
+                _ => false,
+            })
+            .map(|h| h.line_span().len() + 2)
+            .sum();
+        let status = "SIP/2.0 000 \r\n".len() + self.reason.len();
+        let tag = self.to_tag.map_or(0, |t| ";tag=".len() + t.len());
+        // received=<IPv6 address>;rport=<port>
+        let via = if self.via_fix.is_some() { 64 } else { 0 };
+        let end = match self.body {
+            Some((ctype, b)) => ctype.len() + b.len() + 48,
+            None => "Content-Length: 0\r\n\r\n".len(),
+        };
+        status + copied + tag + via + self.extra.len() + end
+    }
+
     pub fn build(self) -> Bytes {
         let req = self.req;
-        let mut out = Vec::with_capacity(req.head_end() + self.extra.len() + 128);
+        let mut out = Vec::with_capacity(self.size_hint());
         let _ = write!(
             Cursor(&mut out),
             "SIP/2.0 {} {}\r\n",
@@ -335,6 +366,37 @@ CSeq: 314159 INVITE\n\
 Route: <sip:p1.example.com;lr>\n\
 Contact: <sip:alice@pc33.atlanta.com>\n\
 Content-Length: 0\n\n";
+
+    /// The buffer is made as large as the response at once (it never grows while written),
+    /// and holds little more: a response kept for retransmissions keeps no room for the
+    /// request's headers it leaves out.
+    #[test]
+    fn response_buffer_is_sized_to_the_response() {
+        let req = parse(INVITE);
+        let v6 = ViaFix {
+            source_ip: "2001:db8:ffff:ffff:ffff:ffff:ffff:fffe".parse().unwrap(),
+            source_port: 65535,
+        };
+        let cases = [
+            ResponseBuilder::new(&req, 100, "Trying"),
+            ResponseBuilder::new(&req, 200, "OK")
+                .to_tag("a8f3c2d9e1")
+                .via_fix(Some(v6))
+                .header("Contact", "<sip:alice@192.0.2.1:5060>;expires=3600")
+                .header("Date", "Mon, 07 Dec 2026 10:00:00 GMT"),
+            ResponseBuilder::new(&req, 180, "Ringing")
+                .record_route()
+                .body("application/sdp", b"v=0\r\n"),
+        ];
+        for b in cases {
+            let hint = b.size_hint();
+            let len = b.build().len();
+            assert!(hint >= len, "hint {hint} < response {len}");
+            assert!(hint <= len + 80, "hint {hint} for a response of {len}");
+        }
+        // the request's own head is larger than what is copied from it
+        assert!(req.head_end() > ResponseBuilder::new(&req, 100, "Trying").size_hint());
+    }
 
     #[test]
     fn response_copies_dialog_headers_and_adds_to_tag() {
