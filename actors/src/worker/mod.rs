@@ -400,6 +400,7 @@ impl Actor for Worker {
         // the actors of this arbiter that send on their own (deliveries) use this socket
         self.shared.set_transports(self.shard, transports.clone());
         self.transports = Some(transports);
+        self.start_pager(ctx);
         for sock in socks {
             ctx.add_stream(Receiver::new(sock, self.shared.config.sip.receive_batch));
         }
@@ -465,6 +466,14 @@ impl Handler<PlaceNotice> for Worker {
         .start();
         leg.do_send(StartNotice(m.call));
         owners(|o| o.file(m.call_id, id, leg, 0));
+    }
+}
+
+impl Handler<pager::Stored> for Worker {
+    type Result = ();
+    fn handle(&mut self, m: pager::Stored, ctx: &mut Context<Self>) {
+        let metrics = self.shared.metrics.clone();
+        guarded("stored messages", &metrics, || self.stored(m.0, ctx));
     }
 }
 
