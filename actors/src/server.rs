@@ -432,7 +432,10 @@ async fn start(
             dial_out: worker.clone().recipient(),
             notice: worker.clone().recipient(),
         });
-        workers.push(worker.recipient());
+        workers.push(crate::api::worker::WorkerInbox {
+            one: worker.clone().recipient(),
+            many: worker.recipient(),
+        });
         arbiters.push(arb);
     }
     let _ = shared.directories.set(directories);
