@@ -40,6 +40,7 @@ fn setup(name: &str) -> MessageQueue {
             },
             ttl_secs: 86_400,
             batch: 4096,
+            commit_interval: std::time::Duration::ZERO,
             domain: "switchboard.local".into(),
             seed: 1,
         },

@@ -48,6 +48,7 @@ fn setup(name: &str) -> (MessageQueue, Store) {
             },
             ttl_secs: 86_400,
             batch: 4096,
+            commit_interval: std::time::Duration::ZERO,
             domain: "switchboard.local".into(),
             seed: 1,
         },
@@ -65,7 +66,7 @@ fn burst(rt: &tokio::runtime::Runtime, q: &MessageQueue, n: u64, round: u64) {
                 aor: Aor::from_canonical(&format!("+8210{:08}", (round * n + i) % 100_000)),
                 message: message(i),
                 dynamic: None,
-                reply,
+                reply: reply.into(),
             });
             rx
         })

@@ -21,7 +21,7 @@ use crate::api::notifications::Queued;
 use crate::clock::unix_now;
 use crate::metrics::OutcomeLabel;
 use crate::shared::Shared;
-use crate::store::writer::{DynamicAccount, Enqueue, EnqueueResult};
+use crate::store::writer::{DynamicAccount, Enqueue, EnqueueResult, Reply};
 
 /// A message handed to the writer, and what its answer sets off.
 pub struct Kept {
@@ -41,8 +41,9 @@ pub struct Answer {
 }
 
 /// Hands the MESSAGE `req` for `aor` (`account`: it has one) from `caller` at `source` to the
-/// queue writer; the writer's answer comes on the receiver, to be read with `answered`. Past
-/// an abuse limit nothing is queued and the answer is now: 503 Too Many Messages.
+/// queue writer; the writer's answer goes to `reply`, to be read with `answered`. Past an
+/// abuse limit nothing is queued and the answer is now: 503 Too Many Messages.
+#[allow(clippy::too_many_arguments)]
 pub fn enqueue(
     shared: &Shared,
     req: &SipMessage,
@@ -51,7 +52,8 @@ pub fn enqueue(
     account: bool,
     source: IpAddr,
     online: bool,
-) -> Result<(Kept, oneshot::Receiver<EnqueueResult>), Answer> {
+    reply: Reply,
+) -> Result<Kept, Answer> {
     let sender = shared.sender_of(req, caller);
     let message = StoredMessage {
         id: String::new(),
@@ -82,7 +84,6 @@ pub fn enqueue(
         realm: shared.realm.clone(),
         expires_unix: unix_now() + shared.config.accounts.dynamic_expiry_days * 86_400,
     });
-    let (reply, rx) = oneshot::channel();
     shared.queue.enqueue(Enqueue {
         aor: aor.clone(),
         message,
@@ -95,7 +96,7 @@ pub fn enqueue(
         sender,
         text,
     };
-    Ok((kept, rx))
+    Ok(kept)
 }
 
 /// The writer answered `res` for `kept`: the status for the sender. A stored message is
@@ -130,7 +131,8 @@ pub fn answered(
         Ok(Err(refusal)) => Answer {
             code: refusal.code,
             reason: refusal.reason,
-            header: None,
+            // the store is busy (`messaging.max_pending`): a second later it may not be
+            header: (refusal.code == 503).then(|| ("Retry-After", "1".to_owned())),
         },
         Err(_) => Answer {
             code: 503,

@@ -375,11 +375,15 @@ async fn start(
                 },
                 ttl_secs: config.messaging.ttl_secs,
                 batch: config.messaging.commit_batch,
+                commit_interval: std::time::Duration::from_micros(
+                    config.messaging.commit_interval_us,
+                ),
                 domain: config.sip.domain.clone(),
                 seed: rand::random(),
             },
             metrics.clone(),
-        ),
+        )
+        .with_max_pending(config.messaging.max_pending),
         notifications: OnceLock::new(),
         voice_notices: OnceLock::new(),
         recorder,
@@ -428,7 +432,10 @@ async fn start(
             dial_out: worker.clone().recipient(),
             notice: worker.clone().recipient(),
         });
-        workers.push(worker.recipient());
+        workers.push(crate::api::worker::WorkerInbox {
+            one: worker.clone().recipient(),
+            many: worker.recipient(),
+        });
         arbiters.push(arb);
     }
     let _ = shared.directories.set(directories);

@@ -17,6 +17,20 @@ pub struct Inbound {
     pub aor: Option<Aor>,
 }
 
+/// Messages for the worker that owns them, collected by another worker from one read of its
+/// socket: one hand-over (one wake-up of the owner) for all of them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Inbounds(pub Vec<Inbound>);
+
+/// How a worker is handed messages: one at a time (a TCP connection's reader), or the ones
+/// another worker collected from a read of its socket.
+#[derive(Clone)]
+pub struct WorkerInbox {
+    pub one: Recipient<Inbound>,
+    pub many: Recipient<Inbounds>,
+}
+
 /// The switch calls `member` into conference `conference` (a chat room's `/call`): the
 /// worker that owns `call_id` starts the call's CallLeg.
 #[derive(Message)]

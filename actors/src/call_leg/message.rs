@@ -91,6 +91,7 @@ impl CallLeg {
             .is_some_and(|(_, l)| l.account);
         let source = self.txns[i].upstream().remote.ip();
         let req = self.txns[i].ctx.request();
+        let (tx, rx) = oneshot::channel();
         let queued = offline::enqueue(
             &self.shared,
             req,
@@ -99,8 +100,9 @@ impl CallLeg {
             account,
             source,
             online,
+            tx.into(),
         );
-        let (kept, rx) = match queued {
+        let kept = match queued {
             Ok(q) => q,
             Err(a) => return respond(&mut self.txns[i].ctx, a),
         };

@@ -18,6 +18,10 @@ pub struct Messaging {
     pub max_queued_bytes: u64,
     /// Most messages one group commit (one fsync) writes.
     pub commit_batch: usize,
+    /// Under load, a group commit begins no sooner than this after the last one began.
+    pub commit_interval_us: u64,
+    /// Messages waiting for the writer's answer at most; past it: 503 "Message Store Busy".
+    pub max_pending: usize,
     /// First retry of a failed delivery; doubles up to `retry_max_secs`.
     pub retry_initial_ms: u64,
     pub retry_max_secs: u64,
@@ -120,10 +124,14 @@ pub(super) fn validate(m: &Messaging, a: &Accounts, n: &Notify) -> Result<(), Co
             message: "ttl_secs, max_queued and max_queued_bytes must be at least 1".into(),
         });
     }
-    if m.commit_batch == 0 || m.retry_initial_ms == 0 || m.sweep_every_secs == 0 {
+    if m.commit_batch == 0
+        || m.max_pending == 0
+        || m.retry_initial_ms == 0
+        || m.sweep_every_secs == 0
+    {
         return Err(ConfigError::Value {
             key: "messaging.commit_batch",
-            message: "commit_batch, retry_initial_ms and sweep_every_secs must be at least 1"
+            message: "commit_batch, max_pending, retry_initial_ms and sweep_every_secs must be at least 1"
                 .into(),
         });
     }

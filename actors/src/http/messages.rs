@@ -198,7 +198,7 @@ pub async fn send(
         aor: to.clone(),
         message,
         dynamic,
-        reply,
+        reply: reply.into(),
     });
     let accepted = rx
         .await

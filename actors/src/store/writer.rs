@@ -8,8 +8,9 @@
 //! `Message-ID` lets the device recognize.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam::channel::{self, Receiver, Sender};
 use switchboard_engine::entropy::Entropy;
@@ -21,8 +22,11 @@ use tracing::{debug, info, warn};
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::store::Store;
 
+mod answers;
 mod room_commit;
 mod rooms;
+use answers::Answers;
+pub use answers::{AckSink, Reply};
 pub use room_commit::{
     CatchUp, RecordChange, RoomCommit, RoomCommitted, RoomPost, RoomRefused, RoomResult,
 };
@@ -54,7 +58,7 @@ pub struct Enqueue {
     pub message: StoredMessage,
     /// Make a dynamic account for the number if it has none.
     pub dynamic: Option<DynamicAccount>,
-    pub reply: oneshot::Sender<EnqueueResult>,
+    pub reply: Reply,
 }
 
 /// The dynamic account to make with a message.
@@ -87,6 +91,11 @@ enum Op {
 pub struct MessageQueue {
     tx: Sender<Op>,
     store: Store,
+    /// Messages handed to the writer and not answered yet.
+    pending: Arc<AtomicUsize>,
+    /// Past this many pending, a message is refused at once (`with_max_pending`).
+    max_pending: usize,
+    metrics: Arc<Metrics>,
 }
 
 /// How the writer runs.
@@ -94,6 +103,11 @@ pub struct WriterConfig {
     pub limits: QueueLimits,
     pub ttl_secs: u64,
     pub batch: usize,
+    /// Under load (the last commit carried more than one message), the next commit begins
+    /// no sooner than this after the last one began: fewer, larger commits, each an fsync
+    /// and a wake-up of the store's I/O threads and of every worker waiting for answers.
+    /// A lone message is committed at once. Zero: commit as soon as the last one is done.
+    pub commit_interval: Duration,
     pub domain: String,
     pub seed: u64,
 }
@@ -104,12 +118,14 @@ impl MessageQueue {
         let (tx, rx) = channel::unbounded();
         metrics.messages_queued.set(store.count_messages() as i64);
         metrics.dynamic_accounts.set(store.count_dynamic() as i64);
+        let pending = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
+            pending: pending.clone(),
             store: store.clone(),
             usage: HashMap::new(),
             entropy: Entropy::seeded(cfg.seed),
             cfg,
-            metrics,
+            metrics: metrics.clone(),
             failed_rooms: HashMap::new(),
             owned: None,
         };
@@ -117,13 +133,47 @@ impl MessageQueue {
             .name("message-queue".into())
             .spawn(move || writer.run(rx))
             .expect("spawn the message queue writer");
-        MessageQueue { tx, store }
+        MessageQueue {
+            tx,
+            store,
+            pending,
+            max_pending: usize::MAX,
+            metrics,
+        }
+    }
+
+    /// Refuses messages at once (503 "Message Store Busy") while `max` already wait for the
+    /// writer's answer: past its ceiling the switch answers the excess now instead of letting
+    /// every answer slide past the senders' retransmission timers (each retransmission is
+    /// more work for the same message). Unbounded by default.
+    pub fn with_max_pending(mut self, max: usize) -> MessageQueue {
+        self.max_pending = max.max(1);
+        self
+    }
+
+    /// Messages handed to the writer and not answered yet.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
     }
 
     /// Queues a message; the answer comes once it is on disk (or refused).
     pub fn enqueue(&self, e: Enqueue) {
+        if self.pending.load(Ordering::Relaxed) >= self.max_pending {
+            self.metrics
+                .messages
+                .get_or_create(&OutcomeLabel {
+                    outcome: "store_busy",
+                })
+                .inc();
+            return e.reply.send(Err(Refusal {
+                code: 503,
+                reason: "Message Store Busy",
+            }));
+        }
+        self.pending.fetch_add(1, Ordering::Relaxed);
         if let Err(channel::SendError(Op::Enqueue(e))) = self.tx.send(Op::Enqueue(Box::new(e))) {
-            let _ = e.reply.send(Err(Refusal {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+            e.reply.send(Err(Refusal {
                 code: 503,
                 reason: "Message Store Unavailable",
             }));
@@ -176,6 +226,8 @@ impl MessageQueue {
 
 struct Writer {
     store: Store,
+    /// The handle's count of messages waiting for an answer.
+    pending: Arc<AtomicUsize>,
     cfg: WriterConfig,
     /// Usage of the numbers touched since start (read from the store on first touch).
     usage: HashMap<Aor, QueueUsage>,
@@ -190,32 +242,47 @@ struct Writer {
 impl Writer {
     fn run(mut self, rx: Receiver<Op>) {
         let mut batch = Vec::with_capacity(self.cfg.batch);
+        // when the last commit began, and whether it carried several messages
+        let mut last: Option<(Instant, bool)> = None;
         while let Ok(first) = rx.recv() {
             batch.push(first);
+            if let Some((began, true)) = last {
+                // sleep rather than wait on the channel: a wait would wake for every message
+                let wait =
+                    (began + self.cfg.commit_interval).saturating_duration_since(Instant::now());
+                if !wait.is_zero() {
+                    std::thread::sleep(wait);
+                }
+            }
             while batch.len() < self.cfg.batch {
                 match rx.try_recv() {
                     Ok(op) => batch.push(op),
                     Err(_) => break,
                 }
             }
+            last = Some((Instant::now(), batch.len() > 1));
             self.apply(&mut batch);
         }
         debug!("message queue writer stopped");
     }
 
     fn apply(&mut self, batch: &mut Vec<Op>) {
-        let mut acks: Vec<(oneshot::Sender<EnqueueResult>, Accepted)> = Vec::new();
+        let mut acks: Vec<(Reply, Accepted)> = Vec::new();
+        // refusals wait for the commit too: a sink hears once per commit
+        let mut answers = Answers::default();
         let mut room_acks = Vec::new();
         let mut sweeps = Vec::new();
+        let mut enqueued = 0;
         for op in batch.drain(..) {
             match op {
                 Op::Enqueue(e) => {
+                    enqueued += 1;
                     let e = *e;
                     match self.write(e.aor, e.message, e.dynamic) {
                         Ok(a) => acks.push((e.reply, a)),
                         Err(r) => {
                             self.count(refusal_outcome(r.code));
-                            let _ = e.reply.send(Err(r));
+                            answers.push(e.reply, Err(r));
                         }
                     }
                 }
@@ -246,9 +313,9 @@ impl Writer {
             self.rooms_flushed(room_acks, flushed.is_ok());
             match flushed {
                 Ok(_) => {
+                    self.count_n("stored", acks.len() as u64);
                     for (reply, a) in acks {
-                        self.count("stored");
-                        let _ = reply.send(Ok(a));
+                        answers.push(reply, Ok(a));
                     }
                 }
                 Err(e) => {
@@ -258,26 +325,37 @@ impl Writer {
                     for (_, a) in &acks {
                         self.remove(&a.aor, a.seq, "store_failed");
                     }
+                    self.count_n("store_failed", acks.len() as u64);
                     for (reply, _) in acks {
-                        self.count("store_failed");
-                        let _ = reply.send(Err(Refusal {
-                            code: 500,
-                            reason: "Message Store Failure",
-                        }));
+                        answers.push(
+                            reply,
+                            Err(Refusal {
+                                code: 500,
+                                reason: "Message Store Failure",
+                            }),
+                        );
                     }
                 }
             }
         }
+        answers.deliver();
+        self.pending.fetch_sub(enqueued, Ordering::Relaxed);
         for (now, reply) in sweeps {
             let _ = reply.send(self.sweep(now));
         }
     }
 
     fn count(&self, outcome: &'static str) {
-        self.metrics
-            .messages
-            .get_or_create(&OutcomeLabel { outcome })
-            .inc();
+        self.count_n(outcome, 1);
+    }
+
+    fn count_n(&self, outcome: &'static str, n: u64) {
+        if n > 0 {
+            self.metrics
+                .messages
+                .get_or_create(&OutcomeLabel { outcome })
+                .inc_by(n);
+        }
     }
 
     fn usage(&mut self, aor: &Aor) -> Result<&mut QueueUsage, Refusal> {

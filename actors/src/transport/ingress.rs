@@ -3,13 +3,12 @@
 
 use std::sync::OnceLock;
 
-use actix::Recipient;
 use bytes::Bytes;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::numbering::{Aor, NumberingPlan};
 use switchboard_engine::sip::{malformed, validate, Message, ResponseBuilder};
 
-use crate::api::worker::Inbound;
+use crate::api::worker::{Inbound, WorkerInbox};
 use crate::ownership::shard_of;
 
 /// What ingress made of received bytes.
@@ -67,7 +66,7 @@ pub fn route(m: &Message, plan: &NumberingPlan, shards: usize) -> (usize, Option
 
 /// Delivers valid messages to the worker that owns them (see `route`).
 pub struct Ingress {
-    workers: OnceLock<Vec<Recipient<Inbound>>>,
+    workers: OnceLock<Vec<WorkerInbox>>,
     plan: NumberingPlan,
 }
 
@@ -79,12 +78,12 @@ impl Ingress {
         }
     }
 
-    pub fn set_workers(&self, w: Vec<Recipient<Inbound>>) {
+    pub fn set_workers(&self, w: Vec<WorkerInbox>) {
         let _ = self.workers.set(w);
     }
 
     /// Every worker, by shard.
-    pub fn workers(&self) -> &[Recipient<Inbound>] {
+    pub fn workers(&self) -> &[WorkerInbox] {
         self.workers.get().map_or(&[], |w| w.as_slice())
     }
 
@@ -94,6 +93,6 @@ impl Ingress {
             return;
         }
         let (shard, aor) = route(&msg, &self.plan, workers.len());
-        workers[shard].do_send(Inbound { msg, flow, aor });
+        workers[shard].one.do_send(Inbound { msg, flow, aor });
     }
 }

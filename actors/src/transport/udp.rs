@@ -43,6 +43,9 @@ pub fn bind_shared(addr: SocketAddr, n: usize) -> io::Result<Vec<std::net::UdpSo
 pub struct Datagram {
     pub bytes: Bytes,
     pub from: SocketAddr,
+    /// The last of the datagrams one read took from the socket (what a worker collected
+    /// for other workers while handling them goes now).
+    pub last: bool,
 }
 
 /// The datagrams arriving on one socket, as a stream. With `batch` > 1 (Linux), one
@@ -110,6 +113,7 @@ impl Receiver {
                     return Poll::Ready(Some(Datagram {
                         bytes: Bytes::copy_from_slice(&self.buf[..n]),
                         from,
+                        last: true,
                     }));
                 }
                 // ICMP port-unreachable from an earlier send surfaces here on Linux; the
@@ -123,7 +127,8 @@ impl Receiver {
     #[cfg(target_os = "linux")]
     fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Datagram>> {
         loop {
-            if let Some(d) = self.ready.pop_front() {
+            if let Some(mut d) = self.ready.pop_front() {
+                d.last = self.ready.is_empty();
                 return Poll::Ready(Some(d));
             }
             match self.socket.poll_recv_ready(cx) {
@@ -192,6 +197,7 @@ fn recv_many(
             out.push_back(Datagram {
                 bytes: Bytes::copy_from_slice(&buf[start..start + len]),
                 from,
+                last: false,
             });
         }
     }

@@ -26,7 +26,7 @@ use switchboard_engine::txn::{self, RecentAnswers, ServerKey, ServerNonInvite};
 use tracing::trace;
 
 use crate::api::leg::{FromNetwork, StartDialOut, StartNotice};
-use crate::api::worker::{DialOut, Inbound, PlaceNotice};
+use crate::api::worker::{DialOut, Inbound, Inbounds, PlaceNotice};
 use crate::call_leg::CallLeg;
 use crate::clock::now;
 use crate::guard::guarded;
@@ -61,7 +61,13 @@ pub struct Worker {
     pager: pager::Pager,
     /// The Date of REGISTER answers, formatted once a second.
     date: switchboard_engine::messaging::wire::DateCache,
+    /// Messages read from its socket for other workers, by shard: handed over together at
+    /// the end of the read (`flush_hops`), one wake-up of each owner per read.
+    hops: Vec<Vec<Inbound>>,
 }
+
+/// Messages collected for one worker before they are handed over anyway.
+const MAX_HOPS: usize = 64;
 
 impl Worker {
     pub fn new(
@@ -90,6 +96,7 @@ impl Worker {
             entropy: Entropy::seeded(seed),
             pager: pager::Pager::default(),
             date: Default::default(),
+            hops: Vec::new(),
         }
     }
 
@@ -133,7 +140,15 @@ impl Worker {
                 if shard == self.shard || workers.is_empty() {
                     self.on_message(m, flow, aor, ctx);
                 } else {
-                    workers[shard].do_send(Inbound { msg: m, flow, aor });
+                    if self.hops.len() < workers.len() {
+                        self.hops.resize_with(workers.len(), Vec::new);
+                    }
+                    let hops = &mut self.hops[shard];
+                    hops.push(Inbound { msg: m, flow, aor });
+                    if hops.len() >= MAX_HOPS {
+                        let v = std::mem::take(hops);
+                        workers[shard].many.do_send(Inbounds(v));
+                    }
                 }
             }
             Ingested::Reply(r) => {
@@ -146,6 +161,16 @@ impl Worker {
                     self.shared.security.failure(ip, Reason::Malformed);
                 }
                 self.shared.metrics.dropped(why)
+            }
+        }
+    }
+
+    /// Hands every worker what this one collected for it.
+    fn flush_hops(&mut self) {
+        let workers = self.shared.ingress.workers();
+        for (shard, hops) in self.hops.iter_mut().enumerate() {
+            if !hops.is_empty() {
+                workers[shard].many.do_send(Inbounds(std::mem::take(hops)));
             }
         }
     }
@@ -400,6 +425,7 @@ impl Actor for Worker {
         // the actors of this arbiter that send on their own (deliveries) use this socket
         self.shared.set_transports(self.shard, transports.clone());
         self.transports = Some(transports);
+        self.start_pager(ctx);
         for sock in socks {
             ctx.add_stream(Receiver::new(sock, self.shared.config.sip.receive_batch));
         }
@@ -421,7 +447,11 @@ impl Actor for Worker {
 impl StreamHandler<Datagram> for Worker {
     fn handle(&mut self, d: Datagram, ctx: &mut Context<Self>) {
         let metrics = self.shared.metrics.clone();
+        let last = d.last;
         guarded("datagram", &metrics, || self.on_datagram(d, ctx));
+        if last {
+            self.flush_hops();
+        }
     }
 
     fn finished(&mut self, _: &mut Context<Self>) {
@@ -465,6 +495,26 @@ impl Handler<PlaceNotice> for Worker {
         .start();
         leg.do_send(StartNotice(m.call));
         owners(|o| o.file(m.call_id, id, leg, 0));
+    }
+}
+
+impl Handler<pager::Stored> for Worker {
+    type Result = ();
+    fn handle(&mut self, m: pager::Stored, ctx: &mut Context<Self>) {
+        let metrics = self.shared.metrics.clone();
+        guarded("stored messages", &metrics, || self.stored(m.0, ctx));
+    }
+}
+
+impl Handler<Inbounds> for Worker {
+    type Result = ();
+    fn handle(&mut self, m: Inbounds, ctx: &mut Context<Self>) {
+        let metrics = self.shared.metrics.clone();
+        for m in m.0 {
+            guarded("inbound message", &metrics, || {
+                self.on_message(m.msg, m.flow, m.aor, ctx)
+            });
+        }
     }
 }
 

@@ -363,6 +363,7 @@ mod tests {
                 },
                 ttl_secs: 60,
                 batch: 16,
+                commit_interval: std::time::Duration::ZERO,
                 domain: "h".into(),
                 seed: 1,
             },
@@ -436,6 +437,7 @@ mod tests {
             },
             ttl_secs: 60,
             batch: 16,
+            commit_interval: std::time::Duration::ZERO,
             domain: "h".into(),
             seed: 1,
         };

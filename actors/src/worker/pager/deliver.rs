@@ -29,6 +29,7 @@ use crate::clock::{now, unix_now};
 use crate::locations::Location;
 use crate::metrics::VersionLabel;
 use crate::offline;
+use crate::store::writer::{EnqueueResult, Reply};
 
 /// The bindings of `bindings` live at Unix time `unix`.
 fn live(bindings: &[BindingRecord], unix: u64) -> usize {
@@ -69,7 +70,7 @@ impl Worker {
             .inc();
         let callee = p.callee.clone();
         if let Some(l) = self.shared.locations.get(&callee) {
-            return self.page_located(id, l, ctx);
+            return self.page_located(id, l);
         }
         // the table does not know the number: its Extension reads the store (and tells the
         // table, for the next message)
@@ -82,7 +83,7 @@ impl Worker {
                     account, bindings, ..
                 }) => {
                     let l = Arc::new(Location { account, bindings });
-                    act.page_located(id, l, ctx);
+                    act.page_located(id, l);
                 }
                 Err(_) => act.page_respond(id, 500, "Server Internal Error", &[]),
             }
@@ -92,7 +93,7 @@ impl Worker {
 
     /// The callee of page `id` was found (`l`): the plugin decides, and the relay carries a
     /// delivery to the callee out or refuses; any other decision goes to a CallLeg.
-    fn page_located(&mut self, id: u64, l: Arc<Location>, ctx: &mut Context<Self>) {
+    fn page_located(&mut self, id: u64, l: Arc<Location>) {
         let Some(p) = self.pager.pages.get_mut(&id) else {
             return;
         };
@@ -162,7 +163,7 @@ impl Worker {
                 p.account = l.account;
                 p.location = Some(l);
                 p.extra = extra;
-                self.page_deliver(id, devices, ctx)
+                self.page_deliver(id, devices)
             }
             Next::Respond(code, reason) => self.page_respond(id, code, &reason, &[]),
             Next::HandOver(router) => self.hand_over(id, router),
@@ -171,7 +172,7 @@ impl Worker {
 
     /// Page `id` goes to its callee (`devices` registered): the queue when no device is
     /// registered or older messages wait (order), else a fork.
-    fn page_deliver(&mut self, id: u64, devices: usize, ctx: &mut Context<Self>) {
+    fn page_deliver(&mut self, id: u64, devices: usize) {
         let Some(p) = self.pager.pages.get_mut(&id) else {
             return;
         };
@@ -180,7 +181,7 @@ impl Worker {
         if shared.may_queue_for(&callee, account)
             && (devices == 0 || shared.queue.has_messages(&callee))
         {
-            return self.page_store(id, devices > 0, ctx);
+            return self.page_store(id, devices > 0);
         }
         let source = Some(p.upstream.remote.ip());
         if !account
@@ -260,7 +261,7 @@ impl Worker {
 
     /// Every device of page `id` failed with best `code`: the queue takes the message when a
     /// device may take it later (408, 480, 5xx), else the best answer goes upstream.
-    pub(super) fn page_exhausted(&mut self, id: u64, code: u16, ctx: &mut Context<Self>) {
+    pub(super) fn page_exhausted(&mut self, id: u64, code: u16) {
         let Some(p) = self.pager.pages.get_mut(&id) else {
             return;
         };
@@ -268,16 +269,20 @@ impl Worker {
         if p.forked && later && self.shared.may_queue_for(&p.callee, p.account) {
             // no device took it now: it waits in the queue, whose delivery tries the
             // registered devices again with backoff (no SMS: the number is online)
-            return self.page_store(id, true, ctx);
+            return self.page_store(id, true);
         }
         p.ctx.seal(now());
     }
 
-    /// Writes the MESSAGE of page `id` to its callee's queue; 202 once it is on disk.
+    /// Writes the MESSAGE of page `id` to its callee's queue; 202 once it is on disk (the
+    /// writer's answer comes with the others of its group commit, `stored`).
     /// `online`: a device is registered (it gets the message from the queue's delivery).
-    fn page_store(&mut self, id: u64, online: bool, ctx: &mut Context<Self>) {
+    fn page_store(&mut self, id: u64, online: bool) {
         let Some(p) = self.pager.pages.get(&id) else {
             return;
+        };
+        let Some(sink) = self.pager.acks.clone() else {
+            return self.page_respond(id, 503, "Message Store Unavailable", &[]);
         };
         let queued = offline::enqueue(
             &self.shared,
@@ -288,16 +293,34 @@ impl Worker {
             p.account,
             p.upstream.remote.ip(),
             online,
+            Reply::Sink(sink, id),
         );
-        let (kept, rx) = match queued {
-            Ok(q) => q,
-            Err(a) => return self.page_answer(id, a),
-        };
-        ctx.spawn(rx.into_actor(self).map(move |res, act, ctx| {
-            let a = offline::answered(&act.shared, kept, res);
-            act.page_answer(id, a);
-            act.drain_page(id, ctx);
-        }));
+        match queued {
+            Ok(kept) => {
+                if let Some(p) = self.pager.pages.get_mut(&id) {
+                    p.kept = Some(kept);
+                }
+            }
+            Err(a) => self.page_answer(id, a),
+        }
+    }
+
+    /// The queue writer's answers of one group commit, for pages of this worker: each
+    /// sender hears its status (202 once on disk), and retransmissions meet the answer.
+    pub(in crate::worker) fn stored(
+        &mut self,
+        acks: Vec<(u64, EnqueueResult)>,
+        ctx: &mut Context<Self>,
+    ) {
+        for (id, res) in acks {
+            let Some(kept) = self.pager.pages.get_mut(&id).and_then(|p| p.kept.take()) else {
+                // forgotten by the sweep meanwhile
+                continue;
+            };
+            let a = offline::answered(&self.shared, kept, Ok(res));
+            self.page_answer(id, a);
+            self.drain_page(id, ctx);
+        }
     }
 
     fn page_answer(&mut self, id: u64, a: offline::Answer) {

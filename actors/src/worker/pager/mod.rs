@@ -49,6 +49,7 @@ use super::Worker;
 use crate::call_leg::{CallLeg, Handover};
 use crate::clock::now;
 use crate::locations::Location;
+use crate::store::writer::{AckSink, EnqueueResult};
 use crate::transport::{response_flow, via_fix};
 
 /// A page older than this is forgotten by the sweep (a bug left it; nothing waits so long).
@@ -68,6 +69,19 @@ pub(super) struct Pager {
     next_id: u64,
     armed: Option<(Instant, SpawnHandle)>,
     last_sweep: Option<Instant>,
+    /// Where the queue writer hands this worker the answers of a group commit (`Stored`),
+    /// set when the worker starts.
+    acks: Option<AckSink>,
+}
+
+/// The queue writer's answers of one group commit for pages of a worker: (page, answer).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub(super) struct Stored(pub(super) Vec<(u64, EnqueueResult)>);
+
+/// The sink the queue writer hands a worker's answers to: one actor message per commit.
+pub(super) fn ack_sink(addr: actix::Addr<Worker>) -> AckSink {
+    Arc::new(move |acks| addr.do_send(Stored(acks)))
 }
 
 /// One MESSAGE being relayed.
@@ -98,6 +112,8 @@ struct Page {
     extra: Vec<BindingRecord>,
     /// The devices rang (a failure may queue the message).
     forked: bool,
+    /// Handed to the queue writer: what its answer sets off.
+    kept: Option<crate::offline::Kept>,
     /// The deadline last put in the heap.
     due: Option<Instant>,
     born: Instant,
@@ -125,6 +141,11 @@ impl Pager {
 }
 
 impl Worker {
+    /// Lets the queue writer answer this worker's pages in batches.
+    pub(super) fn start_pager(&mut self, ctx: &mut Context<Self>) {
+        self.pager.acks = Some(ack_sink(ctx.address()));
+    }
+
     /// A MESSAGE outside any dialog whose Call-ID no actor owns: the relay takes it (a new
     /// request, or a retransmission of one it carries or answered), or gives it back for a
     /// CallLeg.
@@ -186,6 +207,7 @@ impl Worker {
             location: None,
             extra: Vec::new(),
             forked: false,
+            kept: None,
             due: None,
             born: t,
         });
@@ -248,7 +270,7 @@ impl Worker {
                 }
             }
             match exhausted {
-                Some(code) => self.page_exhausted(id, code, ctx),
+                Some(code) => self.page_exhausted(id, code),
                 None => break,
             }
         }
