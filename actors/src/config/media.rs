@@ -61,7 +61,8 @@ pub struct Media {
     /// The media threads' real-time priority: 0 (the default) leaves them ordinary threads;
     /// 1-99 runs each under `SCHED_FIFO` at that priority, so a packet's arrival preempts
     /// ordinary work on its core (signalling, the store, other tenants): what FreeSWITCH's
-    /// `-rp` and Asterisk's `-p` do for their media. Needs root or `CAP_SYS_NICE` (or an
+    /// `-rp` and Asterisk's `-p` do for their media. With `threads = 0` there are then one
+    /// fewer media threads than cores (at least one), so a core is left to the rest. Needs root or `CAP_SYS_NICE` (or an
     /// `RLIMIT_RTPRIO` that allows it); without it the threads stay ordinary and say so once.
     #[serde(default)]
     pub realtime_priority: u8,
@@ -122,12 +123,18 @@ impl Media {
         SrtpMode::parse(&self.srtp).unwrap_or_default()
     }
 
-    /// Media threads to start (the ones sessions spill onto idle at no cost).
+    /// Media threads to start (the ones sessions spill onto idle at no cost): `threads`, or
+    /// one per core; real-time threads (`realtime_priority`) leave one core to everything
+    /// else unless `threads` says otherwise.
     pub fn thread_count(&self) -> usize {
         if self.threads > 0 {
-            self.threads
+            return self.threads;
+        }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        if self.realtime_priority > 0 {
+            cores.saturating_sub(1).max(1)
         } else {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
+            cores
         }
     }
 
@@ -261,7 +268,17 @@ mod tests {
         assert!(e.contains("media.realtime_priority"), "{e}");
         c.media.realtime_priority = 99;
         c.validate().unwrap();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        assert_eq!(
+            c.media.thread_count(),
+            (cores - 1).max(1),
+            "a core left to the rest"
+        );
+        c.media.threads = 3;
+        assert_eq!(c.media.thread_count(), 3, "unless threads says");
+        c.media.threads = 0;
         c.media.realtime_priority = 0;
+        assert_eq!(c.media.thread_count(), cores);
 
         for bad in ["20000", "30000-20000", "80-1000", "20001-20002", "a-b"] {
             c.media.ports = bad.into();

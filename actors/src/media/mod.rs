@@ -163,6 +163,8 @@ impl MediaPlane {
                 thread::IoOptions {
                     connect: config.connect_latched,
                     uring: config.uring(),
+                    // set by the thread once it is under SCHED_FIFO
+                    coalesce: false,
                 },
                 config.realtime_priority,
             )

@@ -305,8 +305,8 @@ impl Ring {
         tail.store(self.tail, Ordering::Release);
     }
 
-    /// Submits what was queued and waits for a completion, or `timeout`.
-    pub(super) fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+    /// Submits what was queued and waits for `want` completions (at least 1), or `timeout`.
+    pub(super) fn wait(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<()> {
         if std::mem::take(&mut self.wake_pending) {
             self.arm_wake()?;
         }
@@ -320,9 +320,9 @@ impl Ring {
             Some(t) => {
                 let ts = Timespec::from(t);
                 let args = SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
+                self.ring.submitter().submit_with_args(want.max(1), &args)
             }
-            None => self.ring.submitter().submit_and_wait(1),
+            None => self.ring.submitter().submit_and_wait(want.max(1)),
         };
         match r {
             Ok(_) => Ok(()),
@@ -479,7 +479,7 @@ mod tests {
         tx.send_to(b"hello", rx.local_addr().unwrap()).unwrap();
         let mut got = None;
         for _ in 0..100 {
-            ring.wait(Some(Duration::from_millis(20))).unwrap();
+            ring.wait(1, Some(Duration::from_millis(20))).unwrap();
             while let Some(d) = ring.next() {
                 if let Done::Received {
                     token: 4,
@@ -499,7 +499,7 @@ mod tests {
         assert_eq!(from, Some(tx.local_addr().unwrap()));
         assert_eq!(&ring.buffer(b)[PAYLOAD..PAYLOAD + len], b"hello");
         ring.send((8, out.as_raw_fd()), 9, b, len, false).unwrap();
-        ring.wait(Some(Duration::from_millis(100))).unwrap();
+        ring.wait(1, Some(Duration::from_millis(100))).unwrap();
         let mut buf = [0u8; 16];
         let (n, from) = tx.recv_from(&mut buf).unwrap();
         assert_eq!(

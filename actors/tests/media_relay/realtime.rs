@@ -68,6 +68,15 @@ async fn media_threads_run_under_sched_fifo_when_asked_and_still_relay() {
         10,
         "relayed under either policy"
     );
+    // a burst: a busy real-time thread waits for batches (or 0.5 ms), and still relays all
+    for _ in 0..200 {
+        talker.send(&caller, s.local(Side::Caller).unwrap().rtp);
+    }
+    assert_eq!(
+        receive_all(&callee, Duration::from_millis(100)).len(),
+        200,
+        "a burst relayed whole"
+    );
 
     // no other test of this binary asks for real-time threads, so every SCHED_FIFO media
     // thread of the process is one of this plane's two

@@ -76,6 +76,8 @@ pub(super) struct IoOptions {
     pub(super) connect: bool,
     /// Run on an io_uring (`media.io = "uring"`), else epoll.
     pub(super) uring: bool,
+    /// Coalesce wake-ups while busy (set for a thread under SCHED_FIFO, `ring.rs`).
+    pub(super) coalesce: bool,
 }
 
 /// Starts media thread `index`, under `SCHED_FIFO` at `realtime_priority` when it is not 0
@@ -98,9 +100,10 @@ pub(super) fn spawn(
     let join = std::thread::Builder::new()
         .name(format!("media-{index}"))
         .spawn(move || {
+            let mut io = io;
             if realtime_priority > 0 {
                 match super::realtime::set_fifo(realtime_priority) {
-                    Ok(()) => tracing::debug!(thread = index, priority = realtime_priority, "media thread under SCHED_FIFO"),
+                    Ok(()) => io.coalesce = true,
                     Err(e) => tracing::warn!(
                         thread = index,
                         error = %e,
@@ -175,6 +178,8 @@ struct MediaThread {
     jitter: JitterGauges,
     /// Connects a socket to the peer its port latched to.
     connect: bool,
+    /// Waits on the ring coalesce completions while busy (`ring.rs`, `COALESCE`).
+    coalesce: bool,
     /// Asked to run on an io_uring.
     uring: bool,
     /// The ring it runs on, when it does (set up on the thread itself).
@@ -225,6 +230,7 @@ impl MediaThread {
             jitter,
             connect: io.connect,
             uring: io.uring,
+            coalesce: io.coalesce,
             ring: None,
         }
     }

@@ -15,28 +15,52 @@ use super::{arm, drain, follow, token, untoken, MediaThread, CLOCK_EVERY};
 use crate::media::socket::is_icmp_errno;
 use crate::media::uring::{datagram, generation_bits, Done, PAYLOAD};
 
+/// A real-time media thread (`media.realtime_priority`) runs the moment a completion wakes
+/// it, so left alone it would wake for nearly every packet: each wake-up then costs more than
+/// the packet (6.1 against 3.6 µs per relayed packet at 2,000 calls). While busy (its last
+/// wake-up found at least `COALESCE_BUSY` completions, or came less than `COALESCE` after
+/// the one before) it waits instead for
+/// `COALESCE_BATCH` completions or `COALESCE`, whichever comes first: a packet waits at most
+/// that long, and the thread drains a batch per wake-up as an ordinary thread does. Idle or
+/// lightly loaded, it wakes per completion as before (and an idle thread not at all).
+const COALESCE: Duration = Duration::from_micros(500);
+const COALESCE_BATCH: usize = 32;
+const COALESCE_BUSY: usize = 8;
+
 impl MediaThread {
     /// Runs until `Stop` (the ring is set).
     pub(super) fn run_uring(&mut self) {
         let mut events = Events::with_capacity(64);
         self.meter.use_cpu_time();
+        // whether the thread is busy: its last wake-up found a batch's worth of completions,
+        // or came less than COALESCE after the one before
+        let mut busy = false;
+        let mut last_wake = Instant::now();
         loop {
             let now = Instant::now();
             if self.meter.waits(now, self.by_id.len()) {
                 self.publish();
             }
-            let timeout = self
+            let mut timeout = self
                 .timers
                 .peek()
                 .map(|Reverse((at, _, _))| at.saturating_duration_since(now));
+            // a busy real-time thread waits for a batch, or COALESCE at most (see below)
+            let want = if self.coalesce && busy {
+                timeout = Some(timeout.map_or(COALESCE, |t| t.min(COALESCE)));
+                COALESCE_BATCH
+            } else {
+                1
+            };
             let Some(ring) = self.ring.as_mut() else {
                 return;
             };
-            if let Err(e) = ring.wait(timeout) {
+            if let Err(e) = ring.wait(want, timeout) {
                 tracing::error!(error = %e, "media thread ring failed");
                 break;
             }
             let mut now = Instant::now();
+            let woke = now;
             self.meter.woke(now);
             let mut commands = false;
             let mut k = 0usize;
@@ -70,6 +94,8 @@ impl MediaThread {
                     Done::Other => {}
                 }
             }
+            busy = k >= COALESCE_BUSY || woke.saturating_duration_since(last_wake) < COALESCE;
+            last_wake = woke;
             if let Some(ring) = self.ring.as_mut() {
                 ring.publish();
             }
