@@ -290,6 +290,7 @@ mod tests {
             transcode: false,
             connect_latched: true,
             io: "epoll".into(),
+            realtime_priority: 0,
         };
         assert!(check(&args(2_000, 20_000)).is_ok());
         assert!(check(&args(0, 20_000)).is_ok());
