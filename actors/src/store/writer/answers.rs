@@ -147,21 +147,22 @@ mod tests {
         }
     }
 
-    /// Through the writer: a sink hears each message once it is in the store, and while the
-    /// answers of a commit are not handed over, messages past `max_pending` are refused at
-    /// once (503) without being written.
-    #[test]
-    fn past_max_pending_a_message_is_refused_at_once_and_a_sink_hears_after_the_write() {
-        use std::sync::mpsc;
-
+    /// A message queue on a fresh store in the temp directory `name`, with the tests' limits.
+    fn start_queue(
+        name: &str,
+        commit_interval: std::time::Duration,
+    ) -> (
+        std::path::PathBuf,
+        crate::store::Store,
+        super::super::MessageQueue,
+    ) {
         use switchboard_engine::messaging::QueueLimits;
-        use switchboard_engine::numbering::Aor;
 
-        use super::super::{Enqueue, MessageQueue, WriterConfig};
+        use super::super::{MessageQueue, WriterConfig};
         use crate::metrics::Metrics;
         use crate::store::Store;
 
-        let dir = std::env::temp_dir().join(format!("sb-writer-answers-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::open(&dir, 100, 8).unwrap();
         let q = MessageQueue::start(
@@ -173,13 +174,28 @@ mod tests {
                 },
                 ttl_secs: 60,
                 batch: 16,
-                commit_interval: std::time::Duration::ZERO,
+                commit_interval,
                 domain: "h".into(),
                 seed: 1,
             },
             Arc::new(Metrics::new()),
-        )
-        .with_max_pending(1);
+        );
+        (dir, store, q)
+    }
+
+    /// Through the writer: a sink hears each message once it is in the store, and while the
+    /// answers of a commit are not handed over, messages past `max_pending` are refused at
+    /// once (503) without being written.
+    #[test]
+    fn past_max_pending_a_message_is_refused_at_once_and_a_sink_hears_after_the_write() {
+        use std::sync::mpsc;
+
+        use switchboard_engine::numbering::Aor;
+
+        use super::super::Enqueue;
+
+        let (dir, store, q) = start_queue("sb-writer-answers", std::time::Duration::ZERO);
+        let q = q.with_max_pending(1);
         let aor = Aor::from_canonical("1002");
         // the sink reports what the store holds when it is called, then blocks the writer
         // until released
@@ -232,32 +248,12 @@ mod tests {
         use std::sync::mpsc;
         use std::time::{Duration, Instant};
 
-        use switchboard_engine::messaging::QueueLimits;
         use switchboard_engine::numbering::Aor;
 
-        use super::super::{Enqueue, MessageQueue, WriterConfig};
-        use crate::metrics::Metrics;
-        use crate::store::Store;
+        use super::super::Enqueue;
 
         let interval = Duration::from_millis(300);
-        let dir = std::env::temp_dir().join(format!("sb-writer-interval-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = Store::open(&dir, 100, 8).unwrap();
-        let q = MessageQueue::start(
-            store,
-            WriterConfig {
-                limits: QueueLimits {
-                    max_messages: 100,
-                    max_bytes: 1 << 20,
-                },
-                ttl_secs: 60,
-                batch: 16,
-                commit_interval: interval,
-                domain: "h".into(),
-                seed: 1,
-            },
-            Arc::new(Metrics::new()),
-        );
+        let (dir, _store, q) = start_queue("sb-writer-interval", interval);
         let (heard_tx, heard) = mpsc::channel();
         let (release, released) = mpsc::channel::<()>();
         let released = std::sync::Mutex::new(released);
