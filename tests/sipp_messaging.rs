@@ -110,3 +110,68 @@ fn sipp_messages_to_an_offline_number_are_stored_then_delivered_to_sipp_on_regis
         100.0
     );
 }
+
+/// `sip.udp_spread = "datagram"`: one SIPp socket's MESSAGEs are read by both workers (each
+/// takes a share, by the datagrams' bytes), every one still gets its 202 and is stored once,
+/// and all reach the device when it registers.
+#[test]
+fn one_peers_messages_spread_over_both_workers_and_each_is_stored_once() {
+    let sw = Switch::with(Options {
+        config: "[auth]\nalgorithms = [\"MD5\"]\n[sip]\nudp_spread = \"datagram\"\n".into(),
+        ..Default::default()
+    });
+    sw.add_account("spread1", "spread1-pw");
+    let work = TempDir::new("sipp-msg-spread");
+    let (uas_ip, uac_ip) = (fresh_ip(), fresh_ip());
+    let target = sw.sip.to_string();
+    let read = |w: u32| {
+        sw.metric(&format!(
+            "switchboard_sip_datagrams_read_total{{worker=\"{w}\"}}"
+        ))
+    };
+    let before = (read(0), read(1));
+    let out = sipp::messages(&work.0, &target, "spread1", uac_ip, 300, 300, "uac.csv");
+    let (ok, report) = sipp::successful(&out, &work.0);
+    assert!(
+        out.status.success(),
+        "SIPp UAC reported failures:\n{report}"
+    );
+    assert_eq!(ok, 300);
+    let shares = (read(0) - before.0, read(1) - before.1);
+    // 300 MESSAGEs from one port: by the flow hash all would land on one worker
+    assert!(
+        shares.0 >= 75.0 && shares.1 >= 75.0,
+        "each worker read a share: {shares:?}"
+    );
+    assert_eq!(
+        sw.metric("switchboard_messages_total{outcome=\"stored\"}"),
+        300.0
+    );
+    assert_eq!(sw.metric("switchboard_messages_queued"), 300.0);
+
+    let mut uas = sipp::uas(
+        &work.0,
+        "uas_message.xml",
+        uas_ip,
+        5070,
+        "udp",
+        &["-m", "300"],
+    );
+    sipp::register(
+        &work.0,
+        &target,
+        "spread1",
+        "spread1-pw",
+        uas_ip,
+        5070,
+        "udp",
+    );
+    assert!(
+        uas.finish(Duration::from_secs(30))
+            .is_some_and(|s| s.success()),
+        "the SIPp device received the 300 stored messages"
+    );
+    assert!(common::eventually(Duration::from_secs(5), || sw
+        .metric("switchboard_messages_queued")
+        == 0.0));
+}

@@ -13,9 +13,11 @@ use prometheus_client::registry::Registry;
 
 mod labels;
 mod voicemail;
+mod workers;
 
 pub use labels::*;
 pub use voicemail::VoicemailMetrics;
+pub use workers::{WorkerLabel, WorkerMetrics};
 
 /// Every metric of the switch.
 pub struct Metrics {
@@ -132,6 +134,8 @@ pub struct Metrics {
     pub media_icmp_errors: Counter,
     /// The voicemail thread: messages being written, its polls, backlog and lost audio.
     pub voicemail: VoicemailMetrics,
+    /// The signalling workers' reads.
+    pub workers: WorkerMetrics,
     /// Bans made, by reason (bad_digest, unauthenticated, unknown_number, scanner, malformed,
     /// flood).
     pub bans: Family<ReasonLabel, Counter>,
@@ -216,6 +220,7 @@ impl Metrics {
             media_late_ticks: Counter::default(),
             media_icmp_errors: Counter::default(),
             voicemail: VoicemailMetrics::default(),
+            workers: WorkerMetrics::default(),
         };
         {
             let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -390,6 +395,7 @@ impl Metrics {
                 m.recording_frames_dropped.clone(),
             );
             m.voicemail.register(&mut r);
+            m.workers.register(&mut r);
             r.register(
                 "messages_queued",
                 "Messages waiting in the durable queues",

@@ -39,7 +39,7 @@ use crate::store::writer::{MessageQueue, WriterConfig};
 use crate::store::{Store, StoreError};
 use crate::transport::tcp::{self, TcpHub, TcpLimits};
 use crate::transport::tls::TlsContext;
-use crate::transport::{udp, Ingress};
+use crate::transport::{spread, udp, Ingress};
 use crate::voice_notices::VoiceNotices;
 use crate::worker::Worker;
 use crate::{control, http};
@@ -168,11 +168,16 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let mut udp_sockets: Vec<Vec<std::net::UdpSocket>> = (0..n).map(|_| Vec::new()).collect();
     let mut tcp_listeners = Vec::new();
     for &addr in &sip {
-        let socks = udp::bind_shared(addr, n).map_err(|source| ServeError::Sip {
-            proto: "UDP",
-            addr,
-            source,
-        })?;
+        let socks = udp::bind_shared(addr, n)
+            .and_then(|socks| {
+                spread::apply(&socks[0], config.sip.udp_spread, socks.len())?;
+                Ok(socks)
+            })
+            .map_err(|source| ServeError::Sip {
+                proto: "UDP",
+                addr,
+                source,
+            })?;
         for (worker, s) in udp_sockets.iter_mut().zip(socks) {
             worker.push(s);
         }

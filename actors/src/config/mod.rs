@@ -112,6 +112,11 @@ pub struct Sip {
     pub domain: String,
     pub workers: usize,
     pub receive_batch: usize,
+    /// How one address's datagrams are spread over the workers' sockets: `flow` (the
+    /// kernel's hash of addresses and ports) or `datagram` (by the datagram's bytes, so one
+    /// busy peer such as a trunk is read by every worker).
+    #[serde(default)]
+    pub udp_spread: crate::transport::spread::Spread,
     /// Answers to REGISTER each worker keeps to repeat to a retransmission (a ring of this
     /// many, each for at most 64*T1).
     pub register_answers: usize,
@@ -456,6 +461,16 @@ mod tests {
         std::fs::write(&f, "[numbering]\ndefault_country = \"ZZ\"\n").unwrap();
         let e = Config::load(Some(&f)).unwrap_err().to_string();
         assert!(e.contains("numbering.default_country"), "{e}");
+        std::fs::write(&f, "[sip]\nudp_spread = \"random\"\n").unwrap();
+        let e = Config::load(Some(&f)).unwrap_err().to_string();
+        assert!(e.contains("udp_spread") && e.contains("datagram"), "{e}");
+        std::fs::write(&f, "[sip]\nudp_spread = \"datagram\"\n").unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert_eq!(c.sip.udp_spread, crate::transport::spread::Spread::Datagram);
+        assert_eq!(
+            Config::load(None).unwrap().sip.udp_spread,
+            crate::transport::spread::Spread::Flow
+        );
         let e = Config::load(Some(&dir.join("missing.toml")))
             .unwrap_err()
             .to_string();

@@ -5,6 +5,7 @@
 pub mod forward;
 pub mod ingress;
 pub mod resolve;
+pub mod spread;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

@@ -17,8 +17,11 @@ use crate::metrics::Metrics;
 /// Largest datagram accepted.
 pub const MAX_DATAGRAM: usize = 65_535;
 
-/// Binds `n` UDP sockets sharing `addr` (SO_REUSEPORT); the kernel spreads peers over them.
+/// Binds `n` UDP sockets sharing `addr` (SO_REUSEPORT), in order (the group's socket
+/// indexes); the kernel spreads peers over them (see `spread`). Port 0: the port the first
+/// socket is given, for all.
 pub fn bind_shared(addr: SocketAddr, n: usize) -> io::Result<Vec<std::net::UdpSocket>> {
+    let mut addr = addr;
     (0..n)
         .map(|_| {
             let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
@@ -34,6 +37,9 @@ pub fn bind_shared(addr: SocketAddr, n: usize) -> io::Result<Vec<std::net::UdpSo
             let _ = s.set_send_buffer_size(8 << 20);
             s.set_nonblocking(true)?;
             s.bind(&addr.into())?;
+            if let Some(bound) = s.local_addr()?.as_socket() {
+                addr = bound;
+            }
             Ok(s.into())
         })
         .collect()

@@ -26,10 +26,14 @@ struct Bucket {
 }
 
 impl Limiter {
-    pub fn new(cfg: &Limits) -> Limiter {
+    /// The buckets of one of `share` workers that each read an even share of every source
+    /// (`sip.udp_spread = "datagram"`; 1 when a source is read by one worker): each takes
+    /// that share of the rate and burst, so a source's total stays what is configured.
+    pub fn new(cfg: &Limits, share: usize) -> Limiter {
+        let share = share.max(1) as f64;
         Limiter {
-            rate: cfg.per_source_rate as f64,
-            burst: cfg.per_source_burst.max(1) as f64,
+            rate: cfg.per_source_rate as f64 / share,
+            burst: (cfg.per_source_burst.max(1) as f64 / share).max(1.0),
             exempt: cfg.exempt.iter().filter_map(|s| parse_cidr(s)).collect(),
             buckets: FxHashMap::default(),
             last_prune: None,
@@ -90,7 +94,7 @@ mod tests {
 
     #[test]
     fn a_burst_beyond_the_bucket_is_refused_then_refills() {
-        let mut l = Limiter::new(&limits(10, 5, &[]));
+        let mut l = Limiter::new(&limits(10, 5, &[]), 1);
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let t0 = Instant::now();
         let allowed = (0..20).filter(|_| l.allow(ip, t0)).count();
@@ -105,8 +109,40 @@ mod tests {
     }
 
     #[test]
+    fn a_share_of_the_limit_per_worker_keeps_a_sources_total() {
+        // two workers, each reading half of the source: 5 + 5 of a burst of 10, 10/s in all
+        let cfg = limits(10, 10, &[]);
+        let (mut a, mut b) = (Limiter::new(&cfg, 2), Limiter::new(&cfg, 2));
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let t0 = Instant::now();
+        let burst = (0..20)
+            .filter(|i| {
+                if i % 2 == 0 {
+                    a.allow(ip, t0)
+                } else {
+                    b.allow(ip, t0)
+                }
+            })
+            .count();
+        assert_eq!(burst, 10);
+        let t1 = t0 + Duration::from_secs(1);
+        let refill = (0..20)
+            .filter(|i| {
+                if i % 2 == 0 {
+                    a.allow(ip, t1)
+                } else {
+                    b.allow(ip, t1)
+                }
+            })
+            .count();
+        assert_eq!(refill, 10, "10 tokens a second over both");
+        // a burst too small to split still lets one through per worker
+        assert_eq!(Limiter::new(&limits(10, 1, &[]), 4).burst, 1.0);
+    }
+
+    #[test]
     fn exempt_networks_are_never_limited() {
-        let mut l = Limiter::new(&limits(1, 1, &["127.0.0.0/8"]));
+        let mut l = Limiter::new(&limits(1, 1, &["127.0.0.0/8"]), 1);
         let t0 = Instant::now();
         assert!((0..100).all(|_| l.allow("127.0.0.9".parse().unwrap(), t0)));
         assert_eq!(l.tracked(), 0);
@@ -114,7 +150,7 @@ mod tests {
 
     #[test]
     fn idle_sources_are_forgotten() {
-        let mut l = Limiter::new(&limits(10, 5, &[]));
+        let mut l = Limiter::new(&limits(10, 5, &[]), 1);
         let t0 = Instant::now();
         l.allow("192.0.2.1".parse().unwrap(), t0);
         l.prune(t0 + Duration::from_secs(60));

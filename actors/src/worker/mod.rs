@@ -33,6 +33,7 @@ use crate::guard::guarded;
 use crate::ownership::{owners, Stop};
 use crate::shared::Shared;
 use crate::transport::forward;
+use crate::transport::spread::Spread;
 use crate::transport::udp::{self, Datagram, Receiver};
 use crate::transport::{ingest, reply_flow, response_flow, route, via_fix, Ingested, Transports};
 use limits::Limiter;
@@ -64,6 +65,8 @@ pub struct Worker {
     /// Messages read from its socket for other workers, by shard: handed over together at
     /// the end of the read (`flush_hops`), one wake-up of each owner per read.
     hops: Vec<Vec<Inbound>>,
+    /// Datagrams it read (`switchboard_sip_datagrams_read_total{worker}`).
+    reads: prometheus_client::metrics::counter::Counter,
 }
 
 /// Messages collected for one worker before they are handed over anyway.
@@ -76,8 +79,20 @@ impl Worker {
         sockets: Vec<std::net::UdpSocket>,
         seed: u64,
     ) -> Worker {
-        let limiter = Limiter::new(&shared.config.limits);
+        // with datagram spread every worker reads a share of each source, and takes that
+        // share of the per-source limits
+        let share = match shared.config.sip.udp_spread {
+            Spread::Datagram => shared.config.worker_count(),
+            Spread::Flow => 1,
+        };
+        let limiter = Limiter::new(&shared.config.limits, share);
+        let reads = shared.metrics.workers.datagrams_read(shard);
         let (pike_max, pike_window) = shared.security.pike();
+        let pike_max = if pike_max == 0 {
+            0
+        } else {
+            pike_max.div_ceil(share as u32)
+        };
         let bans = shared.security.view();
         let answers = RecentAnswers::new(
             shared.config.sip.register_answers,
@@ -97,6 +112,7 @@ impl Worker {
             pager: pager::Pager::default(),
             date: Default::default(),
             hops: Vec::new(),
+            reads,
         }
     }
 
@@ -446,6 +462,7 @@ impl Actor for Worker {
 
 impl StreamHandler<Datagram> for Worker {
     fn handle(&mut self, d: Datagram, ctx: &mut Context<Self>) {
+        self.reads.inc();
         let metrics = self.shared.metrics.clone();
         let last = d.last;
         guarded("datagram", &metrics, || self.on_datagram(d, ctx));
