@@ -13,9 +13,10 @@
 //!
 //! - the digest is right for its nonce, cnonce and nonce count, and only the replay window
 //!   refuses it (`auth::Checked::Replayed`); a wrong digest is refused as before;
-//! - its Call-ID and CSeq are those of a REGISTER applied to this address less than the
-//!   window ago. Another CSeq or Call-ID with a seen nonce count is a replay, refused as
-//!   before, and so is the same request once its client transaction is over.
+//! - its Call-ID, CSeq and Authorization header (the same bytes: a retransmission repeats
+//!   them) are those of a REGISTER applied to this address less than the window ago. Another
+//!   CSeq, Call-ID or credentials with a seen nonce count is a replay, refused as before, and
+//!   so is the same request once its client transaction is over.
 //!
 //! It is kept per address of record, not per binding, so a removal (`Expires: 0`, or `*`)
 //! retransmitted after its binding is gone is answered again too. A few requests are kept, one
@@ -44,7 +45,16 @@ pub struct RecentRegisters {
 struct Entry {
     call_id: Box<str>,
     cseq: u32,
+    /// A hash of the request's Authorization header value (0 without one).
+    credentials: u64,
     at: Instant,
+}
+
+/// The hash of `req`'s Authorization header value that an entry keeps.
+fn credentials(req: &Message) -> u64 {
+    use std::hash::BuildHasher;
+    req.header(crate::sip::HeaderName::Authorization)
+        .map_or(0, |v| rustc_hash::FxBuildHasher.hash_one(v.as_bytes()))
 }
 
 /// What to do with an authenticated REGISTER.
@@ -78,6 +88,7 @@ impl RecentRegisters {
         if let Some(e) = self.entries.iter_mut().find(|e| &*e.call_id == call_id) {
             // a refresh of the same Call-ID: no allocation
             e.cseq = cseq.seq;
+            e.credentials = credentials(req);
             e.at = now;
             return;
         }
@@ -92,18 +103,22 @@ impl RecentRegisters {
         self.entries.push(Entry {
             call_id: call_id.into(),
             cseq: cseq.seq,
+            credentials: credentials(req),
             at: now,
         });
     }
 
-    /// Whether `req` has the Call-ID and CSeq of a request applied less than the window ago.
+    /// Whether `req` has the Call-ID, CSeq and credentials of a request applied less than the
+    /// window ago.
     pub fn holds(&self, req: &Message, now: Instant) -> bool {
         let (Some(call_id), Some(cseq)) = (req.call_id(), req.cseq()) else {
             return false;
         };
+        let creds = credentials(req);
         self.entries.iter().any(|e| {
             &*e.call_id == call_id
                 && e.cseq == cseq.seq
+                && e.credentials == creds
                 && now.saturating_duration_since(e.at) <= self.window
         })
     }
@@ -228,6 +243,26 @@ Contact: <sip:1001@192.0.2.10:5062>\r\nExpires: {expires}\r\n"
             username: "1001".into(),
         });
         assert_eq!(admit(good, &req, &recent, t0), Admission::Apply);
+    }
+
+    #[test]
+    fn other_credentials_on_the_last_applied_call_id_and_cseq_are_a_replay() {
+        let t0 = Instant::now();
+        let mut recent = RecentRegisters::new(WINDOW);
+        let sent = r#"Digest username="1001", nonce="n1", nc=00000001, response="aa""#;
+        let other = r#"Digest username="1001", nonce="n2", nc=00000001, response="bb""#;
+        recent.record(&register("c1", 7, 600, Some(sent)), t0);
+        let again = register("c1", 7, 600, Some(sent));
+        assert_eq!(
+            admit(replayed(), &again, &recent, t0),
+            Admission::AnswerAgain
+        );
+        // the headers of another request, copied onto this Call-ID and CSeq: a replay
+        let copied = register("c1", 7, 600, Some(other));
+        assert_eq!(
+            admit(replayed(), &copied, &recent, t0),
+            Admission::Refuse(AuthOutcome::Forbidden)
+        );
     }
 
     #[test]
