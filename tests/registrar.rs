@@ -1,5 +1,6 @@
 //! Registration end to end: digest auth, wrong passwords, refresh, several devices, removal,
-//! Min-Expires, uniform challenges, user-name spellings, TCP.
+//! Min-Expires, uniform challenges, user-name spellings, TCP, and retransmissions the ring of
+//! recent answers no longer holds (with and without digest authentication).
 
 mod common;
 
@@ -275,17 +276,45 @@ fn signed_register(
     challenge: &switchboard_engine::sip::Message,
     nc: u32,
 ) -> bytes::Bytes {
+    let call_id = format!("signed-{}", ua.user);
+    let contact = format!("<sip:{}@{}>", ua.user, ua.local);
+    let device = Device {
+        call_id: &call_id,
+        contact: &contact,
+        expires: 600,
+    };
+    signed_register_as(ua, branch, &device, cseq, challenge, nc)
+}
+
+/// The device a hand-made REGISTER comes from: its Call-ID, its Contact and the Expires asked.
+struct Device<'a> {
+    call_id: &'a str,
+    contact: &'a str,
+    expires: u32,
+}
+
+fn signed_register_as(
+    ua: &Ua,
+    branch: &str,
+    device: &Device<'_>,
+    cseq: u32,
+    challenge: &switchboard_engine::sip::Message,
+    nc: u32,
+) -> bytes::Bytes {
     let uri = format!("sip:{}", ua.server);
     let v = challenge.header(HeaderName::WwwAuthenticate).unwrap();
     let ch = switchboard_engine::sip::digest::Challenge::parse(v).unwrap();
     let auth = ch.answer("REGISTER", &uri, &ua.user, &ua.password, "fixed-cnonce", nc);
     let raw = format!(
         "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch={branch};rport\r\nMax-Forwards: 70\r\n\
-From: <sip:{u}@{ip}>;tag=r\r\nTo: <sip:{u}@{ip}>\r\nCall-ID: signed-{u}\r\nCSeq: {cseq} REGISTER\r\n\
-Contact: <sip:{u}@{l}>\r\nExpires: 600\r\nAuthorization: {auth}\r\nContent-Length: 0\r\n\r\n",
+From: <sip:{u}@{ip}>;tag=r\r\nTo: <sip:{u}@{ip}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\n\
+Contact: {contact}\r\nExpires: {expires}\r\nAuthorization: {auth}\r\nContent-Length: 0\r\n\r\n",
         l = ua.local,
         u = ua.user,
-        ip = ua.server.ip()
+        ip = ua.server.ip(),
+        call_id = device.call_id,
+        contact = device.contact,
+        expires = device.expires,
     );
     bytes::Bytes::from(raw)
 }
@@ -331,6 +360,139 @@ async fn a_replayed_nonce_count_is_refused() {
         Some(200),
         "nc=2 is fresh"
     );
+}
+
+/// The expiry a 200 gives the binding of `uri`.
+fn expires_of(m: &Message, uri: &str) -> u32 {
+    m.contacts()
+        .find(|c| c.uri().as_str() == uri)
+        .and_then(|c| c.param("expires").map(|e| e.parse().unwrap()))
+        .unwrap_or_else(|| panic!("no binding of {uri} in {m:?}"))
+}
+
+/// With digest authentication, a retransmission the worker's ring of recent answers no longer
+/// holds reaches the Extension with a nonce count the replay window has seen. It is the
+/// REGISTER last applied (same Call-ID and CSeq, within 64*T1), so it gets the same 200 with
+/// the bindings as they are, applying nothing; the same credentials on another CSeq or
+/// Call-ID are still a replay (403). On ports 47100-47102 of 127.0.0.1 (TLS off).
+#[tokio::test]
+async fn a_late_retransmission_of_an_authenticated_register_is_answered_200_not_403() {
+    let at = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let sw = Switch::with(common::Options {
+        config: "[sip]\nregister_answers = 1\n\n[tls]\nenabled = false\n".into(),
+        addrs: Some((at(47100), at(47101))),
+        ..Default::default()
+    });
+    sw.add_account("1001", "pw-1234");
+    let mut ua = Ua::on(sw.sip, at(47102), "1001", "pw-1234").await;
+    let ch = first_challenge(&mut ua).await;
+    let phone_contact = format!("<sip:1001@{}>", ua.local);
+    let phone_uri = format!("sip:1001@{}", ua.local);
+    let phone = Device {
+        call_id: "signed-1001",
+        contact: &phone_contact,
+        expires: 600,
+    };
+    let desk = Device {
+        call_id: "desk-1001",
+        contact: "<sip:1001@192.0.2.77:5060>",
+        expires: 600,
+    };
+    let original = signed_register_as(&ua, "z9hG4bKlate1", &phone, 2, &ch, 1);
+    ua.send(original.clone());
+    let first = ua.final_response("signed-1001", "REGISTER").await;
+    assert_eq!(first.status(), Some(200));
+    assert_eq!(contacts(&first), [phone_uri.clone()]);
+    let first_expires = expires_of(&first, &phone_uri);
+    // another device of the number (the same worker) takes the ring's only slot, and is the
+    // last REGISTER the Extension applied
+    ua.send(signed_register_as(&ua, "z9hG4bKlate2", &desk, 1, &ch, 2));
+    let other = ua.final_response("desk-1001", "REGISTER").await;
+    assert_eq!(other.status(), Some(200));
+    assert_eq!(contacts(&other).len(), 2);
+    // over a second later: a binding applied again would count its expiry from now
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    ua.send(original.clone());
+    let again = ua.final_response("signed-1001", "REGISTER").await;
+    assert_eq!(
+        again.status(),
+        Some(200),
+        "the same 200 again, not 403 for the nonce count seen"
+    );
+    let mut both = contacts(&again);
+    both.sort();
+    let mut want = vec![phone_uri.clone(), "sip:1001@192.0.2.77:5060".to_owned()];
+    want.sort();
+    assert_eq!(both, want, "both devices, nothing added");
+    assert!(
+        expires_of(&again, &phone_uri) < first_expires,
+        "the binding is as it was, not refreshed: {} then {}",
+        first_expires,
+        expires_of(&again, &phone_uri)
+    );
+    assert_eq!(
+        sw.metric("switchboard_register_requests_total{outcome=\"ok\"}"),
+        3.0,
+        "the Extension answered the retransmission"
+    );
+    assert_eq!(sw.metric("switchboard_registrations"), 2.0);
+    // the same credentials on a new CSeq of the Call-ID, or on another Call-ID: a replay
+    ua.send(signed_register_as(&ua, "z9hG4bKlate3", &phone, 3, &ch, 1));
+    assert_eq!(
+        ua.final_response("signed-1001", "REGISTER").await.status(),
+        Some(403),
+        "nc=1 on CSeq 3"
+    );
+    let stranger = Device {
+        call_id: "stranger-1001",
+        ..phone
+    };
+    ua.send(signed_register_as(
+        &ua,
+        "z9hG4bKlate4",
+        &stranger,
+        2,
+        &ch,
+        1,
+    ));
+    assert_eq!(
+        ua.final_response("stranger-1001", "REGISTER")
+            .await
+            .status(),
+        Some(403),
+        "nc=1 on another Call-ID"
+    );
+    // a wrong password on the very request applied: refused as before
+    ua.password = "not-the-password".into();
+    let forged = signed_register_as(&ua, "z9hG4bKlate5", &phone, 2, &ch, 1);
+    ua.password = "pw-1234".into();
+    ua.send(forged);
+    assert_eq!(
+        ua.final_response("signed-1001", "REGISTER").await.status(),
+        Some(403),
+        "a wrong digest"
+    );
+
+    // a removal retransmitted after its binding is gone: 200, nothing left to remove
+    let gone = Device {
+        expires: 0,
+        ..phone
+    };
+    let removal = signed_register_as(&ua, "z9hG4bKlate6", &gone, 3, &ch, 3);
+    ua.send(removal.clone());
+    let removed = ua.final_response("signed-1001", "REGISTER").await;
+    assert_eq!(removed.status(), Some(200));
+    assert_eq!(contacts(&removed), ["sip:1001@192.0.2.77:5060"]);
+    ua.send(signed_register_as(&ua, "z9hG4bKlate7", &desk, 2, &ch, 4));
+    assert_eq!(
+        ua.final_response("desk-1001", "REGISTER").await.status(),
+        Some(200)
+    );
+    ua.send(removal);
+    let removed_again = ua.final_response("signed-1001", "REGISTER").await;
+    assert_eq!(removed_again.status(), Some(200), "not 403");
+    assert_eq!(contacts(&removed_again), ["sip:1001@192.0.2.77:5060"]);
+    assert_eq!(sw.metric("switchboard_registrations"), 1.0);
 }
 
 #[tokio::test]

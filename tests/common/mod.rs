@@ -91,6 +91,9 @@ pub struct Options {
     /// Keep the switch's log (warnings, and the security lines at info) in a file
     /// (`Switch::log_text`).
     pub capture_log: bool,
+    /// SIP and HTTP addresses given by the test (ports set aside for it) instead of a fresh
+    /// 127.x.y.z with 5060 and 8080. TLS takes the SIP port + 1 unless the config turns it off.
+    pub addrs: Option<(SocketAddr, SocketAddr)>,
 }
 
 /// Sets `key` in `[section]` of the TOML `text` unless the text sets it already: in the
@@ -116,9 +119,11 @@ impl Switch {
 
     pub fn with(opts: Options) -> Switch {
         let dir = TempDir::new("switch");
-        let ip = fresh_ip();
-        let sip = SocketAddr::new(ip, 5060);
-        let http = SocketAddr::new(ip, 8080);
+        let (sip, http) = opts.addrs.unwrap_or_else(|| {
+            let ip = fresh_ip();
+            (SocketAddr::new(ip, 5060), SocketAddr::new(ip, 8080))
+        });
+        let ip = sip.ip();
         let data = dir.0.join("data");
         let config = dir.0.join("switchboard.toml");
         // the media plane on the switch's own address, so parallel switches keep their RTP
@@ -172,7 +177,7 @@ impl Switch {
         let mut s = Switch {
             child: None,
             sip,
-            tls: SocketAddr::new(ip, 5061),
+            tls: SocketAddr::new(ip, sip.port() + 1),
             http,
             data,
             config: Some(config),

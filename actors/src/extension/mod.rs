@@ -8,15 +8,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Recipient};
-use switchboard_engine::auth::{self, AuthOutcome, ReplayWindow};
+use switchboard_engine::auth::{self, AuthOutcome, Checked, ReplayWindow};
 use switchboard_engine::entropy::Entropy;
 use switchboard_engine::flow::Flow;
 use switchboard_engine::forwarding::ForwardingRecord;
 use switchboard_engine::numbering::Aor;
+use switchboard_engine::registrar::repeat::{self, Admission, RecentRegisters};
 use switchboard_engine::registrar::{self, write_behind::Write, write_behind::WriteBehind};
 use switchboard_engine::sip::digest::Credentials;
 use switchboard_engine::sip::{HeaderName, Message as SipMessage};
 use switchboard_engine::store::{AccountRecord, BindingRecord, OtpRecord};
+use switchboard_engine::txn::Timers;
 
 mod bindings;
 mod delivery;
@@ -66,6 +68,9 @@ pub struct Extension {
     /// Ids of this Extension's deliveries.
     deliveries: u64,
     replay: ReplayWindow,
+    /// The REGISTERs applied within 64*T1: a late retransmission of one, whose nonce count
+    /// the replay window has seen, is answered again (`registrar::repeat`).
+    recent: RecentRegisters,
     /// Publications, calls and watchers (single writer of this number's presence).
     presence: watchers::PresenceState,
     /// The mailbox's summary, its watchers and the unsolicited NOTIFYs.
@@ -102,6 +107,7 @@ impl Extension {
             delivery: None,
             deliveries: 0,
             replay: ReplayWindow::default(),
+            recent: RecentRegisters::new(Timers::default().timeout()),
             presence: watchers::PresenceState::new(),
             etags: Entropy::seeded(rand::random()),
             processed: 0,
@@ -139,12 +145,22 @@ impl Extension {
 
     fn register(&mut self, req: SipMessage, flow: Flow, ctx: &mut Context<Self>) -> RegisterReply {
         let now_unix = unix_now();
-        if self.shared.auth_enabled() {
-            let outcome = self.verify(&req, HeaderName::Authorization, now_unix);
-            match outcome {
-                AuthOutcome::Authenticated { .. } => {}
-                AuthOutcome::Challenge { stale } => return RegisterReply::Challenge { stale },
-                AuthOutcome::Forbidden => return RegisterReply::Forbidden,
+        let auth = self.shared.auth_enabled();
+        if auth {
+            let checked = self.check(&req, HeaderName::Authorization, now_unix);
+            match repeat::admit(checked, &req, &self.recent, now()) {
+                Admission::Apply => {}
+                // a retransmission of a REGISTER applied (its answer lost, the worker's ring
+                // no longer holding it): the same 200, applying nothing
+                Admission::AnswerAgain => {
+                    return RegisterReply::Ok {
+                        contacts: registrar::contact_values(&self.bindings, now_unix),
+                    }
+                }
+                Admission::Refuse(AuthOutcome::Challenge { stale }) => {
+                    return RegisterReply::Challenge { stale }
+                }
+                Admission::Refuse(_) => return RegisterReply::Forbidden,
             }
         }
         // the bindings before, to find the devices this REGISTER brings (message waiting);
@@ -164,6 +180,9 @@ impl Extension {
             &flow,
         ) {
             Ok(applied) => {
+                if auth {
+                    self.recent.record(&req, now());
+                }
                 match self
                     .writes
                     .handle_applied(now_unix, applied, &self.bindings)
@@ -208,8 +227,15 @@ impl Extension {
         }
     }
 
-    /// Digest check of `header` in `req`; the credentials must be for this address.
+    /// Digest check of `header` in `req`; the credentials must be for this address. A right
+    /// digest whose nonce count was seen is refused like any replay.
     fn verify(&mut self, req: &SipMessage, header: HeaderName, now_unix: u64) -> AuthOutcome {
+        self.check(req, header, now_unix).outcome()
+    }
+
+    /// `verify`, telling a right digest that only the replay window refuses apart (for a
+    /// REGISTER's retransmission, `registrar::repeat`).
+    fn check(&mut self, req: &SipMessage, header: HeaderName, now_unix: u64) -> Checked {
         let value = req.header(header);
         let creds = value.and_then(|v| Credentials::parse(v).ok());
         if let Some(c) = &creds {
@@ -219,12 +245,12 @@ impl Extension {
                 .canonical(c.username)
                 .is_ok_and(|a| a == self.aor);
             if !same {
-                return AuthOutcome::Forbidden;
+                return Checked::Decided(AuthOutcome::Forbidden);
             }
         }
         self.replay.prune(now_unix, self.shared.nonces.lifetime());
         let method = req.method_str().unwrap_or("");
-        let outcome = auth::verify(
+        let outcome = auth::check(
             creds.as_ref(),
             method,
             &self.shared.realm,
@@ -234,7 +260,7 @@ impl Extension {
             &mut self.replay,
             now_unix,
         );
-        if !matches!(outcome, AuthOutcome::Forbidden) || self.account.is_none() {
+        if outcome != Checked::Decided(AuthOutcome::Forbidden) || self.account.is_none() {
             return outcome;
         }
         // not the account's own password: perhaps a one-time password
@@ -248,7 +274,7 @@ impl Extension {
             return outcome;
         }
         for otp in &live {
-            let outcome = auth::verify(
+            let outcome = auth::check(
                 creds.as_ref(),
                 method,
                 &self.shared.realm,
@@ -258,7 +284,11 @@ impl Extension {
                 &mut self.replay,
                 now_unix,
             );
-            if matches!(outcome, AuthOutcome::Authenticated { .. }) {
+            // a right one-time password replayed is no wrong guess: refused, not counted
+            if matches!(outcome, Checked::Replayed { .. }) {
+                return outcome;
+            }
+            if matches!(outcome, Checked::Decided(AuthOutcome::Authenticated { .. })) {
                 self.otp_failures = 0;
                 // the owner holds the number: a dynamic account is theirs for good now
                 if self.shared.db.claim(&self.aor).unwrap_or(false) {
@@ -372,6 +402,8 @@ impl Actor for Extension {
         let tick =
             (self.idle_timeout() / 4).clamp(Duration::from_millis(500), Duration::from_secs(30));
         ctx.run_interval(tick, |act, _| {
+            // what is past the retransmission window is no longer held
+            act.recent.expire(now());
             let idle = now().saturating_duration_since(act.last_active) >= act.idle_timeout();
             // a running delivery keeps its Extension: a second one would deliver twice; so
             // do watchers, publications and calls (presence lives in memory only)

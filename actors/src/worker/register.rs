@@ -5,8 +5,12 @@
 //! 32 s over UDP, for every request of a storm): the worker's `RecentAnswers` ring repeats
 //! the answer to a retransmission, absorbs one that arrives while the Extension works, and
 //! forgets the oldest answers first when full. A retransmission it no longer holds goes to
-//! the Extension again, where the registrar applies nothing twice and the digest replay
-//! window refuses a nonce count it saw.
+//! the Extension again, which answers it 200 with the bindings as they are, applying nothing:
+//! without authentication the registrar leaves a binding that carries the request's Call-ID
+//! and CSeq as it is; with it, the digest replay window has seen the nonce count, and the
+//! Extension answers it again only because it is the REGISTER it applied last for that
+//! Call-ID, with the same CSeq, less than 64*T1 ago (`registrar::repeat`). The same
+//! credentials on any other request are refused 403 like any replay.
 
 use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 use bytes::Bytes;

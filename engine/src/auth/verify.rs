@@ -15,6 +15,29 @@ pub enum AuthOutcome {
     Forbidden,
 }
 
+/// The digest decision with one case kept apart: a right digest whose nonce count (or, without
+/// qop, whose nonce) the replay window has seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    /// Decided: what `verify` returns.
+    Decided(AuthOutcome),
+    /// The digest is right for its nonce, cnonce and nonce count, and only the replay window
+    /// refuses it: `refusal` (403 with qop, a stale challenge without). Refused like any
+    /// other replay unless the caller knows the request for a retransmission of one it
+    /// already carried out (`registrar::repeat`, REGISTER only).
+    Replayed { refusal: AuthOutcome },
+}
+
+impl Checked {
+    /// The decision for a request not known to be a retransmission: a replay is refused.
+    pub fn outcome(self) -> AuthOutcome {
+        match self {
+            Checked::Decided(o) => o,
+            Checked::Replayed { refusal } => refusal,
+        }
+    }
+}
+
 /// Checks `creds` for `method` against `account` (`None` when the user is unknown). The
 /// work done is the same whether or not the account exists, so timing does not tell them
 /// apart either.
@@ -29,14 +52,34 @@ pub fn verify(
     replay: &mut ReplayWindow,
     now: u64,
 ) -> AuthOutcome {
+    check(
+        creds, method, realm, algorithms, account, nonces, replay, now,
+    )
+    .outcome()
+}
+
+/// `verify`, saying apart a right digest that only the replay window refuses. The window
+/// records the nonce count only when it accepts it, so a replay leaves it as it was.
+#[allow(clippy::too_many_arguments)]
+pub fn check(
+    creds: Option<&Credentials<'_>>,
+    method: &str,
+    realm: &str,
+    algorithms: &[Algorithm],
+    account: Option<&AccountRecord>,
+    nonces: &Nonces,
+    replay: &mut ReplayWindow,
+    now: u64,
+) -> Checked {
+    let decided = Checked::Decided;
     let Some(c) = creds else {
-        return AuthOutcome::Challenge { stale: false };
+        return decided(AuthOutcome::Challenge { stale: false });
     };
     if c.realm != realm || !algorithms.contains(&c.algorithm) {
-        return AuthOutcome::Challenge { stale: false };
+        return decided(AuthOutcome::Challenge { stale: false });
     }
     let issued_at = match nonces.check(c.nonce, now) {
-        NonceCheck::Forged => return AuthOutcome::Challenge { stale: false },
+        NonceCheck::Forged => return decided(AuthOutcome::Challenge { stale: false }),
         NonceCheck::Stale => None,
         NonceCheck::Fresh { issued_at } => Some(issued_at),
     };
@@ -52,31 +95,35 @@ pub fn verify(
     let digest_ok = c.verify(method, ha1) && cred.is_some();
     let Some(issued_at) = issued_at else {
         // RFC 7616 §3.3: stale only when the digest itself was valid
-        return if digest_ok {
+        return decided(if digest_ok {
             AuthOutcome::Challenge { stale: true }
         } else {
             AuthOutcome::Forbidden
-        };
+        });
     };
     if !digest_ok {
-        return AuthOutcome::Forbidden;
+        return decided(AuthOutcome::Forbidden);
     }
     if c.qop_auth {
         let (Some(cnonce), Some(nc)) = (c.cnonce, c.nc) else {
-            return AuthOutcome::Forbidden;
+            return decided(AuthOutcome::Forbidden);
         };
         if !replay.accept(c.nonce, cnonce, nc, issued_at) {
-            return AuthOutcome::Forbidden;
+            return Checked::Replayed {
+                refusal: AuthOutcome::Forbidden,
+            };
         }
     } else {
         // without qop there is no nonce count; accept each nonce once per user
         if !replay.accept(c.nonce, "", 1, issued_at) {
-            return AuthOutcome::Challenge { stale: true };
+            return Checked::Replayed {
+                refusal: AuthOutcome::Challenge { stale: true },
+            };
         }
     }
-    AuthOutcome::Authenticated {
+    decided(AuthOutcome::Authenticated {
         username: c.username.to_owned(),
-    }
+    })
 }
 
 /// The challenge values to send, one per algorithm in order of preference (RFC 8760 §2.4:
@@ -278,6 +325,78 @@ mod tests {
             101,
         );
         assert_eq!(out, AuthOutcome::Challenge { stale: false });
+    }
+
+    fn check_as(v: &str, acc: &AccountRecord, nonces: &Nonces, w: &mut ReplayWindow) -> Checked {
+        let c = Credentials::parse(v).unwrap();
+        check(
+            Some(&c),
+            "REGISTER",
+            REALM,
+            &BOTH,
+            Some(acc),
+            nonces,
+            w,
+            101,
+        )
+    }
+
+    #[test]
+    fn a_right_digest_with_a_seen_nonce_count_is_told_apart_and_still_refused() {
+        let nonces = Nonces::new([1; 32], Duration::from_secs(300));
+        let nonce = nonces.issue(100);
+        let acc = account("secret");
+        let mut w = ReplayWindow::default();
+        let v = answer(&nonce, 0, "secret", 1);
+        assert!(matches!(
+            check_as(&v, &acc, &nonces, &mut w),
+            Checked::Decided(AuthOutcome::Authenticated { .. })
+        ));
+        let again = check_as(&v, &acc, &nonces, &mut w);
+        assert_eq!(
+            again,
+            Checked::Replayed {
+                refusal: AuthOutcome::Forbidden
+            }
+        );
+        assert_eq!(again.outcome(), AuthOutcome::Forbidden, "verify refuses it");
+        // a wrong digest with the seen count is not a replay of a right one
+        let wrong = answer(&nonce, 0, "wrong", 1);
+        assert_eq!(
+            check_as(&wrong, &acc, &nonces, &mut w),
+            Checked::Decided(AuthOutcome::Forbidden)
+        );
+        // the refused replay recorded nothing: the next count is still fresh
+        let next = answer(&nonce, 0, "secret", 2);
+        assert!(matches!(
+            check_as(&next, &acc, &nonces, &mut w),
+            Checked::Decided(AuthOutcome::Authenticated { .. })
+        ));
+    }
+
+    #[test]
+    fn without_qop_a_reused_nonce_is_a_replay_refused_with_a_stale_challenge() {
+        let nonces = Nonces::new([1; 32], Duration::from_secs(300));
+        let nonce = nonces.issue(100);
+        let acc = account("secret");
+        let mut w = ReplayWindow::default();
+        let ch = format!("Digest realm=\"{REALM}\", nonce=\"{nonce}\", algorithm=MD5");
+        let v = Challenge::parse(&ch)
+            .unwrap()
+            .answer("REGISTER", "sip:sb", "1001", "secret", "cn", 1);
+        assert!(!v.contains("qop"), "{v}");
+        assert!(matches!(
+            check_as(&v, &acc, &nonces, &mut w),
+            Checked::Decided(AuthOutcome::Authenticated { .. })
+        ));
+        let again = check_as(&v, &acc, &nonces, &mut w);
+        assert_eq!(
+            again,
+            Checked::Replayed {
+                refusal: AuthOutcome::Challenge { stale: true }
+            }
+        );
+        assert_eq!(again.outcome(), AuthOutcome::Challenge { stale: true });
     }
 
     #[test]

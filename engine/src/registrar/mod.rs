@@ -12,6 +12,7 @@
 //! rather than refused (see "Deviations" in ARCHITECTURE.md). `write_behind` decides when a
 //! refresh reaches the store.
 
+pub mod repeat;
 pub mod write_behind;
 
 use crate::flow::Flow;

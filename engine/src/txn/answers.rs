@@ -6,8 +6,10 @@
 //! sees it twice. Under a REGISTER storm that is hundreds of thousands of live transactions
 //! per worker. A registrar does not need one: applying a REGISTER again changes nothing (the
 //! registrar leaves a binding that already carries the request's Call-ID and CSeq as it is),
-//! and the digest replay window refuses a nonce count seen before. So the worker keeps only
-//! the most recent answers, in a ring of fixed capacity:
+//! and a retransmission whose nonce count the digest replay window has seen is answered
+//! again, applying nothing, when it is the REGISTER last applied for its Call-ID within
+//! 64*T1 (`registrar::repeat`; any other request with a seen nonce count is still refused).
+//! So the worker keeps only the most recent answers, in a ring of fixed capacity:
 //!
 //! - a request whose answer is here, and no older than the window, gets the same bytes again
 //!   (same To tag, same Contact expiries);
