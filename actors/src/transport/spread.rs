@@ -10,7 +10,8 @@
 //! `Spread::Datagram` attaches a classic BPF program to the group (SO_ATTACH_REUSEPORT_CBPF)
 //! that picks the socket from the datagram's own bytes: a multiplicative hash of the 32-bit
 //! words of its first 160 bytes (the first line and the top Via, whose URI and branch differ
-//! from one request to the next), its high half taken modulo the number of sockets. The
+//! from one request to the next), mixed by MurmurHash3's finaliser and taken modulo the
+//! number of sockets. The
 //! same bytes always land on the same socket, so a retransmission meets the worker that read
 //! the original; a datagram shorter than the window goes to the first socket. Whichever
 //! worker reads a message hands it to the worker that owns it (ingress `route`), so the spread
@@ -40,12 +41,25 @@ const WINDOW_WORDS: u32 = 40;
 /// Multiplier of the hash (Knuth's multiplicative constant, 2^32 / phi).
 const MUL: u32 = 0x9E37_79B1;
 
-/// The classic BPF program: a multiplicative hash of the window's words, its high half
-/// modulo `sockets`.
+/// MurmurHash3's 32-bit finaliser constants.
+const F1: u32 = 0x85eb_ca6b;
+const F2: u32 = 0xc2b2_ae35;
+
+/// MurmurHash3's finaliser: every bit of `h` moves every bit of the result.
+fn fmix(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(F1);
+    h ^= h >> 13;
+    h = h.wrapping_mul(F2);
+    h ^ (h >> 16)
+}
+
+/// The classic BPF program: a multiplicative hash of the window's words, mixed by
+/// MurmurHash3's finaliser, modulo `sockets`.
 #[cfg(target_os = "linux")]
 fn program(sockets: u32) -> Vec<libc::sock_filter> {
     use libc::{BPF_A, BPF_ABS, BPF_ADD, BPF_ALU, BPF_K, BPF_LD, BPF_MISC, BPF_MOD, BPF_MUL};
-    use libc::{BPF_RET, BPF_RSH, BPF_TAX, BPF_W, BPF_X};
+    use libc::{BPF_RET, BPF_RSH, BPF_TAX, BPF_W, BPF_X, BPF_XOR};
     let op = |code: u32, k: u32| libc::sock_filter {
         code: code as u16,
         jt: 0,
@@ -61,9 +75,16 @@ fn program(sockets: u32) -> Vec<libc::sock_filter> {
         p.push(op(BPF_LD | BPF_W | BPF_ABS, WINDOW_START + 4 * i));
         p.push(op(BPF_ALU | BPF_ADD | BPF_X, 0));
     }
-    // the low bits of a product depend only on low bits: take the pick from the high ones
-    p.push(op(BPF_ALU | BPF_MUL | BPF_K, MUL));
-    p.push(op(BPF_ALU | BPF_RSH | BPF_K, 16));
+    // MurmurHash3's finaliser, so that close inputs (a counter in a branch) spread evenly:
+    // A ^= A >> 16; A *= F1; A ^= A >> 13; A *= F2; A ^= A >> 16
+    for (shift, mul) in [(16, Some(F1)), (13, Some(F2)), (16, None)] {
+        p.push(op(BPF_MISC | BPF_TAX, 0));
+        p.push(op(BPF_ALU | BPF_RSH | BPF_K, shift));
+        p.push(op(BPF_ALU | BPF_XOR | BPF_X, 0));
+        if let Some(k) = mul {
+            p.push(op(BPF_ALU | BPF_MUL | BPF_K, k));
+        }
+    }
     p.push(op(BPF_ALU | BPF_MOD | BPF_K, sockets.max(1)));
     p.push(op(BPF_RET | BPF_A, 0));
     p
@@ -82,7 +103,7 @@ pub fn socket_for(datagram: &[u8], sockets: u32) -> u32 {
         .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
     let first = words.next().unwrap_or(0);
     let a = words.fold(first, |a, w| a.wrapping_mul(MUL).wrapping_add(w));
-    (a.wrapping_mul(MUL) >> 16) % sockets.max(1)
+    fmix(a) % sockets.max(1)
 }
 
 /// Makes the group that `socket` belongs to spread as `spread` says over `sockets` sockets
@@ -157,24 +178,80 @@ mod tests {
         }
     }
 
+    /// SIPp's MESSAGE (scenarios/sipp/uac_message.xml) from SIPp process `pid` at `from` to
+    /// the switch at `to`: the counter is in the branch, the From and the Call-ID.
+    fn message(n: u32, pid: u32, to: &str, from: &str) -> Vec<u8> {
+        let body = format!("sipp message {n}");
+        format!(
+            "MESSAGE sip:spread1@{to}:5060 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {from}:5073;branch=z9hG4bK-{pid}-{n}-0\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:+8210777{n}@sipp.example>;tag={pid}M{n}\r\n\
+             To: <sip:spread1@{to}:5060>\r\n\
+             Call-ID: {n}-{pid}@{from}\r\n\
+             CSeq: 1 MESSAGE\r\n\
+             Content-Type: text/plain;charset=UTF-8\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn consecutive_requests_spread_evenly_whatever_the_addresses_and_process() {
+        // 300 requests of one SIPp run, for 64 runs (process ids and loopback addresses from
+        // a fixed sequence): a hash that only moved its low bits left some runs 40/260
+        let mut x = 0x2545_f491_u32;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for _ in 0..64 {
+            let pid = 1000 + next() % 999_000;
+            let (a, b) = (next(), next());
+            let to = format!("127.{}.{}.{}", a >> 24, (a >> 16) & 255, 1 + (a & 127));
+            let from = format!("127.{}.{}.{}", b >> 24, (b >> 16) & 255, 1 + (b & 127));
+            let on_first = (1..=300)
+                .filter(|&n| socket_for(&message(n, pid, &to, &from), 2) == 0)
+                .count();
+            assert!(
+                (105..=195).contains(&on_first),
+                "pid {pid}, {from} to {to}: {on_first}/300 on the first socket"
+            );
+        }
+        // and REGISTERs, from any start
+        for start in [0u32, 1, 7, 100, 999] {
+            let on_first = (start..start + 300)
+                .filter(|&n| socket_for(&register(n), 2) == 0)
+                .count();
+            assert!(
+                (105..=195).contains(&on_first),
+                "from {start}: {on_first}/300"
+            );
+        }
+    }
+
     #[test]
     fn a_short_datagram_goes_to_the_first_socket() {
         assert_eq!(socket_for(b"\r\n\r\n", 2), 0);
         assert_eq!(socket_for(&[0xff; 159], 4), 0);
         assert_eq!(socket_for(&[0; 160], 3), 0);
-        // one changed byte moves the pick (the last word: a * MUL + 1)
+        // one changed byte moves the pick (the last word: a * MUL + 1, then mixed)
         let mut last = [0u8; 160];
         last[159] = 1;
-        assert_eq!(socket_for(&last, 65536), MUL >> 16);
+        assert_eq!(socket_for(&last, 1 << 31), fmix(1) % (1 << 31));
+        assert_ne!(fmix(1), 1);
         assert_eq!(socket_for(&register(7), 1), 0);
     }
 
     #[cfg(target_os = "linux")]
     #[test]
     fn the_program_is_what_socket_for_computes() {
-        // 1 load + 4 per further word + 2 to finish + mod + ret
+        // 1 load + 4 per further word + 11 to mix + mod + ret
         let p = program(2);
-        assert_eq!(p.len(), 1 + 4 * (WINDOW_WORDS as usize - 1) + 2 + 2);
+        assert_eq!(p.len(), 1 + 4 * (WINDOW_WORDS as usize - 1) + 11 + 2);
         assert_eq!(p.last().unwrap().code as u32, libc::BPF_RET | libc::BPF_A);
         assert_eq!(p[p.len() - 2].k, 2);
     }
