@@ -66,6 +66,39 @@ fn sipp_messages_reach_a_registered_sipp_device_all_200() {
     );
 }
 
+/// `n` messages are stored for `number`: a SIPp device (UAS at `ip`) registers as it and must
+/// receive all of them, and the queue empties.
+fn stored_reach_a_device_on_register(
+    sw: &Switch,
+    work: &TempDir,
+    number: &str,
+    password: &str,
+    ip: std::net::IpAddr,
+    n: u32,
+) {
+    assert_eq!(
+        sw.metric("switchboard_messages_total{outcome=\"stored\"}"),
+        f64::from(n)
+    );
+    assert_eq!(sw.metric("switchboard_messages_queued"), f64::from(n));
+    let count = n.to_string();
+    let mut uas = sipp::uas(&work.0, "uas_message.xml", ip, 5070, "udp", &["-m", &count]);
+    let target = sw.sip.to_string();
+    sipp::register(&work.0, &target, number, password, ip, 5070, "udp");
+    assert!(
+        uas.finish(Duration::from_secs(30))
+            .is_some_and(|s| s.success()),
+        "the SIPp device received the {n} stored messages"
+    );
+    assert!(common::eventually(Duration::from_secs(5), || sw
+        .metric("switchboard_messages_queued")
+        == 0.0));
+    assert_eq!(
+        sw.metric("switchboard_queue_removals_total{outcome=\"delivered\"}"),
+        f64::from(n)
+    );
+}
+
 #[test]
 fn sipp_messages_to_an_offline_number_are_stored_then_delivered_to_sipp_on_register() {
     let sw = switch();
@@ -74,41 +107,7 @@ fn sipp_messages_to_an_offline_number_are_stored_then_delivered_to_sipp_on_regis
     let (uas_ip, uac_ip) = (fresh_ip(), fresh_ip());
     let target = sw.sip.to_string();
     send_all(&work, &target, "offline1", uac_ip, 100);
-    assert_eq!(
-        sw.metric("switchboard_messages_total{outcome=\"stored\"}"),
-        100.0
-    );
-    assert_eq!(sw.metric("switchboard_messages_queued"), 100.0);
-
-    let mut uas = sipp::uas(
-        &work.0,
-        "uas_message.xml",
-        uas_ip,
-        5070,
-        "udp",
-        &["-m", "100"],
-    );
-    sipp::register(
-        &work.0,
-        &target,
-        "offline1",
-        "offline1-pw",
-        uas_ip,
-        5070,
-        "udp",
-    );
-    assert!(
-        uas.finish(Duration::from_secs(20))
-            .is_some_and(|s| s.success()),
-        "the SIPp device received the 100 stored messages"
-    );
-    assert!(common::eventually(Duration::from_secs(5), || sw
-        .metric("switchboard_messages_queued")
-        == 0.0));
-    assert_eq!(
-        sw.metric("switchboard_queue_removals_total{outcome=\"delivered\"}"),
-        100.0
-    );
+    stored_reach_a_device_on_register(&sw, &work, "offline1", "offline1-pw", uas_ip, 100);
 }
 
 /// `sip.udp_spread = "datagram"`: one SIPp socket's MESSAGEs are read by both workers (each
@@ -143,35 +142,5 @@ fn one_peers_messages_spread_over_both_workers_and_each_is_stored_once() {
         shares.0 >= 75.0 && shares.1 >= 75.0,
         "each worker read a share: {shares:?}"
     );
-    assert_eq!(
-        sw.metric("switchboard_messages_total{outcome=\"stored\"}"),
-        300.0
-    );
-    assert_eq!(sw.metric("switchboard_messages_queued"), 300.0);
-
-    let mut uas = sipp::uas(
-        &work.0,
-        "uas_message.xml",
-        uas_ip,
-        5070,
-        "udp",
-        &["-m", "300"],
-    );
-    sipp::register(
-        &work.0,
-        &target,
-        "spread1",
-        "spread1-pw",
-        uas_ip,
-        5070,
-        "udp",
-    );
-    assert!(
-        uas.finish(Duration::from_secs(30))
-            .is_some_and(|s| s.success()),
-        "the SIPp device received the 300 stored messages"
-    );
-    assert!(common::eventually(Duration::from_secs(5), || sw
-        .metric("switchboard_messages_queued")
-        == 0.0));
+    stored_reach_a_device_on_register(&sw, &work, "spread1", "spread1-pw", uas_ip, 300);
 }
