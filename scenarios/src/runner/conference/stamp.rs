@@ -151,10 +151,26 @@ mod tests {
         let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let stamped = enable(&b);
         assert_eq!(stamped, cfg!(target_os = "linux"));
+        // the kernel turns receive timestamps on for the whole system by a deferred work item
+        // when the first socket asks: until then a datagram is stamped when it is read. Wait
+        // for a stamp older than its read, as the runner's first probes may.
+        let mut buf = [0u8; 64];
+        let mut on = !stamped;
+        for _ in 0..200 {
+            if on {
+                break;
+            }
+            a.send_to(b"warm", b.local_addr().unwrap()).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let (_, _, arrived) = recv(&b, &mut buf, stamped).await.unwrap();
+            let read = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+            let arrived = std::time::Duration::from_nanos(arrived.unwrap_or(0));
+            on = read.saturating_sub(arrived) >= std::time::Duration::from_millis(4);
+        }
+        assert!(on, "the kernel never stamped a datagram on arrival");
         let sent = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
         a.send_to(b"late", b.local_addr().unwrap()).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let mut buf = [0u8; 64];
         let (n, from, arrived) = recv(&b, &mut buf, stamped).await.unwrap();
         let read = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
         assert_eq!((&buf[..n], from), (&b"late"[..], a.local_addr().unwrap()));
