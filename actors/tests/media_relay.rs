@@ -81,6 +81,24 @@ async fn settled(s: &MediaSession) {
     s.stats().await.expect("the session is open");
 }
 
+/// A call through `plane` between two phones: a session of both sides, each pointed at its
+/// own phone with its (codec, payload type), settled. (session, caller's phone, callee's phone)
+async fn call(
+    plane: &MediaPlane,
+    owner: actix::Recipient<MediaNote>,
+    caller_codec: (Codec, u8),
+    callee_codec: (Codec, u8),
+) -> (MediaSession, UdpSocket, UdpSocket) {
+    let session = plane.open(&[Side::Caller, Side::Callee], owner).unwrap();
+    let (caller, callee) = (phone(), phone());
+    let (cc, cpt) = caller_codec;
+    session.configure(Side::Caller, side(caller.local_addr().unwrap(), cc, cpt));
+    let (dc, dpt) = callee_codec;
+    session.configure(Side::Callee, side(callee.local_addr().unwrap(), dc, dpt));
+    settled(&session).await;
+    (session, caller, callee)
+}
+
 /// A phone's outgoing stream of a tone.
 struct Talker {
     codec: Codec,

@@ -116,10 +116,21 @@ pub struct Sip {
     /// kernel's hash of addresses and ports) or `datagram` (by the datagram's bytes, so one
     /// busy peer such as a trunk is read by every worker).
     #[serde(default)]
-    pub udp_spread: crate::transport::spread::Spread,
+    pub udp_spread: Spread,
     /// Answers to REGISTER each worker keeps to repeat to a retransmission (a ring of this
     /// many, each for at most 64*T1).
     pub register_answers: usize,
+}
+
+/// How a group of sockets on one address shares the datagrams (`sip.udp_spread`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Spread {
+    /// The kernel's hash of the addresses and ports: one peer, one socket.
+    #[default]
+    Flow,
+    /// By the datagram's bytes: one peer's datagrams over every socket.
+    Datagram,
 }
 
 impl Sip {
@@ -466,11 +477,8 @@ mod tests {
         assert!(e.contains("udp_spread") && e.contains("datagram"), "{e}");
         std::fs::write(&f, "[sip]\nudp_spread = \"datagram\"\n").unwrap();
         let c = Config::load(Some(&f)).unwrap();
-        assert_eq!(c.sip.udp_spread, crate::transport::spread::Spread::Datagram);
-        assert_eq!(
-            Config::load(None).unwrap().sip.udp_spread,
-            crate::transport::spread::Spread::Flow
-        );
+        assert_eq!(c.sip.udp_spread, Spread::Datagram);
+        assert_eq!(Config::load(None).unwrap().sip.udp_spread, Spread::Flow);
         let e = Config::load(Some(&dir.join("missing.toml")))
             .unwrap_err()
             .to_string();

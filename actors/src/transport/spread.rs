@@ -19,18 +19,7 @@
 
 use std::io;
 
-use serde::Deserialize;
-
-/// How a group of sockets on one address shares the datagrams (`sip.udp_spread`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Spread {
-    /// The kernel's hash of the addresses and ports: one peer, one socket.
-    #[default]
-    Flow,
-    /// By the datagram's bytes: one peer's datagrams over every socket.
-    Datagram,
-}
+pub use crate::config::Spread;
 
 /// First byte of the hashed window.
 const WINDOW_START: u32 = 0;

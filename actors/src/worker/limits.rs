@@ -114,27 +114,21 @@ mod tests {
         let cfg = limits(10, 10, &[]);
         let (mut a, mut b) = (Limiter::new(&cfg, 2), Limiter::new(&cfg, 2));
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        // 20 messages read alternately by the two workers at `t`: how many were let through
+        let mut both = |t: Instant| {
+            (0..20)
+                .filter(|i| {
+                    if i % 2 == 0 {
+                        a.allow(ip, t)
+                    } else {
+                        b.allow(ip, t)
+                    }
+                })
+                .count()
+        };
         let t0 = Instant::now();
-        let burst = (0..20)
-            .filter(|i| {
-                if i % 2 == 0 {
-                    a.allow(ip, t0)
-                } else {
-                    b.allow(ip, t0)
-                }
-            })
-            .count();
-        assert_eq!(burst, 10);
-        let t1 = t0 + Duration::from_secs(1);
-        let refill = (0..20)
-            .filter(|i| {
-                if i % 2 == 0 {
-                    a.allow(ip, t1)
-                } else {
-                    b.allow(ip, t1)
-                }
-            })
-            .count();
+        assert_eq!(both(t0), 10);
+        let refill = both(t0 + Duration::from_secs(1));
         assert_eq!(refill, 10, "10 tokens a second over both");
         // a burst too small to split still lets one through per worker
         assert_eq!(Limiter::new(&limits(10, 1, &[]), 4).burst, 1.0);

@@ -93,13 +93,13 @@ async fn icmp_errors_are_passed_over(ports: &str, io: &str) {
     assert_eq!(stats.side(Side::Caller).unwrap().relayed, 55);
 
     // the thread still sets up and relays a new call
-    let (c2, d2) = (phone(), phone());
-    let next = plane
-        .open(&[Side::Caller, Side::Callee], owner.start().recipient())
-        .unwrap();
-    next.configure(Side::Caller, side(c2.local_addr().unwrap(), Codec::Pcmu, 0));
-    next.configure(Side::Callee, side(d2.local_addr().unwrap(), Codec::Pcmu, 0));
-    settled(&next).await;
+    let (next, c2, d2) = call(
+        &plane,
+        owner.start().recipient(),
+        (Codec::Pcmu, 0),
+        (Codec::Pcmu, 0),
+    )
+    .await;
     let mut c = Talker::new(Codec::Pcmu, 0, 440.0);
     c.send(&c2, next.local(Side::Caller).unwrap().rtp);
     assert_eq!(receive_all(&d2, Duration::from_millis(200)).len(), 1);

@@ -19,19 +19,13 @@ async fn re_latch_on_a_re_invite(ports: &str, io: &str) {
     let plane = MediaPlane::start(&m, metrics.clone()).unwrap();
     let owner = Owner::default();
     let notes = owner.0.clone();
-    let session = plane
-        .open(&[Side::Caller, Side::Callee], owner.start().recipient())
-        .unwrap();
-    let (caller, callee) = (phone(), phone());
-    session.configure(
-        Side::Caller,
-        side(caller.local_addr().unwrap(), Codec::Pcmu, 0),
-    );
-    session.configure(
-        Side::Callee,
-        side(callee.local_addr().unwrap(), Codec::Pcmu, 0),
-    );
-    settled(&session).await;
+    let (session, caller, callee) = call(
+        &plane,
+        owner.start().recipient(),
+        (Codec::Pcmu, 0),
+        (Codec::Pcmu, 0),
+    )
+    .await;
     let (pa, pb) = (
         session.local(Side::Caller).unwrap().rtp,
         session.local(Side::Callee).unwrap().rtp,

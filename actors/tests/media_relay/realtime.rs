@@ -45,19 +45,13 @@ async fn media_threads_run_under_sched_fifo_when_asked_and_still_relay() {
     m.realtime_priority = 7;
     let plane = MediaPlane::start(&m, metrics.clone()).unwrap();
     let owner = Owner::default().start();
-    let s = plane
-        .open(&[Side::Caller, Side::Callee], owner.recipient())
-        .unwrap();
-    let (caller, callee) = (phone(), phone());
-    s.configure(
-        Side::Caller,
-        side(caller.local_addr().unwrap(), Codec::Pcmu, 0),
-    );
-    s.configure(
-        Side::Callee,
-        side(callee.local_addr().unwrap(), Codec::Pcmu, 0),
-    );
-    settled(&s).await;
+    let (s, caller, callee) = call(
+        &plane,
+        owner.recipient(),
+        (Codec::Pcmu, 0),
+        (Codec::Pcmu, 0),
+    )
+    .await;
     let mut talker = Talker::new(Codec::Pcmu, 0, 440.0);
     for _ in 0..10 {
         talker.send(&caller, s.local(Side::Caller).unwrap().rtp);

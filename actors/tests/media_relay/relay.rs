@@ -116,22 +116,13 @@ async fn relay_with_a_caller_behind_nat(ports: &str, connect: bool, io: &str) {
 #[actix_rt::test]
 async fn g722_and_pcmu_are_transcoded_both_ways_at_the_right_frequency_and_rate() {
     let plane = MediaPlane::start(&media("41420-41439"), Arc::new(Metrics::new())).unwrap();
-    let session = plane
-        .open(
-            &[Side::Caller, Side::Callee],
-            Owner::default().start().recipient(),
-        )
-        .unwrap();
-    let (caller, callee) = (phone(), phone());
-    session.configure(
-        Side::Caller,
-        side(caller.local_addr().unwrap(), Codec::G722, 9),
-    );
-    session.configure(
-        Side::Callee,
-        side(callee.local_addr().unwrap(), Codec::Pcmu, 0),
-    );
-    settled(&session).await;
+    let (session, caller, callee) = call(
+        &plane,
+        Owner::default().start().recipient(),
+        (Codec::G722, 9),
+        (Codec::Pcmu, 0),
+    )
+    .await;
     let (pa, pb) = (
         session.local(Side::Caller).unwrap().rtp,
         session.local(Side::Callee).unwrap().rtp,

@@ -49,19 +49,13 @@ async fn sessions_are_packed_onto_the_first_media_thread_which_publishes_its_loa
     let owner = Owner::default().start();
     let mut calls = Vec::new();
     for _ in 0..4 {
-        let s = plane
-            .open(&[Side::Caller, Side::Callee], owner.clone().recipient())
-            .unwrap();
-        let (caller, callee) = (phone(), phone());
-        s.configure(
-            Side::Caller,
-            side(caller.local_addr().unwrap(), Codec::Pcmu, 0),
-        );
-        s.configure(
-            Side::Callee,
-            side(callee.local_addr().unwrap(), Codec::Pcmu, 0),
-        );
-        settled(&s).await;
+        let (s, caller, callee) = call(
+            &plane,
+            owner.clone().recipient(),
+            (Codec::Pcmu, 0),
+            (Codec::Pcmu, 0),
+        )
+        .await;
         calls.push((s, caller, callee, Talker::new(Codec::Pcmu, 0, 440.0)));
     }
     // 1.5 s of packets, every 20 ms: the threads publish their figures once a second
